@@ -1,0 +1,158 @@
+/* base.h - tally's foundation: statuses, byte spans, LEB128 reading, the allocator hook.
+ *
+ * This is the one public header of base/ (see README.md). Everything in tally depends on it and
+ * it depends on nothing but libc. Nothing here allocates except the allocator wrappers. */
+#ifndef TALLY_BASE_H
+#define TALLY_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- statuses (base/status.def) ---------------------------------------------------------- */
+
+typedef enum status {
+#define STATUS(name, num, cls, msg) ST_##name = num,
+#include "status.def"
+#undef STATUS
+} status;
+
+typedef enum status_class {
+    SC_OK,
+    SC_INVALID, /* input rejected, nothing changed */
+    SC_TRAP,    /* deterministic outcome of a message, recorded in its receipt */
+    SC_FAULT,   /* node problem (I/O, LMDB, memory): aborts the round, never commits */
+    SC_BUG,     /* broken invariant */
+} status_class;
+
+/* Number of rows in status.def. */
+enum { STATUS_COUNT = 0
+#define STATUS(name, num, cls, msg) +1
+#include "status.def"
+#undef STATUS
+};
+
+/* "TRAP_UNREACHABLE" for ST_TRAP_UNREACHABLE; "UNKNOWN_STATUS" for a number not in the table. */
+const char *status_name(status s);
+/* The human message of the table; "unknown status" for a number not in the table. */
+const char *status_message(status s);
+/* The class of s; SC_BUG for a number not in the table. */
+status_class status_class_of(status s);
+/* "OK", "INVALID", "TRAP", "FAULT" or "BUG". */
+const char *status_class_name(status_class c);
+/* True if s is a row of status.def. */
+bool status_is_known(int s);
+
+/* ---- spans: borrowed (pointer, length) views ------------------------------------------- */
+
+typedef struct span {
+    const uint8_t *ptr;
+    size_t len;
+} span;
+
+static inline span span_of(const void *p, size_t n)
+{
+    return (span){(const uint8_t *)p, n};
+}
+/* True if a and b hold the same bytes. */
+bool span_eq(span a, span b);
+/* True if a holds exactly the NUL-terminated string s. */
+bool span_eq_str(span a, const char *s);
+/* True if the bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool span_is_utf8(span a);
+
+/* ---- reader: bounds-checked cursor over a byte span, LEB128 per the Wasm spec ------------ */
+
+/* A cursor over [start, end). pos never passes end: every read checks first. */
+typedef struct reader {
+    const uint8_t *start;
+    const uint8_t *pos;
+    const uint8_t *end;
+} reader;
+
+static inline reader reader_of(span s)
+{
+    return (reader){s.ptr, s.ptr, s.ptr + s.len};
+}
+static inline size_t reader_offset(const reader *r)
+{
+    return (size_t)(r->pos - r->start);
+}
+static inline size_t reader_left(const reader *r)
+{
+    return (size_t)(r->end - r->pos);
+}
+
+/* Each reader_* returns ST_OK and advances, or returns an error and leaves *out unchanged:
+ * ST_UNEXPECTED_END if the input ends first; for LEB128 (spec 5.2.2) ST_INT_TOO_LONG if the
+ * encoding uses more than ceil(N/7) bytes, ST_INT_TOO_LARGE if the unused bits of the last
+ * byte are not zero (unsigned) or not a sign extension (signed). */
+status reader_u8(reader *r, uint8_t *out);
+status reader_u32(reader *r, uint32_t *out);
+status reader_u64(reader *r, uint64_t *out);
+status reader_s32(reader *r, int32_t *out);
+status reader_s33(reader *r, int64_t *out); /* block types */
+status reader_s64(reader *r, int64_t *out);
+status reader_fixed32(reader *r, uint32_t *out); /* little-endian raw 4 bytes (f32 bits) */
+status reader_fixed64(reader *r, uint64_t *out); /* little-endian raw 8 bytes (f64 bits) */
+/* n raw bytes as a span into the input. */
+status reader_bytes(reader *r, size_t n, span *out);
+
+/* ---- little-endian helpers ------------------------------------------------------------ */
+
+static inline uint32_t le32_load(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64_load(const uint8_t *p)
+{
+    return (uint64_t)le32_load(p) | (uint64_t)le32_load(p + 4) << 32;
+}
+static inline void le32_store(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void le64_store(uint8_t *p, uint64_t v)
+{
+    le32_store(p, (uint32_t)v);
+    le32_store(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ---- growable byte buffer (writers: binary writer, encodings, replies) ------------------ */
+
+typedef struct buf {
+    uint8_t *ptr;
+    size_t len;
+    size_t cap;
+} buf;
+
+/* Each returns ST_OK or ST_OUT_OF_MEMORY (buffer unchanged). */
+status buf_reserve(buf *b, size_t extra);
+status buf_put(buf *b, const void *p, size_t n);
+status buf_u8(buf *b, uint8_t v);
+status buf_leb_u32(buf *b, uint32_t v);
+status buf_leb_u64(buf *b, uint64_t v);
+status buf_leb_s32(buf *b, int32_t v);
+status buf_leb_s64(buf *b, int64_t v);
+void buf_fini(buf *b);
+
+/* ---- allocator hook ---------------------------------------------------------------------
+ * All of tally allocates through these, so tests can make the Nth allocation fail and check
+ * that every caller returns ST_OUT_OF_MEMORY without leaking. Failure of base_alloc etc. is a
+ * normal return of NULL; callers turn it into ST_OUT_OF_MEMORY (a FAULT). */
+void *base_alloc(size_t n);
+void *base_calloc(size_t count, size_t size); /* overflow-checked, zeroed */
+void *base_realloc(void *p, size_t n);
+void base_free(void *p);
+/* Test hook: the allocation after `n` more successful ones fails, and every one after it too
+ * while `sticky`; n < 0 turns failure injection off. Counts allocations of all threads. */
+void base_alloc_fail_after(long n, bool sticky);
+/* Number of allocations made since the process started (tests loop over every site). */
+unsigned long base_alloc_count(void);
+
+#define BASE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,125 @@
+/* bytes.c - span comparison, UTF-8 validation (spec 5.2.4 "Names") and the growable byte
+ * buffer with LEB128 writers used by every encoder in tally. */
+#include "base.h"
+
+#include <string.h>
+
+bool span_eq(span a, span b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+bool span_eq_str(span a, const char *s)
+{
+    return span_eq(a, span_of(s, strlen(s)));
+}
+
+bool span_is_utf8(span a)
+{
+    const uint8_t *p = a.ptr, *end = a.ptr + a.len;
+    while (p < end) {
+        uint8_t c = *p;
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 2, cp = c & 0x1fu, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 3, cp = c & 0x0fu, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 4, cp = c & 0x07u, min = 0x10000;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < n)
+            return false;
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+status buf_reserve(buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len)
+        return ST_OK;
+    if (extra > SIZE_MAX / 2 - b->len)
+        return ST_OUT_OF_MEMORY;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra)
+        cap *= 2;
+    uint8_t *p = base_realloc(b->ptr, cap);
+    if (!p)
+        return ST_OUT_OF_MEMORY;
+    b->ptr = p;
+    b->cap = cap;
+    return ST_OK;
+}
+
+status buf_put(buf *b, const void *p, size_t n)
+{
+    status st = buf_reserve(b, n);
+    if (st != ST_OK)
+        return st;
+    if (n)
+        memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    return ST_OK;
+}
+
+status buf_u8(buf *b, uint8_t v)
+{
+    return buf_put(b, &v, 1);
+}
+
+status buf_leb_u64(buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        tmp[n++] = (uint8_t)(byte | (v ? 0x80 : 0));
+    } while (v);
+    return buf_put(b, tmp, n);
+}
+
+status buf_leb_u32(buf *b, uint32_t v)
+{
+    return buf_leb_u64(b, v);
+}
+
+status buf_leb_s64(buf *b, int64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    for (;;) {
+        uint8_t byte = (uint8_t)((uint64_t)v & 0x7f);
+        v >>= 7; /* arithmetic shift: implementation-defined, but two's complement in C23 and on
+                    every compiler tally supports */
+        bool done = (v == 0 && !(byte & 0x40)) || (v == -1 && (byte & 0x40));
+        tmp[n++] = (uint8_t)(byte | (done ? 0 : 0x80));
+        if (done)
+            break;
+    }
+    return buf_put(b, tmp, n);
+}
+
+status buf_leb_s32(buf *b, int32_t v)
+{
+    return buf_leb_s64(b, v);
+}
+
+void buf_fini(buf *b)
+{
+    base_free(b->ptr);
+    *b = (buf){0};
+}

@@ -1,0 +1,22 @@
+/* cli.h - friends inside cli/: the subcommand table and shared helpers. Not a library header. */
+#ifndef TALLY_CLI_H
+#define TALLY_CLI_H
+
+#include "base.h"
+
+#include <stdio.h>
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name; returns the exit code */
+} cli_command;
+
+/* True if argv has --help or -h; then the command prints its usage to stdout and exits 0. */
+int cli_wants_help(int argc, char **argv);
+/* Reads a whole file into *out (base_alloc'd). ST_OK, ST_IO_ERROR or ST_OUT_OF_MEMORY. */
+status cli_read_file(const char *path, uint8_t **out, size_t *len);
+
+int cmd_validate(int argc, char **argv);
+
+#endif

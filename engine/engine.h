@@ -1,0 +1,299 @@
+/* engine.h - tally's WebAssembly engine: the instruction table, module decoding and validation
+ * (this part), and compilation, instances and the VM (engine issue).
+ *
+ * The engine knows nothing of canisters, ledgers or metering policy (DESIGN.md). A decoded module
+ * is an immutable, self-contained value: it owns a copy of the binary and every span in it points
+ * into that copy, valid until engine_module_free(). */
+#ifndef TALLY_ENGINE_H
+#define TALLY_ENGINE_H
+
+#include "base.h"
+
+/* ---- the instruction table (opcodes.def) ------------------------------------------------ */
+
+typedef enum opcode {
+#define OP(pre, code, name, text, imm, sig, w1, flags) OP_##name,
+#include "opcodes.def"
+#undef OP
+    OP_COUNT,
+    OP_INVALID = 0xffff
+} opcode;
+
+typedef enum imm_kind {
+    IMM_NONE,
+    IMM_BLOCKTYPE,     /* s33: 0x40 empty, a valtype, or a type index */
+    IMM_LABEL,         /* u32 label depth */
+    IMM_BR_TABLE,      /* vec(u32) then u32 default */
+    IMM_FUNC,          /* u32 function index */
+    IMM_CALL_INDIRECT, /* u32 type index, u32 table index */
+    IMM_LOCAL,         /* u32 local index */
+    IMM_GLOBAL,        /* u32 global index */
+    IMM_TABLE,         /* u32 table index */
+    IMM_MEM8,          /* memarg (u32 align log2, u32 offset), natural alignment 1 */
+    IMM_MEM16,
+    IMM_MEM32,
+    IMM_MEM64,
+    IMM_MEMIDX,        /* one byte, must be 0x00 (memory index) */
+    IMM_I32,           /* s32 */
+    IMM_I64,           /* s64 */
+    IMM_F32,           /* 4 raw bytes */
+    IMM_F64,           /* 8 raw bytes */
+    IMM_SELECT_T,      /* vec(valtype), length must be 1 */
+    IMM_REFTYPE,       /* one byte: 0x70 funcref or 0x6F externref */
+    IMM_DATA_MEM,      /* u32 data index, then byte 0x00 */
+    IMM_DATA,          /* u32 data index */
+    IMM_MEM_MEM,       /* bytes 0x00 0x00 */
+    IMM_ELEM_TABLE,    /* u32 elem index, u32 table index */
+    IMM_ELEM,          /* u32 elem index */
+    IMM_TABLE_TABLE,   /* u32 destination table, u32 source table */
+} imm_kind;
+
+enum opcode_flags {
+    F_BB_END = 1u << 0,
+    F_BB_LOOP = 1u << 1,
+    F_CONTROL = 1u << 2,
+    F_BRANCH = 1u << 3,
+    F_CALL = 1u << 4,
+    F_TRAP = 1u << 5,
+    F_MEMORY = 1u << 6,
+    F_FLOAT = 1u << 7,
+    F_CANON = 1u << 8,
+    F_BULK = 1u << 9,
+};
+
+/* Weight schedules known to this build (opcodes.def has one column per schedule). */
+enum { ENGINE_SCHEDULE_V1 = 1, ENGINE_SCHEDULE_LATEST = ENGINE_SCHEDULE_V1 };
+
+typedef struct opcode_info {
+    uint8_t prefix;    /* 0x00 or 0xFC */
+    uint32_t code;     /* byte, or sub-opcode after 0xFC */
+    const char *cname; /* "I32_ADD" */
+    const char *text;  /* "i32.add" */
+    imm_kind imm;
+    const char *sig;   /* "ii>i", "" or "*" (see opcodes.def) */
+    uint32_t weight_v1;
+    uint32_t flags;
+} opcode_info;
+
+/* Indexed by opcode. */
+extern const opcode_info engine_opcodes[OP_COUNT];
+/* Byte maps behind the two lookups below: OP_x + 1, or 0 where undefined. */
+extern const uint16_t engine_opcode_by_byte_[256];
+enum { ENGINE_FC_COUNT = 18 }; /* 0xFC sub-opcodes 0..17 */
+extern const uint16_t engine_opcode_by_fc_[ENGINE_FC_COUNT];
+
+/* The opcode of a one-byte instruction, OP_INVALID if undefined (also for the 0xFC prefix). */
+static inline opcode engine_opcode_from_byte(uint8_t b)
+{
+    uint16_t v = engine_opcode_by_byte_[b];
+    return v ? (opcode)(v - 1) : OP_INVALID;
+}
+/* The opcode of 0xFC-prefixed sub-opcode `sub`, OP_INVALID if undefined. */
+static inline opcode engine_opcode_from_fc(uint32_t sub)
+{
+    if (sub >= ENGINE_FC_COUNT)
+        return OP_INVALID;
+    uint16_t v = engine_opcode_by_fc_[sub];
+    return v ? (opcode)(v - 1) : OP_INVALID;
+}
+/* Weight of op under schedule `schedule` (ENGINE_SCHEDULE_*); UINT32_MAX if unknown schedule. */
+uint32_t engine_opcode_weight(opcode op, int schedule);
+/* Name of the feature a non-MVP/unsupported first byte belongs to ("SIMD", "threads",
+ * "exception handling", "tail calls", "GC"...), or NULL if the byte is simply illegal. */
+const char *engine_unsupported_feature(uint8_t byte);
+
+/* ---- types -------------------------------------------------------------------------------- */
+
+enum valtype {
+    VT_I32 = 0x7f,
+    VT_I64 = 0x7e,
+    VT_F32 = 0x7d,
+    VT_F64 = 0x7c,
+    VT_V128 = 0x7b, /* rejected: SIMD */
+    VT_FUNCREF = 0x70,
+    VT_EXTERNREF = 0x6f,
+};
+
+typedef struct functype {
+    uint32_t nparams;
+    uint32_t nresults;
+    const uint8_t *types; /* nparams params then nresults results (enum valtype) */
+} functype;
+
+typedef struct limits {
+    uint32_t min;
+    uint32_t max; /* valid if has_max */
+    bool has_max;
+} limits;
+
+typedef struct tabletype {
+    uint8_t elem; /* VT_FUNCREF or VT_EXTERNREF */
+    limits lim;
+} tabletype;
+
+typedef struct globaltype {
+    uint8_t type;
+    bool mut;
+} globaltype;
+
+enum extern_kind { EXT_FUNC = 0, EXT_TABLE = 1, EXT_MEMORY = 2, EXT_GLOBAL = 3 };
+
+typedef struct import {
+    span module;
+    span name;
+    uint8_t kind; /* enum extern_kind */
+    union {
+        uint32_t type; /* EXT_FUNC: type index */
+        tabletype table;
+        limits mem;
+        globaltype global;
+    } u;
+} import;
+
+typedef struct export {
+    span name;
+    uint8_t kind;
+    uint32_t index;
+} export;
+
+/* A defined function. Its code starts after the local declarations: `body` holds the
+ * instructions up to and including the final `end`. */
+typedef struct func {
+    uint32_t type;
+    uint32_t nlocals;            /* declared locals, parameters not included */
+    const uint8_t *local_types;  /* nlocals entries */
+    span body;
+    size_t body_offset;          /* offset of body.ptr in the module binary (error reports) */
+} func;
+
+enum segment_mode { SEG_ACTIVE = 0, SEG_PASSIVE = 1, SEG_DECLARATIVE = 2 };
+
+typedef struct elem_segment {
+    uint8_t mode;
+    uint8_t type;        /* VT_FUNCREF or VT_EXTERNREF */
+    uint32_t table;      /* active only */
+    span offset;         /* active only: constant expression including its final end */
+    uint32_t count;
+    const uint32_t *funcs; /* function indices (binary forms 0-3), or NULL ... */
+    const span *exprs;     /* ... constant expressions (forms 4-7), each with its end */
+} elem_segment;
+
+typedef struct data_segment {
+    uint8_t mode; /* SEG_ACTIVE or SEG_PASSIVE */
+    uint32_t mem;
+    span offset;  /* active only */
+    span bytes;
+} data_segment;
+
+typedef struct custom_section {
+    span name;
+    span data;
+    size_t offset;
+} custom_section;
+
+/* A decoded module. Index spaces list imports first, then definitions (spec 2.5). */
+typedef struct engine_module {
+    span bytes; /* the module's own copy of the binary */
+
+    uint32_t ntypes;
+    const functype *types;
+
+    uint32_t nimports;
+    const import *imports;
+
+    uint32_t nfuncs, nfunc_imports;
+    const uint32_t *func_types; /* type index of every function, imports first */
+    const func *funcs;          /* the nfuncs - nfunc_imports defined functions */
+
+    uint32_t ntables, ntable_imports;
+    const tabletype *tables;
+
+    uint32_t nmems, nmem_imports;
+    const limits *mems;
+
+    uint32_t nglobals, nglobal_imports;
+    const globaltype *globals;
+    const span *global_inits; /* nglobals - nglobal_imports constant expressions */
+
+    uint32_t nexports;
+    const export *exports;
+
+    bool has_start;
+    uint32_t start;
+
+    uint32_t nelems;
+    const elem_segment *elems;
+
+    uint32_t ndatas;
+    const data_segment *datas;
+    bool has_datacount;
+    uint32_t datacount;
+
+    uint32_t ncustoms;
+    const custom_section *customs;
+} engine_module;
+
+/* ---- configuration: static limits a hostile module cannot exceed ------------------------ */
+
+typedef struct engine_config {
+    size_t max_module_size;     /* bytes */
+    uint32_t max_types;
+    uint32_t max_funcs;         /* imported + defined */
+    uint32_t max_imports;
+    uint32_t max_exports;
+    uint32_t max_globals;
+    uint32_t max_tables;        /* 1 unless reference types' multiple tables are allowed */
+    uint32_t max_table_size;    /* elements, for declared limits */
+    uint32_t max_memory_pages;  /* 64 KiB pages a memory may declare or grow to */
+    uint32_t max_segments;      /* elem and data segments, each */
+    uint32_t max_segment_elems; /* elements of one elem segment */
+    uint32_t max_params;        /* params or results of one function type */
+    uint32_t max_locals;        /* declared locals of one function (params included) */
+    uint32_t max_func_size;     /* bytes of one function body */
+    uint32_t max_nesting;       /* control stack depth during validation */
+    uint32_t max_br_table;      /* targets of one br_table */
+    uint32_t max_customs;       /* custom sections */
+} engine_config;
+
+/* Fills cfg with tally's defaults (docs/features.md lists them). */
+void engine_config_default(engine_config *cfg);
+
+/* Where and why a module was rejected. */
+typedef struct engine_error {
+    status st;
+    size_t offset;     /* byte offset in the module binary */
+    char detail[160];  /* e.g. "SIMD (0xfd prefix)", "function 3", "export \"f\"" */
+} engine_error;
+
+/* Decodes a binary module (spec 5) into *out. Copies `bytes`; the caller keeps its buffer.
+ * Returns ST_OK, an INVALID status of the 1xx range (malformed), ST_UNSUPPORTED_FEATURE,
+ * ST_LIMIT_EXCEEDED, or ST_OUT_OF_MEMORY (FAULT). On failure *out is NULL, nothing leaks and
+ * err (if not NULL) says where. Decoding checks everything the binary format requires (section
+ * order and sizes, LEB128 ranges, UTF-8 names, function/code count agreement, data count) but
+ * not the validation rules; run engine_module_validate() next. */
+status engine_module_decode(const engine_config *cfg, span bytes, engine_module **out,
+                            engine_error *err);
+
+/* Validates a decoded module per spec 3 (types of every instruction, index spaces, limits,
+ * constant expressions, start function, unique export names, declared function references).
+ * Returns ST_OK, an INVALID status of the 2xx range, ST_LIMIT_EXCEEDED or ST_OUT_OF_MEMORY.
+ * Does not modify the module. */
+status engine_module_validate(const engine_config *cfg, const engine_module *m,
+                              engine_error *err);
+
+/* Decode then validate. */
+status engine_module_load(const engine_config *cfg, span bytes, engine_module **out,
+                          engine_error *err);
+
+void engine_module_free(engine_module *m);
+
+/* The function type of function index `f` (imports first). f must be < m->nfuncs. */
+static inline const functype *engine_func_type(const engine_module *m, uint32_t f)
+{
+    return &m->types[m->func_types[f]];
+}
+
+/* Formats err as "STATUS_NAME: message (detail) at offset N" into out. */
+void engine_error_format(const engine_error *err, char *out, size_t outlen);
+
+#endif
