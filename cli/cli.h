@@ -18,5 +18,6 @@ int cli_wants_help(int argc, char **argv);
 status cli_read_file(const char *path, uint8_t **out, size_t *len);
 
 int cmd_validate(int argc, char **argv);
+int cmd_instrument(int argc, char **argv);
 
 #endif

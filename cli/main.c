@@ -8,6 +8,7 @@
 
 static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
+    {"instrument", "write the instruction-metered version of a module", cmd_instrument},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,58 @@
+/* instrument.h - the metering pass (the Internet Computer's instruction-counting algorithm) and
+ * the Wasm binary writer it is built on.
+ *
+ * instrument_module() turns a validated module into a new, valid binary module that counts its
+ * own instructions (DESIGN.md "instrument"; ../shared/IC-REFERENCE.md section 1):
+ *   - imports `__tally` `out_of_instructions` : [] -> [] as function 0 (every other function
+ *     index shifts by one: calls, ref.func, exports, elements, start, global inits, names);
+ *   - adds a mutable i64 global, the counter, exported as `__tally_counter`; the embedder sets it
+ *     to the instructions allowed before a call and reads what is left afterwards;
+ *   - at each function entry and loop header subtracts the cost of that basic block and then
+ *     `if counter < 0 then call out_of_instructions`; at the start of every other basic block
+ *     (after if, else, end, br, br_if, br_table, return, unreachable) subtracts the block's cost
+ *     without a check; `block`, `call` and `call_indirect` start no block; each function entry
+ *     costs 1 more; zero-cost points are dropped except at function entries and loop headers;
+ *   - before memory.fill/copy/init and table.fill/copy/init charges the size operand through an
+ *     appended helper function (1 per byte or element), which also checks the counter;
+ *   - records the weight schedule in a custom section `tally.metering` (u32 LEB schedule).
+ * Nothing else changes: same results, same traps. The weights come from engine/opcodes.def. */
+#ifndef TALLY_INSTRUMENT_H
+#define TALLY_INSTRUMENT_H
+
+#include "engine.h"
+
+#define INSTRUMENT_IMPORT_MODULE "__tally"
+#define INSTRUMENT_IMPORT_NAME "out_of_instructions"
+#define INSTRUMENT_COUNTER_EXPORT "__tally_counter"
+#define INSTRUMENT_CUSTOM_SECTION "tally.metering"
+
+/* Instruments the validated module m with weight schedule `schedule` (ENGINE_SCHEDULE_*) and
+ * appends the new binary to *out. Returns ST_OK; ST_RESERVED_NAME if m already imports from
+ * `__tally`, exports `__tally_counter` or has a `tally.metering` section (so instrumenting twice
+ * is rejected); ST_UNKNOWN_SCHEDULE; ST_LIMIT_EXCEEDED if an index would overflow; or
+ * ST_OUT_OF_MEMORY (then *out holds its old length again). err may be NULL. */
+status instrument_module(const engine_module *m, int schedule, buf *out, engine_error *err);
+
+/* The schedule recorded in an instrumented module's `tally.metering` section, or 0 if m was
+ * not instrumented by tally. */
+int instrument_schedule_of(const engine_module *m);
+
+/* Instructions charged for deploying `code_bytes` bytes of module code with `per_byte` charge
+ * (saturating). */
+uint64_t instrument_deploy_cost(size_t code_bytes, uint64_t per_byte);
+
+/* ---- Wasm binary writer (writer.c): used by the instrumenter and by tests ------------------ */
+
+/* Each returns ST_OK or ST_OUT_OF_MEMORY. */
+status writer_header(buf *b);                            /* magic + version 1 */
+status writer_section(buf *b, uint8_t id, span content); /* id, size, content */
+status writer_name(buf *b, span name);                   /* vec(byte) */
+status writer_functype(buf *b, const functype *t);
+status writer_limits(buf *b, const limits *l);
+/* An import entry (module, name, description) from the decoded form. */
+status writer_import(buf *b, const import *im);
+/* A function body: local declarations (run-length encoded from types[n]) + code bytes; the
+ * whole entry is written with its size prefix. */
+status writer_code_entry(buf *b, const uint8_t *local_types, uint32_t nlocals, span code);
+
+#endif
