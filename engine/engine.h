@@ -253,6 +253,7 @@ typedef struct engine_config {
     uint32_t max_nesting;       /* control stack depth during validation */
     uint32_t max_br_table;      /* targets of one br_table */
     uint32_t max_customs;       /* custom sections */
+    uint32_t max_operand_stack; /* operand stack height of one function during validation */
 } engine_config;
 
 /* Fills cfg with tally's defaults (docs/features.md lists them). */
@@ -295,5 +296,164 @@ static inline const functype *engine_func_type(const engine_module *m, uint32_t 
 
 /* Formats err as "STATUS_NAME: message (detail) at offset N" into out. */
 void engine_error_format(const engine_error *err, char *out, size_t outlen);
+
+/* ---- instruction reader (decode.c): one instruction and its immediates -------------------- */
+
+/* One decoded instruction. Which fields are set depends on engine_opcodes[op].imm. */
+typedef struct engine_insn {
+    opcode op;
+    uint32_t a;     /* LABEL depth; FUNC, LOCAL, GLOBAL, TABLE, DATA, ELEM index; DATA_MEM data;
+                       CALL_INDIRECT type; ELEM_TABLE elem; TABLE_TABLE destination table;
+                       memarg alignment (log2); BLOCKTYPE type index (when type == 0);
+                       BR_TABLE number of targets (default excluded); SELECT_T vector length */
+    uint32_t b;     /* CALL_INDIRECT and ELEM_TABLE table; TABLE_TABLE source table;
+                       memarg offset; BR_TABLE default label */
+    uint8_t type;   /* BLOCKTYPE: a valtype, 0x40 for the empty type, 0 for a type index in a;
+                       SELECT_T: the first valtype (0 if the vector is empty); REFTYPE: the type */
+    uint64_t value; /* I32 (zero-extended bits), I64, F32 and F64 bits */
+    span targets;   /* BR_TABLE: the `a` LEB128 u32 labels, well-formed; reread with reader_u32 */
+} engine_insn;
+
+/* Reads the instruction at r->pos and advances past it. Checks the binary format only (defined
+ * opcode, LEB128 ranges, zero bytes, reference/value type bytes), not the validation rules.
+ * Returns ST_OK, ST_UNEXPECTED_END, ST_INT_TOO_LONG, ST_INT_TOO_LARGE, ST_ILLEGAL_OPCODE,
+ * ST_ZERO_BYTE_EXPECTED, ST_MALFORMED_VALTYPE, ST_MALFORMED_REFTYPE or ST_UNSUPPORTED_FEATURE;
+ * on failure r->pos is unspecified and *feature (if not NULL) names an unsupported feature. */
+status engine_insn_read(reader *r, engine_insn *out, const char **feature);
+
+/* ---- compilation, instances and the VM (engine issue 4) ---------------------------------
+ *
+ * A validated module is compiled once (engine_code_compile) into tally's internal code; the
+ * compiled module is immutable and shared by every instance made from it. An instance owns its
+ * globals, tables, linear memory and its execution state (call frames and value slots) in one
+ * allocation plus one memory mapping. Execution never recurses on the C stack for Wasm calls,
+ * stops at fixed, configured call-depth and value-slot limits, and can pause after a host call
+ * and resume later (deterministic time slicing).
+ *
+ * Values cross the API as 64-bit slots: i32 in the low 32 bits (upper bits zero), i64 as is,
+ * f32/f64 as their IEEE bit patterns, references as opaque non-zero words with 0 = null
+ * (a funcref is an engine_func pointer; an externref is whatever the host put there). */
+
+typedef struct engine_code engine_code;         /* compiled module (immutable, shared) */
+typedef struct engine_instance engine_instance; /* module instance + execution state */
+typedef struct engine_func engine_func;         /* function instance (Wasm or host) */
+typedef struct engine_table engine_table;       /* table instance */
+typedef struct engine_memory engine_memory;     /* linear memory instance */
+typedef struct engine_global engine_global;     /* global instance */
+
+/* Run-time limits, fixed per instance: a hostile module cannot exceed them. */
+typedef struct engine_run_config {
+    uint32_t max_call_depth;   /* nested Wasm calls; more is ST_TRAP_CALL_STACK_EXHAUSTED */
+    uint32_t max_value_slots;  /* 64-bit slots of all frames together; more: the same trap */
+    uint32_t max_memory_pages; /* memory.grow never goes past this (nor the declared max) */
+    uint32_t max_table_elems;  /* table.grow never goes past this (nor the declared max) */
+} engine_run_config;
+
+/* Defaults (docs/features.md): 10000 calls, 1 Mi slots (8 MiB), pages and table elements from
+ * cfg (max_memory_pages, max_table_size), or tally's engine_config defaults if cfg is NULL. */
+void engine_run_config_default(const engine_config *cfg, engine_run_config *out);
+
+/* Compiles every function of the validated module m. m must stay alive (and unchanged) until
+ * engine_code_free(). Returns ST_OK, ST_LIMIT_EXCEEDED (a function needs more than 2^24 slots
+ * or its code more than 2^30 words) or ST_OUT_OF_MEMORY; *out is NULL on failure. */
+status engine_code_compile(const engine_module *m, engine_code **out);
+void engine_code_free(engine_code *c);
+const engine_module *engine_code_module(const engine_code *c);
+
+/* A host function: `slots` holds the arguments on entry (nparams slots) and receives the
+ * results (nresults slots, from slots[0]). `inst` is the instance whose code made the call
+ * (its memory: engine_instance_memory). Return ST_OK, or any TRAP status to abort the run with
+ * it (ST_TRAP_HOST if nothing better fits); a FAULT status aborts the run too and is returned
+ * as is. A host function may call engine_instance_pause_request(). */
+typedef status (*engine_host_fn)(engine_instance *inst, void *user, uint64_t *slots);
+
+/* Standalone objects made by the embedder, to be imported (the spectest module, host APIs).
+ * Each returns ST_OK or ST_OUT_OF_MEMORY; the type/limits are copied. Free with the matching
+ * _free only after every instance that imported it is freed. */
+status engine_host_func_new(const functype *type, engine_host_fn fn, void *user,
+                            engine_func **out);
+void engine_host_func_free(engine_func *f);
+status engine_global_new(globaltype type, uint64_t value, engine_global **out);
+void engine_global_free(engine_global *g);
+/* elements start null; limits as declared (max bounded by rc->max_table_elems). */
+status engine_table_new(const engine_run_config *rc, tabletype type, engine_table **out);
+void engine_table_free(engine_table *t);
+status engine_memory_new(const engine_run_config *rc, limits lim, engine_memory **out);
+void engine_memory_free(engine_memory *mem);
+
+/* An external value: what an import is given, what an export yields. */
+typedef struct engine_extern {
+    uint8_t kind; /* enum extern_kind */
+    union {
+        engine_func *func;
+        engine_table *table;
+        engine_memory *memory;
+        engine_global *global;
+    } u;
+} engine_extern;
+
+/* Instantiates c (spec 4.5.4): checks imports[i] against the module's import i (nimports must
+ * equal the module's), creates globals, tables and memory, applies element then data segments
+ * in order and runs the start function. Returns:
+ *   ST_OK                  *out is the new instance;
+ *   ST_INCOMPATIBLE_IMPORT an import has the wrong kind or type (err->detail names it), or
+ *                          nimports is wrong; *out is NULL;
+ *   ST_OUT_OF_MEMORY       *out is NULL, nothing leaks;
+ *   a TRAP status          a segment was out of bounds or the start function trapped. Per spec
+ *                          2.0 the effects of earlier segments on imported tables/memories stay,
+ *                          and those may now refer to this instance's functions, so *out is the
+ *                          (half-initialized) instance and the caller owns it: free it only when
+ *                          nothing refers to it any more.
+ * Imported objects are shared by reference and must outlive the instance. err may be NULL. */
+status engine_instance_new(const engine_code *c, const engine_run_config *rc,
+                           const engine_extern *imports, uint32_t nimports,
+                           engine_instance **out, engine_error *err);
+void engine_instance_free(engine_instance *inst);
+const engine_module *engine_instance_module(const engine_instance *inst);
+
+/* Looks up export `name`: ST_OK or ST_UNKNOWN_EXPORT. The extern is valid while inst lives. */
+status engine_instance_export(const engine_instance *inst, span name, engine_extern *out);
+/* The instance's memory 0, or NULL if it has none. */
+engine_memory *engine_instance_memory(engine_instance *inst);
+
+/* Linear memory: current base and size in bytes (base moves never, the size grows); grow by
+ * `delta` pages: *old_pages gets the previous size, ST_OK, or ST_LIMIT_EXCEEDED (unchanged). */
+uint8_t *engine_memory_data(engine_memory *mem);
+uint64_t engine_memory_size(const engine_memory *mem);
+status engine_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *old_pages);
+
+/* Globals: type and value. set: ST_OK, or ST_IMMUTABLE_GLOBAL for an immutable global. */
+globaltype engine_global_type(const engine_global *g);
+uint64_t engine_global_get(const engine_global *g);
+status engine_global_set(engine_global *g, uint64_t value);
+
+const functype *engine_func_functype(const engine_func *f);
+
+/* Calls f with args (nparams slots) and runs it to completion, storing its results (nresults
+ * slots) into results. Pause requests are ignored (the run goes on). The execution state of
+ * inst is used, which must not be busy (mid-run or paused: ST_BUG_INVARIANT). f may belong to
+ * another instance (or be a host function). Returns ST_OK, a TRAP status (the state is reset,
+ * ready for the next call), or a FAULT status from a host function. */
+status engine_instance_invoke(engine_instance *inst, const engine_func *f,
+                              const uint64_t *args, uint64_t *results);
+
+/* Pausable form: _begin sets up the call (ST_OK, or ST_BUG_INVARIANT if inst is busy);
+ * _run runs or resumes it: returns ST_OK with *paused = true when a host function asked for a
+ * pause (the run stops right after that call returns; call _run again to continue), ST_OK with
+ * *paused = false when the call is complete (then read the results with _results, which also
+ * makes inst idle), or a TRAP/FAULT status (inst is idle again). _abandon drops a paused run. */
+status engine_instance_invoke_begin(engine_instance *inst, const engine_func *f,
+                                    const uint64_t *args);
+status engine_instance_run(engine_instance *inst, bool *paused);
+void engine_instance_results(engine_instance *inst, uint64_t *results);
+void engine_instance_abandon(engine_instance *inst);
+/* From inside a host function: pause the run after this call returns. */
+void engine_instance_pause_request(engine_instance *inst);
+/* The embedder's pointer for inst (host-api: the canister being run), so that host functions
+ * shared by every instance find their context; NULL until set. */
+void engine_instance_set_host(engine_instance *inst, void *host);
+void *engine_instance_host(const engine_instance *inst);
+/* Deepest call depth reached by the last run (tests, benchmarks). */
+uint32_t engine_instance_max_depth(const engine_instance *inst);
 
 #endif

@@ -1,0 +1,1061 @@
+/* compile.c - translates validated Wasm function bodies into tally's internal code (the
+ * layout is described in engine_int.h). This is not a validator: it trusts that
+ * engine_module_validate() accepted the module, and only guards against running off its input.
+ *
+ * Design. One pass per function, with a compile-time model of the operand stack (`vstack`).
+ * Every stack entry at height h has a home slot, base + h (base = params + declared locals), and
+ * is in one of three states:
+ *   STACK  the value is in its home slot (written by the instruction that produced it);
+ *   LOCAL  the value is whatever local x holds now (a local.get that emitted nothing yet);
+ *   CONST  the value is a constant (an i32/i64/f32/f64.const or ref.null, nothing emitted).
+ * An instruction consumes its operands wherever they are (a local's slot, a home slot, or an
+ * immediate for the i32/i64 forms that take one), so `local.get a; local.get b; i32.add` emits
+ * a single `add d, a, b`. A local.set/local.tee right after the instruction that produced the
+ * value rewrites that instruction's destination to the local (no copy at all), so
+ * `x = y + 1` is one instruction. A compare feeding br_if/if becomes one compare-and-branch.
+ * Lazy entries are materialized into their home slots when the rule "a slot's meaning must not
+ * change under a lazy entry" requires it: before a local.set of a local they name, at every
+ * block/loop/if boundary (so that control-flow merges always see every entry in its home slot),
+ * and for call arguments (which must be consecutive: the callee's frame starts at the first
+ * argument's home slot, so arguments are passed and results returned without copying).
+ * Branches move the carried values into the target label's home slots first when they are not
+ * there already; forward branch offsets are chained through the offset words and patched when
+ * the label is bound. */
+#include "engine_int.h"
+
+#include <string.h>
+
+enum { V_STACK, V_LOCAL, V_CONST };
+
+typedef struct ventry {
+    uint8_t kind;
+    uint32_t slot;  /* V_LOCAL: local index */
+    uint64_t val;   /* V_CONST: bits */
+} ventry;
+
+enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
+
+typedef struct ctrl {
+    uint8_t kind;
+    bool unreachable;   /* the rest of this frame is dead code */
+    uint32_t nparams, nresults;
+    uint32_t height;    /* vstack height below the params */
+    uint32_t loop_pc;   /* C_LOOP: word index of the loop head */
+    uint32_t patch;     /* forward branches to the end: chain of offset words, index + 1 */
+    uint32_t else_patch;/* C_IF: offset word of the jump to else, index + 1 */
+} ctrl;
+
+typedef struct comp {
+    const engine_module *m;
+    const uint32_t *canon;
+    uint32_t *w;
+    size_t n, cap;
+    ventry *vs;
+    uint32_t vh, vcap, maxh;
+    ctrl *cs;
+    uint32_t ch, ccap;
+    uint32_t base;      /* first operand-stack slot */
+    bool last_ok;       /* the last instruction produced vs[last_h] and may be rewritten */
+    uint32_t last_pc, last_h;
+    uint32_t skip;      /* nesting depth inside dead code */
+    uint32_t *targets;  /* br_table depths */
+    uint32_t ntargets_cap;
+    status st;
+} comp;
+
+/* A branch condition: `op` jumps when it holds; operands a (slot) and b (slot or imm). */
+typedef struct cond {
+    uint32_t op, a, b;
+    int nops;
+} cond;
+
+/* ---- emission ---------------------------------------------------------------------------- */
+
+static void put(comp *c, uint32_t v)
+{
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 1024;
+        if (ncap > ((size_t)1 << 30)) {
+            if (c->st == ST_OK)
+                c->st = ST_LIMIT_EXCEEDED;
+            return;
+        }
+        uint32_t *nw = base_realloc(c->w, ncap * sizeof *nw);
+        if (!nw) {
+            if (c->st == ST_OK)
+                c->st = ST_OUT_OF_MEMORY;
+            return;
+        }
+        c->w = nw;
+        c->cap = ncap;
+    }
+    c->w[c->n++] = v;
+}
+
+static uint32_t here(const comp *c)
+{
+    return (uint32_t)c->n;
+}
+
+static void emit1(comp *c, uint32_t op, uint32_t a)
+{
+    c->last_ok = false;
+    put(c, op);
+    put(c, a);
+}
+
+static void emit2(comp *c, uint32_t op, uint32_t a, uint32_t b)
+{
+    emit1(c, op, a);
+    put(c, b);
+}
+
+static void emit3(comp *c, uint32_t op, uint32_t a, uint32_t b, uint32_t d)
+{
+    emit2(c, op, a, b);
+    put(c, d);
+}
+
+static uint32_t home(const comp *c, uint32_t h)
+{
+    return c->base + h;
+}
+
+static void emit_const(comp *c, uint32_t d, uint64_t v)
+{
+    if (v >> 32 == 0) {
+        emit2(c, VM_CONST32, d, (uint32_t)v);
+    } else {
+        emit3(c, VM_CONST64, d, (uint32_t)v, (uint32_t)(v >> 32));
+    }
+}
+
+/* Writes the offset to word index `target` into offset word `at`. */
+static void set_off(comp *c, uint32_t at, uint32_t target)
+{
+    if (c->st != ST_OK)
+        return;
+    c->w[at] = (uint32_t)((int64_t)target - (int64_t)at);
+}
+
+/* Appends an offset word that jumps to the end of control frame t (patched later) or, for a
+ * loop, to its head. */
+static void put_target(comp *c, ctrl *t)
+{
+    uint32_t at = here(c);
+    if (t->kind == C_LOOP) {
+        put(c, 0);
+        set_off(c, at, t->loop_pc);
+    } else {
+        put(c, t->patch);
+        t->patch = at + 1;
+    }
+}
+
+static void patch_chain(comp *c, uint32_t chain, uint32_t target)
+{
+    while (chain && c->st == ST_OK) {
+        uint32_t at = chain - 1;
+        chain = c->w[at];
+        set_off(c, at, target);
+    }
+}
+
+/* ---- the operand stack model ------------------------------------------------------------ */
+
+static void vpush(comp *c, uint8_t kind, uint32_t slot, uint64_t val)
+{
+    if (c->vh == c->vcap) {
+        uint32_t ncap = c->vcap ? c->vcap * 2 : 64;
+        ventry *nv = base_realloc(c->vs, ncap * sizeof *nv);
+        if (!nv) {
+            c->st = ST_OUT_OF_MEMORY;
+            return;
+        }
+        c->vs = nv;
+        c->vcap = ncap;
+    }
+    c->vs[c->vh++] = (ventry){kind, slot, val};
+    if (c->vh > c->maxh)
+        c->maxh = c->vh;
+}
+
+/* Puts entry i into its home slot. */
+static void materialize(comp *c, uint32_t i)
+{
+    ventry *e = &c->vs[i];
+    if (e->kind == V_LOCAL)
+        emit2(c, VM_COPY, home(c, i), e->slot);
+    else if (e->kind == V_CONST)
+        emit_const(c, home(c, i), e->val);
+    e->kind = V_STACK;
+}
+
+static void materialize_all(comp *c)
+{
+    for (uint32_t i = 0; i < c->vh; i++)
+        if (c->vs[i].kind != V_STACK)
+            materialize(c, i);
+}
+
+/* The slot holding entry i (constants are materialized). */
+static uint32_t opnd(comp *c, uint32_t i)
+{
+    ventry *e = &c->vs[i];
+    if (e->kind == V_LOCAL)
+        return e->slot;
+    if (e->kind == V_CONST)
+        materialize(c, i);
+    return home(c, i);
+}
+
+static uint32_t pop(comp *c)
+{
+    if (c->vh == 0) {
+        c->st = ST_BUG_INVARIANT;
+        return 0;
+    }
+    c->vh--;
+    return opnd(c, c->vh);
+}
+
+/* Pushes a result produced into its home slot by the instruction about to be emitted; returns
+ * the home slot. Call mark_last() after emitting. */
+static uint32_t push_result(comp *c)
+{
+    vpush(c, V_STACK, 0, 0);
+    return home(c, c->vh - 1);
+}
+
+static void mark_last(comp *c, uint32_t pc)
+{
+    c->last_ok = true;
+    c->last_pc = pc;
+    c->last_h = c->vh - 1;
+}
+
+/* ---- branches ----------------------------------------------------------------------------- */
+
+static const uint16_t negated[][2] = {
+    {VM_BR_IF, VM_BR_IFZ}, {VM_BR_IF64, VM_BR_IFZ64},
+    {VM_BR_I32_EQ, VM_BR_I32_NE}, {VM_BR_I32_LT_S, VM_BR_I32_GE_S},
+    {VM_BR_I32_LT_U, VM_BR_I32_GE_U}, {VM_BR_I32_GT_S, VM_BR_I32_LE_S},
+    {VM_BR_I32_GT_U, VM_BR_I32_LE_U}, {VM_BR_I32_EQ_I, VM_BR_I32_NE_I},
+    {VM_BR_I32_LT_S_I, VM_BR_I32_GE_S_I}, {VM_BR_I32_LT_U_I, VM_BR_I32_GE_U_I},
+    {VM_BR_I32_GT_S_I, VM_BR_I32_LE_S_I}, {VM_BR_I32_GT_U_I, VM_BR_I32_LE_U_I},
+};
+
+static cond negate(cond k)
+{
+    for (size_t i = 0; i < BASE_ARRAY_LEN(negated); i++) {
+        if (negated[i][0] == k.op) {
+            k.op = negated[i][1];
+            return k;
+        }
+        if (negated[i][1] == k.op) {
+            k.op = negated[i][0];
+            return k;
+        }
+    }
+    return k;
+}
+
+/* The compare-and-branch form of a compare instruction, or 0. */
+static uint32_t branch_form(uint32_t op)
+{
+    switch (op) {
+#define CMP(n)                                                                                    \
+    case VM_##n: return VM_BR_##n;                                                                \
+    case VM_##n##_I: return VM_BR_##n##_I;
+        VM_CMP_OPS(CMP)
+#undef CMP
+    default: return 0;
+    }
+}
+
+/* Pops an i32 condition; fuses it with the compare that just produced it when possible. */
+static cond pop_cond(comp *c)
+{
+    uint32_t top = c->vh - 1;
+    if (c->last_ok && c->last_h == top && c->vs[top].kind == V_STACK && c->st == ST_OK) {
+        const uint32_t *w = &c->w[c->last_pc];
+        uint32_t br = branch_form(w[0]);
+        if (br || w[0] == VM_I32_EQZ || w[0] == VM_I64_EQZ) {
+            cond k;
+            if (br)
+                k = (cond){br, w[2], w[3], 2};
+            else
+                k = (cond){w[0] == VM_I32_EQZ ? VM_BR_IFZ : VM_BR_IFZ64, w[2], 0, 1};
+            c->n = c->last_pc; /* drop the compare: its result has no other reader */
+            c->last_ok = false;
+            c->vh--;
+            return k;
+        }
+    }
+    uint32_t s = pop(c);
+    return (cond){VM_BR_IF, s, 0, 1};
+}
+
+/* Emits the branch of condition k and returns nothing; the offset word is chained to t. */
+static void emit_cond(comp *c, cond k, ctrl *t)
+{
+    c->last_ok = false;
+    put(c, k.op);
+    put(c, k.a);
+    if (k.nops == 2)
+        put(c, k.b);
+    put_target(c, t);
+}
+
+/* Emits the condition-k branch; returns its offset word, to be patched by the caller. */
+static uint32_t emit_cond_fwd(comp *c, cond k)
+{
+    c->last_ok = false;
+    put(c, k.op);
+    put(c, k.a);
+    if (k.nops == 2)
+        put(c, k.b);
+    uint32_t at = here(c);
+    put(c, 0);
+    return at;
+}
+
+/* Emits a return of the top nres entries. */
+static void emit_return(comp *c, uint32_t nres)
+{
+    if (nres == 0) {
+        c->last_ok = false;
+        put(c, VM_RETURN);
+    } else if (nres == 1) {
+        emit1(c, VM_RETURN1, opnd(c, c->vh - 1));
+    } else {
+        for (uint32_t i = c->vh - nres; i < c->vh; i++)
+            materialize(c, i);
+        emit2(c, VM_RETURNN, home(c, c->vh - nres), nres);
+    }
+}
+
+/* True if the `arity` values on top are already in the home slots of target t. */
+static bool in_place(const comp *c, const ctrl *t, uint32_t arity)
+{
+    if (c->vh - arity != t->height)
+        return false;
+    for (uint32_t i = c->vh - arity; i < c->vh; i++)
+        if (c->vs[i].kind != V_STACK)
+            return false;
+    return true;
+}
+
+/* Emits the moves of the `arity` top values into t's home slots (ascending order is safe: a
+ * destination is never above its source, and lazy sources are locals, below every home). */
+static void emit_moves(comp *c, const ctrl *t, uint32_t arity)
+{
+    for (uint32_t i = 0; i < arity; i++) {
+        uint32_t src_i = c->vh - arity + i, d = home(c, t->height + i);
+        const ventry *e = &c->vs[src_i];
+        if (e->kind == V_CONST)
+            emit_const(c, d, e->val);
+        else if (opnd(c, src_i) != d)
+            emit2(c, VM_COPY, d, opnd(c, src_i));
+    }
+}
+
+/* Branch to the label `depth` levels out, if k (NULL: always). */
+static void br_to(comp *c, uint32_t depth, const cond *k)
+{
+    if (depth >= c->ch) {
+        c->st = ST_BUG_INVARIANT;
+        return;
+    }
+    ctrl *t = &c->cs[c->ch - 1 - depth];
+    uint32_t arity = t->kind == C_LOOP ? t->nparams : t->nresults;
+    if (k) /* materializing only on the taken path would leave the model wrong on the other */
+        for (uint32_t i = c->vh - arity; i < c->vh; i++)
+            if (c->vs[i].kind != V_STACK)
+                materialize(c, i);
+    if (t->kind == C_FUNC) {
+        uint32_t skip = 0;
+        if (k)
+            skip = emit_cond_fwd(c, negate(*k));
+        emit_return(c, arity);
+        if (k)
+            set_off(c, skip, here(c));
+        return;
+    }
+    if (in_place(c, t, arity)) {
+        if (k)
+            emit_cond(c, *k, t);
+        else {
+            c->last_ok = false;
+            put(c, VM_BR);
+            put_target(c, t);
+        }
+        return;
+    }
+    uint32_t skip = 0;
+    if (k)
+        skip = emit_cond_fwd(c, negate(*k));
+    emit_moves(c, t, arity);
+    c->last_ok = false;
+    put(c, VM_BR);
+    put_target(c, t);
+    if (k)
+        set_off(c, skip, here(c));
+}
+
+static void br_table(comp *c, uint32_t n, const uint32_t *depths)
+{
+    uint32_t i = pop(c);
+    if (depths[n] < c->ch) { /* every target has this arity; see br_to */
+        const ctrl *t = &c->cs[c->ch - 1 - depths[n]];
+        uint32_t arity = t->kind == C_LOOP ? t->nparams : t->nresults;
+        for (uint32_t k = c->vh - arity; k < c->vh; k++)
+            if (c->vs[k].kind != V_STACK)
+                materialize(c, k);
+    }
+    c->last_ok = false;
+    put(c, VM_BR_TABLE);
+    put(c, i);
+    put(c, n);
+    uint32_t table = here(c);
+    for (uint32_t k = 0; k <= n; k++)
+        put(c, 0);
+    for (uint32_t k = 0; k <= n && c->st == ST_OK; k++) {
+        if (depths[k] >= c->ch) {
+            c->st = ST_BUG_INVARIANT;
+            return;
+        }
+        ctrl *t = &c->cs[c->ch - 1 - depths[k]];
+        uint32_t arity = t->kind == C_LOOP ? t->nparams : t->nresults;
+        if (t->kind != C_FUNC && in_place(c, t, arity)) {
+            if (t->kind == C_LOOP) {
+                set_off(c, table + k, t->loop_pc);
+            } else {
+                c->w[table + k] = t->patch;
+                t->patch = table + k + 1;
+            }
+            continue;
+        }
+        set_off(c, table + k, here(c)); /* a stub: moves, then the jump */
+        br_to(c, depths[k], NULL);
+    }
+}
+
+/* ---- structured control -------------------------------------------------------------------- */
+
+static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
+{
+    if (c->ch == c->ccap) {
+        uint32_t ncap = c->ccap ? c->ccap * 2 : 16;
+        ctrl *nc = base_realloc(c->cs, ncap * sizeof *nc);
+        if (!nc) {
+            c->st = ST_OUT_OF_MEMORY;
+            return;
+        }
+        c->cs = nc;
+        c->ccap = ncap;
+    }
+    c->cs[c->ch++] = (ctrl){kind, false, np, nr, c->vh - np, 0, 0, 0};
+}
+
+/* Block type (spec 5.3.2): empty, one value type, or a type index. */
+static status block_type(comp *c, reader *r, uint32_t *np, uint32_t *nr)
+{
+    int64_t bt;
+    status st = reader_s33(r, &bt);
+    if (st != ST_OK)
+        return st;
+    if (bt == -64) {
+        *np = *nr = 0;
+    } else if (bt < 0) {
+        *np = 0;
+        *nr = 1;
+    } else {
+        if ((uint64_t)bt >= c->m->ntypes)
+            return ST_BUG_INVARIANT;
+        *np = c->m->types[bt].nparams;
+        *nr = c->m->types[bt].nresults;
+    }
+    return ST_OK;
+}
+
+static void set_unreachable(comp *c)
+{
+    c->cs[c->ch - 1].unreachable = true;
+    c->last_ok = false;
+}
+
+/* `else`: close the then-arm, bind the else label, restart from the if's params. */
+static void do_else(comp *c)
+{
+    ctrl *t = &c->cs[c->ch - 1];
+    if (!t->unreachable) {
+        for (uint32_t i = c->vh - t->nresults; i < c->vh; i++)
+            materialize(c, i);
+        c->last_ok = false;
+        put(c, VM_BR);
+        put_target(c, t);
+    }
+    if (t->else_patch)
+        set_off(c, t->else_patch - 1, here(c));
+    t->else_patch = 0;
+    t->kind = C_ELSE;
+    t->unreachable = false;
+    c->vh = t->height + t->nparams;
+    c->last_ok = false;
+}
+
+/* `end`: bind the label, leave the block's results in their home slots. True at the end of the
+ * function. */
+static bool do_end(comp *c)
+{
+    ctrl *t = &c->cs[c->ch - 1];
+    if (t->kind == C_FUNC) {
+        if (!t->unreachable)
+            emit_return(c, t->nresults);
+        c->ch--;
+        return true;
+    }
+    if (!t->unreachable)
+        for (uint32_t i = c->vh - t->nresults; i < c->vh; i++)
+            materialize(c, i);
+    if (t->kind != C_LOOP)
+        patch_chain(c, t->patch, here(c));
+    if (t->else_patch)
+        set_off(c, t->else_patch - 1, here(c));
+    c->vh = t->height;
+    for (uint32_t i = 0; i < t->nresults; i++)
+        vpush(c, V_STACK, 0, 0);
+    c->ch--;
+    c->last_ok = false;
+    return false;
+}
+
+/* local.set / local.tee x */
+static void set_local(comp *c, uint32_t x, bool tee)
+{
+    uint32_t top = c->vh - 1;
+    bool shared = false;
+    for (uint32_t i = 0; i < top; i++)
+        if (c->vs[i].kind == V_LOCAL && c->vs[i].slot == x) {
+            materialize(c, i);
+            shared = true;
+        }
+    ventry *e = &c->vs[top];
+    if (!shared && e->kind == V_STACK && c->last_ok && c->last_h == top && c->st == ST_OK) {
+        c->w[c->last_pc + 1] = x; /* retarget the producer: no copy */
+        c->last_ok = false;
+        if (tee) {
+            e->kind = V_LOCAL;
+            e->slot = x;
+        } else {
+            c->vh--;
+        }
+        return;
+    }
+    if (e->kind == V_CONST)
+        emit_const(c, x, e->val);
+    else if (opnd(c, top) != x)
+        emit2(c, VM_COPY, x, opnd(c, top));
+    if (!tee)
+        c->vh--;
+}
+
+/* ---- instructions -------------------------------------------------------------------------- */
+
+
+typedef struct imm {
+    uint32_t a, b, n;
+    uint64_t v;
+    uint32_t np, nr;
+} imm;
+
+/* Reads the immediates of op (engine.h, enum imm_kind). br_table depths go to c->targets. */
+static status read_imm(comp *c, reader *r, opcode op, imm *im)
+{
+    status st = ST_OK;
+    uint8_t byte;
+    uint32_t u;
+    switch (engine_opcodes[op].imm) {
+    case IMM_NONE: break;
+    case IMM_BLOCKTYPE: st = block_type(c, r, &im->np, &im->nr); break;
+    case IMM_LABEL: case IMM_FUNC: case IMM_LOCAL: case IMM_GLOBAL: case IMM_TABLE:
+    case IMM_DATA: case IMM_ELEM:
+        st = reader_u32(r, &im->a);
+        break;
+    case IMM_BR_TABLE:
+        st = reader_u32(r, &im->n);
+        if (st == ST_OK && im->n + 1u > c->ntargets_cap) {
+            if (im->n >= (1u << 24))
+                return ST_LIMIT_EXCEEDED;
+            uint32_t *nt = base_realloc(c->targets, (im->n + 1u) * sizeof *nt);
+            if (!nt)
+                return ST_OUT_OF_MEMORY;
+            c->targets = nt;
+            c->ntargets_cap = im->n + 1u;
+        }
+        for (uint32_t i = 0; i <= im->n && st == ST_OK; i++)
+            st = reader_u32(r, &c->targets[i]);
+        break;
+    case IMM_CALL_INDIRECT: case IMM_ELEM_TABLE: case IMM_TABLE_TABLE:
+        st = reader_u32(r, &im->a);
+        if (st == ST_OK)
+            st = reader_u32(r, &im->b);
+        break;
+    case IMM_MEM8: case IMM_MEM16: case IMM_MEM32: case IMM_MEM64:
+        st = reader_u32(r, &im->b);
+        if (st == ST_OK)
+            st = reader_u32(r, &im->a);
+        break;
+    case IMM_MEMIDX: case IMM_REFTYPE: st = reader_u8(r, &byte); break;
+    case IMM_I32: {
+        int32_t v;
+        st = reader_s32(r, &v);
+        im->v = (uint32_t)v;
+        break;
+    }
+    case IMM_I64: {
+        int64_t v;
+        st = reader_s64(r, &v);
+        im->v = (uint64_t)v;
+        break;
+    }
+    case IMM_F32:
+        st = reader_fixed32(r, &u);
+        im->v = u;
+        break;
+    case IMM_F64: st = reader_fixed64(r, &im->v); break;
+    case IMM_SELECT_T:
+        st = reader_u32(r, &u);
+        for (uint32_t i = 0; i < u && st == ST_OK; i++)
+            st = reader_u8(r, &byte);
+        break;
+    case IMM_DATA_MEM:
+        st = reader_u32(r, &im->a);
+        if (st == ST_OK)
+            st = reader_u8(r, &byte);
+        break;
+    case IMM_MEM_MEM:
+        st = reader_u8(r, &byte);
+        if (st == ST_OK)
+            st = reader_u8(r, &byte);
+        break;
+    }
+    return st;
+}
+
+enum { K_NONE, K_UN, K_BIN, K_LOAD, K_STORE };
+
+typedef struct op_shape {
+    uint16_t vm;
+    uint8_t kind;
+} op_shape;
+
+static const op_shape shapes[OP_COUNT] = {
+#define SH_UN(n) [OP_##n] = {VM_##n, K_UN},
+#define SH_BIN(n) [OP_##n] = {VM_##n, K_BIN},
+#define SH_LOAD(n) [OP_##n] = {VM_##n, K_LOAD},
+#define SH_STORE(n) [OP_##n] = {VM_##n, K_STORE},
+    VM_UN_OPS(SH_UN) VM_BIN_OPS(SH_BIN) VM_LOAD_OPS(SH_LOAD) VM_STORE_OPS(SH_STORE)
+#undef SH_UN
+#undef SH_BIN
+#undef SH_LOAD
+#undef SH_STORE
+};
+
+/* The immediate-operand form of a binary VM op, or UINT32_MAX; *is64 for the i64 ones. */
+static uint32_t imm_form(uint32_t vm, bool *is64)
+{
+    switch (vm) {
+#define F32I(n)                                                                                   \
+    case VM_##n: *is64 = false; return VM_##n##_I;
+#define F64I(n)                                                                                   \
+    case VM_##n: *is64 = true; return VM_##n##_I;
+        VM_BINI_OPS(F32I) VM_BINI64_OPS(F64I)
+#undef F32I
+#undef F64I
+    default: return UINT32_MAX;
+    }
+}
+
+static void emit_numeric(comp *c, op_shape sh, uint32_t off)
+{
+    uint32_t a, b, d, pc;
+    switch (sh.kind) {
+    case K_UN:
+        a = pop(c);
+        d = push_result(c);
+        pc = here(c);
+        emit2(c, sh.vm, d, a);
+        mark_last(c, pc);
+        break;
+    case K_BIN: {
+        bool is64 = false;
+        uint32_t vi = imm_form(sh.vm, &is64);
+        const ventry *top = &c->vs[c->vh - 1];
+        if (vi != UINT32_MAX && top->kind == V_CONST &&
+            (!is64 || (int64_t)top->val == (int64_t)(int32_t)(uint32_t)top->val)) {
+            uint32_t v = (uint32_t)top->val;
+            c->vh--;
+            a = pop(c);
+            d = push_result(c);
+            pc = here(c);
+            emit3(c, vi, d, a, v);
+            mark_last(c, pc);
+            break;
+        }
+        b = pop(c);
+        a = pop(c);
+        d = push_result(c);
+        pc = here(c);
+        emit3(c, sh.vm, d, a, b);
+        mark_last(c, pc);
+        break;
+    }
+    case K_LOAD:
+        a = pop(c);
+        d = push_result(c);
+        pc = here(c);
+        emit3(c, sh.vm, d, a, off);
+        mark_last(c, pc);
+        break;
+    case K_STORE:
+        b = pop(c);
+        a = pop(c);
+        emit3(c, sh.vm, a, b, off);
+        break;
+    }
+}
+
+static void emit_call(comp *c, uint32_t fidx, bool indirect, uint32_t type, uint32_t table)
+{
+    if (!indirect && fidx >= c->m->nfuncs) {
+        c->st = ST_BUG_INVARIANT;
+        return;
+    }
+    uint32_t i = indirect ? pop(c) : 0;
+    const functype *ft = indirect ? &c->m->types[type] : engine_func_type(c->m, fidx);
+    if (c->vh < ft->nparams) {
+        c->st = ST_BUG_INVARIANT;
+        return;
+    }
+    for (uint32_t k = c->vh - ft->nparams; k < c->vh; k++)
+        materialize(c, k);
+    c->vh -= ft->nparams;
+    uint32_t base = home(c, c->vh);
+    if (indirect) {
+        emit3(c, VM_CALL_INDIRECT, c->canon[type], table, i);
+        put(c, base);
+    } else {
+        emit2(c, VM_CALL, fidx, base);
+    }
+    for (uint32_t k = 0; k < ft->nresults; k++)
+        vpush(c, V_STACK, 0, 0);
+    c->last_ok = false;
+}
+
+/* Dead code after an unconditional branch: only track nesting to find the frame's else/end. */
+static status skip_insn(comp *c, opcode op, bool *done)
+{
+    switch (op) {
+    case OP_BLOCK: case OP_LOOP: case OP_IF: c->skip++; break;
+    case OP_ELSE:
+        if (c->skip == 0)
+            do_else(c);
+        break;
+    case OP_END:
+        if (c->skip)
+            c->skip--;
+        else
+            *done = do_end(c);
+        break;
+    default: break;
+    }
+    return ST_OK;
+}
+
+static void put_n(comp *c, uint32_t op, const uint32_t *v, int n)
+{
+    c->last_ok = false;
+    put(c, op);
+    for (int i = 0; i < n; i++)
+        put(c, v[i]);
+}
+
+/* Bulk memory, table and reference instructions. */
+static void emit_misc(comp *c, opcode op, const imm *im)
+{
+    uint32_t v[5], pc;
+    switch (op) {
+    case OP_MEMORY_INIT:
+        v[3] = pop(c), v[2] = pop(c), v[1] = pop(c), v[0] = im->a;
+        put_n(c, VM_MEMORY_INIT, v, 4);
+        break;
+    case OP_DATA_DROP: emit1(c, VM_DATA_DROP, im->a); break;
+    case OP_MEMORY_COPY:
+        v[2] = pop(c), v[1] = pop(c), v[0] = pop(c);
+        put_n(c, VM_MEMORY_COPY, v, 3);
+        break;
+    case OP_MEMORY_FILL:
+        v[2] = pop(c), v[1] = pop(c), v[0] = pop(c);
+        put_n(c, VM_MEMORY_FILL, v, 3);
+        break;
+    case OP_TABLE_INIT:
+        v[4] = pop(c), v[3] = pop(c), v[2] = pop(c), v[1] = im->a, v[0] = im->b;
+        put_n(c, VM_TABLE_INIT, v, 5);
+        break;
+    case OP_ELEM_DROP: emit1(c, VM_ELEM_DROP, im->a); break;
+    case OP_TABLE_COPY:
+        v[4] = pop(c), v[3] = pop(c), v[2] = pop(c), v[0] = im->a, v[1] = im->b;
+        put_n(c, VM_TABLE_COPY, v, 5);
+        break;
+    case OP_TABLE_GROW:
+        v[3] = pop(c), v[2] = pop(c), v[1] = im->a, v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_TABLE_GROW, v, 4);
+        mark_last(c, pc);
+        break;
+    case OP_TABLE_SIZE:
+        v[1] = im->a, v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_TABLE_SIZE, v, 2);
+        mark_last(c, pc);
+        break;
+    case OP_TABLE_FILL:
+        v[3] = pop(c), v[2] = pop(c), v[1] = pop(c), v[0] = im->a;
+        put_n(c, VM_TABLE_FILL, v, 4);
+        break;
+    case OP_TABLE_GET:
+        v[2] = pop(c), v[1] = im->a, v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_TABLE_GET, v, 3);
+        mark_last(c, pc);
+        break;
+    case OP_TABLE_SET:
+        v[2] = pop(c), v[1] = pop(c), v[0] = im->a;
+        put_n(c, VM_TABLE_SET, v, 3);
+        break;
+    case OP_REF_FUNC:
+        v[1] = im->a, v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_REF_FUNC, v, 2);
+        mark_last(c, pc);
+        break;
+    case OP_MEMORY_SIZE:
+        v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_MEMORY_SIZE, v, 1);
+        mark_last(c, pc);
+        break;
+    case OP_MEMORY_GROW:
+        v[1] = pop(c), v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_MEMORY_GROW, v, 2);
+        mark_last(c, pc);
+        break;
+    case OP_SELECT: case OP_SELECT_T:
+        v[1] = pop(c), v[3] = pop(c), v[2] = pop(c), v[0] = push_result(c);
+        pc = here(c);
+        put_n(c, VM_SELECT, v, 4);
+        mark_last(c, pc);
+        break;
+    default: c->st = ST_BUG_INVARIANT; break;
+    }
+}
+
+/* Compiles one instruction; *done at the function's final end. */
+static status compile_insn(comp *c, reader *r, bool *done)
+{
+    uint8_t b;
+    status st = reader_u8(r, &b);
+    if (st != ST_OK)
+        return st;
+    opcode op;
+    if (b == 0xFC) {
+        uint32_t sub;
+        st = reader_u32(r, &sub);
+        if (st != ST_OK)
+            return st;
+        op = engine_opcode_from_fc(sub);
+    } else {
+        op = engine_opcode_from_byte(b);
+    }
+    if (op == OP_INVALID)
+        return ST_BUG_INVARIANT;
+    imm im = {0};
+    st = read_imm(c, r, op, &im);
+    if (st != ST_OK)
+        return st;
+    if (c->cs[c->ch - 1].unreachable)
+        return skip_insn(c, op, done);
+    op_shape sh = shapes[op];
+    if (sh.kind != K_NONE) {
+        emit_numeric(c, sh, im.a);
+        return ST_OK;
+    }
+    switch (op) {
+    case OP_UNREACHABLE:
+        c->last_ok = false;
+        put(c, VM_UNREACHABLE);
+        set_unreachable(c);
+        break;
+    case OP_NOP: break;
+    case OP_BLOCK: case OP_LOOP:
+        materialize_all(c);
+        ctrl_push(c, op == OP_BLOCK ? C_BLOCK : C_LOOP, im.np, im.nr);
+        c->cs[c->ch - 1].loop_pc = here(c);
+        c->last_ok = false;
+        break;
+    case OP_IF: {
+        cond k = pop_cond(c);
+        materialize_all(c);
+        ctrl_push(c, C_IF, im.np, im.nr);
+        uint32_t at = emit_cond_fwd(c, negate(k));
+        c->cs[c->ch - 1].else_patch = at + 1;
+        break;
+    }
+    case OP_ELSE: do_else(c); break;
+    case OP_END: *done = do_end(c); break;
+    case OP_BR:
+        br_to(c, im.a, NULL);
+        set_unreachable(c);
+        break;
+    case OP_BR_IF: {
+        cond k = pop_cond(c);
+        br_to(c, im.a, &k);
+        break;
+    }
+    case OP_BR_TABLE:
+        br_table(c, im.n, c->targets);
+        set_unreachable(c);
+        break;
+    case OP_RETURN:
+        br_to(c, c->ch - 1, NULL);
+        set_unreachable(c);
+        break;
+    case OP_CALL: emit_call(c, im.a, false, 0, 0); break;
+    case OP_CALL_INDIRECT: emit_call(c, 0, true, im.a, im.b); break;
+    case OP_DROP:
+        c->vh--;
+        c->last_ok = false;
+        break;
+    case OP_LOCAL_GET: vpush(c, V_LOCAL, im.a, 0); break;
+    case OP_LOCAL_SET: set_local(c, im.a, false); break;
+    case OP_LOCAL_TEE: set_local(c, im.a, true); break;
+    case OP_GLOBAL_GET: {
+        uint32_t d = push_result(c), pc = here(c);
+        emit2(c, VM_GLOBAL_GET, d, im.a);
+        mark_last(c, pc);
+        break;
+    }
+    case OP_GLOBAL_SET: {
+        uint32_t a = pop(c);
+        emit2(c, VM_GLOBAL_SET, im.a, a);
+        break;
+    }
+    case OP_I32_CONST: case OP_I64_CONST: case OP_F32_CONST: case OP_F64_CONST:
+        vpush(c, V_CONST, 0, im.v);
+        break;
+    case OP_REF_NULL: vpush(c, V_CONST, 0, 0); break;
+    default: emit_misc(c, op, &im); break;
+    }
+    return ST_OK;
+}
+
+/* Compiles one function body; appends to c->w. */
+static status compile_body(comp *c, const func *fn, vm_code_func *out)
+{
+    const functype *ft = &c->m->types[fn->type];
+    c->base = ft->nparams + fn->nlocals;
+    c->vh = c->maxh = 0;
+    c->ch = 0;
+    c->skip = 0;
+    c->last_ok = false;
+    out->start = here(c);
+    out->nparams = ft->nparams;
+    out->nresults = ft->nresults;
+    out->nlocals = fn->nlocals;
+    ctrl_push(c, C_FUNC, 0, ft->nresults);
+    reader r = reader_of(fn->body);
+    status st = ST_OK;
+    bool done = false;
+    while (!done && st == ST_OK && c->st == ST_OK) {
+        if (reader_left(&r) == 0)
+            return ST_BUG_INVARIANT;
+        st = compile_insn(c, &r, &done);
+    }
+    if (st == ST_OK)
+        st = c->st;
+    if (st != ST_OK)
+        return st;
+    uint64_t fs = (uint64_t)c->base + c->maxh;
+    if (fs < ft->nresults)
+        fs = ft->nresults;
+    if (fs > (1u << 24))
+        return ST_LIMIT_EXCEEDED;
+    out->frame_size = (uint32_t)fs;
+    return ST_OK;
+}
+
+/* Structurally equal types share one index, so call_indirect mostly compares pointers. */
+static void canon_types(const engine_module *m, uint32_t *canon)
+{
+    for (uint32_t i = 0; i < m->ntypes; i++) {
+        canon[i] = i;
+        for (uint32_t j = 0; j < i; j++)
+            if (vm_functype_eq(&m->types[i], &m->types[j])) {
+                canon[i] = j;
+                break;
+            }
+    }
+}
+
+status engine_code_compile(const engine_module *m, engine_code **out)
+{
+    *out = NULL;
+    engine_code *code = base_calloc(1, sizeof *code);
+    if (!code)
+        return ST_OUT_OF_MEMORY;
+    status st = ST_OUT_OF_MEMORY;
+    uint32_t ndef = m->nfuncs - m->nfunc_imports;
+    code->m = m;
+    code->funcs = base_calloc(ndef ? ndef : 1, sizeof *code->funcs);
+    code->canon_type = base_calloc(m->ntypes ? m->ntypes : 1, sizeof *code->canon_type);
+    if (!code->funcs || !code->canon_type)
+        goto out_free_code;
+    canon_types(m, code->canon_type);
+    comp c = {.m = m, .canon = code->canon_type, .st = ST_OK};
+    st = ST_OK;
+    for (uint32_t i = 0; i < ndef && st == ST_OK; i++)
+        st = compile_body(&c, &m->funcs[i], &code->funcs[i]);
+    base_free(c.vs);
+    base_free(c.cs);
+    base_free(c.targets);
+    if (st != ST_OK) {
+        base_free(c.w);
+        goto out_free_code;
+    }
+    code->words = c.w;
+    code->nwords = c.n;
+    *out = code;
+    return ST_OK;
+
+out_free_code:
+    engine_code_free(code);
+    return st;
+}
+
+void engine_code_free(engine_code *c)
+{
+    if (!c)
+        return;
+    base_free(c->words);
+    base_free(c->funcs);
+    base_free(c->canon_type);
+    base_free(c);
+}
+
+const engine_module *engine_code_module(const engine_code *c)
+{
+    return c->m;
+}

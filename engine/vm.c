@@ -1,0 +1,1107 @@
+/* vm.c - the dispatch loop: runs the internal code of compile.c (layouts in engine_int.h) over
+ * the value slots of an instance's execution state, and the call/run entry points.
+ *
+ * One long function, Lua/SQLite style: the registers (pc, frame pointer, current instance,
+ * memory base and length) are C locals; every handler reads its operands from the code words,
+ * computes, writes, advances pc and dispatches the next one. Dispatch is computed goto through
+ * a label table (GCC/Clang) or, with -DTALLY_DISPATCH_SWITCH, a portable switch. Wasm calls do
+ * not recurse on the C stack: a call pushes a vm_frame record and switches registers. The
+ * stack limits are checked once per call (frame records, and the callee's static frame size
+ * against the slot area), never per instruction. Everything lives in inst->ex, so a run can
+ * stop after a host call (pause) and resume later.
+ *
+ * Determinism (DESIGN.md): NaN results of the F_CANON instructions are canonicalized; abs, neg,
+ * copysign, reinterpret, loads and stores move bits; min/max/nearest are written out with
+ * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call
+ * whose result can differ between C libraries (ceil/floor/trunc/sqrt are exact by IEEE). */
+#include "engine_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ---- value helpers ------------------------------------------------------------------------ */
+
+static inline float f32_of(uint64_t s)
+{
+    uint32_t u = (uint32_t)s;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline double f64_of(uint64_t s)
+{
+    double d;
+    memcpy(&d, &s, 8);
+    return d;
+}
+static inline uint64_t bits32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline uint64_t bits64(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+enum { CANON32 = 0x7fc00000u };
+#define CANON64 UINT64_C(0x7ff8000000000000)
+static inline uint64_t canon32(float f)
+{
+    return f != f ? CANON32 : bits32(f);
+}
+static inline uint64_t canon64(double d)
+{
+    return d != d ? CANON64 : bits64(d);
+}
+
+/* Wasm fmin/fmax (spec 4.3.3): NaN if either is NaN; -0 < +0. Equal operands: for min the one
+ * with the sign bit (bits OR), for max the one without (bits AND). */
+static inline uint64_t min32(uint64_t x, uint64_t y)
+{
+    float a = f32_of(x), b = f32_of(y);
+    if (a != a || b != b)
+        return CANON32;
+    return a < b ? (uint32_t)x : b < a ? (uint32_t)y : (uint32_t)(x | y);
+}
+static inline uint64_t max32(uint64_t x, uint64_t y)
+{
+    float a = f32_of(x), b = f32_of(y);
+    if (a != a || b != b)
+        return CANON32;
+    return a > b ? (uint32_t)x : b > a ? (uint32_t)y : (uint32_t)(x & y);
+}
+static inline uint64_t min64(uint64_t x, uint64_t y)
+{
+    double a = f64_of(x), b = f64_of(y);
+    if (a != a || b != b)
+        return CANON64;
+    return a < b ? x : b < a ? y : (x | y);
+}
+static inline uint64_t max64(uint64_t x, uint64_t y)
+{
+    double a = f64_of(x), b = f64_of(y);
+    if (a != a || b != b)
+        return CANON64;
+    return a > b ? x : b > a ? y : (x & y);
+}
+
+/* Round to nearest, ties to even, under the default rounding mode: adding and subtracting 2^23
+ * (2^52) leaves exactly the integer part rounded by the FPU's own ties-to-even rule. */
+static inline float nearest32(float a)
+{
+    if (!(a < 8388608.0f && a > -8388608.0f) || a == 0)
+        return a; /* already integral (or a zero: keep its sign), infinite or NaN */
+    return a < 0 ? -((-a + 8388608.0f) - 8388608.0f) : (a + 8388608.0f) - 8388608.0f;
+}
+static inline double nearest64(double a)
+{
+    if (!(a < 4503599627370496.0 && a > -4503599627370496.0) || a == 0)
+        return a;
+    return a < 0 ? -((-a + 4503599627370496.0) - 4503599627370496.0)
+                 : (a + 4503599627370496.0) - 4503599627370496.0;
+}
+
+/* Float-to-int truncation (spec 4.3.3 trunc, trunc_sat). Every float fits a double exactly. */
+static inline status trunc_i32_s(double a, uint64_t *out)
+{
+    if (a != a)
+        return ST_TRAP_INVALID_CONVERSION;
+    if (!(a > -2147483649.0 && a < 2147483648.0))
+        return ST_TRAP_INT_OVERFLOW;
+    *out = (uint32_t)(int32_t)a;
+    return ST_OK;
+}
+static inline status trunc_i32_u(double a, uint64_t *out)
+{
+    if (a != a)
+        return ST_TRAP_INVALID_CONVERSION;
+    if (!(a > -1.0 && a < 4294967296.0))
+        return ST_TRAP_INT_OVERFLOW;
+    *out = (uint32_t)a;
+    return ST_OK;
+}
+static inline status trunc_i64_s(double a, uint64_t *out)
+{
+    if (a != a)
+        return ST_TRAP_INVALID_CONVERSION;
+    if (!(a >= -9223372036854775808.0 && a < 9223372036854775808.0))
+        return ST_TRAP_INT_OVERFLOW;
+    *out = (uint64_t)(int64_t)a;
+    return ST_OK;
+}
+static inline status trunc_i64_u(double a, uint64_t *out)
+{
+    if (a != a)
+        return ST_TRAP_INVALID_CONVERSION;
+    if (!(a > -1.0 && a < 18446744073709551616.0))
+        return ST_TRAP_INT_OVERFLOW;
+    *out = (uint64_t)a;
+    return ST_OK;
+}
+static inline uint64_t sat_i32_s(double a)
+{
+    if (a != a)
+        return 0;
+    if (a <= -2147483648.0)
+        return (uint32_t)INT32_MIN;
+    if (a >= 2147483647.0)
+        return INT32_MAX;
+    return (uint32_t)(int32_t)a;
+}
+static inline uint64_t sat_i32_u(double a)
+{
+    if (!(a > 0))
+        return 0;
+    if (a >= 4294967295.0)
+        return UINT32_MAX;
+    return (uint32_t)a;
+}
+static inline uint64_t sat_i64_s(double a)
+{
+    if (a != a)
+        return 0;
+    if (a <= -9223372036854775808.0)
+        return (uint64_t)INT64_MIN;
+    if (a >= 9223372036854775808.0)
+        return INT64_MAX;
+    return (uint64_t)(int64_t)a;
+}
+static inline uint64_t sat_i64_u(double a)
+{
+    if (!(a > 0))
+        return 0;
+    if (a >= 18446744073709551616.0)
+        return UINT64_MAX;
+    return (uint64_t)a;
+}
+
+static inline uint32_t rotl32(uint32_t a, uint32_t b)
+{
+    b &= 31;
+    return (a << b) | (a >> ((32 - b) & 31));
+}
+static inline uint32_t rotr32(uint32_t a, uint32_t b)
+{
+    b &= 31;
+    return (a >> b) | (a << ((32 - b) & 31));
+}
+static inline uint64_t rotl64(uint64_t a, uint64_t b)
+{
+    b &= 63;
+    return (a << b) | (a >> ((64 - b) & 63));
+}
+static inline uint64_t rotr64(uint64_t a, uint64_t b)
+{
+    b &= 63;
+    return (a >> b) | (a << ((64 - b) & 63));
+}
+
+/* ---- bulk memory and table instructions (spec 4.4.7, 4.4.6), out of the hot loop ---------- */
+
+static status op_memory_init(engine_instance *inst, uint32_t seg, uint32_t d, uint32_t s,
+                             uint32_t n)
+{
+    const data_segment *ds = &inst->m->datas[seg];
+    uint64_t seglen = inst->data_dropped[seg] ? 0 : ds->bytes.len;
+    engine_memory *mem = inst->mem;
+    if ((uint64_t)s + n > seglen || (uint64_t)d + n > mem->len)
+        return ST_TRAP_MEMORY_OOB;
+    if (n)
+        memcpy(mem->base + d, ds->bytes.ptr + s, n);
+    return ST_OK;
+}
+
+static status op_memory_copy(engine_memory *mem, uint32_t d, uint32_t s, uint32_t n)
+{
+    if ((uint64_t)s + n > mem->len || (uint64_t)d + n > mem->len)
+        return ST_TRAP_MEMORY_OOB;
+    if (n)
+        memmove(mem->base + d, mem->base + s, n);
+    return ST_OK;
+}
+
+static status op_memory_fill(engine_memory *mem, uint32_t d, uint32_t v, uint32_t n)
+{
+    if ((uint64_t)d + n > mem->len)
+        return ST_TRAP_MEMORY_OOB;
+    if (n)
+        memset(mem->base + d, (int)(uint8_t)v, n);
+    return ST_OK;
+}
+
+static status op_table_init(engine_instance *inst, uint32_t ti, uint32_t seg, uint32_t d,
+                            uint32_t s, uint32_t n)
+{
+    engine_table *t = inst->tables[ti];
+    if ((uint64_t)s + n > inst->elem_len[seg] || (uint64_t)d + n > t->size)
+        return ST_TRAP_TABLE_OOB;
+    if (n)
+        memcpy(t->elems + d, inst->elem_vals[seg] + s, (size_t)n * sizeof(uint64_t));
+    return ST_OK;
+}
+
+static status op_table_copy(engine_instance *inst, uint32_t dt, uint32_t st_, uint32_t d,
+                            uint32_t s, uint32_t n)
+{
+    engine_table *td = inst->tables[dt], *ts = inst->tables[st_];
+    if ((uint64_t)s + n > ts->size || (uint64_t)d + n > td->size)
+        return ST_TRAP_TABLE_OOB;
+    if (n)
+        memmove(td->elems + d, ts->elems + s, (size_t)n * sizeof(uint64_t));
+    return ST_OK;
+}
+
+static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
+{
+    if ((uint64_t)i + n > t->size)
+        return ST_TRAP_TABLE_OOB;
+    for (uint32_t k = 0; k < n; k++)
+        t->elems[i + k] = v;
+    return ST_OK;
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+#ifdef TALLY_DISPATCH_SWITCH
+#define NEXT() goto dispatch
+#define OPL(name) case VM_##name:
+#else
+#define NEXT() goto *labels[*pc]
+#define OPL(name) L_##name:
+#endif
+
+#define D fp[pc[1]]
+#define A fp[pc[2]]
+#define B fp[pc[3]]
+#define TRAP(s)                                                                                   \
+    do {                                                                                          \
+        st = (s);                                                                                 \
+        goto trap;                                                                                \
+    } while (0)
+#define LOAD_MEM()                                                                                \
+    do {                                                                                          \
+        mem = inst->mem ? inst->mem->base : NULL;                                                 \
+        memlen = inst->mem ? inst->mem->len : 0;                                                  \
+    } while (0)
+
+/* handler shapes */
+#define UN32(n, e)                                                                                \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        uint32_t a = (uint32_t)A;                                                                 \
+        D = (uint64_t)(uint32_t)(e);                                                                      \
+        pc += 3;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define UN64(n, e)                                                                                \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        uint64_t a = A;                                                                           \
+        D = (uint64_t)(e);                                                                        \
+        pc += 3;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define UNF32(n, e)                                                                               \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        float a = f32_of(A);                                                                      \
+        D = (e);                                                                                  \
+        pc += 3;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define UNF64(n, e)                                                                               \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        double a = f64_of(A);                                                                     \
+        D = (e);                                                                                  \
+        pc += 3;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define TRUNC(n, get, fn)                                                                         \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        st = fn((double)get(A), &D);                                                              \
+        if (st != ST_OK)                                                                          \
+            goto trap;                                                                            \
+        pc += 3;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BIN32(n, e)                                                                               \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        uint32_t a = (uint32_t)A, b = (uint32_t)B;                                                \
+        D = (uint64_t)(uint32_t)(e);                                                                      \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BIN32I(n, e)                                                                              \
+    BIN32(n, e)                                                                                   \
+    OPL(n##_I)                                                                                    \
+    {                                                                                             \
+        uint32_t a = (uint32_t)A, b = pc[3];                                                      \
+        D = (uint64_t)(uint32_t)(e);                                                                      \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BIN64(n, e)                                                                               \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        uint64_t a = A, b = B;                                                                    \
+        D = (uint64_t)(e);                                                                        \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BIN64I(n, e)                                                                              \
+    BIN64(n, e)                                                                                   \
+    OPL(n##_I)                                                                                    \
+    {                                                                                             \
+        uint64_t a = A, b = (uint64_t)(int64_t)(int32_t)pc[3];                                    \
+        D = (uint64_t)(e);                                                                        \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BINF32(n, e)                                                                              \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        float a = f32_of(A), b = f32_of(B);                                                       \
+        D = (e);                                                                                  \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BINF64(n, e)                                                                              \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        double a = f64_of(A), b = f64_of(B);                                                      \
+        D = (e);                                                                                  \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define BRCMP(n, e)                                                                               \
+    OPL(BR_##n)                                                                                   \
+    {                                                                                             \
+        uint32_t a = (uint32_t)fp[pc[1]], b = (uint32_t)fp[pc[2]];                                \
+        pc = (e) ? pc + 3 + (int32_t)pc[3] : pc + 4;                                              \
+        NEXT();                                                                                   \
+    }                                                                                             \
+    OPL(BR_##n##_I)                                                                               \
+    {                                                                                             \
+        uint32_t a = (uint32_t)fp[pc[1]], b = pc[2];                                              \
+        pc = (e) ? pc + 3 + (int32_t)pc[3] : pc + 4;                                              \
+        NEXT();                                                                                   \
+    }
+#define LOAD(n, T, conv)                                                                          \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        uint64_t ea = (uint64_t)(uint32_t)A + pc[3];                                              \
+        if (ea + sizeof(T) > memlen)                                                              \
+            TRAP(ST_TRAP_MEMORY_OOB);                                                             \
+        T v;                                                                                      \
+        memcpy(&v, mem + ea, sizeof(T));                                                          \
+        D = (conv);                                                                               \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+#define STORE(n, T)                                                                               \
+    OPL(n)                                                                                        \
+    {                                                                                             \
+        uint64_t ea = (uint64_t)(uint32_t)fp[pc[1]] + pc[3];                                      \
+        if (ea + sizeof(T) > memlen)                                                              \
+            TRAP(ST_TRAP_MEMORY_OOB);                                                             \
+        T v = (T)fp[pc[2]];                                                                       \
+        memcpy(mem + ea, &v, sizeof(T));                                                          \
+        pc += 4;                                                                                  \
+        NEXT();                                                                                   \
+    }
+
+#define S32(x) ((int32_t)(x))
+#define S64(x) ((int64_t)(x))
+
+#ifndef TALLY_DISPATCH_SWITCH
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic" /* computed goto (STYLE.md: allowed in the VM) */
+#endif
+
+status vm_exec_run(engine_instance *entry, bool *paused)
+{
+#ifndef TALLY_DISPATCH_SWITCH
+#define LBL(n) [VM_##n] = &&L_##n,
+#define LBLI(n) [VM_##n##_I] = &&L_##n##_I,
+#define LBLBR(n) [VM_BR_##n] = &&L_BR_##n, [VM_BR_##n##_I] = &&L_BR_##n##_I,
+    static const void *const labels[VM_OP_COUNT] = {
+        VM_UN_OPS(LBL) VM_BIN_OPS(LBL) VM_LOAD_OPS(LBL) VM_STORE_OPS(LBL) VM_BINI_OPS(LBLI)
+        VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL)};
+#undef LBL
+#undef LBLI
+#undef LBLBR
+#endif
+    vm_exec *ex = &entry->ex;
+    const uint32_t *pc = ex->pc;
+    uint64_t *fp = ex->fp;
+    vm_frame *fr = ex->frame, *hi = ex->frame;
+    engine_instance *inst = ex->cur;
+    uint8_t *mem;
+    uint64_t memlen;
+    const engine_func *f;
+    uint64_t *nfp;
+    status st = ST_OK;
+    *paused = false;
+    LOAD_MEM();
+#ifdef TALLY_DISPATCH_SWITCH
+dispatch:
+    switch ((vm_op)*pc) {
+#else
+    NEXT();
+#endif
+
+    /* ---- control ---- */
+    OPL(UNREACHABLE) TRAP(ST_TRAP_UNREACHABLE);
+    OPL(BR)
+    {
+        pc = pc + 1 + (int32_t)pc[1];
+        NEXT();
+    }
+    OPL(BR_IF)
+    {
+        pc = (uint32_t)fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(BR_IFZ)
+    {
+        pc = !(uint32_t)fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(BR_IF64)
+    {
+        pc = fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(BR_IFZ64)
+    {
+        pc = !fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(BR_TABLE)
+    {
+        uint32_t i = (uint32_t)fp[pc[1]], n = pc[2];
+        const uint32_t *o = pc + 3 + (i < n ? i : n);
+        pc = o + (int32_t)*o;
+        NEXT();
+    }
+    BRCMP(I32_EQ, a == b)
+    BRCMP(I32_NE, a != b)
+    BRCMP(I32_LT_S, S32(a) < S32(b))
+    BRCMP(I32_LT_U, a < b)
+    BRCMP(I32_GT_S, S32(a) > S32(b))
+    BRCMP(I32_GT_U, a > b)
+    BRCMP(I32_LE_S, S32(a) <= S32(b))
+    BRCMP(I32_LE_U, a <= b)
+    BRCMP(I32_GE_S, S32(a) >= S32(b))
+    BRCMP(I32_GE_U, a >= b)
+
+    OPL(CALL)
+    {
+        f = inst->funcs[pc[1]];
+        nfp = fp + pc[2];
+        pc += 3;
+        goto do_call;
+    }
+    OPL(CALL_INDIRECT)
+    {
+        const engine_table *t = inst->tables[pc[2]];
+        uint32_t i = (uint32_t)fp[pc[3]];
+        if (i >= t->size)
+            TRAP(ST_TRAP_UNDEFINED_ELEMENT);
+        f = (const engine_func *)(uintptr_t)t->elems[i];
+        if (!f)
+            TRAP(ST_TRAP_UNINITIALIZED_ELEMENT);
+        const functype *want = &inst->m->types[pc[1]];
+        if (f->type != want && !vm_functype_eq(f->type, want))
+            TRAP(ST_TRAP_INDIRECT_CALL_TYPE);
+        nfp = fp + pc[4];
+        pc += 5;
+        goto do_call;
+    }
+do_call:
+    if (f->code) {
+        if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)
+            TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
+        fr->ret_pc = pc;
+        fr->fp = fp;
+        fr->inst = inst;
+        fr++;
+        if (fr > hi)
+            hi = fr;
+        for (uint32_t i = f->nparams, e = f->nparams + f->meta->nlocals; i < e; i++)
+            nfp[i] = 0;
+        fp = nfp;
+        pc = f->code;
+        if (f->inst != inst) {
+            inst = f->inst;
+            LOAD_MEM();
+        }
+        NEXT();
+    }
+    if (nfp + (f->nparams > f->nresults ? f->nparams : f->nresults) > ex->slots_end)
+        TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
+    st = f->host(inst, f->user, nfp);
+    if (st != ST_OK)
+        goto trap;
+    LOAD_MEM();
+    if (ex->pause_requested || inst->ex.pause_requested) {
+        ex->pause_requested = false;
+        inst->ex.pause_requested = false;
+        if (!ex->pause_ignored) {
+            ex->pc = pc;
+            ex->fp = fp;
+            ex->frame = fr;
+            ex->cur = inst;
+            ex->state = VM_PAUSED;
+            *paused = true;
+            goto out;
+        }
+    }
+    NEXT();
+
+    OPL(RETURN1)
+    {
+        fp[0] = fp[pc[1]];
+        goto do_return;
+    }
+    OPL(RETURNN)
+    {
+        uint32_t a = pc[1], n = pc[2];
+        for (uint32_t i = 0; i < n; i++)
+            fp[i] = fp[a + i];
+        goto do_return;
+    }
+    OPL(RETURN)
+do_return:
+    fr--;
+    pc = fr->ret_pc;
+    if (!pc) {
+        ex->state = VM_DONE;
+        goto out;
+    }
+    fp = fr->fp;
+    if (fr->inst != inst) {
+        inst = fr->inst;
+        LOAD_MEM();
+    }
+    NEXT();
+
+    /* ---- variables, constants, parametric ---- */
+    OPL(COPY)
+    {
+        fp[pc[1]] = fp[pc[2]];
+        pc += 3;
+        NEXT();
+    }
+    OPL(COPY2)
+    {
+        fp[pc[1]] = fp[pc[2]];
+        fp[pc[3]] = fp[pc[4]];
+        pc += 5;
+        NEXT();
+    }
+    OPL(CONST32)
+    {
+        fp[pc[1]] = pc[2];
+        pc += 3;
+        NEXT();
+    }
+    OPL(CONST64)
+    {
+        fp[pc[1]] = pc[2] | (uint64_t)pc[3] << 32;
+        pc += 4;
+        NEXT();
+    }
+    OPL(SELECT)
+    {
+        D = (uint32_t)A ? B : fp[pc[4]];
+        pc += 5;
+        NEXT();
+    }
+    OPL(GLOBAL_GET)
+    {
+        D = inst->globals[pc[2]]->value;
+        pc += 3;
+        NEXT();
+    }
+    OPL(GLOBAL_SET)
+    {
+        inst->globals[pc[1]]->value = A;
+        pc += 3;
+        NEXT();
+    }
+    OPL(REF_FUNC)
+    {
+        D = (uint64_t)(uintptr_t)inst->funcs[pc[2]];
+        pc += 3;
+        NEXT();
+    }
+
+    /* ---- memory ---- */
+    LOAD(I32_LOAD, uint32_t, v)
+    LOAD(I64_LOAD, uint64_t, v)
+    LOAD(F32_LOAD, uint32_t, v)
+    LOAD(F64_LOAD, uint64_t, v)
+    LOAD(I32_LOAD8_S, int8_t, (uint64_t)(uint32_t)(int32_t)v)
+    LOAD(I32_LOAD8_U, uint8_t, (uint32_t)v)
+    LOAD(I32_LOAD16_S, int16_t, (uint64_t)(uint32_t)(int32_t)v)
+    LOAD(I32_LOAD16_U, uint16_t, (uint32_t)v)
+    LOAD(I64_LOAD8_S, int8_t, (uint64_t)(int64_t)v)
+    LOAD(I64_LOAD8_U, uint8_t, (uint64_t)v)
+    LOAD(I64_LOAD16_S, int16_t, (uint64_t)(int64_t)v)
+    LOAD(I64_LOAD16_U, uint16_t, (uint64_t)v)
+    LOAD(I64_LOAD32_S, int32_t, (uint64_t)(int64_t)v)
+    LOAD(I64_LOAD32_U, uint32_t, (uint64_t)v)
+    STORE(I32_STORE, uint32_t)
+    STORE(I64_STORE, uint64_t)
+    STORE(F32_STORE, uint32_t)
+    STORE(F64_STORE, uint64_t)
+    STORE(I32_STORE8, uint8_t)
+    STORE(I32_STORE16, uint16_t)
+    STORE(I64_STORE8, uint8_t)
+    STORE(I64_STORE16, uint16_t)
+    STORE(I64_STORE32, uint32_t)
+    OPL(MEMORY_SIZE)
+    {
+        D = inst->mem->pages;
+        pc += 2;
+        NEXT();
+    }
+    OPL(MEMORY_GROW)
+    {
+        D = vm_memory_grow(inst->mem, (uint32_t)A);
+        LOAD_MEM();
+        pc += 3;
+        NEXT();
+    }
+    OPL(MEMORY_INIT)
+    {
+        st = op_memory_init(inst, pc[1], (uint32_t)A, (uint32_t)B, (uint32_t)fp[pc[4]]);
+        if (st != ST_OK)
+            goto trap;
+        pc += 5;
+        NEXT();
+    }
+    OPL(DATA_DROP)
+    {
+        inst->data_dropped[pc[1]] = 1;
+        pc += 2;
+        NEXT();
+    }
+    OPL(MEMORY_COPY)
+    {
+        st = op_memory_copy(inst->mem, (uint32_t)D, (uint32_t)A, (uint32_t)B);
+        if (st != ST_OK)
+            goto trap;
+        pc += 4;
+        NEXT();
+    }
+    OPL(MEMORY_FILL)
+    {
+        st = op_memory_fill(inst->mem, (uint32_t)D, (uint32_t)A, (uint32_t)B);
+        if (st != ST_OK)
+            goto trap;
+        pc += 4;
+        NEXT();
+    }
+
+    /* ---- tables ---- */
+    OPL(TABLE_GET)
+    {
+        const engine_table *t = inst->tables[pc[2]];
+        uint32_t i = (uint32_t)B;
+        if (i >= t->size)
+            TRAP(ST_TRAP_TABLE_OOB);
+        D = t->elems[i];
+        pc += 4;
+        NEXT();
+    }
+    OPL(TABLE_SET)
+    {
+        engine_table *t = inst->tables[pc[1]];
+        uint32_t i = (uint32_t)A;
+        if (i >= t->size)
+            TRAP(ST_TRAP_TABLE_OOB);
+        t->elems[i] = B;
+        pc += 4;
+        NEXT();
+    }
+    OPL(TABLE_SIZE)
+    {
+        D = inst->tables[pc[2]]->size;
+        pc += 3;
+        NEXT();
+    }
+    OPL(TABLE_GROW)
+    {
+        D = vm_table_grow(inst->tables[pc[2]], (uint32_t)fp[pc[4]], B);
+        pc += 5;
+        NEXT();
+    }
+    OPL(TABLE_FILL)
+    {
+        st = op_table_fill(inst->tables[pc[1]], (uint32_t)A, B, (uint32_t)fp[pc[4]]);
+        if (st != ST_OK)
+            goto trap;
+        pc += 5;
+        NEXT();
+    }
+    OPL(TABLE_COPY)
+    {
+        st = op_table_copy(inst, pc[1], pc[2], (uint32_t)B, (uint32_t)fp[pc[4]],
+                           (uint32_t)fp[pc[5]]);
+        if (st != ST_OK)
+            goto trap;
+        pc += 6;
+        NEXT();
+    }
+    OPL(TABLE_INIT)
+    {
+        st = op_table_init(inst, pc[1], pc[2], (uint32_t)B, (uint32_t)fp[pc[4]],
+                           (uint32_t)fp[pc[5]]);
+        if (st != ST_OK)
+            goto trap;
+        pc += 6;
+        NEXT();
+    }
+    OPL(ELEM_DROP)
+    {
+        inst->elem_len[pc[1]] = 0;
+        pc += 2;
+        NEXT();
+    }
+
+    /* ---- numeric: unary ---- */
+    UN32(I32_EQZ, a == 0)
+    UN64(I64_EQZ, a == 0)
+    UN32(I32_CLZ, a ? (uint32_t)__builtin_clz(a) : 32)
+    UN32(I32_CTZ, a ? (uint32_t)__builtin_ctz(a) : 32)
+    UN32(I32_POPCNT, (uint32_t)__builtin_popcount(a))
+    UN64(I64_CLZ, a ? (uint64_t)__builtin_clzll(a) : 64)
+    UN64(I64_CTZ, a ? (uint64_t)__builtin_ctzll(a) : 64)
+    UN64(I64_POPCNT, (uint64_t)__builtin_popcountll(a))
+    UN64(F32_ABS, (uint32_t)a & 0x7fffffffu)
+    UN64(F32_NEG, (uint32_t)a ^ 0x80000000u)
+    UNF32(F32_CEIL, canon32(ceilf(a)))
+    UNF32(F32_FLOOR, canon32(floorf(a)))
+    UNF32(F32_TRUNC, canon32(truncf(a)))
+    UNF32(F32_NEAREST, canon32(nearest32(a)))
+    UNF32(F32_SQRT, canon32(sqrtf(a)))
+    UN64(F64_ABS, a & ~(UINT64_C(1) << 63))
+    UN64(F64_NEG, a ^ (UINT64_C(1) << 63))
+    UNF64(F64_CEIL, canon64(ceil(a)))
+    UNF64(F64_FLOOR, canon64(floor(a)))
+    UNF64(F64_TRUNC, canon64(trunc(a)))
+    UNF64(F64_NEAREST, canon64(nearest64(a)))
+    UNF64(F64_SQRT, canon64(sqrt(a)))
+    UN64(I32_WRAP_I64, (uint32_t)a)
+    TRUNC(I32_TRUNC_F32_S, f32_of, trunc_i32_s)
+    TRUNC(I32_TRUNC_F32_U, f32_of, trunc_i32_u)
+    TRUNC(I32_TRUNC_F64_S, f64_of, trunc_i32_s)
+    TRUNC(I32_TRUNC_F64_U, f64_of, trunc_i32_u)
+    TRUNC(I64_TRUNC_F32_S, f32_of, trunc_i64_s)
+    TRUNC(I64_TRUNC_F32_U, f32_of, trunc_i64_u)
+    TRUNC(I64_TRUNC_F64_S, f64_of, trunc_i64_s)
+    TRUNC(I64_TRUNC_F64_U, f64_of, trunc_i64_u)
+    UN64(I64_EXTEND_I32_S, (uint64_t)(int64_t)S32(a))
+    UN64(I64_EXTEND_I32_U, (uint32_t)a)
+    UN64(F32_CONVERT_I32_S, bits32((float)S32(a)))
+    UN64(F32_CONVERT_I32_U, bits32((float)(uint32_t)a))
+    UN64(F32_CONVERT_I64_S, bits32((float)S64(a)))
+    UN64(F32_CONVERT_I64_U, bits32((float)a))
+    UNF64(F32_DEMOTE_F64, canon32((float)a))
+    UN64(F64_CONVERT_I32_S, bits64((double)S32(a)))
+    UN64(F64_CONVERT_I32_U, bits64((double)(uint32_t)a))
+    UN64(F64_CONVERT_I64_S, bits64((double)S64(a)))
+    UN64(F64_CONVERT_I64_U, bits64((double)a))
+    UNF32(F64_PROMOTE_F32, canon64((double)a))
+    UN64(I32_REINTERPRET_F32, (uint32_t)a)
+    UN64(I64_REINTERPRET_F64, a)
+    UN64(F32_REINTERPRET_I32, (uint32_t)a)
+    UN64(F64_REINTERPRET_I64, a)
+    UN32(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)a)
+    UN32(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)a)
+    UN64(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)a)
+    UN64(I64_EXTEND16_S, (uint64_t)(int64_t)(int16_t)a)
+    UN64(I64_EXTEND32_S, (uint64_t)(int64_t)(int32_t)a)
+    UNF32(I32_TRUNC_SAT_F32_S, sat_i32_s((double)a))
+    UNF32(I32_TRUNC_SAT_F32_U, sat_i32_u((double)a))
+    UNF64(I32_TRUNC_SAT_F64_S, sat_i32_s(a))
+    UNF64(I32_TRUNC_SAT_F64_U, sat_i32_u(a))
+    UNF32(I64_TRUNC_SAT_F32_S, sat_i64_s((double)a))
+    UNF32(I64_TRUNC_SAT_F32_U, sat_i64_u((double)a))
+    UNF64(I64_TRUNC_SAT_F64_S, sat_i64_s(a))
+    UNF64(I64_TRUNC_SAT_F64_U, sat_i64_u(a))
+    UN64(REF_IS_NULL, a == 0)
+
+    /* ---- numeric: binary ---- */
+    BIN32I(I32_EQ, a == b)
+    BIN32I(I32_NE, a != b)
+    BIN32I(I32_LT_S, S32(a) < S32(b))
+    BIN32I(I32_LT_U, a < b)
+    BIN32I(I32_GT_S, S32(a) > S32(b))
+    BIN32I(I32_GT_U, a > b)
+    BIN32I(I32_LE_S, S32(a) <= S32(b))
+    BIN32I(I32_LE_U, a <= b)
+    BIN32I(I32_GE_S, S32(a) >= S32(b))
+    BIN32I(I32_GE_U, a >= b)
+    BIN64I(I64_EQ, a == b)
+    BIN64I(I64_NE, a != b)
+    BIN64I(I64_LT_S, S64(a) < S64(b))
+    BIN64I(I64_LT_U, a < b)
+    BIN64I(I64_GT_S, S64(a) > S64(b))
+    BIN64I(I64_GT_U, a > b)
+    BIN64I(I64_LE_S, S64(a) <= S64(b))
+    BIN64I(I64_LE_U, a <= b)
+    BIN64I(I64_GE_S, S64(a) >= S64(b))
+    BIN64I(I64_GE_U, a >= b)
+    BINF32(F32_EQ, a == b)
+    BINF32(F32_NE, a != b)
+    BINF32(F32_LT, a < b)
+    BINF32(F32_GT, a > b)
+    BINF32(F32_LE, a <= b)
+    BINF32(F32_GE, a >= b)
+    BINF64(F64_EQ, a == b)
+    BINF64(F64_NE, a != b)
+    BINF64(F64_LT, a < b)
+    BINF64(F64_GT, a > b)
+    BINF64(F64_LE, a <= b)
+    BINF64(F64_GE, a >= b)
+    BIN32I(I32_ADD, a + b)
+    BIN32I(I32_SUB, a - b)
+    BIN32I(I32_MUL, a * b)
+    OPL(I32_DIV_S)
+    {
+        uint32_t a = (uint32_t)A, b = (uint32_t)B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (a == 0x80000000u && b == UINT32_MAX)
+            TRAP(ST_TRAP_INT_OVERFLOW);
+        D = (uint32_t)(S32(a) / S32(b));
+        pc += 4;
+        NEXT();
+    }
+    OPL(I32_DIV_U)
+    {
+        uint32_t a = (uint32_t)A, b = (uint32_t)B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        D = a / b;
+        pc += 4;
+        NEXT();
+    }
+    OPL(I32_REM_S)
+    {
+        uint32_t a = (uint32_t)A, b = (uint32_t)B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        D = b == UINT32_MAX ? 0 : (uint32_t)(S32(a) % S32(b));
+        pc += 4;
+        NEXT();
+    }
+    OPL(I32_REM_U)
+    {
+        uint32_t a = (uint32_t)A, b = (uint32_t)B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        D = a % b;
+        pc += 4;
+        NEXT();
+    }
+    BIN32I(I32_AND, a & b)
+    BIN32I(I32_OR, a | b)
+    BIN32I(I32_XOR, a ^ b)
+    BIN32I(I32_SHL, a << (b & 31))
+    BIN32I(I32_SHR_S, (uint32_t)(S32(a) >> (b & 31)))
+    BIN32I(I32_SHR_U, a >> (b & 31))
+    BIN32(I32_ROTL, rotl32(a, b))
+    BIN32(I32_ROTR, rotr32(a, b))
+    BIN64I(I64_ADD, a + b)
+    BIN64I(I64_SUB, a - b)
+    BIN64I(I64_MUL, a * b)
+    OPL(I64_DIV_S)
+    {
+        uint64_t a = A, b = B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (a == (UINT64_C(1) << 63) && b == UINT64_MAX)
+            TRAP(ST_TRAP_INT_OVERFLOW);
+        D = (uint64_t)(S64(a) / S64(b));
+        pc += 4;
+        NEXT();
+    }
+    OPL(I64_DIV_U)
+    {
+        uint64_t a = A, b = B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        D = a / b;
+        pc += 4;
+        NEXT();
+    }
+    OPL(I64_REM_S)
+    {
+        uint64_t a = A, b = B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        D = b == UINT64_MAX ? 0 : (uint64_t)(S64(a) % S64(b));
+        pc += 4;
+        NEXT();
+    }
+    OPL(I64_REM_U)
+    {
+        uint64_t a = A, b = B;
+        if (b == 0)
+            TRAP(ST_TRAP_INT_DIV_ZERO);
+        D = a % b;
+        pc += 4;
+        NEXT();
+    }
+    BIN64I(I64_AND, a & b)
+    BIN64I(I64_OR, a | b)
+    BIN64I(I64_XOR, a ^ b)
+    BIN64I(I64_SHL, a << (b & 63))
+    BIN64I(I64_SHR_S, (uint64_t)(S64(a) >> (b & 63)))
+    BIN64I(I64_SHR_U, a >> (b & 63))
+    BIN64(I64_ROTL, rotl64(a, b))
+    BIN64(I64_ROTR, rotr64(a, b))
+    BINF32(F32_ADD, canon32(a + b))
+    BINF32(F32_SUB, canon32(a - b))
+    BINF32(F32_MUL, canon32(a * b))
+    BINF32(F32_DIV, canon32(a / b))
+    BIN64(F32_MIN, min32(a, b))
+    BIN64(F32_MAX, max32(a, b))
+    BIN64(F32_COPYSIGN, ((uint32_t)a & 0x7fffffffu) | ((uint32_t)b & 0x80000000u))
+    BINF64(F64_ADD, canon64(a + b))
+    BINF64(F64_SUB, canon64(a - b))
+    BINF64(F64_MUL, canon64(a * b))
+    BINF64(F64_DIV, canon64(a / b))
+    BIN64(F64_MIN, min64(a, b))
+    BIN64(F64_MAX, max64(a, b))
+    BIN64(F64_COPYSIGN, (a & ~(UINT64_C(1) << 63)) | (b & (UINT64_C(1) << 63)))
+
+#ifdef TALLY_DISPATCH_SWITCH
+    default: TRAP(ST_BUG_INVARIANT);
+    }
+#endif
+
+trap:
+    ex->state = VM_IDLE;
+out:
+    if ((uint32_t)(hi - ex->frames) > ex->max_depth)
+        ex->max_depth = (uint32_t)(hi - ex->frames);
+    return st;
+}
+
+#ifndef TALLY_DISPATCH_SWITCH
+#pragma GCC diagnostic pop
+#endif
+
+/* ---- entry points ------------------------------------------------------------------------- */
+
+status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t *args)
+{
+    vm_exec *ex = &inst->ex;
+    if (ex->state == VM_READY || ex->state == VM_PAUSED)
+        return ST_BUG_INVARIANT;
+    ex->entry = f;
+    ex->pause_requested = false;
+    ex->max_depth = 0;
+    ex->pending = ST_OK;
+    uint32_t need = f->code ? f->meta->frame_size
+                            : (f->nparams > f->nresults ? f->nparams : f->nresults);
+    if ((size_t)(ex->slots_end - ex->slots) < need) {
+        ex->pending = ST_TRAP_CALL_STACK_EXHAUSTED;
+        ex->state = VM_READY;
+        return ST_OK;
+    }
+    if (f->nparams)
+        memcpy(ex->slots, args, f->nparams * sizeof(uint64_t));
+    if (f->code) {
+        memset(ex->slots + f->nparams, 0, f->meta->nlocals * sizeof(uint64_t));
+        ex->frames[0] = (vm_frame){NULL, NULL, f->inst};
+        ex->frame = ex->frames + 1;
+        ex->fp = ex->slots;
+        ex->pc = f->code;
+        ex->cur = f->inst;
+    }
+    ex->state = VM_READY;
+    return ST_OK;
+}
+
+status engine_instance_invoke_begin(engine_instance *inst, const engine_func *f,
+                                    const uint64_t *args)
+{
+    return vm_exec_begin(inst, f, args);
+}
+
+status engine_instance_run(engine_instance *inst, bool *paused)
+{
+    vm_exec *ex = &inst->ex;
+    *paused = false;
+    if (ex->state != VM_READY && ex->state != VM_PAUSED)
+        return ST_BUG_INVARIANT;
+    if (ex->pending != ST_OK) {
+        ex->state = VM_IDLE;
+        return ex->pending;
+    }
+    const engine_func *f = ex->entry;
+    if (!f->code) {
+        status st = f->host(inst, f->user, ex->slots);
+        ex->pause_requested = false;
+        ex->state = st == ST_OK ? VM_DONE : VM_IDLE;
+        return st;
+    }
+    return vm_exec_run(inst, paused);
+}
+
+void engine_instance_results(engine_instance *inst, uint64_t *results)
+{
+    vm_exec *ex = &inst->ex;
+    if (ex->state != VM_DONE)
+        return;
+    if (ex->entry->nresults)
+        memcpy(results, ex->slots, ex->entry->nresults * sizeof(uint64_t));
+    ex->state = VM_IDLE;
+}
+
+void engine_instance_abandon(engine_instance *inst)
+{
+    inst->ex.state = VM_IDLE;
+    inst->ex.pause_requested = false;
+}
+
+void engine_instance_pause_request(engine_instance *inst)
+{
+    inst->ex.pause_requested = true;
+}
+
+uint32_t engine_instance_max_depth(const engine_instance *inst)
+{
+    return inst->ex.max_depth;
+}
+
+status engine_instance_invoke(engine_instance *inst, const engine_func *f,
+                              const uint64_t *args, uint64_t *results)
+{
+    status st = vm_exec_begin(inst, f, args);
+    if (st != ST_OK)
+        return st;
+    inst->ex.pause_ignored = true;
+    bool paused = false;
+    st = engine_instance_run(inst, &paused);
+    inst->ex.pause_ignored = false;
+    if (st == ST_OK)
+        engine_instance_results(inst, results);
+    return st;
+}

@@ -1,0 +1,18 @@
+;; memory.wat - a memory with a data segment, loads and stores, memory.size/grow, a global.
+(module
+  (memory (export "memory") 1 4)
+  (data (i32.const 16) "hello, tally")
+  (global $stores (mut i32) (i32.const 0))
+  (func (export "load8") (param $addr i32) (result i32)
+    (i32.load8_u (local.get $addr)))
+  (func (export "store32") (param $addr i32) (param $v i32)
+    (i32.store (local.get $addr) (local.get $v))
+    (global.set $stores (i32.add (global.get $stores) (i32.const 1))))
+  (func (export "load32") (param $addr i32) (result i32)
+    (i32.load offset=0 align=4 (local.get $addr)))
+  (func (export "grow") (param $pages i32) (result i32)
+    (memory.grow (local.get $pages)))
+  (func (export "pages") (result i32)
+    (memory.size))
+  (func (export "stores") (result i32)
+    (global.get $stores)))
