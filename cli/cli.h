@@ -19,5 +19,6 @@ status cli_read_file(const char *path, uint8_t **out, size_t *len);
 
 int cmd_validate(int argc, char **argv);
 int cmd_instrument(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

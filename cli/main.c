@@ -9,6 +9,7 @@
 static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
     {"instrument", "write the instruction-metered version of a module", cmd_instrument},
+    {"run", "run one export of a module (no imports)", cmd_run},
 };
 
 static void usage(FILE *out)

@@ -326,7 +326,7 @@ status engine_insn_read(reader *r, engine_insn *out, const char **feature);
  * A validated module is compiled once (engine_code_compile) into tally's internal code; the
  * compiled module is immutable and shared by every instance made from it. An instance owns its
  * globals, tables, linear memory and its execution state (call frames and value slots) in one
- * allocation plus one memory mapping. Execution never recurses on the C stack for Wasm calls,
+ * allocation plus one heap block for linear memory. Execution never recurses on the C stack for Wasm calls,
  * stops at fixed, configured call-depth and value-slot limits, and can pause after a host call
  * and resume later (deterministic time slicing).
  *
@@ -416,7 +416,8 @@ status engine_instance_export(const engine_instance *inst, span name, engine_ext
 /* The instance's memory 0, or NULL if it has none. */
 engine_memory *engine_instance_memory(engine_instance *inst);
 
-/* Linear memory: current base and size in bytes (base moves never, the size grows); grow by
+/* Linear memory: current base and size in bytes. The base moves when the memory grows (by
+ * memory.grow in Wasm code or engine_memory_grow): re-read it after any call into Wasm. Grow by
  * `delta` pages: *old_pages gets the previous size, ST_OK, or ST_LIMIT_EXCEEDED (unchanged). */
 uint8_t *engine_memory_data(engine_memory *mem);
 uint64_t engine_memory_size(const engine_memory *mem);
@@ -455,5 +456,17 @@ void engine_instance_set_host(engine_instance *inst, void *host);
 void *engine_instance_host(const engine_instance *inst);
 /* Deepest call depth reached by the last run (tests, benchmarks). */
 uint32_t engine_instance_max_depth(const engine_instance *inst);
+
+/* ---- embedder support (embed.c): rollback of a call's effects (host-api, issue 6) -------- */
+
+/* Number of globals of inst (imports first, as in the module's index space) and global
+ * `index` (NULL if out of range), exported or not: an embedder that undoes a trapped call
+ * saves and restores the mutable ones. */
+uint32_t engine_instance_global_count(const engine_instance *inst);
+engine_global *engine_instance_global(engine_instance *inst, uint32_t index);
+/* Shrinks mem back to `pages` (<= its size): the bytes past it are zeroed and become
+ * inaccessible, as if the grows since then never happened. ST_OK, ST_BUG_INVARIANT if pages
+ * is larger than the size, ST_OUT_OF_MEMORY if the OS refuses the protection change. */
+status engine_memory_shrink(engine_memory *mem, uint32_t pages);
 
 #endif

@@ -171,11 +171,10 @@ struct engine_table {
 };
 
 struct engine_memory {
-    uint8_t *base;            /* reserved for max pages; [0, len) readable and writable */
+    uint8_t *base;            /* heap block of len bytes; moves when the memory grows */
     uint64_t len;             /* bytes = pages * 65536 */
     uint32_t pages;
     uint32_t max;             /* effective maximum pages */
-    uint64_t reserved;        /* bytes of address space reserved */
     limits lim;               /* declared limits (lim.max valid if has_max) */
 };
 

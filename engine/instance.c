@@ -3,7 +3,7 @@
  * expression evaluation, element and data segment application, the start function; exports;
  * standalone host objects (host functions, globals, tables) for embedders.
  *
- * Not here: linear memory mappings (memory.c), the VM (vm.c). */
+ * Not here: linear memory (memory.c), the VM (vm.c). */
 #include "engine_int.h"
 
 #include <stdio.h>
@@ -34,6 +34,7 @@ void engine_run_config_default(const engine_config *cfg, engine_run_config *out)
 typedef struct carver {
     uint8_t *base;
     size_t off;
+    size_t prefix; /* bytes before the frame records: the part that must start zeroed */
 } carver;
 
 static void *carve(carver *cv, size_t n)
@@ -79,6 +80,7 @@ static engine_instance *layout(carver *cv, const engine_module *m, const engine_
     uint64_t **evals = carve(cv, m->nelems * sizeof(void *));
     uint32_t *elen = carve(cv, m->nelems * sizeof(uint32_t));
     uint64_t *evalues = carve(cv, (size_t)segment_elem_total(m) * sizeof(uint64_t));
+    cv->prefix = (cv->off + 15) & ~(size_t)15;
     vm_frame *frames = carve(cv, (size_t)rc->max_call_depth * sizeof(vm_frame));
     uint64_t *slots = carve(cv, (size_t)rc->max_value_slots * sizeof(uint64_t));
     if (!cv->base)
@@ -348,13 +350,15 @@ status engine_instance_new(const engine_code *c, const engine_run_config *rc,
             return ST_INCOMPATIBLE_IMPORT;
         }
     }
-    carver cv = {NULL, 0};
+    carver cv = {NULL, 0, 0};
     layout(&cv, m, rc);
-    /* Everything but the slot area must start zeroed; calloc gets fresh pages cheaply. */
-    uint8_t *block = base_calloc(1, cv.off);
+    uint8_t *block = base_alloc(cv.off);
     if (!block)
         return ST_OUT_OF_MEMORY;
-    cv = (carver){block, 0};
+    /* Everything before the frame records and slots starts zeroed; those need no zeroing (a
+     * call zeroes its locals), so a large stack costs no page touching. */
+    memset(block, 0, cv.prefix);
+    cv = (carver){block, 0, 0};
     engine_instance *inst = layout(&cv, m, rc);
     inst->code = c;
     inst->m = m;

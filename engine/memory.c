@@ -1,15 +1,15 @@
-/* memory.c - linear memory (spec 4.2.8): one address-space reservation per memory, sized for
- * its effective maximum, of which the first `pages` * 64 KiB are readable and writable. The
- * base never moves, so growing never copies. Every access is bounds-checked explicitly by the
- * VM (64-bit address + offset + size against `len`); the PROT_NONE tail is only a safety net,
- * never the trap path.
+/* memory.c - linear memory (spec 4.2.8): one zeroed heap block of `pages` * 64 KiB, grown with
+ * base_realloc (large blocks are moved by the C library's mremap, not copied). Every access is
+ * bounds-checked explicitly by the VM (64-bit address + offset + size against `len`), so no
+ * guard pages or signal handlers are involved; the VM reloads the base after anything that can
+ * grow the memory (memory.grow, calls).
  *
- * The mapping is not made through base_alloc: it is the one allocation of an instance that is
- * address space rather than heap (DESIGN.md "instances ... map memory"). */
+ * Why a heap block rather than a reserved mapping: instantiation must cost a few microseconds,
+ * and mapping plus unmapping a 4 GiB reservation costs tens of them in the kernel, while a small
+ * heap block is recycled by malloc without a system call. */
 #include "engine_int.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
 status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages)
 {
@@ -23,33 +23,25 @@ status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages)
     mem->max = max;
     mem->pages = lim.min;
     mem->len = (uint64_t)lim.min * VM_PAGE;
-    mem->reserved = (uint64_t)max * VM_PAGE;
-    if (mem->reserved == 0)
-        return ST_OK; /* base stays NULL; every access of a nonzero size traps */
-    void *p = mmap(NULL, (size_t)mem->reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return ST_OUT_OF_MEMORY;
-    if (mem->len && mprotect(p, (size_t)mem->len, PROT_READ | PROT_WRITE) != 0) {
-        munmap(p, (size_t)mem->reserved);
-        return ST_OUT_OF_MEMORY;
+    if (mem->len) {
+        mem->base = base_calloc(1, (size_t)mem->len);
+        if (!mem->base)
+            return ST_OUT_OF_MEMORY;
     }
-    mem->base = p;
     return ST_OK;
 }
 
 void vm_memory_fini(engine_memory *mem)
 {
-    if (mem->base)
-        munmap(mem->base, (size_t)mem->reserved);
+    base_free(mem->base);
     mem->base = NULL;
     mem->len = 0;
     mem->pages = 0;
 }
 
-/* memory.grow (spec 4.4.7): fails (-1) past the effective maximum. A refusal of the OS to make
- * reserved pages accessible also yields -1; with MAP_NORESERVE that only happens when the
- * process is out of address space bookkeeping, which the configured limits keep away. */
+/* memory.grow (spec 4.4.7): fails (-1) past the effective maximum. If the host cannot provide
+ * the memory the result is -1 too (the spec allows a grow to fail at any time); the configured
+ * maximum keeps that case away from deterministic execution. */
 uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta)
 {
     uint32_t old = mem->pages;
@@ -58,8 +50,11 @@ uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta)
     if (delta == 0)
         return old;
     uint64_t newlen = (uint64_t)(old + delta) * VM_PAGE;
-    if (mprotect(mem->base + mem->len, (size_t)(newlen - mem->len), PROT_READ | PROT_WRITE) != 0)
+    uint8_t *nb = base_realloc(mem->base, (size_t)newlen);
+    if (!nb)
         return UINT32_MAX;
+    memset(nb + mem->len, 0, (size_t)(newlen - mem->len));
+    mem->base = nb;
     mem->pages = old + delta;
     mem->len = newlen;
     return old;

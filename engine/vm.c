@@ -590,10 +590,8 @@ do_return:
         goto out;
     }
     fp = fr->fp;
-    if (fr->inst != inst) {
-        inst = fr->inst;
-        LOAD_MEM();
-    }
+    inst = fr->inst;
+    LOAD_MEM(); /* the callee may have grown (and so moved) the memory */
     NEXT();
 
     /* ---- variables, constants, parametric ---- */

@@ -54,7 +54,8 @@ static status fail(ctx *c, status st, size_t offset, const char *detail)
 
 static bool type_is(const functype *t, uint32_t np, uint32_t nr, const uint8_t *types)
 {
-    return t->nparams == np && t->nresults == nr && memcmp(t->types, types, np + nr) == 0;
+    return t->nparams == np && t->nresults == nr &&
+           (np + nr == 0 || memcmp(t->types, types, np + nr) == 0);
 }
 
 /* Index of the type (np, nr, types), appending it to the new types if the module lacks it. */

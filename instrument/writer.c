@@ -39,11 +39,11 @@ status writer_functype(buf *b, const functype *t)
     status st = buf_u8(b, 0x60);
     if (st == ST_OK)
         st = buf_leb_u32(b, t->nparams);
-    if (st == ST_OK)
+    if (st == ST_OK && t->nparams)
         st = buf_put(b, t->types, t->nparams);
     if (st == ST_OK)
         st = buf_leb_u32(b, t->nresults);
-    if (st == ST_OK)
+    if (st == ST_OK && t->nresults) /* types may be NULL for [] -> [] */
         st = buf_put(b, t->types + t->nparams, t->nresults);
     return st;
 }

@@ -193,6 +193,26 @@ static const uint8_t wasm_oom[] = {
     0x61, 0x73, 0x73, 0x69, 0x76, 0x65,
 };
 
+/* growcall.wasm, made with wat2wasm from:
+ *   (module
+ *     (memory 1)
+ *     (func $grow (param i32) (result i32) local.get 0 memory.grow)
+ *     (func (export "grow_then_store") (param $pages i32) (param $addr i32) (result i32)
+ *       (i32.store (i32.const 8) (i32.const 5))
+ *       (drop (call $grow (local.get $pages)))
+ *       (i32.store (local.get $addr) (i32.const 77))
+ *       (i32.add (i32.load (local.get $addr)) (i32.load (i32.const 8)))))
+ */
+static const uint8_t wasm_growcall[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0c, 0x02, 0x60, 0x01, 0x7f, 0x01, 0x7f,
+    0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x03, 0x02, 0x00, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01,
+    0x07, 0x13, 0x01, 0x0f, 0x67, 0x72, 0x6f, 0x77, 0x5f, 0x74, 0x68, 0x65, 0x6e, 0x5f, 0x73, 0x74,
+    0x6f, 0x72, 0x65, 0x00, 0x01, 0x0a, 0x2a, 0x02, 0x06, 0x00, 0x20, 0x00, 0x40, 0x00, 0x0b, 0x21,
+    0x00, 0x41, 0x08, 0x41, 0x05, 0x36, 0x02, 0x00, 0x20, 0x00, 0x10, 0x00, 0x1a, 0x20, 0x01, 0x41,
+    0xcd, 0x00, 0x36, 0x02, 0x00, 0x20, 0x01, 0x28, 0x02, 0x00, 0x41, 0x08, 0x28, 0x02, 0x00, 0x6a,
+    0x0b,
+};
+
 /* ---- helpers ------------------------------------------------------------------------------- */
 
 typedef struct loaded {
@@ -304,6 +324,15 @@ static void test_memory_grow_limit(void **state)
     assert_int_equal(r, 0xdeadbeef);
     assert_int_equal(call1(&l, "load", 4 * 65536 - 3, &r), ST_TRAP_MEMORY_OOB);
     assert_int_equal(call1(&l, "load", 0xffffffff, &r), ST_TRAP_MEMORY_OOB);
+    unload(&l);
+
+    /* a callee grows (and so may move) the memory; the caller's accesses see the new memory */
+    load(&l, wasm_growcall, sizeof wasm_growcall, &rc, NULL, 0);
+    for (uint64_t pages = 1; pages <= 3; pages++) {
+        assert_int_equal(call2(&l, "grow_then_store", pages, (pages + 1) * 65536 - 4, &r), ST_OK);
+        assert_int_equal(r, 82);
+    }
+    assert_int_equal(call2(&l, "grow_then_store", 1, 4 * 65536, &r), ST_TRAP_MEMORY_OOB);
     unload(&l);
 
     /* the declared maximum binds below the configured one */

@@ -1,0 +1,233 @@
+/* host.h - the host side of the Internet Computer's System API (`ic0`) in tally: deploy-time
+ * processing of canister code (host_code), the ic0 handlers (a static table built from ic0.def),
+ * and a canister's live state with its lifecycle and transactional messages (host_canister).
+ *
+ * Facts followed: ../shared/IC-REFERENCE.md section 3 (semantics), 1.4 (host-call charges),
+ * 4 (deterministic time slicing), 6.2 (module rules). Where tally departs, docs/canisters.md
+ * says so. Everything here is a pure function of (state, message): no wall clock, no addresses,
+ * no hash-table order.
+ *
+ * How a scheduler uses it
+ *   1. Deploy: host_code_new(cfg, wasm) checks, instruments and compiles a module once; store
+ *      host_code_instrumented() in the ledger. A host_code is immutable; share it between
+ *      canisters; free it after the last canister using it is freed or upgraded away.
+ *   2. host_canister_new(cfg, id), host_canister_install(c, code, msg, &res).
+ *   3. Messages: host_canister_call(c, HOST_CALL_UPDATE, msg, &res) runs a message to the end.
+ *      With time slicing: host_canister_call_begin(), then host_canister_call_run() once per
+ *      round until *paused is false (msg->slice_limit is the slice), or host_canister_call_abort().
+ *   4. host_canister_upgrade(c, new_code, msg, &res) (atomic), queries with HOST_CALL_QUERY
+ *      (never change state), tasks with HOST_CALL_HEARTBEAT / HOST_CALL_GLOBAL_TIMER.
+ *   5. Round end: host_canister_dirty() tells which 4 KiB pages of the heap and of stable memory
+ *      changed since the last host_canister_dirty_clear(): write those, then clear.
+ *
+ * Results and statuses. Every message gives a host_result. The functions that run messages
+ * return ST_OK when the message ran to a deterministic outcome (res->st is ST_OK or a TRAP status:
+ * record it in the receipt), or a FAULT status (ST_OUT_OF_MEMORY) when the node could not run it:
+ * then the canister is exactly as before the call and usable, and nothing is to be recorded.
+ * INVALID statuses (ST_CANISTER_NOT_EMPTY, ST_CANISTER_BUSY) report misuse by the caller; nothing
+ * ran. A message that traps leaves no trace in the canister (heap, globals, stable memory,
+ * timer, certified data, version) except what the caller records. */
+#ifndef TALLY_HOST_H
+#define TALLY_HOST_H
+
+#include "engine.h"
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+/* Sink for ic0.debug_print: called with the printed bytes (not NUL-terminated; may be empty;
+ * "(debug message out of bounds)" when the canister passed a bad pointer). */
+typedef void (*host_debug_fn)(void *user, span text);
+
+typedef struct host_config {
+    engine_config engine;      /* static module limits checked at deploy */
+    engine_run_config run;     /* call depth, value slots, heap pages of every instance */
+    int schedule;              /* instruction weight schedule (ENGINE_SCHEDULE_*) */
+    uint64_t max_stable_pages; /* stable memory cap, 64 KiB pages; stable_grow fails past it */
+    uint64_t max_reply_bytes;  /* reply/reject payload cap; more traps (ST_REPLY_TOO_LARGE) */
+    span subnet_id;            /* what ic0.subnet_self_copy gives (borrowed, outlives users) */
+    host_debug_fn debug_sink;  /* NULL: debug_print output is dropped */
+    void *debug_user;
+} host_config;
+
+/* tally's defaults: engine defaults, schedule v1, 65536 stable pages (4 GiB), 2 MiB replies
+ * (the IC's limit), empty subnet id, no debug sink. */
+void host_config_default(host_config *cfg);
+
+/* ---- deploy-time code --------------------------------------------------------------------- */
+
+typedef struct host_code host_code;
+
+enum { HOST_METHOD_UPDATE = 1, HOST_METHOD_QUERY = 2 };
+
+/* Processes a module's original bytes once (DESIGN.md "deploy"):
+ *   decode + validate (cfg->engine); the IC's module rules: function imports only from "ic0",
+ *   each a row of ic0.def with exactly its signature and SUPPORTED; no memory/table/global
+ *   imports; exports `canister_update <name>` / `canister_query <name>` (unique <name>, at most
+ *   1000, names at most 20000 bytes together) and the known `canister_*` entry points, all
+ *   functions [] -> []; reserved IC names not exported; no instruction that changes a table
+ *   or drops a segment (table.set/grow/fill/copy/init, elem.drop, memory.init, data.drop:
+ *   the IC rejects the table ones; tally's rollback covers heap, globals and stable memory
+ *   only); then instruments (cfg->schedule), decodes, validates and compiles the instrumented
+ *   module, and resolves every import ONCE to a row of the static ic0 table (one engine host
+ *   function per import, made here, never per message).
+ * Returns ST_OK (*out set); an INVALID status: any of engine_module_load's, instrument's
+ *   (ST_RESERVED_NAME ...), ST_UNKNOWN_IMPORT (name not in ic0.def, or not module "ic0", or not
+ *   a function), ST_INCOMPATIBLE_IMPORT (wrong signature), ST_UNSUPPORTED_IMPORT (an ic0.def row
+ *   tally does not implement, e.g. call_perform), ST_BAD_EXPORT, ST_UNSUPPORTED_FEATURE (a
+ *   forbidden instruction); or ST_OUT_OF_MEMORY. err (may be NULL) names the import, export or
+ *   instruction in err->detail, e.g. "import ic0.call_perform". cfg is copied. */
+status host_code_new(const host_config *cfg, span wasm, host_code **out, engine_error *err);
+void host_code_free(host_code *code);
+
+/* The instrumented module binary (what the ledger stores and what the VM runs); valid while
+ * code lives. */
+span host_code_instrumented(const host_code *code);
+/* Exported update and query methods, sorted by name (bytewise): count, and method i's name
+ * (after the `canister_update ` / `canister_query ` prefix) and kind (HOST_METHOD_*). */
+uint32_t host_code_method_count(const host_code *code);
+span host_code_method(const host_code *code, uint32_t i, int *kind);
+/* The ic0.def row index import `i` of the ORIGINAL module resolved to (tests, bench); -1 if i
+ * is out of range. */
+int host_code_import_row(const host_code *code, uint32_t i);
+
+/* ---- the ic0 table -------------------------------------------------------------------------- */
+
+/* Rows of ic0.def (74), in file order. */
+uint32_t host_ic0_count(void);
+/* Row i's name (NULL past the end), and whether tally implements it. */
+const char *host_ic0_name(uint32_t i, bool *supported);
+
+/* ---- messages and results ------------------------------------------------------------------ */
+
+typedef enum host_call_kind {
+    HOST_CALL_UPDATE = 1,  /* `canister_update <method>`; a `canister_query <method>` called this
+                              way runs as a replicated query (state changes discarded) */
+    HOST_CALL_QUERY,       /* `canister_query <method>`, non-replicated, never changes state */
+    HOST_CALL_HEARTBEAT,   /* `canister_heartbeat` (method ignored; ST_OK with no effect if the
+                              canister exports none) */
+    HOST_CALL_GLOBAL_TIMER,/* `canister_global_timer`: the timer is deactivated first, as on the
+                              IC (that stays even if the task traps) */
+    HOST_CALL_INSPECT,     /* `canister_inspect_message` for ingress `method`; read-only;
+                              res->accepted tells the verdict (accepted if not exported) */
+} host_call_kind;
+
+/* One message. Every span is borrowed and must stay valid until the message is finished (the
+ * last host_canister_call_run, or the lifecycle function's return). */
+typedef struct host_msg {
+    span method;                /* method name (no prefix); ignored by install/upgrade/tasks */
+    span arg;                   /* msg_arg_data */
+    span caller;                /* msg_caller: the sender / the installer (at most 29 bytes as
+                                   a principal; not checked here) */
+    uint64_t time;              /* ic0.time, ns since the epoch: the block time (constant) */
+    uint64_t instruction_limit; /* all instructions of the message, host-call charges included */
+    uint64_t slice_limit;       /* instructions per slice; 0 or >= limit: one slice. Only
+                                   host_canister_call_run pauses; other paths run to the end */
+} host_msg;
+
+typedef enum host_response {
+    HOST_RESPONSE_NONE = 0, /* nothing to send (install, upgrade, tasks, inspect) */
+    HOST_RESPONSE_REPLY,    /* bytes = reply payload */
+    HOST_RESPONSE_REJECT,   /* bytes = reject message, reject_code set */
+} host_response;
+
+/* IC reject codes (IC-REFERENCE section 3). */
+enum { HOST_REJECT_CANISTER_REJECT = 4, HOST_REJECT_CANISTER_ERROR = 5 };
+
+typedef struct host_result {
+    status st;            /* ST_OK or the TRAP status (Wasm 4xx, host 5xx, limit 411) */
+    host_response kind;   /* a trap gives REJECT with code 5 and a message; see below */
+    uint32_t reject_code; /* 4 (msg_reject) or 5 (trap, no reply) when kind is REJECT */
+    buf bytes;            /* reply payload or reject message; owned, host_result_fini frees */
+    uint64_t instructions;/* instructions used, host-call charges included, every slice */
+    bool committed;       /* the canister's state changes were kept (false: rolled back) */
+    bool accepted;        /* HOST_CALL_INSPECT: the message may enter the mempool */
+} host_result;
+/* A trap: st is the TRAP status, kind REJECT, reject_code 5, bytes "IC05xx-style" text:
+ * "<status name>: <message>[: <detail>]" (ic0.trap: the canister's text). An update that returns
+ * without replying: st = ST_NO_REPLY, reject code 5, but (as on the IC) committed = true: its
+ * state changes are kept. */
+
+void host_result_init(host_result *res);
+void host_result_fini(host_result *res);
+
+/* ---- canisters ------------------------------------------------------------------------------ */
+
+typedef struct host_canister host_canister;
+
+enum { HOST_STATUS_RUNNING = 1, HOST_STATUS_STOPPING = 2, HOST_STATUS_STOPPED = 3 };
+
+/* An empty canister (no code) with id `self` (copied; at most 29 bytes). cfg is copied (its
+ * subnet_id and debug sink are borrowed). ST_OK or ST_OUT_OF_MEMORY. */
+status host_canister_new(const host_config *cfg, span self, host_canister **out);
+/* Frees the canister (a paused message is abandoned). Does not free its host_code. */
+void host_canister_free(host_canister *c);
+
+/* Controllers (for ic0.is_controller): replaces the list with n principals (copied, at most 10
+ * of at most 29 bytes each: more is ST_LIMIT_EXCEEDED). ST_OK or ST_OUT_OF_MEMORY. */
+status host_canister_set_controllers(host_canister *c, const span *ids, uint32_t n);
+/* ic0.canister_status value (HOST_STATUS_*); the default is RUNNING. */
+void host_canister_set_status(host_canister *c, uint32_t st);
+
+/* Installs `code` into the empty canister c: instantiates it (data segments, then the start
+ * function in the context "start"), then runs canister_init(msg->arg) if exported, all within
+ * msg->instruction_limit (no pause). The instance's counter starts at 0, so the start
+ * function's first metering check asks for a budget through out_of_instructions: the start
+ * function is metered exactly, like the rest (docs/canisters.md). On a trap the canister stays
+ * empty (stable memory too); res->st says why. On success the version becomes 1 and every page
+ * is dirty. code must outlive the canister (or the next upgrade).
+ * Returns ST_OK (see res), ST_CANISTER_NOT_EMPTY, ST_CANISTER_BUSY or ST_OUT_OF_MEMORY. */
+status host_canister_install(host_canister *c, const host_code *code, const host_msg *msg,
+                             host_result *res);
+
+/* Upgrades c to `code`: canister_pre_upgrade on the old instance, a fresh instance of code
+ * (start function), canister_post_upgrade(msg->arg); stable memory carries over, the heap and
+ * globals do not; the global timer is deactivated. Atomic: if any step traps, the old code and
+ * all its state stay. One instruction limit for all steps (no pause). On success version + 1.
+ * Returns ST_OK (see res), ST_CANISTER_BUSY or ST_OUT_OF_MEMORY; res->st = ST_CANISTER_EMPTY
+ * if c has no code. The old host_code may be freed after a successful upgrade. */
+status host_canister_upgrade(host_canister *c, const host_code *code, const host_msg *msg,
+                             host_result *res);
+
+/* Runs a message to the end (pauses ignored: slice_limit only changes where slices end).
+ * Returns ST_OK (see res), ST_CANISTER_BUSY or ST_OUT_OF_MEMORY. res->st may be
+ * ST_CANISTER_EMPTY or ST_METHOD_NOT_FOUND (nothing ran, 0 instructions). A committed update
+ * increments the version. */
+status host_canister_call(host_canister *c, host_call_kind kind, const host_msg *msg,
+                          host_result *res);
+
+/* Sliced form. _begin sets the message up (ST_OK, ST_CANISTER_BUSY; a missing method or code is
+ * reported by the first _run). _run runs until the slice ends or the message does: ST_OK with
+ * *paused = true (res->instructions = used so far; res owns nothing yet), ST_OK with *paused =
+ * false (res is the message's result, canister idle again), or ST_OUT_OF_MEMORY (rolled back,
+ * idle). While paused the canister is busy: other messages get ST_CANISTER_BUSY and its heap
+ * holds the message's uncommitted changes. _abort drops a paused message, rolling it back. */
+status host_canister_call_begin(host_canister *c, host_call_kind kind, const host_msg *msg);
+status host_canister_call_run(host_canister *c, host_result *res, bool *paused);
+void host_canister_call_abort(host_canister *c);
+bool host_canister_busy(const host_canister *c);
+
+/* ---- state, for the ledger and tests ---------------------------------------------------------- */
+
+enum { HOST_PAGE_SIZE = 4096 }; /* dirty-page granularity; a 64 KiB page p = 4 KiB pages 16p.. */
+
+typedef struct host_dirty {
+    uint64_t heap_bytes;        /* heap (Wasm memory 0) size now */
+    const uint8_t *heap_bits;   /* bit i (byte i/8, bit i%8): 4 KiB heap page i changed */
+    uint64_t stable_bytes;      /* stable memory size now */
+    const uint8_t *stable_bits; /* bit i: 4 KiB stable page i written */
+} host_dirty;
+/* Pages changed by committed messages since the last clear. Pages past an earlier size that are
+ * not marked are zero. Valid until the next message or clear. */
+void host_canister_dirty(const host_canister *c, host_dirty *out);
+void host_canister_dirty_clear(host_canister *c);
+
+/* Read-only views (valid until the next message): the heap, stable memory (bytes), the code
+ * (NULL when empty), ic0.canister_version, the global timer (0 = none), certified data. */
+span host_canister_heap(const host_canister *c);
+span host_canister_stable(const host_canister *c);
+const host_code *host_canister_code(const host_canister *c);
+uint64_t host_canister_version(const host_canister *c);
+uint64_t host_canister_timer(const host_canister *c);
+span host_canister_certified_data(const host_canister *c);
+
+#endif

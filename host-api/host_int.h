@@ -1,0 +1,221 @@
+/* host_int.h - friends inside host-api/: the ic0 table rows, the compiled host_code, the live
+ * canister and the state of the message it is running. Not a public header: nothing outside
+ * host-api/ may include it (tests use host.h only). */
+#ifndef TALLY_HOST_INT_H
+#define TALLY_HOST_INT_H
+
+#include "host.h"
+#include "instrument.h"
+
+/* ---- ic0.def's context bits and support column (see the file's header comment) ---------- */
+
+enum {
+    CTX_START = 1u << 0,
+    CTX_INIT = 1u << 1,
+    CTX_POST_UPGRADE = 1u << 2,
+    CTX_PRE_UPGRADE = 1u << 3,
+    CTX_UPDATE = 1u << 4,
+    CTX_QUERY = 1u << 5,
+    CTX_QUERY_NR = 1u << 6,
+    CTX_TRANSFORM = 1u << 7,
+    CTX_COMPOSITE = 1u << 8,
+    CTX_REPLY = 1u << 9,
+    CTX_REJECT = 1u << 10,
+    CTX_CQ_REPLY = 1u << 11,
+    CTX_CQ_REJECT = 1u << 12,
+    CTX_CLEANUP = 1u << 13,
+    CTX_CQ_CLEANUP = 1u << 14,
+    CTX_INSPECT = 1u << 15,
+    CTX_HEARTBEAT = 1u << 16,
+    CTX_TIMER = 1u << 17,
+    CTX_LOW_MEMORY = 1u << 18,
+    CTX_TASK = CTX_HEARTBEAT | CTX_TIMER | CTX_LOW_MEMORY,
+    CTX_ALL = (1u << 19) - 1u - CTX_START,
+};
+
+enum { IC0_COUNT = 0
+#define IC0(name, params, results, base, per_byte, ctx, support) +1
+#include "ic0.def"
+#undef IC0
+};
+
+enum { HOST_PRINCIPAL_MAX = 29, HOST_CONTROLLERS_MAX = 10, HOST_DETAIL_MAX = 256,
+       HOST_CERTIFIED_MAX = 32, HOST_METHODS_MAX = 1000, HOST_METHOD_NAMES_MAX = 20000 };
+
+typedef struct exec exec;
+typedef status (*ic0_handler)(exec *x, uint64_t *slots);
+
+/* One row of ic0.def with its handler. */
+typedef struct ic0_row {
+    const char *name;
+    const char *params;  /* "iI..." */
+    const char *results;
+    uint32_t base_cost;
+    uint32_t per_byte_cost; /* times the LAST parameter (the `size` of every charging row) */
+    uint32_t contexts;
+    bool supported;
+    ic0_handler handler;
+} ic0_row;
+
+extern const ic0_row host_ic0_rows[IC0_COUNT];
+
+/* The row named `name`, or -1. */
+int ic0_row_find(span name);
+/* The host function every ic0 import is bound to; `user` is its const ic0_row. */
+status ic0_call(engine_instance *inst, void *user, uint64_t *slots);
+/* __tally.out_of_instructions. */
+status ic0_out_of_instructions(engine_instance *inst, void *user, uint64_t *slots);
+
+/* ---- deploy-time code --------------------------------------------------------------------- */
+
+/* System entry points a canister may export (all [] -> []). */
+typedef enum entry_kind {
+    ENTRY_INIT, ENTRY_PRE_UPGRADE, ENTRY_POST_UPGRADE, ENTRY_INSPECT, ENTRY_HEARTBEAT,
+    ENTRY_GLOBAL_TIMER, ENTRY_LOW_MEMORY, ENTRY_COUNT
+} entry_kind;
+
+typedef struct method {
+    span name;   /* after the prefix */
+    span export; /* the whole export name */
+    int kind;    /* HOST_METHOD_* */
+} method;
+
+struct host_code {
+    host_config cfg;
+    engine_module *mod;      /* the instrumented module (owns the instrumented bytes) */
+    engine_code *ecode;
+    uint32_t nimports;       /* of the instrumented module: [0] is out_of_instructions */
+    engine_func **funcs;     /* the host function of each import, made here once */
+    engine_extern *imports;  /* what every instantiation passes: built here once */
+    uint32_t norig_imports;
+    int16_t *rows;           /* per import of the original module: its ic0.def row */
+    uint32_t nmethods;
+    method *methods;         /* sorted by name */
+    span entries[ENTRY_COUNT]; /* export names of the entry points present (len 0: absent) */
+    uint32_t counter_global; /* global index of __tally_counter */
+};
+
+/* The method named `name`: its index or -1 (binary search). */
+int host_code_method_find(const host_code *code, span name);
+
+/* ---- a live instance of a host_code --------------------------------------------------------- */
+
+typedef struct live {
+    engine_instance *inst;
+    engine_memory *mem;        /* NULL if the module has no memory */
+    engine_global *counter;
+    engine_func **methods;     /* per code method */
+    engine_func *entries[ENTRY_COUNT];
+    uint32_t nglobals;
+    engine_global **mut_globals; /* the mutable globals (counter included) */
+    uint64_t *saved_globals;     /* their values at the start of the message */
+    uint32_t nmut;
+} live;
+
+/* ---- the message being run ----------------------------------------------------------------- */
+
+enum { RESPONDED_NONE = 0, RESPONDED_REPLY, RESPONDED_REJECT };
+
+struct exec {
+    host_canister *c;
+    engine_instance *inst;   /* the instance whose code called the host (set per call) */
+    engine_global *counter;  /* its instruction counter */
+    uint32_t counter_index;  /* global index of the counter in the code being instantiated */
+    uint32_t ctx;            /* CTX_* bit of the running entry point */
+    host_call_kind kind;
+    bool readonly;           /* query / replicated query / inspect: always rolled back */
+    bool needs_response;
+    bool pausable;
+    host_msg msg;
+    uint64_t limit, slice;   /* instruction limit and slice size of the message */
+    uint64_t used_before;    /* instructions of the finished slices */
+    uint64_t slice_start;    /* the counter's value when the current slice began */
+    uint8_t responded;       /* RESPONDED_* */
+    uint32_t reject_code;
+    buf reply;               /* reply payload or reject message */
+    bool accepted;
+    bool timer_set;
+    uint64_t timer;
+    bool cert_set;
+    uint32_t cert_len;
+    uint8_t cert[HOST_CERTIFIED_MAX];
+    size_t detail_len;
+    char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
+};
+
+/* Instructions used so far by the message (finished slices + the current one). */
+uint64_t exec_used(const exec *x);
+/* Charges `amount` to the counter (saturating); ends the slice if it goes negative. ST_OK or
+ * ST_INSTRUCTION_LIMIT_EXCEEDED. */
+status exec_charge(exec *x, uint64_t amount);
+/* Sets x->detail (printf-style) and returns st. */
+status exec_fail(exec *x, status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Set while engine_instance_new runs a start function (the instance is not known yet). */
+extern _Thread_local exec *host_instantiating;
+
+/* ---- stable memory (state.c) ---------------------------------------------------------------- */
+
+typedef struct stable_mem {
+    uint8_t *data;
+    uint64_t pages;      /* 64 KiB pages */
+    uint64_t cap_pages;  /* allocated */
+    uint8_t *touched;    /* bit per 4 KiB page: saved in the undo log by this message */
+    uint8_t *dirty;      /* bit per 4 KiB page: written since the last dirty_clear */
+    buf undo;            /* records: u64 page, 4096 bytes before the message wrote them */
+    uint64_t pages0;     /* size when the message began */
+} stable_mem;
+
+struct host_canister {
+    host_config cfg;
+    uint8_t self[HOST_PRINCIPAL_MAX];
+    size_t self_len;
+    uint8_t controllers[HOST_CONTROLLERS_MAX][HOST_PRINCIPAL_MAX];
+    size_t controller_len[HOST_CONTROLLERS_MAX];
+    uint32_t ncontrollers;
+    uint32_t status;
+    const host_code *code;   /* NULL: empty */
+    live cur;
+    /* The committed heap: rollback restores it, commit compares against it (dirty pages). */
+    uint8_t *shadow;
+    uint64_t shadow_len, shadow_cap;
+    uint8_t *heap_dirty;     /* bit per 4 KiB page */
+    uint64_t heap_dirty_cap; /* bytes of the bitmap */
+    stable_mem stable;
+    uint64_t version;
+    uint64_t timer;
+    uint32_t cert_len;
+    uint8_t cert[HOST_CERTIFIED_MAX];
+    bool busy;               /* a sliced message is paused */
+    bool call_live;          /* the engine has a run set up (begin done) */
+    status pending;          /* a message that cannot start, reported by the first _run */
+    exec x;
+};
+
+/* state.c */
+status stable_grow(host_canister *c, uint64_t delta, uint64_t *old_pages, bool *refused);
+/* Saves the 4 KiB pages of [off, off+len) not yet saved by this message; marks nothing dirty
+ * yet (commit does). ST_OK or ST_OUT_OF_MEMORY. */
+status stable_touch(host_canister *c, uint64_t off, uint64_t len);
+void stable_begin(host_canister *c);
+void stable_commit(host_canister *c);
+void stable_rollback(host_canister *c);
+void stable_reset(host_canister *c);
+
+/* Heap shadow: make room for the live heap's size (before any change is kept) ... */
+status heap_reserve(host_canister *c, const live *lv);
+/* ... then keep the changes (marks changed pages dirty), or undo them. */
+void heap_commit(host_canister *c, const live *lv);
+status heap_rollback(host_canister *c, const live *lv);
+/* After install/upgrade: the shadow becomes a copy of lv's heap, every page dirty. */
+void heap_adopt(host_canister *c, const live *lv);
+
+/* canister.c */
+void live_globals_save(live *lv);
+void live_globals_restore(live *lv);
+
+#endif
