@@ -464,9 +464,8 @@ uint32_t engine_instance_max_depth(const engine_instance *inst);
  * saves and restores the mutable ones. */
 uint32_t engine_instance_global_count(const engine_instance *inst);
 engine_global *engine_instance_global(engine_instance *inst, uint32_t index);
-/* Shrinks mem back to `pages` (<= its size): the bytes past it are zeroed and become
- * inaccessible, as if the grows since then never happened. ST_OK, ST_BUG_INVARIANT if pages
- * is larger than the size, ST_OUT_OF_MEMORY if the OS refuses the protection change. */
+/* Shrinks mem back to `pages` (<= its size), as if the grows since then never happened (the
+ * base may move). ST_OK, or ST_BUG_INVARIANT if pages is larger than the size. */
 status engine_memory_shrink(engine_memory *mem, uint32_t pages);
 
 #endif

@@ -230,4 +230,34 @@ uint64_t host_canister_version(const host_canister *c);
 uint64_t host_canister_timer(const host_canister *c);
 span host_canister_certified_data(const host_canister *c);
 
+/* ---- committed state: persistence and restore (scheduler, ledger) ---------------------------
+ * "Saved" = the state as after the last message that finished: while a sliced message is
+ * paused its changes are excluded. This is what a round writes to the ledger, what a query
+ * during a paused message sees, and what host_canister_restore() puts back. */
+
+typedef struct host_saved {
+    span heap;             /* committed heap bytes (a multiple of 64 KiB) */
+    uint64_t stable_bytes; /* committed stable memory size */
+    uint64_t version;      /* ic0.canister_version */
+    uint64_t timer;        /* the global timer (0 = none) */
+    span certified_data;
+} host_saved;
+
+/* The committed state of c; spans valid until the next message or restore. */
+void host_canister_saved(const host_canister *c, host_saved *out);
+/* Copies committed stable memory bytes [off, off + len) into dst. ST_OK or ST_STABLE_OOB. */
+status host_canister_saved_stable_read(const host_canister *c, uint64_t off, uint8_t *dst,
+                                        uint64_t len);
+/* Appends the committed values of the instance's mutable globals (tally's own metering counter
+ * excluded) to *out, in a fixed little-endian layout that host_canister_restore() reads back.
+ * ST_OK or ST_OUT_OF_MEMORY. */
+status host_canister_saved_globals(const host_canister *c, buf *out);
+/* Puts the empty canister c into a saved state running `code`: instantiates code without
+ * running its start function (its effects are in the saved heap and globals), then installs
+ * heap, stable memory, globals, version, timer and certified data. No page is dirty afterwards.
+ * Returns ST_OK, ST_CANISTER_NOT_EMPTY, ST_CORRUPT_LEDGER (sizes or globals that do not fit the
+ * code), ST_OUT_OF_MEMORY. */
+status host_canister_restore(host_canister *c, const host_code *code, const host_saved *sv,
+                             span stable, span globals);
+
 #endif

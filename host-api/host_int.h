@@ -31,6 +31,9 @@ enum {
     CTX_LOW_MEMORY = 1u << 18,
     CTX_TASK = CTX_HEARTBEAT | CTX_TIMER | CTX_LOW_MEMORY,
     CTX_ALL = (1u << 19) - 1u - CTX_START,
+    /* Not an ic0.def context: host_canister_restore instantiates in it, and the first host call
+     * or metering check of the start function stops it (no ic0 row allows this bit). */
+    CTX_RESTORE = 1u << 20,
 };
 
 enum { IC0_COUNT = 0
@@ -49,9 +52,11 @@ typedef status (*ic0_handler)(exec *x, uint64_t *slots);
 typedef struct ic0_row {
     const char *name;
     const char *params;  /* "iI..." */
+    uint32_t nparams;
     const char *results;
     uint32_t base_cost;
-    uint32_t per_byte_cost; /* times the LAST parameter (the `size` of every charging row) */
+    uint32_t per_byte_cost; /* times the LAST parameter: the `size` of every charging SUPPORTED
+                               row (call_new, UNSUPPORTED, is never called) */
     uint32_t contexts;
     bool supported;
     ic0_handler handler;
@@ -134,6 +139,7 @@ struct exec {
     uint32_t reject_code;
     buf reply;               /* reply payload or reject message */
     bool accepted;
+    bool restore_stopped;    /* CTX_RESTORE: the start function was stopped as intended */
     bool timer_set;
     uint64_t timer;
     bool cert_set;
@@ -166,7 +172,9 @@ typedef struct stable_mem {
     uint64_t cap_pages;  /* allocated */
     uint8_t *touched;    /* bit per 4 KiB page: saved in the undo log by this message */
     uint8_t *dirty;      /* bit per 4 KiB page: written since the last dirty_clear */
-    buf undo;            /* records: u64 page, 4096 bytes before the message wrote them */
+    buf log;             /* u64 LE index of every page this message touched, in order */
+    buf undo;            /* 4096 bytes before the message wrote them, per touched page that
+                            existed when the message began (in log order) */
     uint64_t pages0;     /* size when the message began */
 } stable_mem;
 
@@ -204,7 +212,14 @@ status stable_touch(host_canister *c, uint64_t off, uint64_t len);
 void stable_begin(host_canister *c);
 void stable_commit(host_canister *c);
 void stable_rollback(host_canister *c);
-void stable_reset(host_canister *c);
+void stable_free(host_canister *c);
+/* Committed stable memory: its size, and bytes [off, off+len) as before the running message
+ * (undo log applied on the fly). read: ST_OK or ST_STABLE_OOB. */
+uint64_t stable_committed_bytes(const host_canister *c);
+status stable_committed_read(const host_canister *c, uint64_t off, uint8_t *dst, uint64_t len);
+/* Replaces stable memory with `bytes` (a multiple of 64 KiB, within the cap): restore. ST_OK,
+ * ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY. */
+status stable_load(host_canister *c, span bytes);
 
 /* Heap shadow: make room for the live heap's size (before any change is kept) ... */
 status heap_reserve(host_canister *c, const live *lv);

@@ -30,6 +30,8 @@ status exec_fail(exec *x, status st, const char *fmt, ...)
 
 uint64_t exec_used(const exec *x)
 {
+    if (!x->counter)
+        return x->used_before;
     int64_t ctr = (int64_t)engine_global_get(x->counter);
     /* slice_start <= INT64_MAX and ctr >= INT64_MIN: the difference fits in a uint64. */
     uint64_t slice = x->slice_start - (uint64_t)ctr;
@@ -569,8 +571,8 @@ static status h_unsupported(exec *x, uint64_t *slots)
 #define IS_UNSUPPORTED false
 
 const ic0_row host_ic0_rows[IC0_COUNT] = {
-#define IC0(name, params, results, base, per_byte, ctx, support)                                \
-    {#name, params, results, base, per_byte, (uint32_t)(ctx), IS_##support,                    \
+#define IC0(name, params, results, base, per_byte, ctx, support)                               \
+    {#name, params, sizeof(params) - 1, results, base, per_byte, (uint32_t)(ctx), IS_##support, \
      HANDLER_##support(name)},
 #include "ic0.def"
 #undef IC0
@@ -604,9 +606,13 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
 {
     const ic0_row *row = user;
     exec *x = exec_of(inst);
+    if (x->ctx == CTX_RESTORE) {
+        x->restore_stopped = true;
+        return ST_TRAP_HOST;
+    }
     uint64_t cost = row->base_cost;
     if (row->per_byte_cost) {
-        size_t last = strlen(row->params) - 1;
+        uint32_t last = row->nparams - 1;
         uint64_t n = row->params[last] == 'i' ? (uint32_t)slots[last] : slots[last];
         uint64_t bytes = n > UINT64_MAX / row->per_byte_cost ? UINT64_MAX : n * row->per_byte_cost;
         cost = bytes > UINT64_MAX - cost ? UINT64_MAX : cost + bytes;
@@ -625,5 +631,9 @@ status ic0_out_of_instructions(engine_instance *inst, void *user, uint64_t *slot
     (void)user;
     (void)slots;
     exec *x = exec_of(inst);
+    if (x->ctx == CTX_RESTORE) {
+        x->restore_stopped = true;
+        return ST_TRAP_HOST;
+    }
     return (int64_t)engine_global_get(x->counter) < 0 ? slice_end(x) : ST_OK;
 }

@@ -1,0 +1,276 @@
+/* state.c - the parts of a canister's state that a message may change and a trap must undo:
+ * stable memory (a growable byte array with a per-message undo log of 4 KiB pages) and the
+ * heap's shadow (a copy of the committed Wasm memory). Both record which 4 KiB pages committed
+ * messages changed, for the ledger (host_canister_dirty).
+ *
+ * Heap: the VM writes memory directly (no write barrier), so commit compares the heap with the
+ * shadow page by page (memcmp) and copies the changed pages into it; rollback copies them back
+ * and shrinks the memory to its committed size. Cost O(heap size) per message, reading only;
+ * a write barrier or mprotect tracking can replace it later without changing host.h.
+ * Not the handlers (ic0.c) nor the lifecycle (canister.c). */
+#include "host_int.h"
+
+#include <string.h>
+
+enum { SPAGE = 65536, PAGE = HOST_PAGE_SIZE, SUB = SPAGE / PAGE };
+
+static void bit_set(uint8_t *bits, uint64_t i)
+{
+    bits[i / 8] = (uint8_t)(bits[i / 8] | (1u << (i % 8)));
+}
+
+static void bit_clear(uint8_t *bits, uint64_t i)
+{
+    bits[i / 8] = (uint8_t)(bits[i / 8] & ~(1u << (i % 8)));
+}
+
+static bool bit_get(const uint8_t *bits, uint64_t i)
+{
+    return (bits[i / 8] >> (i % 8)) & 1u;
+}
+
+/* realloc p to n bytes, zeroing [old, n). NULL on failure (p untouched). */
+static void *grow_zeroed(void *p, size_t old, size_t n)
+{
+    uint8_t *q = base_realloc(p, n ? n : 1);
+    if (q && n > old)
+        memset(q + old, 0, n - old);
+    return q;
+}
+
+/* ---- stable memory --------------------------------------------------------------------------- */
+
+/* Room for `pages` pages (data and both bitmaps), zero past the old capacity. */
+static status stable_reserve(host_canister *c, uint64_t pages)
+{
+    stable_mem *s = &c->stable;
+    if (pages <= s->cap_pages)
+        return ST_OK;
+    uint64_t cap = s->cap_pages ? s->cap_pages : 1;
+    while (cap < pages)
+        cap *= 2;
+    if (cap > c->cfg.max_stable_pages)
+        cap = pages; /* the caller checked pages against the cap */
+    if (cap > SIZE_MAX / SPAGE)
+        return ST_OUT_OF_MEMORY;
+    size_t old = (size_t)s->cap_pages;
+    uint8_t *d = grow_zeroed(s->data, old * SPAGE, (size_t)cap * SPAGE);
+    if (!d)
+        return ST_OUT_OF_MEMORY;
+    s->data = d;
+    uint8_t *t = grow_zeroed(s->touched, old * SUB / 8, (size_t)cap * SUB / 8);
+    if (!t)
+        return ST_OUT_OF_MEMORY;
+    s->touched = t;
+    uint8_t *y = grow_zeroed(s->dirty, old * SUB / 8, (size_t)cap * SUB / 8);
+    if (!y)
+        return ST_OUT_OF_MEMORY;
+    s->dirty = y;
+    s->cap_pages = cap;
+    return ST_OK;
+}
+
+status stable_grow(host_canister *c, uint64_t delta, uint64_t *old_pages, bool *refused)
+{
+    stable_mem *s = &c->stable;
+    *old_pages = s->pages;
+    *refused = false;
+    if (s->pages > c->cfg.max_stable_pages || delta > c->cfg.max_stable_pages - s->pages) {
+        *refused = true;
+        return ST_OK;
+    }
+    status st = stable_reserve(c, s->pages + delta);
+    if (st == ST_OK)
+        s->pages += delta;
+    return st;
+}
+
+void stable_begin(host_canister *c)
+{
+    c->stable.pages0 = c->stable.pages;
+    c->stable.undo.len = 0;
+    c->stable.log.len = 0;
+}
+
+status stable_touch(host_canister *c, uint64_t off, uint64_t len)
+{
+    stable_mem *s = &c->stable;
+    uint64_t first = off / PAGE, last = (off + len - 1) / PAGE; /* len > 0, in bounds */
+    for (uint64_t p = first; p <= last; p++) {
+        if (bit_get(s->touched, p))
+            continue;
+        bool old = p < s->pages0 * SUB; /* a page the message did not grow: save it */
+        status st = buf_reserve(&s->log, 8);
+        if (st == ST_OK && old)
+            st = buf_reserve(&s->undo, PAGE);
+        if (st != ST_OK)
+            return st;
+        uint8_t idx[8];
+        le64_store(idx, p);
+        buf_put(&s->log, idx, 8); /* reserved: cannot fail */
+        if (old)
+            buf_put(&s->undo, s->data + p * PAGE, PAGE);
+        bit_set(s->touched, p);
+    }
+    return ST_OK;
+}
+
+void stable_commit(host_canister *c)
+{
+    stable_mem *s = &c->stable;
+    for (size_t i = 0; i < s->log.len; i += 8) {
+        uint64_t p = le64_load(s->log.ptr + i);
+        bit_clear(s->touched, p);
+        bit_set(s->dirty, p);
+    }
+    s->log.len = 0;
+    s->undo.len = 0;
+    s->pages0 = s->pages;
+}
+
+void stable_rollback(host_canister *c)
+{
+    stable_mem *s = &c->stable;
+    size_t k = 0;
+    for (size_t i = 0; i < s->log.len; i += 8) {
+        uint64_t p = le64_load(s->log.ptr + i);
+        bit_clear(s->touched, p);
+        if (p < s->pages0 * SUB) {
+            memcpy(s->data + p * PAGE, s->undo.ptr + k, PAGE);
+            k += PAGE;
+        }
+    }
+    if (s->pages > s->pages0)
+        memset(s->data + s->pages0 * SPAGE, 0, (size_t)((s->pages - s->pages0) * SPAGE));
+    s->pages = s->pages0;
+    s->log.len = 0;
+    s->undo.len = 0;
+}
+
+void stable_free(host_canister *c)
+{
+    stable_mem *s = &c->stable;
+    base_free(s->data);
+    base_free(s->touched);
+    base_free(s->dirty);
+    buf_fini(&s->undo);
+    buf_fini(&s->log);
+    memset(s, 0, sizeof *s);
+}
+
+uint64_t stable_committed_bytes(const host_canister *c)
+{
+    return c->stable.pages0 * SPAGE;
+}
+
+status stable_committed_read(const host_canister *c, uint64_t off, uint8_t *dst, uint64_t len)
+{
+    const stable_mem *s = &c->stable;
+    uint64_t size = s->pages0 * SPAGE;
+    if (off > size || len > size - off)
+        return ST_STABLE_OOB;
+    if (!len)
+        return ST_OK;
+    memcpy(dst, s->data + off, (size_t)len);
+    size_t k = 0;
+    for (size_t i = 0; i < s->log.len; i += 8) { /* pages the running message changed */
+        uint64_t p = le64_load(s->log.ptr + i);
+        if (p >= s->pages0 * SUB)
+            continue;
+        uint64_t lo = p * PAGE, hi = lo + PAGE;
+        if (lo < off + len && hi > off) {
+            uint64_t a = lo > off ? lo : off, b = hi < off + len ? hi : off + len;
+            memcpy(dst + (a - off), s->undo.ptr + k + (a - lo), (size_t)(b - a));
+        }
+        k += PAGE;
+    }
+    return ST_OK;
+}
+
+status stable_load(host_canister *c, span bytes)
+{
+    if (bytes.len % SPAGE || bytes.len / SPAGE > c->cfg.max_stable_pages)
+        return ST_CORRUPT_LEDGER;
+    uint64_t pages = bytes.len / SPAGE;
+    status st = stable_reserve(c, pages);
+    if (st != ST_OK)
+        return st;
+    stable_mem *s = &c->stable;
+    if (bytes.len)
+        memcpy(s->data, bytes.ptr, bytes.len);
+    if (s->pages > pages)
+        memset(s->data + bytes.len, 0, (size_t)((s->pages - pages) * SPAGE));
+    s->pages = s->pages0 = pages;
+    s->log.len = 0;
+    s->undo.len = 0;
+    return ST_OK;
+}
+
+/* ---- the heap's shadow ------------------------------------------------------------------------- */
+
+static uint64_t heap_size(const live *lv)
+{
+    return lv->mem ? engine_memory_size(lv->mem) : 0;
+}
+
+status heap_reserve(host_canister *c, const live *lv)
+{
+    uint64_t size = heap_size(lv);
+    if (size > SIZE_MAX / 2)
+        return ST_OUT_OF_MEMORY;
+    if (size > c->shadow_cap) {
+        uint8_t *s = grow_zeroed(c->shadow, (size_t)c->shadow_cap, (size_t)size);
+        if (!s)
+            return ST_OUT_OF_MEMORY;
+        c->shadow = s;
+        c->shadow_cap = size;
+    }
+    uint64_t bits = (size / PAGE + 7) / 8;
+    if (bits > c->heap_dirty_cap) {
+        uint8_t *d = grow_zeroed(c->heap_dirty, (size_t)c->heap_dirty_cap, (size_t)bits);
+        if (!d)
+            return ST_OUT_OF_MEMORY;
+        c->heap_dirty = d;
+        c->heap_dirty_cap = bits;
+    }
+    return ST_OK;
+}
+
+/* The shadow past shadow_len is zero, so a grown page compares against zeros. */
+void heap_commit(host_canister *c, const live *lv)
+{
+    uint64_t size = heap_size(lv);
+    const uint8_t *h = size ? engine_memory_data(lv->mem) : NULL;
+    for (uint64_t off = 0; off < size; off += PAGE) {
+        if (memcmp(h + off, c->shadow + off, PAGE) != 0) {
+            memcpy(c->shadow + off, h + off, PAGE);
+            bit_set(c->heap_dirty, off / PAGE);
+        }
+    }
+    c->shadow_len = size;
+}
+
+status heap_rollback(host_canister *c, const live *lv)
+{
+    uint64_t size = heap_size(lv);
+    uint8_t *h = size ? engine_memory_data(lv->mem) : NULL;
+    uint64_t keep = size < c->shadow_len ? size : c->shadow_len;
+    for (uint64_t off = 0; off < keep; off += PAGE)
+        if (memcmp(h + off, c->shadow + off, PAGE) != 0)
+            memcpy(h + off, c->shadow + off, PAGE);
+    if (size > c->shadow_len)
+        return engine_memory_shrink(lv->mem, (uint32_t)(c->shadow_len / SPAGE));
+    return ST_OK;
+}
+
+void heap_adopt(host_canister *c, const live *lv)
+{
+    uint64_t size = heap_size(lv);
+    if (size)
+        memcpy(c->shadow, engine_memory_data(lv->mem), (size_t)size);
+    if (c->shadow_len > size)
+        memset(c->shadow + size, 0, (size_t)(c->shadow_len - size));
+    c->shadow_len = size;
+    for (uint64_t p = 0; p < size / PAGE; p++)
+        bit_set(c->heap_dirty, p);
+}

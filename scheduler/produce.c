@@ -1,0 +1,151 @@
+/* produce.c - picking the next block's messages from the mempool: deterministic round-robin
+ * across canisters (the first message of every canister, in order of their first appearance,
+ * then every canister's second, ...), skipping canisters with a paused message, within the
+ * round's instruction budget and message cap. The order fixed here is the block's order, so
+ * replay needs none of this: it runs the block. */
+#include "scheduler_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cand {
+    uint64_t canister; /* LEDGER_CANISTER_NONE for installs: they share one queue */
+    uint32_t arrival;  /* position in the mempool */
+    uint32_t rank;     /* how many earlier candidates target the same canister */
+    uint32_t first;    /* arrival of that canister's first candidate */
+    size_t off, len;   /* the envelope in the pick's copy buffer */
+} cand;
+
+typedef struct pick {
+    cand *c;
+    uint32_t n, next;
+    buf envelopes;
+} pick;
+
+static int by_canister(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->canister != y->canister)
+        return x->canister < y->canister ? -1 : 1;
+    return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
+}
+
+static int by_turn(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
+}
+
+/* Orders the candidates round-robin: rank within their canister, then the canister's first
+ * appearance, then arrival. A pure function of the mempool order. */
+static void order_fairly(cand *c, uint32_t n)
+{
+    qsort(c, n, sizeof *c, by_canister);
+    for (uint32_t i = 0; i < n; i++) {
+        bool same = i > 0 && c[i].canister == c[i - 1].canister;
+        c[i].rank = same ? c[i - 1].rank + 1 : 0;
+        c[i].first = same ? c[i - 1].first : c[i].arrival;
+    }
+    qsort(c, n, sizeof *c, by_turn);
+}
+
+/* Copies up to `window` mempool messages (arrival order) that may start now. */
+static status collect(scheduler *s, pick *pk, uint32_t window)
+{
+    ledger_reader *rd;
+    status st = ledger_read_begin(s->lg, &rd);
+    if (st != ST_OK)
+        return st;
+    pk->c = base_calloc(window, sizeof *pk->c);
+    if (!pk->c)
+        st = ST_OUT_OF_MEMORY;
+    uint64_t seq = 0;
+    for (uint32_t arrival = 0; st == ST_OK && pk->n < window; arrival++) {
+        span env;
+        uint8_t id[LEDGER_HASH_SIZE];
+        st = ledger_mempool_next(rd, &seq, &env, id);
+        if (st != ST_OK)
+            break;
+        ledger_message m;
+        if (ledger_message_decode(env, UINT32_MAX, &m, id) != ST_OK)
+            continue; /* cannot happen for admitted messages; never picked */
+        sched_canister *c = m.kind == LEDGER_MSG_INSTALL ? NULL : sched_canister_find(s, m.canister_id);
+        if (c && c->paused.active)
+            continue; /* waits until its canister's paused message finishes */
+        cand *k = &pk->c[pk->n++];
+        *k = (cand){.canister = m.kind == LEDGER_MSG_INSTALL ? LEDGER_CANISTER_NONE : m.canister_id,
+                    .arrival = arrival, .off = pk->envelopes.len, .len = env.len};
+        st = buf_put(&pk->envelopes, env.ptr, env.len);
+    }
+    if (st == ST_NOT_FOUND)
+        st = ST_OK;
+    ledger_read_end(rd);
+    if (st == ST_OK)
+        order_fairly(pk->c, pk->n);
+    return st;
+}
+
+static status pick_next(void *user, const round_ctx *rc, span *env)
+{
+    pick *pk = user;
+    const scheduler *s = rc->s;
+    while (pk->next < pk->n) {
+        if (rc->used >= s->genesis.round_instruction_limit ||
+            rc->included >= s->lim.max_messages_per_round)
+            return ST_NOT_FOUND;
+        const cand *k = &pk->c[pk->next++];
+        sched_canister *c = k->canister ? sched_canister_find(rc->s, k->canister) : NULL;
+        if (c && c->paused.active)
+            continue; /* an earlier message of this round paused it: wait */
+        *env = span_of(pk->envelopes.ptr + k->off, k->len);
+        return ST_OK;
+    }
+    return ST_NOT_FOUND;
+}
+
+bool scheduler_has_work(scheduler *s)
+{
+    for (uint32_t i = 0; i < s->ncanisters; i++)
+        if (s->canisters[i]->paused.active)
+            return true;
+    ledger_reader *rd;
+    if (ledger_read_begin(s->lg, &rd) != ST_OK)
+        return false;
+    uint64_t seq = 0;
+    span env;
+    uint8_t id[LEDGER_HASH_SIZE];
+    bool any = ledger_mempool_next(rd, &seq, &env, id) == ST_OK;
+    ledger_read_end(rd);
+    return any;
+}
+
+status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *info)
+{
+    memset(info, 0, sizeof *info);
+    status st = s->broken ? sched_reload(s) : ST_OK;
+    if (st != ST_OK)
+        return st;
+    ledger_reader *rd;
+    st = ledger_read_begin(s->lg, &rd);
+    if (st == ST_OK)
+        st = ledger_tip_get(rd, &info->tip);
+    ledger_read_end(rd);
+    if (st != ST_OK || !scheduler_has_work(s))
+        return st;
+    if (time_ns < info->tip.timestamp_ns)
+        time_ns = info->tip.timestamp_ns;
+    pick pk = {0};
+    /* A window of a few rounds' worth of messages keeps picking linear and fair enough. */
+    uint32_t window = s->lim.max_messages_per_round > UINT32_MAX / 4 ? UINT32_MAX
+                                                                      : 4 * s->lim.max_messages_per_round;
+    st = collect(s, &pk, window);
+    if (st == ST_OK)
+        st = round_run(s, time_ns, pick_next, &pk, info);
+    base_free(pk.c);
+    buf_fini(&pk.envelopes);
+    return st;
+}

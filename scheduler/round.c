@@ -1,0 +1,438 @@
+/* round.c - executing the messages of one block on the live canisters and staging the results
+ * in the ledger round. Used in the same way by scheduler_round() (messages picked from the
+ * mempool) and by replay (messages read from a recorded block), so both run the same code.
+ *
+ * Rules (docs/scheduler.md): a round first resumes every paused message (canisters in id
+ * order) for one slice; then runs new messages in block order. A message runs in slices of
+ * limits.slice_instructions; if its slice ends before the message does, it pauses and resumes
+ * at the start of the next round; while paused its canister takes no other update. Each
+ * finished message gets a receipt. Time is the block's timestamp; a paused message keeps the
+ * time of the block that started it (as on the IC). */
+#include "scheduler_int.h"
+#include "instrument.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], status st,
+                          uint64_t instructions, span reply)
+{
+    ledger_receipt rec = {.status = (uint32_t)st, .instructions = instructions, .reply = reply};
+    rc->completed++;
+    return ledger_round_receipt_put(rc->r, id, &rec);
+}
+
+/* The receipt of a finished host message: reply (ST_OK), reject (ST_CANISTER_REJECTED, the
+ * message as bytes) or the trap status with its text. */
+static status put_result(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], const host_result *res,
+                         uint64_t extra_instructions)
+{
+    status st = res->st;
+    if (st == ST_OK && res->kind == HOST_RESPONSE_REJECT)
+        st = ST_CANISTER_REJECTED;
+    return put_receipt(rc, id, st, res->instructions + extra_instructions,
+                       span_of(res->bytes.ptr, res->bytes.len));
+}
+
+static void paused_clear(paused_msg *p)
+{
+    buf_fini(&p->envelope);
+    memset(p, 0, sizeof *p);
+}
+
+/* Runs one slice of c's message (begun or paused). On completion writes the receipt. */
+static status run_slice(round_ctx *rc, sched_canister *c)
+{
+    paused_msg *p = &c->paused;
+    host_result res;
+    host_result_init(&res);
+    bool paused = false;
+    status st = host_canister_call_run(c->hc, &res, &paused);
+    if (st != ST_OK) { /* a fault: the message was rolled back; the round will abort */
+        host_result_fini(&res);
+        return st;
+    }
+    rc->used += res.instructions - p->used;
+    p->used = res.instructions;
+    p->slices++;
+    c->touched = true; /* the aux record changes either way */
+    if (!paused) {
+        st = put_result(rc, p->id, &res, 0);
+        paused_clear(p);
+    }
+    host_result_fini(&res);
+    return st;
+}
+
+/* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
+ * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
+status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
+{
+    paused_msg *p = &c->paused;
+    if (p->active)
+        return ST_CANISTER_BUSY;
+    status st = buf_put(&p->envelope, envelope.ptr, envelope.len);
+    if (st == ST_OK)
+        st = ledger_message_decode(span_of(p->envelope.ptr, p->envelope.len), UINT32_MAX, &p->msg,
+                                   p->id);
+    if (st != ST_OK) {
+        paused_clear(p);
+        return st;
+    }
+    sched_principal_of_key(p->msg.sender, p->caller);
+    p->hmsg = (host_msg){.method = p->msg.method,
+                         .arg = p->msg.arg,
+                         .caller = span_of(p->caller, PRINCIPAL_MAX),
+                         .time = time_ns,
+                         .instruction_limit = s->genesis.message_instruction_limit,
+                         .slice_limit = s->lim.slice_instructions};
+    p->time_ns = time_ns;
+    st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+    if (st != ST_OK) {
+        paused_clear(p);
+        return st;
+    }
+    p->active = true;
+    return ST_OK;
+}
+
+status round_resume_paused(round_ctx *rc)
+{
+    scheduler *s = rc->s;
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        if (!c->paused.active)
+            continue;
+        status st = run_slice(rc, c);
+        if (st != ST_OK)
+            return st;
+    }
+    return ST_OK;
+}
+
+static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
+                          span envelope)
+{
+    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
+    if (!c)
+        return put_receipt(rc, id, ST_UNKNOWN_CANISTER, 0, span_of(NULL, 0));
+    status st = sched_message_begin(rc->s, c, envelope, rc->time_ns);
+    if (st == ST_CANISTER_BUSY)
+        return put_receipt(rc, id, st, 0, span_of(NULL, 0));
+    if (st != ST_OK)
+        return st;
+    return run_slice(rc, c);
+}
+
+/* Splits an install/upgrade argument (scheduler_install_arg) into module and init argument. */
+static bool split_install_arg(span arg, span *module, span *init)
+{
+    if (arg.len < 4)
+        return false;
+    uint32_t n = le32_load(arg.ptr);
+    if (n > arg.len - 4)
+        return false;
+    *module = span_of(arg.ptr + 4, n);
+    *init = span_of(arg.ptr + 4 + n, arg.len - 4 - n);
+    return true;
+}
+
+/* Charges the deploy cost and compiles the module (through the code cache). Writes the
+ * receipt itself and sets *entry NULL when the message ends here. */
+static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
+                           span *init, uint64_t *cost, code_entry **entry)
+{
+    scheduler *s = rc->s;
+    span module;
+    *entry = NULL;
+    if (!split_install_arg(m->arg, &module, init))
+        return put_receipt(rc, id, ST_BAD_INSTALL_ARG, 0, span_of(NULL, 0));
+    *cost = instrument_deploy_cost(module.len, s->lim.deploy_per_byte);
+    if (*cost >= s->lim.install_instructions) {
+        rc->used += s->lim.install_instructions;
+        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->lim.install_instructions,
+                           span_of(NULL, 0));
+    }
+    rc->used += *cost;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    crypto_generichash(hash, sizeof hash, module.ptr, module.len, NULL, 0);
+    engine_error err = {0};
+    status st = sched_code_get(s, module, hash, entry, &err);
+    if (st == ST_OUT_OF_MEMORY)
+        return st;
+    if (st != ST_OK) {
+        char text[256];
+        engine_error_format(&err, text, sizeof text);
+        return put_receipt(rc, id, st, *cost, span_of(text, strlen(text)));
+    }
+    uint8_t stored[LEDGER_HASH_SIZE];
+    st = ledger_round_code_put(rc->r, module, host_code_instrumented((*entry)->code), stored);
+    if (st != ST_OK) {
+        sched_code_release(s, *entry);
+        *entry = NULL;
+    }
+    return st;
+}
+
+static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    scheduler *s = rc->s;
+    if (memcmp(m->sender, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0 ||
+        m->canister_id != LEDGER_CANISTER_NONE)
+        return put_receipt(rc, id, ST_NOT_AUTHORIZED, 0, span_of(NULL, 0));
+    span init;
+    uint64_t cost = 0;
+    code_entry *code;
+    status st = prepare_code(rc, m, id, &init, &cost, &code);
+    if (st != ST_OK || !code)
+        return st;
+    sched_canister *c;
+    uint64_t cid = s->next_canister_id;
+    st = sched_canister_add(s, cid, &c);
+    if (st != ST_OK) {
+        sched_code_release(s, code);
+        return st;
+    }
+    st = sched_canister_set_controllers(c, &m->sender, 1);
+    if (st != ST_OK) {
+        sched_code_release(s, code);
+        sched_canister_drop_last(s);
+        return st;
+    }
+    uint8_t caller[PRINCIPAL_MAX];
+    sched_principal_of_key(m->sender, caller);
+    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
+                   .instruction_limit = s->lim.install_instructions - cost};
+    host_result res;
+    host_result_init(&res);
+    st = host_canister_install(c->hc, code->code, &hm, &res);
+    rc->used += res.instructions;
+    if (st == ST_OK && res.st != ST_OK) {
+        st = put_result(rc, id, &res, cost);
+        sched_code_release(s, code);
+        sched_canister_drop_last(s);
+    } else if (st == ST_OK) {
+        c->code = code;
+        uint8_t idbytes[8];
+        le64_store(idbytes, cid);
+        ledger_canister rec = {.controller_count = 1, .status = LEDGER_CANISTER_RUNNING};
+        memcpy(rec.controllers[0], m->sender, LEDGER_PUBLIC_KEY_SIZE);
+        uint64_t assigned = 0;
+        st = ledger_round_canister_create(rc->r, &rec, &assigned);
+        if (st == ST_OK && assigned != cid)
+            st = ST_BUG_INVARIANT;
+        if (st == ST_OK) {
+            s->next_canister_id++;
+            c->touched = true;
+            st = put_receipt(rc, id, ST_OK, cost + res.instructions, span_of(idbytes, 8));
+        }
+    } else {
+        sched_code_release(s, code);
+        sched_canister_drop_last(s);
+    }
+    host_result_fini(&res);
+    return st;
+}
+
+static bool is_controller(const sched_canister *c, const uint8_t key[LEDGER_PUBLIC_KEY_SIZE])
+{
+    for (uint32_t i = 0; i < c->ncontrollers; i++)
+        if (!memcmp(c->controllers[i], key, LEDGER_PUBLIC_KEY_SIZE))
+            return true;
+    return false;
+}
+
+static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    scheduler *s = rc->s;
+    sched_canister *c = sched_canister_find(s, m->canister_id);
+    if (!c)
+        return put_receipt(rc, id, ST_UNKNOWN_CANISTER, 0, span_of(NULL, 0));
+    if (!is_controller(c, m->sender))
+        return put_receipt(rc, id, ST_NOT_AUTHORIZED, 0, span_of(NULL, 0));
+    if (c->paused.active)
+        return put_receipt(rc, id, ST_CANISTER_BUSY, 0, span_of(NULL, 0));
+    span init;
+    uint64_t cost = 0;
+    code_entry *code;
+    status st = prepare_code(rc, m, id, &init, &cost, &code);
+    if (st != ST_OK || !code)
+        return st;
+    uint8_t caller[PRINCIPAL_MAX];
+    sched_principal_of_key(m->sender, caller);
+    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
+                   .instruction_limit = s->lim.install_instructions - cost};
+    host_result res;
+    host_result_init(&res);
+    st = host_canister_upgrade(c->hc, code->code, &hm, &res);
+    rc->used += res.instructions;
+    if (st == ST_OK && res.st == ST_OK) {
+        sched_code_release(s, c->code);
+        c->code = code;
+        c->touched = true;
+        c->heap_cleared = true;
+    } else {
+        sched_code_release(s, code);
+    }
+    if (st == ST_OK)
+        st = put_result(rc, id, &res, cost);
+    host_result_fini(&res);
+    return st;
+}
+
+status round_execute(round_ctx *rc, span envelope)
+{
+    ledger_message m;
+    uint8_t id[LEDGER_HASH_SIZE];
+    status st = ledger_message_decode(envelope, UINT32_MAX, &m, id);
+    if (st != ST_OK)
+        return ST_CORRUPT_LEDGER; /* admitted messages always decode */
+    st = ledger_round_message_include(rc->r, envelope, NULL);
+    if (st != ST_OK)
+        return st;
+    rc->included++;
+    if (m.expiry_height < rc->height)
+        return put_receipt(rc, id, ST_MESSAGE_EXPIRED, 0, span_of(NULL, 0));
+    switch (m.kind) {
+    case LEDGER_MSG_UPDATE: return exec_update(rc, &m, id, envelope);
+    case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id);
+    case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id);
+    default: return put_receipt(rc, id, ST_BAD_MESSAGE_KIND, 0, span_of(NULL, 0));
+    }
+}
+
+/* ---- staging ---------------------------------------------------------------------------- */
+
+/* True if any 4 KiB page of 64 KiB page p is marked in bits (16 bits = 2 bytes per page). */
+static bool page_dirty(const uint8_t *bits, uint64_t bits_pages, uint64_t p)
+{
+    uint64_t first = p * 16;
+    if (!bits || first >= bits_pages)
+        return false;
+    return bits[first / 8] | bits[first / 8 + 1];
+}
+
+static status stage_heap(round_ctx *rc, sched_canister *c, const host_saved *sv,
+                         const host_dirty *d)
+{
+    status st = ST_OK;
+    if (c->heap_cleared)
+        st = ledger_round_memory_clear(rc->r, c->id, LEDGER_MEM_HEAP);
+    uint64_t pages = sv->heap.len / LEDGER_PAGE_SIZE;
+    for (uint64_t p = 0; st == ST_OK && p < pages; p++)
+        if (c->heap_cleared || page_dirty(d->heap_bits, d->heap_bytes / HOST_PAGE_SIZE, p))
+            st = ledger_round_page_put(rc->r, c->id, LEDGER_MEM_HEAP, (uint32_t)p,
+                                       sv->heap.ptr + p * LEDGER_PAGE_SIZE);
+    return st;
+}
+
+static status stage_stable(round_ctx *rc, sched_canister *c, const host_saved *sv,
+                           const host_dirty *d, uint8_t *page)
+{
+    status st = ST_OK;
+    uint64_t pages = sv->stable_bytes / LEDGER_PAGE_SIZE;
+    for (uint64_t p = 0; st == ST_OK && p < pages; p++) {
+        if (!page_dirty(d->stable_bits, d->stable_bytes / HOST_PAGE_SIZE, p))
+            continue;
+        st = host_canister_saved_stable_read(c->hc, p * LEDGER_PAGE_SIZE, page, LEDGER_PAGE_SIZE);
+        if (st == ST_OK)
+            st = ledger_round_page_put(rc->r, c->id, LEDGER_MEM_STABLE, (uint32_t)p, page);
+    }
+    return st;
+}
+
+static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *sv, buf *aux)
+{
+    ledger_canister rec = {.controller_count = c->ncontrollers,
+                           .status = LEDGER_CANISTER_RUNNING,
+                           .heap_pages = (uint32_t)(sv->heap.len / LEDGER_PAGE_SIZE),
+                           .stable_pages = (uint32_t)(sv->stable_bytes / LEDGER_PAGE_SIZE),
+                           .version = sv->version};
+    if (c->code)
+        memcpy(rec.code_hash, c->code->hash, LEDGER_HASH_SIZE);
+    memcpy(rec.controllers, c->controllers, sizeof rec.controllers);
+    if (sv->certified_data.len > LEDGER_CERTIFIED_DATA_MAX)
+        return ST_BUG_INVARIANT;
+    rec.certified_data_len = (uint32_t)sv->certified_data.len;
+    if (sv->certified_data.len)
+        memcpy(rec.certified_data, sv->certified_data.ptr, sv->certified_data.len);
+    aux->len = 0;
+    status st = sched_aux_encode(c, aux);
+    rec.aux = span_of(aux->ptr, aux->len);
+    return st == ST_OK ? ledger_round_canister_put(rc->r, c->id, &rec) : st;
+}
+
+status round_stage_canisters(round_ctx *rc)
+{
+    scheduler *s = rc->s;
+    buf aux = {0};
+    uint8_t *page = base_alloc(LEDGER_PAGE_SIZE);
+    status st = page ? ST_OK : ST_OUT_OF_MEMORY;
+    for (uint32_t i = 0; st == ST_OK && i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        if (!c->touched)
+            continue;
+        host_saved sv;
+        host_dirty d;
+        host_canister_saved(c->hc, &sv);
+        host_canister_dirty(c->hc, &d);
+        st = stage_heap(rc, c, &sv, &d);
+        if (st == ST_OK)
+            st = stage_stable(rc, c, &sv, &d, page);
+        if (st == ST_OK)
+            st = stage_record(rc, c, &sv, &aux);
+    }
+    base_free(page);
+    buf_fini(&aux);
+    return st;
+}
+
+/* After a commit: the staged state is the ledger's, so dirty marks start afresh. */
+static void round_settle(scheduler *s)
+{
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        if (c->touched)
+            host_canister_dirty_clear(c->hc);
+        c->touched = false;
+        c->heap_cleared = false;
+    }
+}
+
+status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
+                 scheduler_round_info *info)
+{
+    ledger_round *r = NULL;
+    status st = ledger_round_begin(s->lg, &r);
+    if (st != ST_OK)
+        return st;
+    round_ctx rc = {.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
+    st = round_resume_paused(&rc);
+    span env;
+    while (st == ST_OK && (st = next(user, &rc, &env)) == ST_OK)
+        st = round_execute(&rc, env);
+    if (st == ST_NOT_FOUND)
+        st = ST_OK;
+    if (st == ST_OK)
+        st = round_stage_canisters(&rc);
+    if (st != ST_OK) {
+        ledger_round_abort(r);
+        s->broken = true;
+        return st;
+    }
+    st = ledger_round_commit(r, time_ns, &info->tip);
+    if (st != ST_OK) {
+        s->broken = true;
+        return st;
+    }
+    round_settle(s);
+    s->last_time_ns = time_ns;
+    info->produced = true;
+    info->messages = rc.included;
+    info->completed = rc.completed;
+    info->instructions = rc.used;
+    info->paused = false;
+    for (uint32_t i = 0; i < s->ncanisters; i++)
+        info->paused |= s->canisters[i]->paused.active;
+    return ST_OK;
+}

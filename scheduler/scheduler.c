@@ -1,0 +1,535 @@
+/* scheduler.c - opening a scheduler over a ledger: genesis limits, the code cache, loading every
+ * canister from its record and pages (and re-running the slices of a message that was paused
+ * when the node stopped), queries, and the principals of senders and canisters. */
+#include "scheduler_int.h"
+#include "instrument.h"
+
+#include <sodium.h>
+#include <string.h>
+
+/* ---- genesis limits --------------------------------------------------------------------- */
+
+enum { LIMITS_VERSION = 1, LIMITS_BYTES = 1 + 4 * 8 + 3 * 4 };
+
+void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim)
+{
+    memset(g, 0, sizeof *g);
+    strcpy(g->chain_id, "tally-local");
+    g->genesis_time_ns = 0;
+    g->schedule_version = ENGINE_SCHEDULE_V1;
+    g->round_instruction_limit = 4000000000ull;     /* IC: MAX_INSTRUCTIONS_PER_ROUND 4 B */
+    g->message_instruction_limit = 40000000000ull;  /* IC: MAX_INSTRUCTIONS_PER_MESSAGE 40 B */
+    g->max_message_bytes = 8u << 20;                /* room for a module in an install */
+    *lim = (scheduler_limits){
+        .slice_instructions = 2000000000ull,        /* IC: MAX_INSTRUCTIONS_PER_SLICE 2 B */
+        .install_instructions = 300000000000ull,    /* IC: MAX_INSTRUCTIONS_PER_INSTALL_CODE */
+        .query_instructions = 5000000000ull,        /* IC: MAX_INSTRUCTIONS_PER_QUERY_MESSAGE */
+        .deploy_per_byte = 25,                      /* wasmi's figure; see docs/weights.md */
+        .max_messages_per_round = 1000,
+        .max_stable_pages = 65536,                  /* 4 GiB */
+        .max_heap_pages = 65536,                    /* 4 GiB (wasm32) */
+    };
+}
+
+static void limits_encode(const scheduler_limits *lim, uint8_t out[LIMITS_BYTES])
+{
+    out[0] = LIMITS_VERSION;
+    le64_store(out + 1, lim->slice_instructions);
+    le64_store(out + 9, lim->install_instructions);
+    le64_store(out + 17, lim->query_instructions);
+    le64_store(out + 25, lim->deploy_per_byte);
+    le32_store(out + 33, lim->max_messages_per_round);
+    le32_store(out + 37, lim->max_stable_pages);
+    le32_store(out + 41, lim->max_heap_pages);
+}
+
+static status limits_decode(span extra, scheduler_limits *lim)
+{
+    if (extra.len != LIMITS_BYTES || extra.ptr[0] != LIMITS_VERSION)
+        return ST_BAD_GENESIS;
+    const uint8_t *p = extra.ptr;
+    *lim = (scheduler_limits){le64_load(p + 1), le64_load(p + 9), le64_load(p + 17),
+                              le64_load(p + 25), le32_load(p + 33), le32_load(p + 37),
+                              le32_load(p + 41)};
+    if (!lim->slice_instructions || !lim->max_messages_per_round || !lim->max_heap_pages ||
+        lim->max_heap_pages > LEDGER_HEAP_PAGES_MAX)
+        return ST_BAD_GENESIS;
+    return ST_OK;
+}
+
+status scheduler_genesis_new(ledger *lg, const ledger_genesis *g, const scheduler_limits *lim)
+{
+    uint8_t extra[LIMITS_BYTES];
+    limits_encode(lim, extra);
+    ledger_genesis copy = *g;
+    copy.extra = span_of(extra, sizeof extra);
+    return ledger_genesis_init(lg, &copy);
+}
+
+status scheduler_install_arg(span module, span init_arg, buf *out)
+{
+    if (module.len > UINT32_MAX)
+        return ST_BAD_INSTALL_ARG;
+    uint8_t len[4];
+    le32_store(len, (uint32_t)module.len);
+    size_t old = out->len;
+    status st = buf_put(out, len, 4);
+    if (st == ST_OK)
+        st = buf_put(out, module.ptr, module.len);
+    if (st == ST_OK)
+        st = buf_put(out, init_arg.ptr, init_arg.len);
+    if (st != ST_OK)
+        out->len = old;
+    return st;
+}
+
+/* ---- principals --------------------------------------------------------------------------- */
+
+void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t out[PRINCIPAL_MAX])
+{
+    /* Self-authenticating principal as on the IC (hash of the key, then the 0x02 tag), with
+     * BLAKE2b-224 where the IC uses SHA-224 over the DER key. */
+    crypto_generichash(out, PRINCIPAL_MAX - 1, key, LEDGER_PUBLIC_KEY_SIZE, NULL, 0);
+    out[PRINCIPAL_MAX - 1] = 0x02;
+}
+
+size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX])
+{
+    /* As the IC's canister ids: the 8-byte big-endian number, then 0x01 0x01. */
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(id >> (56 - 8 * i));
+    out[8] = 0x01;
+    out[9] = 0x01;
+    return 10;
+}
+
+/* ---- code cache --------------------------------------------------------------------------- */
+
+status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
+                      code_entry **out, engine_error *err)
+{
+    for (uint32_t i = 0; i < s->ncodes; i++) {
+        if (!memcmp(s->codes[i]->hash, hash, LEDGER_HASH_SIZE)) {
+            s->codes[i]->refs++;
+            *out = s->codes[i];
+            return ST_OK;
+        }
+    }
+    if (s->ncodes == s->codes_cap) {
+        uint32_t cap = s->codes_cap ? 2 * s->codes_cap : 8;
+        code_entry **p = base_realloc(s->codes, cap * sizeof *p);
+        if (!p)
+            return ST_OUT_OF_MEMORY;
+        s->codes = p;
+        s->codes_cap = cap;
+    }
+    code_entry *e = base_calloc(1, sizeof *e);
+    if (!e)
+        return ST_OUT_OF_MEMORY;
+    status st = host_code_new(&s->hcfg, original, &e->code, err);
+    if (st != ST_OK) {
+        base_free(e);
+        return st;
+    }
+    memcpy(e->hash, hash, LEDGER_HASH_SIZE);
+    e->refs = 1;
+    s->codes[s->ncodes++] = e;
+    *out = e;
+    return ST_OK;
+}
+
+void sched_code_release(scheduler *s, code_entry *e)
+{
+    if (!e || --e->refs > 0)
+        return;
+    for (uint32_t i = 0; i < s->ncodes; i++) {
+        if (s->codes[i] == e) {
+            s->codes[i] = s->codes[--s->ncodes];
+            break;
+        }
+    }
+    host_code_free(e->code);
+    base_free(e);
+}
+
+/* ---- canisters ---------------------------------------------------------------------------- */
+
+sched_canister *sched_canister_find(scheduler *s, uint64_t id)
+{
+    uint32_t lo = 0, hi = s->ncanisters;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->canisters[mid]->id == id)
+            return s->canisters[mid];
+        if (s->canisters[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
+{
+    if (s->ncanisters && s->canisters[s->ncanisters - 1]->id >= id)
+        return ST_BUG_INVARIANT; /* ids only grow */
+    if (s->ncanisters == s->canisters_cap) {
+        uint32_t cap = s->canisters_cap ? 2 * s->canisters_cap : 16;
+        sched_canister **p = base_realloc(s->canisters, cap * sizeof *p);
+        if (!p)
+            return ST_OUT_OF_MEMORY;
+        s->canisters = p;
+        s->canisters_cap = cap;
+    }
+    sched_canister *c = base_calloc(1, sizeof *c);
+    if (!c)
+        return ST_OUT_OF_MEMORY;
+    uint8_t self[PRINCIPAL_MAX];
+    size_t n = sched_principal_of_canister(id, self);
+    status st = host_canister_new(&s->hcfg, span_of(self, n), &c->hc);
+    if (st != ST_OK) {
+        base_free(c);
+        return st;
+    }
+    c->id = id;
+    s->canisters[s->ncanisters++] = c;
+    *out = c;
+    return ST_OK;
+}
+
+static void canister_free(scheduler *s, sched_canister *c)
+{
+    host_canister_free(c->hc); /* abandons a paused message */
+    buf_fini(&c->paused.envelope);
+    sched_code_release(s, c->code);
+    base_free(c);
+}
+
+void sched_canister_drop_last(scheduler *s)
+{
+    if (s->ncanisters)
+        canister_free(s, s->canisters[--s->ncanisters]);
+}
+
+/* Gives host canister hc the principals of c's controllers (for ic0.is_controller). */
+static status controllers_to_host(const sched_canister *c, host_canister *hc)
+{
+    uint8_t principals[LEDGER_MAX_CONTROLLERS][PRINCIPAL_MAX];
+    span ids[LEDGER_MAX_CONTROLLERS];
+    for (uint32_t i = 0; i < c->ncontrollers; i++) {
+        sched_principal_of_key(c->controllers[i], principals[i]);
+        ids[i] = span_of(principals[i], PRINCIPAL_MAX);
+    }
+    return host_canister_set_controllers(hc, ids, c->ncontrollers);
+}
+
+status sched_canister_set_controllers(sched_canister *c,
+                                      const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], uint32_t n)
+{
+    if (n > LEDGER_MAX_CONTROLLERS)
+        return ST_BAD_CANISTER_RECORD;
+    memcpy(c->controllers, keys, (size_t)n * LEDGER_PUBLIC_KEY_SIZE);
+    c->ncontrollers = n;
+    return controllers_to_host(c, c->hc);
+}
+
+/* ---- aux: the scheduler's part of a canister record --------------------------------------
+ * u8 version (1) | u64 timer | u32 n | n bytes of saved globals | u8 paused
+ * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ] */
+
+enum { AUX_VERSION = 1 };
+
+status sched_aux_encode(const sched_canister *c, buf *out)
+{
+    host_saved sv;
+    host_canister_saved(c->hc, &sv);
+    uint8_t head[9];
+    head[0] = AUX_VERSION;
+    le64_store(head + 1, sv.timer);
+    status st = buf_put(out, head, sizeof head);
+    size_t at = out->len;
+    if (st == ST_OK)
+        st = buf_put(out, "\0\0\0\0", 4);
+    if (st == ST_OK)
+        st = host_canister_saved_globals(c->hc, out);
+    if (st != ST_OK)
+        return st;
+    if (out->len - at - 4 > UINT32_MAX)
+        return ST_LIMIT_EXCEEDED;
+    le32_store(out->ptr + at, (uint32_t)(out->len - at - 4));
+    const paused_msg *p = &c->paused;
+    uint8_t tail[1 + LEDGER_HASH_SIZE + 4 + 8] = {p->active ? 1 : 0};
+    if (!p->active)
+        return buf_put(out, tail, 1);
+    memcpy(tail + 1, p->id, LEDGER_HASH_SIZE);
+    le32_store(tail + 1 + LEDGER_HASH_SIZE, p->slices);
+    le64_store(tail + 5 + LEDGER_HASH_SIZE, p->time_ns);
+    return buf_put(out, tail, sizeof tail);
+}
+
+typedef struct aux_fields {
+    uint64_t timer;
+    span globals;
+    bool paused;
+    const uint8_t *msg_id;
+    uint32_t slices;
+    uint64_t time_ns;
+} aux_fields;
+
+static status aux_decode(span aux, aux_fields *f)
+{
+    memset(f, 0, sizeof *f);
+    if (aux.len == 0)
+        return ST_OK; /* an empty canister staged before it ran anything */
+    reader r = reader_of(aux);
+    uint8_t version, paused;
+    uint64_t timer;
+    uint32_t n;
+    if (reader_u8(&r, &version) || version != AUX_VERSION || reader_fixed64(&r, &timer) ||
+        reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
+        return ST_CORRUPT_LEDGER;
+    f->timer = timer;
+    f->paused = paused == 1;
+    if (f->paused) {
+        span id;
+        uint64_t t;
+        if (reader_bytes(&r, LEDGER_HASH_SIZE, &id) || reader_fixed32(&r, &f->slices) ||
+            reader_fixed64(&r, &t))
+            return ST_CORRUPT_LEDGER;
+        f->msg_id = id.ptr;
+        f->time_ns = t;
+    }
+    return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
+}
+
+/* ---- loading -------------------------------------------------------------------------------- */
+
+/* Reads `pages` 64 KiB pages of one memory into a new buffer. */
+static status read_memory(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32_t pages,
+                          uint8_t **out)
+{
+    *out = base_alloc((size_t)pages * LEDGER_PAGE_SIZE);
+    if (!*out)
+        return ST_OUT_OF_MEMORY;
+    status st = ST_OK;
+    for (uint32_t p = 0; st == ST_OK && p < pages; p++)
+        st = ledger_page_get(rd, id, mem, p, *out + (size_t)p * LEDGER_PAGE_SIZE);
+    return st;
+}
+
+/* Re-runs the `slices` finished slices of a message that was paused when the node stopped:
+ * execution is deterministic, so this reaches the very state the node had (docs/scheduler.md). */
+static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c, const aux_fields *f)
+{
+    span env;
+    status st = ledger_message_get(rd, f->msg_id, &env);
+    if (st == ST_NOT_FOUND)
+        return ST_CORRUPT_LEDGER;
+    if (st == ST_OK)
+        st = sched_message_begin(s, c, env, f->time_ns);
+    for (uint32_t i = 0; st == ST_OK && i < f->slices; i++) {
+        host_result res;
+        host_result_init(&res);
+        bool paused = false;
+        st = host_canister_call_run(c->hc, &res, &paused);
+        if (st == ST_OK && !paused)
+            st = ST_CORRUPT_LEDGER; /* it finished earlier than recorded */
+        c->paused.used = res.instructions;
+        host_result_fini(&res);
+    }
+    c->paused.slices = f->slices;
+    return st;
+}
+
+static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
+{
+    ledger_canister rec;
+    status st = ledger_canister_get(rd, id, &rec);
+    if (st == ST_UNKNOWN_CANISTER || st == ST_NOT_FOUND)
+        return ST_OK;
+    sched_canister *c;
+    if (st == ST_OK)
+        st = sched_canister_add(s, id, &c);
+    if (st == ST_OK)
+        st = sched_canister_set_controllers(c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec.controllers,
+                                            rec.controller_count);
+    static const uint8_t none[LEDGER_HASH_SIZE];
+    if (st != ST_OK || !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE))
+        return st;
+    span original, instrumented;
+    aux_fields f;
+    st = ledger_code_get(rd, rec.code_hash, &original, &instrumented);
+    if (st == ST_OK)
+        st = sched_code_get(s, original, rec.code_hash, &c->code, NULL);
+    if (st != ST_OK)
+        return st == ST_OUT_OF_MEMORY || st == ST_LMDB_ERROR ? st : ST_CORRUPT_LEDGER;
+    st = aux_decode(rec.aux, &f);
+    uint8_t *heap = NULL, *stable = NULL;
+    if (st == ST_OK)
+        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec.heap_pages, &heap);
+    if (st == ST_OK)
+        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec.stable_pages, &stable);
+    if (st == ST_OK) {
+        host_saved sv = {.heap = span_of(heap, (size_t)rec.heap_pages * LEDGER_PAGE_SIZE),
+                         .stable_bytes = (uint64_t)rec.stable_pages * LEDGER_PAGE_SIZE,
+                         .version = rec.version,
+                         .timer = f.timer,
+                         .certified_data = span_of(rec.certified_data, rec.certified_data_len)};
+        st = host_canister_restore(c->hc, c->code->code, &sv,
+                                   span_of(stable, (size_t)sv.stable_bytes), f.globals);
+    }
+    base_free(heap);
+    base_free(stable);
+    if (st == ST_OK && f.paused)
+        st = resume_paused(s, rd, c, &f);
+    return st;
+}
+
+static void drop_all(scheduler *s)
+{
+    while (s->ncanisters)
+        sched_canister_drop_last(s);
+}
+
+static status load_all(scheduler *s)
+{
+    ledger_reader *rd;
+    ledger_tip tip;
+    status st = ledger_read_begin(s->lg, &rd);
+    if (st != ST_OK)
+        return st;
+    st = ledger_tip_get(rd, &tip);
+    if (st == ST_OK) {
+        s->next_canister_id = tip.next_canister_id;
+        s->last_time_ns = tip.timestamp_ns;
+    }
+    for (uint64_t id = 1; st == ST_OK && id < s->next_canister_id; id++)
+        st = load_canister(s, rd, id);
+    ledger_read_end(rd);
+    return st;
+}
+
+status sched_reload(scheduler *s)
+{
+    drop_all(s);
+    status st = load_all(s);
+    s->broken = st != ST_OK;
+    return st;
+}
+
+status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
+{
+    *out = NULL;
+    const ledger_genesis *g = ledger_genesis_of(lg);
+    if (!g)
+        return ST_NO_GENESIS;
+    scheduler *s = base_calloc(1, sizeof *s);
+    if (!s)
+        return ST_OUT_OF_MEMORY;
+    s->lg = lg;
+    s->genesis = *g;
+    status st = limits_decode(g->extra, &s->lim);
+    if (st == ST_OK && g->extra.len <= sizeof s->genesis_extra) {
+        memcpy(s->genesis_extra, g->extra.ptr, g->extra.len);
+        s->genesis.extra = span_of(s->genesis_extra, g->extra.len);
+    }
+    host_config_default(&s->hcfg);
+    s->hcfg.schedule = (int)g->schedule_version;
+    s->hcfg.max_stable_pages = s->lim.max_stable_pages;
+    s->hcfg.run.max_memory_pages = s->lim.max_heap_pages;
+    if (opt) {
+        s->hcfg.debug_sink = opt->debug_sink;
+        s->hcfg.debug_user = opt->debug_user;
+    }
+    if (st == ST_OK)
+        st = load_all(s);
+    if (st != ST_OK) {
+        scheduler_close(s);
+        return st;
+    }
+    *out = s;
+    return ST_OK;
+}
+
+void scheduler_close(scheduler *s)
+{
+    if (!s)
+        return;
+    drop_all(s);
+    base_free(s->canisters);
+    while (s->ncodes) { /* every entry was released with its canisters; free any left over */
+        code_entry *e = s->codes[s->ncodes - 1];
+        e->refs = 1;
+        sched_code_release(s, e);
+    }
+    base_free(s->codes);
+    base_free(s);
+}
+
+/* ---- queries ------------------------------------------------------------------------------- */
+
+/* A throwaway copy of c's committed state (used while c has a paused message). */
+static status committed_copy(scheduler *s, sched_canister *c, host_canister **out)
+{
+    uint8_t self[PRINCIPAL_MAX];
+    size_t n = sched_principal_of_canister(c->id, self);
+    host_canister *tmp;
+    status st = host_canister_new(&s->hcfg, span_of(self, n), &tmp);
+    if (st != ST_OK)
+        return st;
+    host_saved sv;
+    host_canister_saved(c->hc, &sv);
+    buf globals = {0};
+    uint8_t *stable = base_alloc(sv.stable_bytes ? (size_t)sv.stable_bytes : 1);
+    st = stable ? host_canister_saved_stable_read(c->hc, 0, stable, sv.stable_bytes)
+                : ST_OUT_OF_MEMORY;
+    if (st == ST_OK)
+        st = host_canister_saved_globals(c->hc, &globals);
+    if (st == ST_OK)
+        st = controllers_to_host(c, tmp);
+    if (st == ST_OK)
+        st = host_canister_restore(tmp, c->code->code, &sv, span_of(stable, (size_t)sv.stable_bytes),
+                                   span_of(globals.ptr, globals.len));
+    base_free(stable);
+    buf_fini(&globals);
+    if (st != ST_OK) {
+        host_canister_free(tmp);
+        return st;
+    }
+    *out = tmp;
+    return ST_OK;
+}
+
+status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
+                       host_result *res)
+{
+    sched_canister *c = sched_canister_find(s, canister_id);
+    if (!c)
+        return ST_UNKNOWN_CANISTER;
+    uint8_t principal[PRINCIPAL_MAX] = {0x04}; /* the anonymous principal */
+    size_t plen = 1;
+    if (caller.len == LEDGER_PUBLIC_KEY_SIZE) {
+        sched_principal_of_key(caller.ptr, principal);
+        plen = PRINCIPAL_MAX;
+    }
+    host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
+                   .time = s->last_time_ns, .instruction_limit = s->lim.query_instructions};
+    if (!c->paused.active || !c->code)
+        return host_canister_call(c->hc, HOST_CALL_QUERY, &hm, res);
+    host_canister *tmp;
+    status st = committed_copy(s, c, &tmp);
+    if (st != ST_OK)
+        return st;
+    st = host_canister_call(tmp, HOST_CALL_QUERY, &hm, res);
+    host_canister_free(tmp);
+    return st;
+}
+
+status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code)
+{
+    sched_canister *c = sched_canister_find(s, canister_id);
+    if (!c)
+        return ST_UNKNOWN_CANISTER;
+    *code = c->code ? c->code->code : NULL;
+    return ST_OK;
+}

@@ -1,0 +1,118 @@
+/* scheduler.h - deterministic rounds: the node's execution core and the auditor's replay.
+ *
+ * A scheduler owns the live canisters of one ledger (loaded at open, kept in memory) and turns
+ * the mempool into blocks. Everything a round does is a pure function of (committed state,
+ * block): the block's timestamp is the only time, canisters are visited in id order, messages
+ * in block order; no wall clock, address or hash-table order reaches state (docs/scheduler.md).
+ *
+ * Producing and replaying share one code path: scheduler_round() picks the messages of the
+ * next block from the mempool (fairly, round-robin across canisters, within the round
+ * instruction budget) and executes them; scheduler_replay() feeds the messages of recorded
+ * blocks to the same executor and compares the roots.
+ *
+ * Threads: one scheduler is used by one thread at a time; the node serialises rounds and
+ * queries with its own lock. The ledger may be read by other threads meanwhile. */
+#ifndef TALLY_SCHEDULER_H
+#define TALLY_SCHEDULER_H
+
+#include "host.h"
+#include "ledger.h"
+
+typedef struct scheduler scheduler;
+
+/* Limits and charges beyond the genesis record, fixed for a chain (they are part of the rules
+ * every replica must share): they are stored in the genesis `extra` bytes by
+ * scheduler_genesis_new() and read back by scheduler_open(). */
+typedef struct scheduler_limits {
+    uint64_t slice_instructions;   /* per slice of a message (IC: 2 B) */
+    uint64_t install_instructions; /* per install/upgrade message (IC: 300 B) */
+    uint64_t query_instructions;   /* per query (IC: 5 B) */
+    uint64_t deploy_per_byte;      /* instructions charged per byte of module code */
+    uint32_t max_messages_per_round;
+    uint32_t max_stable_pages;     /* 64 KiB pages of stable memory per canister */
+    uint32_t max_heap_pages;       /* 64 KiB pages of Wasm memory per canister */
+} scheduler_limits;
+
+/* The IC's application-subnet values (../shared/IC-REFERENCE.md section 2, dfinity/ic
+ * rs/config/src/subnet_config.rs): round 4 B, message 40 B, slice 2 B, query 5 B, install 300 B;
+ * deploy 25 instructions per code byte (wasmi's figure, until `tally bench` calibrates ours);
+ * 1000 messages per round; 4 GiB heap and stable memory. */
+void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim);
+
+/* Writes genesis g, with lim encoded into g->extra, into a fresh ledger (block 0).
+ * Returns ledger_genesis_init's statuses or ST_OUT_OF_MEMORY. */
+status scheduler_genesis_new(ledger *lg, const ledger_genesis *g, const scheduler_limits *lim);
+
+typedef struct scheduler_options {
+    host_debug_fn debug_sink; /* ic0.debug_print output (NULL: dropped) */
+    void *debug_user;
+} scheduler_options;
+
+/* Opens a scheduler over lg (which must outlive it): reads genesis and limits, loads every
+ * canister (code from the code store, compiled once per code hash; memories from pages;
+ * globals, timer and any paused message from the record's aux bytes) and, if a message was
+ * paused when the node stopped, re-runs its earlier slices so that the next round resumes it
+ * exactly (docs/scheduler.md). opt may be NULL. Returns ST_OK, ST_NO_GENESIS, ST_BAD_GENESIS,
+ * ST_CORRUPT_LEDGER (stored code or state that does not load), ledger read faults,
+ * ST_OUT_OF_MEMORY. */
+status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out);
+void scheduler_close(scheduler *s);
+
+/* What one round did. */
+typedef struct scheduler_round_info {
+    bool produced;          /* false: nothing to do, no block */
+    ledger_tip tip;         /* the new tip (or the old one if !produced) */
+    uint32_t messages;      /* messages included in the block */
+    uint32_t completed;     /* receipts written (includes resumed messages that finished) */
+    uint64_t instructions;  /* instructions executed in the round */
+    bool paused;            /* a message is paused at the end of the round */
+} scheduler_round_info;
+
+/* True if a round now would produce a block (mempool not empty, or a paused message). */
+bool scheduler_has_work(scheduler *s);
+
+/* Runs one round and commits it as the next block with timestamp `time_ns` (the block's time;
+ * clamped up to the parent's). Returns ST_OK (see info), or a FAULT (ledger, memory): then
+ * nothing was committed and the in-memory canisters are restored to the last block.
+ * Mempool messages that cannot run (expired, unknown canister, bad kind) are included with a
+ * receipt that says why, so that the sender learns it and replay reproduces it. */
+status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *info);
+
+/* Runs a query (canister_query <method>) on the state of the last block, never changing it;
+ * while a message of that canister is paused, the query sees the state before that message.
+ * Returns ST_OK (see res: reply, reject or trap), ST_UNKNOWN_CANISTER, ST_OUT_OF_MEMORY. */
+status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
+                       host_result *res);
+
+/* Methods of a canister's code ("update"/"query" kinds) for canister_info; ST_UNKNOWN_CANISTER
+ * or ST_OK with *code NULL when it has no code. The pointer is valid until the next round. */
+status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code);
+
+/* ---- replay ---------------------------------------------------------------------------------- */
+
+typedef struct scheduler_divergence {
+    uint64_t height;  /* first block whose result differs; 0 if none */
+    char what[256];   /* e.g. "state root: recorded 3fa1... replayed 9c0e..." */
+} scheduler_divergence;
+
+/* Progress callback: called after each replayed block. */
+typedef void (*scheduler_progress_fn)(void *user, uint64_t height, uint64_t last);
+
+/* Re-executes the blocks of the node directory `src` (opened read-only; never written) from
+ * genesis on a fresh ledger in the empty or absent directory `work`, with the same code path
+ * as scheduler_round(), and compares each block's state root, receipts root and block hash
+ * with the recorded ones, for heights in [from, to] (to = 0: up to the tip; blocks before
+ * `from` are executed but not compared). Returns ST_OK with div->height = 0 when all match,
+ * ST_OK with div filled at the first divergence, or a FAULT/INVALID status if the ledgers
+ * cannot be read or written. *last (may be NULL) gets the last replayed tip. */
+status scheduler_replay(const char *src, const char *work, uint64_t from, uint64_t to,
+                        scheduler_progress_fn progress, void *user,
+                        scheduler_divergence *div, ledger_tip *last);
+
+/* ---- messages the node builds ---------------------------------------------------------------- */
+
+/* The argument of an install message: u32 LE module length, the module, then the init arg.
+ * Appends to *out. ST_OK or ST_OUT_OF_MEMORY. */
+status scheduler_install_arg(span module, span init_arg, buf *out);
+
+#endif

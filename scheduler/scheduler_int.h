@@ -1,0 +1,107 @@
+/* scheduler_int.h - friends inside scheduler/: the in-memory canisters, the code cache and the
+ * round executor shared by production and replay. Not a public header. */
+#ifndef TALLY_SCHEDULER_INT_H
+#define TALLY_SCHEDULER_INT_H
+
+#include "scheduler.h"
+
+enum { PRINCIPAL_MAX = 29 };
+
+/* A message of a canister that is paused between slices (deterministic time slicing). */
+typedef struct paused_msg {
+    bool active;
+    uint8_t id[LEDGER_HASH_SIZE];
+    buf envelope;          /* owned copy: msg and hmsg borrow from it */
+    ledger_message msg;
+    host_msg hmsg;
+    uint8_t caller[PRINCIPAL_MAX];
+    uint32_t slices;       /* slices run so far */
+    uint64_t used;         /* instructions used by those slices */
+    uint64_t time_ns;      /* the time of the block that started it */
+} paused_msg;
+
+/* One cached compiled module, shared by the canisters running it. */
+typedef struct code_entry {
+    uint8_t hash[LEDGER_HASH_SIZE];
+    host_code *code;
+    uint32_t refs;
+} code_entry;
+
+/* A canister as the scheduler keeps it: the live host state plus its ledger record fields. */
+typedef struct sched_canister {
+    uint64_t id;
+    host_canister *hc;
+    code_entry *code;      /* NULL: no code */
+    uint32_t ncontrollers;
+    uint8_t controllers[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
+    bool touched;          /* changed in the current round: record and pages to stage */
+    bool heap_cleared;     /* the current round replaced the heap (install, upgrade) */
+    paused_msg paused;
+} sched_canister;
+
+struct scheduler {
+    ledger *lg;
+    ledger_genesis genesis;
+    uint8_t genesis_extra[64];
+    scheduler_limits lim;
+    host_config hcfg;
+    sched_canister **canisters; /* sorted by id (ids are assigned in increasing order) */
+    uint32_t ncanisters, canisters_cap;
+    code_entry **codes;
+    uint32_t ncodes, codes_cap;
+    uint64_t next_canister_id;  /* the id the next install gets */
+    uint64_t last_time_ns;      /* timestamp of the last block (queries run at this time) */
+    bool broken;                /* a fault left memory ahead of the ledger: reload first */
+};
+
+/* scheduler.c */
+sched_canister *sched_canister_find(scheduler *s, uint64_t id);
+/* The principal of a sender's public key (29 bytes, self-authenticating, as on the IC), and of
+ * a canister id (10 bytes). */
+void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t out[PRINCIPAL_MAX]);
+size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
+/* Compiles (or finds in the cache) the code with this original module; takes a reference. */
+status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
+                      code_entry **out, engine_error *err);
+void sched_code_release(scheduler *s, code_entry *e);
+/* Adds a new canister (no code) with the next id; drops the last one (a failed install). */
+status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out);
+void sched_canister_drop_last(scheduler *s);
+/* Replaces the controllers (public keys) of c, also in its host canister. */
+status sched_canister_set_controllers(sched_canister *c,
+                                      const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], uint32_t n);
+/* Drops every in-memory canister and loads them again from the ledger. */
+status sched_reload(scheduler *s);
+/* Serialises the scheduler's part of a canister record (aux bytes). */
+status sched_aux_encode(const sched_canister *c, buf *out);
+
+/* round.c: executes one block's messages, in order, on the live canisters, staging writes. */
+struct round_ctx {
+    scheduler *s;
+    ledger_round *r;
+    uint64_t height;
+    uint64_t time_ns;
+    uint64_t used;         /* instructions executed in this round */
+    uint32_t included;
+    uint32_t completed;
+};
+
+/* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
+ * ST_CANISTER_BUSY (nothing started), ST_OUT_OF_MEMORY. */
+status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns);
+/* Runs the messages of block `height` at `time_ns`: the paused ones, then `n` envelopes from
+ * next(); stages everything; commits. Shared by production and replay. */
+typedef struct round_ctx round_ctx;
+/* The next envelope to run (borrowed until the round ends), or ST_NOT_FOUND: no more. */
+typedef status (*round_next_fn)(void *user, const round_ctx *rc, span *envelope);
+status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
+                 scheduler_round_info *info);
+
+/* Resumes every paused message (canisters in id order) for one slice each. */
+status round_resume_paused(round_ctx *rc);
+/* Includes `envelope` in the block and executes it (start of a message). */
+status round_execute(round_ctx *rc, span envelope);
+/* Stages the records and dirty pages of touched canisters. */
+status round_stage_canisters(round_ctx *rc);
+
+#endif
