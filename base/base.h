@@ -72,7 +72,8 @@ typedef struct reader {
 
 static inline reader reader_of(span s)
 {
-    return (reader){s.ptr, s.ptr, s.ptr + s.len};
+    /* an empty span may have a NULL pointer, and NULL + 0 is undefined in C */
+    return (reader){s.ptr, s.ptr, s.len ? s.ptr + s.len : s.ptr};
 }
 static inline size_t reader_offset(const reader *r)
 {

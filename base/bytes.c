@@ -16,6 +16,8 @@ bool span_eq_str(span a, const char *s)
 
 bool span_is_utf8(span a)
 {
+    if (a.len == 0) /* a.ptr may be NULL: NULL + 0 is undefined in C */
+        return true;
     const uint8_t *p = a.ptr, *end = a.ptr + a.len;
     while (p < end) {
         uint8_t c = *p;

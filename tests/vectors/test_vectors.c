@@ -1,0 +1,136 @@
+/* test_vectors.c - golden vectors: a fixed genesis and a fixed sequence of signed messages must
+ * give these exact block hashes, state roots and instruction counts, bit for bit, in every
+ * build (CI runs this under gcc -O2 and under clang with sanitizers). Any change to encoding,
+ * hashing, metering weights or execution semantics shows up here first.
+ *
+ * The canister is tests/scheduler/slow.wat (wat2wasm output is stable for a wabt version; C
+ * canisters are not used because their bytes depend on the clang version). To regenerate after
+ * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scheduler.h"
+
+typedef struct step {
+    const char *method; /* NULL: a round with no new message */
+    uint32_t count;     /* messages of this kind submitted before the round */
+} step;
+
+typedef struct golden {
+    uint64_t height;
+    const char *block_hash;
+    const char *state_root;
+    uint64_t instructions; /* executed in the round */
+} golden;
+
+/* install, 3 quick, slow (spans rounds: slice 100k), quick behind it, rounds until done */
+static const step script[] = {
+    {"<install>", 1}, {"quick", 3}, {"slow", 1}, {"quick", 1}, {NULL, 0}, {NULL, 0},
+    {NULL, 0},        {NULL, 0},    {NULL, 0},   {NULL, 0},    {"quick", 2},
+};
+
+static const golden expected[] = {
+#include "golden.inc"
+};
+
+static void read_file(const char *path, buf *out)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    uint8_t tmp[8192];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
+        assert_int_equal(buf_put(out, tmp, n), ST_OK);
+    fclose(fp);
+}
+
+static void test_golden_vectors(void **state)
+{
+    (void)state;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    ledger *lg;
+    ledger_options opt = {.no_sync = true};
+    assert_int_equal(ledger_open(dir, &opt, &lg), ST_OK);
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
+    static const uint8_t seed[LEDGER_SEED_SIZE] = {42};
+    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
+    ledger_genesis g;
+    scheduler_limits lim;
+    scheduler_genesis_default(&g, &lim);
+    strcpy(g.chain_id, "tally-golden");
+    g.genesis_time_ns = 1700000000000000000ull;
+    memcpy(g.admin_public_key, pk, sizeof pk);
+    lim.slice_instructions = 100000;
+    assert_int_equal(scheduler_genesis_new(lg, &g, &lim), ST_OK);
+    scheduler *s;
+    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+
+    buf wasm = {0}, arg = {0}, env = {0};
+    read_file(SLOW_WASM, &wasm);
+    assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
+                     ST_OK);
+    bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
+    uint64_t nonce = 0, time = g.genesis_time_ns;
+    size_t checked = 0;
+    for (size_t i = 0; i < BASE_ARRAY_LEN(script); i++) {
+        for (uint32_t k = 0; k < script[i].count; k++) {
+            bool install = !strcmp(script[i].method, "<install>");
+            ledger_message m = {.nonce = ++nonce,
+                                .canister_id = install ? LEDGER_CANISTER_NONE : 1,
+                                .kind = install ? LEDGER_MSG_INSTALL : LEDGER_MSG_UPDATE,
+                                .method = install ? span_of(NULL, 0)
+                                                  : span_of(script[i].method, strlen(script[i].method)),
+                                .arg = install ? span_of(arg.ptr, arg.len) : span_of(NULL, 0),
+                                .expiry_height = 100};
+            memcpy(m.sender, pk, sizeof pk);
+            uint8_t id[LEDGER_HASH_SIZE];
+            env.len = 0;
+            assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
+            assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
+        }
+        time += 1000000000ull;
+        scheduler_round_info info;
+        assert_int_equal(scheduler_round(s, time, &info), ST_OK);
+        assert_true(info.produced);
+        char bh[65], sr[65];
+        ledger_hash_hex(info.tip.hash, bh);
+        ledger_hash_hex(info.tip.state_root, sr);
+        if (print) {
+            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
+                   bh, sr, (unsigned long long)info.instructions);
+            continue;
+        }
+        assert_true(checked < BASE_ARRAY_LEN(expected));
+        const golden *e = &expected[checked++];
+        assert_int_equal(info.tip.height, e->height);
+        assert_string_equal(bh, e->block_hash);
+        assert_string_equal(sr, e->state_root);
+        assert_int_equal(info.instructions, e->instructions);
+    }
+    if (!print)
+        assert_int_equal(checked, BASE_ARRAY_LEN(expected));
+    buf_fini(&wasm);
+    buf_fini(&arg);
+    buf_fini(&env);
+    scheduler_close(s);
+    ledger_close(lg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden_vectors)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
