@@ -1,8 +1,12 @@
-/* cmd_run.c - `tally run FILE.wasm [--invoke NAME] [ARGS...]`: load, compile and instantiate a
- * raw module with no imports, call one export and print its results one per line, the way
- * `wasmtime --invoke` does. A trap exits 1 with the status name on stderr. No metering here. */
+/* cmd_run.c - `tally run FILE.wasm [--budget N] [--invoke NAME] [ARGS...]`: load, compile and
+ * instantiate a raw module, call one export and print its results one per line, the way
+ * `wasmtime --invoke` does. A trap exits 1 with the status name on stderr. A module made by
+ * `tally instrument` (its only import is __tally.out_of_instructions) runs metered: the counter
+ * starts at the budget, running out traps with INSTRUCTION_LIMIT_EXCEEDED, and the instructions
+ * used are reported on stderr. */
 #include "cli.h"
 #include "engine.h"
+#include "instrument.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,12 +17,16 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally run FILE.wasm [--invoke NAME] [ARGS...]\n\n"
+            "usage: tally run FILE.wasm [--budget N] [--invoke NAME] [ARGS...]\n\n"
             "Instantiates a WebAssembly module that has no imports (its start function runs),\n"
             "calls the exported function NAME (default: `_start`, else `run`) with ARGS parsed\n"
             "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
             "`nan`, `inf`), and prints each result on its own line: integers as signed decimal,\n"
             "floats in their shortest round-trip form.\n\n"
+            "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE "."
+            INSTRUMENT_IMPORT_NAME ")\n"
+            "runs metered: its counter starts at N (--budget, default 2^62), running out traps\n"
+            "with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to stderr.\n\n"
             "Exit status: 0 on success; 1 if the module is invalid, cannot be linked, or traps\n"
             "(stderr: STATUS_NAME: message); 2 on usage errors.\n");
 }
@@ -109,6 +117,33 @@ static void print_result(uint8_t type, uint64_t v)
     }
 }
 
+/* __tally.out_of_instructions: the budget is spent. */
+static status out_of_instructions(engine_instance *inst, void *user, uint64_t *slots)
+{
+    (void)inst;
+    (void)user;
+    (void)slots;
+    return ST_INSTRUCTION_LIMIT_EXCEEDED;
+}
+
+/* True if m is a metered module: its one import is the instrumenter's out_of_instructions. */
+static bool is_metered(const engine_module *m)
+{
+    return m->nimports == 1 && m->imports[0].kind == EXT_FUNC &&
+           span_eq_str(m->imports[0].module, INSTRUMENT_IMPORT_MODULE) &&
+           span_eq_str(m->imports[0].name, INSTRUMENT_IMPORT_NAME);
+}
+
+/* The metering counter of a metered instance, or NULL. */
+static engine_global *counter_of(engine_instance *inst)
+{
+    engine_extern x;
+    span name = span_of(INSTRUMENT_COUNTER_EXPORT, strlen(INSTRUMENT_COUNTER_EXPORT));
+    if (engine_instance_export(inst, name, &x) != ST_OK || x.kind != EXT_GLOBAL)
+        return NULL;
+    return x.u.global;
+}
+
 /* Finds the function to call: `name`, else _start, else run. */
 static status find_entry(engine_instance *inst, const char *name, engine_func **f)
 {
@@ -160,7 +195,8 @@ static int invoke(engine_instance *inst, engine_func *f, int nargs, char **args)
 }
 
 /* Loads, compiles, instantiates; returns the exit code. */
-static int run_module(const uint8_t *bytes, size_t len, const char *name, int nargs, char **args)
+static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_t budget,
+                      int nargs, char **args)
 {
     engine_config cfg;
     engine_config_default(&cfg);
@@ -174,11 +210,22 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int na
         return 1;
     }
     int rc = 1;
-    if (m->nimports) {
-        const import *imp = &m->imports[0];
+    engine_func *ooi = NULL;
+    engine_extern imp = {.kind = EXT_FUNC};
+    bool metered = is_metered(m);
+    if (metered) {
+        static const functype void_type = {0, 0, NULL};
+        st = engine_host_func_new(&void_type, out_of_instructions, NULL, &ooi);
+        if (st != ST_OK) {
+            rc = fail("", st);
+            goto out_free_module;
+        }
+        imp.u.func = ooi;
+    } else if (m->nimports) {
+        const import *first = &m->imports[0];
         fprintf(stderr, "tally run: %s: the module imports \"%.*s\" \"%.*s\"; tally run provides "
-                        "no imports\n", status_name(ST_UNKNOWN_IMPORT), (int)imp->module.len,
-                (const char *)imp->module.ptr, (int)imp->name.len, (const char *)imp->name.ptr);
+                        "no imports\n", status_name(ST_UNKNOWN_IMPORT), (int)first->module.len,
+                (const char *)first->module.ptr, (int)first->name.len, (const char *)first->name.ptr);
         goto out_free_module;
     }
     engine_code *code = NULL;
@@ -190,7 +237,7 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int na
     engine_run_config rcfg;
     engine_run_config_default(&cfg, &rcfg);
     engine_instance *inst = NULL;
-    st = engine_instance_new(code, &rcfg, NULL, 0, &inst, &err);
+    st = engine_instance_new(code, &rcfg, metered ? &imp : NULL, metered ? 1 : 0, &inst, &err);
     if (st != ST_OK) {
         rc = fail("instantiate", st);
         goto out_free_instance;
@@ -201,12 +248,19 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int na
                 status_name(ST_UNKNOWN_EXPORT), name ? name : "_start\" or \"run");
         goto out_free_instance;
     }
+    engine_global *counter = metered ? counter_of(inst) : NULL;
+    if (counter)
+        engine_global_set(counter, (uint64_t)budget);
     rc = invoke(inst, f, nargs, args);
+    if (counter)
+        fprintf(stderr, "instructions: %" PRId64 "\n",
+                budget - (int64_t)engine_global_get(counter));
 out_free_instance:
     engine_instance_free(inst);
     engine_code_free(code);
 out_free_module:
     engine_module_free(m);
+    engine_host_func_free(ooi);
     return rc;
 }
 
@@ -217,14 +271,25 @@ int cmd_run(int argc, char **argv)
         return 0;
     }
     const char *file = NULL, *name = NULL;
+    int64_t budget = INT64_C(1) << 62;
     int i = 1;
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--invoke")) {
-            if (++i == argc) {
+        if (!strcmp(argv[i], "--invoke") || !strcmp(argv[i], "--budget")) {
+            if (i + 1 == argc) {
                 usage(stderr);
                 return 2;
             }
-            name = argv[i];
+            if (!strcmp(argv[i++], "--invoke")) {
+                name = argv[i];
+                continue;
+            }
+            char *end = NULL;
+            long long b = strtoll(argv[i], &end, 0);
+            if (!end || *end || b < 0) {
+                fprintf(stderr, "tally run: --budget wants a non-negative integer\n");
+                return 2;
+            }
+            budget = b;
         } else if (!file) {
             file = argv[i];
         } else {
@@ -242,7 +307,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "tally run: %s: %s: cannot read file\n", file, status_name(st));
         return 1;
     }
-    int rc = run_module(bytes, len, name, argc - i, argv + i);
+    int rc = run_module(bytes, len, name, budget, argc - i, argv + i);
     base_free(bytes);
     return rc;
 }

@@ -12,7 +12,10 @@
  * immediate for the i32/i64 forms that take one), so `local.get a; local.get b; i32.add` emits
  * a single `add d, a, b`. A local.set/local.tee right after the instruction that produced the
  * value rewrites that instruction's destination to the local (no copy at all), so
- * `x = y + 1` is one instruction. A compare feeding br_if/if becomes one compare-and-branch.
+ * `x = y + 1` is one instruction. A compare feeding br_if/if becomes one compare-and-branch,
+ * and the instrumenter's metering sequences (`global.get g; i64.const k; i64.sub; global.set g`
+ * and `global.get g; i64.const 0; i64.lt_s; if`) become one instruction each, with the same
+ * effect on the counter as the Wasm they replace.
  * Lazy entries are materialized into their home slots when the rule "a slot's meaning must not
  * change under a lazy entry" requires it: before a local.set of a local they name, at every
  * block/loop/if boundary (so that control-flow merges always see every entry in its home slot),
@@ -58,6 +61,7 @@ typedef struct comp {
     bool last_ok;       /* the last instruction produced vs[last_h] and may be rewritten */
     uint32_t last_pc, last_h;
     uint32_t skip;      /* nesting depth inside dead code */
+    uint32_t gg_pc;     /* word index of the last global.get emitted, UINT32_MAX if none */
     uint32_t *targets;  /* br_table depths */
     uint32_t ntargets_cap;
     status st;
@@ -237,7 +241,7 @@ static void mark_last(comp *c, uint32_t pc)
 /* ---- branches ----------------------------------------------------------------------------- */
 
 static const uint16_t negated[][2] = {
-    {VM_BR_IF, VM_BR_IFZ}, {VM_BR_IF64, VM_BR_IFZ64},
+    {VM_BR_IF, VM_BR_IFZ}, {VM_BR_IF64, VM_BR_IFZ64}, {VM_BR_GLOBAL_LT0, VM_BR_GLOBAL_GE0},
     {VM_BR_I32_EQ, VM_BR_I32_NE}, {VM_BR_I32_LT_S, VM_BR_I32_GE_S},
     {VM_BR_I32_LT_U, VM_BR_I32_GE_U}, {VM_BR_I32_GT_S, VM_BR_I32_LE_S},
     {VM_BR_I32_GT_U, VM_BR_I32_LE_U}, {VM_BR_I32_EQ_I, VM_BR_I32_NE_I},
@@ -279,6 +283,18 @@ static cond pop_cond(comp *c)
     uint32_t top = c->vh - 1;
     if (c->last_ok && c->last_h == top && c->vs[top].kind == V_STACK && c->st == ST_OK) {
         const uint32_t *w = &c->w[c->last_pc];
+        /* `global.get g; i64.const 0; i64.lt_s` (the metering check): one instruction */
+        if ((w[0] == VM_I64_LT_S_I || w[0] == VM_I64_GE_S_I) && w[3] == 0 &&
+            c->gg_pc != UINT32_MAX && c->gg_pc + 3 == c->last_pc && c->w[c->gg_pc + 1] == w[2] &&
+            w[1] == w[2]) {
+            cond k = {w[0] == VM_I64_LT_S_I ? VM_BR_GLOBAL_LT0 : VM_BR_GLOBAL_GE0,
+                      c->w[c->gg_pc + 2], 0, 1};
+            c->n = c->gg_pc;
+            c->last_ok = false;
+            c->gg_pc = UINT32_MAX;
+            c->vh--;
+            return k;
+        }
         uint32_t br = branch_form(w[0]);
         if (br || w[0] == VM_I32_EQZ || w[0] == VM_I64_EQZ) {
             cond k;
@@ -456,6 +472,7 @@ static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
         c->ccap = ncap;
     }
     c->cs[c->ch++] = (ctrl){kind, false, np, nr, c->vh - np, 0, 0, 0};
+    c->gg_pc = UINT32_MAX; /* a label may follow: no fusion across it */
 }
 
 /* Block type (spec 5.3.2): empty, one value type, or a type index. */
@@ -501,6 +518,7 @@ static void do_else(comp *c)
     t->else_patch = 0;
     t->kind = C_ELSE;
     t->unreachable = false;
+    c->gg_pc = UINT32_MAX;
     c->vh = t->height + t->nparams;
     c->last_ok = false;
 }
@@ -528,6 +546,7 @@ static bool do_end(comp *c)
         vpush(c, V_STACK, 0, 0);
     c->ch--;
     c->last_ok = false;
+    c->gg_pc = UINT32_MAX;
     return false;
 }
 
@@ -863,6 +882,29 @@ static void emit_misc(comp *c, opcode op, const imm *im)
     }
 }
 
+/* `global.get g; i64.const k; i64.sub (or add); global.set g` (the metering decrement) becomes
+ * one GLOBAL_ADD64 when the three instructions were emitted back to back into one slot. */
+static bool global_add(comp *c, uint32_t g)
+{
+    uint32_t top = c->vh - 1;
+    if (!c->last_ok || c->last_h != top || c->vs[top].kind != V_STACK || c->st != ST_OK ||
+        c->gg_pc == UINT32_MAX || c->gg_pc + 3 != c->last_pc)
+        return false;
+    const uint32_t *w = &c->w[c->last_pc], *gg = &c->w[c->gg_pc];
+    uint32_t h = home(c, top);
+    if ((w[0] != VM_I64_SUB_I && w[0] != VM_I64_ADD_I) || w[1] != h || w[2] != h ||
+        gg[1] != h || gg[2] != g)
+        return false;
+    int64_t k = (int64_t)(int32_t)w[3];
+    uint64_t v = w[0] == VM_I64_SUB_I ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;
+    c->n = c->gg_pc;
+    c->last_ok = false;
+    c->gg_pc = UINT32_MAX;
+    c->vh--;
+    emit3(c, VM_GLOBAL_ADD64, g, (uint32_t)v, (uint32_t)(v >> 32));
+    return true;
+}
+
 /* Compiles one instruction; *done at the function's final end. */
 static status compile_insn(comp *c, reader *r, bool *done)
 {
@@ -946,13 +988,15 @@ static status compile_insn(comp *c, reader *r, bool *done)
         uint32_t d = push_result(c), pc = here(c);
         emit2(c, VM_GLOBAL_GET, d, im.a);
         mark_last(c, pc);
+        c->gg_pc = pc;
         break;
     }
-    case OP_GLOBAL_SET: {
-        uint32_t a = pop(c);
-        emit2(c, VM_GLOBAL_SET, im.a, a);
+    case OP_GLOBAL_SET:
+        if (!global_add(c, im.a)) {
+            uint32_t a = pop(c);
+            emit2(c, VM_GLOBAL_SET, im.a, a);
+        }
         break;
-    }
     case OP_I32_CONST: case OP_I64_CONST: case OP_F32_CONST: case OP_F64_CONST:
         vpush(c, V_CONST, 0, im.v);
         break;
@@ -971,6 +1015,7 @@ static status compile_body(comp *c, const func *fn, vm_code_func *out)
     c->ch = 0;
     c->skip = 0;
     c->last_ok = false;
+    c->gg_pc = UINT32_MAX;
     out->start = here(c);
     out->nparams = ft->nparams;
     out->nresults = ft->nresults;

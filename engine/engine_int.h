@@ -111,7 +111,10 @@
     X(TABLE_COPY)      /* (dt, st, d, s, n) */                                                    \
     X(TABLE_INIT)      /* (table, seg, d, s, n) */                                                \
     X(ELEM_DROP)       /* (seg) */                                                                \
-    X(REF_FUNC)        /* (d, f) */
+    X(REF_FUNC)        /* (d, f) */                                                               \
+    X(GLOBAL_ADD64)    /* (g, lo, hi) i64 global g += imm: a fused metering decrement */          \
+    X(BR_GLOBAL_LT0)   /* (g, off) jump if i64 global g < 0: a fused metering check */            \
+    X(BR_GLOBAL_GE0)   /* (g, off) jump if i64 global g >= 0 */
 
 typedef enum vm_op {
 #define VM_X(n) VM_##n,

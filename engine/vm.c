@@ -638,6 +638,22 @@ do_return:
         pc += 3;
         NEXT();
     }
+    OPL(GLOBAL_ADD64)
+    {
+        inst->globals[pc[1]]->value += pc[2] | (uint64_t)pc[3] << 32;
+        pc += 4;
+        NEXT();
+    }
+    OPL(BR_GLOBAL_LT0)
+    {
+        pc = (int64_t)inst->globals[pc[1]]->value < 0 ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(BR_GLOBAL_GE0)
+    {
+        pc = (int64_t)inst->globals[pc[1]]->value >= 0 ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
     OPL(REF_FUNC)
     {
         D = (uint64_t)(uintptr_t)inst->funcs[pc[2]];
@@ -1018,7 +1034,7 @@ status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t
     ex->pending = ST_OK;
     uint32_t need = f->code ? f->meta->frame_size
                             : (f->nparams > f->nresults ? f->nparams : f->nresults);
-    if ((size_t)(ex->slots_end - ex->slots) < need) {
+    if ((size_t)(ex->slots_end - ex->slots) < need || (f->code && ex->frames == ex->frames_end)) {
         ex->pending = ST_TRAP_CALL_STACK_EXHAUSTED;
         ex->state = VM_READY;
         return ST_OK;

@@ -174,6 +174,23 @@ static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t
     return st;
 }
 
+/* Runs canister_init (install) or the upgrade steps of `code` on c, as `sender`, with the
+ * install budget less the deploy charge already paid; counts the instructions in the round. */
+static status run_lifecycle(round_ctx *rc, sched_canister *c,
+                            const uint8_t sender[LEDGER_PUBLIC_KEY_SIZE], span init, uint64_t cost,
+                            const code_entry *code, bool upgrade, host_result *res)
+{
+    uint8_t caller[PRINCIPAL_MAX];
+    sched_principal_of_key(sender, caller);
+    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
+                   .instruction_limit = rc->s->lim.install_instructions - cost};
+    host_result_init(res);
+    status st = upgrade ? host_canister_upgrade(c->hc, code->code, &hm, res)
+                        : host_canister_install(c->hc, code->code, &hm, res);
+    rc->used += res->instructions;
+    return st;
+}
+
 static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
 {
     scheduler *s = rc->s;
@@ -199,14 +216,8 @@ static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t
         sched_canister_drop_last(s);
         return st;
     }
-    uint8_t caller[PRINCIPAL_MAX];
-    sched_principal_of_key(m->sender, caller);
-    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
-                   .instruction_limit = s->lim.install_instructions - cost};
     host_result res;
-    host_result_init(&res);
-    st = host_canister_install(c->hc, code->code, &hm, &res);
-    rc->used += res.instructions;
+    st = run_lifecycle(rc, c, m->sender, init, cost, code, false, &res);
     if (st == ST_OK && res.st != ST_OK) {
         st = put_result(rc, id, &res, cost);
         sched_code_release(s, code);
@@ -258,14 +269,8 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
     status st = prepare_code(rc, m, id, &init, &cost, &code);
     if (st != ST_OK || !code)
         return st;
-    uint8_t caller[PRINCIPAL_MAX];
-    sched_principal_of_key(m->sender, caller);
-    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
-                   .instruction_limit = s->lim.install_instructions - cost};
     host_result res;
-    host_result_init(&res);
-    st = host_canister_upgrade(c->hc, code->code, &hm, &res);
-    rc->used += res.instructions;
+    st = run_lifecycle(rc, c, m->sender, init, cost, code, true, &res);
     if (st == ST_OK && res.st == ST_OK) {
         sched_code_release(s, c->code);
         c->code = code;

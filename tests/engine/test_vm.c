@@ -213,6 +213,40 @@ static const uint8_t wasm_growcall[] = {
     0x0b,
 };
 
+/* meter.wasm, made with wat2wasm from:
+ *   (module
+ *     (import "env" "ooi" (func $ooi))
+ *     (global $c (export "counter") (mut i64) (i64.const 10))
+ *     (func (export "spin") (param $n i32) (result i32)
+ *       (loop $l
+ *         (global.set $c (i64.sub (global.get $c) (i64.const 3)))
+ *         (if (i64.lt_s (global.get $c) (i64.const 0)) (then (call $ooi)))
+ *         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+ *         (br_if $l (local.get $n)))
+ *       (local.get $n))
+ *     (func (export "hazard") (param $n i32) (result i64)
+ *       (global.get $c)
+ *       (loop $l (param i64) (result i64)
+ *         (i64.const 1)
+ *         (i64.sub)
+ *         (global.set $c)
+ *         (i64.const 1000)
+ *         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+ *         (br_if $l (local.get $n)))))
+ */
+static const uint8_t wasm_meter[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x13, 0x04, 0x60, 0x00, 0x00, 0x60, 0x01,
+    0x7f, 0x01, 0x7f, 0x60, 0x01, 0x7f, 0x01, 0x7e, 0x60, 0x01, 0x7e, 0x01, 0x7e, 0x02, 0x0b, 0x01,
+    0x03, 0x65, 0x6e, 0x76, 0x03, 0x6f, 0x6f, 0x69, 0x00, 0x00, 0x03, 0x03, 0x02, 0x01, 0x02, 0x06,
+    0x06, 0x01, 0x7e, 0x01, 0x42, 0x0a, 0x0b, 0x07, 0x1b, 0x03, 0x07, 0x63, 0x6f, 0x75, 0x6e, 0x74,
+    0x65, 0x72, 0x03, 0x00, 0x04, 0x73, 0x70, 0x69, 0x6e, 0x00, 0x01, 0x06, 0x68, 0x61, 0x7a, 0x61,
+    0x72, 0x64, 0x00, 0x02, 0x0a, 0x40, 0x02, 0x23, 0x00, 0x03, 0x40, 0x23, 0x00, 0x42, 0x03, 0x7d,
+    0x24, 0x00, 0x23, 0x00, 0x42, 0x00, 0x53, 0x04, 0x40, 0x10, 0x00, 0x0b, 0x20, 0x00, 0x41, 0x01,
+    0x6b, 0x21, 0x00, 0x20, 0x00, 0x0d, 0x00, 0x0b, 0x20, 0x00, 0x0b, 0x1a, 0x00, 0x23, 0x00, 0x03,
+    0x03, 0x42, 0x01, 0x7d, 0x24, 0x00, 0x42, 0xe8, 0x07, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x21, 0x00,
+    0x20, 0x00, 0x0d, 0x00, 0x0b, 0x0b,
+};
+
 /* ---- helpers ------------------------------------------------------------------------------- */
 
 typedef struct loaded {
@@ -513,6 +547,53 @@ static void test_pause_resume(void **state)
     engine_host_func_free(hf);
 }
 
+/* ---- the metering sequence (fused into single instructions by the compiler) ----------------- */
+
+typedef struct refill {
+    engine_global *counter;
+    unsigned calls;
+} refill;
+
+static status ooi(engine_instance *inst, void *user, uint64_t *slots)
+{
+    (void)inst;
+    (void)slots;
+    refill *rf = user;
+    rf->calls++;
+    return engine_global_set(rf->counter, engine_global_get(rf->counter) + 10);
+}
+
+static void test_metering_sequence(void **state)
+{
+    (void)state;
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    refill rf = {NULL, 0};
+    engine_func *hf = NULL;
+    functype ft = {0, 0, NULL};
+    assert_int_equal(engine_host_func_new(&ft, ooi, &rf, &hf), ST_OK);
+    engine_extern imp = {.kind = EXT_FUNC, .u.func = hf};
+    loaded l;
+    load(&l, wasm_meter, sizeof wasm_meter, &rc, &imp, 1);
+    engine_extern x;
+    assert_int_equal(engine_instance_export(l.inst, span_of("counter", 7), &x), ST_OK);
+    assert_int_equal(x.kind, EXT_GLOBAL);
+    rf.counter = x.u.global;
+    uint64_t r = 1;
+    /* 10 -3 per iteration: below zero at iterations 4 and 7 (refilled by 10), 0 at the end */
+    assert_int_equal(call1(&l, "spin", 10, &r), ST_OK);
+    assert_int_equal(r, 0);
+    assert_int_equal(rf.calls, 2);
+    assert_int_equal(engine_global_get(rf.counter), 0);
+    /* a global.get whose value is a loop parameter must not be fused with the loop body */
+    assert_int_equal(engine_global_set(rf.counter, 100), ST_OK);
+    assert_int_equal(call1(&l, "hazard", 2, &r), ST_OK);
+    assert_int_equal(r, 1000);
+    assert_int_equal(engine_global_get(rf.counter), 999);
+    unload(&l);
+    engine_host_func_free(hf);
+}
+
 /* ---- allocation failures ------------------------------------------------------------------- */
 
 /* Fails the n-th allocation of compile + instantiate for every n until both succeed: each
@@ -573,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_nan_canonicalization),
         cmocka_unit_test(test_float_edge_cases),
         cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_metering_sequence),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

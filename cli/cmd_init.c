@@ -1,0 +1,256 @@
+/* cmd_init.c - `tally init` (create a node directory: the LMDB ledger with its genesis, the
+ * admin key, node.json) and `tally key new|show` (user key files). File formats: docs/cli.md. */
+#include "rpc.h"
+#include "scheduler.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void init_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tally init [--dir DIR] [--chain-id ID] [--round-limit N] [--message-limit N]\n"
+            "                  [--slice-limit N] [--max-message-bytes N] [--listen HOST:PORT]\n"
+            "                  [--interval MS] [--force]\n\n"
+            "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
+            "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
+            "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
+            "  --chain-id ID           chain name, 1..64 bytes (default \"tally-local\")\n"
+            "  --round-limit N         instructions per round (default: the IC's 4e9)\n"
+            "  --message-limit N       instructions per update message (default 4e10)\n"
+            "  --slice-limit N         instructions per slice of a message (default 2e9)\n"
+            "  --max-message-bytes N   largest signed message (default from the scheduler)\n"
+            "  --listen HOST:PORT      the node's address (default 127.0.0.1:7777)\n"
+            "  --interval MS           least time between blocks (default 200)\n"
+            "  --force                 replace an existing node directory's ledger and files\n"
+            "Numbers may be written 4e9, 0x100 or 4000000000.\n");
+}
+
+/* A count: decimal, 0x-hex, or a mantissa and a power of ten ("2e8"). */
+static bool parse_count(const char *s, uint64_t *out)
+{
+    const char *e = strpbrk(s, "eE");
+    if (!e || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+        return cli_u64_parse(s, out) && *out > 0;
+    char mant[32];
+    uint64_t m, x;
+    if ((size_t)(e - s) >= sizeof mant)
+        return false;
+    memcpy(mant, s, (size_t)(e - s));
+    mant[e - s] = '\0';
+    if (!cli_u64_parse(mant, &m) || !cli_u64_parse(e + 1, &x) || x > 19)
+        return false;
+    for (uint64_t i = 0; i < x; i++) {
+        if (m > UINT64_MAX / 10)
+            return false;
+        m *= 10;
+    }
+    *out = m;
+    return m > 0;
+}
+
+/* Removes the files `tally init` makes, so that --force starts afresh. */
+static void remove_node_files(const char *dir)
+{
+    static const char *const names[] = {"data.mdb", "lock.mdb", "admin.key", "node.json",
+                                        "node.url"};
+    char path[4096];
+    for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++)
+        if (cli_path_join(path, sizeof path, dir, names[i]))
+            unlink(path);
+}
+
+static bool node_exists(const char *dir)
+{
+    char path[4096];
+    return (cli_path_join(path, sizeof path, dir, "data.mdb") && access(path, F_OK) == 0) ||
+           (cli_path_join(path, sizeof path, dir, "admin.key") && access(path, F_OK) == 0);
+}
+
+typedef struct init_opts {
+    const char *dir, *chain_id, *listen;
+    uint64_t round_limit, message_limit, slice_limit, max_message_bytes, interval_ms;
+    bool force;
+} init_opts;
+
+static bool init_parse(int argc, char **argv, init_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--force")) {
+            o->force = true;
+            continue;
+        }
+        if (!v)
+            return false;
+        i++;
+        if (!strcmp(a, "--dir"))
+            o->dir = v;
+        else if (!strcmp(a, "--chain-id"))
+            o->chain_id = v;
+        else if (!strcmp(a, "--listen"))
+            o->listen = v;
+        else if (!((!strcmp(a, "--round-limit") && parse_count(v, &o->round_limit)) ||
+                   (!strcmp(a, "--message-limit") && parse_count(v, &o->message_limit)) ||
+                   (!strcmp(a, "--slice-limit") && parse_count(v, &o->slice_limit)) ||
+                   (!strcmp(a, "--max-message-bytes") &&
+                    parse_count(v, &o->max_message_bytes) && o->max_message_bytes <= UINT32_MAX) ||
+                   (!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
+                    o->interval_ms <= 3600000)))
+            return false;
+    }
+    return true;
+}
+
+/* Writes the genesis into a fresh ledger at o->dir. */
+static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
+                          ledger_genesis *g, scheduler_limits *lim)
+{
+    scheduler_genesis_default(g, lim);
+    if (o->chain_id) {
+        if (strlen(o->chain_id) == 0 || strlen(o->chain_id) > LEDGER_CHAIN_ID_MAX)
+            return ST_BAD_GENESIS;
+        snprintf(g->chain_id, sizeof g->chain_id, "%s", o->chain_id);
+    } else if (!g->chain_id[0]) {
+        snprintf(g->chain_id, sizeof g->chain_id, "tally-local");
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    g->genesis_time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (o->round_limit)
+        g->round_instruction_limit = o->round_limit;
+    if (o->message_limit)
+        g->message_instruction_limit = o->message_limit;
+    if (o->slice_limit)
+        lim->slice_instructions = o->slice_limit;
+    if (o->max_message_bytes)
+        g->max_message_bytes = (uint32_t)o->max_message_bytes;
+    memcpy(g->admin_public_key, pk, LEDGER_PUBLIC_KEY_SIZE);
+    ledger *lg = NULL;
+    status st = ledger_open(o->dir, NULL, &lg);
+    if (st == ST_OK)
+        st = scheduler_genesis_new(lg, g, lim);
+    ledger_close(lg);
+    return st;
+}
+
+static int init_fail(const char *what, status st)
+{
+    fprintf(stderr, "tally init: %s: %s: %s\n", what, status_name(st), status_message(st));
+    return 1;
+}
+
+int cmd_init(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        init_usage(stdout);
+        return 0;
+    }
+    init_opts o = {.dir = ".tally"};
+    if (!init_parse(argc, argv, &o)) {
+        init_usage(stderr);
+        return 2;
+    }
+    if (node_exists(o.dir)) {
+        if (!o.force) {
+            fprintf(stderr, "tally init: %s: %s: a node directory is already there (use "
+                            "--force to replace it)\n", o.dir, status_name(ST_IO_ERROR));
+            return 1;
+        }
+        remove_node_files(o.dir);
+    }
+    if (mkdir(o.dir, 0700) != 0 && errno != EEXIST)
+        return init_fail(o.dir, ST_IO_ERROR);
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
+    char keypath[4096];
+    status st = ledger_keypair(NULL, pk, sk);
+    if (st != ST_OK)
+        return init_fail("key", st);
+    if (!cli_path_join(keypath, sizeof keypath, o.dir, "admin.key"))
+        return init_fail(o.dir, ST_BAD_ARGUMENT);
+    st = cli_key_write(keypath, sk); /* the seed is the first half of sk */
+    memset(sk, 0, sizeof sk);
+    if (st != ST_OK)
+        return init_fail(keypath, st);
+    ledger_genesis g;
+    scheduler_limits lim;
+    st = make_ledger(&o, pk, &g, &lim);
+    if (st != ST_OK) {
+        unlink(keypath);
+        return init_fail("genesis", st);
+    }
+    cli_config cfg;
+    cli_config_default(&cfg);
+    if (o.listen)
+        snprintf(cfg.listen, sizeof cfg.listen, "%s", o.listen);
+    if (o.interval_ms)
+        cfg.round_interval_ms = (uint32_t)o.interval_ms;
+    st = cli_config_write(o.dir, &cfg);
+    if (st != ST_OK)
+        return init_fail("node.json", st);
+    char *pkh = cli_hex_new(pk, sizeof pk);
+    printf("initialised %s: chain '%s'\n"
+           "  limits: round %llu, message %llu, slice %llu instructions; messages up to %u bytes\n"
+           "  admin key: %s (public %s)\n  node: %s, a block at most every %u ms\n",
+           o.dir, g.chain_id, (unsigned long long)g.round_instruction_limit,
+           (unsigned long long)g.message_instruction_limit,
+           (unsigned long long)lim.slice_instructions, g.max_message_bytes, keypath,
+           pkh ? pkh : "?", cfg.listen, cfg.round_interval_ms);
+    base_free(pkh);
+    return 0;
+}
+
+/* ---- tally key ---------------------------------------------------------------------------- */
+
+static void key_usage(FILE *out)
+{
+    fprintf(out, "usage: tally key new [--out FILE]\n"
+                 "       tally key show [FILE]\n\n"
+                 "new:  makes a random ed25519 key and writes it to FILE (default ./tally.key,\n"
+                 "      mode 0600; never overwrites) and prints its public key.\n"
+                 "show: prints the public key of FILE (default ./.tally/admin.key).\n");
+}
+
+int cmd_key(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        key_usage(stdout);
+        return 0;
+    }
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
+    const char *path = NULL;
+    status st;
+    if (argc >= 2 && !strcmp(argv[1], "new")) {
+        path = "tally.key";
+        if (argc == 4 && !strcmp(argv[2], "--out"))
+            path = argv[3];
+        else if (argc != 2) {
+            key_usage(stderr);
+            return 2;
+        }
+        st = ledger_keypair(NULL, pk, sk);
+        if (st == ST_OK)
+            st = cli_key_write(path, sk);
+    } else if (argc >= 2 && argc <= 3 && !strcmp(argv[1], "show")) {
+        path = argc == 3 ? argv[2] : ".tally/admin.key";
+        st = cli_key_read(path, pk, sk);
+    } else {
+        key_usage(stderr);
+        return 2;
+    }
+    memset(sk, 0, sizeof sk);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally key: %s: %s: %s\n", path, status_name(st),
+                st == ST_IO_ERROR ? "cannot read or write the file (exists already?)"
+                                  : status_message(st));
+        return 1;
+    }
+    char *h = cli_hex_new(pk, sizeof pk);
+    printf("%s\n", h ? h : "?");
+    base_free(h);
+    return h ? 0 : 1;
+}

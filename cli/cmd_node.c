@@ -1,0 +1,292 @@
+/* cmd_node.c - `tally node`: opens a node directory, serves JSON-RPC 2.0 over HTTP
+ * (rpc_server.c) and produces blocks: one round whenever there is work, at most one per round
+ * interval, started at once when a message arrives at an idle node. The block timestamp is
+ * max(wall clock, parent + 1 ns): the producer's choice, recorded in the block (replay reuses
+ * it). SIGINT/SIGTERM: stop accepting, finish the current round, close the ledger, exit 0. */
+#include "rpc.h"
+#include "scheduler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { FAULTS_MAX = 5 };
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
+            "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n\n"
+            "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
+            "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
+            "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
+            "SIGTERM stops it cleanly (exit 0).\n\n"
+            "  --dir DIR          node directory (default ./.tally)\n"
+            "  --listen H:P       address (default from DIR/node.json, 127.0.0.1:7777);\n"
+            "                     port 0 lets the system pick a free port\n"
+            "  --public           allow a non-loopback listen address (no TLS, no auth!)\n"
+            "  --interval MS      least time between blocks (default from DIR/node.json, 200)\n"
+            "  --max-body BYTES   request body limit (default 8 MiB, or more for large\n"
+            "                     max_message_bytes)\n"
+            "  --threads N        HTTP worker threads (default 4)\n"
+            "  --timeout S        idle connection timeout in seconds (default 30)\n"
+            "  --quiet            no per-block log lines\n");
+}
+
+static int wake_pipe[2] = {-1, -1};
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    int saved = errno;
+    ssize_t n = write(wake_pipe[1], "s", 1);
+    (void)n;
+    errno = saved;
+}
+
+static uint64_t now_ns(int clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void drain(int fd)
+{
+    char junk[256];
+    while (read(fd, junk, sizeof junk) > 0) {
+    }
+}
+
+/* Waits up to ms for a message or a signal (ms < 0: forever). */
+static void wait_wake(int ms)
+{
+    struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+    if (poll(&p, 1, ms) > 0)
+        drain(wake_pipe[0]);
+}
+
+static void debug_print(void *user, span text)
+{
+    (void)user;
+    fprintf(stderr, "debug: %.*s\n", (int)text.len, (const char *)text.ptr);
+}
+
+typedef struct node_opts {
+    const char *dir;
+    const char *listen;
+    bool allow_public, quiet;
+    uint64_t interval_ms, max_body, threads, timeout_s;
+} node_opts;
+
+/* Runs rounds until a signal arrives. Returns the exit code. */
+static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, uint64_t parent_ts)
+{
+    uint64_t last_round = 0;
+    int faults = 0;
+    while (!stop_requested) {
+        pthread_mutex_lock(lock);
+        bool work = scheduler_has_work(s);
+        pthread_mutex_unlock(lock);
+        if (!work) {
+            wait_wake((int)o->interval_ms);
+            continue;
+        }
+        uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+        uint64_t gap = o->interval_ms * 1000000u;
+        if (last_round && t0 - last_round < gap) {
+            wait_wake((int)((gap - (t0 - last_round)) / 1000000u) + 1);
+            continue; /* re-check: a signal may have come */
+        }
+        uint64_t ts = now_ns(CLOCK_REALTIME);
+        if (ts <= parent_ts)
+            ts = parent_ts + 1;
+        scheduler_round_info info;
+        pthread_mutex_lock(lock);
+        status st = scheduler_round(s, ts, &info);
+        pthread_mutex_unlock(lock);
+        last_round = now_ns(CLOCK_MONOTONIC);
+        if (st != ST_OK) {
+            fprintf(stderr, "tally node: round failed: %s: %s\n", status_name(st),
+                    status_message(st));
+            if (++faults >= FAULTS_MAX) {
+                fprintf(stderr, "tally node: %d faults in a row, stopping\n", faults);
+                return 1;
+            }
+            continue;
+        }
+        faults = 0;
+        if (!info.produced)
+            continue;
+        parent_ts = info.tip.timestamp_ns;
+        if (!o->quiet)
+            fprintf(stderr, "block %llu: %u messages, %u receipts, %llu instructions, %.1f ms%s\n",
+                    (unsigned long long)info.tip.height, info.messages, info.completed,
+                    (unsigned long long)info.instructions, (double)(last_round - t0) / 1e6,
+                    info.paused ? ", a message is paused" : "");
+    }
+    return 0;
+}
+
+static bool parse_opts(int argc, char **argv, node_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool more = i + 1 < argc;
+        if (!strcmp(a, "--dir") && more)
+            o->dir = argv[++i];
+        else if (!strcmp(a, "--listen") && more)
+            o->listen = argv[++i];
+        else if (!strcmp(a, "--public"))
+            o->allow_public = true;
+        else if (!strcmp(a, "--quiet"))
+            o->quiet = true;
+        else if (!strcmp(a, "--interval") && more && cli_u64_parse(argv[i + 1], &o->interval_ms))
+            i++;
+        else if (!strcmp(a, "--max-body") && more && cli_u64_parse(argv[i + 1], &o->max_body))
+            i++;
+        else if (!strcmp(a, "--threads") && more && cli_u64_parse(argv[i + 1], &o->threads))
+            i++;
+        else if (!strcmp(a, "--timeout") && more && cli_u64_parse(argv[i + 1], &o->timeout_s))
+            i++;
+        else
+            return false;
+    }
+    return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 && o->threads <= 64 &&
+           o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096);
+}
+
+static int fail(const char *what, status st)
+{
+    fprintf(stderr, "tally node: %s: %s: %s\n", what, status_name(st), status_message(st));
+    return 1;
+}
+
+static bool write_url(const char *dir, uint16_t port, const char *listen)
+{
+    char path[4096], url[160];
+    const char *colon = strrchr(listen, ':');
+    snprintf(url, sizeof url, "http://%.*s:%u/\n", (int)(colon - listen), listen, port);
+    if (!cli_path_join(path, sizeof path, dir, "node.url"))
+        return false;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    bool ok = fputs(url, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    fprintf(stderr, "tally node: serving JSON-RPC on %s", url);
+    return ok;
+}
+
+static bool setup_signals(void)
+{
+    if (pipe(wake_pipe) != 0)
+        return false;
+    for (int i = 0; i < 2; i++) {
+        fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+}
+
+/* Opens ledger and scheduler, serves, runs rounds; closes everything in reverse order. */
+static int serve(const node_opts *o)
+{
+    ledger *lg = NULL;
+    scheduler *s = NULL;
+    rpc_server *srv = NULL;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int rc = 1;
+    status st = ledger_open(o->dir, NULL, &lg);
+    if (st != ST_OK)
+        return fail(o->dir, st);
+    const ledger_genesis *g = ledger_genesis_of(lg);
+    if (!g) {
+        fail(o->dir, ST_NO_GENESIS);
+        fprintf(stderr, "tally node: run `tally init --dir %s` first\n", o->dir);
+        goto out_ledger;
+    }
+    scheduler_options sopt = {.debug_sink = debug_print};
+    st = scheduler_open(lg, &sopt, &s);
+    if (st != ST_OK) {
+        fail("scheduler", st);
+        goto out_ledger;
+    }
+    size_t max_body = (size_t)o->max_body;
+    if (!max_body) {
+        max_body = 8u << 20;
+        if ((size_t)g->max_message_bytes * 2 + 65536 > max_body)
+            max_body = (size_t)g->max_message_bytes * 2 + 65536;
+    }
+    rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
+                             .max_body = max_body, .threads = (unsigned)o->threads,
+                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1]};
+    st = rpc_server_new(lg, s, &lock, &ro, &srv);
+    if (st == ST_OK)
+        st = rpc_server_start(srv);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally node: cannot listen on %s: %s%s\n", o->listen, status_name(st),
+                st == ST_BAD_ARGUMENT ? " (want IPv4 HOST:PORT; a non-loopback address needs "
+                                        "--public)" : " (port in use?)");
+        goto out_server;
+    }
+    if (!write_url(o->dir, rpc_server_port(srv), o->listen))
+        fprintf(stderr, "tally node: warning: cannot write %s/node.url\n", o->dir);
+    ledger_reader *rd = NULL;
+    ledger_tip tip = {0};
+    if (ledger_read_begin(lg, &rd) == ST_OK)
+        ledger_tip_get(rd, &tip);
+    ledger_read_end(rd);
+    fprintf(stderr, "tally node: chain '%s' at height %llu\n", g->chain_id,
+            (unsigned long long)tip.height);
+    rc = round_loop(s, &lock, o, tip.timestamp_ns);
+    fprintf(stderr, "tally node: stopping\n");
+    char path[4096];
+    if (cli_path_join(path, sizeof path, o->dir, "node.url"))
+        unlink(path);
+out_server:
+    rpc_server_free(srv); /* before the scheduler: handlers may be using it */
+    scheduler_close(s);
+out_ledger:
+    ledger_close(lg);
+    return rc;
+}
+
+int cmd_node(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    node_opts o = {.dir = ".tally", .threads = 4, .timeout_s = 30, .interval_ms = UINT64_MAX};
+    if (!parse_opts(argc, argv, &o)) {
+        usage(stderr);
+        return 2;
+    }
+    cli_config cfg;
+    cli_config_default(&cfg);
+    status st = cli_config_read(o.dir, &cfg);
+    if (st != ST_OK && st != ST_NOT_FOUND)
+        return fail("node.json", st);
+    if (o.interval_ms == UINT64_MAX)
+        o.interval_ms = cfg.round_interval_ms;
+    if (!o.listen)
+        o.listen = cfg.listen;
+    if (!setup_signals())
+        return fail("signals", ST_IO_ERROR);
+    return serve(&o);
+}

@@ -1,0 +1,121 @@
+/* rpc.h - friends inside cli/: what the node, the RPC server and the RPC clients share: byte
+ * encodings (hex, base64), user arguments, key files, the node directory's config, the JSON-RPC
+ * server core and the tiny HTTP/1.1 client. Not a library header (cli/ is the only user).
+ *
+ * JSON is jansson's json_t; every json_t a function returns is a new reference the caller
+ * owns (json_decref). Allocation goes through base_alloc: cli_json_init() installs it. */
+#ifndef TALLY_CLI_RPC_H
+#define TALLY_CLI_RPC_H
+
+#include "cli.h"
+#include "ledger.h"
+
+#include <jansson.h>
+
+/* ---- encodings (encode.c) ----------------------------------------------------------------- */
+
+/* Makes jansson allocate through base_alloc/base_free. Call once before any JSON work. */
+void cli_json_init(void);
+
+/* Lowercase hex of n bytes as a new NUL-terminated string (base_alloc; NULL if out of memory). */
+char *cli_hex_new(const uint8_t *p, size_t n);
+/* Decodes hex (upper or lower case, even length, optional "0x" prefix) into *out (appended).
+ * ST_OK, ST_BAD_ARGUMENT (not hex), ST_OUT_OF_MEMORY. */
+status cli_hex_decode(const char *s, size_t len, buf *out);
+/* Decodes standard base64 (RFC 4648, padding optional) into *out (appended).
+ * ST_OK, ST_BAD_ARGUMENT, ST_OUT_OF_MEMORY. */
+status cli_base64_decode(const char *s, size_t len, buf *out);
+/* A byte field of an RPC request: hex if the string is hex, else base64. */
+status cli_bytes_decode(const char *s, size_t len, buf *out);
+/* Exactly 32 bytes of hex into out. ST_OK or ST_BAD_ARGUMENT. */
+status cli_hash_parse(const char *s, uint8_t out[LEDGER_HASH_SIZE]);
+
+/* A user argument: "0x..." is hex, "@FILE" the bytes of a file, anything else the text itself
+ * (UTF-8, no terminator). Appends to *out. ST_OK, ST_BAD_ARGUMENT, ST_IO_ERROR, ST_OUT_OF_MEMORY. */
+status cli_arg_parse(const char *text, buf *out);
+/* A canister id: the text form ("xxxxx-xxxxx-xxxxx-x") or a decimal number. */
+status cli_canister_parse(const char *text, uint64_t *id);
+/* A decimal or 0x-hex u64 with nothing after it. */
+bool cli_u64_parse(const char *text, uint64_t *out);
+
+/* True if the bytes are valid UTF-8 without control characters other than \t \n \r. */
+bool cli_is_printable(span s);
+
+/* ---- key files and the node directory (keys.c) --------------------------------------------- */
+
+/* A key file is text (docs/cli.md "Key files"): a comment line, "seed: <64 hex>" and
+ * "public: <64 hex>". Written with mode 0600; refuses to overwrite an existing file.
+ * ST_OK, ST_IO_ERROR (exists or cannot write). */
+status cli_key_write(const char *path, const uint8_t seed[LEDGER_SEED_SIZE]);
+/* Reads a key file and derives the key pair; the public key must match the seed.
+ * ST_OK, ST_IO_ERROR (cannot read), ST_BAD_KEY_FILE. */
+status cli_key_read(const char *path, uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
+                    uint8_t sk[LEDGER_SECRET_KEY_SIZE]);
+
+/* The node directory's config, DIR/node.json. */
+typedef struct cli_config {
+    char listen[128];         /* "127.0.0.1:7777" */
+    uint32_t round_interval_ms; /* least time between two blocks */
+} cli_config;
+
+void cli_config_default(cli_config *cfg);
+/* Reads DIR/node.json over the defaults (a missing file leaves the defaults: ST_NOT_FOUND).
+ * ST_OK, ST_NOT_FOUND, ST_IO_ERROR, ST_BAD_ARGUMENT (not the expected JSON). */
+status cli_config_read(const char *dir, cli_config *cfg);
+status cli_config_write(const char *dir, const cli_config *cfg);
+
+/* "DIR/NAME" into out (caller's). False if it does not fit. */
+bool cli_path_join(char *out, size_t cap, const char *dir, const char *name);
+
+/* ---- the JSON-RPC 2.0 server (rpc_server.c) ------------------------------------------------- */
+
+struct scheduler;
+
+typedef struct rpc_server rpc_server;
+
+typedef struct rpc_server_options {
+    const char *listen;     /* "HOST:PORT" (IPv4 address) */
+    bool allow_public;      /* false: only loopback addresses may be bound */
+    size_t max_body;        /* request body limit in bytes */
+    unsigned threads;       /* HTTP worker threads */
+    unsigned timeout_s;     /* idle connection timeout */
+    int wake_fd;            /* written (one byte) when a message enters the mempool; -1: none */
+} rpc_server_options;
+
+/* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server). The
+ * scheduler lock (`lock`) serialises every scheduler call; the round loop takes it too.
+ * ST_OK, ST_OUT_OF_MEMORY. */
+status rpc_server_new(ledger *lg, struct scheduler *s, void *lock /* pthread_mutex_t* */,
+                      const rpc_server_options *opt, rpc_server **out);
+/* Handles one HTTP request body (a JSON-RPC request or batch) and returns the response text
+ * (base_alloc'd, NUL-terminated; NULL when no response is due: notifications only). */
+char *rpc_server_handle(rpc_server *srv, const char *body, size_t len);
+/* Starts serving HTTP on opt->listen. ST_OK, ST_BAD_ARGUMENT (address, or a public address
+ * without allow_public), ST_IO_ERROR (cannot bind). */
+status rpc_server_start(rpc_server *srv);
+/* The TCP port the server listens on (useful with port 0: the system picks one). */
+uint16_t rpc_server_port(const rpc_server *srv);
+/* Stops accepting, waits for the requests in flight, and frees the server. NULL allowed. */
+void rpc_server_free(rpc_server *srv);
+
+/* ---- the HTTP/JSON-RPC client (rpc_client.c) ------------------------------------------------ */
+
+/* An error answer of the node, or a transport failure. */
+typedef struct rpc_error {
+    int code;            /* JSON-RPC error code; 0 for transport errors */
+    char message[256];
+    char status[64];     /* data.status of -32000 errors ("MESSAGE_EXPIRED"), else "" */
+} rpc_error;
+
+/* POSTs a JSON-RPC request {method, params (borrowed; may be NULL)} to url ("http://HOST:PORT/")
+ * and returns its result in *result (may be JSON null). ST_OK; ST_IO_ERROR (connect, send,
+ * receive, or not an HTTP answer: err->message says what), ST_RPC_ERROR (the node answered with
+ * an error: err), ST_BAD_ARGUMENT (url), ST_OUT_OF_MEMORY. */
+status rpc_client_call(const char *url, const char *method, json_t *params, json_t **result,
+                       rpc_error *err);
+/* POSTs raw bytes and returns the HTTP status and the body (base_alloc'd, NUL-terminated).
+ * For tests and scripts. */
+status rpc_client_post(const char *url, const char *body, size_t len, int *http_status,
+                       char **resp, size_t *resp_len, rpc_error *err);
+
+#endif

@@ -1,0 +1,734 @@
+/* rpc_server.c - the node's JSON-RPC 2.0 server (https://www.jsonrpc.org/specification) over
+ * HTTP POST with libmicrohttpd and jansson: request validation, batches and notifications, the
+ * methods of docs/rpc.md (submit, deploy, upgrade, receipt, query, status, block,
+ * canister_info) and the HTTP glue (body limit, timeouts, loopback-only binding).
+ *
+ * Threads: libmicrohttpd runs the handlers on its own thread pool. Ledger reads use their own
+ * snapshots and need no lock; every scheduler call (query, canister code) takes the scheduler
+ * lock that the round loop (cmd_node.c) holds while it runs a round. */
+#include "rpc.h"
+#include "scheduler.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    RPC_PARSE_ERROR = -32700,
+    RPC_INVALID_REQUEST = -32600,
+    RPC_METHOD_NOT_FOUND = -32601,
+    RPC_INVALID_PARAMS = -32602,
+    RPC_INTERNAL_ERROR = -32603,
+    RPC_TALLY_ERROR = -32000, /* a tally status: data.status names it */
+    MEMPOOL_COUNT_MAX = 1000000,
+};
+
+struct rpc_server {
+    ledger *lg;
+    scheduler *s;
+    pthread_mutex_t *lock;
+    rpc_server_options opt;
+    char listen[128];
+    uint32_t max_message_bytes;
+    struct MHD_Daemon *daemon;
+};
+
+/* The error of one call, before it becomes a JSON-RPC error object. */
+typedef struct call_error {
+    int code;
+    char message[256];
+    status st; /* for RPC_TALLY_ERROR */
+} call_error;
+
+static json_t *invalid(call_error *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    e->code = RPC_INVALID_PARAMS;
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+static json_t *tally_error(call_error *e, status st, const char *what)
+{
+    e->code = RPC_TALLY_ERROR;
+    e->st = st;
+    snprintf(e->message, sizeof e->message, "%s%s%s", what, *what ? ": " : "",
+             status_message(st));
+    return NULL;
+}
+
+static json_t *no_memory(call_error *e)
+{
+    return tally_error(e, ST_OUT_OF_MEMORY, "");
+}
+
+/* ---- parameters ----------------------------------------------------------------------------- */
+
+static bool param_string(json_t *params, const char *name, bool required, const char **out,
+                         call_error *e)
+{
+    json_t *v = json_object_get(params, name);
+    if (!v) {
+        if (required)
+            invalid(e, "missing parameter '%s'", name);
+        *out = NULL;
+        return !required;
+    }
+    if (!json_is_string(v)) {
+        invalid(e, "parameter '%s' must be a string", name);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+/* A byte parameter (hex or base64); absent = empty unless required. */
+static bool param_bytes(json_t *params, const char *name, bool required, buf *out,
+                        call_error *e)
+{
+    const char *s;
+    if (!param_string(params, name, required, &s, e))
+        return false;
+    if (!s)
+        return true;
+    status st = cli_bytes_decode(s, strlen(s), out);
+    if (st == ST_OUT_OF_MEMORY)
+        return no_memory(e), false;
+    if (st != ST_OK)
+        return invalid(e, "parameter '%s' must be hex or base64", name), false;
+    return true;
+}
+
+static bool param_hash(json_t *params, const char *name, uint8_t out[LEDGER_HASH_SIZE],
+                       call_error *e)
+{
+    const char *s;
+    if (!param_string(params, name, true, &s, e))
+        return false;
+    if (cli_hash_parse(s, out) != ST_OK)
+        return invalid(e, "parameter '%s' must be 64 hex digits", name), false;
+    return true;
+}
+
+/* A canister: its text id or its number. */
+static bool param_canister(json_t *params, uint64_t *id, call_error *e)
+{
+    json_t *v = json_object_get(params, "canister");
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *id = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    if (!v)
+        return invalid(e, "missing parameter 'canister'"), false;
+    if (!json_is_string(v) || cli_canister_parse(json_string_value(v), id) != ST_OK)
+        return invalid(e, "parameter 'canister' must be a canister id (text form or number)"),
+               false;
+    return true;
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n)
+{
+    char *h = cli_hex_new(p, n);
+    if (!h)
+        return NULL;
+    json_t *v = json_string(h);
+    base_free(h);
+    return v;
+}
+
+static json_t *canister_json(uint64_t id)
+{
+    char text[LEDGER_CANISTER_TEXT_SIZE];
+    ledger_canister_id_text(id, text);
+    return json_string(text);
+}
+
+/* ---- methods: messages ----------------------------------------------------------------------- */
+
+static void wake_rounds(rpc_server *srv)
+{
+    if (srv->opt.wake_fd >= 0) {
+        ssize_t n = write(srv->opt.wake_fd, "m", 1);
+        (void)n; /* a full pipe already means "wake up" */
+    }
+}
+
+/* Node-level admission beyond the ledger's: an update or upgrade must name a canister that
+ * exists, and an update a method it exports (the IC rejects such ingress too). */
+static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e)
+{
+    if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE)
+        return true;
+    pthread_mutex_lock(srv->lock);
+    const host_code *code = NULL;
+    status st = scheduler_canister_code(srv->s, m->canister_id, &code);
+    bool found = m->kind != LEDGER_MSG_UPDATE || !code;
+    for (uint32_t i = 0; st == ST_OK && code && i < host_code_method_count(code) && !found; i++) {
+        int kind;
+        found = span_eq(host_code_method(code, i, &kind), m->method);
+    }
+    pthread_mutex_unlock(srv->lock);
+    if (st != ST_OK)
+        return tally_error(e, st, "canister"), false;
+    if (!found)
+        return tally_error(e, ST_METHOD_NOT_FOUND, "method"), false;
+    return true;
+}
+
+/* submit, deploy and upgrade: admit a signed envelope into the mempool. want_kind < 0: any. */
+static json_t *submit_kind(rpc_server *srv, json_t *params, int want_kind, call_error *e)
+{
+    buf env = {0};
+    json_t *result = NULL;
+    if (!param_bytes(params, "envelope", true, &env, e))
+        goto out_env;
+    ledger_message m;
+    uint8_t id[LEDGER_HASH_SIZE];
+    status st = ledger_message_decode(span_of(env.ptr, env.len), srv->max_message_bytes, &m, id);
+    if (st != ST_OK) {
+        tally_error(e, st, "envelope");
+        goto out_env;
+    }
+    if (want_kind >= 0 && m.kind != want_kind) {
+        invalid(e, "the envelope is not an %s message",
+                want_kind == LEDGER_MSG_INSTALL ? "install" : "upgrade");
+        goto out_env;
+    }
+    if (!admit_target(srv, &m, e))
+        goto out_env;
+    st = ledger_mempool_add(srv->lg, span_of(env.ptr, env.len), id);
+    if (st != ST_OK) {
+        tally_error(e, st, "admission");
+        goto out_env;
+    }
+    wake_rounds(srv);
+    result = json_object();
+    if (!result || json_object_set_new(result, "message_id", hex_json(id, sizeof id)) != 0) {
+        json_decref(result);
+        result = no_memory(e);
+    }
+out_env:
+    buf_fini(&env);
+    return result;
+}
+
+static json_t *m_submit(rpc_server *srv, json_t *params, call_error *e)
+{
+    return submit_kind(srv, params, -1, e);
+}
+
+static json_t *m_deploy(rpc_server *srv, json_t *params, call_error *e)
+{
+    return submit_kind(srv, params, LEDGER_MSG_INSTALL, e);
+}
+
+static json_t *m_upgrade(rpc_server *srv, json_t *params, call_error *e)
+{
+    return submit_kind(srv, params, LEDGER_MSG_UPGRADE, e);
+}
+
+/* Adds "reply" (hex) for a reply, else "reject" (hex) and "reject_text" when printable. */
+static int set_payload(json_t *o, bool replied, span bytes)
+{
+    int rc = json_object_set_new(o, replied ? "reply" : "reject", hex_json(bytes.ptr, bytes.len));
+    if (!replied && rc == 0 && cli_is_printable(bytes))
+        rc = json_object_set_new(o, "reject_text",
+                                 json_stringn((const char *)bytes.ptr, bytes.len));
+    return rc;
+}
+
+static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
+{
+    uint8_t id[LEDGER_HASH_SIZE];
+    if (!param_hash(params, "message_id", id, e))
+        return NULL;
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "ledger");
+    ledger_receipt rc;
+    json_t *result = NULL;
+    st = ledger_receipt_get(rd, id, &rc);
+    if (st == ST_NOT_FOUND) {
+        result = json_null(); /* pending (or never submitted) */
+    } else if (st != ST_OK) {
+        tally_error(e, st, "receipt");
+    } else {
+        result = json_pack("{s:o, s:I, s:s, s:I, s:I}", "message_id", hex_json(id, sizeof id),
+                           "status", (json_int_t)rc.status, "status_name",
+                           status_name((status)rc.status), "instructions",
+                           (json_int_t)rc.instructions, "height", (json_int_t)rc.height);
+        if (!result || set_payload(result, rc.status == ST_OK, rc.reply) != 0) {
+            json_decref(result);
+            result = no_memory(e);
+        }
+    }
+    ledger_read_end(rd);
+    return result;
+}
+
+static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
+{
+    uint64_t cid;
+    const char *method;
+    buf arg = {0}, sender = {0};
+    json_t *result = NULL;
+    if (!param_canister(params, &cid, e) || !param_string(params, "method", true, &method, e) ||
+        !param_bytes(params, "arg", false, &arg, e) ||
+        !param_bytes(params, "sender", false, &sender, e))
+        goto out_bufs;
+    host_result res;
+    host_result_init(&res);
+    pthread_mutex_lock(srv->lock);
+    status st = scheduler_query(srv->s, cid, span_of(method, strlen(method)),
+                                span_of(arg.ptr, arg.len), span_of(sender.ptr, sender.len), &res);
+    pthread_mutex_unlock(srv->lock);
+    if (st != ST_OK) {
+        tally_error(e, st, "query");
+    } else if ((res.st == ST_METHOD_NOT_FOUND || res.st == ST_CANISTER_EMPTY) &&
+               res.instructions == 0) {
+        tally_error(e, res.st, method); /* nothing ran */
+    } else {
+        bool replied = res.st == ST_OK && res.kind == HOST_RESPONSE_REPLY;
+        status outcome = res.st == ST_OK && !replied ? ST_CANISTER_REJECTED : res.st;
+        result = json_pack("{s:I, s:s, s:I}", "status", (json_int_t)outcome, "status_name",
+                           status_name(outcome), "instructions", (json_int_t)res.instructions);
+        if (result && !replied)
+            json_object_set_new(result, "reject_code", json_integer(res.reject_code));
+        if (!result || set_payload(result, replied, span_of(res.bytes.ptr, res.bytes.len))) {
+            json_decref(result);
+            result = no_memory(e);
+        }
+    }
+    host_result_fini(&res);
+out_bufs:
+    buf_fini(&arg);
+    buf_fini(&sender);
+    return result;
+}
+
+/* ---- methods: chain state -------------------------------------------------------------------- */
+
+static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
+{
+    (void)params;
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "ledger");
+    ledger_tip tip;
+    json_t *result = NULL;
+    st = ledger_tip_get(rd, &tip);
+    if (st != ST_OK) {
+        tally_error(e, st, "tip");
+        goto out_read;
+    }
+    uint64_t seq = 0, pending = 0;
+    span env;
+    uint8_t id[LEDGER_HASH_SIZE];
+    while (pending < MEMPOOL_COUNT_MAX && ledger_mempool_next(rd, &seq, &env, id) == ST_OK)
+        pending++;
+    const ledger_genesis *g = ledger_genesis_of(srv->lg);
+    result = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
+                       g->chain_id, "height", (json_int_t)tip.height, "block_hash",
+                       hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",
+                       hex_json(tip.state_root, LEDGER_HASH_SIZE), "receipts_root",
+                       hex_json(tip.receipts_root, LEDGER_HASH_SIZE), "timestamp_ns",
+                       (json_int_t)tip.timestamp_ns, "mempool_size", (json_int_t)pending,
+                       "next_canister_id", (json_int_t)tip.next_canister_id,
+                       "round_instruction_limit", (json_int_t)g->round_instruction_limit,
+                       "message_instruction_limit", (json_int_t)g->message_instruction_limit,
+                       "max_message_bytes", (json_int_t)g->max_message_bytes);
+    if (!result)
+        no_memory(e);
+out_read:
+    ledger_read_end(rd);
+    return result;
+}
+
+static json_t *block_json(const ledger_block *b)
+{
+    json_t *ids = json_array();
+    for (uint32_t i = 0; ids && i < b->message_count; i++)
+        if (json_array_append_new(ids, hex_json(b->message_ids + (size_t)i * LEDGER_HASH_SIZE,
+                                                LEDGER_HASH_SIZE)) != 0) {
+            json_decref(ids);
+            ids = NULL;
+        }
+    if (!ids)
+        return NULL;
+    return json_pack("{s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "height", (json_int_t)b->height,
+                     "hash", hex_json(b->hash, LEDGER_HASH_SIZE), "parent_hash",
+                     hex_json(b->parent_hash, LEDGER_HASH_SIZE), "timestamp_ns",
+                     (json_int_t)b->timestamp_ns, "messages", ids, "receipts_root",
+                     hex_json(b->receipts_root, LEDGER_HASH_SIZE), "state_root",
+                     hex_json(b->state_root, LEDGER_HASH_SIZE));
+}
+
+static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
+{
+    json_t *h = json_object_get(params, "height");
+    if (h && (!json_is_integer(h) || json_integer_value(h) < 0))
+        return invalid(e, "parameter 'height' must be a non-negative integer");
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "ledger");
+    ledger_tip tip;
+    ledger_block b;
+    json_t *result = NULL;
+    st = ledger_tip_get(rd, &tip);
+    if (st == ST_OK)
+        st = ledger_block_get(rd, h ? (uint64_t)json_integer_value(h) : tip.height, &b);
+    if (st != ST_OK)
+        tally_error(e, st, "block");
+    else if (!(result = block_json(&b)))
+        no_memory(e);
+    ledger_read_end(rd);
+    return result;
+}
+
+static json_t *methods_json(rpc_server *srv, uint64_t cid, call_error *e)
+{
+    json_t *list = json_array();
+    if (!list)
+        return no_memory(e);
+    pthread_mutex_lock(srv->lock);
+    const host_code *code = NULL;
+    status st = scheduler_canister_code(srv->s, cid, &code);
+    for (uint32_t i = 0; st == ST_OK && code && i < host_code_method_count(code); i++) {
+        int kind = 0;
+        span name = host_code_method(code, i, &kind);
+        json_t *m = json_pack("{s:s%, s:s}", "name", (const char *)name.ptr, name.len, "kind",
+                              kind == HOST_METHOD_QUERY ? "query" : "update");
+        if (!m || json_array_append_new(list, m) != 0)
+            st = ST_OUT_OF_MEMORY;
+    }
+    pthread_mutex_unlock(srv->lock);
+    if (st != ST_OK) {
+        json_decref(list);
+        return tally_error(e, st, "canister");
+    }
+    return list;
+}
+
+static json_t *m_canister_info(rpc_server *srv, json_t *params, call_error *e)
+{
+    uint64_t cid;
+    if (!param_canister(params, &cid, e))
+        return NULL;
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "ledger");
+    ledger_canister rec;
+    json_t *result = NULL, *ctl = NULL;
+    static const uint8_t zero[LEDGER_HASH_SIZE];
+    st = ledger_canister_get(rd, cid, &rec);
+    if (st != ST_OK) {
+        tally_error(e, st, "canister");
+        goto out_read;
+    }
+    ctl = json_array();
+    for (uint32_t i = 0; ctl && i < rec.controller_count; i++)
+        json_array_append_new(ctl, hex_json(rec.controllers[i], LEDGER_PUBLIC_KEY_SIZE));
+    static const char *const statuses[] = {"running", "stopping", "stopped"};
+    result = json_pack("{s:o, s:I, s:o, s:I, s:O, s:s, s:I, s:I}", "canister",
+                       canister_json(cid), "id", (json_int_t)cid, "code_hash",
+                       memcmp(rec.code_hash, zero, sizeof zero)
+                           ? hex_json(rec.code_hash, LEDGER_HASH_SIZE) : json_null(),
+                       "version", (json_int_t)rec.version, "controllers", ctl, "status",
+                       rec.status < 3 ? statuses[rec.status] : "unknown", "heap_pages",
+                       (json_int_t)rec.heap_pages, "stable_pages", (json_int_t)rec.stable_pages);
+    if (!result) {
+        no_memory(e);
+        goto out_read;
+    }
+    json_t *methods = methods_json(srv, cid, e);
+    if (!methods || json_object_set_new(result, "methods", methods) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
+out_read:
+    json_decref(ctl);
+    ledger_read_end(rd);
+    return result;
+}
+
+/* ---- JSON-RPC framing ---------------------------------------------------------------------- */
+
+typedef json_t *(*method_fn)(rpc_server *srv, json_t *params, call_error *e);
+
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"submit", m_submit},   {"deploy", m_deploy},         {"upgrade", m_upgrade},
+    {"receipt", m_receipt}, {"query", m_query},           {"status", m_status},
+    {"block", m_block},     {"canister_info", m_canister_info},
+};
+
+static json_t *error_response(json_t *id, const call_error *e)
+{
+    json_t *err = json_pack("{s:i, s:s}", "code", e->code, "message", e->message);
+    if (err && e->code == RPC_TALLY_ERROR)
+        json_object_set_new(err, "data", json_pack("{s:s, s:i, s:s}", "status",
+                                                   status_name(e->st), "code", (int)e->st,
+                                                   "class",
+                                                   status_class_name(status_class_of(e->st))));
+    return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "error", err, "id",
+                     id ? id : json_null());
+}
+
+static json_t *simple_error(int code, const char *msg)
+{
+    call_error e = {.code = code};
+    snprintf(e.message, sizeof e.message, "%s", msg);
+    return error_response(NULL, &e);
+}
+
+/* One request object; NULL for a notification (no "id"). */
+static json_t *handle_one(rpc_server *srv, json_t *req)
+{
+    json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+    if (id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id))
+        id = NULL;
+    json_t *version = json_object_get(req, "jsonrpc"), *method = json_object_get(req, "method");
+    json_t *params = json_object_get(req, "params");
+    call_error e = {.code = RPC_INVALID_REQUEST};
+    if (!json_is_object(req) || !json_is_string(version) ||
+        strcmp(json_string_value(version), "2.0") || !json_is_string(method) ||
+        (json_object_get(req, "id") && !id)) {
+        snprintf(e.message, sizeof e.message, "invalid JSON-RPC 2.0 request");
+        return error_response(id, &e);
+    }
+    json_t *result = NULL;
+    method_fn fn = NULL;
+    for (size_t i = 0; i < BASE_ARRAY_LEN(methods); i++)
+        if (!strcmp(methods[i].name, json_string_value(method)))
+            fn = methods[i].fn;
+    if (!fn) {
+        e.code = RPC_METHOD_NOT_FOUND;
+        snprintf(e.message, sizeof e.message, "method not found: %s", json_string_value(method));
+    } else if (params && !json_is_object(params)) {
+        e.code = RPC_INVALID_PARAMS;
+        snprintf(e.message, sizeof e.message, "params must be an object (named parameters)");
+    } else {
+        json_t *empty = params ? NULL : json_object();
+        result = fn(srv, params ? params : empty, &e);
+        json_decref(empty);
+    }
+    if (!id && !json_object_get(req, "id")) {
+        json_decref(result);
+        return NULL; /* a notification: no response at all */
+    }
+    if (!result)
+        return error_response(id, &e);
+    return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "result", result, "id", id);
+}
+
+static json_t *handle_batch(rpc_server *srv, json_t *reqs)
+{
+    if (json_array_size(reqs) == 0)
+        return simple_error(RPC_INVALID_REQUEST, "empty batch");
+    json_t *out = json_array();
+    size_t i;
+    json_t *req;
+    json_array_foreach(reqs, i, req) {
+        json_t *r = handle_one(srv, req);
+        if (r && out)
+            json_array_append_new(out, r);
+        else
+            json_decref(r);
+    }
+    if (out && json_array_size(out) == 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out ? out : simple_error(RPC_INTERNAL_ERROR, "out of memory");
+}
+
+char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
+{
+    json_error_t jerr;
+    json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *resp;
+    if (!req) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "parse error: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        resp = simple_error(RPC_PARSE_ERROR, msg);
+    } else if (json_is_array(req)) {
+        resp = handle_batch(srv, req);
+    } else {
+        resp = handle_one(srv, req);
+    }
+    json_decref(req);
+    if (!resp)
+        return NULL;
+    char *text = json_dumps(resp, JSON_COMPACT);
+    json_decref(resp);
+    return text;
+}
+
+/* ---- HTTP --------------------------------------------------------------------------------- */
+
+typedef struct http_request {
+    buf body;
+    bool too_large;
+} http_request;
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, char *text)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
+        text ? strlen(text) : 0, text, base_free);
+    if (!r) {
+        base_free(text);
+        return MHD_NO;
+    }
+    if (text)
+        MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ok = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, int rpc_code,
+                                  const char *msg)
+{
+    json_t *e = simple_error(rpc_code, msg);
+    char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    return text ? send_text(c, code, text) : MHD_NO;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    rpc_server *srv = cls;
+    http_request *req = *con_cls;
+    (void)version;
+    if (!req) {
+        if (strcmp(method, "POST"))
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
+                              "use HTTP POST with a JSON-RPC 2.0 body");
+        if (strcmp(url, "/"))
+            return send_error(c, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "the endpoint is /");
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > srv->opt.max_body)
+            return send_error(c, 413, RPC_INVALID_REQUEST,
+                              "request body too large");
+        req = base_calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!req->too_large && req->body.len + *upload_size > srv->opt.max_body)
+            req->too_large = true;
+        if (!req->too_large && buf_put(&req->body, upload, *upload_size) != ST_OK)
+            return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (req->too_large)
+        return send_error(c, 413, RPC_INVALID_REQUEST,
+                          "request body too large");
+    char *text = rpc_server_handle(srv, (const char *)req->body.ptr, req->body.len);
+    return send_text(c, text ? MHD_HTTP_OK : MHD_HTTP_NO_CONTENT, text);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    http_request *req = *con_cls;
+    if (req) {
+        buf_fini(&req->body);
+        base_free(req);
+        *con_cls = NULL;
+    }
+}
+
+status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
+                      const rpc_server_options *opt, rpc_server **out)
+{
+    rpc_server *srv = base_calloc(1, sizeof *srv);
+    if (!srv)
+        return ST_OUT_OF_MEMORY;
+    srv->lg = lg;
+    srv->s = s;
+    srv->lock = lock;
+    srv->opt = *opt;
+    snprintf(srv->listen, sizeof srv->listen, "%s", opt->listen);
+    srv->opt.listen = srv->listen;
+    const ledger_genesis *g = ledger_genesis_of(lg);
+    srv->max_message_bytes = g ? g->max_message_bytes : 0;
+    *out = srv;
+    return ST_OK;
+}
+
+/* "HOST:PORT" (IPv4, or "localhost") into a socket address. */
+static status listen_parse(const char *listen, bool allow_public, struct sockaddr_in *sa)
+{
+    const char *colon = strrchr(listen, ':');
+    uint64_t port;
+    char host[64];
+    if (!colon || (size_t)(colon - listen) >= sizeof host || !cli_u64_parse(colon + 1, &port) ||
+        port > 65535)
+        return ST_BAD_ARGUMENT;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (!strcmp(host, "localhost"))
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return ST_BAD_ARGUMENT;
+    bool loopback = (ntohl(sa->sin_addr.s_addr) >> 24) == 127;
+    return loopback || allow_public ? ST_OK : ST_BAD_ARGUMENT;
+}
+
+status rpc_server_start(rpc_server *srv)
+{
+    struct sockaddr_in sa;
+    if (listen_parse(srv->listen, srv->opt.allow_public, &sa) != ST_OK)
+        return ST_BAD_ARGUMENT;
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC, ntohs(sa.sin_port), NULL, NULL,
+        on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(srv->opt.threads ? srv->opt.threads : 2),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
+    return srv->daemon ? ST_OK : ST_IO_ERROR;
+}
+
+uint16_t rpc_server_port(const rpc_server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        srv->daemon ? MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return info ? info->port : 0;
+}
+
+void rpc_server_free(rpc_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        MHD_stop_daemon(srv->daemon);
+    }
+    base_free(srv);
+}

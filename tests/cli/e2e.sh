@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# e2e.sh TALLY COUNTER.wasm LOOP.wasm - end to end: a real node on a free loopback port, driven
+# by the tally client over HTTP: deploy, updates, queries, a trap (receipt, state unchanged), a
+# reject, receipts and blocks, SIGTERM, then an offline replay that must verify every block.
+tally=$1 counter=$2 loop=$3
+. "$(dirname "$0")/lib.sh"
+
+d="$work/node"
+"$tally" init --dir "$d" --message-limit 2e8 --slice-limit 5e7 --interval 10 >/dev/null \
+    || die "tally init"
+[ "$(stat -c %a "$d/admin.key")" = 600 ] || die "admin.key is not mode 0600"
+"$tally" key show "$d/admin.key" | grep -Eq '^[0-9a-f]{64}$' || die "key show"
+start_node "$d"
+
+c=$("$tally" deploy --dir "$d" "$counter") || die "deploy counter"
+cid=${c%% *}
+expect_match "$cid" '^[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]$' "canister id"
+
+out=$("$tally" call --dir "$d" "$cid" inc) || die "call inc (1)"
+expect_match "$out" 'reply: 0x0100000000000000 \(u64 1\)' "first inc"
+out=$("$tally" call --dir "$d" "$cid" inc) || die "call inc (2)"
+expect_match "$out" '\(u64 2\)' "second inc"
+out=$("$tally" query --dir "$d" "$cid" get) || die "query get"
+expect_match "$out" 'reply: 0x0200000000000000 \(u64 2\)' "query get after two inc"
+out=$("$tally" call --dir "$d" "$cid" add --u64 40) || die "call add 40"
+expect_match "$out" '\(u64 42\)' "add 40"
+
+# A canister reject (bad argument): exit 1, state unchanged.
+if out=$("$tally" call --dir "$d" "$cid" add 0x0102 2>&1); then die "add with a 2-byte arg succeeded"; fi
+expect_match "$out" '^tally call: [A-Z_]+: ' "reject line"
+
+# A trap: exit 1 with the trap status; the state root does not change.
+l=$("$tally" deploy --dir "$d" "$loop") || die "deploy loop"
+lid=${l%% *}
+root_before=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
+if out=$("$tally" call --dir "$d" "$lid" trap 2>&1); then die "trap call succeeded"; fi
+expect_match "$out" 'CANISTER_CALLED_TRAP: .*loop: trap called' "trap receipt"
+root_after=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
+[ -n "$root_before" ] && [ "$root_before" = "$root_after" ] \
+    || die "state root changed by a trapped message ($root_before -> $root_after)"
+out=$("$tally" query --dir "$d" "$cid" get) || die "query get after trap"
+expect_match "$out" '\(u64 42\)' "counter after the trap"
+
+# The runaway loop hits the message limit (2e8) after several slices (5e7): a paused message.
+if out=$("$tally" call --dir "$d" "$lid" spin 2>&1); then die "spin succeeded"; fi
+expect_match "$out" 'INSTRUCTION_LIMIT_EXCEEDED' "spin hits the limit"
+
+# receipt and block by id, --no-wait.
+mid=$("$tally" call --dir "$d" "$cid" inc --no-wait) || die "call --no-wait"
+expect_match "$mid" '^[0-9a-f]{64}$' "message id"
+for _ in $(seq 1 100); do
+    out=$("$tally" receipt --dir "$d" "$mid" --json) || die "receipt"
+    [ "$out" != null ] && break
+    sleep 0.05
+done
+expect_match "$out" '"status_name": "OK"' "receipt of the --no-wait call"
+h=$(printf '%s' "$out" | sed -n 's/.*"height": \([0-9]*\).*/\1/p')
+out=$("$tally" block --dir "$d" "$h" --json) || die "block $h"
+expect_match "$out" "$mid" "block $h lists the message"
+out=$("$tally" status --dir "$d") || die "status"
+expect_match "$out" 'height: [0-9]+' "status"
+height=$(printf '%s' "$out" | sed -n 's/^height: //p')
+
+stop_node
+grep -q 'a message is paused' "$work/node.log" || die "the spin message never spanned rounds"
+
+out=$("$tally" replay --dir "$d") || die "replay: $out"
+expect_match "$out" "^verified $height blocks, state root [0-9a-f]{64}\$" "replay"
+# The node restarts on the same directory and serves the same state.
+start_node "$d"
+out=$("$tally" query --dir "$d" "$cid" get) || die "query after restart"
+expect_match "$out" '\(u64 43\)' "state after restart"
+stop_node
+echo "e2e: ok ($height blocks)"
