@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "instrument.h"
+#include "test_util.h"
 
 typedef struct golden {
     const char *name;
@@ -126,16 +127,6 @@ static void write_file(const char *path, const void *p, size_t n)
     fclose(f);
 }
 
-static void read_file(const char *path, buf *out)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    uint8_t tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        assert_int_equal(buf_put(out, tmp, n), ST_OK);
-    fclose(f);
-}
 
 /* wat2wasm the module text of a case; returns its bytes. */
 static void compile_wat(const char *fields, buf *wasm)
@@ -149,7 +140,7 @@ static void compile_wat(const char *fields, buf *wasm)
     snprintf(cmd, sizeof cmd, "%s %s/in.wat -o %s/in.wasm", WAT2WASM, tmpdir, tmpdir);
     assert_int_equal(run(cmd), 0);
     snprintf(path, sizeof path, "%s/in.wasm", tmpdir);
-    read_file(path, wasm);
+    test_read_file(path, wasm);
 }
 
 static void instrument_bytes(const buf *wasm, buf *out)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "scheduler.h"
+#include "test_util.h"
 
 typedef struct fx {
     char dir[64];
@@ -108,21 +109,11 @@ static bool receipt(fx *f, const uint8_t id[LEDGER_HASH_SIZE], ledger_receipt *o
     return st == ST_OK;
 }
 
-static void read_file(const char *path, buf *out)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    uint8_t tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
-        assert_int_equal(buf_put(out, tmp, n), ST_OK);
-    fclose(fp);
-}
 
 static uint64_t deploy(fx *f, const char *path)
 {
     buf wasm = {0}, arg = {0};
-    read_file(path, &wasm);
+    test_read_file(path, &wasm);
     assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
                      ST_OK);
     uint8_t id[LEDGER_HASH_SIZE];

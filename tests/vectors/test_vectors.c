@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "scheduler.h"
+#include "test_util.h"
 
 typedef struct step {
     const char *method; /* NULL: a round with no new message */
@@ -41,16 +42,6 @@ static const golden expected[] = {
 #include "golden.inc"
 };
 
-static void read_file(const char *path, buf *out)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    uint8_t tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
-        assert_int_equal(buf_put(out, tmp, n), ST_OK);
-    fclose(fp);
-}
 
 static void test_golden_vectors(void **state)
 {
@@ -76,7 +67,7 @@ static void test_golden_vectors(void **state)
     assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
 
     buf wasm = {0}, arg = {0}, env = {0};
-    read_file(SLOW_WASM, &wasm);
+    test_read_file(SLOW_WASM, &wasm);
     assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
                      ST_OK);
     bool print = getenv("TALLY_VECTORS_PRINT") != NULL;

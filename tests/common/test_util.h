@@ -1,0 +1,21 @@
+/* test_util.h - small helpers shared by the cmocka tests (header-only: each test is its own
+ * binary). Include after <cmocka.h> and base.h. */
+#ifndef TALLY_TEST_UTIL_H
+#define TALLY_TEST_UTIL_H
+
+#include <stdio.h>
+
+/* Appends the whole file at path to *out; fails the test if it cannot be read. */
+static inline void test_read_file(const char *path, buf *out)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    uint8_t tmp[8192];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
+        assert_int_equal(buf_put(out, tmp, n), ST_OK);
+    assert_int_equal(ferror(fp), 0);
+    fclose(fp);
+}
+
+#endif
