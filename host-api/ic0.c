@@ -116,7 +116,7 @@ static status mem_range(exec *x, const char *fn, uint64_t ptr, uint64_t len, uin
 static status blob_copy(exec *x, const char *fn, span blob, uint64_t dst, uint64_t off,
                         uint64_t size)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     if (off > blob.len || size > blob.len - off)
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: [%llu, +%llu) outside the blob of "
                          "%zu bytes", fn, (unsigned long long)off, (unsigned long long)size,
@@ -191,7 +191,7 @@ static status not_responded(exec *x, const char *fn)
 
 static status h_msg_reply_data_append(exec *x, uint64_t *slots)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     uint64_t n = a32(slots, 1);
     status st = not_responded(x, "msg_reply_data_append");
     if (st == ST_OK)
@@ -216,7 +216,7 @@ static status h_msg_reply(exec *x, uint64_t *slots)
 
 static status h_msg_reject(exec *x, uint64_t *slots)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     uint64_t n = a32(slots, 1);
     status st = not_responded(x, "msg_reject");
     if (st == ST_OK)
@@ -284,7 +284,7 @@ static status stable_range(exec *x, const char *fn, uint64_t off, uint64_t len)
 
 static status stable_do_write(exec *x, const char *fn, uint64_t off, uint64_t src, uint64_t n)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     status st = stable_range(x, fn, off, n);
     if (st == ST_OK)
         st = mem_range(x, fn, src, n, &p);
@@ -297,7 +297,7 @@ static status stable_do_write(exec *x, const char *fn, uint64_t off, uint64_t sr
 
 static status stable_do_read(exec *x, const char *fn, uint64_t dst, uint64_t off, uint64_t n)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     status st = stable_range(x, fn, off, n);
     if (st == ST_OK)
         st = mem_range(x, fn, dst, n, &p);
@@ -380,7 +380,7 @@ static status h_stable64_read(exec *x, uint64_t *slots)
 
 static status h_certified_data_set(exec *x, uint64_t *slots)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     uint64_t n = a32(slots, 1);
     if (n > HOST_CERTIFIED_MAX)
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.certified_data_set: %llu bytes, at most "
@@ -444,7 +444,7 @@ static status h_performance_counter(exec *x, uint64_t *slots)
 
 static status h_is_controller(exec *x, uint64_t *slots)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     uint64_t n = a32(slots, 1);
     status st = mem_range(x, "is_controller", a32(slots, 0), n, &p);
     if (st != ST_OK)
@@ -493,7 +493,7 @@ static status h_env_var_name_copy(exec *x, uint64_t *slots)
 
 static status h_env_var_name_exists(exec *x, uint64_t *slots)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     status st = mem_range(x, "env_var_name_exists", a32(slots, 0), a32(slots, 1), &p);
     if (st == ST_OK)
         ret32(slots, 0);
@@ -502,7 +502,7 @@ static status h_env_var_name_exists(exec *x, uint64_t *slots)
 
 static status no_env_name(exec *x, const char *fn, uint64_t src, uint64_t n)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     status st = mem_range(x, fn, src, n, &p);
     return st != ST_OK ? st
                        : exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: no such environment "
@@ -541,7 +541,7 @@ static status h_debug_print(exec *x, uint64_t *slots)
 
 static status h_trap(exec *x, uint64_t *slots)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     uint64_t n = a32(slots, 1);
     status st = mem_range(x, "trap", a32(slots, 0), n, &p);
     if (st != ST_OK)
