@@ -214,8 +214,14 @@ static int print_outcome(const client *c, json_t *r, bool is_receipt)
         json_t *name = json_object_get(r, "status_name");
         fprintf(stderr, "tally %s: %s: ", c->cmd,
                 json_is_string(name) ? json_string_value(name) : "REJECTED");
-        if (cli_is_printable(span_of(b.ptr, b.len)))
-            fprintf(stderr, "%.*s", (int)b.len, (const char *)b.ptr);
+        span text = span_of(b.ptr, b.len);
+        size_t nlen = json_is_string(name) ? json_string_length(name) : 0;
+        /* Trap texts already start with "<STATUS_NAME>: "; do not say it twice. */
+        if (nlen && text.len > nlen + 2 && !memcmp(text.ptr, json_string_value(name), nlen) &&
+            !memcmp(text.ptr + nlen, ": ", 2))
+            text = span_of(text.ptr + nlen + 2, text.len - nlen - 2);
+        if (cli_is_printable(text))
+            fprintf(stderr, "%.*s", (int)text.len, (const char *)text.ptr);
         else
             print_bytes(stderr, span_of(b.ptr, b.len));
         fprintf(stderr, "  [%s]\n", where);

@@ -56,7 +56,7 @@ static bool parse_count(const char *s, uint64_t *out)
 static void remove_node_files(const char *dir)
 {
     static const char *const names[] = {"data.mdb", "lock.mdb", "admin.key", "node.json",
-                                        "node.url"};
+                                        "node.url", "node.lock"};
     char path[4096];
     for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++)
         if (cli_path_join(path, sizeof path, dir, names[i]))

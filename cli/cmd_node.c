@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,6 +204,22 @@ static bool setup_signals(void)
     return true;
 }
 
+/* One node per directory: an exclusive lock on DIR/node.lock, held until the process exits. */
+static bool lock_dir(const char *dir)
+{
+    char path[4096];
+    if (!cli_path_join(path, sizeof path, dir, "node.lock"))
+        return false;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return false;
+    }
+    return true; /* fd stays open: the lock goes with the process */
+}
+
 /* Opens ledger and scheduler, serves, runs rounds; closes everything in reverse order. */
 static int serve(const node_opts *o)
 {
@@ -214,6 +231,11 @@ static int serve(const node_opts *o)
     status st = ledger_open(o->dir, NULL, &lg);
     if (st != ST_OK)
         return fail(o->dir, st);
+    if (!lock_dir(o->dir)) {
+        fprintf(stderr, "tally node: %s: IO_ERROR: another node is running on this directory\n",
+                o->dir);
+        goto out_ledger;
+    }
     const ledger_genesis *g = ledger_genesis_of(lg);
     if (!g) {
         fail(o->dir, ST_NO_GENESIS);

@@ -135,8 +135,8 @@ int cmd_replay(int argc, char **argv)
     uint64_t lo = from ? from : 1;
     uint64_t n = last.height >= lo ? last.height - lo + 1 : 0;
     printf("verified %llu blocks, state root %s\n", (unsigned long long)n, root);
-    fprintf(stderr, "replay: %llu blocks to height %llu in %.2f s\n",
-            (unsigned long long)last.height, (unsigned long long)last.height,
+    fflush(stdout);
+    fprintf(stderr, "replay: %llu blocks executed in %.2f s\n", (unsigned long long)last.height,
             seconds(&p.start, &end));
     return 0;
 }

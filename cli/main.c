@@ -10,7 +10,7 @@ static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
     {"instrument", "write the instruction-metered version of a module", cmd_instrument},
     {"run", "run one export of a module (no imports, or metered)", cmd_run},
-#ifdef TALLY_HAVE_NODE
+    {"bench", "benchmarks: interp, instantiate, meter, host", cmd_bench},
     {"init", "create a node directory (ledger, genesis, admin key, config)", cmd_init},
     {"key", "make or show an ed25519 key file", cmd_key},
     {"node", "run a node: produce blocks, serve JSON-RPC over HTTP", cmd_node},
@@ -22,7 +22,6 @@ static const cli_command commands[] = {
     {"block", "show a block", cmd_client},
     {"receipt", "show the receipt of a message", cmd_client},
     {"replay", "re-execute a node's blocks and verify every root", cmd_replay},
-#endif
 };
 
 static void usage(FILE *out)
@@ -51,9 +50,7 @@ int main(int argc, char **argv)
         printf("tally %s\n", TALLY_VERSION);
         return 0;
     }
-#ifdef TALLY_HAVE_NODE
     cli_json_init();
-#endif
     for (size_t i = 0; i < BASE_ARRAY_LEN(commands); i++)
         if (!strcmp(cmd, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

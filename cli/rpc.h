@@ -3,7 +3,7 @@
  * server core and the tiny HTTP/1.1 client. Not a library header (cli/ is the only user).
  *
  * JSON is jansson's json_t; every json_t a function returns is a new reference the caller
- * owns (json_decref). Allocation goes through base_alloc: cli_json_init() installs it. */
+ * owns (json_decref). Allocation goes through base_alloc: cli_json_init() (cli.h) installs it. */
 #ifndef TALLY_CLI_RPC_H
 #define TALLY_CLI_RPC_H
 
@@ -13,9 +13,6 @@
 #include <jansson.h>
 
 /* ---- encodings (encode.c) ----------------------------------------------------------------- */
-
-/* Makes jansson allocate through base_alloc/base_free. Call once before any JSON work. */
-void cli_json_init(void);
 
 /* Lowercase hex of n bytes as a new NUL-terminated string (base_alloc; NULL if out of memory). */
 char *cli_hex_new(const uint8_t *p, size_t n);

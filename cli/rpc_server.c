@@ -176,8 +176,12 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
     pthread_mutex_unlock(srv->lock);
     if (st != ST_OK)
         return tally_error(e, st, "canister"), false;
-    if (!found)
-        return tally_error(e, ST_METHOD_NOT_FOUND, "method"), false;
+    if (!found) {
+        char what[128];
+        snprintf(what, sizeof what, "update '%.*s'", (int)(m->method.len < 64 ? m->method.len : 64),
+                 (const char *)m->method.ptr);
+        return tally_error(e, ST_METHOD_NOT_FOUND, what), false;
+    }
     return true;
 }
 

@@ -23,7 +23,26 @@
  * argument's home slot, so arguments are passed and results returned without copying).
  * Branches move the carried values into the target label's home slots first when they are not
  * there already; forward branch offsets are chained through the offset words and patched when
- * the label is bound. */
+ * the label is bound.
+ *
+ * Metering. An instrumented module (instrument/) begins every function with the counter
+ * decrement `global.get G; i64.const k; i64.sub; global.set G` of one mutable i64 global G.
+ * When the first function starts that way, G becomes the module's *register global*
+ * (engine_code.ctr_global): every access to it compiles to CTR_* instructions, and the VM keeps
+ * its value in a C local while this module's code runs (vm.c writes it back whenever anything
+ * else can look: host calls, calls into other instances, returns to the embedder). This is a
+ * pure optimization: any module may have such a G, and its semantics are unchanged. On top:
+ *   - the decrement becomes CHARGE k, and CHARGE followed by the check `global.get G;
+ *     i64.const 0; i64.lt_s; if` becomes one CHARGE_CHECK (function entries, loop headers);
+ *   - a direct call of a function whose entry is a standard check (engine_int.h) becomes
+ *     CALL_M, which performs the check and starts the callee after it;
+ *   - every branch carries a charge word (the _T, _M, _TC, _MC forms of engine_int.h): once the
+ *     function is compiled, a branch whose target starts with a CHARGE or a standard check
+ *     jumps past it and performs it itself, and a conditional branch followed by a CHARGE
+ *     performs that one when not taken. So a loop's back edge, an `if` and its arms, or a
+ *     `br_if` out of a block cost no dispatch for metering.
+ * Each of these does exactly what the Wasm it replaces does to the counter, at the same points,
+ * so counts and out-of-instructions points are those of the instrumented binary. */
 #include "engine_int.h"
 
 #include <string.h>
@@ -62,6 +81,12 @@ typedef struct comp {
     uint32_t last_pc, last_h;
     uint32_t skip;      /* nesting depth inside dead code */
     uint32_t gg_pc;     /* word index of the last global.get emitted, UINT32_MAX if none */
+    uint32_t ctr_g;     /* the register global (metering counter), UINT32_MAX if none */
+    uint32_t charge_pc, charge_end; /* the last CHARGE, if nothing (not even a label) follows */
+    uint32_t *sites;    /* metered module: word index of every branch with a charge word */
+    uint32_t nsites, sites_cap;
+    uint32_t *calls;    /* word index of every CALL of a defined function (for CALL_M) */
+    uint32_t ncalls, calls_cap;
     uint32_t *targets;  /* br_table depths */
     uint32_t ntargets_cap;
     status st;
@@ -238,10 +263,164 @@ static void mark_last(comp *c, uint32_t pc)
     c->last_h = c->vh - 1;
 }
 
+/* ---- metering (see the file comment) ------------------------------------------------------ */
+
+/* A label is bound at here(): a CHARGE before it may no longer absorb what follows. */
+static void meter_forget(comp *c)
+{
+    c->charge_end = UINT32_MAX;
+}
+
+/* metered branch op -> plain op (0 for the others). */
+static const uint16_t plain_table[VM_OP_COUNT] = {
+#define V(n) [VM_##n##_T] = VM_##n, [VM_##n##_M] = VM_##n, [VM_##n##_TC] = VM_##n,                \
+             [VM_##n##_MC] = VM_##n,
+    VM_CBR_OPS(V)
+#undef V
+    [VM_BR_T] = VM_BR, [VM_BR_M] = VM_BR,
+};
+
+/* The metered form (variant v: 0 = _T, 1 = _M, 2 = _TC, 3 = _MC) of a branch op, or 0 if it
+ * has none. */
+static uint32_t mbr_variant(uint32_t op, int v)
+{
+    switch (op) {
+#define V(n)                                                                                      \
+    case VM_##n: return v == 0 ? VM_##n##_T : v == 1 ? VM_##n##_M : v == 2 ? VM_##n##_TC         \
+                                                                          : VM_##n##_MC;
+        VM_CBR_OPS(V)
+#undef V
+    case VM_BR: return v == 0 ? VM_BR_T : v == 1 ? VM_BR_M : 0;
+    default: return 0;
+    }
+}
+
+/* Length in words of the plain form of a branch op with a _T form (the offset word last). */
+static uint32_t mbr_len(uint32_t op)
+{
+    switch (op) {
+    case VM_BR: return 2;
+    case VM_BR_IF: case VM_BR_IFZ: case VM_BR_IF64: case VM_BR_IFZ64: return 3;
+    default: return 4;
+    }
+}
+
+/* In a metered module, the branch just emitted at pc (its offset word last) gets its charge
+ * word (0 for now) and its _T form; fix_branches() fills both in when the function is done. */
+static void branch_tail(comp *c, uint32_t pc)
+{
+    if (c->ctr_g == UINT32_MAX || c->st != ST_OK || !mbr_variant(c->w[pc], 0))
+        return;
+    if (c->nsites == c->sites_cap) {
+        uint32_t ncap = c->sites_cap ? c->sites_cap * 2 : 64;
+        uint32_t *ns = base_realloc(c->sites, ncap * sizeof *ns);
+        if (!ns) {
+            c->st = ST_OUT_OF_MEMORY;
+            return;
+        }
+        c->sites = ns;
+        c->sites_cap = ncap;
+    }
+    c->sites[c->nsites++] = pc;
+    c->w[pc] = mbr_variant(c->w[pc], 0);
+    put(c, 0);
+}
+
+/* True if the code at pc is a CHARGE of a sign-extended 32-bit delta (*k). */
+static bool small_charge(const comp *c, uint32_t pc, uint32_t *k)
+{
+    if ((uint64_t)pc + 3 > c->n || c->w[pc] != VM_CHARGE)
+        return false;
+    *k = c->w[pc + 1];
+    return c->w[pc + 2] == (*k >> 31 ? UINT32_MAX : 0);
+}
+
+/* True if the code at pc is a standard check (engine_int.h); *k = its counter delta. */
+static bool std_check(const comp *c, uint32_t pc, uint32_t *k)
+{
+    if (c->st != ST_OK || (uint64_t)pc + 7 > c->n)
+        return false;
+    const uint32_t *w = &c->w[pc];
+    *k = w[1];
+    return w[0] == VM_CHARGE_CHECK && w[2] == (*k >> 31 ? UINT32_MAX : 0) && w[3] == 4 &&
+           w[4] == VM_CALL;
+}
+
+/* Once a function's labels are all bound: every branch recorded by branch_tail() whose target
+ * starts with a CHARGE (or a standard check) jumps past it and performs it itself (_T, or _M
+ * with the check), and a conditional one followed by a CHARGE performs that one on its
+ * fall-through (_TC, _MC). A branch that fits none keeps its _T form with charge 0. */
+static void fix_branches(comp *c)
+{
+    for (uint32_t i = 0; i < c->nsites && c->st == ST_OK; i++) {
+        uint32_t pc = c->sites[i], *w = &c->w[pc], k = 0, k2;
+        uint32_t op = plain_table[w[0]], n = mbr_len(op);
+        uint32_t at = pc + n - 1, target = (uint32_t)((int64_t)at + (int32_t)w[n - 1]);
+        int v = 0;
+        if (small_charge(c, target, &k)) {
+            set_off(c, at, target + 3);
+        } else if (std_check(c, target, &k)) {
+            set_off(c, at, target + 7);
+            v = 1;
+        }
+        if (op != VM_BR && small_charge(c, pc + n + 1, &k2))
+            v += 2;
+        w[0] = mbr_variant(op, v);
+        w[n] = k;
+    }
+    c->nsites = 0;
+}
+
+/* Emits the counter decrement `counter += v` (the register global's fused global_add). */
+static void emit_charge(comp *c, uint64_t v)
+{
+    uint32_t pc = here(c);
+    emit2(c, VM_CHARGE, (uint32_t)v, (uint32_t)(v >> 32));
+    c->charge_pc = pc;
+    c->charge_end = here(c);
+}
+
+/* If the CHARGE just emitted is directly followed by the counter check (its `if` is being
+ * compiled), replaces both by one CHARGE_CHECK and returns its offset word (to be patched to
+ * the end of the `if`); else returns UINT32_MAX. */
+static uint32_t fuse_charge_check(comp *c, cond k)
+{
+    if (k.op != VM_BR_CTR_LT0 || c->charge_end != here(c) || c->st != ST_OK)
+        return UINT32_MAX;
+    uint32_t lo = c->w[c->charge_pc + 1], hi = c->w[c->charge_pc + 2];
+    c->n = c->charge_pc;
+    meter_forget(c);
+    emit2(c, VM_CHARGE_CHECK, lo, hi);
+    uint32_t at = here(c);
+    put(c, 0);
+    return at;
+}
+
+/* Finds the register global: the G of a `global.get G; i64.const k; i64.sub; global.set G`
+ * that begins the first function body, if G is a mutable i64 global. */
+static uint32_t find_ctr_global(const engine_module *m)
+{
+    if (m->nfuncs == m->nfunc_imports)
+        return UINT32_MAX;
+    reader r = reader_of(m->funcs[0].body);
+    uint8_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    uint32_t g = 0, g2 = 0;
+    int64_t k;
+    if (reader_u8(&r, &b0) != ST_OK || b0 != 0x23 || reader_u32(&r, &g) != ST_OK ||
+        reader_u8(&r, &b1) != ST_OK || b1 != 0x42 || reader_s64(&r, &k) != ST_OK ||
+        reader_u8(&r, &b2) != ST_OK || b2 != 0x7D || reader_u8(&r, &b3) != ST_OK || b3 != 0x24 ||
+        reader_u32(&r, &g2) != ST_OK || g2 != g || g >= m->nglobals)
+        return UINT32_MAX;
+    if (m->globals[g].type != VT_I64 || !m->globals[g].mut)
+        return UINT32_MAX;
+    return g;
+}
+
 /* ---- branches ----------------------------------------------------------------------------- */
 
 static const uint16_t negated[][2] = {
     {VM_BR_IF, VM_BR_IFZ}, {VM_BR_IF64, VM_BR_IFZ64}, {VM_BR_GLOBAL_LT0, VM_BR_GLOBAL_GE0},
+    {VM_BR_CTR_LT0, VM_BR_CTR_GE0},
     {VM_BR_I32_EQ, VM_BR_I32_NE}, {VM_BR_I32_LT_S, VM_BR_I32_GE_S},
     {VM_BR_I32_LT_U, VM_BR_I32_GE_U}, {VM_BR_I32_GT_S, VM_BR_I32_LE_S},
     {VM_BR_I32_GT_U, VM_BR_I32_LE_U}, {VM_BR_I32_EQ_I, VM_BR_I32_NE_I},
@@ -287,7 +466,10 @@ static cond pop_cond(comp *c)
         if ((w[0] == VM_I64_LT_S_I || w[0] == VM_I64_GE_S_I) && w[3] == 0 &&
             c->gg_pc != UINT32_MAX && c->gg_pc + 3 == c->last_pc && c->w[c->gg_pc + 1] == w[2] &&
             w[1] == w[2]) {
-            cond k = {w[0] == VM_I64_LT_S_I ? VM_BR_GLOBAL_LT0 : VM_BR_GLOBAL_GE0,
+            bool ctr = c->w[c->gg_pc] == VM_CTR_GET;
+            bool lt = w[0] == VM_I64_LT_S_I;
+            cond k = {ctr ? (lt ? VM_BR_CTR_LT0 : VM_BR_CTR_GE0)
+                          : (lt ? VM_BR_GLOBAL_LT0 : VM_BR_GLOBAL_GE0),
                       c->w[c->gg_pc + 2], 0, 1};
             c->n = c->gg_pc;
             c->last_ok = false;
@@ -315,17 +497,20 @@ static cond pop_cond(comp *c)
 /* Emits the branch of condition k and returns nothing; the offset word is chained to t. */
 static void emit_cond(comp *c, cond k, ctrl *t)
 {
+    uint32_t pc = here(c);
     c->last_ok = false;
     put(c, k.op);
     put(c, k.a);
     if (k.nops == 2)
         put(c, k.b);
     put_target(c, t);
+    branch_tail(c, pc);
 }
 
 /* Emits the condition-k branch; returns its offset word, to be patched by the caller. */
 static uint32_t emit_cond_fwd(comp *c, cond k)
 {
+    uint32_t pc = here(c);
     c->last_ok = false;
     put(c, k.op);
     put(c, k.a);
@@ -333,7 +518,18 @@ static uint32_t emit_cond_fwd(comp *c, cond k)
         put(c, k.b);
     uint32_t at = here(c);
     put(c, 0);
+    branch_tail(c, pc);
     return at;
+}
+
+/* Emits an unconditional branch to t. */
+static void emit_br(comp *c, ctrl *t)
+{
+    uint32_t pc = here(c);
+    c->last_ok = false;
+    put(c, VM_BR);
+    put_target(c, t);
+    branch_tail(c, pc);
 }
 
 /* Emits a return of the top nres entries. */
@@ -401,20 +597,15 @@ static void br_to(comp *c, uint32_t depth, const cond *k)
     if (in_place(c, t, arity)) {
         if (k)
             emit_cond(c, *k, t);
-        else {
-            c->last_ok = false;
-            put(c, VM_BR);
-            put_target(c, t);
-        }
+        else
+            emit_br(c, t);
         return;
     }
     uint32_t skip = 0;
     if (k)
         skip = emit_cond_fwd(c, negate(*k));
     emit_moves(c, t, arity);
-    c->last_ok = false;
-    put(c, VM_BR);
-    put_target(c, t);
+    emit_br(c, t);
     if (k)
         set_off(c, skip, here(c));
 }
@@ -473,6 +664,7 @@ static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
     }
     c->cs[c->ch++] = (ctrl){kind, false, np, nr, c->vh - np, 0, 0, 0};
     c->gg_pc = UINT32_MAX; /* a label may follow: no fusion across it */
+    meter_forget(c);
 }
 
 /* Block type (spec 5.3.2): empty, one value type, or a type index. */
@@ -509,9 +701,7 @@ static void do_else(comp *c)
     if (!t->unreachable) {
         for (uint32_t i = c->vh - t->nresults; i < c->vh; i++)
             materialize(c, i);
-        c->last_ok = false;
-        put(c, VM_BR);
-        put_target(c, t);
+        emit_br(c, t);
     }
     if (t->else_patch)
         set_off(c, t->else_patch - 1, here(c));
@@ -519,6 +709,7 @@ static void do_else(comp *c)
     t->kind = C_ELSE;
     t->unreachable = false;
     c->gg_pc = UINT32_MAX;
+    meter_forget(c);
     c->vh = t->height + t->nparams;
     c->last_ok = false;
 }
@@ -547,6 +738,7 @@ static bool do_end(comp *c)
     c->ch--;
     c->last_ok = false;
     c->gg_pc = UINT32_MAX;
+    meter_forget(c);
     return false;
 }
 
@@ -746,6 +938,32 @@ static void emit_numeric(comp *c, op_shape sh, uint32_t off)
     }
 }
 
+static void note_call(comp *c, uint32_t pc)
+{
+    if (c->ncalls == c->calls_cap) {
+        uint32_t ncap = c->calls_cap ? c->calls_cap * 2 : 64;
+        uint32_t *nc = base_realloc(c->calls, ncap * sizeof *nc);
+        if (!nc) {
+            c->st = ST_OUT_OF_MEMORY;
+            return;
+        }
+        c->calls = nc;
+        c->calls_cap = ncap;
+    }
+    c->calls[c->ncalls++] = pc;
+}
+
+/* Once every function is compiled: a direct call of a function whose entry is a standard check
+ * becomes CALL_M. */
+static void fuse_calls(comp *c, const vm_code_func *funcs)
+{
+    for (uint32_t i = 0; i < c->ncalls && c->st == ST_OK; i++) {
+        uint32_t *w = &c->w[c->calls[i]], k;
+        if (w[0] == VM_CALL && std_check(c, funcs[w[1] - c->m->nfunc_imports].start, &k))
+            w[0] = VM_CALL_M;
+    }
+}
+
 static void emit_call(comp *c, uint32_t fidx, bool indirect, uint32_t type, uint32_t table)
 {
     if (!indirect && fidx >= c->m->nfuncs) {
@@ -766,6 +984,8 @@ static void emit_call(comp *c, uint32_t fidx, bool indirect, uint32_t type, uint
         emit3(c, VM_CALL_INDIRECT, c->canon[type], table, i);
         put(c, base);
     } else {
+        if (fidx >= c->m->nfunc_imports && c->ctr_g != UINT32_MAX)
+            note_call(c, here(c));
         emit2(c, VM_CALL, fidx, base);
     }
     for (uint32_t k = 0; k < ft->nresults; k++)
@@ -901,7 +1121,10 @@ static bool global_add(comp *c, uint32_t g)
     c->last_ok = false;
     c->gg_pc = UINT32_MAX;
     c->vh--;
-    emit3(c, VM_GLOBAL_ADD64, g, (uint32_t)v, (uint32_t)(v >> 32));
+    if (g == c->ctr_g)
+        emit_charge(c, v);
+    else
+        emit3(c, VM_GLOBAL_ADD64, g, (uint32_t)v, (uint32_t)(v >> 32));
     return true;
 }
 
@@ -951,8 +1174,10 @@ static status compile_insn(comp *c, reader *r, bool *done)
     case OP_IF: {
         cond k = pop_cond(c);
         materialize_all(c);
+        uint32_t at = fuse_charge_check(c, k);
         ctrl_push(c, C_IF, im.np, im.nr);
-        uint32_t at = emit_cond_fwd(c, negate(k));
+        if (at == UINT32_MAX)
+            at = emit_cond_fwd(c, negate(k));
         c->cs[c->ch - 1].else_patch = at + 1;
         break;
     }
@@ -986,7 +1211,7 @@ static status compile_insn(comp *c, reader *r, bool *done)
     case OP_LOCAL_TEE: set_local(c, im.a, true); break;
     case OP_GLOBAL_GET: {
         uint32_t d = push_result(c), pc = here(c);
-        emit2(c, VM_GLOBAL_GET, d, im.a);
+        emit2(c, im.a == c->ctr_g ? VM_CTR_GET : VM_GLOBAL_GET, d, im.a);
         mark_last(c, pc);
         c->gg_pc = pc;
         break;
@@ -994,7 +1219,7 @@ static status compile_insn(comp *c, reader *r, bool *done)
     case OP_GLOBAL_SET:
         if (!global_add(c, im.a)) {
             uint32_t a = pop(c);
-            emit2(c, VM_GLOBAL_SET, im.a, a);
+            emit2(c, im.a == c->ctr_g ? VM_CTR_SET : VM_GLOBAL_SET, im.a, a);
         }
         break;
     case OP_I32_CONST: case OP_I64_CONST: case OP_F32_CONST: case OP_F64_CONST:
@@ -1016,6 +1241,7 @@ static status compile_body(comp *c, const func *fn, vm_code_func *out)
     c->skip = 0;
     c->last_ok = false;
     c->gg_pc = UINT32_MAX;
+    meter_forget(c);
     out->start = here(c);
     out->nparams = ft->nparams;
     out->nresults = ft->nresults;
@@ -1029,6 +1255,8 @@ static status compile_body(comp *c, const func *fn, vm_code_func *out)
             return ST_BUG_INVARIANT;
         st = compile_insn(c, &r, &done);
     }
+    if (st == ST_OK)
+        fix_branches(c);
     if (st == ST_OK)
         st = c->st;
     if (st != ST_OK)
@@ -1069,10 +1297,17 @@ status engine_code_compile(const engine_module *m, engine_code **out)
     if (!code->funcs || !code->canon_type)
         goto out_free_code;
     canon_types(m, code->canon_type);
-    comp c = {.m = m, .canon = code->canon_type, .st = ST_OK};
+    code->ctr_global = find_ctr_global(m);
+    comp c = {.m = m, .canon = code->canon_type, .ctr_g = code->ctr_global, .st = ST_OK};
     st = ST_OK;
     for (uint32_t i = 0; i < ndef && st == ST_OK; i++)
         st = compile_body(&c, &m->funcs[i], &code->funcs[i]);
+    if (st == ST_OK)
+        fuse_calls(&c, code->funcs);
+    if (st == ST_OK)
+        st = c.st;
+    base_free(c.calls);
+    base_free(c.sites);
     base_free(c.vs);
     base_free(c.cs);
     base_free(c.targets);

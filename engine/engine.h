@@ -12,7 +12,7 @@
 /* ---- the instruction table (opcodes.def) ------------------------------------------------ */
 
 typedef enum opcode {
-#define OP(pre, code, name, text, imm, sig, w1, flags) OP_##name,
+#define OP(pre, code, name, text, imm, sig, w1, w2, flags) OP_##name,
 #include "opcodes.def"
 #undef OP
     OP_COUNT,
@@ -61,8 +61,17 @@ enum opcode_flags {
     F_BULK = 1u << 9,
 };
 
-/* Weight schedules known to this build (opcodes.def has one column per schedule). */
-enum { ENGINE_SCHEDULE_V1 = 1, ENGINE_SCHEDULE_LATEST = ENGINE_SCHEDULE_V1 };
+/* Weight schedules known to this build (opcodes.def has one column per schedule): v1 = the
+ * IC's weights, v2 = v1 with the outliers measured by `tally bench weights` fixed
+ * (docs/weights.md). LATEST is what tools use by default (`tally instrument`) and stays v1, like
+ * the genesis default (scheduler_genesis_default), until a chain adopts v2; MAX is the highest
+ * schedule known. */
+enum {
+    ENGINE_SCHEDULE_V1 = 1,
+    ENGINE_SCHEDULE_V2 = 2,
+    ENGINE_SCHEDULE_LATEST = ENGINE_SCHEDULE_V1,
+    ENGINE_SCHEDULE_MAX = ENGINE_SCHEDULE_V2,
+};
 
 typedef struct opcode_info {
     uint8_t prefix;    /* 0x00 or 0xFC */
@@ -72,6 +81,7 @@ typedef struct opcode_info {
     imm_kind imm;
     const char *sig;   /* "ii>i", "" or "*" (see opcodes.def) */
     uint32_t weight_v1;
+    uint32_t weight_v2;
     uint32_t flags;
 } opcode_info;
 

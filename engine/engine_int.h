@@ -114,7 +114,36 @@
     X(REF_FUNC)        /* (d, f) */                                                               \
     X(GLOBAL_ADD64)    /* (g, lo, hi) i64 global g += imm: a fused metering decrement */          \
     X(BR_GLOBAL_LT0)   /* (g, off) jump if i64 global g < 0: a fused metering check */            \
-    X(BR_GLOBAL_GE0)   /* (g, off) jump if i64 global g >= 0 */
+    X(BR_GLOBAL_GE0)   /* (g, off) jump if i64 global g >= 0 */                                  \
+    /* The metering counter kept in a register (engine_code.ctr_global; see compile.c): */        \
+    X(CTR_GET)         /* (d, g) d = counter */                                                   \
+    X(CTR_SET)         /* (g, a) counter = a */                                                   \
+    X(CHARGE)          /* (lo, hi) counter += imm: a fused decrement */                           \
+    X(BR_CTR_LT0)      /* (g, off) jump if counter < 0 */                                         \
+    X(BR_CTR_GE0)      /* (g, off) jump if counter >= 0 */                                        \
+    X(CHARGE_CHECK)    /* (lo, hi, off) counter += imm; jump if counter >= 0 (else fall into the  \
+                          out-of-instructions call that follows) */                               \
+    X(BR_T)            /* (off, k) BR, counter += k (see _T below) */                             \
+    X(BR_M)            /* (off, k) BR past a standard check, performing it (see _M below) */      \
+    X(CALL_M)          /* (f, base) CALL of a function whose entry is a standard check: the call  \
+                          performs the entry's charge and check and starts after them */
+
+/* A "standard check" is the code compiled from the instrumenter's charge and check at a function
+ * entry or loop header: CHARGE_CHECK (k, 0, +4) then CALL (out_of_instructions, base), 7 words,
+ * with k a sign-extended 32-bit counter delta. In a metered module (compile.c, "metering") every
+ * branch has a charge word k after its offset word, and one of these forms:
+ *   NAME_T   when taken: counter += k (k = the CHARGE the target started with, which the
+ *            offset now skips; or 0);
+ *   NAME_M   when taken: counter += k, then to off (past a standard check), or 3 words before
+ *            off (the out-of-instructions call) if the counter went negative;
+ *   NAME_TC, NAME_MC  the same, and when not taken: the CHARGE that follows the branch is
+ *            performed and skipped (it stays in place for any other path that reaches it). */
+#define VM_CBR_OPS(X)                                                                             \
+    X(BR_IF) X(BR_IFZ) X(BR_IF64) X(BR_IFZ64)                                                     \
+    X(BR_I32_EQ) X(BR_I32_NE) X(BR_I32_LT_S) X(BR_I32_LT_U) X(BR_I32_GT_S) X(BR_I32_GT_U)         \
+    X(BR_I32_LE_S) X(BR_I32_LE_U) X(BR_I32_GE_S) X(BR_I32_GE_U)                                   \
+    X(BR_I32_EQ_I) X(BR_I32_NE_I) X(BR_I32_LT_S_I) X(BR_I32_LT_U_I) X(BR_I32_GT_S_I)              \
+    X(BR_I32_GT_U_I) X(BR_I32_LE_S_I) X(BR_I32_LE_U_I) X(BR_I32_GE_S_I) X(BR_I32_GE_U_I)
 
 typedef enum vm_op {
 #define VM_X(n) VM_##n,
@@ -122,9 +151,12 @@ typedef enum vm_op {
 #define VM_XBR(n) VM_BR_##n, VM_BR_##n##_I,
     VM_UN_OPS(VM_X) VM_BIN_OPS(VM_X) VM_LOAD_OPS(VM_X) VM_STORE_OPS(VM_X)
     VM_BINI_OPS(VM_XI) VM_BINI64_OPS(VM_XI) VM_CMP_OPS(VM_XBR) VM_OTHER_OPS(VM_X)
+#define VM_XM(n) VM_##n##_T, VM_##n##_M, VM_##n##_TC, VM_##n##_MC,
+    VM_CBR_OPS(VM_XM)
 #undef VM_X
 #undef VM_XI
 #undef VM_XBR
+#undef VM_XM
     VM_OP_COUNT
 } vm_op;
 
@@ -144,6 +176,8 @@ struct engine_code {
     size_t nwords;
     vm_code_func *funcs;      /* the defined functions (m->nfuncs - m->nfunc_imports) */
     uint32_t *canon_type;     /* per type index: the first index of a structurally equal type */
+    uint32_t ctr_global;      /* the global the VM keeps in a register (the metering counter),
+                                 UINT32_MAX if none; see compile.c, "metering" */
 };
 
 /* ---- run-time objects ------------------------------------------------------------------- */
@@ -221,6 +255,8 @@ struct engine_instance {
     uint64_t **elem_vals;     /* per elem segment: evaluated references */
     uint32_t *elem_len;       /* per elem segment: 0 once dropped */
     void *host;               /* the embedder's pointer (engine_instance_set_host) */
+    uint64_t *ctr;            /* value of global code->ctr_global, or NULL: while this
+                                 instance's code runs, the VM holds it in a register */
     vm_exec ex;
 };
 

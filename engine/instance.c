@@ -252,6 +252,8 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
         if (st != ST_OK)
             return st;
     }
+    if (c->ctr_global < m->nglobals)
+        inst->ctr = &inst->globals[c->ctr_global]->value;
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
         engine_table *t = inst->tables[i];
         t->type = m->tables[i];

@@ -2,14 +2,14 @@
 #include "engine.h"
 
 const opcode_info engine_opcodes[OP_COUNT] = {
-#define OP(pre, code_, name, text_, imm_, sig_, w1, flags_) \
-    [OP_##name] = {pre, code_, #name, text_, imm_, sig_, w1, flags_},
+#define OP(pre, code_, name, text_, imm_, sig_, w1, w2, flags_) \
+    [OP_##name] = {pre, code_, #name, text_, imm_, sig_, w1, w2, flags_},
 #include "opcodes.def"
 #undef OP
 };
 
 const uint16_t engine_opcode_by_byte_[256] = {
-#define OP(pre, code_, name, text_, imm_, sig_, w1, flags_) \
+#define OP(pre, code_, name, text_, imm_, sig_, w1, w2, flags_) \
     OP_BYTE_##pre(code_, name)
 #define OP_BYTE_0x00(code_, name) [code_] = OP_##name + 1,
 #define OP_BYTE_0xFC(code_, name)
@@ -18,7 +18,7 @@ const uint16_t engine_opcode_by_byte_[256] = {
 };
 
 const uint16_t engine_opcode_by_fc_[ENGINE_FC_COUNT] = {
-#define OP(pre, code_, name, text_, imm_, sig_, w1, flags_) \
+#define OP(pre, code_, name, text_, imm_, sig_, w1, w2, flags_) \
     OP_FC_##pre(code_, name)
 #define OP_FC_0x00(code_, name)
 #define OP_FC_0xFC(code_, name) [code_] = OP_##name + 1,
@@ -32,6 +32,7 @@ uint32_t engine_opcode_weight(opcode op, int schedule)
         return UINT32_MAX;
     switch (schedule) {
     case ENGINE_SCHEDULE_V1: return engine_opcodes[op].weight_v1;
+    case ENGINE_SCHEDULE_V2: return engine_opcodes[op].weight_v2;
     default: return UINT32_MAX;
     }
 }

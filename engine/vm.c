@@ -10,6 +10,11 @@
  * against the slot area), never per instruction. Everything lives in inst->ex, so a run can
  * stop after a host call (pause) and resume later.
  *
+ * Metering: the current instance's register global (the instruction counter; compile.c,
+ * "metering") lives in the C local `ctr` while the loop runs. CTR_SAVE writes it back to the
+ * global before anything else can look at it (a host call, a switch to another instance, leaving
+ * the loop), CTR_LOAD reads it again afterwards (a host function may charge or set it).
+ *
  * Determinism (DESIGN.md): NaN results of the F_CANON instructions are canonicalized; abs, neg,
  * copysign, reinterpret, loads and stores move bits; min/max/nearest are written out with
  * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call
@@ -285,6 +290,55 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
         st = (s);                                                                                 \
         goto trap;                                                                                \
     } while (0)
+#define CTR_SAVE()                                                                                \
+    do {                                                                                          \
+        if (inst->ctr)                                                                            \
+            *inst->ctr = ctr;                                                                     \
+    } while (0)
+#define CTR_LOAD()                                                                                \
+    do {                                                                                          \
+        if (inst->ctr)                                                                            \
+            ctr = *inst->ctr;                                                                     \
+    } while (0)
+#define IMM64(p) ((p)[0] | (uint64_t)(p)[1] << 32)
+/* Taken metered branches (engine_int.h): to t after adding k to the counter; _M: to the
+ * out-of-instructions call 3 words before t if the counter went negative. */
+#define TAKE_T(t, k)                                                                              \
+    do {                                                                                          \
+        ctr += (uint64_t)(int64_t)(int32_t)(k);                                                   \
+        pc = (t);                                                                                 \
+    } while (0)
+#define TAKE_M(t, k)                                                                              \
+    do {                                                                                          \
+        ctr += (uint64_t)(int64_t)(int32_t)(k);                                                   \
+        pc = (t) - ((int64_t)ctr < 0 ? 3 : 0);                                                    \
+    } while (0)
+/* Not taken, with the CHARGE that follows a branch of n + 1 words. */
+#define FALL_C(n)                                                                                 \
+    do {                                                                                          \
+        ctr += IMM64(pc + (n) + 2);                                                               \
+        pc += (n) + 4;                                                                            \
+    } while (0)
+/* A conditional branch of n words (offset last) and its metered forms (n + 1 words). */
+#define CBR(name, n, cond)                                                                        \
+    OPL(name)                                                                                     \
+    {                                                                                             \
+        pc = (cond) ? pc + (n - 1) + (int32_t)pc[n - 1] : pc + n;                                 \
+        NEXT();                                                                                   \
+    }                                                                                             \
+    CBR_M(name##_T, n, cond, TAKE_T, pc += n + 1)                                                 \
+    CBR_M(name##_M, n, cond, TAKE_M, pc += n + 1)                                                 \
+    CBR_M(name##_TC, n, cond, TAKE_T, FALL_C(n))                                                  \
+    CBR_M(name##_MC, n, cond, TAKE_M, FALL_C(n))
+#define CBR_M(name, n, cond, take, fall)                                                          \
+    OPL(name)                                                                                     \
+    {                                                                                             \
+        if (cond)                                                                                 \
+            take(pc + (n - 1) + (int32_t)pc[n - 1], pc[n]);                                       \
+        else                                                                                      \
+            fall;                                                                                 \
+        NEXT();                                                                                   \
+    }
 #define LOAD_MEM()                                                                                \
     do {                                                                                          \
         mem = inst->mem ? inst->mem->base : NULL;                                                 \
@@ -383,19 +437,22 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
         pc += 4;                                                                                  \
         NEXT();                                                                                   \
     }
-#define BRCMP(n, e)                                                                               \
-    OPL(BR_##n)                                                                                   \
-    {                                                                                             \
-        uint32_t a = (uint32_t)fp[pc[1]], b = (uint32_t)fp[pc[2]];                                \
-        pc = (e) ? pc + 3 + (int32_t)pc[3] : pc + 4;                                              \
-        NEXT();                                                                                   \
-    }                                                                                             \
-    OPL(BR_##n##_I)                                                                               \
-    {                                                                                             \
-        uint32_t a = (uint32_t)fp[pc[1]], b = pc[2];                                              \
-        pc = (e) ? pc + 3 + (int32_t)pc[3] : pc + 4;                                              \
-        NEXT();                                                                                   \
-    }
+#define CMP_A ((uint32_t)fp[pc[1]])
+#define CMP_B ((uint32_t)fp[pc[2]])
+#define CMP_I (pc[2])
+#define BRCMP(n, op)                                                                              \
+    CBR(BR_##n, 4, op(CMP_A, CMP_B))                                                              \
+    CBR(BR_##n##_I, 4, op(CMP_A, CMP_I))
+#define EQ_(a, b) ((a) == (b))
+#define NE_(a, b) ((a) != (b))
+#define LTS_(a, b) (S32(a) < S32(b))
+#define LTU_(a, b) ((a) < (b))
+#define GTS_(a, b) (S32(a) > S32(b))
+#define GTU_(a, b) ((a) > (b))
+#define LES_(a, b) (S32(a) <= S32(b))
+#define LEU_(a, b) ((a) <= (b))
+#define GES_(a, b) (S32(a) >= S32(b))
+#define GEU_(a, b) ((a) >= (b))
 #define LOAD(n, T, conv)                                                                          \
     OPL(n)                                                                                        \
     {                                                                                             \
@@ -434,12 +491,16 @@ status vm_exec_run(engine_instance *entry, bool *paused)
 #define LBL(n) [VM_##n] = &&L_##n,
 #define LBLI(n) [VM_##n##_I] = &&L_##n##_I,
 #define LBLBR(n) [VM_BR_##n] = &&L_BR_##n, [VM_BR_##n##_I] = &&L_BR_##n##_I,
+#define LBLM(n)                                                                                   \
+    [VM_##n##_T] = &&L_##n##_T, [VM_##n##_M] = &&L_##n##_M, [VM_##n##_TC] = &&L_##n##_TC,         \
+    [VM_##n##_MC] = &&L_##n##_MC,
     static const void *const labels[VM_OP_COUNT] = {
         VM_UN_OPS(LBL) VM_BIN_OPS(LBL) VM_LOAD_OPS(LBL) VM_STORE_OPS(LBL) VM_BINI_OPS(LBLI)
-        VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL)};
+        VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL) VM_CBR_OPS(LBLM)};
 #undef LBL
 #undef LBLI
 #undef LBLBR
+#undef LBLM
 #endif
     vm_exec *ex = &entry->ex;
     const uint32_t *pc = ex->pc;
@@ -450,9 +511,11 @@ status vm_exec_run(engine_instance *entry, bool *paused)
     uint64_t memlen;
     const engine_func *f;
     uint64_t *nfp;
+    uint64_t ctr = 0;
     status st = ST_OK;
     *paused = false;
     LOAD_MEM();
+    CTR_LOAD();
 #ifdef TALLY_DISPATCH_SWITCH
 dispatch:
     switch ((vm_op)*pc) {
@@ -467,26 +530,20 @@ dispatch:
         pc = pc + 1 + (int32_t)pc[1];
         NEXT();
     }
-    OPL(BR_IF)
+    OPL(BR_T)
     {
-        pc = (uint32_t)fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        TAKE_T(pc + 1 + (int32_t)pc[1], pc[2]);
         NEXT();
     }
-    OPL(BR_IFZ)
+    OPL(BR_M)
     {
-        pc = !(uint32_t)fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        TAKE_M(pc + 1 + (int32_t)pc[1], pc[2]);
         NEXT();
     }
-    OPL(BR_IF64)
-    {
-        pc = fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
-        NEXT();
-    }
-    OPL(BR_IFZ64)
-    {
-        pc = !fp[pc[1]] ? pc + 2 + (int32_t)pc[2] : pc + 3;
-        NEXT();
-    }
+    CBR(BR_IF, 3, (uint32_t)fp[pc[1]] != 0)
+    CBR(BR_IFZ, 3, (uint32_t)fp[pc[1]] == 0)
+    CBR(BR_IF64, 3, fp[pc[1]] != 0)
+    CBR(BR_IFZ64, 3, fp[pc[1]] == 0)
     OPL(BR_TABLE)
     {
         uint32_t i = (uint32_t)fp[pc[1]], n = pc[2];
@@ -494,16 +551,16 @@ dispatch:
         pc = o + (int32_t)*o;
         NEXT();
     }
-    BRCMP(I32_EQ, a == b)
-    BRCMP(I32_NE, a != b)
-    BRCMP(I32_LT_S, S32(a) < S32(b))
-    BRCMP(I32_LT_U, a < b)
-    BRCMP(I32_GT_S, S32(a) > S32(b))
-    BRCMP(I32_GT_U, a > b)
-    BRCMP(I32_LE_S, S32(a) <= S32(b))
-    BRCMP(I32_LE_U, a <= b)
-    BRCMP(I32_GE_S, S32(a) >= S32(b))
-    BRCMP(I32_GE_U, a >= b)
+    BRCMP(I32_EQ, EQ_)
+    BRCMP(I32_NE, NE_)
+    BRCMP(I32_LT_S, LTS_)
+    BRCMP(I32_LT_U, LTU_)
+    BRCMP(I32_GT_S, GTS_)
+    BRCMP(I32_GT_U, GTU_)
+    BRCMP(I32_LE_S, LES_)
+    BRCMP(I32_LE_U, LEU_)
+    BRCMP(I32_GE_S, GES_)
+    BRCMP(I32_GE_U, GEU_)
 
     OPL(CALL)
     {
@@ -528,6 +585,25 @@ dispatch:
         pc += 5;
         goto do_call;
     }
+    OPL(CALL_M) /* a defined function of this instance, entry = standard check */
+    {
+        f = inst->funcs[pc[1]];
+        nfp = fp + pc[2];
+        pc += 3;
+        if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)
+            TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
+        fr->ret_pc = pc;
+        fr->fp = fp;
+        fr->inst = inst;
+        fr++;
+        if (fr > hi)
+            hi = fr;
+        for (uint32_t i = f->nparams, e = f->nparams + f->meta->nlocals; i < e; i++)
+            nfp[i] = 0;
+        fp = nfp;
+        TAKE_M(f->code + 7, f->code[1]);
+        NEXT();
+    }
 do_call:
     if (f->code) {
         if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)
@@ -543,14 +619,18 @@ do_call:
         fp = nfp;
         pc = f->code;
         if (f->inst != inst) {
+            CTR_SAVE();
             inst = f->inst;
             LOAD_MEM();
+            CTR_LOAD();
         }
         NEXT();
     }
     if (nfp + (f->nparams > f->nresults ? f->nparams : f->nresults) > ex->slots_end)
         TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
+    CTR_SAVE();
     st = f->host(inst, f->user, nfp);
+    CTR_LOAD(); /* before `trap`, which saves it again */
     if (st != ST_OK)
         goto trap;
     LOAD_MEM();
@@ -590,7 +670,11 @@ do_return:
         goto out;
     }
     fp = fr->fp;
-    inst = fr->inst;
+    if (fr->inst != inst) {
+        CTR_SAVE();
+        inst = fr->inst;
+        CTR_LOAD();
+    }
     LOAD_MEM(); /* the callee may have grown (and so moved) the memory */
     NEXT();
 
@@ -652,6 +736,40 @@ do_return:
     OPL(BR_GLOBAL_GE0)
     {
         pc = (int64_t)inst->globals[pc[1]]->value >= 0 ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(CTR_GET)
+    {
+        D = ctr;
+        pc += 3;
+        NEXT();
+    }
+    OPL(CTR_SET)
+    {
+        ctr = A;
+        pc += 3;
+        NEXT();
+    }
+    OPL(CHARGE)
+    {
+        ctr += IMM64(pc + 1);
+        pc += 3;
+        NEXT();
+    }
+    OPL(BR_CTR_LT0)
+    {
+        pc = (int64_t)ctr < 0 ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(BR_CTR_GE0)
+    {
+        pc = (int64_t)ctr >= 0 ? pc + 2 + (int32_t)pc[2] : pc + 3;
+        NEXT();
+    }
+    OPL(CHARGE_CHECK)
+    {
+        ctr += IMM64(pc + 1);
+        pc = (int64_t)ctr < 0 ? pc + 4 : pc + 3 + (int32_t)pc[3];
         NEXT();
     }
     OPL(REF_FUNC)
@@ -1012,6 +1130,7 @@ do_return:
 trap:
     ex->state = VM_IDLE;
 out:
+    CTR_SAVE();
     if ((uint32_t)(hi - ex->frames) > ex->max_depth)
         ex->max_depth = (uint32_t)(hi - ex->frames);
     return st;

@@ -129,7 +129,7 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
     status st = s->broken ? sched_reload(s) : ST_OK;
     if (st != ST_OK)
         return st;
-    ledger_reader *rd;
+    ledger_reader *rd = NULL; /* ledger_read_begin leaves it unset on failure (issue 11) */
     st = ledger_read_begin(s->lg, &rd);
     if (st == ST_OK)
         st = ledger_tip_get(rd, &info->tip);

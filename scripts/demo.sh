@@ -9,13 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 bash scripts/deps.sh
-dir=build-gcc
+dir=${TALLY_BUILD_DIR:-build-gcc}   # TALLY_BUILD_DIR: another build directory (absolute or relative)
 if [ -d "$dir" ]; then CC=gcc meson setup --reconfigure "$dir" -Dbuildtype=release >/dev/null
 else CC=gcc meson setup "$dir" -Dbuildtype=release >/dev/null; fi
-ninja -C "$dir" -j2 >/dev/null
-export PATH="$root/$dir/cli:$PATH"
+log=$(mktemp)
+# Only what the demo needs: the tally command and the example canisters.
+if ! ninja -C "$dir" -j2 cli/tally tests/canisters/{counter,token,kv,loop}.wasm >"$log" 2>&1; then
+    tail -n 40 "$log" >&2; rm -f "$log"; echo "demo: FAILED: the build failed" >&2; exit 1
+fi
+rm -f "$log"
+case $dir in /*) bdir=$dir ;; *) bdir=$root/$dir ;; esac
+export PATH="$bdir/cli:$PATH"
 for c in counter token kv loop; do
-    [ -f "$dir/tests/canisters/$c.wasm" ] || {
+    [ -f "$bdir/tests/canisters/$c.wasm" ] || {
         echo "demo: $dir/tests/canisters/$c.wasm was not built (clang with the wasm32 target and lld are needed)" >&2
         exit 1
     }
@@ -26,7 +32,7 @@ data="$root/demo-data"
 rm -rf "$data"
 mkdir -p "$data"
 cd "$data"
-for c in counter token kv loop; do ln -s "$root/$dir/tests/canisters/$c.wasm" "$c.wasm"; done
+for c in counter token kv loop; do ln -s "$bdir/tests/canisters/$c.wasm" "$c.wasm"; done
 node_pid=""
 trap '[ -z "$node_pid" ] || kill -KILL "$node_pid" 2>/dev/null || true' EXIT
 

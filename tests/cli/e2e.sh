@@ -10,7 +10,10 @@ d="$work/node"
     || die "tally init"
 [ "$(stat -c %a "$d/admin.key")" = 600 ] || die "admin.key is not mode 0600"
 "$tally" key show "$d/admin.key" | grep -Eq '^[0-9a-f]{64}$' || die "key show"
+out=$(timeout 10 "$tally" node --dir "$d" --listen 0.0.0.0:0 2>&1) && die "bound 0.0.0.0 without --public"
+expect_match "$out" 'needs --public' "refusal of a public address"
 start_node "$d"
+if "$tally" node --dir "$d" --listen 127.0.0.1:0 2>/dev/null; then die "a second node started on $d"; fi
 
 c=$("$tally" deploy --dir "$d" "$counter") || die "deploy counter"
 cid=${c%% *}

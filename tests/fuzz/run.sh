@@ -18,7 +18,11 @@ case "$seconds" in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number" >&2; exi
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-$src/../build-fuzz}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
 work=${FUZZ_WORK:-$build/fuzz-work}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" "$src" -Dfuzz=true -Db_sanitize=address,undefined \
         -Db_lundef=false -Dbuildtype=debugoptimized \
@@ -29,10 +33,13 @@ exe=$build/tests/fuzz/fuzz_$harness
 mkdir -p "$work/$harness" "$work/crashes"
 log=$work/$harness.log
 # Leaks are reported per input; timeouts above 10 s and >2 GB RSS count as crashes.
+parallel=
+[ "$jobs" -le 1 ] || parallel="-jobs=$jobs -workers=$jobs"
 set +e
+cd "$work"   # libFuzzer writes fuzz-N.log files (-jobs) into the current directory
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-    -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
+    $parallel -print_final_stats=1 \
     -artifact_prefix="$work/crashes/$harness-" \
     "$work/$harness" "$src/tests/fuzz/corpus/$harness" > "$log" 2>&1
 rc=$?

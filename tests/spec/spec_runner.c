@@ -1,6 +1,6 @@
 /* spec_runner.c - runs the official WebAssembly core testsuite (wast2json output) against tally.
  *
- *   spec_runner [-v] [--only NAME] CORE_DIR JSON_DIR
+ *   spec_runner [-v] [--only NAME] [--instrument OUT_DIR] CORE_DIR JSON_DIR
  *
  * CORE_DIR holds the .wast scripts (../shared/wasm-spec/core, see its README); JSON_DIR holds
  * their build-time conversion, JSON_DIR/NAME/NAME.json plus the .wasm files (convert.sh). Every
@@ -14,8 +14,25 @@
  *
  * Output: FAIL lines (at most 50 per file unless -v), a per-file table, the n/a and not-run
  * counts, then the last line "N passed, N failed". Exit 0 if nothing failed and something
- * passed, 1 otherwise, 2 on a setup error (missing data, unreadable JSON, bad arguments). */
+ * passed, 1 otherwise, 2 on a setup error (missing data, unreadable JSON, bad arguments).
+ *
+ * --instrument OUT_DIR (the metering cross-check, docs/metering.md "How it is tested"): every
+ * module that must load is first instrumented (instrument.h, schedule v1) and the instrumented
+ * module is what gets instantiated; a module `__tally` whose `out_of_instructions` does nothing
+ * is registered, so each counter runs down (below zero) across the whole script. All the
+ * original assertions must still pass. After each instantiation and each invoke, the runner
+ * reads that instance's `__tally_counter`, and writes OUT_DIR/NAME/NAME.json: the commands it
+ * executed, with module files replaced by their instrumented copies (written beside it), the
+ * `__tally` module and its registration first, and after each counter reading an assert_return
+ * of `get __tally_counter` expecting the value tally saw. wabt's spectest-interp passing that
+ * script means wabt agrees with tally on every result and every counter value. After an
+ * assert_exhaustion the invoked instance's counter is no longer read (engines exhaust their
+ * stacks at different depths). The text-format and NUL-named commands that tally does not run,
+ * and assert_malformed/assert_invalid (nothing to instrument), are left out of that script.
+ * The output gains a line "metering: N modules instrumented, N counter values recorded ..."
+ * before the last line. */
 #include "engine.h"
+#include "instrument.h"
 #include "spec_exec.h"
 
 #include <dirent.h>
@@ -43,6 +60,27 @@ typedef struct file_result {
     tallies t;
 } file_result;
 
+/* A named instance: scripts name modules "$M"; the latest instance with a name is the one. */
+typedef struct instance_name {
+    char *name;
+    unsigned long id;
+} instance_name;
+
+/* --instrument state. Instances are numbered in instantiation order, so the runner knows which
+ * instance an action reaches (its name, or the current one) without asking spec_exec.h. */
+typedef struct meter {
+    const char *out_dir;     /* OUT_DIR; NULL without --instrument */
+    char dir[PATH_LEN];      /* OUT_DIR/NAME of the script being run */
+    json_t *cmds;            /* the wabt script being built */
+    unsigned long next_id, current_id;
+    instance_name *names;
+    size_t nnames, capnames;
+    unsigned long *stopped;  /* instances whose counter is no longer read (exhaustion) */
+    size_t nstopped, capstopped;
+    /* totals over all scripts */
+    unsigned long modules, counters, stopped_total, scripts;
+} meter;
+
 typedef struct runner {
     engine_config cfg;
     bool verbose;
@@ -55,6 +93,7 @@ typedef struct runner {
     tallies t;
     unsigned long text_diffs[2];   /* [0] rejections, [1] traps: right class, other message */
     unsigned long na_nul;          /* actions naming an export with a NUL byte */
+    meter meter;
 } runner;
 
 /* What an expected value accepts besides its exact bits. */
@@ -211,6 +250,314 @@ static status module_load(runner *r, json_t *cmd, engine_module **out, char *msg
     return st;
 }
 
+/* ---- --instrument: the metering cross-check ---------------------------------------------- */
+
+static void file_write(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(p, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        die("cannot write %s: %s", path, strerror(errno));
+}
+
+static void dir_make(const char *path)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        die("cannot create %s: %s", path, strerror(errno));
+}
+
+static void meter_path(const runner *r, const char *file, char *out, size_t outlen)
+{
+    if ((size_t)snprintf(out, outlen, "%s/%s", r->meter.dir, file) >= outlen)
+        die("path too long: %s/%s", r->meter.dir, file);
+}
+
+/* Appends cmd (a new reference) to the wabt script. */
+static void meter_append(runner *r, json_t *cmd)
+{
+    if (!cmd || json_array_append_new(r->meter.cmds, cmd) != 0)
+        die("out of memory");
+}
+
+/* Section `id` of the `__tally` module (a vector of one entry), built in sec, appended to b. */
+static status stub_section(buf *b, uint8_t id, buf *sec)
+{
+    static const functype void_type = {0, 0, NULL};
+    static const uint8_t body[] = {0x0b}; /* end */
+    const char *name = INSTRUMENT_IMPORT_NAME;
+    sec->len = 0;
+    status st = buf_u8(sec, 1);
+    switch (id) {
+    case 1: /* type 0: [] -> [] */
+        if (st == ST_OK) st = writer_functype(sec, &void_type);
+        break;
+    case 3: /* function 0: type 0 */
+        if (st == ST_OK) st = buf_u8(sec, 0);
+        break;
+    case 7: /* export "out_of_instructions" = function 0 */
+        if (st == ST_OK) st = writer_name(sec, span_of(name, strlen(name)));
+        if (st == ST_OK) st = buf_u8(sec, EXT_FUNC);
+        if (st == ST_OK) st = buf_u8(sec, 0);
+        break;
+    default: /* 10, code: no locals, `end` */
+        if (st == ST_OK) st = writer_code_entry(sec, NULL, 0, span_of(body, sizeof body));
+        break;
+    }
+    return st == ST_OK ? writer_section(b, id, span_of(sec->ptr, sec->len)) : st;
+}
+
+/* The `__tally` module: (func (export "out_of_instructions")), which does nothing. */
+static status stub_bytes(buf *b)
+{
+    static const uint8_t ids[] = {1, 3, 7, 10};
+    buf sec = {0};
+    status st = writer_header(b);
+    for (size_t i = 0; st == ST_OK && i < sizeof ids; i++)
+        st = stub_section(b, ids[i], &sec);
+    buf_fini(&sec);
+    return st;
+}
+
+/* Start of a script: OUT_DIR/NAME, the `__tally` module instantiated and registered in tally,
+ * and the same two commands at the head of the wabt script. */
+static void meter_script_begin(runner *r)
+{
+    meter *mt = &r->meter;
+    if ((size_t)snprintf(mt->dir, sizeof mt->dir, "%s/%s", mt->out_dir, r->name) >=
+        sizeof mt->dir)
+        die("path too long: %s/%s", mt->out_dir, r->name);
+    dir_make(mt->out_dir);
+    dir_make(mt->dir);
+    buf b = {0};
+    engine_module *m = NULL;
+    status st = stub_bytes(&b);
+    if (st == ST_OK)
+        st = engine_module_load(&r->cfg, span_of(b.ptr, b.len), &m, NULL);
+    if (st == ST_OK)
+        st = spec_env_instantiate(r->env, m, NULL);
+    if (st == ST_OK)
+        st = spec_env_register(r->env, NULL, INSTRUMENT_IMPORT_MODULE);
+    if (st != ST_OK)
+        die("the %s module: %s", INSTRUMENT_IMPORT_MODULE, status_name(st));
+    char path[PATH_LEN];
+    meter_path(r, "__tally.wasm", path, sizeof path);
+    file_write(path, b.ptr, b.len);
+    buf_fini(&b);
+    mt->cmds = json_array();
+    meter_append(r, json_pack("{s:s, s:i, s:s}", "type", "module", "line", 0, "filename",
+                              "__tally.wasm"));
+    meter_append(r, json_pack("{s:s, s:i, s:s}", "type", "register", "line", 0, "as",
+                              INSTRUMENT_IMPORT_MODULE));
+    mt->next_id = mt->current_id = 0;
+    mt->scripts++;
+}
+
+/* json_dump_callback sink that writes wast2json's dialect: wabt's JSON reader knows only the
+ * \uXXXX escape, so jansson's short escapes (\\, \", \n, ...) become \u005c, \u0022, ... The
+ * state carries a backslash that ends one chunk over to the next. */
+typedef struct wabt_sink {
+    FILE *f;
+    bool escape;
+} wabt_sink;
+
+/* What jansson's escape `\c` stands for (its dump uses these and \uXXXX), or -1. */
+static int escape_char(char c)
+{
+    switch (c) {
+    case '\\': return '\\';
+    case '"': return '"';
+    case '/': return '/';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    default: return -1;
+    }
+}
+
+static int wabt_sink_write(const char *p, size_t n, void *data)
+{
+    wabt_sink *w = data;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        int rc;
+        if (!w->escape && c == '\\') {
+            w->escape = true;
+            continue;
+        }
+        if (!w->escape)
+            rc = fputc(c, w->f);
+        else if (c == 'u')
+            rc = fputs("\\u", w->f);
+        else if (escape_char(c) >= 0)
+            rc = fprintf(w->f, "\\u%04x", (unsigned)escape_char(c));
+        else
+            rc = -1;
+        w->escape = false;
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* End of a script: writes OUT_DIR/NAME/NAME.json and forgets the script's instances. */
+static void meter_script_end(runner *r, json_t *root)
+{
+    meter *mt = &r->meter;
+    char file[PATH_LEN], path[PATH_LEN];
+    snprintf(file, sizeof file, "%s.json", r->name);
+    meter_path(r, file, path, sizeof path);
+    json_t *out = json_pack("{s:O, s:o}", "source_filename",
+                            json_object_get(root, "source_filename"), "commands", mt->cmds);
+    wabt_sink sink = {fopen(path, "w"), false};
+    bool ok = out && sink.f &&
+              json_dump_callback(out, wabt_sink_write, &sink, JSON_INDENT(1)) == 0 && !sink.escape;
+    if ((sink.f && fclose(sink.f) != 0) || !ok)
+        die("cannot write %s", path);
+    json_decref(out);
+    mt->cmds = NULL;
+    for (size_t i = 0; i < mt->nnames; i++)
+        base_free(mt->names[i].name);
+    mt->nnames = mt->nstopped = 0;
+}
+
+/* The instance an action reaches: the latest one named `name`, or the current one. */
+static unsigned long meter_instance(const runner *r, const char *name)
+{
+    const meter *mt = &r->meter;
+    if (!name)
+        return mt->current_id;
+    for (size_t i = mt->nnames; i-- > 0;)
+        if (!strcmp(mt->names[i].name, name))
+            return mt->names[i].id;
+    return 0;
+}
+
+static bool meter_is_stopped(const runner *r, unsigned long id)
+{
+    for (size_t i = 0; i < r->meter.nstopped; i++)
+        if (r->meter.stopped[i] == id)
+            return true;
+    return false;
+}
+
+/* Reads the counter of instance `mod` (NULL: current) and appends the assert_return that
+ * expects it in wabt. */
+static void meter_record(runner *r, const char *mod, long long line)
+{
+    spec_value v;
+    status st = spec_env_get(r->env, mod, INSTRUMENT_COUNTER_EXPORT, &v);
+    if (st != ST_OK || v.type != VT_I64) {
+        fail(r, line, "counter", "reading %s got %s", INSTRUMENT_COUNTER_EXPORT,
+             st == ST_OK ? "a value that is not an i64" : status_name(st));
+        return;
+    }
+    char value[24];
+    snprintf(value, sizeof value, "%llu", (unsigned long long)v.bits);
+    json_t *action = json_object();
+    if (!action || json_object_set_new(action, "type", json_string("get")) != 0 ||
+        (mod && json_object_set_new(action, "module", json_string(mod)) != 0) ||
+        json_object_set_new(action, "field", json_string(INSTRUMENT_COUNTER_EXPORT)) != 0)
+        die("out of memory");
+    meter_append(r, json_pack("{s:s, s:I, s:o, s:[{s:s, s:s}]}", "type", "assert_return",
+                              "line", (json_int_t)line, "action", action, "expected", "type",
+                              "i64", "value", value));
+    r->meter.counters++;
+    note(r, line, "counter", "%s = %s", mod ? mod : "current", value);
+}
+
+/* Instruments *m (a loaded module of cmd), writes it to OUT_DIR/NAME under the command's file
+ * name, reloads it into *m, and appends cmd, pointing at it, to the wabt script. False (after
+ * reporting a failure, *m freed) if any step fails. */
+static bool meter_module(runner *r, json_t *cmd, const char *type, long long line,
+                         engine_module **m)
+{
+    buf b = {0};
+    engine_error err;
+    memset(&err, 0, sizeof err);
+    status st = instrument_module(*m, ENGINE_SCHEDULE_V1, &b, &err);
+    engine_module_free(*m);
+    *m = NULL;
+    if (st != ST_OK) {
+        char msg[256];
+        engine_error_format(&err, msg, sizeof msg);
+        fail(r, line, type, "instrument got %s", msg);
+        buf_fini(&b);
+        return false;
+    }
+    const char *fn = json_str(r, cmd, "filename");
+    char path[PATH_LEN];
+    meter_path(r, fn, path, sizeof path);
+    file_write(path, b.ptr, b.len);
+    r->meter.modules++;
+    meter_append(r, json_incref(cmd)); /* same file name, in OUT_DIR/NAME */
+    memset(&err, 0, sizeof err);
+    st = engine_module_load(&r->cfg, span_of(b.ptr, b.len), m, &err);
+    buf_fini(&b);
+    if (st != ST_OK) {
+        char msg[256];
+        err.st = st;
+        engine_error_format(&err, msg, sizeof msg);
+        fail(r, line, type, "the instrumented module does not load: %s", msg);
+        return false;
+    }
+    return true;
+}
+
+/* A module instantiated as the current one (named `name` if not NULL): its counter after the
+ * start function is the first reading. */
+static void meter_instantiated(runner *r, const char *name, long long line)
+{
+    meter *mt = &r->meter;
+    mt->current_id = ++mt->next_id;
+    if (name) {
+        if (mt->nnames == mt->capnames) {
+            mt->capnames = mt->capnames ? 2 * mt->capnames : 16;
+            mt->names = base_realloc(mt->names, mt->capnames * sizeof *mt->names);
+            if (!mt->names)
+                die("out of memory");
+        }
+        size_t n = strlen(name) + 1;
+        char *copy = base_alloc(n);
+        if (!copy)
+            die("out of memory");
+        memcpy(copy, name, n);
+        mt->names[mt->nnames++] = (instance_name){copy, mt->current_id};
+    }
+    meter_record(r, name, line);
+}
+
+/* After an executed action command: appends it to the wabt script, then the counter reading
+ * of the invoked instance; after an exhaustion, stops reading that instance's counter. */
+static void meter_action(runner *r, json_t *cmd, json_t *action, long long line, bool exhausted)
+{
+    meter *mt = &r->meter;
+    if (!mt->out_dir)
+        return;
+    meter_append(r, json_incref(cmd));
+    if (strcmp(json_str(r, action, "type"), "invoke") != 0)
+        return;
+    const char *mod = json_str_opt(r, action, "module");
+    unsigned long id = meter_instance(r, mod);
+    if (id == 0 || meter_is_stopped(r, id))
+        return;
+    if (!exhausted) {
+        meter_record(r, mod, line);
+        return;
+    }
+    if (mt->nstopped == mt->capstopped) {
+        mt->capstopped = mt->capstopped ? 2 * mt->capstopped : 8;
+        mt->stopped = base_realloc(mt->stopped, mt->capstopped * sizeof *mt->stopped);
+        if (!mt->stopped)
+            die("out of memory");
+    }
+    mt->stopped[mt->nstopped++] = id;
+    mt->stopped_total++;
+}
+
 /* `module`: must decode and validate; with execution, also instantiate and become current. */
 static void cmd_module(runner *r, json_t *cmd, const char *type, long long line)
 {
@@ -231,7 +578,12 @@ static void cmd_module(runner *r, json_t *cmd, const char *type, long long line)
         pass(r);
         return;
     }
-    st = spec_env_instantiate(r->env, m, json_str_opt(r, cmd, "name"));
+    if (r->meter.out_dir && !meter_module(r, cmd, type, line, &m)) {
+        r->broken_line = line;
+        return;
+    }
+    const char *name = json_str_opt(r, cmd, "name");
+    st = spec_env_instantiate(r->env, m, name);
     if (st != ST_OK) {
         r->broken_line = line;
         fail(r, line, type, "instantiate got %s, expected OK", status_name(st));
@@ -239,6 +591,8 @@ static void cmd_module(runner *r, json_t *cmd, const char *type, long long line)
     }
     r->broken_line = 0;
     pass(r);
+    if (r->meter.out_dir)
+        meter_instantiated(r, name, line);
 }
 
 /* Counts a rejection or trap whose message and the script's text are not one a prefix of the
@@ -322,6 +676,8 @@ static void cmd_assert_link(runner *r, json_t *cmd, const char *type, long long 
         r->t.notrun++;
         return;
     }
+    if (r->meter.out_dir && !meter_module(r, cmd, type, line, &m))
+        return;
     check_instantiate(r, type, line, spec_env_instantiate(r->env, m, NULL), text);
 }
 
@@ -563,6 +919,7 @@ static void cmd_assert_return(runner *r, json_t *cmd, const char *type, long lon
         fail(r, line, type, "got %s, expected OK%s%s", status_name(st), *why ? ": " : "", why);
     else if (results_check(r, cmd, line, got, ngot))
         pass(r);
+    meter_action(r, cmd, action, line, false);
 }
 
 /* `assert_trap`: the action must trap (any TRAP-class status; the message is compared for
@@ -581,6 +938,7 @@ static void cmd_assert_trap(runner *r, json_t *cmd, const char *type, long long 
     size_t ngot = 0;
     char why[128] = "";
     status st = action_run(r, action, got, &ngot, why, sizeof why);
+    meter_action(r, cmd, action, line, false);
     if (status_class_of(st) != SC_TRAP) {
         fail(r, line, type, "got %s, expected a TRAP status (\"%s\")%s%s", status_name(st), text,
              *why ? ": " : "", why);
@@ -600,6 +958,7 @@ static void cmd_assert_exhaustion(runner *r, json_t *cmd, const char *type, long
     size_t ngot = 0;
     char why[128] = "";
     status st = action_run(r, action, got, &ngot, why, sizeof why);
+    meter_action(r, cmd, action, line, true);
     if (st == ST_TRAP_CALL_STACK_EXHAUSTED || st == ST_TRAP_VALUE_STACK_EXHAUSTED)
         pass(r);
     else
@@ -617,6 +976,7 @@ static void cmd_action(runner *r, json_t *cmd, const char *type, long long line)
     size_t ngot = 0;
     char why[128] = "";
     status st = action_run(r, action, got, &ngot, why, sizeof why);
+    meter_action(r, cmd, action, line, false);
     if (st == ST_OK)
         pass(r);
     else
@@ -638,6 +998,8 @@ static void cmd_register(runner *r, json_t *cmd, const char *type, long long lin
     status st = spec_env_register(r->env, name, as);
     if (st != ST_OK)
         fail(r, line, type, "got %s, expected OK", status_name(st));
+    if (r->meter.out_dir)
+        meter_append(r, json_incref(cmd));
 }
 
 /* ---- scripts ----------------------------------------------------------------------------- */
@@ -695,12 +1057,16 @@ static void script_run(runner *r, const char *name)
     r->env = NULL;
     if (r->exec && !(r->env = spec_env_new()))
         die("spec_env_new failed (out of memory)");
+    if (r->meter.out_dir)
+        meter_script_begin(r);
     json_t *cmds = json_array_member(r, root, "commands");
     for (size_t i = 0; i < json_array_size(cmds); i++)
         command_run(r, json_array_get(cmds, i));
     if (r->t.failed > MAX_PRINTED_FAILURES && !r->verbose)
         printf("FAIL %s.wast: ... %lu more failures not shown (use --only %s -v)\n", name,
                r->t.failed - MAX_PRINTED_FAILURES, name);
+    if (r->meter.out_dir)
+        meter_script_end(r, root);
     if (r->env)
         spec_env_free(r->env);
     r->env = NULL;
@@ -795,11 +1161,14 @@ static void table_print(const file_result *list, size_t n, const char *only, tal
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: spec_runner [-v] [--only NAME] CORE_DIR JSON_DIR\n"
+    fprintf(out, "usage: spec_runner [-v] [--only NAME] [--instrument OUT_DIR] CORE_DIR JSON_DIR\n"
                  "  CORE_DIR  the testsuite's .wast scripts (../shared/wasm-spec/core)\n"
                  "  JSON_DIR  their wast2json conversion (BUILD/tests/spec/json)\n"
                  "  --only NAME  run NAME.wast only\n"
-                 "  -v           print every failure, passing rejections and trap notes\n");
+                 "  -v           print every failure, passing rejections and trap notes\n"
+                 "  --instrument OUT_DIR  run instrumented modules (metering, schedule v1) and\n"
+                 "               write OUT_DIR/NAME/NAME.json: the same script for wabt's\n"
+                 "               spectest-interp, checking every counter value tally saw\n");
 }
 
 int main(int argc, char **argv)
@@ -813,6 +1182,8 @@ int main(int argc, char **argv)
             r.verbose = true;
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
+        } else if (!strcmp(argv[i], "--instrument") && i + 1 < argc) {
+            r.meter.out_dir = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
@@ -833,6 +1204,8 @@ int main(int argc, char **argv)
     runner_config(&r.cfg);
     r.json_dir = dirs[1];
     r.exec = spec_exec_available();
+    if (r.meter.out_dir && !r.exec)
+        die("--instrument needs the execution back end (spec_exec.c)");
     bool found = false;
     for (size_t i = 0; i < n; i++) {
         if (only && strcmp(only, list[i].name) != 0)
@@ -852,7 +1225,14 @@ int main(int argc, char **argv)
     if (r.text_diffs[0] + r.text_diffs[1])
         printf("note: %lu rejected modules and %lu traps have the right class but a message "
                "other than the script's (-v lists them)\n", r.text_diffs[0], r.text_diffs[1]);
+    if (r.meter.out_dir)
+        printf("metering: %lu modules instrumented, %lu counter values recorded in %lu wabt "
+               "scripts under %s; %lu instances not followed after assert_exhaustion\n",
+               r.meter.modules, r.meter.counters, r.meter.scripts, r.meter.out_dir,
+               r.meter.stopped_total);
     printf("%lu passed, %lu failed\n", total.passed, total.failed);
+    base_free(r.meter.names);
+    base_free(r.meter.stopped);
     for (size_t i = 0; i < n; i++)
         base_free(list[i].name);
     base_free(list);

@@ -1,0 +1,966 @@
+/* cmd_bench.c - `tally bench interp|instantiate|meter|host`: the benchmarks of docs/benchmarks.md.
+ *
+ *   interp       the programs of benches/ (BUILD/benches/NAME.wasm) in tally, in wabt's
+ *                wasm-interp and in node (benches/run.mjs) when present: time, ratios, results
+ *                checked against each other (issue 4);
+ *   instantiate  instances per second of a small module (benches/small.wat) (issue 4);
+ *   meter        each program instrumented vs not, same VM, same run, runs interleaved: the
+ *                metering overhead; and the instrumenter's throughput in MB/s over modules of
+ *                growing size (issue 5);
+ *   host         messages per second of a canister making 100 host calls, importing all 49
+ *                supported ic0 functions vs only the 2 it uses, vs baselines that re-resolve
+ *                imports per message as a linker would (issue 6).
+ * Every figure is the minimum (and median) of --runs runs: this is a shared, noisy machine.
+ * Nothing here is a test: `meson test` never runs it. `tally bench weights` is dispatched from
+ * here to bench_weights.c. */
+#include "cli.h"
+#include "engine.h"
+#include "host.h"
+#include "instrument.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_RUNS = 100, PATH_LEN = 4096 };
+
+typedef struct bench_opts {
+    int runs;
+    bool json;
+    bool no_wabt, no_node;
+    const char *filter;
+    long iters;            /* instantiate/host: iterations per run (0: default) */
+    char dir[PATH_LEN];    /* BUILD/benches */
+} bench_opts;
+
+static const char *const programs[] = {"fib_rec", "loop_mem", "hash", "matmul_i32",
+                                       "matmul_f64", "sort", "interp", "sieve"};
+enum { NPROGRAMS = sizeof programs / sizeof programs[0] };
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+/* CPU time of this thread, not wall time: on a loaded machine, time spent descheduled would
+ * otherwise dominate the noise. */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time (user + system) of the waited-for children so far. */
+static double children_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct stats {
+    double min, med;
+} stats;
+
+/* Min and median of v[0..n) (sorts v). */
+static stats stats_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    stats s = {v[0], n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2};
+    return s;
+}
+
+static double geomean(const double *v, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += log(v[i]);
+    return n ? exp(s / n) : 0;
+}
+
+static bool on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    char full[PATH_LEN];
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        snprintf(full, sizeof full, "%.*s/%s", (int)n, path, prog);
+        if (access(full, X_OK) == 0)
+            return true;
+        path = colon ? colon + 1 : NULL;
+    }
+    return false;
+}
+
+/* Appends s to out single-quoted for sh. */
+static void shell_quote(const char *s, char *out, size_t n)
+{
+    size_t k = strlen(out);
+    if (k + 1 < n)
+        out[k++] = '\'';
+    for (; *s && k + 5 < n; s++) {
+        if (*s == '\'') {
+            memcpy(out + k, "'\\''", 4);
+            k += 4;
+        } else {
+            out[k++] = *s;
+        }
+    }
+    if (k + 1 < n)
+        out[k++] = '\'';
+    out[k] = '\0';
+}
+
+/* Runs a shell command; its stdout (truncated) in out; its CPU time in *secs. The exit code. */
+static int run_cmd(const char *cmd, char *out, size_t n, double *secs)
+{
+    double t0 = children_cpu();
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t k = 0, got;
+    char sink[4096];
+    while ((got = fread(k + 1 < n ? out + k : sink, 1, k + 1 < n ? n - 1 - k : sizeof sink, p)))
+        if (k + 1 < n)
+            k += got;
+    out[k] = '\0';
+    int rc = pclose(p);
+    *secs = children_cpu() - t0;
+    return rc;
+}
+
+static void path_of(const bench_opts *o, const char *name, const char *ext, char *out, size_t n)
+{
+    int k = snprintf(out, n, "%s/%s%s", o->dir, name, ext);
+    if (k < 0 || (size_t)k >= n)
+        out[0] = '\0'; /* too long: reads fail with the (empty) name */
+}
+
+static status read_named(const bench_opts *o, const char *name, uint8_t **bytes, size_t *len)
+{
+    char path[PATH_LEN];
+    path_of(o, name, ".wasm", path, sizeof path);
+    status st = cli_read_file(path, bytes, len);
+    if (st != ST_OK)
+        fprintf(stderr, "tally bench: %s: %s (build the benches, or give --dir)\n", path,
+                status_name(st));
+    return st;
+}
+
+/* ---- tally side: a compiled program and one timed call --------------------------------------- */
+
+typedef struct prog {
+    engine_module *m;
+    engine_code *code;
+    bool metered;
+    uint8_t result_type;
+} prog;
+
+static void prog_fini(prog *p)
+{
+    engine_code_free(p->code);
+    engine_module_free(p->m);
+    memset(p, 0, sizeof *p);
+}
+
+static status prog_init(prog *p, span wasm)
+{
+    memset(p, 0, sizeof *p);
+    engine_config cfg;
+    engine_config_default(&cfg);
+    engine_error err;
+    status st = engine_module_load(&cfg, wasm, &p->m, &err);
+    if (st == ST_OK)
+        st = engine_code_compile(p->m, &p->code);
+    if (st != ST_OK) {
+        prog_fini(p);
+        return st;
+    }
+    p->metered = p->m->nimports == 1;
+    return ST_OK;
+}
+
+static status out_of_instructions(engine_instance *inst, void *user, uint64_t *slots)
+{
+    (void)inst, (void)user, (void)slots;
+    return ST_INSTRUCTION_LIMIT_EXCEEDED;
+}
+
+static engine_func *ooi_func(void)
+{
+    static const functype void_type = {0, 0, NULL};
+    static engine_func *f;
+    if (!f && engine_host_func_new(&void_type, out_of_instructions, NULL, &f) != ST_OK)
+        f = NULL;
+    return f;
+}
+
+/* Instantiates p, calls `run` once (timed alone) and frees the instance. *used: instructions
+ * (metered programs). */
+static status prog_run(prog *p, uint64_t *result, double *secs, uint64_t *used)
+{
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    engine_extern imp = {.kind = EXT_FUNC, .u.func = ooi_func()};
+    engine_instance *inst = NULL;
+    status st = engine_instance_new(p->code, &rc, p->metered ? &imp : NULL, p->metered ? 1 : 0,
+                                    &inst, NULL);
+    engine_extern run, ctr = {0};
+    if (st == ST_OK)
+        st = engine_instance_export(inst, span_of("run", 3), &run);
+    if (st == ST_OK && run.kind != EXT_FUNC)
+        st = ST_UNKNOWN_EXPORT;
+    if (st == ST_OK && p->metered)
+        st = engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
+                                                  strlen(INSTRUMENT_COUNTER_EXPORT)), &ctr);
+    if (st != ST_OK)
+        goto out_free_instance;
+    const uint64_t budget = UINT64_C(1) << 62;
+    if (p->metered)
+        engine_global_set(ctr.u.global, budget);
+    const functype *ft = engine_func_functype(run.u.func);
+    p->result_type = ft->nresults ? ft->types[ft->nparams] : 0;
+    uint64_t res[4] = {0};
+    double t0 = now();
+    st = engine_instance_invoke(inst, run.u.func, NULL, res);
+    *secs = now() - t0;
+    *result = p->result_type == VT_I32 ? (uint32_t)res[0] : res[0];
+    *used = p->metered ? budget - engine_global_get(ctr.u.global) : 0;
+out_free_instance:
+    engine_instance_free(inst);
+    return st;
+}
+
+/* ---- tally bench interp ---------------------------------------------------------------------- */
+
+typedef struct interp_row {
+    const char *name;
+    stats tally, wabt, node;
+    char result[32], wabt_result[32], node_result[32];
+    bool agree;
+} interp_row;
+
+/* wasm-interp prints `run() => i32:2178309`: the value after the type. */
+static void parse_wabt(const char *out, char *val, size_t n)
+{
+    const char *p = strstr(out, "=> ");
+    p = p ? strchr(p, ':') : NULL;
+    snprintf(val, n, "%s", p ? p + 1 : "?");
+    val[strcspn(val, " \r\n")] = '\0';
+}
+
+static void time_external(const bench_opts *o, const char *name, bool node, stats *s, char *val)
+{
+    char path[PATH_LEN], cmd[3 * PATH_LEN] = "", out[512];
+    double t[MAX_RUNS];
+    path_of(o, name, ".wasm", path, sizeof path);
+    if (node) {
+        char mjs[PATH_LEN];
+        path_of(o, "run", ".mjs", mjs, sizeof mjs);
+        strcat(cmd, "node ");
+        shell_quote(mjs, cmd, sizeof cmd);
+    } else {
+        strcat(cmd, "wasm-interp ");
+    }
+    strcat(cmd, " ");
+    shell_quote(path, cmd, sizeof cmd);
+    strcat(cmd, node ? " 2>&1" : " --run-all-exports 2>&1");
+    strcpy(val, "?");
+    for (int r = 0; r < o->runs; r++) {
+        double wall;
+        if (run_cmd(cmd, out, sizeof out, &wall) != 0) {
+            s->min = s->med = NAN;
+            return;
+        }
+        if (node) { /* "RESULT SECONDS": the call alone */
+            char *sp = strchr(out, ' ');
+            t[r] = sp ? strtod(sp + 1, NULL) : wall;
+            snprintf(val, 32, "%.*s", sp ? (int)(sp - out) : 1, sp ? out : "?");
+        } else {
+            t[r] = wall;
+            parse_wabt(out, val, 32);
+        }
+    }
+    *s = stats_of(t, o->runs);
+}
+
+static status interp_one(const bench_opts *o, const char *name, bool wabt, bool node,
+                         interp_row *row)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    status st = read_named(o, name, &bytes, &len);
+    if (st != ST_OK)
+        return st;
+    prog p;
+    st = prog_init(&p, span_of(bytes, len));
+    double t[MAX_RUNS];
+    uint64_t v = 0, used;
+    for (int r = 0; r < o->runs && st == ST_OK; r++)
+        st = prog_run(&p, &v, &t[r], &used);
+    prog_fini(&p);
+    base_free(bytes);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench: %s: %s\n", name, status_name(st));
+        return st;
+    }
+    row->name = name;
+    row->tally = stats_of(t, o->runs);
+    snprintf(row->result, sizeof row->result, "%" PRIu64, v);
+    row->wabt = row->node = (stats){NAN, NAN};
+    if (wabt)
+        time_external(o, name, false, &row->wabt, row->wabt_result);
+    if (node)
+        time_external(o, name, true, &row->node, row->node_result);
+    row->agree = (!wabt || !strcmp(row->result, row->wabt_result)) &&
+                 (!node || !strcmp(row->result, row->node_result));
+    return ST_OK;
+}
+
+static void interp_print(const bench_opts *o, const interp_row *rows, int n, bool wabt,
+                         bool node)
+{
+    double rw[NPROGRAMS], rn[NPROGRAMS];
+    int nw = 0, nn = 0;
+    bool all = true;
+    for (int i = 0; i < n; i++) {
+        if (wabt && rows[i].wabt.min > 0)
+            rw[nw++] = rows[i].tally.min / rows[i].wabt.min;
+        if (node && rows[i].node.min > 0)
+            rn[nn++] = rows[i].tally.min / rows[i].node.min;
+        all = all && rows[i].agree;
+    }
+    if (o->json) {
+        printf("{\"bench\":\"interp\",\"runs\":%d,\"programs\":[", o->runs);
+        for (int i = 0; i < n; i++)
+            printf("%s{\"name\":\"%s\",\"result\":\"%s\",\"agree\":%s,\"tally_s\":%.6f,"
+                   "\"tally_median_s\":%.6f,\"wabt_s\":%.6f,\"node_s\":%.6f}",
+                   i ? "," : "", rows[i].name, rows[i].result, rows[i].agree ? "true" : "false",
+                   rows[i].tally.min, rows[i].tally.med, wabt ? rows[i].wabt.min : -1.0,
+                   node ? rows[i].node.min : -1.0);
+        printf("],\"geomean_tally_over_wabt\":%.4f,\"geomean_tally_over_node\":%.4f,"
+               "\"all_agree\":%s}\n", nw ? geomean(rw, nw) : -1.0, nn ? geomean(rn, nn) : -1.0,
+               all ? "true" : "false");
+        return;
+    }
+    printf("tally bench interp: min (median) of %d runs, seconds\n\n", o->runs);
+    printf("%-11s %-17s %-17s %-17s %10s %10s  %s\n", "program", "tally", "wasm-interp",
+           "node", "tally/wabt", "tally/node", "result");
+    for (int i = 0; i < n; i++) {
+        const interp_row *r = &rows[i];
+        printf("%-11s %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) %9.4fx %9.3fx  %s %s\n",
+               r->name, r->tally.min, r->tally.med, r->wabt.min, r->wabt.med, r->node.min,
+               r->node.med, r->tally.min / r->wabt.min, r->tally.min / r->node.min, r->result,
+               r->agree ? "ok" : "MISMATCH");
+    }
+    printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   results %s\n",
+           nw ? geomean(rw, nw) : NAN, nn ? geomean(rn, nn) : NAN,
+           all ? "agree" : "DISAGREE");
+}
+
+static int bench_interp(const bench_opts *o)
+{
+    bool wabt = !o->no_wabt && on_path("wasm-interp");
+    bool node = !o->no_node && on_path("node");
+    if (!o->json)
+        fprintf(stderr, "engines: tally%s%s\n", wabt ? ", wasm-interp" : " (no wasm-interp)",
+                node ? ", node" : " (no node)");
+    interp_row rows[NPROGRAMS];
+    int n = 0;
+    for (int i = 0; i < NPROGRAMS; i++) {
+        if (o->filter && !strstr(programs[i], o->filter))
+            continue;
+        memset(&rows[n], 0, sizeof rows[n]);
+        if (interp_one(o, programs[i], wabt, node, &rows[n]) != ST_OK)
+            return 1;
+        n++;
+    }
+    interp_print(o, rows, n, wabt, node);
+    for (int i = 0; i < n; i++)
+        if (!rows[i].agree)
+            return 1;
+    return 0;
+}
+
+/* ---- tally bench instantiate ---------------------------------------------------------------- */
+
+static int bench_instantiate(const bench_opts *o)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (read_named(o, "small", &bytes, &len) != ST_OK)
+        return 1;
+    prog p;
+    status st = prog_init(&p, span_of(bytes, len));
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    long iters = o->iters ? o->iters : 20000;
+    double t[MAX_RUNS];
+    for (int r = 0; r < o->runs && st == ST_OK; r++) {
+        double t0 = now();
+        for (long i = 0; i < iters && st == ST_OK; i++) {
+            engine_instance *inst = NULL;
+            st = engine_instance_new(p.code, &rc, NULL, 0, &inst, NULL);
+            engine_instance_free(inst);
+        }
+        t[r] = (now() - t0) / (double)iters;
+    }
+    prog_fini(&p);
+    base_free(bytes);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench instantiate: %s\n", status_name(st));
+        return 1;
+    }
+    stats s = stats_of(t, o->runs);
+    if (o->json) {
+        printf("{\"bench\":\"instantiate\",\"runs\":%d,\"iterations\":%ld,\"module_bytes\":%zu,"
+               "\"us_per_instance\":%.3f,\"us_median\":%.3f,\"instances_per_s\":%.0f}\n",
+               o->runs, iters, len, s.min * 1e6, s.med * 1e6, 1 / s.min);
+        return 0;
+    }
+    printf("tally bench instantiate: benches/small.wat (%zu bytes: 1 memory page, 4 KiB data, "
+           "table, global, 5 functions)\n%ld instantiate+free per run, min (median) of %d runs\n\n"
+           "%.3f us per instance (%.3f), %.0f instances/s   target < 5 us: %s\n", len, iters,
+           o->runs, s.min * 1e6, s.med * 1e6, 1 / s.min, s.min < 5e-6 ? "met" : "NOT MET");
+    return 0;
+}
+
+/* ---- tally bench meter ------------------------------------------------------------------------ */
+
+typedef struct meter_row {
+    const char *name;
+    stats plain, metered;
+    uint64_t instructions;
+    bool agree;
+} meter_row;
+
+static status meter_one(const bench_opts *o, const char *name, meter_row *row)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    status st = read_named(o, name, &bytes, &len);
+    if (st != ST_OK)
+        return st;
+    prog u = {0}, m = {0};
+    buf mb = {0};
+    st = prog_init(&u, span_of(bytes, len));
+    if (st == ST_OK)
+        st = instrument_module(u.m, ENGINE_SCHEDULE_V1, &mb, NULL);
+    if (st == ST_OK)
+        st = prog_init(&m, span_of(mb.ptr, mb.len));
+    double tu[MAX_RUNS], tm[MAX_RUNS];
+    uint64_t vu = 0, vm = 0, used = 0, unused;
+    row->agree = true;
+    for (int r = 0; r < o->runs && st == ST_OK; r++) { /* interleaved: same noise for both */
+        st = prog_run(&u, &vu, &tu[r], &unused);
+        if (st == ST_OK)
+            st = prog_run(&m, &vm, &tm[r], &used);
+        row->agree = row->agree && vu == vm;
+    }
+    prog_fini(&m);
+    prog_fini(&u);
+    buf_fini(&mb);
+    base_free(bytes);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench meter: %s: %s\n", name, status_name(st));
+        return st;
+    }
+    row->name = name;
+    row->plain = stats_of(tu, o->runs);
+    row->metered = stats_of(tm, o->runs);
+    row->instructions = used;
+    return ST_OK;
+}
+
+/* Rewrites module `in` with its function and code sections repeated k times (the copies call
+ * the originals, so the result is valid) and custom sections dropped: a large module with the
+ * same mix of code, to show that instrumenting is linear in size. */
+static status replicate(span in, uint32_t k, buf *out)
+{
+    reader r = reader_of(in);
+    if (in.len < 8)
+        return ST_UNEXPECTED_END;
+    r.pos += 8;
+    status st = buf_put(out, in.ptr, 8);
+    while (st == ST_OK && reader_left(&r)) {
+        uint8_t id;
+        uint32_t size, count;
+        st = reader_u8(&r, &id);
+        if (st == ST_OK)
+            st = reader_u32(&r, &size);
+        if (st != ST_OK || size > reader_left(&r))
+            return st != ST_OK ? st : ST_UNEXPECTED_END;
+        reader sec = reader_of(span_of(r.pos, size));
+        r.pos += size;
+        if (id == 0)
+            continue;
+        if (id != 3 && id != 10) {
+            st = writer_section(out, id, span_of(sec.pos, size));
+            continue;
+        }
+        st = reader_u32(&sec, &count);
+        buf body = {0};
+        if (st == ST_OK)
+            st = buf_leb_u32(&body, count * k);
+        for (uint32_t i = 0; i < k && st == ST_OK; i++)
+            st = buf_put(&body, sec.pos, reader_left(&sec));
+        if (st == ST_OK)
+            st = writer_section(out, id, span_of(body.ptr, body.len));
+        buf_fini(&body);
+    }
+    return st;
+}
+
+typedef struct speed_row {
+    char name[48];
+    size_t bytes;
+    double load_mbs, instr_mbs;
+} speed_row;
+
+/* Times decode+validate and instrumenting of one module: MB/s of input, min of runs. */
+static status speed_one(const bench_opts *o, const char *name, span wasm, speed_row *row)
+{
+    engine_config cfg;
+    engine_config_default(&cfg);
+    cfg.max_funcs = cfg.max_funcs < 1000000 ? 1000000 : cfg.max_funcs;
+    cfg.max_module_size = cfg.max_module_size < (64u << 20) ? (64u << 20) : cfg.max_module_size;
+    double tl[MAX_RUNS], ti[MAX_RUNS];
+    status st = ST_OK;
+    for (int r = 0; r < o->runs && st == ST_OK; r++) {
+        int reps = 0;
+        double t0 = now(), ins = 0;
+        do { /* at least 50 ms per measurement */
+            engine_module *m = NULL;
+            buf b = {0};
+            st = engine_module_load(&cfg, wasm, &m, NULL);
+            double t1 = now();
+            if (st == ST_OK)
+                st = instrument_module(m, ENGINE_SCHEDULE_V1, &b, NULL);
+            ins += now() - t1;
+            buf_fini(&b);
+            engine_module_free(m);
+            reps++;
+        } while (st == ST_OK && now() - t0 < 0.05);
+        tl[r] = (now() - t0 - ins) / reps;
+        ti[r] = ins / reps;
+    }
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench meter: %s: %s\n", name, status_name(st));
+        return st;
+    }
+    snprintf(row->name, sizeof row->name, "%s", name);
+    row->bytes = wasm.len;
+    row->load_mbs = (double)wasm.len / stats_of(tl, o->runs).min / 1e6;
+    row->instr_mbs = (double)wasm.len / stats_of(ti, o->runs).min / 1e6;
+    return ST_OK;
+}
+
+enum { MAX_SPEED = 32 };
+
+/* Instrumentation throughput over the benches, the example canisters (BUILD/tests/canisters,
+ * if built) and interp.wasm replicated 10x and 100x. */
+static int speed_rows(const bench_opts *o, speed_row *rows)
+{
+    static const char *const extra[] = {"small", "host_many", "../tests/canisters/counter",
+                                        "../tests/canisters/token", "../tests/canisters/kv",
+                                        "../tests/canisters/sdk_all"};
+    int n = 0;
+    for (size_t i = 0; i < NPROGRAMS + BASE_ARRAY_LEN(extra) + 2 && n < MAX_SPEED; i++) {
+        const char *name = i < NPROGRAMS ? programs[i]
+                           : i < NPROGRAMS + BASE_ARRAY_LEN(extra) ? extra[i - NPROGRAMS]
+                                                                   : "interp";
+        char path[PATH_LEN], label[48];
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        path_of(o, name, ".wasm", path, sizeof path);
+        if (cli_read_file(path, &bytes, &len) != ST_OK)
+            continue; /* canisters not built: skipped */
+        snprintf(label, sizeof label, "%s", strrchr(name, '/') ? strrchr(name, '/') + 1 : name);
+        buf big = {0};
+        span w = span_of(bytes, len);
+        if (i >= NPROGRAMS + BASE_ARRAY_LEN(extra)) {
+            uint32_t k = i == NPROGRAMS + BASE_ARRAY_LEN(extra) ? 10 : 100;
+            snprintf(label, sizeof label, "interp x%u (synthetic)", k);
+            if (replicate(w, k, &big) != ST_OK)
+                goto next;
+            w = span_of(big.ptr, big.len);
+        }
+        if (speed_one(o, label, w, &rows[n]) == ST_OK)
+            n++;
+    next:
+        buf_fini(&big);
+        base_free(bytes);
+    }
+    return n;
+}
+
+static void meter_print(const bench_opts *o, const meter_row *rows, int n,
+                        const speed_row *sp, int ns)
+{
+    double ratio[NPROGRAMS];
+    for (int i = 0; i < n; i++)
+        ratio[i] = rows[i].metered.min / rows[i].plain.min;
+    double g = geomean(ratio, n);
+    if (o->json) {
+        printf("{\"bench\":\"meter\",\"runs\":%d,\"programs\":[", o->runs);
+        for (int i = 0; i < n; i++)
+            printf("%s{\"name\":\"%s\",\"plain_s\":%.6f,\"metered_s\":%.6f,\"overhead_pct\":%.2f,"
+                   "\"instructions\":%" PRIu64 ",\"agree\":%s}", i ? "," : "", rows[i].name,
+                   rows[i].plain.min, rows[i].metered.min, (ratio[i] - 1) * 100,
+                   rows[i].instructions, rows[i].agree ? "true" : "false");
+        printf("],\"geomean_overhead_pct\":%.2f,\"instrument\":[", (g - 1) * 100);
+        for (int i = 0; i < ns; i++)
+            printf("%s{\"module\":\"%s\",\"bytes\":%zu,\"load_mb_s\":%.2f,\"instrument_mb_s\":%.2f}",
+                   i ? "," : "", sp[i].name, sp[i].bytes, sp[i].load_mbs, sp[i].instr_mbs);
+        printf("]}\n");
+        return;
+    }
+    printf("tally bench meter: instrumented vs plain, same VM, interleaved, min (median) of %d "
+           "runs\n\n%-11s %-17s %-17s %9s %14s\n", o->runs, "program", "plain (s)",
+           "metered (s)", "overhead", "instructions");
+    for (int i = 0; i < n; i++)
+        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %+8.1f%% %14" PRIu64 "%s\n", rows[i].name,
+               rows[i].plain.min, rows[i].plain.med, rows[i].metered.min, rows[i].metered.med,
+               (ratio[i] - 1) * 100, rows[i].instructions, rows[i].agree ? "" : "  MISMATCH");
+    printf("\ngeomean overhead: %+.1f%%   target <= 3%%: %s\n", (g - 1) * 100,
+           g <= 1.03 ? "met" : "NOT MET");
+    printf("\ninstrumentation throughput (MB/s of input module; load = decode + validate):\n"
+           "%-26s %10s %10s %12s\n", "module", "bytes", "load", "instrument");
+    for (int i = 0; i < ns; i++)
+        printf("%-26s %10zu %10.1f %12.1f\n", sp[i].name, sp[i].bytes, sp[i].load_mbs,
+               sp[i].instr_mbs);
+}
+
+static int bench_meter(const bench_opts *o)
+{
+    meter_row rows[NPROGRAMS];
+    int n = 0;
+    for (int i = 0; i < NPROGRAMS; i++) {
+        if (o->filter && !strstr(programs[i], o->filter))
+            continue;
+        memset(&rows[n], 0, sizeof rows[n]);
+        if (meter_one(o, programs[i], &rows[n]) != ST_OK)
+            return 1;
+        n++;
+    }
+    speed_row sp[MAX_SPEED];
+    int ns = speed_rows(o, sp);
+    meter_print(o, rows, n, sp, ns);
+    for (int i = 0; i < n; i++)
+        if (!rows[i].agree)
+            return 1;
+    return 0;
+}
+
+/* ---- tally bench host --------------------------------------------------------------------------- */
+
+typedef struct host_fixture {
+    uint8_t *bytes;
+    size_t len;
+    host_config cfg;
+    host_code *code;
+    host_canister *c;
+    engine_module *orig;  /* the original module, for the relinking baseline's import names */
+} host_fixture;
+
+static void fixture_fini(host_fixture *f)
+{
+    host_canister_free(f->c);
+    host_code_free(f->code);
+    engine_module_free(f->orig);
+    base_free(f->bytes);
+    memset(f, 0, sizeof *f);
+}
+
+static host_msg bench_msg(const char *method)
+{
+    host_msg msg = {.method = span_of(method, strlen(method)), .arg = span_of("tally", 5),
+                    .caller = span_of("bench", 5), .time = 1, .instruction_limit = 1u << 30};
+    return msg;
+}
+
+static status fixture_init(const bench_opts *o, const char *name, host_fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    status st = read_named(o, name, &f->bytes, &f->len);
+    if (st != ST_OK)
+        return st;
+    host_config_default(&f->cfg);
+    span w = span_of(f->bytes, f->len);
+    st = engine_module_load(&f->cfg.engine, w, &f->orig, NULL);
+    if (st == ST_OK)
+        st = host_code_new(&f->cfg, w, &f->code, NULL);
+    if (st == ST_OK)
+        st = host_canister_new(&f->cfg, span_of("bench", 5), &f->c);
+    host_result res;
+    host_result_init(&res);
+    host_msg msg = bench_msg("");
+    if (st == ST_OK)
+        st = host_canister_install(f->c, f->code, &msg, &res);
+    if (st == ST_OK)
+        st = res.st;
+    host_result_fini(&res);
+    if (st != ST_OK)
+        fixture_fini(f);
+    return st;
+}
+
+static status dummy_host(engine_instance *inst, void *user, uint64_t *slots)
+{
+    (void)inst, (void)user, (void)slots;
+    return ST_OK;
+}
+
+/* What a per-message linker does: find every import by name in the ic0 table and make a host
+ * function object for it (freed after the message). */
+static status relink(const host_fixture *f, engine_func **objs)
+{
+    const engine_module *m = f->orig;
+    for (uint32_t i = 0; i < m->nimports; i++) {
+        const import *im = &m->imports[i];
+        uint32_t row = 0, nrows = host_ic0_count();
+        bool sup;
+        while (row < nrows && !span_eq_str(im->name, host_ic0_name(row, &sup)))
+            row++;
+        if (row == nrows)
+            return ST_UNKNOWN_IMPORT;
+        status st = engine_host_func_new(&m->types[im->u.type], dummy_host, NULL, &objs[i]);
+        if (st != ST_OK)
+            return st;
+    }
+    return ST_OK;
+}
+
+enum { MODE_PLAIN, MODE_RELINK, MODE_REDEPLOY };
+
+/* Sends `iters` messages; per message seconds, min of runs. */
+static status host_time(const bench_opts *o, host_fixture *f, const char *method, int mode,
+                        long iters, stats *out)
+{
+    double t[MAX_RUNS];
+    host_msg msg = bench_msg(method);
+    engine_func *objs[128] = {0};
+    status st = ST_OK;
+    for (int r = 0; r < o->runs && st == ST_OK; r++) {
+        double t0 = now();
+        for (long i = 0; i < iters && st == ST_OK; i++) {
+            host_code *redeployed = NULL;
+            if (mode == MODE_RELINK && f->orig->nimports <= 128)
+                st = relink(f, objs);
+            if (mode == MODE_REDEPLOY)
+                st = host_code_new(&f->cfg, span_of(f->bytes, f->len), &redeployed, NULL);
+            host_result res;
+            host_result_init(&res);
+            if (st == ST_OK)
+                st = host_canister_call(f->c, HOST_CALL_UPDATE, &msg, &res);
+            if (st == ST_OK && res.st != ST_OK)
+                st = res.st;
+            host_result_fini(&res);
+            host_code_free(redeployed);
+            for (uint32_t k = 0; k < f->orig->nimports && k < 128; k++) {
+                engine_host_func_free(objs[k]);
+                objs[k] = NULL;
+            }
+        }
+        t[r] = (now() - t0) / (double)iters;
+    }
+    *out = stats_of(t, o->runs);
+    return st;
+}
+
+typedef struct host_row {
+    const char *what;
+    uint32_t imports;
+    stats empty, calls;
+} host_row;
+
+static status host_rows(const bench_opts *o, host_row *rows, long iters)
+{
+    host_fixture many, one;
+    status st = fixture_init(o, "host_many", &many);
+    if (st != ST_OK)
+        return st;
+    st = fixture_init(o, "host_one", &one);
+    if (st != ST_OK) {
+        fixture_fini(&many);
+        return st;
+    }
+    const struct {
+        const char *what;
+        host_fixture *f;
+        int mode;
+        long div;
+    } cfgs[4] = {{"all 49 supported imports", &many, MODE_PLAIN, 1},
+                 {"2 imports (the ones used)", &one, MODE_PLAIN, 1},
+                 {"49, relinked per message", &many, MODE_RELINK, 1},
+                 {"49, redeployed per message", &many, MODE_REDEPLOY, 20}};
+    for (int i = 0; i < 4 && st == ST_OK; i++) {
+        rows[i].what = cfgs[i].what;
+        rows[i].imports = cfgs[i].f->orig->nimports;
+        long n = iters / cfgs[i].div > 0 ? iters / cfgs[i].div : 1;
+        st = host_time(o, cfgs[i].f, "empty", cfgs[i].mode, n, &rows[i].empty);
+        if (st == ST_OK)
+            st = host_time(o, cfgs[i].f, "calls", cfgs[i].mode, n, &rows[i].calls);
+    }
+    fixture_fini(&one);
+    fixture_fini(&many);
+    return st;
+}
+
+static int bench_host(const bench_opts *o)
+{
+    host_row rows[4];
+    long iters = o->iters ? o->iters : 20000;
+    status st = host_rows(o, rows, iters);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench host: %s\n", status_name(st));
+        return 1;
+    }
+    if (o->json) {
+        printf("{\"bench\":\"host\",\"runs\":%d,\"host_calls_per_message\":100,\"rows\":[",
+               o->runs);
+        for (int i = 0; i < 4; i++)
+            printf("%s{\"canister\":\"%s\",\"imports\":%u,\"setup_us\":%.3f,\"message_us\":%.3f,"
+                   "\"messages_per_s\":%.0f,\"host_call_ns\":%.1f}", i ? "," : "", rows[i].what,
+                   rows[i].imports, rows[i].empty.min * 1e6, rows[i].calls.min * 1e6,
+                   1 / rows[i].calls.min, (rows[i].calls.min - rows[i].empty.min) * 1e7);
+        printf("]}\n");
+        return 0;
+    }
+    printf("tally bench host: update messages, min (median) of %d runs of %ld messages\n"
+           "setup = a message whose only host call is msg_reply; message = 100 calls of "
+           "msg_arg_data_size in a loop, then msg_reply\n\n%-28s %7s %-19s %-19s %11s %9s\n",
+           o->runs, iters, "canister", "imports", "setup (us)", "message (us)", "messages/s",
+           "call (ns)");
+    for (int i = 0; i < 4; i++)
+        printf("%-28s %7u %8.3f (%8.3f) %8.3f (%8.3f) %11.0f %9.1f\n", rows[i].what,
+               rows[i].imports, rows[i].empty.min * 1e6, rows[i].empty.med * 1e6,
+               rows[i].calls.min * 1e6, rows[i].calls.med * 1e6, 1 / rows[i].calls.min,
+               (rows[i].calls.min - rows[i].empty.min) * 1e7);
+    printf("\nsetup, 49 imports / 2 imports: %.3f (equal within noise: the table is resolved "
+           "at deploy)\n", rows[0].empty.min / rows[1].empty.min);
+    return 0;
+}
+
+/* ---- the command -------------------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tally bench interp|instantiate|meter|host|weights [options]\n\n"
+            "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
+            "               (when on PATH); check their results agree; ratios and geomean\n"
+            "  instantiate  instances per second of benches/small.wat\n"
+            "  meter        metering overhead (instrumented vs plain, same VM, interleaved) and\n"
+            "               instrumentation throughput in MB/s\n"
+            "  host         messages per second of a canister making 100 host calls: all imports\n"
+            "               vs the 2 used, vs relinking or redeploying per message\n"
+            "  weights      opcode and host-call timings vs the weight schedule\n"
+            "               (`tally bench weights --help`)\n\n"
+            "options:\n"
+            "  --runs N     runs per measurement (default 3; min and median are reported)\n"
+            "  --filter S   interp, meter: only programs whose name contains S\n"
+            "  --iters N    instantiate, host: iterations per run (default 20000)\n"
+            "  --no-wabt    interp: skip wasm-interp;  --no-node: skip node\n"
+            "  --dir DIR    the built benches (default: ../benches beside the tally binary,\n"
+            "               i.e. BUILD/benches)\n"
+            "  --json       one JSON object on stdout instead of the table\n\n"
+            "Timings are noisy on shared machines: compare ratios from one run (docs/benchmarks.md).\n"
+            "Exit status: 0; 1 if a module is missing, fails, or engines disagree; 2 on usage.\n");
+}
+
+/* BUILD/benches from /proc/self/exe = BUILD/cli/tally. */
+static void default_dir(char *out, size_t n)
+{
+    char exe[PATH_LEN];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    snprintf(out, n, "benches");
+    if (k <= 0)
+        return;
+    exe[k] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            return;
+        *slash = '\0';
+    }
+    int w = snprintf(out, n, "%s/benches", exe);
+    if (w < 0 || (size_t)w >= n)
+        snprintf(out, n, "benches");
+}
+
+static int parse_opts(int argc, char **argv, bench_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->runs = 3;
+    default_dir(o->dir, sizeof o->dir);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        bool more = i + 1 < argc;
+        if (!strcmp(a, "--json")) {
+            o->json = true;
+        } else if (!strcmp(a, "--no-wabt")) {
+            o->no_wabt = true;
+        } else if (!strcmp(a, "--no-node")) {
+            o->no_node = true;
+        } else if (!strcmp(a, "--runs") && more) {
+            o->runs = atoi(argv[++i]);
+            if (o->runs < 1 || o->runs > MAX_RUNS)
+                return fprintf(stderr, "tally bench: --runs wants 1..%d\n", MAX_RUNS), 2;
+        } else if (!strcmp(a, "--iters") && more) {
+            o->iters = atol(argv[++i]);
+            if (o->iters < 1)
+                return fprintf(stderr, "tally bench: --iters wants a positive number\n"), 2;
+        } else if (!strcmp(a, "--filter") && more) {
+            o->filter = argv[++i];
+        } else if (!strcmp(a, "--dir") && more) {
+            snprintf(o->dir, sizeof o->dir, "%s", argv[++i]);
+        } else {
+            fprintf(stderr, "tally bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "weights")) /* bench_weights.c parses its own options */
+        return bench_weights(argc - 1, argv + 1);
+    bench_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc)
+        return rc;
+    const char *sub = argv[1];
+    if (!strcmp(sub, "interp"))
+        return bench_interp(&o);
+    if (!strcmp(sub, "instantiate"))
+        return bench_instantiate(&o);
+    if (!strcmp(sub, "meter"))
+        return bench_meter(&o);
+    if (!strcmp(sub, "host"))
+        return bench_host(&o);
+    fprintf(stderr, "tally bench: unknown benchmark '%s'\n", sub);
+    usage(stderr);
+    return 2;
+}
