@@ -30,6 +30,7 @@ int cmd_client(int argc, char **argv); /* deploy upgrade call query status block
 int cmd_replay(int argc, char **argv);
 /* `tally bench weights` (bench_weights.c, issue 10): opcode and host-call costs vs weights. */
 int bench_weights(int argc, char **argv);
+int bench_node(int argc, char **argv); /* bench_node.c */
 /* Makes jansson allocate through base_alloc (encode.c). */
 void cli_json_init(void);
 

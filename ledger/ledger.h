@@ -261,6 +261,11 @@ status ledger_message_sign(const ledger_message *m,
 status ledger_message_decode(span envelope, uint32_t max_bytes, ledger_message *out,
                              uint8_t id[LEDGER_HASH_SIZE]);
 
+/* As ledger_message_decode without the signature check and the size limit: for envelopes this
+ * node already verified (admitted to its mempool). Never use it on bytes from elsewhere.
+ * Returns ST_OK, ST_MALFORMED_MESSAGE, ST_IO_ERROR. */
+status ledger_message_parse(span envelope, ledger_message *out, uint8_t id[LEDGER_HASH_SIZE]);
+
 /* Full admission check against a snapshot, for a message to run in block `height`: as
  * ledger_message_decode with the genesis max_message_bytes, then ST_MESSAGE_EXPIRED
  * (expiry_height < height), ST_MESSAGE_REPLAY (its id has a receipt, was included in a block,

@@ -71,7 +71,7 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
         if (st != ST_OK)
             break;
         ledger_message m;
-        if (ledger_message_decode(env, UINT32_MAX, &m, id) != ST_OK)
+        if (ledger_message_parse(env, &m, id) != ST_OK) /* verified when admitted */
             continue; /* cannot happen for admitted messages; never picked */
         sched_canister *c = m.kind == LEDGER_MSG_INSTALL ? NULL : sched_canister_find(s, m.canister_id);
         if (c && c->paused.active)
