@@ -26,7 +26,7 @@ static void bit_clear(uint8_t *bits, uint64_t i)
 
 static bool bit_get(const uint8_t *bits, uint64_t i)
 {
-    return (bits[i / 8] >> (i % 8)) & 1u;
+    return ((unsigned)bits[i / 8] >> (unsigned)(i % 8)) & 1u;
 }
 
 /* realloc p to n bytes, zeroing [old, n). NULL on failure (p untouched). */
