@@ -134,6 +134,7 @@ void bench_gen_plan(opcode op, bench_plan *out)
     case OP_NOP: out->reason = "the compiler emits nothing for nop"; break;
     case OP_LOCAL_GET: out->reason = "local.get x; local.set r (one move)"; break;
     case OP_LOCAL_SET: out->reason = "i32.const; local.set r (one move)"; break;
+    case OP_LOCAL_TEE: out->reason = "local.get x; local.tee r; drop (one move)"; break;
     case OP_CALL:
         out->reason = "calls an empty function (its entry, charged 1, included)";
         out->extra = 1;
@@ -255,7 +256,7 @@ static void snippet_special(em *e, opcode op)
         break;
     case OP_LOCAL_GET: get(e, L_XI); set(e, L_RI); break;
     case OP_LOCAL_SET: e8(e, 0x41); es32(e, Y_VAL); set(e, L_RI); break;
-    case OP_LOCAL_TEE: get(e, L_XI); eop(e, op); eu32(e, L_RI); set(e, L_RI2); break;
+    case OP_LOCAL_TEE: get(e, L_XI); eop(e, op); eu32(e, L_RI); eop(e, OP_DROP); break;
     case OP_GLOBAL_GET: eop(e, op); e8(e, L_XI); set(e, L_RI); break;
     case OP_GLOBAL_SET: get(e, L_XI); eop(e, op); e8(e, G_SI); break;
     case OP_TABLE_GET: get(e, L_ZERO); eop(e, op); e8(e, 0); set(e, L_FREF); break;

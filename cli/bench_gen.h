@@ -112,6 +112,10 @@ typedef struct bench_report {
     bool bulk_done;
     bench_host_row *host;
     uint32_t nhost;
+    /* deploy: decode, validate, instrument, decode, validate and compile the generated modules */
+    uint32_t deploy_modules;
+    uint64_t deploy_bytes;
+    double deploy_ns_per_byte;
 } bench_report;
 
 /* bench_report.c */

@@ -91,6 +91,11 @@ void bench_report_text(const bench_report *r, FILE *out)
     text_ops(r, out);
     text_bulk(r, out);
     text_host(r, out);
+    if (r->deploy_modules)
+        fprintf(out, "\ndeploy (decode, validate, instrument, compile): %u modules, %llu bytes, "
+                     "%.1f ns/byte = %.1f units/byte\n", r->deploy_modules,
+                (unsigned long long)r->deploy_bytes, r->deploy_ns_per_byte,
+                r->deploy_ns_per_byte / r->reference_ns);
     fprintf(out, "\ntotal time: %.1f s\n", r->seconds);
 }
 
@@ -205,7 +210,11 @@ void bench_report_json(const bench_report *r, FILE *out)
     jstr(out, "date", r->date, true);
     jnum(out, "seconds", r->seconds, true);
     jnum(out, "reference_ns", r->reference_ns, true);
-    jnum(out, "median_ns_per_unit", r->median_ratio, false);
+    jnum(out, "median_ns_per_unit", r->median_ratio, true);
+    fprintf(out, "\"deploy_modules\": %u, \"deploy_bytes\": %llu, ", r->deploy_modules,
+            (unsigned long long)r->deploy_bytes);
+    jnum(out, "deploy_ns_per_byte", r->deploy_ns_per_byte, true);
+    jnum(out, "deploy_units_per_byte", r->deploy_ns_per_byte / r->reference_ns, false);
     fprintf(out, ",\n");
     json_ops(r, out);
     json_bulk(r, out);
@@ -296,9 +305,10 @@ status bench_report_def(const bench_report *r, const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return ST_IO_ERROR;
-    fprintf(f, "# candidate weight schedule from `tally bench weights` (measured against schedule "
-               "v%d)\n# %s, %s; 1 unit = %.3f ns\n# NAME weight   (opcodes.def C names; "
-               "unmeasured opcodes keep their weight)\n", r->schedule, r->machine, r->date,
+    fprintf(f, "# candidate weight column for schedule v%d, from `tally bench weights` (measured "
+               "against schedule v%d)\n# %s, %s; 1 unit = %.3f ns\n# NAME weight   (opcodes.def C names; "
+               "unmeasured opcodes keep their weight)\n", ENGINE_SCHEDULE_MAX + 1, r->schedule,
+            r->machine, r->date,
             r->reference_ns);
     for (int op = 0; op < OP_COUNT; op++) {
         const bench_op_row *w = &r->ops[op];

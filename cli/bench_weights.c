@@ -77,6 +77,9 @@ typedef struct ctx {
     unsigned runs;
     baseline_cache base[8];
     uint32_t nbase;
+    double deploy_ns;     /* decode + validate + instrument + decode + validate + compile */
+    uint64_t deploy_bytes; /* of the original modules */
+    uint32_t deploy_modules;
 } ctx;
 
 static double now_ns(void)
@@ -136,6 +139,7 @@ static status time_module(ctx *x, span wasm, unsigned calls, sample *out)
     engine_code *code = NULL;
     buf ib = {0};
     double t[MAX_RUNS];
+    double t0 = now_ns();
     status st = engine_module_load(&x->cfg, wasm, &m, NULL);
     if (st == ST_OK)
         st = instrument_module(m, x->rep->schedule, &ib, NULL);
@@ -143,6 +147,11 @@ static status time_module(ctx *x, span wasm, unsigned calls, sample *out)
         st = engine_module_load(&x->cfg, span_of(ib.ptr, ib.len), &im, NULL);
     if (st == ST_OK)
         st = engine_code_compile(im, &code);
+    if (st == ST_OK) {
+        x->deploy_ns += now_ns() - t0;
+        x->deploy_bytes += wasm.len;
+        x->deploy_modules++;
+    }
     for (unsigned i = 0; i < x->runs && st == ST_OK; i++)
         st = time_once(x, code, calls, &t[i], &out->charged);
     if (st == ST_OK) {
@@ -450,7 +459,9 @@ static void measure_host(ctx *x, host_ctx *h, const ic0_bench_row *w, bench_host
     if (st == ST_OK)
         st = time_host(x, h, &spec, HOST_REPEAT, HOST_ITERS, kind, &s);
     if (st != ST_OK) {
-        row->note = status_name(st);
+        row->note = st == ST_CONTRACT_VIOLATION
+                        ? "traps: nothing to read here (no data certificate, no env variables)"
+                        : status_name(st);
         return;
     }
     double n = (double)HOST_ITERS * HOST_REPEAT;
@@ -597,6 +608,25 @@ static void describe_machine(bench_report *r)
     strftime(r->date, sizeof r->date, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
+/* A flagged opcode is measured RECHECKS more times and keeps its fastest result, so that a
+ * run disturbed by another process does not pass for an outlier. */
+enum { RECHECKS = 2 };
+static void recheck_flagged(ctx *x)
+{
+    bench_report *r = x->rep;
+    for (int op = 0; op < OP_COUNT; op++) {
+        for (int k = 0; k < RECHECKS && r->ops[op].flagged; k++) {
+            bench_op_row again;
+            measure_op(x, (opcode)op, &again);
+            if (again.measured && again.ns < r->ops[op].ns) {
+                again.flagged = true;
+                r->ops[op] = again;
+            }
+            derive_ops(r);
+        }
+    }
+}
+
 static status measure_all(ctx *x)
 {
     bench_report *r = x->rep;
@@ -610,12 +640,16 @@ static status measure_all(ctx *x)
     }
     fputc('\n', stderr);
     derive_ops(r);
+    recheck_flagged(x);
     static const opcode bulk[2] = {OP_MEMORY_FILL, OP_MEMORY_COPY};
     for (int i = 0; i < 2; i++)
         if (!r->filter || strstr(engine_opcodes[bulk[i]].text, r->filter)) {
             measure_bulk(x, bulk[i], &r->bulk[i]);
             r->bulk_done = true;
         }
+    r->deploy_modules = x->deploy_modules;
+    r->deploy_bytes = x->deploy_bytes;
+    r->deploy_ns_per_byte = x->deploy_bytes ? x->deploy_ns / (double)x->deploy_bytes : NAN;
     return measure_hosts(x);
 }
 

@@ -14,7 +14,7 @@ static void init_usage(FILE *out)
     fprintf(out,
             "usage: tally init [--dir DIR] [--chain-id ID] [--round-limit N] [--message-limit N]\n"
             "                  [--slice-limit N] [--max-message-bytes N] [--listen HOST:PORT]\n"
-            "                  [--interval MS] [--force]\n\n"
+            "                  [--interval MS] [--schedule N] [--force]\n\n"
             "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
             "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
             "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
@@ -25,6 +25,8 @@ static void init_usage(FILE *out)
             "  --max-message-bytes N   largest signed message (default from the scheduler)\n"
             "  --listen HOST:PORT      the node's address (default 127.0.0.1:7777)\n"
             "  --interval MS           least time between blocks (default 200)\n"
+            "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
+            "                          (docs/weights.md)\n"
             "  --force                 replace an existing node directory's ledger and files\n"
             "Numbers may be written 4e9, 0x100 or 4000000000.\n");
 }
@@ -73,6 +75,7 @@ static bool node_exists(const char *dir)
 typedef struct init_opts {
     const char *dir, *chain_id, *listen;
     uint64_t round_limit, message_limit, slice_limit, max_message_bytes, interval_ms;
+    uint64_t schedule; /* 0: the default (scheduler_genesis_default) */
     bool force;
 } init_opts;
 
@@ -100,7 +103,9 @@ static bool init_parse(int argc, char **argv, init_opts *o)
                    (!strcmp(a, "--max-message-bytes") &&
                     parse_count(v, &o->max_message_bytes) && o->max_message_bytes <= UINT32_MAX) ||
                    (!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
-                    o->interval_ms <= 3600000)))
+                    o->interval_ms <= 3600000) ||
+                   (!strcmp(a, "--schedule") && cli_u64_parse(v, &o->schedule) &&
+                    o->schedule >= ENGINE_SCHEDULE_V1 && o->schedule <= ENGINE_SCHEDULE_MAX)))
             return false;
     }
     return true;
@@ -129,6 +134,8 @@ static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY
         lim->slice_instructions = o->slice_limit;
     if (o->max_message_bytes)
         g->max_message_bytes = (uint32_t)o->max_message_bytes;
+    if (o->schedule)
+        g->schedule_version = (uint32_t)o->schedule;
     memcpy(g->admin_public_key, pk, LEDGER_PUBLIC_KEY_SIZE);
     ledger *lg = NULL;
     status st = ledger_open(o->dir, NULL, &lg);

@@ -36,7 +36,7 @@
  *     i64.const 0; i64.lt_s; if` becomes one CHARGE_CHECK (function entries, loop headers);
  *   - a direct call of a function whose entry is a standard check (engine_int.h) becomes
  *     CALL_M, which performs the check and starts the callee after it;
- *   - every branch carries a charge word (the _T, _M, _TC, _MC forms of engine_int.h): once the
+ *   - every branch carries a charge word (br_table: one per target) (the _T, _M, _TC, _MC forms of engine_int.h): once the
  *     function is compiled, a branch whose target starts with a CHARGE or a standard check
  *     jumps past it and performs it itself, and a conditional branch followed by a CHARGE
  *     performs that one when not taken. So a loop's back edge, an `if` and its arms, or a
@@ -305,12 +305,8 @@ static uint32_t mbr_len(uint32_t op)
     }
 }
 
-/* In a metered module, the branch just emitted at pc (its offset word last) gets its charge
- * word (0 for now) and its _T form; fix_branches() fills both in when the function is done. */
-static void branch_tail(comp *c, uint32_t pc)
+static void note_site(comp *c, uint32_t pc)
 {
-    if (c->ctr_g == UINT32_MAX || c->st != ST_OK || !mbr_variant(c->w[pc], 0))
-        return;
     if (c->nsites == c->sites_cap) {
         uint32_t ncap = c->sites_cap ? c->sites_cap * 2 : 64;
         uint32_t *ns = base_realloc(c->sites, ncap * sizeof *ns);
@@ -322,28 +318,61 @@ static void branch_tail(comp *c, uint32_t pc)
         c->sites_cap = ncap;
     }
     c->sites[c->nsites++] = pc;
+}
+
+/* In a metered module, the branch just emitted at pc (its offset word last) gets its charge
+ * word (0 for now) and its _T form; fix_branches() fills both in when the function is done. */
+static void branch_tail(comp *c, uint32_t pc)
+{
+    if (c->ctr_g == UINT32_MAX || c->st != ST_OK || !mbr_variant(c->w[pc], 0))
+        return;
+    note_site(c, pc);
     c->w[pc] = mbr_variant(c->w[pc], 0);
     put(c, 0);
 }
 
-/* True if the code at pc is a CHARGE of a sign-extended 32-bit delta (*k). */
-static bool small_charge(const comp *c, uint32_t pc, uint32_t *k)
+/* True if (lo, hi) is a sign-extended 32-bit value. */
+static bool fits32(uint32_t lo, uint32_t hi)
 {
-    if ((uint64_t)pc + 3 > c->n || c->w[pc] != VM_CHARGE)
-        return false;
-    *k = c->w[pc + 1];
-    return c->w[pc + 2] == (*k >> 31 ? UINT32_MAX : 0);
+    return hi == (lo >> 31 ? UINT32_MAX : 0);
 }
 
-/* True if the code at pc is a standard check (engine_int.h); *k = its counter delta. */
+/* True if the code at pc is a CHARGE of a sign-extended 32-bit delta; then *k = the delta
+ * (else *k is untouched). */
+static bool small_charge(const comp *c, uint32_t pc, uint32_t *k)
+{
+    if (c->st != ST_OK || (uint64_t)pc + 3 > c->n || c->w[pc] != VM_CHARGE ||
+        !fits32(c->w[pc + 1], c->w[pc + 2]))
+        return false;
+    *k = c->w[pc + 1];
+    return true;
+}
+
+/* True if the code at pc is a standard check (engine_int.h); then *k = its counter delta (else
+ * *k is untouched). */
 static bool std_check(const comp *c, uint32_t pc, uint32_t *k)
 {
     if (c->st != ST_OK || (uint64_t)pc + 7 > c->n)
         return false;
     const uint32_t *w = &c->w[pc];
+    if (w[0] != VM_CHARGE_CHECK || !fits32(w[1], w[2]) || w[3] != 4 || w[4] != VM_CALL)
+        return false;
     *k = w[1];
-    return w[0] == VM_CHARGE_CHECK && w[2] == (*k >> 31 ? UINT32_MAX : 0) && w[3] == 4 &&
-           w[4] == VM_CALL;
+    return true;
+}
+
+/* BR_TABLE_T at pc: each target that starts with a CHARGE is skipped and charged here. */
+static void fix_table(comp *c, uint32_t pc)
+{
+    uint32_t n = c->w[pc + 2], k;
+    for (uint32_t j = 0; j <= n; j++) {
+        uint32_t at = pc + 3 + j;
+        uint32_t target = (uint32_t)((int64_t)at + (int32_t)c->w[at]);
+        if (small_charge(c, target, &k)) {
+            set_off(c, at, target + 3);
+            c->w[at + n + 1] = k;
+        }
+    }
 }
 
 /* Once a function's labels are all bound: every branch recorded by branch_tail() whose target
@@ -354,6 +383,10 @@ static void fix_branches(comp *c)
 {
     for (uint32_t i = 0; i < c->nsites && c->st == ST_OK; i++) {
         uint32_t pc = c->sites[i], *w = &c->w[pc], k = 0, k2;
+        if (w[0] == VM_BR_TABLE_T) {
+            fix_table(c, pc);
+            continue;
+        }
         uint32_t op = plain_table[w[0]], n = mbr_len(op);
         uint32_t at = pc + n - 1, target = (uint32_t)((int64_t)at + (int32_t)w[n - 1]);
         int v = 0;
@@ -627,6 +660,12 @@ static void br_table(comp *c, uint32_t n, const uint32_t *depths)
     uint32_t table = here(c);
     for (uint32_t k = 0; k <= n; k++)
         put(c, 0);
+    if (c->ctr_g != UINT32_MAX && c->st == ST_OK) { /* BR_TABLE_T: a charge word per target */
+        c->w[table - 3] = VM_BR_TABLE_T;
+        note_site(c, table - 3);
+        for (uint32_t k = 0; k <= n; k++)
+            put(c, 0);
+    }
     for (uint32_t k = 0; k <= n && c->st == ST_OK; k++) {
         if (depths[k] >= c->ch) {
             c->st = ST_BUG_INVARIANT;

@@ -85,6 +85,7 @@
     X(BR_IF64)         /* (c, off) jump if i64 c != 0 */                                          \
     X(BR_IFZ64)        /* (c, off) jump if i64 c == 0 */                                          \
     X(BR_TABLE)        /* (i, n, off_0 .. off_n): i32 i, off_n is the default */                  \
+    X(BR_TABLE_T)      /* (i, n, off_0 .. off_n, k_0 .. k_n): BR_TABLE, counter += k_j (_T) */    \
     X(RETURN)          /* () results already in slots 0.. */                                      \
     X(RETURN1)         /* (a) slot 0 = a, return */                                               \
     X(RETURNN)         /* (a, n) slots 0..n-1 = a..a+n-1, return */                               \

@@ -311,7 +311,9 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 #define TAKE_M(t, k)                                                                              \
     do {                                                                                          \
         ctr += (uint64_t)(int64_t)(int32_t)(k);                                                   \
-        pc = (t) - ((int64_t)ctr < 0 ? 3 : 0);                                                    \
+        pc = (t);                                                                                 \
+        if (__builtin_expect((int64_t)ctr < 0, 0))                                                \
+            goto out_of_budget; /* a jump, not a cmov: pc must not wait for ctr */                \
     } while (0)
 /* Not taken, with the CHARGE that follows a branch of n + 1 words. */
 #define FALL_C(n)                                                                                 \
@@ -530,6 +532,9 @@ dispatch:
         pc = pc + 1 + (int32_t)pc[1];
         NEXT();
     }
+out_of_budget: /* a TAKE_M whose check failed: to the out-of-instructions call */
+    pc -= 3;
+    NEXT();
     OPL(BR_T)
     {
         TAKE_T(pc + 1 + (int32_t)pc[1], pc[2]);
@@ -548,6 +553,14 @@ dispatch:
     {
         uint32_t i = (uint32_t)fp[pc[1]], n = pc[2];
         const uint32_t *o = pc + 3 + (i < n ? i : n);
+        pc = o + (int32_t)*o;
+        NEXT();
+    }
+    OPL(BR_TABLE_T)
+    {
+        uint32_t i = (uint32_t)fp[pc[1]], n = pc[2];
+        const uint32_t *o = pc + 3 + (i < n ? i : n);
+        ctr += (uint64_t)(int64_t)(int32_t)o[n + 1];
         pc = o + (int32_t)*o;
         NEXT();
     }

@@ -74,6 +74,7 @@ while [ "$i" -lt "$n" ]; do
            [ -z "$bad" ] || why="trap kind: $bad"
            calls=$((calls + $(grep -c '^(assert_return (invoke $w\|^(assert_trap' "$d/t.wast" || true)))
            traps=$((traps + $(grep -c '^(assert_trap' "$d/t.wast" || true)))
+           grep '^(assert_trap' "$d/t.wast" | sed 's/.*) "//; s/")$//' >> "$work/traps.txt" || true
        fi;;
     4) skipped=$((skipped + 1));;
     1) why="tally metered vs unmetered: $(head -3 "$d/tally.txt" | tr '\n' ' ')";;
@@ -88,6 +89,10 @@ while [ "$i" -lt "$n" ]; do
         echo "DIVERGENCE seed $s: $why (reproducer: $out/seed-$s)"
     fi
 done
+if [ -s "$work/traps.txt" ]; then
+    echo "traps by kind (wabt's words; 'unreachable executed' includes running out of instructions):"
+    sort "$work/traps.txt" | uniq -c | sort -rn
+fi
 echo "diff: $n inputs, $modules modules ($invalid not produced by wasm-opt, $skipped out of" \
      "scope), $calls calls compared ($traps traps), $divergences divergences"
 [ "$divergences" -eq 0 ]

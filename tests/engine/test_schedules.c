@@ -104,8 +104,8 @@ static void test_v2_differs_only_where_documented(void **state)
 {
     (void)state;
     static const struct { opcode op; uint32_t v1, v2; } changed[] = {
-        {OP_LOOP, 0, 1}, {OP_ELSE, 0, 1}, {OP_BR_TABLE, 2, 3}, {OP_I32_POPCNT, 1, 2},
-        {OP_I64_POPCNT, 1, 2}, {OP_MEMORY_GROW, 300, 10000},
+        {OP_LOOP, 0, 2}, {OP_ELSE, 0, 1}, {OP_BR_TABLE, 2, 3}, {OP_I32_POPCNT, 1, 3},
+        {OP_I64_POPCNT, 1, 3}, {OP_MEMORY_GROW, 300, 10000},
     };
     int differing = 0;
     for (int op = 0; op < OP_COUNT; op++) {
@@ -133,8 +133,8 @@ static void test_v2_differs_only_where_documented(void **state)
 /* ---- golden programs ------------------------------------------------------------------------------ */
 
 /* i32.const 5; i32.popcnt; i32.const 3; i32.add = 2 + 3 = 5.
- * One block: entry 1 + const 1 + popcnt (v1 1, v2 2) + const 1 + add 1 + end 0.
- * v1: 1+1+1+1+1 = 5; v2: 1+1+2+1+1 = 6. */
+ * One block: entry 1 + const 1 + popcnt (v1 1, v2 3) + const 1 + add 1 + end 0.
+ * v1: 1+1+1+1+1 = 5; v2: 1+1+3+1+1 = 7. */
 static void test_straight_line_popcnt(void **state)
 {
     (void)state;
@@ -143,15 +143,15 @@ static void test_straight_line_popcnt(void **state)
     uint64_t r = 0;
     assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V1, 0, &r), 5);
     assert_int_equal(r, 5);
-    assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 0, &r), 6);
+    assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 0, &r), 7);
     assert_int_equal(r, 5);
 }
 
 /* loop (local.get 0; i32.const 1; i32.sub; local.tee 0; br_if 0) end, with n = 10.
- * Entry block: 1 + loop (v1 0, v2 1), charged once. Loop header block: local.get 1 + const 1 +
+ * Entry block: 1 + loop (v1 0, v2 2), charged once. Loop header block: local.get 1 + const 1 +
  * sub 1 + tee 1 + br_if 2 = 6, charged each of the 10 iterations. The blocks after br_if (the
  * loop's end, 0) and after it (the function's end, 0) cost nothing.
- * v1: 1 + 10 x 6 = 61; v2: 2 + 60 = 62. */
+ * v1: 1 + 10 x 6 = 61; v2: 3 + 60 = 63. */
 static void test_countdown_loop(void **state)
 {
     (void)state;
@@ -159,10 +159,10 @@ static void test_countdown_loop(void **state)
     ONE_FUNC(&m, T_I_V, false, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b,
              0x0b);
     assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V1, 10, NULL), 61);
-    assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 10, NULL), 62);
-    /* n = 1: one iteration: v1 1 + 6, v2 2 + 6 */
+    assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 10, NULL), 63);
+    /* n = 1: one iteration: v1 1 + 6, v2 3 + 6 */
     assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V1, 1, NULL), 7);
-    assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 1, NULL), 8);
+    assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 1, NULL), 9);
 }
 
 /* local.get 0; if (result i32) i32.const 10 else i32.const 20 end.

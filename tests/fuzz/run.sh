@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh - runs one libFuzzer campaign: tests/fuzz/run.sh HARNESS SECONDS [JOBS]
-#   HARNESS  decode | instrument | run | message
+#   HARNESS  decode | instrument | run | message | rpc
 #   SECONDS  wall time of the campaign;  JOBS  parallel fuzzing jobs (default 1)
 # Configures (once) and builds a clang build with -Dfuzz=true, ASan and UBSan in $FUZZ_BUILD
 # (default: ../build-fuzz beside the source tree), then fuzzes with the checked-in seeds of
@@ -12,8 +12,8 @@ set -eu
 harness=${1:-}
 seconds=${2:-}
 jobs=${3:-1}
-case "$harness" in decode|instrument|run|message) ;; *)
-    echo "usage: run.sh decode|instrument|run|message SECONDS [JOBS]" >&2; exit 2;; esac
+case "$harness" in decode|instrument|run|message|rpc) ;; *)
+    echo "usage: run.sh decode|instrument|run|message|rpc SECONDS [JOBS]" >&2; exit 2;; esac
 case "$seconds" in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number" >&2; exit 2;; esac
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
