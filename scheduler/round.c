@@ -22,6 +22,12 @@ static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], sta
     return ledger_round_receipt_put(rc->r, id, &rec);
 }
 
+/* A message that ends before running any code: a receipt with just its status. */
+static status refuse(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], status st)
+{
+    return put_receipt(rc, id, st, 0, span_of(NULL, 0));
+}
+
 /* The receipt of a finished host message: reply (ST_OK), reject (ST_CANISTER_REJECTED, the
  * message as bytes) or the trap status with its text. */
 static status put_result(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], const host_result *res,
@@ -114,10 +120,10 @@ static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t 
 {
     sched_canister *c = sched_canister_find(rc->s, m->canister_id);
     if (!c)
-        return put_receipt(rc, id, ST_UNKNOWN_CANISTER, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_UNKNOWN_CANISTER);
     status st = sched_message_begin(rc->s, c, envelope, rc->time_ns);
     if (st == ST_CANISTER_BUSY)
-        return put_receipt(rc, id, st, 0, span_of(NULL, 0));
+        return refuse(rc, id, st);
     if (st != ST_OK)
         return st;
     return run_slice(rc, c);
@@ -145,7 +151,7 @@ static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t
     span module;
     *entry = NULL;
     if (!split_install_arg(m->arg, &module, init))
-        return put_receipt(rc, id, ST_BAD_INSTALL_ARG, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_BAD_INSTALL_ARG);
     *cost = instrument_deploy_cost(module.len, s->lim.deploy_per_byte);
     if (*cost >= s->lim.install_instructions) {
         rc->used += s->lim.install_instructions;
@@ -195,7 +201,7 @@ static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t
     scheduler *s = rc->s;
     if (memcmp(m->sender, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0 ||
         m->canister_id != LEDGER_CANISTER_NONE)
-        return put_receipt(rc, id, ST_NOT_AUTHORIZED, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_NOT_AUTHORIZED);
     span init;
     uint64_t cost = 0;
     code_entry *code;
@@ -257,11 +263,11 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
     if (!c)
-        return put_receipt(rc, id, ST_UNKNOWN_CANISTER, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
-        return put_receipt(rc, id, ST_NOT_AUTHORIZED, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_NOT_AUTHORIZED);
     if (c->paused.active)
-        return put_receipt(rc, id, ST_CANISTER_BUSY, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_CANISTER_BUSY);
     span init;
     uint64_t cost = 0;
     code_entry *code;
@@ -297,12 +303,12 @@ status round_execute(round_ctx *rc, span envelope)
         return st;
     rc->included++;
     if (m.expiry_height < rc->height)
-        return put_receipt(rc, id, ST_MESSAGE_EXPIRED, 0, span_of(NULL, 0));
+        return refuse(rc, id, ST_MESSAGE_EXPIRED);
     switch (m.kind) {
     case LEDGER_MSG_UPDATE: return exec_update(rc, &m, id, envelope);
     case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id);
     case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id);
-    default: return put_receipt(rc, id, ST_BAD_MESSAGE_KIND, 0, span_of(NULL, 0));
+    default: return refuse(rc, id, ST_BAD_MESSAGE_KIND);
     }
 }
 
