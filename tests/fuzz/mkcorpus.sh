@@ -4,15 +4,17 @@
 # decides validity) goes to corpus/{decode,instrument,run}; its first invalid or malformed
 # binary module to corpus/decode; the example canisters go everywhere. Names keep the origin.
 #   tests/fuzz/mkcorpus.sh BUILD_DIR
-# corpus/message comes from fuzz_mkseeds (see meson.build). Keep the total under ~2 MB.
+# corpus/message comes from fuzz_mkseeds (see meson.build). corpus/decode/fuzz-* are inputs a
+# campaign found (libFuzzer -merge=1 of its corpus into the seeds, see docs/reliability.md).
+# Keep the total under ~2 MB.
 set -eu
 build=${1:?usage: mkcorpus.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 json=$build/tests/spec/json
 [ -d "$json" ] || { echo "no converted spec tests in $json (build first)" >&2; exit 1; }
 for h in decode instrument run; do
-    rm -rf "$here/corpus/$h"
     mkdir -p "$here/corpus/$h"
+    rm -f "$here/corpus/$h"/spec-* "$here/corpus/$h"/canister-*  # fuzz-* files stay
 done
 for dir in "$json"/*/; do
     name=$(basename "$dir")
