@@ -1,4 +1,4 @@
-/* cmd_run.c - `tally run FILE.wasm [--budget N] [--invoke NAME] [ARGS...]`: load, compile and
+/* cmd_run.c - `tally run FILE.wasm [--limit N] [--invoke NAME] [ARGS...]`: load, compile and
  * instantiate a raw module, call one export and print its results one per line, the way
  * `wasmtime --invoke` does. A trap exits 1 with the status name on stderr. A module made by
  * `tally instrument` (its only import is __tally.out_of_instructions) runs metered: the counter
@@ -17,7 +17,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally run FILE.wasm [--budget N] [--invoke NAME] [ARGS...]\n\n"
+            "usage: tally run FILE.wasm [--limit N] [--invoke NAME] [ARGS...]\n\n"
             "Instantiates a WebAssembly module that has no imports (its start function runs),\n"
             "calls the exported function NAME (default: `_start`, else `run`) with ARGS parsed\n"
             "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
@@ -25,8 +25,9 @@ static void usage(FILE *out)
             "floats in their shortest round-trip form.\n\n"
             "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE "."
             INSTRUMENT_IMPORT_NAME ")\n"
-            "runs metered: its counter starts at N (--budget, default 2^62), running out traps\n"
-            "with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to stderr.\n\n"
+            "runs metered: its counter starts at N (--limit, also --budget; default 2^62),\n"
+            "running out traps with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to\n"
+            "stderr.\n\n"
             "Exit status: 0 on success; 1 if the module is invalid, cannot be linked, or traps\n"
             "(stderr: STATUS_NAME: message); 2 on usage errors.\n");
 }
@@ -274,7 +275,8 @@ int cmd_run(int argc, char **argv)
     int64_t budget = INT64_C(1) << 62;
     int i = 1;
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--invoke") || !strcmp(argv[i], "--budget")) {
+        if (!strcmp(argv[i], "--invoke") || !strcmp(argv[i], "--limit") ||
+            !strcmp(argv[i], "--budget")) { /* --budget: the older name of --limit */
             if (i + 1 == argc) {
                 usage(stderr);
                 return 2;
@@ -286,7 +288,7 @@ int cmd_run(int argc, char **argv)
             char *end = NULL;
             long long b = strtoll(argv[i], &end, 0);
             if (!end || *end || b < 0) {
-                fprintf(stderr, "tally run: --budget wants a non-negative integer\n");
+                fprintf(stderr, "tally run: --limit wants a non-negative integer\n");
                 return 2;
             }
             budget = b;
