@@ -305,19 +305,26 @@ static uint32_t mbr_len(uint32_t op)
     }
 }
 
-static void note_site(comp *c, uint32_t pc)
+/* Appends pc to a growable list of code positions; on allocation failure records
+ * ST_OUT_OF_MEMORY in c (the compile then fails). */
+static void pc_list_push(comp *c, uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t pc)
 {
-    if (c->nsites == c->sites_cap) {
-        uint32_t ncap = c->sites_cap ? c->sites_cap * 2 : 64;
-        uint32_t *ns = base_realloc(c->sites, ncap * sizeof *ns);
-        if (!ns) {
+    if (*n == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 64;
+        uint32_t *nl = base_realloc(*list, ncap * sizeof *nl);
+        if (!nl) {
             c->st = ST_OUT_OF_MEMORY;
             return;
         }
-        c->sites = ns;
-        c->sites_cap = ncap;
+        *list = nl;
+        *cap = ncap;
     }
-    c->sites[c->nsites++] = pc;
+    (*list)[(*n)++] = pc;
+}
+
+static void note_site(comp *c, uint32_t pc)
+{
+    pc_list_push(c, &c->sites, &c->nsites, &c->sites_cap, pc);
 }
 
 /* In a metered module, the branch just emitted at pc (its offset word last) gets its charge
@@ -979,17 +986,7 @@ static void emit_numeric(comp *c, op_shape sh, uint32_t off)
 
 static void note_call(comp *c, uint32_t pc)
 {
-    if (c->ncalls == c->calls_cap) {
-        uint32_t ncap = c->calls_cap ? c->calls_cap * 2 : 64;
-        uint32_t *nc = base_realloc(c->calls, ncap * sizeof *nc);
-        if (!nc) {
-            c->st = ST_OUT_OF_MEMORY;
-            return;
-        }
-        c->calls = nc;
-        c->calls_cap = ncap;
-    }
-    c->calls[c->ncalls++] = pc;
+    pc_list_push(c, &c->calls, &c->ncalls, &c->calls_cap, pc);
 }
 
 /* Once every function is compiled: a direct call of a function whose entry is a standard check
