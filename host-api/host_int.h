@@ -6,31 +6,11 @@
 
 #include "host.h"
 #include "instrument.h"
+#include "ic0_ctx.h"
 
 /* ---- ic0.def's context bits and support column (see the file's header comment) ---------- */
 
 enum {
-    CTX_START = 1u << 0,
-    CTX_INIT = 1u << 1,
-    CTX_POST_UPGRADE = 1u << 2,
-    CTX_PRE_UPGRADE = 1u << 3,
-    CTX_UPDATE = 1u << 4,
-    CTX_QUERY = 1u << 5,
-    CTX_QUERY_NR = 1u << 6,
-    CTX_TRANSFORM = 1u << 7,
-    CTX_COMPOSITE = 1u << 8,
-    CTX_REPLY = 1u << 9,
-    CTX_REJECT = 1u << 10,
-    CTX_CQ_REPLY = 1u << 11,
-    CTX_CQ_REJECT = 1u << 12,
-    CTX_CLEANUP = 1u << 13,
-    CTX_CQ_CLEANUP = 1u << 14,
-    CTX_INSPECT = 1u << 15,
-    CTX_HEARTBEAT = 1u << 16,
-    CTX_TIMER = 1u << 17,
-    CTX_LOW_MEMORY = 1u << 18,
-    CTX_TASK = CTX_HEARTBEAT | CTX_TIMER | CTX_LOW_MEMORY,
-    CTX_ALL = (1u << 19) - 1u - CTX_START,
     /* Not an ic0.def context: host_canister_restore instantiates in it, and the first host call
      * or metering check of the start function stops it (no ic0 row allows this bit). */
     CTX_RESTORE = 1u << 20,
