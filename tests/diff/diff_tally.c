@@ -1,6 +1,10 @@
 /* diff_tally.c - tally's half of the differential test against wabt (tests/diff/run.sh).
  *
  *   diff_tally MODULE.wasm HELPER.wasm OUT.wast [BUDGET]
+ *   diff_tally --bytes SEED SIZE OUT.bin
+ *
+ * The second form writes SIZE pseudo-random bytes for `wasm-opt -ttf` (splitmix64 seeded by
+ * SEED: the same on every machine, and ~100x cheaper than starting python per module).
  *
  * Runs MODULE in tally twice: instrumented (schedule v1, the counter set to BUDGET before every
  * call) and as is. Every exported function is called once, in export order, on one instance,
@@ -406,8 +410,27 @@ static int run_all(side *metered, side *plain, span helper, span inst, FILE *out
     return rc;
 }
 
+/* diff_tally --bytes SEED SIZE OUT: SIZE bytes of splitmix64(SEED) (Steele, Lea, Flood 2014). */
+static int write_bytes(const char *seed_text, const char *size_text, const char *path)
+{
+    uint64_t x = strtoull(seed_text, NULL, 0);
+    size_t n = (size_t)strtoull(size_text, NULL, 0);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 2;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        fputc((int)((z ^ (z >> 31)) & 0xff), f);
+    }
+    return fclose(f) == 0 ? 0 : 2;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "--bytes") == 0)
+        return write_bytes(argv[2], argv[3], argv[4]);
     if (argc < 4 || argc > 5) {
         fprintf(stderr, "usage: diff_tally MODULE.wasm HELPER.wasm OUT.wast [BUDGET]\n");
         return 2;
