@@ -6,7 +6,8 @@
  *
  * Module layout (opcode benchmarks):
  *   types     0: [] -> []
- *   functions 0: run (exported "run"), 1: an empty function (call, call_indirect, ref.func)
+ *   functions 0: run (exported "run"), 1: an empty function (call, call_indirect, ref.func),
+ *             2: a function whose body is `return` (return)
  *   table     funcref, min 4, no maximum; active element segment 0 puts function 1 at 0 and 1;
  *             passive element segment 1 holds function 1 (table.init, elem.drop)
  *   memory    min 2 pages, no maximum; passive data segment 0 of 64 bytes (memory.init)
@@ -111,13 +112,15 @@ void bench_gen_plan(opcode op, bench_plan *out)
     *out = (bench_plan){.kind = BENCH_PLAIN};
     switch (op) {
     case OP_UNREACHABLE:
-        *out = (bench_plan){.reason = "traps: ends the run"};
+        *out = (bench_plan){.kind = BENCH_TRAP,
+                            .reason = "`run` = unreachable, minus `run` = empty"};
         break;
     case OP_RETURN:
-        *out = (bench_plan){.reason = "leaves the function: cannot repeat in a loop body"};
+        *out = (bench_plan){.kind = BENCH_MINUS, .minus = OP_CALL,
+                            .reason = "call of a function leaving by return, minus call"};
         break;
     case OP_END:
-        *out = (bench_plan){.reason = "measured by block, loop and if (each has its end)"};
+        out->reason = "block end: the end of a block compiles to nothing";
         break;
     case OP_ELSE:
         *out = (bench_plan){.kind = BENCH_MINUS, .minus = OP_IF,
@@ -125,7 +128,7 @@ void bench_gen_plan(opcode op, bench_plan *out)
         break;
     case OP_MEMORY_GROW:
         *out = (bench_plan){.kind = BENCH_PLAIN, .iters = 300, .repeat = 1,
-                            .reason = "grows by 1 page each time (300 pages)"};
+                            .reason = "grows by 1 page each time (300 pages; per page: below)"};
         break;
     case OP_TABLE_GROW:
         *out = (bench_plan){.kind = BENCH_PLAIN, .iters = 2000, .repeat = 1,
@@ -229,7 +232,9 @@ static void snippet_special(em *e, opcode op)
 {
     switch (op) {
     case OP_NOP: eop(e, op); break;
-    case OP_BLOCK: case OP_LOOP: eop(e, op); e8(e, 0x40); eop(e, OP_END); break;
+    case OP_BLOCK: case OP_LOOP: case OP_END:
+        eop(e, op == OP_END ? OP_BLOCK : op); e8(e, 0x40); eop(e, OP_END);
+        break;
     case OP_IF: get(e, L_ONE); eop(e, op); e8(e, 0x40); eop(e, OP_END); break;
     case OP_ELSE:
         get(e, L_ONE); eop(e, OP_IF); e8(e, 0x40); eop(e, OP_ELSE); eop(e, OP_END);
@@ -244,6 +249,7 @@ static void snippet_special(em *e, opcode op)
         eop(e, OP_END);
         break;
     case OP_CALL: eop(e, op); e8(e, 1); break;
+    case OP_RETURN: eop(e, OP_CALL); e8(e, 2); break;
     case OP_CALL_INDIRECT: get(e, L_ZERO); eop(e, op); e8(e, 0); e8(e, 0); break;
     case OP_DROP: get(e, L_XI); eop(e, op); break;
     case OP_SELECT: case OP_SELECT_T:
@@ -281,7 +287,7 @@ static void snippet_special(em *e, opcode op)
     case OP_MEMORY_FILL:
         get(e, L_ADDR); get(e, L_XI); get(e, L_SIZE); eop(e, op); e8(e, 0);
         break;
-    case OP_MEMORY_GROW: get(e, L_ONE); eop(e, op); e8(e, 0); set(e, L_RI); break;
+    case OP_MEMORY_GROW: get(e, L_SIZE); eop(e, op); e8(e, 0); set(e, L_RI); break;
     default: snippet_generic(e, op); break;
     }
 }
@@ -301,7 +307,7 @@ static void section_types(em *e)
 /* Function, table, memory sections. */
 static void section_decls(em *e)
 {
-    static const uint8_t funcs[] = {2, 0, 0};
+    static const uint8_t funcs[] = {3, 0, 0, 0};
     static const uint8_t table[] = {1, VT_FUNCREF, 0x00, 4};
     static const uint8_t mem[] = {1, 0x00, 2};
     e8(e, 3); eu32(e, sizeof funcs); eraw(e, funcs, sizeof funcs);
@@ -374,6 +380,12 @@ static void section_exports_elems(em *e)
 /* The body of `run`. */
 static void run_body(em *e, opcode op, uint32_t repeat, uint32_t iters)
 {
+    if (op == OP_UNREACHABLE) { /* the trap run (repeat 1) and its returning twin (repeat 0) */
+        if (repeat)
+            eop(e, OP_UNREACHABLE);
+        eop(e, OP_END);
+        return;
+    }
     for (uint32_t l = 0; l < L_NGLOBAL_IN; l++) {
         e8(e, 0x23);
         eu32(e, l);
@@ -404,12 +416,14 @@ static void section_code(em *e, opcode op, uint32_t repeat, uint32_t iters)
     run_body(&be, op, repeat, iters);
     status st = be.st;
     if (st == ST_OK)
-        st = buf_leb_u32(&s, 2);
+        st = buf_leb_u32(&s, 3);
     if (st == ST_OK)
         st = writer_code_entry(&s, local_types, L_COUNT, span_of(body.ptr, body.len));
-    static const uint8_t empty_end = 0x0B;
+    static const uint8_t empty_end = 0x0B, return_end[2] = {0x0F, 0x0B};
     if (st == ST_OK)
         st = writer_code_entry(&s, NULL, 0, span_of(&empty_end, 1));
+    if (st == ST_OK)
+        st = writer_code_entry(&s, NULL, 0, span_of(return_end, 2));
     buf_fini(&body);
     esection(e, 10, &s, st);
 }

@@ -18,6 +18,8 @@ typedef enum bench_kind {
     BENCH_SKIP = 0, /* cannot run in a loop (reason says why) */
     BENCH_PLAIN,    /* the snippet; time per repeat is the opcode's cost */
     BENCH_MINUS,    /* the snippet minus the snippet of `minus` (e.g. else = if-else - if) */
+    BENCH_TRAP,     /* once per run (unreachable): `run` = the instruction, called many times,
+                       minus `run` = nothing (bench_gen_module with repeat 1 and 0) */
 } bench_kind;
 
 typedef struct bench_plan {
@@ -68,28 +70,50 @@ typedef struct bench_op_row {
     uint32_t charge;    /* the opcode's own charge: weight + bench_plan.extra */
     bool confirmed;     /* IC 2/3 rule: t(R) < 2/3 t(2R), i.e. the work is really done */
     uint32_t weight;    /* the opcode's weight in the measured schedule */
+    const char *method; /* "loop", "loop minus" (BENCH_MINUS) or "trap run" (BENCH_TRAP) */
+    bool once;          /* runs once per call (a trap): not flagged, no suggested weight */
     uint32_t suggested; /* round(ns / reference), at least 1 unless the weight is 0 and free */
     double ratio;       /* ns per unit of the opcode's own charge (ns / charge); NAN if 0 */
     bool flagged;       /* ratio > 2 x median: under-charged */
 } bench_op_row;
 
-enum { BENCH_BULK_SIZES = 3 };
+/* memory.fill and memory.copy per byte, memory.grow per page (the size operand / delta). */
+enum { BENCH_BULK_SIZES = 3, BENCH_BULK_ROWS = 3 };
 typedef struct bench_bulk_row {
     opcode op;
-    uint32_t sizes[BENCH_BULK_SIZES];
+    const char *unit;               /* "byte" or "page" */
+    uint32_t sizes[BENCH_BULK_SIZES]; /* sizes[0] = 0: not measured */
     double ns[BENCH_BULK_SIZES];    /* ns per operation */
     double units[BENCH_BULK_SIZES]; /* charged per operation */
-    double fixed_ns, byte_ns;       /* least-squares fit ns = fixed + byte x size */
+    double fixed_ns, byte_ns;       /* least-squares fit ns = fixed + byte_ns x size */
     double fixed_suggested, byte_suggested; /* in reference units */
-    bool flagged;                   /* ns per charged unit at the largest size > 2 x median */
+    uint32_t weight;                /* the opcode's weight (the fixed charge) */
+    uint64_t unit_charge;           /* charged per byte (1) or per page (schedule) */
+    bool flagged;                   /* ns per unit charged > 2 x median (or 0 charged) */
 } bench_bulk_row;
+
+/* How an ic0 function is measured (docs/weights.md, "ic0 host functions"). */
+typedef enum bench_host_method {
+    BENCH_HOST_LOOP = 0,    /* called repeat x iters times in one message, minus the empty loop */
+    BENCH_HOST_MESSAGE,     /* once per message (it ends the message or may run only once):
+                               a message making the call, minus an empty message */
+    BENCH_HOST_TRAPPING,    /* every call traps in the contexts tally runs (callbacks only, no
+                               certificate, no env variables): the message making the call and
+                               trapping, minus an empty message */
+    BENCH_HOST_REFUSED,     /* not supported: a deploy importing it, refused, per attempt */
+} bench_host_method;
 
 typedef struct bench_host_row {
     const char *name;
     bool measured;
     const char *note;
+    bench_host_method method;
+    const char *outcome;           /* status name of the measured message / deploy */
     uint32_t base_cost, byte_cost; /* ic0.def */
-    double ns_call;                /* ns per call, size 0 */
+    double ns_call;                /* ns per call at size 0 (loop), per message more than an
+                                      empty message (message, trapping), per refused deploy */
+    double ns_message;             /* message, trapping: ns of the whole message making the
+                                      call (the empty message's time is ns_message - ns_call) */
     double units_call;             /* charged per call (the call instruction included) */
     uint32_t sample_bytes;         /* size of the per-byte sample, 0: not measured */
     double ns_byte;
@@ -101,6 +125,7 @@ typedef struct bench_host_row {
 typedef struct bench_report {
     int schedule;
     unsigned runs;
+    bool quick;           /* --quick: fewer iterations (bench_weights.c QUICK_DIVISOR) */
     double reference_ns;  /* median ns of the cheap common ops (is_reference in bench_weights.c) */
     double median_ratio;  /* median ns per charged unit over the measured opcodes */
     double seconds;       /* wall time of the whole benchmark */
@@ -108,7 +133,7 @@ typedef struct bench_report {
     char date[40];
     const char *filter;
     bench_op_row ops[OP_COUNT];
-    bench_bulk_row bulk[2];
+    bench_bulk_row bulk[BENCH_BULK_ROWS];
     bool bulk_done;
     bench_host_row *host;
     uint32_t nhost;

@@ -12,7 +12,7 @@
 static void text_ops(const bench_report *r, FILE *out)
 {
     fprintf(out, "%-21s %8s %8s %7s %6s %6s %7s %7s %4s  %s\n", "opcode", "ns/instr", "median",
-            "charged", "weight", "charge", "suggest", "ns/unit", "flag", "note");
+            "charged", "weight", "charge", "suggest", "ns/unit", "flag", "method: note");
     for (int op = 0; op < OP_COUNT; op++) {
         const bench_op_row *w = &r->ops[op];
         if (!w->measured)
@@ -20,17 +20,20 @@ static void text_ops(const bench_report *r, FILE *out)
         char ratio[16] = "-";
         if (!isnan(w->ratio))
             snprintf(ratio, sizeof ratio, "%.3f", w->ratio);
-        fprintf(out, "%-21s %8.3f %8.3f %7.2f %6u %6u %7u %7s %4s  %s%s\n",
+        fprintf(out, "%-21s %8.3f %8.3f %7.2f %6u %6u %7u %7s %4s  %s%s: %s\n",
                 engine_opcodes[op].text, w->ns, w->ns_median, w->units, w->weight, w->charge,
-                w->suggested,
-                ratio, w->flagged ? "!!" : "", w->confirmed ? "" : "[OPTIMIZED?] ",
-                w->note ? w->note : "");
+                w->suggested, ratio, w->flagged ? "!!" : "",
+                w->confirmed ? "" : "[OPTIMIZED?] ", w->method, w->note ? w->note : "");
     }
-    fprintf(out, "\nnot benchmarked:\n");
+    bool header = false;
     for (int op = 0; op < OP_COUNT; op++) {
         const bench_op_row *w = &r->ops[op];
-        if (!w->measured && !(r->filter && w->note && !strcmp(w->note, "filtered out")))
+        if (!w->measured && !(r->filter && w->note && !strcmp(w->note, "filtered out"))) {
+            if (!header)
+                fprintf(out, "\nnot benchmarked (failed):\n");
+            header = true;
             fprintf(out, "  %-20s %s\n", engine_opcodes[op].text, w->note ? w->note : "");
+        }
     }
 }
 
@@ -38,18 +41,26 @@ static void text_bulk(const bench_report *r, FILE *out)
 {
     if (!r->bulk_done)
         return;
-    fprintf(out, "\nbulk memory (charged: the weight + 1 per byte; fit ns = fixed + per-byte x size)\n");
-    fprintf(out, "%-12s %10s %10s %10s %9s %9s %11s %10s %4s\n", "opcode", "16 B ns", "4 KiB ns",
-            "64 KiB ns", "fixed ns", "ns/byte", "fixed units", "units/byte", "flag");
-    for (int i = 0; i < 2; i++) {
+    fprintf(out, "\nbulk memory per byte and memory.grow per page (charged: the weight + a charge per "
+                 "unit; fit ns = fixed + per-unit x size)\n");
+    fprintf(out, "%-12s %5s %8s %11s %11s %11s %10s %10s %9s %9s %8s %4s\n", "opcode", "unit",
+            "sizes", "ns (1st)", "ns (2nd)", "ns (3rd)", "fixed ns", "ns/unit", "fixed u",
+            "units/unit", "charged", "flag");
+    for (int i = 0; i < BENCH_BULK_ROWS; i++) {
         const bench_bulk_row *b = &r->bulk[i];
         if (!b->sizes[0])
             continue;
-        fprintf(out, "%-12s %10.1f %10.1f %10.1f %9.1f %9.4f %11.1f %10.4f %4s\n",
-                engine_opcodes[b->op].text, b->ns[0], b->ns[1], b->ns[2], b->fixed_ns,
-                b->byte_ns, b->fixed_suggested, b->byte_suggested, b->flagged ? "!!" : "");
+        char sizes[32];
+        snprintf(sizes, sizeof sizes, "%u/%u/%u", b->sizes[0], b->sizes[1], b->sizes[2]);
+        fprintf(out, "%-12s %5s %8s %11.1f %11.1f %11.1f %10.1f %10.4f %9.1f %9.4f %8llu %4s\n",
+                engine_opcodes[b->op].text, b->unit, sizes, b->ns[0], b->ns[1], b->ns[2],
+                b->fixed_ns, b->byte_ns, b->fixed_suggested, b->byte_suggested,
+                (unsigned long long)b->unit_charge, b->flagged ? "!!" : "");
     }
 }
+
+static const char *const host_methods[] = {"loop", "message", "trapping message",
+                                           "refused deploy"};
 
 static void text_host(const bench_report *r, FILE *out)
 {
@@ -57,31 +68,49 @@ static void text_host(const bench_report *r, FILE *out)
         return;
     fprintf(out, "\nic0 host functions (units = reference instructions; charged includes the "
                  "call instruction and its arguments)\n");
-    fprintf(out, "%-27s %8s %8s %5s %8s %6s %8s %5s %9s %4s  %s\n", "function", "ns/call",
-            "charged", "base", "suggest", "bytes", "ns/byte", "/byte", "sugg/byte", "flag",
-            "note");
+    fprintf(out, "(ns/call: per call in a loop; for the methods `message` and `trapping message`, "
+                 "per message more than an empty one; `refused deploy`: per refused deploy)\n");
+    fprintf(out, "%-27s %-16s %9s %8s %5s %8s %6s %8s %5s %9s %4s  %s\n", "function", "method",
+            "ns/call", "charged", "base", "suggest", "bytes", "ns/byte", "/byte", "sugg/byte",
+            "flag", "note");
     for (uint32_t i = 0; i < r->nhost; i++) {
         const bench_host_row *h = &r->host[i];
+        const char *m = host_methods[h->method];
         if (!h->measured) {
-            fprintf(out, "%-27s %8s %8s %5u %8s %6s %8s %5u %9s %4s  %s\n", h->name, "-", "-",
-                    h->base_cost, "-", "-", "-", h->byte_cost, "-", "", h->note ? h->note : "");
+            fprintf(out, "%-27s %-16s %9s %8s %5u %8s %6s %8s %5u %9s %4s  %s\n", h->name, m,
+                    "-", "-", h->base_cost, "-", "-", "-", h->byte_cost, "-", "",
+                    h->note ? h->note : "");
             continue;
         }
-        fprintf(out, "%-27s %8.1f %8.1f %5u %8.0f", h->name, h->ns_call, h->units_call,
-                h->base_cost, h->base_suggested);
+        if (h->method == BENCH_HOST_REFUSED) {
+            fprintf(out, "%-27s %-16s %9.1f %8s %5u %8s %6s %8s %5u %9s %4s  %s (%s)\n", h->name,
+                    m, h->ns_call, "-", h->base_cost, "-", "-", "-", h->byte_cost, "-", "",
+                    h->note ? h->note : "", h->outcome);
+            continue;
+        }
+        char sugg[16] = "-";
+        if (!isnan(h->base_suggested))
+            snprintf(sugg, sizeof sugg, "%.0f", h->base_suggested);
+        fprintf(out, "%-27s %-16s %9.1f %8.1f %5u %8s", h->name, m, h->ns_call, h->units_call,
+                h->base_cost, sugg);
         if (h->sample_bytes)
             fprintf(out, " %6u %8.4f %5u %9.3f", h->sample_bytes, h->ns_byte, h->byte_cost,
                     h->byte_suggested);
         else
             fprintf(out, " %6s %8s %5u %9s", "-", "-", h->byte_cost, "-");
-        fprintf(out, " %4s  %s\n", h->flagged ? "!!" : "", h->note ? h->note : "");
+        if (h->method == BENCH_HOST_LOOP)
+            fprintf(out, " %4s  %s\n", h->flagged ? "!!" : "", h->note ? h->note : "");
+        else
+            fprintf(out, " %4s  %s (outcome %s; the whole message: %.0f ns)\n",
+                    h->flagged ? "!!" : "", h->note ? h->note : "", h->outcome, h->ns_message);
     }
 }
 
 void bench_report_text(const bench_report *r, FILE *out)
 {
-    fprintf(out, "tally bench weights: schedule v%d, %u runs per module, %s, %s\n", r->schedule,
-            r->runs, r->machine, r->date);
+    fprintf(out, "tally bench weights: schedule v%d, %u runs per module%s, %s, %s\n",
+            r->schedule, r->runs, r->quick ? " (--quick: too noisy for weights)" : "",
+            r->machine, r->date);
     fprintf(out, "reference: 1 unit = %.3f ns (median of i32/i64 add sub and or xor, local.get, "
                  "local.set, local.tee)\n", r->reference_ns);
     fprintf(out, "median ns per charged unit (ns / charge): %.3f; !! = more than 2x that "
@@ -140,6 +169,7 @@ static void json_ops(const bench_report *r, FILE *out)
         jstr(out, "name", engine_opcodes[op].text, true);
         fprintf(out, "\"measured\": %s, \"weight\": %u, ", w->measured ? "true" : "false",
                 w->weight);
+        jstr(out, "method", w->method, true);
         if (w->measured) {
             jnum(out, "ns", w->ns, true);
             jnum(out, "ns_median", w->ns_median, true);
@@ -147,8 +177,9 @@ static void json_ops(const bench_report *r, FILE *out)
             fprintf(out, "\"charge\": %u, ", w->charge);
             fprintf(out, "\"suggested\": %u, ", w->suggested);
             jnum(out, "ns_per_unit", w->ratio, true);
-            fprintf(out, "\"confirmed\": %s, \"flagged\": %s, ", w->confirmed ? "true" : "false",
-                    w->flagged ? "true" : "false");
+            fprintf(out, "\"confirmed\": %s, \"flagged\": %s, \"once\": %s, ",
+                    w->confirmed ? "true" : "false", w->flagged ? "true" : "false",
+                    w->once ? "true" : "false");
         }
         jstr(out, "note", w->note, false);
         fputc('}', out);
@@ -160,20 +191,23 @@ static void json_bulk(const bench_report *r, FILE *out)
 {
     fprintf(out, "  \"bulk\": [");
     bool first = true;
-    for (int i = 0; i < 2 && r->bulk_done; i++) {
+    for (int i = 0; i < BENCH_BULK_ROWS && r->bulk_done; i++) {
         const bench_bulk_row *b = &r->bulk[i];
         if (!b->sizes[0])
             continue;
         fprintf(out, "%s\n    {", first ? "" : ",");
         first = false;
         jstr(out, "name", engine_opcodes[b->op].text, true);
+        jstr(out, "unit", b->unit, true);
+        fprintf(out, "\"weight\": %u, \"charge_per_unit\": %llu, ", b->weight,
+                (unsigned long long)b->unit_charge);
         fprintf(out, "\"sizes\": [%u, %u, %u], \"ns\": [%.6g, %.6g, %.6g], ", b->sizes[0],
                 b->sizes[1], b->sizes[2], b->ns[0], b->ns[1], b->ns[2]);
         fprintf(out, "\"charged\": [%.6g, %.6g, %.6g], ", b->units[0], b->units[1], b->units[2]);
         jnum(out, "fixed_ns", b->fixed_ns, true);
-        jnum(out, "ns_per_byte", b->byte_ns, true);
+        jnum(out, "ns_per_unit", b->byte_ns, true);
         jnum(out, "fixed_suggested", b->fixed_suggested, true);
-        jnum(out, "per_byte_suggested", b->byte_suggested, true);
+        jnum(out, "per_unit_suggested", b->byte_suggested, true);
         fprintf(out, "\"flagged\": %s}", b->flagged ? "true" : "false");
     }
     fprintf(out, "\n  ],\n");
@@ -188,8 +222,13 @@ static void json_host(const bench_report *r, FILE *out)
         jstr(out, "name", h->name, true);
         fprintf(out, "\"measured\": %s, \"base_cost\": %u, \"per_byte_cost\": %u, ",
                 h->measured ? "true" : "false", h->base_cost, h->byte_cost);
+        jstr(out, "method", host_methods[h->method], true);
         if (h->measured) {
-            jnum(out, "ns_per_call", h->ns_call, true);
+            jstr(out, "outcome", h->outcome, true);
+            jnum(out, "ns", h->ns_call, true);
+            jnum(out, "ns_per_call", h->method == BENCH_HOST_LOOP ? h->ns_call : NAN, true);
+            if (h->method == BENCH_HOST_MESSAGE || h->method == BENCH_HOST_TRAPPING)
+                jnum(out, "ns_message", h->ns_message, true);
             jnum(out, "charged_per_call", h->units_call, true);
             jnum(out, "base_suggested", h->base_suggested, true);
             fprintf(out, "\"sample_bytes\": %u, ", h->sample_bytes);
@@ -205,7 +244,8 @@ static void json_host(const bench_report *r, FILE *out)
 
 void bench_report_json(const bench_report *r, FILE *out)
 {
-    fprintf(out, "{\n  \"schedule\": %d, \"runs\": %u, ", r->schedule, r->runs);
+    fprintf(out, "{\n  \"schedule\": %d, \"runs\": %u, \"quick\": %s, ", r->schedule, r->runs,
+            r->quick ? "true" : "false");
     jstr(out, "machine", r->machine, true);
     jstr(out, "date", r->date, true);
     jnum(out, "seconds", r->seconds, true);
@@ -310,6 +350,11 @@ status bench_report_def(const bench_report *r, const char *path)
                "unmeasured opcodes keep their weight)\n", ENGINE_SCHEDULE_MAX + 1, r->schedule,
             r->machine, r->date,
             r->reference_ns);
+    for (int i = 0; i < BENCH_BULK_ROWS && r->bulk_done; i++)
+        if (r->bulk[i].sizes[0] && r->bulk[i].op == OP_MEMORY_GROW)
+            fprintf(f, "# memory.grow per page: %.0f suggested (measured against %llu charged); a "
+                       "dynamic charge, instrument_grow_page_cost(), not a column\n",
+                    r->bulk[i].byte_suggested, (unsigned long long)r->bulk[i].unit_charge);
     for (int op = 0; op < OP_COUNT; op++) {
         const bench_op_row *w = &r->ops[op];
         fprintf(f, "%s %u%s\n", engine_opcodes[op].cname, w->measured ? w->suggested : w->weight,

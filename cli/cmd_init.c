@@ -79,6 +79,17 @@ typedef struct init_opts {
     bool force;
 } init_opts;
 
+/* --schedule N: a known weight schedule (engine/opcodes.def column), else a clear error. */
+static bool schedule_parse(const char *v, uint64_t *out)
+{
+    if (cli_u64_parse(v, out) && *out >= ENGINE_SCHEDULE_V1 && *out <= ENGINE_SCHEDULE_MAX)
+        return true;
+    fprintf(stderr, "tally init: --schedule %s: %s: %s; the known schedules are %d to %d "
+                    "(docs/weights.md)\n", v, status_name(ST_UNKNOWN_SCHEDULE),
+            status_message(ST_UNKNOWN_SCHEDULE), ENGINE_SCHEDULE_V1, ENGINE_SCHEDULE_MAX);
+    return false;
+}
+
 static bool init_parse(int argc, char **argv, init_opts *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -104,8 +115,7 @@ static bool init_parse(int argc, char **argv, init_opts *o)
                     parse_count(v, &o->max_message_bytes) && o->max_message_bytes <= UINT32_MAX) ||
                    (!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
                     o->interval_ms <= 3600000) ||
-                   (!strcmp(a, "--schedule") && cli_u64_parse(v, &o->schedule) &&
-                    o->schedule >= ENGINE_SCHEDULE_V1 && o->schedule <= ENGINE_SCHEDULE_MAX)))
+                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->schedule))))
             return false;
     }
     return true;
@@ -200,10 +210,10 @@ int cmd_init(int argc, char **argv)
     if (st != ST_OK)
         return init_fail("node.json", st);
     char *pkh = cli_hex_new(pk, sizeof pk);
-    printf("initialised %s: chain '%s'\n"
+    printf("initialised %s: chain '%s', weight schedule v%u\n"
            "  limits: round %llu, message %llu, slice %llu instructions; messages up to %u bytes\n"
            "  admin key: %s (public %s)\n  node: %s, a block at most every %u ms\n",
-           o.dir, g.chain_id, (unsigned long long)g.round_instruction_limit,
+           o.dir, g.chain_id, g.schedule_version, (unsigned long long)g.round_instruction_limit,
            (unsigned long long)g.message_instruction_limit,
            (unsigned long long)lim.slice_instructions, g.max_message_bytes, keypath,
            pkh ? pkh : "?", cfg.listen, cfg.round_interval_ms);

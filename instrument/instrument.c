@@ -6,13 +6,20 @@
  * Departures from the IC, on purpose: our counter and import have tally's names
  * (`__tally_counter`, `__tally.out_of_instructions`); we do not extract data segments, export
  * tables/memories or rename the start function (tally's engine runs modules whole); and
- * memory.grow gets no dynamic charge (the IC charges 300 statically and bills memory later). */
+ * from schedule v2 on, memory.grow also pays per page it asks for (instrument_grow_page_cost;
+ * the IC charges 300 statically and bills memory later in cycles, which tally does not have).
+ * Schedule v1 is exactly the IC's rule: no per-page charge, and its output is unchanged. */
 #include "instrument.h"
 
 #include <stdio.h>
 #include <string.h>
 
-enum point_kind { PT_REENTRANT, PT_STATIC, PT_DYNAMIC };
+enum point_kind { PT_REENTRANT, PT_STATIC, PT_DYNAMIC, PT_GROW };
+
+/* Per-page charge of memory.grow, by schedule (docs/weights.md, "memory.grow"), and the most
+ * pages a charge counts: 65536 pages (4 GiB) is all a wasm32 memory can have, so a larger delta
+ * always fails and pays as much as the largest possible grow. */
+enum { GROW_PAGE_COST_V2 = 5000, GROW_PAGE_CAP = 65536 };
 
 /* An injection point: code inserted before the instruction at body offset `pos`. */
 typedef struct point {
@@ -30,6 +37,9 @@ typedef struct ctx {
     functype new_types[2];
     uint32_t counter;    /* global index of the counter */
     uint32_t decr;       /* function index of the dynamic-charge helper */
+    uint64_t grow_page;  /* per-page charge of memory.grow (0: none, as in v1) */
+    bool grow_helper;    /* a second helper charging grow_page per page is appended */
+    uint32_t decr_grow;  /* its function index */
     engine_error *err;
 } ctx;
 
@@ -95,6 +105,11 @@ int instrument_schedule_of(const engine_module *m)
     return 0;
 }
 
+uint64_t instrument_grow_page_cost(int schedule)
+{
+    return schedule == ENGINE_SCHEDULE_V2 ? GROW_PAGE_COST_V2 : 0;
+}
+
 uint64_t instrument_deploy_cost(size_t code_bytes, uint64_t per_byte)
 {
     if (per_byte && code_bytes > UINT64_MAX / per_byte)
@@ -151,6 +166,8 @@ static status find_points(ctx *c, span body, point **out, size_t *npoints)
         pts[cur].cost += engine_opcode_weight(in.op, c->schedule);
         if (info->flags & F_BULK)
             pts[n++] = (point){off, PT_DYNAMIC, 0};
+        else if (in.op == OP_MEMORY_GROW && c->grow_helper)
+            pts[n++] = (point){off, PT_GROW, 0};
         if (info->flags & (F_BB_LOOP | F_BB_END)) {
             cur = n;
             pts[n++] = (point){reader_offset(&r),
@@ -166,12 +183,12 @@ static status find_points(ctx *c, span body, point **out, size_t *npoints)
 static status emit_charge(ctx *c, buf *out, const point *p)
 {
     status st = ST_OK;
-    if (p->kind == PT_DYNAMIC) {
+    if (p->kind == PT_DYNAMIC || p->kind == PT_GROW) {
         st = buf_u8(out, opbyte(OP_I64_EXTEND_I32_U));
         if (st == ST_OK)
             st = buf_u8(out, opbyte(OP_CALL));
         if (st == ST_OK)
-            st = buf_leb_u32(out, c->decr);
+            st = buf_leb_u32(out, p->kind == PT_GROW ? c->decr_grow : c->decr);
         return st == ST_OK ? buf_u8(out, opbyte(OP_I32_WRAP_I64)) : st;
     }
     if (p->cost == 0 && p->kind != PT_REENTRANT)
@@ -219,14 +236,24 @@ static status meter_body(ctx *c, span body, buf *out)
 
 /* The dynamic-charge helper `(func (param $n i64) (result i64) (local $new i64))`: subtracts n
  * from the counter (saturating at INT64_MIN), calls out_of_instructions if the counter is then
- * negative, and returns n so that the call is stack-neutral. Not metered itself. */
-static status emit_decr_body(ctx *c, buf *code)
+ * negative, and returns n so that the call is stack-neutral. Not metered itself. The grow
+ * helper (per_page > 0) subtracts min(n, GROW_PAGE_CAP) x per_page instead. */
+static status emit_decr_body(ctx *c, buf *code, uint64_t per_page)
 {
     buf b = {0};
     status st = ST_OK;
 #define B(x) if (st == ST_OK) st = buf_u8(&b, (x))
 #define G(op) B(opbyte(op)); if (st == ST_OK) st = buf_leb_u32(&b, c->counter)
-    G(OP_GLOBAL_GET); B(opbyte(OP_LOCAL_GET)); B(0); B(opbyte(OP_I64_SUB));
+    G(OP_GLOBAL_GET); B(opbyte(OP_LOCAL_GET)); B(0);
+    if (per_page) { /* select(n, cap, n < cap) x per_page */
+        B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, GROW_PAGE_CAP);
+        B(opbyte(OP_LOCAL_GET)); B(0);
+        B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, GROW_PAGE_CAP);
+        B(opbyte(OP_I64_LT_U)); B(opbyte(OP_SELECT));
+        B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, (int64_t)per_page);
+        B(opbyte(OP_I64_MUL));
+    }
+    B(opbyte(OP_I64_SUB));
     B(opbyte(OP_LOCAL_SET)); B(1);
     B(opbyte(OP_LOCAL_GET)); B(1); G(OP_GLOBAL_GET); B(opbyte(OP_I64_GT_S));
     B(opbyte(OP_IF)); B(0x40);
@@ -275,10 +302,12 @@ static status sec_import(ctx *c, buf *b)
 static status sec_function(ctx *c, buf *b)
 {
     const engine_module *m = c->m;
-    status st = buf_leb_u32(b, m->nfuncs - m->nfunc_imports + 1);
+    status st = buf_leb_u32(b, m->nfuncs - m->nfunc_imports + 1 + c->grow_helper);
     for (uint32_t i = m->nfunc_imports; st == ST_OK && i < m->nfuncs; i++)
         st = buf_leb_u32(b, m->func_types[i]);
-    return st == ST_OK ? buf_leb_u32(b, c->t_decr) : st;
+    if (st == ST_OK)
+        st = buf_leb_u32(b, c->t_decr);
+    return st == ST_OK && c->grow_helper ? buf_leb_u32(b, c->t_decr) : st;
 }
 
 static status sec_global(ctx *c, buf *b)
@@ -357,7 +386,7 @@ static status sec_code(ctx *c, buf *b)
 {
     const engine_module *m = c->m;
     uint32_t ndefined = m->nfuncs - m->nfunc_imports;
-    status st = buf_leb_u32(b, ndefined + 1);
+    status st = buf_leb_u32(b, ndefined + 1 + c->grow_helper);
     buf code = {0};
     for (uint32_t i = 0; st == ST_OK && i < ndefined; i++) {
         const func *f = &m->funcs[i];
@@ -369,7 +398,9 @@ static status sec_code(ctx *c, buf *b)
             st = fail(c, st, f->body_offset, "while metering a function body");
     }
     buf_fini(&code);
-    return st == ST_OK ? emit_decr_body(c, b) : st;
+    if (st == ST_OK)
+        st = emit_decr_body(c, b, 0);
+    return st == ST_OK && c->grow_helper ? emit_decr_body(c, b, c->grow_page) : st;
 }
 
 /* The `name` custom section with every function index shifted by one: subsections 1
@@ -544,13 +575,18 @@ status instrument_module(const engine_module *m, int schedule, buf *out, engine_
     if (uses_reserved_names(m))
         return fail(&c, ST_RESERVED_NAME, 0, "__tally import, __tally_counter export or "
                                              "tally.metering section (already instrumented?)");
-    if (m->nfuncs > UINT32_MAX - 2 || m->nglobals == UINT32_MAX || m->nimports == UINT32_MAX ||
+    if (m->nfuncs > UINT32_MAX - 3 || m->nglobals == UINT32_MAX || m->nimports == UINT32_MAX ||
         m->nexports == UINT32_MAX || m->ntypes > UINT32_MAX - 2)
         return fail(&c, ST_LIMIT_EXCEEDED, 0, "index space full");
     c.t_void = find_or_add_type(&c, 0, 0, NULL);
     c.t_decr = find_or_add_type(&c, 1, 1, type_bytes_decr);
     c.counter = m->nglobals;
     c.decr = m->nfuncs + 1; /* after the shift by the new import */
+    /* Only a module with a memory can grow one; v1 never gets the helper (its output stays
+     * byte for byte what it was before per-page charges existed). */
+    c.grow_page = instrument_grow_page_cost(schedule);
+    c.grow_helper = c.grow_page > 0 && m->nmems > 0;
+    c.decr_grow = c.decr + 1;
     size_t old = out->len;
     status st = emit_sections(&c, out);
     if (st != ST_OK) {

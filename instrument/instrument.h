@@ -14,6 +14,9 @@
  *     costs 1 more; zero-cost points are dropped except at function entries and loop headers;
  *   - before memory.fill/copy/init and table.fill/copy/init charges the size operand through an
  *     appended helper function (1 per byte or element), which also checks the counter;
+ *   - from schedule v2 on, before memory.grow charges its delta operand times
+ *     instrument_grow_page_cost(schedule) through a second appended helper (only in modules
+ *     with a memory); schedule v1 charges memory.grow its weight only, as the IC does;
  *   - records the weight schedule in a custom section `tally.metering` (u32 LEB schedule).
  * Nothing else changes: same results, same traps. The weights come from engine/opcodes.def. */
 #ifndef TALLY_INSTRUMENT_H
@@ -36,6 +39,12 @@ status instrument_module(const engine_module *m, int schedule, buf *out, engine_
 /* The schedule recorded in an instrumented module's `tally.metering` section, or 0 if m was
  * not instrumented by tally. */
 int instrument_schedule_of(const engine_module *m);
+
+/* Instructions charged per 64 KiB page that a memory.grow asks for (its delta operand, counted
+ * up to 65536 pages, charged before the grow, also when the grow then fails), on top of
+ * memory.grow's weight: 0 for schedule v1 (the IC's rule) and for unknown schedules, 5000 for
+ * v2 (docs/weights.md). */
+uint64_t instrument_grow_page_cost(int schedule);
 
 /* Instructions charged for deploying `code_bytes` bytes of module code with `per_byte` charge
  * (saturating). */
