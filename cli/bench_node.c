@@ -1,16 +1,24 @@
 /* bench_node.c - `tally bench node`: small update messages per second, end to end.
  *
  * Part 1, in process: N signed update messages to a one-page counter canister are admitted
- * into a durable ledger (signature check + mempool write, timed on its own), then rounds run
+ * into durable ledgers (signature check + mempool write), timed on their own: one message per
+ * ledger_mempool_add (one fsync'd commit each), then the same messages in batches of 100 and
+ * 1000 per ledger_mempool_add_batch (one commit per batch) on fresh ledgers. Then rounds run
  * until every message has a receipt. The rate of the rounds alone is "execution + commit":
  * execution, dirty pages, state root, receipts and one fsync'd LMDB commit per block.
- * Part 2, over RPC: a real `tally node` child process on a free loopback port; the same kind of
- * messages are submitted one by one over HTTP (JSON-RPC `submit`) and the clock stops when the
- * last receipt is there. The difference to part 1 is the RPC overhead.
+ * Part 2, over RPC: a real `tally node` child process on a free loopback port; N/4 messages per
+ * run are submitted over HTTP (JSON-RPC `submit`): from 1 connection (sequential requests: the
+ * old figure), from 4, 16 and 64 concurrent connections (their submits share mempool commits:
+ * the node's group commit), and as JSON-RPC batches of 100 on one connection; each run stops
+ * the clock when every connection's last receipt is there. "per commit" is the node's own
+ * count (`status`.admission): messages admitted per mempool commit during the run.
+ * Ratios are against the first run of the same part, measured in the same process.
  * Nothing here is a test: `meson test` never runs it (docs/benchmarks.md). */
 #include "rpc.h"
 #include "scheduler.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,47 +68,134 @@ static status sign(const keypair *k, uint64_t nonce, uint64_t canister, buf *env
     return st;
 }
 
-/* Part 1: admission, then rounds, on a durable ledger in dir. */
+/* The pre-signed envelopes of a run: envelope i is all[off[i] .. off[i+1]). */
+typedef struct envelopes {
+    buf all;
+    size_t *off;
+    uint32_t n;
+} envelopes;
+
+static span env_at(const envelopes *e, uint32_t i)
+{
+    return span_of(e->all.ptr + e->off[i], e->off[i + 1] - e->off[i]);
+}
+
+/* Signs n `inc` updates to canister 1 with nonces 1..n (client side: never timed). */
+static status envelopes_make(envelopes *e, const keypair *k, uint32_t n)
+{
+    buf env = {0};
+    e->n = n;
+    e->off = base_calloc((size_t)n + 1, sizeof *e->off);
+    status st = e->off ? ST_OK : ST_OUT_OF_MEMORY;
+    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
+        st = sign(k, i + 1, 1, &env);
+        if (st == ST_OK)
+            st = buf_put(&e->all, env.ptr, env.len);
+        if (st == ST_OK)
+            e->off[i + 1] = e->all.len;
+    }
+    buf_fini(&env);
+    return st;
+}
+
+static void envelopes_fini(envelopes *e)
+{
+    buf_fini(&e->all);
+    base_free(e->off);
+}
+
+/* Admits every envelope into lg, `batch` per ledger_mempool_add_batch call (1: one
+ * ledger_mempool_add each, the per-message path); *rate receives messages/s. Every envelope
+ * must be admitted. */
+static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *rate)
+{
+    span *spans = base_alloc(batch * sizeof *spans);
+    uint8_t(*ids)[LEDGER_HASH_SIZE] = base_alloc(batch * sizeof *ids);
+    status *sts = base_alloc(batch * sizeof *sts);
+    status st = spans && ids && sts ? ST_OK : ST_OUT_OF_MEMORY;
+    double t0 = now_s();
+    for (uint32_t i = 0; st == ST_OK && i < e->n; i += batch) {
+        uint32_t k = e->n - i < batch ? e->n - i : batch;
+        if (batch == 1) {
+            st = ledger_mempool_add(lg, env_at(e, i), ids[0]);
+            continue;
+        }
+        for (uint32_t j = 0; j < k; j++)
+            spans[j] = env_at(e, i + j);
+        st = ledger_mempool_add_batch(lg, k, spans, ids, sts);
+        for (uint32_t j = 0; st == ST_OK && j < k; j++)
+            st = sts[j];
+    }
+    *rate = e->n / (now_s() - t0);
+    base_free(spans);
+    base_free(ids);
+    base_free(sts);
+    return st;
+}
+
+/* A fresh durable ledger at dir with the bench's genesis (admin key k). */
+static status ledger_fresh(const char *dir, const keypair *k, ledger **lg, scheduler **s)
+{
+    ledger_genesis g;
+    scheduler_limits lim;
+    scheduler_genesis_default(&g, &lim);
+    memcpy(g.admin_public_key, k->pk, sizeof k->pk);
+    status st = ledger_open(dir, NULL, lg);
+    if (st == ST_OK)
+        st = scheduler_genesis_new(*lg, &g, &lim);
+    if (st == ST_OK && s)
+        st = scheduler_open(*lg, NULL, s);
+    return st;
+}
+
+/* Batched admission of the same envelopes into a fresh ledger at dir-bN. */
+static status bench_admit_batched(const char *dir, const keypair *k, const envelopes *e,
+                                  uint32_t batch, double *rate)
+{
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s-b%u", dir, batch);
+    ledger *lg = NULL;
+    status st = ledger_fresh(sub, k, &lg, NULL);
+    if (st == ST_OK)
+        st = admit_all(lg, e, batch, rate);
+    ledger_close(lg);
+    return st;
+}
+
+/* Part 1: admission (per message, then in batches of 100 and 1000), then rounds, on durable
+ * ledgers under dir. */
 static status bench_inprocess(const char *dir, uint32_t n, bool json)
 {
     keypair k;
     ledger *lg = NULL;
     scheduler *s = NULL;
-    ledger_genesis g;
-    scheduler_limits lim;
     status st = ledger_keypair(NULL, k.pk, k.sk);
-    scheduler_genesis_default(&g, &lim);
-    memcpy(g.admin_public_key, k.pk, sizeof k.pk);
     if (st == ST_OK)
-        st = ledger_open(dir, NULL, &lg);
-    if (st == ST_OK)
-        st = scheduler_genesis_new(lg, &g, &lim);
-    if (st == ST_OK)
-        st = scheduler_open(lg, NULL, &s);
-    buf env = {0}, all = {0};
+        st = ledger_fresh(dir, &k, &lg, &s);
+    buf env = {0};
+    envelopes e = {0};
     uint8_t id[LEDGER_HASH_SIZE];
     scheduler_round_info info;
     uint64_t t = 1;
+    double one = 0, b100 = 0, b1000 = 0;
     if (st == ST_OK)
         st = sign(&k, 0, 0, &env);
     if (st == ST_OK)
         st = ledger_mempool_add(lg, span_of(env.ptr, env.len), id);
     if (st == ST_OK)
         st = scheduler_round(s, t++, &info);
-    size_t *off = base_calloc((size_t)n + 1, sizeof *off);
-    for (uint32_t i = 0; st == ST_OK && i < n; i++) { /* client side: not timed */
-        st = off ? sign(&k, i + 1, 1, &env) : ST_OUT_OF_MEMORY;
-        if (st == ST_OK)
-            st = buf_put(&all, env.ptr, env.len);
-        if (off)
-            off[i + 1] = all.len;
-    }
-    double t0 = now_s();
-    for (uint32_t i = 0; st == ST_OK && i < n; i++)
-        st = ledger_mempool_add(lg, span_of(all.ptr + off[i], off[i + 1] - off[i]), id);
+    if (st == ST_OK)
+        st = envelopes_make(&e, &k, n);
+    if (st == ST_OK)
+        st = bench_admit_batched(dir, &k, &e, 100, &b100);
+    if (st == ST_OK)
+        st = bench_admit_batched(dir, &k, &e, 1000, &b1000);
+    if (st == ST_OK)
+        st = admit_all(lg, &e, 1, &one); /* these are the ones the rounds execute */
     double t1 = now_s();
     uint32_t blocks = 0, done = 0;
-    while (st == ST_OK && scheduler_has_work(s)) {
+    bool work = false;
+    while (st == ST_OK && (st = scheduler_has_work(s, &work)) == ST_OK && work) {
         st = scheduler_round(s, t++, &info);
         blocks++;
         done += info.completed;
@@ -108,23 +203,26 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
     double t2 = now_s();
     if (st == ST_OK && json)
         printf("{\"bench\":\"node\",\"part\":\"in-process\",\"messages\":%u,\"blocks\":%u,"
-               "\"admit_per_s\":%.0f,\"exec_commit_per_s\":%.0f}\n",
-               n, blocks, n / (t1 - t0), done / (t2 - t1));
+               "\"admit_per_s\":%.0f,\"admit_batch100_per_s\":%.0f,"
+               "\"admit_batch1000_per_s\":%.0f,\"exec_commit_per_s\":%.0f}\n",
+               n, blocks, one, b100, b1000, done / (t2 - t1));
     else if (st == ST_OK)
-        printf("in process (durable ledger, fsync per block):\n"
-               "  admission (signature + mempool write): %8.0f messages/s\n"
+        printf("in process (durable ledger, one fsync per commit):\n"
+               "  admission, one commit per message:    %8.0f messages/s\n"
+               "  admission, batches of 100:            %8.0f messages/s  (%.1fx)\n"
+               "  admission, batches of 1000:           %8.0f messages/s  (%.1fx)\n"
                "  execution + commit (%u blocks):        %8.0f messages/s  (%.1f us/message)\n",
-               n / (t1 - t0), blocks, done / (t2 - t1), 1e6 * (t2 - t1) / (done ? done : 1));
-    base_free(off);
+               one, b100, b100 / one, b1000, b1000 / one, blocks, done / (t2 - t1),
+               1e6 * (t2 - t1) / (done ? done : 1));
+    envelopes_fini(&e);
     buf_fini(&env);
-    buf_fini(&all);
     scheduler_close(s);
     ledger_close(lg);
     return st;
 }
 
 /* Starts `tally node` on dir (after `tally init`); returns its pid and URL. */
-static pid_t start_node(const char *dir, char *url, size_t cap)
+static pid_t start_node(const char *dir, const char *threads, char *url, size_t cap)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -133,7 +231,7 @@ static pid_t start_node(const char *dir, char *url, size_t cap)
         devnull = freopen("/dev/null", "w", stderr);
         (void)devnull;
         execl("/proc/self/exe", "tally", "node", "--dir", dir, "--listen", "127.0.0.1:0",
-              (char *)NULL);
+              threads ? "--threads" : (char *)NULL, threads, (char *)NULL);
         _exit(127);
     }
     char path[512];
@@ -185,32 +283,207 @@ static status submit(const char *url, const char *method, const buf *env, char i
     return st;
 }
 
-/* Polls `receipt` until it is there (10 s at most). */
+/* Polls `receipt` while it says pending (60 s at most); an unknown message is an error. */
 static status wait_receipt(const char *url, const char *id, json_t **out)
 {
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < 60000; i++) {
         status st = call1(url, "receipt", "message_id", id, out);
-        if (st != ST_OK || !json_is_null(*out))
+        if (st != ST_OK || !json_is_true(json_object_get(*out, "pending")))
             return st;
         json_decref(*out);
+        *out = NULL;
         usleep(1000);
     }
     return ST_RECEIPT_TIMEOUT;
 }
 
+/* One client connection's share of the RPC run: signs and submits count messages with
+ * nonces first.. one by one (or `batch` per JSON-RPC batch request), remembers the last id. */
+typedef struct rpc_worker {
+    const char *url;
+    const keypair *k;
+    uint64_t first;
+    uint32_t count, batch;
+    status st;
+    char last_id[65];
+    pthread_t thread;
+} rpc_worker;
+
+/* One JSON-RPC batch request of n submits (nonces first..); every answer must be a result. */
+static status submit_batch(rpc_worker *w, uint64_t first, uint32_t n)
+{
+    json_t *reqs = json_array();
+    buf env = {0};
+    status st = reqs ? ST_OK : ST_OUT_OF_MEMORY;
+    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
+        st = sign(w->k, first + i, 1, &env);
+        char *hex = st == ST_OK ? cli_hex_new(env.ptr, env.len) : NULL;
+        json_t *r = hex ? json_pack("{s:s, s:s, s:{s:s}, s:I}", "jsonrpc", "2.0", "method",
+                                    "submit", "params", "envelope", hex, "id", (json_int_t)i)
+                        : NULL;
+        base_free(hex);
+        if (st == ST_OK && (!r || json_array_append_new(reqs, r) != 0))
+            st = ST_OUT_OF_MEMORY;
+    }
+    char *text = st == ST_OK ? json_dumps(reqs, JSON_COMPACT) : NULL;
+    char *resp = NULL;
+    size_t rlen = 0;
+    int http = 0;
+    rpc_error err;
+    if (st == ST_OK)
+        st = text ? rpc_client_post(w->url, text, strlen(text), &http, &resp, &rlen, &err)
+                  : ST_OUT_OF_MEMORY;
+    json_t *out = st == ST_OK ? json_loadb(resp, rlen, 0, NULL) : NULL;
+    if (st == ST_OK && json_array_size(out) != n)
+        st = ST_RPC_ERROR;
+    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
+        json_t *res = json_object_get(json_array_get(out, i), "result");
+        const char *mid = json_string_value(json_object_get(res, "message_id"));
+        if (!mid || strlen(mid) != 64)
+            st = ST_RPC_ERROR;
+        else
+            memcpy(w->last_id, mid, 65);
+    }
+    json_decref(out);
+    json_decref(reqs);
+    base_free(text);
+    base_free(resp);
+    buf_fini(&env);
+    return st;
+}
+
+static void *rpc_worker_main(void *arg)
+{
+    rpc_worker *w = arg;
+    buf env = {0};
+    w->st = ST_OK;
+    for (uint32_t i = 0; w->st == ST_OK && i < w->count; i += w->batch) {
+        uint32_t k = w->count - i < w->batch ? w->count - i : w->batch;
+        if (w->batch > 1) {
+            w->st = submit_batch(w, w->first + i, k);
+            continue;
+        }
+        w->st = sign(w->k, w->first + i, 1, &env);
+        if (w->st == ST_OK)
+            w->st = submit(w->url, "submit", &env, w->last_id);
+    }
+    buf_fini(&env);
+    return NULL;
+}
+
+/* The node's admission counters (`status`.admission). */
+static status admit_counters(const char *url, uint64_t *commits, uint64_t *admitted)
+{
+    rpc_error err;
+    json_t *r = NULL;
+    status st = rpc_client_call(url, "status", NULL, &r, &err);
+    json_t *a = json_object_get(r, "admission");
+    *commits = (uint64_t)json_integer_value(json_object_get(a, "commits"));
+    *admitted = (uint64_t)json_integer_value(json_object_get(a, "admitted"));
+    json_decref(r);
+    return st;
+}
+
+typedef struct rpc_figure {
+    double submit_per_s, end_to_end_per_s, group; /* group: messages per mempool commit */
+} rpc_figure;
+
+/* Submits n messages (nonces from *nonce on) over `conns` connections, `batch` per HTTP
+ * request, and waits for every connection's last receipt. */
+static status rpc_run(const char *url, const keypair *k, uint64_t *nonce, uint32_t n,
+                      uint32_t conns, uint32_t batch, rpc_figure *f)
+{
+    if (conns > n)
+        conns = n; /* every connection sends at least one message */
+    rpc_worker *w = base_calloc(conns, sizeof *w);
+    uint64_t c0, a0, c1, a1;
+    status st = w ? admit_counters(url, &c0, &a0) : ST_OUT_OF_MEMORY;
+    uint32_t started = 0;
+    double t0 = now_s();
+    for (uint32_t i = 0; st == ST_OK && i < conns; i++, started++) {
+        w[i] = (rpc_worker){.url = url, .k = k, .first = *nonce + (uint64_t)i * (n / conns),
+                            .count = n / conns, .batch = batch};
+        if (pthread_create(&w[i].thread, NULL, rpc_worker_main, &w[i]) != 0)
+            st = ST_OUT_OF_MEMORY;
+    }
+    for (uint32_t i = 0; i < started; i++) {
+        pthread_join(w[i].thread, NULL);
+        if (st == ST_OK)
+            st = w[i].st;
+    }
+    double t1 = now_s();
+    for (uint32_t i = 0; st == ST_OK && i < conns; i++) {
+        json_t *rc = NULL;
+        st = wait_receipt(url, w[i].last_id, &rc);
+        json_decref(rc);
+    }
+    double t2 = now_s();
+    if (st == ST_OK)
+        st = admit_counters(url, &c1, &a1);
+    uint32_t sent = n / conns * conns;
+    *nonce += sent;
+    f->submit_per_s = sent / (t1 - t0);
+    f->end_to_end_per_s = sent / (t2 - t0);
+    f->group = st == ST_OK && c1 > c0 ? (double)(a1 - a0) / (double)(c1 - c0) : 0;
+    base_free(w);
+    return st;
+}
+
+/* The RPC runs: connections x messages per HTTP request. The first is the old figure. */
+static const struct {
+    uint32_t conns, batch;
+    const char *name;
+} rpc_runs[] = {
+    {1, 1, "1 connection, one submit per request"},
+    {4, 1, "4 connections"},
+    {16, 1, "16 connections"},
+    {64, 1, "64 connections"},
+    {1, 100, "1 connection, JSON-RPC batches of 100"},
+};
+
+static void rpc_print(uint32_t n, const rpc_figure *f, bool json)
+{
+    if (json) {
+        printf("{\"bench\":\"node\",\"part\":\"rpc\",\"messages\":%u,\"runs\":[", n);
+        for (size_t i = 0; i < BASE_ARRAY_LEN(rpc_runs); i++)
+            printf("%s{\"connections\":%u,\"per_request\":%u,\"submit_per_s\":%.0f,"
+                   "\"end_to_end_per_s\":%.0f,\"per_commit\":%.1f}", i ? "," : "",
+                   rpc_runs[i].conns, rpc_runs[i].batch, f[i].submit_per_s,
+                   f[i].end_to_end_per_s, f[i].group);
+        printf("]}\n");
+        return;
+    }
+    printf("over JSON-RPC (a node process, signing included; %u messages per run):\n"
+           "  %-40s %8s %8s %6s %10s\n", n, "", "submit/s", "ratio", "e2e/s", "per commit");
+    for (size_t i = 0; i < BASE_ARRAY_LEN(rpc_runs); i++)
+        printf("  %-40s %8.0f %5.1fx %8.0f %10.1f\n", rpc_runs[i].name, f[i].submit_per_s,
+               f[i].submit_per_s / f[0].submit_per_s, f[i].end_to_end_per_s, f[i].group);
+}
+
 /* Part 2: a node process and JSON-RPC submissions. */
-static status bench_rpc(const char *dir, uint32_t n, bool json)
+static status bench_rpc(const char *dir, uint32_t n, const char *threads, bool json)
 {
     char *argv_init[] = {"init", "--dir", (char *)dir, NULL};
-    FILE *keep = stdout;
-    if (cmd_init(3, argv_init) != 0)
+    /* `tally init` reports on stdout: keep that out of the bench's output (text or JSON) */
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && null >= 0)
+        dup2(null, STDOUT_FILENO);
+    int init_rc = cmd_init(3, argv_init);
+    fflush(stdout);
+    if (saved >= 0 && null >= 0)
+        dup2(saved, STDOUT_FILENO);
+    if (saved >= 0)
+        close(saved);
+    if (null >= 0)
+        close(null);
+    if (init_rc != 0)
         return ST_IO_ERROR;
-    fflush(keep);
     keypair k;
     char path[512], url[256];
     snprintf(path, sizeof path, "%s/admin.key", dir);
     status st = cli_key_read(path, k.pk, k.sk);
-    pid_t pid = st == ST_OK ? start_node(dir, url, sizeof url) : -1;
+    pid_t pid = st == ST_OK ? start_node(dir, threads, url, sizeof url) : -1;
     if (pid < 0)
         return st == ST_OK ? ST_IO_ERROR : st;
     buf env = {0};
@@ -222,48 +495,45 @@ static status bench_rpc(const char *dir, uint32_t n, bool json)
     if (st == ST_OK)
         st = wait_receipt(url, id, &rc);
     json_decref(rc);
-    double t0 = now_s();
-    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
-        st = sign(&k, i + 2, 1, &env);
-        if (st == ST_OK)
-            st = submit(url, "submit", &env, id);
-    }
-    double t1 = now_s();
-    if (st == ST_OK)
-        st = wait_receipt(url, id, &rc);
-    double t2 = now_s();
-    json_decref(rc);
+    buf_fini(&env);
+    rpc_figure f[BASE_ARRAY_LEN(rpc_runs)] = {{0}};
+    uint64_t nonce = 2;
+    for (size_t i = 0; st == ST_OK && i < BASE_ARRAY_LEN(rpc_runs); i++)
+        st = rpc_run(url, &k, &nonce, n, rpc_runs[i].conns, rpc_runs[i].batch, &f[i]);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-    buf_fini(&env);
-    if (st == ST_OK && json)
-        printf("{\"bench\":\"node\",\"part\":\"rpc\",\"messages\":%u,\"submit_per_s\":%.0f,"
-               "\"end_to_end_per_s\":%.0f}\n", n, n / (t1 - t0), n / (t2 - t0));
-    else if (st == ST_OK)
-        printf("over JSON-RPC (one client, sequential HTTP requests, signing included):\n"
-               "  submit:                                 %8.0f messages/s\n"
-               "  submit -> last receipt (end to end):    %8.0f messages/s\n",
-               n / (t1 - t0), n / (t2 - t0));
+    if (st == ST_OK)
+        rpc_print(n, f, json);
     return st;
 }
 
 int bench_node(int argc, char **argv)
 {
     uint32_t n = 20000;
-    bool json = false, rpc = true;
+    bool json = false, rpc = true, inproc = true;
+    const char *threads = NULL;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
         if (!strcmp(argv[i], "--messages") && i + 1 < argc && cli_u64_parse(argv[++i], &v) &&
             v > 0 && v <= 10000000)
             n = (uint32_t)v;
+        else if (!strcmp(argv[i], "--node-threads") && i + 1 < argc &&
+                 cli_u64_parse(argv[i + 1], &v) && v >= 1 && v <= 64)
+            threads = argv[++i];
+        else if (!strcmp(argv[i], "--no-inprocess"))
+            inproc = false;
         else if (!strcmp(argv[i], "--json"))
             json = true;
         else if (!strcmp(argv[i], "--no-rpc"))
             rpc = false;
         else {
-            fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--json]\n\n"
-                            "Small update messages per second: in process (admission, then\n"
-                            "execution + durable commit) and over JSON-RPC to a node process.\n");
+            fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
+                            "                        [--node-threads T] [--json]\n\n"
+                            "Small update messages per second: in process (admission one by\n"
+                            "one and in batches, then execution + durable commit) and over\n"
+                            "JSON-RPC to a node process (1 to 64 connections, and JSON-RPC\n"
+                            "batches: group commit of admissions). --node-threads: the node's\n"
+                            "--threads (default: the node's default).\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }
@@ -275,10 +545,10 @@ int bench_node(int argc, char **argv)
     }
     char sub[96], cmd[160];
     snprintf(sub, sizeof sub, "%s/inproc", dir);
-    status st = bench_inprocess(sub, n, json);
+    status st = inproc ? bench_inprocess(sub, n, json) : ST_OK;
     if (st == ST_OK && rpc) {
         snprintf(sub, sizeof sub, "%s/rpc", dir);
-        st = bench_rpc(sub, n / 4 ? n / 4 : 1, json);
+        st = bench_rpc(sub, n / 4 ? n / 4 : 1, threads, json);
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -39,7 +39,9 @@ static void usage(FILE *out, const char *cmd)
          "Runs a query on the last block's state (never recorded) and prints the reply."},
         {"status", "status", "Prints the chain id, height, tip hash, state root and mempool size."},
         {"block", "block [N]", "Prints block N (default: the tip)."},
-        {"receipt", "receipt MESSAGE_ID", "Prints the receipt of a message (or 'pending')."},
+        {"receipt", "receipt MESSAGE_ID",
+         "Prints the receipt of a message, or 'pending' while it waits or runs; exits 1 with\n"
+         "NOT_FOUND for a message the node does not know."},
     };
     for (size_t i = 0; i < BASE_ARRAY_LEN(uses); i++) {
         if (strcmp(uses[i].name, cmd))
@@ -256,7 +258,15 @@ static void print_fields(json_t *o)
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
-/* Polls `receipt` until it is there or the timeout passes. */
+/* True if a `receipt` result says "no receipt yet" ({"pending": true, ...}, docs/rpc.md). */
+static bool is_pending(json_t *r)
+{
+    return json_is_true(json_object_get(r, "pending"));
+}
+
+/* Polls `receipt` while the message is pending, until the receipt is there or the timeout
+ * passes. A message the node does not know (never admitted, or expired unexecuted) ends the
+ * wait at once with the node's NOT_FOUND error. */
 static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_error *e)
 {
     struct timespec start, now;
@@ -271,7 +281,7 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
         json_decref(params);
         if (st != ST_OK)
             return st;
-        if (!json_is_null(r)) {
+        if (!is_pending(r)) {
             *out = r;
             return ST_OK;
         }
@@ -450,6 +460,14 @@ static int run_query(client *c)
     return rc;
 }
 
+/* The stage of a pending message in words. */
+static const char *stage_text(json_t *r)
+{
+    const char *stage = json_string_value(json_object_get(r, "stage"));
+    return stage && !strcmp(stage, "executing") ? "executing, paused across rounds"
+                                                : "waiting in the mempool";
+}
+
 /* status, block, receipt: one RPC call, printed. */
 static int run_info(client *c)
 {
@@ -475,8 +493,8 @@ static int run_info(client *c)
     int rc = 0;
     if (c->json)
         print_json(r);
-    else if (json_is_null(r))
-        printf("pending (no receipt yet)\n");
+    else if (is_pending(r))
+        printf("pending (no receipt yet: %s)\n", stage_text(r));
     else if (!strcmp(method, "receipt"))
         rc = print_outcome(c, r, true);
     else

@@ -2,7 +2,12 @@
  * (rpc_server.c) and produces blocks: one round whenever there is work, at most one per round
  * interval, started at once when a message arrives at an idle node. The block timestamp is
  * max(wall clock, parent + 1 ns): the producer's choice, recorded in the block (replay reuses
- * it). SIGINT/SIGTERM: stop accepting, finish the current round, close the ledger, exit 0. */
+ * it). SIGINT/SIGTERM: stop accepting, finish the current round, close the ledger, exit 0.
+ *
+ * Threads: this one runs the rounds; libmicrohttpd's pool (--threads) runs the RPC handlers;
+ * the RPC server's admitter thread commits the submits that wait in the handlers as groups
+ * (rpc_server.c). A submit handler sleeps until its group is durable, so --threads also bounds
+ * how many submits can share one mempool commit. */
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -34,7 +39,8 @@ static void usage(FILE *out)
             "  --interval MS      least time between blocks (default from DIR/node.json, 200)\n"
             "  --max-body BYTES   request body limit (default 8 MiB, or more for large\n"
             "                     max_message_bytes)\n"
-            "  --threads N        HTTP worker threads (default 4)\n"
+            "  --threads N        HTTP worker threads, 1-64 (default 16): also the most\n"
+            "                     submits that can share one mempool commit\n"
             "  --timeout S        idle connection timeout in seconds (default 30)\n"
             "  --quiet            no per-block log lines\n");
 }
@@ -94,8 +100,14 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
     int faults = 0;
     while (!stop_requested) {
         pthread_mutex_lock(lock);
-        bool work = scheduler_has_work(s);
+        bool work = false;
+        status hw = scheduler_has_work(s, &work);
         pthread_mutex_unlock(lock);
+        if (hw != ST_OK) { /* a fault is not "no work": stop (issue 11) */
+            fprintf(stderr, "tally node: reading the mempool failed: %s: %s, stopping\n",
+                    status_name(hw), status_message(hw));
+            return 1;
+        }
         if (!work) {
             wait_wake((int)o->interval_ms);
             continue;
@@ -276,7 +288,10 @@ static int serve(const node_opts *o)
     fprintf(stderr, "tally node: chain '%s' at height %llu\n", g->chain_id,
             (unsigned long long)tip.height);
     rc = round_loop(s, &lock, o, tip.timestamp_ns);
-    fprintf(stderr, "tally node: stopping\n");
+    uint64_t commits, admitted;
+    rpc_server_admit_stats(srv, &commits, &admitted);
+    fprintf(stderr, "tally node: stopping (%llu messages admitted in %llu mempool commits)\n",
+            (unsigned long long)admitted, (unsigned long long)commits);
     char path[4096];
     if (cli_path_join(path, sizeof path, o->dir, "node.url"))
         unlink(path);
@@ -294,7 +309,7 @@ int cmd_node(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    node_opts o = {.dir = ".tally", .threads = 4, .timeout_s = 30, .interval_ms = UINT64_MAX};
+    node_opts o = {.dir = ".tally", .threads = 16, .timeout_s = 30, .interval_ms = UINT64_MAX};
     if (!parse_opts(argc, argv, &o)) {
         usage(stderr);
         return 2;

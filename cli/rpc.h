@@ -79,9 +79,10 @@ typedef struct rpc_server_options {
     int wake_fd;            /* written (one byte) when a message enters the mempool; -1: none */
 } rpc_server_options;
 
-/* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server). The
- * scheduler lock (`lock`) serialises every scheduler call; the round loop takes it too.
- * ST_OK, ST_OUT_OF_MEMORY. */
+/* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server) and
+ * starts its admission thread (the group commit of submits, see rpc_server.c). The scheduler
+ * lock (`lock`) serialises every scheduler call; the round loop takes it too.
+ * ST_OK, ST_OUT_OF_MEMORY (memory, or the thread cannot start). */
 status rpc_server_new(ledger *lg, struct scheduler *s, void *lock /* pthread_mutex_t* */,
                       const rpc_server_options *opt, rpc_server **out);
 /* Handles one HTTP request body (a JSON-RPC request or batch) and returns the response text
@@ -92,6 +93,9 @@ char *rpc_server_handle(rpc_server *srv, const char *body, size_t len);
 status rpc_server_start(rpc_server *srv);
 /* The TCP port the server listens on (useful with port 0: the system picks one). */
 uint16_t rpc_server_port(const rpc_server *srv);
+/* Admission counters since rpc_server_new: mempool commits made by the group committer and
+ * envelopes they admitted (admitted / commits is the mean group size). */
+void rpc_server_admit_stats(rpc_server *srv, uint64_t *commits, uint64_t *admitted);
 /* Stops accepting, waits for the requests in flight, and frees the server. NULL allowed. */
 void rpc_server_free(rpc_server *srv);
 

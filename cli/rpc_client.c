@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -214,13 +215,13 @@ static status rpc_error_of(json_t *e, rpc_error *err)
     return ST_RPC_ERROR;
 }
 
-static unsigned long next_id;
+static atomic_ulong next_id; /* request ids; clients may call from several threads */
 
 status rpc_client_call(const char *url, const char *method, json_t *params, json_t **result,
                        rpc_error *err)
 {
     json_t *req = json_pack("{s:s, s:s, s:I}", "jsonrpc", "2.0", "method", method, "id",
-                            (json_int_t)++next_id);
+                            (json_int_t)(atomic_fetch_add(&next_id, 1) + 1));
     if (!req)
         return ST_OUT_OF_MEMORY;
     if (params && json_object_set(req, "params", params) != 0) {

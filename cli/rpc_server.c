@@ -5,7 +5,15 @@
  *
  * Threads: libmicrohttpd runs the handlers on its own thread pool. Ledger reads use their own
  * snapshots and need no lock; every scheduler call (query, canister code) takes the scheduler
- * lock that the round loop (cmd_node.c) holds while it runs a round. */
+ * lock that the round loop (cmd_node.c) holds while it runs a round. A submit checks its target
+ * canister and method on the last committed state and a cache of method names by code hash, so
+ * it does not wait for a running round (the lock only on a cache miss). Admission is a group
+ * commit: a handler puts its envelope on the admission queue and sleeps; one admitter thread
+ * takes everything queued, admits it with ledger_mempool_add_batch (one durable LMDB write
+ * transaction, one fsync, for all of them) and wakes the handlers with their own outcome. So a
+ * "submit" answer still means "durably in the mempool", and concurrent submits (other
+ * connections, or the submits of one JSON-RPC batch) share a commit. The admitter never takes
+ * the scheduler lock; LMDB serialises its writes with the round's commit. */
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -25,7 +33,49 @@ enum {
     RPC_INTERNAL_ERROR = -32603,
     RPC_TALLY_ERROR = -32000, /* a tally status: data.status names it */
     MEMPOOL_COUNT_MAX = 1000000,
+    ADMIT_BATCH_MAX = 4096, /* envelopes per admission transaction */
+    METHOD_CACHE_MAX = 64,  /* code hashes whose method names admission remembers */
 };
+
+/* The method names of one module, for admission: u32 length || bytes, repeated. */
+typedef struct method_entry {
+    uint8_t code_hash[LEDGER_HASH_SIZE];
+    buf names;
+} method_entry;
+
+/* Method names by code hash, so that admitting an update needs the scheduler lock (held by the
+ * round loop through a whole round, commit included) only for code it has not seen yet. */
+typedef struct method_cache {
+    pthread_mutex_t mu;
+    method_entry e[METHOD_CACHE_MAX];
+    size_t n;
+} method_cache;
+
+/* One envelope waiting for admission; owned by the handler that queued it. */
+typedef struct admit_item {
+    buf env;                     /* the envelope bytes */
+    uint8_t id[LEDGER_HASH_SIZE]; /* its message id (known before admission) */
+    status st;                   /* the outcome, valid once done */
+    bool done;
+    struct admit_item *next;     /* queue link */
+} admit_item;
+
+/* The admission queue and its thread (the group commit). */
+typedef struct admitter {
+    pthread_mutex_t mu;
+    pthread_cond_t queued;   /* signalled when the queue gets items, or on stop */
+    pthread_cond_t finished; /* broadcast when a batch has its outcomes */
+    admit_item *head, **tail;
+    bool stop, running;
+    pthread_t thread;
+    uint64_t commits, admitted; /* statistics (under mu) */
+} admitter;
+
+/* The submits of one JSON-RPC batch request: queued together after the whole batch was read. */
+typedef struct admit_group {
+    admit_item **items;
+    size_t n, cap;
+} admit_group;
 
 struct rpc_server {
     ledger *lg;
@@ -35,6 +85,8 @@ struct rpc_server {
     char listen[128];
     uint32_t max_message_bytes;
     struct MHD_Daemon *daemon;
+    admitter adm;
+    method_cache mc;
 };
 
 /* The error of one call, before it becomes a JSON-RPC error object. */
@@ -42,6 +94,7 @@ typedef struct call_error {
     int code;
     char message[256];
     status st; /* for RPC_TALLY_ERROR */
+    admit_group *group; /* inside a JSON-RPC batch: submits join it instead of waiting alone */
 } call_error;
 
 static json_t *invalid(call_error *e, const char *fmt, ...)
@@ -149,7 +202,7 @@ static json_t *canister_json(uint64_t id)
     return json_string(text);
 }
 
-/* ---- methods: messages ----------------------------------------------------------------------- */
+/* ---- group commit: the admitter -------------------------------------------------------------- */
 
 static void wake_rounds(rpc_server *srv)
 {
@@ -159,21 +212,279 @@ static void wake_rounds(rpc_server *srv)
     }
 }
 
+/* Admits a detached list of n items in one ledger transaction and sets each item's st.
+ * Returns how many were admitted. */
+static size_t admit_run(rpc_server *srv, admit_item *list, size_t n)
+{
+    span *envs = base_alloc(n * sizeof *envs);
+    uint8_t(*ids)[LEDGER_HASH_SIZE] = base_alloc(n * sizeof *ids);
+    status *sts = base_alloc(n * sizeof *sts);
+    status st = envs && ids && sts ? ST_OK : ST_OUT_OF_MEMORY;
+    size_t i = 0, ok = 0;
+    for (admit_item *it = list; st == ST_OK && it; it = it->next)
+        envs[i++] = span_of(it->env.ptr, it->env.len);
+    if (st == ST_OK)
+        st = ledger_mempool_add_batch(srv->lg, n, envs, ids, sts);
+    i = 0;
+    for (admit_item *it = list; it; it = it->next, i++) {
+        it->st = st == ST_OK ? sts[i] : st;
+        ok += it->st == ST_OK;
+    }
+    base_free(envs);
+    base_free(ids);
+    base_free(sts);
+    return ok;
+}
+
+/* The admitter thread: takes everything queued (up to ADMIT_BATCH_MAX) while the previous
+ * commit ran, admits it in one transaction, hands out the outcomes. Drains the queue before it
+ * honours stop. */
+static void *admit_main(void *arg)
+{
+    rpc_server *srv = arg;
+    admitter *a = &srv->adm;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->head && !a->stop)
+            pthread_cond_wait(&a->queued, &a->mu);
+        if (!a->head)
+            break;
+        admit_item *list = a->head, *last = list;
+        size_t n = 1;
+        for (; last->next && n < ADMIT_BATCH_MAX; n++)
+            last = last->next;
+        a->head = last->next;
+        if (!a->head)
+            a->tail = &a->head;
+        last->next = NULL;
+        pthread_mutex_unlock(&a->mu);
+        size_t ok = admit_run(srv, list, n);
+        if (ok)
+            wake_rounds(srv);
+        pthread_mutex_lock(&a->mu);
+        for (admit_item *it = list, *next; it; it = next) {
+            next = it->next; /* the owner may free it once done is set (it needs mu first) */
+            it->done = true;
+        }
+        a->commits++;
+        a->admitted += ok;
+        pthread_cond_broadcast(&a->finished);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* Queues n items as one run and sleeps until every one of them has its outcome. */
+static void admit_wait(rpc_server *srv, admit_item **items, size_t n)
+{
+    admitter *a = &srv->adm;
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < n; i++) {
+        items[i]->next = NULL;
+        items[i]->done = a->stop; /* a stopping server admits nothing new */
+        items[i]->st = ST_IO_ERROR;
+        if (a->stop)
+            continue;
+        *a->tail = items[i];
+        a->tail = &items[i]->next;
+    }
+    pthread_cond_signal(&a->queued);
+    for (size_t i = 0; i < n; i++)
+        while (!items[i]->done)
+            pthread_cond_wait(&a->finished, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static status admit_start(rpc_server *srv)
+{
+    admitter *a = &srv->adm;
+    a->tail = &a->head;
+    if (pthread_mutex_init(&a->mu, NULL) != 0)
+        return ST_OUT_OF_MEMORY;
+    if (pthread_cond_init(&a->queued, NULL) != 0)
+        goto out_mutex;
+    if (pthread_cond_init(&a->finished, NULL) != 0)
+        goto out_queued;
+    if (pthread_create(&a->thread, NULL, admit_main, srv) != 0)
+        goto out_finished;
+    a->running = true;
+    return ST_OK;
+out_finished:
+    pthread_cond_destroy(&a->finished);
+out_queued:
+    pthread_cond_destroy(&a->queued);
+out_mutex:
+    pthread_mutex_destroy(&a->mu);
+    return ST_OUT_OF_MEMORY;
+}
+
+/* Lets the admitter finish what is queued, then joins it. */
+static void admit_stop(rpc_server *srv)
+{
+    admitter *a = &srv->adm;
+    if (!a->running)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = true;
+    pthread_cond_signal(&a->queued);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+    pthread_cond_destroy(&a->finished);
+    pthread_cond_destroy(&a->queued);
+    pthread_mutex_destroy(&a->mu);
+    a->running = false;
+}
+
+static status group_add(admit_group *g, admit_item *it)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        admit_item **p = base_realloc(g->items, cap * sizeof *p);
+        if (!p)
+            return ST_OUT_OF_MEMORY;
+        g->items = p;
+        g->cap = cap;
+    }
+    g->items[g->n++] = it;
+    return ST_OK;
+}
+
+static void group_fini(admit_group *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        buf_fini(&g->items[i]->env);
+        base_free(g->items[i]);
+    }
+    base_free(g->items);
+}
+
+void rpc_server_admit_stats(rpc_server *srv, uint64_t *commits, uint64_t *admitted)
+{
+    pthread_mutex_lock(&srv->adm.mu);
+    *commits = srv->adm.commits;
+    *admitted = srv->adm.admitted;
+    pthread_mutex_unlock(&srv->adm.mu);
+}
+
+/* ---- methods: messages ----------------------------------------------------------------------- */
+
+/* The code hash of canister id in the last committed state (*has_code false: no code).
+ * ST_OK, ST_UNKNOWN_CANISTER, or a ledger fault. */
+static status code_hash_get(rpc_server *srv, uint64_t id, uint8_t hash[LEDGER_HASH_SIZE],
+                            bool *has_code)
+{
+    static const uint8_t zero[LEDGER_HASH_SIZE];
+    ledger_reader *rd = NULL;
+    ledger_canister rec;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st == ST_OK)
+        st = ledger_canister_get(rd, id, &rec);
+    if (st == ST_OK) {
+        memcpy(hash, rec.code_hash, LEDGER_HASH_SIZE);
+        *has_code = memcmp(hash, zero, LEDGER_HASH_SIZE) != 0;
+    }
+    ledger_read_end(rd);
+    return st;
+}
+
+/* Whether the names of entry e include method. */
+static bool names_have(const method_entry *e, span method)
+{
+    for (size_t at = 0; at + 4 <= e->names.len;) {
+        size_t len = le32_load(e->names.ptr + at);
+        if (span_eq(span_of(e->names.ptr + at + 4, len), method))
+            return true;
+        at += 4 + len;
+    }
+    return false;
+}
+
+/* Looks code_hash up; on ST_OK *found tells whether its module exports method. ST_NOT_FOUND:
+ * not cached. */
+static status cache_lookup(method_cache *mc, const uint8_t hash[LEDGER_HASH_SIZE], span method,
+                           bool *found)
+{
+    status st = ST_NOT_FOUND;
+    pthread_mutex_lock(&mc->mu);
+    for (size_t i = 0; i < mc->n && st == ST_NOT_FOUND; i++)
+        if (!memcmp(mc->e[i].code_hash, hash, LEDGER_HASH_SIZE)) {
+            *found = names_have(&mc->e[i], method);
+            st = ST_OK;
+        }
+    pthread_mutex_unlock(&mc->mu);
+    return st;
+}
+
+/* Remembers the method names of code under hash (a full cache starts over). */
+static status cache_insert(method_cache *mc, const uint8_t hash[LEDGER_HASH_SIZE],
+                           const host_code *code)
+{
+    buf names = {0};
+    status st = ST_OK;
+    for (uint32_t i = 0; st == ST_OK && i < host_code_method_count(code); i++) {
+        int kind;
+        span name = host_code_method(code, i, &kind);
+        uint8_t len[4];
+        le32_store(len, (uint32_t)name.len);
+        st = buf_put(&names, len, 4);
+        if (st == ST_OK)
+            st = buf_put(&names, name.ptr, name.len);
+    }
+    if (st != ST_OK) {
+        buf_fini(&names);
+        return st;
+    }
+    pthread_mutex_lock(&mc->mu);
+    if (mc->n == METHOD_CACHE_MAX) {
+        for (size_t i = 0; i < mc->n; i++)
+            buf_fini(&mc->e[i].names);
+        mc->n = 0;
+    }
+    memcpy(mc->e[mc->n].code_hash, hash, LEDGER_HASH_SIZE);
+    mc->e[mc->n++].names = names;
+    pthread_mutex_unlock(&mc->mu);
+    return ST_OK;
+}
+
+/* Whether canister id's code exports method, from the cache or, on a miss, from the scheduler
+ * (under its lock, where the ledger's committed state is the scheduler's: the hash read there
+ * belongs to the code the scheduler returns). */
+static status method_check(rpc_server *srv, uint64_t id, const uint8_t hash[LEDGER_HASH_SIZE],
+                           span method, bool *found)
+{
+    if (cache_lookup(&srv->mc, hash, method, found) == ST_OK)
+        return ST_OK;
+    uint8_t now[LEDGER_HASH_SIZE];
+    bool has_code = false;
+    const host_code *code = NULL;
+    pthread_mutex_lock(srv->lock);
+    status st = code_hash_get(srv, id, now, &has_code);
+    if (st == ST_OK)
+        st = scheduler_canister_code(srv->s, id, &code);
+    if (st == ST_OK && code && has_code)
+        st = cache_insert(&srv->mc, now, code);
+    pthread_mutex_unlock(srv->lock);
+    if (st != ST_OK)
+        return st;
+    if (!code || !has_code) { /* the code went away meanwhile: as for a canister without code */
+        *found = true;
+        return ST_OK;
+    }
+    return cache_lookup(&srv->mc, now, method, found) == ST_OK ? ST_OK : ST_OUT_OF_MEMORY;
+}
+
 /* Node-level admission beyond the ledger's: an update or upgrade must name a canister that
- * exists, and an update a method it exports (the IC rejects such ingress too). */
+ * exists, and an update a method it exports (the IC rejects such ingress too). Reads the last
+ * committed state; takes the scheduler lock only for code not seen before. */
 static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e)
 {
     if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE)
         return true;
-    pthread_mutex_lock(srv->lock);
-    const host_code *code = NULL;
-    status st = scheduler_canister_code(srv->s, m->canister_id, &code);
-    bool found = m->kind != LEDGER_MSG_UPDATE || !code;
-    for (uint32_t i = 0; st == ST_OK && code && i < host_code_method_count(code) && !found; i++) {
-        int kind;
-        found = span_eq(host_code_method(code, i, &kind), m->method);
-    }
-    pthread_mutex_unlock(srv->lock);
+    uint8_t hash[LEDGER_HASH_SIZE];
+    bool has_code = false, found = true;
+    status st = code_hash_get(srv, m->canister_id, hash, &has_code);
+    if (st == ST_OK && m->kind == LEDGER_MSG_UPDATE && has_code)
+        st = method_check(srv, m->canister_id, hash, m->method, &found);
     if (st != ST_OK)
         return tally_error(e, st, "canister"), false;
     if (!found) {
@@ -185,40 +496,53 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
     return true;
 }
 
-/* submit, deploy and upgrade: admit a signed envelope into the mempool. want_kind < 0: any. */
+/* submit, deploy and upgrade: admit a signed envelope into the mempool. want_kind < 0: any.
+ * The answer comes once the envelope is durably in the mempool (or refused); inside a JSON-RPC
+ * batch the envelope joins the batch's group and handle_batch turns the answer into an error
+ * if admission refuses it. */
 static json_t *submit_kind(rpc_server *srv, json_t *params, int want_kind, call_error *e)
 {
-    buf env = {0};
+    admit_item *it = base_calloc(1, sizeof *it);
     json_t *result = NULL;
-    if (!param_bytes(params, "envelope", true, &env, e))
-        goto out_env;
+    if (!it)
+        return no_memory(e);
+    if (!param_bytes(params, "envelope", true, &it->env, e))
+        goto out_item;
     ledger_message m;
-    uint8_t id[LEDGER_HASH_SIZE];
-    status st = ledger_message_decode(span_of(env.ptr, env.len), srv->max_message_bytes, &m, id);
+    status st = ledger_message_decode(span_of(it->env.ptr, it->env.len), srv->max_message_bytes,
+                                      &m, it->id);
     if (st != ST_OK) {
         tally_error(e, st, "envelope");
-        goto out_env;
+        goto out_item;
     }
     if (want_kind >= 0 && m.kind != want_kind) {
         invalid(e, "the envelope is not an %s message",
                 want_kind == LEDGER_MSG_INSTALL ? "install" : "upgrade");
-        goto out_env;
+        goto out_item;
     }
     if (!admit_target(srv, &m, e))
-        goto out_env;
-    st = ledger_mempool_add(srv->lg, span_of(env.ptr, env.len), id);
-    if (st != ST_OK) {
-        tally_error(e, st, "admission");
-        goto out_env;
-    }
-    wake_rounds(srv);
+        goto out_item;
     result = json_object();
-    if (!result || json_object_set_new(result, "message_id", hex_json(id, sizeof id)) != 0) {
+    if (!result || json_object_set_new(result, "message_id", hex_json(it->id, sizeof it->id))) {
         json_decref(result);
         result = no_memory(e);
+        goto out_item;
     }
-out_env:
-    buf_fini(&env);
+    if (e->group) {
+        if (group_add(e->group, it) == ST_OK)
+            return result; /* the group owns the item now */
+        json_decref(result);
+        result = no_memory(e);
+        goto out_item;
+    }
+    admit_wait(srv, &it, 1);
+    if (it->st != ST_OK) {
+        json_decref(result);
+        result = tally_error(e, it->st, "admission");
+    }
+out_item:
+    buf_fini(&it->env);
+    base_free(it);
     return result;
 }
 
@@ -247,6 +571,32 @@ static int set_payload(json_t *o, bool replied, span bytes)
     return rc;
 }
 
+/* No receipt yet: {"message_id", "pending": true, "stage"} while the node holds the message
+ * (stage "mempool": admitted, not started; "executing": in a block, paused across rounds),
+ * else the error NOT_FOUND: never admitted here, or dropped (expired) before it ran. */
+static json_t *pending_json(ledger_reader *rd, const uint8_t id[LEDGER_HASH_SIZE],
+                            call_error *e)
+{
+    const char *stage = "mempool";
+    span env;
+    status st = ledger_mempool_find(rd, id, NULL);
+    if (st == ST_NOT_FOUND) {
+        stage = "executing";
+        st = ledger_message_get(rd, id, &env);
+    }
+    if (st == ST_NOT_FOUND) {
+        tally_error(e, ST_NOT_FOUND, "");
+        snprintf(e->message, sizeof e->message,
+                 "unknown message: never admitted by this node, or expired before it ran");
+        return NULL;
+    }
+    if (st != ST_OK)
+        return tally_error(e, st, "receipt");
+    json_t *result = json_pack("{s:o, s:b, s:s}", "message_id", hex_json(id, LEDGER_HASH_SIZE),
+                               "pending", 1, "stage", stage);
+    return result ? result : no_memory(e);
+}
+
 static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
 {
     uint8_t id[LEDGER_HASH_SIZE];
@@ -260,7 +610,7 @@ static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
     json_t *result = NULL;
     st = ledger_receipt_get(rd, id, &rc);
     if (st == ST_NOT_FOUND) {
-        result = json_null(); /* pending (or never submitted) */
+        result = pending_json(rd, id, e);
     } else if (st != ST_OK) {
         tally_error(e, st, "receipt");
     } else {
@@ -339,7 +689,7 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
     while (pending < MEMPOOL_COUNT_MAX && ledger_mempool_next(rd, &seq, &env, id) == ST_OK)
         pending++;
     const ledger_genesis *g = ledger_genesis_of(srv->lg);
-    result = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
+    result = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
                        g->chain_id, "height", (json_int_t)tip.height, "block_hash",
                        hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",
                        hex_json(tip.state_root, LEDGER_HASH_SIZE), "receipts_root",
@@ -348,7 +698,16 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
                        "next_canister_id", (json_int_t)tip.next_canister_id,
                        "round_instruction_limit", (json_int_t)g->round_instruction_limit,
                        "message_instruction_limit", (json_int_t)g->message_instruction_limit,
-                       "max_message_bytes", (json_int_t)g->max_message_bytes);
+                       "max_message_bytes", (json_int_t)g->max_message_bytes,
+                       "schedule_version", (json_int_t)g->schedule_version);
+    uint64_t commits, admitted;
+    rpc_server_admit_stats(srv, &commits, &admitted);
+    if (result && json_object_set_new(result, "admission",
+                                      json_pack("{s:I, s:I}", "commits", (json_int_t)commits,
+                                                "admitted", (json_int_t)admitted)) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
     if (!result)
         no_memory(e);
 out_read:
@@ -497,15 +856,16 @@ static json_t *simple_error(int code, const char *msg)
     return error_response(NULL, &e);
 }
 
-/* One request object; NULL for a notification (no "id"). */
-static json_t *handle_one(rpc_server *srv, json_t *req)
+/* One request object; NULL for a notification (no "id"). In a JSON-RPC batch, group collects
+ * the submits (see handle_batch); else NULL. */
+static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group)
 {
     json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
     if (id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id))
         id = NULL;
     json_t *version = json_object_get(req, "jsonrpc"), *method = json_object_get(req, "method");
     json_t *params = json_object_get(req, "params");
-    call_error e = {.code = RPC_INVALID_REQUEST};
+    call_error e = {.code = RPC_INVALID_REQUEST, .group = group};
     if (!json_is_object(req) || !json_is_string(version) ||
         strcmp(json_string_value(version), "2.0") || !json_is_string(method) ||
         (json_object_get(req, "id") && !id)) {
@@ -537,25 +897,58 @@ static json_t *handle_one(rpc_server *srv, json_t *req)
     return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "result", result, "id", id);
 }
 
+/* Admits the batch's submits in one group and turns the answer of each refused one into its
+ * error. slots[i]: index in out of item i's answer, or SIZE_MAX (a notification). */
+static void batch_admit(rpc_server *srv, admit_group *g, const size_t *slots, json_t *out)
+{
+    admit_wait(srv, g->items, g->n);
+    for (size_t i = 0; i < g->n; i++) {
+        admit_item *it = g->items[i];
+        if (it->st == ST_OK || slots[i] == SIZE_MAX)
+            continue;
+        call_error e = {0};
+        tally_error(&e, it->st, "admission");
+        json_t *old = json_array_get(out, slots[i]);
+        json_t *r = error_response(json_object_get(old, "id"), &e);
+        if (r)
+            json_array_set_new(out, slots[i], r);
+    }
+}
+
+/* A JSON-RPC batch: every request is answered in order; the submits among them are checked
+ * one by one and then admitted together (one mempool commit for the batch). */
 static json_t *handle_batch(rpc_server *srv, json_t *reqs)
 {
     if (json_array_size(reqs) == 0)
         return simple_error(RPC_INVALID_REQUEST, "empty batch");
     json_t *out = json_array();
+    admit_group g = {0};
+    size_t *slots = base_alloc(json_array_size(reqs) * sizeof *slots);
+    if (!out || !slots)
+        goto out_nomem;
     size_t i;
     json_t *req;
     json_array_foreach(reqs, i, req) {
-        json_t *r = handle_one(srv, req);
-        if (r && out)
-            json_array_append_new(out, r);
-        else
-            json_decref(r);
+        size_t before = g.n, slot = json_array_size(out);
+        json_t *r = handle_one(srv, req, &g);
+        if (r && json_array_append_new(out, r) != 0)
+            r = NULL;
+        if (g.n > before)
+            slots[g.n - 1] = r ? slot : SIZE_MAX;
     }
-    if (out && json_array_size(out) == 0) {
+    if (g.n)
+        batch_admit(srv, &g, slots, out);
+    group_fini(&g);
+    base_free(slots);
+    if (json_array_size(out) == 0) {
         json_decref(out);
         return NULL;
     }
-    return out ? out : simple_error(RPC_INTERNAL_ERROR, "out of memory");
+    return out;
+out_nomem:
+    json_decref(out);
+    base_free(slots);
+    return simple_error(RPC_INTERNAL_ERROR, "out of memory");
 }
 
 char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
@@ -571,7 +964,7 @@ char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
     } else if (json_is_array(req)) {
         resp = handle_batch(srv, req);
     } else {
-        resp = handle_one(srv, req);
+        resp = handle_one(srv, req, NULL);
     }
     json_decref(req);
     if (!resp)
@@ -676,6 +1069,16 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
     srv->opt.listen = srv->listen;
     const ledger_genesis *g = ledger_genesis_of(lg);
     srv->max_message_bytes = g ? g->max_message_bytes : 0;
+    if (pthread_mutex_init(&srv->mc.mu, NULL) != 0) {
+        base_free(srv);
+        return ST_OUT_OF_MEMORY;
+    }
+    status st = admit_start(srv);
+    if (st != ST_OK) {
+        pthread_mutex_destroy(&srv->mc.mu);
+        base_free(srv);
+        return st;
+    }
     *out = srv;
     return ST_OK;
 }
@@ -734,5 +1137,9 @@ void rpc_server_free(rpc_server *srv)
             close(fd);
         MHD_stop_daemon(srv->daemon);
     }
+    admit_stop(srv); /* after the handlers: they may be waiting for it */
+    for (size_t i = 0; i < srv->mc.n; i++)
+        buf_fini(&srv->mc.e[i].names);
+    pthread_mutex_destroy(&srv->mc.mu);
     base_free(srv);
 }

@@ -14,21 +14,8 @@ engine_global *engine_instance_global(engine_instance *inst, uint32_t index)
     return index < inst->m->nglobals ? inst->globals[index] : NULL;
 }
 
-/* The bytes past the new size are given back (a later memory.grow zeroes what it adds, as the
- * spec requires). */
+/* memory.c keeps the write marks after the memory: it shrinks both. */
 status engine_memory_shrink(engine_memory *mem, uint32_t pages)
 {
-    if (pages > mem->pages)
-        return ST_BUG_INVARIANT;
-    if (pages == mem->pages)
-        return ST_OK;
-    uint64_t newlen = (uint64_t)pages * VM_PAGE;
-    if (newlen) {
-        uint8_t *nb = base_realloc(mem->base, (size_t)newlen);
-        if (nb) /* a refused shrink keeps the larger block, which is harmless */
-            mem->base = nb;
-    }
-    mem->pages = pages;
-    mem->len = newlen;
-    return ST_OK;
+    return vm_memory_shrink(mem, pages);
 }

@@ -478,4 +478,23 @@ engine_global *engine_instance_global(engine_instance *inst, uint32_t index);
  * base may move). ST_OK, or ST_BUG_INVARIANT if pages is larger than the size. */
 status engine_memory_shrink(engine_memory *mem, uint32_t pages);
 
+/* ---- write marks: a write barrier for embedders (memory.c) ------------------------------ */
+
+/* Every write into a linear memory marks the 4 KiB page(s) it touches: Wasm stores (a store
+ * that straddles two pages marks both), memory.copy/fill/init, active data segments at
+ * instantiation, and engine_memory_mark. An embedder that keeps a copy of the memory (host-api:
+ * the committed heap) visits only the marked pages instead of comparing all of it. The marks
+ * stay set until engine_memory_marks_clear; grow adds unmarked pages (their zeros are not a
+ * write), shrink drops the marks of the pages it removes. Marking is not metered.
+ * A host function that writes into the memory through engine_memory_data must call
+ * engine_memory_mark for the range it wrote. */
+enum { ENGINE_MARK_PAGE = 4096 };
+/* Marks the pages of [off, off+len) as written; the range must be inside the memory (len 0:
+ * nothing). */
+void engine_memory_mark(engine_memory *mem, uint64_t off, uint64_t len);
+/* The first marked page index >= page, or size / ENGINE_MARK_PAGE if none. */
+uint64_t engine_memory_mark_next(const engine_memory *mem, uint64_t page);
+/* Unmarks every page. */
+void engine_memory_marks_clear(engine_memory *mem);
+
 #endif

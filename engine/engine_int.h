@@ -209,14 +209,16 @@ struct engine_table {
 };
 
 struct engine_memory {
-    uint8_t *base;            /* heap block of len bytes; moves when the memory grows */
+    uint8_t *base;            /* heap block of len bytes, then len >> VM_MARK_SHIFT write marks
+                                 (memory.c); moves when the memory grows */
     uint64_t len;             /* bytes = pages * 65536 */
     uint32_t pages;
     uint32_t max;             /* effective maximum pages */
     limits lim;               /* declared limits (lim.max valid if has_max) */
 };
 
-enum { VM_PAGE = 65536 };
+enum { VM_PAGE = 65536, VM_MARK_SHIFT = 12 }; /* write marks: one byte per 4 KiB page */
+_Static_assert(1 << (int)VM_MARK_SHIFT == (int)ENGINE_MARK_PAGE, "write mark granularity");
 
 /* One call frame record: where to go back to. */
 typedef struct vm_frame {
@@ -272,6 +274,8 @@ status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages);
 void vm_memory_fini(engine_memory *mem);
 /* Grows by delta pages: the old size, or -1 (UINT32_MAX) if past the maximum. */
 uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta);
+/* engine_memory_shrink. */
+status vm_memory_shrink(engine_memory *mem, uint32_t pages);
 
 /* instance.c */
 /* Grows t by n elements set to v: the old size or UINT32_MAX. */

@@ -329,6 +329,7 @@ static status apply_segments(engine_instance *inst)
             return ST_TRAP_MEMORY_OOB;
         if (ds->bytes.len)
             memcpy(mem->base + (uint32_t)off, ds->bytes.ptr, ds->bytes.len);
+        engine_memory_mark(mem, (uint32_t)off, ds->bytes.len);
         inst->data_dropped[i] = 1;
     }
     return ST_OK;

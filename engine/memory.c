@@ -6,9 +6,17 @@
  *
  * Why a heap block rather than a reserved mapping: instantiation must cost a few microseconds,
  * and mapping plus unmapping a 4 GiB reservation costs tens of them in the kernel, while a small
- * heap block is recycled by malloc without a system call. */
+ * heap block is recycled by malloc without a system call.
+ *
+ * Write marks (the embedder's write barrier, engine.h "write marks"): the same block holds, after
+ * the len bytes of memory, one byte per 4 KiB page (len / 4096 bytes), set to 1 by every write
+ * into that page (VM stores, memory.copy/fill/init, data segments, engine_memory_mark) until
+ * engine_memory_marks_clear. Keeping them at base + len lets the VM mark with the two registers
+ * it already holds for the bounds check (mem[memlen + (ea >> 12)] = 1); grow and shrink move
+ * them to the new end. The marks are not part of the Wasm semantics and cost no instructions. */
 #include "engine_int.h"
 
+#include <assert.h>
 #include <string.h>
 
 status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages)
@@ -24,7 +32,7 @@ status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages)
     mem->pages = lim.min;
     mem->len = (uint64_t)lim.min * VM_PAGE;
     if (mem->len) {
-        mem->base = base_calloc(1, (size_t)mem->len);
+        mem->base = base_calloc(1, (size_t)(mem->len + (mem->len >> VM_MARK_SHIFT)));
         if (!mem->base)
             return ST_OUT_OF_MEMORY;
     }
@@ -39,6 +47,26 @@ void vm_memory_fini(engine_memory *mem)
     mem->pages = 0;
 }
 
+/* The bytes past the new size are given back (a later grow zeroes what it adds, as the spec
+ * requires); the marks of the pages kept stay. */
+status vm_memory_shrink(engine_memory *mem, uint32_t pages)
+{
+    if (pages > mem->pages)
+        return ST_BUG_INVARIANT;
+    if (pages == mem->pages)
+        return ST_OK;
+    uint64_t newlen = (uint64_t)pages * VM_PAGE, newmarks = newlen >> VM_MARK_SHIFT;
+    if (newlen) {
+        memmove(mem->base + newlen, mem->base + mem->len, (size_t)newmarks);
+        uint8_t *nb = base_realloc(mem->base, (size_t)(newlen + newmarks));
+        if (nb) /* a refused shrink keeps the larger block, which is harmless */
+            mem->base = nb;
+    }
+    mem->pages = pages;
+    mem->len = newlen;
+    return ST_OK;
+}
+
 /* memory.grow (spec 4.4.7): fails (-1) past the effective maximum. If the host cannot provide
  * the memory the result is -1 too (the spec allows a grow to fail at any time); the configured
  * maximum keeps that case away from deterministic execution. */
@@ -50,10 +78,14 @@ uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta)
     if (delta == 0)
         return old;
     uint64_t newlen = (uint64_t)(old + delta) * VM_PAGE;
-    uint8_t *nb = base_realloc(mem->base, (size_t)newlen);
+    uint64_t marks = mem->len >> VM_MARK_SHIFT, newmarks = newlen >> VM_MARK_SHIFT;
+    uint8_t *nb = base_realloc(mem->base, (size_t)(newlen + newmarks));
     if (!nb)
         return UINT32_MAX;
+    if (marks) /* the marks move from the old end to the new one, before the zeroing */
+        memmove(nb + newlen, nb + mem->len, (size_t)marks);
     memset(nb + mem->len, 0, (size_t)(newlen - mem->len));
+    memset(nb + newlen + marks, 0, (size_t)(newmarks - marks));
     mem->base = nb;
     mem->pages = old + delta;
     mem->len = newlen;
@@ -101,4 +133,41 @@ status engine_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *old_page
     if (old_pages)
         *old_pages = r;
     return ST_OK;
+}
+
+/* ---- write marks ------------------------------------------------------------------------- */
+
+void engine_memory_mark(engine_memory *mem, uint64_t off, uint64_t len)
+{
+    if (!len)
+        return;
+    assert(off <= mem->len && len <= mem->len - off);
+    uint8_t *marks = mem->base + mem->len;
+    uint64_t first = off >> VM_MARK_SHIFT, last = (off + len - 1) >> VM_MARK_SHIFT;
+    memset(marks + first, 1, (size_t)(last - first + 1));
+}
+
+uint64_t engine_memory_mark_next(const engine_memory *mem, uint64_t page)
+{
+    uint64_t n = mem->len >> VM_MARK_SHIFT;
+    const uint8_t *marks = mem->base + mem->len;
+    while (page < n && (page & 7))
+        if (marks[page++])
+            return page - 1;
+    for (; page + 8 <= n; page += 8) { /* eight pages at a time: most are clean */
+        uint64_t w;
+        memcpy(&w, marks + page, 8);
+        if (w)
+            break;
+    }
+    for (; page < n; page++)
+        if (marks[page])
+            return page;
+    return n;
+}
+
+void engine_memory_marks_clear(engine_memory *mem)
+{
+    if (mem->len)
+        memset(mem->base + mem->len, 0, (size_t)(mem->len >> VM_MARK_SHIFT));
 }

@@ -220,6 +220,7 @@ static status op_memory_init(engine_instance *inst, uint32_t seg, uint32_t d, ui
         return ST_TRAP_MEMORY_OOB;
     if (n)
         memcpy(mem->base + d, ds->bytes.ptr + s, n);
+    engine_memory_mark(mem, d, n);
     return ST_OK;
 }
 
@@ -229,6 +230,7 @@ static status op_memory_copy(engine_memory *mem, uint32_t d, uint32_t s, uint32_
         return ST_TRAP_MEMORY_OOB;
     if (n)
         memmove(mem->base + d, mem->base + s, n);
+    engine_memory_mark(mem, d, n);
     return ST_OK;
 }
 
@@ -238,6 +240,7 @@ static status op_memory_fill(engine_memory *mem, uint32_t d, uint32_t v, uint32_
         return ST_TRAP_MEMORY_OOB;
     if (n)
         memset(mem->base + d, (int)(uint8_t)v, n);
+    engine_memory_mark(mem, d, n);
     return ST_OK;
 }
 
@@ -467,6 +470,14 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
         pc += 4;                                                                                  \
         NEXT();                                                                                   \
     }
+/* The write marks (memory.c) of the first and the last byte's page: they differ only for a
+ * store that straddles two pages. */
+#define MARK(ea, size)                                                                            \
+    do {                                                                                          \
+        mem[memlen + ((ea) >> VM_MARK_SHIFT)] = 1;                                                \
+        if ((size) > 1)                                                                           \
+            mem[memlen + (((ea) + (size)-1) >> VM_MARK_SHIFT)] = 1;                               \
+    } while (0)
 #define STORE(n, T)                                                                               \
     OPL(n)                                                                                        \
     {                                                                                             \
@@ -475,6 +486,7 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
             TRAP(ST_TRAP_MEMORY_OOB);                                                             \
         T v = (T)fp[pc[2]];                                                                       \
         memcpy(mem + ea, &v, sizeof(T));                                                          \
+        MARK(ea, sizeof(T));                                                                      \
         pc += 4;                                                                                  \
         NEXT();                                                                                   \
     }

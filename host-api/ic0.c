@@ -112,6 +112,16 @@ static status mem_range(exec *x, const char *fn, uint64_t ptr, uint64_t len, uin
     return ST_OK;
 }
 
+/* mem_range for a range the host is about to write: marks its pages for the heap's commit or
+ * rollback (state.c; engine.h "write marks"). */
+static status mem_range_w(exec *x, const char *fn, uint64_t ptr, uint64_t len, uint8_t **out)
+{
+    status st = mem_range(x, fn, ptr, len, out);
+    if (st == ST_OK && len)
+        engine_memory_mark(engine_instance_memory(x->inst), ptr, len);
+    return st;
+}
+
 /* The blob idiom: copy blob[off, off+size) to heap[dst, dst+size). */
 static status blob_copy(exec *x, const char *fn, span blob, uint64_t dst, uint64_t off,
                         uint64_t size)
@@ -121,7 +131,7 @@ static status blob_copy(exec *x, const char *fn, span blob, uint64_t dst, uint64
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: [%llu, +%llu) outside the blob of "
                          "%zu bytes", fn, (unsigned long long)off, (unsigned long long)size,
                          blob.len);
-    status st = mem_range(x, fn, dst, size, &p);
+    status st = mem_range_w(x, fn, dst, size, &p);
     if (st == ST_OK && size)
         memcpy(p, blob.ptr + off, (size_t)size);
     return st;
@@ -300,7 +310,7 @@ static status stable_do_read(exec *x, const char *fn, uint64_t dst, uint64_t off
     uint8_t *p = NULL;
     status st = stable_range(x, fn, off, n);
     if (st == ST_OK)
-        st = mem_range(x, fn, dst, n, &p);
+        st = mem_range_w(x, fn, dst, n, &p);
     if (st == ST_OK && n)
         memcpy(p, x->c->stable.data + off, (size_t)n);
     return st;

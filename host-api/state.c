@@ -3,16 +3,24 @@
  * heap's shadow (a copy of the committed Wasm memory). Both record which 4 KiB pages committed
  * messages changed, for the ledger (host_canister_dirty).
  *
- * Heap: the VM writes memory directly (no write barrier), so commit compares the heap with the
- * shadow page by page (memcmp) and copies the changed pages into it; rollback copies them back
- * and shrinks the memory to its committed size. Cost O(heap size) per message, reading only;
- * a write barrier or mprotect tracking can replace it later without changing host.h.
+ * Heap: a write barrier. The engine marks every 4 KiB page a write touches (engine.h "write
+ * marks": VM stores, memory.copy/fill/init, data segments; ic0.c marks the host's own writes,
+ * canister.c the heap it restores), so the heap differs from the shadow at most in the marked
+ * pages. Commit visits only those: a marked page whose bytes changed is copied into the shadow
+ * and set in heap_dirty for the ledger (one written with the same bytes is not, exactly as a
+ * full comparison would find). Rollback copies the marked pages back from the shadow and shrinks
+ * the memory to its committed size. Both then clear the marks. Cost O(pages written) per
+ * message, plus a scan of the marks (one byte per 4 KiB page, eight at a time), where a
+ * whole-heap comparison cost O(heap size). Invariant between messages: the memory equals the
+ * shadow on every unmarked page below shadow_len, and the shadow is zero past shadow_len.
  * Not the handlers (ic0.c) nor the lifecycle (canister.c). */
 #include "host_int.h"
 
 #include <string.h>
 
 enum { SPAGE = 65536, PAGE = HOST_PAGE_SIZE, SUB = SPAGE / PAGE };
+_Static_assert((int)HOST_PAGE_SIZE == (int)ENGINE_MARK_PAGE,
+               "the heap's dirty pages are the engine's write marks");
 
 static void bit_set(uint8_t *bits, uint64_t i)
 {
@@ -236,28 +244,40 @@ status heap_reserve(host_canister *c, const live *lv)
     return ST_OK;
 }
 
-/* The shadow past shadow_len is zero, so a grown page compares against zeros. */
+/* The shadow past shadow_len is zero, so a grown page compares against zeros. Only the pages
+ * the message marked can differ from the shadow; of those, a page written with the bytes it
+ * had is not dirty (the ledger writes exactly the pages whose bytes changed). */
 void heap_commit(host_canister *c, const live *lv)
 {
     uint64_t size = heap_size(lv);
-    const uint8_t *h = size ? engine_memory_data(lv->mem) : NULL;
-    for (uint64_t off = 0; off < size; off += PAGE) {
-        if (memcmp(h + off, c->shadow + off, PAGE) != 0) {
-            memcpy(c->shadow + off, h + off, PAGE);
-            bit_set(c->heap_dirty, off / PAGE);
+    if (size) {
+        const uint8_t *h = engine_memory_data(lv->mem);
+        uint64_t n = size / PAGE;
+        for (uint64_t p = engine_memory_mark_next(lv->mem, 0); p < n;
+             p = engine_memory_mark_next(lv->mem, p + 1)) {
+            uint64_t off = p * PAGE;
+            if (memcmp(h + off, c->shadow + off, PAGE) != 0) {
+                memcpy(c->shadow + off, h + off, PAGE);
+                bit_set(c->heap_dirty, p);
+            }
         }
+        engine_memory_marks_clear(lv->mem);
     }
     c->shadow_len = size;
 }
 
+/* Copies the marked pages back from the shadow; the pages grown since the commit go. */
 status heap_rollback(host_canister *c, const live *lv)
 {
     uint64_t size = heap_size(lv);
-    uint8_t *h = size ? engine_memory_data(lv->mem) : NULL;
-    uint64_t keep = size < c->shadow_len ? size : c->shadow_len;
-    for (uint64_t off = 0; off < keep; off += PAGE)
-        if (memcmp(h + off, c->shadow + off, PAGE) != 0)
-            memcpy(h + off, c->shadow + off, PAGE);
+    if (!size)
+        return ST_OK;
+    uint8_t *h = engine_memory_data(lv->mem);
+    uint64_t keep = (size < c->shadow_len ? size : c->shadow_len) / PAGE;
+    for (uint64_t p = engine_memory_mark_next(lv->mem, 0); p < keep;
+         p = engine_memory_mark_next(lv->mem, p + 1))
+        memcpy(h + p * PAGE, c->shadow + p * PAGE, PAGE);
+    engine_memory_marks_clear(lv->mem);
     if (size > c->shadow_len)
         return engine_memory_shrink(lv->mem, (uint32_t)(c->shadow_len / SPAGE));
     return ST_OK;
@@ -266,8 +286,10 @@ status heap_rollback(host_canister *c, const live *lv)
 void heap_adopt(host_canister *c, const live *lv)
 {
     uint64_t size = heap_size(lv);
-    if (size)
+    if (size) {
         memcpy(c->shadow, engine_memory_data(lv->mem), (size_t)size);
+        engine_memory_marks_clear(lv->mem);
+    }
     if (c->shadow_len > size)
         memset(c->shadow + size, 0, (size_t)(c->shadow_len - size));
     c->shadow_len = size;

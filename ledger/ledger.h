@@ -238,6 +238,12 @@ status ledger_message_get(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SI
 status ledger_mempool_next(ledger_reader *rd, uint64_t *seq, span *envelope,
                            uint8_t id[LEDGER_HASH_SIZE]);
 
+/* Whether message msg_id waits in the mempool (admitted, not yet in a block). On ST_OK *seq
+ * (may be NULL) receives its arrival number (as ledger_mempool_next reports it).
+ * Returns ST_OK, ST_NOT_FOUND, ST_LMDB_ERROR, ST_CORRUPT_LEDGER. */
+status ledger_mempool_find(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SIZE],
+                           uint64_t *seq);
+
 /* ---- messages and keys -------------------------------------------------------------------- */
 
 /* A key pair from a 32-byte seed (deterministic), or from the OS random source if seed is
@@ -277,6 +283,21 @@ status ledger_message_check(ledger_reader *rd, span envelope, uint64_t height,
  * appends it durably to the mempool in its own write transaction. The bytes are copied.
  * Returns the statuses of ledger_message_check and ST_MAP_FULL, ST_OUT_OF_MEMORY. */
 status ledger_mempool_add(ledger *lg, span envelope, uint8_t id[LEDGER_HASH_SIZE]);
+
+/* Group admission: checks n envelopes as ledger_mempool_add does (signatures outside the write
+ * transaction, then expiry and replay against the tip) and appends every accepted one to the
+ * mempool in ONE durable write transaction (one fsync for the whole batch), in index order.
+ * Each envelope has its own outcome, so a bad one does not sink the others: statuses[i]
+ * receives ST_OK (admitted) or its ledger_message_check status (ST_MESSAGE_TOO_LARGE,
+ * ST_MALFORMED_MESSAGE, ST_BAD_SIGNATURE, ST_MESSAGE_EXPIRED, ST_MESSAGE_REPLAY: already
+ * stored, or an earlier envelope of the same batch with the same id). ids[i] receives the
+ * message id when the envelope decoded (statuses ST_OK, ST_MESSAGE_EXPIRED, ST_MESSAGE_REPLAY),
+ * else zeros. Arrays are the caller's, n entries each; envelopes are copied. n == 0 is ST_OK.
+ * Returns ST_OK when the transaction committed (read statuses[]); otherwise nothing at all was
+ * written and every statuses[i] is set to the returned status: ST_NO_GENESIS, ST_LMDB_ERROR,
+ * ST_MAP_FULL, ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY, ST_IO_ERROR (libsodium). */
+status ledger_mempool_add_batch(ledger *lg, size_t n, const span *envelopes,
+                                uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses);
 
 /* ---- rounds ------------------------------------------------------------------------------- */
 

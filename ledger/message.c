@@ -80,6 +80,22 @@ status ledger_message_parse(span envelope, ledger_message *out, uint8_t id[LEDGE
     return decode_envelope(envelope, UINT32_MAX, false, out, id);
 }
 
+/* ST_MESSAGE_REPLAY if message id has a receipt, was included in a block or waits in the
+ * mempool (the transaction's own writes included), ST_OK if not, or a fault. */
+static status seen_txn(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    static const int seen_in[] = {DB_RECEIPTS, DB_MESSAGES, DB_MEMPOOL_IDS};
+    for (size_t i = 0; i < BASE_ARRAY_LEN(seen_in); i++) {
+        MDB_val v;
+        status st = store_get(lg, txn, seen_in[i], id, LEDGER_HASH_SIZE, &v);
+        if (st == ST_OK)
+            return ST_MESSAGE_REPLAY;
+        if (st != ST_NOT_FOUND)
+            return st;
+    }
+    return ST_OK;
+}
+
 status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t height,
                          ledger_message *out, uint8_t id[LEDGER_HASH_SIZE])
 {
@@ -92,15 +108,9 @@ status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t heigh
         return st;
     if (m.expiry_height < height)
         return ST_MESSAGE_EXPIRED;
-    static const int seen_in[] = {DB_RECEIPTS, DB_MESSAGES, DB_MEMPOOL_IDS};
-    for (size_t i = 0; i < BASE_ARRAY_LEN(seen_in); i++) {
-        MDB_val v;
-        st = store_get(lg, txn, seen_in[i], mid, LEDGER_HASH_SIZE, &v);
-        if (st == ST_OK)
-            return ST_MESSAGE_REPLAY;
-        if (st != ST_NOT_FOUND)
-            return st;
-    }
+    st = seen_txn(lg, txn, mid);
+    if (st != ST_OK)
+        return st;
     *out = m;
     memcpy(id, mid, LEDGER_HASH_SIZE);
     return ST_OK;
@@ -112,49 +122,127 @@ status ledger_message_check(ledger_reader *rd, span envelope, uint64_t height,
     return message_check_txn(rd->lg, rd->txn, envelope, height, out, id);
 }
 
-struct mempool_ctx {
-    span envelope;
-    uint8_t id[LEDGER_HASH_SIZE];
-};
+/* ---- the durable mempool: admission in batches ----------------------------------------------- */
 
-/* Checks the envelope for the next block and appends it under the next arrival number. */
-static status write_mempool_add(ledger *lg, MDB_txn *txn, void *vctx)
+/* What the checks outside the write transaction found about one envelope. */
+typedef struct batch_item {
+    status decoded; /* ledger_message_decode's status */
+    uint64_t expiry_height;
+} batch_item;
+
+typedef struct batch_ctx {
+    size_t n;
+    const span *envelopes;
+    uint8_t (*ids)[LEDGER_HASH_SIZE];
+    status *statuses;
+    const batch_item *items;
+} batch_ctx;
+
+/* Reads the arrival counter (0 if no message ever arrived). */
+static status seq_get(ledger *lg, MDB_txn *txn, uint64_t *seq)
 {
-    struct mempool_ctx *ctx = vctx;
-    ledger_tip tip;
-    status st = store_tip(lg, txn, &tip);
-    if (st != ST_OK)
-        return st;
-    ledger_message m;
-    st = message_check_txn(lg, txn, ctx->envelope, tip.height + 1, &m, ctx->id);
-    if (st != ST_OK)
-        return st;
     MDB_val v;
-    uint64_t seq = 1;
-    st = store_get(lg, txn, DB_META, "mempool_seq", 11, &v);
-    if (st == ST_OK) {
-        if (v.mv_size != 8)
-            return STORE_CORRUPT(lg, "mempool counter");
-        seq = le64_load(v.mv_data) + 1;
-    } else if (st != ST_NOT_FOUND) {
-        return st;
+    status st = store_get(lg, txn, DB_META, "mempool_seq", 11, &v);
+    if (st == ST_NOT_FOUND) {
+        *seq = 0;
+        return ST_OK;
     }
-    uint8_t key[8], val[8];
-    be64_store(key, seq);
+    if (st != ST_OK)
+        return st;
+    if (v.mv_size != 8)
+        return STORE_CORRUPT(lg, "mempool counter");
+    *seq = le64_load(v.mv_data);
+    return ST_OK;
+}
+
+/* The write transaction of a batch: expiry and replay checks against the tip, then each
+ * accepted envelope under the next arrival number. Depends only on ctx and txn (store_write may
+ * run it again after growing the map), so every status is recomputed here. */
+static status write_mempool_batch(ledger *lg, MDB_txn *txn, void *vctx)
+{
+    batch_ctx *ctx = vctx;
+    ledger_tip tip;
+    uint64_t seq = 0, first;
+    status st = store_tip(lg, txn, &tip);
+    if (st == ST_OK)
+        st = seq_get(lg, txn, &seq);
+    if (st != ST_OK)
+        return st;
+    first = seq;
+    for (size_t i = 0; i < ctx->n; i++) {
+        status *out = &ctx->statuses[i];
+        *out = ctx->items[i].decoded;
+        if (*out != ST_OK)
+            continue;
+        if (ctx->items[i].expiry_height < tip.height + 1) {
+            *out = ST_MESSAGE_EXPIRED;
+            continue;
+        }
+        st = seen_txn(lg, txn, ctx->ids[i]); /* sees the earlier envelopes of this batch too */
+        if (st == ST_MESSAGE_REPLAY) {
+            *out = st;
+            continue;
+        }
+        if (st != ST_OK)
+            return st;
+        uint8_t key[8];
+        be64_store(key, ++seq);
+        span e = ctx->envelopes[i];
+        st = store_put(lg, txn, DB_MEMPOOL, key, 8, e.ptr, e.len, 0);
+        if (st == ST_OK)
+            st = store_put(lg, txn, DB_MEMPOOL_IDS, ctx->ids[i], LEDGER_HASH_SIZE, key, 8, 0);
+        if (st != ST_OK)
+            return st;
+    }
+    if (seq == first)
+        return ST_OK; /* nothing accepted: an empty transaction */
+    uint8_t val[8];
     le64_store(val, seq);
-    st = store_put(lg, txn, DB_META, "mempool_seq", 11, val, 8, 0);
-    if (st == ST_OK)
-        st = store_put(lg, txn, DB_MEMPOOL, key, 8, ctx->envelope.ptr, ctx->envelope.len, 0);
-    if (st == ST_OK)
-        st = store_put(lg, txn, DB_MEMPOOL_IDS, ctx->id, LEDGER_HASH_SIZE, key, 8, 0);
+    return store_put(lg, txn, DB_META, "mempool_seq", 11, val, 8, 0);
+}
+
+status ledger_mempool_add_batch(ledger *lg, size_t n, const span *envelopes,
+                                uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses)
+{
+    status st = lg->has_genesis ? ST_OK : ST_NO_GENESIS;
+    batch_item *items = NULL;
+    if (st != ST_OK || n == 0)
+        goto out_statuses;
+    items = base_alloc(n * sizeof *items);
+    if (!items) {
+        st = ST_OUT_OF_MEMORY;
+        goto out_statuses;
+    }
+    /* the signatures are checked outside the write transaction: the writer lock is held only
+     * for the lookups and the puts */
+    for (size_t i = 0; i < n; i++) {
+        ledger_message m;
+        items[i].decoded =
+            ledger_message_decode(envelopes[i], lg->genesis.max_message_bytes, &m, ids[i]);
+        items[i].expiry_height = items[i].decoded == ST_OK ? m.expiry_height : 0;
+        if (items[i].decoded == ST_IO_ERROR) { /* libsodium cannot start: a node fault */
+            st = ST_IO_ERROR;
+            goto out_free;
+        }
+        if (items[i].decoded != ST_OK)
+            memset(ids[i], 0, LEDGER_HASH_SIZE);
+    }
+    batch_ctx ctx = {n, envelopes, ids, statuses, items};
+    st = store_write(lg, write_mempool_batch, &ctx);
+out_free:
+    base_free(items);
+out_statuses:
+    for (size_t i = 0; st != ST_OK && i < n; i++)
+        statuses[i] = st;
     return st;
 }
 
 status ledger_mempool_add(ledger *lg, span envelope, uint8_t id[LEDGER_HASH_SIZE])
 {
-    struct mempool_ctx ctx = {envelope, {0}};
-    status st = store_write(lg, write_mempool_add, &ctx);
-    if (st == ST_OK)
-        memcpy(id, ctx.id, LEDGER_HASH_SIZE);
-    return st;
+    uint8_t one_id[1][LEDGER_HASH_SIZE];
+    status one;
+    status st = ledger_mempool_add_batch(lg, 1, &envelope, one_id, &one);
+    if (st == ST_OK && one == ST_OK)
+        memcpy(id, one_id[0], LEDGER_HASH_SIZE);
+    return st != ST_OK ? st : one;
 }

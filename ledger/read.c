@@ -185,3 +185,17 @@ status ledger_mempool_next(ledger_reader *rd, uint64_t *seq, span *envelope,
     message_id(span_of(v.mv_data, v.mv_size - LEDGER_SIGNATURE_SIZE), id);
     return ST_OK;
 }
+
+status ledger_mempool_find(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SIZE],
+                           uint64_t *seq)
+{
+    MDB_val v;
+    status st = store_get(rd->lg, rd->txn, DB_MEMPOOL_IDS, msg_id, LEDGER_HASH_SIZE, &v);
+    if (st != ST_OK)
+        return st;
+    if (v.mv_size != 8)
+        return STORE_CORRUPT(rd->lg, "mempool index");
+    if (seq)
+        *seq = be64_load(v.mv_data);
+    return ST_OK;
+}

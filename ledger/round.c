@@ -706,39 +706,79 @@ static status write_receipts(ledger *lg, MDB_txn *txn, const ledger_round *r,
     return st; /* MDB_KEYEXIST came back as ST_MESSAGE_REPLAY: a receipt already exists */
 }
 
-/* Removes message id from the mempool if it is there. */
-static status mempool_remove(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE])
+/* Cursors on the two mempool databases, open for all of a round's removals: a cursor finds a
+ * key and deletes it in one search (mdb_get then mdb_del search twice), and the arrival-ordered
+ * mempool entries of a block mostly sit on the leaf page the cursor is already on. */
+typedef struct mempool_cursors {
+    MDB_cursor *ids, *seqs;
+} mempool_cursors;
+
+static status mempool_cursors_open(ledger *lg, MDB_txn *txn, mempool_cursors *mc)
 {
-    MDB_val v;
-    status st = store_get(lg, txn, DB_MEMPOOL_IDS, id, LEDGER_HASH_SIZE, &v);
-    if (st == ST_NOT_FOUND)
+    mc->ids = mc->seqs = NULL;
+    int rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL_IDS], &mc->ids);
+    if (!rc)
+        rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL], &mc->seqs);
+    if (rc) {
+        if (mc->ids)
+            mdb_cursor_close(mc->ids);
+        mc->ids = NULL;
+        return STORE_FAULT(lg, rc, "mempool cursor");
+    }
+    return ST_OK;
+}
+
+static void mempool_cursors_close(mempool_cursors *mc)
+{
+    mdb_cursor_close(mc->seqs);
+    mdb_cursor_close(mc->ids);
+}
+
+/* Removes message id from the mempool if it is there. */
+static status mempool_remove(ledger *lg, mempool_cursors *mc, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    MDB_val k = {LEDGER_HASH_SIZE, (void *)id}, v;
+    int rc = mdb_cursor_get(mc->ids, &k, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
         return ST_OK;
-    if (st != ST_OK)
-        return st;
+    if (rc)
+        return STORE_FAULT(lg, rc, "mempool index");
     if (v.mv_size != 8)
         return STORE_CORRUPT(lg, "mempool index");
     uint8_t seq[8];
     memcpy(seq, v.mv_data, 8);
-    st = store_del(lg, txn, DB_MEMPOOL_IDS, id, LEDGER_HASH_SIZE);
-    return st != ST_OK ? st : store_del(lg, txn, DB_MEMPOOL, seq, 8);
+    rc = mdb_cursor_del(mc->ids, 0);
+    if (rc)
+        return STORE_FAULT(lg, rc, "mempool index");
+    MDB_val sk = {8, seq};
+    rc = mdb_cursor_get(mc->seqs, &sk, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return ST_OK; /* as mdb_del of an absent key: nothing to remove */
+    if (!rc)
+        rc = mdb_cursor_del(mc->seqs, 0);
+    return rc ? STORE_FAULT(lg, rc, "mempool") : ST_OK;
 }
 
 /* Stores the included messages by id (a message included before is a replay) and removes
  * them and the dropped ones from the mempool; fills *ids with the block's id list. */
 static status write_messages(ledger *lg, MDB_txn *txn, const ledger_round *r, uint8_t *ids)
 {
+    mempool_cursors mc;
+    status st = mempool_cursors_open(lg, txn, &mc);
+    if (st != ST_OK)
+        return st;
     const st_msg *m = r->msgs.ptr;
-    status st = ST_OK;
     for (size_t i = 0; i < r->msgs.len && st == ST_OK; i++) {
         memcpy(ids + i * LEDGER_HASH_SIZE, m[i].id, LEDGER_HASH_SIZE);
         st = store_put(lg, txn, DB_MESSAGES, m[i].id, LEDGER_HASH_SIZE, m[i].env, m[i].len,
                        MDB_NOOVERWRITE);
         if (st == ST_OK)
-            st = mempool_remove(lg, txn, m[i].id);
+            st = mempool_remove(lg, &mc, m[i].id);
     }
     const st_id *d = r->drops.ptr;
     for (size_t i = 0; i < r->drops.len && st == ST_OK; i++)
-        st = mempool_remove(lg, txn, d[i].id);
+        st = mempool_remove(lg, &mc, d[i].id);
+    mempool_cursors_close(&mc);
     return st;
 }
 

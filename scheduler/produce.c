@@ -53,7 +53,30 @@ static void order_fairly(cand *c, uint32_t n)
     qsort(c, n, sizeof *c, by_turn);
 }
 
-/* Copies up to `window` mempool messages (arrival order) that may start now. */
+/* The parsed facts of mempool entry (seq, id): from the last pick's list if it has them (both
+ * lists ascend by seq, *j walks the old one), else parsed now (the only hashing and decoding
+ * an entry needs while it waits through several rounds' picks). */
+static void seen_get(const scheduler *s, uint32_t *j, uint64_t seq, span env,
+                     const uint8_t id[LEDGER_HASH_SIZE], sched_seen *out)
+{
+    while (*j < s->nseen && s->seen[*j].seq < seq)
+        (*j)++;
+    const sched_seen *old = *j < s->nseen ? &s->seen[*j] : NULL;
+    if (old && old->seq == seq && !memcmp(old->id, id, LEDGER_HASH_SIZE)) {
+        *out = *old;
+        return;
+    }
+    ledger_message m;
+    uint8_t mid[LEDGER_HASH_SIZE];
+    *out = (sched_seen){.seq = seq};
+    memcpy(out->id, id, LEDGER_HASH_SIZE);
+    out->ok = ledger_message_parse(env, &m, mid) == ST_OK; /* verified when admitted */
+    if (out->ok)
+        out->canister = m.kind == LEDGER_MSG_INSTALL ? LEDGER_CANISTER_NONE : m.canister_id;
+}
+
+/* Copies up to `window` mempool messages (arrival order) that may start now; the entries it
+ * looked at become s->seen. */
 static status collect(scheduler *s, pick *pk, uint32_t window)
 {
     ledger_reader *rd;
@@ -61,7 +84,9 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
     if (st != ST_OK)
         return st;
     pk->c = base_calloc(window, sizeof *pk->c);
-    if (!pk->c)
+    sched_seen *seen = base_calloc(window, sizeof *seen);
+    uint32_t nseen = 0, cap = window, j = 0;
+    if (!pk->c || !seen)
         st = ST_OUT_OF_MEMORY;
     uint64_t seq = 0;
     for (uint32_t arrival = 0; st == ST_OK && pk->n < window; arrival++) {
@@ -70,22 +95,39 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
         st = ledger_mempool_next(rd, &seq, &env, id);
         if (st != ST_OK)
             break;
-        ledger_message m;
-        if (ledger_message_parse(env, &m, id) != ST_OK) /* verified when admitted */
+        if (nseen == cap) { /* paused canisters' or unparsable entries fill it past window */
+            sched_seen *more = base_realloc(seen, 2 * (size_t)cap * sizeof *seen);
+            if (!more) {
+                st = ST_OUT_OF_MEMORY;
+                break;
+            }
+            seen = more;
+            cap *= 2;
+        }
+        sched_seen *e = &seen[nseen++];
+        seen_get(s, &j, seq, env, id, e);
+        if (!e->ok)
             continue; /* cannot happen for admitted messages; never picked */
-        sched_canister *c = m.kind == LEDGER_MSG_INSTALL ? NULL : sched_canister_find(s, m.canister_id);
+        sched_canister *c =
+            e->canister == LEDGER_CANISTER_NONE ? NULL : sched_canister_find(s, e->canister);
         if (c && c->paused.active)
             continue; /* waits until its canister's paused message finishes */
         cand *k = &pk->c[pk->n++];
-        *k = (cand){.canister = m.kind == LEDGER_MSG_INSTALL ? LEDGER_CANISTER_NONE : m.canister_id,
-                    .arrival = arrival, .off = pk->envelopes.len, .len = env.len};
+        *k = (cand){.canister = e->canister, .arrival = arrival, .off = pk->envelopes.len,
+                    .len = env.len};
         st = buf_put(&pk->envelopes, env.ptr, env.len);
     }
     if (st == ST_NOT_FOUND)
         st = ST_OK;
     ledger_read_end(rd);
-    if (st == ST_OK)
+    if (st == ST_OK) {
+        base_free(s->seen);
+        s->seen = seen;
+        s->nseen = nseen;
         order_fairly(pk->c, pk->n);
+    } else {
+        base_free(seen);
+    }
     return st;
 }
 
@@ -107,20 +149,27 @@ static status pick_next(void *user, const round_ctx *rc, span *env)
     return ST_NOT_FOUND;
 }
 
-bool scheduler_has_work(scheduler *s)
+status scheduler_has_work(scheduler *s, bool *out)
 {
+    *out = false;
     for (uint32_t i = 0; i < s->ncanisters; i++)
-        if (s->canisters[i]->paused.active)
-            return true;
-    ledger_reader *rd;
-    if (ledger_read_begin(s->lg, &rd) != ST_OK)
-        return false;
+        if (s->canisters[i]->paused.active) {
+            *out = true;
+            return ST_OK;
+        }
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(s->lg, &rd);
+    if (st != ST_OK)
+        return st;
     uint64_t seq = 0;
     span env;
     uint8_t id[LEDGER_HASH_SIZE];
-    bool any = ledger_mempool_next(rd, &seq, &env, id) == ST_OK;
+    st = ledger_mempool_next(rd, &seq, &env, id);
     ledger_read_end(rd);
-    return any;
+    if (st == ST_NOT_FOUND)
+        return ST_OK;
+    *out = st == ST_OK;
+    return st; /* a read fault is reported, never taken for "no work" (issue 11) */
 }
 
 status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *info)
@@ -134,7 +183,10 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
     if (st == ST_OK)
         st = ledger_tip_get(rd, &info->tip);
     ledger_read_end(rd);
-    if (st != ST_OK || !scheduler_has_work(s))
+    bool work = false;
+    if (st == ST_OK)
+        st = scheduler_has_work(s, &work);
+    if (st != ST_OK || !work)
         return st;
     if (time_ns < info->tip.timestamp_ns)
         time_ns = info->tip.timestamp_ns;

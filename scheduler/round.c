@@ -11,6 +11,7 @@
 #include "scheduler_int.h"
 #include "instrument.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -70,20 +71,35 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     return st;
 }
 
-/* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
+/* The span s of bytes inside `from`, moved to the same place inside the copy `to`. */
+static span rebase(span s, span from, const uint8_t *to)
+{
+    if (!s.len)
+        return span_of(to, 0);
+    assert(s.ptr >= from.ptr && s.len <= from.len &&
+           (size_t)(s.ptr - from.ptr) <= from.len - s.len);
+    return span_of(to + (s.ptr - from.ptr), s.len);
+}
+
+/* Copies the envelope into c->paused and begins the update message m (parsed from envelope,
+ * with its id) on c's canister: the copy is not parsed (nor hashed) again. ST_OK,
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
-status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
+static status message_begin(scheduler *s, sched_canister *c, span envelope,
+                            const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
+                            uint64_t time_ns)
 {
     paused_msg *p = &c->paused;
     if (p->active)
         return ST_CANISTER_BUSY;
     status st = buf_put(&p->envelope, envelope.ptr, envelope.len);
-    if (st == ST_OK)
-        st = ledger_message_parse(span_of(p->envelope.ptr, p->envelope.len), &p->msg, p->id);
     if (st != ST_OK) {
         paused_clear(p);
         return st;
     }
+    p->msg = *m;
+    p->msg.method = rebase(m->method, envelope, p->envelope.ptr);
+    p->msg.arg = rebase(m->arg, envelope, p->envelope.ptr);
+    memcpy(p->id, id, LEDGER_HASH_SIZE);
     sched_principal_of_key(p->msg.sender, p->caller);
     p->hmsg = (host_msg){.method = p->msg.method,
                          .arg = p->msg.arg,
@@ -99,6 +115,16 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     }
     p->active = true;
     return ST_OK;
+}
+
+status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
+{
+    if (c->paused.active)
+        return ST_CANISTER_BUSY;
+    ledger_message m;
+    uint8_t id[LEDGER_HASH_SIZE];
+    status st = ledger_message_parse(envelope, &m, id);
+    return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
 }
 
 status round_resume_paused(round_ctx *rc)
@@ -121,7 +147,7 @@ static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t 
     sched_canister *c = sched_canister_find(rc->s, m->canister_id);
     if (!c)
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
-    status st = sched_message_begin(rc->s, c, envelope, rc->time_ns);
+    status st = message_begin(rc->s, c, envelope, m, id, rc->time_ns);
     if (st == ST_CANISTER_BUSY)
         return refuse(rc, id, st);
     if (st != ST_OK)

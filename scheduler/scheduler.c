@@ -463,6 +463,7 @@ void scheduler_close(scheduler *s)
         sched_code_release(s, e);
     }
     base_free(s->codes);
+    base_free(s->seen);
     base_free(s);
 }
 

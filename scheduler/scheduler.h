@@ -68,8 +68,10 @@ typedef struct scheduler_round_info {
     bool paused;            /* a message is paused at the end of the round */
 } scheduler_round_info;
 
-/* True if a round now would produce a block (mempool not empty, or a paused message). */
-bool scheduler_has_work(scheduler *s);
+/* Sets *out to true if a round now would produce a block (mempool not empty, or a paused
+ * message). Returns ST_OK, or the fault of reading the mempool (ST_LMDB_ERROR,
+ * ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY, ...) with *out false: a fault is never "no work". */
+status scheduler_has_work(scheduler *s, bool *out);
 
 /* Runs one round and commits it as the next block with timestamp `time_ns` (the block's time;
  * clamped up to the parent's). Returns ST_OK (see info), or a FAULT (ledger, memory): then

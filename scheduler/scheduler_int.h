@@ -39,6 +39,15 @@ typedef struct sched_canister {
     paused_msg paused;
 } sched_canister;
 
+/* What produce.c learnt of a mempool entry by parsing it (an entry's bytes never change and
+ * its sequence number is never reused), kept from one round's pick to the next. */
+typedef struct sched_seen {
+    uint64_t seq;
+    uint64_t canister;  /* LEDGER_CANISTER_NONE for installs */
+    uint8_t id[LEDGER_HASH_SIZE];
+    bool ok;            /* it parsed */
+} sched_seen;
+
 struct scheduler {
     ledger *lg;
     ledger_genesis genesis;
@@ -52,6 +61,8 @@ struct scheduler {
     uint64_t next_canister_id;  /* the id the next install gets */
     uint64_t last_time_ns;      /* timestamp of the last block (queries run at this time) */
     bool broken;                /* a fault left memory ahead of the ledger: reload first */
+    sched_seen *seen;           /* produce.c: the entries of the last pick, by sequence number */
+    uint32_t nseen;
 };
 
 /* scheduler.c */

@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 root=$PWD
 bash scripts/deps.sh
 dir=${TALLY_BUILD_DIR:-build-gcc}   # TALLY_BUILD_DIR: another build directory (absolute or relative)
-if [ -d "$dir" ]; then CC=gcc meson setup --reconfigure "$dir" -Dbuildtype=release >/dev/null
-else CC=gcc meson setup "$dir" -Dbuildtype=release >/dev/null; fi
+opts="-Doptimization=2 -Ddebug=false -Db_ndebug=false" # as scripts/test.sh's build-gcc: no rebuild
+# shellcheck disable=SC2086
+if [ -d "$dir" ]; then CC=gcc meson setup --reconfigure "$dir" $opts >/dev/null
+else CC=gcc meson setup "$dir" $opts >/dev/null; fi
 log=$(mktemp)
 # Only what the demo needs: the tally command and the example canisters.
 if ! ninja -C "$dir" -j2 cli/tally tests/canisters/{counter,token,kv,loop}.wasm >"$log" 2>&1; then

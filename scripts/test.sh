@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# test.sh - install what is missing, then build and run every test twice: with gcc (-O2), and
-# with clang under AddressSanitizer + UndefinedBehaviorSanitizer. Ends with "N passed, N failed".
+# test.sh - install what is missing, then build and run every test in the CI matrix (issue 11):
+#   build-gcc          gcc -O2 (assertions on)
+#   build-clang-asan   clang -O0 with AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer
+#                      harnesses (-Dfuzz=true: each fuzzes for 10 s, suite fuzz)
+#   build-clang        clang -O2 (assertions on)
+# then the cross-build determinism check: each build prints the block hashes and state roots of
+# a fixed scenario (the golden vectors) and tally's outcome of a fixed set of random modules
+# (results, traps, instruction counts); the three outputs must be identical, byte for byte.
+# Arguments go to every `meson test` (e.g. --suite bad). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || exit 1
@@ -11,9 +18,11 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 passed=0 failed=0
-run() { # name, CC, meson options...
-    local dir="build-$1" cc="$2"; shift 2
+built=()
+run() { # name, CC, timeout multiplier, meson options...
+    local dir="build-$1" cc="$2" mult="$3"; shift 3
     echo "=== $dir (CC=$cc $*)"
+    local t0=$SECONDS
     if [ -d "$dir" ]; then
         CC=$cc meson setup --reconfigure "$dir" "$@" >/dev/null || { failed=$((failed + 1)); return; }
     else
@@ -22,15 +31,72 @@ run() { # name, CC, meson options...
     if ! ninja -C "$dir" -j2 >"$dir.build.log" 2>&1; then
         tail -50 "$dir.build.log"; echo "test: build $dir failed"; failed=$((failed + 1)); return
     fi
-    meson test -C "$dir" --print-errorlogs --num-processes 2 "${TEST_ARGS[@]}" | tee "$dir.test.log" | grep -v "^ *[0-9]*/[0-9]* .* OK "
+    local t1=$SECONDS
+    meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "$mult" \
+        "${TEST_ARGS[@]}" | tee "$dir.test.log" | grep -v "^ *[0-9]*/[0-9]* .* OK "
     local ok fail
     ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir.test.log" | tail -1)
     fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {s += $2} END {print s + 0}' "$dir.test.log")
     [ -n "$ok" ] || { echo "test: no summary from meson test in $dir"; fail=$((fail + 1)); ok=0; }
     passed=$((passed + ok)); failed=$((failed + fail))
+    echo "=== $dir: build $((t1 - t0)) s, meson test $((SECONDS - t1)) s; slowest tests:"
+    sed -nE 's/^ *[0-9]+\/[0-9]+ +(.*[^ ]) +[A-Z]+ +([0-9.]+)s.*/\2 \1/p' "$dir.test.log" |
+        sort -rn | head -5 | awk '{t = $1; $1 = ""; printf "%8.1f s %s\n", t, $0}'
+    built+=("$dir")
 }
+
+# The determinism fingerprint of one build, on stdout: the golden scenario's blocks
+# (tests/vectors: height, block hash, state root, instructions per round) and diff_tally's
+# script for DET_MODULES random modules (binaryen's wasm-opt -ttf from seeded bytes; the script
+# holds every export's results or trap and the instructions it used, metered).
+DET_MODULES=${DET_MODULES:-25}
+fingerprint() { # build dir, work dir
+    local dir=$1 work=$2 features="--mvp-features --enable-sign-ext --enable-mutable-globals
+      --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue"
+    echo "# golden vectors"
+    TALLY_VECTORS_PRINT=1 "$dir/tests/vectors/test_vectors" | grep '^ *[{"]' || echo "test_vectors failed"
+    mkdir -p "$work" && wat2wasm tests/diff/fuzzing-support.wat -o "$work/helper.wasm" || return 1
+    for ((i = 1; i <= DET_MODULES; i++)); do
+        echo "# module $i"
+        "$dir/tests/diff/diff_tally" --bytes $((7000 + i)) 4096 "$work/in.bin" || echo "bytes failed"
+        # shellcheck disable=SC2086
+        wasm-opt -ttf "$work/in.bin" $features --denan -o "$work/m.wasm" >/dev/null 2>&1 || {
+            echo "wasm-opt rejects"; continue; }
+        (cd "$work" && "$OLDPWD/$dir/tests/diff/diff_tally" m.wasm helper.wasm t.wast 200000 2>&1)
+        echo "exit $?"
+        cat "$work/t.wast" 2>/dev/null
+        rm -f "$work/t.wast"
+    done
+}
+
+determinism() {
+    [ ${#built[@]} -ge 2 ] || return 0
+    echo "=== determinism across ${built[*]}"
+    local ref="" first="" d
+    for d in "${built[@]}"; do
+        fingerprint "$d" "$d/determinism" > "$d.determinism.txt" 2>&1
+        echo "$d: $(grep -c '^ *{' "$d.determinism.txt") blocks, $(grep -c '^# module' "$d.determinism.txt") modules, $(grep -c '^(assert_' "$d.determinism.txt") assertions, sha256 $(sha256sum < "$d.determinism.txt" | cut -c1-16)"
+        if [ -z "$ref" ]; then
+            ref="$d.determinism.txt" first=$d
+            if ! grep -q '^ *{' "$ref" || ! grep -q '^(assert_return' "$ref"; then
+                echo "test: DETERMINISM CHECK BROKEN: $ref holds no blocks or no results"; failed=$((failed + 1))
+            fi
+        elif cmp -s "$ref" "$d.determinism.txt"; then
+            passed=$((passed + 1))
+        else
+            echo "test: DETERMINISM FAILURE: $d differs from $first (block hashes, state roots or results):"
+            diff "$ref" "$d.determinism.txt" | head -20
+            failed=$((failed + 1))
+        fi
+    done
+}
+
 TEST_ARGS=("$@")
-run gcc gcc -Dbuildtype=release -Db_ndebug=false
-run clang-asan clang -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+run gcc gcc 1 -Doptimization=2 -Ddebug=false -Db_ndebug=false
+# -O0 with sanitizers is several times slower: longer per-test timeouts.
+run clang-asan clang 3 -Doptimization=0 -Ddebug=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dfuzz=true
+run clang clang 1 -Doptimization=2 -Ddebug=false -Db_ndebug=false
+determinism
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -5,13 +5,13 @@
 # --quick is about 10x fewer iterations: a few seconds, too noisy for weights, enough for this.
 #
 # What "a measured time" is per method (docs/weights.md):
-#   opcodes   every row measured with a finite ns; a row the benchmark confirms as doing work
-#             (the 2/3 rule, or a positive difference for `else`/`return`) has ns > 0, and so
-#             has the trap run of `unreachable`. (nop, drop, block and end compile to nothing:
-#             0 +- noise, reported as such and not confirmed.)
-#   ic0       loop and refused-deploy rows: ns > 0; message and trapping-message rows: the whole
-#             message (ns_message) > 0, and their difference to an empty message (ns) is a
-#             finite number (msg_reply makes a message cheaper than not replying: negative).
+#   opcodes   every row measured with a finite ns and the charge read from the counter. The
+#             sign of a difference (snippet minus baseline) is noise for the cheap rows, more
+#             so under sanitizers on a shared machine, so no timing sign is asserted (DEVELOPERS.md:
+#             speed is checked by benchmarks, never by timed tests).
+#   ic0       every row measured with a finite ns by its method; refused deploys are refused
+#             with UNSUPPORTED_IMPORT, trapping messages trap; whole messages and refused
+#             deploys are absolute times (> 0).
 #   bulk      memory.fill, memory.copy per byte and memory.grow per page, each with 3 sizes.
 set -euo pipefail
 tally=$1 opcodes_def=$2 ic0_def=$3
@@ -43,19 +43,18 @@ for o in report["opcodes"]:
     n = o["name"]
     check(o["measured"] is True and finite(o.get("ns")), "%s: measured with a finite ns" % n)
     check(o.get("method") in ("loop", "loop minus", "trap run"), "%s: method %s" % (n, o.get("method")))
-    if o.get("confirmed") or o.get("method") == "trap run":
-        check(finite(o.get("ns")) and o["ns"] > 0, "%s: confirmed but ns = %s" % (n, o.get("ns")))
     check(finite(o.get("charged_per_snippet")), "%s: charged read from the counter" % n)
 confirmed = sum(1 for o in report["opcodes"] if o.get("confirmed"))
-check(confirmed > len(ops) // 2, "most opcodes confirmed (%d of %d)" % (confirmed, len(ops)))
 
 hosts = [h["name"] for h in report["host"]]
 check(hosts == ic0, "ic0 rows = ic0.def rows in order (%d vs %d)" % (len(hosts), len(ic0)))
 for h in report["host"]:
     n, m = h["name"], h.get("method")
     check(h["measured"] is True and finite(h.get("ns")), "%s: measured with a finite ns" % n)
-    if m in ("loop", "refused deploy"):
+    if m == "refused deploy":
         check(h["ns"] > 0, "%s (%s): ns = %s" % (n, m, h["ns"]))
+    elif m == "loop":
+        pass
     elif m in ("message", "trapping message"):
         check(finite(h.get("ns_message")) and h["ns_message"] > 0, "%s: ns_message" % n)
     else:

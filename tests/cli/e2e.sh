@@ -48,12 +48,30 @@ expect_match "$out" '\(u64 42\)' "counter after the trap"
 if out=$("$tally" call --dir "$d" "$lid" spin 2>&1); then die "spin succeeded"; fi
 expect_match "$out" 'INSTRUCTION_LIMIT_EXCEEDED' "spin hits the limit"
 
+# Pending versus unknown (issue 9): a long message is "pending" while it waits or runs
+# (several rounds of slices), then has its receipt; an id never submitted is NOT_FOUND, exit 1.
+sid=$("$tally" call --dir "$d" "$lid" spin --no-wait) || die "spin --no-wait"
+out=$("$tally" receipt --dir "$d" "$sid" --json) || die "receipt of a pending message"
+expect_match "$out" '"pending": true' "receipt while spin runs"
+expect_match "$out" '"stage": "(mempool|executing)"' "stage of a pending message"
+out=$("$tally" receipt --dir "$d" "$sid") || die "receipt (text) of a pending message"
+expect_match "$out" '^pending \(no receipt yet: ' "pending text"
+unknown=$(printf '%064d' 7)
+if out=$("$tally" receipt --dir "$d" "$unknown" 2>&1); then die "receipt of an unknown id succeeded: $out"; fi
+expect_match "$out" '^tally receipt: NOT_FOUND: unknown message' "receipt of an unknown id"
+for _ in $(seq 1 600); do
+    out=$("$tally" receipt --dir "$d" "$sid" --json) || die "receipt (spin)"
+    printf '%s' "$out" | grep -q '"pending": true' || break
+    sleep 0.05
+done
+expect_match "$out" '"status_name": "INSTRUCTION_LIMIT_EXCEEDED"' "receipt of the spin after pending"
+
 # receipt and block by id, --no-wait.
 mid=$("$tally" call --dir "$d" "$cid" inc --no-wait) || die "call --no-wait"
 expect_match "$mid" '^[0-9a-f]{64}$' "message id"
 for _ in $(seq 1 100); do
     out=$("$tally" receipt --dir "$d" "$mid" --json) || die "receipt"
-    [ "$out" != null ] && break
+    printf '%s' "$out" | grep -q '"pending": true' || break
     sleep 0.05
 done
 expect_match "$out" '"status_name": "OK"' "receipt of the --no-wait call"

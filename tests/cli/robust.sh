@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # robust.sh TALLY COUNTER.wasm CURL - the node answers bad input with proper JSON-RPC errors and
 # keeps serving: malformed JSON, invalid requests, unknown methods, wrong parameter types,
-# oversized bodies, bad signatures, replays, unknown canisters and methods, wrong HTTP verbs.
+# oversized bodies, bad signatures, replays, unknown canisters and methods, wrong HTTP verbs,
+# JSON-RPC batches of submits (one group commit, per-submit errors), and a client that sends
+# half a body and stalls (timed out after --timeout while others are served).
 tally=$1 counter=$2 curl=$3
 . "$(dirname "$0")/lib.sh"
 
 d="$work/node"
 "$tally" init --dir "$d" --interval 10 >/dev/null || die "tally init"
-start_node "$d" --max-body 65536
+timeout_s=3
+start_node "$d" --max-body 65536 --timeout "$timeout_s"
 
 # rpc BODY -> prints "HTTP_CODE BODY"
 rpc() {
@@ -70,6 +73,7 @@ expect_error "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\
 expect_error "{\"jsonrpc\":\"2.0\",\"method\":\"deploy\",\"params\":{\"envelope\":\"$env\"},\"id\":1}" -32602
 out=$(rpc "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"$env\"},\"id\":\"a\"}")
 expect_match "$out" '^200 .*"message_id":"[0-9a-f]{64}".*"id":"a"' "submit"
+admitted=$env
 expect_error "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"$env\"},\"id\":1}" -32000 MESSAGE_REPLAY
 env=$("$tally" call --dir "$d" 999 inc --print-envelope) || die "print-envelope 999"
 expect_error "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"$env\"},\"id\":1}" -32000 UNKNOWN_CANISTER
@@ -81,14 +85,49 @@ expect_error '{"jsonrpc":"2.0","method":"canister_info","params":{"canister":999
 if out=$("$tally" call --dir "$d" "$cid" no_such 2>&1); then die "call of a missing method succeeded"; fi
 expect_match "$out" 'METHOD_NOT_FOUND' "client error for a missing method"
 
+# A JSON-RPC batch of submits is admitted in one group: good ones get their id, a replay and a
+# bad signature in the same batch get their own errors, a duplicate inside the batch is a replay.
+e1=$("$tally" call --dir "$d" "$cid" inc --print-envelope) || die "print-envelope e1"
+e2=$("$tally" call --dir "$d" "$cid" add --u64 1 --print-envelope) || die "print-envelope e2"
+sub() { printf '{"jsonrpc":"2.0","method":"submit","params":{"envelope":"%s"},"id":%s}' "$1" "$2"; }
+bad=${e2%?}$([ "${e2: -1}" = 0 ] && echo 1 || echo 0)
+out=$(rpc "[$(sub "$e1" 1),$(sub "$admitted" 2),$(sub "$bad" 3),$(sub "$e1" 4),$(sub "$e2" 5)]")
+expect_match "$out" '^200 \[\{"jsonrpc":"2.0","result":\{"message_id":"[0-9a-f]{64}"\},"id":1\}' "batch: first submit"
+expect_match "$out" '"status":"MESSAGE_REPLAY"[^]]*"id":2\}' "batch: replay of an admitted message"
+expect_match "$out" '"status":"BAD_SIGNATURE"[^]]*"id":3\}' "batch: bad signature"
+expect_match "$out" '"status":"MESSAGE_REPLAY"[^]]*"id":4\}' "batch: duplicate inside the batch"
+expect_match "$out" '"result":\{"message_id":"[0-9a-f]{64}"\},"id":5\}\]$' "batch: last submit"
+[ "$(printf '%s' "$out" | grep -o '"jsonrpc"' | wc -l)" = 5 ] || die "batch: not 5 answers: $out"
+
 # Slow clients do not block others: connections that send half a request and stall.
 hostport=${url#http://}; hostport=${hostport%/}
 exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" 4<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
 printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"jsonrpc"' >&3
 printf 'POST / HTT' >&4
+
+# Slow body (issue 9): headers and part of the body, then a stall. While it stalls the node
+# serves others (a status and a signed call); after --timeout of silence it closes that
+# connection (EOF, no answer), and it keeps serving afterwards.
+exec 5<>"/dev/tcp/${hostport%:*}/${hostport#*:}"
+t0=$(date +%s%N)
+printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"jsonrpc":"2.0","meth' >&5
+out=$(rpc '{"jsonrpc":"2.0","method":"status","id":1}')
+expect_match "$out" '^200 .*"height":[0-9]+' "status while a body stalls"
+out=$("$tally" call --dir "$d" "$cid" inc) || die "call while a body stalls"
+expect_match "$out" '\(u64 4\)' "call while a body stalls"
+rc=0
+timeout $((timeout_s + 7)) cat <&5 >"$work/stalled" || rc=$?
+t1=$(date +%s%N)
+[ "$rc" -ne 124 ] || die "the stalled connection was still open after $((timeout_s + 7)) s"
+ms=$(( (t1 - t0) / 1000000 ))
+[ "$ms" -ge $((timeout_s * 1000 - 500)) ] || die "the stalled connection closed after $ms ms, before the ${timeout_s} s timeout"
+[ ! -s "$work/stalled" ] || die "the node answered a half-sent body: $(head -c 200 "$work/stalled")"
+exec 5>&-
+out=$(rpc '{"jsonrpc":"2.0","method":"status","id":1}')
+expect_match "$out" '^200 .*"height":[0-9]+' "status after the stalled connection was closed"
 # The node still serves after all of that.
 out=$("$tally" call --dir "$d" "$cid" inc) || die "call after the abuse"
-expect_match "$out" '\(u64 2\)' "the submitted inc ran exactly once"
+expect_match "$out" '\(u64 5\)' "every admitted message ran exactly once"
 out=$(rpc "{\"jsonrpc\":\"2.0\",\"method\":\"canister_info\",\"params\":{\"canister\":\"$cid\"},\"id\":1}")
 expect_match "$out" '"name":"inc","kind":"update"' "canister_info methods"
 stop_node   # with the stalled connections still open

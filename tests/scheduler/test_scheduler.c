@@ -384,7 +384,9 @@ static void test_restart_with_paused_message(void **state)
         if (restart) {
             fx_close(&f);
             fx_open_ledger(&f);
-            assert_true(scheduler_has_work(f.s));
+            bool work = false;
+            assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+            assert_true(work);
         }
         run_until(&f, a, 100, &r[restart]);
         t[restart] = tip_of(&f);
