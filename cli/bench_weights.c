@@ -109,22 +109,32 @@ static status out_of_instructions(engine_instance *inst, void *user, uint64_t *s
     return ST_INSTRUCTION_LIMIT_EXCEEDED;
 }
 
+/* A fresh instance of code with its `run` export (*fx) and the instruction counter (*cx).
+ * *inst is set (to free) even when a later step fails. */
+static status open_run(ctx *x, const engine_code *code, engine_instance **inst,
+                       engine_extern *fx, engine_extern *cx)
+{
+    engine_extern imp = {.kind = EXT_FUNC, .u.func = x->ooi};
+    *inst = NULL;
+    status st = engine_instance_new(code, &x->rc, &imp, 1, inst, NULL);
+    if (st == ST_OK)
+        st = engine_instance_export(*inst, span_of("run", 3), fx);
+    if (st == ST_OK)
+        st = engine_instance_export(*inst, span_of(INSTRUMENT_COUNTER_EXPORT,
+                                                   strlen(INSTRUMENT_COUNTER_EXPORT)), cx);
+    if (st == ST_OK && (fx->kind != EXT_FUNC || cx->kind != EXT_GLOBAL))
+        st = ST_UNKNOWN_EXPORT;
+    return st;
+}
+
 /* One run: a fresh instance of code whose `run` is called `calls` times back to back; *ns is
  * the fastest call (a loaded machine preempts some calls; the fastest is the least disturbed). */
 static status time_once(ctx *x, const engine_code *code, unsigned calls, double *ns,
                         uint64_t *charged)
 {
-    engine_instance *inst = NULL;
-    engine_extern imp = {.kind = EXT_FUNC, .u.func = x->ooi};
-    status st = engine_instance_new(code, &x->rc, &imp, 1, &inst, NULL);
+    engine_instance *inst;
     engine_extern fx, cx;
-    if (st == ST_OK)
-        st = engine_instance_export(inst, span_of("run", 3), &fx);
-    if (st == ST_OK)
-        st = engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
-                                                  strlen(INSTRUMENT_COUNTER_EXPORT)), &cx);
-    if (st == ST_OK && (fx.kind != EXT_FUNC || cx.kind != EXT_GLOBAL))
-        st = ST_UNKNOWN_EXPORT;
+    status st = open_run(x, code, &inst, &fx, &cx);
     *ns = INFINITY;
     for (unsigned i = 0; i < calls && st == ST_OK; i++) {
         uint64_t results[1];
@@ -146,17 +156,9 @@ static status time_once(ctx *x, const engine_code *code, unsigned calls, double 
 static status time_batch(ctx *x, const engine_code *code, unsigned calls, double *ns,
                          uint64_t *charged)
 {
-    engine_instance *inst = NULL;
-    engine_extern imp = {.kind = EXT_FUNC, .u.func = x->ooi};
-    status st = engine_instance_new(code, &x->rc, &imp, 1, &inst, NULL);
+    engine_instance *inst;
     engine_extern fx, cx;
-    if (st == ST_OK)
-        st = engine_instance_export(inst, span_of("run", 3), &fx);
-    if (st == ST_OK)
-        st = engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
-                                                  strlen(INSTRUMENT_COUNTER_EXPORT)), &cx);
-    if (st == ST_OK && (fx.kind != EXT_FUNC || cx.kind != EXT_GLOBAL))
-        st = ST_UNKNOWN_EXPORT;
+    status st = open_run(x, code, &inst, &fx, &cx);
     if (st == ST_OK) {
         engine_global_set(cx.u.global, (uint64_t)COUNTER_START);
         double t0 = now_ns();
