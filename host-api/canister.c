@@ -464,7 +464,11 @@ static status call_commit(host_canister *c)
 static status call_finish(host_canister *c, status st, host_result *res)
 {
     exec *x = &c->x;
-    res->instructions = exec_used(x);
+    uint64_t used = exec_used(x);
+    /* A message that ran out reports its limit, as the IC caps message_executed at the limit:
+     * the counter may have gone past it at the metering point (a block's cost, or a host call's
+     * per-byte charge far beyond the limit). */
+    res->instructions = st == ST_INSTRUCTION_LIMIT_EXCEEDED && used > x->limit ? x->limit : used;
     exec_settle(x);
     if (status_class_of(st) != SC_OK) {
         status r = call_rollback(c);
