@@ -428,7 +428,8 @@ engine_memory *engine_instance_memory(engine_instance *inst);
 
 /* Linear memory: current base and size in bytes. The base moves when the memory grows (by
  * memory.grow in Wasm code or engine_memory_grow): re-read it after any call into Wasm. Grow by
- * `delta` pages: *old_pages gets the previous size, ST_OK, or ST_LIMIT_EXCEEDED (unchanged). */
+ * `delta` pages: *old_pages gets the previous size, ST_OK, or ST_LIMIT_EXCEEDED or
+ * ST_OUT_OF_MEMORY (unchanged). */
 uint8_t *engine_memory_data(engine_memory *mem);
 uint64_t engine_memory_size(const engine_memory *mem);
 status engine_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *old_pages);

@@ -272,8 +272,9 @@ status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t
 /* memory.c */
 status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages);
 void vm_memory_fini(engine_memory *mem);
-/* Grows by delta pages: the old size, or -1 (UINT32_MAX) if past the maximum. */
-uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta);
+/* Grows by delta pages: *result the old size, or -1 (UINT32_MAX) past the maximum; OUT_OF_MEMORY
+ * (nothing changed) if the host has no memory for it. */
+status vm_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *result);
 /* engine_memory_shrink. */
 status vm_memory_shrink(engine_memory *mem, uint32_t pages);
 

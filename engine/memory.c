@@ -67,21 +67,27 @@ status vm_memory_shrink(engine_memory *mem, uint32_t pages)
     return ST_OK;
 }
 
-/* memory.grow (spec 4.4.7): fails (-1) past the effective maximum. If the host cannot provide
- * the memory the result is -1 too (the spec allows a grow to fail at any time); the configured
- * maximum keeps that case away from deterministic execution. */
-uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta)
+/* memory.grow (spec 4.4.7): *result is the old size, or -1 past the effective maximum (a
+ * deterministic outcome). If the host cannot provide the memory within that maximum, the result
+ * is ST_OUT_OF_MEMORY (a FAULT: the run stops and nothing commits), not -1: the spec lets a grow
+ * fail at any time, but a Wasm-visible outcome that depends on this node's free memory would let
+ * two nodes disagree. */
+status vm_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *result)
 {
     uint32_t old = mem->pages;
+    *result = UINT32_MAX;
     if (delta > mem->max - old)
-        return UINT32_MAX;
+        return ST_OK;
+    *result = old;
     if (delta == 0)
-        return old;
+        return ST_OK;
     uint64_t newlen = (uint64_t)(old + delta) * VM_PAGE;
     uint64_t marks = mem->len >> VM_MARK_SHIFT, newmarks = newlen >> VM_MARK_SHIFT;
     uint8_t *nb = base_realloc(mem->base, (size_t)(newlen + newmarks));
-    if (!nb)
-        return UINT32_MAX;
+    if (!nb) {
+        *result = UINT32_MAX;
+        return ST_OUT_OF_MEMORY;
+    }
     if (marks) /* the marks move from the old end to the new one, before the zeroing */
         memmove(nb + newlen, nb + mem->len, (size_t)marks);
     memset(nb + mem->len, 0, (size_t)(newlen - mem->len));
@@ -89,7 +95,7 @@ uint32_t vm_memory_grow(engine_memory *mem, uint32_t delta)
     mem->base = nb;
     mem->pages = old + delta;
     mem->len = newlen;
-    return old;
+    return ST_OK;
 }
 
 status engine_memory_new(const engine_run_config *rc, limits lim, engine_memory **out)
@@ -127,7 +133,10 @@ uint64_t engine_memory_size(const engine_memory *mem)
 
 status engine_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *old_pages)
 {
-    uint32_t r = vm_memory_grow(mem, delta);
+    uint32_t r;
+    status st = vm_memory_grow(mem, delta, &r);
+    if (st != ST_OK)
+        return st;
     if (r == UINT32_MAX)
         return ST_LIMIT_EXCEEDED;
     if (old_pages)

@@ -836,7 +836,11 @@ do_return:
     }
     OPL(MEMORY_GROW)
     {
-        D = vm_memory_grow(inst->mem, (uint32_t)A);
+        uint32_t grown;
+        st = vm_memory_grow(inst->mem, (uint32_t)A, &grown);
+        if (st != ST_OK)
+            goto trap;
+        D = grown;
         LOAD_MEM();
         pc += 3;
         NEXT();

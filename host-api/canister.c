@@ -591,8 +591,9 @@ static status restore_instance(live *lv, span heap, span globals)
         return ST_CORRUPT_LEDGER;
     if (heap.len > size) {
         uint32_t old;
-        if (engine_memory_grow(lv->mem, (uint32_t)((heap.len - size) / 65536), &old) != ST_OK)
-            return ST_CORRUPT_LEDGER;
+        status g = engine_memory_grow(lv->mem, (uint32_t)((heap.len - size) / 65536), &old);
+        if (g != ST_OK) /* past the maximum: the ledger holds what no run could have made */
+            return g == ST_LIMIT_EXCEEDED ? ST_CORRUPT_LEDGER : g;
     }
     if (heap.len)
         memcpy(engine_memory_data(lv->mem), heap.ptr, heap.len);

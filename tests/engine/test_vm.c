@@ -360,6 +360,23 @@ static void test_memory_grow_limit(void **state)
     assert_int_equal(call1(&l, "load", 0xffffffff, &r), ST_TRAP_MEMORY_OOB);
     unload(&l);
 
+    /* the host has no memory for a grow within the maximum: a FAULT, not a Wasm-visible -1
+     * (which would depend on this node's free memory), and the memory is unchanged */
+    load(&l, wasm_grow, sizeof wasm_grow, &rc, NULL, 0);
+    assert_int_equal(call2(&l, "store", 65536 - 4, 0x01020304, &r), ST_OK);
+    base_alloc_fail_after(0, true);
+    status grown = call1(&l, "grow", 2, &r);
+    base_alloc_fail_after(-1, false);
+    assert_int_equal(grown, ST_OUT_OF_MEMORY);
+    assert_int_equal(status_class_of(grown), SC_FAULT);
+    assert_int_equal(engine_instance_invoke(l.inst, export_func(&l, "size"), NULL, &r), ST_OK);
+    assert_int_equal(r, 1);
+    assert_int_equal(call1(&l, "load", 65536 - 4, &r), ST_OK);
+    assert_int_equal(r, 0x01020304);
+    assert_int_equal(call1(&l, "grow", 2, &r), ST_OK); /* memory back: the grow works */
+    assert_int_equal(r, 1);
+    unload(&l);
+
     /* a callee grows (and so may move) the memory; the caller's accesses see the new memory */
     load(&l, wasm_growcall, sizeof wasm_growcall, &rc, NULL, 0);
     for (uint64_t pages = 1; pages <= 3; pages++) {
