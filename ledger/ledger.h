@@ -234,7 +234,8 @@ status ledger_message_get(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SI
 
 /* Mempool iteration in arrival order: the first entry whose sequence number is > *seq (start
  * with *seq = 0). On ST_OK *seq, *envelope (borrowed from the snapshot) and id (caller's 32
- * bytes) describe it. Returns ST_OK, ST_NOT_FOUND (no more), ST_LMDB_ERROR. */
+ * bytes; NULL skips hashing the envelope) describe it. Sequence numbers are never reused in a
+ * ledger: (seq) names one envelope for good. Returns ST_OK, ST_NOT_FOUND (no more), ST_LMDB_ERROR. */
 status ledger_mempool_next(ledger_reader *rd, uint64_t *seq, span *envelope,
                            uint8_t id[LEDGER_HASH_SIZE]);
 

@@ -50,6 +50,7 @@ struct ledger {
 struct ledger_reader {
     ledger *lg;
     MDB_txn *txn;
+    MDB_cursor *mempool; /* ledger_mempool_next's, opened at its first call; NULL before */
 };
 
 /* ---- store.c: LMDB helpers ---------------------------------------------------------------- */

@@ -28,6 +28,7 @@ status ledger_read_begin(ledger *lg, ledger_reader **out)
         return STORE_FAULT(lg, rc, "begin read");
     }
     rd->lg = lg;
+    rd->mempool = NULL;
     *out = rd;
     return ST_OK;
 }
@@ -36,6 +37,8 @@ void ledger_read_end(ledger_reader *rd)
 {
     if (!rd)
         return;
+    if (rd->mempool)
+        mdb_cursor_close(rd->mempool);
     mdb_txn_abort(rd->txn);
     pthread_rwlock_unlock(&rd->lg->resize_lock);
     base_free(rd);
@@ -167,13 +170,13 @@ status ledger_mempool_next(ledger_reader *rd, uint64_t *seq, span *envelope,
         return ST_NOT_FOUND;
     uint8_t key[8];
     be64_store(key, *seq + 1);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(rd->txn, rd->lg->db[DB_MEMPOOL], &cur);
-    if (rc)
+    int rc = rd->mempool ? 0 : mdb_cursor_open(rd->txn, rd->lg->db[DB_MEMPOOL], &rd->mempool);
+    if (rc) {
+        rd->mempool = NULL;
         return STORE_FAULT(rd->lg, rc, "mempool");
+    }
     MDB_val k = {8, key}, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    mdb_cursor_close(cur);
+    rc = mdb_cursor_get(rd->mempool, &k, &v, MDB_SET_RANGE);
     if (rc == MDB_NOTFOUND)
         return ST_NOT_FOUND;
     if (rc)
@@ -182,7 +185,8 @@ status ledger_mempool_next(ledger_reader *rd, uint64_t *seq, span *envelope,
         return STORE_CORRUPT(rd->lg, "mempool entry");
     *seq = be64_load(k.mv_data);
     *envelope = span_of(v.mv_data, v.mv_size);
-    message_id(span_of(v.mv_data, v.mv_size - LEDGER_SIGNATURE_SIZE), id);
+    if (id)
+        message_id(span_of(v.mv_data, v.mv_size - LEDGER_SIGNATURE_SIZE), id);
     return ST_OK;
 }
 

@@ -53,23 +53,22 @@ static void order_fairly(cand *c, uint32_t n)
     qsort(c, n, sizeof *c, by_turn);
 }
 
-/* The parsed facts of mempool entry (seq, id): from the last pick's list if it has them (both
- * lists ascend by seq, *j walks the old one), else parsed now (the only hashing and decoding
- * an entry needs while it waits through several rounds' picks). */
-static void seen_get(const scheduler *s, uint32_t *j, uint64_t seq, span env,
-                     const uint8_t id[LEDGER_HASH_SIZE], sched_seen *out)
+/* The parsed facts of mempool entry seq (sequence numbers are never reused in a ledger): from
+ * the last pick's list if it has them (both lists ascend by seq, *j walks the old one), else
+ * parsed now (the only hashing and decoding an entry needs while it waits through several
+ * rounds' picks). */
+static void seen_get(const scheduler *s, uint32_t *j, uint64_t seq, span env, sched_seen *out)
 {
     while (*j < s->nseen && s->seen[*j].seq < seq)
         (*j)++;
     const sched_seen *old = *j < s->nseen ? &s->seen[*j] : NULL;
-    if (old && old->seq == seq && !memcmp(old->id, id, LEDGER_HASH_SIZE)) {
+    if (old && old->seq == seq && old->len == env.len) {
         *out = *old;
         return;
     }
     ledger_message m;
     uint8_t mid[LEDGER_HASH_SIZE];
-    *out = (sched_seen){.seq = seq};
-    memcpy(out->id, id, LEDGER_HASH_SIZE);
+    *out = (sched_seen){.seq = seq, .len = env.len};
     out->ok = ledger_message_parse(env, &m, mid) == ST_OK; /* verified when admitted */
     if (out->ok)
         out->canister = m.kind == LEDGER_MSG_INSTALL ? LEDGER_CANISTER_NONE : m.canister_id;
@@ -91,8 +90,7 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
     uint64_t seq = 0;
     for (uint32_t arrival = 0; st == ST_OK && pk->n < window; arrival++) {
         span env;
-        uint8_t id[LEDGER_HASH_SIZE];
-        st = ledger_mempool_next(rd, &seq, &env, id);
+        st = ledger_mempool_next(rd, &seq, &env, NULL);
         if (st != ST_OK)
             break;
         if (nseen == cap) { /* paused canisters' or unparsable entries fill it past window */
@@ -105,7 +103,7 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
             cap *= 2;
         }
         sched_seen *e = &seen[nseen++];
-        seen_get(s, &j, seq, env, id, e);
+        seen_get(s, &j, seq, env, e);
         if (!e->ok)
             continue; /* cannot happen for admitted messages; never picked */
         sched_canister *c =

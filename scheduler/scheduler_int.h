@@ -44,7 +44,7 @@ typedef struct sched_canister {
 typedef struct sched_seen {
     uint64_t seq;
     uint64_t canister;  /* LEDGER_CANISTER_NONE for installs */
-    uint8_t id[LEDGER_HASH_SIZE];
+    size_t len;         /* the envelope's length (a check: seq alone names it, never reused) */
     bool ok;            /* it parsed */
 } sched_seen;
 
