@@ -50,18 +50,6 @@ static void fx_start(fx *f, uint64_t message_limit, uint64_t slice)
     node_wat_compile(node_wat, &f->wasm);
 }
 
-static uint32_t query_get(fx *f, uint64_t cid)
-{
-    host_result res;
-    assert_int_equal(scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0),
-                                     span_of(f->pk, sizeof f->pk), &res),
-                     ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    uint32_t v = le32_load(res.bytes.ptr);
-    host_result_fini(&res);
-    return v;
-}
-
 static status round_at(fx *f, uint64_t t)
 {
     scheduler_round_info info;
@@ -128,7 +116,7 @@ static void test_bad_messages(void **state)
     assert_int_equal(rc.status, ST_OK);
     assert_int_equal(v, 1);
     expect_refused(&f, span_of(env.ptr, env.len), ST_MESSAGE_REPLAY);
-    assert_int_equal(query_get(&f, cid), 1); /* ran exactly once */
+    assert_int_equal(node_fx_query_get(&f, cid), 1); /* ran exactly once */
     /* expired: valid up to height 1, the next block is 3 */
     buf old = {0};
     node_fx_sign(&f, LEDGER_MSG_UPDATE, cid, "inc", span_of(NULL, 0), 1, &old, id);
@@ -213,7 +201,7 @@ static void test_infinite_loop_in_round(void **state)
     assert_true(rounds >= 5); /* sliced: 1M per round */
     ledger_tip after = node_fx_tip(&f);
     assert_memory_equal(before.state_root, after.state_root, LEDGER_HASH_SIZE);
-    assert_int_equal(query_get(&f, cid), 1);
+    assert_int_equal(node_fx_query_get(&f, cid), 1);
     node_fx_end(&f);
 }
 
@@ -252,7 +240,7 @@ static unsigned long count_round_allocs(fx *f, uint8_t kind, uint64_t cid, span 
  * exactly once. No failure may pass for "nothing to do" (ST_OK without a block). */
 static void fail_every_site(fx *f, uint8_t kind, uint64_t cid, span arg, unsigned long sites)
 {
-    uint32_t expect = kind == LEDGER_MSG_UPDATE ? query_get(f, cid) : 0;
+    uint32_t expect = kind == LEDGER_MSG_UPDATE ? node_fx_query_get(f, cid) : 0;
     unsigned long failed = 0;
     buf unique = {0};
     for (unsigned long n = 0; n < sites + 5; n++) {
@@ -280,10 +268,10 @@ static void fail_every_site(fx *f, uint8_t kind, uint64_t cid, span arg, unsigne
             ledger_tip after = node_fx_tip(f);
             node_tip_assert_equal(&before, &after);
             assert_false(node_fx_receipt(f, id, &rc, NULL));
-            if (kind == LEDGER_MSG_UPDATE && query_get(f, cid) != expect)
+            if (kind == LEDGER_MSG_UPDATE && node_fx_query_get(f, cid) != expect)
                 fail_msg("allocation %lu failing (%s): the canister's counter is %u after the "
                          "failed round, %u in the last block", n, status_name(st),
-                         query_get(f, cid), expect);
+                         node_fx_query_get(f, cid), expect);
             bool work = false;
             assert_int_equal(scheduler_has_work(f->s, &work), ST_OK);
             assert_true(work);
@@ -296,7 +284,7 @@ static void fail_every_site(fx *f, uint8_t kind, uint64_t cid, span arg, unsigne
         assert_int_equal(rc.status, ST_OK);
         if (kind == LEDGER_MSG_UPDATE) {
             assert_int_equal(v, ++expect);
-            assert_int_equal(query_get(f, cid), expect);
+            assert_int_equal(node_fx_query_get(f, cid), expect);
         } else {
             ledger_tip t = node_fx_tip(f);
             assert_int_equal(t.next_canister_id, before.next_canister_id + 1);

@@ -87,18 +87,6 @@ static void submit_fill(node_fx *f, uint64_t cid, uint32_t pages, uint8_t id[LED
     node_fx_submit(f, LEDGER_MSG_UPDATE, cid, "fill", span_of(arg, 4), id);
 }
 
-static uint32_t query_n(node_fx *f, uint64_t cid)
-{
-    host_result res;
-    assert_int_equal(scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0),
-                                     span_of(f->pk, sizeof f->pk), &res),
-                     ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    uint32_t v = le32_load(res.bytes.ptr);
-    host_result_fini(&res);
-    return v;
-}
-
 /* The scenario of the storage tests up to the round that fails: deploy, two small rounds,
  * then fill(BIG_PAGES) admitted (its id in id), not yet run. */
 static uint64_t big_round_prepare(node_fx *f, uint8_t id[LEDGER_HASH_SIZE])
@@ -127,7 +115,7 @@ static ledger_tip big_round_reference(void)
     scheduler_round_info info;
     assert_int_equal(scheduler_round(f.s, f.time, &info), ST_OK);
     assert_true(info.produced);
-    assert_int_equal(query_n(&f, cid), 3);
+    assert_int_equal(node_fx_query_get(&f, cid), 3);
     ledger_tip t = node_fx_tip(&f);
     node_fx_end(&f);
     return t;
@@ -149,7 +137,7 @@ static void expect_nothing_committed(node_fx *f, status st, const scheduler_roun
     const char *why = node_chain_check(f->lg, &after);
     if (why)
         fail_msg("after %s: %s", status_name(st), why);
-    assert_int_equal(query_n(f, cid), 2);
+    assert_int_equal(node_fx_query_get(f, cid), 2);
 }
 
 /* Reopens f's directory with f->opt and runs the failed round again: it must give `want`. */
@@ -167,7 +155,7 @@ static void rerun_after_reopen(node_fx *f, uint64_t cid, const uint8_t id[LEDGER
     uint32_t v = 0;
     assert_true(node_fx_receipt(f, id, &rc, &v));
     assert_int_equal(v, 3);
-    assert_int_equal(query_n(f, cid), 3);
+    assert_int_equal(node_fx_query_get(f, cid), 3);
     assert_null(node_chain_check(f->lg, &t));
 }
 
@@ -482,7 +470,7 @@ static void test_sigkill_during_rounds(void **state)
            (unsigned long long)kills_us / 1000, (unsigned long long)target,
            (unsigned long long)run_us / 1000);
     node_tip_assert_equal(&got, &want);
-    assert_int_equal(query_n(&f, 1), query_n(&ref, 1));
+    assert_int_equal(node_fx_query_get(&f, 1), node_fx_query_get(&ref, 1));
     assert_int_equal(interrupted, KILLS);
     assert_true(tip >= 2); /* kills fell among rounds, not only start-ups */
     node_fx_end(&f);

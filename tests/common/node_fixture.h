@@ -117,6 +117,19 @@ static inline void node_tip_assert_equal(const ledger_tip *a, const ledger_tip *
     assert_int_equal(a->next_canister_id, b->next_canister_id);
 }
 
+/* The u32 the canister's `get` query answers (the node_wat counter), asserting it answers. */
+static inline uint32_t node_fx_query_get(node_fx *f, uint64_t cid)
+{
+    host_result res;
+    assert_int_equal(scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0),
+                                     span_of(f->pk, sizeof f->pk), &res),
+                     ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    uint32_t v = le32_load(res.bytes.ptr);
+    host_result_fini(&res);
+    return v;
+}
+
 /* Number of mempool entries. */
 static inline unsigned node_fx_mempool_size(node_fx *f)
 {

@@ -95,4 +95,34 @@ static inline ledger_canister fx_record(uint8_t n, uint64_t v)
     return c;
 }
 
+/* A ledger with the fixed genesis in a fresh temporary directory (test_ledger, test_mempool). */
+typedef struct fx_node {
+    char dir[64];
+    ledger *lg;
+} fx_node;
+
+/* Opens n: ST_OK, or why not (then nothing to close). map_size 0: the default. */
+static inline status fx_node_open(fx_node *n, uint64_t map_size, bool no_sync)
+{
+    n->lg = NULL;
+    if (fx_tmpdir(n->dir) != 0)
+        return ST_IO_ERROR;
+    ledger_options opt = {map_size, 0, no_sync};
+    status st = ledger_open(n->dir, &opt, &n->lg);
+    ledger_genesis g = fx_genesis();
+    if (st == ST_OK)
+        st = ledger_genesis_init(n->lg, &g);
+    if (st != ST_OK) {
+        ledger_close(n->lg);
+        fx_rmdir(n->dir);
+    }
+    return st;
+}
+
+static inline void fx_node_close(fx_node *n)
+{
+    ledger_close(n->lg);
+    fx_rmdir(n->dir);
+}
+
 #endif

@@ -16,25 +16,7 @@
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-typedef struct node {
-    char dir[64];
-    ledger *lg;
-} node;
-
-static void node_open(node *n, uint64_t map_size)
-{
-    assert_int_equal(fx_tmpdir(n->dir), 0);
-    ledger_options opt = {map_size, 0, true};
-    assert_int_equal(ledger_open(n->dir, &opt, &n->lg), ST_OK);
-    ledger_genesis g = fx_genesis();
-    assert_int_equal(ledger_genesis_init(n->lg, &g), ST_OK);
-}
-
-static void node_close(node *n)
-{
-    ledger_close(n->lg);
-    fx_rmdir(n->dir);
-}
+typedef fx_node node;
 
 static ledger_tip tip_of(ledger *lg)
 {
@@ -98,7 +80,7 @@ static void t_genesis(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     const ledger_genesis *g = ledger_genesis_of(n.lg);
     ledger_genesis want = fx_genesis();
     assert_non_null(g);
@@ -121,7 +103,7 @@ static void t_genesis(void **state)
     assert_int_equal(ledger_genesis_of(n.lg)->genesis_time_ns, want.genesis_time_ns);
     ledger_tip t2 = tip_of(n.lg);
     assert_memory_equal(t.hash, t2.hash, LEDGER_HASH_SIZE);
-    node_close(&n);
+    fx_node_close(&n);
 
     /* a ledger without genesis refuses rounds; a bad genesis is refused */
     char dir[64];
@@ -147,7 +129,7 @@ static void t_round_trip(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     ledger_tip t0 = tip_of(n.lg);
     ledger_round *r;
     assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
@@ -256,7 +238,7 @@ static void t_round_trip(void **state)
     ledger_tip t2 = tip_of(n.lg);
     assert_memory_equal(&t2, &t1, sizeof t2);
     buf_fini(&env);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* ---- state root ---------------------------------------------------------------------------- */
@@ -294,8 +276,8 @@ static void t_root_order(void **state)
 {
     (void)state;
     node a, b;
-    node_open(&a, 0);
-    node_open(&b, 0);
+    assert_int_equal(fx_node_open(&a, 0, true), ST_OK);
+    assert_int_equal(fx_node_open(&b, 0, true), ST_OK);
     ledger_round *r;
     ledger_tip ta, tb;
     assert_int_equal(ledger_round_begin(a.lg, &r), ST_OK);
@@ -307,15 +289,15 @@ static void t_root_order(void **state)
     assert_memory_equal(ta.state_root, tb.state_root, LEDGER_HASH_SIZE);
     assert_memory_equal(ta.receipts_root, tb.receipts_root, LEDGER_HASH_SIZE);
     assert_memory_equal(ta.hash, tb.hash, LEDGER_HASH_SIZE);
-    node_close(&a);
-    node_close(&b);
+    fx_node_close(&a);
+    fx_node_close(&b);
 }
 
 static void t_root_idempotent(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     ledger_tip t1 = commit_base(n.lg);
     /* the same bytes again: same root */
     ledger_round *r;
@@ -333,14 +315,14 @@ static void t_root_idempotent(void **state)
     assert_int_equal(ledger_round_commit(r, 2000000000000000001ull, &t3), ST_OK);
     assert_memory_equal(t1.state_root, t3.state_root, LEDGER_HASH_SIZE);
     assert_int_equal(t3.height, 3);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 static void t_root_changes(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     ledger_tip prev = commit_base(n.lg);
     for (int k = 0; k < 5; k++) {
         ledger_round *r;
@@ -372,15 +354,15 @@ static void t_root_changes(void **state)
         assert_memory_not_equal(t.state_root, prev.state_root, LEDGER_HASH_SIZE);
         prev = t;
     }
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 static void t_root_zero_page(void **state)
 {
     (void)state;
     node a, b;
-    node_open(&a, 0);
-    node_open(&b, 0);
+    assert_int_equal(fx_node_open(&a, 0, true), ST_OK);
+    assert_int_equal(fx_node_open(&b, 0, true), ST_OK);
     ledger_tip ta = commit_base(a.lg);
     /* b: the same, plus explicit zero pages in both memories */
     ledger_round *r;
@@ -405,16 +387,16 @@ static void t_root_zero_page(void **state)
     assert_int_equal(ledger_round_page_put(r, 1, LEDGER_MEM_HEAP, 9, zero_page), ST_OK);
     assert_int_equal(ledger_round_commit(r, 2000000000000000000ull, &t2), ST_OK);
     assert_memory_equal(t2.state_root, ta.state_root, LEDGER_HASH_SIZE);
-    node_close(&a);
-    node_close(&b);
+    fx_node_close(&a);
+    fx_node_close(&b);
 }
 
 static void t_memory_clear(void **state)
 {
     (void)state;
     node a, b;
-    node_open(&a, 0);
-    node_open(&b, 0);
+    assert_int_equal(fx_node_open(&a, 0, true), ST_OK);
+    assert_int_equal(fx_node_open(&b, 0, true), ST_OK);
     commit_base(a.lg);
     /* a: clear the heap, then write page 5; pages staged before the clear are discarded */
     ledger_round *r;
@@ -443,8 +425,8 @@ static void t_memory_clear(void **state)
     assert_int_equal(ledger_page_get(rd, 1, LEDGER_MEM_HEAP, 5, page_r), ST_OK);
     assert_memory_equal(page_r, page_a, LEDGER_PAGE_SIZE);
     ledger_read_end(rd);
-    node_close(&a);
-    node_close(&b);
+    fx_node_close(&a);
+    fx_node_close(&b);
 }
 
 /* ---- rounds that leave no trace ------------------------------------------------------------ */
@@ -494,7 +476,7 @@ static void t_abort(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     ledger_tip base = commit_base(n.lg);
     ledger_round *r, *r2;
     assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
@@ -532,14 +514,14 @@ static void t_abort(void **state)
     assert_int_equal(ledger_round_receipt_put(r, mid, &rc), ST_OK);
     assert_int_equal(ledger_round_commit(r, base.timestamp_ns, NULL), ST_MESSAGE_REPLAY);
     assert_memory_equal(tip_of(n.lg).hash, t.hash, LEDGER_HASH_SIZE);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 static void t_alloc_fail_commit(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     ledger_tip base = commit_base(n.lg);
     int failures = 0;
     for (long k = 0;; k++) {
@@ -566,7 +548,7 @@ static void t_alloc_fail_commit(void **state)
     assert_int_equal(ledger_round_page_put(r, 1, LEDGER_MEM_HEAP, 0, page_a), ST_OUT_OF_MEMORY);
     assert_int_equal(ledger_round_page_put(r, 1, LEDGER_MEM_HEAP, 0, page_a), ST_OK);
     ledger_round_abort(r);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* ---- messages ------------------------------------------------------------------------------ */
@@ -575,7 +557,7 @@ static void t_signatures(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     buf env = {0};
     uint8_t id[LEDGER_HASH_SIZE], id2[LEDGER_HASH_SIZE];
     sign_msg(4, 1, span_of("hello", 5), 10, &env, id);
@@ -662,14 +644,14 @@ static void t_signatures(void **state)
     buf_fini(&env);
     buf_fini(&benv);
     buf_fini(&tmp);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 static void t_mempool(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     buf env[3] = {{0}};
     uint8_t ids[3][LEDGER_HASH_SIZE], got[LEDGER_HASH_SIZE];
     for (int i = 0; i < 3; i++) {
@@ -708,7 +690,7 @@ static void t_mempool(void **state)
     ledger_read_end(rd);
     for (int i = 0; i < 3; i++)
         buf_fini(&env[i]);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* ---- map growth and snapshots -------------------------------------------------------------- */
@@ -717,7 +699,8 @@ static void t_map_grows(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 1 << 20); /* 1 MiB: far less than the round below */
+    /* 1 MiB: far less than the round below */
+    assert_int_equal(fx_node_open(&n, 1 << 20, true), ST_OK);
     uint64_t before = ledger_map_size(n.lg);
     assert_true(before <= 1 << 20);
     ledger_round *r;
@@ -747,7 +730,7 @@ static void t_map_grows(void **state)
     ledger_options opt = {1 << 20, 0, true};
     assert_int_equal(ledger_open(n.dir, &opt, &n.lg), ST_OK);
     assert_int_equal(tip_of(n.lg).height, 1);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 typedef struct reader_job {
@@ -778,7 +761,7 @@ static void t_map_grows_with_reader(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 1 << 20);
+    assert_int_equal(fx_node_open(&n, 1 << 20, true), ST_OK);
     uint64_t before = ledger_map_size(n.lg);
     reader_job job = {n.lg, 0, 99};
     pthread_t th;
@@ -800,14 +783,14 @@ static void t_map_grows_with_reader(void **state)
     assert_int_equal(job.height_seen, 0);
     assert_true(ledger_map_size(n.lg) > before);
     assert_int_equal(tip_of(n.lg).height, 1);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 static void t_snapshot(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     ledger_reader *rd;
     assert_int_equal(ledger_read_begin(n.lg, &rd), ST_OK);
     commit_base(n.lg); /* the writer is not blocked by the open reader */
@@ -818,7 +801,7 @@ static void t_snapshot(void **state)
     assert_int_equal(ledger_canister_get(rd, 1, &c), ST_UNKNOWN_CANISTER);
     ledger_read_end(rd);
     assert_int_equal(tip_of(n.lg).height, 1);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* ---- canister ids as text ------------------------------------------------------------------ */

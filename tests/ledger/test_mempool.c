@@ -11,25 +11,7 @@
 
 #include "ledger_fixture.h"
 
-typedef struct node {
-    char dir[64];
-    ledger *lg;
-} node;
-
-static void node_open(node *n, uint64_t map_size, bool no_sync)
-{
-    assert_int_equal(fx_tmpdir(n->dir), 0);
-    ledger_options opt = {map_size, 0, no_sync};
-    assert_int_equal(ledger_open(n->dir, &opt, &n->lg), ST_OK);
-    ledger_genesis g = fx_genesis();
-    assert_int_equal(ledger_genesis_init(n->lg, &g), ST_OK);
-}
-
-static void node_close(node *n)
-{
-    ledger_close(n->lg);
-    fx_rmdir(n->dir);
-}
+typedef fx_node node;
 
 /* Signs an update from key 7 with the given nonce, arg and expiry into *out. */
 static void sign_msg(uint64_t nonce, span arg, uint64_t expiry, buf *out,
@@ -101,7 +83,7 @@ static void t_batch_mixed(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0, false); /* durable, as in a node */
+    assert_int_equal(fx_node_open(&n, 0, false), ST_OK); /* durable, as in a node */
     buf env[MIXED] = {{0}};
     uint8_t want_ids[MIXED][LEDGER_HASH_SIZE], ids[MIXED][LEDGER_HASH_SIZE];
     status st[MIXED];
@@ -145,7 +127,7 @@ static void t_batch_mixed(void **state)
     buf_fini(&fresh);
     for (int i = 0; i < MIXED; i++)
         buf_fini(&env[i]);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* Batched and one-by-one admission give the same outcomes and the same mempool. */
@@ -153,8 +135,8 @@ static void t_batch_equals_single(void **state)
 {
     (void)state;
     node a, b;
-    node_open(&a, 0, true);
-    node_open(&b, 0, true);
+    assert_int_equal(fx_node_open(&a, 0, true), ST_OK);
+    assert_int_equal(fx_node_open(&b, 0, true), ST_OK);
     buf env[MIXED] = {{0}};
     uint8_t want_ids[MIXED][LEDGER_HASH_SIZE], ids[MIXED][LEDGER_HASH_SIZE];
     status st[MIXED];
@@ -173,8 +155,8 @@ static void t_batch_equals_single(void **state)
     assert_memory_equal(ga, gb, na * LEDGER_HASH_SIZE);
     for (int i = 0; i < MIXED; i++)
         buf_fini(&env[i]);
-    node_close(&a);
-    node_close(&b);
+    fx_node_close(&a);
+    fx_node_close(&b);
 }
 
 /* A large batch in a tiny map: the transaction is redone after growth, every status fresh. */
@@ -182,7 +164,7 @@ static void t_batch_map_growth(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 1 << 20, true);
+    assert_int_equal(fx_node_open(&n, 1 << 20, true), ST_OK);
     enum { N = 400 };
     static uint8_t arg[3000];
     buf all = {0}, one = {0};
@@ -209,7 +191,7 @@ static void t_batch_map_growth(void **state)
     assert_memory_equal(got, ids, sizeof ids);
     buf_fini(&all);
     buf_fini(&one);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* Allocation failure: the batch reports OUT_OF_MEMORY for every envelope and writes nothing. */
@@ -217,7 +199,7 @@ static void t_batch_alloc_fail(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0, true);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     buf env[MIXED] = {{0}};
     uint8_t want_ids[MIXED][LEDGER_HASH_SIZE], ids[MIXED][LEDGER_HASH_SIZE];
     status st[MIXED];
@@ -238,7 +220,7 @@ static void t_batch_alloc_fail(void **state)
         assert_int_equal(st[i], mixed_want[i]);
     for (int i = 0; i < MIXED; i++)
         buf_fini(&env[i]);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 /* Without a genesis every envelope gets NO_GENESIS. */
@@ -268,7 +250,7 @@ static void t_find_after_include(void **state)
 {
     (void)state;
     node n;
-    node_open(&n, 0, true);
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
     buf env = {0};
     uint8_t id[LEDGER_HASH_SIZE], got[LEDGER_HASH_SIZE];
     sign_msg(1, span_of("a", 1), 10, &env, id);
@@ -289,7 +271,7 @@ static void t_find_after_include(void **state)
     assert_int_equal(ledger_message_get(rd, id, &e), ST_OK);
     ledger_read_end(rd);
     buf_fini(&env);
-    node_close(&n);
+    fx_node_close(&n);
 }
 
 int main(void)
