@@ -344,6 +344,22 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
             fall;                                                                                 \
         NEXT();                                                                                   \
     }
+/* Enters defined function f with its frame at nfp (pc: where the caller resumes): the depth
+ * and slot checks, the return frame, zeroed locals. The call opcodes' common part. */
+#define PUSH_FRAME()                                                                              \
+    do {                                                                                          \
+        if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)                    \
+            TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);                                                   \
+        fr->ret_pc = pc;                                                                          \
+        fr->fp = fp;                                                                              \
+        fr->inst = inst;                                                                          \
+        fr++;                                                                                     \
+        if (fr > hi)                                                                              \
+            hi = fr;                                                                              \
+        for (uint32_t i = f->nparams, e = f->nparams + f->meta->nlocals; i < e; i++)              \
+            nfp[i] = 0;                                                                           \
+        fp = nfp;                                                                                 \
+    } while (0)
 #define LOAD_MEM()                                                                                \
     do {                                                                                          \
         mem = inst->mem ? inst->mem->base : NULL;                                                 \
@@ -615,33 +631,13 @@ out_of_budget: /* a TAKE_M whose check failed: to the out-of-instructions call *
         f = inst->funcs[pc[1]];
         nfp = fp + pc[2];
         pc += 3;
-        if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)
-            TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
-        fr->ret_pc = pc;
-        fr->fp = fp;
-        fr->inst = inst;
-        fr++;
-        if (fr > hi)
-            hi = fr;
-        for (uint32_t i = f->nparams, e = f->nparams + f->meta->nlocals; i < e; i++)
-            nfp[i] = 0;
-        fp = nfp;
+        PUSH_FRAME();
         TAKE_M(f->code + 7, f->code[1]);
         NEXT();
     }
 do_call:
     if (f->code) {
-        if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)
-            TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
-        fr->ret_pc = pc;
-        fr->fp = fp;
-        fr->inst = inst;
-        fr++;
-        if (fr > hi)
-            hi = fr;
-        for (uint32_t i = f->nparams, e = f->nparams + f->meta->nlocals; i < e; i++)
-            nfp[i] = 0;
-        fp = nfp;
+        PUSH_FRAME();
         pc = f->code;
         if (f->inst != inst) {
             CTR_SAVE();
