@@ -223,8 +223,8 @@ static size_t admit_run(rpc_server *srv, admit_item *list, size_t n)
     size_t i = 0, ok = 0;
     for (admit_item *it = list; st == ST_OK && it; it = it->next)
         envs[i++] = span_of(it->env.ptr, it->env.len);
-    if (st == ST_OK)
-        st = ledger_mempool_add_batch(srv->lg, n, envs, ids, sts);
+    if (st == ST_OK) /* every item passed ledger_message_decode in submit_kind */
+        st = ledger_mempool_add_verified(srv->lg, n, envs, ids, sts);
     i = 0;
     for (admit_item *it = list; it; it = it->next, i++) {
         it->st = st == ST_OK ? sts[i] : st;

@@ -300,6 +300,14 @@ status ledger_mempool_add(ledger *lg, span envelope, uint8_t id[LEDGER_HASH_SIZE
 status ledger_mempool_add_batch(ledger *lg, size_t n, const span *envelopes,
                                 uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses);
 
+/* As ledger_mempool_add_batch for envelopes the caller has just checked with
+ * ledger_message_decode under the genesis max_message_bytes (the node's RPC handlers, which
+ * must answer a bad signature before queueing): parsed for id and expiry, not verified again
+ * (ed25519 dominates admission). Expiry and replay are checked as there. Never use it on bytes
+ * nobody verified. */
+status ledger_mempool_add_verified(ledger *lg, size_t n, const span *envelopes,
+                                   uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses);
+
 /* ---- rounds ------------------------------------------------------------------------------- */
 
 /* Opens the round that builds block tip.height + 1. Nothing is written until commit; staging

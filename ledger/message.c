@@ -201,8 +201,10 @@ static status write_mempool_batch(ledger *lg, MDB_txn *txn, void *vctx)
     return store_put(lg, txn, DB_META, "mempool_seq", 11, val, 8, 0);
 }
 
-status ledger_mempool_add_batch(ledger *lg, size_t n, const span *envelopes,
-                                uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses)
+/* ledger_mempool_add_batch and _verified: `verified` skips the size limit and the signature
+ * check (the caller made them with ledger_message_decode). */
+static status add_batch(ledger *lg, size_t n, const span *envelopes,
+                        uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses, bool verified)
 {
     status st = lg->has_genesis ? ST_OK : ST_NO_GENESIS;
     batch_item *items = NULL;
@@ -214,11 +216,13 @@ status ledger_mempool_add_batch(ledger *lg, size_t n, const span *envelopes,
         goto out_statuses;
     }
     /* the signatures are checked outside the write transaction: the writer lock is held only
-     * for the lookups and the puts */
+     * for the lookups and the puts; `verified` envelopes are only parsed (id, expiry) */
     for (size_t i = 0; i < n; i++) {
         ledger_message m;
-        items[i].decoded =
-            ledger_message_decode(envelopes[i], lg->genesis.max_message_bytes, &m, ids[i]);
+        span env = envelopes[i];
+        items[i].decoded = verified ? ledger_message_parse(env, &m, ids[i])
+                                    : ledger_message_decode(env, lg->genesis.max_message_bytes, &m,
+                                                            ids[i]);
         items[i].expiry_height = items[i].decoded == ST_OK ? m.expiry_height : 0;
         if (items[i].decoded == ST_IO_ERROR) { /* libsodium cannot start: a node fault */
             st = ST_IO_ERROR;
@@ -235,6 +239,18 @@ out_statuses:
     for (size_t i = 0; st != ST_OK && i < n; i++)
         statuses[i] = st;
     return st;
+}
+
+status ledger_mempool_add_batch(ledger *lg, size_t n, const span *envelopes,
+                                uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses)
+{
+    return add_batch(lg, n, envelopes, ids, statuses, false);
+}
+
+status ledger_mempool_add_verified(ledger *lg, size_t n, const span *envelopes,
+                                   uint8_t (*ids)[LEDGER_HASH_SIZE], status *statuses)
+{
+    return add_batch(lg, n, envelopes, ids, statuses, true);
 }
 
 status ledger_mempool_add(ledger *lg, span envelope, uint8_t id[LEDGER_HASH_SIZE])

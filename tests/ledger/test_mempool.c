@@ -130,6 +130,48 @@ static void t_batch_mixed(void **state)
     fx_node_close(&n);
 }
 
+/* ledger_mempool_add_verified on what passed ledger_message_decode (as the node's handler
+ * does): the same outcomes, ids and mempool as the checking batch; expiry and replay (also
+ * inside the batch) are still refused. */
+static void t_verified_equals_checked(void **state)
+{
+    (void)state;
+    node a, b;
+    assert_int_equal(fx_node_open(&a, 0, true), ST_OK);
+    assert_int_equal(fx_node_open(&b, 0, true), ST_OK);
+    buf env[MIXED] = {{0}};
+    uint8_t want_ids[MIXED][LEDGER_HASH_SIZE], ids_a[MIXED][LEDGER_HASH_SIZE],
+        ids_b[MIXED][LEDGER_HASH_SIZE];
+    status st_a[MIXED], st_b[MIXED];
+    span spans[MIXED];
+    size_t k = 0;
+    make_mixed(env, want_ids);
+    for (int i = 0; i < MIXED; i++) {
+        ledger_message m;
+        uint8_t id[LEDGER_HASH_SIZE];
+        span e = span_of(env[i].ptr, env[i].len);
+        if (ledger_message_decode(e, fx_genesis().max_message_bytes, &m, id) == ST_OK)
+            spans[k++] = e; /* 0, 2, 3 (duplicate of 0), 4 (expired), 7 */
+    }
+    assert_int_equal(k, 5);
+    assert_int_equal(ledger_mempool_add_batch(a.lg, k, spans, ids_a, st_a), ST_OK);
+    assert_int_equal(ledger_mempool_add_verified(b.lg, k, spans, ids_b, st_b), ST_OK);
+    static const status want[5] = {ST_OK, ST_OK, ST_MESSAGE_REPLAY, ST_MESSAGE_EXPIRED, ST_OK};
+    for (size_t i = 0; i < k; i++) {
+        assert_int_equal(st_a[i], want[i]);
+        assert_int_equal(st_b[i], want[i]);
+        assert_memory_equal(ids_a[i], ids_b[i], LEDGER_HASH_SIZE);
+    }
+    uint8_t got_a[16][LEDGER_HASH_SIZE], got_b[16][LEDGER_HASH_SIZE];
+    assert_int_equal(mempool_ids(a.lg, got_a, 16), 3);
+    assert_int_equal(mempool_ids(b.lg, got_b, 16), 3);
+    assert_memory_equal(got_a, got_b, sizeof got_a[0] * 3);
+    for (int i = 0; i < MIXED; i++)
+        buf_fini(&env[i]);
+    fx_node_close(&a);
+    fx_node_close(&b);
+}
+
 /* Batched and one-by-one admission give the same outcomes and the same mempool. */
 static void t_batch_equals_single(void **state)
 {
@@ -279,6 +321,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_batch_mixed),
         cmocka_unit_test(t_batch_equals_single),
+        cmocka_unit_test(t_verified_equals_checked),
         cmocka_unit_test(t_batch_map_growth),
         cmocka_unit_test(t_batch_alloc_fail),
         cmocka_unit_test(t_batch_no_genesis),
