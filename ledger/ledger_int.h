@@ -19,11 +19,11 @@ enum {
     DB_HEAP,        /* "heap":        id (8 BE) || page (4 BE) -> 65536 bytes */
     DB_STABLE,      /* "stable":      same for stable memory */
     DB_NODES,       /* "nodes":       tree key (18 bytes) -> 32-byte hash (page hashes too) */
-    DB_RECEIPTS,    /* "receipts":    message id -> receipt */
+    DB_RECEIPTS,    /* "receipts":    arrival seq (8 BE) -> receipt */
     DB_BLOCKS,      /* "blocks":      height (8 BE) -> block */
-    DB_MESSAGES,    /* "messages":    message id -> envelope of a message included in a block */
-    DB_MEMPOOL,     /* "mempool":     arrival seq (8 BE) -> envelope */
-    DB_MEMPOOL_IDS, /* "mempool_ids": message id -> arrival seq (8 BE) */
+    DB_MESSAGES,    /* "messages":    arrival seq (8 BE) -> envelope included in a block */
+    DB_MEMPOOL,     /* "mempool":     arrival seq (8 BE) -> envelope waiting */
+    DB_IDS,         /* "ids":         message id -> arrival seq (8 BE), every message seen */
     DB_COUNT
 };
 
@@ -33,6 +33,10 @@ enum { NODE_KEY_SIZE = 18, PAGE_KEY_SIZE = 12 };
 
 /* The record format byte that starts every stored value (docs/formats.md). */
 enum { FORMAT_V1 = 1 };
+
+/* The database layout (meta "layout", docs/formats.md "Databases"). Layout 2 keys messages and
+ * receipts by arrival number instead of by message id, so a block appends to them. */
+enum { LAYOUT_VERSION = 2 };
 
 struct ledger {
     MDB_env *env;
@@ -161,6 +165,14 @@ static inline unsigned tree_depth(unsigned kind)
 {
     return kind == TREE_HEAP ? 16 : kind == TREE_STABLE ? 32 : 64;
 }
+
+/* ---- message.c: arrival numbers --------------------------------------------------------- */
+
+/* The arrival number of message id from "ids": ST_OK with *seq, ST_NOT_FOUND, or a fault. */
+status ids_seq(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE], uint64_t *seq);
+/* The last arrival number given out (0 if none) and its update. */
+status seq_get(ledger *lg, MDB_txn *txn, uint64_t *seq);
+status seq_set(ledger *lg, MDB_txn *txn, uint64_t seq);
 
 /* Admission checks of ledger_message_check inside any transaction (read or write). */
 status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t height,

@@ -80,20 +80,26 @@ status ledger_message_parse(span envelope, ledger_message *out, uint8_t id[LEDGE
     return decode_envelope(envelope, UINT32_MAX, false, out, id);
 }
 
-/* ST_MESSAGE_REPLAY if message id has a receipt, was included in a block or waits in the
- * mempool (the transaction's own writes included), ST_OK if not, or a fault. */
+status ids_seq(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE], uint64_t *seq)
+{
+    MDB_val v;
+    status st = store_get(lg, txn, DB_IDS, id, LEDGER_HASH_SIZE, &v);
+    if (st != ST_OK)
+        return st;
+    if (v.mv_size != 8)
+        return STORE_CORRUPT(lg, "message id index");
+    *seq = be64_load(v.mv_data);
+    return ST_OK;
+}
+
+/* ST_MESSAGE_REPLAY if message id was seen (waits in the mempool, was included in a block or
+ * has a receipt: all of them have an arrival number in "ids", the transaction's own writes
+ * included), ST_OK if not, or a fault. */
 static status seen_txn(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE])
 {
-    static const int seen_in[] = {DB_RECEIPTS, DB_MESSAGES, DB_MEMPOOL_IDS};
-    for (size_t i = 0; i < BASE_ARRAY_LEN(seen_in); i++) {
-        MDB_val v;
-        status st = store_get(lg, txn, seen_in[i], id, LEDGER_HASH_SIZE, &v);
-        if (st == ST_OK)
-            return ST_MESSAGE_REPLAY;
-        if (st != ST_NOT_FOUND)
-            return st;
-    }
-    return ST_OK;
+    MDB_val v;
+    status st = store_get(lg, txn, DB_IDS, id, LEDGER_HASH_SIZE, &v);
+    return st == ST_OK ? ST_MESSAGE_REPLAY : st == ST_NOT_FOUND ? ST_OK : st;
 }
 
 status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t height,
@@ -138,8 +144,7 @@ typedef struct batch_ctx {
     const batch_item *items;
 } batch_ctx;
 
-/* Reads the arrival counter (0 if no message ever arrived). */
-static status seq_get(ledger *lg, MDB_txn *txn, uint64_t *seq)
+status seq_get(ledger *lg, MDB_txn *txn, uint64_t *seq)
 {
     MDB_val v;
     status st = store_get(lg, txn, DB_META, "mempool_seq", 11, &v);
@@ -153,6 +158,13 @@ static status seq_get(ledger *lg, MDB_txn *txn, uint64_t *seq)
         return STORE_CORRUPT(lg, "mempool counter");
     *seq = le64_load(v.mv_data);
     return ST_OK;
+}
+
+status seq_set(ledger *lg, MDB_txn *txn, uint64_t seq)
+{
+    uint8_t val[8];
+    le64_store(val, seq);
+    return store_put(lg, txn, DB_META, "mempool_seq", 11, val, 8, 0);
 }
 
 /* The write transaction of a batch: expiry and replay checks against the tip, then each
@@ -190,15 +202,12 @@ static status write_mempool_batch(ledger *lg, MDB_txn *txn, void *vctx)
         span e = ctx->envelopes[i];
         st = store_put(lg, txn, DB_MEMPOOL, key, 8, e.ptr, e.len, 0);
         if (st == ST_OK)
-            st = store_put(lg, txn, DB_MEMPOOL_IDS, ctx->ids[i], LEDGER_HASH_SIZE, key, 8, 0);
+            st = store_put(lg, txn, DB_IDS, ctx->ids[i], LEDGER_HASH_SIZE, key, 8, 0);
         if (st != ST_OK)
             return st;
     }
-    if (seq == first)
-        return ST_OK; /* nothing accepted: an empty transaction */
-    uint8_t val[8];
-    le64_store(val, seq);
-    return store_put(lg, txn, DB_META, "mempool_seq", 11, val, 8, 0);
+    return seq == first ? ST_OK /* nothing accepted: an empty transaction */
+                        : seq_set(lg, txn, seq);
 }
 
 /* ledger_mempool_add_batch and _verified: `verified` skips the size limit and the signature

@@ -141,11 +141,24 @@ status ledger_code_get(ledger_reader *rd, const uint8_t hash[LEDGER_HASH_SIZE], 
     return ST_OK;
 }
 
+/* The value stored under message msg_id's arrival number in db (receipts, messages, mempool). */
+static status get_by_id(ledger_reader *rd, int db, const uint8_t msg_id[LEDGER_HASH_SIZE],
+                        uint64_t *seq, MDB_val *v)
+{
+    status st = ids_seq(rd->lg, rd->txn, msg_id, seq);
+    if (st != ST_OK)
+        return st;
+    uint8_t key[8];
+    be64_store(key, *seq);
+    return store_get(rd->lg, rd->txn, db, key, 8, v);
+}
+
 status ledger_receipt_get(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SIZE],
                           ledger_receipt *out)
 {
+    uint64_t seq;
     MDB_val v;
-    status st = store_get(rd->lg, rd->txn, DB_RECEIPTS, msg_id, LEDGER_HASH_SIZE, &v);
+    status st = get_by_id(rd, DB_RECEIPTS, msg_id, &seq, &v);
     if (st != ST_OK)
         return st;
     if (dec_receipt(span_of(v.mv_data, v.mv_size), out, ST_CORRUPT_LEDGER) != ST_OK)
@@ -156,8 +169,9 @@ status ledger_receipt_get(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SI
 status ledger_message_get(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SIZE],
                           span *envelope)
 {
+    uint64_t seq;
     MDB_val v;
-    status st = store_get(rd->lg, rd->txn, DB_MESSAGES, msg_id, LEDGER_HASH_SIZE, &v);
+    status st = get_by_id(rd, DB_MESSAGES, msg_id, &seq, &v);
     if (st == ST_OK)
         *envelope = span_of(v.mv_data, v.mv_size);
     return st;
@@ -193,13 +207,10 @@ status ledger_mempool_next(ledger_reader *rd, uint64_t *seq, span *envelope,
 status ledger_mempool_find(ledger_reader *rd, const uint8_t msg_id[LEDGER_HASH_SIZE],
                            uint64_t *seq)
 {
+    uint64_t at;
     MDB_val v;
-    status st = store_get(rd->lg, rd->txn, DB_MEMPOOL_IDS, msg_id, LEDGER_HASH_SIZE, &v);
-    if (st != ST_OK)
-        return st;
-    if (v.mv_size != 8)
-        return STORE_CORRUPT(rd->lg, "mempool index");
-    if (seq)
-        *seq = be64_load(v.mv_data);
-    return ST_OK;
+    status st = get_by_id(rd, DB_MEMPOOL, msg_id, &at, &v);
+    if (st == ST_OK && seq)
+        *seq = at;
+    return st;
 }

@@ -666,10 +666,110 @@ out_free_ids:
     return st;
 }
 
-/* Stores the receipts (last staged per message wins) and computes the receipts root:
- * H("tally/receipts\0" || u32 count || for each id in order: id || H("tally/receipt\0" ||
- * receipt encoding)). */
-static status write_receipts(ledger *lg, MDB_txn *txn, const ledger_round *r,
+/* A round's message bookkeeping (docs/formats.md "Databases"): cursors on "ids" (message id ->
+ * arrival number), "mempool" and "messages", and the arrival counter. Messages, receipts and
+ * mempool entries are keyed by arrival number, and a block's messages mostly arrived in order:
+ * its writes land on the last leaf pages instead of one random page per message and table. */
+typedef struct arrivals {
+    MDB_cursor *ids, *pool;
+    uint64_t seq, seq0; /* last arrival number given out: now and when the round began */
+} arrivals;
+
+static status arrivals_open(ledger *lg, MDB_txn *txn, arrivals *a)
+{
+    a->ids = a->pool = NULL;
+    status st = seq_get(lg, txn, &a->seq);
+    if (st != ST_OK)
+        return st;
+    a->seq0 = a->seq;
+    int rc = mdb_cursor_open(txn, lg->db[DB_IDS], &a->ids);
+    if (!rc)
+        rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL], &a->pool);
+    if (rc) {
+        if (a->ids)
+            mdb_cursor_close(a->ids);
+        a->ids = NULL;
+        return STORE_FAULT(lg, rc, "message cursors");
+    }
+    return ST_OK;
+}
+
+/* Closes the cursors; stores the counter if the round gave out numbers (if st is ST_OK). */
+static status arrivals_close(ledger *lg, MDB_txn *txn, arrivals *a, status st)
+{
+    if (a->ids) {
+        mdb_cursor_close(a->pool);
+        mdb_cursor_close(a->ids);
+    }
+    return st == ST_OK && a->seq != a->seq0 ? seq_set(lg, txn, a->seq) : st;
+}
+
+/* The arrival number of message id into *seq. A message never seen (a replayed block's, or a
+ * receipt without a message) gets the next number if `assign`, else ST_NOT_FOUND. */
+static status arrival(ledger *lg, arrivals *a, const uint8_t id[LEDGER_HASH_SIZE], bool assign,
+                      uint64_t *seq)
+{
+    MDB_val k = {LEDGER_HASH_SIZE, (void *)id}, v;
+    int rc = mdb_cursor_get(a->ids, &k, &v, MDB_SET);
+    if (!rc) {
+        if (v.mv_size != 8)
+            return STORE_CORRUPT(lg, "message id index");
+        *seq = be64_load(v.mv_data);
+        return ST_OK;
+    }
+    if (rc != MDB_NOTFOUND)
+        return STORE_FAULT(lg, rc, "message id index");
+    if (!assign)
+        return ST_NOT_FOUND;
+    uint8_t key[8];
+    be64_store(key, *seq = ++a->seq);
+    k = (MDB_val){LEDGER_HASH_SIZE, (void *)id};
+    v = (MDB_val){8, key};
+    rc = mdb_cursor_put(a->ids, &k, &v, MDB_NOOVERWRITE);
+    return rc ? STORE_FAULT(lg, rc, "message id index") : ST_OK;
+}
+
+/* Removes arrival number seq from the mempool if it waits there; *removed tells. */
+static status pool_remove(ledger *lg, arrivals *a, uint64_t seq, bool *removed)
+{
+    uint8_t key[8];
+    be64_store(key, seq);
+    MDB_val k = {8, key}, v;
+    int rc = mdb_cursor_get(a->pool, &k, &v, MDB_SET);
+    *removed = rc == 0;
+    if (rc == MDB_NOTFOUND)
+        return ST_OK;
+    if (!rc)
+        rc = mdb_cursor_del(a->pool, 0);
+    return rc ? STORE_FAULT(lg, rc, "mempool") : ST_OK;
+}
+
+/* Stores the included messages under their arrival numbers (a message included before is a
+ * replay) and takes them out of the mempool; fills *ids with the block's id list. */
+static status write_messages(ledger *lg, MDB_txn *txn, const ledger_round *r, arrivals *a,
+                             uint8_t *ids)
+{
+    const st_msg *m = r->msgs.ptr;
+    status st = ST_OK;
+    for (size_t i = 0; i < r->msgs.len && st == ST_OK; i++) {
+        memcpy(ids + i * LEDGER_HASH_SIZE, m[i].id, LEDGER_HASH_SIZE);
+        uint64_t seq = 0;
+        bool removed;
+        uint8_t key[8];
+        st = arrival(lg, a, m[i].id, true, &seq);
+        if (st == ST_OK)
+            st = pool_remove(lg, a, seq, &removed);
+        be64_store(key, seq);
+        if (st == ST_OK) /* MDB_KEYEXIST comes back as ST_MESSAGE_REPLAY */
+            st = store_put(lg, txn, DB_MESSAGES, key, 8, m[i].env, m[i].len, MDB_NOOVERWRITE);
+    }
+    return st;
+}
+
+/* Stores the receipts (last staged per message wins) under their messages' arrival numbers and
+ * computes the receipts root: H("tally/receipts\0" || u32 count || for each id in order: id ||
+ * H("tally/receipt\0" || receipt encoding)). */
+static status write_receipts(ledger *lg, MDB_txn *txn, const ledger_round *r, arrivals *a,
                              uint8_t root[LEDGER_HASH_SIZE])
 {
     const st_receipt *s = r->receipts.ptr;
@@ -690,9 +790,12 @@ static status write_receipts(ledger *lg, MDB_txn *txn, const ledger_round *r,
         enc.len = 0;
         sink es = {&enc, NULL, ST_OK};
         enc_receipt(&es, &rc);
-        st = es.st != ST_OK ? es.st
-                            : store_put(lg, txn, DB_RECEIPTS, s[i].id, LEDGER_HASH_SIZE, enc.ptr,
-                                        enc.len, MDB_NOOVERWRITE);
+        uint64_t seq = 0;
+        uint8_t key[8];
+        st = es.st != ST_OK ? es.st : arrival(lg, a, s[i].id, true, &seq);
+        be64_store(key, seq);
+        if (st == ST_OK) /* MDB_KEYEXIST comes back as ST_MESSAGE_REPLAY: a receipt exists */
+            st = store_put(lg, txn, DB_RECEIPTS, key, 8, enc.ptr, enc.len, MDB_NOOVERWRITE);
         uint8_t h1[LEDGER_HASH_SIZE];
         crypto_generichash_state h;
         hash_begin(&h, TAG_RECEIPT);
@@ -703,82 +806,34 @@ static status write_receipts(ledger *lg, MDB_txn *txn, const ledger_round *r,
     }
     hash_end(&all, root);
     buf_fini(&enc);
-    return st; /* MDB_KEYEXIST came back as ST_MESSAGE_REPLAY: a receipt already exists */
+    return st;
 }
 
-/* Cursors on the two mempool databases, open for all of a round's removals: a cursor finds a
- * key and deletes it in one search (mdb_get then mdb_del search twice), and the arrival-ordered
- * mempool entries of a block mostly sit on the leaf page the cursor is already on. */
-typedef struct mempool_cursors {
-    MDB_cursor *ids, *seqs;
-} mempool_cursors;
-
-static status mempool_cursors_open(ledger *lg, MDB_txn *txn, mempool_cursors *mc)
+/* Removes the dropped messages from the mempool, and from "ids" (so they are forgotten) unless
+ * the message also has a receipt. An id not in the mempool is left alone. */
+static status write_drops(ledger *lg, MDB_txn *txn, const ledger_round *r, arrivals *a)
 {
-    mc->ids = mc->seqs = NULL;
-    int rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL_IDS], &mc->ids);
-    if (!rc)
-        rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL], &mc->seqs);
-    if (rc) {
-        if (mc->ids)
-            mdb_cursor_close(mc->ids);
-        mc->ids = NULL;
-        return STORE_FAULT(lg, rc, "mempool cursor");
-    }
-    return ST_OK;
-}
-
-static void mempool_cursors_close(mempool_cursors *mc)
-{
-    mdb_cursor_close(mc->seqs);
-    mdb_cursor_close(mc->ids);
-}
-
-/* Removes message id from the mempool if it is there. */
-static status mempool_remove(ledger *lg, mempool_cursors *mc, const uint8_t id[LEDGER_HASH_SIZE])
-{
-    MDB_val k = {LEDGER_HASH_SIZE, (void *)id}, v;
-    int rc = mdb_cursor_get(mc->ids, &k, &v, MDB_SET);
-    if (rc == MDB_NOTFOUND)
-        return ST_OK;
-    if (rc)
-        return STORE_FAULT(lg, rc, "mempool index");
-    if (v.mv_size != 8)
-        return STORE_CORRUPT(lg, "mempool index");
-    uint8_t seq[8];
-    memcpy(seq, v.mv_data, 8);
-    rc = mdb_cursor_del(mc->ids, 0);
-    if (rc)
-        return STORE_FAULT(lg, rc, "mempool index");
-    MDB_val sk = {8, seq};
-    rc = mdb_cursor_get(mc->seqs, &sk, &v, MDB_SET);
-    if (rc == MDB_NOTFOUND)
-        return ST_OK; /* as mdb_del of an absent key: nothing to remove */
-    if (!rc)
-        rc = mdb_cursor_del(mc->seqs, 0);
-    return rc ? STORE_FAULT(lg, rc, "mempool") : ST_OK;
-}
-
-/* Stores the included messages by id (a message included before is a replay) and removes
- * them and the dropped ones from the mempool; fills *ids with the block's id list. */
-static status write_messages(ledger *lg, MDB_txn *txn, const ledger_round *r, uint8_t *ids)
-{
-    mempool_cursors mc;
-    status st = mempool_cursors_open(lg, txn, &mc);
-    if (st != ST_OK)
-        return st;
-    const st_msg *m = r->msgs.ptr;
-    for (size_t i = 0; i < r->msgs.len && st == ST_OK; i++) {
-        memcpy(ids + i * LEDGER_HASH_SIZE, m[i].id, LEDGER_HASH_SIZE);
-        st = store_put(lg, txn, DB_MESSAGES, m[i].id, LEDGER_HASH_SIZE, m[i].env, m[i].len,
-                       MDB_NOOVERWRITE);
-        if (st == ST_OK)
-            st = mempool_remove(lg, &mc, m[i].id);
-    }
     const st_id *d = r->drops.ptr;
-    for (size_t i = 0; i < r->drops.len && st == ST_OK; i++)
-        st = mempool_remove(lg, &mc, d[i].id);
-    mempool_cursors_close(&mc);
+    status st = ST_OK;
+    for (size_t i = 0; i < r->drops.len && st == ST_OK; i++) {
+        uint64_t seq = 0;
+        bool removed = false;
+        st = arrival(lg, a, d[i].id, false, &seq);
+        if (st == ST_NOT_FOUND) {
+            st = ST_OK;
+            continue;
+        }
+        if (st == ST_OK)
+            st = pool_remove(lg, a, seq, &removed);
+        if (st != ST_OK || !removed)
+            continue;
+        uint8_t key[8];
+        MDB_val v;
+        be64_store(key, seq);
+        st = store_get(lg, txn, DB_RECEIPTS, key, 8, &v);
+        if (st == ST_NOT_FOUND)
+            st = store_del(lg, txn, DB_IDS, d[i].id, LEDGER_HASH_SIZE);
+    }
     return st;
 }
 
@@ -798,10 +853,16 @@ static status write_round(ledger *lg, MDB_txn *txn, void *vctx)
     uint8_t *ids = base_calloc(r->msgs.len ? r->msgs.len : 1, LEDGER_HASH_SIZE);
     if (!ids)
         return ST_OUT_OF_MEMORY;
+    arrivals a;
     if ((st = write_codes(lg, txn, r)) || (st = write_clears(lg, txn, r)) ||
         (st = write_pages(lg, txn, r)) || (st = write_canisters(lg, txn, r, b.state_root)) ||
-        (st = write_receipts(lg, txn, r, b.receipts_root)) ||
-        (st = write_messages(lg, txn, r, ids)))
+        (st = arrivals_open(lg, txn, &a)))
+        goto out_free_ids;
+    /* messages first: a receipt goes under the arrival number its message has or is given */
+    if ((st = write_messages(lg, txn, r, &a, ids)) == ST_OK &&
+        (st = write_receipts(lg, txn, r, &a, b.receipts_root)) == ST_OK)
+        st = write_drops(lg, txn, r, &a);
+    if ((st = arrivals_close(lg, txn, &a, st)) != ST_OK)
         goto out_free_ids;
     b.height = r->height;
     memcpy(b.parent_hash, r->parent_hash, LEDGER_HASH_SIZE);

@@ -13,7 +13,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_META] = "meta",         [DB_CODE] = "code",         [DB_CANISTERS] = "canisters",
     [DB_HEAP] = "heap",         [DB_STABLE] = "stable",     [DB_NODES] = "nodes",
     [DB_RECEIPTS] = "receipts", [DB_BLOCKS] = "blocks",     [DB_MESSAGES] = "messages",
-    [DB_MEMPOOL] = "mempool",   [DB_MEMPOOL_IDS] = "mempool_ids",
+    [DB_MEMPOOL] = "mempool",   [DB_IDS] = "ids",
 };
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
@@ -231,6 +231,19 @@ static status load_genesis(ledger *lg)
         st = STORE_CORRUPT(lg, "genesis");
         goto out_abort;
     }
+    MDB_val lv;
+    st = store_get(lg, txn, DB_META, "layout", 6, &lv);
+    if (st == ST_NOT_FOUND || (st == ST_OK && (lv.mv_size != 4 ||
+                                               le32_load(lv.mv_data) != LAYOUT_VERSION))) {
+        /* layout 1 (before messages and receipts were keyed by arrival) had no "layout" key */
+        snprintf(lg->detail, sizeof lg->detail,
+                 "database layout %u, this tally reads layout %u (docs/formats.md)",
+                 st == ST_OK && lv.mv_size == 4 ? (unsigned)le32_load(lv.mv_data) : 1u,
+                 (unsigned)LAYOUT_VERSION);
+        st = ST_LEDGER_LAYOUT;
+    }
+    if (st != ST_OK)
+        goto out_abort;
     lg->genesis_extra = base_alloc(g.extra.len);
     if (!lg->genesis_extra) {
         st = ST_OUT_OF_MEMORY;
@@ -355,8 +368,9 @@ static status write_genesis(ledger *lg, MDB_txn *txn, void *vctx)
                                                                     : ST_GENESIS_MISMATCH;
     if (st != ST_NOT_FOUND)
         return st;
-    uint8_t one[8];
+    uint8_t one[8], layout[4];
     le64_store(one, 1);
+    le32_store(layout, LAYOUT_VERSION);
     ledger_block b;
     memset(&b, 0, sizeof b);
     memcpy(b.parent_hash, ctx->hash, LEDGER_HASH_SIZE);
@@ -379,6 +393,8 @@ static status write_genesis(ledger *lg, MDB_txn *txn, void *vctx)
     st = bs.st;
     if (st == ST_OK)
         st = store_put(lg, txn, DB_META, "genesis", 7, ctx->enc.ptr, ctx->enc.len, 0);
+    if (st == ST_OK)
+        st = store_put(lg, txn, DB_META, "layout", 6, layout, 4, 0);
     if (st == ST_OK)
         st = store_put(lg, txn, DB_META, "next_canister_id", 16, one, 8, 0);
     if (st == ST_OK)

@@ -41,15 +41,23 @@ static int flip(MDB_txn *txn, MDB_dbi db, MDB_val *key, const MDB_val *val, size
 /* Flips a bit in the middle of the envelope of the block's first message. */
 static int tamper_message(MDB_txn *txn, const MDB_val *block)
 {
-    MDB_dbi msgs;
-    int rc = mdb_dbi_open(txn, "messages", 0, &msgs);
-    if (rc)
-        return fail("open messages", rc);
+    MDB_dbi ids, msgs;
+    int rc = mdb_dbi_open(txn, "ids", 0, &ids);
+    if (rc || (rc = mdb_dbi_open(txn, "messages", 0, &msgs)))
+        return fail("open ids, messages", rc);
     const uint8_t *b = block->mv_data;
     if (block->mv_size < IDS_AT + HASH_SIZE || (b[IDS_AT - 4] | b[IDS_AT - 3] | b[IDS_AT - 2] |
                                                 b[IDS_AT - 1]) == 0)
         return fail("the block has no message", 0);
+    /* the id's arrival number (8 bytes) is the key of its envelope */
     MDB_val k = {HASH_SIZE, (void *)(b + IDS_AT)}, v;
+    if ((rc = mdb_get(txn, ids, &k, &v)))
+        return fail("get message id", rc);
+    if (v.mv_size != 8)
+        return fail("arrival number size", 0);
+    uint8_t seq[8];
+    memcpy(seq, v.mv_data, 8);
+    k = (MDB_val){8, seq};
     if ((rc = mdb_get(txn, msgs, &k, &v)))
         return fail("get message", rc);
     return flip(txn, msgs, &k, &v, v.mv_size / 2);

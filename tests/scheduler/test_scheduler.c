@@ -410,8 +410,15 @@ static void tamper(const char *dir, const uint8_t id[LEDGER_HASH_SIZE])
     assert_int_equal(mdb_env_set_mapsize(env, 1ull << 30), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "messages", 0, &dbi), 0);
+    /* docs/formats.md "Databases": ids maps the id to its arrival number, the key of messages */
+    assert_int_equal(mdb_dbi_open(txn, "ids", 0, &dbi), 0);
     MDB_val k = {LEDGER_HASH_SIZE, (void *)id}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    assert_int_equal(v.mv_size, 8);
+    uint8_t seq[8];
+    memcpy(seq, v.mv_data, 8);
+    assert_int_equal(mdb_dbi_open(txn, "messages", 0, &dbi), 0);
+    k = (MDB_val){8, seq};
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     uint8_t *copy = malloc(v.mv_size);
     memcpy(copy, v.mv_data, v.mv_size);
