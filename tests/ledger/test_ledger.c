@@ -10,6 +10,7 @@
 
 #include "ledger_fixture.h"
 
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -686,10 +687,94 @@ static void t_mempool(void **state)
     assert_memory_equal(got, ids[2], LEDGER_HASH_SIZE);
     assert_int_equal(ledger_mempool_next(rd, &seq, &e, got), ST_NOT_FOUND);
     assert_int_equal(ledger_message_get(rd, ids[1], &e), ST_OK);
+    assert_true(span_eq(e, span_of(env[1].ptr, env[1].len)));
     assert_int_equal(ledger_message_get(rd, ids[0], &e), ST_NOT_FOUND);
+    /* arrival numbers (docs/formats.md "Databases"): the third still waits as number 3, the
+     * included one is no longer in the mempool but still seen, the dropped one is forgotten */
+    assert_int_equal(ledger_mempool_find(rd, ids[2], &seq), ST_OK);
+    assert_int_equal(seq, 3);
+    assert_int_equal(ledger_mempool_find(rd, ids[1], &seq), ST_NOT_FOUND);
+    assert_int_equal(ledger_mempool_find(rd, ids[0], &seq), ST_NOT_FOUND);
+    ledger_message m;
+    assert_int_equal(ledger_message_check(rd, span_of(env[1].ptr, env[1].len), 1, &m, got),
+                     ST_MESSAGE_REPLAY);
+    assert_int_equal(ledger_message_check(rd, span_of(env[2].ptr, env[2].len), 1, &m, got),
+                     ST_MESSAGE_REPLAY);
+    assert_int_equal(ledger_message_check(rd, span_of(env[0].ptr, env[0].len), 1, &m, got),
+                     ST_OK);
     ledger_read_end(rd);
+    /* a block that includes a message that never was in this mempool (as replay does) and
+     * stores a receipt for it and one for the waiting message: both readable by id, and the
+     * waiting one is taken out of the mempool only when included */
+    buf fresh = {0};
+    uint8_t fresh_id[LEDGER_HASH_SIZE];
+    sign_msg(7, 1, span_of("f", 1), 5, &fresh, fresh_id);
+    assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
+    assert_int_equal(ledger_round_message_include(r, span_of(fresh.ptr, fresh.len), NULL), ST_OK);
+    ledger_receipt want = {ST_OK, 0, 77, span_of("ok", 2)}, rc;
+    assert_int_equal(ledger_round_receipt_put(r, fresh_id, &want), ST_OK);
+    want.instructions = 78;
+    assert_int_equal(ledger_round_receipt_put(r, ids[2], &want), ST_OK);
+    assert_int_equal(ledger_round_commit(r, 2000000000000000001ull, NULL), ST_OK);
+    assert_int_equal(ledger_read_begin(n.lg, &rd), ST_OK);
+    assert_int_equal(ledger_message_get(rd, fresh_id, &e), ST_OK);
+    assert_true(span_eq(e, span_of(fresh.ptr, fresh.len)));
+    assert_int_equal(ledger_receipt_get(rd, fresh_id, &rc), ST_OK);
+    assert_int_equal(rc.instructions, 77);
+    assert_int_equal(rc.height, 2);
+    assert_int_equal(ledger_receipt_get(rd, ids[2], &rc), ST_OK);
+    assert_int_equal(rc.instructions, 78);
+    assert_int_equal(ledger_receipt_get(rd, ids[1], &rc), ST_NOT_FOUND);
+    assert_int_equal(ledger_mempool_find(rd, ids[2], &seq), ST_OK);
+    assert_int_equal(ledger_mempool_find(rd, fresh_id, &seq), ST_NOT_FOUND);
+    ledger_read_end(rd);
+    /* a second receipt, or including the fresh message again, is a replay */
+    assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
+    assert_int_equal(ledger_round_receipt_put(r, ids[2], &want), ST_OK);
+    assert_int_equal(ledger_round_commit(r, 2000000000000000002ull, NULL), ST_MESSAGE_REPLAY);
+    assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
+    assert_int_equal(ledger_round_message_include(r, span_of(fresh.ptr, fresh.len), NULL), ST_OK);
+    assert_int_equal(ledger_round_commit(r, 2000000000000000002ull, NULL), ST_MESSAGE_REPLAY);
+    assert_int_equal(tip_of(n.lg).height, 2);
+    buf_fini(&fresh);
     for (int i = 0; i < 3; i++)
         buf_fini(&env[i]);
+    fx_node_close(&n);
+}
+
+/* Sets meta "layout" of a closed node directory to a 4-byte value, or deletes it (NULL). */
+static void set_layout(const char *dir, const uint8_t *value)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "layout"}, v = {4, (void *)value};
+    assert_int_equal(value ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A directory of another database layout (layout 1 had no "layout" key) is refused with
+ * ST_LEDGER_LAYOUT and a detail naming both layouts, and is left as it was. */
+static void t_layout(void **state)
+{
+    (void)state;
+    node n;
+    assert_int_equal(fx_node_open(&n, 0, true), ST_OK);
+    ledger_close(n.lg);
+    static const uint8_t two[4] = {2, 0, 0, 0}, three[4] = {3, 0, 0, 0};
+    set_layout(n.dir, NULL);
+    assert_int_equal(ledger_open(n.dir, NULL, &n.lg), ST_LEDGER_LAYOUT);
+    set_layout(n.dir, three);
+    assert_int_equal(ledger_open(n.dir, NULL, &n.lg), ST_LEDGER_LAYOUT);
+    set_layout(n.dir, two);
+    assert_int_equal(ledger_open(n.dir, NULL, &n.lg), ST_OK);
+    assert_int_equal(tip_of(n.lg).height, 0);
     fx_node_close(&n);
 }
 
@@ -859,6 +944,7 @@ int main(void)
         cmocka_unit_test(t_alloc_fail_commit),
         cmocka_unit_test(t_signatures),
         cmocka_unit_test(t_mempool),
+        cmocka_unit_test(t_layout),
         cmocka_unit_test(t_map_grows),
         cmocka_unit_test(t_map_grows_with_reader),
         cmocka_unit_test(t_snapshot),
