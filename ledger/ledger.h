@@ -270,6 +270,7 @@ status ledger_message_decode(span envelope, uint32_t max_bytes, ledger_message *
 
 /* As ledger_message_decode without the signature check and the size limit: for envelopes this
  * node already verified (admitted to its mempool). Never use it on bytes from elsewhere.
+ * id may be NULL (the id is then not computed: one hash of the content saved).
  * Returns ST_OK, ST_MALFORMED_MESSAGE, ST_IO_ERROR. */
 status ledger_message_parse(span envelope, ledger_message *out, uint8_t id[LEDGER_HASH_SIZE]);
 
@@ -354,7 +355,7 @@ status ledger_round_receipt_put(ledger_round *r, const uint8_t msg_id[LEDGER_HAS
                                 const ledger_receipt *rc);
 
 /* Appends a signed envelope to the block's message list (block order = call order); commit
- * stores it by id and removes it from the mempool. The envelope is not re-verified (admit
+ * stores it under its arrival number and removes it from the mempool. The envelope is not re-verified (admit
  * messages with ledger_message_check or ledger_mempool_add). id (may be NULL) receives the id.
  * Returns ST_OK, ST_MALFORMED_MESSAGE (shorter than a signature), ST_OUT_OF_MEMORY. */
 status ledger_round_message_include(ledger_round *r, span envelope, uint8_t *id);

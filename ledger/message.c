@@ -46,7 +46,7 @@ status ledger_message_sign(const ledger_message *m,
 }
 
 /* The shared part of decode and parse: size and encoding checks, then (if verify) the
- * signature; the id is computed in both cases. */
+ * signature; the id is computed unless id is NULL. */
 static status decode_envelope(span envelope, uint32_t max_bytes, bool verify, ledger_message *out,
                               uint8_t id[LEDGER_HASH_SIZE])
 {
@@ -64,7 +64,8 @@ static status decode_envelope(span envelope, uint32_t max_bytes, bool verify, le
         return st;
     if (verify && crypto_sign_verify_detached(sig, content.ptr, content.len, m.sender) != 0)
         return ST_BAD_SIGNATURE;
-    message_id(content, id);
+    if (id)
+        message_id(content, id);
     *out = m;
     return ST_OK;
 }

@@ -67,9 +67,8 @@ static void seen_get(const scheduler *s, uint32_t *j, uint64_t seq, span env, sc
         return;
     }
     ledger_message m;
-    uint8_t mid[LEDGER_HASH_SIZE];
     *out = (sched_seen){.seq = seq, .len = env.len};
-    out->ok = ledger_message_parse(env, &m, mid) == ST_OK; /* verified when admitted */
+    out->ok = ledger_message_parse(env, &m, NULL) == ST_OK; /* verified when admitted */
     if (out->ok)
         out->canister = m.kind == LEDGER_MSG_INSTALL ? LEDGER_CANISTER_NONE : m.canister_id;
 }

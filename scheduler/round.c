@@ -320,11 +320,12 @@ status round_execute(round_ctx *rc, span envelope)
 {
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
-    /* verified at admission (production) or by the replay feed: parsing is enough here */
-    status st = ledger_message_parse(envelope, &m, id);
+    /* verified at admission (production) or by the replay feed: parsing is enough here; the
+     * id is hashed once, by the include */
+    status st = ledger_message_parse(envelope, &m, NULL);
     if (st != ST_OK)
         return ST_CORRUPT_LEDGER;
-    st = ledger_round_message_include(rc->r, envelope, NULL);
+    st = ledger_round_message_include(rc->r, envelope, id);
     if (st != ST_OK)
         return st;
     rc->included++;

@@ -581,6 +581,16 @@ static void t_signatures(void **state)
             assert_int_equal(st, ST_BAD_SIGNATURE); /* signature bytes, the nonce */
         env.ptr[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
+    /* parse (no signature check): the same fields, the same id, or no id when not asked; the
+     * forged copy below parses, since only decode checks signatures */
+    ledger_message pm;
+    memset(id2, 0, sizeof id2);
+    assert_int_equal(ledger_message_parse(span_of(env.ptr, env.len), &pm, id2), ST_OK);
+    assert_memory_equal(id, id2, LEDGER_HASH_SIZE);
+    assert_int_equal(ledger_message_parse(span_of(env.ptr, env.len), &pm, NULL), ST_OK);
+    assert_int_equal(pm.nonce, 1);
+    assert_true(span_eq_str(pm.arg, "hello"));
+    assert_int_equal(ledger_message_parse(span_of(env.ptr, 40), &pm, NULL), ST_MALFORMED_MESSAGE);
     /* wrong key: the content names key 5 but key 4 signed */
     uint8_t pk5[LEDGER_PUBLIC_KEY_SIZE], sk5[LEDGER_SECRET_KEY_SIZE];
     fx_keys(5, pk5, sk5);
@@ -589,6 +599,7 @@ static void t_signatures(void **state)
     memcpy(forged.ptr + 5, pk5, LEDGER_PUBLIC_KEY_SIZE); /* after magic and format */
     assert_int_equal(ledger_message_decode(span_of(forged.ptr, forged.len), 4096, &m, id2),
                      ST_BAD_SIGNATURE);
+    assert_int_equal(ledger_message_parse(span_of(forged.ptr, forged.len), &pm, NULL), ST_OK);
     buf_fini(&forged);
     /* signing with a key that is not the sender's is refused */
     ledger_message mm;
