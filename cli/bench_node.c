@@ -162,8 +162,28 @@ static status bench_admit_batched(const char *dir, const keypair *k, const envel
     return st;
 }
 
+/* The auditor's replay of the chain at dir (scheduler_replay, as `tally replay`) with
+ * `threads` signature-checking threads (0: the default): *rate receives its `messages` per
+ * second. A divergence is a failure (ST_BUG_INVARIANT). */
+static status bench_replay(const char *dir, uint32_t threads, uint32_t messages, double *rate)
+{
+    char work[160];
+    snprintf(work, sizeof work, "%s-replay%u", dir, threads);
+    scheduler_divergence div;
+    scheduler_replay_options opt = {.threads = threads};
+    double t0 = now_s();
+    status st = scheduler_replay(dir, work, &opt, &div, NULL);
+    *rate = messages / (now_s() - t0);
+    if (st == ST_OK && div.height) {
+        fprintf(stderr, "tally bench node: replay diverged at block %llu: %s\n",
+                (unsigned long long)div.height, div.what);
+        st = ST_BUG_INVARIANT;
+    }
+    return st;
+}
+
 /* Part 1: admission (per message, then in batches of 100 and 1000), then rounds, on durable
- * ledgers under dir. */
+ * ledgers under dir, then their replay. */
 static status bench_inprocess(const char *dir, uint32_t n, bool json)
 {
     keypair k;
@@ -201,23 +221,32 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
         done += info.completed;
     }
     double t2 = now_s();
+    scheduler_close(s);
+    ledger_close(lg);
+    double replay1 = 0, replay = 0;
+    if (st == ST_OK)
+        st = bench_replay(dir, 1, done + 1, &replay1);
+    if (st == ST_OK)
+        st = bench_replay(dir, 0, done + 1, &replay);
     if (st == ST_OK && json)
         printf("{\"bench\":\"node\",\"part\":\"in-process\",\"messages\":%u,\"blocks\":%u,"
                "\"admit_per_s\":%.0f,\"admit_batch100_per_s\":%.0f,"
-               "\"admit_batch1000_per_s\":%.0f,\"exec_commit_per_s\":%.0f}\n",
-               n, blocks, one, b100, b1000, done / (t2 - t1));
+               "\"admit_batch1000_per_s\":%.0f,\"exec_commit_per_s\":%.0f,"
+               "\"replay_1_thread_per_s\":%.0f,\"replay_per_s\":%.0f}\n",
+               n, blocks, one, b100, b1000, done / (t2 - t1), replay1, replay);
     else if (st == ST_OK)
         printf("in process (durable ledger, one fsync per commit):\n"
                "  admission, one commit per message:    %8.0f messages/s\n"
                "  admission, batches of 100:            %8.0f messages/s  (%.1fx)\n"
                "  admission, batches of 1000:           %8.0f messages/s  (%.1fx)\n"
-               "  execution + commit (%u blocks):        %8.0f messages/s  (%.1f us/message)\n",
+               "  execution + commit (%u blocks):        %8.0f messages/s  (%.1f us/message)\n"
+               "  replay, 1 signature thread:           %8.0f messages/s\n"
+               "  replay, %2u signature threads:         %8.0f messages/s  (%.1fx)\n",
                one, b100, b100 / one, b1000, b1000 / one, blocks, done / (t2 - t1),
-               1e6 * (t2 - t1) / (done ? done : 1));
+               1e6 * (t2 - t1) / (done ? done : 1), replay1, scheduler_replay_threads(0), replay,
+               replay / replay1);
     envelopes_fini(&e);
     buf_fini(&env);
-    scheduler_close(s);
-    ledger_close(lg);
     return st;
 }
 

@@ -16,13 +16,17 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally replay [--dir DIR] [--from N] [--to M] [--work DIR2] [--keep]\n\n"
+            "usage: tally replay [--dir DIR] [--from N] [--to M] [--threads T] [--work DIR2]\n"
+            "                    [--keep]\n\n"
             "Replays the blocks of the node directory DIR (default ./.tally; opened read-only,\n"
             "never written: a stopped node, or a copy of its directory) from genesis and\n"
             "compares each block's state root, receipts root and hash with the recorded ones\n"
             "for heights N..M (default: 1 to the tip; earlier blocks run but are not compared).\n"
             "Progress goes to stderr. Prints \"verified K blocks, state root R\" and exits 0,\n"
             "or prints the first divergence (height and what differs) and exits 1.\n\n"
+            "  --threads T   threads that check each block's signatures before it runs, 1-8\n"
+            "                (default: the online processors, at most 8); results never\n"
+            "                depend on it\n"
             "  --work DIR2   scratch directory for the replayed ledger (must be empty or\n"
             "                absent; default: a fresh directory under $TMPDIR or /tmp)\n"
             "  --keep        keep the work directory instead of deleting it\n");
@@ -81,7 +85,7 @@ int cmd_replay(int argc, char **argv)
         return 0;
     }
     const char *dir = ".tally", *work = NULL;
-    uint64_t from = 1, to = 0;
+    uint64_t from = 1, to = 0, threads = 0;
     bool keep = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -94,6 +98,9 @@ int cmd_replay(int argc, char **argv)
         else if (v && !strcmp(a, "--from") && cli_u64_parse(v, &from))
             i++;
         else if (v && !strcmp(a, "--to") && cli_u64_parse(v, &to))
+            i++;
+        else if (v && !strcmp(a, "--threads") && cli_u64_parse(v, &threads) && threads >= 1 &&
+                 threads <= 8)
             i++;
         else {
             usage(stderr);
@@ -115,7 +122,8 @@ int cmd_replay(int argc, char **argv)
     p.last = p.start;
     scheduler_divergence div = {0};
     ledger_tip last = {0};
-    status st = scheduler_replay(dir, work, from, to, on_progress, &p, &div, &last);
+    scheduler_replay_options opt = {from, to, (uint32_t)threads, on_progress, &p};
+    status st = scheduler_replay(dir, work, &opt, &div, &last);
     if (p.shown)
         fputc('\n', stderr);
     if (!keep)

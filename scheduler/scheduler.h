@@ -100,15 +100,29 @@ typedef struct scheduler_divergence {
 /* Progress callback: called after each replayed block. */
 typedef void (*scheduler_progress_fn)(void *user, uint64_t height, uint64_t last);
 
+/* How to replay; a zeroed struct (or NULL) replays and compares every block on as many
+ * signature-checking threads as there are online processors (at most 8). */
+typedef struct scheduler_replay_options {
+    uint64_t from, to; /* compare heights [from, to]; to = 0: up to the tip; blocks before
+                          `from` are executed but not compared */
+    uint32_t threads;  /* threads that check a block's signatures (the caller's included);
+                          0: the online processors, at most 8. Results never depend on it. */
+    scheduler_progress_fn progress; /* may be NULL */
+    void *user;                     /* progress's first argument */
+} scheduler_replay_options;
+
+/* The number of signature-checking threads a replay with options.threads = asked uses. */
+uint32_t scheduler_replay_threads(uint32_t asked);
+
 /* Re-executes the blocks of the node directory `src` (opened read-only; never written) from
  * genesis on a fresh ledger in the empty or absent directory `work`, with the same code path
  * as scheduler_round(), and compares each block's state root, receipts root and block hash
- * with the recorded ones, for heights in [from, to] (to = 0: up to the tip; blocks before
- * `from` are executed but not compared). Returns ST_OK with div->height = 0 when all match,
+ * with the recorded ones. Before a block runs, every message is read and checked: present,
+ * signature valid, id equal to the one the block records (else a divergence "message K of
+ * block H is missing or does not verify"). Returns ST_OK with div->height = 0 when all match,
  * ST_OK with div filled at the first divergence, or a FAULT/INVALID status if the ledgers
  * cannot be read or written. *last (may be NULL) gets the last replayed tip. */
-status scheduler_replay(const char *src, const char *work, uint64_t from, uint64_t to,
-                        scheduler_progress_fn progress, void *user,
+status scheduler_replay(const char *src, const char *work, const scheduler_replay_options *opt,
                         scheduler_divergence *div, ledger_tip *last);
 
 /* ---- messages the node builds ---------------------------------------------------------------- */

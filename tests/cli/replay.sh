@@ -52,4 +52,16 @@ out=$("$tally" replay --dir "$work/root" --to $((victim - 1))) || die "replay --
 expect_match "$out" "^verified $((victim - 1)) blocks, " "replay up to the damage"
 out=$("$tally" replay --dir "$d") || die "second replay of the untouched directory: $out"
 expect_match "$out" "^verified $height blocks, " "the original is unchanged"
+root=$(echo "$out" | sed -n 's/.*state root //p')
+
+# --threads (signature checks) changes nothing but speed; out of 1-8 it is a usage error.
+for t in 1 3 8; do
+    out=$("$tally" replay --dir "$d" --threads $t) || die "replay --threads $t: $out"
+    expect_match "$out" "^verified $height blocks, state root $root\$" "replay --threads $t"
+done
+for t in 0 9 x; do
+    rc=0
+    "$tally" replay --dir "$d" --threads $t >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] || die "replay --threads $t exited $rc, want 2 (usage)"
+done
 echo "replay: ok ($height blocks, damage found at block $victim)"

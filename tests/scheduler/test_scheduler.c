@@ -399,35 +399,47 @@ static void test_restart_with_paused_message(void **state)
     assert_memory_equal(t[0].hash, t[1].hash, LEDGER_HASH_SIZE);
 }
 
-/* Flips one byte of the stored envelope of message id, directly in LMDB. */
-static void tamper(const char *dir, const uint8_t id[LEDGER_HASH_SIZE])
+/* Damages the stored envelope of message id directly in LMDB: flips one byte of it, or (if
+ * other is not NULL) replaces it with the envelope of message `other`, validly signed but with
+ * another id. docs/formats.md "Databases": ids maps an id to its arrival number, the key of
+ * messages. */
+static void tamper_with(const char *dir, const uint8_t id[LEDGER_HASH_SIZE],
+                        const uint8_t *other)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
+    MDB_dbi ids, msgs;
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
     assert_int_equal(mdb_env_set_mapsize(env, 1ull << 30), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    /* docs/formats.md "Databases": ids maps the id to its arrival number, the key of messages */
-    assert_int_equal(mdb_dbi_open(txn, "ids", 0, &dbi), 0);
-    MDB_val k = {LEDGER_HASH_SIZE, (void *)id}, v;
-    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-    assert_int_equal(v.mv_size, 8);
-    uint8_t seq[8];
-    memcpy(seq, v.mv_data, 8);
-    assert_int_equal(mdb_dbi_open(txn, "messages", 0, &dbi), 0);
-    k = (MDB_val){8, seq};
-    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
+    assert_int_equal(mdb_dbi_open(txn, "messages", 0, &msgs), 0);
+    uint8_t seq[2][8];
+    for (int i = 0; i < (other ? 2 : 1); i++) {
+        MDB_val k = {LEDGER_HASH_SIZE, (void *)(i ? other : id)}, v;
+        assert_int_equal(mdb_get(txn, ids, &k, &v), 0);
+        assert_int_equal(v.mv_size, 8);
+        memcpy(seq[i], v.mv_data, 8);
+    }
+    MDB_val k = {8, seq[other ? 1 : 0]}, v;
+    assert_int_equal(mdb_get(txn, msgs, &k, &v), 0);
     uint8_t *copy = malloc(v.mv_size);
     memcpy(copy, v.mv_data, v.mv_size);
-    copy[v.mv_size / 2] ^= 0x01;
+    if (!other)
+        copy[v.mv_size / 2] ^= 0x01;
     MDB_val nv = {v.mv_size, copy};
-    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    k = (MDB_val){8, seq[0]};
+    assert_int_equal(mdb_put(txn, msgs, &k, &nv, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     free(copy);
+}
+
+static void tamper(const char *dir, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    tamper_with(dir, id, NULL);
 }
 
 /* 1000 generated blocks over several canisters, slices included, replay and verify every root;
@@ -462,7 +474,7 @@ static void test_replay_1000_blocks(void **state)
     snprintf(work, sizeof work, "%s-replay", f.dir);
     scheduler_divergence div;
     ledger_tip last;
-    assert_int_equal(scheduler_replay(f.dir, work, 0, 0, NULL, NULL, &div, &last), ST_OK);
+    assert_int_equal(scheduler_replay(f.dir, work, NULL, &div, &last), ST_OK);
     assert_int_equal(div.height, 0);
     assert_true(last.height == end.height);
     assert_memory_equal(last.state_root, end.state_root, LEDGER_HASH_SIZE);
@@ -472,9 +484,77 @@ static void test_replay_1000_blocks(void **state)
     /* the victim message was included in the block built at height victim_height... */
     assert_true(victim_height > 0);
     tamper(f.dir, victim);
-    assert_int_equal(scheduler_replay(f.dir, work, 0, 0, NULL, NULL, &div, &last), ST_OK);
+    assert_int_equal(scheduler_replay(f.dir, work, NULL, &div, &last), ST_OK);
     assert_int_equal(div.height, victim_height);
     assert_int_equal(system(cmd), 0);
+    fx_open_ledger(&f);
+    fx_end(&f);
+}
+
+/* Replays f's directory with `threads` signature-checking threads into a scratch directory
+ * (removed after); returns the divergence. */
+static scheduler_divergence replay_with(const fx *f, uint32_t threads, ledger_tip *last)
+{
+    char work[96], cmd[128];
+    snprintf(work, sizeof work, "%s-replay", f->dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", work);
+    scheduler_replay_options opt = {.threads = threads};
+    scheduler_divergence div;
+    assert_int_equal(scheduler_replay(f->dir, work, &opt, &div, last), ST_OK);
+    assert_int_equal(system(cmd), 0);
+    return div;
+}
+
+/* One block of 300 messages replayed with 1, 2, 3 and 8 signature-checking threads: the same
+ * tip each time. A flipped byte in the block's message 251, or its envelope replaced by another
+ * validly signed one (whose id is not the one the block records), is reported as exactly that
+ * message of that block, whichever thread checked it. */
+static void test_replay_threads(void **state)
+{
+    (void)state;
+    fx f;
+    fx_defaults(&f);
+    fx_start(&f);
+    uint64_t c = deploy(&f, COUNTER_WASM);
+    uint8_t id[LEDGER_HASH_SIZE];
+    for (int i = 0; i < 300; i++)
+        submit(&f, LEDGER_MSG_UPDATE, c, "inc", span_of(NULL, 0), id);
+    scheduler_round_info info = round1(&f);
+    assert_int_equal(info.messages, 300);
+    assert_int_equal(info.completed, 300);
+    ledger_tip end = info.tip;
+    uint8_t victim[LEDGER_HASH_SIZE], other[LEDGER_HASH_SIZE];
+    ledger_reader *rd;
+    ledger_block b;
+    assert_int_equal(ledger_read_begin(f.lg, &rd), ST_OK);
+    assert_int_equal(ledger_block_get(rd, end.height, &b), ST_OK);
+    assert_int_equal(b.message_count, 300);
+    memcpy(victim, b.message_ids + 250 * LEDGER_HASH_SIZE, LEDGER_HASH_SIZE);
+    memcpy(other, b.message_ids + 7 * LEDGER_HASH_SIZE, LEDGER_HASH_SIZE);
+    ledger_read_end(rd);
+    fx_close(&f);
+    static const uint32_t threads[] = {1, 2, 3, 8};
+    for (size_t i = 0; i < BASE_ARRAY_LEN(threads); i++) {
+        ledger_tip last;
+        scheduler_divergence div = replay_with(&f, threads[i], &last);
+        assert_int_equal(div.height, 0);
+        assert_int_equal(last.height, end.height);
+        assert_memory_equal(last.state_root, end.state_root, LEDGER_HASH_SIZE);
+        assert_memory_equal(last.hash, end.hash, LEDGER_HASH_SIZE);
+    }
+    char want[96];
+    snprintf(want, sizeof want, "message 251 of block %llu is missing or does not verify",
+             (unsigned long long)end.height);
+    tamper_with(f.dir, victim, other); /* valid signature, wrong id */
+    for (size_t i = 0; i < BASE_ARRAY_LEN(threads); i++) {
+        scheduler_divergence div = replay_with(&f, threads[i], NULL);
+        assert_int_equal(div.height, end.height);
+        assert_string_equal(div.what, want);
+    }
+    tamper(f.dir, victim); /* now also a signature that does not verify */
+    scheduler_divergence div = replay_with(&f, 2, NULL);
+    assert_int_equal(div.height, end.height);
+    assert_string_equal(div.what, want);
     fx_open_ledger(&f);
     fx_end(&f);
 }
@@ -490,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_restart_with_paused_message),
         cmocka_unit_test(test_replay_1000_blocks),
+        cmocka_unit_test(test_replay_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
