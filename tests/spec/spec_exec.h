@@ -2,8 +2,8 @@
  * globals, register modules for linking, with the spec's `spectest` host module available.
  * spec_runner.c uses only this interface for the executable assertion kinds (assert_return,
  * assert_trap, assert_exhaustion, assert_unlinkable, assert_uninstantiable, action, register,
- * get). Until the interpreter exists, spec_exec_stub.c implements it with
- * spec_exec_available() == false and the runner counts those assertions as "not run yet". */
+ * get). spec_exec.c implements it on tally's engine; a back end whose spec_exec_available()
+ * is false would make the runner count those assertions as "not run yet". */
 #ifndef TALLY_SPEC_EXEC_H
 #define TALLY_SPEC_EXEC_H
 
