@@ -4,7 +4,8 @@
  * Properties: ledger_message_decode never crashes or reads outside the envelope; it returns
  * only its documented statuses (OK, MESSAGE_TOO_LARGE, MALFORMED_MESSAGE, BAD_SIGNATURE); an
  * accepted message has a known kind, a UTF-8 method of at most LEDGER_METHOD_MAX bytes, and
- * method and arg inside the envelope; the size limit is checked first. ledger_canister_id_parse
+ * method and arg inside the envelope; the size limit is checked first; ledger_message_parse
+ * (with or without an id) agrees with decode except that it checks no signature. ledger_canister_id_parse
  * on the same bytes (as text) returns OK or BAD_CANISTER_ID, and an accepted id prints back to a
  * text that parses to the same id. Seeds: tests/fuzz/corpus/message (made by fuzz_mkseeds). */
 #include "fuzz.h"
@@ -52,6 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(span_is_utf8(m.method));
         FUZZ_CHECK(inside(m.method, data, size) && inside(m.arg, data, size));
     }
+    /* parse is decode without the signature check: the same verdict on the encoding, the same
+     * fields and id; asked for no id it says the same */
+    ledger_message pm;
+    uint8_t pid[LEDGER_HASH_SIZE];
+    status ps = ledger_message_parse(env, &pm, pid);
+    FUZZ_CHECK(ps == (st == ST_BAD_SIGNATURE ? ST_OK : st));
+    if (st == ST_OK)
+        FUZZ_CHECK(!memcmp(id, pid, LEDGER_HASH_SIZE) && pm.nonce == m.nonce &&
+                   pm.kind == m.kind && pm.arg.ptr == m.arg.ptr && pm.arg.len == m.arg.len);
+    FUZZ_CHECK(ledger_message_parse(env, &pm, NULL) == ps);
     if (size > 64) /* the size limit comes before anything else */
         FUZZ_CHECK(ledger_message_decode(env, 64, &m, id) == ST_MESSAGE_TOO_LARGE);
     check_canister_text(data, size);
