@@ -1,6 +1,6 @@
-/* node_fixture.h - a node for the cmocka tests that drive rounds (tests/bad): a temporary node
- * directory with its ledger and scheduler, a deterministic admin key, signing and submitting
- * messages, reading the tip, receipts and the mempool, compiling WAT with wabt, and checking
+/* node_fixture.h - a node for the cmocka tests that drive rounds (tests/bad, tests/scheduler):
+ * a temporary node directory with its ledger and scheduler, a deterministic admin key, signing
+ * and submitting messages, reading the tip, receipts and the mempool, compiling WAT with wabt, and checking
  * that a ledger's chain is whole (every block from the tip down to block 0 recomputes its hash
  * and matches its child's parent hash; every included message has its receipt and has left
  * the mempool). Header-only: each test is its own binary. Include after <cmocka.h>; the

@@ -16,74 +16,20 @@
 
 #include "scheduler.h"
 #include "test_util.h"
+#include "node_fixture.h"
 
-typedef struct fx {
-    char dir[64];
-    ledger *lg;
-    scheduler *s;
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    uint64_t nonce, time;
-    ledger_genesis g;
-    scheduler_limits lim;
-} fx;
+/* The node fixture (tests/common/node_fixture.h) under this file's short names. */
+typedef node_fx fx;
 
 static void fx_defaults(fx *f)
 {
-    memset(f, 0, sizeof *f);
-    static const uint8_t seed[LEDGER_SEED_SIZE] = {7};
-    assert_int_equal(ledger_keypair(seed, f->pk, f->sk), ST_OK);
-    scheduler_genesis_default(&f->g, &f->lim);
-    memcpy(f->g.admin_public_key, f->pk, sizeof f->pk);
-    f->time = 1700000000000000000ull;
-}
-
-static void fx_open_ledger(fx *f)
-{
-    ledger_options opt = {.no_sync = true};
-    assert_int_equal(ledger_open(f->dir, &opt, &f->lg), ST_OK);
-    assert_int_equal(scheduler_open(f->lg, NULL, &f->s), ST_OK);
-}
-
-/* A fresh node directory with the genesis in f (set f->g / f->lim before). */
-static void fx_start(fx *f)
-{
-    snprintf(f->dir, sizeof f->dir, "/tmp/tally-sched-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    ledger_options opt = {.no_sync = true};
-    assert_int_equal(ledger_open(f->dir, &opt, &f->lg), ST_OK);
-    assert_int_equal(scheduler_genesis_new(f->lg, &f->g, &f->lim), ST_OK);
-    assert_int_equal(scheduler_open(f->lg, NULL, &f->s), ST_OK);
-}
-
-static void fx_close(fx *f)
-{
-    scheduler_close(f->s);
-    ledger_close(f->lg);
-    f->s = NULL;
-    f->lg = NULL;
-}
-
-static void fx_end(fx *f)
-{
-    fx_close(f);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    node_fx_init(f, 7);
 }
 
 static void submit(fx *f, uint8_t kind, uint64_t canister, const char *method, span arg,
                    uint8_t id[LEDGER_HASH_SIZE])
 {
-    ledger_message m = {.nonce = ++f->nonce, .canister_id = canister, .kind = kind,
-                        .method = span_of(method, strlen(method)), .arg = arg,
-                        .expiry_height = 1000000};
-    memcpy(m.sender, f->pk, sizeof f->pk);
-    buf env = {0};
-    assert_int_equal(ledger_message_sign(&m, f->sk, &env, id), ST_OK);
-    uint8_t id2[LEDGER_HASH_SIZE];
-    assert_int_equal(ledger_mempool_add(f->lg, span_of(env.ptr, env.len), id2), ST_OK);
-    assert_memory_equal(id, id2, LEDGER_HASH_SIZE);
-    buf_fini(&env);
+    node_fx_submit(f, kind, canister, method, arg, id);
 }
 
 static scheduler_round_info round1(fx *f)
@@ -110,25 +56,12 @@ static bool receipt(fx *f, const uint8_t id[LEDGER_HASH_SIZE], ledger_receipt *o
 }
 
 
+/* Installs the module at path in one round; returns the canister id. */
 static uint64_t deploy(fx *f, const char *path)
 {
-    buf wasm = {0}, arg = {0};
-    test_read_file(path, &wasm);
-    assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
-                     ST_OK);
-    uint8_t id[LEDGER_HASH_SIZE];
-    submit(f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "", span_of(arg.ptr, arg.len), id);
-    round1(f);
-    ledger_receipt rc;
-    buf reply = {0};
-    assert_true(receipt(f, id, &rc, &reply));
-    assert_int_equal(rc.status, ST_OK);
-    assert_int_equal(reply.len, 8);
-    uint64_t cid = le64_load(reply.ptr);
-    buf_fini(&wasm);
-    buf_fini(&arg);
-    buf_fini(&reply);
-    return cid;
+    f->wasm.len = 0;
+    test_read_file(path, &f->wasm);
+    return node_fx_deploy(f);
 }
 
 static uint32_t query_u32(fx *f, uint64_t cid, const char *method)
@@ -143,16 +76,6 @@ static uint32_t query_u32(fx *f, uint64_t cid, const char *method)
     uint32_t v = le32_load(res.bytes.ptr);
     host_result_fini(&res);
     return v;
-}
-
-static ledger_tip tip_of(fx *f)
-{
-    ledger_reader *rd;
-    ledger_tip t;
-    assert_int_equal(ledger_read_begin(f->lg, &rd), ST_OK);
-    assert_int_equal(ledger_tip_get(rd, &t), ST_OK);
-    ledger_read_end(rd);
-    return t;
 }
 
 /* Runs rounds until id has a receipt (at most `max` rounds); returns the rounds it took. */
@@ -174,7 +97,7 @@ static void test_deploy_call_query(void **state)
     (void)state;
     fx f;
     fx_defaults(&f);
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t cid = deploy(&f, SLOW_WASM);
     assert_int_equal(cid, 1);
     uint8_t a[32], b[32];
@@ -199,7 +122,7 @@ static void test_deploy_call_query(void **state)
     assert_true(receipt(&f, a, &rc, NULL));
     assert_int_equal(rc.status, ST_UNKNOWN_CANISTER);
     buf_fini(&reply);
-    fx_end(&f);
+    node_fx_end(&f);
 }
 
 /* A message run in many small slices ends with the same reply, instruction count and state
@@ -215,7 +138,7 @@ static void test_slices_equal_unsliced(void **state)
         fx_defaults(&f);
         if (sliced)
             f.lim.slice_instructions = 50000;
-        fx_start(&f);
+        node_fx_start(&f);
         uint64_t cid = deploy(&f, SLOW_WASM);
         uint8_t id[32];
         submit(&f, LEDGER_MSG_UPDATE, cid, "slow", span_of(NULL, 0), id);
@@ -225,8 +148,8 @@ static void test_slices_equal_unsliced(void **state)
         else
             assert_int_equal(rounds, 1);
         assert_true(receipt(&f, id, sliced ? &r2 : &r1, sliced ? &rep2 : &rep1));
-        *(sliced ? &t2 : &t1) = tip_of(&f);
-        fx_end(&f);
+        *(sliced ? &t2 : &t1) = node_fx_tip(&f);
+        node_fx_end(&f);
     }
     assert_int_equal(r1.status, ST_OK);
     assert_int_equal(r2.status, ST_OK);
@@ -246,7 +169,7 @@ static void test_query_during_pause(void **state)
     fx f;
     fx_defaults(&f);
     f.lim.slice_instructions = 50000;
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t cid = deploy(&f, SLOW_WASM);
     uint8_t a[32], b[32];
     submit(&f, LEDGER_MSG_UPDATE, cid, "slow", span_of(NULL, 0), a);
@@ -261,7 +184,7 @@ static void test_query_during_pause(void **state)
     run_until(&f, b, 3, &rc);
     assert_int_equal(rc.status, ST_OK);
     assert_int_equal(query_u32(&f, cid, "get"), 2);
-    fx_end(&f);
+    node_fx_end(&f);
 }
 
 /* Over the message limit: a trap that rolls everything back. */
@@ -272,7 +195,7 @@ static void test_message_limit_rolls_back(void **state)
     fx_defaults(&f);
     f.g.message_instruction_limit = 300000;
     f.lim.slice_instructions = 100000;
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t cid = deploy(&f, SLOW_WASM);
     uint8_t a[32];
     submit(&f, LEDGER_MSG_UPDATE, cid, "slow", span_of(NULL, 0), a);
@@ -281,7 +204,7 @@ static void test_message_limit_rolls_back(void **state)
     assert_int_equal(rc.status, ST_INSTRUCTION_LIMIT_EXCEEDED);
     assert_true(rc.instructions >= 300000);
     assert_int_equal(query_u32(&f, cid, "get"), 0);
-    fx_end(&f);
+    node_fx_end(&f);
 }
 
 /* Slice boundaries: a message whose cost is exactly the slice finishes in its first round; with
@@ -297,7 +220,7 @@ static void test_budget_boundaries(void **state)
             f.lim.slice_instructions = cost;
         if (step == 2)
             f.lim.slice_instructions = cost - 1;
-        fx_start(&f);
+        node_fx_start(&f);
         uint64_t cid = deploy(&f, SLOW_WASM);
         uint8_t a[32];
         submit(&f, LEDGER_MSG_UPDATE, cid, "slow", span_of(NULL, 0), a);
@@ -309,12 +232,12 @@ static void test_budget_boundaries(void **state)
         else
             assert_int_equal(rc.instructions, cost);
         assert_int_equal(rounds, step == 2 ? 2 : 1);
-        fx_end(&f);
+        node_fx_end(&f);
     }
     /* round budget: with a round limit of exactly one message's cost, the second waits */
     fx f;
     fx_defaults(&f);
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t cid = deploy(&f, SLOW_WASM);
     uint8_t q1[32];
     submit(&f, LEDGER_MSG_UPDATE, cid, "quick", span_of(NULL, 0), q1);
@@ -322,12 +245,12 @@ static void test_budget_boundaries(void **state)
     ledger_receipt rc;
     assert_true(receipt(&f, q1, &rc, NULL));
     uint64_t quick = rc.instructions;
-    fx_end(&f);
+    node_fx_end(&f);
     /* a second node whose round budget is exactly two such messages */
     fx g;
     fx_defaults(&g);
     g.g.round_instruction_limit = 2 * quick;
-    fx_start(&g);
+    node_fx_start(&g);
     cid = deploy(&g, SLOW_WASM);
     uint8_t m[3][32];
     for (int i = 0; i < 3; i++)
@@ -337,7 +260,7 @@ static void test_budget_boundaries(void **state)
     assert_int_equal(info.instructions, 2 * quick);
     info = round1(&g);
     assert_int_equal(info.messages, 1);
-    fx_end(&g);
+    node_fx_end(&g);
 }
 
 /* One canister flooding the mempool does not starve another: round-robin within a round. */
@@ -347,7 +270,7 @@ static void test_fairness(void **state)
     fx f;
     fx_defaults(&f);
     f.lim.max_messages_per_round = 3;
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t a = deploy(&f, SLOW_WASM), b = deploy(&f, SLOW_WASM);
     uint8_t ids[11][32];
     for (int i = 0; i < 10; i++)
@@ -361,7 +284,7 @@ static void test_fairness(void **state)
     assert_true(receipt(&f, ids[0], &rc, NULL));
     assert_true(receipt(&f, ids[1], &rc, NULL));
     assert_false(receipt(&f, ids[2], &rc, NULL));
-    fx_end(&f);
+    node_fx_end(&f);
 }
 
 /* A node stopped while a message is paused resumes it after a restart and ends exactly as a
@@ -375,22 +298,22 @@ static void test_restart_with_paused_message(void **state)
         fx f;
         fx_defaults(&f);
         f.lim.slice_instructions = 50000;
-        fx_start(&f);
+        node_fx_start(&f);
         uint64_t cid = deploy(&f, SLOW_WASM);
         uint8_t a[32];
         submit(&f, LEDGER_MSG_UPDATE, cid, "slow", span_of(NULL, 0), a);
         round1(&f);
         round1(&f);
         if (restart) {
-            fx_close(&f);
-            fx_open_ledger(&f);
+            node_fx_close(&f);
+            node_fx_open(&f);
             bool work = false;
             assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
             assert_true(work);
         }
         run_until(&f, a, 100, &r[restart]);
-        t[restart] = tip_of(&f);
-        fx_end(&f);
+        t[restart] = node_fx_tip(&f);
+        node_fx_end(&f);
     }
     assert_int_equal(r[0].status, ST_OK);
     assert_int_equal(r[0].instructions, r[1].instructions);
@@ -450,12 +373,12 @@ static void test_replay_1000_blocks(void **state)
     fx f;
     fx_defaults(&f);
     f.lim.slice_instructions = 200000;
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t c1 = deploy(&f, SLOW_WASM), c2 = deploy(&f, SLOW_WASM), c3 = deploy(&f, COUNTER_WASM);
     uint8_t victim[32] = {0};
     uint64_t victim_height = 0;
-    while (tip_of(&f).height < 1000) {
-        uint64_t h = tip_of(&f).height;
+    while (node_fx_tip(&f).height < 1000) {
+        uint64_t h = node_fx_tip(&f).height;
         uint8_t id[32];
         uint64_t x = h * 2654435761u;
         submit(&f, LEDGER_MSG_UPDATE, (x % 3 == 0) ? c1 : c2, (x % 17 == 0) ? "slow" : "quick",
@@ -468,8 +391,8 @@ static void test_replay_1000_blocks(void **state)
             victim_height = info.tip.height;
         }
     }
-    ledger_tip end = tip_of(&f);
-    fx_close(&f);
+    ledger_tip end = node_fx_tip(&f);
+    node_fx_close(&f);
     char work[96];
     snprintf(work, sizeof work, "%s-replay", f.dir);
     scheduler_divergence div;
@@ -487,8 +410,8 @@ static void test_replay_1000_blocks(void **state)
     assert_int_equal(scheduler_replay(f.dir, work, NULL, &div, &last), ST_OK);
     assert_int_equal(div.height, victim_height);
     assert_int_equal(system(cmd), 0);
-    fx_open_ledger(&f);
-    fx_end(&f);
+    node_fx_open(&f);
+    node_fx_end(&f);
 }
 
 /* Replays f's directory with `threads` signature-checking threads into a scratch directory
@@ -514,7 +437,7 @@ static void test_replay_threads(void **state)
     (void)state;
     fx f;
     fx_defaults(&f);
-    fx_start(&f);
+    node_fx_start(&f);
     uint64_t c = deploy(&f, COUNTER_WASM);
     uint8_t id[LEDGER_HASH_SIZE];
     for (int i = 0; i < 300; i++)
@@ -532,7 +455,7 @@ static void test_replay_threads(void **state)
     memcpy(victim, b.message_ids + 250 * LEDGER_HASH_SIZE, LEDGER_HASH_SIZE);
     memcpy(other, b.message_ids + 7 * LEDGER_HASH_SIZE, LEDGER_HASH_SIZE);
     ledger_read_end(rd);
-    fx_close(&f);
+    node_fx_close(&f);
     static const uint32_t threads[] = {1, 2, 3, 8};
     for (size_t i = 0; i < BASE_ARRAY_LEN(threads); i++) {
         ledger_tip last;
@@ -555,8 +478,8 @@ static void test_replay_threads(void **state)
     scheduler_divergence div = replay_with(&f, 2, NULL);
     assert_int_equal(div.height, end.height);
     assert_string_equal(div.what, want);
-    fx_open_ledger(&f);
-    fx_end(&f);
+    node_fx_open(&f);
+    node_fx_end(&f);
 }
 
 int main(void)
