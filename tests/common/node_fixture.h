@@ -1,10 +1,11 @@
 /* node_fixture.h - a node for the cmocka tests that drive rounds (tests/bad, tests/scheduler):
- * a temporary node directory with its ledger and scheduler, a deterministic admin key, signing
- * and submitting messages, reading the tip, receipts and the mempool, compiling WAT with wabt, and checking
- * that a ledger's chain is whole (every block from the tip down to block 0 recomputes its hash
- * and matches its child's parent hash; every included message has its receipt and has left
- * the mempool). Header-only: each test is its own binary. Include after <cmocka.h>; the
- * including binary depends on scheduler_dep; node_wat_compile needs -DWAT2WASM="path". */
+ * a temporary node directory with its ledger and scheduler, a deterministic admin key,
+ * signing and submitting messages, reading the tip, receipts and the mempool, compiling WAT
+ * with wabt, and checking that a ledger's chain is whole (every block from the tip down to
+ * block 0 recomputes its hash and matches its child's parent hash; every included message has
+ * its receipt and has left the mempool). Header-only: each test is its own binary. Include
+ * after <cmocka.h>; the including binary depends on scheduler_dep; node_wat_compile needs
+ * -DWAT2WASM="path". */
 #ifndef TALLY_NODE_FIXTURE_H
 #define TALLY_NODE_FIXTURE_H
 
