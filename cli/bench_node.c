@@ -5,7 +5,9 @@
  * ledger_mempool_add (one fsync'd commit each), then the same messages in batches of 100 and
  * 1000 per ledger_mempool_add_batch (one commit per batch) on fresh ledgers. Then rounds run
  * until every message has a receipt. The rate of the rounds alone is "execution + commit":
- * execution, dirty pages, state root, receipts and one fsync'd LMDB commit per block.
+ * execution, dirty pages, state root, receipts and one fsync'd LMDB commit per block. Then the
+ * auditor's replay of that chain (scheduler_replay), with 1 and with the default number of
+ * signature-checking threads.
  * Part 2, over RPC: a real `tally node` child process on a free loopback port; N/4 messages per
  * run are submitted over HTTP (JSON-RPC `submit`): from 1 connection (sequential requests: the
  * old figure), from 4, 16 and 64 concurrent connections (their submits share mempool commits:
@@ -13,7 +15,8 @@
  * the clock when every connection's last receipt is there. "per commit" is the node's own
  * count (`status`.admission): messages admitted per mempool commit during the run.
  * Ratios are against the first run of the same part, measured in the same process.
- * Nothing here is a test: `meson test` never runs it (docs/benchmarks.md). */
+ * No rate is ever asserted: tests/cli/bench_node.sh only checks that every part runs and
+ * reports (docs/benchmarks.md). */
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -559,7 +562,8 @@ int bench_node(int argc, char **argv)
             fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
                             "                        [--node-threads T] [--json]\n\n"
                             "Small update messages per second: in process (admission one by\n"
-                            "one and in batches, then execution + durable commit) and over\n"
+                            "one and in batches, execution + durable commit, then the replay\n"
+                            "of that chain with 1 and with the default signature threads) and over\n"
                             "JSON-RPC to a node process (1 to 64 connections, and JSON-RPC\n"
                             "batches: group commit of admissions). --node-threads: the node's\n"
                             "--threads (default: the node's default).\n");
