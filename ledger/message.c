@@ -98,8 +98,8 @@ status ids_seq(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE], uin
  * included), ST_OK if not, or a fault. */
 static status seen_txn(ledger *lg, MDB_txn *txn, const uint8_t id[LEDGER_HASH_SIZE])
 {
-    MDB_val v;
-    status st = store_get(lg, txn, DB_IDS, id, LEDGER_HASH_SIZE, &v);
+    uint64_t seq;
+    status st = ids_seq(lg, txn, id, &seq);
     return st == ST_OK ? ST_MESSAGE_REPLAY : st == ST_NOT_FOUND ? ST_OK : st;
 }
 

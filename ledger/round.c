@@ -666,67 +666,49 @@ out_free_ids:
     return st;
 }
 
-/* A round's message bookkeeping (docs/formats.md "Databases"): cursors on "ids" (message id ->
- * arrival number), "mempool" and "messages", and the arrival counter. Messages, receipts and
- * mempool entries are keyed by arrival number, and a block's messages mostly arrived in order:
- * its writes land on the last leaf pages instead of one random page per message and table. */
+/* A round's message bookkeeping (docs/formats.md "Databases"): a cursor on "mempool" and the
+ * arrival counter. Messages, receipts and mempool entries are keyed by arrival number, and a
+ * block's messages mostly arrived in order: its writes land on the last leaf pages instead of
+ * one random page per message and table. */
 typedef struct arrivals {
-    MDB_cursor *ids, *pool;
+    MDB_cursor *pool;
     uint64_t seq, seq0; /* last arrival number given out: now and when the round began */
 } arrivals;
 
 static status arrivals_open(ledger *lg, MDB_txn *txn, arrivals *a)
 {
-    a->ids = a->pool = NULL;
+    a->pool = NULL;
     status st = seq_get(lg, txn, &a->seq);
     if (st != ST_OK)
         return st;
     a->seq0 = a->seq;
-    int rc = mdb_cursor_open(txn, lg->db[DB_IDS], &a->ids);
-    if (!rc)
-        rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL], &a->pool);
+    int rc = mdb_cursor_open(txn, lg->db[DB_MEMPOOL], &a->pool);
     if (rc) {
-        if (a->ids)
-            mdb_cursor_close(a->ids);
-        a->ids = NULL;
-        return STORE_FAULT(lg, rc, "message cursors");
+        a->pool = NULL;
+        return STORE_FAULT(lg, rc, "mempool cursor");
     }
     return ST_OK;
 }
 
-/* Closes the cursors; stores the counter if the round gave out numbers (if st is ST_OK). */
+/* Closes the cursor; stores the counter if the round gave out numbers (if st is ST_OK). */
 static status arrivals_close(ledger *lg, MDB_txn *txn, arrivals *a, status st)
 {
-    if (a->ids) {
+    if (a->pool)
         mdb_cursor_close(a->pool);
-        mdb_cursor_close(a->ids);
-    }
     return st == ST_OK && a->seq != a->seq0 ? seq_set(lg, txn, a->seq) : st;
 }
 
 /* The arrival number of message id into *seq. A message never seen (a replayed block's, or a
  * receipt without a message) gets the next number if `assign`, else ST_NOT_FOUND. */
-static status arrival(ledger *lg, arrivals *a, const uint8_t id[LEDGER_HASH_SIZE], bool assign,
-                      uint64_t *seq)
+static status arrival(ledger *lg, MDB_txn *txn, arrivals *a, const uint8_t id[LEDGER_HASH_SIZE],
+                      bool assign, uint64_t *seq)
 {
-    MDB_val k = {LEDGER_HASH_SIZE, (void *)id}, v;
-    int rc = mdb_cursor_get(a->ids, &k, &v, MDB_SET);
-    if (!rc) {
-        if (v.mv_size != 8)
-            return STORE_CORRUPT(lg, "message id index");
-        *seq = be64_load(v.mv_data);
-        return ST_OK;
-    }
-    if (rc != MDB_NOTFOUND)
-        return STORE_FAULT(lg, rc, "message id index");
-    if (!assign)
-        return ST_NOT_FOUND;
+    status st = ids_seq(lg, txn, id, seq);
+    if (st != ST_NOT_FOUND || !assign)
+        return st;
     uint8_t key[8];
     be64_store(key, *seq = ++a->seq);
-    k = (MDB_val){LEDGER_HASH_SIZE, (void *)id};
-    v = (MDB_val){8, key};
-    rc = mdb_cursor_put(a->ids, &k, &v, MDB_NOOVERWRITE);
-    return rc ? STORE_FAULT(lg, rc, "message id index") : ST_OK;
+    return store_put(lg, txn, DB_IDS, id, LEDGER_HASH_SIZE, key, 8, MDB_NOOVERWRITE);
 }
 
 /* Removes arrival number seq from the mempool if it waits there; *removed tells. */
@@ -756,7 +738,7 @@ static status write_messages(ledger *lg, MDB_txn *txn, const ledger_round *r, ar
         uint64_t seq = 0;
         bool removed;
         uint8_t key[8];
-        st = arrival(lg, a, m[i].id, true, &seq);
+        st = arrival(lg, txn, a, m[i].id, true, &seq);
         if (st == ST_OK)
             st = pool_remove(lg, a, seq, &removed);
         be64_store(key, seq);
@@ -792,7 +774,7 @@ static status write_receipts(ledger *lg, MDB_txn *txn, const ledger_round *r, ar
         enc_receipt(&es, &rc);
         uint64_t seq = 0;
         uint8_t key[8];
-        st = es.st != ST_OK ? es.st : arrival(lg, a, s[i].id, true, &seq);
+        st = es.st != ST_OK ? es.st : arrival(lg, txn, a, s[i].id, true, &seq);
         be64_store(key, seq);
         if (st == ST_OK) /* MDB_KEYEXIST comes back as ST_MESSAGE_REPLAY: a receipt exists */
             st = store_put(lg, txn, DB_RECEIPTS, key, 8, enc.ptr, enc.len, MDB_NOOVERWRITE);
@@ -818,7 +800,7 @@ static status write_drops(ledger *lg, MDB_txn *txn, const ledger_round *r, arriv
     for (size_t i = 0; i < r->drops.len && st == ST_OK; i++) {
         uint64_t seq = 0;
         bool removed = false;
-        st = arrival(lg, a, d[i].id, false, &seq);
+        st = arrival(lg, txn, a, d[i].id, false, &seq);
         if (st == ST_NOT_FOUND) {
             st = ST_OK;
             continue;

@@ -231,17 +231,13 @@ static status load_genesis(ledger *lg)
         st = STORE_CORRUPT(lg, "genesis");
         goto out_abort;
     }
+    /* layout 1 (before messages and receipts were keyed by arrival) had no "layout" key; the
+     * status is all the caller gets (ledger_open frees the handle on failure) */
     MDB_val lv;
     st = store_get(lg, txn, DB_META, "layout", 6, &lv);
-    if (st == ST_NOT_FOUND || (st == ST_OK && (lv.mv_size != 4 ||
-                                               le32_load(lv.mv_data) != LAYOUT_VERSION))) {
-        /* layout 1 (before messages and receipts were keyed by arrival) had no "layout" key */
-        snprintf(lg->detail, sizeof lg->detail,
-                 "database layout %u, this tally reads layout %u (docs/formats.md)",
-                 st == ST_OK && lv.mv_size == 4 ? (unsigned)le32_load(lv.mv_data) : 1u,
-                 (unsigned)LAYOUT_VERSION);
+    if (st == ST_NOT_FOUND ||
+        (st == ST_OK && (lv.mv_size != 4 || le32_load(lv.mv_data) != LAYOUT_VERSION)))
         st = ST_LEDGER_LAYOUT;
-    }
     if (st != ST_OK)
         goto out_abort;
     lg->genesis_extra = base_alloc(g.extra.len);

@@ -771,7 +771,7 @@ static void set_layout(const char *dir, const uint8_t *value)
 }
 
 /* A directory of another database layout (layout 1 had no "layout" key) is refused with
- * ST_LEDGER_LAYOUT and a detail naming both layouts, and is left as it was. */
+ * ST_LEDGER_LAYOUT, and is left as it was. */
 static void t_layout(void **state)
 {
     (void)state;
