@@ -595,10 +595,10 @@ static status restore_instance(live *lv, span heap, span globals)
         if (g != ST_OK) /* past the maximum: the ledger holds what no run could have made */
             return g == ST_LIMIT_EXCEEDED ? ST_CORRUPT_LEDGER : g;
     }
-    if (heap.len)
+    if (heap.len) {
         memcpy(engine_memory_data(lv->mem), heap.ptr, heap.len);
-    if (heap.len)
         engine_memory_mark(lv->mem, 0, heap.len); /* heap_adopt takes it all anyway */
+    }
     uint32_t n = lv->nmut && lv->counter ? lv->nmut - 1 : lv->nmut;
     if (globals.len != 4 + (size_t)n * 8 || le32_load(globals.ptr) != n)
         return ST_CORRUPT_LEDGER;

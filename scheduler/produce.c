@@ -160,8 +160,7 @@ status scheduler_has_work(scheduler *s, bool *out)
         return st;
     uint64_t seq = 0;
     span env;
-    uint8_t id[LEDGER_HASH_SIZE];
-    st = ledger_mempool_next(rd, &seq, &env, id);
+    st = ledger_mempool_next(rd, &seq, &env, NULL); /* whether there is one: no id needed */
     ledger_read_end(rd);
     if (st == ST_NOT_FOUND)
         return ST_OK;

@@ -119,8 +119,6 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
 
 status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
 {
-    if (c->paused.active)
-        return ST_CANISTER_BUSY;
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
