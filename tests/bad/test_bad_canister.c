@@ -308,13 +308,6 @@ static void test_deploy_alloc_failures(void **state)
     buf_fini(&wasm);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    fx_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,5 +322,5 @@ int main(void)
         cmocka_unit_test(test_reply_too_large),
         cmocka_unit_test(test_deploy_alloc_failures),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    return cmocka_run_group_tests(tests, NULL, fx_teardown);
 }

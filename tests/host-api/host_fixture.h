@@ -64,6 +64,14 @@ static inline void fx_cleanup(void)
     }
 }
 
+/* A cmocka group teardown that only removes the temporary files (fx_cleanup). */
+static inline int fx_teardown(void **state)
+{
+    (void)state;
+    fx_cleanup();
+    return 0;
+}
+
 /* Deploys WAT text; returns the status, *out set on ST_OK. */
 static inline status fx_deploy_wat(const host_config *cfg, const char *text, host_code **out,
                             engine_error *err)
