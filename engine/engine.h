@@ -272,7 +272,8 @@ void engine_config_default(engine_config *cfg);
 /* Where and why a module was rejected. */
 typedef struct engine_error {
     status st;
-    size_t offset;     /* byte offset in the module binary */
+    size_t offset;     /* byte offset in the module binary, or ENGINE_ERROR_NO_OFFSET when the
+                          error is about a name (an embedder's import or export rule) */
     char detail[160];  /* e.g. "SIMD (0xfd prefix)", "function 3", "export \"f\"" */
 } engine_error;
 
@@ -304,7 +305,10 @@ static inline const functype *engine_func_type(const engine_module *m, uint32_t 
     return &m->types[m->func_types[f]];
 }
 
-/* Formats err as "STATUS_NAME: message (detail) at offset N" into out. */
+#define ENGINE_ERROR_NO_OFFSET SIZE_MAX
+
+/* Formats err as "STATUS_NAME: message (detail) at offset N" into out ("... (detail)" without
+ * an offset when err->offset is ENGINE_ERROR_NO_OFFSET). */
 void engine_error_format(const engine_error *err, char *out, size_t outlen);
 
 /* ---- instruction reader (decode.c): one instruction and its immediates -------------------- */

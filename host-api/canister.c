@@ -24,6 +24,18 @@ void host_result_fini(host_result *res)
     memset(res, 0, sizeof *res);
 }
 
+uint32_t host_reject_code(status st)
+{
+    switch (st) {
+    case ST_OK: return 0;
+    case ST_CANISTER_REJECTED: return HOST_REJECT_CANISTER_REJECT;
+    case ST_UNKNOWN_CANISTER: return HOST_REJECT_DESTINATION_INVALID;
+    case ST_CANISTER_BUSY:
+    case ST_MESSAGE_EXPIRED: return HOST_REJECT_SYS_TRANSIENT;
+    default: return HOST_REJECT_CANISTER_ERROR;
+    }
+}
+
 /* A message that did not complete: reject code 5 with "NAME: message[: detail]". */
 static status trap_result(const exec *x, status st, host_result *res)
 {
@@ -389,6 +401,14 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
             x->readonly = true;
         } else {
             c->pending = ST_METHOD_NOT_FOUND;
+            int len = x->msg.method.len > 64 ? 64 : (int)x->msg.method.len;
+            if (i >= 0) /* a query of an update method: say so (it exists) */
+                exec_fail(x, ST_METHOD_NOT_FOUND, "'%.*s' is an update method: send it as an "
+                          "update, not a query", len, (const char *)x->msg.method.ptr);
+            else
+                exec_fail(x, ST_METHOD_NOT_FOUND, "no %s method '%.*s'",
+                          kind == HOST_CALL_UPDATE ? "update" : "query", len,
+                          (const char *)x->msg.method.ptr);
             return NULL;
         }
         x->needs_response = true;

@@ -72,10 +72,12 @@ enum { HOST_METHOD_UPDATE = 1, HOST_METHOD_QUERY = 2 };
  *   function per import, made here, never per message).
  * Returns ST_OK (*out set); an INVALID status: any of engine_module_load's, instrument's
  *   (ST_RESERVED_NAME ...), ST_UNKNOWN_IMPORT (name not in ic0.def, or not module "ic0", or not
- *   a function), ST_INCOMPATIBLE_IMPORT (wrong signature), ST_UNSUPPORTED_IMPORT (an ic0.def row
- *   tally does not implement, e.g. call_perform), ST_BAD_EXPORT, ST_UNSUPPORTED_FEATURE (a
- *   forbidden instruction); or ST_OUT_OF_MEMORY. err (may be NULL) names the import, export or
- *   instruction in err->detail, e.g. "import ic0.call_perform". cfg is copied. */
+ *   a function), ST_INCOMPATIBLE_IMPORT (wrong signature), ST_BAD_EXPORT,
+ *   ST_UNSUPPORTED_FEATURE (a forbidden instruction); or ST_OUT_OF_MEMORY. An UNSUPPORTED row of
+ *   ic0.def is bound like any other (as on the IC): calling it traps with ST_HOST_UNSUPPORTED
+ *   and its name. err (may be NULL) names the import, export or instruction in err->detail,
+ *   e.g. "import ic0.nope: no such ic0 function" (err->offset ENGINE_ERROR_NO_OFFSET). cfg is
+ *   copied. */
 status host_code_new(const host_config *cfg, span wasm, host_code **out, engine_error *err);
 void host_code_free(host_code *code);
 
@@ -130,8 +132,20 @@ typedef enum host_response {
     HOST_RESPONSE_REJECT,   /* bytes = reject message, reject_code set */
 } host_response;
 
-/* IC reject codes (IC-REFERENCE section 3). */
-enum { HOST_REJECT_CANISTER_REJECT = 4, HOST_REJECT_CANISTER_ERROR = 5 };
+/* IC reject codes, numbered as the IC interface specification's "Reject codes" section. */
+enum {
+    HOST_REJECT_SYS_FATAL = 1,
+    HOST_REJECT_SYS_TRANSIENT = 2,
+    HOST_REJECT_DESTINATION_INVALID = 3,
+    HOST_REJECT_CANISTER_REJECT = 4,
+    HOST_REJECT_CANISTER_ERROR = 5,
+};
+
+/* The reject code of a message that ended with status st (a receipt's status): 0 for ST_OK
+ * (replied); 4 for ST_CANISTER_REJECTED (ic0.msg_reject); 3 for ST_UNKNOWN_CANISTER (no such
+ * destination); 2 for what may succeed later unchanged (ST_CANISTER_BUSY, ST_MESSAGE_EXPIRED);
+ * 5 for everything else (traps, no reply, no such method, refused installs). */
+uint32_t host_reject_code(status st);
 
 typedef struct host_result {
     status st;            /* ST_OK or the TRAP status (Wasm 4xx, host 5xx, limit 411) */

@@ -564,19 +564,12 @@ static status h_trap(exec *x, uint64_t *slots)
     return ST_CANISTER_CALLED_TRAP;
 }
 
-/* UNSUPPORTED rows are rejected at deploy, so this never runs; it is their table entry. */
-static status h_unsupported(exec *x, uint64_t *slots)
-{
-    (void)slots;
-    return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0 function not supported by tally");
-}
-
 /* ---- the table ---------------------------------------------------------------------------------- */
 
-/* A SUPPORTED row's handler is h_<name> (a missing one fails to build); UNSUPPORTED rows share
- * h_unsupported. */
+/* A SUPPORTED row's handler is h_<name> (a missing one fails to build); UNSUPPORTED rows have
+ * none: ic0_call traps for them, naming the function. */
 #define HANDLER_SUPPORTED(name) h_##name
-#define HANDLER_UNSUPPORTED(name) h_unsupported
+#define HANDLER_UNSUPPORTED(name) NULL
 #define IS_SUPPORTED true
 #define IS_UNSUPPORTED false
 
@@ -633,6 +626,9 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
     if (!(row->contexts & x->ctx))
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s cannot be executed in %s mode",
                          row->name, ctx_name(x->ctx));
+    if (!row->handler) /* bound at deploy as on the IC; fails only when called */
+        return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0.%s is not implemented by tally "
+                         "(docs/canisters.md)", row->name);
     return row->handler(x, slots);
 }
 
