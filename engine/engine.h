@@ -482,6 +482,10 @@ engine_global *engine_instance_global(engine_instance *inst, uint32_t index);
 /* Shrinks mem back to `pages` (<= its size), as if the grows since then never happened (the
  * base may move). ST_OK, or ST_BUG_INVARIANT if pages is larger than the size. */
 status engine_memory_shrink(engine_memory *mem, uint32_t pages);
+/* The function at `index` of inst's table 0 (a funcref table), or NULL if the module has no
+ * table, the index is past its size or the element is null: the IC's callbacks are table
+ * indices (host-api's inter-canister calls). Check its type with engine_func_functype. */
+engine_func *engine_instance_table_func(engine_instance *inst, uint32_t index);
 
 /* ---- write marks: a write barrier for embedders (memory.c) ------------------------------ */
 

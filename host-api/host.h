@@ -111,6 +111,11 @@ typedef enum host_call_kind {
                               IC (that stays even if the task traps) */
     HOST_CALL_INSPECT,     /* `canister_inspect_message` for ingress `method`; read-only;
                               res->accepted tells the verdict (accepted if not exported) */
+    HOST_CALL_REPLY,       /* the reply callback msg->callback of a call this canister made:
+                              table function cb_fun(cb_env); msg->arg is the reply payload */
+    HOST_CALL_REJECT,      /* its reject callback: msg->reject_code, msg->arg the reject
+                              message (ic0.msg_reject_msg_*) */
+    HOST_CALL_CLEANUP,     /* its cleanup callback, after the reply or reject callback trapped */
 } host_call_kind;
 
 /* One message. Every span is borrowed and must stay valid until the message is finished (the
@@ -124,7 +129,32 @@ typedef struct host_msg {
     uint64_t instruction_limit; /* all instructions of the message, host-call charges included */
     uint64_t slice_limit;       /* instructions per slice; 0 or >= limit: one slice. Only
                                    host_canister_call_run pauses; other paths run to the end */
+    /* Inter-canister calls (docs/canisters.md "Calls"); all zero for an ingress message. */
+    uint32_t cb_fun, cb_env;    /* HOST_CALL_REPLY/REJECT/CLEANUP: table index and its env */
+    uint32_t reject_code;       /* HOST_CALL_REJECT: ic0.msg_reject_code (1..5) */
+    bool replied;               /* callbacks: the call context was already replied or
+                                   rejected, so msg_reply/msg_reject trap */
+    uint32_t call_room;         /* calls this message may still perform; past it call_perform
+                                   returns 2 (SYS_TRANSIENT), as when a queue is full */
+    u128 cycles_available;      /* cycles the request carries (ic0.msg_cycles_available*) */
+    u128 cycles_refunded;       /* REPLY/REJECT: cycles the callee gave back */
+    u128 balance;               /* what ic0.call_cycles_add* may take from the canister */
 } host_msg;
+
+/* An inter-canister call a message performed (ic0.call_perform), handed to the scheduler in
+ * host_result.calls when the message commits (a trapped message's calls are dropped, as on
+ * the IC). */
+typedef struct host_call_out {
+    uint8_t callee[29];        /* the callee's principal; 0 bytes: the management canister */
+    uint32_t callee_len;
+    buf method;                /* the method name */
+    buf arg;                   /* the argument (ic0.call_data_append) */
+    uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
+    bool has_cleanup;
+    bool best_effort;          /* ic0.call_with_best_effort_response */
+    uint32_t timeout_seconds;  /* its timeout */
+    u128 cycles;               /* ic0.call_cycles_add*: taken from the caller's balance */
+} host_call_out;
 
 typedef enum host_response {
     HOST_RESPONSE_NONE = 0, /* nothing to send (install, upgrade, tasks, inspect) */
@@ -155,11 +185,17 @@ typedef struct host_result {
     uint64_t instructions;/* instructions used, host-call charges included, every slice */
     bool committed;       /* the canister's state changes were kept (false: rolled back) */
     bool accepted;        /* HOST_CALL_INSPECT: the message may enter the mempool */
+    host_call_out *calls; /* committed calls in call_perform order (owned; fini frees) */
+    uint32_t ncalls;
+    u128 cycles_accepted; /* ic0.msg_cycles_accept*: moved from the request to the canister */
+    u128 cycles_sent;     /* the cycles of every call in `calls`: taken from the balance */
 } host_result;
 /* A trap: st is the TRAP status, kind REJECT, reject_code 5, bytes "IC05xx-style" text:
  * "<status name>: <message>[: <detail>]" (ic0.trap: the canister's text). An update that returns
- * without replying: st = ST_NO_REPLY, reject code 5, but (as on the IC) committed = true: its
- * state changes are kept. */
+ * without replying and without performing a call: st = ST_NO_REPLY, reject code 5, but (as on
+ * the IC) committed = true: its state changes are kept. One that performed calls returns
+ * ST_OK with kind NONE: its call context stays open for the callbacks. A callback's response
+ * (kind REPLY or REJECT) answers the call context it belongs to. */
 
 void host_result_init(host_result *res);
 void host_result_fini(host_result *res);

@@ -95,6 +95,9 @@ static const char *ctx_name(uint32_t ctx)
     case CTX_INSPECT: return "inspect message";
     case CTX_HEARTBEAT: return "heartbeat";
     case CTX_TIMER: return "global timer";
+    case CTX_REPLY: return "reply callback";
+    case CTX_REJECT: return "reject callback";
+    case CTX_CLEANUP: return "cleanup";
     default: return "system task";
     }
 }
@@ -120,6 +123,11 @@ static status mem_range_w(exec *x, const char *fn, uint64_t ptr, uint64_t len, u
     if (st == ST_OK && len)
         engine_memory_mark(engine_instance_memory(x->inst), ptr, len);
     return st;
+}
+
+status exec_mem(exec *x, const char *fn, uint64_t ptr, uint64_t len, bool write, uint8_t **out)
+{
+    return write ? mem_range_w(x, fn, ptr, len, out) : mem_range(x, fn, ptr, len, out);
 }
 
 /* The blob idiom: copy blob[off, off+size) to heap[dst, dst+size). */
@@ -170,17 +178,10 @@ BLOB_PAIR(msg_arg_data, x->msg.arg)
 BLOB_PAIR(msg_caller, x->msg.caller)
 BLOB_PAIR(msg_caller_info_data, empty_blob(x))
 BLOB_PAIR(msg_caller_info_signer, empty_blob(x))
-BLOB_PAIR(msg_reject_msg, empty_blob(x)) /* only in reject callbacks, which tally never runs */
+BLOB_PAIR(msg_reject_msg, x->msg.arg) /* reject callbacks only: the reject message */
 BLOB_PAIR(canister_self, span_of(x->c->self, x->c->self_len))
 BLOB_PAIR(subnet_self, x->c->cfg.subnet_id)
 BLOB_PAIR(msg_method_name, x->msg.method)
-
-static status h_msg_reject_code(exec *x, uint64_t *slots)
-{
-    (void)x;
-    ret32(slots, 0); /* 0: not in a reject callback */
-    return ST_OK;
-}
 
 static status h_msg_deadline(exec *x, uint64_t *slots)
 {
@@ -193,6 +194,9 @@ static status h_msg_deadline(exec *x, uint64_t *slots)
 
 static status not_responded(exec *x, const char *fn)
 {
+    if (x->replied_before)
+        return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the call context was already answered",
+                         fn);
     if (x->responded != RESPONDED_NONE)
         return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the message was already %s", fn,
                          x->responded == RESPONDED_REPLY ? "replied" : "rejected");
@@ -614,7 +618,7 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
         return ST_TRAP_HOST;
     }
     uint64_t cost = row->base_cost;
-    if (row->per_byte_cost) {
+    if (row->per_byte_cost && row != &host_ic0_rows[IC0_ROW_call_new]) { /* call_new: its own */
         uint32_t last = row->nparams - 1;
         uint64_t n = row->params[last] == 'i' ? (uint32_t)slots[last] : slots[last];
         uint64_t bytes = n > UINT64_MAX / row->per_byte_cost ? UINT64_MAX : n * row->per_byte_cost;
