@@ -112,6 +112,8 @@ static status enqueue(sched_canister *c, route_msg *m)
     if (m->kind == ROUTE_REQUEST) {
         r->requests++;
         r->request_bytes += m->data.len + m->method.len;
+    } else {
+        r->response_bytes += m->data.len;
     }
     r->q[r->len++] = *m;
     memset(m, 0, sizeof *m);
@@ -221,7 +223,13 @@ static status respond_to(round_ctx *rc, uint64_t to, uint64_t cb, const answer *
         return ST_OK;
     route_msg m = {.kind = ROUTE_RESPONSE, .reject_code = a->reject_code, .callback = cb,
                    .cycles = refund};
-    status st = a->bytes.len ? buf_put(&m.data, a->bytes.ptr, a->bytes.len) : ST_OK;
+    static const char too_large[] = "the response does not fit in the caller's input queue";
+    span bytes = a->bytes;
+    if (bytes.len > ROUTE_RESPONSE_BYTES - t->route.response_bytes) {
+        m.reject_code = HOST_REJECT_SYS_TRANSIENT;
+        bytes = span_of(too_large, sizeof too_large - 1);
+    }
+    status st = bytes.len ? buf_put(&m.data, bytes.ptr, bytes.len) : ST_OK;
     if (st == ST_OK)
         st = enqueue(t, &m);
     msg_fini(&m);
@@ -464,6 +472,8 @@ static status step(round_ctx *rc, sched_canister *c)
     if (m.kind == ROUTE_REQUEST) {
         r->requests--;
         r->request_bytes -= m.data.len + m.method.len;
+    } else {
+        r->response_bytes -= m.data.len;
     }
     if (r->head == r->len)
         r->head = r->len = 0;
@@ -496,6 +506,56 @@ status route_run(round_ctx *rc)
         if (!ran)
             return ST_OK;
     }
+}
+
+/* ---- introspection ------------------------------------------------------------------------------ */
+
+status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out)
+{
+    sched_canister *c = sched_canister_find(s, canister_id);
+    if (!c)
+        return ST_UNKNOWN_CANISTER;
+    *out = (scheduler_routing){.queued = c->route.len - c->route.head,
+                               .contexts = c->route.nctx,
+                               .callbacks = c->route.ncb};
+    return ST_OK;
+}
+
+static status bad(char *why, size_t n, uint64_t id, const char *what)
+{
+    if (why && n)
+        snprintf(why, n, "canister %llu: %s", (unsigned long long)id, what);
+    return ST_BUG_INVARIANT;
+}
+
+status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
+{
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        route_state *r = &c->route;
+        for (uint32_t k = 0; k < r->nctx; k++) {
+            uint32_t n = 0;
+            for (uint32_t j = 0; j < r->ncb; j++)
+                n += r->cb[j].ctx == r->ctx[k].id;
+            if (n != r->ctx[k].outstanding)
+                return bad(why, why_len, c->id, "a context's outstanding count is wrong");
+            if (r->ctx[k].responded && n == 0)
+                return bad(why, why_len, c->id, "an answered context without calls is kept");
+        }
+        for (uint32_t j = 0; j < r->ncb; j++)
+            if (!ctx_find(r, r->cb[j].ctx))
+                return bad(why, why_len, c->id, "a callback without its context");
+        for (uint32_t j = r->head; j < r->len; j++) {
+            const route_msg *m = &r->q[j];
+            if (m->kind == ROUTE_RESPONSE && !cb_find(r, m->callback))
+                return bad(why, why_len, c->id, "a queued response answers no callback");
+            sched_canister *from = m->kind == ROUTE_REQUEST ? sched_canister_find(s, m->from)
+                                                            : NULL;
+            if (from && !cb_find(&from->route, m->callback))
+                return bad(why, why_len, c->id, "a queued request has no callback at its caller");
+        }
+    }
+    return ST_OK;
 }
 
 /* ---- encoding ------------------------------------------------------------------------------------
@@ -728,6 +788,8 @@ status route_decode(span bytes, sched_canister *c)
         if (m->kind == ROUTE_REQUEST) {
             r->requests++;
             r->request_bytes += m->method.len + m->data.len;
+        } else {
+            r->response_bytes += m->data.len;
         }
         d.bad |= m->kind != ROUTE_REQUEST && m->kind != ROUTE_RESPONSE;
     }

@@ -36,6 +36,9 @@ enum {
     ROUTE_QUEUE_MAX = 500,        /* requests in an input queue; and outstanding calls of a
                                      canister (the IC's 500 per direction) */
     ROUTE_QUEUE_BYTES = 8u << 20, /* payload bytes of the requests in one input queue */
+    ROUTE_RESPONSE_BYTES = 32u << 20, /* payload bytes of the responses in one input queue: a
+                                     larger reply reaches the caller as a SYS_TRANSIENT reject
+                                     (the queues live in the aux, LEDGER_AUX_MAX) */
 };
 
 enum { ROUTE_REQUEST = 1, ROUTE_RESPONSE = 2 };
@@ -79,6 +82,7 @@ typedef struct route_state {
     uint32_t head, len, cap;
     uint32_t requests;       /* requests in the queue */
     uint64_t request_bytes;  /* their payload bytes */
+    uint64_t response_bytes; /* payload bytes of the responses in the queue */
     call_ctx *ctx;           /* sorted by id */
     uint32_t nctx, ctx_cap;
     callback *cb;            /* sorted by id */
