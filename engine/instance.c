@@ -426,12 +426,30 @@ engine_memory *engine_instance_memory(engine_instance *inst)
     return inst->mem;
 }
 
+void engine_instance_set_budget(engine_instance *inst, uint64_t *bytes)
+{
+    if (inst->mem)
+        inst->mem->budget = bytes;
+    for (uint32_t i = 0; i < inst->m->ntables; i++)
+        inst->tables[i]->budget = bytes;
+}
+
+uint64_t engine_instance_table_bytes(const engine_instance *inst)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < inst->m->ntables; i++)
+        n += (uint64_t)inst->tables[i]->size * sizeof(uint64_t);
+    return n;
+}
+
 /* ---- tables --------------------------------------------------------------------------------- */
 
 uint32_t vm_table_grow(engine_table *t, uint32_t n, uint64_t v)
 {
     uint32_t old = t->size;
     if (n > t->max - old)
+        return UINT32_MAX;
+    if (t->budget && (uint64_t)n * sizeof *t->elems > *t->budget)
         return UINT32_MAX;
     if (n == 0)
         return old;
@@ -447,6 +465,8 @@ uint32_t vm_table_grow(engine_table *t, uint32_t n, uint64_t v)
     t->elems = ne;
     t->elems_owned = true;
     t->size = old + n;
+    if (t->budget)
+        *t->budget -= (uint64_t)n * sizeof *ne;
     return old;
 }
 

@@ -200,7 +200,7 @@ void host_canister_free(host_canister *c)
         engine_instance_abandon(c->cur.inst);
     live_close(&c->cur);
     stable_free(c);
-    base_free(c->shadow);
+    base_zarea_free(&c->shadow);
     base_free(c->heap_dirty);
     buf_fini(&c->x.reply);
     base_free(c);
@@ -552,7 +552,7 @@ status host_canister_call(host_canister *c, host_call_kind kind, const host_msg 
 
 void host_canister_saved(const host_canister *c, host_saved *out)
 {
-    out->heap = span_of(c->shadow, (size_t)c->shadow_len);
+    out->heap = span_of(c->shadow.ptr, (size_t)c->shadow_len);
     out->stable_bytes = stable_committed_bytes(c);
     out->version = c->version;
     out->timer = c->timer;
@@ -672,12 +672,12 @@ void host_canister_dirty_clear(host_canister *c)
 
 span host_canister_heap(const host_canister *c)
 {
-    return span_of(c->shadow, (size_t)c->shadow_len);
+    return span_of(c->shadow.ptr, (size_t)c->shadow_len);
 }
 
 span host_canister_stable(const host_canister *c)
 {
-    return span_of(c->stable.data, (size_t)(c->stable.pages * 65536u));
+    return span_of(c->stable.data.ptr, (size_t)(c->stable.pages * 65536u));
 }
 
 const host_code *host_canister_code(const host_canister *c)

@@ -147,7 +147,7 @@ extern _Thread_local exec *host_instantiating;
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 
 typedef struct stable_mem {
-    uint8_t *data;
+    base_zarea data;     /* cap_pages * 64 KiB bytes, zero past `pages` */
     uint64_t pages;      /* 64 KiB pages */
     uint64_t cap_pages;  /* allocated */
     uint8_t *touched;    /* bit per 4 KiB page: saved in the undo log by this message */
@@ -169,8 +169,8 @@ struct host_canister {
     const host_code *code;   /* NULL: empty */
     live cur;
     /* The committed heap: rollback restores it, commit compares against it (dirty pages). */
-    uint8_t *shadow;
-    uint64_t shadow_len, shadow_cap;
+    base_zarea shadow;       /* zero past shadow_len */
+    uint64_t shadow_len;
     uint8_t *heap_dirty;     /* bit per 4 KiB page */
     uint64_t heap_dirty_cap; /* bytes of the bitmap */
     stable_mem stable;

@@ -161,6 +161,72 @@ static void test_commit_reports_changed_pages(void **state)
     host_code_free(code);
 }
 
+/* Resident memory of this process, bytes (/proc/self/statm's second field). */
+static uint64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    unsigned long size = 0, res = 0;
+    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* `big` grows the heap to 2 GiB and stable memory by 2 GiB, writes one byte at the top of each
+ * and traps if its argument starts with 't'. */
+static const char *big_wat =
+    "(module (import \"ic0\" \"msg_arg_data_copy\" (func $arg (param i32 i32 i32)))\n"
+    " (import \"ic0\" \"msg_reply\" (func $reply))\n"
+    " (import \"ic0\" \"stable64_grow\" (func $sgrow (param i64) (result i64)))\n"
+    " (import \"ic0\" \"stable64_write\" (func $swrite (param i64 i64 i64)))\n"
+    " (memory 1)\n"
+    " (func (export \"canister_update big\")\n"
+    "   (call $arg (i32.const 0) (i32.const 0) (i32.const 1))\n"
+    "   (drop (memory.grow (i32.const 32767)))\n"
+    "   (i32.store8 (i32.const 0x7fffffff) (i32.const 9))\n"
+    "   (drop (call $sgrow (i64.const 32768)))\n"
+    "   (call $swrite (i64.const 0x7fffffff) (i64.const 0) (i64.const 1))\n"
+    "   (if (i32.eq (i32.load8_u (i32.const 0)) (i32.const 0x74)) (then unreachable))\n"
+    "   (call $reply)))";
+
+/* Heap, shadow and stable memory cost resident memory for the pages written, not for the size:
+ * a 2 GiB + 2 GiB grow, trapped then committed, adds well under 256 MiB (it added over 6 GiB
+ * when every grow was zeroed), and the committed state has exactly the bytes written. */
+static void test_huge_grow_costs_touched_pages(void **state)
+{
+    (void)state;
+    host_code *code = fx_code_wat(&cfg, big_wat);
+    host_canister *c = fx_canister(&cfg, code);
+    uint64_t before = resident_bytes();
+    host_result r = fx_call(c, HOST_CALL_UPDATE, "big", "trap", 4);
+    assert_int_equal(r.st, ST_TRAP_UNREACHABLE);
+    host_result_fini(&r);
+    assert_int_equal(host_canister_heap(c).len, 65536);
+    assert_int_equal(host_canister_stable(c).len, 0);
+    host_canister_dirty_clear(c);
+    r = fx_call(c, HOST_CALL_UPDATE, "big", "ok", 2);
+    assert_int_equal(r.st, ST_OK);
+    assert_true(r.committed);
+    host_result_fini(&r);
+    assert_true(resident_bytes() - before < (UINT64_C(256) << 20));
+    span h = host_canister_heap(c), st = host_canister_stable(c);
+    assert_int_equal(h.len, UINT64_C(1) << 31);
+    assert_int_equal(st.len, UINT64_C(1) << 31);
+    assert_int_equal(h.ptr[0x7fffffff], 9);
+    assert_int_equal(h.ptr[0x7ffffffe], 0);
+    assert_int_equal(h.ptr[0x40000000], 0);
+    assert_int_equal(st.ptr[0x7fffffff], 'o');
+    assert_int_equal(st.ptr[0x40000000], 0);
+    host_dirty d;
+    host_canister_dirty(c, &d);
+    uint64_t dirty = 0;
+    for (uint64_t p = 0; p < d.heap_bytes / KIB4; p++)
+        dirty += bit(d.heap_bits, p);
+    assert_int_equal(dirty, 2); /* page 0 (the argument) and the top page */
+    host_canister_free(c);
+    host_code_free(code);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -173,6 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trap_restores_every_page),
         cmocka_unit_test(test_commit_reports_changed_pages),
+        cmocka_unit_test(test_huge_grow_costs_touched_pages),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
