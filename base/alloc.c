@@ -130,6 +130,8 @@ bool base_zarea_grow(base_zarea *z, size_t n, size_t max)
 {
     if (n <= z->len)
         return true;
+    if (n > max)
+        return false;
     if (z->resv) {
         if (!base_vmem_commit(z->ptr, z->len, n))
             return false;

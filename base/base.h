@@ -171,8 +171,8 @@ void base_vmem_release(void *p, size_t size); /* p NULL: nothing */
 
 /* A growable zero-filled area on the above: a heap block up to BASE_ZAREA_SMALL bytes (cheap to
  * make), past it a reservation of `max` bytes made once (the area never moves again and costs
- * memory only where written). Start from {0}. grow: at least n bytes (n <= max), the new bytes
- * zero; false if the host has no memory (the area unchanged). zero: [from, to) reads as zero
+ * memory only where written). Start from {0}. grow: at least n bytes, the new bytes zero; false
+ * past max or if the host has no memory (the area unchanged). zero: [from, to) reads as zero
  * again (whole pages of a reservation are given back, not written). */
 enum { BASE_ZAREA_SMALL = 1 << 20 };
 typedef struct base_zarea {

@@ -358,6 +358,8 @@ typedef struct engine_run_config {
     uint32_t max_value_slots;  /* 64-bit slots of all frames together; more: the same trap */
     uint32_t max_memory_pages; /* memory.grow never goes past this (nor the declared max) */
     uint32_t max_table_elems;  /* table.grow never goes past this (nor the declared max) */
+    uint64_t *budget;          /* memory budget of every instance made with this config, from
+                                  its start function on (engine_instance_set_budget); NULL */
 } engine_run_config;
 
 /* Defaults (docs/features.md): 10000 calls, 1 Mi slots (8 MiB), pages and table elements from

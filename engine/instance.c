@@ -26,6 +26,7 @@ void engine_run_config_default(const engine_config *cfg, engine_run_config *out)
     out->max_value_slots = 1u << 20;
     out->max_memory_pages = cfg->max_memory_pages;
     out->max_table_elems = cfg->max_table_size;
+    out->budget = NULL;
 }
 
 /* ---- the instance block ------------------------------------------------------------------ */
@@ -262,6 +263,7 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
         t->max = max < inst->rc.max_table_elems ? max : inst->rc.max_table_elems;
         if (t->max < t->size)
             t->max = t->size;
+        t->budget = inst->rc.budget;
     }
     if (inst->own_mem) {
         status st = vm_memory_init(inst->own_mem, m->mems[m->nmem_imports],
@@ -270,6 +272,7 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
             inst->own_mem = NULL;
             return st;
         }
+        inst->own_mem->budget = inst->rc.budget;
         inst->mem = inst->own_mem;
     }
     return ST_OK;

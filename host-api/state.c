@@ -46,6 +46,20 @@ static void *grow_zeroed(void *p, size_t old, size_t n)
     return q;
 }
 
+/* ---- the memory limit ------------------------------------------------------------------------ */
+
+void budget_reset(host_canister *c, const live *lv, const host_code *code)
+{
+    uint64_t have = c->stable.pages * SPAGE;
+    if (lv && lv->mem)
+        have += engine_memory_size(lv->mem);
+    if (lv && lv->inst)
+        have += engine_instance_table_bytes(lv->inst);
+    else if (!lv && code)
+        have += code->initial_bytes;
+    c->budget = have < c->cfg.max_memory_bytes ? c->cfg.max_memory_bytes - have : 0;
+}
+
 /* ---- stable memory --------------------------------------------------------------------------- */
 
 /* Room for `pages` pages (data and both bitmaps), zero past the old capacity. */
@@ -62,7 +76,12 @@ static status stable_reserve(host_canister *c, uint64_t pages)
     if (c->cfg.max_stable_pages > SIZE_MAX / SPAGE)
         return ST_OUT_OF_MEMORY;
     size_t old = (size_t)s->cap_pages;
-    if (!base_zarea_grow(&s->data, (size_t)cap * SPAGE, (size_t)c->cfg.max_stable_pages * SPAGE))
+    uint64_t max = c->cfg.max_stable_pages * SPAGE;
+    if (max > c->cfg.max_memory_bytes) /* the reservation needs no more than the limit */
+        max = c->cfg.max_memory_bytes;
+    if (cap * SPAGE > max)
+        cap = pages;
+    if (!base_zarea_grow(&s->data, (size_t)cap * SPAGE, (size_t)max))
         return ST_OUT_OF_MEMORY;
     uint8_t *t = grow_zeroed(s->touched, old * SUB / 8, (size_t)cap * SUB / 8);
     if (!t)
@@ -81,13 +100,16 @@ status stable_grow(host_canister *c, uint64_t delta, uint64_t *old_pages, bool *
     stable_mem *s = &c->stable;
     *old_pages = s->pages;
     *refused = false;
-    if (s->pages > c->cfg.max_stable_pages || delta > c->cfg.max_stable_pages - s->pages) {
+    if (s->pages > c->cfg.max_stable_pages || delta > c->cfg.max_stable_pages - s->pages ||
+        delta > c->budget / SPAGE) {
         *refused = true;
         return ST_OK;
     }
     status st = stable_reserve(c, s->pages + delta);
-    if (st == ST_OK)
+    if (st == ST_OK) {
         s->pages += delta;
+        c->budget -= delta * SPAGE;
+    }
     return st;
 }
 

@@ -227,6 +227,77 @@ static void test_huge_grow_costs_touched_pages(void **state)
     host_code_free(code);
 }
 
+/* `g` takes [op, n]: op 'h' grows the heap by n pages, 's' stable memory; replies the i32
+ * result; traps after the grow if a third byte is 't'. */
+static const char *limit_wat =
+    "(module (import \"ic0\" \"msg_arg_data_copy\" (func $arg (param i32 i32 i32)))\n"
+    " (import \"ic0\" \"msg_arg_data_size\" (func $size (result i32)))\n"
+    " (import \"ic0\" \"msg_reply\" (func $reply))\n"
+    " (import \"ic0\" \"msg_reply_data_append\" (func $append (param i32 i32)))\n"
+    " (import \"ic0\" \"stable_grow\" (func $sgrow (param i32) (result i32)))\n"
+    " (memory 1) (table 1000 funcref)\n"
+    " (func (export \"canister_update g\")\n"
+    "   (call $arg (i32.const 0) (i32.const 0) (call $size))\n"
+    "   (i32.store (i32.const 8) (if (result i32) (i32.eq (i32.load8_u (i32.const 0)) (i32.const 0x68))\n"
+    "     (then (memory.grow (i32.load8_u (i32.const 1))))\n"
+    "     (else (call $sgrow (i32.load8_u (i32.const 1))))))\n"
+    "   (if (i32.eq (i32.load8_u (i32.const 2)) (i32.const 0x74)) (then unreachable))\n"
+    "   (call $append (i32.const 8) (i32.const 4)) (call $reply)))";
+
+static int32_t grow_op(host_canister *c, char op, uint8_t n, bool trap, status expect)
+{
+    uint8_t arg[3] = {(uint8_t)op, n, trap ? 't' : 0};
+    host_result r = fx_call(c, HOST_CALL_UPDATE, "g", arg, sizeof arg);
+    assert_int_equal(r.st, expect);
+    int32_t v = -2;
+    if (r.st == ST_OK) {
+        assert_int_equal(r.bytes.len, 4);
+        memcpy(&v, r.bytes.ptr, 4);
+    }
+    host_result_fini(&r);
+    return v;
+}
+
+/* The memory limit counts heap, stable memory and tables together: a grow past it gives -1,
+ * whichever memory grows, and a trapped grow gives its bytes back. A module whose initial
+ * memory and tables exceed it is refused at deploy, before anything is allocated. */
+static void test_memory_limit(void **state)
+{
+    (void)state;
+    host_config lc = cfg;
+    lc.max_memory_bytes = 5 * 65536 + 8000; /* the table takes 8000 of it */
+    host_code *code = fx_code_wat(&lc, limit_wat);
+    host_canister *c = fx_canister(&lc, code);
+    assert_int_equal(grow_op(c, 'h', 5, false, ST_OK), -1); /* 6 pages + table: too much */
+    assert_int_equal(grow_op(c, 'h', 2, true, ST_TRAP_UNREACHABLE), -2);
+    assert_int_equal(grow_op(c, 's', 4, true, ST_TRAP_UNREACHABLE), -2);
+    assert_int_equal(grow_op(c, 'h', 2, false, ST_OK), 1); /* heap 3 pages */
+    assert_int_equal(grow_op(c, 's', 3, false, ST_OK), -1);
+    assert_int_equal(grow_op(c, 's', 2, false, ST_OK), 0); /* stable 2 pages: 5 in all */
+    assert_int_equal(grow_op(c, 'h', 1, false, ST_OK), -1);
+    assert_int_equal(grow_op(c, 's', 1, false, ST_OK), -1);
+    assert_int_equal(grow_op(c, 'h', 0, false, ST_OK), 3);
+    host_canister_free(c);
+    host_code_free(code);
+
+    lc.max_memory_bytes = 65536 + 7999; /* one byte short of memory and table */
+    host_code *none = NULL;
+    engine_error err;
+    assert_int_equal(fx_deploy_wat(&lc, limit_wat, &none, &err), ST_CANISTER_MEMORY_LIMIT);
+    assert_null(none);
+    assert_non_null(strstr(err.detail, "take 73536 bytes, the canister limit is 73535"));
+    /* 100 tables of 10,000,000 elements: 8 GB wanted, refused under the default limit */
+    char *many = malloc(100 * 40 + 64);
+    assert_non_null(many);
+    strcpy(many, "(module");
+    for (int i = 0; i < 100; i++)
+        strcat(many, " (table 10000000 funcref)");
+    strcat(many, ")");
+    assert_int_equal(fx_deploy_wat(&cfg, many, &none, &err), ST_CANISTER_MEMORY_LIMIT);
+    assert_null(none);
+    free(many);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -240,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_trap_restores_every_page),
         cmocka_unit_test(test_commit_reports_changed_pages),
         cmocka_unit_test(test_huge_grow_costs_touched_pages),
+        cmocka_unit_test(test_memory_limit),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
