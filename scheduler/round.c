@@ -145,9 +145,17 @@ status round_resume_paused(round_ctx *rc)
 static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
                           span envelope)
 {
+    if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
+        call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
+        memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
+        sched_principal_of_key(m->sender, origin.principal);
+        return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
+    }
     sched_canister *c = sched_canister_find(rc->s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
+    if (c->route.status != LEDGER_CANISTER_RUNNING)
+        return refuse(rc, id, ST_CANISTER_STOPPED);
     status st = c->paused.active ? ST_CANISTER_BUSY : ST_OK;
     if (st == ST_OK) {
         c->route.paused_balance = sched_cycles_balance(c);
@@ -301,7 +309,7 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
         return refuse(rc, id, ST_NOT_AUTHORIZED);
@@ -395,7 +403,7 @@ static status stage_stable(round_ctx *rc, sched_canister *c, const host_saved *s
 static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *sv, buf *aux)
 {
     ledger_canister rec = {.controller_count = c->ncontrollers,
-                           .status = LEDGER_CANISTER_RUNNING,
+                           .status = c->route.status,
                            .heap_pages = (uint32_t)(sv->heap.len / LEDGER_PAGE_SIZE),
                            .stable_pages = (uint32_t)(sv->stable_bytes / LEDGER_PAGE_SIZE),
                            .version = sv->version};

@@ -169,11 +169,39 @@ static status controllers_to_host(const sched_canister *c, host_canister *hc)
 {
     uint8_t principals[LEDGER_MAX_CONTROLLERS][PRINCIPAL_MAX];
     span ids[LEDGER_MAX_CONTROLLERS];
-    for (uint32_t i = 0; i < c->ncontrollers; i++) {
-        sched_principal_of_key(c->controllers[i], principals[i]);
-        ids[i] = span_of(principals[i], PRINCIPAL_MAX);
-    }
+    for (uint32_t i = 0; i < c->ncontrollers; i++)
+        ids[i] = span_of(principals[i], sched_principal_of_controller(c->controllers[i],
+                                                                      principals[i]));
     return host_canister_set_controllers(hc, ids, c->ncontrollers);
+}
+
+/* A controller slot holds a public key, or a canister: 22 zero bytes then its 10-byte
+ * principal (no ed25519 key a signer could use starts with 176 zero bits). */
+enum { SLOT_ZEROS = LEDGER_PUBLIC_KEY_SIZE - 10 };
+
+void sched_controller_of_canister(uint64_t id, uint8_t slot[LEDGER_PUBLIC_KEY_SIZE])
+{
+    uint8_t p[PRINCIPAL_MAX];
+    size_t n = sched_principal_of_canister(id, p);
+    memset(slot, 0, SLOT_ZEROS);
+    memcpy(slot + SLOT_ZEROS, p, n);
+}
+
+uint64_t sched_controller_canister(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE])
+{
+    static const uint8_t zeros[SLOT_ZEROS];
+    if (memcmp(slot, zeros, SLOT_ZEROS) != 0)
+        return 0;
+    return sched_canister_of_principal(span_of(slot + SLOT_ZEROS, 10));
+}
+
+size_t sched_principal_of_controller(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE],
+                                     uint8_t out[PRINCIPAL_MAX])
+{
+    if (sched_controller_canister(slot))
+        return sched_principal_of_canister(sched_controller_canister(slot), out);
+    sched_principal_of_key(slot, out);
+    return PRINCIPAL_MAX;
 }
 
 status sched_canister_set_controllers(sched_canister *c,
@@ -324,6 +352,10 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
         st = aux_decode(rec.aux, &f);
     if (st == ST_OK && f.route.len)
         st = route_decode(f.route, c);
+    if (st == ST_OK && c->route.status != LEDGER_CANISTER_RUNNING)
+        host_canister_set_status(c->hc, c->route.status == LEDGER_CANISTER_STOPPING
+                                            ? HOST_STATUS_STOPPING
+                                            : HOST_STATUS_STOPPED);
     static const uint8_t none[LEDGER_HASH_SIZE];
     if (st != ST_OK || !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE))
         return st;

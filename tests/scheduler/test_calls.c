@@ -354,6 +354,227 @@ static void test_restart_mid_tree(void **state)
         buf_fini(&r[i]);
 }
 
+/* ---- the management canister ------------------------------------------------------------------ */
+
+static void leb(buf *b, uint64_t v)
+{
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        byte |= v ? 0x80 : 0;
+        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
+    } while (v);
+}
+
+static uint32_t idl_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (; *s; s++)
+        h = h * 223 + (uint8_t)*s;
+    return h;
+}
+
+static void put_principal_of(buf *b, uint64_t cid)
+{
+    uint8_t p[10] = {0};
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(cid >> (56 - 8 * i));
+    p[8] = p[9] = 1;
+    assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
+    assert_int_equal(buf_put(b, p, 10), ST_OK);
+}
+
+/* Candid (record { canister_id : principal }). */
+static void cand_id_record(buf *b, uint64_t cid)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x01\x6c\x01", 7), ST_OK);
+    leb(b, idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x01\x00", 3), ST_OK);
+    put_principal_of(b, cid);
+}
+
+/* Candid install_code argument; mode 0 reinstall, 1 upgrade, 2 install (variant order by
+ * field id). Fields by id: arg, wasm_module, mode, canister_id. */
+static void cand_install(buf *b, uint64_t cid, int mode, span wasm, span arg)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
+    leb(b, idl_hash("arg"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    leb(b, idl_hash("wasm_module"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    leb(b, idl_hash("mode"));
+    assert_int_equal(buf_put(b, "\x02", 1), ST_OK);
+    leb(b, idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x6d\x7b\x6b\x03", 5), ST_OK);
+    const char *labels[] = {"reinstall", "upgrade", "install"};
+    for (int i = 0; i < 3; i++) {
+        leb(b, idl_hash(labels[i]));
+        assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
+    }
+    assert_int_equal(buf_put(b, "\x01\x00", 2), ST_OK);
+    leb(b, arg.len);
+    if (arg.len)
+        assert_int_equal(buf_put(b, arg.ptr, arg.len), ST_OK);
+    leb(b, wasm.len);
+    assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
+    leb(b, (uint64_t)mode);
+    put_principal_of(b, cid);
+}
+
+/* relay `from` calls aaaaa-aa.method(candid); returns the receipt's reply ("R"... or "J"...). */
+static void mgmt_via(fx *f, uint64_t from, const char *method, const buf *candid, buf *reply)
+{
+    buf a = {0};
+    call_arg(&a, 0, 0, method, span_of(candid->ptr, candid->len));
+    uint8_t id[32];
+    node_fx_submit(f, LEDGER_MSG_UPDATE, from, "call", span_of(a.ptr, a.len), id);
+    ledger_receipt rc = wait_receipt(f, id, 3, reply);
+    assert_int_equal(rc.status, ST_OK);
+    buf_fini(&a);
+}
+
+/* The canister id in a create_canister reply (after relay's "R"). */
+static uint64_t created_id(const buf *r)
+{
+    assert_true(r->len > 11 && r->ptr[0] == 'R');
+    const uint8_t *p = r->ptr + r->len - 10;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | p[i];
+    return id;
+}
+
+/* A factory: a canister creates a child through aaaaa-aa (it becomes its controller), installs
+ * code in it, calls it, reads its status, stops, starts, stops and deletes it; others may not
+ * touch it; the node restarts in the middle and replay agrees. */
+static void test_management_canister(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    buf c = {0}, r = {0};
+    assert_int_equal(buf_put(&c, "DIDL\x01\x6c\x00\x01\x00", 9), ST_OK); /* record {} */
+    mgmt_via(&f, a, "create_canister", &c, &r);
+    uint64_t child = created_id(&r);
+    assert_int_equal(child, b + 1);
+    /* install relay into the child: A controls it, B does not */
+    cand_install(&c, child, 2, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    mgmt_via(&f, b, "install_code", &c, &r);
+    assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "not a controller"));
+    mgmt_via(&f, a, "install_code", &c, &r);
+    assert_int_equal(r.len, 7);
+    assert_memory_equal(r.ptr, "RDIDL\x00\x00", 7);
+    mgmt_via(&f, a, "install_code", &c, &r); /* install twice: not empty */
+    assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "use reinstall or upgrade"));
+    uint8_t id[32];
+    submit_call(&f, a, child, 0, "echo", "kid", id);
+    wait_receipt(&f, id, 2, &r);
+    assert_true(reply_is(&r, "Rkid", 4));
+    /* upgrade and reinstall keep working through the same path */
+    cand_install(&c, child, 1, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    mgmt_via(&f, a, "install_code", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    cand_install(&c, child, 0, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    mgmt_via(&f, a, "install_code", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    /* status: running, A among the controllers */
+    cand_id_record(&c, child);
+    mgmt_via(&f, a, "canister_status", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    node_fx_close(&f); /* a restart in between changes nothing */
+    node_fx_open(&f);
+    /* stop: calls to it are rejected; start; stop and delete; then it is gone */
+    mgmt_via(&f, a, "stop_canister", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    submit_call(&f, a, child, 0, "echo", "kid", id);
+    wait_receipt(&f, id, 2, &r);
+    assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "stopping or stopped"));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, child, "echo", span_of("x", 1), id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_CANISTER_STOPPED);
+    mgmt_via(&f, a, "delete_canister", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    submit_call(&f, a, child, 0, "echo", "kid", id);
+    wait_receipt(&f, id, 2, &r);
+    assert_true(reply_is(&r, "J\x03", 2));
+    mgmt_via(&f, a, "no_such_method", &c, &r);
+    assert_true(reply_is(&r, "J\x05", 2));
+    /* raw_rand by ingress: 32 bytes, different each call */
+    uint8_t id2[32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "raw_rand", span_of("DIDL\x00\x00", 6), id);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "raw_rand", span_of("DIDL\x00\x00", 6), id2);
+    buf r2 = {0};
+    wait_receipt(&f, id, 1, &r);
+    wait_receipt(&f, id2, 1, &r2);
+    assert_int_equal(r.len, 42);
+    assert_memory_equal(r.ptr, "DIDL\x01\x6d\x7b\x01\x00\x20", 10);
+    assert_int_equal(r2.len, 42);
+    assert_memory_not_equal(r.ptr + 10, r2.ptr + 10, 32);
+    /* the admin creates by ingress and controls the result */
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "create_canister",
+                   span_of("DIDL\x01\x6c\x00\x01\x00", 9), id);
+    rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_OK);
+    /* DIDL, 1 type: record { canister_id (5-byte LEB id) : principal }, 1 argument, the id */
+    assert_int_equal(r.len, 4 + 1 + 2 + 5 + 1 + 2 + 2 + 10);
+    assert_int_equal(r.ptr[r.len - 3], (uint8_t)(child + 1)); /* the next id after the child */
+    ledger_tip tip = node_fx_tip(&f);
+    const char *bad_chain = node_chain_check(f.lg, &tip);
+    if (bad_chain)
+        fail_msg("%s", bad_chain);
+    char work_dir[96];
+    snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
+    node_fx_close(&f);
+    scheduler_divergence div;
+    ledger_tip last;
+    assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
+    if (div.height)
+        fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+    node_tip_assert_equal(&last, &tip);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
+    assert_int_equal(system(cmd), 0);
+    node_fx_open(&f);
+    buf_fini(&c);
+    buf_fini(&r);
+    buf_fini(&r2);
+    node_fx_end(&f);
+}
+
+/* stop_canister waits for the canister's open call contexts: with one queued message per
+ * round, the stop is answered only after the call tree the canister started has finished. */
+static void test_stop_waits(void **state)
+{
+    (void)state;
+    fx f;
+    node_fx_init(&f, 9);
+    f.g.round_instruction_limit = 1;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    uint8_t call_id[32], stop_id[32];
+    submit_call(&f, a, b, 0, "echo", "w", call_id);
+    round1(&f); /* a's call is out: a has an open context */
+    buf c = {0};
+    cand_id_record(&c, a);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "stop_canister", span_of(c.ptr, c.len), stop_id);
+    ledger_receipt rc;
+    int rounds = 0;
+    while (!node_fx_receipt(&f, stop_id, &rc, NULL)) {
+        assert_true(++rounds < 20);
+        round1(&f);
+    }
+    assert_int_equal(rc.status, ST_OK);
+    ledger_receipt call_rc;
+    assert_true(node_fx_receipt(&f, call_id, &call_rc, NULL)); /* the call finished first */
+    assert_true(call_rc.height <= rc.height);
+    assert_int_equal(call_rc.status, ST_OK);
+    buf_fini(&c);
+    node_fx_end(&f);
+}
+
 /* ---- a random call graph ------------------------------------------------------------------------ */
 
 static uint64_t rng_next(uint64_t *x)
@@ -486,6 +707,8 @@ int main(void)
         cmocka_unit_test(test_chain_and_self),
         cmocka_unit_test(test_restart_mid_tree),
         cmocka_unit_test(test_random_call_graph),
+        cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_stop_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
