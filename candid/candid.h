@@ -123,7 +123,7 @@ uint32_t candid_name_hash(const char *name, size_t len);
  * imports are not supported (ST_CANDID_SYNTAX). Returns ST_OK, ST_CANDID_SYNTAX (at offset),
  * ST_CANDID_UNKNOWN_NAME (a type name never defined, or defined twice), ST_CANDID_BAD_TYPE (a
  * non-productive definition such as `type A = B; type B = A;`, duplicate fields or methods),
- * ST_OUT_OF_MEMORY. On error env keeps what was parsed before it. */
+ * ST_OUT_OF_MEMORY. On error env is left as it was before the call. */
 status candid_did_parse(candid_env *env, span text, candid_error *err);
 
 /* The service of the last candid_did_parse (a CANDID_SERVICE type), or false if there is none. */
@@ -232,7 +232,8 @@ status candid_encode(const candid_env *env, const candid_type *types, size_t n,
 
 /* Parse an argument list such as `(42 : nat, "hi", record { a = 1; b = vec { 1; 2 } },
  * variant { ok = principal "aaaaa-aa" }, opt blob "\00\ff")` at types[0..n) of env into arena a
- * (annotations may name types of env; new anonymous types are added to env). Missing trailing
+ * (annotations may name types of env; new anonymous types are added to env, or none if the
+ * call fails). Missing trailing
  * arguments of type null, opt or reserved read as null; record fields not in the type are
  * ignored. Statuses: ST_CANDID_SYNTAX, ST_CANDID_TYPE_MISMATCH (a value does not fit its type,
  * a number out of range, too many arguments), ST_CANDID_BAD_PRINCIPAL, ST_CANDID_UNKNOWN_NAME,

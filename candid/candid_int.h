@@ -30,6 +30,16 @@ struct candid_env {
     bool has_service;
 };
 
+/* What an environment holds at one moment, to undo a parse that failed half way (so that no
+ * undefined name is left behind). */
+typedef struct env_mark {
+    size_t nnodes, nfields;
+    candid_type service;
+    bool has_service;
+} env_mark;
+env_mark env_mark_get(const candid_env *env);
+void env_rollback(candid_env *env, env_mark m);
+
 /* Append a node (zeroed but for kind) and return its index, or -1 when out of memory. */
 candid_type env_node_add(candid_env *env, int8_t kind);
 /* Reserve n fields at the end; returns the index of the first, or UINT32_MAX when out of memory. */

@@ -195,8 +195,8 @@ static status type_table(dec *d)
         uint64_t raw;
         TRY(leb_u64(d, &raw));
         size_t nbytes = (size_t)(d->p - at);
-        if (nbytes <= 9)
-            op = (int64_t)raw - ((at[nbytes - 1] & 0x40) ? (int64_t)1 << (7 * nbytes) : 0);
+        if (nbytes <= 9) /* sign-extend the 7 * nbytes bits read */
+            op = (int64_t)(raw | ((at[nbytes - 1] & 0x40) ? ~0ull << (7 * nbytes) : 0));
         cnode *n = &d->wire->nodes[i];
         if (op == CANDID_OPT || op == CANDID_VEC) {
             n->kind = (int8_t)op;

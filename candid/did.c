@@ -387,6 +387,7 @@ status candid_did_parse(candid_env *env, span text, candid_error *err)
     candid_arena *a = candid_arena_new();
     if (!a)
         return ST_OUT_OF_MEMORY;
+    env_mark mark = env_mark_get(env);
     lexer lx;
     status st = lex_init(&lx, a, text, err);
     while (st == ST_OK && lx.cur.kind != TK_EOF) {
@@ -406,6 +407,8 @@ status candid_did_parse(candid_env *env, span text, candid_error *err)
     }
     if (st == ST_OK)
         st = did_check(env, err);
+    if (st != ST_OK)
+        env_rollback(env, mark);
     candid_arena_free(a);
     return st;
 }
@@ -416,6 +419,7 @@ status candid_types_parse(candid_env *env, span text, candid_type *types, size_t
     candid_arena *a = candid_arena_new();
     if (!a)
         return ST_OUT_OF_MEMORY;
+    env_mark mark = env_mark_get(env);
     lexer lx;
     flist l = {0};
     status st = lex_init(&lx, a, text, err);
@@ -431,6 +435,8 @@ status candid_types_parse(candid_env *env, span text, candid_type *types, size_t
         *n = l.n;
         st = did_check(env, err);
     }
+    if (st != ST_OK)
+        env_rollback(env, mark);
     base_free(l.f);
     candid_arena_free(a);
     return st;

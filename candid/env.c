@@ -84,11 +84,15 @@ candid_env *candid_env_new(void)
     candid_env *env = base_calloc(1, sizeof *env);
     if (!env)
         return NULL;
+    /* never NULL, so that `fields + first` is always defined (UBSan) */
     env->strs = candid_arena_new();
-    if (!env->strs) {
-        base_free(env);
+    env->fields = base_calloc(16, sizeof *env->fields);
+    env->nodes = base_calloc(16, sizeof *env->nodes);
+    if (!env->strs || !env->fields || !env->nodes) {
+        candid_env_free(env);
         return NULL;
     }
+    env->capfields = env->capnodes = 16;
     return env;
 }
 
@@ -102,10 +106,23 @@ void candid_env_free(candid_env *env)
     base_free(env);
 }
 
+env_mark env_mark_get(const candid_env *env)
+{
+    return (env_mark){env->nnodes, env->nfields, env->service, env->has_service};
+}
+
+void env_rollback(candid_env *env, env_mark m)
+{
+    env->nnodes = m.nnodes;
+    env->nfields = m.nfields;
+    env->service = m.service;
+    env->has_service = m.has_service;
+}
+
 candid_type env_node_add(candid_env *env, int8_t kind)
 {
     if (env->nnodes == env->capnodes) {
-        size_t cap = env->capnodes ? env->capnodes * 2 : 16;
+        size_t cap = env->capnodes * 2;
         if (cap > INT32_MAX)
             return -1;
         cnode *p = base_realloc(env->nodes, cap * sizeof *p);
@@ -125,7 +142,7 @@ uint32_t env_fields_add(candid_env *env, size_t n)
     if (env->nfields + n > UINT32_MAX / 2)
         return UINT32_MAX;
     if (env->nfields + n > env->capfields) {
-        size_t cap = env->capfields ? env->capfields * 2 : 32;
+        size_t cap = env->capfields * 2;
         while (cap < env->nfields + n)
             cap *= 2;
         candid_field *p = base_realloc(env->fields, cap * sizeof *p);
@@ -135,7 +152,8 @@ uint32_t env_fields_add(candid_env *env, size_t n)
         env->capfields = cap;
     }
     uint32_t first = (uint32_t)env->nfields;
-    memset(&env->fields[first], 0, n * sizeof *env->fields);
+    if (n)
+        memset(&env->fields[first], 0, n * sizeof *env->fields);
     env->nfields += n;
     return first;
 }

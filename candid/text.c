@@ -139,11 +139,12 @@ static status parse_fields(tp *p, tv *x, bool variant)
     }
     if (st == ST_OK && variant && l.n != 1)
         st = lex_fail(&p->lx, ST_CANDID_SYNTAX, "a variant value has exactly one field");
+    if (st == ST_OK)
+        st = lex_next(&p->lx);
     if (st != ST_OK) {
         base_free(l.v);
         return st;
     }
-    TRY(lex_next(&p->lx));
     return tvlist_done(p, &l, x);
 }
 
@@ -160,11 +161,12 @@ static status parse_vec(tp *p, tv *x)
         if (st == ST_OK && p->lx.cur.kind != TK_RBRACE)
             st = lex_expect(&p->lx, TK_SEMI, "expected ';' or '}'");
     }
+    if (st == ST_OK)
+        st = lex_next(&p->lx);
     if (st != ST_OK) {
         base_free(l.v);
         return st;
     }
-    TRY(lex_next(&p->lx));
     return tvlist_done(p, &l, x);
 }
 
@@ -526,7 +528,7 @@ static status elab(tp *p, const tv *x, candid_type t, candid_value *v)
     }
 }
 
-status candid_text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
+static status text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
                          span text, candid_value **vals, candid_error *err)
 {
     tp p = {.env = env, .a = a};
@@ -571,4 +573,14 @@ status candid_text_parse(candid_arena *a, candid_env *env, const candid_type *ty
     }
     *vals = out;
     return ST_OK;
+}
+
+status candid_text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
+                         span text, candid_value **vals, candid_error *err)
+{
+    env_mark mark = env_mark_get(env);
+    status st = text_parse(a, env, types, n, text, vals, err);
+    if (st != ST_OK) /* annotations may have added types, and names never defined */
+        env_rollback(env, mark);
+    return st;
 }
