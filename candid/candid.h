@@ -221,6 +221,14 @@ void candid_limits_default(candid_limits *lim);
 status candid_decode(candid_arena *a, const candid_env *env, const candid_type *types, size_t n,
                      span msg, const candid_limits *lim, candid_value **vals, candid_error *err);
 
+/* Decode a message at its own types, for showing a message whose type is not known: *env (a
+ * new environment the caller frees with candid_env_free) receives the message's type table,
+ * *types (n of them, in arena a) its argument types, *vals the values. Fields and tags have
+ * only numbers (the wire has no names); future types read as reserved. Same statuses as
+ * candid_decode but for ST_CANDID_TYPE_MISMATCH. */
+status candid_decode_any(candid_arena *a, span msg, const candid_limits *lim, candid_env **env,
+                         candid_type **types, size_t *n, candid_value **vals, candid_error *err);
+
 /* Append the message of vals[0..n) at types[0..n) of env to out: "DIDL", a type table holding
  * the composite types reachable from types, the argument types and the values. Returns ST_OK,
  * ST_CANDID_TYPE_MISMATCH (a value's kind does not fit its type), ST_OUT_OF_MEMORY (out is
@@ -240,6 +248,14 @@ status candid_encode(const candid_env *env, const candid_type *types, size_t n,
  * ST_OUT_OF_MEMORY; err->offset is the byte offset in text. */
 status candid_text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
                          span text, candid_value **vals, candid_error *err);
+
+/* Parse an argument list whose types are not known: each value's type is its annotation, or
+ * what it looks like (a number is nat, int if negative, float64 with a '.' or exponent; a
+ * vec has the type of its first item, `vec {}` is vec empty; records and variants the types of
+ * their fields). *types (n of them, in arena a, new types added to env) and *vals receive the
+ * result. Statuses as candid_text_parse. */
+status candid_text_parse_any(candid_arena *a, candid_env *env, span text, candid_type **types,
+                             size_t *n, candid_value **vals, candid_error *err);
 
 /* Append vals[0..n) at types[0..n) as text to out, in the syntax candid_text_parse reads:
  * `(42 : nat, record { name = "x"; 1 = true })`: numbers carry their type, fields their

@@ -5,6 +5,18 @@
 
 #include "candid.h"
 
+/* TRY(expr): return expr's status unless it is ST_OK. A deliberate exception to STYLE.md's
+ * "no macros that hide return": the encoder, decoder and parsers here are long sequences of
+ * fallible steps (150 of them), and spelling each as `if ((st = ...) != ST_OK) return st;`
+ * would double those functions without making the control flow any plainer. The name says
+ * it returns; it is used only at statement level, never where cleanup is due. */
+#define TRY(expr)                  \
+    do {                           \
+        status st_ = (expr);       \
+        if (st_ != ST_OK)          \
+            return st_;            \
+    } while (0)
+
 /* ---- type environments -------------------------------------------------------------------- */
 
 /* A composite type. Fields of records/variants/services and the args then rets of a func are a
@@ -60,10 +72,16 @@ const char *candid_prim_name(candid_kind k);
 /* Sort fields[0..n) by id; ST_CANDID_BAD_TYPE on a duplicate id. */
 status env_fields_sort(candid_field *f, size_t n);
 
+/* Make room in a heap array *p of *cap elements of size elem for `need` (doubling; at least
+ * 8): ST_OK or ST_OUT_OF_MEMORY (the array unchanged). */
+status candid_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 /* ---- arena -------------------------------------------------------------------------------- */
 
 /* Zeroed memory for n bytes (8-aligned) that lives until the arena is freed, or NULL. */
 void *arena_alloc(candid_arena *a, size_t n);
+/* Make v a FUNC value: its two items (a PRINCIPAL and a TEXT, empty), or NULL. */
+candid_value *func_items(candid_arena *a, candid_value *v);
 
 /* ---- subtyping (subtype.c) ---------------------------------------------------------------- */
 

@@ -32,13 +32,6 @@ static status fail(dec *d, status st, const char *what)
     return st;
 }
 
-#define TRY(expr)                  \
-    do {                           \
-        status st_ = (expr);       \
-        if (st_ != ST_OK)          \
-            return st_;            \
-    } while (0)
-
 static size_t left(const dec *d)
 {
     return (size_t)(d->end - d->p);
@@ -161,10 +154,12 @@ static status service_entry(dec *d, candid_type t, size_t ntypes)
         uint64_t len;
         TRY(count(d, 1, &len));
         candid_field *f = &d->wire->fields[first + i];
-        f->name = (const char *)d->p;
         f->name_len = (size_t)len;
         if (!span_is_utf8(span_of(d->p, f->name_len)))
             return fail(d, ST_CANDID_BAD_TYPE, "method name is not UTF-8");
+        f->name = env_name_add(d->wire, (const char *)d->p, f->name_len);
+        if (!f->name)
+            return ST_OUT_OF_MEMORY;
         if (i > 0) {
             const candid_field *g = f - 1;
             size_t m = g->name_len < f->name_len ? g->name_len : f->name_len;
@@ -256,6 +251,18 @@ static status bytes(dec *d, size_t n, const uint8_t **out)
     return ST_OK;
 }
 
+/* v holds a copy of p[0..n) in the arena. */
+static status own(dec *d, const uint8_t *p, size_t n, candid_value *v)
+{
+    uint8_t *q = arena_alloc(d->a, n);
+    if (!q)
+        return ST_OUT_OF_MEMORY;
+    memcpy(q, p, n);
+    v->as.bytes = q;
+    v->n = n;
+    return ST_OK;
+}
+
 static status text(dec *d, candid_value *v)
 {
     uint64_t len;
@@ -268,15 +275,7 @@ static status text(dec *d, candid_value *v)
         d->p = p;
         return fail(d, ST_CANDID_BAD_VALUE, "text is not UTF-8");
     }
-    if (v) {
-        uint8_t *q = arena_alloc(d->a, (size_t)len);
-        if (!q)
-            return ST_OUT_OF_MEMORY;
-        memcpy(q, p, (size_t)len);
-        v->as.bytes = q;
-        v->n = (size_t)len;
-    }
-    return ST_OK;
+    return v ? own(d, p, (size_t)len, v) : ST_OK;
 }
 
 /* A principal or service reference: i8(1) M(bytes : vec nat8). */
@@ -296,15 +295,7 @@ static status reference(dec *d, candid_value *v)
     if (len > 29)
         return fail(d, ST_CANDID_BAD_VALUE, "principal longer than 29 bytes");
     TRY(bytes(d, (size_t)len, &p));
-    if (v) {
-        uint8_t *q = arena_alloc(d->a, (size_t)len);
-        if (!q)
-            return ST_OUT_OF_MEMORY;
-        memcpy(q, p, (size_t)len);
-        v->as.bytes = q;
-        v->n = (size_t)len;
-    }
-    return ST_OK;
+    return v ? own(d, p, (size_t)len, v) : ST_OK;
 }
 
 static status func_value(dec *d, candid_value *v)
@@ -314,16 +305,9 @@ static status func_value(dec *d, candid_value *v)
     if (*d->p != 1)
         return fail(d, ST_CANDID_BAD_VALUE, "func reference tag is not 1");
     d->p++;
-    candid_value *items = NULL;
-    if (v) {
-        items = arena_alloc(d->a, 2 * sizeof *items);
-        if (!items)
-            return ST_OUT_OF_MEMORY;
-        items[0].kind = CANDID_PRINCIPAL;
-        items[1].kind = CANDID_TEXT;
-        v->as.items = items;
-        v->n = 2;
-    }
+    candid_value *items = v ? func_items(d->a, v) : NULL;
+    if (v && !items)
+        return ST_OUT_OF_MEMORY;
     TRY(reference(d, items));
     return text(d, items ? &items[1] : NULL);
 }
@@ -484,14 +468,8 @@ static status coerce_vec(dec *d, candid_type w, candid_type e, candid_value *v, 
         if (cnt > left(d))
             return fail(d, ST_CANDID_TRUNCATED, "blob runs past the end");
         TRY(bytes(d, (size_t)cnt, &p));
-        uint8_t *q = arena_alloc(d->a, (size_t)cnt);
-        if (!q)
-            return ST_OUT_OF_MEMORY;
-        memcpy(q, p, (size_t)cnt);
         v->kind = CANDID_BLOB;
-        v->as.bytes = q;
-        v->n = (size_t)cnt;
-        return ST_OK;
+        return own(d, p, (size_t)cnt, v);
     }
     if (cnt > d->cost)
         return fail(d, ST_CANDID_LIMIT, "vector longer than the decoding quota");
@@ -618,8 +596,10 @@ static status coerce(dec *d, candid_type w, candid_type e, candid_value *v, uint
     candid_kind ek = candid_type_kind(d->exp, e);
     candid_kind wk = w < 0 ? (candid_kind)w : (candid_kind)d->wire->nodes[w].kind;
     v->kind = (int8_t)ek;
-    if (ek == CANDID_RESERVED)
+    if (ek == CANDID_RESERVED || ek == CANDID_FUTURE) { /* future: a message's own type */
+        v->kind = CANDID_RESERVED;
         return skip(d, w, depth);
+    }
     if (ek == CANDID_OPT)
         return coerce_opt(d, w, candid_type_inner(d->exp, e), v, depth);
     if (wk == CANDID_EMPTY)
@@ -673,25 +653,32 @@ static status coerce(dec *d, candid_type w, candid_type e, candid_value *v, uint
     }
 }
 
-static status decode_args(dec *d, const candid_type *types, size_t n, candid_value *vals)
+/* The magic, the type table and the argument types (in arena a). */
+static status header(dec *d, candid_type **args, size_t *nargs)
 {
     if (left(d) < 4 || memcmp(d->p, "DIDL", 4) != 0)
         return fail(d, ST_CANDID_MAGIC, "message does not start with DIDL");
     d->p += 4;
     TRY(type_table(d));
-    uint64_t nargs;
-    TRY(count(d, 1, &nargs));
-    candid_type *args = base_calloc((size_t)nargs + 1, sizeof *args);
-    if (!args)
+    uint64_t na;
+    TRY(count(d, 1, &na));
+    *args = arena_alloc(d->a, ((size_t)na + 1) * sizeof **args);
+    if (!*args)
         return ST_OUT_OF_MEMORY;
-    status st = ST_OK;
-    for (uint64_t i = 0; i < nargs && st == ST_OK; i++)
-        st = typeref(d, d->wire->nnodes, &args[i]);
-    for (uint64_t i = 0; i < nargs && st == ST_OK; i++)
-        st = i < n ? coerce(d, args[i], types[i], &vals[i], 0) : skip(d, args[i], 0);
-    base_free(args);
-    TRY(st);
-    for (size_t i = (size_t)nargs; i < n; i++)
+    *nargs = (size_t)na;
+    for (size_t i = 0; i < *nargs; i++)
+        TRY(typeref(d, d->wire->nnodes, &(*args)[i]));
+    return ST_OK;
+}
+
+static status decode_args(dec *d, const candid_type *types, size_t n, candid_value *vals)
+{
+    candid_type *args;
+    size_t nargs;
+    TRY(header(d, &args, &nargs));
+    for (size_t i = 0; i < nargs; i++)
+        TRY(i < n ? coerce(d, args[i], types[i], &vals[i], 0) : skip(d, args[i], 0));
+    for (size_t i = nargs; i < n; i++)
         if (absent(d->exp, types[i], &vals[i]) != ST_OK)
             return mismatch(d, "argument missing and not optional");
     if (d->p != d->end)
@@ -699,8 +686,8 @@ static status decode_args(dec *d, const candid_type *types, size_t n, candid_val
     return ST_OK;
 }
 
-status candid_decode(candid_arena *a, const candid_env *env, const candid_type *types, size_t n,
-                     span msg, const candid_limits *lim, candid_value **vals, candid_error *err)
+static dec dec_start(candid_arena *a, const candid_env *env, span msg, const candid_limits *lim,
+                     candid_error *err)
 {
     candid_limits def;
     if (!lim) {
@@ -712,15 +699,57 @@ status candid_decode(candid_arena *a, const candid_env *env, const candid_type *
              lim->cost_base, lim->max_depth, err};
     uint64_t per = lim->cost_per_byte;
     d.cost += per && msg.len > (UINT64_MAX - d.cost) / per ? UINT64_MAX - d.cost : per * msg.len;
+    return d;
+}
+
+static status dec_end(dec *d, status st)
+{
+    subcheck_free(d->sc);
+    if (st == ST_OUT_OF_MEMORY)
+        fail(d, st, "out of memory");
+    return st;
+}
+
+status candid_decode(candid_arena *a, const candid_env *env, const candid_type *types, size_t n,
+                     span msg, const candid_limits *lim, candid_value **vals, candid_error *err)
+{
+    dec d = dec_start(a, env, msg, lim, err);
     candid_value *out = arena_alloc(a, (n ? n : 1) * sizeof *out);
     status st = ST_OUT_OF_MEMORY;
     if (d.wire && d.sc && out)
         st = decode_args(&d, types, n, out);
     candid_env_free(d.wire);
-    subcheck_free(d.sc);
-    if (st == ST_OUT_OF_MEMORY)
-        fail(&d, st, "out of memory");
+    st = dec_end(&d, st);
     if (st == ST_OK)
         *vals = out;
     return st;
+}
+
+status candid_decode_any(candid_arena *a, span msg, const candid_limits *lim, candid_env **env,
+                         candid_type **types, size_t *n, candid_value **vals, candid_error *err)
+{
+    dec d = dec_start(a, NULL, msg, lim, err);
+    d.exp = d.wire;
+    candid_type *args = NULL;
+    size_t nargs = 0;
+    candid_value *out = NULL;
+    status st = ST_OUT_OF_MEMORY;
+    if (d.wire && d.sc)
+        st = header(&d, &args, &nargs);
+    if (st == ST_OK && !(out = arena_alloc(a, (nargs + 1) * sizeof *out)))
+        st = ST_OUT_OF_MEMORY;
+    for (size_t i = 0; i < nargs && st == ST_OK; i++)
+        st = coerce(&d, args[i], args[i], &out[i], 0);
+    if (st == ST_OK && d.p != d.end)
+        st = fail(&d, ST_CANDID_TRAILING, "bytes after the last value");
+    st = dec_end(&d, st);
+    if (st != ST_OK) {
+        candid_env_free(d.wire);
+        return st;
+    }
+    *env = d.wire;
+    *types = args;
+    *n = nargs;
+    *vals = out;
+    return ST_OK;
 }

@@ -10,13 +10,6 @@
 
 #include "candid_int.h"
 
-#define TRY(expr)                  \
-    do {                           \
-        status st_ = (expr);       \
-        if (st_ != ST_OK)          \
-            return st_;            \
-    } while (0)
-
 /* A growable list of fields being read (nested types read theirs in between). */
 typedef struct flist {
     candid_field *f;
@@ -25,14 +18,9 @@ typedef struct flist {
 
 static status flist_add(flist *l, candid_field f)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        candid_field *p = base_realloc(l->f, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        l->f = p;
-        l->cap = cap;
-    }
+    void *arr = l->f;
+    TRY(candid_grow(&arr, &l->cap, l->n + 1, sizeof *l->f));
+    l->f = arr;
     l->f[l->n++] = f;
     return ST_OK;
 }

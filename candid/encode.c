@@ -17,13 +17,6 @@ typedef struct enc {
     buf *out;
 } enc;
 
-#define TRY(expr)                  \
-    do {                           \
-        status st_ = (expr);       \
-        if (st_ != ST_OK)          \
-            return st_;            \
-    } while (0)
-
 /* Give t (and, through a work list, everything it reaches) a table index. */
 static void reach(enc *e, candid_type t)
 {

@@ -77,6 +77,35 @@ void *arena_alloc(candid_arena *a, size_t n)
     return p;
 }
 
+status candid_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return ST_OK;
+    size_t n = *cap ? *cap : 8;
+    while (n < need)
+        n *= 2;
+    if (n > SIZE_MAX / elem)
+        return ST_OUT_OF_MEMORY;
+    void *q = base_realloc(*p, n * elem);
+    if (!q)
+        return ST_OUT_OF_MEMORY;
+    *p = q;
+    *cap = n;
+    return ST_OK;
+}
+
+candid_value *func_items(candid_arena *a, candid_value *v)
+{
+    candid_value *items = arena_alloc(a, 2 * sizeof *items);
+    if (items) {
+        items[0].kind = CANDID_PRINCIPAL;
+        items[1].kind = CANDID_TEXT;
+        v->as.items = items;
+        v->n = 2;
+    }
+    return items;
+}
+
 /* ---- environments ------------------------------------------------------------------------- */
 
 candid_env *candid_env_new(void)

@@ -6,13 +6,6 @@
 
 #include "candid_int.h"
 
-#define TRY(expr)                  \
-    do {                           \
-        status st_ = (expr);       \
-        if (st_ != ST_OK)          \
-            return st_;            \
-    } while (0)
-
 static status puts_(buf *out, const char *s)
 {
     return buf_put(out, s, strlen(s));

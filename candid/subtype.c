@@ -215,14 +215,11 @@ static status sub(subcheck *s, side x, side y, uint32_t depth, bool *yes)
     status st = memo_set(m, key, YES); /* the coinductive assumption */
     if (st != ST_OK)
         return st;
-    if (s->nundo == s->capundo) {
-        size_t cap = s->capundo ? s->capundo * 2 : 64;
-        uint64_t *u = base_realloc(s->undo, cap * sizeof *u);
-        if (!u)
-            return ST_OUT_OF_MEMORY;
-        s->undo = u;
-        s->capundo = cap;
-    }
+    void *undo = s->undo;
+    st = candid_grow(&undo, &s->capundo, s->nundo + 1, sizeof *s->undo);
+    if (st != ST_OK)
+        return st;
+    s->undo = undo;
     s->undo[s->nundo++] = key << 1 | (m == &s->m[1]);
     st = sub_composite(s, x, y, depth, yes);
     if (st == ST_OK && !*yes)

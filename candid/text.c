@@ -34,13 +34,6 @@ typedef struct tp {
     candid_arena *a;
 } tp;
 
-#define TRY(expr)                  \
-    do {                           \
-        status st_ = (expr);       \
-        if (st_ != ST_OK)          \
-            return st_;            \
-    } while (0)
-
 static status parse_annval(tp *p, tv *x);
 
 /* A growable array of tv, copied into the arena when complete. */
@@ -51,14 +44,9 @@ typedef struct tvlist {
 
 static status tvlist_push(tvlist *l, const tv *x)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        tv *q = base_realloc(l->v, cap * sizeof *q);
-        if (!q)
-            return ST_OUT_OF_MEMORY;
-        l->v = q;
-        l->cap = cap;
-    }
+    void *arr = l->v;
+    TRY(candid_grow(&arr, &l->cap, l->n + 1, sizeof *l->v));
+    l->v = arr;
     l->v[l->n++] = *x;
     return ST_OK;
 }
@@ -75,6 +63,19 @@ static status tvlist_done(tp *p, tvlist *l, tv *x)
     x->n = l->n;
     base_free(l->v);
     return ST_OK;
+}
+
+/* After a list's last item (st: how reading it went): consume the closing bracket and keep the
+ * items in x, or free them. */
+static status tvlist_close(tp *p, tvlist *l, tv *x, status st)
+{
+    if (st == ST_OK)
+        st = lex_next(&p->lx);
+    if (st != ST_OK) {
+        base_free(l->v);
+        return st;
+    }
+    return tvlist_done(p, l, x);
 }
 
 static bool followed_by_eq(lexer *lx)
@@ -139,13 +140,7 @@ static status parse_fields(tp *p, tv *x, bool variant)
     }
     if (st == ST_OK && variant && l.n != 1)
         st = lex_fail(&p->lx, ST_CANDID_SYNTAX, "a variant value has exactly one field");
-    if (st == ST_OK)
-        st = lex_next(&p->lx);
-    if (st != ST_OK) {
-        base_free(l.v);
-        return st;
-    }
-    return tvlist_done(p, &l, x);
+    return tvlist_close(p, &l, x, st);
 }
 
 static status parse_vec(tp *p, tv *x)
@@ -161,13 +156,7 @@ static status parse_vec(tp *p, tv *x)
         if (st == ST_OK && p->lx.cur.kind != TK_RBRACE)
             st = lex_expect(&p->lx, TK_SEMI, "expected ';' or '}'");
     }
-    if (st == ST_OK)
-        st = lex_next(&p->lx);
-    if (st != ST_OK) {
-        base_free(l.v);
-        return st;
-    }
-    return tvlist_done(p, &l, x);
+    return tvlist_close(p, &l, x, st);
 }
 
 static status text_arg(tp *p, tv *x)
@@ -506,13 +495,9 @@ static status elab(tp *p, const tv *x, candid_type t, candid_value *v)
     case CANDID_FUNC: {
         if (x->k != TV_FUNC)
             return bad(p, x, ST_CANDID_TYPE_MISMATCH, "expected func");
-        candid_value *items = arena_alloc(p->a, 2 * sizeof *items);
+        candid_value *items = func_items(p->a, v);
         if (!items)
             return ST_OUT_OF_MEMORY;
-        items[0].kind = CANDID_PRINCIPAL;
-        items[1].kind = CANDID_TEXT;
-        v->as.items = items;
-        v->n = 2;
         TRY(principal(p, x, x->s, x->len, &items[0]));
         return copy_bytes(p, x->s2, x->len2, &items[1]);
     }
@@ -528,31 +513,37 @@ static status elab(tp *p, const tv *x, candid_type t, candid_value *v)
     }
 }
 
-static status text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
-                         span text, candid_value **vals, candid_error *err)
+/* ( annval,* ) into args.items[0..args.n). */
+static status parse_args(tp *p, span text, candid_error *err, tv *args)
 {
-    tp p = {.env = env, .a = a};
-    TRY(lex_init(&p.lx, a, text, err));
-    tv args = {0};
+    TRY(lex_init(&p->lx, p->a, text, err));
     tvlist l = {0};
-    status st = lex_expect(&p.lx, TK_LPAREN, "expected '(' before the arguments");
-    while (st == ST_OK && p.lx.cur.kind != TK_RPAREN) {
+    status st = lex_expect(&p->lx, TK_LPAREN, "expected '(' before the arguments");
+    while (st == ST_OK && p->lx.cur.kind != TK_RPAREN) {
         tv x = {0};
-        st = parse_annval(&p, &x);
+        st = parse_annval(p, &x);
         if (st == ST_OK)
             st = tvlist_push(&l, &x);
-        if (st == ST_OK && p.lx.cur.kind != TK_RPAREN)
-            st = lex_expect(&p.lx, TK_COMMA, "expected ',' or ')'");
+        if (st == ST_OK && p->lx.cur.kind != TK_RPAREN)
+            st = lex_expect(&p->lx, TK_COMMA, "expected ',' or ')'");
     }
     if (st == ST_OK)
-        st = lex_next(&p.lx);
-    if (st == ST_OK && p.lx.cur.kind != TK_EOF)
-        st = lex_fail(&p.lx, ST_CANDID_SYNTAX, "text after the arguments");
+        st = lex_next(&p->lx);
+    if (st == ST_OK && p->lx.cur.kind != TK_EOF)
+        st = lex_fail(&p->lx, ST_CANDID_SYNTAX, "text after the arguments");
     if (st != ST_OK) {
         base_free(l.v);
         return st;
     }
-    TRY(tvlist_done(&p, &l, &args));
+    return tvlist_done(p, &l, args);
+}
+
+static status text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
+                        span text, candid_value **vals, candid_error *err)
+{
+    tp p = {.env = env, .a = a};
+    tv args = {0};
+    TRY(parse_args(&p, text, err, &args));
     TRY(did_check(env, err));
     if (args.n > n)
         return bad(&p, &args.items[n], ST_CANDID_TYPE_MISMATCH, "more arguments than types");
@@ -583,4 +574,104 @@ status candid_text_parse(candid_arena *a, candid_env *env, const candid_type *ty
     if (st != ST_OK) /* annotations may have added types, and names never defined */
         env_rollback(env, mark);
     return st;
+}
+
+/* ---- types of values written without a type ------------------------------------------------ */
+
+static int tvfield_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const tv *)a)->id, y = ((const tv *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* The type a value says it has: its annotation, else nat / int (negative) / float64 for
+ * numbers, text, bool, null, blob, principal, service {}, opt / vec / record / variant of the
+ * types of their contents (a vec by its first item, `vec {}` is vec empty). */
+static status infer(tp *p, tv *x, candid_type *out)
+{
+    static const candid_kind simple[] = {
+        [TV_BOOL] = CANDID_BOOL, [TV_NULL] = CANDID_NULL, [TV_TEXT] = CANDID_TEXT,
+        [TV_PRINCIPAL] = CANDID_PRINCIPAL,
+    };
+    candid_env *env = p->env;
+    if (++p->lx.depth > CANDID_TEXT_DEPTH)
+        return bad(p, x, ST_CANDID_LIMIT, "values nested too deeply");
+    status st = ST_OK;
+    candid_type inner = CANDID_EMPTY;
+    switch (x->k) {
+    case TV_ANN:
+        *out = x->ann;
+        break;
+    case TV_NUM:
+        *out = x->is_float ? CANDID_FLOAT64 : x->neg ? CANDID_INT : CANDID_NAT;
+        break;
+    case TV_OPT:
+    case TV_VEC:
+    case TV_BLOB:
+        if (x->k == TV_BLOB)
+            inner = CANDID_NAT8;
+        else if (x->n > 0)
+            st = infer(p, &x->items[0], &inner);
+        *out = env_node_add(env, x->k == TV_OPT ? CANDID_OPT : CANDID_VEC);
+        if (st == ST_OK && *out < 0)
+            st = ST_OUT_OF_MEMORY;
+        if (st == ST_OK)
+            env->nodes[*out].inner = inner;
+        break;
+    case TV_RECORD:
+    case TV_VARIANT:
+    case TV_SERVICE:
+    case TV_FUNC: {
+        int8_t kind = x->k == TV_RECORD ? CANDID_RECORD : x->k == TV_VARIANT ? CANDID_VARIANT
+                      : x->k == TV_SERVICE ? CANDID_SERVICE : CANDID_FUNC;
+        size_t nf = kind == CANDID_RECORD || kind == CANDID_VARIANT ? x->n : 0;
+        if (nf > 1)
+            qsort(x->items, nf, sizeof *x->items, tvfield_cmp);
+        uint32_t first = env_fields_add(env, nf);
+        *out = env_node_add(env, kind);
+        if (first == UINT32_MAX || *out < 0) {
+            st = ST_OUT_OF_MEMORY;
+            break;
+        }
+        env->nodes[*out].first = first;
+        env->nodes[*out].n = (uint32_t)nf;
+        for (size_t i = 0; i < nf && st == ST_OK; i++) {
+            candid_type t;
+            st = infer(p, &x->items[i], &t);
+            env->fields[first + i].id = x->items[i].id;
+            env->fields[first + i].type = t;
+        }
+        break;
+    }
+    default:
+        *out = simple[x->k];
+        break;
+    }
+    p->lx.depth--;
+    return st;
+}
+
+status candid_text_parse_any(candid_arena *a, candid_env *env, span text, candid_type **types,
+                             size_t *n, candid_value **vals, candid_error *err)
+{
+    env_mark mark = env_mark_get(env);
+    tp p = {.env = env, .a = a};
+    tv args = {0};
+    status st = parse_args(&p, text, err, &args);
+    candid_type *t = st == ST_OK ? arena_alloc(a, (args.n + 1) * sizeof *t) : NULL;
+    if (st == ST_OK && !t)
+        st = ST_OUT_OF_MEMORY;
+    for (size_t i = 0; st == ST_OK && i < args.n; i++)
+        st = infer(&p, &args.items[i], &t[i]);
+    if (st == ST_OK)
+        st = did_check(env, err);
+    if (st == ST_OK)
+        st = text_parse(a, env, t, args.n, text, vals, err);
+    if (st != ST_OK) {
+        env_rollback(env, mark);
+        return st;
+    }
+    *types = t;
+    *n = args.n;
+    return ST_OK;
 }

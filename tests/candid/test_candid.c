@@ -332,6 +332,46 @@ static void test_out_of_memory(void **state)
     buf_fini(&bin);
 }
 
+/* Values without a known type: text types inferred, binary shown at its own types. */
+static void test_untyped(void **state)
+{
+    fx *f = *state;
+    candid_type *t, *t2;
+    size_t n, n2;
+    candid_value *v, *v2;
+    candid_error err = {0, NULL};
+    const char *text = "(42, -7, \"hi\", record { b = vec { 1.5 }; a = opt true }, "
+                       "variant { ok = blob \"\\01\" }, (5 : nat8), vec {})";
+    assert_int_equal(candid_text_parse_any(f->a, f->env, SP(text), &t, &n, &v, &err), ST_OK);
+    assert_int_equal(n, 7);
+    assert_int_equal(candid_type_kind(f->env, t[0]), CANDID_NAT);
+    assert_int_equal(candid_type_kind(f->env, t[1]), CANDID_INT);
+    assert_int_equal(candid_type_kind(f->env, t[5]), CANDID_NAT8);
+    buf bin = {0}, out = {0};
+    assert_int_equal(candid_encode(f->env, t, n, v, &bin), ST_OK);
+    candid_env *wire = NULL;
+    assert_int_equal(candid_decode_any(f->a, span_of(bin.ptr, bin.len), NULL, &wire, &t2, &n2, &v2,
+                                       &err),
+                     ST_OK);
+    assert_int_equal(n2, 7);
+    assert_int_equal(candid_text_print(wire, t2, n2, v2, &out), ST_OK);
+    assert_int_equal(buf_u8(&out, 0), ST_OK);
+    /* the wire has no field names: ids (hash of "a" is 97, of "b" 98, of "ok" 24860) */
+    assert_string_equal((const char *)out.ptr,
+                        "(42 : nat, -7 : int, \"hi\", record { 97 = opt true; 98 = vec { 1.5 : "
+                        "float64 } }, variant { 24860 = blob \"\\01\" }, 5 : nat8, vec {})");
+    candid_env_free(wire);
+    /* a malformed message, and the environment left unchanged by a failed parse */
+    assert_int_equal(candid_decode_any(f->a, BIN('D', 'I', 'D', 'L', 0, 1, 0x7e, 2), NULL, &wire,
+                                       &t2, &n2, &v2, &err),
+                     ST_CANDID_BAD_VALUE);
+    assert_int_equal(candid_text_parse_any(f->a, f->env, SP("(1 : Undefined)"), &t, &n, &v, &err),
+                     ST_CANDID_UNKNOWN_NAME);
+    types(f, "(nat)");
+    buf_fini(&bin);
+    buf_fini(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service, setup, teardown),
         cmocka_unit_test(test_did_errors),
         cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untyped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
