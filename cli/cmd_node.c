@@ -52,7 +52,7 @@ static void usage(FILE *out)
             "  --query-limit I    instructions per query (default and maximum: the genesis\n"
             "                     query_instructions, 5e9)\n"
             "  --query-budget I   query instructions per second per client address (default\n"
-            "                     5e9; 0: unlimited); beyond it queries are refused with\n"
+            "                     1e9; 0: unlimited); beyond it queries are refused with\n"
             "                     QUERY_BUDGET_EXCEEDED until it refills\n"
             "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n");
 }

@@ -4,9 +4,10 @@
  * a job and sleeps until a worker has run it. Workers take jobs in arrival order; each owns a
  * querier, so the replicas it keeps are its own and no lock is shared with the round thread
  * (scheduler/query.c). The budget is a token bucket per client address: it refills at
- * client_budget instructions per second up to one second's worth, a query starts only while it
- * is positive, and what the query used is taken afterwards. The clock here (CLOCK_MONOTONIC)
- * decides only who is served when: it never reaches state. */
+ * client_budget instructions per second up to one second's worth; a query starts only while it
+ * is positive and then takes the query limit from it, and gives back what it did not use when
+ * it ends (so concurrent queries of one address cannot all start on the same budget). The
+ * clock here (CLOCK_MONOTONIC) decides only who is served when: it never reaches state. */
 #include "query_pool.h"
 
 #include <pthread.h>
@@ -53,9 +54,9 @@ void query_pool_defaults(query_pool_options *o)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned t = n > 1 ? (unsigned)(n / 2) : 1;
     *o = (query_pool_options){.threads = t > 8 ? 8 : t,
-                              .client_budget = 5000000000ull,
+                              .client_budget = 1000000000ull,
                               .cache_bytes = 512ull << 20};
-    o->queue = 4 * o->threads;
+    o->queue = 2 * o->threads;
 }
 
 static uint64_t mono_ns(void)
@@ -185,6 +186,12 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
     query_job j = {.canister_id = canister_id, .method = method, .arg = arg, .caller = caller,
                    .res = res};
     pthread_mutex_lock(&p->mu);
+    int64_t reserve = p->limit > (uint64_t)INT64_MAX / 4 ? INT64_MAX / 4 : (int64_t)p->limit;
+    if (p->waiting >= p->o.queue) {
+        p->busy++;
+        pthread_mutex_unlock(&p->mu);
+        return ST_QUERY_BUSY;
+    }
     if (p->o.client_budget) {
         client *c = client_get(p, client_addr, mono_ns());
         if (c->tokens <= 0) {
@@ -193,11 +200,7 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
             pthread_mutex_unlock(&p->mu);
             return ST_QUERY_BUDGET_EXCEEDED;
         }
-    }
-    if (p->waiting >= p->o.queue) {
-        p->busy++;
-        pthread_mutex_unlock(&p->mu);
-        return ST_QUERY_BUSY;
+        c->tokens -= reserve;
     }
     *p->tail = &j;
     p->tail = &j.next;
@@ -205,10 +208,14 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
     pthread_cond_signal(&p->queued);
     while (!j.done)
         pthread_cond_wait(&p->finished, &p->mu);
-    if (p->o.client_budget) {
+    if (p->o.client_budget) { /* give back what the query did not use of its reservation */
         client *c = client_get(p, client_addr, mono_ns());
-        uint64_t used = res->instructions;
-        c->tokens = used >= (uint64_t)INT64_MAX / 2 ? INT64_MIN / 2 : c->tokens - (int64_t)used;
+        uint64_t used = res->instructions < (uint64_t)reserve ? res->instructions
+                                                              : (uint64_t)reserve;
+        c->tokens += reserve - (int64_t)used;
+        int64_t cap = p->o.client_budget > INT64_MAX ? INT64_MAX : (int64_t)p->o.client_budget;
+        if (c->tokens > cap)
+            c->tokens = cap;
     }
     pthread_mutex_unlock(&p->mu);
     return j.st;

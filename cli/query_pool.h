@@ -19,8 +19,9 @@ typedef struct query_pool_options {
 } query_pool_options;
 
 /* tally node's defaults: threads = half the online processors (at least 1, at most 8), queue
- * 4 per thread, the genesis limit, 5e9 instructions per second per address (one maximal query
- * of the IC), 512 MiB of replicas per worker. */
+ * 2 per thread (a query waits at most for three maximal ones), the genesis limit, 1e9
+ * instructions per second per address (about one worker's speed: one maximal query every five
+ * seconds), 512 MiB of replicas per worker. */
 void query_pool_defaults(query_pool_options *o);
 
 /* Starts the workers over s (which outlives the pool). ST_OK, ST_BAD_ARGUMENT (threads),
@@ -37,9 +38,10 @@ uint64_t query_pool_budget(const query_pool *p);
 /* Runs a query for the client at address `client` (16 bytes: an IPv6 address, or IPv4 mapped)
  * on a worker and waits for it. Spans are borrowed until it returns. Returns
  * scheduler_querier_run's statuses, ST_QUERY_BUDGET_EXCEEDED (the client's budget is used up:
- * nothing ran; *retry_ms says when it is positive again) or ST_QUERY_BUSY (queue full). The
- * instructions a query used are taken from its client's budget afterwards, so one query can
- * overdraw it; the client then waits until the budget refills. */
+ * nothing ran; *retry_ms says when it is positive again) or ST_QUERY_BUSY (queue full). A
+ * query starts while its client's budget is positive and takes the query limit from it, giving
+ * back what it did not use when it ends: one query can overdraw the budget, and the client
+ * then waits until it refills. */
 status query_pool_run(query_pool *p, const uint8_t client[16], uint64_t canister_id, span method,
                       span arg, span caller, host_result *res, uint64_t *retry_ms);
 
