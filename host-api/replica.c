@@ -18,6 +18,7 @@ status host_canister_heap_load(host_canister *c, uint64_t heap_bytes, uint64_t o
         off > heap_bytes || bytes.len > heap_bytes - off)
         return ST_CORRUPT_LEDGER;
     if (heap_bytes > size) {
+        c->budget = UINT64_MAX; /* what was committed fit the limit when it was made */
         uint32_t old;
         status st = engine_memory_grow(lv->mem, (uint32_t)((heap_bytes - size) / 65536), &old);
         if (st != ST_OK)
@@ -31,7 +32,7 @@ status host_canister_heap_load(host_canister *c, uint64_t heap_bytes, uint64_t o
     }
     if (bytes.len) {
         memcpy(engine_memory_data(lv->mem) + off, bytes.ptr, bytes.len);
-        memcpy(c->shadow + off, bytes.ptr, bytes.len);
+        memcpy(c->shadow.ptr + off, bytes.ptr, bytes.len);
     }
     return ST_OK;
 }
@@ -47,6 +48,7 @@ status host_canister_stable_load(host_canister *c, uint64_t stable_bytes, uint64
         bytes.len > stable_bytes - off)
         return ST_CORRUPT_LEDGER;
     if (stable_bytes > size) {
+        c->budget = UINT64_MAX; /* as above */
         uint64_t old;
         bool refused;
         status st = stable_grow(c, (stable_bytes - size) / 65536, &old, &refused);
@@ -57,7 +59,7 @@ status host_canister_stable_load(host_canister *c, uint64_t stable_bytes, uint64
         s->pages0 = s->pages;
     }
     if (bytes.len)
-        memcpy(s->data + off, bytes.ptr, bytes.len);
+        memcpy(s->data.ptr + off, bytes.ptr, bytes.len);
     return ST_OK;
 }
 

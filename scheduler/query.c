@@ -42,7 +42,7 @@ struct scheduler_querier {
 
 uint64_t scheduler_query_instructions(const scheduler *s)
 {
-    return s->lim.query_instructions;
+    return s->genesis.query_instructions;
 }
 
 status scheduler_querier_new(scheduler *s, uint64_t cache_bytes, scheduler_querier **out)

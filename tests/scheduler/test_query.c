@@ -174,7 +174,7 @@ static void test_replica_during_pause(void **state)
     (void)state;
     node_fx f;
     node_fx_init(&f, 9);
-    f.lim.slice_instructions = 50000;
+    f.g.slice_instructions = 50000;
     node_fx_start(&f);
     f.wasm.len = 0;
     test_read_file(SLOW_WASM, &f.wasm);
