@@ -575,6 +575,128 @@ static void test_stop_waits(void **state)
     node_fx_end(&f);
 }
 
+/* ---- the example canisters: token + exchange, factory -------------------------------------------- */
+
+#ifdef EXAMPLES_DIR
+static uint64_t deploy_file(fx *f, const char *name, span init)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.wasm", EXAMPLES_DIR, name);
+    f->wasm.len = 0;
+    test_read_file(path, &f->wasm);
+    buf arg = {0};
+    assert_int_equal(scheduler_install_arg(span_of(f->wasm.ptr, f->wasm.len), init, &arg), ST_OK);
+    uint8_t id[32];
+    node_fx_submit(f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "", span_of(arg.ptr, arg.len), id);
+    ledger_receipt rc = wait_receipt(f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_OK);
+    buf_fini(&arg);
+    return node_fx_tip(f).next_canister_id - 1;
+}
+
+/* token.c's account of a canister: [10] ++ its principal ++ zeros. */
+static void canister_account(uint64_t cid, uint8_t out[32])
+{
+    memset(out, 0, 32);
+    out[0] = 10;
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(cid >> (56 - 8 * i));
+    out[9] = out[10] = 1;
+}
+
+static ledger_receipt update(fx *f, uint64_t cid, const char *method, const void *arg, size_t n,
+                             buf *reply)
+{
+    uint8_t id[32];
+    node_fx_submit(f, LEDGER_MSG_UPDATE, cid, method, span_of(arg, n), id);
+    return wait_receipt(f, id, 3, reply);
+}
+
+/* An exchange pays from its token account by calling the token: replies, a refusal, and a
+ * reply callback that traps (its change undone, cleanup run, the token's transfer kept). */
+static void test_token_exchange(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t token = deploy_file(&f, "token", span_of(NULL, 0));
+    uint8_t tid[8];
+    le64_store(tid, token);
+    uint64_t exchange = deploy_file(&f, "exchange", span_of(tid, 8));
+    uint8_t arg[40];
+    buf r = {0};
+    canister_account(exchange, arg);
+    le64_store(arg + 32, 1000);
+    ledger_receipt rc = update(&f, token, "transfer", arg, 40, &r); /* fund the exchange */
+    assert_int_equal(rc.status, ST_OK);
+    memset(arg, 7, 32); /* someone's account */
+    le64_store(arg + 32, 300);
+    rc = update(&f, exchange, "pay", arg, 40, &r);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(r.len, 8);
+    assert_int_equal(le64_load(r.ptr), 700); /* the exchange's balance after paying */
+    le64_store(arg + 32, 5000);
+    rc = update(&f, exchange, "pay", arg, 40, &r);
+    assert_int_equal(rc.status, ST_CANISTER_REJECTED);
+    assert_true(reply_has(&r, "token: insufficient funds"));
+    le64_store(arg + 32, 100);
+    rc = update(&f, exchange, "pay_broken", arg, 40, &r);
+    assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
+    assert_true(reply_has(&r, "pay_broken: the reply callback traps"));
+    host_result q;
+    assert_int_equal(scheduler_query(f.s, exchange, span_of("stats", 5), span_of(NULL, 0),
+                                     span_of(NULL, 0), &q), ST_OK);
+    assert_int_equal(q.bytes.len, 32);
+    assert_int_equal(le64_load(q.bytes.ptr), 300);     /* paid: the broken one was undone */
+    assert_int_equal(le64_load(q.bytes.ptr + 8), 1);   /* rejected */
+    assert_int_equal(le64_load(q.bytes.ptr + 16), 0);  /* open orders: cleanup freed it */
+    assert_int_equal(le64_load(q.bytes.ptr + 24), 1);  /* cleanups */
+    host_result_fini(&q);
+    canister_account(exchange, arg);
+    assert_int_equal(scheduler_query(f.s, token, span_of("balance", 7), span_of(arg, 32),
+                                     span_of(NULL, 0), &q), ST_OK);
+    assert_int_equal(le64_load(q.bytes.ptr), 600); /* the token kept the third transfer */
+    host_result_fini(&q);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* A factory creates a child through aaaaa-aa and installs counter.wasm in it; the child works. */
+static void test_factory(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t factory = deploy_file(&f, "factory", span_of(NULL, 0));
+    buf counter = {0}, r = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/counter.wasm", EXAMPLES_DIR);
+    test_read_file(path, &counter);
+    ledger_receipt rc = update(&f, factory, "spawn", counter.ptr, counter.len, &r);
+    if (rc.status != ST_OK)
+        fail_msg("spawn: %s %.*s", status_name((status)rc.status), (int)r.len, (const char *)r.ptr);
+    assert_int_equal(r.len, 10);
+    uint64_t child = 0;
+    for (int i = 0; i < 8; i++)
+        child = child << 8 | r.ptr[i];
+    assert_int_equal(child, factory + 1);
+    rc = update(&f, child, "inc", NULL, 0, &r);
+    assert_int_equal(rc.status, ST_OK);
+    /* the factory controls the child, the admin does not: its upgrade is refused */
+    buf up = {0};
+    assert_int_equal(scheduler_install_arg(span_of(counter.ptr, counter.len), span_of(NULL, 0), &up),
+                     ST_OK);
+    uint8_t id[32];
+    node_fx_submit(&f, LEDGER_MSG_UPGRADE, child, "", span_of(up.ptr, up.len), id);
+    rc = wait_receipt(&f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_NOT_AUTHORIZED);
+    buf_fini(&up);
+    buf_fini(&counter);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+#endif
+
 /* ---- a random call graph ------------------------------------------------------------------------ */
 
 static uint64_t rng_next(uint64_t *x)
@@ -709,6 +831,10 @@ int main(void)
         cmocka_unit_test(test_random_call_graph),
         cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
+#ifdef EXAMPLES_DIR
+        cmocka_unit_test(test_token_exchange),
+        cmocka_unit_test(test_factory),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
