@@ -116,7 +116,7 @@ static status open_run(ctx *x, const engine_code *code, engine_instance **inst,
 {
     engine_extern imp = {.kind = EXT_FUNC, .u.func = x->ooi};
     *inst = NULL;
-    status st = engine_instance_new(code, &x->rc, &imp, 1, inst, NULL);
+    status st = engine_instance_new(code, &x->rc, &imp, 1, NULL, inst, NULL);
     if (st == ST_OK)
         st = engine_instance_export(*inst, span_of("run", 3), fx);
     if (st == ST_OK)

@@ -216,7 +216,7 @@ static status prog_run(prog *p, uint64_t *result, double *secs, uint64_t *used)
     engine_extern imp = {.kind = EXT_FUNC, .u.func = ooi_func()};
     engine_instance *inst = NULL;
     status st = engine_instance_new(p->code, &rc, p->metered ? &imp : NULL, p->metered ? 1 : 0,
-                                    &inst, NULL);
+                                    NULL, &inst, NULL);
     engine_extern run, ctr = {0};
     if (st == ST_OK)
         st = engine_instance_export(inst, span_of("run", 3), &run);
@@ -412,7 +412,7 @@ static int bench_instantiate(const bench_opts *o)
         double t0 = now();
         for (long i = 0; i < iters && st == ST_OK; i++) {
             engine_instance *inst = NULL;
-            st = engine_instance_new(p.code, &rc, NULL, 0, &inst, NULL);
+            st = engine_instance_new(p.code, &rc, NULL, 0, NULL, &inst, NULL);
             engine_instance_free(inst);
         }
         t[r] = (now() - t0) / (double)iters;

@@ -404,7 +404,9 @@ typedef struct engine_extern {
 
 /* Instantiates c (spec 4.5.4): checks imports[i] against the module's import i (nimports must
  * equal the module's), creates globals, tables and memory, applies element then data segments
- * in order and runs the start function. Returns:
+ * in order and runs the start function. `host` is the embedder's pointer for the instance
+ * (engine_instance_host; may be NULL), set before the start function runs so that its host
+ * calls find their context. Returns:
  *   ST_OK                  *out is the new instance;
  *   ST_INCOMPATIBLE_IMPORT an import has the wrong kind or type (err->detail names it), or
  *                          nimports is wrong; *out is NULL;
@@ -416,7 +418,7 @@ typedef struct engine_extern {
  *                          nothing refers to it any more.
  * Imported objects are shared by reference and must outlive the instance. err may be NULL. */
 status engine_instance_new(const engine_code *c, const engine_run_config *rc,
-                           const engine_extern *imports, uint32_t nimports,
+                           const engine_extern *imports, uint32_t nimports, void *host,
                            engine_instance **out, engine_error *err);
 void engine_instance_free(engine_instance *inst);
 const engine_module *engine_instance_module(const engine_instance *inst);
@@ -461,9 +463,8 @@ void engine_instance_results(engine_instance *inst, uint64_t *results);
 void engine_instance_abandon(engine_instance *inst);
 /* From inside a host function: pause the run after this call returns. */
 void engine_instance_pause_request(engine_instance *inst);
-/* The embedder's pointer for inst (host-api: the canister being run), so that host functions
- * shared by every instance find their context; NULL until set. */
-void engine_instance_set_host(engine_instance *inst, void *host);
+/* The embedder's pointer given to engine_instance_new (host-api: the canister being run), so
+ * that host functions shared by every instance find their context. */
 void *engine_instance_host(const engine_instance *inst);
 /* Deepest call depth reached by the last run (tests, benchmarks). */
 uint32_t engine_instance_max_depth(const engine_instance *inst);
