@@ -64,7 +64,7 @@ enum opcode_flags {
 /* Weight schedules known to this build (opcodes.def has one column per schedule): v1 = the
  * IC's weights, v2 = v1 with the outliers measured by `tally bench weights` fixed
  * (docs/weights.md). LATEST is what tools use by default (`tally instrument`) and stays v1, like
- * the genesis default (scheduler_genesis_default), until a chain adopts v2; MAX is the highest
+ * the genesis default (ledger/genesis.def), until a chain adopts v2; MAX is the highest
  * schedule known. */
 enum {
     ENGINE_SCHEDULE_V1 = 1,
