@@ -18,7 +18,7 @@
  * deploys (docs/weights.md). --quick divides the work by 10 for tests.
  * The numbers are printed by bench_report.c. `meson test` runs only --quick (tests/cli). */
 #include "bench_gen.h"
-#include "cli.h"
+#include "bench.h"
 #include "host.h"
 #include "ic0_ctx.h"
 #include "instrument.h"
@@ -890,7 +890,7 @@ static status measure_all(ctx *x)
 
 int bench_weights(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
+    if (bench_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
