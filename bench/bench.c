@@ -881,7 +881,7 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|weights [options]\n\n"
+            "usage: tally bench interp|instantiate|meter|host|node|weights|candid [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
             "  instantiate  instances per second of benches/small.wat\n"
@@ -891,7 +891,8 @@ static void usage(FILE *out)
             "               vs the 2 used, vs relinking or redeploying per message\n"
             "  node         update messages per second, in process and over JSON-RPC\n"
             "  weights      opcode and host-call timings vs the weight schedule\n"
-            "               (`tally bench weights --help`)\n\n"
+            "               (`tally bench weights --help`)\n"
+            "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n\n"
             "options:\n"
             "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
             "  --filter S   interp, meter: only programs whose name contains S\n"

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* `tally bench`: the node benchmark is here (bench_node.c), the others in bench/. */
+/* `tally bench`: the node and Candid benchmarks are here (bench_node.c, bench_candid.c), the
+ * others in bench/. */
 static int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "node"))
         return bench_node(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "candid"))
+        return bench_candid(argc - 1, argv + 1);
     return bench_main(argc, argv);
 }
 
@@ -19,7 +22,7 @@ static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
     {"instrument", "write the instruction-metered version of a module", cmd_instrument},
     {"run", "run one export of a module (no imports, or metered)", cmd_run},
-    {"bench", "benchmarks: interp, instantiate, meter, host", cmd_bench},
+    {"bench", "benchmarks: interp, instantiate, meter, host, node, weights, candid", cmd_bench},
     {"init", "create a node directory (ledger, genesis, admin key, config)", cmd_init},
     {"key", "make or show an ed25519 key file", cmd_key},
     {"node", "run a node: produce blocks, serve JSON-RPC over HTTP", cmd_node},
