@@ -749,8 +749,7 @@ static status relink(const host_fixture *f, engine_func **objs)
     for (uint32_t i = 0; i < m->nimports; i++) {
         const import *im = &m->imports[i];
         uint32_t row = 0, nrows = host_ic0_count();
-        bool sup;
-        while (row < nrows && !span_eq_str(im->name, host_ic0_name(row, &sup)))
+        while (row < nrows && !span_eq_str(im->name, host_ic0_row_at(row)->name))
             row++;
         if (row == nrows)
             return ST_UNKNOWN_IMPORT;

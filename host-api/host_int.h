@@ -5,7 +5,6 @@
 #define TALLY_HOST_INT_H
 
 #include "host.h"
-#include "instrument.h"
 #include "ic0_ctx.h"
 
 /* ---- ic0.def's context bits and support column (see the file's header comment) ---------- */
@@ -28,21 +27,10 @@ enum { HOST_PRINCIPAL_MAX = 29, HOST_CONTROLLERS_MAX = 10, HOST_DETAIL_MAX = 256
 typedef struct exec exec;
 typedef status (*ic0_handler)(exec *x, uint64_t *slots);
 
-/* One row of ic0.def with its handler. */
-typedef struct ic0_row {
-    const char *name;
-    const char *params;  /* "iI..." */
-    uint32_t nparams;
-    const char *results;
-    uint32_t base_cost;
-    uint32_t per_byte_cost; /* times the LAST parameter: the `size` of every charging SUPPORTED
-                               row (call_new, UNSUPPORTED, is never called) */
-    uint32_t contexts;
-    bool supported;
-    ic0_handler handler;
-} ic0_row;
-
+/* One row of ic0.def (host.h); its handler is host_ic0_handlers[] at the same index. */
+typedef host_ic0_row ic0_row;
 extern const ic0_row host_ic0_rows[IC0_COUNT];
+extern const ic0_handler host_ic0_handlers[IC0_COUNT];
 
 /* The row named `name`, or -1. */
 int ic0_row_find(span name);

@@ -526,8 +526,13 @@ static status h_unsupported(exec *x, uint64_t *slots)
 
 const ic0_row host_ic0_rows[IC0_COUNT] = {
 #define IC0(name, params, results, base, per_byte, ctx, support)                               \
-    {#name, params, sizeof(params) - 1, results, base, per_byte, (uint32_t)(ctx), IS_##support, \
-     HANDLER_##support(name)},
+    {#name, params, sizeof(params) - 1, results, base, per_byte, (uint32_t)(ctx), IS_##support},
+#include "ic0.def"
+#undef IC0
+};
+
+const ic0_handler host_ic0_handlers[IC0_COUNT] = {
+#define IC0(name, params, results, base, per_byte, ctx, support) HANDLER_##support(name),
 #include "ic0.def"
 #undef IC0
 };
@@ -545,13 +550,21 @@ uint32_t host_ic0_count(void)
     return IC0_COUNT;
 }
 
-const char *host_ic0_name(uint32_t i, bool *supported)
+const host_ic0_row *host_ic0_row_at(uint32_t i)
 {
-    if (i >= IC0_COUNT)
-        return NULL;
-    if (supported)
-        *supported = host_ic0_rows[i].supported;
-    return host_ic0_rows[i].name;
+    return i < IC0_COUNT ? &host_ic0_rows[i] : NULL;
+}
+
+bool host_ic0_allowed(const host_ic0_row *r, host_call_kind kind)
+{
+    switch (kind) {
+    case HOST_CALL_UPDATE: return (r->contexts & CTX_UPDATE) != 0;
+    case HOST_CALL_QUERY: return (r->contexts & CTX_QUERY_NR) != 0;
+    case HOST_CALL_HEARTBEAT: return (r->contexts & CTX_HEARTBEAT) != 0;
+    case HOST_CALL_GLOBAL_TIMER: return (r->contexts & CTX_TIMER) != 0;
+    case HOST_CALL_INSPECT: return (r->contexts & CTX_INSPECT) != 0;
+    }
+    return false;
 }
 
 /* ---- the host functions -------------------------------------------------------------------------- */
@@ -576,5 +589,5 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
     if (!(row->contexts & x->ctx))
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s cannot be executed in %s mode",
                          row->name, ctx_name(x->ctx));
-    return row->handler(x, slots);
+    return host_ic0_handlers[row - host_ic0_rows](x, slots);
 }
