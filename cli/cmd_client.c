@@ -1,6 +1,7 @@
 /* cmd_client.c - the client subcommands that talk to a running node over JSON-RPC
  * (rpc_client.c): deploy, upgrade, call (sign, submit, wait for the receipt), query, status,
  * block, receipt. Options and output: docs/cli.md; the methods they use: docs/rpc.md. */
+#include "node_dir.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -15,6 +16,9 @@ typedef struct client {
     const char *cmd;                  /* "call" ... for messages */
     const char *dir, *node, *keypath;
     bool json, print_envelope, no_wait;
+    bool checked;                     /* the node's chain was checked against DIR's */
+    bool dir_given;                   /* --dir on the command line */
+    cli_config cfg;                   /* DIR/node.json (or the defaults) */
     uint64_t timeout_s;
     char url[256];
     buf arg;                          /* concatenated --arg / --u64 / ARG pieces */
@@ -106,7 +110,7 @@ static int parse(client *c, int argc, char **argv, int fixed)
         else if (!strcmp(a, "--no-wait"))
             c->no_wait = true;
         else if (v && !strcmp(a, "--dir"))
-            c->dir = argv[++i];
+            c->dir = argv[++i], c->dir_given = true;
         else if (v && !strcmp(a, "--node"))
             c->node = argv[++i];
         else if (v && !strcmp(a, "--key"))
@@ -132,9 +136,25 @@ static int parse(client *c, int argc, char **argv, int fixed)
     return 0;
 }
 
+/* Every RPC call of a client: the first one checks that the node serves the chain of DIR
+ * (chain id and genesis hash in DIR/node.json), so a client never talks to another
+ * directory's node by accident (they all default to 127.0.0.1:7777). */
+static status call(client *c, const char *method, json_t *params, json_t **r, rpc_error *e)
+{
+    if (!c->checked && (!c->node || c->dir_given)) { /* --node alone: no directory to match */
+        status st = cli_chain_check(c->url, &c->cfg, NULL, e);
+        if (st != ST_OK)
+            return st;
+        c->checked = true;
+    }
+    return rpc_client_call(c->url, method, params, r, e);
+}
+
 /* The node URL: --node, DIR/node.url, DIR/node.json's listen address, or the default. */
 static void resolve_url(client *c)
 {
+    cli_config_default(&c->cfg);
+    cli_config_read(c->dir, &c->cfg);
     if (c->node) {
         snprintf(c->url, sizeof c->url, "%s", c->node);
         return;
@@ -148,10 +168,7 @@ static void resolve_url(client *c)
         if (ok && c->url[0])
             return;
     }
-    cli_config cfg;
-    cli_config_default(&cfg);
-    cli_config_read(c->dir, &cfg);
-    snprintf(c->url, sizeof c->url, "http://%s/", cfg.listen);
+    snprintf(c->url, sizeof c->url, "http://%s/", c->cfg.listen);
 }
 
 /* ---- printing ------------------------------------------------------------------------------ */
@@ -277,7 +294,7 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
         if (!params)
             return ST_OUT_OF_MEMORY;
         json_t *r = NULL;
-        status st = rpc_client_call(c->url, "receipt", params, &r, e);
+        status st = call(c, "receipt", params, &r, e);
         json_decref(params);
         if (st != ST_OK)
             return st;
@@ -302,7 +319,7 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
 static status tip_height(client *c, uint64_t *height, rpc_error *e)
 {
     json_t *r = NULL;
-    status st = rpc_client_call(c->url, "status", NULL, &r, e);
+    status st = call(c, "status", NULL, &r, e);
     if (st == ST_OK)
         *height = field_u64(r, "height");
     json_decref(r);
@@ -339,7 +356,7 @@ static int send_message(client *c, ledger_message *m, const char *method, json_t
         printf("%s\n", hex);
     } else {
         json_t *params = json_pack("{s:s}", "envelope", hex), *r = NULL;
-        st = params ? rpc_client_call(c->url, method, params, &r, &e) : ST_OUT_OF_MEMORY;
+        st = params ? call(c, method, params, &r, &e) : ST_OUT_OF_MEMORY;
         json_decref(params);
         json_decref(r);
         if (st == ST_OK && c->no_wait)
@@ -453,7 +470,7 @@ static int run_query(client *c)
     base_free(sender);
     rpc_error e = {0};
     json_t *r = NULL;
-    status st = params ? rpc_client_call(c->url, "query", params, &r, &e) : ST_OUT_OF_MEMORY;
+    status st = params ? call(c, "query", params, &r, &e) : ST_OUT_OF_MEMORY;
     json_decref(params);
     int rc = st == ST_OK ? print_outcome(c, r, false) : rpc_fail(c, st, &e);
     json_decref(r);
@@ -486,7 +503,7 @@ static int run_info(client *c)
         return 2;
     }
     rpc_error e = {0};
-    status st = rpc_client_call(c->url, method, params, &r, &e);
+    status st = call(c, method, params, &r, &e);
     json_decref(params);
     if (st != ST_OK)
         return rpc_fail(c, st, &e);
@@ -520,6 +537,8 @@ int cmd_client(int argc, char **argv)
             rc = 2;
         c.keypath = keypath;
     }
+    if (!rc && !c.node)
+        rc = cli_node_dir_check(c.cmd, c.dir, false); /* a missing --dir is no fallback */
     if (!rc) {
         resolve_url(&c);
         if (!strcmp(c.cmd, "deploy") || !strcmp(c.cmd, "upgrade"))

@@ -1,5 +1,6 @@
 /* cmd_init.c - `tally init` (create a node directory: the LMDB ledger with its genesis, the
  * admin key, node.json) and `tally key new|show` (user key files). File formats: docs/cli.md. */
+#include "node_dir.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -27,7 +28,9 @@ static void init_usage(FILE *out)
             "  --interval MS           least time between blocks (default 200)\n"
             "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
             "                          (docs/weights.md)\n"
-            "  --force                 replace an existing node directory's ledger and files\n"
+            "  --force                 replace an existing node directory: its ledger and files\n"
+            "                          are moved aside into DIR/replaced-N (printed), never\n"
+            "                          deleted; refused while a node runs on DIR\n"
             "Numbers may be written 4e9, 0x100 or 4000000000.\n");
 }
 
@@ -54,15 +57,36 @@ static bool parse_count(const char *s, uint64_t *out)
     return m > 0;
 }
 
-/* Removes the files `tally init` makes, so that --force starts afresh. */
-static void remove_node_files(const char *dir)
+/* Moves the files `tally init` makes into a new DIR/replaced-N, so that --force starts afresh
+ * without destroying the old chain (its ledger may still be wanted). Prints where. */
+static bool move_node_files(const char *dir)
 {
     static const char *const names[] = {"data.mdb", "lock.mdb", "admin.key", "node.json",
-                                        "node.url", "node.lock"};
-    char path[4096];
-    for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++)
-        if (cli_path_join(path, sizeof path, dir, names[i]))
-            unlink(path);
+                                        "node.url", "debug.log"};
+    char aside[4096], from[4096], to[4096];
+    int n = 1;
+    for (; n < 10000; n++) {
+        snprintf(aside, sizeof aside, "%s/replaced-%d", dir, n);
+        if (mkdir(aside, 0700) == 0)
+            break;
+        if (errno != EEXIST) {
+            fprintf(stderr, "tally init: %s: %s: %s\n", aside, status_name(ST_IO_ERROR),
+                    strerror(errno));
+            return false;
+        }
+    }
+    for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++) {
+        if (!cli_path_join(from, sizeof from, dir, names[i]) ||
+            !cli_path_join(to, sizeof to, aside, names[i]))
+            return false;
+        if (rename(from, to) != 0 && errno != ENOENT) {
+            fprintf(stderr, "tally init: moving %s to %s: %s: %s\n", from, to,
+                    status_name(ST_IO_ERROR), strerror(errno));
+            return false;
+        }
+    }
+    printf("moved the old ledger and files of %s to %s\n", dir, aside);
+    return true;
 }
 
 static bool node_exists(const char *dir)
@@ -99,8 +123,11 @@ static bool init_parse(int argc, char **argv, init_opts *o)
             o->force = true;
             continue;
         }
-        if (!v)
+        if (!v) {
+            fprintf(stderr, "tally init: %s: %s\n", a,
+                    strncmp(a, "--", 2) ? "unexpected argument" : "unknown option or no value");
             return false;
+        }
         i++;
         if (!strcmp(a, "--dir"))
             o->dir = v;
@@ -115,15 +142,24 @@ static bool init_parse(int argc, char **argv, init_opts *o)
                     parse_count(v, &o->max_message_bytes) && o->max_message_bytes <= UINT32_MAX) ||
                    (!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
                     o->interval_ms <= 3600000) ||
-                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->schedule))))
+                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->schedule)))) {
+            fprintf(stderr, "tally init: %s %s: %s\n", a, v,
+                    strncmp(a, "--", 2) ? "unexpected argument"
+                    : !strstr(" --round-limit --message-limit --slice-limit --max-message-bytes "
+                              "--interval --schedule ", a) ? "unknown option"
+                    : !strcmp(a, "--interval") ? "want milliseconds, 0 to 3600000"
+                    : !strcmp(a, "--schedule") ? "unknown schedule"
+                    : "want a positive count (4e9, 0x100 or 4000000000) that fits");
             return false;
+        }
     }
     return true;
 }
 
 /* Writes the genesis into a fresh ledger at o->dir. */
 static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
-                          ledger_genesis *g, scheduler_limits *lim)
+                          ledger_genesis *g, scheduler_limits *lim,
+                          uint8_t genesis_hash[LEDGER_HASH_SIZE])
 {
     scheduler_genesis_default(g, lim);
     if (o->chain_id) {
@@ -151,6 +187,15 @@ static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY
     status st = ledger_open(o->dir, NULL, &lg);
     if (st == ST_OK)
         st = scheduler_genesis_new(lg, g, lim);
+    ledger_reader *rd = NULL;
+    ledger_block b0;
+    if (st == ST_OK)
+        st = ledger_read_begin(lg, &rd);
+    if (st == ST_OK)
+        st = ledger_block_get(rd, 0, &b0); /* block 0's parent hash is the genesis hash */
+    if (st == ST_OK)
+        memcpy(genesis_hash, b0.parent_hash, LEDGER_HASH_SIZE);
+    ledger_read_end(rd);
     ledger_close(lg);
     return st;
 }
@@ -172,14 +217,25 @@ int cmd_init(int argc, char **argv)
         init_usage(stderr);
         return 2;
     }
+    int lock_fd = -1;
     if (node_exists(o.dir)) {
         if (!o.force) {
             fprintf(stderr, "tally init: %s: %s: a node directory is already there (use "
                             "--force to replace it)\n", o.dir, status_name(ST_IO_ERROR));
             return 1;
         }
-        remove_node_files(o.dir);
+        char why[512];
+        bool running = false;
+        lock_fd = cli_node_lock(o.dir, &running, why, sizeof why); /* held until we exit */
+        if (lock_fd < 0) {
+            fprintf(stderr, "tally init: %s: %s%s\n", status_name(ST_IO_ERROR), why,
+                    running ? " (stop it first; --force does not replace a running node)" : "");
+            return 1;
+        }
+        if (!move_node_files(o.dir))
+            return 1;
     }
+    (void)lock_fd; /* open until exit: no node starts on the directory while it is rebuilt */
     if (mkdir(o.dir, 0700) != 0 && errno != EEXIST)
         return init_fail(o.dir, ST_IO_ERROR);
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
@@ -195,7 +251,8 @@ int cmd_init(int argc, char **argv)
         return init_fail(keypath, st);
     ledger_genesis g;
     scheduler_limits lim;
-    st = make_ledger(&o, pk, &g, &lim);
+    uint8_t ghash[LEDGER_HASH_SIZE];
+    st = make_ledger(&o, pk, &g, &lim, ghash);
     if (st != ST_OK) {
         unlink(keypath);
         return init_fail("genesis", st);
@@ -206,6 +263,8 @@ int cmd_init(int argc, char **argv)
         snprintf(cfg.listen, sizeof cfg.listen, "%s", o.listen);
     if (o.interval_ms)
         cfg.round_interval_ms = (uint32_t)o.interval_ms;
+    snprintf(cfg.chain_id, sizeof cfg.chain_id, "%s", g.chain_id);
+    ledger_hash_hex(ghash, cfg.genesis_hash);
     st = cli_config_write(o.dir, &cfg);
     if (st != ST_OK)
         return init_fail("node.json", st);

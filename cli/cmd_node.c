@@ -8,6 +8,7 @@
  * the RPC server's admitter thread commits the submits that wait in the handlers as groups
  * (rpc_server.c). A submit handler sleeps until its group is durable, so --threads also bounds
  * how many submits can share one mempool commit. */
+#include "node_dir.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -21,17 +22,20 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULTS_MAX = 5 };
+enum { FAULTS_MAX = 5, IDLE_RECHECK_MS = 1000 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
-            "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n\n"
+            "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
+            "                  [--verify]\n\n"
             "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
             "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
             "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
-            "SIGTERM stops it cleanly (exit 0).\n\n"
+            "SIGTERM stops it cleanly (exit 0). At start it checks the ledger file and its tip\n"
+            "(the stored state against the tip block's state root) and refuses to extend a\n"
+            "corrupt chain (CORRUPT_LEDGER, exit 1).\n\n"
             "  --dir DIR          node directory (default ./.tally)\n"
             "  --listen H:P       address (default from DIR/node.json, 127.0.0.1:7777);\n"
             "                     port 0 lets the system pick a free port\n"
@@ -42,7 +46,10 @@ static void usage(FILE *out)
             "  --threads N        HTTP worker threads, 1-64 (default 16): also the most\n"
             "                     submits that can share one mempool commit\n"
             "  --timeout S        idle connection timeout in seconds (default 30)\n"
-            "  --quiet            no per-block log lines\n");
+            "  --quiet            no per-block log lines\n"
+            "  --verify           check the whole stored chain first (block links, every state\n"
+            "                     tree node, page and record; no re-execution: that is\n"
+            "                     `tally replay`), then serve\n");
 }
 
 static int wake_pipe[2] = {-1, -1};
@@ -89,7 +96,7 @@ static void debug_print(void *user, span text)
 typedef struct node_opts {
     const char *dir;
     const char *listen;
-    bool allow_public, quiet;
+    bool allow_public, quiet, verify;
     uint64_t interval_ms, max_body, threads, timeout_s;
 } node_opts;
 
@@ -109,7 +116,9 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
             return 1;
         }
         if (!work) {
-            wait_wake((int)o->interval_ms);
+            /* idle: sleep until a message arrives (the wake pipe) or a signal; with
+             * --interval 0 at most a second (a re-check, never a spin) */
+            wait_wake(o->interval_ms ? (int)o->interval_ms : IDLE_RECHECK_MS);
             continue;
         }
         uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -129,6 +138,11 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
         if (st != ST_OK) {
             fprintf(stderr, "tally node: round failed: %s: %s\n", status_name(st),
                     status_message(st));
+            if (st == ST_CORRUPT_LEDGER) { /* never extend a chain known to be corrupt */
+                fprintf(stderr, "tally node: the ledger is corrupt, stopping (check it with "
+                                "`tally node --verify`, or `tally replay`)\n");
+                return 1;
+            }
             if (++faults >= FAULTS_MAX) {
                 fprintf(stderr, "tally node: %d faults in a row, stopping\n", faults);
                 return 1;
@@ -161,6 +175,8 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             o->allow_public = true;
         else if (!strcmp(a, "--quiet"))
             o->quiet = true;
+        else if (!strcmp(a, "--verify"))
+            o->verify = true;
         else if (!strcmp(a, "--interval") && more && cli_u64_parse(argv[i + 1], &o->interval_ms))
             i++;
         else if (!strcmp(a, "--max-body") && more && cli_u64_parse(argv[i + 1], &o->max_body))
@@ -182,20 +198,15 @@ static int fail(const char *what, status st)
     return 1;
 }
 
-static bool write_url(const char *dir, uint16_t port, const char *listen)
+/* DIR/node.url through a temporary file and rename: never written through a planted link. */
+static void write_url(const char *dir, uint16_t port, const char *listen)
 {
-    char path[4096], url[160];
+    char url[160], why[512];
     const char *colon = strrchr(listen, ':');
     snprintf(url, sizeof url, "http://%.*s:%u/\n", (int)(colon - listen), listen, port);
-    if (!cli_path_join(path, sizeof path, dir, "node.url"))
-        return false;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return false;
-    bool ok = fputs(url, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
+    if (cli_file_replace(dir, "node.url", url, 0644, why, sizeof why) != ST_OK)
+        fprintf(stderr, "tally node: warning: cannot write node.url: %s\n", why);
     fprintf(stderr, "tally node: serving JSON-RPC on %s", url);
-    return ok;
 }
 
 static bool setup_signals(void)
@@ -216,20 +227,22 @@ static bool setup_signals(void)
     return true;
 }
 
-/* One node per directory: an exclusive lock on DIR/node.lock, held until the process exits. */
-static bool lock_dir(const char *dir)
+/* Checks the tip (always) and the whole chain (--verify) before the node may extend it. */
+static bool check_ledger(ledger *lg, const node_opts *o)
 {
-    char path[4096];
-    if (!cli_path_join(path, sizeof path, dir, "node.lock"))
-        return false;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return false;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        return false;
+    status st = ledger_verify_tip(lg);
+    if (st == ST_OK && o->verify) {
+        ledger_verify_report rep;
+        st = ledger_verify_chain(lg, &rep);
+        if (st == ST_OK)
+            fprintf(stderr, "tally node: verified %llu blocks and %llu state tree nodes\n",
+                    (unsigned long long)rep.blocks, (unsigned long long)rep.nodes);
     }
-    return true; /* fd stays open: the lock goes with the process */
+    if (st == ST_OK)
+        return true;
+    fprintf(stderr, "tally node: %s: %s: %s: %s; not extending this chain\n", o->dir,
+            status_name(st), status_message(st), ledger_fault_detail(lg));
+    return false;
 }
 
 /* Opens ledger and scheduler, serves, runs rounds; closes everything in reverse order. */
@@ -239,14 +252,21 @@ static int serve(const node_opts *o)
     scheduler *s = NULL;
     rpc_server *srv = NULL;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    int rc = 1;
+    int rc = cli_node_dir_check("node", o->dir, true);
+    if (rc)
+        return rc;
+    rc = 1;
+    char why[512];
+    bool other = false;
+    int lock_fd = cli_node_lock(o->dir, &other, why, sizeof why);
+    if (lock_fd < 0) { /* one node per directory; the lock goes with the process */
+        fprintf(stderr, "tally node: %s: %s\n", status_name(ST_IO_ERROR), why);
+        return 1;
+    }
     status st = ledger_open(o->dir, NULL, &lg);
-    if (st != ST_OK)
+    if (st != ST_OK) {
+        close(lock_fd);
         return fail(o->dir, st);
-    if (!lock_dir(o->dir)) {
-        fprintf(stderr, "tally node: %s: IO_ERROR: another node is running on this directory\n",
-                o->dir);
-        goto out_ledger;
     }
     const ledger_genesis *g = ledger_genesis_of(lg);
     if (!g) {
@@ -254,6 +274,8 @@ static int serve(const node_opts *o)
         fprintf(stderr, "tally node: run `tally init --dir %s` first\n", o->dir);
         goto out_ledger;
     }
+    if (!check_ledger(lg, o))
+        goto out_ledger;
     scheduler_options sopt = {.debug_sink = debug_print};
     st = scheduler_open(lg, &sopt, &s);
     if (st != ST_OK) {
@@ -278,8 +300,7 @@ static int serve(const node_opts *o)
                                         "--public)" : " (port in use?)");
         goto out_server;
     }
-    if (!write_url(o->dir, rpc_server_port(srv), o->listen))
-        fprintf(stderr, "tally node: warning: cannot write %s/node.url\n", o->dir);
+    write_url(o->dir, rpc_server_port(srv), o->listen);
     ledger_reader *rd = NULL;
     ledger_tip tip = {0};
     if (ledger_read_begin(lg, &rd) == ST_OK)

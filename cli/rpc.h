@@ -53,6 +53,10 @@ status cli_key_read(const char *path, uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
 typedef struct cli_config {
     char listen[128];         /* "127.0.0.1:7777" */
     uint32_t round_interval_ms; /* least time between two blocks */
+    /* The chain this directory belongs to, written by `tally init` ("" in directories made
+     * before they were recorded): clients refuse a node that serves another chain. */
+    char chain_id[LEDGER_CHAIN_ID_MAX + 1];
+    char genesis_hash[2 * LEDGER_HASH_SIZE + 1]; /* hex: block 0's parent hash */
 } cli_config;
 
 void cli_config_default(cli_config *cfg);

@@ -688,8 +688,15 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
     while (pending < MEMPOOL_COUNT_MAX && ledger_mempool_next(rd, &seq, &env, NULL) == ST_OK)
         pending++; /* counted, not hashed: the ids are not needed */
     const ledger_genesis *g = ledger_genesis_of(srv->lg);
-    result = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
-                       g->chain_id, "height", (json_int_t)tip.height, "block_hash",
+    ledger_block b0;
+    st = ledger_block_get(rd, 0, &b0); /* its parent hash is the genesis hash */
+    if (st != ST_OK) {
+        tally_error(e, st, "block 0");
+        goto out_read;
+    }
+    result = json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
+                       g->chain_id, "genesis_hash", hex_json(b0.parent_hash, LEDGER_HASH_SIZE),
+                       "height", (json_int_t)tip.height, "block_hash",
                        hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",
                        hex_json(tip.state_root, LEDGER_HASH_SIZE), "receipts_root",
                        hex_json(tip.receipts_root, LEDGER_HASH_SIZE), "timestamp_ns",
