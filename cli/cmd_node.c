@@ -18,7 +18,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/file.h>
+#include <stddef.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
             "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
-            "                  [--verify]\n\n"
+            "                  [--verify] [limits...]\n\n"
             "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
             "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
             "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
@@ -49,7 +50,19 @@ static void usage(FILE *out)
             "  --quiet            no per-block log lines\n"
             "  --verify           check the whole stored chain first (block links, every state\n"
             "                     tree node, page and record; no re-execution: that is\n"
-            "                     `tally replay`), then serve\n");
+            "                     `tally replay`), then serve\n"
+            "limits (docs/rpc.md \"Limits\"; 0 or absent: the default):\n"
+            "  --max-response BYTES       largest answer (default 16 MiB); beyond: an error\n"
+            "  --max-connections N        open connections in all (default 1000)\n"
+            "  --max-per-address N        open connections from one IP address (default 64)\n"
+            "  --request-deadline S       a request's headers and body must arrive within S\n"
+            "                             seconds (default 60)\n"
+            "  --sender-mempool BYTES     envelope bytes one sender may have waiting in the\n"
+            "                             mempool (default 64 MiB)\n"
+            "  --sender-rate BYTES        envelope bytes per second one sender may submit\n"
+            "                             (default 64 MiB)\n"
+            "  --min-free-disk BYTES      refuse admissions below this much free disk (default\n"
+            "                             256 MiB or 4 max_message_bytes); warns below twice it\n");
 }
 
 static int wake_pipe[2] = {-1, -1};
@@ -98,7 +111,30 @@ typedef struct node_opts {
     const char *listen;
     bool allow_public, quiet, verify;
     uint64_t interval_ms, max_body, threads, timeout_s;
+    uint64_t max_response, max_connections, max_per_address, deadline_s, sender_mempool,
+        sender_rate, min_free_disk;
 } node_opts;
+
+/* The numeric limit options: name and where it goes. */
+static uint64_t *limit_option(node_opts *o, const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } opts[] = {
+        {"--max-response", offsetof(node_opts, max_response)},
+        {"--max-connections", offsetof(node_opts, max_connections)},
+        {"--max-per-address", offsetof(node_opts, max_per_address)},
+        {"--request-deadline", offsetof(node_opts, deadline_s)},
+        {"--sender-mempool", offsetof(node_opts, sender_mempool)},
+        {"--sender-rate", offsetof(node_opts, sender_rate)},
+        {"--min-free-disk", offsetof(node_opts, min_free_disk)},
+    };
+    for (size_t i = 0; i < BASE_ARRAY_LEN(opts); i++)
+        if (!strcmp(name, opts[i].name))
+            return (uint64_t *)(void *)((char *)o + opts[i].offset);
+    return NULL;
+}
 
 /* Runs rounds until a signal arrives. Returns the exit code. */
 static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, uint64_t parent_ts)
@@ -185,8 +221,19 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             i++;
         else if (!strcmp(a, "--timeout") && more && cli_u64_parse(argv[i + 1], &o->timeout_s))
             i++;
-        else
+        else if (limit_option(o, a) && more && cli_u64_parse(argv[i + 1], limit_option(o, a)))
+            i++;
+        else {
+            fprintf(stderr, "tally node: %s%s%s: %s\n", a, more ? " " : "", more ? argv[i + 1] : "",
+                    a[0] != '-' ? "unexpected argument" : "unknown option or bad value");
             return false;
+        }
+    }
+    if (o->max_connections > 100000 || o->max_per_address > 100000 ||
+        o->deadline_s > 86400 || (o->max_response && o->max_response < 4096)) {
+        fprintf(stderr, "tally node: a limit is out of range (connections up to 100000, "
+                        "deadline up to 86400 s, --max-response at least 4096)\n");
+        return false;
     }
     return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 && o->threads <= 64 &&
            o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096);
@@ -225,6 +272,18 @@ static bool setup_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     return true;
+}
+
+/* Lets the process hold `connections` sockets and its own files: raises the soft limit of
+ * open files up to the hard one if needed (the default 1024 would cap connections first). */
+static void raise_fd_limit(uint64_t connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= connections + 64)
+        return;
+    rlim_t want = (rlim_t)(connections + 64);
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 /* Checks the tip (always) and the whole chain (--verify) before the node may extend it. */
@@ -290,7 +349,16 @@ static int serve(const node_opts *o)
     }
     rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
                              .max_body = max_body, .threads = (unsigned)o->threads,
-                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1]};
+                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
+                             .max_response = (size_t)o->max_response,
+                             .max_connections = (unsigned)o->max_connections,
+                             .max_per_address = (unsigned)o->max_per_address,
+                             .request_deadline_s = (unsigned)o->deadline_s,
+                             .sender_mempool_bytes = o->sender_mempool,
+                             .sender_rate_bytes = o->sender_rate,
+                             .min_free_disk = o->min_free_disk,
+                             .dir = o->dir};
+    raise_fd_limit(o->max_connections ? o->max_connections : 1000);
     st = rpc_server_new(lg, s, &lock, &ro, &srv);
     if (st == ST_OK)
         st = rpc_server_start(srv);
