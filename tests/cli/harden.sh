@@ -32,6 +32,11 @@ expect_match "$(cat "$work/err")" 'NO_GENESIS.*tally init' "node before init"
 exits_with 2 "init --message-limit abc" "$tally" init --dir "$work/x" --message-limit abc
 expect_match "$(cat "$work/err")" '^tally init: --message-limit abc: ' "init names the option"
 [ ! -e "$work/x" ] || die "a refused init created its directory"
+exits_with 2 "init with a bad genesis field" "$tally" init --dir "$work/x" --max-message-bytes 10
+expect_match "$(cat "$work/err")" 'BAD_GENESIS: max_message_bytes' "BAD_GENESIS names the field"
+exits_with 2 "init with an empty chain id" "$tally" init --dir "$work/x" --chain-id ""
+expect_match "$(cat "$work/err")" 'BAD_GENESIS: chain_id' "BAD_GENESIS names the chain id"
+[ ! -e "$work/x" ] || die "a refused init created its directory"
 
 # ---- replay of an empty chain, range errors --------------------------------------------------
 d="$work/node"
