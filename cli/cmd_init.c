@@ -365,9 +365,12 @@ int cmd_key(int argc, char **argv)
     }
     memset(sk, 0, sizeof sk);
     if (st != ST_OK) {
+        bool is_new = !strcmp(argv[1], "new");
         fprintf(stderr, "tally key: %s: %s: %s\n", path, status_name(st),
-                st == ST_IO_ERROR ? "cannot read or write the file (exists already?)"
-                                  : status_message(st));
+                is_new && st == ST_IO_ERROR ? (access(path, F_OK) == 0
+                                                   ? "the file exists already (never overwritten)"
+                                                   : "cannot write the file")
+                                            : cli_key_problem(path, st));
         return 1;
     }
     char *h = cli_hex_new(pk, sizeof pk);

@@ -100,10 +100,38 @@ static void wait_wake(int ms)
         drain(wake_pipe[0]);
 }
 
-static void debug_print(void *user, span text)
+/* ic0.debug_print: "debug: [CANISTER] text" on stderr and in DIR/debug.log (user: its FILE,
+ * or NULL). Canister principals are the 8-byte id and 0x01 0x01 (scheduler/scheduler.c). */
+static void debug_print(void *user, span self, span text)
 {
-    (void)user;
-    fprintf(stderr, "debug: %.*s\n", (int)text.len, (const char *)text.ptr);
+    char who[LEDGER_CANISTER_TEXT_SIZE] = "?";
+    if (self.len == 10 && self.ptr[8] == 1 && self.ptr[9] == 1) {
+        uint64_t id = 0;
+        for (int i = 0; i < 8; i++)
+            id = id << 8 | self.ptr[i];
+        ledger_canister_id_text(id, who);
+    }
+    fprintf(stderr, "debug: [%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+    if (user) {
+        fprintf(user, "[%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+        fflush(user);
+    }
+}
+
+/* DIR/debug.log for appending (never through a symlink), or NULL with a warning. */
+static FILE *open_debug_log(const char *dir)
+{
+    char path[4096];
+    int fd = cli_path_join(path, sizeof path, dir, "debug.log")
+                 ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f) {
+        fprintf(stderr, "tally node: warning: cannot open %s/debug.log: %s\n", dir,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    return f;
 }
 
 typedef struct node_opts {
@@ -310,6 +338,7 @@ static int serve(const node_opts *o)
     ledger *lg = NULL;
     scheduler *s = NULL;
     rpc_server *srv = NULL;
+    FILE *debug_log = NULL;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     int rc = cli_node_dir_check("node", o->dir, true);
     if (rc)
@@ -335,7 +364,8 @@ static int serve(const node_opts *o)
     }
     if (!check_ledger(lg, o))
         goto out_ledger;
-    scheduler_options sopt = {.debug_sink = debug_print};
+    debug_log = open_debug_log(o->dir);
+    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = debug_log};
     st = scheduler_open(lg, &sopt, &s);
     if (st != ST_OK) {
         fail("scheduler", st);
@@ -389,6 +419,8 @@ out_server:
     scheduler_close(s);
 out_ledger:
     ledger_close(lg);
+    if (debug_log)
+        fclose(debug_log);
     return rc;
 }
 

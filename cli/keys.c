@@ -123,6 +123,17 @@ status cli_key_read(const char *path, uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
     return st;
 }
 
+const char *cli_key_problem(const char *path, status st)
+{
+    if (st == ST_BAD_KEY_FILE)
+        return status_message(st);
+    if (access(path, F_OK) != 0)
+        return errno == ENOENT ? "no such file" : strerror(errno);
+    if (access(path, R_OK) != 0)
+        return strerror(errno);
+    return status_message(st);
+}
+
 void cli_config_default(cli_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);

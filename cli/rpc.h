@@ -50,6 +50,10 @@ status cli_key_write(const char *path, const uint8_t seed[LEDGER_SEED_SIZE]);
 status cli_key_read(const char *path, uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
                     uint8_t sk[LEDGER_SECRET_KEY_SIZE]);
 
+/* Why a key file could not be used, for messages: "no such file", the errno text, or the
+ * status's message. */
+const char *cli_key_problem(const char *path, status st);
+
 /* The node directory's config, DIR/node.json. */
 typedef struct cli_config {
     char listen[128];         /* "127.0.0.1:7777" */

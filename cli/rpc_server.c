@@ -16,6 +16,7 @@
  * the scheduler lock; LMDB serialises its writes with the round's commit. */
 #include "rpc.h"
 #include "rpc_limits.h"
+#include "rpc_views.h"
 #include "scheduler.h"
 
 #include <arpa/inet.h>
@@ -862,9 +863,11 @@ static json_t *block_json(const ledger_block *b)
 
 static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
 {
-    json_t *h = json_object_get(params, "height");
+    json_t *h = json_object_get(params, "height"), *verbose = json_object_get(params, "verbose");
     if (h && (!json_is_integer(h) || json_integer_value(h) < 0))
         return invalid(e, "parameter 'height' must be a non-negative integer");
+    if (verbose && !json_is_boolean(verbose))
+        return invalid(e, "parameter 'verbose' must be true or false");
     ledger_reader *rd = NULL;
     status st = ledger_read_begin(srv->lg, &rd);
     if (st != ST_OK)
@@ -883,6 +886,14 @@ static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
         too_large(e, need);
     else if (!(result = block_json(&b)))
         no_memory(e);
+    bool over = false;
+    json_t *details = result && json_is_true(verbose)
+                          ? rpc_block_messages_json(rd, &b, e->budget - need, &over) : NULL;
+    if (result && json_is_true(verbose) &&
+        (!details || json_object_set_new(result, "message_details", details) != 0)) {
+        json_decref(result);
+        result = over ? too_large(e, e->budget + 1) : no_memory(e);
+    }
     ledger_read_end(rd);
     return result;
 }
@@ -954,6 +965,52 @@ out_read:
     return result;
 }
 
+/* canisters {from?, limit?}: the canisters with ids from..from+limit-1 that exist (default
+ * 1 and 1000), in short; "next" is the id to ask from for more, or null. */
+static json_t *m_canisters(rpc_server *srv, json_t *params, call_error *e)
+{
+    json_t *jf = json_object_get(params, "from"), *jl = json_object_get(params, "limit");
+    if ((jf && (!json_is_integer(jf) || json_integer_value(jf) < 1)) ||
+        (jl && (!json_is_integer(jl) || json_integer_value(jl) < 1 ||
+                json_integer_value(jl) > 10000)))
+        return invalid(e, "'from' must be an id >= 1 and 'limit' 1 to 10000");
+    uint64_t from = jf ? (uint64_t)json_integer_value(jf) : 1;
+    uint64_t limit = jl ? (uint64_t)json_integer_value(jl) : 1000;
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "ledger");
+    ledger_tip tip;
+    json_t *list = NULL, *result = NULL;
+    st = ledger_tip_get(rd, &tip);
+    if (st != ST_OK) {
+        tally_error(e, st, "tip");
+        goto out_read;
+    }
+    if (limit * 400 > e->budget) {
+        too_large(e, limit * 400);
+        goto out_read;
+    }
+    list = json_array();
+    uint64_t id = from;
+    for (; list && id < tip.next_canister_id && id - from < limit; id++) {
+        json_t *c = rpc_canister_summary_json(rd, id);
+        if (c && json_array_append_new(list, c) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    result = list ? json_pack("{s:o, s:o}", "canisters", list, "next",
+                              id < tip.next_canister_id ? json_integer((json_int_t)id)
+                                                        : json_null())
+                  : NULL;
+    if (!result)
+        no_memory(e);
+out_read:
+    ledger_read_end(rd);
+    return result;
+}
+
 /* ---- JSON-RPC framing ---------------------------------------------------------------------- */
 
 typedef json_t *(*method_fn)(rpc_server *srv, json_t *params, call_error *e);
@@ -964,7 +1021,7 @@ static const struct {
 } methods[] = {
     {"submit", m_submit},   {"deploy", m_deploy},         {"upgrade", m_upgrade},
     {"receipt", m_receipt}, {"query", m_query},           {"status", m_status},
-    {"block", m_block},     {"canister_info", m_canister_info},
+    {"block", m_block},     {"canister_info", m_canister_info}, {"canisters", m_canisters},
 };
 
 static json_t *error_response(json_t *id, const call_error *e)
@@ -1208,6 +1265,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, int r
     return text ? send_text(c, code, text) : MHD_NO;
 }
 
+/* 413, saying the limit (the client may have sent a module above max_message_bytes). */
+static enum MHD_Result body_too_large(struct MHD_Connection *c, const rpc_server *srv)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "request body too large: the node takes at most %zu bytes "
+             "(tally node --max-body; messages up to %u bytes, genesis max_message_bytes)",
+             srv->opt.max_body, srv->max_message_bytes);
+    return send_error(c, 413, RPC_INVALID_REQUEST, msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -1232,8 +1299,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(c, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "the endpoint is /");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > srv->opt.max_body)
-            return send_error(c, 413, RPC_INVALID_REQUEST,
-                              "request body too large");
+            return body_too_large(c, srv);
         return MHD_YES;
     }
     if (past_deadline(srv, req)) /* a body trickling in: close the connection */
@@ -1247,8 +1313,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (req->too_large)
-        return send_error(c, 413, RPC_INVALID_REQUEST,
-                          "request body too large");
+        return body_too_large(c, srv);
     bool due = true;
     char *text = handle_text(srv, (const char *)req->body.ptr, req->body.len, &due);
     if (!text && due) { /* not even the error text could be allocated */
