@@ -9,6 +9,7 @@
  * (rpc_server.c). A submit handler sleeps until its group is durable, so --threads also bounds
  * how many submits can share one mempool commit. */
 #include "node_dir.h"
+#include "query_pool.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -23,20 +24,27 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULTS_MAX = 5, IDLE_RECHECK_MS = 1000 };
+/* A round that faults (docs/reliability.md, "node-local faults") is retried after a pause that
+ * doubles from the round interval (at least BACKOFF_MIN_MS) up to BACKOFF_MAX_MS. */
+enum { BACKOFF_MIN_MS = 10, BACKOFF_MAX_MS = 30000 };
+/* An idle node sleeps until a message arrives (the wake pipe); with --interval 0 it re-checks
+ * at most once a second instead of spinning. */
+enum { IDLE_RECHECK_MS = 1000 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
             "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
-            "                  [--verify] [limits...]\n\n"
+            "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
+            "                  [--query-cache MIB] [--verify] [limits...]\n\n"
             "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
             "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
             "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
             "SIGTERM stops it cleanly (exit 0). At start it checks the ledger file and its tip\n"
             "(the stored state against the tip block's state root) and refuses to extend a\n"
-            "corrupt chain (CORRUPT_LEDGER, exit 1).\n\n"
+            "corrupt chain (CORRUPT_LEDGER, exit 1); ic0.debug_print lines name their canister\n"
+            "and also go to DIR/debug.log.\n\n"
             "  --dir DIR          node directory (default ./.tally)\n"
             "  --listen H:P       address (default from DIR/node.json, 127.0.0.1:7777);\n"
             "                     port 0 lets the system pick a free port\n"
@@ -48,6 +56,15 @@ static void usage(FILE *out)
             "                     submits that can share one mempool commit\n"
             "  --timeout S        idle connection timeout in seconds (default 30)\n"
             "  --quiet            no per-block log lines\n"
+            "  --query-threads N  query worker threads, 1-64 (default half the processors,\n"
+            "                     at most 8); queries run on the last block's state and never\n"
+            "                     hold up a round (docs/scheduler.md \"Queries\")\n"
+            "  --query-limit I    instructions per query (default and maximum: the genesis\n"
+            "                     query_instructions, 5e9)\n"
+            "  --query-budget I   query instructions per second per client address (default\n"
+            "                     1e9; 0: unlimited); beyond it queries are refused with\n"
+            "                     QUERY_BUDGET_EXCEEDED until it refills\n"
+            "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n"
             "  --verify           check the whole stored chain first (block links, every state\n"
             "                     tree node, page and record; no re-execution: that is\n"
             "                     `tally replay`), then serve\n"
@@ -139,6 +156,7 @@ typedef struct node_opts {
     const char *listen;
     bool allow_public, quiet, verify;
     uint64_t interval_ms, max_body, threads, timeout_s;
+    uint64_t query_threads, query_limit, query_budget, query_cache_mib;
     uint64_t max_response, max_connections, max_per_address, deadline_s, sender_mempool,
         sender_rate, min_free_disk;
 } node_opts;
@@ -164,24 +182,49 @@ static uint64_t *limit_option(node_opts *o, const char *name)
     return NULL;
 }
 
+/* The pause before retrying after `faults` faults in a row. */
+static uint64_t backoff_ms(const node_opts *o, int faults)
+{
+    uint64_t ms = o->interval_ms > BACKOFF_MIN_MS ? o->interval_ms : BACKOFF_MIN_MS;
+    for (int i = 1; i < faults && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+/* A node-local fault (the host's memory, the disk): nothing was recorded and the in-memory
+ * state is the last block's, so the node says so, keeps serving and retries later. It never
+ * stops for it: stopping would not make the next start succeed, and the operator can act
+ * (free memory or disk) while clients still get answers. Returns when to retry. */
+static uint64_t fault_pause(const node_opts *o, const char *what, status st, int faults)
+{
+    uint64_t ms = backoff_ms(o, faults);
+    fprintf(stderr,
+            "tally node: %s failed: %s: %s (node-local fault %d in a row: nothing recorded, "
+            "retrying in %llu ms)\n",
+            what, status_name(st), status_message(st), faults, (unsigned long long)ms);
+    return now_ns(CLOCK_MONOTONIC) + ms * 1000000u;
+}
+
 /* Runs rounds until a signal arrives. Returns the exit code. */
 static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, uint64_t parent_ts)
 {
-    uint64_t last_round = 0;
+    uint64_t last_round = 0, retry_at = 0;
     int faults = 0;
     while (!stop_requested) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (retry_at > now) { /* messages arriving meanwhile do not shorten the pause */
+            wait_wake((int)((retry_at - now) / 1000000u) + 1);
+            continue;
+        }
         pthread_mutex_lock(lock);
         bool work = false;
         status hw = scheduler_has_work(s, &work);
         pthread_mutex_unlock(lock);
-        if (hw != ST_OK) { /* a fault is not "no work": stop (issue 11) */
-            fprintf(stderr, "tally node: reading the mempool failed: %s: %s, stopping\n",
-                    status_name(hw), status_message(hw));
-            return 1;
+        if (hw != ST_OK) { /* a fault is not "no work" */
+            retry_at = fault_pause(o, "reading the mempool", hw, ++faults);
+            continue;
         }
         if (!work) {
-            /* idle: sleep until a message arrives (the wake pipe) or a signal; with
-             * --interval 0 at most a second (a re-check, never a spin) */
             wait_wake(o->interval_ms ? (int)o->interval_ms : IDLE_RECHECK_MS);
             continue;
         }
@@ -199,20 +242,18 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
         status st = scheduler_round(s, ts, &info);
         pthread_mutex_unlock(lock);
         last_round = now_ns(CLOCK_MONOTONIC);
+        if (st == ST_CORRUPT_LEDGER) { /* not node-local: never extend a corrupt chain */
+            fprintf(stderr, "tally node: round failed: %s: the ledger is corrupt, stopping "
+                            "(check it with `tally node --verify`, or `tally replay`)\n",
+                    status_name(st));
+            return 1;
+        }
         if (st != ST_OK) {
-            fprintf(stderr, "tally node: round failed: %s: %s\n", status_name(st),
-                    status_message(st));
-            if (st == ST_CORRUPT_LEDGER) { /* never extend a chain known to be corrupt */
-                fprintf(stderr, "tally node: the ledger is corrupt, stopping (check it with "
-                                "`tally node --verify`, or `tally replay`)\n");
-                return 1;
-            }
-            if (++faults >= FAULTS_MAX) {
-                fprintf(stderr, "tally node: %d faults in a row, stopping\n", faults);
-                return 1;
-            }
+            retry_at = fault_pause(o, "round", st, ++faults);
             continue;
         }
+        if (faults)
+            fprintf(stderr, "tally node: rounds work again after %d faults\n", faults);
         faults = 0;
         if (!info.produced)
             continue;
@@ -249,6 +290,19 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             i++;
         else if (!strcmp(a, "--timeout") && more && cli_u64_parse(argv[i + 1], &o->timeout_s))
             i++;
+        else if (!strcmp(a, "--query-threads") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_threads))
+            i++;
+        else if (!strcmp(a, "--query-limit") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_limit) && o->query_limit)
+            i++;
+        else if (!strcmp(a, "--query-budget") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_budget))
+            i++;
+        else if (!strcmp(a, "--query-cache") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_cache_mib) && o->query_cache_mib &&
+                 o->query_cache_mib <= (1u << 20))
+            i++;
         else if (limit_option(o, a) && more && cli_u64_parse(argv[i + 1], limit_option(o, a)))
             i++;
         else {
@@ -264,7 +318,8 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
         return false;
     }
     return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 && o->threads <= 64 &&
-           o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096);
+           o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096) &&
+           o->query_threads >= 1 && o->query_threads <= 64;
 }
 
 static int fail(const char *what, status st)
@@ -338,6 +393,7 @@ static int serve(const node_opts *o)
     ledger *lg = NULL;
     scheduler *s = NULL;
     rpc_server *srv = NULL;
+    query_pool *queries = NULL;
     FILE *debug_log = NULL;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     int rc = cli_node_dir_check("node", o->dir, true);
@@ -377,9 +433,22 @@ static int serve(const node_opts *o)
         if ((size_t)g->max_message_bytes * 2 + 65536 > max_body)
             max_body = (size_t)g->max_message_bytes * 2 + 65536;
     }
+    query_pool_options qo;
+    query_pool_defaults(&qo);
+    qo.threads = (unsigned)o->query_threads;
+    qo.queue = 4 * qo.threads;
+    qo.instruction_limit = o->query_limit;
+    qo.client_budget = o->query_budget;
+    qo.cache_bytes = o->query_cache_mib << 20;
+    st = query_pool_new(s, &qo, &queries);
+    if (st != ST_OK) {
+        fail("query workers", st);
+        goto out_server;
+    }
     rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
                              .max_body = max_body, .threads = (unsigned)o->threads,
                              .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
+                             .queries = queries,
                              .max_response = (size_t)o->max_response,
                              .max_connections = (unsigned)o->max_connections,
                              .max_per_address = (unsigned)o->max_per_address,
@@ -416,6 +485,7 @@ static int serve(const node_opts *o)
         unlink(path);
 out_server:
     rpc_server_free(srv); /* before the scheduler: handlers may be using it */
+    query_pool_free(queries); /* after the handlers that wait for it, before the scheduler */
     scheduler_close(s);
 out_ledger:
     ledger_close(lg);
@@ -430,7 +500,11 @@ int cmd_node(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    node_opts o = {.dir = ".tally", .threads = 16, .timeout_s = 30, .interval_ms = UINT64_MAX};
+    query_pool_options qd;
+    query_pool_defaults(&qd);
+    node_opts o = {.dir = ".tally", .threads = 16, .timeout_s = 30, .interval_ms = UINT64_MAX,
+                   .query_threads = qd.threads, .query_budget = qd.client_budget,
+                   .query_cache_mib = qd.cache_bytes >> 20};
     if (!parse_opts(argc, argv, &o)) {
         usage(stderr);
         return 2;

@@ -44,14 +44,20 @@ typedef struct host_config {
     engine_run_config run;     /* call depth, value slots, heap pages of every instance */
     int schedule;              /* instruction weight schedule (ENGINE_SCHEDULE_*) */
     uint64_t max_stable_pages; /* stable memory cap, 64 KiB pages; stable_grow fails past it */
+    uint64_t max_memory_bytes; /* per canister: heap + stable memory + 8 bytes per table element
+                                  (docs/reliability.md, "memory"). A module whose initial memory
+                                  and tables exceed it is refused at deploy
+                                  (ST_CANISTER_MEMORY_LIMIT); a grow past it fails (-1) */
     uint64_t max_reply_bytes;  /* reply/reject payload cap; more traps (ST_REPLY_TOO_LARGE) */
     span subnet_id;            /* what ic0.subnet_self_copy gives (borrowed, outlives users) */
     host_debug_fn debug_sink;  /* NULL: debug_print output is dropped */
     void *debug_user;
 } host_config;
 
-/* tally's defaults: engine defaults, schedule v1, 65536 stable pages (4 GiB), 2 MiB replies
- * (the IC's limit), empty subnet id, no debug sink. */
+/* tally's defaults: engine defaults, schedule v1, 65536 stable pages (4 GiB), 4 GiB of memory
+ * per canister (HOST_MEMORY_BYTES_DEFAULT), 2 MiB replies (the IC's limit), empty subnet id, no
+ * debug sink. */
+#define HOST_MEMORY_BYTES_DEFAULT (UINT64_C(4) << 30)
 void host_config_default(host_config *cfg);
 
 /* ---- deploy-time code --------------------------------------------------------------------- */
@@ -260,5 +266,20 @@ status host_canister_saved_globals(const host_canister *c, buf *out);
  * code), ST_OUT_OF_MEMORY. */
 status host_canister_restore(host_canister *c, const host_code *code, const host_saved *sv,
                              span stable, span globals);
+
+/* ---- query replicas: committed state loaded piece by piece ---------------------------------
+ * A replica is a second canister restored from the ledger (host_canister_restore) that runs
+ * queries away from the live one; it follows later blocks by loading only what they changed
+ * (docs/scheduler.md "Queries"). Each function needs an idle canister (else ST_CANISTER_BUSY),
+ * marks nothing dirty (the ledger holds these bytes) and answers ST_CORRUPT_LEDGER for sizes
+ * that shrink, are not a multiple of 64 KiB, or put the bytes outside.
+ *   heap_load:   grows the heap to heap_bytes, then writes bytes at off (ST_OUT_OF_MEMORY);
+ *   stable_load: the same for stable memory (stable_bytes, within the stable cap);
+ *   system_load: version, timer and certified data from sv (its heap and stable_bytes are
+ *                ignored), mutable globals from host_canister_saved_globals' layout. */
+status host_canister_heap_load(host_canister *c, uint64_t heap_bytes, uint64_t off, span bytes);
+status host_canister_stable_load(host_canister *c, uint64_t stable_bytes, uint64_t off,
+                                 span bytes);
+status host_canister_system_load(host_canister *c, const host_saved *sv, span globals);
 
 #endif
