@@ -483,7 +483,8 @@ static status check_module(const client *c, const char *path, span bytes)
     if (bytes.len >= 8 && !memcmp(bytes.ptr, magic, 4))
         return ST_OK;
     size_t n = strlen(path);
-    bool wat = (n > 4 && !strcmp(path + n - 4, ".wat")) || (n > 5 && !strcmp(path + n - 5, ".wast"));
+    bool wat = (n > 4 && !strcmp(path + n - 4, ".wat")) ||
+               (n > 5 && !strcmp(path + n - 5, ".wast"));
     fprintf(stderr, "tally %s: %s: %s: %s is not a WebAssembly binary module%s\n", c->cmd,
             status_name(ST_MALFORMED_MAGIC), path, path,
             wat || cli_is_printable(bytes)

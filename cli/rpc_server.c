@@ -207,22 +207,8 @@ static bool param_canister(json_t *params, uint64_t *id, call_error *e)
     return true;
 }
 
-static json_t *hex_json(const uint8_t *p, size_t n)
-{
-    char *h = cli_hex_new(p, n);
-    if (!h)
-        return NULL;
-    json_t *v = json_string(h);
-    base_free(h);
-    return v;
-}
-
-static json_t *canister_json(uint64_t id)
-{
-    char text[LEDGER_CANISTER_TEXT_SIZE];
-    ledger_canister_id_text(id, text);
-    return json_string(text);
-}
+#define hex_json rpc_hex_json /* rpc_views.c */
+#define canister_json rpc_canister_json
 
 /* ---- group commit: the admitter -------------------------------------------------------------- */
 
@@ -834,7 +820,8 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
         tally_error(e, st, "block 0");
         goto out_read;
     }
-    result = json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
+    result = json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                       "chain_id",
                        g->chain_id, "genesis_hash", hex_json(b0.parent_hash, LEDGER_HASH_SIZE),
                        "height", (json_int_t)tip.height, "block_hash",
                        hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",

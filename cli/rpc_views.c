@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static json_t *hex(const uint8_t *p, size_t n)
+json_t *rpc_hex_json(const uint8_t *p, size_t n)
 {
     char *h = cli_hex_new(p, n);
     json_t *v = h ? json_string(h) : NULL;
@@ -13,7 +13,7 @@ static json_t *hex(const uint8_t *p, size_t n)
     return v;
 }
 
-static json_t *canister_text(uint64_t id)
+json_t *rpc_canister_json(uint64_t id)
 {
     char text[LEDGER_CANISTER_TEXT_SIZE];
     ledger_canister_id_text(id, text);
@@ -39,12 +39,14 @@ json_t *rpc_block_messages_json(ledger_reader *rd, const ledger_block *b, size_t
         json_t *o;
         if (ledger_message_get(rd, id, &env) != ST_OK ||
             ledger_message_parse(env, &m, NULL) != ST_OK)
-            o = json_pack("{s:o, s:b}", "id", hex(id, LEDGER_HASH_SIZE), "missing", 1);
+            o = json_pack("{s:o, s:b}", "id", rpc_hex_json(id, LEDGER_HASH_SIZE), "missing",
+                          1);
         else
-            o = json_pack("{s:o, s:o, s:s, s:o, s:s%, s:I, s:I}", "id", hex(id, LEDGER_HASH_SIZE),
-                          "sender", hex(m.sender, LEDGER_PUBLIC_KEY_SIZE), "kind",
+            o = json_pack("{s:o, s:o, s:s, s:o, s:s%, s:I, s:I}", "id",
+                          rpc_hex_json(id, LEDGER_HASH_SIZE),
+                          "sender", rpc_hex_json(m.sender, LEDGER_PUBLIC_KEY_SIZE), "kind",
                           kind_name(m.kind), "canister",
-                          m.canister_id ? canister_text(m.canister_id) : json_null(), "method",
+                          m.canister_id ? rpc_canister_json(m.canister_id) : json_null(), "method",
                           (const char *)m.method.ptr, m.method.len, "arg_bytes",
                           (json_int_t)m.arg.len, "nonce", (json_int_t)m.nonce);
         used += o ? rpc_json_size(o) + 1 : 0;
@@ -67,11 +69,11 @@ json_t *rpc_canister_summary_json(ledger_reader *rd, uint64_t id)
     ledger_canister rec;
     if (ledger_canister_get(rd, id, &rec) != ST_OK)
         return NULL;
-    return json_pack("{s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:I}", "canister", canister_text(id),
-                     "id", (json_int_t)id, "status",
-                     rec.status < 3 ? statuses[rec.status] : "unknown", "module_hash",
-                     memcmp(rec.code_hash, zero, sizeof zero) ? hex(rec.code_hash, LEDGER_HASH_SIZE)
-                                                              : json_null(),
+    json_t *module = memcmp(rec.code_hash, zero, sizeof zero)
+                         ? rpc_hex_json(rec.code_hash, LEDGER_HASH_SIZE) : json_null();
+    return json_pack("{s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:I}", "canister",
+                     rpc_canister_json(id), "id", (json_int_t)id, "status",
+                     rec.status < 3 ? statuses[rec.status] : "unknown", "module_hash", module,
                      "heap_pages", (json_int_t)rec.heap_pages, "stable_pages",
                      (json_int_t)rec.stable_pages, "controllers", (json_int_t)rec.controller_count,
                      "version", (json_int_t)rec.version);

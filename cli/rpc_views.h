@@ -6,6 +6,10 @@
 
 #include "rpc.h"
 
+/* Bytes as a JSON string of lowercase hex; a canister id as a JSON string in text form. */
+json_t *rpc_hex_json(const uint8_t *p, size_t n);
+json_t *rpc_canister_json(uint64_t id);
+
 /* Each message of block b: id, sender (hex public key), kind, canister (text id or null),
  * method, arg_bytes, nonce; {"id", "missing": true} if the envelope cannot be read. Built one
  * entry at a time: once the text would pass `budget` bytes it stops, frees what it built,

@@ -122,44 +122,11 @@ out_close:
 
 /* ---- the state tree ------------------------------------------------------------------------ */
 
-static void combine(const uint8_t *left, const uint8_t *right, uint8_t *out)
-{
-    static const uint8_t zero[LEDGER_HASH_SIZE];
-    if (!memcmp(left, zero, LEDGER_HASH_SIZE) && !memcmp(right, zero, LEDGER_HASH_SIZE)) {
-        memset(out, 0, LEDGER_HASH_SIZE);
-        return;
-    }
-    crypto_generichash_state h;
-    hash_begin(&h, TAG_NODE);
-    crypto_generichash_update(&h, left, LEDGER_HASH_SIZE);
-    crypto_generichash_update(&h, right, LEDGER_HASH_SIZE);
-    hash_end(&h, out);
-}
-
-/* A stored node, or zeros if absent (an empty subtree). */
-static status node_get(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
-                       uint64_t index, uint8_t out[LEDGER_HASH_SIZE])
-{
-    uint8_t key[NODE_KEY_SIZE];
-    node_key(key, kind, owner, level, index);
-    MDB_val v;
-    status st = store_get(lg, txn, DB_NODES, key, sizeof key, &v);
-    if (st == ST_NOT_FOUND) {
-        memset(out, 0, LEDGER_HASH_SIZE);
-        return ST_OK;
-    }
-    if (st == ST_OK && v.mv_size != LEDGER_HASH_SIZE)
-        return STORE_CORRUPT(lg, "tree node size");
-    if (st == ST_OK)
-        memcpy(out, v.mv_data, LEDGER_HASH_SIZE);
-    return st;
-}
-
 /* The state root the stored tree and counter give (what the tip block must say). */
 static status stored_state_root(ledger *lg, MDB_txn *txn, uint8_t out[LEDGER_HASH_SIZE])
 {
     uint8_t root[LEDGER_HASH_SIZE];
-    status st = node_get(lg, txn, TREE_CANISTERS, 0, tree_depth(TREE_CANISTERS), 0, root);
+    status st = tree_node_read(lg, txn, TREE_CANISTERS, 0, tree_depth(TREE_CANISTERS), 0, root);
     if (st != ST_OK)
         return st;
     MDB_val c;
@@ -308,7 +275,8 @@ static status check_nodes(ledger *lg, MDB_txn *txn, uint64_t *nodes)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && st == ST_OK;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
         const uint8_t *key = k.mv_data;
-        if (k.mv_size != NODE_KEY_SIZE || v.mv_size != LEDGER_HASH_SIZE || key[0] > TREE_CANISTERS ||
+        if (k.mv_size != NODE_KEY_SIZE || v.mv_size != LEDGER_HASH_SIZE ||
+            key[0] > TREE_CANISTERS ||
             key[9] > tree_depth(key[0])) {
             st = STORE_CORRUPT(lg, "tree node key");
             break;
@@ -319,12 +287,12 @@ static status check_nodes(ledger *lg, MDB_txn *txn, uint64_t *nodes)
         if (level == 0) {
             st = leaf_hash(lg, txn, kind, owner, index, want);
         } else {
-            if ((st = node_get(lg, txn, kind, owner, level - 1, index * 2, a)) == ST_OK &&
-                (st = node_get(lg, txn, kind, owner, level - 1, index * 2 + 1, b)) == ST_OK)
-                combine(a, b, want);
+            if ((st = tree_node_read(lg, txn, kind, owner, level - 1, index * 2, a)) == ST_OK &&
+                (st = tree_node_read(lg, txn, kind, owner, level - 1, index * 2 + 1, b)) == ST_OK)
+                tree_node_combine(a, b, want);
         }
         if (st == ST_OK && level < tree_depth(kind)) {
-            st = node_get(lg, txn, kind, owner, level + 1, index >> 1, a);
+            st = tree_node_read(lg, txn, kind, owner, level + 1, index >> 1, a);
             static const uint8_t zero[LEDGER_HASH_SIZE];
             if (st == ST_OK && !memcmp(a, zero, LEDGER_HASH_SIZE))
                 memset(want, 0xff, LEDGER_HASH_SIZE); /* an orphan: fails below */
@@ -351,9 +319,9 @@ static status check_record_roots(ledger *lg, MDB_txn *txn, uint64_t id, span enc
     if (dec_canister(enc, &c, ST_CORRUPT_LEDGER) != ST_OK)
         return STORE_CORRUPT(lg, "canister record");
     uint8_t heap[LEDGER_HASH_SIZE], stable[LEDGER_HASH_SIZE];
-    status st = node_get(lg, txn, TREE_HEAP, id, tree_depth(TREE_HEAP), 0, heap);
+    status st = tree_node_read(lg, txn, TREE_HEAP, id, tree_depth(TREE_HEAP), 0, heap);
     if (st == ST_OK)
-        st = node_get(lg, txn, TREE_STABLE, id, tree_depth(TREE_STABLE), 0, stable);
+        st = tree_node_read(lg, txn, TREE_STABLE, id, tree_depth(TREE_STABLE), 0, stable);
     if (st == ST_OK && (memcmp(heap, c.heap_root, LEDGER_HASH_SIZE) != 0 ||
                         memcmp(stable, c.stable_root, LEDGER_HASH_SIZE) != 0)) {
         snprintf(lg->detail, sizeof lg->detail,
@@ -388,7 +356,7 @@ static status check_leaves(ledger *lg, MDB_txn *txn, int db, unsigned kind)
                                                    (uint64_t)key[10] << 8 | key[11]);
         uint8_t want[LEDGER_HASH_SIZE], have[LEDGER_HASH_SIZE];
         if ((st = leaf_hash(lg, txn, kind, owner, index, want)) == ST_OK &&
-            (st = node_get(lg, txn, kind, owner, 0, index, have)) == ST_OK &&
+            (st = tree_node_read(lg, txn, kind, owner, 0, index, have)) == ST_OK &&
             memcmp(want, have, LEDGER_HASH_SIZE) != 0) {
             snprintf(lg->detail, sizeof lg->detail,
                      "canister %llu: %s %llu has no matching leaf in the state tree",
