@@ -34,9 +34,10 @@
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
-/* Sink for ic0.debug_print: called with the printed bytes (not NUL-terminated; may be empty;
+/* Sink for ic0.debug_print: called with the printing canister's id (its principal bytes, as
+ * given to host_canister_new) and the printed bytes (not NUL-terminated; may be empty;
  * "(debug message out of bounds)" when the canister passed a bad pointer). */
-typedef void (*host_debug_fn)(void *user, span text);
+typedef void (*host_debug_fn)(void *user, span self, span text);
 
 typedef struct host_config {
     engine_config engine;      /* static module limits checked at deploy */

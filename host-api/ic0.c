@@ -485,11 +485,12 @@ static status h_debug_print(exec *x, uint64_t *slots)
     engine_memory *mem = engine_instance_memory(x->inst);
     uint64_t size = mem ? engine_memory_size(mem) : 0;
     static const char oob[] = "(debug message out of bounds)";
+    span self = span_of(x->c->self, x->c->self_len);
     if (ptr > size || n > size - ptr)
-        cfg->debug_sink(cfg->debug_user, span_of(oob, sizeof oob - 1));
+        cfg->debug_sink(cfg->debug_user, self, span_of(oob, sizeof oob - 1));
     else
-        cfg->debug_sink(cfg->debug_user, span_of(n ? engine_memory_data(mem) + ptr : NULL,
-                                                 (size_t)n));
+        cfg->debug_sink(cfg->debug_user, self,
+                        span_of(n ? engine_memory_data(mem) + ptr : NULL, (size_t)n));
     return ST_OK;
 }
 
