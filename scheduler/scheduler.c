@@ -404,6 +404,7 @@ status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
     s->hcfg.schedule = (int)g->schedule_version;
     s->hcfg.max_stable_pages = s->genesis.max_stable_pages;
     s->hcfg.run.max_memory_pages = s->genesis.max_heap_pages;
+    s->hcfg.max_memory_bytes = s->genesis.max_canister_memory;
     if (opt) {
         s->hcfg.debug_sink = opt->debug_sink;
         s->hcfg.debug_user = opt->debug_user;
