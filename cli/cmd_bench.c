@@ -880,7 +880,8 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|weights|shapes [options]\n\n"
+            "usage: tally bench interp|instantiate|meter|host|node|weights|candid|shapes"
+            " [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
             "  instantiate  instances per second of benches/small.wat\n"
@@ -891,6 +892,7 @@ static void usage(FILE *out)
             "  node         update messages per second, in process and over JSON-RPC\n"
             "  weights      opcode and host-call timings vs the weight schedule\n"
             "               (`tally bench weights --help`)\n"
+            "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n"
             "  shapes       worst cases for the metering (many locals, huge br_table, ...)\n"
             "               vs plain code (`tally bench shapes --help`)\n\n"
             "options:\n"
@@ -968,6 +970,8 @@ int cmd_bench(int argc, char **argv)
         return bench_node(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "weights"))
         return bench_weights(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "candid"))
+        return bench_candid(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "shapes"))
         return bench_shapes(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) {
