@@ -322,16 +322,6 @@ static void test_restart_with_paused_message(void **state)
     assert_memory_equal(t[0].hash, t[1].hash, LEDGER_HASH_SIZE);
 }
 
-/* Resident memory of this process, bytes (/proc/self/statm's second field). */
-static uint64_t resident_bytes(void)
-{
-    FILE *fp = fopen("/proc/self/statm", "r");
-    assert_non_null(fp);
-    unsigned long size = 0, res = 0;
-    assert_int_equal(fscanf(fp, "%lu %lu", &size, &res), 2);
-    fclose(fp);
-    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
 
 /* A canister that grew heap and stable memory to 2 GiB each but wrote one byte in each costs
  * memory for the written pages only, when it runs and when the node restarts (loading read,
@@ -343,7 +333,7 @@ static void test_restart_large_sparse_memory(void **state)
     fx_defaults(&f);
     node_fx_start(&f);
     uint64_t cid = deploy(&f, BIG_WASM);
-    uint64_t before = resident_bytes();
+    uint64_t before = test_resident_bytes();
     uint8_t a[32];
     submit(&f, LEDGER_MSG_UPDATE, cid, "big", span_of(NULL, 0), a);
     ledger_receipt rc;
@@ -351,7 +341,7 @@ static void test_restart_large_sparse_memory(void **state)
     assert_int_equal(rc.status, ST_OK);
     node_fx_close(&f);
     node_fx_open(&f);
-    assert_true(resident_bytes() - before < (UINT64_C(256) << 20));
+    assert_true(test_resident_bytes() - before < (UINT64_C(256) << 20));
     assert_int_equal(query_u32(&f, cid, "peek") & 0xffff, 0x0709);
     node_fx_end(&f);
 }
