@@ -6,8 +6,11 @@
  * figure is instructions charged per second of CPU, and the shape's rate against the plain rate.
  * A shape under a tenth of the plain rate is under-charged: it must be made fast or charged.
  * Host calls are `tally bench weights`' (every ic0 function in a loop, docs/weights.md). */
-#include "cli.h"
+#include "bench.h"
+#include "engine.h"
 #include "instrument.h"
+
+#include <stdio.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -208,7 +211,7 @@ static status measure(shape_id id, int schedule, int runs, engine_func *ooi_fn, 
     for (int r = 0; st == ST_OK && r < runs; r++) {
         engine_extern imp = {.kind = EXT_FUNC, .u.func = ooi_fn}, run, ctr;
         engine_instance *inst = NULL;
-        st = engine_instance_new(code, &rc, &imp, 1, &inst, NULL);
+        st = engine_instance_new(code, &rc, &imp, 1, NULL, &inst, NULL);
         if (st == ST_OK)
             st = engine_instance_export(inst, span_of("run", 3), &run);
         if (st == ST_OK)
@@ -254,7 +257,7 @@ static void usage(FILE *out)
 
 int bench_shapes(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
+    if (bench_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
