@@ -26,11 +26,13 @@ int cmd_bench(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_abci(int argc, char **argv);
 int cmd_client(int argc, char **argv); /* deploy upgrade call query status block receipt */
 int cmd_replay(int argc, char **argv);
 /* `tally bench weights` (bench_weights.c, issue 10): opcode and host-call costs vs weights. */
 int bench_weights(int argc, char **argv);
 int bench_node(int argc, char **argv); /* bench_node.c */
+int bench_localnet(int argc, char **argv); /* bench_localnet.c */
 /* Makes jansson allocate through base_alloc (encode.c). */
 void cli_json_init(void);
 

@@ -880,7 +880,7 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|weights [options]\n\n"
+            "usage: tally bench interp|instantiate|meter|host|node|localnet|weights [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
             "  instantiate  instances per second of benches/small.wat\n"
@@ -889,6 +889,8 @@ static void usage(FILE *out)
             "  host         messages per second of a canister making 100 host calls: all imports\n"
             "               vs the 2 used, vs relinking or redeploying per message\n"
             "  node         update messages per second, in process and over JSON-RPC\n"
+            "  localnet     update messages through the validators of a replicated chain\n"
+            "               (`tally bench localnet --help`; scripts/localnet.sh bench)\n"
             "  weights      opcode and host-call timings vs the weight schedule\n"
             "               (`tally bench weights --help`)\n\n"
             "options:\n"
@@ -961,11 +963,13 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
 
 int cmd_bench(int argc, char **argv)
 {
-    /* bench_node.c and bench_weights.c parse their own options (and --help) */
+    /* bench_node.c, bench_weights.c and bench_localnet.c parse their own options (and --help) */
     if (argc >= 2 && !strcmp(argv[1], "node"))
         return bench_node(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "weights"))
         return bench_weights(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "localnet"))
+        return bench_localnet(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"init", "create a node directory (ledger, genesis, admin key, config)", cmd_init},
     {"key", "make or show an ed25519 key file", cmd_key},
     {"node", "run a node: produce blocks, serve JSON-RPC over HTTP", cmd_node},
+    {"abci", "run a CometBFT validator's application (replicated mode)", cmd_abci},
     {"deploy", "install a module as a new canister (prints its id)", cmd_client},
     {"upgrade", "upgrade a canister to a new module", cmd_client},
     {"call", "send an update message and wait for its receipt", cmd_client},

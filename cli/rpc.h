@@ -77,6 +77,16 @@ typedef struct rpc_server_options {
     unsigned threads;       /* HTTP worker threads */
     unsigned timeout_s;     /* idle connection timeout */
     int wake_fd;            /* written (one byte) when a message enters the mempool; -1: none */
+    /* Replicated mode (`tally abci`, docs/replication.md): admission hands the envelopes, each
+     * checked with ledger_message_decode, to forward() (consensus's mempool) instead of the
+     * local mempool; statuses[i] receives each one's outcome, the call returns a fault that
+     * applies to all. Receipts of forwarded messages read "pending" (stage "consensus") until
+     * a block of this node has them. NULL: the local mempool. */
+    status (*forward)(void *user, size_t n, const span *envelopes, status *statuses);
+    void *forward_user;
+    /* Extra members of `status` (replicated mode: "replication", the application's counters);
+     * called with forward_user; returns a new JSON object or NULL. NULL: none. */
+    json_t *(*status_extra)(void *user);
 } rpc_server_options;
 
 /* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server) and

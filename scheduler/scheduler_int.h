@@ -63,6 +63,7 @@ struct scheduler {
     bool broken;                /* a fault left memory ahead of the ledger: reload first */
     sched_seen *seen;           /* produce.c: the entries of the last pick, by sequence number */
     uint32_t nseen;
+    struct sched_block *block;  /* block.c: the executed, uncommitted block of consensus */
 };
 
 /* scheduler.c */
@@ -95,6 +96,9 @@ struct round_ctx {
     uint64_t used;         /* instructions executed in this round */
     uint32_t included;
     uint32_t completed;
+    /* called after each receipt is staged (NULL: none); a failure fails the round */
+    status (*on_receipt)(void *user, const uint8_t id[LEDGER_HASH_SIZE], const ledger_receipt *rc);
+    void *receipt_user;
 };
 
 /* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
@@ -107,6 +111,22 @@ typedef struct round_ctx round_ctx;
 typedef status (*round_next_fn)(void *user, const round_ctx *rc, span *envelope);
 status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
                  scheduler_round_info *info);
+
+/* The pieces of round_run, for blocks decided by consensus (block.c): round_start opens the
+ * round of the next block and resumes the paused messages; round_finish commits the staged
+ * round (round_stage_canisters done) and settles the canisters; round_fail aborts it and
+ * marks the scheduler for a reload (the canisters in memory ran ahead of the ledger). */
+status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc);
+status round_finish(round_ctx *rc, scheduler_round_info *info);
+void round_fail(round_ctx *rc);
+
+/* Orders n messages fairly (produce.c: round-robin across canisters, by first appearance):
+ * order[k] receives the index of the k-th message; canisters[i] is message i's target
+ * (LEDGER_CANISTER_NONE for installs). ST_OK or ST_OUT_OF_MEMORY. */
+status sched_fair_order(const uint64_t *canisters, uint32_t n, uint32_t *order);
+
+/* Drops the block consensus left open (block.c), if any. */
+void sched_block_drop(scheduler *s);
 
 /* Resumes every paused message (canisters in id order) for one slice each. */
 status round_resume_paused(round_ctx *rc);
