@@ -43,14 +43,13 @@ status abci_frame_put(buf *out, span msg);
 /* ---- genesis: CometBFT's app_state ----------------------------------------------------------- */
 
 /* Reads the genesis `app_state` JSON object (docs/replication.md "Genesis") over the defaults
- * (scheduler_genesis_default): "admin_public_key" (64 hex digits, required) and optional
- * numbers "round_instruction_limit", "message_instruction_limit", "slice_instruction_limit",
- * "install_instruction_limit", "query_instruction_limit", "max_message_bytes",
- * "max_messages_per_round", "schedule_version". chain_id and time_ns come from CometBFT.
- * ST_OK, or ST_BAD_GENESIS with `why` (caller's, `cap` bytes) saying what is wrong (not JSON,
- * unknown key, wrong type, bad key). */
+ * (ledger_genesis_default): "admin_public_key" (64 hex digits, required) and any numeric field
+ * of ledger/genesis.def by its name (e.g. "round_instruction_limit", "slice_instructions",
+ * "max_messages_per_round"); chain_id and time_ns come from CometBFT. ST_OK, or ST_BAD_GENESIS
+ * with `why` (caller's, `cap` bytes) saying what is wrong (not JSON, unknown key, a value out of
+ * its type, no key, or limits scheduler_genesis_check refuses). */
 status abci_app_state_parse(span json, const char *chain_id, uint64_t time_ns, ledger_genesis *g,
-                            scheduler_limits *lim, char *why, size_t cap);
+                            char *why, size_t cap);
 
 /* ---- the application ------------------------------------------------------------------------- */
 

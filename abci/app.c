@@ -205,15 +205,14 @@ static status on_init_chain(abci_app *a, const Tendermint__Abci__RequestInitChai
     if (q->initial_height > 1)
         return exception(out, "InitChain: initial_height above 1 is not supported", ST_BAD_GENESIS);
     ledger_genesis g;
-    scheduler_limits lim;
     char why[256];
     status st = abci_app_state_parse(span_of(q->app_state_bytes.data, q->app_state_bytes.len),
-                                     q->chain_id, ts_ns(q->time), &g, &lim, why, sizeof why);
+                                     q->chain_id, ts_ns(q->time), &g, why, sizeof why);
     if (st != ST_OK) {
         fprintf(stderr, "abci: InitChain: %s\n", why);
         return exception(out, why, st);
     }
-    st = scheduler_genesis_new(a->lg, &g, &lim);
+    st = ledger_genesis_init(a->lg, &g);
     if (st == ST_OK)
         st = open_scheduler(a);
     ledger_tip tip;

@@ -80,9 +80,9 @@ static bool hex_key(const char *s, uint8_t out[LEDGER_PUBLIC_KEY_SIZE])
 }
 
 status abci_app_state_parse(span json, const char *chain_id, uint64_t time_ns, ledger_genesis *g,
-                            scheduler_limits *lim, char *why, size_t cap)
+                            char *why, size_t cap)
 {
-    scheduler_genesis_default(g, lim);
+    ledger_genesis_default(g);
     if (strlen(chain_id) == 0 || strlen(chain_id) > LEDGER_CHAIN_ID_MAX)
         return bad(why, cap, "chain id '%s' is empty or longer than 64 bytes", chain_id);
     strcpy(g->chain_id, chain_id);
@@ -93,6 +93,8 @@ status abci_app_state_parse(span json, const char *chain_id, uint64_t time_ns, l
         json_decref(o);
         return bad(why, cap, "app_state is not a JSON object%s", "");
     }
+    size_t nf;
+    const ledger_genesis_field *f = ledger_genesis_fields(&nf);
     status st = ST_OK;
     bool have_key = false;
     const char *k;
@@ -106,34 +108,23 @@ status abci_app_state_parse(span json, const char *chain_id, uint64_t time_ns, l
             }
             continue;
         }
-        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-            st = bad(why, cap, "app_state.%s is not a positive integer (or not a known key)", k);
+        size_t i = 0;
+        while (i < nf && strcmp(f[i].name, k))
+            i++;
+        if (i == nf || !strcmp(k, "genesis_time_ns")) {
+            st = bad(why, cap, "app_state.%s is not a genesis field (docs/replication.md)", k);
             break;
         }
-        uint64_t n = (uint64_t)json_integer_value(v);
-        if (!strcmp(k, "round_instruction_limit"))
-            g->round_instruction_limit = n;
-        else if (!strcmp(k, "message_instruction_limit"))
-            g->message_instruction_limit = n;
-        else if (!strcmp(k, "slice_instruction_limit"))
-            lim->slice_instructions = n;
-        else if (!strcmp(k, "install_instruction_limit"))
-            lim->install_instructions = n;
-        else if (!strcmp(k, "query_instruction_limit"))
-            lim->query_instructions = n;
-        else if (!strcmp(k, "max_message_bytes") && n <= UINT32_MAX)
-            g->max_message_bytes = (uint32_t)n;
-        else if (!strcmp(k, "max_messages_per_round") && n <= UINT32_MAX)
-            lim->max_messages_per_round = (uint32_t)n;
-        else if (!strcmp(k, "schedule_version") && n <= UINT32_MAX)
-            g->schedule_version = (uint32_t)n;
-        else {
-            st = bad(why, cap, "app_state.%s is not a known key, or its value is too large", k);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            !ledger_genesis_set(g, &f[i], (uint64_t)json_integer_value(v))) {
+            st = bad(why, cap, "app_state.%s is not a count within its type", k);
             break;
         }
     }
     json_decref(o);
     if (st == ST_OK && !have_key)
         st = bad(why, cap, "app_state has no admin_public_key%s", "");
+    if (st == ST_OK && scheduler_genesis_check(g) != ST_OK)
+        st = bad(why, cap, "app_state breaks a rule of scheduler_genesis_check (scheduler.h)%s", "");
     return st;
 }

@@ -190,7 +190,7 @@ static bool budget_left(const round_ctx *rc)
 {
     const scheduler *s = rc->s;
     return rc->used < s->genesis.round_instruction_limit &&
-           rc->included < s->lim.max_messages_per_round;
+           rc->included < s->genesis.max_messages_per_round;
 }
 
 /* PROPOSE: the candidates in fair order, each while the budget lasts. */
@@ -239,9 +239,9 @@ static status run_verify(struct sched_block *b, ledger_reader *rd, const span *t
                          scheduler_block_info *info)
 {
     scheduler *s = b->rc.s;
-    if (n > s->lim.max_messages_per_round) {
+    if (n > s->genesis.max_messages_per_round) {
         snprintf(info->why, sizeof info->why, "%u messages, more than the round's %u", n,
-                 s->lim.max_messages_per_round);
+                 s->genesis.max_messages_per_round);
         return ST_OK;
     }
     tx_facts *f = base_calloc(n ? n : 1, sizeof *f);

@@ -9,7 +9,6 @@
  * finished message gets a receipt. Time is the block's timestamp; a paused message keeps the
  * time of the block that started it (as on the IC). */
 #include "scheduler_int.h"
-#include "instrument.h"
 
 #include <assert.h>
 #include <sodium.h>
@@ -109,7 +108,7 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .caller = span_of(p->caller, PRINCIPAL_MAX),
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
-                         .slice_limit = s->lim.slice_instructions};
+                         .slice_limit = s->genesis.slice_instructions};
     p->time_ns = time_ns;
     st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
     if (st != ST_OK) {
@@ -169,6 +168,14 @@ static bool split_install_arg(span arg, span *module, span *init)
     return true;
 }
 
+/* The instructions charged for deploying code_bytes bytes of module code (saturating). */
+static uint64_t deploy_cost(size_t code_bytes, uint64_t per_byte)
+{
+    if (per_byte && code_bytes > UINT64_MAX / per_byte)
+        return UINT64_MAX;
+    return (uint64_t)code_bytes * per_byte;
+}
+
 /* Charges the deploy cost and compiles the module (through the code cache). Writes the
  * receipt itself and sets *entry NULL when the message ends here. */
 static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
@@ -179,10 +186,10 @@ static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t
     *entry = NULL;
     if (!split_install_arg(m->arg, &module, init))
         return refuse(rc, id, ST_BAD_INSTALL_ARG);
-    *cost = instrument_deploy_cost(module.len, s->lim.deploy_per_byte);
-    if (*cost >= s->lim.install_instructions) {
-        rc->used += s->lim.install_instructions;
-        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->lim.install_instructions,
+    *cost = deploy_cost(module.len, s->genesis.deploy_per_byte);
+    if (*cost >= s->genesis.install_instructions) {
+        rc->used += s->genesis.install_instructions;
+        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->genesis.install_instructions,
                            span_of(NULL, 0));
     }
     rc->used += *cost;
@@ -215,7 +222,7 @@ static status run_lifecycle(round_ctx *rc, sched_canister *c,
     uint8_t caller[PRINCIPAL_MAX];
     sched_principal_of_key(sender, caller);
     host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
-                   .instruction_limit = rc->s->lim.install_instructions - cost};
+                   .instruction_limit = rc->s->genesis.install_instructions - cost};
     host_result_init(res);
     status st = upgrade ? host_canister_upgrade(c->hc, code->code, &hm, res)
                         : host_canister_install(c->hc, code->code, &hm, res);

@@ -20,28 +20,11 @@
 
 typedef struct scheduler scheduler;
 
-/* Limits and charges beyond the genesis record, fixed for a chain (they are part of the rules
- * every replica must share): they are stored in the genesis `extra` bytes by
- * scheduler_genesis_new() and read back by scheduler_open(). */
-typedef struct scheduler_limits {
-    uint64_t slice_instructions;   /* per slice of a message (IC: 2 B) */
-    uint64_t install_instructions; /* per install/upgrade message (IC: 300 B) */
-    uint64_t query_instructions;   /* per query (IC: 5 B) */
-    uint64_t deploy_per_byte;      /* instructions charged per byte of module code */
-    uint32_t max_messages_per_round;
-    uint32_t max_stable_pages;     /* 64 KiB pages of stable memory per canister */
-    uint32_t max_heap_pages;       /* 64 KiB pages of Wasm memory per canister */
-} scheduler_limits;
-
-/* The IC's application-subnet values (../shared/IC-REFERENCE.md section 2, dfinity/ic
- * rs/config/src/subnet_config.rs): round 4 B, message 40 B, slice 2 B, query 5 B, install 300 B;
- * deploy 25 instructions per code byte (wasmi's figure, until `tally bench` calibrates ours);
- * 1000 messages per round; 4 GiB heap and stable memory. */
-void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim);
-
-/* Writes genesis g, with lim encoded into g->extra, into a fresh ledger (block 0).
- * Returns ledger_genesis_init's statuses or ST_OUT_OF_MEMORY. */
-status scheduler_genesis_new(ledger *lg, const ledger_genesis *g, const scheduler_limits *lim);
+/* The chain's limits and charges are fields of the genesis (ledger/genesis.def, defaults by
+ * ledger_genesis_default, written by ledger_genesis_init); scheduler_open reads them and checks
+ * them with this: ST_OK, or ST_BAD_GENESIS if slice_instructions, max_messages_per_round or
+ * max_heap_pages is 0 or max_heap_pages > LEDGER_HEAP_PAGES_MAX. */
+status scheduler_genesis_check(const ledger_genesis *g);
 
 typedef struct scheduler_options {
     host_debug_fn debug_sink; /* ic0.debug_print output (NULL: dropped) */

@@ -44,7 +44,7 @@ static void fx_start(fx *f, uint64_t message_limit, uint64_t slice)
     node_fx_init(f, 11);
     if (message_limit) {
         f->g.message_instruction_limit = message_limit;
-        f->lim.slice_instructions = slice;
+        f->g.slice_instructions = slice;
     }
     node_fx_start(f);
     node_wat_compile(node_wat, &f->wasm);
