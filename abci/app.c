@@ -290,36 +290,43 @@ static status on_check_tx(abci_app *a, const Tendermint__Abci__RequestCheckTx *q
 
 /* ---- proposals and blocks ------------------------------------------------------------------------ */
 
-/* The request's transactions as spans (caller frees). */
-static span *txs_of(const ProtobufCBinaryData *txs, size_t n)
+/* What PrepareProposal, ProcessProposal and FinalizeBlock say of their block. */
+typedef struct block_req {
+    span *txs; /* the transactions (owned: base_free) */
+    uint32_t n;
+    uint64_t height, time_ns;
+} block_req;
+
+static status block_req_of(const ProtobufCBinaryData *txs, size_t n, int64_t height,
+                           const Tendermint__Abci__Timestamp *time, block_req *b)
 {
-    span *v = base_calloc(n ? n : 1, sizeof *v);
-    for (size_t i = 0; v && i < n; i++)
-        v[i] = span_of(txs[i].data, txs[i].len);
-    return v;
+    b->txs = n <= UINT32_MAX ? base_calloc(n ? n : 1, sizeof *b->txs) : NULL;
+    for (size_t i = 0; b->txs && i < n; i++)
+        b->txs[i] = span_of(txs[i].data, txs[i].len);
+    b->n = (uint32_t)n;
+    b->height = height > 0 ? (uint64_t)height : 0;
+    b->time_ns = ts_ns(time);
+    return b->txs ? ST_OK : ST_OUT_OF_MEMORY;
 }
 
 static status on_prepare(abci_app *a, const Tendermint__Abci__RequestPrepareProposal *q, buf *out)
 {
     uint64_t t0 = mono_ns();
-    span *txs = txs_of(q->txs, q->n_txs);
-    if (!txs || q->n_txs > UINT32_MAX)
+    block_req b;
+    if (block_req_of(q->txs, q->n_txs, q->height, q->time, &b) != ST_OK)
         return ST_OUT_OF_MEMORY;
     scheduler_block_info info;
-    status st = a->s ? scheduler_block_execute(a->s, (uint64_t)q->height, ts_ns(q->time), txs,
-                                               (uint32_t)q->n_txs, SCHEDULER_BLOCK_PROPOSE,
+    status st = a->s ? scheduler_block_execute(a->s, b.height, b.time_ns, b.txs, b.n,
+                                               SCHEDULER_BLOCK_PROPOSE,
                                                q->max_tx_bytes > 0 ? (uint64_t)q->max_tx_bytes : 0,
                                                &info)
                      : ST_NO_GENESIS;
-    if (st != ST_OK) {
-        base_free(txs);
+    base_free(b.txs);
+    if (st != ST_OK)
         return exception(out, "PrepareProposal", st);
-    }
     ProtobufCBinaryData *taken = base_calloc(info.ntx ? info.ntx : 1, sizeof *taken);
-    if (!taken) {
-        base_free(txs);
+    if (!taken)
         return ST_OUT_OF_MEMORY;
-    }
     for (uint32_t i = 0; i < info.ntx; i++)
         taken[i] = q->txs[info.taken[i]];
     Tendermint__Abci__ResponsePrepareProposal p = TENDERMINT__ABCI__RESPONSE_PREPARE_PROPOSAL__INIT;
@@ -330,7 +337,6 @@ static status on_prepare(abci_app *a, const Tendermint__Abci__RequestPrepareProp
     r.prepare_proposal = &p;
     st = pack(&r, out);
     base_free(taken);
-    base_free(txs);
     count(a, &a->stats.proposals, 1);
     count(a, &a->stats.prepare_ns, mono_ns() - t0);
     return st;
@@ -339,26 +345,24 @@ static status on_prepare(abci_app *a, const Tendermint__Abci__RequestPrepareProp
 static status on_process(abci_app *a, const Tendermint__Abci__RequestProcessProposal *q, buf *out)
 {
     uint64_t t0 = mono_ns();
-    span *txs = txs_of(q->txs, q->n_txs);
-    if (!txs || q->n_txs > UINT32_MAX)
+    block_req b;
+    if (block_req_of(q->txs, q->n_txs, q->height, q->time, &b) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    uint64_t height = (uint64_t)q->height, time_ns = ts_ns(q->time);
-    uint32_t n = (uint32_t)q->n_txs;
     scheduler_block_info info = {.valid = true};
     status st = ST_NO_GENESIS;
-    if (a->s && scheduler_block_is_open(a->s, height, time_ns, txs, n, NULL)) {
+    if (a->s && scheduler_block_is_open(a->s, b.height, b.time_ns, b.txs, b.n, NULL)) {
         st = ST_OK; /* our own proposal, or one we checked in an earlier round */
         count(a, &a->stats.reused, 1);
     } else if (a->s) {
-        st = scheduler_block_execute(a->s, height, time_ns, txs, n, SCHEDULER_BLOCK_VERIFY, 0,
-                                     &info);
+        st = scheduler_block_execute(a->s, b.height, b.time_ns, b.txs, b.n, SCHEDULER_BLOCK_VERIFY,
+                                     0, &info);
     }
-    base_free(txs);
+    base_free(b.txs);
     if (st != ST_OK)
         return exception(out, "ProcessProposal", st);
     if (!info.valid) {
-        fprintf(stderr, "abci: height %llu: rejected a proposal: %s\n", (unsigned long long)height,
-                info.why);
+        fprintf(stderr, "abci: height %llu: rejected a proposal: %s\n",
+                (unsigned long long)b.height, info.why);
         count(a, &a->stats.rejected, 1);
     }
     Tendermint__Abci__ResponseProcessProposal p = TENDERMINT__ABCI__RESPONSE_PROCESS_PROPOSAL__INIT;
@@ -410,22 +414,20 @@ static status finalize_response(const scheduler_block_info *info, const ledger_t
 static status on_finalize(abci_app *a, const Tendermint__Abci__RequestFinalizeBlock *q, buf *out)
 {
     uint64_t t0 = mono_ns();
-    span *txs = txs_of(q->txs, q->n_txs);
-    if (!txs || q->n_txs > UINT32_MAX)
+    block_req b;
+    if (block_req_of(q->txs, q->n_txs, q->height, q->time, &b) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    uint64_t height = (uint64_t)q->height, time_ns = ts_ns(q->time);
-    uint32_t n = (uint32_t)q->n_txs;
     scheduler_block_info info;
     status st = ST_NO_GENESIS;
-    if (a->s && scheduler_block_is_open(a->s, height, time_ns, txs, n, &info))
+    if (a->s && scheduler_block_is_open(a->s, b.height, b.time_ns, b.txs, b.n, &info))
         st = ST_OK;
     else if (a->s)
-        st = scheduler_block_execute(a->s, height, time_ns, txs, n, SCHEDULER_BLOCK_DECIDED, 0,
-                                     &info);
-    base_free(txs);
-    if (st == ST_OK && a->opt.diverge_at && height == a->opt.diverge_at) {
+        st = scheduler_block_execute(a->s, b.height, b.time_ns, b.txs, b.n,
+                                     SCHEDULER_BLOCK_DECIDED, 0, &info);
+    base_free(b.txs);
+    if (st == ST_OK && a->opt.diverge_at && b.height == a->opt.diverge_at) {
         fprintf(stderr, "abci: TEST SWITCH: perturbing the state of block %llu\n",
-                (unsigned long long)height);
+                (unsigned long long)b.height);
         st = scheduler_block_test_perturb(a->s);
     }
     uint64_t t1 = mono_ns();

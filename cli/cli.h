@@ -33,6 +33,7 @@ int cmd_replay(int argc, char **argv);
 int bench_weights(int argc, char **argv);
 int bench_node(int argc, char **argv); /* bench_node.c */
 int bench_localnet(int argc, char **argv); /* bench_localnet.c */
+int bench_candid(int argc, char **argv); /* bench_candid.c: Candid throughput */
 /* Makes jansson allocate through base_alloc (encode.c). */
 void cli_json_init(void);
 
