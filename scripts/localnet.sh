@@ -35,10 +35,16 @@ need_cometbft() {
     COMETBFT=$(bash scripts/deps-cometbft.sh) || return $?
 }
 
-# JSON-RPC call to validator i's tally front end; prints the response (empty on failure).
+# JSON-RPC call to validator i's tally front end; prints the response (empty on failure, after
+# three tries: a loaded machine may be slow to answer).
 rpc() { # i method [params-json]
-    curl -s -m 10 -H 'Content-Type: application/json' \
-        -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":${3:-{\}}}" "$(url "$1")" 2>/dev/null
+    local try out
+    for try in 1 2 3; do
+        out=$(curl -s -m 10 -H 'Content-Type: application/json' \
+            -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":${3:-{\}}}" \
+            "$(url "$1")" 2>/dev/null) && [ -n "$out" ] && break
+    done
+    echo "$out"
 }
 field() { # name: the first "name":value of stdin (strings without quotes)
     grep -o "\"$1\":[^,}]*" | head -1 | sed -e "s/\"$1\"://" -e 's/"//g'
@@ -268,7 +274,7 @@ run_test() {
     check "the state roots of block $d differ (honest ${honest:0:16}, validator 3 ${bad:0:16})" \
         [ -n "$honest" ] && [ -n "$bad" ] && [ "$honest" != "$bad" ] || return 1
     check "validator 3 cannot commit block $((d + 1)) (its app hash is not the chain's)" \
-        [ "$(height 3)" -eq "$d" ] || return 1
+        [ "$(height 3)" = "$d" ] || return 1
     grep -h "AppHash\|app hash\|CONSENSUS FAILURE" "$NET/node3/cometbft.log" | tail -n 3 | cut -c1-300 | sed 's/^/    cometbft: /'
     check "CometBFT on validator 3 reports the app hash mismatch" \
         grep -q "wrong Block.Header.AppHash" "$NET/node3/cometbft.log" || return 1
@@ -300,7 +306,8 @@ test_main() {
         kill -TERM "$me"
     ) 2>/dev/null &
     WATCHDOG=$!
-    trap 'kill "$WATCHDOG" 2>/dev/null; stop_all; [ -n "${LOCALNET_KEEP:-}" ] || rm -rf "$NET"' EXIT
+    TEST_PASSED=""
+    trap 'kill "$WATCHDOG" 2>/dev/null; stop_all; [ -z "$TEST_PASSED" ] || [ -n "${LOCALNET_KEEP:-}" ] || rm -rf "$NET"' EXIT
     trap 'exit 1' TERM INT
     run_test
     local rc=$?
@@ -310,8 +317,10 @@ test_main() {
         for f in "$NET"/node*/tally.log "$NET"/node*/cometbft.log; do
             [ -f "$f" ] && { echo "--- $f (last lines)"; tail -n 8 "$f" | cut -c1-300; }
         done
+        echo "localnet test: the validators' files stay in $NET" >&2
         exit 1
     fi
+    TEST_PASSED=1
     echo "localnet test: PASSED"
 }
 
