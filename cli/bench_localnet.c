@@ -354,11 +354,16 @@ static void report(const opts *o, const msg *m, double elapsed, uint32_t ok,
                d[0], interval, ms[3], ms[4], ms[5], ms[6], ms[7], ms[8], interval - app);
         return;
     }
-    printf("localnet: %u validators, %u messages (message i through validator i mod %u)\n",
-           o->nnodes, o->messages, o->nnodes);
+    if (o->nnodes > 1)
+        printf("localnet: %u validators, %u messages (message i through validator i mod %u)\n",
+               o->nnodes, o->messages, o->nnodes);
+    else
+        printf("localnet: 1 node, %u messages\n", o->messages);
     printf("  %u OK receipts in %.2f s: %.1f messages/s\n", ok, elapsed, ok / elapsed);
     printf("  latency, admission to receipt: median %.0f ms, p90 %.0f ms, max %.0f ms\n",
            p50 * 1e3, p90 * 1e3, max * 1e3);
+    if (d[0] <= 0)
+        return; /* not a validator of the replicated mode: no replication counters */
     printf("  %.1f blocks, %.1f messages and %.0f ms per block; per block and validator:\n",
            d[0], d[1] / blocks, interval);
     printf("    CheckTx %.2f ms (%.0f checks), PrepareProposal %.2f ms, ProcessProposal %.2f ms,\n"
@@ -512,8 +517,8 @@ int bench_localnet(int argc, char **argv)
     if (before && after)
         report(&o, m, elapsed, ok, before, after);
     if (!o.json)
-        printf("  canister %s: counter %lld on all %u validators%s\n", canister, (long long)want,
-               o.nnodes, rc ? " (NOT: see the errors above)" : "");
+        printf("  canister %s: counter %lld on %s%s\n", canister, (long long)want,
+               o.nnodes > 1 ? "every validator" : "the node", rc ? " (NOT: see the errors above)" : "");
     base_free(before);
     base_free(after);
     base_free(m);

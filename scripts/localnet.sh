@@ -333,13 +333,23 @@ stop) stop_all ;;
 status) status_all ;;
 test) test_main ;;
 bench)
+    # 4 validators, then the peer measured in the same run: one `tally node` (no consensus)
+    # with the same load through the same client
     shift
-    LOCALNET_PORT=${LOCALNET_PORT:-21500}
-    BASE=$LOCALNET_PORT
-    trap stop_all EXIT
+    BASE=${LOCALNET_PORT:-21500}
+    SINGLE=""
+    trap 'stop_all; [ -z "$SINGLE" ] || { kill "$SINGLE"; wait "$SINGLE"; }' EXIT
     start_all 4
+    echo "== 4 validators (CometBFT v0.38, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg))"
     "$TALLY" bench localnet --key "$NET/admin.key" --node "$(url 0)" --node "$(url 1)" \
-        --node "$(url 2)" --node "$(url 3)" "$@"
+        --node "$(url 2)" --node "$(url 3)" "$@" || exit 1
+    stop_all
+    "$TALLY" init --dir "$NET/single" --listen "127.0.0.1:$((BASE + 90))" >/dev/null || exit 1
+    "$TALLY" node --dir "$NET/single" --quiet >"$NET/single.log" 2>&1 &
+    SINGLE=$!
+    wait_port $((BASE + 90)) 30 || die "tally node did not start (see $NET/single.log)"
+    echo "== 1 tally node, the same load (load average $(cut -d' ' -f1 /proc/loadavg))"
+    "$TALLY" bench localnet --key "$NET/single/admin.key" --node "http://127.0.0.1:$((BASE + 90))/" "$@"
     ;;
 *)
     sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
