@@ -295,10 +295,25 @@ run_test() {
     log "passed in $((SECONDS - t0)) s"
 }
 
+# A base port for the test: the first of 21100, 21140, ... 21860 (in a random order) whose 40
+# ports nothing listens on, so that two runs on one machine (a developer's and CI's) do not
+# collide on fixed ports.
+pick_base() {
+    local b p free
+    for b in $(seq 21100 40 21860 | shuf); do
+        free=1
+        for ((p = b; p < b + 40; p++)); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then free=""; break; fi
+        done
+        [ -n "$free" ] && { echo "$b"; return 0; }
+    done
+    echo 21100
+}
+
 test_main() {
     # bounded: a watchdog ends the test (and the trap every process it started) after TEST_TIMEOUT
     NET=${LOCALNET_DIR:-$(mktemp -d /tmp/tally-localnet-test.XXXXXX)}
-    BASE=${LOCALNET_PORT:-21100}
+    BASE=${LOCALNET_PORT:-$(pick_base)}
     local limit=${TEST_TIMEOUT:-420} me=$$
     (
         for ((i = 0; i < limit; i++)); do sleep 1; kill -0 "$me" 2>/dev/null || exit 0; done
