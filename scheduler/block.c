@@ -340,6 +340,9 @@ status scheduler_block_execute(scheduler *s, uint64_t height, uint64_t time_ns, 
     ledger_read_end(rd);
     if (st == ST_OK && info->valid)
         st = round_stage_canisters(&b->rc);
+    if (st == ST_OK && info->valid) /* before the commit, as round_run: a dropped block leaves a
+                                       superset of changed pages, which query replicas allow */
+        round_journal(s, b->rc.height);
     if (st != ST_OK || !info->valid) {
         sched_block_drop(s);
         return st;
