@@ -333,7 +333,8 @@ static uint32_t query(fx *f, const char *path, const char *data, status want, ch
         return UINT32_MAX;
     uint32_t code = r->query->code;
     size_t n = r->query->value.len < cap - 1 ? r->query->value.len : cap - 1;
-    memcpy(out, r->query->value.data, n);
+    if (n)
+        memcpy(out, r->query->value.data, n);
     out[n] = 0;
     tendermint__abci__response__free_unpacked(r, NULL);
     return code;
