@@ -7,6 +7,7 @@
  * Threads: this one serves ABCI (every connection, in turn); libmicrohttpd's pool and the RPC
  * server's admitter serve JSON-RPC; the app's lock keeps their scheduler calls apart. */
 #include "abci.h"
+#include "query_pool.h"
 #include "rpc.h"
 
 #include <errno.h>
@@ -60,6 +61,7 @@ typedef struct abci_cmd {
     uint64_t threads;
     abci_options opt;
     rpc_server *srv;
+    query_pool *queries; /* `query` on replicas of committed state (query_pool.h) */
     abci_app *app;
     int failed; /* the RPC front end could not start */
 } abci_cmd;
@@ -182,12 +184,20 @@ static void on_ready(void *user, abci_app *app)
                              .wake_fd = -1,
                              .forward = forward,
                              .forward_user = c,
-                             .status_extra = status_extra};
+                             .status_extra = status_extra,
+                             .dir = c->dir};
     const ledger_genesis *g = ledger_genesis_of(abci_app_ledger(app));
     if (g && g->max_message_bytes > (8u << 20) - 4096)
         ro.max_body = (size_t)g->max_message_bytes * 2 + 4096; /* hex of an envelope */
-    status st = rpc_server_new(abci_app_ledger(app), abci_app_scheduler(app), abci_app_lock(app),
-                               &ro, &c->srv);
+    /* queries run on replicas of the committed state, as in `tally node`: they never wait for
+     * a block that consensus has executed but not yet committed */
+    query_pool_options qo;
+    query_pool_defaults(&qo);
+    status st = query_pool_new(abci_app_scheduler(app), &qo, &c->queries);
+    ro.queries = c->queries;
+    if (st == ST_OK)
+        st = rpc_server_new(abci_app_ledger(app), abci_app_scheduler(app), abci_app_lock(app),
+                            &ro, &c->srv);
     if (st == ST_OK)
         st = rpc_server_start(c->srv);
     if (st != ST_OK) {
@@ -275,6 +285,7 @@ int cmd_abci(int argc, char **argv)
     fprintf(stderr, "tally abci: %s, ABCI on %s\n", c.dir, c.listen);
     st = abci_serve(app, c.listen, &stop_requested, wake_pipe[0], on_ready, &c);
     rpc_server_free(c.srv);
+    query_pool_free(c.queries); /* after the handlers that wait for it, before the scheduler */
     if (c.srv) {
         char path[4200];
         if (cli_path_join(path, sizeof path, c.dir, "node.url"))

@@ -1,7 +1,7 @@
 /* rpc_client.c - the client side of the node's JSON-RPC 2.0 over HTTP: a tiny HTTP/1.1 client
- * (one POST per TCP connection, "Connection: close", Content-Length bodies; no chunked
- * encoding, no TLS, no redirects: the node speaks exactly this on loopback) and the JSON-RPC
- * envelope around it. Not a general HTTP client. */
+ * (one POST per TCP connection, "Connection: close", Content-Length or chunked answers (Go's
+ * server, CometBFT's RPC, chunks large ones); no TLS, no redirects: the node speaks exactly
+ * this on loopback) and the JSON-RPC envelope around it. Not a general HTTP client. */
 #include "rpc.h"
 
 #include <errno.h>
@@ -206,19 +206,23 @@ status rpc_client_post(const char *url, const char *body, size_t len, int *http_
                       path, host, port, len);
     status st = ST_OK;
     buf in = {0};
-    if (hn < 0 || (size_t)hn >= sizeof head || !send_all(fd, head, (size_t)hn) ||
-        !send_all(fd, body, len)) {
+    bool sent = hn >= 0 && (size_t)hn < sizeof head && send_all(fd, head, (size_t)hn) &&
+                send_all(fd, body, len);
+    /* A node that refuses a request early (413: body too large) answers and closes while the
+     * body is still being sent: read its answer anyway, it says what happened. Half-close only
+     * then: Go's HTTP server (CometBFT's RPC) cancels a request whose client half-closes, and
+     * "Connection: close" ends every answer with EOF anyway. */
+    if (!sent)
+        shutdown(fd, SHUT_WR);
+    st = recv_all(fd, &in, err);
+    char *b = NULL;
+    size_t blen = 0;
+    if (st == ST_OK)
+        st = parse_response(&in, http_status, &b, &blen, err);
+    if (st != ST_OK && !sent) {
         st = fail(err, ST_IO_ERROR, "cannot send the request to %s:%s", host, port);
         goto out_close;
     }
-    /* no shutdown(SHUT_WR): Go's HTTP server (CometBFT's RPC) cancels a request whose client
-     * half-closes; "Connection: close" already ends the answer with EOF */
-    st = recv_all(fd, &in, err);
-    if (st != ST_OK)
-        goto out_close;
-    char *b = NULL;
-    size_t blen = 0;
-    st = parse_response(&in, http_status, &b, &blen, err);
     if (st != ST_OK)
         goto out_close;
     char *copy = base_alloc(blen + 1);

@@ -338,11 +338,9 @@ status scheduler_block_execute(scheduler *s, uint64_t height, uint64_t time_ns, 
             st = block_exec(b, txs[i], i);
     }
     ledger_read_end(rd);
-    if (st == ST_OK && info->valid)
-        st = round_stage_canisters(&b->rc);
-    if (st == ST_OK && info->valid) /* before the commit, as round_run: a dropped block leaves a
-                                       superset of changed pages, which query replicas allow */
-        round_journal(s, b->rc.height);
+    if (st == ST_OK && info->valid) /* journals before the commit, as round_run: a dropped block
+                                       leaves a superset of changed pages (query.c allows it) */
+        st = round_seal(&b->rc);
     if (st != ST_OK || !info->valid) {
         sched_block_drop(s);
         return st;

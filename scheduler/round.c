@@ -496,6 +496,14 @@ status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc)
     return st;
 }
 
+status round_seal(round_ctx *rc)
+{
+    status st = round_stage_canisters(rc);
+    if (st == ST_OK)
+        round_journal(rc->s, rc->height);
+    return st;
+}
+
 void round_fail(round_ctx *rc)
 {
     ledger_round_abort(rc->r);
@@ -537,9 +545,7 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
     if (st == ST_NOT_FOUND)
         st = ST_OK;
     if (st == ST_OK)
-        st = round_stage_canisters(&rc);
-    if (st == ST_OK)
-        round_journal(s, rc.height);
+        st = round_seal(&rc);
     if (st != ST_OK) {
         round_fail(&rc);
         return st;

@@ -151,11 +151,14 @@ typedef status (*round_next_fn)(void *user, const round_ctx *rc, span *envelope)
 status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
                  scheduler_round_info *info);
 
-/* The pieces of round_run, for blocks decided by consensus (block.c): round_start opens the
- * round of the next block and resumes the paused messages; round_finish commits the staged
- * round (round_stage_canisters done) and settles the canisters; round_fail aborts it and
- * marks the scheduler for a reload (the canisters in memory ran ahead of the ledger). */
+/* The pieces of round_run, which blocks decided by consensus (block.c) run too, so that both
+ * stay the same round: round_start opens the round of the next block and resumes the paused
+ * messages; (round_execute for each message;) round_seal stages the touched canisters and
+ * journals their pages; round_finish commits and settles the canisters; round_fail aborts and
+ * marks the scheduler for a reload (the canisters in memory ran ahead of the ledger). Anything
+ * a round does belongs in one of these, never in round_run or block.c alone. */
 status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc);
+status round_seal(round_ctx *rc);
 status round_finish(round_ctx *rc, scheduler_round_info *info);
 void round_fail(round_ctx *rc);
 
