@@ -169,7 +169,7 @@ static ProtobufCBinaryData bytes_of(const uint8_t *p, size_t n)
     return (ProtobufCBinaryData){.len = n, .data = (uint8_t *)(uintptr_t)p};
 }
 
-/* ---- Info, InitChain -------------------------------------------------------------------------- */
+/* ---- Info, InitChain ------------------------------------------------------------------------- */
 
 static status tip_now(abci_app *a, ledger_tip *tip)
 {
@@ -228,7 +228,7 @@ static status on_init_chain(abci_app *a, const Tendermint__Abci__RequestInitChai
     return pack(&r, out);
 }
 
-/* ---- CheckTx ------------------------------------------------------------------------------------ */
+/* ---- CheckTx --------------------------------------------------------------------------------- */
 
 /* RECHECK after a block: the envelope was verified by the NEW check; it may have expired or run
  * since. */
@@ -288,7 +288,7 @@ static status on_check_tx(abci_app *a, const Tendermint__Abci__RequestCheckTx *q
     return pack(&r, out);
 }
 
-/* ---- proposals and blocks ------------------------------------------------------------------------ */
+/* ---- proposals and blocks -------------------------------------------------------------------- */
 
 /* What PrepareProposal, ProcessProposal and FinalizeBlock say of their block. */
 typedef struct block_req {
@@ -452,10 +452,12 @@ static status on_commit(abci_app *a, buf *out)
     uint64_t t1 = mono_ns();
     count(a, &a->stats.commit_ns, t1 - t0);
     count(a, &a->stats.blocks, 1);
-    if (!a->opt.quiet && (info.messages || info.completed || t1 - a->last_commit_ns > 10000000000u)) {
+    bool quiet_long = t1 - a->last_commit_ns <= 10000000000u; /* an idle line every 10 s */
+    if (!a->opt.quiet && (info.messages || info.completed || !quiet_long)) {
         char root[2 * LEDGER_HASH_SIZE + 1];
         ledger_hash_hex(info.tip.state_root, root);
-        fprintf(stderr, "abci: block %llu: %u messages, %u receipts, %llu instructions, state %.16s\n",
+        fprintf(stderr,
+                "abci: block %llu: %u messages, %u receipts, %llu instructions, state %.16s\n",
                 (unsigned long long)info.tip.height, info.messages, info.completed,
                 (unsigned long long)info.instructions, root);
         a->last_commit_ns = t1;
@@ -547,7 +549,8 @@ static json_t *query_receipt(abci_app *a, span data, status *st)
                       hex_json(id.ptr, LEDGER_HASH_SIZE), "status", (json_int_t)rc.status,
                       "status_name", status_name((status)rc.status), "instructions",
                       (json_int_t)rc.instructions, "height", (json_int_t)rc.height,
-                      rc.status == ST_OK ? "reply" : "reject", hex_json(rc.reply.ptr, rc.reply.len));
+                      rc.status == ST_OK ? "reply" : "reject",
+                      hex_json(rc.reply.ptr, rc.reply.len));
     ledger_read_end(rd);
     buf_fini(&id);
     return j;
@@ -562,8 +565,10 @@ static json_t *query_canister(abci_app *a, span data, status *st)
     json_int_t num = 0;
     uint64_t id = 0;
     *st = ST_BAD_ARGUMENT;
-    if (!q || (json_unpack(q, "{s:s, s:s, s?:s}", "canister", &cid, "method", &method, "arg", &arg) &&
-               json_unpack(q, "{s:I, s:s, s?:s}", "canister", &num, "method", &method, "arg", &arg))) {
+    if (!q || (json_unpack(q, "{s:s, s:s, s?:s}", "canister", &cid, "method", &method, "arg",
+                           &arg) &&
+               json_unpack(q, "{s:I, s:s, s?:s}", "canister", &num, "method", &method, "arg",
+                           &arg))) {
         json_decref(q);
         return NULL;
     }

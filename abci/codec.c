@@ -125,6 +125,7 @@ status abci_app_state_parse(span json, const char *chain_id, uint64_t time_ns, l
     if (st == ST_OK && !have_key)
         st = bad(why, cap, "app_state has no admin_public_key%s", "");
     if (st == ST_OK && scheduler_genesis_check(g) != ST_OK)
-        st = bad(why, cap, "app_state breaks a rule of scheduler_genesis_check (scheduler.h)%s", "");
+        st = bad(why, cap, "app_state breaks a rule of scheduler_genesis_check (scheduler.h)%s",
+                 "");
     return st;
 }

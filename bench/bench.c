@@ -880,7 +880,8 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|localnet|weights|candid [options]\n\n"
+            "usage: tally bench interp|instantiate|meter|host|node|localnet|weights|candid\n"
+            "                   [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
             "  instantiate  instances per second of benches/small.wat\n"

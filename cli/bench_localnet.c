@@ -88,7 +88,8 @@ static status post_batch(const char *url, json_t *reqs, json_t **answers, rpc_er
     if (st == ST_OK && !json_is_array(*answers)) {
         json_decref(*answers);
         *answers = NULL;
-        snprintf(err->message, sizeof err->message, "HTTP %d without a JSON-RPC batch answer", http);
+        snprintf(err->message, sizeof err->message, "HTTP %d without a JSON-RPC batch answer",
+                 http);
         st = ST_RPC_ERROR;
     }
     return st;
@@ -143,7 +144,8 @@ static status submit_some(worker *w, uint32_t from, uint32_t to, rpc_error *err)
         if (e) { /* refused at admission: counted as a failure, reported by status */
             w->m[i].failed = true;
             w->m[i].done = t;
-            const char *name = json_string_value(json_object_get(json_object_get(e, "data"), "status"));
+            json_t *data = json_object_get(e, "data");
+            const char *name = json_string_value(json_object_get(data, "status"));
             w->m[i].status = ST_RPC_ERROR;
             for (uint32_t s = 0; name && s < 1000; s++)
                 if (!strcmp(status_name((status)s), name))
@@ -380,12 +382,12 @@ static int usage(FILE *out, int rc)
             "usage: tally bench localnet --node URL [--node URL]... --key FILE [--messages N]\n"
             "                            [--canister ID] [--timeout S] [--json]\n\n"
             "Update messages through the validators of a replicated chain (`tally abci` JSON-RPC\n"
-            "front ends, e.g. of `scripts/localnet.sh start 4`; `scripts/localnet.sh bench` starts\n"
-            "four and runs this): deploys a counter canister with --key (the genesis admin key)\n"
-            "unless --canister, sends message i through validator i mod V, waits for every\n"
-            "receipt on the validator that took the message, and reports messages/s, latency and\n"
-            "where the validators' time went. Exits 1 unless every receipt is OK and every\n"
-            "validator's counter agrees.\n\n"
+            "front ends, e.g. of `scripts/localnet.sh start 4`; `scripts/localnet.sh bench`\n"
+            "starts four and runs this): deploys a counter canister with --key (the genesis\n"
+            "admin key) unless --canister, sends message i through validator i mod V, waits for\n"
+            "every receipt on the validator that took the message, and reports messages/s,\n"
+            "latency and where the validators' time went. Exits 1 unless every receipt is OK\n"
+            "and every validator's counter agrees.\n\n"
             "  --node URL     a validator's JSON-RPC (repeat; up to 16)\n"
             "  --key FILE     signing key (the admin key for the deploy)\n"
             "  --messages N   messages (default 1000)\n"
@@ -498,7 +500,8 @@ int bench_localnet(int argc, char **argv)
             ok++;
         } else if (shown++ < 5) {
             fprintf(stderr, "tally bench localnet: message %u (%s, via %s): %s\n", i, m[i].id,
-                    o.nodes[i % o.nnodes], m[i].done > 0 ? status_name((status)m[i].status) : "no receipt");
+                    o.nodes[i % o.nnodes],
+                    m[i].done > 0 ? status_name((status)m[i].status) : "no receipt");
         }
     }
     if (ok != o.messages)
@@ -518,7 +521,8 @@ int bench_localnet(int argc, char **argv)
         report(&o, m, elapsed, ok, before, after);
     if (!o.json)
         printf("  canister %s: counter %lld on %s%s\n", canister, (long long)want,
-               o.nnodes > 1 ? "every validator" : "the node", rc ? " (NOT: see the errors above)" : "");
+               o.nnodes > 1 ? "every validator" : "the node",
+               rc ? " (NOT: see the errors above)" : "");
     base_free(before);
     base_free(after);
     base_free(m);

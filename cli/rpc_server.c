@@ -220,7 +220,7 @@ static bool param_canister(json_t *params, uint64_t *id, call_error *e)
 #define hex_json rpc_hex_json /* rpc_views.c */
 #define canister_json rpc_canister_json
 
-/* ---- replicated mode: forwarded ids ----------------------------------------------------------- */
+/* ---- replicated mode: forwarded ids ---------------------------------------------------------- */
 
 static size_t forwarded_slot(const forwarded *f, const uint8_t id[LEDGER_HASH_SIZE])
 {

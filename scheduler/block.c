@@ -200,7 +200,8 @@ static status run_propose(struct sched_block *b, ledger_reader *rd, const span *
     scheduler *s = b->rc.s;
     tx_facts *f = base_calloc(n ? n : 1, sizeof *f);
     uint64_t *targets = base_calloc(n ? n : 1, sizeof *targets);
-    uint32_t *order = base_calloc(n ? n : 1, sizeof *order), *cand = base_calloc(n ? n : 1, sizeof *cand);
+    uint32_t *order = base_calloc(n ? n : 1, sizeof *order);
+    uint32_t *cand = base_calloc(n ? n : 1, sizeof *cand);
     status st = f && targets && order && cand ? ST_OK : ST_OUT_OF_MEMORY;
     uint32_t nc = 0;
     for (uint32_t i = 0; st == ST_OK && i < n; i++) {

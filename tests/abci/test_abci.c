@@ -60,14 +60,15 @@ static void test_frames(void **state)
     assert_int_equal(abci_frame_next(span_of(huge, sizeof huge), &got, &used), ST_ABCI_MALFORMED);
 }
 
-/* ---- the genesis app state --------------------------------------------------------------------- */
+/* ---- the genesis app state ------------------------------------------------------------------- */
 
 #define KEY_HEX "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
 
 static status parse(const char *json, ledger_genesis *g)
 {
     char why[256] = "";
-    status st = abci_app_state_parse(span_of(json, strlen(json)), "chain-x", 77, g, why, sizeof why);
+    status st =
+        abci_app_state_parse(span_of(json, strlen(json)), "chain-x", 77, g, why, sizeof why);
     assert_true(st == ST_OK ? why[0] == 0 : why[0] != 0); /* every refusal says why */
     return st;
 }
@@ -93,15 +94,17 @@ static void test_app_state(void **state)
                      ST_BAD_GENESIS);
     assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"genesis_time_ns\": 1}", &g),
                      ST_BAD_GENESIS); /* CometBFT's genesis time rules */
-    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_message_bytes\": -1}", &g),
-                     ST_BAD_GENESIS);
-    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_message_bytes\": 4294967296}",
-                           &g), ST_BAD_GENESIS); /* above its u32 */
+    assert_int_equal(
+        parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_message_bytes\": -1}", &g),
+        ST_BAD_GENESIS);
+    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX
+                           "\", \"max_message_bytes\": 4294967296}", &g),
+                     ST_BAD_GENESIS); /* above its u32 */
     assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_messages_per_round\": 0}",
                            &g), ST_BAD_GENESIS); /* scheduler_genesis_check */
 }
 
-/* ---- the application, in process ----------------------------------------------------------------- */
+/* ---- the application, in process ------------------------------------------------------------- */
 
 typedef struct fx {
     char dir[64];
