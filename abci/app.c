@@ -391,7 +391,7 @@ static status finalize_response(const scheduler_block_info *info, const ledger_t
             e.log = (char *)status_name((status)t->status);
             e.codespace = (char *)(t->status ? "tally" : "");
         } else {
-            e.log = "paused: time slicing continues it in the next blocks";
+            e.log = "no receipt yet: paused by time slicing, or waiting for a call it made";
         }
         res[i] = e;
         ptrs[i] = &res[i];

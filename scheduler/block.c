@@ -23,6 +23,7 @@ struct sched_block {
     size_t *off, *len;                /* each transaction in txs */
     uint32_t *taken;                  /* PROPOSE: indices into the caller's array */
     scheduler_tx_result *results;     /* block order */
+    uint8_t (*ids)[LEDGER_HASH_SIZE]; /* each transaction's message id (0s: does not parse) */
     buf replies;                      /* the results' reply bytes */
     size_t *reply_off;
     uint32_t n, cap;
@@ -59,6 +60,7 @@ static void block_free(struct sched_block *b)
     base_free(b->len);
     base_free(b->taken);
     base_free(b->results);
+    base_free(b->ids);
     base_free(b->reply_off);
     base_free(b);
 }
@@ -79,17 +81,22 @@ void scheduler_block_abort(scheduler *s)
     sched_block_drop(s);
 }
 
-/* The receipt hook: a receipt staged while transaction `current` runs is that transaction's. */
+/* The receipt hook: a receipt is the result of the block's transaction with its message id
+ * (the one running, or any: a message's receipt may come once its calls are answered, in
+ * route_run); a receipt of a message from an earlier block is not a result of this one. */
 static status on_receipt(void *user, const uint8_t id[LEDGER_HASH_SIZE], const ledger_receipt *rc)
 {
-    (void)id;
     struct sched_block *b = user;
-    if (b->current < 0)
-        return ST_OK; /* a message resumed from an earlier block */
-    scheduler_tx_result *r = &b->results[b->current];
+    int64_t k = b->current;
+    if (k < 0 || memcmp(b->ids[k], id, LEDGER_HASH_SIZE) != 0)
+        for (k = (int64_t)b->n - 1; k >= 0 && memcmp(b->ids[k], id, LEDGER_HASH_SIZE); k--) {
+        }
+    if (k < 0)
+        return ST_OK;
+    scheduler_tx_result *r = &b->results[k];
     *r = (scheduler_tx_result){.finished = true, .status = rc->status,
                                .instructions = rc->instructions};
-    b->reply_off[b->current] = b->replies.len;
+    b->reply_off[k] = b->replies.len;
     r->reply = span_of(NULL, rc->reply.len);
     return rc->reply.len ? buf_put(&b->replies, rc->reply.ptr, rc->reply.len) : ST_OK;
 }
@@ -101,9 +108,12 @@ static status block_alloc(struct sched_block *b, uint32_t n)
     b->len = base_calloc(cap, sizeof *b->len);
     b->taken = base_calloc(cap, sizeof *b->taken);
     b->results = base_calloc(cap, sizeof *b->results);
+    b->ids = base_calloc(cap, sizeof *b->ids);
     b->reply_off = base_calloc(cap, sizeof *b->reply_off);
     b->cap = cap;
-    return b->off && b->len && b->taken && b->results && b->reply_off ? ST_OK : ST_OUT_OF_MEMORY;
+    return b->off && b->len && b->taken && b->results && b->ids && b->reply_off
+               ? ST_OK
+               : ST_OUT_OF_MEMORY;
 }
 
 /* Executes tx as the block's next transaction (index b->n), taken from the caller's index i. */
@@ -116,6 +126,9 @@ static status block_exec(struct sched_block *b, span tx, uint32_t i)
     b->len[b->n] = tx.len;
     b->taken[b->n] = i;
     b->results[b->n] = (scheduler_tx_result){0};
+    ledger_message m;
+    if (ledger_message_parse(tx, &m, b->ids[b->n]) != ST_OK)
+        memset(b->ids[b->n], 0, LEDGER_HASH_SIZE); /* round_execute refuses it */
     b->current = b->n++;
     st = round_execute(&b->rc, tx);
     b->current = -1;
