@@ -28,7 +28,7 @@ typedef struct client {
     const char *candid;               /* an ARG in Candid text: "(...)" */
     const char *did_path, *output;    /* --did FILE, --output candid|hex|json */
     buf did;                          /* the interface, once loaded (candid_cli.c) */
-    bool did_loaded;
+    bool did_loaded, show_candid;     /* show_candid: `canister ID --candid` */
     const char *pos[POSITIONAL_MAX];
     int npos;
 } client;
@@ -56,8 +56,10 @@ static void usage(FILE *out, const char *cmd)
          "Prints the receipt of a message, or 'pending' while it waits or runs; exits 1 with\n"
          "NOT_FOUND for a message the node does not know."},
         {"canisters", "canisters", "Lists the canisters: id, status, module hash, memory."},
-        {"canister", "canister ID",
-         "Shows one canister: module hash, controllers, status, memory, version, methods."},
+        {"canister", "canister ID [--candid]",
+         "Shows one canister: module hash, controllers, status, memory, version, methods,\n"
+         "Candid interface; --candid prints only the interface (its module's candid:service\n"
+         "section; exit 1 if it has none)."},
     };
     bool message = false, signs = false;
     for (size_t i = 0; i < BASE_ARRAY_LEN(uses); i++) {
@@ -166,6 +168,8 @@ static int parse(client *c, int argc, char **argv, int fixed)
             c->verbose = true;
         else if (v && !strcmp(a, "--arg"))
             st = (c->has_arg = true, cli_arg_parse(argv[++i], &c->arg));
+        else if (!strcmp(a, "--candid") && !strcmp(c->cmd, "canister"))
+            c->show_candid = true;
         else if (v && !strcmp(a, "--did"))
             c->did_path = argv[++i];
         else if (v && !strcmp(a, "--output") &&
@@ -779,6 +783,11 @@ static int run_info(client *c)
         rc = print_outcome(c, r, true);
     else if (!strcmp(method, "canisters"))
         print_canisters(r);
+    else if (c->show_candid && json_is_string(json_object_get(r, "candid")))
+        printf("%s\n", json_string_value(json_object_get(r, "candid")));
+    else if (c->show_candid)
+        rc = fail(c, ST_NOT_FOUND, "canister %s has no Candid interface (candid:service section)",
+                  c->pos[0]);
     else if (!strcmp(method, "block"))
         print_block(r);
     else

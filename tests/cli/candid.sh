@@ -66,6 +66,12 @@ out=$(curl -s -X POST -H 'Content-Type: application/json' "$url" \
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"canister\":\"$tid\",\"method\":\"echo_query\",\"args_candid\":\"(7)\"}}") \
     || die "query bad args_candid"
 expect_match "$out" 'args_candid: CANDID_TYPE_MISMATCH' "bad args_candid is an invalid-params error"
+# tally canister ID --candid: the interface the module carries.
+out=$("$tally" canister --dir "$d" "$tid" --candid) || die "canister --candid"
+[ "$out" = "$did" ] || die "canister --candid: got '$out', want '$did'"
+if out=$("$tally" canister --dir "$d" "$pid" --candid 2>&1); then die "--candid of a module without one"; fi
+expect_match "$out" 'NOT_FOUND: canister .* has no Candid interface' "no interface"
+
 # tally query: the same, from the command line.
 out=$("$tally" query --dir "$d" "$tid" echo_query '(record { name = "z"; n = 3 })') || die "tally query"
 expect_match "$out" '^reply: \(record \{ n = 3 : nat; name = "z" \}\)  \[' "tally query with Candid"
