@@ -362,6 +362,9 @@ static int print_outcome(client *c, json_t *r, bool is_receipt)
                  (unsigned long long)field_u64(r, "height"),
                  json_is_string(json_object_get(r, "message_id"))
                      ? json_string_value(json_object_get(r, "message_id")) : "?");
+    if (json_is_integer(json_object_get(r, "reject_code")))
+        snprintf(where + strlen(where), sizeof where - strlen(where), ", reject code %llu",
+                 (unsigned long long)field_u64(r, "reject_code"));
     int rc = 0;
     if (field_bytes(r, "reply", &b)) {
         print_reply(c, span_of(b.ptr, b.len), where);
