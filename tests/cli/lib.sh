@@ -36,6 +36,8 @@ stop_node() {
 }
 
 # expect_match TEXT REGEX WHAT
+# (a here-string, not `printf | grep -q`: under pipefail grep -q exiting at its first match can
+# SIGPIPE the printf and fail a check that matched)
 expect_match() {
-    printf '%s' "$1" | grep -Eq -- "$2" || die "$3: got '$1', want /$2/"
+    grep -Eq -- "$2" <<<"$1" || die "$3: got '$1', want /$2/"
 }

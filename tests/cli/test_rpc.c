@@ -315,6 +315,37 @@ static void t_rate_and_disk(void **state)
     fx_stop(&x);
 }
 
+/* A server without its scheduler yet (a node still resuming): `status` answers with state
+ * "resuming", anything else is NODE_STARTING; once attached, "serving" and answers. */
+static void t_resuming(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    node_fx_init(&x.f, 7);
+    node_fx_start(&x.f);
+    rpc_server_options so = {.listen = "127.0.0.1:0", .max_body = 1u << 20, .threads = 1,
+                             .timeout_s = 5, .wake_fd = -1, .min_free_disk = UINT64_MAX};
+    assert_int_equal(rpc_server_new(x.f.lg, NULL, &lock, &so, &x.srv), ST_OK);
+    static const char status_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"id\":1}";
+    static const char block_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"id\":2}";
+    json_t *r = ask(&x, status_req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"), "state")),
+                        "resuming");
+    json_decref(r);
+    r = ask(&x, block_req);
+    assert_string_equal(error_status(r), "NODE_STARTING");
+    json_decref(r);
+    rpc_server_attach(x.srv, x.f.s, NULL);
+    r = ask(&x, status_req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"), "state")),
+                        "serving");
+    json_decref(r);
+    r = ask(&x, block_req);
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    fx_stop(&x);
+}
+
 int main(void)
 {
     cli_json_init();
@@ -322,6 +353,7 @@ int main(void)
         cmocka_unit_test(t_hex_prefix),       cmocka_unit_test(t_response_limit),
         cmocka_unit_test(t_internal_error),   cmocka_unit_test(t_admission),
         cmocka_unit_test(t_sender_share),     cmocka_unit_test(t_rate_and_disk),
+        cmocka_unit_test(t_resuming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
