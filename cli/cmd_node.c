@@ -407,10 +407,11 @@ static int serve(const node_opts *o)
         fprintf(stderr, "tally node: %s: %s\n", status_name(ST_IO_ERROR), why);
         return 1;
     }
-    status st = ledger_open(o->dir, NULL, &lg);
+    status st = ledger_open_detail(o->dir, NULL, &lg, why, sizeof why);
     if (st != ST_OK) {
         close(lock_fd);
-        return fail(o->dir, st);
+        fprintf(stderr, "tally node: %s: %s\n", status_name(st), why);
+        return 1;
     }
     const ledger_genesis *g = ledger_genesis_of(lg);
     if (!g) {

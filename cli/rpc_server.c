@@ -892,7 +892,7 @@ static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
     if (st == ST_OK)
         st = ledger_block_get(rd, h ? (uint64_t)json_integer_value(h) : tip.height, &b);
     /* its size before it is built: 67 bytes per message id, 400 for the rest */
-    size_t need = 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3);
+    size_t need = st == ST_OK ? 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3) : 0;
     if (st != ST_OK)
         tally_error(e, st, "block");
     else if (need > e->budget)
