@@ -46,7 +46,7 @@ enum {
     LEDGER_CERTIFIED_DATA_MAX = 32,
     LEDGER_CHAIN_ID_MAX = 64,     /* bytes of UTF-8, without the NUL */
     LEDGER_METHOD_MAX = 1024,     /* bytes of a method name */
-    LEDGER_AUX_MAX = 1 << 20,     /* bytes of a canister's opaque aux state */
+    LEDGER_AUX_MAX = 64u << 20,   /* bytes of a canister's opaque aux state (with its call queues) */
     LEDGER_CANISTER_TEXT_SIZE = 20 /* "xxxxx-xxxxx-xxxxx-x" and its NUL */
 };
 
@@ -431,6 +431,14 @@ status ledger_round_mempool_drop(ledger_round *r, const uint8_t msg_id[LEDGER_HA
  * grow), ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY, ST_ROUND_IN_PROGRESS (another process committed
  * this height meanwhile). */
 status ledger_round_commit(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip);
+
+/* What ledger_round_commit(r, timestamp_ns, tip) would commit, without committing: the same
+ * write transaction is run and then aborted, so *tip (may be NULL) gets the block's state root,
+ * receipts root and hash, and the round stays open (commit or abort it later; staging more
+ * changes the result). Costs as much as the commit. Used by consensus, which must announce a
+ * block's state root before it is told to commit (docs/replication.md). Returns the statuses
+ * of ledger_round_commit; nothing is written either way. */
+status ledger_round_preview(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip);
 
 /* Discards the round: the ledger is exactly as before ledger_round_begin. NULL is allowed. */
 void ledger_round_abort(ledger_round *r);

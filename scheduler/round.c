@@ -14,12 +14,21 @@
 #include <sodium.h>
 #include <string.h>
 
+status round_receipt_put(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE],
+                         const ledger_receipt *rec)
+{
+    status st = ledger_round_receipt_put(rc->r, id, rec);
+    if (st == ST_OK && rc->on_receipt)
+        st = rc->on_receipt(rc->receipt_user, id, rec);
+    return st;
+}
+
 static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], status st,
                           uint64_t instructions, span reply)
 {
     ledger_receipt rec = {.status = (uint32_t)st, .instructions = instructions, .reply = reply};
     rc->completed++;
-    return ledger_round_receipt_put(rc->r, id, &rec);
+    return round_receipt_put(rc, id, &rec);
 }
 
 /* A message that ends before running any code: a receipt with just its status. */
@@ -63,7 +72,7 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     p->slices++;
     c->touched = true; /* the aux record changes either way */
     if (!paused) {
-        st = put_result(rc, p->id, &res, 0);
+        st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
         paused_clear(p);
     }
     host_result_fini(&res);
@@ -85,7 +94,7 @@ static span rebase(span s, span from, const uint8_t *to)
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns)
+                            uint64_t time_ns, u128 balance)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -105,7 +114,9 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .caller = span_of(p->caller, PRINCIPAL_MAX),
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
-                         .slice_limit = s->genesis.slice_instructions};
+                         .slice_limit = s->genesis.slice_instructions,
+                         .call_room = route_call_room(c),
+                         .balance = balance};
     p->time_ns = time_ns;
     st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
     if (st != ST_OK) {
@@ -121,7 +132,9 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
-    return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
+    /* a restored message begins with the balance it began with (kept in the aux) */
+    return st != ST_OK ? st
+                       : message_begin(s, c, envelope, &m, id, time_ns, c->route.paused_balance);
 }
 
 status round_resume_paused(round_ctx *rc)
@@ -141,10 +154,22 @@ status round_resume_paused(round_ctx *rc)
 static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
                           span envelope)
 {
+    if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
+        call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
+        memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
+        sched_principal_of_key(m->sender, origin.principal);
+        return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
+    }
     sched_canister *c = sched_canister_find(rc->s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
-    status st = message_begin(rc->s, c, envelope, m, id, rc->time_ns);
+    if (c->route.status != LEDGER_CANISTER_RUNNING)
+        return refuse(rc, id, ST_CANISTER_STOPPED);
+    status st = c->paused.active ? ST_CANISTER_BUSY : ST_OK;
+    if (st == ST_OK) {
+        c->route.paused_balance = sched_cycles_balance(c);
+        st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, c->route.paused_balance);
+    }
     if (st == ST_CANISTER_BUSY)
         return refuse(rc, id, st);
     if (st != ST_OK)
@@ -293,11 +318,11 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
         return refuse(rc, id, ST_NOT_AUTHORIZED);
-    if (c->paused.active)
+    if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
     span init;
     uint64_t cost = 0;
@@ -387,7 +412,7 @@ static status stage_stable(round_ctx *rc, sched_canister *c, const host_saved *s
 static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *sv, buf *aux)
 {
     ledger_canister rec = {.controller_count = c->ncontrollers,
-                           .status = LEDGER_CANISTER_RUNNING,
+                           .status = c->route.status,
                            .heap_pages = (uint32_t)(sv->heap.len / LEDGER_PAGE_SIZE),
                            .stable_pages = (uint32_t)(sv->stable_bytes / LEDGER_PAGE_SIZE),
                            .version = sv->version};
@@ -480,42 +505,74 @@ static void round_settle(scheduler *s)
     }
 }
 
-status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
-                 scheduler_round_info *info)
+status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc)
 {
     ledger_round *r = NULL;
     status st = ledger_round_begin(s->lg, &r);
     if (st != ST_OK)
         return st;
-    round_ctx rc = {.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
-    st = round_resume_paused(&rc);
+    *rc = (round_ctx){.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
+    st = round_resume_paused(rc);
+    if (st != ST_OK)
+        round_fail(rc);
+    return st;
+}
+
+status round_seal(round_ctx *rc)
+{
+    status st = route_run(rc); /* the queued requests and responses (route.c) */
+    if (st == ST_OK)
+        st = round_stage_canisters(rc);
+    if (st == ST_OK)
+        round_journal(rc->s, rc->height);
+    return st;
+}
+
+void round_fail(round_ctx *rc)
+{
+    ledger_round_abort(rc->r);
+    rc->r = NULL;
+    rc->s->broken = true;
+}
+
+status round_finish(round_ctx *rc, scheduler_round_info *info)
+{
+    scheduler *s = rc->s;
+    status st = ledger_round_commit(rc->r, rc->time_ns, &info->tip);
+    rc->r = NULL;
+    if (st != ST_OK) {
+        s->broken = true;
+        return st;
+    }
+    round_settle(s);
+    s->last_time_ns = rc->time_ns;
+    info->produced = true;
+    info->messages = rc->included;
+    info->completed = rc->completed;
+    info->instructions = rc->used;
+    info->paused = false;
+    for (uint32_t i = 0; i < s->ncanisters; i++)
+        info->paused |= s->canisters[i]->paused.active;
+    return ST_OK;
+}
+
+status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
+                 scheduler_round_info *info)
+{
+    round_ctx rc;
+    status st = round_start(s, time_ns, &rc);
+    if (st != ST_OK)
+        return st;
     span env;
     while (st == ST_OK && (st = next(user, &rc, &env)) == ST_OK)
         st = round_execute(&rc, env);
     if (st == ST_NOT_FOUND)
         st = ST_OK;
     if (st == ST_OK)
-        st = round_stage_canisters(&rc);
-    if (st == ST_OK)
-        round_journal(s, rc.height);
+        st = round_seal(&rc);
     if (st != ST_OK) {
-        ledger_round_abort(r);
-        s->broken = true;
+        round_fail(&rc);
         return st;
     }
-    st = ledger_round_commit(r, time_ns, &info->tip);
-    if (st != ST_OK) {
-        s->broken = true;
-        return st;
-    }
-    round_settle(s);
-    s->last_time_ns = time_ns;
-    info->produced = true;
-    info->messages = rc.included;
-    info->completed = rc.completed;
-    info->instructions = rc.used;
-    info->paused = false;
-    for (uint32_t i = 0; i < s->ncanisters; i++)
-        info->paused |= s->canisters[i]->paused.active;
-    return ST_OK;
+    return round_finish(&rc, info);
 }

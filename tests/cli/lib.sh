@@ -35,9 +35,8 @@ stop_node() {
     [ "$rc" -eq 0 ] || die "node exited with $rc after SIGTERM"
 }
 
-# expect_match TEXT REGEX WHAT
-# (a here-string, not `printf | grep -q`: under pipefail grep -q exiting at its first match can
-# SIGPIPE the printf and fail a check that matched)
+# expect_match TEXT REGEX WHAT (a here-string, not a pipe: grep -q stops at the first match,
+# and under pipefail the writer's SIGPIPE on a long TEXT would fail the match)
 expect_match() {
     grep -Eq -- "$2" <<<"$1" || die "$3: got '$1', want /$2/"
 }
