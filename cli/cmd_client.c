@@ -209,7 +209,25 @@ static status call(client *c, const char *method, json_t *params, json_t **r, rp
             return st;
         c->checked = true;
     }
-    return rpc_client_call(c->url, method, params, r, e);
+    /* a node still starting (loading canisters, resuming a paused message) answers
+     * NODE_STARTING: wait for it, up to --timeout, saying so after 2 s */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    bool said = false;
+    for (;;) {
+        status st = rpc_client_call(c->url, method, params, r, e);
+        if (st != ST_RPC_ERROR || strcmp(e->status, "NODE_STARTING") != 0)
+            return st;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((uint64_t)(now.tv_sec - start.tv_sec) >= c->timeout_s)
+            return st;
+        if (!said && now.tv_sec - start.tv_sec >= 2) {
+            fprintf(stderr, "tally %s: waiting for the node to finish starting (resuming)\n",
+                    c->cmd);
+            said = true;
+        }
+        usleep(100000);
+    }
 }
 
 /* The node URL: --node, DIR/node.url, DIR/node.json's listen address, or the default. */

@@ -107,6 +107,7 @@ struct rpc_server {
     rpc_senders *senders;          /* per-sender mempool shares and rates */
     char dir[4096];                /* the node directory ("" unknown): free disk space */
     _Atomic uint64_t disk_warned;  /* monotonic s of the last low-disk warning */
+    atomic_bool ready;             /* the scheduler is attached (rpc_server_attach) */
 };
 
 /* The error of one call, before it becomes a JSON-RPC error object. */
@@ -957,6 +958,12 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
                        "schedule_version", (json_int_t)g->schedule_version);
     uint64_t commits, admitted;
     rpc_server_admit_stats(srv, &commits, &admitted);
+    if (result && json_object_set_new(result, "state",
+                                      json_string(atomic_load(&srv->ready) ? "serving"
+                                                                           : "resuming")) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
     json_t *extra = result && srv->opt.status_extra ? srv->opt.status_extra(srv->opt.forward_user)
                                                     : NULL;
     if (extra && json_object_set_new(result, "replication", extra) != 0) {
@@ -1013,7 +1020,7 @@ static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
     if (st == ST_OK)
         st = ledger_block_get(rd, h ? (uint64_t)json_integer_value(h) : tip.height, &b);
     /* its size before it is built: 67 bytes per message id, 400 for the rest */
-    size_t need = 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3);
+    size_t need = st == ST_OK ? 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3) : 0;
     if (st != ST_OK)
         tally_error(e, st, "block");
     else if (need > e->budget)
@@ -1209,7 +1216,10 @@ static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group,
     for (size_t i = 0; i < BASE_ARRAY_LEN(methods); i++)
         if (!strcmp(methods[i].name, json_string_value(method)))
             fn = methods[i].fn;
-    if (!fn) {
+    if (fn && fn != m_status && !atomic_load_explicit(&srv->ready, memory_order_acquire)) {
+        tally_error(&e, ST_NODE_STARTING, "");
+        snprintf(e.message, sizeof e.message, "%s", status_message(ST_NODE_STARTING));
+    } else if (!fn) {
         e.code = RPC_METHOD_NOT_FOUND;
         snprintf(e.message, sizeof e.message, "method not found: %s", json_string_value(method));
     } else if (params && !json_is_object(params)) {
@@ -1539,6 +1549,7 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
         return ST_OUT_OF_MEMORY;
     srv->lg = lg;
     srv->s = s;
+    atomic_init(&srv->ready, s != NULL);
     srv->lock = lock;
     srv->opt = *opt;
     snprintf(srv->listen, sizeof srv->listen, "%s", opt->listen);
@@ -1618,6 +1629,13 @@ status rpc_server_start(rpc_server *srv)
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     return srv->daemon ? ST_OK : ST_IO_ERROR;
+}
+
+void rpc_server_attach(rpc_server *srv, struct scheduler *s, struct query_pool *queries)
+{
+    srv->s = s;
+    srv->opt.queries = queries;
+    atomic_store_explicit(&srv->ready, true, memory_order_release); /* after both */
 }
 
 uint16_t rpc_server_port(const rpc_server *srv)

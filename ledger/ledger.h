@@ -213,6 +213,12 @@ typedef struct ledger_verify_report {
  * ST_NO_GENESIS, ST_LMDB_ERROR, ST_OUT_OF_MEMORY. */
 status ledger_verify_chain(ledger *lg, ledger_verify_report *report);
 
+/* As ledger_open; on failure `why` (caller's, cap bytes; may be NULL) names the directory and
+ * what failed with the system's reason ("DIR: env open: Permission denied (ledger/...)"), so
+ * that a FAULT is not only "LMDB storage error". */
+status ledger_open_detail(const char *dir, const ledger_options *opt, ledger **out, char *why,
+                          size_t cap);
+
 /* Closes the handle. No reader or round of it may be open. NULL is allowed. */
 void ledger_close(ledger *lg);
 

@@ -20,6 +20,23 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 passed=0 failed=0
 built=()
+# Filters meson test's output: failures and the summary as they come; passed tests only as a
+# progress line ("12/70 tests done, 95 s") at most every PROGRESS_S seconds (default 15), so a
+# long suite is never silent for minutes.
+progress() {
+    local line last=$SECONDS t0=$SECONDS
+    while IFS= read -r line; do
+        if [[ $line =~ ^\ *([0-9]+)/([0-9]+)\ .*\ OK\  ]]; then
+            if ((SECONDS - last >= ${PROGRESS_S:-15})); then
+                echo "    ${BASH_REMATCH[1]}/${BASH_REMATCH[2]} tests done, $((SECONDS - t0)) s"
+                last=$SECONDS
+            fi
+        else
+            printf '%s\n' "$line"
+        fi
+    done
+}
+
 run() { # name, CC, timeout multiplier, meson options...
     local dir="build-$1" cc="$2" mult="$3"; shift 3
     echo "=== $dir (CC=$cc $*)"
@@ -34,7 +51,7 @@ run() { # name, CC, timeout multiplier, meson options...
     fi
     local t1=$SECONDS
     meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "$mult" \
-        "${TEST_ARGS[@]}" | tee "$dir.test.log" | grep -v "^ *[0-9]*/[0-9]* .* OK "
+        "${TEST_ARGS[@]}" | tee "$dir.test.log" | progress
     local ok fail
     ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir.test.log" | tail -1)
     fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {s += $2} END {print s + 0}' "$dir.test.log")
