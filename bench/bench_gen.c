@@ -445,7 +445,7 @@ status bench_gen_module(opcode op, uint32_t repeat, uint32_t iters, uint32_t siz
         bench_plan p;
         bench_gen_plan(op, &p);
         if (p.kind == BENCH_SKIP)
-            return ST_BUG_INVARIANT;
+            return BUG();
     }
     size_t old = out->len;
     em e = {out, writer_header(out)};

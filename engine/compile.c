@@ -241,7 +241,7 @@ static uint32_t opnd(comp *c, uint32_t i)
 static uint32_t pop(comp *c)
 {
     if (c->vh == 0) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return 0;
     }
     c->vh--;
@@ -616,7 +616,7 @@ static void emit_moves(comp *c, const ctrl *t, uint32_t arity)
 static void br_to(comp *c, uint32_t depth, const cond *k)
 {
     if (depth >= c->ch) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return;
     }
     ctrl *t = &c->cs[c->ch - 1 - depth];
@@ -675,7 +675,7 @@ static void br_table(comp *c, uint32_t n, const uint32_t *depths)
     }
     for (uint32_t k = 0; k <= n && c->st == ST_OK; k++) {
         if (depths[k] >= c->ch) {
-            c->st = ST_BUG_INVARIANT;
+            c->st = BUG();
             return;
         }
         ctrl *t = &c->cs[c->ch - 1 - depths[k]];
@@ -725,7 +725,7 @@ static status block_arity(comp *c, const engine_insn *in, uint32_t *np, uint32_t
         *nr = 1;
     } else {
         if (in->a >= c->m->ntypes)
-            return ST_BUG_INVARIANT;
+            return BUG();
         *np = c->m->types[in->a].nparams;
         *nr = c->m->types[in->a].nresults;
     }
@@ -963,13 +963,13 @@ static void fuse_calls(comp *c, const vm_code_func *funcs)
 static void emit_call(comp *c, uint32_t fidx, bool indirect, uint32_t type, uint32_t table)
 {
     if (!indirect && fidx >= c->m->nfuncs) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return;
     }
     uint32_t i = indirect ? pop(c) : 0;
     const functype *ft = indirect ? &c->m->types[type] : engine_func_type(c->m, fidx);
     if (c->vh < ft->nparams) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return;
     }
     for (uint32_t k = c->vh - ft->nparams; k < c->vh; k++)
@@ -1094,7 +1094,7 @@ static void emit_misc(comp *c, opcode op, const imm *im)
         put_n(c, VM_SELECT, v, 4);
         mark_last(c, pc);
         break;
-    default: c->st = ST_BUG_INVARIANT; break;
+    default: c->st = BUG(); break;
     }
 }
 
@@ -1233,7 +1233,7 @@ static status compile_body(comp *c, const func *fn, vm_code_func *out)
     bool done = false;
     while (!done && st == ST_OK && c->st == ST_OK) {
         if (reader_left(&r) == 0)
-            return ST_BUG_INVARIANT;
+            return BUG();
         st = compile_insn(c, &r, &done);
     }
     if (st == ST_OK)

@@ -1171,7 +1171,7 @@ status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t
 {
     vm_exec *ex = &inst->ex;
     if (ex->state == VM_READY || ex->state == VM_PAUSED)
-        return ST_BUG_INVARIANT;
+        return BUG();
     ex->entry = f;
     ex->pause_requested = false;
     ex->max_depth = 0;
@@ -1208,7 +1208,7 @@ status engine_instance_run(engine_instance *inst, bool *paused)
     vm_exec *ex = &inst->ex;
     *paused = false;
     if (ex->state != VM_READY && ex->state != VM_PAUSED)
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (ex->pending != ST_OK) {
         ex->state = VM_IDLE;
         return ex->pending;

@@ -104,7 +104,7 @@ static status live_bind(live *lv, const host_code *code)
         return ST_OUT_OF_MEMORY;
     for (uint32_t i = 0; i < code->nmethods; i++)
         if (!(lv->methods[i] = export_func(inst, code->methods[i].export)))
-            return ST_BUG_INVARIANT;
+            return BUG();
     for (int i = 0; i < ENTRY_COUNT; i++)
         lv->entries[i] = export_func(inst, code->entries[i]);
     for (uint32_t i = 0; i < lv->nglobals; i++) {
@@ -144,7 +144,7 @@ static status live_open(host_canister *c, const host_code *code, live *lv, bool 
         st = ST_CORRUPT_LEDGER;
     if (st != ST_OK) {
         engine_instance_free(inst);
-        return st == ST_INCOMPATIBLE_IMPORT ? ST_BUG_INVARIANT : st;
+        return st == ST_INCOMPATIBLE_IMPORT ? BUG() : st;
     }
     lv->inst = inst;
     st = live_bind(lv, code);
@@ -404,7 +404,7 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
         x->accepted = lv->entries[ENTRY_INSPECT] == NULL;
         return lv->entries[ENTRY_INSPECT];
     }
-    c->pending = ST_BUG_INVARIANT;
+    c->pending = BUG();
     return NULL;
 }
 
@@ -499,7 +499,7 @@ status host_canister_call_run(host_canister *c, host_result *res, bool *paused)
     host_result_init(res);
     *paused = false;
     if (!c->busy)
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (!c->call_live) { /* nothing ran: no code, no such method, or nothing to do */
         c->busy = false;
         res->accepted = c->x.accepted;

@@ -222,7 +222,7 @@ static status bind_imports(host_code *code)
         } else {
             int r = ic0_row_find(im->name);
             if (r < 0)
-                return ST_BUG_INVARIANT; /* checked on the original module */
+                return BUG(); /* checked on the original module */
             st = engine_host_func_new(t, ic0_call, (void *)&host_ic0_rows[r], &code->funcs[i]);
         }
         if (st != ST_OK)
@@ -242,7 +242,7 @@ static status find_counter(host_code *code)
             code->counter_global = m->exports[i].index;
             return ST_OK;
         }
-    return ST_BUG_INVARIANT;
+    return BUG();
 }
 
 /* The bytes the canister memory limit counts for a fresh instance: memory and tables at their

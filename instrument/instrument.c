@@ -527,7 +527,7 @@ static status emit_sections(ctx *c, buf *out)
         uint32_t size;
         span content;
         if (reader_u8(&r, &id) || reader_u32(&r, &size) || reader_bytes(&r, size, &content)) {
-            st = ST_BUG_INVARIANT; /* the decoder accepted this module */
+            st = BUG(); /* the decoder accepted this module */
             break;
         }
         if (id == SEC_CUSTOM) {

@@ -124,7 +124,7 @@ sched_canister *sched_canister_find(scheduler *s, uint64_t id)
 status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 {
     if (s->ncanisters && s->canisters[s->ncanisters - 1]->id >= id)
-        return ST_BUG_INVARIANT; /* ids only grow */
+        return BUG(); /* ids only grow */
     if (s->ncanisters == s->canisters_cap) {
         uint32_t cap = s->canisters_cap ? 2 * s->canisters_cap : 16;
         sched_canister **p = base_realloc(s->canisters, cap * sizeof *p);
