@@ -1,6 +1,6 @@
 /* bench_gen.c - builds the micro-benchmark modules of `tally bench weights` with the Wasm binary
  * writer (instrument/instrument.h): one module per opcode in the shape of the Internet
- * Computer's `wasm_instructions` benchmark (../shared/IC-REFERENCE.md section 5), the empty-loop
+ * Computer's `wasm_instructions` benchmark (the IC spec section 5), the empty-loop
  * baseline, and the host-call canisters. This file only writes bytes; timing and statistics are
  * in bench_weights.c.
  *

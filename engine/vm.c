@@ -15,10 +15,10 @@
  * global before anything else can look at it (a host call, a switch to another instance, leaving
  * the loop), CTR_LOAD reads it again afterwards (a host function may charge or set it).
  *
- * Determinism (DESIGN.md): NaN results of the F_CANON instructions are canonicalized; abs, neg,
- * copysign, reinterpret, loads and stores move bits; min/max/nearest are written out with
- * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call
- * whose result can differ between C libraries (ceil/floor/trunc/sqrt are exact by IEEE). */
+ * Determinism (docs/decisions.md): NaN results of the F_CANON instructions are canonicalized; abs,
+ * neg, copysign, reinterpret, loads and stores move bits; min/max/nearest are written out with
+ * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call whose
+ * result can differ between C libraries (ceil/floor/trunc/sqrt are exact by IEEE). */
 #include "engine_int.h"
 
 #include <math.h>
@@ -512,7 +512,7 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 
 #ifndef TALLY_DISPATCH_SWITCH
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic" /* computed goto (STYLE.md: allowed in the VM) */
+#pragma GCC diagnostic ignored "-Wpedantic" /* computed goto (docs/style.md: allowed in the VM) */
 #endif
 
 status vm_exec_run(engine_instance *entry, bool *paused)

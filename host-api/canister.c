@@ -1,6 +1,6 @@
 /* canister.c - a canister's life (host_canister): install, transactional messages (update,
  * query, tasks, inspect), sliced execution, atomic upgrade, and the results of messages
- * (IC-REFERENCE.md section 3 "Transactional entry points", section 4 for slicing).
+ * (the IC spec section 3 "Transactional entry points", section 4 for slicing).
  *
  * Every message keeps its changes only when it succeeds: heap (state.c's shadow), mutable
  * globals (saved at the start of the message), stable memory (state.c's undo log) and system

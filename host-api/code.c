@@ -1,5 +1,5 @@
 /* code.c - deploy-time processing of canister code (host_code): the IC's module rules
- * (IC-REFERENCE.md section 6.2, the ones that matter to a single node), instrumentation,
+ * (the IC spec section 6.2, the ones that matter to a single node), instrumentation,
  * compilation, and the resolution of every import, once, to a row of the static ic0 table.
  * Not the handlers (ic0.c) nor the canister lifecycle (canister.c). */
 #include "host_int.h"

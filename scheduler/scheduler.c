@@ -467,7 +467,7 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
 status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
                        host_result *res)
 {
-    if (s->broken) { /* a failed round left uncommitted state in memory (issue 11) */
+    if (s->broken) { /* a failed round left uncommitted state in memory */
         status rs = sched_reload(s);
         if (rs != ST_OK)
             return rs;
