@@ -546,6 +546,8 @@ status vm_exec_run(engine_instance *entry, bool *paused)
     *paused = false;
     LOAD_MEM();
     CTR_LOAD();
+    /* the dispatch loop is laid out by hand, one handler per line or block */
+    /* clang-format off */
 #ifdef TALLY_DISPATCH_SWITCH
 dispatch:
     switch ((vm_op)*pc) {
@@ -1151,6 +1153,7 @@ do_return:
     default: TRAP(ST_BUG_INVARIANT);
     }
 #endif
+    /* clang-format on */
 
 trap:
     ex->state = VM_IDLE;
