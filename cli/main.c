@@ -33,6 +33,8 @@ static const cli_command commands[] = {
     {"status", "show the node's chain, height and roots", cmd_client},
     {"block", "show a block", cmd_client},
     {"receipt", "show the receipt of a message", cmd_client},
+    {"canisters", "list the canisters", cmd_client},
+    {"canister", "show one canister (module hash, controllers, memory, status)", cmd_client},
     {"replay", "re-execute a node's blocks and verify every root", cmd_replay},
 };
 

@@ -32,6 +32,23 @@ typedef host_ic0_row ic0_row;
 extern const ic0_row host_ic0_rows[IC0_COUNT];
 extern const ic0_handler host_ic0_handlers[IC0_COUNT];
 
+/* Row numbers by name: IC0_ROW_call_new, ... */
+enum {
+#define IC0(name, params, results, base, per_byte, ctx, support) IC0_ROW_##name,
+#include "ic0.def"
+#undef IC0
+};
+
+/* The handlers of call.c (inter-canister calls and the cycles that ride on them). */
+#define IC0_CALL_HANDLERS(X) X(call_new) X(call_on_cleanup) X(call_data_append)                \
+    X(call_with_best_effort_response) X(call_cycles_add) X(call_cycles_add128) X(call_perform) \
+    X(msg_reject_code) X(msg_cycles_available) X(msg_cycles_available128)                      \
+    X(msg_cycles_refunded) X(msg_cycles_refunded128) X(msg_cycles_accept)                      \
+    X(msg_cycles_accept128)
+#define IC0_DECLARE_HANDLER(name) status h_##name(exec *x, uint64_t *slots);
+IC0_CALL_HANDLERS(IC0_DECLARE_HANDLER)
+#undef IC0_DECLARE_HANDLER
+
 /* The row named `name`, or -1. */
 int ic0_row_find(span name);
 /* The host function every ic0 import is bound to; `user` is its const ic0_row. */
@@ -116,6 +133,16 @@ struct exec {
     uint8_t cert[HOST_CERTIFIED_MAX];
     size_t detail_len;
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
+    /* inter-canister calls (call.c) */
+    bool replied_before;     /* callbacks: the call context was answered by an earlier message */
+    bool building;           /* a call is under construction (call_new .. call_perform) */
+    host_call_out pending;   /* that call */
+    host_call_out *calls;    /* calls performed by this message, in order */
+    uint32_t ncalls, calls_cap;
+    u128 cycles_left;        /* msg.balance less the cycles attached so far */
+    u128 available;          /* cycles of the request not accepted yet */
+    u128 cycles_accepted;    /* cycles accepted by this message */
+    uint64_t cb_arg[1];      /* a callback's argument: its env */
 };
 
 /* meter.c: the message's instruction accounting. */
@@ -141,6 +168,17 @@ status exec_fail(exec *x, status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* The canister memory range [ptr, ptr+len) for reading (write false) or for writing (its
+ * pages marked for commit or rollback), or a trap (ST_HOST_OOB) naming ic0.<fn>. */
+status exec_mem(exec *x, const char *fn, uint64_t ptr, uint64_t len, bool write, uint8_t **out);
+
+/* call.c: the state of calls at the start of a message (from x->msg), and dropping the calls
+ * of a message that did not commit (its attached cycles go back). */
+void exec_calls_begin(exec *x);
+void exec_calls_drop(exec *x);
+/* Frees a host_call_out's buffers. */
+void host_call_out_fini(host_call_out *o);
 
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 

@@ -63,7 +63,7 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     p->slices++;
     c->touched = true; /* the aux record changes either way */
     if (!paused) {
-        st = put_result(rc, p->id, &res, 0);
+        st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
         paused_clear(p);
     }
     host_result_fini(&res);
@@ -85,7 +85,7 @@ static span rebase(span s, span from, const uint8_t *to)
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns)
+                            uint64_t time_ns, u128 balance)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -105,7 +105,9 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .caller = span_of(p->caller, PRINCIPAL_MAX),
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
-                         .slice_limit = s->genesis.slice_instructions};
+                         .slice_limit = s->genesis.slice_instructions,
+                         .call_room = route_call_room(c),
+                         .balance = balance};
     p->time_ns = time_ns;
     st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
     if (st != ST_OK) {
@@ -121,7 +123,9 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
-    return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
+    /* a restored message begins with the balance it began with (kept in the aux) */
+    return st != ST_OK ? st
+                       : message_begin(s, c, envelope, &m, id, time_ns, c->route.paused_balance);
 }
 
 status round_resume_paused(round_ctx *rc)
@@ -141,10 +145,22 @@ status round_resume_paused(round_ctx *rc)
 static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
                           span envelope)
 {
+    if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
+        call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
+        memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
+        sched_principal_of_key(m->sender, origin.principal);
+        return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
+    }
     sched_canister *c = sched_canister_find(rc->s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
-    status st = message_begin(rc->s, c, envelope, m, id, rc->time_ns);
+    if (c->route.status != LEDGER_CANISTER_RUNNING)
+        return refuse(rc, id, ST_CANISTER_STOPPED);
+    status st = c->paused.active ? ST_CANISTER_BUSY : ST_OK;
+    if (st == ST_OK) {
+        c->route.paused_balance = sched_cycles_balance(c);
+        st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, c->route.paused_balance);
+    }
     if (st == ST_CANISTER_BUSY)
         return refuse(rc, id, st);
     if (st != ST_OK)
@@ -293,11 +309,11 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
         return refuse(rc, id, ST_NOT_AUTHORIZED);
-    if (c->paused.active)
+    if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
     span init;
     uint64_t cost = 0;
@@ -387,7 +403,7 @@ static status stage_stable(round_ctx *rc, sched_canister *c, const host_saved *s
 static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *sv, buf *aux)
 {
     ledger_canister rec = {.controller_count = c->ncontrollers,
-                           .status = LEDGER_CANISTER_RUNNING,
+                           .status = c->route.status,
                            .heap_pages = (uint32_t)(sv->heap.len / LEDGER_PAGE_SIZE),
                            .stable_pages = (uint32_t)(sv->stable_bytes / LEDGER_PAGE_SIZE),
                            .version = sv->version};
@@ -494,6 +510,8 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
         st = round_execute(&rc, env);
     if (st == ST_NOT_FOUND)
         st = ST_OK;
+    if (st == ST_OK)
+        st = route_run(&rc); /* then the queued requests and responses (route.c) */
     if (st == ST_OK)
         st = round_stage_canisters(&rc);
     if (st == ST_OK)
