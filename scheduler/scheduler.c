@@ -297,15 +297,29 @@ status sched_aux_decode(span aux, aux_fields *f)
 /* ---- loading -------------------------------------------------------------------------------- */
 
 /* Reads `pages` 64 KiB pages of one memory into a new buffer. */
+/* A canister memory of `pages` pages from the ledger, into a fresh zero area, and *set, a bit
+ * per page that is not all zero (host_saved.heap_set): the zero (absent) pages are neither
+ * written here nor read by the restore, so a large, mostly untouched memory costs memory only
+ * for its written pages. */
 static status read_memory(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32_t pages,
-                          uint8_t **out)
+                          base_zarea *out, uint8_t **set)
 {
-    *out = base_alloc((size_t)pages * LEDGER_PAGE_SIZE);
-    if (!*out)
+    size_t n = (size_t)pages * LEDGER_PAGE_SIZE;
+    *set = base_calloc((size_t)pages / 8 + 1, 1);
+    if (!*set || !base_zarea_grow(out, n, n))
+        return ST_OUT_OF_MEMORY;
+    uint8_t *page = base_alloc(LEDGER_PAGE_SIZE);
+    if (!page)
         return ST_OUT_OF_MEMORY;
     status st = ST_OK;
-    for (uint32_t p = 0; st == ST_OK && p < pages; p++)
-        st = ledger_page_get(rd, id, mem, p, *out + (size_t)p * LEDGER_PAGE_SIZE);
+    for (uint32_t p = 0; st == ST_OK && p < pages; p++) {
+        st = ledger_page_get(rd, id, mem, p, page);
+        if (st == ST_OK && !base_is_zero(page, LEDGER_PAGE_SIZE)) {
+            memcpy(out->ptr + (size_t)p * LEDGER_PAGE_SIZE, page, LEDGER_PAGE_SIZE);
+            (*set)[p / 8] = (uint8_t)((*set)[p / 8] | (1u << (p % 8)));
+        }
+    }
+    base_free(page);
     return st;
 }
 
@@ -337,22 +351,27 @@ status sched_host_restore(ledger_reader *rd, uint64_t id, const ledger_canister 
                           const host_code *code, host_canister *hc, aux_fields *f)
 {
     status st = sched_aux_decode(rec->aux, f);
-    uint8_t *heap = NULL, *stable = NULL;
+    base_zarea heap = {0}, stable = {0};
+    uint8_t *heap_set = NULL, *stable_set = NULL;
     if (st == ST_OK)
-        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec->heap_pages, &heap);
+        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec->heap_pages, &heap, &heap_set);
     if (st == ST_OK)
-        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec->stable_pages, &stable);
+        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec->stable_pages, &stable, &stable_set);
     if (st == ST_OK) {
-        host_saved sv = {.heap = span_of(heap, (size_t)rec->heap_pages * LEDGER_PAGE_SIZE),
+        host_saved sv = {.heap = span_of(heap.ptr, (size_t)rec->heap_pages * LEDGER_PAGE_SIZE),
                          .stable_bytes = (uint64_t)rec->stable_pages * LEDGER_PAGE_SIZE,
+                         .heap_set = heap_set,
+                         .stable_set = stable_set,
                          .version = rec->version,
                          .timer = f->timer,
                          .certified_data = span_of(rec->certified_data, rec->certified_data_len)};
-        st = host_canister_restore(hc, code, &sv, span_of(stable, (size_t)sv.stable_bytes),
+        st = host_canister_restore(hc, code, &sv, span_of(stable.ptr, (size_t)sv.stable_bytes),
                                    f->globals);
     }
-    base_free(heap);
-    base_free(stable);
+    base_zarea_free(&heap);
+    base_zarea_free(&stable);
+    base_free(heap_set);
+    base_free(stable_set);
     return st;
 }
 
@@ -446,6 +465,7 @@ status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
     s->hcfg.schedule = (int)g->schedule_version;
     s->hcfg.max_stable_pages = s->genesis.max_stable_pages;
     s->hcfg.run.max_memory_pages = s->genesis.max_heap_pages;
+    s->hcfg.max_memory_bytes = s->genesis.max_canister_memory;
     if (opt) {
         s->hcfg.debug_sink = opt->debug_sink;
         s->hcfg.debug_user = opt->debug_user;
@@ -464,6 +484,7 @@ void scheduler_close(scheduler *s)
 {
     if (!s)
         return;
+    sched_block_drop(s);
     drop_all(s);
     base_free(s->canisters);
     while (s->ncodes) { /* every entry was released with its canisters; free any left over */
