@@ -25,6 +25,15 @@ typedef enum status_class {
     SC_BUG,     /* broken invariant */
 } status_class;
 
+/* A broken invariant: BUG() evaluates to ST_BUG_INVARIANT and records the file and line of the
+ * caller (base_bug_where: the last one of this thread, NULL if none), so that the status a caller
+ * reports can be traced to the check that failed. Built with -DTALLY_BUG_ABORT (meson option
+ * bug_abort, for debugging), it prints the place and aborts instead. Use it for every
+ * ST_BUG_INVARIANT a function returns of its own (docs/style.md "Errors"). */
+#define BUG() base_bug(__FILE__, __LINE__)
+status base_bug(const char *file, int line);
+const char *base_bug_where(int *line);
+
 /* Number of rows in status.def. */
 enum { STATUS_COUNT = 0
 #define STATUS(name, num, cls, msg) +1

@@ -203,7 +203,7 @@ static status bench_replay(const char *dir, uint32_t threads, uint32_t messages,
     if (st == ST_OK && div.height) {
         fprintf(stderr, "tally bench node: replay diverged at block %llu: %s\n",
                 (unsigned long long)div.height, div.what);
-        st = ST_BUG_INVARIANT;
+        st = BUG();
     }
     return st;
 }

@@ -1,6 +1,6 @@
 /* main.c - the `tally` command: dispatches subcommands. The only place (with the other cli/
  * files) that parses argv. Every subcommand has --help; errors go to stderr with the status
- * name and a non-zero exit (DESIGN.md "cli"). */
+ * name and a non-zero exit (docs/decisions.md "cli"). */
 #include "bench.h"
 #include "cli.h"
 

@@ -1,6 +1,6 @@
 /* canister.c - a canister's life (host_canister): install, transactional messages (update,
  * query, tasks, inspect), sliced execution, atomic upgrade, and the results of messages
- * (IC-REFERENCE.md section 3 "Transactional entry points", section 4 for slicing).
+ * (the IC spec section 3 "Transactional entry points", section 4 for slicing).
  *
  * Every message keeps its changes only when it succeeds: heap (state.c's shadow), mutable
  * globals (saved at the start of the message), stable memory (state.c's undo log) and system
@@ -119,7 +119,7 @@ static status live_bind(live *lv, const host_code *code)
         return ST_OUT_OF_MEMORY;
     for (uint32_t i = 0; i < code->nmethods; i++)
         if (!(lv->methods[i] = export_func(inst, code->methods[i].export)))
-            return ST_BUG_INVARIANT;
+            return BUG();
     for (int i = 0; i < ENTRY_COUNT; i++)
         lv->entries[i] = export_func(inst, code->entries[i]);
     for (uint32_t i = 0; i < lv->nglobals; i++) {
@@ -159,7 +159,7 @@ static status live_open(host_canister *c, const host_code *code, live *lv, bool 
         st = ST_CORRUPT_LEDGER;
     if (st != ST_OK) {
         engine_instance_free(inst);
-        return st == ST_INCOMPATIBLE_IMPORT ? ST_BUG_INVARIANT : st;
+        return st == ST_INCOMPATIBLE_IMPORT ? BUG() : st;
     }
     lv->inst = inst;
     st = live_bind(lv, code);
@@ -445,7 +445,7 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
         return f;
     }
     }
-    c->pending = ST_BUG_INVARIANT;
+    c->pending = BUG();
     return NULL;
 }
 
@@ -551,7 +551,7 @@ status host_canister_call_run(host_canister *c, host_result *res, bool *paused)
     host_result_init(res);
     *paused = false;
     if (!c->busy)
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (!c->call_live) { /* nothing ran: no code, no such method, or nothing to do */
         c->busy = false;
         res->accepted = c->x.accepted;

@@ -2,7 +2,7 @@
  * processing of canister code (host_code), the ic0 handlers (a static table built from ic0.def),
  * and a canister's live state with its lifecycle and transactional messages (host_canister).
  *
- * Facts followed: ../shared/IC-REFERENCE.md section 3 (semantics), 1.4 (host-call charges),
+ * Facts followed: the IC spec section 3 (semantics), 1.4 (host-call charges),
  * 4 (deterministic time slicing), 6.2 (module rules). Where tally departs, docs/canisters.md
  * says so. Everything here is a pure function of (state, message): no wall clock, no addresses,
  * no hash-table order.
@@ -66,7 +66,7 @@ typedef struct host_code host_code;
 
 enum { HOST_METHOD_UPDATE = 1, HOST_METHOD_QUERY = 2 };
 
-/* Processes a module's original bytes once (DESIGN.md "deploy"):
+/* Processes a module's original bytes once (docs/decisions.md "deploy"):
  *   decode + validate (cfg->engine); the IC's module rules: function imports only from "ic0",
  *   each a row of ic0.def with exactly its signature and SUPPORTED; no memory/table/global
  *   imports; exports `canister_update <name>` / `canister_query <name>` (unique <name>, at most
@@ -186,7 +186,7 @@ typedef enum host_response {
     HOST_RESPONSE_REJECT,   /* bytes = reject message, reject_code set */
 } host_response;
 
-/* IC reject codes, numbered as the IC interface specification's "Reject codes" section. */
+/* IC reject codes, numbered as the IC spec's "Reject codes" section. */
 enum {
     HOST_REJECT_SYS_FATAL = 1,
     HOST_REJECT_SYS_TRANSIENT = 2,

@@ -42,7 +42,7 @@ void sink_bytes(sink *s, span v)
 {
     if (v.len > UINT32_MAX) {
         if (s->st == ST_OK)
-            s->st = ST_BUG_INVARIANT; /* callers bound every length far below */
+            s->st = BUG(); /* callers bound every length far below */
         return;
     }
     sink_u32(s, (uint32_t)v.len);

@@ -600,7 +600,7 @@ static status final_record(ledger *lg, MDB_txn *txn, const ledger_round *r, uint
         }
     }
     if (created) /* canister_create always stages a record */
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (dec_canister(span_of(v.mv_data, v.mv_size), out, ST_CORRUPT_LEDGER) != ST_OK)
         return STORE_CORRUPT(lg, "canister record");
     return ST_OK;

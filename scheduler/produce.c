@@ -181,7 +181,7 @@ status scheduler_has_work(scheduler *s, bool *out)
     if (st == ST_NOT_FOUND)
         return ST_OK;
     *out = st == ST_OK;
-    return st; /* a read fault is reported, never taken for "no work" (issue 11) */
+    return st; /* a read fault is reported, never taken for "no work" */
 }
 
 status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *info)
@@ -190,7 +190,7 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
     status st = s->broken ? sched_reload(s) : ST_OK;
     if (st != ST_OK)
         return st;
-    ledger_reader *rd = NULL; /* ledger_read_begin leaves it unset on failure (issue 11) */
+    ledger_reader *rd = NULL; /* ledger_read_begin leaves it unset on failure */
     st = ledger_read_begin(s->lg, &rd);
     if (st == ST_OK)
         st = ledger_tip_get(rd, &info->tip);

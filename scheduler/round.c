@@ -292,7 +292,7 @@ static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t
         uint64_t assigned = 0;
         st = ledger_round_canister_create(rc->r, &rec, &assigned);
         if (st == ST_OK && assigned != cid)
-            st = ST_BUG_INVARIANT;
+            st = BUG();
         if (st == ST_OK) {
             s->next_canister_id++;
             c->touched = true;
@@ -420,7 +420,7 @@ static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *s
         memcpy(rec.code_hash, c->code->hash, LEDGER_HASH_SIZE);
     memcpy(rec.controllers, c->controllers, sizeof rec.controllers);
     if (sv->certified_data.len > LEDGER_CERTIFIED_DATA_MAX)
-        return ST_BUG_INVARIANT;
+        return BUG();
     rec.certified_data_len = (uint32_t)sv->certified_data.len;
     if (sv->certified_data.len)
         memcpy(rec.certified_data, sv->certified_data.ptr, sv->certified_data.len);

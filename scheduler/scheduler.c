@@ -124,7 +124,7 @@ sched_canister *sched_canister_find(scheduler *s, uint64_t id)
 status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 {
     if (s->ncanisters && s->canisters[s->ncanisters - 1]->id >= id)
-        return ST_BUG_INVARIANT; /* ids only grow */
+        return BUG(); /* ids only grow */
     if (s->ncanisters == s->canisters_cap) {
         uint32_t cap = s->canisters_cap ? 2 * s->canisters_cap : 16;
         sched_canister **p = base_realloc(s->canisters, cap * sizeof *p);
@@ -536,7 +536,7 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
 status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
                        host_result *res)
 {
-    if (s->broken) { /* a failed round left uncommitted state in memory (issue 11) */
+    if (s->broken) { /* a failed round left uncommitted state in memory */
         status rs = sched_reload(s);
         if (rs != ST_OK)
             return rs;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh - install what is missing, then build and run every test in the CI matrix (issue 11):
+# test.sh - install what is missing, then build and run every test in the CI matrix:
 #   build-gcc          gcc -O2 (assertions on)
 #   build-clang-asan   clang -O0 with AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer
 #                      harnesses (-Dfuzz=true: each fuzzes for 10 s, suite fuzz)

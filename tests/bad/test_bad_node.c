@@ -1,4 +1,4 @@
-/* test_bad_node.c - the bad-input catalogue, node part (issue 11): signed messages that the
+/* test_bad_node.c - the bad-input catalogue, node part: signed messages that the
  * ledger must refuse (bad signature, malformed, too large, expired, replayed), a message that
  * never ends (instruction limit in a round), and fault injection: allocation failure at every
  * allocation site of scheduler_has_work, of a round that runs an update and of a round that
