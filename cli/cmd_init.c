@@ -14,7 +14,8 @@ static void init_usage(FILE *out)
     fprintf(out,
             "usage: tally init [--dir DIR] [--chain-id ID] [--round-limit N] [--message-limit N]\n"
             "                  [--slice-limit N] [--max-message-bytes N] [--listen HOST:PORT]\n"
-            "                  [--interval MS] [--schedule N] [--force]\n\n"
+            "                  [--interval MS] [--schedule N] [--no-fees] [--fee NAME=N]...\n"
+            "                  [--force]\n\n"
             "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
             "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
             "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
@@ -27,6 +28,19 @@ static void init_usage(FILE *out)
             "  --interval MS           least time between blocks (default 200)\n"
             "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
             "                          (docs/weights.md)\n"
+            "  --no-fees               a local chain without fees: every fee 0 (cycles are still\n"
+            "                          counted, minted and burned)\n"
+            "  --fee NAME=N            one fee schedule field, in cycles (seconds for\n"
+            "                          freezing_threshold); repeatable, after --no-fees. NAME and\n"
+            "                          default (the IC's application subnet; docs/canisters.md):\n");
+    scheduler_limits lim;
+    ledger_genesis g;
+    scheduler_genesis_default(&g, &lim);
+    const char *name;
+    uint64_t *v;
+    for (unsigned i = 0; (v = scheduler_fee_field(&lim, i, &name)) != NULL; i++)
+        fprintf(out, "                            %-38s %llu\n", name, (unsigned long long)*v);
+    fprintf(out,
             "  --force                 replace an existing node directory's ledger and files\n"
             "Numbers may be written 4e9, 0x100 or 4000000000.\n");
 }
@@ -76,8 +90,31 @@ typedef struct init_opts {
     const char *dir, *chain_id, *listen;
     uint64_t round_limit, message_limit, slice_limit, max_message_bytes, interval_ms;
     uint64_t schedule; /* 0: the default (scheduler_genesis_default) */
-    bool force;
+    bool force, no_fees;
+    bool fee_given[SCHEDULER_FEE_FIELDS];
+    uint64_t fee[SCHEDULER_FEE_FIELDS];
 } init_opts;
+
+/* --fee NAME=N: a field of the fee schedule and a count (0 allowed), else false. */
+static bool fee_parse(const char *v, init_opts *o)
+{
+    const char *eq = strchr(v, '=');
+    scheduler_limits lim;
+    const char *name;
+    for (unsigned i = 0; eq && scheduler_fee_field(&lim, i, &name); i++) {
+        if (strlen(name) != (size_t)(eq - v) || strncmp(v, name, (size_t)(eq - v)) != 0)
+            continue;
+        uint64_t n;
+        if (!(strcmp(eq + 1, "0") == 0 ? (n = 0, true) : parse_count(eq + 1, &n)))
+            break;
+        o->fee[i] = n;
+        o->fee_given[i] = true;
+        return true;
+    }
+    fprintf(stderr, "tally init: --fee %s: %s: expected NAME=N with a NAME of the fee schedule "
+                    "(tally init --help)\n", v, status_name(ST_BAD_ARGUMENT));
+    return false;
+}
 
 /* --schedule N: a known weight schedule (engine/opcodes.def column), else a clear error. */
 static bool schedule_parse(const char *v, uint64_t *out)
@@ -95,8 +132,8 @@ static bool init_parse(int argc, char **argv, init_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--force")) {
-            o->force = true;
+        if (!strcmp(a, "--force") || !strcmp(a, "--no-fees")) {
+            *(a[2] == 'f' ? &o->force : &o->no_fees) = true;
             continue;
         }
         if (!v)
@@ -115,7 +152,8 @@ static bool init_parse(int argc, char **argv, init_opts *o)
                     parse_count(v, &o->max_message_bytes) && o->max_message_bytes <= UINT32_MAX) ||
                    (!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
                     o->interval_ms <= 3600000) ||
-                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->schedule))))
+                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->schedule)) ||
+                   (!strcmp(a, "--fee") && fee_parse(v, o))))
             return false;
     }
     return true;
@@ -146,6 +184,11 @@ static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY
         g->max_message_bytes = (uint32_t)o->max_message_bytes;
     if (o->schedule)
         g->schedule_version = (uint32_t)o->schedule;
+    if (o->no_fees)
+        scheduler_fees_zero(lim);
+    for (unsigned i = 0; i < SCHEDULER_FEE_FIELDS; i++)
+        if (o->fee_given[i])
+            *scheduler_fee_field(lim, i, NULL) = o->fee[i];
     memcpy(g->admin_public_key, pk, LEDGER_PUBLIC_KEY_SIZE);
     ledger *lg = NULL;
     status st = ledger_open(o->dir, NULL, &lg);
@@ -212,10 +255,16 @@ int cmd_init(int argc, char **argv)
     char *pkh = cli_hex_new(pk, sizeof pk);
     printf("initialised %s: chain '%s', weight schedule v%u\n"
            "  limits: round %llu, message %llu, slice %llu instructions; messages up to %u bytes\n"
+           "  fees: %s\n"
            "  admin key: %s (public %s)\n  node: %s, a block at most every %u ms\n",
            o.dir, g.chain_id, g.schedule_version, (unsigned long long)g.round_instruction_limit,
            (unsigned long long)g.message_instruction_limit,
-           (unsigned long long)lim.slice_instructions, g.max_message_bytes, keypath,
+           (unsigned long long)lim.slice_instructions, g.max_message_bytes,
+           lim.fee_update_message_execution || lim.fee_ingress_message_reception ||
+                   lim.fee_gib_storage_per_second || lim.fee_ten_update_instructions_execution
+               ? "charged (the IC's schedule unless --fee changed it; docs/canisters.md)"
+               : "none",
+           keypath,
            pkh ? pkh : "?", cfg.listen, cfg.round_interval_ms);
     base_free(pkh);
     return 0;

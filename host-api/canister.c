@@ -251,6 +251,7 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
     x->accepted = false;
     x->timer_set = false;
     x->cert_set = false;
+    exec_cycles_begin(x);
     x->detail_len = 0;
     x->detail[0] = '\0';
     stable_begin(c);
@@ -259,7 +260,8 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
 /* System state the message changed: applied only when it commits. */
 static void apply_system(host_canister *c)
 {
-    const exec *x = &c->x;
+    exec *x = &c->x;
+    exec_cycles_commit(x);
     if (x->timer_set)
         c->timer = x->timer;
     if (x->cert_set) {
@@ -319,6 +321,7 @@ status host_canister_install(host_canister *c, const host_code *code, const host
     c->version++;
     res->instructions = x->used_before;
     res->committed = true;
+    exec_cycles_report(x, res);
     return ST_OK;
 }
 
@@ -364,6 +367,7 @@ status host_canister_upgrade(host_canister *c, const host_code *code, const host
     c->version++;
     res->instructions = x->used_before;
     res->committed = true;
+    exec_cycles_report(x, res);
     return ST_OK;
 }
 
@@ -484,6 +488,8 @@ static status call_finish(host_canister *c, status st, host_result *res)
         return r;
     }
     res->committed = !x->readonly;
+    if (res->committed)
+        exec_cycles_report(x, res);
     if (x->needs_response && x->responded == RESPONDED_NONE)
         return trap_result(x, ST_NO_REPLY, res); /* the IC keeps the state; so do we */
     if (x->responded != RESPONDED_NONE) {

@@ -122,6 +122,12 @@ typedef struct host_msg {
     uint64_t instruction_limit; /* all instructions of the message, host-call charges included */
     uint64_t slice_limit;       /* instructions per slice; 0 or >= limit: one slice. Only
                                    host_canister_call_run pauses; other paths run to the end */
+    /* Cycles (docs/canisters.md "Cycles"); all 0 for a chain without fees. */
+    u128 cycles_available;      /* attached to the message (msg_cycles_available): 0 for
+                                   ingress and tasks */
+    u128 cycles_prepaid;        /* held back for the message's execution fee, as the IC's
+                                   prepayment: the balance the canister sees excludes it */
+    u128 cycles_frozen;         /* the freezing reserve: the liquid balance excludes it */
 } host_msg;
 
 typedef enum host_response {
@@ -141,6 +147,8 @@ typedef struct host_result {
     uint64_t instructions;/* instructions used, host-call charges included, every slice */
     bool committed;       /* the canister's state changes were kept (false: rolled back) */
     bool accepted;        /* HOST_CALL_INSPECT: the message may enter the mempool */
+    u128 cycles_accepted; /* committed: moved from cycles_available to the balance */
+    u128 cycles_burned;   /* committed: burned by ic0.cycles_burn128 */
 } host_result;
 /* A trap: st is the TRAP status, kind REJECT, reject_code 5, bytes "IC05xx-style" text:
  * "<status name>: <message>[: <detail>]" (ic0.trap: the canister's text). An update that returns
@@ -205,6 +213,20 @@ status host_canister_call_begin(host_canister *c, host_call_kind kind, const hos
 status host_canister_call_run(host_canister *c, host_result *res, bool *paused);
 void host_canister_call_abort(host_canister *c);
 bool host_canister_busy(const host_canister *c);
+
+/* ---- cycles --------------------------------------------------------------------------------
+ * The committed balance (u128, 0 for a new canister). A message's own changes (accept, burn,
+ * cycles sent with calls) are applied when it commits (res->cycles_accepted/_burned tell the
+ * scheduler); fees are charged by the caller between messages with _debit. While a message is
+ * paused, _credit and _debit change the committed balance under it; at its commit what it
+ * burned is cut so that the balance never goes below 0. */
+u128 host_canister_cycles(const host_canister *c);
+/* Sets the committed balance (restore from the ledger). */
+void host_canister_cycles_set(host_canister *c, u128 v);
+/* Adds amount: ST_OK, or ST_CYCLES_OVERFLOW (the balance would pass 2^128-1; unchanged). */
+status host_canister_cycles_credit(host_canister *c, u128 amount);
+/* Takes amount: ST_OK, or ST_CANISTER_OUT_OF_CYCLES (the balance is less; unchanged). */
+status host_canister_cycles_debit(host_canister *c, u128 amount);
 
 /* ---- state, for the ledger and tests ---------------------------------------------------------- */
 

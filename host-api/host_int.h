@@ -125,6 +125,9 @@ struct exec {
     bool cert_set;
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
+    u128 cycles_in;          /* accepted from the message's cycles (cycles.c) */
+    u128 cycles_out;         /* burned, or sent with calls */
+    u128 cycles_burned;      /* the part of cycles_out that was burned */
     size_t detail_len;
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
 };
@@ -140,6 +143,35 @@ status exec_fail(exec *x, status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Copies n bytes to the canister's heap at dst (marking the pages written), or traps with
+ * ST_HOST_OOB naming ic0.<fn>. */
+status exec_write(exec *x, const char *fn, uint64_t dst, const void *src, size_t n);
+
+/* ---- cycles (cycles.c): the internal API for cycles moving within a message ---------------
+ * A message's balance changes are kept in the exec and applied when it commits; a trap drops
+ * them. */
+void exec_cycles_begin(exec *x);
+/* What ic0.canister_cycle_balance128 gives: committed + accepted - taken - prepaid (>= 0). */
+u128 exec_cycles_balance(const exec *x);
+/* The balance less the freezing reserve (ic0.canister_liquid_cycle_balance128). */
+u128 exec_cycles_liquid(const exec *x);
+/* Takes `amount` out of the balance (e.g. cycles attached to a call): ST_OK, or
+ * ST_CANISTER_OUT_OF_CYCLES when it exceeds the liquid balance (nothing taken). */
+status exec_cycles_take(exec *x, u128 amount);
+/* At commit: the message's changes become the committed balance (never below 0). */
+void exec_cycles_commit(exec *x);
+/* Fills res->cycles_accepted and cycles_burned from a committed message. */
+void exec_cycles_report(const exec *x, host_result *res);
+/* The ic0 handlers of cycles.c (ic0.def rows). */
+status h_canister_cycle_balance(exec *x, uint64_t *slots);
+status h_canister_cycle_balance128(exec *x, uint64_t *slots);
+status h_canister_liquid_cycle_balance128(exec *x, uint64_t *slots);
+status h_msg_cycles_available(exec *x, uint64_t *slots);
+status h_msg_cycles_available128(exec *x, uint64_t *slots);
+status h_msg_cycles_accept(exec *x, uint64_t *slots);
+status h_msg_cycles_accept128(exec *x, uint64_t *slots);
+status h_cycles_burn128(exec *x, uint64_t *slots);
 
 /* Set while engine_instance_new runs a start function (the instance is not known yet). */
 extern _Thread_local exec *host_instantiating;
@@ -176,6 +208,7 @@ struct host_canister {
     stable_mem stable;
     uint64_t version;
     uint64_t timer;
+    u128 cycles;             /* the committed cycle balance (cycles.c) */
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
     bool busy;               /* a sliced message is paused */

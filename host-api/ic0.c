@@ -122,6 +122,15 @@ static status mem_range_w(exec *x, const char *fn, uint64_t ptr, uint64_t len, u
     return st;
 }
 
+status exec_write(exec *x, const char *fn, uint64_t dst, const void *src, size_t n)
+{
+    uint8_t *p = NULL;
+    status st = mem_range_w(x, fn, dst, n, &p);
+    if (st == ST_OK && n)
+        memcpy(p, src, n);
+    return st;
+}
+
 /* The blob idiom: copy blob[off, off+size) to heap[dst, dst+size). */
 static status blob_copy(exec *x, const char *fn, span blob, uint64_t dst, uint64_t off,
                         uint64_t size)

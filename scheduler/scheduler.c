@@ -9,7 +9,8 @@
 
 /* ---- genesis limits --------------------------------------------------------------------- */
 
-enum { LIMITS_VERSION = 1, LIMITS_BYTES = 1 + 4 * 8 + 3 * 4 };
+/* Version 2 adds the fee schedule (docs/formats.md "Genesis record"). */
+enum { LIMITS_VERSION = 2, LIMITS_BYTES = 1 + 4 * 8 + 3 * 4 + 10 * 8 };
 
 void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim)
 {
@@ -28,7 +29,47 @@ void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim)
         .max_messages_per_round = 1000,
         .max_stable_pages = 65536,                  /* 4 GiB */
         .max_heap_pages = 65536,                    /* 4 GiB (wasm32) */
+        .fee_update_message_execution = 5000000,
+        .fee_ten_update_instructions_execution = 10,
+        .fee_ingress_message_reception = 1200000,
+        .fee_ingress_byte_reception = 2000,
+        .fee_xnet_call = 260000,
+        .fee_xnet_byte_transmission = 1000,
+        .fee_canister_creation = 500000000000ull,
+        .fee_gib_storage_per_second = 127000,
+        .provisional_cycles = 100000000000000ull,   /* 100 T */
+        .freezing_threshold = 2592000,              /* 30 days */
     };
+}
+
+uint64_t *scheduler_fee_field(scheduler_limits *lim, unsigned i, const char **name)
+{
+    static const char *const names[SCHEDULER_FEE_FIELDS] = {
+        "update_message_execution_fee", "ten_update_instructions_execution_fee",
+        "ingress_message_reception_fee", "ingress_byte_reception_fee", "xnet_call_fee",
+        "xnet_byte_transmission_fee", "canister_creation_fee", "gib_storage_per_second_fee",
+        "provisional_cycles", "freezing_threshold"};
+    uint64_t *f[SCHEDULER_FEE_FIELDS] = {
+        &lim->fee_update_message_execution, &lim->fee_ten_update_instructions_execution,
+        &lim->fee_ingress_message_reception, &lim->fee_ingress_byte_reception,
+        &lim->fee_xnet_call, &lim->fee_xnet_byte_transmission, &lim->fee_canister_creation,
+        &lim->fee_gib_storage_per_second, &lim->provisional_cycles, &lim->freezing_threshold};
+    if (i >= SCHEDULER_FEE_FIELDS)
+        return NULL;
+    if (name)
+        *name = names[i];
+    return f[i];
+}
+
+void scheduler_fees_zero(scheduler_limits *lim)
+{
+    for (unsigned i = 0; i < SCHEDULER_FEES; i++)
+        *scheduler_fee_field(lim, i, NULL) = 0;
+}
+
+static uint64_t *fee_field(scheduler_limits *lim, int i)
+{
+    return scheduler_fee_field(lim, (unsigned)i, NULL);
 }
 
 static void limits_encode(const scheduler_limits *lim, uint8_t out[LIMITS_BYTES])
@@ -41,6 +82,8 @@ static void limits_encode(const scheduler_limits *lim, uint8_t out[LIMITS_BYTES]
     le32_store(out + 33, lim->max_messages_per_round);
     le32_store(out + 37, lim->max_stable_pages);
     le32_store(out + 41, lim->max_heap_pages);
+    for (int i = 0; i < 10; i++)
+        le64_store(out + 45 + 8 * i, *fee_field((scheduler_limits *)lim, i));
 }
 
 static status limits_decode(span extra, scheduler_limits *lim)
@@ -48,9 +91,15 @@ static status limits_decode(span extra, scheduler_limits *lim)
     if (extra.len != LIMITS_BYTES || extra.ptr[0] != LIMITS_VERSION)
         return ST_BAD_GENESIS;
     const uint8_t *p = extra.ptr;
-    *lim = (scheduler_limits){le64_load(p + 1), le64_load(p + 9), le64_load(p + 17),
-                              le64_load(p + 25), le32_load(p + 33), le32_load(p + 37),
-                              le32_load(p + 41)};
+    *lim = (scheduler_limits){.slice_instructions = le64_load(p + 1),
+                              .install_instructions = le64_load(p + 9),
+                              .query_instructions = le64_load(p + 17),
+                              .deploy_per_byte = le64_load(p + 25),
+                              .max_messages_per_round = le32_load(p + 33),
+                              .max_stable_pages = le32_load(p + 37),
+                              .max_heap_pages = le32_load(p + 41)};
+    for (int i = 0; i < 10; i++)
+        *fee_field(lim, i) = le64_load(p + 45 + 8 * i);
     if (!lim->slice_instructions || !lim->max_messages_per_round || !lim->max_heap_pages ||
         lim->max_heap_pages > LEDGER_HEAP_PAGES_MAX)
         return ST_BAD_GENESIS;
@@ -192,6 +241,7 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
         return st;
     }
     c->id = id;
+    c->freezing_threshold = s->lim.freezing_threshold;
     s->canisters[s->ncanisters++] = c;
     *out = c;
     return ST_OK;
@@ -234,18 +284,23 @@ status sched_canister_set_controllers(sched_canister *c,
 }
 
 /* ---- aux: the scheduler's part of a canister record --------------------------------------
- * u8 version (1) | u64 timer | u32 n | n bytes of saved globals | u8 paused
- * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ] */
+ * u8 version (2) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage paid up
+ * to (ns) | u32 n | n bytes of saved globals | u8 paused
+ * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ]
+ * Version 1 (before cycles) lacks the three cycles fields; it is read as zero cycles. */
 
-enum { AUX_VERSION = 1 };
+enum { AUX_VERSION = 2, AUX_HEAD = 1 + 8 + 16 + 8 + 8 };
 
 status sched_aux_encode(const sched_canister *c, buf *out)
 {
     host_saved sv;
     host_canister_saved(c->hc, &sv);
-    uint8_t head[9];
+    uint8_t head[AUX_HEAD];
     head[0] = AUX_VERSION;
     le64_store(head + 1, sv.timer);
+    le128_store(head + 9, host_canister_cycles(c->hc));
+    le64_store(head + 25, c->freezing_threshold);
+    le64_store(head + 33, c->storage_paid_ns);
     status st = buf_put(out, head, sizeof head);
     size_t at = out->len;
     if (st == ST_OK)
@@ -269,6 +324,8 @@ status sched_aux_encode(const sched_canister *c, buf *out)
 
 typedef struct aux_fields {
     uint64_t timer;
+    u128 cycles;
+    uint64_t freezing_threshold, storage_paid_ns;
     span globals;
     bool paused;
     const uint8_t *msg_id;
@@ -283,10 +340,20 @@ static status aux_decode(span aux, aux_fields *f)
         return ST_OK; /* an empty canister staged before it ran anything */
     reader r = reader_of(aux);
     uint8_t version, paused;
-    uint64_t timer;
+    uint64_t timer, lo, hi;
     uint32_t n;
-    if (reader_u8(&r, &version) || version != AUX_VERSION || reader_fixed64(&r, &timer) ||
-        reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
+    if (reader_u8(&r, &version) || (version != AUX_VERSION && version != 1) ||
+        reader_fixed64(&r, &timer))
+        return ST_CORRUPT_LEDGER;
+    if (version == AUX_VERSION &&
+        (reader_fixed64(&r, &lo) || reader_fixed64(&r, &hi) ||
+         reader_fixed64(&r, &f->freezing_threshold) || reader_fixed64(&r, &f->storage_paid_ns)))
+        return ST_CORRUPT_LEDGER;
+    if (version == AUX_VERSION)
+        f->cycles = (u128)hi << 64 | lo;
+    else
+        f->freezing_threshold = 2592000; /* the default before thresholds were stored */
+    if (reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
         return ST_CORRUPT_LEDGER;
     f->timer = timer;
     f->paused = paused == 1;
@@ -353,17 +420,23 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
     if (st == ST_OK)
         st = sched_canister_set_controllers(c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec.controllers,
                                             rec.controller_count);
+    aux_fields f;
+    if (st == ST_OK)
+        st = aux_decode(rec.aux, &f);
+    if (st == ST_OK) {
+        host_canister_cycles_set(c->hc, f.cycles);
+        c->freezing_threshold = f.freezing_threshold;
+        c->storage_paid_ns = f.storage_paid_ns;
+    }
     static const uint8_t none[LEDGER_HASH_SIZE];
     if (st != ST_OK || !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE))
         return st;
     span original, instrumented;
-    aux_fields f;
     st = ledger_code_get(rd, rec.code_hash, &original, &instrumented);
     if (st == ST_OK)
         st = sched_code_get(s, original, rec.code_hash, &c->code, NULL);
     if (st != ST_OK)
         return st == ST_OUT_OF_MEMORY || st == ST_LMDB_ERROR ? st : ST_CORRUPT_LEDGER;
-    st = aux_decode(rec.aux, &f);
     uint8_t *heap = NULL, *stable = NULL;
     if (st == ST_OK)
         st = read_memory(rd, id, LEDGER_MEM_HEAP, rec.heap_pages, &heap);
@@ -402,6 +475,7 @@ static status load_all(scheduler *s)
     if (st == ST_OK) {
         s->next_canister_id = tip.next_canister_id;
         s->last_time_ns = tip.timestamp_ns;
+        st = sched_cycles_load(s, rd);
     }
     for (uint64_t id = 1; st == ST_OK && id < s->next_canister_id; id++)
         st = load_canister(s, rd, id);

@@ -37,6 +37,8 @@ typedef struct sched_canister {
     bool touched;          /* changed in the current round: record and pages to stage */
     bool heap_cleared;     /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
+    uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
+    uint64_t storage_paid_ns;    /* storage is charged up to this block time */
 } sched_canister;
 
 /* What produce.c learnt of a mempool entry by parsing it (an entry's bytes never change and
@@ -51,7 +53,7 @@ typedef struct sched_seen {
 struct scheduler {
     ledger *lg;
     ledger_genesis genesis;
-    uint8_t genesis_extra[64];
+    uint8_t genesis_extra[256];
     scheduler_limits lim;
     host_config hcfg;
     sched_canister **canisters; /* sorted by id (ids are assigned in increasing order) */
@@ -63,6 +65,8 @@ struct scheduler {
     bool broken;                /* a fault left memory ahead of the ledger: reload first */
     sched_seen *seen;           /* produce.c: the entries of the last pick, by sequence number */
     uint32_t nseen;
+    scheduler_cycles cycles;    /* cycles.c: minted, burned, fees as of the round so far */
+    bool cycles_dirty;          /* the round changed them: stage the subnet record */
 };
 
 /* scheduler.c */
@@ -85,6 +89,30 @@ status sched_canister_set_controllers(sched_canister *c,
 status sched_reload(scheduler *s);
 /* Serialises the scheduler's part of a canister record (aux bytes). */
 status sched_aux_encode(const sched_canister *c, buf *out);
+
+/* cycles.c: fees (docs/canisters.md "Cycles"). */
+/* The execution fee of `instructions` (update_message_execution + per 10 instructions). */
+u128 sched_fee_execution(const scheduler *s, uint64_t instructions);
+/* The ingress fee of a message of `bytes` bytes. */
+u128 sched_fee_ingress(const scheduler *s, size_t bytes);
+/* The freezing reserve: idle storage fees of c's memory over its freezing threshold. */
+u128 sched_freeze_reserve(const scheduler *s, const sched_canister *c);
+/* Takes min(fee, balance) from c as a fee. */
+void sched_cycles_charge(scheduler *s, sched_canister *c, u128 fee);
+/* Charges c's storage from storage_paid_ns up to time_ns (not while a message is paused). */
+void sched_cycles_storage(scheduler *s, sched_canister *c, uint64_t time_ns);
+/* Mints amount into c: ST_OK or ST_CYCLES_OVERFLOW (nothing changed). */
+status sched_cycles_mint(scheduler *s, sched_canister *c, u128 amount);
+/* After a message or task of c: counts what it burned (res may be NULL) and charges the
+ * execution fee of `instructions`. */
+void sched_cycles_settle(scheduler *s, sched_canister *c, const host_result *res,
+                         uint64_t instructions);
+/* True if c holds at least `need`; else false with the IC's out-of-cycles text in text. */
+bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char *text,
+                         size_t size);
+/* The accounts from the ledger's subnet record / staged into a round if they changed. */
+status sched_cycles_load(scheduler *s, ledger_reader *rd);
+status sched_cycles_stage(scheduler *s, ledger_round *r);
 
 /* round.c: executes one block's messages, in order, on the live canisters, staging writes. */
 struct round_ctx {

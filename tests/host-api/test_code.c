@@ -67,8 +67,8 @@ static void test_rejects_imports(void **state)
                   "ic0.time");
     expect_reject(HEAD "(import \"ic0\" \"call_perform\" (func (result i32))))",
                   ST_UNSUPPORTED_IMPORT, "ic0.call_perform");
-    expect_reject(HEAD "(import \"ic0\" \"msg_cycles_accept\" (func (param i64) (result i64))))",
-                  ST_UNSUPPORTED_IMPORT, "ic0.msg_cycles_accept");
+    expect_reject(HEAD "(import \"ic0\" \"root_key_size\" (func (result i32))))",
+                  ST_UNSUPPORTED_IMPORT, "ic0.root_key_size");
     expect_reject(HEAD "(import \"env\" \"time\" (func (result i64))))", ST_UNKNOWN_IMPORT,
                   "not from module");
     expect_reject("(module (import \"env\" \"memory\" (memory 1)))", ST_UNKNOWN_IMPORT,
