@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     {"status", "show the node's chain, height and roots", cmd_client},
     {"block", "show a block", cmd_client},
     {"receipt", "show the receipt of a message", cmd_client},
+    {"cycles", "mint cycles to a canister, show balances and the chain's accounts", cmd_client},
     {"replay", "re-execute a node's blocks and verify every root", cmd_replay},
 };
 

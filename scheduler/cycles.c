@@ -117,20 +117,26 @@ bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char 
  * u8 version (1) | u128 minted | u128 burned | u128 fees, each 16 bytes little-endian. Empty
  * (never staged) means all zero. */
 
+status scheduler_subnet_cycles(span rec, scheduler_cycles *out)
+{
+    memset(out, 0, sizeof *out);
+    if (rec.len == 0)
+        return ST_OK;
+    if (rec.len != SUBNET_BYTES || rec.ptr[0] != SUBNET_VERSION)
+        return ST_CORRUPT_LEDGER;
+    out->minted = le128_load(rec.ptr + 1);
+    out->burned = le128_load(rec.ptr + 17);
+    out->fees = le128_load(rec.ptr + 33);
+    return ST_OK;
+}
+
 status sched_cycles_load(scheduler *s, ledger_reader *rd)
 {
     span rec;
     status st = ledger_subnet_get(rd, &rec);
     memset(&s->cycles, 0, sizeof s->cycles);
     s->cycles_dirty = false;
-    if (st != ST_OK || rec.len == 0)
-        return st;
-    if (rec.len != SUBNET_BYTES || rec.ptr[0] != SUBNET_VERSION)
-        return ST_CORRUPT_LEDGER;
-    s->cycles.minted = le128_load(rec.ptr + 1);
-    s->cycles.burned = le128_load(rec.ptr + 17);
-    s->cycles.fees = le128_load(rec.ptr + 33);
-    return ST_OK;
+    return st == ST_OK ? scheduler_subnet_cycles(rec, &s->cycles) : st;
 }
 
 status sched_cycles_stage(scheduler *s, ledger_round *r)

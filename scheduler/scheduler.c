@@ -369,6 +369,19 @@ static status aux_decode(span aux, aux_fields *f)
     return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
 }
 
+status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold,
+                            uint64_t *timer)
+{
+    aux_fields f;
+    status st = aux_decode(aux, &f);
+    if (st == ST_OK) {
+        *balance = f.cycles;
+        *freezing_threshold = f.freezing_threshold;
+        *timer = f.timer;
+    }
+    return st;
+}
+
 /* ---- loading -------------------------------------------------------------------------------- */
 
 /* Reads `pages` 64 KiB pages of one memory into a new buffer. */

@@ -133,6 +133,14 @@ void scheduler_cycles_get(const scheduler *s, scheduler_cycles *out);
 /* Canister `id`'s balance as of the last block: ST_OK or ST_UNKNOWN_CANISTER. */
 status scheduler_canister_cycles(scheduler *s, uint64_t id, u128 *out);
 
+/* Readers of committed records, for a ledger snapshot without the scheduler (the RPC server):
+ * the accounts in the ledger's subnet record (balances and in_flight are left 0), and a
+ * canister's balance, freezing threshold (s) and global timer (0: none) from its record's aux
+ * bytes. ST_OK or ST_CORRUPT_LEDGER. */
+status scheduler_subnet_cycles(span subnet_record, scheduler_cycles *out);
+status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold,
+                            uint64_t *timer);
+
 /* The argument of a mint message (LEDGER_MSG_MINT): 16 bytes, the amount little-endian. */
 void scheduler_mint_arg(u128 amount, uint8_t out[16]);
 
