@@ -86,6 +86,10 @@ span host_code_instrumented(const host_code *code);
  * (after the `canister_update ` / `canister_query ` prefix) and kind (HOST_METHOD_*). */
 uint32_t host_code_method_count(const host_code *code);
 span host_code_method(const host_code *code, uint32_t i, int *kind);
+/* The system tasks the code exports: a mask of HOST_TASK_* (canister_heartbeat,
+ * canister_global_timer). */
+enum { HOST_TASK_HEARTBEAT = 1, HOST_TASK_GLOBAL_TIMER = 2 };
+unsigned host_code_tasks(const host_code *code);
 /* The ic0.def row index import `i` of the ORIGINAL module resolved to (tests, bench); -1 if i
  * is out of range. */
 int host_code_import_row(const host_code *code, uint32_t i);

@@ -503,6 +503,8 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
         return st;
     round_ctx rc = {.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
     st = round_resume_paused(&rc);
+    if (st == ST_OK)
+        st = round_run_tasks(&rc);
     span env;
     while (st == ST_OK && (st = next(user, &rc, &env)) == ST_OK)
         st = round_execute(&rc, env);
@@ -528,6 +530,7 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
     info->produced = true;
     info->messages = rc.included;
     info->completed = rc.completed;
+    info->tasks = rc.tasks;
     info->instructions = rc.used;
     info->paused = false;
     for (uint32_t i = 0; i < s->ncanisters; i++)

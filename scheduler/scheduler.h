@@ -90,16 +90,19 @@ typedef struct scheduler_round_info {
     uint32_t messages;      /* messages included in the block */
     uint32_t completed;     /* receipts written (includes resumed messages that finished) */
     uint64_t instructions;  /* instructions executed in the round */
+    uint32_t tasks;         /* heartbeats and global timers run */
     bool paused;            /* a message is paused at the end of the round */
 } scheduler_round_info;
 
-/* Sets *out to true if a round now would produce a block (mempool not empty, or a paused
- * message). Returns ST_OK, or the fault of reading the mempool (ST_LMDB_ERROR,
+/* Sets *out to true if a round may produce a block (mempool not empty, a paused message, a
+ * canister exporting canister_heartbeat, or an armed global timer: whether that is due is for
+ * scheduler_round to tell from the block time). Returns ST_OK, or the fault of reading the mempool (ST_LMDB_ERROR,
  * ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY, ...) with *out false: a fault is never "no work". */
 status scheduler_has_work(scheduler *s, bool *out);
 
 /* Runs one round and commits it as the next block with timestamp `time_ns` (the block's time;
- * clamped up to the parent's). Returns ST_OK (see info), or a FAULT (ledger, memory): then
+ * clamped up to the parent's). No block (info->produced false) when there is no message and
+ * no task due at time_ns. Returns ST_OK (see info), or a FAULT (ledger, memory): then
  * nothing was committed and the in-memory canisters are restored to the last block.
  * Mempool messages that cannot run (expired, unknown canister, bad kind) are included with a
  * receipt that says why, so that the sender learns it and replay reproduces it. */

@@ -123,6 +123,7 @@ struct round_ctx {
     uint64_t used;         /* instructions executed in this round */
     uint32_t included;
     uint32_t completed;
+    uint32_t tasks;        /* heartbeats and timers run */
 };
 
 /* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
@@ -140,6 +141,13 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
 status round_resume_paused(round_ctx *rc);
 /* Includes `envelope` in the block and executes it (start of a message). */
 status round_execute(round_ctx *rc, span envelope);
+/* tasks.c: heartbeats and global timers (docs/canisters.md "Timers and heartbeat"). */
+/* Whether a round at time_ns would run a task. */
+bool sched_tasks_due(const scheduler *s, uint64_t time_ns);
+/* Whether a task is to run at some time (a heartbeat, or an armed timer). */
+bool sched_tasks_pending(const scheduler *s);
+/* Runs the round's tasks, canisters in id order. */
+status round_run_tasks(round_ctx *rc);
 /* Stages the records and dirty pages of touched canisters. */
 status round_stage_canisters(round_ctx *rc);
 
