@@ -189,6 +189,36 @@ void base_alloc_fail_after(long n, bool sticky);
 /* Number of allocations made since the process started (tests loop over every site). */
 unsigned long base_alloc_count(void);
 
+/* ---- address-space reservations ---------------------------------------------------------
+ * For large zero-initialised regions (Wasm memories, their shadows, stable memory) that must
+ * cost memory only where written. base_vmem_reserve maps `size` bytes of address space with
+ * no access and no memory behind it; base_vmem_commit makes [from, to) readable and writable
+ * (rounded outward to whole pages of BASE_VMEM_PAGE), its pages reading as zero until first
+ * written; base_vmem_zero makes committed [from, to) zero again, giving back the memory of the
+ * whole pages inside it (they stay usable) and writing the partial ones. Reserve and commit count as allocations for the test hook above; callers
+ * turn their failure (NULL, false) into ST_OUT_OF_MEMORY. Address space counts against
+ * `ulimit -v` (RLIMIT_AS) at reservation; memory against the system only where touched. */
+enum { BASE_VMEM_PAGE = 4096 };
+void *base_vmem_reserve(size_t size);
+bool base_vmem_commit(void *p, size_t from, size_t to);
+void base_vmem_zero(void *p, size_t from, size_t to);
+void base_vmem_release(void *p, size_t size); /* p NULL: nothing */
+
+/* A growable zero-filled area on the above: a heap block up to BASE_ZAREA_SMALL bytes (cheap to
+ * make), past it a reservation of `max` bytes made once (the area never moves again and costs
+ * memory only where written). Start from {0}. grow: at least n bytes, the new bytes zero; false
+ * past max or if the host has no memory (the area unchanged). zero: [from, to) reads as zero
+ * again (whole pages of a reservation are given back, not written). */
+enum { BASE_ZAREA_SMALL = 1 << 20 };
+typedef struct base_zarea {
+    uint8_t *ptr;
+    size_t len;  /* usable bytes */
+    size_t resv; /* bytes reserved; 0: ptr is a heap block */
+} base_zarea;
+bool base_zarea_grow(base_zarea *z, size_t n, size_t max);
+void base_zarea_zero(base_zarea *z, size_t from, size_t to);
+void base_zarea_free(base_zarea *z);
+
 #define BASE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -140,12 +140,11 @@ static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *
 static status ledger_fresh(const char *dir, const keypair *k, ledger **lg, scheduler **s)
 {
     ledger_genesis g;
-    scheduler_limits lim;
-    scheduler_genesis_default(&g, &lim);
+    ledger_genesis_default(&g);
     memcpy(g.admin_public_key, k->pk, sizeof k->pk);
     status st = ledger_open(dir, NULL, lg);
     if (st == ST_OK)
-        st = scheduler_genesis_new(*lg, &g, &lim);
+        st = ledger_genesis_init(*lg, &g);
     if (st == ST_OK && s)
         st = scheduler_open(*lg, NULL, s);
     return st;

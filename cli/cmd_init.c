@@ -12,37 +12,28 @@
 static void init_usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally init [--dir DIR] [--chain-id ID] [--round-limit N] [--message-limit N]\n"
-            "                  [--slice-limit N] [--max-message-bytes N] [--listen HOST:PORT]\n"
-            "                  [--interval MS] [--schedule N] [--no-fees] [--fee NAME=N]...\n"
-            "                  [--force]\n\n"
+            "usage: tally init [--dir DIR] [--chain-id ID] [--listen HOST:PORT] [--interval MS]\n"
+            "                  [--schedule N] [--no-fees] [--force] [GENESIS OPTION N]...\n\n"
             "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
             "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
             "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
             "  --chain-id ID           chain name, 1..64 bytes (default \"tally-local\")\n"
-            "  --round-limit N         instructions per round (default: the IC's 4e9)\n"
-            "  --message-limit N       instructions per update message (default 4e10)\n"
-            "  --slice-limit N         instructions per slice of a message (default 2e9)\n"
-            "  --max-message-bytes N   largest signed message (default from the scheduler)\n"
             "  --listen HOST:PORT      the node's address (default 127.0.0.1:7777)\n"
             "  --interval MS           least time between blocks (default 200)\n"
             "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
             "                          (docs/weights.md)\n"
-            "  --no-fees               a local chain without fees: every fee 0 (cycles are still\n"
-            "                          counted, minted and burned)\n"
-            "  --fee NAME=N            one fee schedule field, in cycles (seconds for\n"
-            "                          freezing_threshold); repeatable, after --no-fees. NAME and\n"
-            "                          default (the IC's application subnet; docs/canisters.md):\n");
-    scheduler_limits lim;
-    ledger_genesis g;
-    scheduler_genesis_default(&g, &lim);
-    const char *name;
-    uint64_t *v;
-    for (unsigned i = 0; (v = scheduler_fee_field(&lim, i, &name)) != NULL; i++)
-        fprintf(out, "                            %-38s %llu\n", name, (unsigned long long)*v);
-    fprintf(out,
             "  --force                 replace an existing node directory's ledger and files\n"
-            "Numbers may be written 4e9, 0x100 or 4000000000.\n");
+            "  --no-fees               a chain without fees: every --fee-* 0 (later options may\n"
+            "                          set some again); cycles are still counted and minted\n"
+            "Genesis options (the chain's rules, docs/formats.md \"Genesis record\"):\n");
+    size_t n;
+    const ledger_genesis_field *f = ledger_genesis_fields(&n);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].option)
+            fprintf(out, "  %s N%*s %s (default %llu)\n", f[i].option,
+                    (int)(21 - strlen(f[i].option)), "", f[i].help,
+                    (unsigned long long)f[i].default_value);
+    fprintf(out, "Numbers may be written 4e9, 0x100 or 4000000000.\n");
 }
 
 /* A count: decimal, 0x-hex, or a mantissa and a power of ten ("2e8"). */
@@ -88,42 +79,35 @@ static bool node_exists(const char *dir)
 
 typedef struct init_opts {
     const char *dir, *chain_id, *listen;
-    uint64_t round_limit, message_limit, slice_limit, max_message_bytes, interval_ms;
-    uint64_t schedule; /* 0: the default (scheduler_genesis_default) */
-    bool force, no_fees;
-    bool fee_given[SCHEDULER_FEE_FIELDS];
-    uint64_t fee[SCHEDULER_FEE_FIELDS];
+    uint64_t interval_ms;
+    ledger_genesis g; /* ledger_genesis_default, then the genesis options */
+    bool force;       /* (--no-fees applies at once: the options after it win) */
 } init_opts;
 
-/* --fee NAME=N: a field of the fee schedule and a count (0 allowed), else false. */
-static bool fee_parse(const char *v, init_opts *o)
+/* --schedule N: a known weight schedule (engine/opcodes.def column), else a clear error. */
+static bool schedule_parse(const char *v, uint32_t *out)
 {
-    const char *eq = strchr(v, '=');
-    scheduler_limits lim;
-    const char *name;
-    for (unsigned i = 0; eq && scheduler_fee_field(&lim, i, &name); i++) {
-        if (strlen(name) != (size_t)(eq - v) || strncmp(v, name, (size_t)(eq - v)) != 0)
-            continue;
-        uint64_t n;
-        if (!(strcmp(eq + 1, "0") == 0 ? (n = 0, true) : parse_count(eq + 1, &n)))
-            break;
-        o->fee[i] = n;
-        o->fee_given[i] = true;
+    uint64_t n;
+    if (cli_u64_parse(v, &n) && n >= ENGINE_SCHEDULE_V1 && n <= ENGINE_SCHEDULE_MAX) {
+        *out = (uint32_t)n;
         return true;
     }
-    fprintf(stderr, "tally init: --fee %s: %s: expected NAME=N with a NAME of the fee schedule "
-                    "(tally init --help)\n", v, status_name(ST_BAD_ARGUMENT));
-    return false;
-}
-
-/* --schedule N: a known weight schedule (engine/opcodes.def column), else a clear error. */
-static bool schedule_parse(const char *v, uint64_t *out)
-{
-    if (cli_u64_parse(v, out) && *out >= ENGINE_SCHEDULE_V1 && *out <= ENGINE_SCHEDULE_MAX)
-        return true;
     fprintf(stderr, "tally init: --schedule %s: %s: %s; the known schedules are %d to %d "
                     "(docs/weights.md)\n", v, status_name(ST_UNKNOWN_SCHEDULE),
             status_message(ST_UNKNOWN_SCHEDULE), ENGINE_SCHEDULE_V1, ENGINE_SCHEDULE_MAX);
+    return false;
+}
+
+/* A genesis option (ledger/genesis.def's option column): a count within the field's type. */
+static bool genesis_option(ledger_genesis *g, const char *a, const char *v)
+{
+    size_t n;
+    const ledger_genesis_field *f = ledger_genesis_fields(&n);
+    uint64_t x;
+    for (size_t i = 0; i < n; i++)
+        if (f[i].option && !strcmp(a, f[i].option))
+            return (strcmp(v, "0") == 0 ? (x = 0, true) : parse_count(v, &x)) &&
+                   ledger_genesis_set(g, &f[i], x);
     return false;
 }
 
@@ -132,8 +116,12 @@ static bool init_parse(int argc, char **argv, init_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--force") || !strcmp(a, "--no-fees")) {
-            *(a[2] == 'f' ? &o->force : &o->no_fees) = true;
+        if (!strcmp(a, "--force")) {
+            o->force = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-fees")) {
+            scheduler_fees_zero(&o->g);
             continue;
         }
         if (!v)
@@ -145,55 +133,36 @@ static bool init_parse(int argc, char **argv, init_opts *o)
             o->chain_id = v;
         else if (!strcmp(a, "--listen"))
             o->listen = v;
-        else if (!((!strcmp(a, "--round-limit") && parse_count(v, &o->round_limit)) ||
-                   (!strcmp(a, "--message-limit") && parse_count(v, &o->message_limit)) ||
-                   (!strcmp(a, "--slice-limit") && parse_count(v, &o->slice_limit)) ||
-                   (!strcmp(a, "--max-message-bytes") &&
-                    parse_count(v, &o->max_message_bytes) && o->max_message_bytes <= UINT32_MAX) ||
-                   (!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
+        else if (!((!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
                     o->interval_ms <= 3600000) ||
-                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->schedule)) ||
-                   (!strcmp(a, "--fee") && fee_parse(v, o))))
+                   (!strcmp(a, "--schedule") && schedule_parse(v, &o->g.schedule_version)) ||
+                   genesis_option(&o->g, a, v)))
             return false;
     }
     return true;
 }
 
-/* Writes the genesis into a fresh ledger at o->dir. */
+/* Writes the genesis o->g, with chain id, time and admin key pk, into a fresh ledger at o->dir. */
 static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
-                          ledger_genesis *g, scheduler_limits *lim)
+                          ledger_genesis *g)
 {
-    scheduler_genesis_default(g, lim);
+    *g = o->g;
     if (o->chain_id) {
         if (strlen(o->chain_id) == 0 || strlen(o->chain_id) > LEDGER_CHAIN_ID_MAX)
             return ST_BAD_GENESIS;
         snprintf(g->chain_id, sizeof g->chain_id, "%s", o->chain_id);
-    } else if (!g->chain_id[0]) {
-        snprintf(g->chain_id, sizeof g->chain_id, "tally-local");
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     g->genesis_time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    if (o->round_limit)
-        g->round_instruction_limit = o->round_limit;
-    if (o->message_limit)
-        g->message_instruction_limit = o->message_limit;
-    if (o->slice_limit)
-        lim->slice_instructions = o->slice_limit;
-    if (o->max_message_bytes)
-        g->max_message_bytes = (uint32_t)o->max_message_bytes;
-    if (o->schedule)
-        g->schedule_version = (uint32_t)o->schedule;
-    if (o->no_fees)
-        scheduler_fees_zero(lim);
-    for (unsigned i = 0; i < SCHEDULER_FEE_FIELDS; i++)
-        if (o->fee_given[i])
-            *scheduler_fee_field(lim, i, NULL) = o->fee[i];
     memcpy(g->admin_public_key, pk, LEDGER_PUBLIC_KEY_SIZE);
+    status st = scheduler_genesis_check(g);
+    if (st != ST_OK)
+        return st;
     ledger *lg = NULL;
-    status st = ledger_open(o->dir, NULL, &lg);
+    st = ledger_open(o->dir, NULL, &lg);
     if (st == ST_OK)
-        st = scheduler_genesis_new(lg, g, lim);
+        st = ledger_genesis_init(lg, g);
     ledger_close(lg);
     return st;
 }
@@ -211,6 +180,7 @@ int cmd_init(int argc, char **argv)
         return 0;
     }
     init_opts o = {.dir = ".tally"};
+    ledger_genesis_default(&o.g);
     if (!init_parse(argc, argv, &o)) {
         init_usage(stderr);
         return 2;
@@ -237,8 +207,7 @@ int cmd_init(int argc, char **argv)
     if (st != ST_OK)
         return init_fail(keypath, st);
     ledger_genesis g;
-    scheduler_limits lim;
-    st = make_ledger(&o, pk, &g, &lim);
+    st = make_ledger(&o, pk, &g);
     if (st != ST_OK) {
         unlink(keypath);
         return init_fail("genesis", st);
@@ -255,16 +224,10 @@ int cmd_init(int argc, char **argv)
     char *pkh = cli_hex_new(pk, sizeof pk);
     printf("initialised %s: chain '%s', weight schedule v%u\n"
            "  limits: round %llu, message %llu, slice %llu instructions; messages up to %u bytes\n"
-           "  fees: %s\n"
            "  admin key: %s (public %s)\n  node: %s, a block at most every %u ms\n",
            o.dir, g.chain_id, g.schedule_version, (unsigned long long)g.round_instruction_limit,
            (unsigned long long)g.message_instruction_limit,
-           (unsigned long long)lim.slice_instructions, g.max_message_bytes,
-           lim.fee_update_message_execution || lim.fee_ingress_message_reception ||
-                   lim.fee_gib_storage_per_second || lim.fee_ten_update_instructions_execution
-               ? "charged (the IC's schedule unless --fee changed it; docs/canisters.md)"
-               : "none",
-           keypath,
+           (unsigned long long)g.slice_instructions, g.max_message_bytes, keypath,
            pkh ? pkh : "?", cfg.listen, cfg.round_interval_ms);
     base_free(pkh);
     return 0;

@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FAULTS_MAX = 5 };
+/* A round that faults (docs/reliability.md, "node-local faults") is retried after a pause that
+ * doubles from the round interval (at least BACKOFF_MIN_MS) up to BACKOFF_MAX_MS. */
+enum { BACKOFF_MIN_MS = 10, BACKOFF_MAX_MS = 30000 };
 
 static void usage(FILE *out)
 {
@@ -93,20 +95,47 @@ typedef struct node_opts {
     uint64_t interval_ms, max_body, threads, timeout_s;
 } node_opts;
 
+/* The pause before retrying after `faults` faults in a row. */
+static uint64_t backoff_ms(const node_opts *o, int faults)
+{
+    uint64_t ms = o->interval_ms > BACKOFF_MIN_MS ? o->interval_ms : BACKOFF_MIN_MS;
+    for (int i = 1; i < faults && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+/* A node-local fault (the host's memory, the disk): nothing was recorded and the in-memory
+ * state is the last block's, so the node says so, keeps serving and retries later. It never
+ * stops for it: stopping would not make the next start succeed, and the operator can act
+ * (free memory or disk) while clients still get answers. Returns when to retry. */
+static uint64_t fault_pause(const node_opts *o, const char *what, status st, int faults)
+{
+    uint64_t ms = backoff_ms(o, faults);
+    fprintf(stderr,
+            "tally node: %s failed: %s: %s (node-local fault %d in a row: nothing recorded, "
+            "retrying in %llu ms)\n",
+            what, status_name(st), status_message(st), faults, (unsigned long long)ms);
+    return now_ns(CLOCK_MONOTONIC) + ms * 1000000u;
+}
+
 /* Runs rounds until a signal arrives. Returns the exit code. */
 static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, uint64_t parent_ts)
 {
-    uint64_t last_round = 0;
+    uint64_t last_round = 0, retry_at = 0;
     int faults = 0;
     while (!stop_requested) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (retry_at > now) { /* messages arriving meanwhile do not shorten the pause */
+            wait_wake((int)((retry_at - now) / 1000000u) + 1);
+            continue;
+        }
         pthread_mutex_lock(lock);
         bool work = false;
         status hw = scheduler_has_work(s, &work);
         pthread_mutex_unlock(lock);
-        if (hw != ST_OK) { /* a fault is not "no work": stop (issue 11) */
-            fprintf(stderr, "tally node: reading the mempool failed: %s: %s, stopping\n",
-                    status_name(hw), status_message(hw));
-            return 1;
+        if (hw != ST_OK) { /* a fault is not "no work" */
+            retry_at = fault_pause(o, "reading the mempool", hw, ++faults);
+            continue;
         }
         if (!work) {
             wait_wake((int)o->interval_ms);
@@ -127,14 +156,11 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
         pthread_mutex_unlock(lock);
         last_round = now_ns(CLOCK_MONOTONIC);
         if (st != ST_OK) {
-            fprintf(stderr, "tally node: round failed: %s: %s\n", status_name(st),
-                    status_message(st));
-            if (++faults >= FAULTS_MAX) {
-                fprintf(stderr, "tally node: %d faults in a row, stopping\n", faults);
-                return 1;
-            }
+            retry_at = fault_pause(o, "round", st, ++faults);
             continue;
         }
+        if (faults)
+            fprintf(stderr, "tally node: rounds work again after %d faults\n", faults);
         faults = 0;
         if (!info.produced)
             continue;

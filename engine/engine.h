@@ -336,7 +336,8 @@ status engine_insn_read(reader *r, engine_insn *out, const char **feature);
  * A validated module is compiled once (engine_code_compile) into tally's internal code; the
  * compiled module is immutable and shared by every instance made from it. An instance owns its
  * globals, tables, linear memory and its execution state (call frames and value slots) in one
- * allocation plus one heap block for linear memory. Execution never recurses on the C stack for Wasm calls,
+ * allocation plus the linear memory (a heap block, or an address-space reservation past 1 MiB
+ * whose pages cost memory only once written: memory.c). Execution never recurses on the C stack for Wasm calls,
  * stops at fixed, configured call-depth and value-slot limits, and can pause after a host call
  * and resume later (deterministic time slicing).
  *
@@ -357,6 +358,8 @@ typedef struct engine_run_config {
     uint32_t max_value_slots;  /* 64-bit slots of all frames together; more: the same trap */
     uint32_t max_memory_pages; /* memory.grow never goes past this (nor the declared max) */
     uint32_t max_table_elems;  /* table.grow never goes past this (nor the declared max) */
+    uint64_t *budget;          /* memory budget of every instance made with this config, from
+                                  its start function on (engine_instance_set_budget); NULL */
 } engine_run_config;
 
 /* Defaults (docs/features.md): 10000 calls, 1 Mi slots (8 MiB), pages and table elements from
@@ -425,6 +428,15 @@ const engine_module *engine_instance_module(const engine_instance *inst);
 status engine_instance_export(const engine_instance *inst, span name, engine_extern *out);
 /* The instance's memory 0, or NULL if it has none. */
 engine_memory *engine_instance_memory(engine_instance *inst);
+/* Memory budget: from now on memory.grow and table.grow on inst's memory and tables (engine_
+ * memory_grow too) need `*bytes` to hold what they add (64 KiB per page, 8 bytes per table
+ * element) and take it from there; past it they return -1 (ST_LIMIT_EXCEEDED), deterministically
+ * (a count, never the host's free memory). *bytes is the embedder's and must outlive the use;
+ * NULL: no budget. Shrinking gives nothing back: the embedder recounts (engine_memory_size,
+ * engine_instance_table_bytes) before each run. */
+void engine_instance_set_budget(engine_instance *inst, uint64_t *bytes);
+/* Bytes the budget counts for inst's tables: 8 per element of every table. */
+uint64_t engine_instance_table_bytes(const engine_instance *inst);
 
 /* Linear memory: current base and size in bytes. The base moves when the memory grows (by
  * memory.grow in Wasm code or engine_memory_grow): re-read it after any call into Wasm. Grow by

@@ -205,12 +205,15 @@ struct engine_table {
     uint32_t size;
     uint32_t max;             /* effective maximum (declared, bounded by the run config) */
     tabletype type;           /* declared type; lim.min is the creation size */
+    uint64_t *budget;         /* bytes a grow may still take (engine_instance_set_budget) */
     bool elems_owned;         /* elems is a separate heap block (after a grow) */
 };
 
 struct engine_memory {
-    uint8_t *base;            /* heap block of len bytes, then len >> VM_MARK_SHIFT write marks
-                                 (memory.c); moves when the memory grows */
+    uint8_t *base;            /* len bytes, then len >> VM_MARK_SHIFT write marks (memory.c): a
+                                 heap block that moves when it grows, or a reservation */
+    uint64_t resv;            /* bytes reserved at base; 0: base is a heap block */
+    uint64_t *budget;         /* bytes a grow may still take (engine_instance_set_budget) */
     uint64_t len;             /* bytes = pages * 65536 */
     uint32_t pages;
     uint32_t max;             /* effective maximum pages */
@@ -218,6 +221,7 @@ struct engine_memory {
 };
 
 enum { VM_PAGE = 65536, VM_MARK_SHIFT = 12 }; /* write marks: one byte per 4 KiB page */
+enum { VM_SMALL_PAGES = 16 }; /* up to 1 MiB in a heap block, past it a reservation (memory.c) */
 _Static_assert(1 << (int)VM_MARK_SHIFT == (int)ENGINE_MARK_PAGE, "write mark granularity");
 
 /* One call frame record: where to go back to. */

@@ -26,6 +26,7 @@ void engine_run_config_default(const engine_config *cfg, engine_run_config *out)
     out->max_value_slots = 1u << 20;
     out->max_memory_pages = cfg->max_memory_pages;
     out->max_table_elems = cfg->max_table_size;
+    out->budget = NULL;
 }
 
 /* ---- the instance block ------------------------------------------------------------------ */
@@ -262,6 +263,7 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
         t->max = max < inst->rc.max_table_elems ? max : inst->rc.max_table_elems;
         if (t->max < t->size)
             t->max = t->size;
+        t->budget = inst->rc.budget;
     }
     if (inst->own_mem) {
         status st = vm_memory_init(inst->own_mem, m->mems[m->nmem_imports],
@@ -270,6 +272,7 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
             inst->own_mem = NULL;
             return st;
         }
+        inst->own_mem->budget = inst->rc.budget;
         inst->mem = inst->own_mem;
     }
     return ST_OK;
@@ -426,12 +429,30 @@ engine_memory *engine_instance_memory(engine_instance *inst)
     return inst->mem;
 }
 
+void engine_instance_set_budget(engine_instance *inst, uint64_t *bytes)
+{
+    if (inst->mem)
+        inst->mem->budget = bytes;
+    for (uint32_t i = 0; i < inst->m->ntables; i++)
+        inst->tables[i]->budget = bytes;
+}
+
+uint64_t engine_instance_table_bytes(const engine_instance *inst)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < inst->m->ntables; i++)
+        n += (uint64_t)inst->tables[i]->size * sizeof(uint64_t);
+    return n;
+}
+
 /* ---- tables --------------------------------------------------------------------------------- */
 
 uint32_t vm_table_grow(engine_table *t, uint32_t n, uint64_t v)
 {
     uint32_t old = t->size;
     if (n > t->max - old)
+        return UINT32_MAX;
+    if (t->budget && (uint64_t)n * sizeof *t->elems > *t->budget)
         return UINT32_MAX;
     if (n == 0)
         return old;
@@ -447,6 +468,8 @@ uint32_t vm_table_grow(engine_table *t, uint32_t n, uint64_t v)
     t->elems = ne;
     t->elems_owned = true;
     t->size = old + n;
+    if (t->budget)
+        *t->budget -= (uint64_t)n * sizeof *ne;
     return old;
 }
 

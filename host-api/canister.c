@@ -183,6 +183,11 @@ status host_canister_new(const host_config *cfg, span self, host_canister **out)
     if (!c)
         return ST_OUT_OF_MEMORY;
     c->cfg = *cfg;
+    /* the memory limit bounds the heap too (and with it the reservation: engine/memory.c) */
+    if (c->cfg.run.max_memory_pages > c->cfg.max_memory_bytes / 65536)
+        c->cfg.run.max_memory_pages = (uint32_t)(c->cfg.max_memory_bytes / 65536);
+    c->cfg.run.budget = &c->budget;
+    c->budget = UINT64_MAX;
     if (self.len)
         memcpy(c->self, self.ptr, self.len);
     c->self_len = self.len;
@@ -200,7 +205,7 @@ void host_canister_free(host_canister *c)
         engine_instance_abandon(c->cur.inst);
     live_close(&c->cur);
     stable_free(c);
-    base_free(c->shadow);
+    base_zarea_free(&c->shadow);
     base_free(c->heap_dirty);
     buf_fini(&c->x.reply);
     base_free(c);
@@ -298,6 +303,7 @@ status host_canister_install(host_canister *c, const host_code *code, const host
         return ST_CANISTER_NOT_EMPTY;
     exec *x = &c->x;
     exec_begin(c, CTX_INIT, 0, msg);
+    budget_reset(c, NULL, code);
     live lv;
     status st = live_open(c, code, &lv, false);
     if (st != ST_OK)
@@ -336,6 +342,7 @@ status host_canister_upgrade(host_canister *c, const host_code *code, const host
     if (!c->code)
         return trap_result(x, ST_CANISTER_EMPTY, res);
     live_globals_save(&c->cur);
+    budget_reset(c, &c->cur, NULL);
     status st = ST_OK;
     if (c->cur.entries[ENTRY_PRE_UPGRADE]) {
         st = run_entry(x, &c->cur, c->cur.entries[ENTRY_PRE_UPGRADE], CTX_PRE_UPGRADE);
@@ -344,6 +351,7 @@ status host_canister_upgrade(host_canister *c, const host_code *code, const host
             return lifecycle_fail(c, st, true, res);
     }
     live nl;
+    budget_reset(c, NULL, code); /* the old heap goes: the new instance and stable memory */
     st = live_open(c, code, &nl, false);
     if (st != ST_OK)
         return lifecycle_fail(c, st, true, res);
@@ -434,6 +442,7 @@ status host_canister_call_begin(host_canister *c, host_call_kind kind, const hos
     x->ctx = ctx;
     x->pausable = true;
     live_globals_save(&c->cur);
+    budget_reset(c, &c->cur, NULL);
     exec_switch(x, c->cur.inst, c->cur.counter);
     status st = engine_instance_invoke_begin(c->cur.inst, f, NULL);
     if (st != ST_OK) {
@@ -558,7 +567,7 @@ status host_canister_call(host_canister *c, host_call_kind kind, const host_msg 
 
 void host_canister_saved(const host_canister *c, host_saved *out)
 {
-    out->heap = span_of(c->shadow, (size_t)c->shadow_len);
+    out->heap = span_of(c->shadow.ptr, (size_t)c->shadow_len);
     out->stable_bytes = stable_committed_bytes(c);
     out->version = c->version;
     out->timer = c->timer;
@@ -629,6 +638,7 @@ status host_canister_restore(host_canister *c, const host_code *code, const host
         return ST_CORRUPT_LEDGER;
     host_msg m = {0};
     exec_begin(c, CTX_RESTORE, 0, &m);
+    c->budget = UINT64_MAX; /* what was committed fit the limit when it was made */
     live lv;
     status st = live_open(c, code, &lv, true);
     if (st != ST_OK)
@@ -678,12 +688,12 @@ void host_canister_dirty_clear(host_canister *c)
 
 span host_canister_heap(const host_canister *c)
 {
-    return span_of(c->shadow, (size_t)c->shadow_len);
+    return span_of(c->shadow.ptr, (size_t)c->shadow_len);
 }
 
 span host_canister_stable(const host_canister *c)
 {
-    return span_of(c->stable.data, (size_t)(c->stable.pages * 65536u));
+    return span_of(c->stable.data.ptr, (size_t)(c->stable.pages * 65536u));
 }
 
 const host_code *host_canister_code(const host_canister *c)

@@ -15,6 +15,7 @@ void host_config_default(host_config *cfg)
     engine_run_config_default(&cfg->engine, &cfg->run);
     cfg->schedule = ENGINE_SCHEDULE_V1;
     cfg->max_stable_pages = 65536;
+    cfg->max_memory_bytes = HOST_MEMORY_BYTES_DEFAULT;
     cfg->max_reply_bytes = 2u << 20;
     cfg->subnet_id = span_of("", 0);
 }
@@ -243,6 +244,29 @@ static status find_counter(host_code *code)
     return ST_BUG_INVARIANT;
 }
 
+/* The bytes the canister memory limit counts for a fresh instance: memory and tables at their
+ * declared minimums. Past the limit the module is refused here, before anything is allocated
+ * (100 tables of 10,000,000 elements would want 8 GB). */
+static status check_memory(host_code *code, const engine_module *m, engine_error *err)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < m->nmems; i++)
+        n += (uint64_t)m->mems[i].min * 65536;
+    for (uint32_t i = 0; i < m->ntables; i++)
+        n += (uint64_t)m->tables[i].lim.min * sizeof(uint64_t);
+    code->initial_bytes = n;
+    if (n <= code->cfg.max_memory_bytes)
+        return ST_OK;
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->st = ST_CANISTER_MEMORY_LIMIT;
+        snprintf(err->detail, sizeof err->detail,
+                 "initial memory and tables take %llu bytes, the canister limit is %llu",
+                 (unsigned long long)n, (unsigned long long)code->cfg.max_memory_bytes);
+    }
+    return ST_CANISTER_MEMORY_LIMIT;
+}
+
 /* Checks the original module; fills code->rows. */
 static status check_original(host_code *code, const engine_module *orig, engine_error *err)
 {
@@ -251,6 +275,8 @@ static status check_original(host_code *code, const engine_module *orig, engine_
     if (!code->rows)
         return ST_OUT_OF_MEMORY;
     status st = check_imports(orig, code->rows, err);
+    if (st == ST_OK)
+        st = check_memory(code, orig, err);
     if (st == ST_OK)
         st = build_exports(code, orig, err); /* checked here, rebuilt on the instrumented one */
     if (st == ST_OK)

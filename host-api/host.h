@@ -43,14 +43,20 @@ typedef struct host_config {
     engine_run_config run;     /* call depth, value slots, heap pages of every instance */
     int schedule;              /* instruction weight schedule (ENGINE_SCHEDULE_*) */
     uint64_t max_stable_pages; /* stable memory cap, 64 KiB pages; stable_grow fails past it */
+    uint64_t max_memory_bytes; /* per canister: heap + stable memory + 8 bytes per table element
+                                  (docs/reliability.md, "memory"). A module whose initial memory
+                                  and tables exceed it is refused at deploy
+                                  (ST_CANISTER_MEMORY_LIMIT); a grow past it fails (-1) */
     uint64_t max_reply_bytes;  /* reply/reject payload cap; more traps (ST_REPLY_TOO_LARGE) */
     span subnet_id;            /* what ic0.subnet_self_copy gives (borrowed, outlives users) */
     host_debug_fn debug_sink;  /* NULL: debug_print output is dropped */
     void *debug_user;
 } host_config;
 
-/* tally's defaults: engine defaults, schedule v1, 65536 stable pages (4 GiB), 2 MiB replies
- * (the IC's limit), empty subnet id, no debug sink. */
+/* tally's defaults: engine defaults, schedule v1, 65536 stable pages (4 GiB), 4 GiB of memory
+ * per canister (HOST_MEMORY_BYTES_DEFAULT), 2 MiB replies (the IC's limit), empty subnet id, no
+ * debug sink. */
+#define HOST_MEMORY_BYTES_DEFAULT (UINT64_C(4) << 30)
 void host_config_default(host_config *cfg);
 
 /* ---- deploy-time code --------------------------------------------------------------------- */

@@ -78,6 +78,7 @@ struct host_code {
     method *methods;         /* sorted by name */
     span entries[ENTRY_COUNT]; /* export names of the entry points present (len 0: absent) */
     uint32_t counter_global; /* global index of __tally_counter */
+    uint64_t initial_bytes;  /* what the memory limit counts for a fresh instance (code.c) */
 };
 
 /* The method named `name`: its index or -1 (binary search). */
@@ -179,7 +180,7 @@ extern _Thread_local exec *host_instantiating;
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 
 typedef struct stable_mem {
-    uint8_t *data;
+    base_zarea data;     /* cap_pages * 64 KiB bytes, zero past `pages` */
     uint64_t pages;      /* 64 KiB pages */
     uint64_t cap_pages;  /* allocated */
     uint8_t *touched;    /* bit per 4 KiB page: saved in the undo log by this message */
@@ -201,11 +202,13 @@ struct host_canister {
     const host_code *code;   /* NULL: empty */
     live cur;
     /* The committed heap: rollback restores it, commit compares against it (dirty pages). */
-    uint8_t *shadow;
-    uint64_t shadow_len, shadow_cap;
+    base_zarea shadow;       /* zero past shadow_len */
+    uint64_t shadow_len;
     uint8_t *heap_dirty;     /* bit per 4 KiB page */
     uint64_t heap_dirty_cap; /* bytes of the bitmap */
     stable_mem stable;
+    uint64_t budget;         /* bytes the running message may still grow by (cfg.run.budget
+                                points here): the memory limit minus what the canister has */
     uint64_t version;
     uint64_t timer;
     u128 cycles;             /* the committed cycle balance (cycles.c) */
@@ -218,6 +221,8 @@ struct host_canister {
 };
 
 /* state.c */
+/* Sets c->budget for a message of lv (NULL: a fresh instance of `code` about to be made). */
+void budget_reset(host_canister *c, const live *lv, const host_code *code);
 status stable_grow(host_canister *c, uint64_t delta, uint64_t *old_pages, bool *refused);
 /* Saves the 4 KiB pages of [off, off+len) not yet saved by this message; marks nothing dirty
  * yet (commit does). ST_OK or ST_OUT_OF_MEMORY. */

@@ -310,7 +310,7 @@ static status stable_do_write(exec *x, const char *fn, uint64_t off, uint64_t sr
     if (st == ST_OK && n)
         st = stable_touch(x->c, off, n);
     if (st == ST_OK && n)
-        memcpy(x->c->stable.data + off, p, (size_t)n);
+        memcpy(x->c->stable.data.ptr + off, p, (size_t)n);
     return st;
 }
 
@@ -321,7 +321,7 @@ static status stable_do_read(exec *x, const char *fn, uint64_t dst, uint64_t off
     if (st == ST_OK)
         st = mem_range_w(x, fn, dst, n, &p);
     if (st == ST_OK && n)
-        memcpy(p, x->c->stable.data + off, (size_t)n);
+        memcpy(p, x->c->stable.data.ptr + off, (size_t)n);
     return st;
 }
 

@@ -46,6 +46,20 @@ static void *grow_zeroed(void *p, size_t old, size_t n)
     return q;
 }
 
+/* ---- the memory limit ------------------------------------------------------------------------ */
+
+void budget_reset(host_canister *c, const live *lv, const host_code *code)
+{
+    uint64_t have = c->stable.pages * SPAGE;
+    if (lv && lv->mem)
+        have += engine_memory_size(lv->mem);
+    if (lv && lv->inst)
+        have += engine_instance_table_bytes(lv->inst);
+    else if (!lv && code)
+        have += code->initial_bytes;
+    c->budget = have < c->cfg.max_memory_bytes ? c->cfg.max_memory_bytes - have : 0;
+}
+
 /* ---- stable memory --------------------------------------------------------------------------- */
 
 /* Room for `pages` pages (data and both bitmaps), zero past the old capacity. */
@@ -59,13 +73,16 @@ static status stable_reserve(host_canister *c, uint64_t pages)
         cap *= 2;
     if (cap > c->cfg.max_stable_pages)
         cap = pages; /* the caller checked pages against the cap */
-    if (cap > SIZE_MAX / SPAGE)
+    if (c->cfg.max_stable_pages > SIZE_MAX / SPAGE)
         return ST_OUT_OF_MEMORY;
     size_t old = (size_t)s->cap_pages;
-    uint8_t *d = grow_zeroed(s->data, old * SPAGE, (size_t)cap * SPAGE);
-    if (!d)
+    uint64_t max = c->cfg.max_stable_pages * SPAGE;
+    if (max > c->cfg.max_memory_bytes) /* the reservation needs no more than the limit */
+        max = c->cfg.max_memory_bytes;
+    if (cap * SPAGE > max)
+        cap = pages;
+    if (!base_zarea_grow(&s->data, (size_t)cap * SPAGE, (size_t)max))
         return ST_OUT_OF_MEMORY;
-    s->data = d;
     uint8_t *t = grow_zeroed(s->touched, old * SUB / 8, (size_t)cap * SUB / 8);
     if (!t)
         return ST_OUT_OF_MEMORY;
@@ -83,13 +100,16 @@ status stable_grow(host_canister *c, uint64_t delta, uint64_t *old_pages, bool *
     stable_mem *s = &c->stable;
     *old_pages = s->pages;
     *refused = false;
-    if (s->pages > c->cfg.max_stable_pages || delta > c->cfg.max_stable_pages - s->pages) {
+    if (s->pages > c->cfg.max_stable_pages || delta > c->cfg.max_stable_pages - s->pages ||
+        delta > c->budget / SPAGE) {
         *refused = true;
         return ST_OK;
     }
     status st = stable_reserve(c, s->pages + delta);
-    if (st == ST_OK)
+    if (st == ST_OK) {
         s->pages += delta;
+        c->budget -= delta * SPAGE;
+    }
     return st;
 }
 
@@ -117,7 +137,7 @@ status stable_touch(host_canister *c, uint64_t off, uint64_t len)
         le64_store(idx, p);
         buf_put(&s->log, idx, 8); /* reserved: cannot fail */
         if (old)
-            buf_put(&s->undo, s->data + p * PAGE, PAGE);
+            buf_put(&s->undo, s->data.ptr + p * PAGE, PAGE);
         bit_set(s->touched, p);
     }
     return ST_OK;
@@ -144,12 +164,12 @@ void stable_rollback(host_canister *c)
         uint64_t p = le64_load(s->log.ptr + i);
         bit_clear(s->touched, p);
         if (p < s->pages0 * SUB) {
-            memcpy(s->data + p * PAGE, s->undo.ptr + k, PAGE);
+            memcpy(s->data.ptr + p * PAGE, s->undo.ptr + k, PAGE);
             k += PAGE;
         }
     }
-    if (s->pages > s->pages0)
-        memset(s->data + s->pages0 * SPAGE, 0, (size_t)((s->pages - s->pages0) * SPAGE));
+    if (s->pages > s->pages0) /* given back: a 4 GiB grow then trap writes nothing */
+        base_zarea_zero(&s->data, (size_t)(s->pages0 * SPAGE), (size_t)(s->pages * SPAGE));
     s->pages = s->pages0;
     s->log.len = 0;
     s->undo.len = 0;
@@ -158,7 +178,7 @@ void stable_rollback(host_canister *c)
 void stable_free(host_canister *c)
 {
     stable_mem *s = &c->stable;
-    base_free(s->data);
+    base_zarea_free(&s->data);
     base_free(s->touched);
     base_free(s->dirty);
     buf_fini(&s->undo);
@@ -179,7 +199,7 @@ status stable_committed_read(const host_canister *c, uint64_t off, uint8_t *dst,
         return ST_STABLE_OOB;
     if (!len)
         return ST_OK;
-    memcpy(dst, s->data + off, (size_t)len);
+    memcpy(dst, s->data.ptr + off, (size_t)len);
     size_t k = 0;
     for (size_t i = 0; i < s->log.len; i += 8) { /* pages the running message changed */
         uint64_t p = le64_load(s->log.ptr + i);
@@ -205,9 +225,9 @@ status stable_load(host_canister *c, span bytes)
         return st;
     stable_mem *s = &c->stable;
     if (bytes.len)
-        memcpy(s->data, bytes.ptr, bytes.len);
+        memcpy(s->data.ptr, bytes.ptr, bytes.len);
     if (s->pages > pages)
-        memset(s->data + bytes.len, 0, (size_t)((s->pages - pages) * SPAGE));
+        base_zarea_zero(&s->data, bytes.len, (size_t)(s->pages * SPAGE));
     s->pages = s->pages0 = pages;
     s->log.len = 0;
     s->undo.len = 0;
@@ -223,16 +243,11 @@ static uint64_t heap_size(const live *lv)
 
 status heap_reserve(host_canister *c, const live *lv)
 {
-    uint64_t size = heap_size(lv);
-    if (size > SIZE_MAX / 2)
+    uint64_t size = heap_size(lv), max = (uint64_t)c->cfg.run.max_memory_pages * SPAGE;
+    if (size > max || max > SIZE_MAX / 2)
         return ST_OUT_OF_MEMORY;
-    if (size > c->shadow_cap) {
-        uint8_t *s = grow_zeroed(c->shadow, (size_t)c->shadow_cap, (size_t)size);
-        if (!s)
-            return ST_OUT_OF_MEMORY;
-        c->shadow = s;
-        c->shadow_cap = size;
-    }
+    if (!base_zarea_grow(&c->shadow, (size_t)size, (size_t)max))
+        return ST_OUT_OF_MEMORY;
     uint64_t bits = (size / PAGE + 7) / 8;
     if (bits > c->heap_dirty_cap) {
         uint8_t *d = grow_zeroed(c->heap_dirty, (size_t)c->heap_dirty_cap, (size_t)bits);
@@ -256,8 +271,8 @@ void heap_commit(host_canister *c, const live *lv)
         for (uint64_t p = engine_memory_mark_next(lv->mem, 0); p < n;
              p = engine_memory_mark_next(lv->mem, p + 1)) {
             uint64_t off = p * PAGE;
-            if (memcmp(h + off, c->shadow + off, PAGE) != 0) {
-                memcpy(c->shadow + off, h + off, PAGE);
+            if (memcmp(h + off, c->shadow.ptr + off, PAGE) != 0) {
+                memcpy(c->shadow.ptr + off, h + off, PAGE);
                 bit_set(c->heap_dirty, p);
             }
         }
@@ -276,7 +291,7 @@ status heap_rollback(host_canister *c, const live *lv)
     uint64_t keep = (size < c->shadow_len ? size : c->shadow_len) / PAGE;
     for (uint64_t p = engine_memory_mark_next(lv->mem, 0); p < keep;
          p = engine_memory_mark_next(lv->mem, p + 1))
-        memcpy(h + p * PAGE, c->shadow + p * PAGE, PAGE);
+        memcpy(h + p * PAGE, c->shadow.ptr + p * PAGE, PAGE);
     engine_memory_marks_clear(lv->mem);
     if (size > c->shadow_len)
         return engine_memory_shrink(lv->mem, (uint32_t)(c->shadow_len / SPAGE));
@@ -287,11 +302,11 @@ void heap_adopt(host_canister *c, const live *lv)
 {
     uint64_t size = heap_size(lv);
     if (size) {
-        memcpy(c->shadow, engine_memory_data(lv->mem), (size_t)size);
+        memcpy(c->shadow.ptr, engine_memory_data(lv->mem), (size_t)size);
         engine_memory_marks_clear(lv->mem);
     }
     if (c->shadow_len > size)
-        memset(c->shadow + size, 0, (size_t)(c->shadow_len - size));
+        base_zarea_zero(&c->shadow, (size_t)size, (size_t)c->shadow_len);
     c->shadow_len = size;
     for (uint64_t p = 0; p < size / PAGE; p++)
         bit_set(c->heap_dirty, p);

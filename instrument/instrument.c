@@ -110,13 +110,6 @@ uint64_t instrument_grow_page_cost(int schedule)
     return schedule == ENGINE_SCHEDULE_V2 ? GROW_PAGE_COST_V2 : 0;
 }
 
-uint64_t instrument_deploy_cost(size_t code_bytes, uint64_t per_byte)
-{
-    if (per_byte && code_bytes > UINT64_MAX / per_byte)
-        return UINT64_MAX;
-    return (uint64_t)code_bytes * per_byte;
-}
-
 /* ---- rewriting instructions --------------------------------------------------------------- */
 
 /* Copies one instruction, shifting the function index of call and ref.func by one. */

@@ -46,10 +46,6 @@ int instrument_schedule_of(const engine_module *m);
  * v2 (docs/weights.md). */
 uint64_t instrument_grow_page_cost(int schedule);
 
-/* Instructions charged for deploying `code_bytes` bytes of module code with `per_byte` charge
- * (saturating). */
-uint64_t instrument_deploy_cost(size_t code_bytes, uint64_t per_byte);
-
 /* ---- Wasm binary writer (writer.c): used by the instrumenter and by tests ------------------ */
 
 /* Each returns ST_OK or ST_OUT_OF_MEMORY. */

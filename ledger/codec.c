@@ -92,17 +92,35 @@ void message_id(span content, uint8_t id[LEDGER_HASH_SIZE])
 
 /* ---- encoders ------------------------------------------------------------------------------ */
 
+/* A field of genesis.def, little-endian at its width. */
+static void sink_field(sink *s, const ledger_genesis *g, const ledger_genesis_field *f)
+{
+    uint64_t v = ledger_genesis_get(g, f);
+    if (f->max == UINT32_MAX)
+        sink_u32(s, (uint32_t)v);
+    else
+        sink_u64(s, v);
+}
+
 void enc_genesis(sink *s, const ledger_genesis *g)
 {
+    size_t n;
+    const ledger_genesis_field *f = ledger_genesis_fields(&n);
+    uint32_t version = genesis_rules_version(g), len = 1;
     sink_u8(s, FORMAT_V1);
     sink_bytes(s, span_of(g->chain_id, strnlen(g->chain_id, LEDGER_CHAIN_ID_MAX)));
-    sink_u64(s, g->genesis_time_ns);
-    sink_u32(s, g->schedule_version);
-    sink_u64(s, g->round_instruction_limit);
-    sink_u64(s, g->message_instruction_limit);
-    sink_u32(s, g->max_message_bytes);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].since == 0)
+            sink_field(s, g, &f[i]);
     sink_put(s, g->admin_public_key, LEDGER_PUBLIC_KEY_SIZE);
-    sink_bytes(s, g->extra);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].since >= 1 && f[i].since <= version)
+            len += f[i].max == UINT32_MAX ? 4 : 8;
+    sink_u32(s, len);
+    sink_u8(s, (uint8_t)version);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].since >= 1 && f[i].since <= version)
+            sink_field(s, g, &f[i]);
 }
 
 void enc_canister(sink *s, const ledger_canister *c)
@@ -218,21 +236,41 @@ static status rd_format(reader *r)
     return st != ST_OK ? st : f == FORMAT_V1 ? ST_OK : ST_MALFORMED_VERSION;
 }
 
+/* Reads field f of genesis.def into g. */
+static status rd_field(reader *r, ledger_genesis *g, const ledger_genesis_field *f)
+{
+    uint64_t v;
+    uint32_t w;
+    status st = f->max == UINT32_MAX ? reader_fixed32(r, &w) : reader_fixed64(r, &v);
+    if (st == ST_OK)
+        ledger_genesis_set(g, f, f->max == UINT32_MAX ? w : v);
+    return st;
+}
+
 status dec_genesis(span in, ledger_genesis *out, status bad)
 {
     reader r = reader_of(in);
     ledger_genesis g;
-    memset(&g, 0, sizeof g);
+    ledger_genesis_default(&g);
+    memset(g.chain_id, 0, sizeof g.chain_id);
+    size_t n;
+    const ledger_genesis_field *f = ledger_genesis_fields(&n);
     span id;
-    bool ok = rd_format(&r) == ST_OK && rd_bytes(&r, LEDGER_CHAIN_ID_MAX, &id) == ST_OK &&
-              reader_fixed64(&r, &g.genesis_time_ns) == ST_OK &&
-              reader_fixed32(&r, &g.schedule_version) == ST_OK &&
-              reader_fixed64(&r, &g.round_instruction_limit) == ST_OK &&
-              reader_fixed64(&r, &g.message_instruction_limit) == ST_OK &&
-              reader_fixed32(&r, &g.max_message_bytes) == ST_OK &&
-              rd_copy(&r, g.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) == ST_OK &&
-              rd_bytes(&r, UINT32_MAX, &g.extra) == ST_OK && reader_left(&r) == 0;
-    if (!ok)
+    bool ok = rd_format(&r) == ST_OK && rd_bytes(&r, LEDGER_CHAIN_ID_MAX, &id) == ST_OK;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = f[i].since > 0 || rd_field(&r, &g, &f[i]) == ST_OK;
+    uint32_t len = 0, want = 1;
+    uint8_t version = 0;
+    ok = ok && rd_copy(&r, g.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) == ST_OK &&
+         reader_fixed32(&r, &len) == ST_OK && reader_u8(&r, &version) == ST_OK &&
+         version >= 1 && version <= genesis_rules_max();
+    for (size_t i = 0; ok && i < n; i++) {
+        if (f[i].since >= 1 && f[i].since <= version) {
+            want += f[i].max == UINT32_MAX ? 4 : 8;
+            ok = rd_field(&r, &g, &f[i]) == ST_OK;
+        }
+    }
+    if (!ok || len != want || reader_left(&r) != 0)
         return bad;
     memcpy(g.chain_id, id.ptr, id.len);
     *out = g;

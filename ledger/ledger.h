@@ -66,17 +66,37 @@ typedef enum ledger_mem {
 
 /* ---- records ----------------------------------------------------------------------------- */
 
-/* The genesis configuration, fixed when a node directory is created. */
+/* The genesis configuration, fixed when a node directory is created: the chain's rules. The
+ * numeric fields are the rows of genesis.def (type, default, `tally init` option, meaning);
+ * docs/formats.md "Genesis record" gives their encoding byte by byte. */
 typedef struct ledger_genesis {
     char chain_id[LEDGER_CHAIN_ID_MAX + 1]; /* NUL-terminated UTF-8, 1..64 bytes */
-    uint64_t genesis_time_ns;               /* timestamp of block 0 */
-    uint32_t schedule_version;              /* weight schedule (engine/opcodes.def column) */
-    uint64_t round_instruction_limit;
-    uint64_t message_instruction_limit;
-    uint32_t max_message_bytes; /* signed envelopes above this are ST_MESSAGE_TOO_LARGE; > 64 */
     uint8_t admin_public_key[LEDGER_PUBLIC_KEY_SIZE];
-    span extra; /* opaque bytes for later config fields (may be empty); stored and hashed */
+#define GENESIS_FIELD(type, name, def, since, option, help) type name;
+#include "genesis.def"
+#undef GENESIS_FIELD
 } ledger_genesis;
+
+/* One row of genesis.def, for code that walks the fields (tally init's options). */
+typedef struct ledger_genesis_field {
+    const char *name;
+    const char *option; /* NULL: not an option of tally init */
+    const char *help;
+    uint64_t default_value;
+    uint64_t max;       /* UINT32_MAX or UINT64_MAX, by type */
+    uint32_t since;     /* 0: header field; N: rules version N */
+    size_t offset;      /* within ledger_genesis */
+} ledger_genesis_field;
+
+/* The rows of genesis.def in order; *n gets their number. */
+const ledger_genesis_field *ledger_genesis_fields(size_t *n);
+
+/* Field f of g, widened; setting stores v if v <= f->max (else returns false). */
+uint64_t ledger_genesis_get(const ledger_genesis *g, const ledger_genesis_field *f);
+bool ledger_genesis_set(ledger_genesis *g, const ledger_genesis_field *f, uint64_t v);
+
+/* The defaults: chain "tally-local", every field's default, an all-zero admin key. */
+void ledger_genesis_default(ledger_genesis *g);
 
 typedef enum ledger_canister_status {
     LEDGER_CANISTER_RUNNING = 0,
@@ -175,7 +195,7 @@ uint64_t ledger_map_size(const ledger *lg);
 const char *ledger_fault_detail(const ledger *lg);
 
 /* Writes the genesis record and block 0 (no messages, empty state) in one transaction. The
- * genesis bytes (g->extra included) are copied. Calling it again with an equal genesis is ST_OK.
+ * genesis is copied. Calling it again with an equal genesis is ST_OK.
  * Returns ST_OK, ST_BAD_GENESIS (empty or too long chain id, not UTF-8, max_message_bytes
  * <= 64), ST_GENESIS_MISMATCH (a different genesis is stored), ST_LMDB_ERROR, ST_MAP_FULL,
  * ST_OUT_OF_MEMORY. */

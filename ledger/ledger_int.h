@@ -46,7 +46,6 @@ struct ledger {
     atomic_size_t map_size; /* written under the exclusive resize lock, read anywhere */
     bool has_genesis;
     ledger_genesis genesis;
-    uint8_t *genesis_extra;             /* owned copy behind genesis.extra */
     uint8_t genesis_hash[LEDGER_HASH_SIZE];
     char detail[200];
 };
@@ -113,6 +112,11 @@ void enc_message(sink *s, const ledger_message *m);
 /* Decoders return ST_OK or `bad` (the status the caller wants for a malformed input); spans in
  * *out borrow from `in`. Every decoder requires the input to be consumed exactly. */
 status dec_genesis(span in, ledger_genesis *out, status bad);
+
+/* genesis.c: the rules version g's record names (the lowest whose later fields all hold their
+ * defaults, at least 1), and the highest version genesis.def knows. */
+uint32_t genesis_rules_version(const ledger_genesis *g);
+uint32_t genesis_rules_max(void);
 status dec_canister(span in, ledger_canister *out, status bad);
 status dec_receipt(span in, ledger_receipt *out, status bad);
 status dec_block(span in, ledger_block *out, status bad);

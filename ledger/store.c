@@ -240,14 +240,6 @@ static status load_genesis(ledger *lg)
         st = ST_LEDGER_LAYOUT;
     if (st != ST_OK)
         goto out_abort;
-    lg->genesis_extra = base_alloc(g.extra.len);
-    if (!lg->genesis_extra) {
-        st = ST_OUT_OF_MEMORY;
-        goto out_abort;
-    }
-    if (g.extra.len)
-        memcpy(lg->genesis_extra, g.extra.ptr, g.extra.len);
-    g.extra = span_of(lg->genesis_extra, g.extra.len);
     lg->genesis = g;
     lg->has_genesis = true;
     crypto_generichash_state h;
@@ -327,7 +319,6 @@ void ledger_close(ledger *lg)
     if (lg->env)
         mdb_env_close(lg->env);
     pthread_rwlock_destroy(&lg->resize_lock);
-    base_free(lg->genesis_extra);
     base_free(lg);
 }
 
@@ -342,7 +333,7 @@ static status check_genesis(const ledger_genesis *g)
 {
     size_t n = strnlen(g->chain_id, LEDGER_CHAIN_ID_MAX + 1);
     if (n == 0 || n > LEDGER_CHAIN_ID_MAX || !span_is_utf8(span_of(g->chain_id, n)) ||
-        g->max_message_bytes <= LEDGER_SIGNATURE_SIZE || g->extra.len > UINT32_MAX)
+        g->max_message_bytes <= LEDGER_SIGNATURE_SIZE)
         return ST_BAD_GENESIS;
     return ST_OK;
 }

@@ -1,7 +1,7 @@
 /* cycles.c - the fee schedule applied to canisters: execution, ingress, storage and creation
  * fees, the freezing threshold, mint messages, and the chain's cycle accounts (minted, burned,
  * fees) kept in the ledger's subnet record. docs/canisters.md "Cycles" is the manual; the fee
- * values are genesis fields (scheduler_limits.fee_*).
+ * values are genesis fields (ledger/genesis.def: fee_*, provisional_cycles, freezing_threshold).
  *
  * Every amount here is a pure function of the committed state, the block time and the message:
  * u128 arithmetic saturates instead of wrapping, and a fee is never more than the balance it is
@@ -22,15 +22,15 @@ static const u128 NS_PER_S = 1000000000u;
 
 u128 sched_fee_execution(const scheduler *s, uint64_t instructions)
 {
-    const scheduler_limits *l = &s->lim;
-    return u128_add_sat(l->fee_update_message_execution,
-                   u128_mul_sat(instructions, l->fee_ten_update_instructions_execution) / 10);
+    const ledger_genesis *g = &s->genesis;
+    return u128_add_sat(g->fee_update_message_execution,
+                   u128_mul_sat(instructions, g->fee_ten_update_instructions_execution) / 10);
 }
 
 u128 sched_fee_ingress(const scheduler *s, size_t bytes)
 {
-    const scheduler_limits *l = &s->lim;
-    return u128_add_sat(l->fee_ingress_message_reception, u128_mul_sat(bytes, l->fee_ingress_byte_reception));
+    const ledger_genesis *g = &s->genesis;
+    return u128_add_sat(g->fee_ingress_message_reception, u128_mul_sat(bytes, g->fee_ingress_byte_reception));
 }
 
 /* Bytes of memory a canister holds (committed heap and stable memory). */
@@ -43,7 +43,7 @@ static u128 memory_bytes(const sched_canister *c)
 
 u128 sched_freeze_reserve(const scheduler *s, const sched_canister *c)
 {
-    u128 per_s = u128_mul_sat(memory_bytes(c), s->lim.fee_gib_storage_per_second);
+    u128 per_s = u128_mul_sat(memory_bytes(c), s->genesis.fee_gib_storage_per_second);
     return u128_mul_sat(per_s, c->freezing_threshold) / GIB;
 }
 
@@ -65,12 +65,12 @@ void sched_cycles_charge(scheduler *s, sched_canister *c, u128 fee)
 void sched_cycles_storage(scheduler *s, sched_canister *c, uint64_t time_ns)
 {
     /* a paused message sees its balance; a chain without a storage fee records nothing */
-    if (c->paused.active || time_ns <= c->storage_paid_ns || !s->lim.fee_gib_storage_per_second)
+    if (c->paused.active || time_ns <= c->storage_paid_ns || !s->genesis.fee_gib_storage_per_second)
         return;
     uint64_t dt = time_ns - c->storage_paid_ns;
     c->storage_paid_ns = time_ns;
     c->touched = true;
-    u128 fee = u128_mul_sat(u128_mul_sat(memory_bytes(c), s->lim.fee_gib_storage_per_second), dt);
+    u128 fee = u128_mul_sat(u128_mul_sat(memory_bytes(c), s->genesis.fee_gib_storage_per_second), dt);
     sched_cycles_charge(s, c, fee / (GIB * NS_PER_S));
 }
 

@@ -134,7 +134,7 @@ static status pick_next(void *user, const round_ctx *rc, span *env)
     const scheduler *s = rc->s;
     while (pk->next < pk->n) {
         if (rc->used >= s->genesis.round_instruction_limit ||
-            rc->included >= s->lim.max_messages_per_round)
+            rc->included >= s->genesis.max_messages_per_round)
             return ST_NOT_FOUND;
         const cand *k = &pk->c[pk->next++];
         sched_canister *c = k->canister ? sched_canister_find(rc->s, k->canister) : NULL;
@@ -199,8 +199,8 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
         return ST_OK;
     pick pk = {0};
     /* A window of a few rounds' worth of messages keeps picking linear and fair enough. */
-    uint32_t window = s->lim.max_messages_per_round > UINT32_MAX / 4 ? UINT32_MAX
-                                                                      : 4 * s->lim.max_messages_per_round;
+    uint32_t per_round = s->genesis.max_messages_per_round;
+    uint32_t window = per_round > UINT32_MAX / 4 ? UINT32_MAX : 4 * per_round;
     st = collect(s, &pk, window);
     if (st == ST_OK)
         st = round_run(s, time_ns, pick_next, &pk, info);

@@ -9,7 +9,6 @@
  * finished message gets a receipt. Time is the block's timestamp; a paused message keeps the
  * time of the block that started it (as on the IC). */
 #include "scheduler_int.h"
-#include "instrument.h"
 
 #include <assert.h>
 #include <sodium.h>
@@ -107,7 +106,7 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .caller = span_of(p->caller, PRINCIPAL_MAX),
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
-                         .slice_limit = s->lim.slice_instructions,
+                         .slice_limit = s->genesis.slice_instructions,
                          .cycles_prepaid =
                              sched_fee_execution(s, s->genesis.message_instruction_limit),
                          .cycles_frozen = sched_freeze_reserve(s, c)};
@@ -183,6 +182,14 @@ static bool split_install_arg(span arg, span *module, span *init)
     return true;
 }
 
+/* The instructions charged for deploying code_bytes bytes of module code (saturating). */
+static uint64_t deploy_cost(size_t code_bytes, uint64_t per_byte)
+{
+    if (per_byte && code_bytes > UINT64_MAX / per_byte)
+        return UINT64_MAX;
+    return (uint64_t)code_bytes * per_byte;
+}
+
 /* Charges the deploy cost and compiles the module (through the code cache). Writes the
  * receipt itself and sets *entry NULL when the message ends here. */
 static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
@@ -193,10 +200,10 @@ static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t
     *entry = NULL;
     if (!split_install_arg(m->arg, &module, init))
         return refuse(rc, id, ST_BAD_INSTALL_ARG);
-    *cost = instrument_deploy_cost(module.len, s->lim.deploy_per_byte);
-    if (*cost >= s->lim.install_instructions) {
-        rc->used += s->lim.install_instructions;
-        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->lim.install_instructions,
+    *cost = deploy_cost(module.len, s->genesis.deploy_per_byte);
+    if (*cost >= s->genesis.install_instructions) {
+        rc->used += s->genesis.install_instructions;
+        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->genesis.install_instructions,
                            span_of(NULL, 0));
     }
     rc->used += *cost;
@@ -229,7 +236,7 @@ static status run_lifecycle(round_ctx *rc, sched_canister *c,
     uint8_t caller[PRINCIPAL_MAX];
     sched_principal_of_key(sender, caller);
     host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
-                   .instruction_limit = rc->s->lim.install_instructions - cost};
+                   .instruction_limit = rc->s->genesis.install_instructions - cost};
     host_result_init(res);
     status st = upgrade ? host_canister_upgrade(c->hc, code->code, &hm, res)
                         : host_canister_install(c->hc, code->code, &hm, res);
@@ -284,8 +291,8 @@ static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t
             /* The admin's canister gets the provisional cycles, pays its creation and the
              * install's execution (docs/canisters.md "Cycles"). */
             c->storage_paid_ns = rc->time_ns;
-            st = sched_cycles_mint(s, c, s->lim.provisional_cycles);
-            sched_cycles_charge(s, c, s->lim.fee_canister_creation);
+            st = sched_cycles_mint(s, c, s->genesis.provisional_cycles);
+            sched_cycles_charge(s, c, s->genesis.fee_canister_creation);
             sched_cycles_settle(s, c, &res, cost + res.instructions);
         }
         if (st == ST_OK)
@@ -319,7 +326,7 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
     sched_cycles_storage(s, c, rc->time_ns);
     char text[200];
     u128 need = u128_add_sat(sched_freeze_reserve(s, c),
-                             sched_fee_execution(s, s->lim.install_instructions));
+                             sched_fee_execution(s, s->genesis.install_instructions));
     if (!sched_cycles_enough(s, c, need, text, sizeof text))
         return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
     span init;

@@ -2,117 +2,32 @@
  * canister from its record and pages (and re-running the slices of a message that was paused
  * when the node stopped), queries, and the principals of senders and canisters. */
 #include "scheduler_int.h"
-#include "instrument.h"
 
 #include <sodium.h>
 #include <string.h>
 
-/* ---- genesis limits --------------------------------------------------------------------- */
+/* ---- genesis ------------------------------------------------------------------------------- */
 
-/* Version 2 adds the fee schedule (docs/formats.md "Genesis record"). */
-enum { LIMITS_VERSION = 2, LIMITS_BYTES = 1 + 4 * 8 + 3 * 4 + 10 * 8 };
+_Static_assert(ENGINE_SCHEDULE_V1 == 1, "genesis.def's default schedule_version is v1");
 
-void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim)
+status scheduler_genesis_check(const ledger_genesis *g)
 {
-    memset(g, 0, sizeof *g);
-    strcpy(g->chain_id, "tally-local");
-    g->genesis_time_ns = 0;
-    g->schedule_version = ENGINE_SCHEDULE_V1;
-    g->round_instruction_limit = 4000000000ull;     /* IC: MAX_INSTRUCTIONS_PER_ROUND 4 B */
-    g->message_instruction_limit = 40000000000ull;  /* IC: MAX_INSTRUCTIONS_PER_MESSAGE 40 B */
-    g->max_message_bytes = 8u << 20;                /* room for a module in an install */
-    *lim = (scheduler_limits){
-        .slice_instructions = 2000000000ull,        /* IC: MAX_INSTRUCTIONS_PER_SLICE 2 B */
-        .install_instructions = 300000000000ull,    /* IC: MAX_INSTRUCTIONS_PER_INSTALL_CODE */
-        .query_instructions = 5000000000ull,        /* IC: MAX_INSTRUCTIONS_PER_QUERY_MESSAGE */
-        .deploy_per_byte = 25,                      /* wasmi's figure; see docs/weights.md */
-        .max_messages_per_round = 1000,
-        .max_stable_pages = 65536,                  /* 4 GiB */
-        .max_heap_pages = 65536,                    /* 4 GiB (wasm32) */
-        .fee_update_message_execution = 5000000,
-        .fee_ten_update_instructions_execution = 10,
-        .fee_ingress_message_reception = 1200000,
-        .fee_ingress_byte_reception = 2000,
-        .fee_xnet_call = 260000,
-        .fee_xnet_byte_transmission = 1000,
-        .fee_canister_creation = 500000000000ull,
-        .fee_gib_storage_per_second = 127000,
-        .provisional_cycles = 100000000000000ull,   /* 100 T */
-        .freezing_threshold = 2592000,              /* 30 days */
-    };
-}
-
-uint64_t *scheduler_fee_field(scheduler_limits *lim, unsigned i, const char **name)
-{
-    static const char *const names[SCHEDULER_FEE_FIELDS] = {
-        "update_message_execution_fee", "ten_update_instructions_execution_fee",
-        "ingress_message_reception_fee", "ingress_byte_reception_fee", "xnet_call_fee",
-        "xnet_byte_transmission_fee", "canister_creation_fee", "gib_storage_per_second_fee",
-        "provisional_cycles", "freezing_threshold"};
-    uint64_t *f[SCHEDULER_FEE_FIELDS] = {
-        &lim->fee_update_message_execution, &lim->fee_ten_update_instructions_execution,
-        &lim->fee_ingress_message_reception, &lim->fee_ingress_byte_reception,
-        &lim->fee_xnet_call, &lim->fee_xnet_byte_transmission, &lim->fee_canister_creation,
-        &lim->fee_gib_storage_per_second, &lim->provisional_cycles, &lim->freezing_threshold};
-    if (i >= SCHEDULER_FEE_FIELDS)
-        return NULL;
-    if (name)
-        *name = names[i];
-    return f[i];
-}
-
-void scheduler_fees_zero(scheduler_limits *lim)
-{
-    for (unsigned i = 0; i < SCHEDULER_FEES; i++)
-        *scheduler_fee_field(lim, i, NULL) = 0;
-}
-
-static uint64_t *fee_field(scheduler_limits *lim, int i)
-{
-    return scheduler_fee_field(lim, (unsigned)i, NULL);
-}
-
-static void limits_encode(const scheduler_limits *lim, uint8_t out[LIMITS_BYTES])
-{
-    out[0] = LIMITS_VERSION;
-    le64_store(out + 1, lim->slice_instructions);
-    le64_store(out + 9, lim->install_instructions);
-    le64_store(out + 17, lim->query_instructions);
-    le64_store(out + 25, lim->deploy_per_byte);
-    le32_store(out + 33, lim->max_messages_per_round);
-    le32_store(out + 37, lim->max_stable_pages);
-    le32_store(out + 41, lim->max_heap_pages);
-    for (int i = 0; i < 10; i++)
-        le64_store(out + 45 + 8 * i, *fee_field((scheduler_limits *)lim, i));
-}
-
-static status limits_decode(span extra, scheduler_limits *lim)
-{
-    if (extra.len != LIMITS_BYTES || extra.ptr[0] != LIMITS_VERSION)
-        return ST_BAD_GENESIS;
-    const uint8_t *p = extra.ptr;
-    *lim = (scheduler_limits){.slice_instructions = le64_load(p + 1),
-                              .install_instructions = le64_load(p + 9),
-                              .query_instructions = le64_load(p + 17),
-                              .deploy_per_byte = le64_load(p + 25),
-                              .max_messages_per_round = le32_load(p + 33),
-                              .max_stable_pages = le32_load(p + 37),
-                              .max_heap_pages = le32_load(p + 41)};
-    for (int i = 0; i < 10; i++)
-        *fee_field(lim, i) = le64_load(p + 45 + 8 * i);
-    if (!lim->slice_instructions || !lim->max_messages_per_round || !lim->max_heap_pages ||
-        lim->max_heap_pages > LEDGER_HEAP_PAGES_MAX)
+    if (!g->slice_instructions || !g->max_messages_per_round || !g->max_heap_pages ||
+        g->max_heap_pages > LEDGER_HEAP_PAGES_MAX)
         return ST_BAD_GENESIS;
     return ST_OK;
 }
 
-status scheduler_genesis_new(ledger *lg, const ledger_genesis *g, const scheduler_limits *lim)
+void scheduler_fees_zero(ledger_genesis *g)
 {
-    uint8_t extra[LIMITS_BYTES];
-    limits_encode(lim, extra);
-    ledger_genesis copy = *g;
-    copy.extra = span_of(extra, sizeof extra);
-    return ledger_genesis_init(lg, &copy);
+    g->fee_update_message_execution = 0;
+    g->fee_ten_update_instructions_execution = 0;
+    g->fee_ingress_message_reception = 0;
+    g->fee_ingress_byte_reception = 0;
+    g->fee_xnet_call = 0;
+    g->fee_xnet_byte_transmission = 0;
+    g->fee_canister_creation = 0;
+    g->fee_gib_storage_per_second = 0;
 }
 
 status scheduler_install_arg(span module, span init_arg, buf *out)
@@ -241,7 +156,7 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
         return st;
     }
     c->id = id;
-    c->freezing_threshold = s->lim.freezing_threshold;
+    c->freezing_threshold = s->genesis.freezing_threshold;
     s->canisters[s->ncanisters++] = c;
     *out = c;
     return ST_OK;
@@ -515,15 +430,11 @@ status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
         return ST_OUT_OF_MEMORY;
     s->lg = lg;
     s->genesis = *g;
-    status st = limits_decode(g->extra, &s->lim);
-    if (st == ST_OK && g->extra.len <= sizeof s->genesis_extra) {
-        memcpy(s->genesis_extra, g->extra.ptr, g->extra.len);
-        s->genesis.extra = span_of(s->genesis_extra, g->extra.len);
-    }
+    status st = scheduler_genesis_check(g);
     host_config_default(&s->hcfg);
     s->hcfg.schedule = (int)g->schedule_version;
-    s->hcfg.max_stable_pages = s->lim.max_stable_pages;
-    s->hcfg.run.max_memory_pages = s->lim.max_heap_pages;
+    s->hcfg.max_stable_pages = s->genesis.max_stable_pages;
+    s->hcfg.run.max_memory_pages = s->genesis.max_heap_pages;
     if (opt) {
         s->hcfg.debug_sink = opt->debug_sink;
         s->hcfg.debug_user = opt->debug_user;
@@ -606,7 +517,7 @@ status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg
         plen = PRINCIPAL_MAX;
     }
     host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
-                   .time = s->last_time_ns, .instruction_limit = s->lim.query_instructions};
+                   .time = s->last_time_ns, .instruction_limit = s->genesis.query_instructions};
     if (!c->paused.active || !c->code)
         return host_canister_call(c->hc, HOST_CALL_QUERY, &hm, res);
     host_canister *tmp;

@@ -20,53 +20,16 @@
 
 typedef struct scheduler scheduler;
 
-/* Limits and charges beyond the genesis record, fixed for a chain (they are part of the rules
- * every replica must share): they are stored in the genesis `extra` bytes by
- * scheduler_genesis_new() and read back by scheduler_open(). */
-typedef struct scheduler_limits {
-    uint64_t slice_instructions;   /* per slice of a message (IC: 2 B) */
-    uint64_t install_instructions; /* per install/upgrade message (IC: 300 B) */
-    uint64_t query_instructions;   /* per query (IC: 5 B) */
-    uint64_t deploy_per_byte;      /* instructions charged per byte of module code */
-    uint32_t max_messages_per_round;
-    uint32_t max_stable_pages;     /* 64 KiB pages of stable memory per canister */
-    uint32_t max_heap_pages;       /* 64 KiB pages of Wasm memory per canister */
-    /* The fee schedule, in cycles (docs/canisters.md "Cycles"); all 0: a chain without fees. */
-    uint64_t fee_update_message_execution;       /* per update message or task executed */
-    uint64_t fee_ten_update_instructions_execution; /* per 10 instructions executed */
-    uint64_t fee_ingress_message_reception;      /* per ingress message inducted */
-    uint64_t fee_ingress_byte_reception;         /* per byte of an ingress message */
-    uint64_t fee_xnet_call;                      /* per inter-canister request */
-    uint64_t fee_xnet_byte_transmission;         /* per byte of a request or response */
-    uint64_t fee_canister_creation;              /* per canister created */
-    uint64_t fee_gib_storage_per_second;         /* per GiB of memory held for a second */
-    uint64_t provisional_cycles;   /* minted into every canister the admin installs */
-    uint64_t freezing_threshold;   /* seconds of idle storage fees a canister must keep */
-} scheduler_limits;
+/* The chain's limits and charges are fields of the genesis (ledger/genesis.def, defaults by
+ * ledger_genesis_default, written by ledger_genesis_init); scheduler_open reads them and checks
+ * them with this: ST_OK, or ST_BAD_GENESIS if slice_instructions, max_messages_per_round or
+ * max_heap_pages is 0 or max_heap_pages > LEDGER_HEAP_PAGES_MAX. */
+status scheduler_genesis_check(const ledger_genesis *g);
 
-/* The IC's application-subnet values (../shared/IC-REFERENCE.md section 2, dfinity/ic
- * rs/config/src/subnet_config.rs): round 4 B, message 40 B, slice 2 B, query 5 B, install 300 B;
- * deploy 25 instructions per code byte (wasmi's figure, until `tally bench` calibrates ours);
- * 1000 messages per round; 4 GiB heap and stable memory. Fees: the IC's application subnet
- * (13 nodes; subnet_config.rs CyclesAccountManagerConfig::application_subnet): execution
- * 5,000,000 per message + 10 per 10 instructions, ingress 1,200,000 + 2,000 per byte, xnet
- * call 260,000 + 1,000 per byte, creation 500 B, storage 127,000 per GiB-second; provisional
- * cycles 100 T (the IC's provisional_create_canister_with_cycles default), freezing threshold
- * 30 days (2,592,000 s, the IC's default setting). */
-void scheduler_genesis_default(ledger_genesis *g, scheduler_limits *lim);
-
-/* The fee fields of lim, i = 0..SCHEDULER_FEE_FIELDS-1 in their stored order (the eight fees,
- * then provisional_cycles and freezing_threshold): a pointer to the field and its name (the
- * IC's, e.g. "ingress_message_reception_fee"); NULL past the end. */
-enum { SCHEDULER_FEE_FIELDS = 10, SCHEDULER_FEES = 8 };
-uint64_t *scheduler_fee_field(scheduler_limits *lim, unsigned i, const char **name);
-/* Sets the eight fees to 0 (a local chain without fees; provisional cycles and the freezing
- * threshold stay: with no storage fee the threshold reserves nothing). */
-void scheduler_fees_zero(scheduler_limits *lim);
-
-/* Writes genesis g, with lim encoded into g->extra, into a fresh ledger (block 0).
- * Returns ledger_genesis_init's statuses or ST_OUT_OF_MEMORY. */
-status scheduler_genesis_new(ledger *lg, const ledger_genesis *g, const scheduler_limits *lim);
+/* Sets the fees of g to 0 (a local chain without fees): the fee_* fields of ledger/genesis.def.
+ * provisional_cycles and freezing_threshold stay (with no storage fee the threshold reserves
+ * nothing). */
+void scheduler_fees_zero(ledger_genesis *g);
 
 typedef struct scheduler_options {
     host_debug_fn debug_sink; /* ic0.debug_print output (NULL: dropped) */

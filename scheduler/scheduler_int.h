@@ -53,8 +53,6 @@ typedef struct sched_seen {
 struct scheduler {
     ledger *lg;
     ledger_genesis genesis;
-    uint8_t genesis_extra[256];
-    scheduler_limits lim;
     host_config hcfg;
     sched_canister **canisters; /* sorted by id (ids are assigned in increasing order) */
     uint32_t ncanisters, canisters_cap;

@@ -17,7 +17,7 @@ static const uint8_t MANAGEMENT[1] = {0};
 
 static uint64_t task_limit(const scheduler *s)
 {
-    uint64_t lim = s->lim.slice_instructions;
+    uint64_t lim = s->genesis.slice_instructions;
     return lim < s->genesis.message_instruction_limit ? lim : s->genesis.message_instruction_limit;
 }
 

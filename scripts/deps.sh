@@ -2,7 +2,7 @@
 # deps.sh - install what tally needs on Debian 12, only what is missing (non-interactive).
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang lld wabt binaryen
-      libcmocka-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev curl python3)
+      libclang-rt-14-dev libcmocka-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev curl python3)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

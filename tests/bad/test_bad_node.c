@@ -44,7 +44,7 @@ static void fx_start(fx *f, uint64_t message_limit, uint64_t slice)
     node_fx_init(f, 11);
     if (message_limit) {
         f->g.message_instruction_limit = message_limit;
-        f->lim.slice_instructions = slice;
+        f->g.slice_instructions = slice;
     }
     node_fx_start(f);
     node_wat_compile(node_wat, &f->wasm);
@@ -182,8 +182,8 @@ static void test_infinite_loop_in_round(void **state)
     fx f;
     node_fx_init(&f, 11);
     f.g.message_instruction_limit = 5000000; /* slices of 1M */
-    f.lim.slice_instructions = 1000000;
-    scheduler_fees_zero(&f.lim); /* so that the trap leaves the state root as it was */
+    f.g.slice_instructions = 1000000;
+    scheduler_fees_zero(&f.g); /* so that the trap leaves the state root as it was */
     node_fx_start(&f);
     node_wat_compile(node_wat, &f.wasm);
     uint64_t cid = node_fx_deploy(&f);

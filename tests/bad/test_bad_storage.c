@@ -75,7 +75,7 @@ static const uint64_t ROUND_NS = 1000000000ull;
 static void fx_storage(node_fx *f)
 {
     node_fx_init(f, 23);
-    f->lim.slice_instructions = 100000;
+    f->g.slice_instructions = 100000;
     node_wat_compile(storage_wat, &f->wasm);
 }
 

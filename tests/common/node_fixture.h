@@ -23,19 +23,18 @@ typedef struct node_fx {
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
     uint64_t nonce, time;
     ledger_genesis g;      /* written by node_fx_start */
-    scheduler_limits lim;  /* idem */
     ledger_options opt;    /* used by node_fx_start and node_fx_open */
     buf wasm;              /* the test's module, if it keeps one (freed by node_fx_end) */
 } node_fx;
 
-/* Defaults: admin key from seed {key}, the IC-like genesis of scheduler_genesis_default, a
- * no_sync ledger, time 1700000000 s. Change f->g, f->lim, f->opt before node_fx_start. */
+/* Defaults: admin key from seed {key}, the IC-like genesis of ledger_genesis_default, a
+ * no_sync ledger, time 1700000000 s. Change f->g, f->opt before node_fx_start. */
 static inline void node_fx_init(node_fx *f, uint8_t key)
 {
     memset(f, 0, sizeof *f);
     const uint8_t seed[LEDGER_SEED_SIZE] = {key};
     assert_int_equal(ledger_keypair(seed, f->pk, f->sk), ST_OK);
-    scheduler_genesis_default(&f->g, &f->lim);
+    ledger_genesis_default(&f->g);
     memcpy(f->g.admin_public_key, f->pk, sizeof f->pk);
     f->opt.no_sync = true;
     f->time = 1700000000000000000ull;
@@ -48,13 +47,13 @@ static inline void node_fx_open(node_fx *f)
     assert_int_equal(scheduler_open(f->lg, NULL, &f->s), ST_OK);
 }
 
-/* A fresh node directory under /tmp with the genesis f->g / f->lim, open. */
+/* A fresh node directory under /tmp with the genesis f->g, open. */
 static inline void node_fx_start(node_fx *f)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/tally-node-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     assert_int_equal(ledger_open(f->dir, &f->opt, &f->lg), ST_OK);
-    assert_int_equal(scheduler_genesis_new(f->lg, &f->g, &f->lim), ST_OK);
+    assert_int_equal(ledger_genesis_init(f->lg, &f->g), ST_OK);
     assert_int_equal(scheduler_open(f->lg, NULL, &f->s), ST_OK);
 }
 

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -396,6 +398,104 @@ static void test_memory_grow_limit(void **state)
     unload(&l);
 }
 
+/* Resident memory of this process, bytes (/proc/self/statm's second field). */
+static uint64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    unsigned long size = 0, res = 0;
+    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Past 1 MiB a memory is an address-space reservation (engine/memory.c): a 2 GiB grow costs
+ * resident memory only for the pages written, pages read as zero (also after a shrink and a
+ * grow again), write marks follow, and a failed reservation is a FAULT with the memory intact. */
+static void test_memory_reservation(void **state)
+{
+    (void)state;
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    loaded l;
+    load(&l, wasm_grow, sizeof wasm_grow, &rc, NULL, 0);
+    uint64_t r = 0;
+    assert_int_equal(call2(&l, "store", 100, 0xabcd, &r), ST_OK);
+    engine_memory *mem = engine_instance_memory(l.inst);
+    engine_memory_marks_clear(mem);
+    uint64_t before = resident_bytes();
+    assert_int_equal(call1(&l, "grow", 32767, &r), ST_OK); /* to 2 GiB */
+    assert_int_equal(r, 1);
+    uint64_t top = UINT64_C(32768) * 65536 - 4, mid = UINT64_C(20000) * 65536;
+    assert_int_equal(call2(&l, "store", top, 0x11223344, &r), ST_OK);
+    assert_int_equal(call2(&l, "store", mid, 0x55667788, &r), ST_OK);
+    assert_int_equal(call1(&l, "load", top, &r), ST_OK);
+    assert_int_equal(r, 0x11223344);
+    assert_int_equal(call1(&l, "load", mid + 65536, &r), ST_OK);
+    assert_int_equal(r, 0);
+    assert_int_equal(call1(&l, "load", 100, &r), ST_OK); /* the old bytes came along */
+    assert_int_equal(r, 0xabcd);
+    uint64_t grown = resident_bytes() - before;
+    assert_true(grown < (UINT64_C(256) << 20));
+    assert_int_equal(engine_memory_mark_next(mem, 0), mid / 4096); /* marks moved to the end */
+    assert_int_equal(engine_memory_mark_next(mem, mid / 4096 + 1), top / 4096);
+    /* shrink gives the pages back; growing again finds zeros, not the old bytes */
+    assert_int_equal(engine_memory_shrink(mem, 2), ST_OK);
+    assert_int_equal(engine_memory_mark_next(mem, 0), 2 * 65536 / 4096); /* none left below */
+    assert_int_equal(call1(&l, "grow", 30000, &r), ST_OK);
+    assert_int_equal(r, 2);
+    assert_int_equal(call1(&l, "load", mid, &r), ST_OK);
+    assert_int_equal(r, 0);
+    assert_int_equal(call1(&l, "load", UINT64_C(30001) * 65536 - 4, &r), ST_OK);
+    assert_int_equal(r, 0);
+    assert_int_equal(engine_memory_mark_next(mem, 0), engine_memory_size(mem) / 4096);
+    unload(&l);
+
+    /* the reservation cannot be made: a FAULT, the memory as it was */
+    load(&l, wasm_grow, sizeof wasm_grow, &rc, NULL, 0);
+    assert_int_equal(call2(&l, "store", 8, 77, &r), ST_OK);
+    base_alloc_fail_after(0, true);
+    status st = call1(&l, "grow", 100, &r);
+    base_alloc_fail_after(-1, false);
+    assert_int_equal(st, ST_OUT_OF_MEMORY);
+    assert_int_equal(engine_instance_invoke(l.inst, export_func(&l, "size"), NULL, &r), ST_OK);
+    assert_int_equal(r, 1);
+    assert_int_equal(call1(&l, "load", 8, &r), ST_OK);
+    assert_int_equal(r, 77);
+    unload(&l);
+}
+
+/* A budget bounds memory.grow (and engine_memory_grow) by a count of bytes: -1 past it, and the
+ * bytes a grow takes are gone from it. */
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    loaded l;
+    load(&l, wasm_grow, sizeof wasm_grow, &rc, NULL, 0);
+    uint64_t budget = 3 * 65536 + 100, r = 0;
+    engine_instance_set_budget(l.inst, &budget);
+    assert_int_equal(call1(&l, "grow", 4, &r), ST_OK);
+    assert_int_equal(r, 0xffffffffu);
+    assert_int_equal(budget, 3 * 65536 + 100);
+    assert_int_equal(call1(&l, "grow", 2, &r), ST_OK);
+    assert_int_equal(r, 1);
+    assert_int_equal(budget, 65536 + 100);
+    assert_int_equal(call1(&l, "grow", 2, &r), ST_OK);
+    assert_int_equal(r, 0xffffffffu);
+    uint32_t old = 0;
+    assert_int_equal(engine_memory_grow(engine_instance_memory(l.inst), 2, &old),
+                     ST_LIMIT_EXCEEDED);
+    assert_int_equal(engine_memory_grow(engine_instance_memory(l.inst), 1, &old), ST_OK);
+    assert_int_equal(old, 3);
+    assert_int_equal(budget, 100);
+    engine_instance_set_budget(l.inst, NULL);
+    assert_int_equal(call1(&l, "grow", 2, &r), ST_OK);
+    assert_int_equal(r, 4);
+    unload(&l);
+}
+
 /* ---- floats -------------------------------------------------------------------------------- */
 
 static const uint64_t nan32[] = {0x7fc00000, 0xffc00000, 0x7fa00001, 0xff812345, 0x7fffffff};
@@ -668,6 +768,8 @@ int main(void)
         cmocka_unit_test(test_call_depth_limit),
         cmocka_unit_test(test_value_slot_limit),
         cmocka_unit_test(test_memory_grow_limit),
+        cmocka_unit_test(test_memory_reservation),
+        cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_nan_canonicalization),
         cmocka_unit_test(test_float_edge_cases),
         cmocka_unit_test(test_pause_resume),

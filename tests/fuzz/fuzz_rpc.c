@@ -41,12 +41,11 @@ static void setup(void)
     ledger_options opt = {.no_sync = true};
     FUZZ_CHECK(ledger_open(node_dir, &opt, &lg) == ST_OK);
     ledger_genesis g;
-    scheduler_limits lim;
-    scheduler_genesis_default(&g, &lim);
+    ledger_genesis_default(&g);
     static const uint8_t seed[LEDGER_SEED_SIZE] = {3};
     uint8_t sk[LEDGER_SECRET_KEY_SIZE];
     FUZZ_CHECK(ledger_keypair(seed, g.admin_public_key, sk) == ST_OK);
-    FUZZ_CHECK(scheduler_genesis_new(lg, &g, &lim) == ST_OK);
+    FUZZ_CHECK(ledger_genesis_init(lg, &g) == ST_OK);
     FUZZ_CHECK(scheduler_open(lg, NULL, &sched) == ST_OK);
     rpc_server_options so = {.listen = "127.0.0.1:0", .max_body = 1u << 20, .threads = 1,
                              .timeout_s = 5, .wake_fd = -1};

@@ -161,6 +161,143 @@ static void test_commit_reports_changed_pages(void **state)
     host_code_free(code);
 }
 
+/* Resident memory of this process, bytes (/proc/self/statm's second field). */
+static uint64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    unsigned long size = 0, res = 0;
+    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* `big` grows the heap to 2 GiB and stable memory by 2 GiB, writes one byte at the top of each
+ * and traps if its argument starts with 't'. */
+static const char *big_wat =
+    "(module (import \"ic0\" \"msg_arg_data_copy\" (func $arg (param i32 i32 i32)))\n"
+    " (import \"ic0\" \"msg_reply\" (func $reply))\n"
+    " (import \"ic0\" \"stable64_grow\" (func $sgrow (param i64) (result i64)))\n"
+    " (import \"ic0\" \"stable64_write\" (func $swrite (param i64 i64 i64)))\n"
+    " (memory 1)\n"
+    " (func (export \"canister_update big\")\n"
+    "   (call $arg (i32.const 0) (i32.const 0) (i32.const 1))\n"
+    "   (drop (memory.grow (i32.const 32767)))\n"
+    "   (i32.store8 (i32.const 0x7fffffff) (i32.const 9))\n"
+    "   (drop (call $sgrow (i64.const 32768)))\n"
+    "   (call $swrite (i64.const 0x7fffffff) (i64.const 0) (i64.const 1))\n"
+    "   (if (i32.eq (i32.load8_u (i32.const 0)) (i32.const 0x74)) (then unreachable))\n"
+    "   (call $reply)))";
+
+/* Heap, shadow and stable memory cost resident memory for the pages written, not for the size:
+ * a 2 GiB + 2 GiB grow, trapped then committed, adds well under 256 MiB (it added over 6 GiB
+ * when every grow was zeroed), and the committed state has exactly the bytes written. */
+static void test_huge_grow_costs_touched_pages(void **state)
+{
+    (void)state;
+    host_code *code = fx_code_wat(&cfg, big_wat);
+    host_canister *c = fx_canister(&cfg, code);
+    uint64_t before = resident_bytes();
+    host_result r = fx_call(c, HOST_CALL_UPDATE, "big", "trap", 4);
+    assert_int_equal(r.st, ST_TRAP_UNREACHABLE);
+    host_result_fini(&r);
+    assert_int_equal(host_canister_heap(c).len, 65536);
+    assert_int_equal(host_canister_stable(c).len, 0);
+    host_canister_dirty_clear(c);
+    r = fx_call(c, HOST_CALL_UPDATE, "big", "ok", 2);
+    assert_int_equal(r.st, ST_OK);
+    assert_true(r.committed);
+    host_result_fini(&r);
+    assert_true(resident_bytes() - before < (UINT64_C(256) << 20));
+    span h = host_canister_heap(c), st = host_canister_stable(c);
+    assert_int_equal(h.len, UINT64_C(1) << 31);
+    assert_int_equal(st.len, UINT64_C(1) << 31);
+    assert_int_equal(h.ptr[0x7fffffff], 9);
+    assert_int_equal(h.ptr[0x7ffffffe], 0);
+    assert_int_equal(h.ptr[0x40000000], 0);
+    assert_int_equal(st.ptr[0x7fffffff], 'o');
+    assert_int_equal(st.ptr[0x40000000], 0);
+    host_dirty d;
+    host_canister_dirty(c, &d);
+    uint64_t dirty = 0;
+    for (uint64_t p = 0; p < d.heap_bytes / KIB4; p++)
+        dirty += bit(d.heap_bits, p);
+    assert_int_equal(dirty, 2); /* page 0 (the argument) and the top page */
+    host_canister_free(c);
+    host_code_free(code);
+}
+
+/* `g` takes [op, n]: op 'h' grows the heap by n pages, 's' stable memory; replies the i32
+ * result; traps after the grow if a third byte is 't'. */
+static const char *limit_wat =
+    "(module (import \"ic0\" \"msg_arg_data_copy\" (func $arg (param i32 i32 i32)))\n"
+    " (import \"ic0\" \"msg_arg_data_size\" (func $size (result i32)))\n"
+    " (import \"ic0\" \"msg_reply\" (func $reply))\n"
+    " (import \"ic0\" \"msg_reply_data_append\" (func $append (param i32 i32)))\n"
+    " (import \"ic0\" \"stable_grow\" (func $sgrow (param i32) (result i32)))\n"
+    " (memory 1) (table 1000 funcref)\n"
+    " (func (export \"canister_update g\")\n"
+    "   (call $arg (i32.const 0) (i32.const 0) (call $size))\n"
+    "   (i32.store (i32.const 8) (if (result i32) (i32.eq (i32.load8_u (i32.const 0)) (i32.const 0x68))\n"
+    "     (then (memory.grow (i32.load8_u (i32.const 1))))\n"
+    "     (else (call $sgrow (i32.load8_u (i32.const 1))))))\n"
+    "   (if (i32.eq (i32.load8_u (i32.const 2)) (i32.const 0x74)) (then unreachable))\n"
+    "   (call $append (i32.const 8) (i32.const 4)) (call $reply)))";
+
+static int32_t grow_op(host_canister *c, char op, uint8_t n, bool trap, status expect)
+{
+    uint8_t arg[3] = {(uint8_t)op, n, trap ? 't' : 0};
+    host_result r = fx_call(c, HOST_CALL_UPDATE, "g", arg, sizeof arg);
+    assert_int_equal(r.st, expect);
+    int32_t v = -2;
+    if (r.st == ST_OK) {
+        assert_int_equal(r.bytes.len, 4);
+        memcpy(&v, r.bytes.ptr, 4);
+    }
+    host_result_fini(&r);
+    return v;
+}
+
+/* The memory limit counts heap, stable memory and tables together: a grow past it gives -1,
+ * whichever memory grows, and a trapped grow gives its bytes back. A module whose initial
+ * memory and tables exceed it is refused at deploy, before anything is allocated. */
+static void test_memory_limit(void **state)
+{
+    (void)state;
+    host_config lc = cfg;
+    lc.max_memory_bytes = 5 * 65536 + 8000; /* the table takes 8000 of it */
+    host_code *code = fx_code_wat(&lc, limit_wat);
+    host_canister *c = fx_canister(&lc, code);
+    assert_int_equal(grow_op(c, 'h', 5, false, ST_OK), -1); /* 6 pages + table: too much */
+    assert_int_equal(grow_op(c, 'h', 2, true, ST_TRAP_UNREACHABLE), -2);
+    assert_int_equal(grow_op(c, 's', 4, true, ST_TRAP_UNREACHABLE), -2);
+    assert_int_equal(grow_op(c, 'h', 2, false, ST_OK), 1); /* heap 3 pages */
+    assert_int_equal(grow_op(c, 's', 3, false, ST_OK), -1);
+    assert_int_equal(grow_op(c, 's', 2, false, ST_OK), 0); /* stable 2 pages: 5 in all */
+    assert_int_equal(grow_op(c, 'h', 1, false, ST_OK), -1);
+    assert_int_equal(grow_op(c, 's', 1, false, ST_OK), -1);
+    assert_int_equal(grow_op(c, 'h', 0, false, ST_OK), 3);
+    host_canister_free(c);
+    host_code_free(code);
+
+    lc.max_memory_bytes = 65536 + 7999; /* one byte short of memory and table */
+    host_code *none = NULL;
+    engine_error err;
+    assert_int_equal(fx_deploy_wat(&lc, limit_wat, &none, &err), ST_CANISTER_MEMORY_LIMIT);
+    assert_null(none);
+    assert_non_null(strstr(err.detail, "take 73536 bytes, the canister limit is 73535"));
+    /* 100 tables of 10,000,000 elements: 8 GB wanted, refused under the default limit */
+    char *many = malloc(100 * 40 + 64);
+    assert_non_null(many);
+    strcpy(many, "(module");
+    for (int i = 0; i < 100; i++)
+        strcat(many, " (table 10000000 funcref)");
+    strcat(many, ")");
+    assert_int_equal(fx_deploy_wat(&cfg, many, &none, &err), ST_CANISTER_MEMORY_LIMIT);
+    assert_null(none);
+    free(many);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -173,6 +310,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trap_restores_every_page),
         cmocka_unit_test(test_commit_reports_changed_pages),
+        cmocka_unit_test(test_huge_grow_costs_touched_pages),
+        cmocka_unit_test(test_memory_limit),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

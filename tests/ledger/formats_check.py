@@ -25,7 +25,9 @@ def page(seed):
     return bytes(out)
 def genesis():
     pk,_=keys(1)
-    return u8(1)+bs(b'tally-test')+u64(1700000000000000000)+u32(1)+u64(2000000000)+u64(20000000000)+u32(4096)+pk+bs(b'v1\0')
+    return u8(1)+bs(b'tally-test')+u64(1700000000000000000)+u32(1)+u64(2000000000)+u64(20000000000)+u32(4096)+pk+bs(
+        u8(1)+u64(100000)+u64(300000000000)+u64(5000000000)+u64(25)
+        +u32(1000)+u32(65536)+u32(65536))
 def record(n,v,code=None,aux=b'',heap_pages=16,hr=Z,sr=Z):
     pk,_=keys(n)
     return (u8(1)+(code or bytes([0xc0+n])*32)+u32(1)+pk+u8(0)+u32(heap_pages)+u32(4)+hr+sr

@@ -28,15 +28,15 @@ static void fx_cycles(fx *f)
 {
     node_fx_init(f, 23);
     f->g.message_instruction_limit = LIMIT;
-    f->lim.slice_instructions = LIMIT;
-    f->lim.fee_update_message_execution = 1000;
-    f->lim.fee_ten_update_instructions_execution = 10;
-    f->lim.fee_ingress_message_reception = 100;
-    f->lim.fee_ingress_byte_reception = 1;
-    f->lim.fee_canister_creation = 1000000;
-    f->lim.fee_gib_storage_per_second = 0;
-    f->lim.provisional_cycles = 1000000000;
-    f->lim.freezing_threshold = 0;
+    f->g.slice_instructions = LIMIT;
+    f->g.fee_update_message_execution = 1000;
+    f->g.fee_ten_update_instructions_execution = 10;
+    f->g.fee_ingress_message_reception = 100;
+    f->g.fee_ingress_byte_reception = 1;
+    f->g.fee_canister_creation = 1000000;
+    f->g.fee_gib_storage_per_second = 0;
+    f->g.provisional_cycles = 1000000000;
+    f->g.freezing_threshold = 0;
 }
 
 /* The accounts balance, always. */
@@ -159,10 +159,10 @@ static void test_freezing(void **state)
     (void)state;
     fx f;
     fx_cycles(&f);
-    f.lim.fee_gib_storage_per_second = 1u << 30; /* 1 cycle per byte-second */
-    f.lim.freezing_threshold = 10;               /* 10 s of one 64 KiB page: 655,360 */
-    f.lim.fee_canister_creation = 0;
-    f.lim.provisional_cycles = 1500000;
+    f.g.fee_gib_storage_per_second = 1u << 30; /* 1 cycle per byte-second */
+    f.g.freezing_threshold = 10;               /* 10 s of one 64 KiB page: 655,360 */
+    f.g.fee_canister_creation = 0;
+    f.g.provisional_cycles = 1500000;
     node_fx_start(&f);
     uint64_t install = 0;
     uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
@@ -451,7 +451,7 @@ static void test_heartbeat(void **state)
 
     /* just enough for the install, not for a heartbeat's prepayment */
     fx_cycles(&f);
-    f.lim.provisional_cycles = 1000000u + 1000u + install + 10u;
+    f.g.provisional_cycles = 1000000u + 1000u + install + 10u;
     node_fx_start(&f);
     cid = deploy_file(&f, HEARTBEAT_WASM, &install);
     assert_true(balance(&f, cid) == 10u);

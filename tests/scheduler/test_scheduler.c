@@ -137,7 +137,7 @@ static void test_slices_equal_unsliced(void **state)
         fx f;
         fx_defaults(&f);
         if (sliced)
-            f.lim.slice_instructions = 50000;
+            f.g.slice_instructions = 50000;
         node_fx_start(&f);
         uint64_t cid = deploy(&f, SLOW_WASM);
         uint8_t id[32];
@@ -168,7 +168,7 @@ static void test_query_during_pause(void **state)
     (void)state;
     fx f;
     fx_defaults(&f);
-    f.lim.slice_instructions = 50000;
+    f.g.slice_instructions = 50000;
     node_fx_start(&f);
     uint64_t cid = deploy(&f, SLOW_WASM);
     uint8_t a[32], b[32];
@@ -194,7 +194,7 @@ static void test_message_limit_rolls_back(void **state)
     fx f;
     fx_defaults(&f);
     f.g.message_instruction_limit = 300000;
-    f.lim.slice_instructions = 100000;
+    f.g.slice_instructions = 100000;
     node_fx_start(&f);
     uint64_t cid = deploy(&f, SLOW_WASM);
     uint8_t a[32];
@@ -217,9 +217,9 @@ static void test_budget_boundaries(void **state)
         fx f;
         fx_defaults(&f);
         if (step == 1)
-            f.lim.slice_instructions = cost;
+            f.g.slice_instructions = cost;
         if (step == 2)
-            f.lim.slice_instructions = cost - 1;
+            f.g.slice_instructions = cost - 1;
         node_fx_start(&f);
         uint64_t cid = deploy(&f, SLOW_WASM);
         uint8_t a[32];
@@ -269,7 +269,7 @@ static void test_fairness(void **state)
     (void)state;
     fx f;
     fx_defaults(&f);
-    f.lim.max_messages_per_round = 3;
+    f.g.max_messages_per_round = 3;
     node_fx_start(&f);
     uint64_t a = deploy(&f, SLOW_WASM), b = deploy(&f, SLOW_WASM);
     uint8_t ids[11][32];
@@ -297,7 +297,7 @@ static void test_restart_with_paused_message(void **state)
     for (int restart = 0; restart < 2; restart++) {
         fx f;
         fx_defaults(&f);
-        f.lim.slice_instructions = 50000;
+        f.g.slice_instructions = 50000;
         node_fx_start(&f);
         uint64_t cid = deploy(&f, SLOW_WASM);
         uint8_t a[32];
@@ -372,7 +372,7 @@ static void test_replay_1000_blocks(void **state)
     (void)state;
     fx f;
     fx_defaults(&f);
-    f.lim.slice_instructions = 200000;
+    f.g.slice_instructions = 200000;
     node_fx_start(&f);
     uint64_t c1 = deploy(&f, SLOW_WASM), c2 = deploy(&f, SLOW_WASM), c3 = deploy(&f, COUNTER_WASM);
     uint8_t victim[32] = {0};

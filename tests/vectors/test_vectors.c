@@ -56,13 +56,12 @@ static void test_golden_vectors(void **state)
     static const uint8_t seed[LEDGER_SEED_SIZE] = {42};
     assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
     ledger_genesis g;
-    scheduler_limits lim;
-    scheduler_genesis_default(&g, &lim);
+    ledger_genesis_default(&g);
     strcpy(g.chain_id, "tally-golden");
     g.genesis_time_ns = 1700000000000000000ull;
     memcpy(g.admin_public_key, pk, sizeof pk);
-    lim.slice_instructions = 100000;
-    assert_int_equal(scheduler_genesis_new(lg, &g, &lim), ST_OK);
+    g.slice_instructions = 100000;
+    assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
     scheduler *s;
     assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
 
