@@ -43,6 +43,9 @@ const char *status_class_name(status_class c);
 /* True if s is a row of status.def. */
 bool status_is_known(int s);
 
+/* Cycle amounts and other 128-bit counts of the IC (gcc and clang both have the type). */
+__extension__ typedef unsigned __int128 u128;
+
 /* ---- spans: borrowed (pointer, length) views ------------------------------------------- */
 
 typedef struct span {

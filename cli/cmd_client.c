@@ -211,6 +211,9 @@ static int print_outcome(const client *c, json_t *r, bool is_receipt)
     if (is_receipt)
         snprintf(where + strlen(where), sizeof where - strlen(where), ", block %llu",
                  (unsigned long long)field_u64(r, "height"));
+    if (json_is_integer(json_object_get(r, "reject_code")))
+        snprintf(where + strlen(where), sizeof where - strlen(where), ", reject code %llu",
+                 (unsigned long long)field_u64(r, "reject_code"));
     int rc = 0;
     if (field_bytes(r, "reply", &b)) {
         printf("reply: ");

@@ -635,6 +635,12 @@ static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
                            "status", (json_int_t)rc.status, "status_name",
                            status_name((status)rc.status), "instructions",
                            (json_int_t)rc.instructions, "height", (json_int_t)rc.height);
+        if (result && rc.status != ST_OK &&
+            json_object_set_new(result, "reject_code",
+                                json_integer(host_reject_code((status)rc.status))) != 0) {
+            json_decref(result);
+            result = NULL;
+        }
         if (!result || set_payload(result, rc.status == ST_OK, rc.reply) != 0) {
             json_decref(result);
             result = no_memory(e);
@@ -664,7 +670,11 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
         tally_error(e, st, "query");
     } else if ((res.st == ST_METHOD_NOT_FOUND || res.st == ST_CANISTER_EMPTY) &&
                res.instructions == 0) {
-        tally_error(e, res.st, method); /* nothing ran */
+        tally_error(e, res.st, method); /* nothing ran: the host's text says why */
+        if (res.bytes.len && cli_is_printable(span_of(res.bytes.ptr, res.bytes.len)))
+            snprintf(e->message, sizeof e->message, "%.*s",
+                     (int)(res.bytes.len < 200 ? res.bytes.len : 200),
+                     (const char *)res.bytes.ptr);
     } else {
         bool replied = res.st == ST_OK && res.kind == HOST_RESPONSE_REPLY;
         status outcome = res.st == ST_OK && !replied ? ST_CANISTER_REJECTED : res.st;

@@ -21,7 +21,22 @@ void host_result_init(host_result *res)
 void host_result_fini(host_result *res)
 {
     buf_fini(&res->bytes);
+    for (uint32_t i = 0; i < res->ncalls; i++)
+        host_call_out_fini(&res->calls[i]);
+    base_free(res->calls);
     memset(res, 0, sizeof *res);
+}
+
+uint32_t host_reject_code(status st)
+{
+    switch (st) {
+    case ST_OK: return 0;
+    case ST_CANISTER_REJECTED: return HOST_REJECT_CANISTER_REJECT;
+    case ST_UNKNOWN_CANISTER: return HOST_REJECT_DESTINATION_INVALID;
+    case ST_CANISTER_BUSY:
+    case ST_MESSAGE_EXPIRED: return HOST_REJECT_SYS_TRANSIENT;
+    default: return HOST_REJECT_CANISTER_ERROR;
+    }
 }
 
 /* A message that did not complete: reject code 5 with "NAME: message[: detail]". */
@@ -204,6 +219,7 @@ void host_canister_free(host_canister *c)
     if (c->call_live)
         engine_instance_abandon(c->cur.inst);
     live_close(&c->cur);
+    exec_calls_drop(&c->x);
     stable_free(c);
     base_zarea_free(&c->shadow);
     base_free(c->heap_dirty);
@@ -259,6 +275,8 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
     exec_cycles_begin(x);
     x->detail_len = 0;
     x->detail[0] = '\0';
+    exec_calls_drop(x);
+    exec_calls_begin(x);
     stable_begin(c);
 }
 
@@ -401,6 +419,14 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
             x->readonly = true;
         } else {
             c->pending = ST_METHOD_NOT_FOUND;
+            int len = x->msg.method.len > 64 ? 64 : (int)x->msg.method.len;
+            if (i >= 0) /* a query of an update method: say so (it exists) */
+                exec_fail(x, ST_METHOD_NOT_FOUND, "'%.*s' is an update method: send it as an "
+                          "update, not a query", len, (const char *)x->msg.method.ptr);
+            else
+                exec_fail(x, ST_METHOD_NOT_FOUND, "no %s method '%.*s'",
+                          kind == HOST_CALL_UPDATE ? "update" : "query", len,
+                          (const char *)x->msg.method.ptr);
             return NULL;
         }
         x->needs_response = true;
@@ -417,6 +443,21 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
         x->readonly = true;
         x->accepted = lv->entries[ENTRY_INSPECT] == NULL;
         return lv->entries[ENTRY_INSPECT];
+    case HOST_CALL_REPLY:
+    case HOST_CALL_REJECT:
+    case HOST_CALL_CLEANUP: {
+        *ctx = kind == HOST_CALL_REPLY ? CTX_REPLY : kind == HOST_CALL_REJECT ? CTX_REJECT
+                                                                            : CTX_CLEANUP;
+        engine_func *f = engine_instance_table_func(lv->inst, x->msg.cb_fun);
+        const functype *t = f ? engine_func_functype(f) : NULL;
+        if (!t || t->nparams != 1 || t->nresults != 0 || t->types[0] != VT_I32) {
+            c->pending = exec_fail(x, ST_CONTRACT_VIOLATION, "callback: table entry %u is not a "
+                                   "function [i32] -> []", x->msg.cb_fun);
+            return NULL;
+        }
+        x->cb_arg[0] = x->msg.cb_env;
+        return f;
+    }
     }
     c->pending = ST_BUG_INVARIANT;
     return NULL;
@@ -444,7 +485,8 @@ status host_canister_call_begin(host_canister *c, host_call_kind kind, const hos
     live_globals_save(&c->cur);
     budget_reset(c, &c->cur, NULL);
     exec_switch(x, c->cur.inst, c->cur.counter);
-    status st = engine_instance_invoke_begin(c->cur.inst, f, NULL);
+    bool callback = kind == HOST_CALL_REPLY || kind == HOST_CALL_REJECT || kind == HOST_CALL_CLEANUP;
+    status st = engine_instance_invoke_begin(c->cur.inst, f, callback ? x->cb_arg : NULL);
     if (st != ST_OK) {
         c->busy = false;
         return st;
@@ -483,6 +525,8 @@ static status call_finish(host_canister *c, status st, host_result *res)
      * per-byte charge far beyond the limit). */
     res->instructions = st == ST_INSTRUCTION_LIMIT_EXCEEDED && used > x->limit ? x->limit : used;
     exec_settle(x);
+    if (status_class_of(st) != SC_OK || x->readonly)
+        exec_calls_drop(x); /* a trapped message sends nothing */
     if (status_class_of(st) != SC_OK) {
         status r = call_rollback(c);
         if (r != ST_OK)
@@ -499,7 +543,15 @@ static status call_finish(host_canister *c, status st, host_result *res)
     res->committed = !x->readonly;
     if (res->committed)
         exec_cycles_report(x, res);
-    if (x->needs_response && x->responded == RESPONDED_NONE)
+    res->cycles_accepted = x->cycles_accepted;
+    for (uint32_t i = 0; i < x->ncalls; i++)
+        res->cycles_sent += x->calls[i].cycles;
+    res->calls = x->calls; /* moved, as the reply below */
+    res->ncalls = x->ncalls;
+    x->calls = NULL;
+    x->ncalls = x->calls_cap = 0;
+    x->cycles_accepted = 0;
+    if (x->needs_response && x->responded == RESPONDED_NONE && res->ncalls == 0)
         return trap_result(x, ST_NO_REPLY, res); /* the IC keeps the state; so do we */
     if (x->responded != RESPONDED_NONE) {
         res->kind = x->responded == RESPONDED_REPLY ? HOST_RESPONSE_REPLY : HOST_RESPONSE_REJECT;
@@ -539,6 +591,7 @@ void host_canister_call_abort(host_canister *c)
     if (c->call_live) {
         engine_instance_abandon(c->cur.inst);
         exec_settle(&c->x);
+        exec_calls_drop(&c->x);
         call_rollback(c);
     }
     c->busy = false;

@@ -44,6 +44,23 @@ typedef struct ic0_row {
 
 extern const ic0_row host_ic0_rows[IC0_COUNT];
 
+/* Row numbers by name: IC0_ROW_call_new, ... */
+enum {
+#define IC0(name, params, results, base, per_byte, ctx, support) IC0_ROW_##name,
+#include "ic0.def"
+#undef IC0
+};
+
+/* The handlers of call.c (inter-canister calls and the cycles that ride on them). */
+#define IC0_CALL_HANDLERS(X) X(call_new) X(call_on_cleanup) X(call_data_append)                \
+    X(call_with_best_effort_response) X(call_cycles_add) X(call_cycles_add128) X(call_perform) \
+    X(msg_reject_code) X(msg_cycles_available) X(msg_cycles_available128)                      \
+    X(msg_cycles_refunded) X(msg_cycles_refunded128) X(msg_cycles_accept)                      \
+    X(msg_cycles_accept128)
+#define IC0_DECLARE_HANDLER(name) status h_##name(exec *x, uint64_t *slots);
+IC0_CALL_HANDLERS(IC0_DECLARE_HANDLER)
+#undef IC0_DECLARE_HANDLER
+
 /* The row named `name`, or -1. */
 int ic0_row_find(span name);
 /* The host function every ic0 import is bound to; `user` is its const ic0_row. */
@@ -126,11 +143,19 @@ struct exec {
     bool cert_set;
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
-    u128 cycles_in;          /* accepted from the message's cycles (cycles.c) */
-    u128 cycles_out;         /* burned, or sent with calls */
+    u128 cycles_out;         /* burned, or attached to calls (cycles.c) */
     u128 cycles_burned;      /* the part of cycles_out that was burned */
     size_t detail_len;
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
+    /* inter-canister calls (call.c) */
+    bool replied_before;     /* callbacks: the call context was answered by an earlier message */
+    bool building;           /* a call is under construction (call_new .. call_perform) */
+    host_call_out pending;   /* that call */
+    host_call_out *calls;    /* calls performed by this message, in order */
+    uint32_t ncalls, calls_cap;
+    u128 available;          /* cycles of the request not accepted yet */
+    u128 cycles_accepted;    /* cycles accepted by this message */
+    uint64_t cb_arg[1];      /* a callback's argument: its env */
 };
 
 /* Instructions used so far by the message (finished slices + the current one). */
@@ -145,33 +170,40 @@ status exec_fail(exec *x, status st, const char *fmt, ...)
 #endif
     ;
 
-/* Copies n bytes to the canister's heap at dst (marking the pages written), or traps with
- * ST_HOST_OOB naming ic0.<fn>. */
-status exec_write(exec *x, const char *fn, uint64_t dst, const void *src, size_t n);
+/* The canister memory range [ptr, ptr+len) for reading (write false) or for writing (its
+ * pages marked for commit or rollback), or a trap (ST_HOST_OOB) naming ic0.<fn>. */
+status exec_mem(exec *x, const char *fn, uint64_t ptr, uint64_t len, bool write, uint8_t **out);
+
+/* call.c: the state of calls at the start of a message (from x->msg), and dropping the calls
+ * of a message that did not commit (its attached cycles go back). */
+void exec_calls_begin(exec *x);
+void exec_calls_drop(exec *x);
+/* Frees a host_call_out's buffers. */
+void host_call_out_fini(host_call_out *o);
 
 /* ---- cycles (cycles.c): the internal API for cycles moving within a message ---------------
  * A message's balance changes are kept in the exec and applied when it commits; a trap drops
  * them. */
 void exec_cycles_begin(exec *x);
-/* What ic0.canister_cycle_balance128 gives: committed + accepted - taken - prepaid (>= 0). */
+/* What ic0.canister_cycle_balance128 gives: committed + accepted - burned - attached to calls
+ * - prepaid (>= 0). */
 u128 exec_cycles_balance(const exec *x);
 /* The balance less the freezing reserve (ic0.canister_liquid_cycle_balance128). */
 u128 exec_cycles_liquid(const exec *x);
-/* Takes `amount` out of the balance (e.g. cycles attached to a call): ST_OK, or
- * ST_CANISTER_OUT_OF_CYCLES when it exceeds the liquid balance (nothing taken). */
+/* Takes `amount` out of the balance the message sees (cycles attached to a call; the
+ * scheduler debits them when it routes the call): ST_OK, or ST_CANISTER_OUT_OF_CYCLES when it
+ * exceeds the liquid balance (nothing taken). _give gives back what a dropped call took. */
 status exec_cycles_take(exec *x, u128 amount);
-/* At commit: the message's changes become the committed balance (never below 0). */
+void exec_cycles_give(exec *x, u128 amount);
+/* At commit: what the message burned leaves the committed balance (never below 0); the
+ * accepted and attached cycles are the scheduler's to move (host_result, route.c). */
 void exec_cycles_commit(exec *x);
-/* Fills res->cycles_accepted and cycles_burned from a committed message. */
+/* Fills res->cycles_burned from a committed message. */
 void exec_cycles_report(const exec *x, host_result *res);
 /* The ic0 handlers of cycles.c (ic0.def rows). */
 status h_canister_cycle_balance(exec *x, uint64_t *slots);
 status h_canister_cycle_balance128(exec *x, uint64_t *slots);
 status h_canister_liquid_cycle_balance128(exec *x, uint64_t *slots);
-status h_msg_cycles_available(exec *x, uint64_t *slots);
-status h_msg_cycles_available128(exec *x, uint64_t *slots);
-status h_msg_cycles_accept(exec *x, uint64_t *slots);
-status h_msg_cycles_accept128(exec *x, uint64_t *slots);
 status h_cycles_burn128(exec *x, uint64_t *slots);
 
 /* Set while engine_instance_new runs a start function (the instance is not known yet). */

@@ -95,6 +95,9 @@ static const char *ctx_name(uint32_t ctx)
     case CTX_INSPECT: return "inspect message";
     case CTX_HEARTBEAT: return "heartbeat";
     case CTX_TIMER: return "global timer";
+    case CTX_REPLY: return "reply callback";
+    case CTX_REJECT: return "reject callback";
+    case CTX_CLEANUP: return "cleanup";
     default: return "system task";
     }
 }
@@ -122,13 +125,9 @@ static status mem_range_w(exec *x, const char *fn, uint64_t ptr, uint64_t len, u
     return st;
 }
 
-status exec_write(exec *x, const char *fn, uint64_t dst, const void *src, size_t n)
+status exec_mem(exec *x, const char *fn, uint64_t ptr, uint64_t len, bool write, uint8_t **out)
 {
-    uint8_t *p = NULL;
-    status st = mem_range_w(x, fn, dst, n, &p);
-    if (st == ST_OK && n)
-        memcpy(p, src, n);
-    return st;
+    return write ? mem_range_w(x, fn, ptr, len, out) : mem_range(x, fn, ptr, len, out);
 }
 
 /* The blob idiom: copy blob[off, off+size) to heap[dst, dst+size). */
@@ -179,17 +178,10 @@ BLOB_PAIR(msg_arg_data, x->msg.arg)
 BLOB_PAIR(msg_caller, x->msg.caller)
 BLOB_PAIR(msg_caller_info_data, empty_blob(x))
 BLOB_PAIR(msg_caller_info_signer, empty_blob(x))
-BLOB_PAIR(msg_reject_msg, empty_blob(x)) /* only in reject callbacks, which tally never runs */
+BLOB_PAIR(msg_reject_msg, x->msg.arg) /* reject callbacks only: the reject message */
 BLOB_PAIR(canister_self, span_of(x->c->self, x->c->self_len))
 BLOB_PAIR(subnet_self, x->c->cfg.subnet_id)
 BLOB_PAIR(msg_method_name, x->msg.method)
-
-static status h_msg_reject_code(exec *x, uint64_t *slots)
-{
-    (void)x;
-    ret32(slots, 0); /* 0: not in a reject callback */
-    return ST_OK;
-}
 
 static status h_msg_deadline(exec *x, uint64_t *slots)
 {
@@ -202,6 +194,9 @@ static status h_msg_deadline(exec *x, uint64_t *slots)
 
 static status not_responded(exec *x, const char *fn)
 {
+    if (x->replied_before)
+        return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the call context was already answered",
+                         fn);
     if (x->responded != RESPONDED_NONE)
         return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the message was already %s", fn,
                          x->responded == RESPONDED_REPLY ? "replied" : "rejected");
@@ -573,19 +568,12 @@ static status h_trap(exec *x, uint64_t *slots)
     return ST_CANISTER_CALLED_TRAP;
 }
 
-/* UNSUPPORTED rows are rejected at deploy, so this never runs; it is their table entry. */
-static status h_unsupported(exec *x, uint64_t *slots)
-{
-    (void)slots;
-    return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0 function not supported by tally");
-}
-
 /* ---- the table ---------------------------------------------------------------------------------- */
 
-/* A SUPPORTED row's handler is h_<name> (a missing one fails to build); UNSUPPORTED rows share
- * h_unsupported. */
+/* A SUPPORTED row's handler is h_<name> (a missing one fails to build); UNSUPPORTED rows have
+ * none: ic0_call traps for them, naming the function. */
 #define HANDLER_SUPPORTED(name) h_##name
-#define HANDLER_UNSUPPORTED(name) h_unsupported
+#define HANDLER_UNSUPPORTED(name) NULL
 #define IS_SUPPORTED true
 #define IS_UNSUPPORTED false
 
@@ -630,7 +618,7 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
         return ST_TRAP_HOST;
     }
     uint64_t cost = row->base_cost;
-    if (row->per_byte_cost) {
+    if (row->per_byte_cost && row != &host_ic0_rows[IC0_ROW_call_new]) { /* call_new: its own */
         uint32_t last = row->nparams - 1;
         uint64_t n = row->params[last] == 'i' ? (uint32_t)slots[last] : slots[last];
         uint64_t bytes = n > UINT64_MAX / row->per_byte_cost ? UINT64_MAX : n * row->per_byte_cost;
@@ -642,6 +630,9 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
     if (!(row->contexts & x->ctx))
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s cannot be executed in %s mode",
                          row->name, ctx_name(x->ctx));
+    if (!row->handler) /* bound at deploy as on the IC; fails only when called */
+        return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0.%s is not implemented by tally "
+                         "(docs/canisters.md)", row->name);
     return row->handler(x, slots);
 }
 

@@ -157,8 +157,15 @@ void scheduler_cycles_get(const scheduler *s, scheduler_cycles *out)
     *out = s->cycles;
     out->balances = 0;
     out->in_flight = 0;
-    for (uint32_t i = 0; i < s->ncanisters; i++)
-        out->balances += host_canister_cycles(s->canisters[i]->hc);
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        const sched_canister *c = s->canisters[i];
+        const route_state *r = &c->route;
+        out->balances += host_canister_cycles(c->hc);
+        for (uint32_t k = r->head; k < r->len; k++) /* attached to requests, refunded */
+            out->in_flight += r->q[k].cycles;
+        for (uint32_t k = 0; k < r->nctx; k++) /* received, not accepted nor refunded yet */
+            out->in_flight += r->ctx[k].available;
+    }
 }
 
 status scheduler_canister_cycles(scheduler *s, uint64_t id, u128 *out)

@@ -64,7 +64,7 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     c->touched = true; /* the aux record changes either way */
     if (!paused) {
         sched_cycles_settle(rc->s, c, &res, res.instructions);
-        st = put_result(rc, p->id, &res, 0);
+        st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
         paused_clear(p);
     }
     host_result_fini(&res);
@@ -109,7 +109,8 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .slice_limit = s->genesis.slice_instructions,
                          .cycles_prepaid =
                              sched_fee_execution(s, s->genesis.message_instruction_limit),
-                         .cycles_frozen = sched_freeze_reserve(s, c)};
+                         .cycles_frozen = sched_freeze_reserve(s, c),
+                         .call_room = route_call_room(c)};
     p->time_ns = time_ns;
     st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
     if (st != ST_OK) {
@@ -125,6 +126,8 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
+    /* a paused canister's balance does not change until its message ends (scheduler/cycles.c,
+     * route.c), so a restored message sees the balance it began with */
     return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
 }
 
@@ -321,7 +324,7 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
         return refuse(rc, id, ST_NOT_AUTHORIZED);
-    if (c->paused.active)
+    if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
     sched_cycles_storage(s, c, rc->time_ns);
     char text[200];
@@ -517,6 +520,8 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
         st = round_execute(&rc, env);
     if (st == ST_NOT_FOUND)
         st = ST_OK;
+    if (st == ST_OK)
+        st = route_run(&rc); /* then the queued requests and responses (route.c) */
     if (st == ST_OK)
         st = round_stage_canisters(&rc);
     if (st == ST_OK)

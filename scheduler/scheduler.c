@@ -166,6 +166,7 @@ static void canister_free(scheduler *s, sched_canister *c)
 {
     host_canister_free(c->hc); /* abandons a paused message */
     buf_fini(&c->paused.envelope);
+    route_free(c);
     sched_code_release(s, c->code);
     base_free(c);
 }
@@ -199,19 +200,23 @@ status sched_canister_set_controllers(sched_canister *c,
 }
 
 /* ---- aux: the scheduler's part of a canister record --------------------------------------
- * u8 version (2) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage paid up
- * to (ns) | u32 n | n bytes of saved globals | u8 paused
+ * u8 version (3 or 4) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage
+ * paid up to (ns) | u32 n | n bytes of saved globals | u8 paused
  * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ]
- * Version 1 (before cycles) lacks the three cycles fields; it is read as zero cycles. */
+ * [ version 4 only: the routing state (route.c's route_encode) ]
+ * Version 4 is written while a canister has routing state, 3 otherwise. Versions 1 and 2 (3
+ * and 4 without the three cycles fields, from before cycles) are read as zero cycles. */
 
-enum { AUX_VERSION = 2, AUX_HEAD = 1 + 8 + 16 + 8 + 8 };
+enum { AUX_V1 = 1, AUX_V1_ROUTE = 2, AUX_VERSION = 3, AUX_VERSION_ROUTE = 4,
+       AUX_HEAD = 1 + 8 + 16 + 8 + 8 };
 
 status sched_aux_encode(const sched_canister *c, buf *out)
 {
     host_saved sv;
     host_canister_saved(c->hc, &sv);
     uint8_t head[AUX_HEAD];
-    head[0] = AUX_VERSION;
+    bool routed = !route_empty(c);
+    head[0] = routed ? AUX_VERSION_ROUTE : AUX_VERSION;
     le64_store(head + 1, sv.timer);
     le128_store(head + 9, host_canister_cycles(c->hc));
     le64_store(head + 25, c->freezing_threshold);
@@ -229,12 +234,15 @@ status sched_aux_encode(const sched_canister *c, buf *out)
     le32_store(out->ptr + at, (uint32_t)(out->len - at - 4));
     const paused_msg *p = &c->paused;
     uint8_t tail[1 + LEDGER_HASH_SIZE + 4 + 8] = {p->active ? 1 : 0};
-    if (!p->active)
-        return buf_put(out, tail, 1);
-    memcpy(tail + 1, p->id, LEDGER_HASH_SIZE);
-    le32_store(tail + 1 + LEDGER_HASH_SIZE, p->slices);
-    le64_store(tail + 5 + LEDGER_HASH_SIZE, p->time_ns);
-    return buf_put(out, tail, sizeof tail);
+    if (!p->active) {
+        st = buf_put(out, tail, 1);
+    } else {
+        memcpy(tail + 1, p->id, LEDGER_HASH_SIZE);
+        le32_store(tail + 1 + LEDGER_HASH_SIZE, p->slices);
+        le64_store(tail + 5 + LEDGER_HASH_SIZE, p->time_ns);
+        st = buf_put(out, tail, sizeof tail);
+    }
+    return st == ST_OK && routed ? route_encode(c, out) : st;
 }
 
 typedef struct aux_fields {
@@ -246,6 +254,7 @@ typedef struct aux_fields {
     const uint8_t *msg_id;
     uint32_t slices;
     uint64_t time_ns;
+    span route;      /* version 2: the routing state's bytes */
 } aux_fields;
 
 static status aux_decode(span aux, aux_fields *f)
@@ -257,14 +266,15 @@ static status aux_decode(span aux, aux_fields *f)
     uint8_t version, paused;
     uint64_t timer, lo, hi;
     uint32_t n;
-    if (reader_u8(&r, &version) || (version != AUX_VERSION && version != 1) ||
+    if (reader_u8(&r, &version) || version < AUX_V1 || version > AUX_VERSION_ROUTE ||
         reader_fixed64(&r, &timer))
         return ST_CORRUPT_LEDGER;
-    if (version == AUX_VERSION &&
+    bool cycles = version >= AUX_VERSION;
+    if (cycles &&
         (reader_fixed64(&r, &lo) || reader_fixed64(&r, &hi) ||
          reader_fixed64(&r, &f->freezing_threshold) || reader_fixed64(&r, &f->storage_paid_ns)))
         return ST_CORRUPT_LEDGER;
-    if (version == AUX_VERSION)
+    if (cycles)
         f->cycles = (u128)hi << 64 | lo;
     else
         f->freezing_threshold = 2592000; /* the default before thresholds were stored */
@@ -280,6 +290,10 @@ static status aux_decode(span aux, aux_fields *f)
             return ST_CORRUPT_LEDGER;
         f->msg_id = id.ptr;
         f->time_ns = t;
+    }
+    if (version == AUX_VERSION_ROUTE || version == AUX_V1_ROUTE) {
+        f->route = span_of(aux.ptr + reader_offset(&r), reader_left(&r));
+        return paused <= 1 && f->route.len ? ST_OK : ST_CORRUPT_LEDGER;
     }
     return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
 }
@@ -356,6 +370,8 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
         c->freezing_threshold = f.freezing_threshold;
         c->storage_paid_ns = f.storage_paid_ns;
     }
+    if (st == ST_OK && f.route.len)
+        st = route_decode(f.route, c);
     static const uint8_t none[LEDGER_HASH_SIZE];
     if (st != ST_OK || !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE))
         return st;

@@ -109,6 +109,22 @@ status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshol
 
 /* The argument of a mint message (LEDGER_MSG_MINT): 16 bytes, the amount little-endian. */
 void scheduler_mint_arg(u128 amount, uint8_t out[16]);
+/* Routing state of one canister (inter-canister calls, docs/canisters.md "Calls"). */
+typedef struct scheduler_routing {
+    uint32_t queued;        /* messages in its input queue */
+    uint32_t contexts;      /* open call contexts */
+    uint32_t callbacks;     /* outstanding calls */
+} scheduler_routing;
+
+/* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */
+status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out);
+
+/* Checks the routing invariants of every canister: each callback belongs to an open context,
+ * a context's outstanding count is its number of callbacks, no answered context without
+ * callbacks is kept, every queued response answers a callback of its canister and every
+ * queued request from a live canister has its callback there. ST_OK or ST_BUG_INVARIANT with
+ * the first violation in why (may be NULL). Tests call it after rounds. */
+status scheduler_routing_check(scheduler *s, char *why, size_t why_len);
 
 /* ---- replay ---------------------------------------------------------------------------------- */
 

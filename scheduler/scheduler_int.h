@@ -27,6 +27,71 @@ typedef struct code_entry {
     uint32_t refs;
 } code_entry;
 
+/* ---- inter-canister routing (route.c, docs/canisters.md "Calls") ---------------------------
+ * Per canister: its input queue (requests to it, responses to its calls), its open call
+ * contexts and the callbacks of its outstanding calls. All of it is state: it is encoded in
+ * the canister's aux bytes (so in the state root) and survives restarts and replays. */
+
+enum {
+    ROUTE_QUEUE_MAX = 500,        /* requests in an input queue; and outstanding calls of a
+                                     canister (the IC's 500 per direction) */
+    ROUTE_QUEUE_BYTES = 8u << 20, /* payload bytes of the requests in one input queue */
+    ROUTE_RESPONSE_BYTES = 32u << 20, /* payload bytes of the responses in one input queue: a
+                                     larger reply reaches the caller as a SYS_TRANSIENT reject
+                                     (the queues live in the aux, LEDGER_AUX_MAX) */
+};
+
+enum { ROUTE_REQUEST = 1, ROUTE_RESPONSE = 2 };
+enum { ORIGIN_INGRESS = 1, ORIGIN_CANISTER = 2, ORIGIN_SYSTEM = 3 };
+
+/* An entry of an input queue. */
+typedef struct route_msg {
+    uint8_t kind;          /* ROUTE_REQUEST, ROUTE_RESPONSE */
+    uint32_t reject_code;  /* RESPONSE: 0 = reply, else the reject code (1..5) */
+    uint64_t from;         /* REQUEST: the calling canister */
+    uint64_t callback;     /* REQUEST: the caller's callback id; RESPONSE: the one it answers */
+    u128 cycles;           /* REQUEST: attached; RESPONSE: refunded */
+    buf method;            /* REQUEST */
+    buf data;              /* REQUEST: argument; RESPONSE: reply payload or reject message */
+} route_msg;
+
+/* A call context: one per incoming message that is not answered yet or still has
+ * outstanding calls. */
+typedef struct call_ctx {
+    uint64_t id;
+    uint8_t origin;                      /* ORIGIN_* */
+    uint8_t msg_id[LEDGER_HASH_SIZE];    /* INGRESS: the message whose receipt it owes */
+    uint64_t caller, caller_cb;          /* CANISTER: who called, and its callback id */
+    uint8_t principal[PRINCIPAL_MAX];    /* ic0.msg_caller in its callbacks */
+    uint8_t principal_len;
+    bool responded;
+    uint32_t outstanding;                /* callbacks not run yet */
+    uint64_t instructions;               /* of every message of the context so far */
+    u128 available;                      /* cycles of the request not accepted yet */
+} call_ctx;
+
+/* The callback of an outstanding call. */
+typedef struct callback {
+    uint64_t id, ctx;
+    uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
+    bool has_cleanup;
+} callback;
+
+typedef struct route_state {
+    route_msg *q;            /* input queue: q[head .. len) */
+    uint32_t head, len, cap;
+    uint32_t requests;       /* requests in the queue */
+    uint64_t request_bytes;  /* their payload bytes */
+    uint64_t response_bytes; /* payload bytes of the responses in the queue */
+    call_ctx *ctx;           /* sorted by id */
+    uint32_t nctx, ctx_cap;
+    callback *cb;            /* sorted by id */
+    uint32_t ncb, cb_cap;
+    uint64_t next_ctx, next_cb;
+    u128 cycles;             /* 0: the balance is the host canister's (cycles.c); kept so */
+    u128 paused_balance;     /* the encoding stays as before (both always 0) */
+} route_state;
+
 /* A canister as the scheduler keeps it: the live host state plus its ledger record fields. */
 typedef struct sched_canister {
     uint64_t id;
@@ -39,6 +104,7 @@ typedef struct sched_canister {
     paused_msg paused;
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
+    route_state route;
 } sched_canister;
 
 /* What produce.c learnt of a mempool entry by parsing it (an entry's bytes never change and
@@ -148,5 +214,28 @@ bool sched_tasks_pending(const scheduler *s);
 status round_run_tasks(round_ctx *rc);
 /* Stages the records and dirty pages of touched canisters. */
 status round_stage_canisters(round_ctx *rc);
+
+/* route.c */
+/* True if c has no routing state (its aux stays in the version-1 layout). */
+bool route_empty(const sched_canister *c);
+status route_encode(const sched_canister *c, buf *out);
+/* Decodes route_encode's bytes into c (whose route state is empty). ST_OK, ST_CORRUPT_LEDGER,
+ * ST_OUT_OF_MEMORY. */
+status route_decode(span bytes, sched_canister *c);
+void route_free(sched_canister *c);
+/* Requests c may still send (ic0.call_perform fails past it). */
+uint32_t route_call_room(const sched_canister *c);
+/* The balance calls take cycles from, and the pair that moves it (the cycles of calls). */
+u128 sched_cycles_balance(const sched_canister *c);
+void sched_cycles_credit(sched_canister *c, u128 n);
+void sched_cycles_debit(sched_canister *c, u128 n);
+/* An ingress update of c finished with res (its receipt or its call context). */
+status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
+                          span caller, host_result *res);
+/* Runs queued messages, canisters in a rotating order, until the queues are empty or the
+ * round's budget is spent. */
+status route_run(round_ctx *rc);
+/* True if any canister has a queued message. */
+bool route_has_work(const scheduler *s);
 
 #endif
