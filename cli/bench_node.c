@@ -14,6 +14,10 @@
  * the node's group commit), and as JSON-RPC batches of 100 on one connection; each run stops
  * the clock when every connection's last receipt is there. "per commit" is the node's own
  * count (`status`.admission): messages admitted per mempool commit during the run.
+ * Part 3 (--queries, alone): sequential `inc` updates (each waits for its receipt) to a node
+ * that is idle, then serving 4 clients that run maximal queries (`spin`, stopped by the 5e9
+ * query limit) without a query budget and with the default one: update latency, block rate,
+ * and the queries the workers finished meanwhile (docs/scheduler.md "Queries").
  * Ratios are against the first run of the same part, measured in the same process.
  * No rate is ever asserted: tests/cli/bench_node.sh only checks that every part runs and
  * reports (docs/benchmarks.md). */
@@ -51,13 +55,28 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Signs message `nonce` (an `inc` update, or the install when canister is 0) into env. */
-static status sign(const keypair *k, uint64_t nonce, uint64_t canister, buf *env)
+/* (module (import "ic0" "msg_reply" ...) (memory 1) (func (export "canister_update inc")
+ *   mem[0] += 1; msg_reply) (func (export "canister_query spin") (loop br 0))): `spin` is a
+ * maximal query, stopped by the query instruction limit; from wat2wasm 1.0.32 */
+static const uint8_t spin_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x02,
+    0x11, 0x01, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72, 0x65, 0x70, 0x6c,
+    0x79, 0x00, 0x00, 0x03, 0x03, 0x02, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x2d,
+    0x02, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75, 0x70, 0x64, 0x61,
+    0x74, 0x65, 0x20, 0x69, 0x6e, 0x63, 0x00, 0x01, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74,
+    0x65, 0x72, 0x5f, 0x71, 0x75, 0x65, 0x72, 0x79, 0x20, 0x73, 0x70, 0x69, 0x6e, 0x00, 0x02,
+    0x0a, 0x1b, 0x02, 0x11, 0x00, 0x41, 0x00, 0x41, 0x00, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a,
+    0x36, 0x02, 0x00, 0x10, 0x00, 0x0b, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b};
+
+/* Signs message `nonce` (an `inc` update, or the install of `module` when canister is 0)
+ * into env. */
+static status sign_with(const keypair *k, uint64_t nonce, uint64_t canister, span module,
+                        buf *env)
 {
     buf arg = {0};
     status st = ST_OK;
     if (!canister)
-        st = scheduler_install_arg(span_of(inc_wasm, sizeof inc_wasm), span_of(NULL, 0), &arg);
+        st = scheduler_install_arg(module, span_of(NULL, 0), &arg);
     ledger_message m = {.nonce = nonce, .canister_id = canister,
                         .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
                         .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
@@ -69,6 +88,11 @@ static status sign(const keypair *k, uint64_t nonce, uint64_t canister, buf *env
         st = ledger_message_sign(&m, k->sk, env, id);
     buf_fini(&arg);
     return st;
+}
+
+static status sign(const keypair *k, uint64_t nonce, uint64_t canister, buf *env)
+{
+    return sign_with(k, nonce, canister, span_of(inc_wasm, sizeof inc_wasm), env);
 }
 
 /* The pre-signed envelopes of a run: envelope i is all[off[i] .. off[i+1]). */
@@ -252,8 +276,9 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
     return st;
 }
 
-/* Starts `tally node` on dir (after `tally init`); returns its pid and URL. */
-static pid_t start_node(const char *dir, const char *threads, char *url, size_t cap)
+/* Starts `tally node` on dir (after `tally init`) with the options `extra` (NULL-terminated);
+ * returns its pid and URL. */
+static pid_t start_node_with(const char *dir, const char *const *extra, char *url, size_t cap)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -261,8 +286,11 @@ static pid_t start_node(const char *dir, const char *threads, char *url, size_t 
         (void)devnull;
         devnull = freopen("/dev/null", "w", stderr);
         (void)devnull;
-        execl("/proc/self/exe", "tally", "node", "--dir", dir, "--listen", "127.0.0.1:0",
-              threads ? "--threads" : (char *)NULL, threads, (char *)NULL);
+        const char *args[24] = {"tally", "node", "--dir", dir, "--listen", "127.0.0.1:0"};
+        size_t n = 6;
+        for (size_t i = 0; extra[i] && n + 1 < BASE_ARRAY_LEN(args); i++)
+            args[n++] = extra[i];
+        execv("/proc/self/exe", (char *const *)args);
         _exit(127);
     }
     char path[512];
@@ -283,6 +311,12 @@ static pid_t start_node(const char *dir, const char *threads, char *url, size_t 
         waitpid(pid, NULL, 0);
     }
     return -1;
+}
+
+static pid_t start_node(const char *dir, const char *threads, char *url, size_t cap)
+{
+    const char *extra[] = {threads ? "--threads" : NULL, threads, NULL};
+    return start_node_with(dir, extra, url, cap);
 }
 
 /* RPC `method` with {"envelope"} or {"message_id"}; *out gets the result (caller frees). */
@@ -491,11 +525,11 @@ static void rpc_print(uint32_t n, const rpc_figure *f, bool json)
                f[i].submit_per_s / f[0].submit_per_s, f[i].end_to_end_per_s, f[i].group);
 }
 
-/* Part 2: a node process and JSON-RPC submissions. */
-static status bench_rpc(const char *dir, uint32_t n, const char *threads, bool json)
+/* `tally init --dir dir` without its report on stdout (kept out of the bench's output), then
+ * the admin key. */
+static status init_quiet(const char *dir, keypair *k)
 {
     char *argv_init[] = {"init", "--dir", (char *)dir, NULL};
-    /* `tally init` reports on stdout: keep that out of the bench's output (text or JSON) */
     fflush(stdout);
     int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (saved >= 0 && null >= 0)
@@ -510,23 +544,39 @@ static status bench_rpc(const char *dir, uint32_t n, const char *threads, bool j
         close(null);
     if (init_rc != 0)
         return ST_IO_ERROR;
-    keypair k;
-    char path[512], url[256];
+    char path[512];
     snprintf(path, sizeof path, "%s/admin.key", dir);
-    status st = cli_key_read(path, k.pk, k.sk);
-    pid_t pid = st == ST_OK ? start_node(dir, threads, url, sizeof url) : -1;
-    if (pid < 0)
-        return st == ST_OK ? ST_IO_ERROR : st;
+    return cli_key_read(path, k->pk, k->sk);
+}
+
+/* Installs `module` (nonce 1) over RPC and waits for its receipt: canister 1. */
+static status deploy_rpc(const char *url, const keypair *k, span module)
+{
     buf env = {0};
     char id[65];
     json_t *rc = NULL;
-    st = sign(&k, 1, 0, &env);
+    status st = sign_with(k, 1, 0, module, &env);
     if (st == ST_OK)
         st = submit(url, "deploy", &env, id);
     if (st == ST_OK)
         st = wait_receipt(url, id, &rc);
+    if (st == ST_OK && json_integer_value(json_object_get(rc, "status")) != ST_OK)
+        st = ST_RPC_ERROR;
     json_decref(rc);
     buf_fini(&env);
+    return st;
+}
+
+/* Part 2: a node process and JSON-RPC submissions. */
+static status bench_rpc(const char *dir, uint32_t n, const char *threads, bool json)
+{
+    keypair k;
+    char url[256];
+    status st = init_quiet(dir, &k);
+    pid_t pid = st == ST_OK ? start_node(dir, threads, url, sizeof url) : -1;
+    if (pid < 0)
+        return st == ST_OK ? ST_IO_ERROR : st;
+    st = deploy_rpc(url, &k, span_of(inc_wasm, sizeof inc_wasm));
     rpc_figure f[BASE_ARRAY_LEN(rpc_runs)] = {{0}};
     uint64_t nonce = 2;
     for (size_t i = 0; st == ST_OK && i < BASE_ARRAY_LEN(rpc_runs); i++)
@@ -538,10 +588,201 @@ static status bench_rpc(const char *dir, uint32_t n, const char *threads, bool j
     return st;
 }
 
+/* ---- part 3: updates while clients run maximal queries ----------------------------------- */
+
+/* One client that runs `spin` (a query stopped by the query instruction limit) over and over
+ * until told to stop. */
+typedef struct query_client {
+    const char *url;
+    volatile bool *stop; /* set by the bench thread; read after each query (a hint only) */
+    pthread_mutex_t *mu; /* guards stop */
+    uint64_t run, refused, timed_out, instructions;
+    status st;
+    pthread_t thread;
+} query_client;
+
+static bool client_stopped(query_client *c)
+{
+    pthread_mutex_lock(c->mu);
+    bool stop = *c->stop;
+    pthread_mutex_unlock(c->mu);
+    return stop;
+}
+
+static void *query_client_main(void *arg)
+{
+    query_client *c = arg;
+    json_t *params = json_pack("{s:I, s:s}", "canister", (json_int_t)1, "method", "spin");
+    c->st = params ? ST_OK : ST_OUT_OF_MEMORY;
+    while (c->st == ST_OK && !client_stopped(c)) {
+        json_t *res = NULL;
+        rpc_error err;
+        status st = rpc_client_call(c->url, "query", params, &res, &err);
+        if (client_stopped(c)) { /* ended after the measurement: not counted */
+            json_decref(res);
+            break;
+        }
+        if (st == ST_OK) {
+            c->run++;
+            c->instructions += (uint64_t)json_integer_value(json_object_get(res, "instructions"));
+        } else if (st == ST_RPC_ERROR && (!strcmp(err.status, "QUERY_BUSY") ||
+                                          !strcmp(err.status, "QUERY_BUDGET_EXCEEDED"))) {
+            c->refused++;
+            usleep(20000); /* refused at once: do not spin on refusals */
+        } else if (st == ST_IO_ERROR) {
+            c->timed_out++; /* waited 30 s behind other maximal queries: the node was busy */
+        } else {
+            c->st = st;
+            fprintf(stderr, "tally bench node: query: %s\n", err.message);
+        }
+        json_decref(res);
+    }
+    json_decref(params);
+    return NULL;
+}
+
+typedef struct load_figure {
+    uint32_t updates;
+    double latency_ms;      /* mean submit-to-receipt time of one update */
+    double max_latency_ms;
+    double blocks_per_s;    /* blocks the node made during the updates */
+    uint64_t queries, refused; /* refused: QUERY_BUSY, over budget, or the client timed out */
+    double query_instr_per_s;
+} load_figure;
+
+static status chain_height(const char *url, uint64_t *h)
+{
+    rpc_error err;
+    json_t *r = NULL;
+    status st = rpc_client_call(url, "status", NULL, &r, &err);
+    *h = (uint64_t)json_integer_value(json_object_get(r, "height"));
+    json_decref(r);
+    return st;
+}
+
+/* `inc` updates one after the other (each submitted when the last has its receipt), at least
+ * n of them and for at least LOAD_SECONDS, while `clients` query clients run `spin`. */
+enum { LOAD_SECONDS = 20 };
+static status load_run(const char *url, const keypair *k, uint64_t *nonce, uint32_t n,
+                       uint32_t clients, load_figure *f)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    volatile bool stop = false;
+    query_client qc[8];
+    memset(f, 0, sizeof *f);
+    memset(qc, 0, sizeof qc);
+    uint32_t started = 0;
+    status st = ST_OK;
+    for (; started < clients && started < BASE_ARRAY_LEN(qc); started++) {
+        qc[started] = (query_client){.url = url, .stop = &stop, .mu = &mu};
+        if (pthread_create(&qc[started].thread, NULL, query_client_main, &qc[started]) != 0) {
+            st = ST_OUT_OF_MEMORY;
+            break;
+        }
+    }
+    if (clients)
+        usleep(500000); /* let every client have a query running or queued */
+    uint64_t h0 = 0, h1 = 0;
+    if (st == ST_OK)
+        st = chain_height(url, &h0);
+    buf env = {0};
+    double t0 = now_s();
+    uint32_t done = 0;
+    for (; st == ST_OK && (done < n || now_s() - t0 < LOAD_SECONDS); done++) {
+        char id[65];
+        json_t *rc = NULL;
+        double u0 = now_s();
+        st = sign(k, (*nonce)++, 1, &env);
+        if (st == ST_OK)
+            st = submit(url, "submit", &env, id);
+        if (st == ST_OK)
+            st = wait_receipt(url, id, &rc);
+        json_decref(rc);
+        double ms = (now_s() - u0) * 1e3;
+        f->latency_ms += ms;
+        if (ms > f->max_latency_ms)
+            f->max_latency_ms = ms;
+    }
+    double t1 = now_s();
+    f->latency_ms /= done ? done : 1;
+    f->updates = done;
+    if (st == ST_OK)
+        st = chain_height(url, &h1);
+    f->blocks_per_s = (double)(h1 - h0) / (t1 - t0);
+    pthread_mutex_lock(&mu);
+    stop = true;
+    pthread_mutex_unlock(&mu);
+    for (uint32_t i = 0; i < started; i++) {
+        pthread_join(qc[i].thread, NULL);
+        if (st == ST_OK && qc[i].st != ST_OK)
+            st = qc[i].st;
+        f->queries += qc[i].run;
+        f->refused += qc[i].refused + qc[i].timed_out;
+        f->query_instr_per_s += (double)qc[i].instructions / (t1 - t0);
+    }
+    buf_fini(&env);
+    return st;
+}
+
+/* Part 3 (--queries): update latency and block rate, idle and with 4 clients running maximal
+ * queries, on a node with no query budget (the workers alone keep rounds going), then with the
+ * default budget. */
+static status bench_queries(const char *dir, uint32_t n, bool json)
+{
+    keypair k;
+    char url[256];
+    status st = init_quiet(dir, &k);
+    const char *no_budget[] = {"--query-budget", "0", "--interval", "10", NULL};
+    const char *budget[] = {"--interval", "10", NULL};
+    static const char *names[] = {"idle", "4 clients of maximal queries, no budget",
+                                  "4 clients of maximal queries, default budget"};
+    load_figure f[3];
+    uint64_t nonce = 2;
+    for (int run = 0; run < 2 && st == ST_OK; run++) {
+        pid_t pid = start_node_with(dir, run == 0 ? no_budget : budget, url, sizeof url);
+        if (pid < 0)
+            return ST_IO_ERROR;
+        if (run == 0)
+            st = deploy_rpc(url, &k, span_of(spin_wasm, sizeof spin_wasm));
+        if (st == ST_OK && run == 0)
+            st = load_run(url, &k, &nonce, n, 0, &f[0]);
+        if (st == ST_OK)
+            st = load_run(url, &k, &nonce, n, 4, &f[run + 1]);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    if (st != ST_OK)
+        return st;
+    if (json) {
+        printf("{\"bench\":\"node\",\"part\":\"queries\",\"updates\":%u,\"runs\":[", n);
+        for (int i = 0; i < 3; i++)
+            printf("%s{\"name\":\"%s\",\"updates\":%u,\"update_latency_ms\":%.2f,"
+                   "\"max_latency_ms\":%.2f,"
+                   "\"blocks_per_s\":%.2f,\"queries\":%llu,\"refused\":%llu,"
+                   "\"query_instructions_per_s\":%.3g,\"latency_ratio\":%.2f}", i ? "," : "",
+                   names[i], f[i].updates, f[i].latency_ms, f[i].max_latency_ms, f[i].blocks_per_s,
+                   (unsigned long long)f[i].queries, (unsigned long long)f[i].refused,
+                   f[i].query_instr_per_s, f[i].latency_ms / f[0].latency_ms);
+        printf("]}\n");
+        return ST_OK;
+    }
+    printf("updates under query load (a node process, --interval 10; sequential updates, at\n"
+           "least %u and %d s per run; `spin` queries stop at the query limit, 5e9 instructions;\n"
+           "refused: busy, over budget or the client's 30 s timeout):\n"
+           "  %-44s %7s %10s %7s %9s %8s %7s %7s %10s\n", n, LOAD_SECONDS, "", "updates",
+           "latency", "ratio", "max", "blocks/s", "queries", "refused", "query ins/s");
+    for (int i = 0; i < 3; i++)
+        printf("  %-44s %7u %7.1f ms %6.2fx %6.1f ms %8.1f %7llu %7llu %10.3g\n", names[i],
+               f[i].updates, f[i].latency_ms, f[i].latency_ms / f[0].latency_ms,
+               f[i].max_latency_ms, f[i].blocks_per_s, (unsigned long long)f[i].queries,
+               (unsigned long long)f[i].refused, f[i].query_instr_per_s);
+    return ST_OK;
+}
+
 int bench_node(int argc, char **argv)
 {
     uint32_t n = 20000;
-    bool json = false, rpc = true, inproc = true;
+    bool json = false, rpc = true, inproc = true, queries = false;
     const char *threads = NULL;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
@@ -557,15 +798,21 @@ int bench_node(int argc, char **argv)
             json = true;
         else if (!strcmp(argv[i], "--no-rpc"))
             rpc = false;
+        else if (!strcmp(argv[i], "--queries"))
+            queries = true;
         else {
             fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
-                            "                        [--node-threads T] [--json]\n\n"
+                            "                        [--node-threads T] [--queries] [--json]\n\n"
                             "Small update messages per second: in process (admission one by\n"
                             "one and in batches, execution + durable commit, then the replay\n"
                             "of that chain with 1 and with the default signature threads) and over\n"
                             "JSON-RPC to a node process (1 to 64 connections, and JSON-RPC\n"
                             "batches: group commit of admissions). --node-threads: the node's\n"
-                            "--threads (default: the node's default).\n");
+                            "--threads (default: the node's default).\n"
+                            "--queries: instead, update latency and block rate on a node that is\n"
+                            "idle and then serving 4 clients of maximal queries (5e9\n"
+                            "instructions each), without and with the query budget; N/1000\n"
+                            "updates per run (at least 20).\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }
@@ -577,7 +824,14 @@ int bench_node(int argc, char **argv)
     }
     char sub[96], cmd[160];
     snprintf(sub, sizeof sub, "%s/inproc", dir);
-    status st = inproc ? bench_inprocess(sub, n, json) : ST_OK;
+    status st = ST_OK;
+    if (queries) {
+        snprintf(sub, sizeof sub, "%s/queries", dir);
+        st = bench_queries(sub, n / 1000 > 20 ? n / 1000 : 20, json);
+        inproc = rpc = false;
+    }
+    if (st == ST_OK && inproc)
+        st = bench_inprocess(sub, n, json);
     if (st == ST_OK && rpc) {
         snprintf(sub, sizeof sub, "%s/rpc", dir);
         st = bench_rpc(sub, n / 4 ? n / 4 : 1, threads, json);

@@ -8,6 +8,7 @@
  * the RPC server's admitter thread commits the submits that wait in the handlers as groups
  * (rpc_server.c). A submit handler sleeps until its group is durable, so --threads also bounds
  * how many submits can share one mempool commit. */
+#include "query_pool.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -29,7 +30,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
-            "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n\n"
+            "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
+            "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
+            "                  [--query-cache MIB]\n\n"
             "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
             "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
             "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
@@ -44,7 +47,16 @@ static void usage(FILE *out)
             "  --threads N        HTTP worker threads, 1-64 (default 16): also the most\n"
             "                     submits that can share one mempool commit\n"
             "  --timeout S        idle connection timeout in seconds (default 30)\n"
-            "  --quiet            no per-block log lines\n");
+            "  --quiet            no per-block log lines\n"
+            "  --query-threads N  query worker threads, 1-64 (default half the processors,\n"
+            "                     at most 8); queries run on the last block's state and never\n"
+            "                     hold up a round (docs/scheduler.md \"Queries\")\n"
+            "  --query-limit I    instructions per query (default and maximum: the genesis\n"
+            "                     query_instructions, 5e9)\n"
+            "  --query-budget I   query instructions per second per client address (default\n"
+            "                     1e9; 0: unlimited); beyond it queries are refused with\n"
+            "                     QUERY_BUDGET_EXCEEDED until it refills\n"
+            "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n");
 }
 
 static int wake_pipe[2] = {-1, -1};
@@ -93,6 +105,7 @@ typedef struct node_opts {
     const char *listen;
     bool allow_public, quiet;
     uint64_t interval_ms, max_body, threads, timeout_s;
+    uint64_t query_threads, query_limit, query_budget, query_cache_mib;
 } node_opts;
 
 /* The pause before retrying after `faults` faults in a row. */
@@ -195,11 +208,25 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             i++;
         else if (!strcmp(a, "--timeout") && more && cli_u64_parse(argv[i + 1], &o->timeout_s))
             i++;
+        else if (!strcmp(a, "--query-threads") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_threads))
+            i++;
+        else if (!strcmp(a, "--query-limit") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_limit) && o->query_limit)
+            i++;
+        else if (!strcmp(a, "--query-budget") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_budget))
+            i++;
+        else if (!strcmp(a, "--query-cache") && more &&
+                 cli_u64_parse(argv[i + 1], &o->query_cache_mib) && o->query_cache_mib &&
+                 o->query_cache_mib <= (1u << 20))
+            i++;
         else
             return false;
     }
     return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 && o->threads <= 64 &&
-           o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096);
+           o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096) &&
+           o->query_threads >= 1 && o->query_threads <= 64;
 }
 
 static int fail(const char *what, status st)
@@ -264,6 +291,7 @@ static int serve(const node_opts *o)
     ledger *lg = NULL;
     scheduler *s = NULL;
     rpc_server *srv = NULL;
+    query_pool *queries = NULL;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     int rc = 1;
     status st = ledger_open(o->dir, NULL, &lg);
@@ -292,9 +320,22 @@ static int serve(const node_opts *o)
         if ((size_t)g->max_message_bytes * 2 + 65536 > max_body)
             max_body = (size_t)g->max_message_bytes * 2 + 65536;
     }
+    query_pool_options qo;
+    query_pool_defaults(&qo);
+    qo.threads = (unsigned)o->query_threads;
+    qo.queue = 4 * qo.threads;
+    qo.instruction_limit = o->query_limit;
+    qo.client_budget = o->query_budget;
+    qo.cache_bytes = o->query_cache_mib << 20;
+    st = query_pool_new(s, &qo, &queries);
+    if (st != ST_OK) {
+        fail("query workers", st);
+        goto out_server;
+    }
     rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
                              .max_body = max_body, .threads = (unsigned)o->threads,
-                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1]};
+                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
+                             .queries = queries};
     st = rpc_server_new(lg, s, &lock, &ro, &srv);
     if (st == ST_OK)
         st = rpc_server_start(srv);
@@ -323,6 +364,7 @@ static int serve(const node_opts *o)
         unlink(path);
 out_server:
     rpc_server_free(srv); /* before the scheduler: handlers may be using it */
+    query_pool_free(queries); /* after the handlers that wait for it, before the scheduler */
     scheduler_close(s);
 out_ledger:
     ledger_close(lg);
@@ -335,7 +377,11 @@ int cmd_node(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    node_opts o = {.dir = ".tally", .threads = 16, .timeout_s = 30, .interval_ms = UINT64_MAX};
+    query_pool_options qd;
+    query_pool_defaults(&qd);
+    node_opts o = {.dir = ".tally", .threads = 16, .timeout_s = 30, .interval_ms = UINT64_MAX,
+                   .query_threads = qd.threads, .query_budget = qd.client_budget,
+                   .query_cache_mib = qd.cache_bytes >> 20};
     if (!parse_opts(argc, argv, &o)) {
         usage(stderr);
         return 2;

@@ -77,6 +77,8 @@ typedef struct rpc_server_options {
     unsigned threads;       /* HTTP worker threads */
     unsigned timeout_s;     /* idle connection timeout */
     int wake_fd;            /* written (one byte) when a message enters the mempool; -1: none */
+    struct query_pool *queries; /* runs `query` (query_pool.h); NULL: on the caller's thread
+                                   under the scheduler lock */
 } rpc_server_options;
 
 /* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server) and
@@ -88,6 +90,10 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock /* pthread_mut
 /* Handles one HTTP request body (a JSON-RPC request or batch) and returns the response text
  * (base_alloc'd, NUL-terminated; NULL when no response is due: notifications only). */
 char *rpc_server_handle(rpc_server *srv, const char *body, size_t len);
+/* The same for a request from client address `client` (16 bytes, IPv4 mapped into IPv6): the
+ * key of its query budget. rpc_server_handle's client is ::1. */
+char *rpc_server_handle_from(rpc_server *srv, const uint8_t client[16], const char *body,
+                             size_t len);
 /* Starts serving HTTP on opt->listen. ST_OK, ST_BAD_ARGUMENT (address, or a public address
  * without allow_public), ST_IO_ERROR (cannot bind). */
 status rpc_server_start(rpc_server *srv);

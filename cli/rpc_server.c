@@ -4,8 +4,10 @@
  * canister_info) and the HTTP glue (body limit, timeouts, loopback-only binding).
  *
  * Threads: libmicrohttpd runs the handlers on its own thread pool. Ledger reads use their own
- * snapshots and need no lock; every scheduler call (query, canister code) takes the scheduler
- * lock that the round loop (cmd_node.c) holds while it runs a round. A submit checks its target
+ * snapshots and need no lock. A query goes to the query workers (query_pool.c: replicas of the
+ * last committed block, no lock shared with the rounds); the other scheduler calls (canister
+ * code) take the scheduler lock that the round loop (cmd_node.c) holds while it runs a round.
+ * A submit checks its target
  * canister and method on the last committed state and a cache of method names by code hash, so
  * it does not wait for a running round (the lock only on a cache miss). Admission is a group
  * commit: a handler puts its envelope on the admission queue and sleeps; one admitter thread
@@ -15,6 +17,7 @@
  * connections, or the submits of one JSON-RPC batch) share a commit. The admitter never takes
  * the scheduler lock; LMDB serialises its writes with the round's commit. */
 #include "rpc.h"
+#include "query_pool.h"
 #include "scheduler.h"
 
 #include <arpa/inet.h>
@@ -95,6 +98,7 @@ typedef struct call_error {
     char message[256];
     status st; /* for RPC_TALLY_ERROR */
     admit_group *group; /* inside a JSON-RPC batch: submits join it instead of waiting alone */
+    const uint8_t *client; /* the client's address (16 bytes): its query budget */
 } call_error;
 
 static json_t *invalid(call_error *e, const char *fmt, ...)
@@ -662,11 +666,26 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
         goto out_bufs;
     host_result res;
     host_result_init(&res);
-    pthread_mutex_lock(srv->lock);
-    status st = scheduler_query(srv->s, cid, span_of(method, strlen(method)),
-                                span_of(arg.ptr, arg.len), span_of(sender.ptr, sender.len), &res);
-    pthread_mutex_unlock(srv->lock);
-    if (st != ST_OK) {
+    status st;
+    uint64_t retry_ms = 0;
+    if (srv->opt.queries) {
+        st = query_pool_run(srv->opt.queries, e->client, cid, span_of(method, strlen(method)),
+                            span_of(arg.ptr, arg.len), span_of(sender.ptr, sender.len), &res,
+                            &retry_ms);
+    } else {
+        pthread_mutex_lock(srv->lock);
+        st = scheduler_query(srv->s, cid, span_of(method, strlen(method)),
+                             span_of(arg.ptr, arg.len), span_of(sender.ptr, sender.len), &res);
+        pthread_mutex_unlock(srv->lock);
+    }
+    if (st == ST_QUERY_BUDGET_EXCEEDED) {
+        tally_error(e, st, "query");
+        size_t n = strlen(e->message);
+        snprintf(e->message + n, sizeof e->message - n, " (budget %llu instructions/s per "
+                 "address; retry in %llu ms)",
+                 (unsigned long long)query_pool_budget(srv->opt.queries),
+                 (unsigned long long)retry_ms);
+    } else if (st != ST_OK) {
         tally_error(e, st, "query");
     } else if ((res.st == ST_METHOD_NOT_FOUND || res.st == ST_CANISTER_EMPTY) &&
                res.instructions == 0) {
@@ -906,14 +925,15 @@ static json_t *simple_error(int code, const char *msg)
 
 /* One request object; NULL for a notification (no "id"). In a JSON-RPC batch, group collects
  * the submits (see handle_batch); else NULL. */
-static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group)
+static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group,
+                          const uint8_t *client)
 {
     json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
     if (id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id))
         id = NULL;
     json_t *version = json_object_get(req, "jsonrpc"), *method = json_object_get(req, "method");
     json_t *params = json_object_get(req, "params");
-    call_error e = {.code = RPC_INVALID_REQUEST, .group = group};
+    call_error e = {.code = RPC_INVALID_REQUEST, .group = group, .client = client};
     if (!json_is_object(req) || !json_is_string(version) ||
         strcmp(json_string_value(version), "2.0") || !json_is_string(method) ||
         (json_object_get(req, "id") && !id)) {
@@ -965,7 +985,7 @@ static void batch_admit(rpc_server *srv, admit_group *g, const size_t *slots, js
 
 /* A JSON-RPC batch: every request is answered in order; the submits among them are checked
  * one by one and then admitted together (one mempool commit for the batch). */
-static json_t *handle_batch(rpc_server *srv, json_t *reqs)
+static json_t *handle_batch(rpc_server *srv, json_t *reqs, const uint8_t *client)
 {
     if (json_array_size(reqs) == 0)
         return simple_error(RPC_INVALID_REQUEST, "empty batch");
@@ -978,7 +998,7 @@ static json_t *handle_batch(rpc_server *srv, json_t *reqs)
     json_t *req;
     json_array_foreach(reqs, i, req) {
         size_t before = g.n, slot = json_array_size(out);
-        json_t *r = handle_one(srv, req, &g);
+        json_t *r = handle_one(srv, req, &g, client);
         if (r && json_array_append_new(out, r) != 0)
             r = NULL;
         if (g.n > before)
@@ -1001,6 +1021,13 @@ out_nomem:
 
 char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
 {
+    static const uint8_t loopback[16] = {[15] = 1};
+    return rpc_server_handle_from(srv, loopback, body, len);
+}
+
+char *rpc_server_handle_from(rpc_server *srv, const uint8_t client[16], const char *body,
+                             size_t len)
+{
     json_error_t jerr;
     json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *resp;
@@ -1010,9 +1037,9 @@ char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
                  jerr.column);
         resp = simple_error(RPC_PARSE_ERROR, msg);
     } else if (json_is_array(req)) {
-        resp = handle_batch(srv, req);
+        resp = handle_batch(srv, req, client);
     } else {
-        resp = handle_one(srv, req, NULL);
+        resp = handle_one(srv, req, NULL, client);
     }
     json_decref(req);
     if (!resp)
@@ -1053,6 +1080,22 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, int r
     return text ? send_text(c, code, text) : MHD_NO;
 }
 
+/* The connection's peer address as 16 bytes (IPv4 mapped into IPv6; all zeros if unknown). */
+static void client_address(struct MHD_Connection *c, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &in->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
@@ -1087,7 +1130,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (req->too_large)
         return send_error(c, 413, RPC_INVALID_REQUEST,
                           "request body too large");
-    char *text = rpc_server_handle(srv, (const char *)req->body.ptr, req->body.len);
+    uint8_t client[16];
+    client_address(c, client);
+    char *text = rpc_server_handle_from(srv, client, (const char *)req->body.ptr, req->body.len);
     return send_text(c, text ? MHD_HTTP_OK : MHD_HTTP_NO_CONTENT, text);
 }
 

@@ -74,6 +74,21 @@ void live_globals_restore(live *lv)
         engine_global_set(lv->mut_globals[i], lv->saved_globals[i]);
 }
 
+status live_globals_load(live *lv, span globals)
+{
+    uint32_t n = lv->nmut && lv->counter ? lv->nmut - 1 : lv->nmut;
+    if (globals.len != 4 + (size_t)n * 8 || le32_load(globals.ptr) != n)
+        return ST_CORRUPT_LEDGER;
+    const uint8_t *p = globals.ptr + 4;
+    for (uint32_t i = 0; i < lv->nmut; i++) {
+        if (lv->mut_globals[i] == lv->counter)
+            continue;
+        engine_global_set(lv->mut_globals[i], le64_load(p));
+        p += 8;
+    }
+    return ST_OK;
+}
+
 static void live_close(live *lv)
 {
     engine_instance_free(lv->inst);
@@ -667,17 +682,7 @@ static status restore_instance(live *lv, span heap, span globals)
         memcpy(engine_memory_data(lv->mem), heap.ptr, heap.len);
         engine_memory_mark(lv->mem, 0, heap.len); /* heap_adopt takes it all anyway */
     }
-    uint32_t n = lv->nmut && lv->counter ? lv->nmut - 1 : lv->nmut;
-    if (globals.len != 4 + (size_t)n * 8 || le32_load(globals.ptr) != n)
-        return ST_CORRUPT_LEDGER;
-    const uint8_t *p = globals.ptr + 4;
-    for (uint32_t i = 0; i < lv->nmut; i++) {
-        if (lv->mut_globals[i] == lv->counter)
-            continue;
-        engine_global_set(lv->mut_globals[i], le64_load(p));
-        p += 8;
-    }
-    return ST_OK;
+    return live_globals_load(lv, globals);
 }
 
 status host_canister_restore(host_canister *c, const host_code *code, const host_saved *sv,

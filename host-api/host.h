@@ -340,4 +340,19 @@ status host_canister_saved_globals(const host_canister *c, buf *out);
 status host_canister_restore(host_canister *c, const host_code *code, const host_saved *sv,
                              span stable, span globals);
 
+/* ---- query replicas: committed state loaded piece by piece ---------------------------------
+ * A replica is a second canister restored from the ledger (host_canister_restore) that runs
+ * queries away from the live one; it follows later blocks by loading only what they changed
+ * (docs/scheduler.md "Queries"). Each function needs an idle canister (else ST_CANISTER_BUSY),
+ * marks nothing dirty (the ledger holds these bytes) and answers ST_CORRUPT_LEDGER for sizes
+ * that shrink, are not a multiple of 64 KiB, or put the bytes outside.
+ *   heap_load:   grows the heap to heap_bytes, then writes bytes at off (ST_OUT_OF_MEMORY);
+ *   stable_load: the same for stable memory (stable_bytes, within the stable cap);
+ *   system_load: version, timer and certified data from sv (its heap and stable_bytes are
+ *                ignored), mutable globals from host_canister_saved_globals' layout. */
+status host_canister_heap_load(host_canister *c, uint64_t heap_bytes, uint64_t off, span bytes);
+status host_canister_stable_load(host_canister *c, uint64_t stable_bytes, uint64_t off,
+                                 span bytes);
+status host_canister_system_load(host_canister *c, const host_saved *sv, span globals);
+
 #endif

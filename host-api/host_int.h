@@ -282,5 +282,8 @@ void heap_adopt(host_canister *c, const live *lv);
 /* canister.c */
 void live_globals_save(live *lv);
 void live_globals_restore(live *lv);
+/* Sets the mutable globals (the counter excepted) from host_canister_saved_globals' layout.
+ * ST_OK or ST_CORRUPT_LEDGER (a layout that does not fit lv). */
+status live_globals_load(live *lv, span globals);
 
 #endif

@@ -492,6 +492,44 @@ status round_stage_canisters(round_ctx *rc)
     return st;
 }
 
+static void journal_put(sched_journal *j, uint64_t height, uint64_t canister, uint32_t page,
+                        uint32_t what)
+{
+    sched_jentry *e = &j->ring[j->pushed % JOURNAL_CAP];
+    if (j->pushed >= JOURNAL_CAP && e->height + 1 > j->floor)
+        j->floor = e->height + 1; /* overwritten: that height is no longer complete */
+    *e = (sched_jentry){.height = height, .canister = canister, .page = page, .what = what};
+    j->pushed++;
+}
+
+void round_journal(scheduler *s, uint64_t height)
+{
+    sched_journal *j = &s->journal;
+    pthread_mutex_lock(&j->mu);
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        if (!c->touched)
+            continue;
+        if (c->heap_cleared) {
+            journal_put(j, height, c->id, 0, JOURNAL_RESET);
+            continue;
+        }
+        host_saved sv;
+        host_dirty d;
+        host_canister_saved(c->hc, &sv);
+        host_canister_dirty(c->hc, &d);
+        uint64_t pages = sv.heap.len / LEDGER_PAGE_SIZE;
+        for (uint64_t p = 0; p < pages; p++)
+            if (page_dirty(d.heap_bits, d.heap_bytes / HOST_PAGE_SIZE, p))
+                journal_put(j, height, c->id, (uint32_t)p, JOURNAL_HEAP);
+        pages = sv.stable_bytes / LEDGER_PAGE_SIZE;
+        for (uint64_t p = 0; p < pages; p++)
+            if (page_dirty(d.stable_bits, d.stable_bytes / HOST_PAGE_SIZE, p))
+                journal_put(j, height, c->id, (uint32_t)p, JOURNAL_STABLE);
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
 /* After a commit: the staged state is the ledger's, so dirty marks start afresh. */
 static void round_settle(scheduler *s)
 {
@@ -526,6 +564,8 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
         st = round_stage_canisters(&rc);
     if (st == ST_OK)
         st = sched_cycles_stage(s, r);
+    if (st == ST_OK)
+        round_journal(s, rc.height);
     if (st != ST_OK) {
         ledger_round_abort(r);
         s->broken = true;

@@ -177,16 +177,25 @@ void sched_canister_drop_last(scheduler *s)
         canister_free(s, s->canisters[--s->ncanisters]);
 }
 
-/* Gives host canister hc the principals of c's controllers (for ic0.is_controller). */
-static status controllers_to_host(const sched_canister *c, host_canister *hc)
+status sched_controllers_to_host(const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], uint32_t n,
+                                 host_canister *hc)
 {
     uint8_t principals[LEDGER_MAX_CONTROLLERS][PRINCIPAL_MAX];
     span ids[LEDGER_MAX_CONTROLLERS];
-    for (uint32_t i = 0; i < c->ncontrollers; i++) {
-        sched_principal_of_key(c->controllers[i], principals[i]);
+    if (n > LEDGER_MAX_CONTROLLERS)
+        return ST_BAD_CANISTER_RECORD;
+    for (uint32_t i = 0; i < n; i++) {
+        sched_principal_of_key(keys[i], principals[i]);
         ids[i] = span_of(principals[i], PRINCIPAL_MAX);
     }
-    return host_canister_set_controllers(hc, ids, c->ncontrollers);
+    return host_canister_set_controllers(hc, ids, n);
+}
+
+/* Gives host canister hc the principals of c's controllers (for ic0.is_controller). */
+static status controllers_to_host(const sched_canister *c, host_canister *hc)
+{
+    return sched_controllers_to_host((const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])c->controllers,
+                                     c->ncontrollers, hc);
 }
 
 status sched_canister_set_controllers(sched_canister *c,
@@ -245,19 +254,7 @@ status sched_aux_encode(const sched_canister *c, buf *out)
     return st == ST_OK && routed ? route_encode(c, out) : st;
 }
 
-typedef struct aux_fields {
-    uint64_t timer;
-    u128 cycles;
-    uint64_t freezing_threshold, storage_paid_ns;
-    span globals;
-    bool paused;
-    const uint8_t *msg_id;
-    uint32_t slices;
-    uint64_t time_ns;
-    span route;      /* version 2: the routing state's bytes */
-} aux_fields;
-
-static status aux_decode(span aux, aux_fields *f)
+status sched_aux_decode(span aux, aux_fields *f)
 {
     memset(f, 0, sizeof *f);
     if (aux.len == 0)
@@ -302,7 +299,7 @@ status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshol
                             uint64_t *timer)
 {
     aux_fields f;
-    status st = aux_decode(aux, &f);
+    status st = sched_aux_decode(aux, &f);
     if (st == ST_OK) {
         *balance = f.cycles;
         *freezing_threshold = f.freezing_threshold;
@@ -350,6 +347,31 @@ static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c, 
     return st;
 }
 
+status sched_host_restore(ledger_reader *rd, uint64_t id, const ledger_canister *rec,
+                          const host_code *code, host_canister *hc, aux_fields *f)
+{
+    status st = sched_aux_decode(rec->aux, f);
+    uint8_t *heap = NULL, *stable = NULL;
+    if (st == ST_OK)
+        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec->heap_pages, &heap);
+    if (st == ST_OK)
+        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec->stable_pages, &stable);
+    if (st == ST_OK) {
+        host_saved sv = {.heap = span_of(heap, (size_t)rec->heap_pages * LEDGER_PAGE_SIZE),
+                         .stable_bytes = (uint64_t)rec->stable_pages * LEDGER_PAGE_SIZE,
+                         .version = rec->version,
+                         .timer = f->timer,
+                         .certified_data = span_of(rec->certified_data, rec->certified_data_len)};
+        st = host_canister_restore(hc, code, &sv, span_of(stable, (size_t)sv.stable_bytes),
+                                   f->globals);
+    }
+    if (st == ST_OK)
+        host_canister_cycles_set(hc, f->cycles); /* a query reads the balance too */
+    base_free(heap);
+    base_free(stable);
+    return st;
+}
+
 static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
 {
     ledger_canister rec;
@@ -364,7 +386,7 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
                                             rec.controller_count);
     aux_fields f;
     if (st == ST_OK)
-        st = aux_decode(rec.aux, &f);
+        st = sched_aux_decode(rec.aux, &f);
     if (st == ST_OK) {
         host_canister_cycles_set(c->hc, f.cycles);
         c->freezing_threshold = f.freezing_threshold;
@@ -381,22 +403,7 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
         st = sched_code_get(s, original, rec.code_hash, &c->code, NULL);
     if (st != ST_OK)
         return st == ST_OUT_OF_MEMORY || st == ST_LMDB_ERROR ? st : ST_CORRUPT_LEDGER;
-    uint8_t *heap = NULL, *stable = NULL;
-    if (st == ST_OK)
-        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec.heap_pages, &heap);
-    if (st == ST_OK)
-        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec.stable_pages, &stable);
-    if (st == ST_OK) {
-        host_saved sv = {.heap = span_of(heap, (size_t)rec.heap_pages * LEDGER_PAGE_SIZE),
-                         .stable_bytes = (uint64_t)rec.stable_pages * LEDGER_PAGE_SIZE,
-                         .version = rec.version,
-                         .timer = f.timer,
-                         .certified_data = span_of(rec.certified_data, rec.certified_data_len)};
-        st = host_canister_restore(c->hc, c->code->code, &sv,
-                                   span_of(stable, (size_t)sv.stable_bytes), f.globals);
-    }
-    base_free(heap);
-    base_free(stable);
+    st = sched_host_restore(rd, id, &rec, c->code->code, c->hc, &f);
     if (st == ST_OK && f.paused)
         st = resume_paused(s, rd, c, &f);
     return st;
@@ -444,6 +451,12 @@ status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
     scheduler *s = base_calloc(1, sizeof *s);
     if (!s)
         return ST_OUT_OF_MEMORY;
+    s->journal.ring = base_calloc(JOURNAL_CAP, sizeof *s->journal.ring);
+    if (!s->journal.ring || pthread_mutex_init(&s->journal.mu, NULL) != 0) {
+        base_free(s->journal.ring);
+        base_free(s);
+        return ST_OUT_OF_MEMORY;
+    }
     s->lg = lg;
     s->genesis = *g;
     status st = scheduler_genesis_check(g);
@@ -478,6 +491,8 @@ void scheduler_close(scheduler *s)
     }
     base_free(s->codes);
     base_free(s->seen);
+    pthread_mutex_destroy(&s->journal.mu);
+    base_free(s->journal.ring);
     base_free(s);
 }
 

@@ -10,8 +10,9 @@
  * instruction budget) and executes them; scheduler_replay() feeds the messages of recorded
  * blocks to the same executor and compares the roots.
  *
- * Threads: one scheduler is used by one thread at a time; the node serialises rounds and
- * queries with its own lock. The ledger may be read by other threads meanwhile. */
+ * Threads: one scheduler is used by one thread at a time (rounds, scheduler_query, canister
+ * code); the ledger may be read by other threads meanwhile, and queriers (below) run queries
+ * on other threads without any lock against the rounds. */
 #ifndef TALLY_SCHEDULER_H
 #define TALLY_SCHEDULER_H
 
@@ -76,6 +77,38 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
  * Returns ST_OK (see res: reply, reject or trap), ST_UNKNOWN_CANISTER, ST_OUT_OF_MEMORY. */
 status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
                        host_result *res);
+
+/* ---- queries on other threads (query.c) -------------------------------------------------------
+ * A querier runs queries on replicas of the canisters, restored from the ledger's last committed
+ * block and kept up to date by loading only the pages later blocks changed; it never touches
+ * the scheduler's live canisters, so it needs no lock against scheduler_round() and a round
+ * never waits for it (docs/scheduler.md "Queries"). One querier per thread; any number of
+ * queriers per scheduler; free them before scheduler_close(). */
+typedef struct scheduler_querier scheduler_querier;
+
+/* A querier over s whose replicas together hold at most cache_bytes of heap copies and stable
+ * memory (the least recently used go first; one replica is always kept). ST_OK or
+ * ST_OUT_OF_MEMORY. */
+status scheduler_querier_new(scheduler *s, uint64_t cache_bytes, scheduler_querier **out);
+void scheduler_querier_free(scheduler_querier *q);
+
+/* Runs `canister_query <method>` on the state of the last committed block, at its timestamp,
+ * within instruction_limit (callers pass at most scheduler_query_instructions()). caller: a
+ * sender's public key (32 bytes) or empty (the anonymous principal). Returns ST_OK (see res:
+ * reply, reject or trap), ST_UNKNOWN_CANISTER, ST_CORRUPT_LEDGER, ledger read faults,
+ * ST_OUT_OF_MEMORY. */
+status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span method, span arg,
+                             span caller, uint64_t instruction_limit, host_result *res);
+
+/* The genesis limit of one query's instructions (genesis query_instructions). */
+uint64_t scheduler_query_instructions(const scheduler *s);
+
+/* What a querier did: queries run, replicas built from the ledger, replicas brought up to a
+ * newer block, and 64 KiB pages loaded for that. */
+typedef struct scheduler_querier_stats {
+    uint64_t queries, builds, syncs, pages_loaded;
+} scheduler_querier_stats;
+void scheduler_querier_stats_get(const scheduler_querier *q, scheduler_querier_stats *out);
 
 /* Methods of a canister's code ("update"/"query" kinds) for canister_info; ST_UNKNOWN_CANISTER
  * or ST_OK with *code NULL when it has no code. The pointer is valid until the next round. */

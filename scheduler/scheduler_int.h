@@ -5,6 +5,8 @@
 
 #include "scheduler.h"
 
+#include <pthread.h>
+
 enum { PRINCIPAL_MAX = 29 };
 
 /* A message of a canister that is paused between slices (deterministic time slicing). */
@@ -116,6 +118,26 @@ typedef struct sched_seen {
     bool ok;            /* it parsed */
 } sched_seen;
 
+/* The pages each block changed, for the query replicas (query.c): the round thread appends the
+ * 64 KiB pages it stages (or a reset: the heap was replaced) before the block commits, so
+ * a reader that sees tip T finds every entry of heights <= T. A ring: when it wraps, heights
+ * below `floor` are incomplete and a replica older than that is rebuilt. A retried round
+ * appends its height again; a superset of the changed pages is harmless. */
+enum { JOURNAL_HEAP = LEDGER_MEM_HEAP, JOURNAL_STABLE = LEDGER_MEM_STABLE, JOURNAL_RESET = 2,
+       JOURNAL_CAP = 1 << 16 };
+typedef struct sched_jentry {
+    uint64_t height;
+    uint64_t canister;
+    uint32_t page;
+    uint32_t what; /* JOURNAL_* */
+} sched_jentry;
+typedef struct sched_journal {
+    pthread_mutex_t mu;
+    sched_jentry *ring; /* JOURNAL_CAP entries */
+    uint64_t pushed;    /* entries ever appended; the newest is ring[(pushed - 1) % CAP] */
+    uint64_t floor;     /* every entry of a height >= floor is still in the ring */
+} sched_journal;
+
 struct scheduler {
     ledger *lg;
     ledger_genesis genesis;
@@ -131,6 +153,7 @@ struct scheduler {
     uint32_t nseen;
     scheduler_cycles cycles;    /* cycles.c: minted, burned, fees as of the round so far */
     bool cycles_dirty;          /* the round changed them: stage the subnet record */
+    sched_journal journal;      /* shared with query threads (under journal.mu) */
 };
 
 /* scheduler.c */
@@ -151,8 +174,29 @@ status sched_canister_set_controllers(sched_canister *c,
                                       const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], uint32_t n);
 /* Drops every in-memory canister and loads them again from the ledger. */
 status sched_reload(scheduler *s);
-/* Serialises the scheduler's part of a canister record (aux bytes). */
+/* Serialises the scheduler's part of a canister record (aux bytes), and reads it back (spans
+ * borrow from aux; ST_CORRUPT_LEDGER). */
 status sched_aux_encode(const sched_canister *c, buf *out);
+typedef struct aux_fields {
+    uint64_t timer;
+    u128 cycles;
+    uint64_t freezing_threshold, storage_paid_ns;
+    span globals;
+    bool paused;
+    const uint8_t *msg_id;
+    uint32_t slices;
+    uint64_t time_ns;
+    span route;      /* versions 2 and 4: the routing state's bytes */
+} aux_fields;
+status sched_aux_decode(span aux, aux_fields *f);
+/* Puts the empty host canister hc into the committed state of record rec (read from rd):
+ * heap, stable memory, globals, system state; f gets the aux fields. A paused message is not
+ * resumed. Returns host_canister_restore's statuses, ledger read faults. */
+status sched_host_restore(ledger_reader *rd, uint64_t id, const ledger_canister *rec,
+                          const host_code *code, host_canister *hc, aux_fields *f);
+/* Gives hc the principals of n controller keys (for ic0.is_controller). */
+status sched_controllers_to_host(const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], uint32_t n,
+                                 host_canister *hc);
 
 /* cycles.c: fees (docs/canisters.md "Cycles"). */
 /* The execution fee of `instructions` (update_message_execution + per 10 instructions). */
@@ -214,6 +258,8 @@ bool sched_tasks_pending(const scheduler *s);
 status round_run_tasks(round_ctx *rc);
 /* Stages the records and dirty pages of touched canisters. */
 status round_stage_canisters(round_ctx *rc);
+/* Appends the pages the round staged to the journal (query.c), for block `height`. */
+void round_journal(scheduler *s, uint64_t height);
 
 /* route.c */
 /* True if c has no routing state (its aux stays in the version-1 layout). */
