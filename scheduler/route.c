@@ -287,6 +287,11 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
                                  .cleanup_env = o->cleanup_env, .has_cleanup = o->has_cleanup};
     c->touched = true;
     sched_cycles_debit(c, o->cycles);
+    /* the IC's transmission fee for the request: per call and per byte sent */
+    const ledger_genesis *g = &rc->s->genesis;
+    sched_cycles_charge(rc->s, c, u128_add_sat(g->fee_xnet_call,
+                                               u128_mul_sat(o->method.len + o->arg.len,
+                                                            g->fee_xnet_byte_transmission)));
     uint64_t to = canister_of_principal(o->callee, o->callee_len);
     sched_canister *t = to ? sched_canister_find(rc->s, to) : NULL;
     answer a;
@@ -364,11 +369,18 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
 
 /* ---- running queued messages ------------------------------------------------------------------ */
 
-static host_msg base_msg(const round_ctx *rc, const sched_canister *c)
+/* A queued message's host message; the canister pays for it like for ingress: storage up to
+ * now first, then (sched_cycles_settle, after it ran) the execution of what it used, with the
+ * prepayment held back from the balance it sees (docs/canisters.md "Cycles"). */
+static host_msg base_msg(const round_ctx *rc, sched_canister *c)
 {
+    scheduler *s = rc->s;
+    sched_cycles_storage(s, c, rc->time_ns);
     return (host_msg){.time = rc->time_ns,
-                      .instruction_limit = rc->s->genesis.message_instruction_limit,
-                      .call_room = route_call_room(c)};
+                      .instruction_limit = s->genesis.message_instruction_limit,
+                      .call_room = route_call_room(c),
+                      .cycles_prepaid = sched_fee_execution(s, s->genesis.message_instruction_limit),
+                      .cycles_frozen = sched_freeze_reserve(s, c)};
 }
 
 static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
@@ -384,6 +396,7 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
     status st = host_canister_call(c->hc, HOST_CALL_UPDATE, &hm, &res);
     if (st == ST_OK) {
         rc->used += res.instructions;
+        sched_cycles_settle(rc->s, c, &res, res.instructions);
         c->touched = true;
         call_ctx init = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
                          .principal_len = (uint8_t)plen, .available = m->cycles};
@@ -423,6 +436,7 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
         return st;
     }
     rc->used += res.instructions;
+    sched_cycles_settle(rc->s, c, &res, res.instructions);
     uint64_t used = res.instructions;
     bool trapped = status_class_of(res.st) == SC_TRAP;
     if (trapped && cb.has_cleanup) {
@@ -436,6 +450,7 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
         if (st == ST_OK) {
             rc->used += cres.instructions;
             used += cres.instructions;
+            sched_cycles_settle(rc->s, c, &cres, cres.instructions);
         }
         host_result_fini(&cres);
     }
