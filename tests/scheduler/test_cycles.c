@@ -460,6 +460,61 @@ static void test_heartbeat(void **state)
     node_fx_end(&f);
 }
 
+#ifdef TICKER_WASM
+/* The C example tests/canisters/ticker.c: its heartbeat counts every round, its periodic timer
+ * ticks once per period of block time (re-armed by each run), stop cancels it; its balance
+ * query and burn agree with the scheduler's books. */
+static void test_ticker_example(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, TICKER_WASM, &install);
+    uint8_t arg[16];
+    le64_store(arg, 1000000000ull); /* every second */
+    outcome o;
+    send(&f, LEDGER_MSG_UPDATE, cid, "start", span_of(arg, 8), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    uint64_t started = f.time, rounds = 1; /* the start block ran a heartbeat too */
+    for (int i = 0; i < 10; i++) { /* 5 s in half seconds: a tick every other round */
+        scheduler_round_info info = round_after(&f, 500000000ull);
+        assert_true(info.produced);
+        assert_int_equal(info.tasks, i % 2 ? 2u : 1u);
+        rounds++;
+    }
+    host_result res;
+    assert_int_equal(scheduler_query(f.s, cid, span_of("stats", 5), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 24);
+    assert_int_equal(le64_load(res.bytes.ptr), rounds);
+    assert_int_equal(le64_load(res.bytes.ptr + 8), 5);
+    assert_int_equal(le64_load(res.bytes.ptr + 16), started + 5000000000ull);
+    host_result_fini(&res);
+    assert_int_equal(scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.bytes.len, 16);
+    assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
+    host_result_fini(&res);
+    le64_store(arg, 777);
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn", span_of(arg, 8), &o);
+    assert_true(reply128(&o) == 777u);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "stop", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_int_equal(o.reply.len, 8);
+    assert_int_equal(le64_load(o.reply.ptr), started + 6000000000ull); /* the next tick */
+    buf_fini(&o.reply);
+    scheduler_cycles cy;
+    scheduler_cycles_get(f.s, &cy);
+    assert_true(cy.burned == 777u);
+    node_fx_end(&f);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +522,9 @@ int main(void)
         cmocka_unit_test(test_mint),       cmocka_unit_test(test_burn),
         cmocka_unit_test(test_ic0_forms),  cmocka_unit_test(test_global_timer),
         cmocka_unit_test(test_heartbeat),
+#ifdef TICKER_WASM
+        cmocka_unit_test(test_ticker_example),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
