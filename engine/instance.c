@@ -339,7 +339,7 @@ static status apply_segments(engine_instance *inst)
 }
 
 status engine_instance_new(const engine_code *c, const engine_run_config *rc,
-                           const engine_extern *imports, uint32_t nimports,
+                           const engine_extern *imports, uint32_t nimports, void *host,
                            engine_instance **out, engine_error *err)
 {
     *out = NULL;
@@ -369,6 +369,7 @@ status engine_instance_new(const engine_code *c, const engine_run_config *rc,
     inst->code = c;
     inst->m = m;
     inst->rc = *rc;
+    inst->host = host;
     status st = init_objects(inst, imports);
     if (st == ST_OK)
         st = eval_elems(inst);
@@ -568,11 +569,6 @@ void engine_host_func_free(engine_func *f)
 const functype *engine_func_functype(const engine_func *f)
 {
     return f->type;
-}
-
-void engine_instance_set_host(engine_instance *inst, void *host)
-{
-    inst->host = host;
 }
 
 void *engine_instance_host(const engine_instance *inst)

@@ -5,7 +5,6 @@
 #define TALLY_HOST_INT_H
 
 #include "host.h"
-#include "instrument.h"
 #include "ic0_ctx.h"
 
 /* ---- ic0.def's context bits and support column (see the file's header comment) ---------- */
@@ -28,21 +27,10 @@ enum { HOST_PRINCIPAL_MAX = 29, HOST_CONTROLLERS_MAX = 10, HOST_DETAIL_MAX = 256
 typedef struct exec exec;
 typedef status (*ic0_handler)(exec *x, uint64_t *slots);
 
-/* One row of ic0.def with its handler. */
-typedef struct ic0_row {
-    const char *name;
-    const char *params;  /* "iI..." */
-    uint32_t nparams;
-    const char *results;
-    uint32_t base_cost;
-    uint32_t per_byte_cost; /* times the LAST parameter: the `size` of every charging SUPPORTED
-                               row (call_new, UNSUPPORTED, is never called) */
-    uint32_t contexts;
-    bool supported;
-    ic0_handler handler;
-} ic0_row;
-
+/* One row of ic0.def (host.h); its handler is host_ic0_handlers[] at the same index. */
+typedef host_ic0_row ic0_row;
 extern const ic0_row host_ic0_rows[IC0_COUNT];
+extern const ic0_handler host_ic0_handlers[IC0_COUNT];
 
 /* Row numbers by name: IC0_ROW_call_new, ... */
 enum {
@@ -65,7 +53,7 @@ IC0_CALL_HANDLERS(IC0_DECLARE_HANDLER)
 int ic0_row_find(span name);
 /* The host function every ic0 import is bound to; `user` is its const ic0_row. */
 status ic0_call(engine_instance *inst, void *user, uint64_t *slots);
-/* __tally.out_of_instructions. */
+/* __tally.out_of_instructions (meter.c). */
 status ic0_out_of_instructions(engine_instance *inst, void *user, uint64_t *slots);
 
 /* ---- deploy-time code --------------------------------------------------------------------- */
@@ -158,11 +146,23 @@ struct exec {
     uint64_t cb_arg[1];      /* a callback's argument: its env */
 };
 
+/* meter.c: the message's instruction accounting. */
 /* Instructions used so far by the message (finished slices + the current one). */
 uint64_t exec_used(const exec *x);
 /* Charges `amount` to the counter (saturating); ends the slice if it goes negative. ST_OK or
  * ST_INSTRUCTION_LIMIT_EXCEEDED. */
 status exec_charge(exec *x, uint64_t amount);
+/* The exec of the instance that called a host function (its engine_instance_host pointer); an
+ * instance new to the message (a start function) gets its counter looked up. ST_OK, or
+ * ST_TRAP_HOST in CTX_RESTORE: the first host call or metering check stops the start function
+ * (restore_stopped is set). */
+status exec_enter(engine_instance *inst, exec **out);
+/* Folds the current slice into used_before and forgets the counter (its instance may go). */
+void exec_settle(exec *x);
+/* Continues the message's accounting on counter `g` of inst: it gets the next slice. */
+void exec_switch(exec *x, engine_instance *inst, engine_global *g);
+
+/* ic0.c */
 /* Sets x->detail (printf-style) and returns st. */
 status exec_fail(exec *x, status st, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -205,9 +205,6 @@ status h_canister_cycle_balance(exec *x, uint64_t *slots);
 status h_canister_cycle_balance128(exec *x, uint64_t *slots);
 status h_canister_liquid_cycle_balance128(exec *x, uint64_t *slots);
 status h_cycles_burn128(exec *x, uint64_t *slots);
-
-/* Set while engine_instance_new runs a start function (the instance is not known yet). */
-extern _Thread_local exec *host_instantiating;
 
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 

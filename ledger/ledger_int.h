@@ -170,6 +170,15 @@ static inline unsigned tree_depth(unsigned kind)
     return kind == TREE_HEAP ? 16 : kind == TREE_STABLE ? 32 : 64;
 }
 
+/* ---- round.c: the state trees (friends: verify.c) ----------------------------------------- */
+
+/* A stored tree node, or all zeros if absent (an empty subtree). ST_OK or a fault. */
+status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
+                      uint64_t index, uint8_t out[LEDGER_HASH_SIZE]);
+/* An interior node from its children: zero if both are zero, else
+ * BLAKE2b-256("tally/node\0" || left || right). */
+void tree_node_combine(const uint8_t *left, const uint8_t *right, uint8_t *out);
+
 /* ---- message.c: arrival numbers --------------------------------------------------------- */
 
 /* The arrival number of message id from "ids": ST_OK with *seq, ST_NOT_FOUND, or a fault. */
@@ -184,5 +193,10 @@ status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t heigh
 
 /* The message id of an envelope's content (all but the last 64 bytes). */
 void message_id(span content, uint8_t id[LEDGER_HASH_SIZE]);
+
+/* round.c: the state root of a canister tree root, the id counter and the subnet record
+ * (docs/formats.md "State root"); commit and the open-time check (verify.c) share it. */
+void state_root_hash(const uint8_t tree_root[LEDGER_HASH_SIZE], uint64_t next_id, span subnet,
+                     uint8_t out[LEDGER_HASH_SIZE]);
 
 #endif

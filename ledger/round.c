@@ -375,7 +375,7 @@ typedef struct tree_leaf {
     uint8_t hash[LEDGER_HASH_SIZE];
 } tree_leaf;
 
-static status node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
+status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
                         uint64_t index, uint8_t out[LEDGER_HASH_SIZE])
 {
     uint8_t key[NODE_KEY_SIZE];
@@ -407,7 +407,7 @@ static status node_write(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner
 
 /* Interior node: zero if both children are zero (empty subtree), else
  * BLAKE2b-256("tally/node\0" || left || right). */
-static void node_combine(const uint8_t *left, const uint8_t *right, uint8_t *out)
+void tree_node_combine(const uint8_t *left, const uint8_t *right, uint8_t *out)
 {
     if (all_zero(left, LEDGER_HASH_SIZE) && all_zero(right, LEDGER_HASH_SIZE)) {
         memset(out, 0, LEDGER_HASH_SIZE);
@@ -436,7 +436,7 @@ static status tree_update(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owne
             uint8_t left[LEDGER_HASH_SIZE], right[LEDGER_HASH_SIZE];
             uint64_t index = nodes[i].index;
             if (index & 1) { /* a right child whose left sibling did not change */
-                st = node_read(lg, txn, kind, owner, level - 1, index - 1, left);
+                st = tree_node_read(lg, txn, kind, owner, level - 1, index - 1, left);
                 memcpy(right, nodes[i].hash, LEDGER_HASH_SIZE);
                 i++;
             } else if (i + 1 < n && nodes[i + 1].index == index + 1) {
@@ -445,11 +445,11 @@ static status tree_update(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owne
                 i += 2;
             } else {
                 memcpy(left, nodes[i].hash, LEDGER_HASH_SIZE);
-                st = node_read(lg, txn, kind, owner, level - 1, index + 1, right);
+                st = tree_node_read(lg, txn, kind, owner, level - 1, index + 1, right);
                 i++;
             }
             nodes[m].index = index >> 1;
-            node_combine(left, right, nodes[m].hash);
+            tree_node_combine(left, right, nodes[m].hash);
             if (st == ST_OK)
                 st = node_write(lg, txn, kind, owner, level, nodes[m].index, nodes[m].hash);
         }
@@ -458,7 +458,7 @@ static status tree_update(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owne
     if (st == ST_OK && n == 1)
         memcpy(root, nodes[0].hash, LEDGER_HASH_SIZE);
     else if (st == ST_OK)
-        st = node_read(lg, txn, kind, owner, depth, 0, root);
+        st = tree_node_read(lg, txn, kind, owner, depth, 0, root);
     return st;
 }
 
@@ -624,6 +624,21 @@ static status final_record(ledger *lg, MDB_txn *txn, const ledger_round *r, uint
     return ST_OK;
 }
 
+void state_root_hash(const uint8_t tree_root[LEDGER_HASH_SIZE], uint64_t next_id, span subnet,
+                     uint8_t out[LEDGER_HASH_SIZE])
+{
+    crypto_generichash_state h;
+    sink s = {NULL, &h, ST_OK};
+    hash_begin(&h, TAG_STATE);
+    sink_put(&s, tree_root, LEDGER_HASH_SIZE);
+    sink_u64(&s, next_id);
+    if (subnet.len) { /* an empty subnet record leaves the root as before it existed */
+        sink_u32(&s, (uint32_t)subnet.len);
+        sink_put(&s, subnet.ptr, subnet.len);
+    }
+    hash_end(&h, out);
+}
+
 /* Stores the staged subnet record, or reads the stored one (*out: valid in txn). */
 static status write_subnet(ledger *lg, MDB_txn *txn, const ledger_round *r, span *out)
 {
@@ -660,9 +675,9 @@ static status write_canisters(ledger *lg, MDB_txn *txn, const ledger_round *r,
         ledger_canister c;
         st = final_record(lg, txn, r, ids[i], &c);
         if (st == ST_OK)
-            st = node_read(lg, txn, TREE_HEAP, ids[i], tree_depth(TREE_HEAP), 0, c.heap_root);
+            st = tree_node_read(lg, txn, TREE_HEAP, ids[i], tree_depth(TREE_HEAP), 0, c.heap_root);
         if (st == ST_OK)
-            st = node_read(lg, txn, TREE_STABLE, ids[i], tree_depth(TREE_STABLE), 0,
+            st = tree_node_read(lg, txn, TREE_STABLE, ids[i], tree_depth(TREE_STABLE), 0,
                            c.stable_root);
         if (st != ST_OK)
             break;
@@ -686,16 +701,7 @@ static status write_canisters(ledger *lg, MDB_txn *txn, const ledger_round *r,
     if (st == ST_OK)
         st = write_subnet(lg, txn, r, &subnet);
     if (st == ST_OK) {
-        crypto_generichash_state h;
-        sink s = {NULL, &h, ST_OK};
-        hash_begin(&h, TAG_STATE);
-        sink_put(&s, root, LEDGER_HASH_SIZE);
-        sink_u64(&s, r->next_id + r->created);
-        if (subnet.len) { /* an empty subnet record leaves the root as before it existed */
-            sink_u32(&s, (uint32_t)subnet.len);
-            sink_put(&s, subnet.ptr, subnet.len);
-        }
-        hash_end(&h, state_root);
+        state_root_hash(root, r->next_id + r->created, subnet, state_root);
         uint8_t next[8];
         le64_store(next, r->next_id + r->created);
         st = store_put(lg, txn, DB_META, "next_canister_id", 16, next, 8, 0);
