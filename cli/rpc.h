@@ -31,7 +31,8 @@ status cli_hash_parse(const char *s, uint8_t out[LEDGER_HASH_SIZE]);
 /* A user argument: "0x..." is hex, "@FILE" the bytes of a file, anything else the text itself
  * (UTF-8, no terminator). Appends to *out. ST_OK, ST_BAD_ARGUMENT, ST_IO_ERROR, ST_OUT_OF_MEMORY. */
 status cli_arg_parse(const char *text, buf *out);
-/* A canister id: the text form ("xxxxx-xxxxx-xxxxx-x") or a decimal number. */
+/* A canister id: the text form ("xxxxx-xxxxx-xxxxx-x"), a decimal number, or "aaaaa-aa" (the
+ * management canister: id 0, LEDGER_CANISTER_NONE). */
 status cli_canister_parse(const char *text, uint64_t *id);
 /* A decimal or 0x-hex u64 with nothing after it. */
 bool cli_u64_parse(const char *text, uint64_t *out);

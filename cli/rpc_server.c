@@ -534,6 +534,8 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
     if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE &&
         m->kind != LEDGER_MSG_MINT)
         return true;
+    if (m->kind == LEDGER_MSG_UPDATE && m->canister_id == LEDGER_CANISTER_NONE)
+        return true; /* the management canister aaaaa-aa: it answers for itself */
     uint8_t hash[LEDGER_HASH_SIZE];
     bool has_code = false, found = true;
     status st = code_hash_get(srv, m->canister_id, hash, &has_code);

@@ -612,6 +612,7 @@ void host_canister_saved(const host_canister *c, host_saved *out)
 {
     out->heap = span_of(c->shadow.ptr, (size_t)c->shadow_len);
     out->stable_bytes = stable_committed_bytes(c);
+    out->heap_set = out->stable_set = NULL;
     out->version = c->version;
     out->timer = c->timer;
     out->certified_data = span_of(c->cert, c->cert_len);
@@ -641,8 +642,10 @@ status host_canister_saved_globals(const host_canister *c, buf *out)
     return st;
 }
 
-/* Sets lv's heap (grown to the saved size) and globals from the saved state. */
-static status restore_instance(live *lv, span heap, span globals)
+/* Sets lv's heap (grown to the saved size) and globals from the saved state: the pages `set`
+ * says may be non-zero (host_saved.heap_set), and the instance's first pages (data segments
+ * are there); the rest of a grown memory is zero already. The pages written are marked. */
+static status restore_instance(live *lv, span heap, const uint8_t *set, span globals)
 {
     uint64_t size = lv->mem ? engine_memory_size(lv->mem) : 0;
     if (heap.len % 65536 || heap.len < size || (heap.len && !lv->mem))
@@ -653,9 +656,13 @@ static status restore_instance(live *lv, span heap, span globals)
         if (g != ST_OK) /* past the maximum: the ledger holds what no run could have made */
             return g == ST_LIMIT_EXCEEDED ? ST_CORRUPT_LEDGER : g;
     }
-    if (heap.len) {
-        memcpy(engine_memory_data(lv->mem), heap.ptr, heap.len);
-        engine_memory_mark(lv->mem, 0, heap.len); /* heap_adopt takes it all anyway */
+    uint8_t *h = heap.len ? engine_memory_data(lv->mem) : NULL;
+    for (uint64_t p = 0; p < heap.len / 65536; p++) {
+        uint64_t off = p * 65536;
+        if (off >= size && set && !((set[p / 8] >> (p % 8)) & 1u))
+            continue;
+        base_copy_sparse(h + off, heap.ptr + off, 65536);
+        engine_memory_mark(lv->mem, off, 65536);
     }
     return live_globals_load(lv, globals);
 }
@@ -676,14 +683,14 @@ status host_canister_restore(host_canister *c, const host_code *code, const host
     status st = live_open(c, code, &lv, true);
     if (st != ST_OK)
         return st;
-    st = restore_instance(&lv, sv->heap, globals);
+    st = restore_instance(&lv, sv->heap, sv->heap_set, globals);
     if (st == ST_OK)
-        st = stable_load(c, stable);
+        st = stable_load(c, stable, sv->stable_set);
     if (st == ST_OK)
         st = heap_reserve(c, &lv);
     if (st != ST_OK) {
         live_close(&lv);
-        stable_load(c, span_of(NULL, 0));
+        stable_load(c, span_of(NULL, 0), NULL);
         return st;
     }
     c->cur = lv;

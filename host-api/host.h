@@ -336,6 +336,10 @@ span host_canister_certified_data(const host_canister *c);
 typedef struct host_saved {
     span heap;             /* committed heap bytes (a multiple of 64 KiB) */
     uint64_t stable_bytes; /* committed stable memory size */
+    const uint8_t *heap_set, *stable_set; /* restore only: a bit per 64 KiB page (LSB first),
+                                             clear where the page is all zero (it is then not
+                                             read, and costs no memory); NULL: any page may
+                                             be non-zero */
     uint64_t version;      /* ic0.canister_version */
     uint64_t timer;        /* the global timer (0 = none) */
     span certified_data;

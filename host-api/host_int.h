@@ -264,16 +264,17 @@ void stable_free(host_canister *c);
  * (undo log applied on the fly). read: ST_OK or ST_STABLE_OOB. */
 uint64_t stable_committed_bytes(const host_canister *c);
 status stable_committed_read(const host_canister *c, uint64_t off, uint8_t *dst, uint64_t len);
-/* Replaces stable memory with `bytes` (a multiple of 64 KiB, within the cap): restore. ST_OK,
- * ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY. */
-status stable_load(host_canister *c, span bytes);
+/* Replaces stable memory with `bytes` (a multiple of 64 KiB, within the cap): restore. `set`
+ * as host_saved.stable_set. ST_OK, ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY. */
+status stable_load(host_canister *c, span bytes, const uint8_t *set);
 
 /* Heap shadow: make room for the live heap's size (before any change is kept) ... */
 status heap_reserve(host_canister *c, const live *lv);
 /* ... then keep the changes (marks changed pages dirty), or undo them. */
 void heap_commit(host_canister *c, const live *lv);
 status heap_rollback(host_canister *c, const live *lv);
-/* After install/upgrade: the shadow becomes a copy of lv's heap, every page dirty. */
+/* After install/upgrade/restore: the shadow becomes a copy of lv's heap, every page dirty. Only
+ * the marked pages are read: lv's instance is fresh, so every other page is zero. */
 void heap_adopt(host_canister *c, const live *lv);
 
 /* canister.c */

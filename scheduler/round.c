@@ -149,9 +149,17 @@ static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t 
                           span envelope)
 {
     scheduler *s = rc->s;
+    if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
+        call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
+        memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
+        sched_principal_of_key(m->sender, origin.principal);
+        return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
+    }
     sched_canister *c = sched_canister_find(s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
+    if (c->route.status != LEDGER_CANISTER_RUNNING)
+        return refuse(rc, id, ST_CANISTER_STOPPED);
     if (c->paused.active)
         return refuse(rc, id, ST_CANISTER_BUSY);
     /* Ingress induction (docs/canisters.md "Cycles"): the canister pays the ingress fee if it
@@ -320,7 +328,7 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
         return refuse(rc, id, ST_NOT_AUTHORIZED);
@@ -449,7 +457,7 @@ static status stage_stable(round_ctx *rc, sched_canister *c, const host_saved *s
 static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *sv, buf *aux)
 {
     ledger_canister rec = {.controller_count = c->ncontrollers,
-                           .status = LEDGER_CANISTER_RUNNING,
+                           .status = c->route.status,
                            .heap_pages = (uint32_t)(sv->heap.len / LEDGER_PAGE_SIZE),
                            .stable_pages = (uint32_t)(sv->stable_bytes / LEDGER_PAGE_SIZE),
                            .version = sv->version};

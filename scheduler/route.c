@@ -62,6 +62,7 @@ void route_free(sched_canister *c)
     base_free(r->q);
     base_free(r->ctx);
     base_free(r->cb);
+    base_free(r->stops);
     memset(r, 0, sizeof *r);
 }
 
@@ -69,7 +70,8 @@ bool route_empty(const sched_canister *c)
 {
     const route_state *r = &c->route;
     return r->head == r->len && r->nctx == 0 && r->ncb == 0 && r->next_ctx == 0 &&
-           r->next_cb == 0 && r->cycles == 0 && r->paused_balance == 0;
+           r->next_cb == 0 && r->cycles == 0 && r->paused_balance == 0 && r->status == 0 &&
+           !r->deleted && r->nstops == 0;
 }
 
 uint32_t route_call_room(const sched_canister *c)
@@ -188,25 +190,19 @@ static status ctx_new(sched_canister *c, const call_ctx *init, call_ctx **out)
 
 /* ---- principals ------------------------------------------------------------------------------ */
 
-/* The canister id of a principal made by sched_principal_of_canister, or 0 (none). */
-static uint64_t canister_of_principal(const uint8_t *p, uint32_t n)
+uint64_t sched_canister_of_principal(span p)
 {
-    if (n != 10 || p[8] != 0x01 || p[9] != 0x01)
+    if (p.len != 10 || p.ptr[8] != 0x01 || p.ptr[9] != 0x01)
         return 0;
     uint64_t id = 0;
     for (int i = 0; i < 8; i++)
-        id = id << 8 | p[i];
+        id = id << 8 | p.ptr[i];
     return id;
 }
 
 /* ---- responses --------------------------------------------------------------------------------- */
 
-/* The outcome of an answered context. */
-typedef struct answer {
-    status st;            /* ST_OK reply, ST_CANISTER_REJECTED, or the trap / NO_REPLY status */
-    uint32_t reject_code; /* 0 for a reply */
-    span bytes;
-} answer;
+typedef route_answer answer;
 
 static answer answer_of(const host_result *res)
 {
@@ -224,7 +220,7 @@ static answer answer_of(const host_result *res)
 static status respond_to(round_ctx *rc, uint64_t to, uint64_t cb, const answer *a, u128 refund)
 {
     sched_canister *t = sched_canister_find(rc->s, to);
-    if (!t)
+    if (!sched_canister_live(t))
         return ST_OK;
     route_msg m = {.kind = ROUTE_RESPONSE, .reject_code = a->reject_code, .callback = cb,
                    .cycles = refund};
@@ -253,8 +249,13 @@ static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], con
 /* Answers context x of canister c (once): the receipt or the caller's response. */
 static status ctx_answer(round_ctx *rc, sched_canister *c, call_ctx *x, const answer *a)
 {
-    x->responded = true;
     c->touched = true;
+    return route_answer_to(rc, x, a);
+}
+
+status route_answer_to(round_ctx *rc, call_ctx *x, const answer *a)
+{
+    x->responded = true;
     u128 refund = x->available;
     x->available = 0;
     switch (x->origin) {
@@ -265,9 +266,19 @@ static status ctx_answer(round_ctx *rc, sched_canister *c, call_ctx *x, const an
 }
 
 /* A system-made reject answer (no such canister, full queue, no reply). */
-static answer reject_answer(status st, uint32_t code, const char *text)
+answer route_reject(status st, uint32_t code, const char *text)
 {
     return (answer){.st = st, .reject_code = code, .bytes = span_of(text, strlen(text))};
+}
+
+answer route_reply(span bytes)
+{
+    return (answer){.st = ST_OK, .bytes = bytes};
+}
+
+static answer reject_answer(status st, uint32_t code, const char *text)
+{
+    return route_reject(st, code, text);
 }
 
 /* ---- sending calls ----------------------------------------------------------------------------- */
@@ -292,16 +303,18 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
     sched_cycles_charge(rc->s, c, u128_add_sat(g->fee_xnet_call,
                                                u128_mul_sat(o->method.len + o->arg.len,
                                                             g->fee_xnet_byte_transmission)));
-    uint64_t to = canister_of_principal(o->callee, o->callee_len);
+    if (o->callee_len == 0) { /* the management canister answers at once (or when stopped) */
+        call_ctx origin = {.origin = ORIGIN_CANISTER, .caller = c->id, .caller_cb = cb_id,
+                           .available = o->cycles};
+        return mgmt_call(rc, &origin, c->id, NULL, span_of(o->method.ptr, o->method.len),
+                         span_of(o->arg.ptr, o->arg.len), o->cycles);
+    }
+    uint64_t to = sched_canister_of_principal(span_of(o->callee, o->callee_len));
     sched_canister *t = to ? sched_canister_find(rc->s, to) : NULL;
     answer a;
     char text[128];
-    if (!t) {
-        snprintf(text, sizeof text, o->callee_len == 0
-                                        ? "the management canister aaaaa-aa is not reachable "
-                                          "by calls on this node"
-                                        : "no such canister (callee of %u bytes)",
-                 o->callee_len);
+    if (!sched_canister_live(t)) {
+        snprintf(text, sizeof text, "no such canister (callee of %u bytes)", o->callee_len);
         a = reject_answer(ST_UNKNOWN_CANISTER, HOST_REJECT_DESTINATION_INVALID, text);
     } else if (t->route.requests >= ROUTE_QUEUE_MAX ||
                o->arg.len + o->method.len > ROUTE_QUEUE_BYTES - t->route.request_bytes) {
@@ -364,7 +377,8 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
     size_t n = caller.len < PRINCIPAL_MAX ? caller.len : PRINCIPAL_MAX;
     memcpy(init.principal, caller.ptr, n);
     init.principal_len = (uint8_t)n;
-    return incoming_done(rc, c, &init, res);
+    status st = incoming_done(rc, c, &init, res);
+    return st == ST_OK ? route_check_stopped(rc, c) : st;
 }
 
 /* ---- running queued messages ------------------------------------------------------------------ */
@@ -387,6 +401,14 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
 {
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_canister(m->from, principal);
+    if (c->route.status != LEDGER_CANISTER_RUNNING || c->route.deleted) {
+        call_ctx x = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
+                      .available = m->cycles};
+        answer a = reject_answer(ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
+                                 c->route.deleted ? "the canister was deleted"
+                                                  : "the canister is stopping or stopped");
+        return ctx_answer(rc, c, &x, &a);
+    }
     host_msg hm = base_msg(rc, c);
     hm.method = span_of(m->method.ptr, m->method.len);
     hm.arg = span_of(m->data.ptr, m->data.len);
@@ -498,6 +520,23 @@ static status step(round_ctx *rc, sched_canister *c)
     c->touched = true;
     status st = m.kind == ROUTE_REQUEST ? run_request(rc, c, &m) : run_response(rc, c, &m);
     msg_fini(&m);
+    return st == ST_OK ? route_check_stopped(rc, c) : st;
+}
+
+status route_check_stopped(round_ctx *rc, sched_canister *c)
+{
+    route_state *r = &c->route;
+    if (r->status != LEDGER_CANISTER_STOPPING || r->nctx || c->paused.active)
+        return ST_OK;
+    r->status = LEDGER_CANISTER_STOPPED;
+    host_canister_set_status(c->hc, HOST_STATUS_STOPPED);
+    c->touched = true;
+    static const uint8_t empty[] = {'D', 'I', 'D', 'L', 0, 0};
+    answer a = route_reply(span_of(empty, sizeof empty));
+    status st = ST_OK;
+    for (uint32_t i = 0; st == ST_OK && i < r->nstops; i++)
+        st = route_answer_to(rc, &r->stops[i], &a);
+    r->nstops = 0;
     return st;
 }
 
@@ -585,6 +624,8 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
  *     fun/env), u8 has_cleanup
  * | u32 n, n queued messages: u8 kind, u32 reject_code, u64 from, u64 callback, u128 cycles,
  *     u32 length + method, u32 length + data
+ * | u8 status (ledger_canister_status) | u8 deleted
+ * | u32 n, n waiting stop_canister calls: u8 origin, 32-byte msg id, u64 caller, u64 caller_cb
  * All integers little-endian; u128 as low then high u64. */
 
 typedef struct wr {
@@ -680,6 +721,16 @@ status route_encode(const sched_canister *c, buf *out)
         w128(&w, m->cycles);
         wbuf(&w, &m->method);
         wbuf(&w, &m->data);
+    }
+    w8(&w, r->status);
+    w8(&w, r->deleted);
+    w32(&w, r->nstops);
+    for (uint32_t i = 0; i < r->nstops; i++) {
+        const call_ctx *x = &r->stops[i];
+        w8(&w, x->origin);
+        w_bytes(&w, x->msg_id, LEDGER_HASH_SIZE);
+        w64(&w, x->caller);
+        w64(&w, x->caller_cb);
     }
     return w.st;
 }
@@ -810,6 +861,20 @@ status route_decode(span bytes, sched_canister *c)
             r->response_bytes += m->data.len;
         }
         d.bad |= m->kind != ROUTE_REQUEST && m->kind != ROUTE_RESPONSE;
+    }
+    r->status = r8(&d);
+    r->deleted = r8(&d) != 0;
+    n = r32(&d);
+    d.bad |= r->status > LEDGER_CANISTER_STOPPED || n > reader_left(&d.r);
+    if (st == ST_OK && !d.bad && n)
+        st = grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops);
+    for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
+        call_ctx *x = &r->stops[r->nstops++];
+        memset(x, 0, sizeof *x);
+        x->origin = r8(&d);
+        rfixed(&d, x->msg_id, LEDGER_HASH_SIZE);
+        x->caller = r64(&d);
+        x->caller_cb = r64(&d);
     }
     if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
         st = ST_CORRUPT_LEDGER;

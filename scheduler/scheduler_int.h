@@ -92,7 +92,18 @@ typedef struct route_state {
     uint64_t next_ctx, next_cb;
     u128 cycles;             /* 0: the balance is the host canister's (cycles.c); kept so */
     u128 paused_balance;     /* the encoding stays as before (both always 0) */
+    uint8_t status;          /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
+    bool deleted;            /* aaaaa-aa delete_canister: gone for calls and messages */
+    call_ctx *stops;         /* stop_canister calls waiting for the canister to stop */
+    uint32_t nstops, stops_cap;
 } route_state;
+
+/* The outcome of an answered call context. */
+typedef struct route_answer {
+    status st;            /* ST_OK reply, ST_CANISTER_REJECTED, or the trap / NO_REPLY status */
+    uint32_t reject_code; /* 0 for a reply */
+    span bytes;
+} route_answer;
 
 /* A canister as the scheduler keeps it: the live host state plus its ledger record fields. */
 typedef struct sched_canister {
@@ -162,6 +173,13 @@ sched_canister *sched_canister_find(scheduler *s, uint64_t id);
  * a canister id (10 bytes). */
 void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t out[PRINCIPAL_MAX]);
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
+/* Controller slots (LEDGER_PUBLIC_KEY_SIZE bytes in the record): a public key, or a canister
+ * (sched_controller_of_canister). The canister a slot names (0: a key), and the principal of
+ * any slot (its length). */
+void sched_controller_of_canister(uint64_t id, uint8_t slot[LEDGER_PUBLIC_KEY_SIZE]);
+uint64_t sched_controller_canister(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE]);
+size_t sched_principal_of_controller(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE],
+                                     uint8_t out[PRINCIPAL_MAX]);
 /* Compiles (or finds in the cache) the code with this original module; takes a reference. */
 status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
                       code_entry **out, engine_error *err);
@@ -232,6 +250,7 @@ struct round_ctx {
     uint32_t included;
     uint32_t completed;
     uint32_t tasks;        /* heartbeats and timers run */
+    uint32_t rand_calls;   /* raw_rand calls answered in this round (mgmt.c) */
 };
 
 /* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
@@ -261,7 +280,63 @@ status round_stage_canisters(round_ctx *rc);
 /* Appends the pages the round staged to the journal (query.c), for block `height`. */
 void round_journal(scheduler *s, uint64_t height);
 
+/* candid_mini.c: the Candid values of the management canister. A decoded message is a flat
+ * array of nodes in pre-order; node 0 is the argument list (a record whose fields are labelled
+ * 0, 1, ...); every node's subtree ends at `end`. */
+typedef struct cand_value {
+    int32_t type;   /* Candid type code: negative (-1 null ... -24 principal; -18 opt, -19 vec,
+                       -20 record, -21 variant) */
+    uint32_t label; /* field id in its record or variant; index in a vec or the argument list */
+    uint64_t u;     /* nat, int and fixed-width values; variant: the chosen field id */
+    span bytes;     /* text, principal, blob (vec nat8): borrowed from the message */
+    bool blob;
+    uint32_t count; /* children: opt 0/1, vec elements (not for a blob), record fields */
+    uint32_t end;   /* index past this value's subtree */
+} cand_value;
+
+uint32_t cand_hash(const char *name);
+/* Decodes a Candid message (`DIDL` ...). *out (base_free) has *n nodes. ST_OK, ST_BAD_ARGUMENT
+ * (malformed, or a type outside the management interface: func, service), ST_OUT_OF_MEMORY. */
+status cand_decode(span msg, cand_value **out, uint32_t *n);
+/* The child of node `at` labelled `label`; a record's field by name; an opt's value (NULL: none);
+ * the child after prev (NULL: the first) of parent. */
+const cand_value *cand_child(const cand_value *v, uint32_t nv, uint32_t at, uint32_t label);
+const cand_value *cand_field(const cand_value *v, uint32_t nv, const cand_value *rec,
+                             const char *name);
+const cand_value *cand_opt(const cand_value *v, uint32_t nv, const cand_value *o);
+const cand_value *cand_next(const cand_value *v, uint32_t nv, const cand_value *parent,
+                            const cand_value *prev);
+bool cand_principal(const cand_value *x, span *out);
+bool cand_blob(const cand_value *x, span *out);
+bool cand_nat(const cand_value *x, uint64_t *out);
+/* Appends an unsigned LEB128. */
+status cand_leb(buf *b, uint64_t v);
+status cand_leb128(buf *b, u128 v);
+
 /* route.c */
+/* Answers the call context described by x (origin, caller, message id; x->available is
+ * refunded): the ingress receipt or the caller's response. */
+status route_answer_to(round_ctx *rc, call_ctx *x, const route_answer *a);
+/* A reply (bytes) or a system reject (code, text) as an answer. */
+route_answer route_reply(span bytes);
+route_answer route_reject(status st, uint32_t code, const char *text);
+/* Moves c to STOPPED and answers its waiting stop_canister calls once it has no open call
+ * context and no paused message. */
+status route_check_stopped(round_ctx *rc, sched_canister *c);
+/* The canister id of a principal made by sched_principal_of_canister (0: not one). */
+uint64_t sched_canister_of_principal(span p);
+/* True if c exists for calls and messages (not deleted). */
+static inline bool sched_canister_live(const sched_canister *c)
+{
+    return c && !c->route.deleted;
+}
+
+/* mgmt.c: a call to the management canister aaaaa-aa from a canister (caller, with `cycles`
+ * attached) or from ingress (caller 0, sender_key the signer), answered through `origin`
+ * (at once, or when a stopping canister stops). */
+status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller,
+                 const uint8_t *sender_key, span method, span arg, u128 cycles);
+
 /* True if c has no routing state (its aux stays in the version-1 layout). */
 bool route_empty(const sched_canister *c);
 status route_encode(const sched_canister *c, buf *out);
