@@ -834,7 +834,7 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
 int bench_node(int argc, char **argv)
 {
     uint32_t n = 20000;
-    bool json = false, rpc = true, inproc = true, queries = false;
+    bool json = false, rpc = true, inproc = true, queries = false, calls = false;
     const char *threads = NULL;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
@@ -852,9 +852,12 @@ int bench_node(int argc, char **argv)
             rpc = false;
         else if (!strcmp(argv[i], "--queries"))
             queries = true;
+        else if (!strcmp(argv[i], "--calls"))
+            calls = true;
         else {
             fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
-                            "                        [--node-threads T] [--queries] [--json]\n\n"
+                            "                        [--node-threads T] [--queries] [--calls]\n"
+                            "                        [--json]\n\n"
                             "Small update messages per second: in process (admission one by\n"
                             "one and in batches, execution + durable commit, then the replay\n"
                             "of that chain with 1 and with the default signature threads) and over\n"
@@ -864,7 +867,10 @@ int bench_node(int argc, char **argv)
                             "--queries: instead, update latency and block rate on a node that is\n"
                             "idle and then serving 4 clients of maximal queries (5e9\n"
                             "instructions each), without and with the query budget; N/1000\n"
-                            "updates per run (at least 20).\n");
+                            "updates per run (at least 20).\n"
+                            "--calls: instead, the node time of one inter-canister request +\n"
+                            "reply: N/10 ingress messages making 10 calls each, less the same\n"
+                            "messages making none (in process, durable ledger).\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }
@@ -880,6 +886,11 @@ int bench_node(int argc, char **argv)
     if (queries) {
         snprintf(sub, sizeof sub, "%s/queries", dir);
         st = bench_queries(sub, n / 1000 > 20 ? n / 1000 : 20, json);
+        inproc = rpc = false;
+    }
+    if (calls) {
+        snprintf(sub, sizeof sub, "%s/calls", dir);
+        st = bench_calls(sub, n / 10 ? n / 10 : 1, json);
         inproc = rpc = false;
     }
     if (st == ST_OK && inproc)

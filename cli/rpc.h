@@ -40,6 +40,22 @@ bool cli_u64_parse(const char *text, uint64_t *out);
 /* True if the bytes are valid UTF-8 without control characters other than \t \n \r. */
 bool cli_is_printable(span s);
 
+/* ---- Candid (candid_cli.c, docs/cli.md "Candid") ------------------------------------------ */
+
+/* The Candid interface a module carries: the text of its custom section
+ * `icp:public candid:service` or `icp:private candid:service` (a view into wasm). */
+bool cli_wasm_candid(span wasm, span *did);
+/* Encode the Candid text argument `text` ("(42 : nat)") into out: typed by the parameters of
+ * `method` (NULL: the init arguments) in the interface did, or, when did is empty, by what the
+ * text shows. ST_OK, or a ST_CANDID_* status with a reason in why. */
+status cli_candid_args(span did, const char *method, const char *text, buf *out, char *why,
+                       size_t whylen);
+/* True if the bytes are a Candid message (start with "DIDL"). */
+bool cli_is_candid(span reply);
+/* Append a Candid reply as text ("(42 : nat)"): typed by the results of `method` in did (field
+ * names) when did has it, else by the message's own types. ST_OK or a ST_CANDID_* status. */
+status cli_candid_reply(span did, const char *method, span reply, buf *out);
+
 /* ---- key files and the node directory (keys.c) --------------------------------------------- */
 
 /* A key file is text (docs/cli.md "Key files"): a comment line, "seed: <64 hex>" and
@@ -99,6 +115,16 @@ typedef struct rpc_server_options {
     const char *dir;            /* the node directory (its file system's free space); NULL */
     struct query_pool *queries; /* runs `query` (query_pool.h); NULL: on the caller's thread
                                    under the scheduler lock */
+    /* Replicated mode (`tally abci`, docs/replication.md): admission hands the envelopes, each
+     * checked with ledger_message_decode, to forward() (consensus's mempool) instead of the
+     * local mempool; statuses[i] receives each one's outcome, the call returns a fault that
+     * applies to all. Receipts of forwarded messages read "pending" (stage "consensus") until
+     * a block of this node has them. NULL: the local mempool. */
+    status (*forward)(void *user, size_t n, const span *envelopes, status *statuses);
+    void *forward_user;
+    /* Extra members of `status` (replicated mode: "replication", the application's counters);
+     * called with forward_user; returns a new JSON object or NULL. NULL: none. */
+    json_t *(*status_extra)(void *user);
 } rpc_server_options;
 
 /* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server) and
