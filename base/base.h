@@ -139,6 +139,41 @@ static inline void le64_store(uint8_t *p, uint64_t v)
     le32_store(p + 4, (uint32_t)(v >> 32));
 }
 
+/* ---- 128-bit unsigned integers: cycle amounts (docs/canisters.md "Cycles") ---------------- */
+
+/* The IC counts cycles in nat128; gcc and clang both provide the type (C17 has none). */
+__extension__ typedef unsigned __int128 u128;
+
+#define U128_MAX (~(u128)0)
+
+/* Stored and hashed as 16 bytes little-endian. */
+static inline u128 le128_load(const uint8_t *p)
+{
+    return (u128)le64_load(p) | (u128)le64_load(p + 8) << 64;
+}
+static inline void le128_store(uint8_t *p, u128 v)
+{
+    le64_store(p, (uint64_t)v);
+    le64_store(p + 8, (uint64_t)(v >> 64));
+}
+
+/* Saturating arithmetic: fees and reserves never wrap around. */
+static inline u128 u128_add_sat(u128 a, u128 b)
+{
+    return b > U128_MAX - a ? U128_MAX : a + b;
+}
+static inline u128 u128_mul_sat(u128 a, u128 b)
+{
+    return a && b > U128_MAX / a ? U128_MAX : a * b;
+}
+
+enum { U128_TEXT_SIZE = 40 }; /* 39 decimal digits of 2^128-1 and a NUL */
+/* v in decimal into out; returns the number of digits. */
+size_t u128_format(u128 v, char out[U128_TEXT_SIZE]);
+/* Reads a decimal amount (digits, '_' allowed between them); false if empty, not decimal or
+ * above 2^128-1 (*out unchanged). */
+bool u128_parse(const char *text, u128 *out);
+
 /* ---- growable byte buffer (writers: binary writer, encodings, replies) ------------------ */
 
 typedef struct buf {

@@ -40,6 +40,7 @@ static const cli_command commands[] = {
     {"receipt", "show the receipt of a message", cmd_client},
     {"canisters", "list the canisters", cmd_client},
     {"canister", "show one canister (module hash, controllers, memory, status)", cmd_client},
+    {"cycles", "mint cycles to a canister, show balances and the chain's accounts", cmd_client},
     {"replay", "re-execute a node's blocks and verify every root", cmd_replay},
 };
 

@@ -582,7 +582,8 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
     if ((m->kind == LEDGER_MSG_INSTALL || m->kind == LEDGER_MSG_UPGRADE) &&
         !admit_install(srv, m, e))
         return false;
-    if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE)
+    if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE &&
+        m->kind != LEDGER_MSG_MINT)
         return true;
     if (m->kind == LEDGER_MSG_UPDATE && m->canister_id == LEDGER_CANISTER_NONE)
         return true; /* the management canister aaaaa-aa: it answers for itself */
@@ -680,7 +681,9 @@ static json_t *submit_kind(rpc_server *srv, json_t *params, int want_kind, call_
     }
     if (want_kind >= 0 && m.kind != want_kind) {
         invalid(e, "the envelope is not an %s message",
-                want_kind == LEDGER_MSG_INSTALL ? "install" : "upgrade");
+                want_kind == LEDGER_MSG_INSTALL   ? "install"
+                : want_kind == LEDGER_MSG_UPGRADE ? "upgrade"
+                                                  : "mint");
         goto out_item;
     }
     if (!admit_target(srv, &m, e) || !admit_disk(srv, e) || !admit_sender(srv, &m, it, e))
@@ -723,6 +726,20 @@ static json_t *m_deploy(rpc_server *srv, json_t *params, call_error *e)
 static json_t *m_upgrade(rpc_server *srv, json_t *params, call_error *e)
 {
     return submit_kind(srv, params, LEDGER_MSG_UPGRADE, e);
+}
+
+static json_t *m_mint(rpc_server *srv, json_t *params, call_error *e)
+{
+    return submit_kind(srv, params, LEDGER_MSG_MINT, e);
+}
+
+/* A cycle amount as a JSON string of decimal digits (JSON numbers stop at 2^53 in many
+ * readers; balances reach 2^128). */
+static json_t *cycles_json(u128 v)
+{
+    char text[U128_TEXT_SIZE];
+    u128_format(v, text);
+    return json_string(text);
 }
 
 /* The Candid interface of a canister's module (its candid:service custom section), copied
@@ -956,6 +973,18 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
                        "message_instruction_limit", (json_int_t)g->message_instruction_limit,
                        "max_message_bytes", (json_int_t)g->max_message_bytes,
                        "schedule_version", (json_int_t)g->schedule_version);
+    span subnet;
+    scheduler_cycles cy;
+    if (result && (ledger_subnet_get(rd, &subnet) != ST_OK ||
+                   scheduler_subnet_cycles(subnet, &cy) != ST_OK ||
+                   json_object_set_new(result, "cycles",
+                                       json_pack("{s:o, s:o, s:o}", "minted",
+                                                 cycles_json(cy.minted), "burned",
+                                                 cycles_json(cy.burned), "fees",
+                                                 cycles_json(cy.fees))) != 0)) {
+        json_decref(result);
+        result = NULL;
+    }
     uint64_t commits, admitted;
     rpc_server_admit_stats(srv, &commits, &admitted);
     if (result && json_object_set_new(result, "state",
@@ -1095,6 +1124,16 @@ static json_t *m_canister_info(rpc_server *srv, json_t *params, call_error *e)
         no_memory(e);
         goto out_read;
     }
+    u128 balance = 0;
+    uint64_t threshold = 0, timer = 0;
+    if (scheduler_aux_cycles(rec.aux, &balance, &threshold, &timer) != ST_OK ||
+        json_object_set_new(result, "cycles", cycles_json(balance)) != 0 ||
+        json_object_set_new(result, "freezing_threshold", json_integer((json_int_t)threshold)) ||
+        json_object_set_new(result, "global_timer", json_integer((json_int_t)timer))) {
+        json_decref(result);
+        result = tally_error(e, ST_CORRUPT_LEDGER, "canister record");
+        goto out_read;
+    }
     json_t *methods = methods_json(srv, cid, e);
     if (!methods || json_object_set_new(result, "methods", methods) != 0) {
         json_decref(result);
@@ -1172,6 +1211,7 @@ static const struct {
     {"submit", m_submit},   {"deploy", m_deploy},         {"upgrade", m_upgrade},
     {"receipt", m_receipt}, {"query", m_query},           {"status", m_status},
     {"block", m_block},     {"canister_info", m_canister_info}, {"canisters", m_canisters},
+    {"mint", m_mint},
 };
 
 static json_t *error_response(json_t *id, const call_error *e)

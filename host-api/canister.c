@@ -262,6 +262,7 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
     x->accepted = false;
     x->timer_set = false;
     x->cert_set = false;
+    exec_cycles_begin(x);
     x->detail_len = 0;
     x->detail[0] = '\0';
     exec_calls_drop(x);
@@ -272,7 +273,8 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
 /* System state the message changed: applied only when it commits. */
 static void apply_system(host_canister *c)
 {
-    const exec *x = &c->x;
+    exec *x = &c->x;
+    exec_cycles_commit(x);
     if (x->timer_set)
         c->timer = x->timer;
     if (x->cert_set) {
@@ -333,6 +335,7 @@ status host_canister_install(host_canister *c, const host_code *code, const host
     c->version++;
     res->instructions = x->used_before;
     res->committed = true;
+    exec_cycles_report(x, res);
     return ST_OK;
 }
 
@@ -380,6 +383,7 @@ status host_canister_upgrade(host_canister *c, const host_code *code, const host
     c->version++;
     res->instructions = x->used_before;
     res->committed = true;
+    exec_cycles_report(x, res);
     return ST_OK;
 }
 
@@ -527,6 +531,8 @@ static status call_finish(host_canister *c, status st, host_result *res)
         return r;
     }
     res->committed = !x->readonly;
+    if (res->committed)
+        exec_cycles_report(x, res);
     res->cycles_accepted = x->cycles_accepted;
     for (uint32_t i = 0; i < x->ncalls; i++)
         res->cycles_sent += x->calls[i].cycles;

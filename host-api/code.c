@@ -384,3 +384,9 @@ int host_code_method_find(const host_code *code, span name)
     }
     return -1;
 }
+
+unsigned host_code_tasks(const host_code *code)
+{
+    return (code->entries[ENTRY_HEARTBEAT].len ? HOST_TASK_HEARTBEAT : 0u) |
+           (code->entries[ENTRY_GLOBAL_TIMER].len ? HOST_TASK_GLOBAL_TIMER : 0u);
+}

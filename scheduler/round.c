@@ -72,6 +72,7 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     p->slices++;
     c->touched = true; /* the aux record changes either way */
     if (!paused) {
+        sched_cycles_settle(rc->s, c, &res, res.instructions);
         st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
         paused_clear(p);
     }
@@ -94,7 +95,7 @@ static span rebase(span s, span from, const uint8_t *to)
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns, u128 balance)
+                            uint64_t time_ns)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -115,8 +116,10 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
                          .slice_limit = s->genesis.slice_instructions,
-                         .call_room = route_call_room(c),
-                         .balance = balance};
+                         .cycles_prepaid =
+                             sched_fee_execution(s, s->genesis.message_instruction_limit),
+                         .cycles_frozen = sched_freeze_reserve(s, c),
+                         .call_room = route_call_room(c)};
     p->time_ns = time_ns;
     st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
     if (st != ST_OK) {
@@ -132,9 +135,9 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
-    /* a restored message begins with the balance it began with (kept in the aux) */
-    return st != ST_OK ? st
-                       : message_begin(s, c, envelope, &m, id, time_ns, c->route.paused_balance);
+    /* a paused canister's balance does not change until its message ends (scheduler/cycles.c,
+     * route.c), so a restored message sees the balance it began with */
+    return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
 }
 
 status round_resume_paused(round_ctx *rc)
@@ -154,22 +157,31 @@ status round_resume_paused(round_ctx *rc)
 static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
                           span envelope)
 {
+    scheduler *s = rc->s;
     if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
         call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
         memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
         sched_principal_of_key(m->sender, origin.principal);
         return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
     }
-    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
+    sched_canister *c = sched_canister_find(s, m->canister_id);
     if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (c->route.status != LEDGER_CANISTER_RUNNING)
         return refuse(rc, id, ST_CANISTER_STOPPED);
-    status st = c->paused.active ? ST_CANISTER_BUSY : ST_OK;
-    if (st == ST_OK) {
-        c->route.paused_balance = sched_cycles_balance(c);
-        st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, c->route.paused_balance);
-    }
+    if (c->paused.active)
+        return refuse(rc, id, ST_CANISTER_BUSY);
+    /* Ingress induction (docs/canisters.md "Cycles"): the canister pays the ingress fee if it
+     * can keep its freezing reserve and the prepayment of the message's execution. */
+    sched_cycles_storage(s, c, rc->time_ns);
+    u128 ingress = sched_fee_ingress(s, envelope.len);
+    u128 need = u128_add_sat(u128_add_sat(sched_freeze_reserve(s, c), ingress),
+                        sched_fee_execution(s, s->genesis.message_instruction_limit));
+    char text[200];
+    if (!sched_cycles_enough(s, c, need, text, sizeof text))
+        return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
+    sched_cycles_charge(s, c, ingress);
+    status st = message_begin(s, c, envelope, m, id, rc->time_ns);
     if (st == ST_CANISTER_BUSY)
         return refuse(rc, id, st);
     if (st != ST_OK)
@@ -296,8 +308,15 @@ static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t
         if (st == ST_OK) {
             s->next_canister_id++;
             c->touched = true;
-            st = put_receipt(rc, id, ST_OK, cost + res.instructions, span_of(idbytes, 8));
+            /* The admin's canister gets the provisional cycles, pays its creation and the
+             * install's execution (docs/canisters.md "Cycles"). */
+            c->storage_paid_ns = rc->time_ns;
+            st = sched_cycles_mint(s, c, s->genesis.provisional_cycles);
+            sched_cycles_charge(s, c, s->genesis.fee_canister_creation);
+            sched_cycles_settle(s, c, &res, cost + res.instructions);
         }
+        if (st == ST_OK)
+            st = put_receipt(rc, id, ST_OK, cost + res.instructions, span_of(idbytes, 8));
     } else {
         sched_code_release(s, code);
         sched_canister_drop_last(s);
@@ -324,14 +343,25 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
         return refuse(rc, id, ST_NOT_AUTHORIZED);
     if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
+    sched_cycles_storage(s, c, rc->time_ns);
+    char text[200];
+    u128 need = u128_add_sat(sched_freeze_reserve(s, c),
+                             sched_fee_execution(s, s->genesis.install_instructions));
+    if (!sched_cycles_enough(s, c, need, text, sizeof text))
+        return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
     span init;
     uint64_t cost = 0;
     code_entry *code;
     status st = prepare_code(rc, m, id, &init, &cost, &code);
-    if (st != ST_OK || !code)
+    if (st != ST_OK || !code) {
+        if (st == ST_OK && cost) /* the deploy charge was spent */
+            sched_cycles_settle(s, c, NULL, cost);
         return st;
+    }
     host_result res;
     st = run_lifecycle(rc, c, m->sender, init, cost, code, true, &res);
+    if (st == ST_OK)
+        sched_cycles_settle(s, c, &res, cost + res.instructions);
     if (st == ST_OK && res.st == ST_OK) {
         sched_code_release(s, c->code);
         c->code = code;
@@ -344,6 +374,29 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
         st = put_result(rc, id, &res, cost);
     host_result_fini(&res);
     return st;
+}
+
+/* Mints cycles into a canister: the admin's, on a local chain (docs/canisters.md "Cycles").
+ * The receipt's reply is the new balance (16 bytes, little-endian). */
+static status exec_mint(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    scheduler *s = rc->s;
+    if (memcmp(m->sender, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0)
+        return refuse(rc, id, ST_NOT_AUTHORIZED);
+    if (m->arg.len != 16)
+        return refuse(rc, id, ST_BAD_ARGUMENT);
+    sched_canister *c = sched_canister_find(s, m->canister_id);
+    if (!c)
+        return refuse(rc, id, ST_UNKNOWN_CANISTER);
+    if (c->paused.active) /* a paused message sees the balance it began with */
+        return refuse(rc, id, ST_CANISTER_BUSY);
+    sched_cycles_storage(s, c, rc->time_ns);
+    status st = sched_cycles_mint(s, c, le128_load(m->arg.ptr));
+    if (st != ST_OK)
+        return refuse(rc, id, st);
+    uint8_t balance[16];
+    le128_store(balance, host_canister_cycles(c->hc));
+    return put_receipt(rc, id, ST_OK, 0, span_of(balance, sizeof balance));
 }
 
 status round_execute(round_ctx *rc, span envelope)
@@ -365,6 +418,7 @@ status round_execute(round_ctx *rc, span envelope)
     case LEDGER_MSG_UPDATE: return exec_update(rc, &m, id, envelope);
     case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id);
     case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id);
+    case LEDGER_MSG_MINT: return exec_mint(rc, &m, id);
     default: return refuse(rc, id, ST_BAD_MESSAGE_KIND);
     }
 }
@@ -513,6 +567,8 @@ status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc)
         return st;
     *rc = (round_ctx){.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
     st = round_resume_paused(rc);
+    if (st == ST_OK)
+        st = round_run_tasks(rc);
     if (st != ST_OK)
         round_fail(rc);
     return st;
@@ -523,6 +579,8 @@ status round_seal(round_ctx *rc)
     status st = route_run(rc); /* the queued requests and responses (route.c) */
     if (st == ST_OK)
         st = round_stage_canisters(rc);
+    if (st == ST_OK)
+        st = sched_cycles_stage(rc->s, rc->r);
     if (st == ST_OK)
         round_journal(rc->s, rc->height);
     return st;
@@ -545,10 +603,12 @@ status round_finish(round_ctx *rc, scheduler_round_info *info)
         return st;
     }
     round_settle(s);
+    s->cycles_dirty = false;
     s->last_time_ns = rc->time_ns;
     info->produced = true;
     info->messages = rc->included;
     info->completed = rc->completed;
+    info->tasks = rc->tasks;
     info->instructions = rc->used;
     info->paused = false;
     for (uint32_t i = 0; i < s->ncanisters; i++)

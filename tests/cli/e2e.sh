@@ -6,7 +6,7 @@ tally=$1 counter=$2 loop=$3
 . "$(dirname "$0")/lib.sh"
 
 d="$work/node"
-"$tally" init --dir "$d" --message-limit 2e8 --slice-limit 5e7 --interval 10 >/dev/null \
+"$tally" init --dir "$d" --message-limit 2e8 --slice-limit 5e7 --interval 10 --no-fees >/dev/null \
     || die "tally init"
 [ "$(stat -c %a "$d/admin.key")" = 600 ] || die "admin.key is not mode 0600"
 "$tally" key show "$d/admin.key" | grep -Eq '^[0-9a-f]{64}$' || die "key show"

@@ -159,7 +159,7 @@ static void test_known_rows(void **state)
     expect_row("call_new", "iiiiiiii", "", 1500, 1, SUPPORTED);
     expect_row("call_perform", "", "i", 5000, 0, SUPPORTED);
     expect_row("msg_cycles_accept128", "IIi", "", 500, 0, SUPPORTED);
-    expect_row("canister_cycle_balance", "", "I", 500, 0, UNSUPPORTED);
+    expect_row("canister_cycle_balance", "", "I", 500, 0, SUPPORTED);
 }
 
 /* Context letters: a few rows whose contexts differ in telling ways. */

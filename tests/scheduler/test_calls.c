@@ -21,9 +21,12 @@
 
 typedef node_fx fx;
 
+/* A chain without fees (the calls' own cycles still move, and are conserved): the examples
+ * attach no cycles for the IC's creation fee (tests/scheduler/test_cycles.c tests fees). */
 static void start(fx *f)
 {
     node_fx_init(f, 9);
+    scheduler_fees_zero(&f->g);
     node_fx_start(f);
 }
 
@@ -720,6 +723,17 @@ static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf
     buf_fini(&payload);
 }
 
+
+/* The cycle accounts balance after every round (docs/canisters.md "Cycles"): minted =
+ * balances + attached to calls in flight + burned + fees. */
+static void conserved(fx *f, uint64_t seed)
+{
+    scheduler_cycles cy;
+    scheduler_cycles_get(f->s, &cy);
+    if (cy.minted != cy.balances + cy.in_flight + cy.burned + cy.fees)
+        fail_msg("seed %llu: cycles not conserved", (unsigned long long)seed);
+}
+
 /* Random canisters calling each other with traps, rejects, cleanups and missing callees, with a
  * round budget that spreads trees over rounds: after every round the routing invariants hold;
  * every message gets exactly one receipt and then nothing stays open; a restart after every
@@ -748,6 +762,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
             round1(&f);
             if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
                 fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+            conserved(&f, seed);
             if (restart) {
                 node_fx_close(&f);
                 node_fx_open(&f);
@@ -760,6 +775,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         round1(&f);
         if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
             fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+        conserved(&f, seed);
         if (restart) {
             node_fx_close(&f);
             node_fx_open(&f);
