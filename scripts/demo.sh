@@ -56,11 +56,11 @@ run_rejected() {
     local out rc=0
     out=$("$@" 2>&1) || rc=$?
     printf '%s\n' "$out" | sed 's/^/  /'
-    [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -Eq -- "$pat" || {
+    [ "$rc" -ne 0 ] && grep -Eq -- "$pat" <<<"$out" || {
         echo "demo: FAILED: '$*' should have failed with /$pat/ (exit $rc)" >&2; exit 1; }
 }
 # expect PATTERN: the last output must match.
-expect() { printf '%s' "$last" | grep -Eq -- "$1" || { echo "demo: FAILED: want /$1/" >&2; exit 1; }; }
+expect() { grep -Eq -- "$1" <<<"$last" || { echo "demo: FAILED: want /$1/" >&2; exit 1; }; }
 reply_hex() { printf '%s' "$last" | sed -n 's/.*"reply": "\([0-9a-f]*\)".*/\1/p'; }
 
 echo "tally demo: $(tally --version), in $data"
@@ -118,7 +118,7 @@ expect '\(u64 350\)'
 run tally query "$exchange" stats
 section "the management canister aaaaa-aa: 32 random bytes (deterministic: derived from the block)"
 run tally call aaaaa-aa raw_rand 0x4449444c0000
-expect '4449444c016d7b0100'
+expect 'reply: \(blob "'
 
 section "key-value store: put (u32 key length, key, value), get, count"
 run tally deploy kv.wasm

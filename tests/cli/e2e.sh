@@ -9,7 +9,7 @@ d="$work/node"
 "$tally" init --dir "$d" --message-limit 2e8 --slice-limit 5e7 --interval 10 --no-fees >/dev/null \
     || die "tally init"
 [ "$(stat -c %a "$d/admin.key")" = 600 ] || die "admin.key is not mode 0600"
-"$tally" key show "$d/admin.key" | grep -Eq '^[0-9a-f]{64}$' || die "key show"
+[[ $("$tally" key show "$d/admin.key") =~ ^[0-9a-f]{64}$ ]] || die "key show"
 out=$(timeout 10 "$tally" node --dir "$d" --listen 0.0.0.0:0 2>&1) && die "bound 0.0.0.0 without --public"
 expect_match "$out" 'needs --public' "refusal of a public address"
 start_node "$d"
