@@ -116,6 +116,8 @@ struct exec {
     uint64_t limit, slice;   /* instruction limit and slice size of the message */
     uint64_t used_before;    /* instructions of the finished slices */
     uint64_t slice_start;    /* the counter's value when the current slice began */
+    uint64_t slice_base;     /* instructions used when the current slice began (a lifecycle
+                                step continues the slice: canister.c life_switch) */
     uint8_t responded;       /* RESPONDED_* */
     uint32_t reject_code;
     buf reply;               /* reply payload or reject message */
@@ -184,8 +186,19 @@ struct host_canister {
     bool busy;               /* a sliced message is paused */
     bool call_live;          /* the engine has a run set up (begin done) */
     status pending;          /* a message that cannot start, reported by the first _run */
+    /* A sliced install or upgrade (canister.c "install and upgrade, in slices"). */
+    uint8_t life;            /* LIFE_NONE, LIFE_INSTALL, LIFE_UPGRADE */
+    uint8_t life_step;       /* the next step (LIFE_STEP_*) */
+    const host_code *life_code;
+    live life_new;           /* the new instance, from the instantiate step on */
+    engine_func *life_start; /* its start function (NULL: none) */
+    engine_instance *life_inst; /* the instance whose step is running (NULL between steps) */
     exec x;
 };
+
+enum { LIFE_NONE = 0, LIFE_INSTALL, LIFE_UPGRADE };
+enum { LIFE_STEP_PRE_UPGRADE, LIFE_STEP_INSTANTIATE, LIFE_STEP_START, LIFE_STEP_INIT,
+       LIFE_STEP_DONE };
 
 /* state.c */
 /* Sets c->budget for a message of lv (NULL: a fresh instance of `code` about to be made). */

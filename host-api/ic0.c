@@ -52,6 +52,7 @@ static status slice_end(exec *x)
     uint64_t left = x->limit - used;
     uint64_t next = left < x->slice ? left : x->slice;
     x->used_before = used;
+    x->slice_base = used;
     x->slice_start = next;
     engine_global_set(x->counter, next);
     if (x->pausable)
