@@ -46,6 +46,52 @@ static void paused_clear(paused_msg *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Creates the ledger record of c, a canister being installed (its id is the next one). */
+static status install_create(round_ctx *rc, sched_canister *c)
+{
+    ledger_canister rec = {.controller_count = c->ncontrollers,
+                           .status = LEDGER_CANISTER_RUNNING};
+    memcpy(rec.controllers, c->controllers, sizeof rec.controllers);
+    uint64_t assigned = 0;
+    status st = ledger_round_canister_create(rc->r, &rec, &assigned);
+    if (st == ST_OK && assigned != c->id)
+        st = ST_BUG_INVARIANT;
+    if (st == ST_OK) {
+        rc->s->next_canister_id++;
+        c->touched = true;
+    }
+    return st;
+}
+
+/* An install or upgrade of c ended with res: c keeps the new code or the old state, and the
+ * receipt says which. An install that fails in its first slice leaves no canister (the caller
+ * drops it); one that fails after a pause leaves its canister, empty, as a failed install_code
+ * leaves the canister create_canister made on the IC. */
+static status lifecycle_end(round_ctx *rc, sched_canister *c, const host_result *res)
+{
+    scheduler *s = rc->s;
+    paused_msg *p = &c->paused;
+    code_entry *code = p->code;
+    p->code = NULL;
+    if (res->st != ST_OK) {
+        sched_code_release(s, code);
+        return put_result(rc, p->id, res, p->cost);
+    }
+    if (p->kind == LEDGER_MSG_UPGRADE) {
+        sched_code_release(s, c->code);
+        c->code = code;
+        c->heap_cleared = true;
+        return put_result(rc, p->id, res, p->cost);
+    }
+    c->code = code;
+    status st = c->id >= s->next_canister_id ? install_create(rc, c) : ST_OK;
+    uint8_t idbytes[8];
+    le64_store(idbytes, c->id);
+    return st == ST_OK ? put_receipt(rc, p->id, ST_OK, p->cost + res->instructions,
+                                     span_of(idbytes, 8))
+                       : st;
+}
+
 /* Runs one slice of c's message (begun or paused). On completion writes the receipt. */
 static status run_slice(round_ctx *rc, sched_canister *c)
 {
@@ -62,10 +108,14 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     p->used = res.instructions;
     p->slices++;
     c->touched = true; /* the aux record changes either way */
-    if (!paused) {
+    if (paused && p->kind == LEDGER_MSG_INSTALL && c->id >= rc->s->next_canister_id)
+        st = install_create(rc, c); /* its record holds the paused install (restarts) */
+    else if (!paused && p->kind != LEDGER_MSG_UPDATE)
+        st = lifecycle_end(rc, c, &res);
+    else if (!paused)
         st = put_result(rc, p->id, &res, 0);
+    if (!paused)
         paused_clear(p);
-    }
     host_result_fini(&res);
     return st;
 }
@@ -80,12 +130,21 @@ static span rebase(span s, span from, const uint8_t *to)
     return span_of(to + (s.ptr - from.ptr), s.len);
 }
 
-/* Copies the envelope into c->paused and begins the update message m (parsed from envelope,
- * with its id) on c's canister: the copy is not parsed (nor hashed) again. ST_OK,
+/* What an install or upgrade runs: its compiled code (a reference), deploy charge and init
+ * argument (inside the envelope). */
+typedef struct life_args {
+    code_entry *code;
+    uint64_t cost;
+    span init;
+} life_args;
+
+/* Copies the envelope into c->paused and begins message m (parsed from envelope, with its
+ * id) on c's canister: an update, or with `la` an install or upgrade (c->paused takes la's
+ * code reference on success). The copy is not parsed (nor hashed) again. ST_OK,
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns)
+                            uint64_t time_ns, const life_args *la)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -107,49 +166,25 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .instruction_limit = s->genesis.message_instruction_limit,
                          .slice_limit = s->genesis.slice_instructions};
     p->time_ns = time_ns;
-    st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+    p->kind = LEDGER_MSG_UPDATE;
+    if (la) {
+        p->kind = (uint8_t)m->kind;
+        p->hmsg.arg = rebase(la->init, envelope, p->envelope.ptr);
+        p->hmsg.instruction_limit = s->genesis.install_instructions - la->cost;
+        p->cost = la->cost;
+        st = m->kind == LEDGER_MSG_INSTALL
+                 ? host_canister_install_begin(c->hc, la->code->code, &p->hmsg)
+                 : host_canister_upgrade_begin(c->hc, la->code->code, &p->hmsg);
+    } else {
+        st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+    }
     if (st != ST_OK) {
         paused_clear(p);
         return st;
     }
+    p->code = la ? la->code : NULL;
     p->active = true;
     return ST_OK;
-}
-
-status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
-{
-    ledger_message m;
-    uint8_t id[LEDGER_HASH_SIZE];
-    status st = ledger_message_parse(envelope, &m, id);
-    return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
-}
-
-status round_resume_paused(round_ctx *rc)
-{
-    scheduler *s = rc->s;
-    for (uint32_t i = 0; i < s->ncanisters; i++) {
-        sched_canister *c = s->canisters[i];
-        if (!c->paused.active)
-            continue;
-        status st = run_slice(rc, c);
-        if (st != ST_OK)
-            return st;
-    }
-    return ST_OK;
-}
-
-static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                          span envelope)
-{
-    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
-    if (!c)
-        return refuse(rc, id, ST_UNKNOWN_CANISTER);
-    status st = message_begin(rc->s, c, envelope, m, id, rc->time_ns);
-    if (st == ST_CANISTER_BUSY)
-        return refuse(rc, id, st);
-    if (st != ST_OK)
-        return st;
-    return run_slice(rc, c);
 }
 
 /* Splits an install/upgrade argument (scheduler_install_arg) into module and init argument. */
@@ -173,111 +208,129 @@ static uint64_t deploy_cost(size_t code_bytes, uint64_t per_byte)
     return (uint64_t)code_bytes * per_byte;
 }
 
-/* Charges the deploy cost and compiles the module (through the code cache). Writes the
- * receipt itself and sets *entry NULL when the message ends here. */
-static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                           span *init, uint64_t *cost, code_entry **entry)
+/* The module of install/upgrade message m compiled (through the code cache: a reference), its
+ * deploy charge and init argument. ST_BAD_INSTALL_ARG, the compiler's statuses (err says
+ * more), ST_OUT_OF_MEMORY. */
+static status life_code(scheduler *s, const ledger_message *m, life_args *la, span *module,
+                        engine_error *err)
+{
+    la->code = NULL;
+    if (!split_install_arg(m->arg, module, &la->init))
+        return ST_BAD_INSTALL_ARG;
+    la->cost = deploy_cost(module->len, s->genesis.deploy_per_byte);
+    if (la->cost >= s->genesis.install_instructions)
+        return ST_INSTRUCTION_LIMIT_EXCEEDED;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    crypto_generichash(hash, sizeof hash, module->ptr, module->len, NULL, 0);
+    return sched_code_get(s, *module, hash, &la->code, err);
+}
+
+status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
+{
+    ledger_message m;
+    uint8_t id[LEDGER_HASH_SIZE];
+    status st = ledger_message_parse(envelope, &m, id);
+    if (st != ST_OK || m.kind == LEDGER_MSG_UPDATE)
+        return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns, NULL);
+    life_args la;
+    span module;
+    st = life_code(s, &m, &la, &module, NULL);
+    if (st == ST_OK)
+        st = message_begin(s, c, envelope, &m, id, time_ns, &la);
+    if (st != ST_OK)
+        sched_code_release(s, la.code);
+    return st;
+}
+
+status round_resume_paused(round_ctx *rc)
+{
+    scheduler *s = rc->s;
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        if (!c->paused.active)
+            continue;
+        status st = run_slice(rc, c);
+        if (st != ST_OK)
+            return st;
+    }
+    return ST_OK;
+}
+
+static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
+                          span envelope)
+{
+    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
+    if (!c)
+        return refuse(rc, id, ST_UNKNOWN_CANISTER);
+    status st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, NULL);
+    if (st == ST_CANISTER_BUSY)
+        return refuse(rc, id, st);
+    if (st != ST_OK)
+        return st;
+    return run_slice(rc, c);
+}
+
+/* Charges the deploy cost and compiles the module (through the code cache), storing it in the
+ * round. Writes the receipt itself and leaves la->code NULL when the message ends here. */
+static status prepare_code(round_ctx *rc, const ledger_message *m,
+                           const uint8_t id[LEDGER_HASH_SIZE], life_args *la)
 {
     scheduler *s = rc->s;
     span module;
-    *entry = NULL;
-    if (!split_install_arg(m->arg, &module, init))
-        return refuse(rc, id, ST_BAD_INSTALL_ARG);
-    *cost = deploy_cost(module.len, s->genesis.deploy_per_byte);
-    if (*cost >= s->genesis.install_instructions) {
-        rc->used += s->genesis.install_instructions;
-        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->genesis.install_instructions,
-                           span_of(NULL, 0));
-    }
-    rc->used += *cost;
-    uint8_t hash[LEDGER_HASH_SIZE];
-    crypto_generichash(hash, sizeof hash, module.ptr, module.len, NULL, 0);
     engine_error err = {0};
-    status st = sched_code_get(s, module, hash, entry, &err);
+    status st = life_code(s, m, la, &module, &err);
+    if (st == ST_BAD_INSTALL_ARG)
+        return refuse(rc, id, st);
+    if (st == ST_INSTRUCTION_LIMIT_EXCEEDED) {
+        rc->used += s->genesis.install_instructions;
+        return put_receipt(rc, id, st, s->genesis.install_instructions, span_of(NULL, 0));
+    }
+    rc->used += la->cost;
     if (st == ST_OUT_OF_MEMORY)
         return st;
     if (st != ST_OK) {
         char text[256];
         engine_error_format(&err, text, sizeof text);
-        return put_receipt(rc, id, st, *cost, span_of(text, strlen(text)));
+        return put_receipt(rc, id, st, la->cost, span_of(text, strlen(text)));
     }
     uint8_t stored[LEDGER_HASH_SIZE];
-    st = ledger_round_code_put(rc->r, module, host_code_instrumented((*entry)->code), stored);
+    st = ledger_round_code_put(rc->r, module, host_code_instrumented(la->code->code), stored);
     if (st != ST_OK) {
-        sched_code_release(s, *entry);
-        *entry = NULL;
+        sched_code_release(s, la->code);
+        la->code = NULL;
     }
     return st;
 }
 
-/* Runs canister_init (install) or the upgrade steps of `code` on c, as `sender`, with the
- * install budget less the deploy charge already paid; counts the instructions in the round. */
-static status run_lifecycle(round_ctx *rc, sched_canister *c,
-                            const uint8_t sender[LEDGER_PUBLIC_KEY_SIZE], span init, uint64_t cost,
-                            const code_entry *code, bool upgrade, host_result *res)
-{
-    uint8_t caller[PRINCIPAL_MAX];
-    sched_principal_of_key(sender, caller);
-    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
-                   .instruction_limit = rc->s->genesis.install_instructions - cost};
-    host_result_init(res);
-    status st = upgrade ? host_canister_upgrade(c->hc, code->code, &hm, res)
-                        : host_canister_install(c->hc, code->code, &hm, res);
-    rc->used += res->instructions;
-    return st;
-}
-
-static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+/* An install: a new canister with the next id runs the module's start and canister_init, in
+ * slices. Its ledger record is made when it first pauses or when it succeeds; an install that
+ * fails in its first slice leaves nothing but its receipt (the id is not used). */
+static status exec_install(round_ctx *rc, const ledger_message *m,
+                           const uint8_t id[LEDGER_HASH_SIZE], span envelope)
 {
     scheduler *s = rc->s;
     if (memcmp(m->sender, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0 ||
         m->canister_id != LEDGER_CANISTER_NONE)
         return refuse(rc, id, ST_NOT_AUTHORIZED);
-    span init;
-    uint64_t cost = 0;
-    code_entry *code;
-    status st = prepare_code(rc, m, id, &init, &cost, &code);
-    if (st != ST_OK || !code)
+    life_args la;
+    status st = prepare_code(rc, m, id, &la);
+    if (st != ST_OK || !la.code)
         return st;
     sched_canister *c;
-    uint64_t cid = s->next_canister_id;
-    st = sched_canister_add(s, cid, &c);
+    st = sched_canister_add(s, s->next_canister_id, &c);
     if (st != ST_OK) {
-        sched_code_release(s, code);
+        sched_code_release(s, la.code);
         return st;
     }
     st = sched_canister_set_controllers(c, &m->sender, 1);
-    if (st != ST_OK) {
-        sched_code_release(s, code);
-        sched_canister_drop_last(s);
-        return st;
-    }
-    host_result res;
-    st = run_lifecycle(rc, c, m->sender, init, cost, code, false, &res);
-    if (st == ST_OK && res.st != ST_OK) {
-        st = put_result(rc, id, &res, cost);
-        sched_code_release(s, code);
-        sched_canister_drop_last(s);
-    } else if (st == ST_OK) {
-        c->code = code;
-        uint8_t idbytes[8];
-        le64_store(idbytes, cid);
-        ledger_canister rec = {.controller_count = 1, .status = LEDGER_CANISTER_RUNNING};
-        memcpy(rec.controllers[0], m->sender, LEDGER_PUBLIC_KEY_SIZE);
-        uint64_t assigned = 0;
-        st = ledger_round_canister_create(rc->r, &rec, &assigned);
-        if (st == ST_OK && assigned != cid)
-            st = ST_BUG_INVARIANT;
-        if (st == ST_OK) {
-            s->next_canister_id++;
-            c->touched = true;
-            st = put_receipt(rc, id, ST_OK, cost + res.instructions, span_of(idbytes, 8));
-        }
-    } else {
-        sched_code_release(s, code);
-        sched_canister_drop_last(s);
-    }
-    host_result_fini(&res);
+    if (st == ST_OK)
+        st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
+    if (st != ST_OK)
+        sched_code_release(s, la.code);
+    else
+        st = run_slice(rc, c);
+    if (c->id >= s->next_canister_id)
+        sched_canister_drop_last(s); /* it failed before its record was made */
     return st;
 }
 
@@ -289,7 +342,10 @@ static bool is_controller(const sched_canister *c, const uint8_t key[LEDGER_PUBL
     return false;
 }
 
-static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+/* An upgrade: pre_upgrade, the new code's start and post_upgrade, in slices; the old code and
+ * state stay committed until the last step ends. */
+static status exec_upgrade(round_ctx *rc, const ledger_message *m,
+                           const uint8_t id[LEDGER_HASH_SIZE], span envelope)
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
@@ -299,26 +355,16 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
         return refuse(rc, id, ST_NOT_AUTHORIZED);
     if (c->paused.active)
         return refuse(rc, id, ST_CANISTER_BUSY);
-    span init;
-    uint64_t cost = 0;
-    code_entry *code;
-    status st = prepare_code(rc, m, id, &init, &cost, &code);
-    if (st != ST_OK || !code)
+    life_args la;
+    status st = prepare_code(rc, m, id, &la);
+    if (st != ST_OK || !la.code)
         return st;
-    host_result res;
-    st = run_lifecycle(rc, c, m->sender, init, cost, code, true, &res);
-    if (st == ST_OK && res.st == ST_OK) {
-        sched_code_release(s, c->code);
-        c->code = code;
-        c->touched = true;
-        c->heap_cleared = true;
-    } else {
-        sched_code_release(s, code);
+    st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
+    if (st != ST_OK) {
+        sched_code_release(s, la.code);
+        return st;
     }
-    if (st == ST_OK)
-        st = put_result(rc, id, &res, cost);
-    host_result_fini(&res);
-    return st;
+    return run_slice(rc, c);
 }
 
 status round_execute(round_ctx *rc, span envelope)
@@ -338,8 +384,8 @@ status round_execute(round_ctx *rc, span envelope)
         return refuse(rc, id, ST_MESSAGE_EXPIRED);
     switch (m.kind) {
     case LEDGER_MSG_UPDATE: return exec_update(rc, &m, id, envelope);
-    case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id);
-    case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id);
+    case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id, envelope);
+    case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id, envelope);
     default: return refuse(rc, id, ST_BAD_MESSAGE_KIND);
     }
 }

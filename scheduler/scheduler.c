@@ -153,6 +153,7 @@ static void canister_free(scheduler *s, sched_canister *c)
 {
     host_canister_free(c->hc); /* abandons a paused message */
     buf_fini(&c->paused.envelope);
+    sched_code_release(s, c->paused.code); /* a paused install's or upgrade's new code */
     sched_code_release(s, c->code);
     base_free(c);
 }
@@ -329,10 +330,14 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
         st = sched_canister_set_controllers(c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec.controllers,
                                             rec.controller_count);
     static const uint8_t none[LEDGER_HASH_SIZE];
-    if (st != ST_OK || !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE))
+    aux_fields f;
+    if (st == ST_OK && !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE)) {
+        st = sched_aux_decode(rec.aux, &f); /* no code: an install may be paused */
+        return st == ST_OK && f.paused ? resume_paused(s, rd, c, &f) : st;
+    }
+    if (st != ST_OK)
         return st;
     span original, instrumented;
-    aux_fields f;
     st = ledger_code_get(rd, rec.code_hash, &original, &instrumented);
     if (st == ST_OK)
         st = sched_code_get(s, original, rec.code_hash, &c->code, NULL);
