@@ -31,6 +31,7 @@ int cmd_replay(int argc, char **argv);
 /* `tally bench weights` (bench_weights.c, issue 10): opcode and host-call costs vs weights. */
 int bench_weights(int argc, char **argv);
 int bench_node(int argc, char **argv); /* bench_node.c */
+int bench_candid(int argc, char **argv); /* bench_candid.c: Candid throughput */
 /* Makes jansson allocate through base_alloc (encode.c). */
 void cli_json_init(void);
 

@@ -880,7 +880,7 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|weights [options]\n\n"
+            "usage: tally bench interp|instantiate|meter|host|node|weights|candid [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
             "  instantiate  instances per second of benches/small.wat\n"
@@ -890,7 +890,8 @@ static void usage(FILE *out)
             "               vs the 2 used, vs relinking or redeploying per message\n"
             "  node         update messages per second, in process and over JSON-RPC\n"
             "  weights      opcode and host-call timings vs the weight schedule\n"
-            "               (`tally bench weights --help`)\n\n"
+            "               (`tally bench weights --help`)\n"
+            "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n\n"
             "options:\n"
             "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
             "  --filter S   interp, meter: only programs whose name contains S\n"
@@ -966,6 +967,8 @@ int cmd_bench(int argc, char **argv)
         return bench_node(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "weights"))
         return bench_weights(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "candid"))
+        return bench_candid(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

@@ -184,7 +184,8 @@ static status replica_sync(scheduler_querier *q, ledger_reader *rd, replica *r,
     status st = journal_collect(q, r, tip);
     if (st != ST_OK || !r->code)
         return st;
-    qsort(q->todo, q->ntodo, sizeof *q->todo, cmp_u64);
+    if (q->ntodo)
+        qsort(q->todo, q->ntodo, sizeof *q->todo, cmp_u64);
     uint64_t heap = (uint64_t)rec->heap_pages * LEDGER_PAGE_SIZE;
     uint64_t stable = (uint64_t)rec->stable_pages * LEDGER_PAGE_SIZE;
     st = host_canister_heap_load(r->hc, heap, 0, span_of(NULL, 0));

@@ -16,7 +16,7 @@ for bad in "--query-threads 0" "--query-threads 65" "--query-limit 0" "--query-c
     "$tally" node --dir "$d" --listen 127.0.0.1:0 $bad 2>/dev/null || rc=$?
     [ "$rc" -eq 2 ] || die "tally node $bad: exit $rc, want 2 (usage)"
 done
-"$tally" node --help | grep -q -- '--query-budget' || die "node --help lists --query-budget"
+[[ $("$tally" node --help) == *--query-budget* ]] || die "node --help lists --query-budget"
 
 # A budget of 1000 instructions/s: the first query overdraws it for hours.
 start_node "$d" --query-limit 50000000 --query-budget 1000 --query-threads 2
