@@ -807,12 +807,17 @@ status host_canister_restore(host_canister *c, const host_code *code, const host
         memset(c->heap_dirty, 0, (size_t)c->heap_dirty_cap);
     if (c->stable.dirty)
         memset(c->stable.dirty, 0, (size_t)(c->stable.cap_pages * 65536u / HOST_PAGE_SIZE / 8));
+    system_set(c, sv);
+    return ST_OK;
+}
+
+void system_set(host_canister *c, const host_saved *sv)
+{
     c->version = sv->version;
     c->timer = sv->timer;
     c->cert_len = (uint32_t)sv->certified_data.len;
     if (c->cert_len)
         memcpy(c->cert, sv->certified_data.ptr, c->cert_len);
-    return ST_OK;
 }
 
 /* ---- state views -------------------------------------------------------------------------------- */

@@ -233,5 +233,8 @@ void live_globals_restore(live *lv);
 /* Sets the mutable globals (the counter excepted) from host_canister_saved_globals' layout.
  * ST_OK or ST_CORRUPT_LEDGER (a layout that does not fit lv). */
 status live_globals_load(live *lv, span globals);
+/* Sets version, timer and certified data (at most HOST_CERTIFIED_MAX bytes: checked by the
+ * caller) from sv. */
+void system_set(host_canister *c, const host_saved *sv);
 
 #endif

@@ -45,6 +45,16 @@ void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t o
     out[PRINCIPAL_MAX - 1] = 0x02;
 }
 
+size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX])
+{
+    if (caller.len != LEDGER_PUBLIC_KEY_SIZE) {
+        out[0] = 0x04; /* the anonymous principal */
+        return 1;
+    }
+    sched_principal_of_key(caller.ptr, out);
+    return PRINCIPAL_MAX;
+}
+
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX])
 {
     /* As the IC's canister ids: the 8-byte big-endian number, then 0x01 0x01. */
@@ -480,12 +490,8 @@ status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg
     sched_canister *c = sched_canister_find(s, canister_id);
     if (!c)
         return ST_UNKNOWN_CANISTER;
-    uint8_t principal[PRINCIPAL_MAX] = {0x04}; /* the anonymous principal */
-    size_t plen = 1;
-    if (caller.len == LEDGER_PUBLIC_KEY_SIZE) {
-        sched_principal_of_key(caller.ptr, principal);
-        plen = PRINCIPAL_MAX;
-    }
+    uint8_t principal[PRINCIPAL_MAX];
+    size_t plen = sched_principal_of_caller(caller, principal);
     host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
                    .time = s->last_time_ns, .instruction_limit = s->genesis.query_instructions};
     if (!c->paused.active || !c->code)

@@ -95,6 +95,8 @@ sched_canister *sched_canister_find(scheduler *s, uint64_t id);
  * a canister id (10 bytes). */
 void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t out[PRINCIPAL_MAX]);
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
+/* The principal a query's caller gets: of a 32-byte public key, else anonymous (0x04). */
+size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX]);
 /* Compiles (or finds in the cache) the code with this original module; takes a reference. */
 status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
                       code_entry **out, engine_error *err);

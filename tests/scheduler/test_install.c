@@ -4,7 +4,8 @@
  * meanwhile, queries of the canister see the state before the upgrade, and the outcome,
  * instruction count and state root are those of the unsliced run; a node stopped in the middle
  * resumes to the same blocks; replay agrees; an install that traps after pausing leaves an
- * empty canister, one that traps in its first slice none.
+ * empty canister, one that traps in its first slice none. With TALLY_FINGERPRINT set it prints
+ * the sliced chain's tip for scripts/test.sh's cross-build determinism check.
  *
  * Canisters: lifecycle.wat and slow.wat (this folder). */
 #include <setjmp.h>
@@ -169,12 +170,30 @@ static void scenario(uint64_t slice, bool restart, outcome *o)
     node_fx_end(&f);
 }
 
+/* With TALLY_FINGERPRINT set: the sliced scenario's chain on one line, for the cross-build
+ * determinism check of scripts/test.sh. */
+static void fingerprint_print(const outcome *o)
+{
+    if (!getenv("TALLY_FINGERPRINT"))
+        return;
+    printf("{\"height\": %llu, \"block\": \"", (unsigned long long)o->tip.height);
+    for (int i = 0; i < LEDGER_HASH_SIZE; i++)
+        printf("%02x", o->tip.hash[i]);
+    printf("\", \"state_root\": \"");
+    for (int i = 0; i < LEDGER_HASH_SIZE; i++)
+        printf("%02x", o->tip.state_root[i]);
+    printf("\", \"install\": %llu, \"upgrade\": %llu, \"rounds\": [%d, %d]}\n",
+           (unsigned long long)o->install.instructions,
+           (unsigned long long)o->upgrade.instructions, o->install_rounds, o->upgrade_rounds);
+}
+
 static void test_sliced_equals_unsliced(void **state)
 {
     (void)state;
     outcome whole, sliced;
     scenario(2000000000, false, &whole);
     scenario(SLICE, false, &sliced);
+    fingerprint_print(&sliced);
     assert_int_equal(whole.install_rounds, 1);
     assert_int_equal(whole.upgrade_rounds, 1);
     assert_true(sliced.install_rounds > 5);  /* ~600,000 instructions in 50,000 slices */
