@@ -466,7 +466,7 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
         st = host_canister_saved_globals(c->hc, &globals);
     if (st == ST_OK)
         st = controllers_to_host(c, tmp);
-    if (st == ST_OK)
+    if (st == ST_OK && c->code) /* no code: an install is paused, the canister is empty */
         st = host_canister_restore(tmp, c->code->code, &sv, span_of(stable, (size_t)sv.stable_bytes),
                                    span_of(globals.ptr, globals.len));
     base_free(stable);
@@ -494,7 +494,7 @@ status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg
     size_t plen = sched_principal_of_caller(caller, principal);
     host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
                    .time = s->last_time_ns, .instruction_limit = s->genesis.query_instructions};
-    if (!c->paused.active || !c->code)
+    if (!c->paused.active)
         return host_canister_call(c->hc, HOST_CALL_QUERY, &hm, res);
     host_canister *tmp;
     status st = committed_copy(s, c, &tmp);

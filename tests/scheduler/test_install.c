@@ -102,6 +102,12 @@ static void scenario(uint64_t slice, bool restart, outcome *o)
         assert_true(node_fx_receipt(&f, upd, &rc, NULL));
         assert_int_equal(rc.status, ST_OK);
         assert_int_equal(node_fx_query_get(&f, other), 1);
+        host_result res; /* the canister being installed is there, empty */
+        assert_int_equal(scheduler_query(f.s, other + 1, span_of("get", 3), span_of(NULL, 0),
+                                         span_of(NULL, 0), &res),
+                         ST_OK);
+        assert_int_equal(res.st, ST_CANISTER_EMPTY);
+        host_result_fini(&res);
         round1(&f);
         if (restart) {
             node_fx_close(&f);
