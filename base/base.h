@@ -140,6 +140,10 @@ status buf_leb_s32(buf *b, int32_t v);
 status buf_leb_s64(buf *b, int64_t v);
 void buf_fini(buf *b);
 
+/* Reads the whole file at path into *out (base_alloc'd, free with base_free) and *len. ST_OK,
+ * ST_IO_ERROR or ST_OUT_OF_MEMORY. The one file reader of the tools (cli, bench). */
+status base_read_file(const char *path, uint8_t **out, size_t *len);
+
 /* ---- allocator hook ---------------------------------------------------------------------
  * All of tally allocates through these, so tests can make the Nth allocation fail and check
  * that every caller returns ST_OUT_OF_MEMORY without leaking. Failure of base_alloc etc. is a

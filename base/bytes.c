@@ -1,7 +1,8 @@
-/* bytes.c - span comparison, UTF-8 validation (spec 5.2.4 "Names") and the growable byte
- * buffer with LEB128 writers used by every encoder in tally. */
+/* bytes.c - span comparison, UTF-8 validation (spec 5.2.4 "Names"), the growable byte
+ * buffer with LEB128 writers used by every encoder in tally, and reading a file into one. */
 #include "base.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool span_eq(span a, span b)
@@ -124,4 +125,33 @@ void buf_fini(buf *b)
 {
     base_free(b->ptr);
     *b = (buf){0};
+}
+
+status base_read_file(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ST_IO_ERROR;
+    buf b = {0};
+    status st = ST_OK;
+    for (;;) {
+        st = buf_reserve(&b, 65536);
+        if (st != ST_OK)
+            break;
+        size_t n = fread(b.ptr + b.len, 1, b.cap - b.len, f);
+        b.len += n;
+        if (n == 0) {
+            if (ferror(f))
+                st = ST_IO_ERROR;
+            break;
+        }
+    }
+    fclose(f);
+    if (st != ST_OK) {
+        buf_fini(&b);
+        return st;
+    }
+    *out = b.ptr;
+    *len = b.len;
+    return ST_OK;
 }

@@ -1,6 +1,7 @@
 /* cmd_client.c - the client subcommands that talk to a running node over JSON-RPC
  * (rpc_client.c): deploy, upgrade, call (sign, submit, wait for the receipt), query, status,
  * block, receipt. Options and output: docs/cli.md; the methods they use: docs/rpc.md. */
+#include "node_dir.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -15,6 +16,11 @@ typedef struct client {
     const char *cmd;                  /* "call" ... for messages */
     const char *dir, *node, *keypath;
     bool json, print_envelope, no_wait;
+    bool checked;                     /* the node's chain was checked against DIR's */
+    bool dir_given;                   /* --dir on the command line */
+    bool key_given, verbose;          /* --key; --verbose (block) */
+    uint64_t max_message_bytes;       /* the chain's, from `status` (0: not asked yet) */
+    cli_config cfg;                   /* DIR/node.json (or the defaults) */
     uint64_t timeout_s;
     char url[256];
     buf arg;                          /* concatenated --arg / --u64 / ARG pieces */
@@ -37,30 +43,47 @@ static void usage(FILE *out, const char *cmd)
          "exit 1 with STATUS: message on stderr if the canister rejected or trapped."},
         {"query", "query ID METHOD [ARG...]",
          "Runs a query on the last block's state (never recorded) and prints the reply."},
-        {"status", "status", "Prints the chain id, height, tip hash, state root and mempool size."},
-        {"block", "block [N]", "Prints block N (default: the tip)."},
+        {"status", "status", "Prints the chain id, genesis hash, height, tip hash, state root and\n"
+         "mempool size."},
+        {"block", "block [N] [--verbose]",
+         "Prints block N (default: the tip); --verbose adds each message's sender, kind,\n"
+         "canister and method."},
         {"receipt", "receipt MESSAGE_ID",
          "Prints the receipt of a message, or 'pending' while it waits or runs; exits 1 with\n"
          "NOT_FOUND for a message the node does not know."},
+        {"canisters", "canisters", "Lists the canisters: id, status, module hash, memory."},
+        {"canister", "canister ID",
+         "Shows one canister: module hash, controllers, status, memory, version, methods."},
     };
+    bool message = false, signs = false;
     for (size_t i = 0; i < BASE_ARRAY_LEN(uses); i++) {
         if (strcmp(uses[i].name, cmd))
             continue;
         fprintf(out, "usage: tally %s [options]\n\n%s\n\n", uses[i].synopsis, uses[i].text);
+        message = i <= 2;          /* deploy upgrade call: signed messages with receipts */
+        signs = message || i == 3; /* query: signed by the key's identity if it exists */
     }
     fprintf(out,
             "options:\n"
-            "  --dir DIR         node directory (default ./.tally): its node.url, node.json\n"
-            "                    and admin.key give the defaults below\n"
+            "  --dir DIR         node directory (default ./.tally): its node.url, node.json%s\n"
+            "                    give the defaults below; it must exist, and its node must\n"
+            "                    serve its chain (chain id and genesis hash)\n"
             "  --node URL        the node (default DIR/node.url, else http://<DIR/node.json\n"
-            "                    listen>/, else http://127.0.0.1:7777/)\n"
-            "  --key FILE        signing key (default DIR/admin.key)\n"
-            "  --json            print the node's JSON result instead of text\n"
-            "  --timeout S       seconds to wait for a receipt (default 120)\n"
-            "  --no-wait         print the message id and return without waiting\n"
-            "  --print-envelope  print the signed envelope (hex) and do not submit it\n"
-            "ARG pieces (concatenated in order): TEXT, 0xHEX, @FILE; --arg ARG; --u64 N\n"
-            "(8 bytes little-endian).\n");
+            "                    listen>/)\n"
+            "  --json            print the node's JSON result instead of text\n",
+            signs ? " and admin.key" : "");
+    if (signs)
+        fprintf(out, "  --key FILE        %s (default DIR/admin.key)\n",
+                message ? "signing key" : "the caller's key; given, it must be readable");
+    if (message)
+        fprintf(out,
+                "  --timeout S       seconds to wait for a receipt (default 120); after 2 s the\n"
+                "                    wait says what it waits for on stderr\n"
+                "  --no-wait         print the message id and return without waiting\n"
+                "  --print-envelope  print the signed envelope (hex) and do not submit it\n");
+    if (signs)
+        fprintf(out, "ARG pieces (concatenated in order): TEXT, 0xHEX, @FILE; --arg ARG; --u64 N\n"
+                     "(8 bytes little-endian).\n");
 }
 
 static int fail(const client *c, status st, const char *fmt, const char *what)
@@ -69,6 +92,14 @@ static int fail(const client *c, status st, const char *fmt, const char *what)
     fprintf(stderr, fmt, what);
     fputc('\n', stderr);
     return 1;
+}
+
+/* "key file PATH: why" for messages (a static buffer: one message at a time). */
+static const char *key_text(const char *path, status st)
+{
+    static char text[4200];
+    snprintf(text, sizeof text, "key file %s: %s", path, cli_key_problem(path, st));
+    return text;
 }
 
 static int rpc_fail(const client *c, status st, const rpc_error *e)
@@ -106,15 +137,21 @@ static int parse(client *c, int argc, char **argv, int fixed)
         else if (!strcmp(a, "--no-wait"))
             c->no_wait = true;
         else if (v && !strcmp(a, "--dir"))
-            c->dir = argv[++i];
+            c->dir = argv[++i], c->dir_given = true;
         else if (v && !strcmp(a, "--node"))
             c->node = argv[++i];
         else if (v && !strcmp(a, "--key"))
-            c->keypath = argv[++i];
+            c->keypath = argv[++i], c->key_given = true;
         else if (v && !strcmp(a, "--timeout") && cli_u64_parse(v, &c->timeout_s))
             i++;
-        else if (v && !strcmp(a, "--u64"))
-            st = arg_u64(c, argv[++i]);
+        else if (v && !strcmp(a, "--u64") && (st = arg_u64(c, v)) == ST_BAD_ARGUMENT) {
+            fprintf(stderr, "tally %s: --u64 %s: %s: not a number (want decimal or 0x-hex, at "
+                            "most 2^64-1)\n", c->cmd, v, status_name(st));
+            return 2;
+        } else if (v && !strcmp(a, "--u64"))
+            i++;
+        else if (!strcmp(a, "--verbose"))
+            c->verbose = true;
         else if (v && !strcmp(a, "--arg"))
             st = (c->has_arg = true, cli_arg_parse(argv[++i], &c->arg));
         else if (a[0] == '-' && a[1] == '-' && a[2])
@@ -124,17 +161,34 @@ static int parse(client *c, int argc, char **argv, int fixed)
         else
             st = (c->has_arg = true, cli_arg_parse(a, &c->arg));
         if (st != ST_OK) {
-            fprintf(stderr, "tally %s: %s: bad option or argument '%s'\n", c->cmd,
-                    status_name(st), a);
+            fprintf(stderr, "tally %s: %s: %s '%s'%s\n", c->cmd, status_name(st),
+                    a[0] == '-' && a[1] == '-' ? "unknown option, or no value after" : "argument",
+                    a, st == ST_IO_ERROR ? " (cannot read the @FILE)" : "");
             return st == ST_BAD_ARGUMENT ? 2 : 1;
         }
     }
     return 0;
 }
 
+/* Every RPC call of a client: the first one checks that the node serves the chain of DIR
+ * (chain id and genesis hash in DIR/node.json), so a client never talks to another
+ * directory's node by accident (they all default to 127.0.0.1:7777). */
+static status call(client *c, const char *method, json_t *params, json_t **r, rpc_error *e)
+{
+    if (!c->checked && (!c->node || c->dir_given)) { /* --node alone: no directory to match */
+        status st = cli_chain_check(c->url, &c->cfg, NULL, e);
+        if (st != ST_OK)
+            return st;
+        c->checked = true;
+    }
+    return rpc_client_call(c->url, method, params, r, e);
+}
+
 /* The node URL: --node, DIR/node.url, DIR/node.json's listen address, or the default. */
 static void resolve_url(client *c)
 {
+    cli_config_default(&c->cfg);
+    cli_config_read(c->dir, &c->cfg);
     if (c->node) {
         snprintf(c->url, sizeof c->url, "%s", c->node);
         return;
@@ -148,10 +202,7 @@ static void resolve_url(client *c)
         if (ok && c->url[0])
             return;
     }
-    cli_config cfg;
-    cli_config_default(&cfg);
-    cli_config_read(c->dir, &cfg);
-    snprintf(c->url, sizeof c->url, "http://%s/", cfg.listen);
+    snprintf(c->url, sizeof c->url, "http://%s/", c->cfg.listen);
 }
 
 /* ---- printing ------------------------------------------------------------------------------ */
@@ -201,11 +252,13 @@ static int print_outcome(const client *c, json_t *r, bool is_receipt)
         return field_u64(r, "status") == ST_OK && json_object_get(r, "reply") ? 0 : 1;
     }
     buf b = {0};
-    char where[96];
+    char where[200];
     snprintf(where, sizeof where, "%llu instructions", (unsigned long long)field_u64(r, "instructions"));
     if (is_receipt)
-        snprintf(where + strlen(where), sizeof where - strlen(where), ", block %llu",
-                 (unsigned long long)field_u64(r, "height"));
+        snprintf(where + strlen(where), sizeof where - strlen(where), ", block %llu, message %s",
+                 (unsigned long long)field_u64(r, "height"),
+                 json_is_string(json_object_get(r, "message_id"))
+                     ? json_string_value(json_object_get(r, "message_id")) : "?");
     int rc = 0;
     if (field_bytes(r, "reply", &b)) {
         printf("reply: ");
@@ -222,7 +275,9 @@ static int print_outcome(const client *c, json_t *r, bool is_receipt)
         if (nlen && text.len > nlen + 2 && !memcmp(text.ptr, json_string_value(name), nlen) &&
             !memcmp(text.ptr + nlen, ": ", 2))
             text = span_of(text.ptr + nlen + 2, text.len - nlen - 2);
-        if (cli_is_printable(text))
+        if (text.len == 0) /* no reject text: say what the status means */
+            fprintf(stderr, "%s", status_message((status)field_u64(r, "status")));
+        else if (cli_is_printable(text))
             fprintf(stderr, "%.*s", (int)text.len, (const char *)text.ptr);
         else
             print_bytes(stderr, span_of(b.ptr, b.len));
@@ -256,7 +311,58 @@ static void print_fields(json_t *o)
     }
 }
 
+/* `block`: the fields, and with --verbose one line per message: id, kind, sender (short),
+ * canister and method. */
+static void print_block(json_t *r)
+{
+    json_t *details = json_incref(json_object_get(r, "message_details"));
+    json_object_del(r, "message_details");
+    print_fields(r);
+    size_t i;
+    json_t *m;
+    if (details)
+        printf("message details:%s\n", json_array_size(details) ? "" : " (none)");
+    json_array_foreach(details, i, m) {
+        const char *can = json_string_value(json_object_get(m, "canister"));
+        printf("  %s %s from %.16s... to %s method '%s', %llu argument bytes\n",
+               json_string_value(json_object_get(m, "id")),
+               json_string_value(json_object_get(m, "kind")),
+               json_string_value(json_object_get(m, "sender")), can ? can : "(new canister)",
+               json_string_value(json_object_get(m, "method")),
+               (unsigned long long)field_u64(m, "arg_bytes"));
+    }
+    json_decref(details);
+}
+
+/* `canisters`: one line each. */
+static void print_canisters(json_t *r)
+{
+    json_t *list = json_object_get(r, "canisters"), *c;
+    size_t i;
+    if (!json_array_size(list))
+        printf("no canisters\n");
+    json_array_foreach(list, i, c) {
+        const char *hash = json_string_value(json_object_get(c, "module_hash"));
+        printf("%s  %-8s  module %.16s%s  heap %llu pages, stable %llu pages, version %llu\n",
+               json_string_value(json_object_get(c, "canister")),
+               json_string_value(json_object_get(c, "status")), hash ? hash : "(none)",
+               hash ? "..." : "", (unsigned long long)field_u64(c, "heap_pages"),
+               (unsigned long long)field_u64(c, "stable_pages"),
+               (unsigned long long)field_u64(c, "version"));
+    }
+    if (json_is_integer(json_object_get(r, "next")))
+        printf("(more from id %llu)\n", (unsigned long long)field_u64(r, "next"));
+}
+
 /* ---- messages ------------------------------------------------------------------------------ */
+
+/* The stage of a pending message in words. */
+static const char *stage_text(json_t *r)
+{
+    const char *stage = json_string_value(json_object_get(r, "stage"));
+    return stage && !strcmp(stage, "executing") ? "executing, paused across rounds"
+                                                : "waiting in the mempool";
+}
 
 /* True if a `receipt` result says "no receipt yet" ({"pending": true, ...}, docs/rpc.md). */
 static bool is_pending(json_t *r)
@@ -272,12 +378,13 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     unsigned delay_ms = 5;
+    char said[32] = ""; /* the stage last reported on stderr */
     for (;;) {
         json_t *params = json_pack("{s:s}", "message_id", id_hex);
         if (!params)
             return ST_OUT_OF_MEMORY;
         json_t *r = NULL;
-        status st = rpc_client_call(c->url, "receipt", params, &r, e);
+        status st = call(c, "receipt", params, &r, e);
         json_decref(params);
         if (st != ST_OK)
             return st;
@@ -285,8 +392,14 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
             *out = r;
             return ST_OK;
         }
-        json_decref(r);
         clock_gettime(CLOCK_MONOTONIC, &now);
+        const char *stage = json_string_value(json_object_get(r, "stage"));
+        if (now.tv_sec - start.tv_sec >= 2 && stage && strcmp(stage, said)) {
+            fprintf(stderr, "tally %s: waiting for %.16s...: %s\n", c->cmd, id_hex,
+                    stage_text(r));
+            snprintf(said, sizeof said, "%s", stage);
+        }
+        json_decref(r);
         if ((uint64_t)(now.tv_sec - start.tv_sec) >= c->timeout_s) {
             snprintf(e->message, sizeof e->message, "no receipt for %s after %llu s", id_hex,
                      (unsigned long long)c->timeout_s);
@@ -302,9 +415,11 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
 static status tip_height(client *c, uint64_t *height, rpc_error *e)
 {
     json_t *r = NULL;
-    status st = rpc_client_call(c->url, "status", NULL, &r, e);
-    if (st == ST_OK)
+    status st = call(c, "status", NULL, &r, e);
+    if (st == ST_OK) {
         *height = field_u64(r, "height");
+        c->max_message_bytes = field_u64(r, "max_message_bytes");
+    }
     json_decref(r);
     return st;
 }
@@ -317,7 +432,7 @@ static int send_message(client *c, ledger_message *m, const char *method, json_t
     rpc_error e = {0};
     status st = cli_key_read(c->keypath, pk, sk);
     if (st != ST_OK)
-        return fail(c, st, "cannot use the key file %s", c->keypath);
+        return fail(c, st, "%s", key_text(c->keypath, st));
     uint64_t height = 0;
     st = tip_height(c, &height, &e);
     if (st != ST_OK)
@@ -335,11 +450,17 @@ static int send_message(client *c, ledger_message *m, const char *method, json_t
     int rc = 0;
     if (st != ST_OK || !hex || !id_hex) {
         rc = fail(c, st != ST_OK ? st : ST_OUT_OF_MEMORY, "%s", "cannot sign the message");
+    } else if (c->max_message_bytes && strlen(hex) / 2 > c->max_message_bytes) {
+        char what[160]; /* checked here: the node would refuse it (HTTP 413 or the same error) */
+        snprintf(what, sizeof what, "the signed message is %zu bytes, above the chain's limit "
+                 "of %llu (genesis max_message_bytes)", strlen(hex) / 2,
+                 (unsigned long long)c->max_message_bytes);
+        rc = fail(c, ST_MESSAGE_TOO_LARGE, "%s", what);
     } else if (c->print_envelope) {
         printf("%s\n", hex);
     } else {
         json_t *params = json_pack("{s:s}", "envelope", hex), *r = NULL;
-        st = params ? rpc_client_call(c->url, method, params, &r, &e) : ST_OUT_OF_MEMORY;
+        st = params ? call(c, method, params, &r, &e) : ST_OUT_OF_MEMORY;
         json_decref(params);
         json_decref(r);
         if (st == ST_OK && c->no_wait)
@@ -354,11 +475,32 @@ static int send_message(client *c, ledger_message *m, const char *method, json_t
     return rc;
 }
 
+/* A module file must be a Wasm binary: text (the .wat format, or anything else) is refused
+ * here, before it is signed, stored in a block and charged, with a hint to compile it. */
+static status check_module(const client *c, const char *path, span bytes)
+{
+    static const uint8_t magic[4] = {0, 'a', 's', 'm'};
+    if (bytes.len >= 8 && !memcmp(bytes.ptr, magic, 4))
+        return ST_OK;
+    size_t n = strlen(path);
+    bool wat = (n > 4 && !strcmp(path + n - 4, ".wat")) ||
+               (n > 5 && !strcmp(path + n - 5, ".wast"));
+    fprintf(stderr, "tally %s: %s: %s: %s is not a WebAssembly binary module%s\n", c->cmd,
+            status_name(ST_MALFORMED_MAGIC), path, path,
+            wat || cli_is_printable(bytes)
+                ? " but text; compile it first, e.g. `wat2wasm FILE.wat -o FILE.wasm` (or\n"
+                  "clang --target=wasm32 for C, see docs/canisters.md)"
+                : "");
+    return ST_MALFORMED_MAGIC;
+}
+
 static status read_module(client *c, const char *path, buf *install_arg)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     status st = cli_read_file(path, &bytes, &len);
+    if (st == ST_OK)
+        st = check_module(c, path, span_of(bytes, len));
     if (st == ST_OK)
         st = scheduler_install_arg(span_of(bytes, len), span_of(c->arg.ptr, c->arg.len),
                                    install_arg);
@@ -380,6 +522,10 @@ static int run_install(client *c, bool upgrade)
         return fail(c, ST_BAD_CANISTER_ID, "'%s' is not a canister id", c->pos[0]);
     const char *path = c->pos[upgrade ? 1 : 0];
     status st = read_module(c, path, &arg);
+    if (st == ST_MALFORMED_MAGIC) {
+        buf_fini(&arg);
+        return 1; /* check_module said why */
+    }
     if (st != ST_OK) {
         buf_fini(&arg);
         return fail(c, st, "cannot read %s", path);
@@ -393,6 +539,13 @@ static int run_install(client *c, bool upgrade)
     if (rc || !r)
         return rc;
     buf reply = {0};
+    if (field_u64(r, "status") == ST_OK && c->json && !upgrade && field_bytes(r, "reply", &reply) &&
+        reply.len == 8) { /* the new canister's id, as text too */
+        char text[LEDGER_CANISTER_TEXT_SIZE];
+        ledger_canister_id_text(le64_load(reply.ptr), text);
+        json_object_set_new(r, "canister", json_string(text));
+        reply.len = 0;
+    }
     if (field_u64(r, "status") == ST_OK && !c->json) {
         uint64_t cid = m.canister_id;
         if (!upgrade && field_bytes(r, "reply", &reply) && reply.len == 8)
@@ -441,8 +594,11 @@ static int run_query(client *c)
     if (cli_canister_parse(c->pos[0], &cid) != ST_OK)
         return fail(c, ST_BAD_CANISTER_ID, "'%s' is not a canister id", c->pos[0]);
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    bool have_key = cli_key_read(c->keypath, pk, sk) == ST_OK;
+    status kst = cli_key_read(c->keypath, pk, sk);
+    bool have_key = kst == ST_OK;
     memset(sk, 0, sizeof sk);
+    if (!have_key && c->key_given) /* a key named on the command line is no fallback */
+        return fail(c, kst, "%s", key_text(c->keypath, kst));
     char *arg_hex = cli_hex_new(c->arg.ptr, c->arg.len);
     char *sender = have_key ? cli_hex_new(pk, sizeof pk) : NULL;
     json_t *params = arg_hex ? json_pack("{s:s, s:s, s:s}", "canister", c->pos[0], "method",
@@ -453,19 +609,11 @@ static int run_query(client *c)
     base_free(sender);
     rpc_error e = {0};
     json_t *r = NULL;
-    status st = params ? rpc_client_call(c->url, "query", params, &r, &e) : ST_OUT_OF_MEMORY;
+    status st = params ? call(c, "query", params, &r, &e) : ST_OUT_OF_MEMORY;
     json_decref(params);
     int rc = st == ST_OK ? print_outcome(c, r, false) : rpc_fail(c, st, &e);
     json_decref(r);
     return rc;
-}
-
-/* The stage of a pending message in words. */
-static const char *stage_text(json_t *r)
-{
-    const char *stage = json_string_value(json_object_get(r, "stage"));
-    return stage && !strcmp(stage, "executing") ? "executing, paused across rounds"
-                                                : "waiting in the mempool";
 }
 
 /* status, block, receipt: one RPC call, printed. */
@@ -476,9 +624,22 @@ static int run_info(client *c)
     uint64_t height;
     if (!strcmp(method, "status") && c->npos == 0) {
     } else if (!strcmp(method, "block") && c->npos <= 1) {
-        if (c->npos == 1 && !cli_u64_parse(c->pos[0], &height))
-            return fail(c, ST_BAD_ARGUMENT, "'%s' is not a block height", c->pos[0]);
-        params = c->npos ? json_pack("{s:I}", "height", (json_int_t)height) : NULL;
+        if (c->npos == 1 && !cli_u64_parse(c->pos[0], &height)) {
+            fail(c, ST_BAD_ARGUMENT, "'%s' is not a block height", c->pos[0]);
+            return 2;
+        }
+        params = json_pack("{s:b}", "verbose", c->verbose);
+        if (params && c->npos)
+            json_object_set_new(params, "height", json_integer((json_int_t)height));
+    } else if (!strcmp(method, "canisters") && c->npos == 0) {
+    } else if (!strcmp(method, "canister") && c->npos == 1) {
+        uint64_t cid;
+        if (cli_canister_parse(c->pos[0], &cid) != ST_OK) {
+            fail(c, ST_BAD_CANISTER_ID, "'%s' is not a canister id", c->pos[0]);
+            return 2;
+        }
+        method = "canister_info";
+        params = json_pack("{s:I}", "canister", (json_int_t)cid);
     } else if (!strcmp(method, "receipt") && c->npos == 1) {
         params = json_pack("{s:s}", "message_id", c->pos[0]);
     } else {
@@ -486,7 +647,7 @@ static int run_info(client *c)
         return 2;
     }
     rpc_error e = {0};
-    status st = rpc_client_call(c->url, method, params, &r, &e);
+    status st = call(c, method, params, &r, &e);
     json_decref(params);
     if (st != ST_OK)
         return rpc_fail(c, st, &e);
@@ -497,6 +658,10 @@ static int run_info(client *c)
         printf("pending (no receipt yet: %s)\n", stage_text(r));
     else if (!strcmp(method, "receipt"))
         rc = print_outcome(c, r, true);
+    else if (!strcmp(method, "canisters"))
+        print_canisters(r);
+    else if (!strcmp(method, "block"))
+        print_block(r);
     else
         print_fields(r);
     json_decref(r);
@@ -520,6 +685,8 @@ int cmd_client(int argc, char **argv)
             rc = 2;
         c.keypath = keypath;
     }
+    if (!rc && !c.node)
+        rc = cli_node_dir_check(c.cmd, c.dir, false); /* a missing --dir is no fallback */
     if (!rc) {
         resolve_url(&c);
         if (!strcmp(c.cmd, "deploy") || !strcmp(c.cmd, "upgrade"))

@@ -1,5 +1,6 @@
 /* cmd_init.c - `tally init` (create a node directory: the LMDB ledger with its genesis, the
  * admin key, node.json) and `tally key new|show` (user key files). File formats: docs/cli.md. */
+#include "node_dir.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -22,7 +23,9 @@ static void init_usage(FILE *out)
             "  --interval MS           least time between blocks (default 200)\n"
             "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
             "                          (docs/weights.md)\n"
-            "  --force                 replace an existing node directory's ledger and files\n"
+            "  --force                 replace an existing node directory: its ledger and files\n"
+            "                          are moved aside into DIR/replaced-N (printed), never\n"
+            "                          deleted; refused while a node runs on DIR\n"
             "Genesis options (the chain's rules, docs/formats.md \"Genesis record\"):\n");
     size_t n;
     const ledger_genesis_field *f = ledger_genesis_fields(&n);
@@ -57,15 +60,53 @@ static bool parse_count(const char *s, uint64_t *out)
     return m > 0;
 }
 
-/* Removes the files `tally init` makes, so that --force starts afresh. */
-static void remove_node_files(const char *dir)
+/* Moves the files `tally init` makes into a new DIR/replaced-N, so that --force starts afresh
+ * without destroying the old chain (its ledger may still be wanted). Prints where. */
+static bool move_node_files(const char *dir)
 {
     static const char *const names[] = {"data.mdb", "lock.mdb", "admin.key", "node.json",
-                                        "node.url", "node.lock"};
-    char path[4096];
-    for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++)
-        if (cli_path_join(path, sizeof path, dir, names[i]))
-            unlink(path);
+                                        "node.url", "debug.log"};
+    char aside[4096], from[4096], to[4096];
+    for (int n = 1; n < 10000; n++) {
+        snprintf(aside, sizeof aside, "%s/replaced-%d", dir, n);
+        if (mkdir(aside, 0700) == 0)
+            break;
+        if (errno != EEXIST) {
+            fprintf(stderr, "tally init: %s: %s: %s\n", aside, status_name(ST_IO_ERROR),
+                    strerror(errno));
+            return false;
+        }
+    }
+    for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++) {
+        if (!cli_path_join(from, sizeof from, dir, names[i]) ||
+            !cli_path_join(to, sizeof to, aside, names[i]))
+            return false;
+        if (rename(from, to) != 0 && errno != ENOENT) {
+            fprintf(stderr, "tally init: moving %s to %s: %s: %s\n", from, to,
+                    status_name(ST_IO_ERROR), strerror(errno));
+            return false;
+        }
+    }
+    printf("moved the old ledger and files of %s to %s\n", dir, aside);
+    return true;
+}
+
+/* Which field of a genesis scheduler_genesis_check or ledger_genesis_init refuse (for
+ * BAD_GENESIS: the message names it). */
+static const char *genesis_problem(const ledger_genesis *g)
+{
+    size_t n = strlen(g->chain_id);
+    if (n == 0 || n > LEDGER_CHAIN_ID_MAX)
+        return "chain_id (--chain-id): 1 to 64 bytes";
+    if (!g->slice_instructions)
+        return "slice_instructions: must not be 0";
+    if (!g->max_messages_per_round)
+        return "max_messages_per_round: must not be 0";
+    if (!g->max_heap_pages || g->max_heap_pages > LEDGER_HEAP_PAGES_MAX)
+        return "max_heap_pages: 1 to 65536";
+    if (g->max_message_bytes <= LEDGER_SIGNATURE_SIZE)
+        return "max_message_bytes (--max-message-bytes): more than 64";
+    return "a field out of range (docs/formats.md \"Genesis record\")";
 }
 
 static bool node_exists(const char *dir)
@@ -108,6 +149,16 @@ static bool genesis_option(ledger_genesis *g, const char *a, const char *v)
     return false;
 }
 
+static bool is_genesis_option(const char *a)
+{
+    size_t n;
+    const ledger_genesis_field *f = ledger_genesis_fields(&n);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].option && !strcmp(a, f[i].option))
+            return true;
+    return false;
+}
+
 static bool init_parse(int argc, char **argv, init_opts *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -117,8 +168,11 @@ static bool init_parse(int argc, char **argv, init_opts *o)
             o->force = true;
             continue;
         }
-        if (!v)
+        if (!v) {
+            fprintf(stderr, "tally init: %s: %s\n", a,
+                    strncmp(a, "--", 2) ? "unexpected argument" : "unknown option or no value");
             return false;
+        }
         i++;
         if (!strcmp(a, "--dir"))
             o->dir = v;
@@ -129,15 +183,23 @@ static bool init_parse(int argc, char **argv, init_opts *o)
         else if (!((!strcmp(a, "--interval") && cli_u64_parse(v, &o->interval_ms) &&
                     o->interval_ms <= 3600000) ||
                    (!strcmp(a, "--schedule") && schedule_parse(v, &o->g.schedule_version)) ||
-                   genesis_option(&o->g, a, v)))
+                   genesis_option(&o->g, a, v))) {
+            fprintf(stderr, "tally init: %s %s: %s\n", a, v,
+                    strncmp(a, "--", 2) ? "unexpected argument"
+                    : !strcmp(a, "--interval") ? "want milliseconds, 0 to 3600000"
+                    : !strcmp(a, "--schedule") ? "unknown schedule"
+                    : is_genesis_option(a) ? "want a count (4e9, 0x100 or 4000000000) that fits "
+                                             "the field"
+                    : "unknown option");
             return false;
+        }
     }
     return true;
 }
 
 /* Writes the genesis o->g, with chain id, time and admin key pk, into a fresh ledger at o->dir. */
 static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
-                          ledger_genesis *g)
+                          ledger_genesis *g, uint8_t genesis_hash[LEDGER_HASH_SIZE])
 {
     *g = o->g;
     if (o->chain_id) {
@@ -156,6 +218,15 @@ static status make_ledger(const init_opts *o, const uint8_t pk[LEDGER_PUBLIC_KEY
     st = ledger_open(o->dir, NULL, &lg);
     if (st == ST_OK)
         st = ledger_genesis_init(lg, g);
+    ledger_reader *rd = NULL;
+    ledger_block b0;
+    if (st == ST_OK)
+        st = ledger_read_begin(lg, &rd);
+    if (st == ST_OK)
+        st = ledger_block_get(rd, 0, &b0); /* block 0's parent hash is the genesis hash */
+    if (st == ST_OK)
+        memcpy(genesis_hash, b0.parent_hash, LEDGER_HASH_SIZE);
+    ledger_read_end(rd);
     ledger_close(lg);
     return st;
 }
@@ -178,14 +249,35 @@ int cmd_init(int argc, char **argv)
         init_usage(stderr);
         return 2;
     }
+    ledger_genesis want = o.g; /* checked before anything is created: no debris */
+    if (o.chain_id)
+        snprintf(want.chain_id, sizeof want.chain_id, "%.*s",
+                 strlen(o.chain_id) > LEDGER_CHAIN_ID_MAX ? 0 : LEDGER_CHAIN_ID_MAX, o.chain_id);
+    if (scheduler_genesis_check(&o.g) != ST_OK || !want.chain_id[0] ||
+        o.g.max_message_bytes <= LEDGER_SIGNATURE_SIZE) {
+        fprintf(stderr, "tally init: %s: %s\n", status_name(ST_BAD_GENESIS),
+                genesis_problem(&want));
+        return 2;
+    }
+    int lock_fd = -1;
     if (node_exists(o.dir)) {
         if (!o.force) {
             fprintf(stderr, "tally init: %s: %s: a node directory is already there (use "
                             "--force to replace it)\n", o.dir, status_name(ST_IO_ERROR));
             return 1;
         }
-        remove_node_files(o.dir);
+        char why[512];
+        bool running = false;
+        lock_fd = cli_node_lock(o.dir, &running, why, sizeof why); /* held until we exit */
+        if (lock_fd < 0) {
+            fprintf(stderr, "tally init: %s: %s%s\n", status_name(ST_IO_ERROR), why,
+                    running ? " (stop it first; --force does not replace a running node)" : "");
+            return 1;
+        }
+        if (!move_node_files(o.dir))
+            return 1;
     }
+    (void)lock_fd; /* open until exit: no node starts on the directory while it is rebuilt */
     if (mkdir(o.dir, 0700) != 0 && errno != EEXIST)
         return init_fail(o.dir, ST_IO_ERROR);
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
@@ -200,9 +292,14 @@ int cmd_init(int argc, char **argv)
     if (st != ST_OK)
         return init_fail(keypath, st);
     ledger_genesis g;
-    st = make_ledger(&o, pk, &g);
+    uint8_t ghash[LEDGER_HASH_SIZE];
+    st = make_ledger(&o, pk, &g, ghash);
     if (st != ST_OK) {
         unlink(keypath);
+        if (st == ST_BAD_GENESIS) {
+            fprintf(stderr, "tally init: genesis: %s: %s\n", status_name(st), genesis_problem(&g));
+            return 1;
+        }
         return init_fail("genesis", st);
     }
     cli_config cfg;
@@ -211,6 +308,8 @@ int cmd_init(int argc, char **argv)
         snprintf(cfg.listen, sizeof cfg.listen, "%s", o.listen);
     if (o.interval_ms)
         cfg.round_interval_ms = (uint32_t)o.interval_ms;
+    snprintf(cfg.chain_id, sizeof cfg.chain_id, "%s", g.chain_id);
+    ledger_hash_hex(ghash, cfg.genesis_hash);
     st = cli_config_write(o.dir, &cfg);
     if (st != ST_OK)
         return init_fail("node.json", st);
@@ -266,9 +365,12 @@ int cmd_key(int argc, char **argv)
     }
     memset(sk, 0, sizeof sk);
     if (st != ST_OK) {
+        bool is_new = !strcmp(argv[1], "new");
         fprintf(stderr, "tally key: %s: %s: %s\n", path, status_name(st),
-                st == ST_IO_ERROR ? "cannot read or write the file (exists already?)"
-                                  : status_message(st));
+                is_new && st == ST_IO_ERROR ? (access(path, F_OK) == 0
+                                                   ? "the file exists already (never overwritten)"
+                                                   : "cannot write the file")
+                                            : cli_key_problem(path, st));
         return 1;
     }
     char *h = cli_hex_new(pk, sizeof pk);

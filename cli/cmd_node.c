@@ -8,6 +8,7 @@
  * the RPC server's admitter thread commits the submits that wait in the handlers as groups
  * (rpc_server.c). A submit handler sleeps until its group is durable, so --threads also bounds
  * how many submits can share one mempool commit. */
+#include "node_dir.h"
 #include "query_pool.h"
 #include "rpc.h"
 #include "scheduler.h"
@@ -18,13 +19,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/file.h>
+#include <stddef.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 /* A round that faults (docs/reliability.md, "node-local faults") is retried after a pause that
  * doubles from the round interval (at least BACKOFF_MIN_MS) up to BACKOFF_MAX_MS. */
 enum { BACKOFF_MIN_MS = 10, BACKOFF_MAX_MS = 30000 };
+/* An idle node sleeps until a message arrives (the wake pipe); with --interval 0 it re-checks
+ * at most once a second instead of spinning. */
+enum { IDLE_RECHECK_MS = 1000 };
 
 static void usage(FILE *out)
 {
@@ -32,11 +37,14 @@ static void usage(FILE *out)
             "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
             "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
             "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
-            "                  [--query-cache MIB]\n\n"
+            "                  [--query-cache MIB] [--verify] [limits...]\n\n"
             "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
             "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
             "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
-            "SIGTERM stops it cleanly (exit 0).\n\n"
+            "SIGTERM stops it cleanly (exit 0). At start it checks the ledger file and its tip\n"
+            "(the stored state against the tip block's state root) and refuses to extend a\n"
+            "corrupt chain (CORRUPT_LEDGER, exit 1); ic0.debug_print lines name their canister\n"
+            "and also go to DIR/debug.log.\n\n"
             "  --dir DIR          node directory (default ./.tally)\n"
             "  --listen H:P       address (default from DIR/node.json, 127.0.0.1:7777);\n"
             "                     port 0 lets the system pick a free port\n"
@@ -56,7 +64,22 @@ static void usage(FILE *out)
             "  --query-budget I   query instructions per second per client address (default\n"
             "                     1e9; 0: unlimited); beyond it queries are refused with\n"
             "                     QUERY_BUDGET_EXCEEDED until it refills\n"
-            "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n");
+            "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n"
+            "  --verify           check the whole stored chain first (block links, every state\n"
+            "                     tree node, page and record; no re-execution: that is\n"
+            "                     `tally replay`), then serve\n"
+            "limits (docs/rpc.md \"Limits\"; 0 or absent: the default):\n"
+            "  --max-response BYTES       largest answer (default 16 MiB); beyond: an error\n"
+            "  --max-connections N        open connections in all (default 1000)\n"
+            "  --max-per-address N        open connections from one IP address (default 64)\n"
+            "  --request-deadline S       a request's headers and body must arrive within S\n"
+            "                             seconds (default 60)\n"
+            "  --sender-mempool BYTES     envelope bytes one sender may have waiting in the\n"
+            "                             mempool (default 64 MiB)\n"
+            "  --sender-rate BYTES        envelope bytes per second one sender may submit\n"
+            "                             (default 64 MiB)\n"
+            "  --min-free-disk BYTES      refuse admissions below this much free disk (default\n"
+            "                             256 MiB or 4 max_message_bytes); warns below twice it\n");
 }
 
 static int wake_pipe[2] = {-1, -1};
@@ -94,19 +117,70 @@ static void wait_wake(int ms)
         drain(wake_pipe[0]);
 }
 
-static void debug_print(void *user, span text)
+/* ic0.debug_print: "debug: [CANISTER] text" on stderr and in DIR/debug.log (user: its FILE,
+ * or NULL). Canister principals are the 8-byte id and 0x01 0x01 (scheduler/scheduler.c). */
+static void debug_print(void *user, span self, span text)
 {
-    (void)user;
-    fprintf(stderr, "debug: %.*s\n", (int)text.len, (const char *)text.ptr);
+    char who[LEDGER_CANISTER_TEXT_SIZE] = "?";
+    if (self.len == 10 && self.ptr[8] == 1 && self.ptr[9] == 1) {
+        uint64_t id = 0;
+        for (int i = 0; i < 8; i++)
+            id = id << 8 | self.ptr[i];
+        ledger_canister_id_text(id, who);
+    }
+    fprintf(stderr, "debug: [%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+    if (user) {
+        fprintf(user, "[%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+        fflush(user);
+    }
+}
+
+/* DIR/debug.log for appending (never through a symlink), or NULL with a warning. */
+static FILE *open_debug_log(const char *dir)
+{
+    char path[4096];
+    int fd = cli_path_join(path, sizeof path, dir, "debug.log")
+                 ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f) {
+        fprintf(stderr, "tally node: warning: cannot open %s/debug.log: %s\n", dir,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    return f;
 }
 
 typedef struct node_opts {
     const char *dir;
     const char *listen;
-    bool allow_public, quiet;
+    bool allow_public, quiet, verify;
     uint64_t interval_ms, max_body, threads, timeout_s;
     uint64_t query_threads, query_limit, query_budget, query_cache_mib;
+    uint64_t max_response, max_connections, max_per_address, deadline_s, sender_mempool,
+        sender_rate, min_free_disk;
 } node_opts;
+
+/* The numeric limit options: name and where it goes. */
+static uint64_t *limit_option(node_opts *o, const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } opts[] = {
+        {"--max-response", offsetof(node_opts, max_response)},
+        {"--max-connections", offsetof(node_opts, max_connections)},
+        {"--max-per-address", offsetof(node_opts, max_per_address)},
+        {"--request-deadline", offsetof(node_opts, deadline_s)},
+        {"--sender-mempool", offsetof(node_opts, sender_mempool)},
+        {"--sender-rate", offsetof(node_opts, sender_rate)},
+        {"--min-free-disk", offsetof(node_opts, min_free_disk)},
+    };
+    for (size_t i = 0; i < BASE_ARRAY_LEN(opts); i++)
+        if (!strcmp(name, opts[i].name))
+            return (uint64_t *)(void *)((char *)o + opts[i].offset);
+    return NULL;
+}
 
 /* The pause before retrying after `faults` faults in a row. */
 static uint64_t backoff_ms(const node_opts *o, int faults)
@@ -151,7 +225,7 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
             continue;
         }
         if (!work) {
-            wait_wake((int)o->interval_ms);
+            wait_wake(o->interval_ms ? (int)o->interval_ms : IDLE_RECHECK_MS);
             continue;
         }
         uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -168,6 +242,12 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
         status st = scheduler_round(s, ts, &info);
         pthread_mutex_unlock(lock);
         last_round = now_ns(CLOCK_MONOTONIC);
+        if (st == ST_CORRUPT_LEDGER) { /* not node-local: never extend a corrupt chain */
+            fprintf(stderr, "tally node: round failed: %s: the ledger is corrupt, stopping "
+                            "(check it with `tally node --verify`, or `tally replay`)\n",
+                    status_name(st));
+            return 1;
+        }
         if (st != ST_OK) {
             retry_at = fault_pause(o, "round", st, ++faults);
             continue;
@@ -200,6 +280,8 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             o->allow_public = true;
         else if (!strcmp(a, "--quiet"))
             o->quiet = true;
+        else if (!strcmp(a, "--verify"))
+            o->verify = true;
         else if (!strcmp(a, "--interval") && more && cli_u64_parse(argv[i + 1], &o->interval_ms))
             i++;
         else if (!strcmp(a, "--max-body") && more && cli_u64_parse(argv[i + 1], &o->max_body))
@@ -221,8 +303,19 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
                  cli_u64_parse(argv[i + 1], &o->query_cache_mib) && o->query_cache_mib &&
                  o->query_cache_mib <= (1u << 20))
             i++;
-        else
+        else if (limit_option(o, a) && more && cli_u64_parse(argv[i + 1], limit_option(o, a)))
+            i++;
+        else {
+            fprintf(stderr, "tally node: %s%s%s: %s\n", a, more ? " " : "", more ? argv[i + 1] : "",
+                    a[0] != '-' ? "unexpected argument" : "unknown option or bad value");
             return false;
+        }
+    }
+    if (o->max_connections > 100000 || o->max_per_address > 100000 ||
+        o->deadline_s > 86400 || (o->max_response && o->max_response < 4096)) {
+        fprintf(stderr, "tally node: a limit is out of range (connections up to 100000, "
+                        "deadline up to 86400 s, --max-response at least 4096)\n");
+        return false;
     }
     return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 && o->threads <= 64 &&
            o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096) &&
@@ -235,20 +328,15 @@ static int fail(const char *what, status st)
     return 1;
 }
 
-static bool write_url(const char *dir, uint16_t port, const char *listen)
+/* DIR/node.url through a temporary file and rename: never written through a planted link. */
+static void write_url(const char *dir, uint16_t port, const char *listen)
 {
-    char path[4096], url[160];
+    char url[160], why[512];
     const char *colon = strrchr(listen, ':');
     snprintf(url, sizeof url, "http://%.*s:%u/\n", (int)(colon - listen), listen, port);
-    if (!cli_path_join(path, sizeof path, dir, "node.url"))
-        return false;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return false;
-    bool ok = fputs(url, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
+    if (cli_file_replace(dir, "node.url", url, 0644, why, sizeof why) != ST_OK)
+        fprintf(stderr, "tally node: warning: cannot write node.url: %s\n", why);
     fprintf(stderr, "tally node: serving JSON-RPC on %s", url);
-    return ok;
 }
 
 static bool setup_signals(void)
@@ -269,20 +357,34 @@ static bool setup_signals(void)
     return true;
 }
 
-/* One node per directory: an exclusive lock on DIR/node.lock, held until the process exits. */
-static bool lock_dir(const char *dir)
+/* Lets the process hold `connections` sockets and its own files: raises the soft limit of
+ * open files up to the hard one if needed (the default 1024 would cap connections first). */
+static void raise_fd_limit(uint64_t connections)
 {
-    char path[4096];
-    if (!cli_path_join(path, sizeof path, dir, "node.lock"))
-        return false;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return false;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        return false;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= connections + 64)
+        return;
+    rlim_t want = (rlim_t)(connections + 64);
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Checks the tip (always) and the whole chain (--verify) before the node may extend it. */
+static bool check_ledger(ledger *lg, const node_opts *o)
+{
+    status st = ledger_verify_tip(lg);
+    if (st == ST_OK && o->verify) {
+        ledger_verify_report rep;
+        st = ledger_verify_chain(lg, &rep);
+        if (st == ST_OK)
+            fprintf(stderr, "tally node: verified %llu blocks and %llu state tree nodes\n",
+                    (unsigned long long)rep.blocks, (unsigned long long)rep.nodes);
     }
-    return true; /* fd stays open: the lock goes with the process */
+    if (st == ST_OK)
+        return true;
+    fprintf(stderr, "tally node: %s: %s: %s: %s; not extending this chain\n", o->dir,
+            status_name(st), status_message(st), ledger_fault_detail(lg));
+    return false;
 }
 
 /* Opens ledger and scheduler, serves, runs rounds; closes everything in reverse order. */
@@ -292,15 +394,23 @@ static int serve(const node_opts *o)
     scheduler *s = NULL;
     rpc_server *srv = NULL;
     query_pool *queries = NULL;
+    FILE *debug_log = NULL;
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    int rc = 1;
+    int rc = cli_node_dir_check("node", o->dir, true);
+    if (rc)
+        return rc;
+    rc = 1;
+    char why[512];
+    bool other = false;
+    int lock_fd = cli_node_lock(o->dir, &other, why, sizeof why);
+    if (lock_fd < 0) { /* one node per directory; the lock goes with the process */
+        fprintf(stderr, "tally node: %s: %s\n", status_name(ST_IO_ERROR), why);
+        return 1;
+    }
     status st = ledger_open(o->dir, NULL, &lg);
-    if (st != ST_OK)
+    if (st != ST_OK) {
+        close(lock_fd);
         return fail(o->dir, st);
-    if (!lock_dir(o->dir)) {
-        fprintf(stderr, "tally node: %s: IO_ERROR: another node is running on this directory\n",
-                o->dir);
-        goto out_ledger;
     }
     const ledger_genesis *g = ledger_genesis_of(lg);
     if (!g) {
@@ -308,7 +418,10 @@ static int serve(const node_opts *o)
         fprintf(stderr, "tally node: run `tally init --dir %s` first\n", o->dir);
         goto out_ledger;
     }
-    scheduler_options sopt = {.debug_sink = debug_print};
+    if (!check_ledger(lg, o))
+        goto out_ledger;
+    debug_log = open_debug_log(o->dir);
+    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = debug_log};
     st = scheduler_open(lg, &sopt, &s);
     if (st != ST_OK) {
         fail("scheduler", st);
@@ -335,7 +448,16 @@ static int serve(const node_opts *o)
     rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
                              .max_body = max_body, .threads = (unsigned)o->threads,
                              .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
-                             .queries = queries};
+                             .queries = queries,
+                             .max_response = (size_t)o->max_response,
+                             .max_connections = (unsigned)o->max_connections,
+                             .max_per_address = (unsigned)o->max_per_address,
+                             .request_deadline_s = (unsigned)o->deadline_s,
+                             .sender_mempool_bytes = o->sender_mempool,
+                             .sender_rate_bytes = o->sender_rate,
+                             .min_free_disk = o->min_free_disk,
+                             .dir = o->dir};
+    raise_fd_limit(o->max_connections ? o->max_connections : 1000);
     st = rpc_server_new(lg, s, &lock, &ro, &srv);
     if (st == ST_OK)
         st = rpc_server_start(srv);
@@ -345,8 +467,7 @@ static int serve(const node_opts *o)
                                         "--public)" : " (port in use?)");
         goto out_server;
     }
-    if (!write_url(o->dir, rpc_server_port(srv), o->listen))
-        fprintf(stderr, "tally node: warning: cannot write %s/node.url\n", o->dir);
+    write_url(o->dir, rpc_server_port(srv), o->listen);
     ledger_reader *rd = NULL;
     ledger_tip tip = {0};
     if (ledger_read_begin(lg, &rd) == ST_OK)
@@ -368,6 +489,8 @@ out_server:
     scheduler_close(s);
 out_ledger:
     ledger_close(lg);
+    if (debug_log)
+        fclose(debug_log);
     return rc;
 }
 

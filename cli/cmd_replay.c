@@ -2,6 +2,7 @@
  * from genesis with scheduler_replay() on a fresh ledger in a work directory (deleted
  * afterwards) and compares every state root, receipts root and block hash with the recorded
  * ones. Exit 0: "verified N blocks, state root R"; exit 1: the first divergence. */
+#include "node_dir.h"
 #include "rpc.h"
 #include "scheduler.h"
 
@@ -22,8 +23,11 @@ static void usage(FILE *out)
             "never written: a stopped node, or a copy of its directory) from genesis and\n"
             "compares each block's state root, receipts root and hash with the recorded ones\n"
             "for heights N..M (default: 1 to the tip; earlier blocks run but are not compared).\n"
-            "Progress goes to stderr. Prints \"verified K blocks, state root R\" and exits 0,\n"
-            "or prints the first divergence (height and what differs) and exits 1.\n\n"
+            "Progress goes to stderr (one line every few seconds when stderr is not a\n"
+            "terminal). Prints \"verified K blocks, state root R\" and exits 0 (an empty chain:\n"
+            "0 blocks and the genesis state root), or prints the first divergence (height and\n"
+            "what differs) and exits 1. A missing DIR, --from above --to or --to above the tip\n"
+            "are errors (exit 1, 2, 2).\n\n"
             "  --threads T   threads that check each block's signatures before it runs, 1-8\n"
             "                (default: the online processors, at most 8); results never\n"
             "                depend on it\n"
@@ -33,9 +37,9 @@ static void usage(FILE *out)
 }
 
 typedef struct progress {
-    struct timespec start, last;
+    struct timespec start, last, first_at;
     uint64_t first;
-    bool shown;
+    bool shown, tty;
 } progress;
 
 static double seconds(const struct timespec *a, const struct timespec *b)
@@ -43,23 +47,46 @@ static double seconds(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-/* At most twice a second, after the first second: blocks/s and the time left. */
+/* After the first second, at most twice a second on a terminal (one line rewritten) and every
+ * 5 s elsewhere (plain lines, for logs): blocks/s and the time left. The rate counts from the
+ * first executed block, not from the start (opening the ledgers is not replay speed). */
 static void on_progress(void *user, uint64_t height, uint64_t last)
 {
     progress *p = user;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (!p->first)
+    if (!p->first) {
         p->first = height;
-    double total = seconds(&p->start, &now);
-    if (total < 1.0 || seconds(&p->last, &now) < 0.5)
+        p->first_at = now;
+        return;
+    }
+    if (seconds(&p->start, &now) < 1.0 || seconds(&p->last, &now) < (p->tty ? 0.5 : 5.0))
         return;
     p->last = now;
-    double rate = (double)(height - p->first + 1) / total;
+    double run = seconds(&p->first_at, &now);
+    double rate = run > 0 ? (double)(height - p->first) / run : 0;
     double eta = rate > 0 ? (double)(last - height) / rate : 0;
-    fprintf(stderr, "\rreplay: block %llu of %llu, %.0f blocks/s, ETA %.0f s   ",
-            (unsigned long long)height, (unsigned long long)last, rate, eta);
-    p->shown = true;
+    fprintf(stderr, "%sreplay: block %llu of %llu, %.0f blocks/s, about %.0f s left%s",
+            p->tty ? "\r" : "", (unsigned long long)height, (unsigned long long)last, rate, eta,
+            p->tty ? "   " : "\n");
+    p->shown = p->tty;
+}
+
+/* The tip height of the node directory, to check --from and --to before replaying. */
+static status tip_height(const char *dir, uint64_t *height)
+{
+    ledger *lg = NULL;
+    ledger_reader *rd = NULL;
+    ledger_tip tip = {0};
+    status st = ledger_open(dir, NULL, &lg);
+    if (st == ST_OK)
+        st = ledger_read_begin(lg, &rd);
+    if (st == ST_OK)
+        st = ledger_tip_get(rd, &tip);
+    ledger_read_end(rd);
+    ledger_close(lg); /* before scheduler_replay opens it: one LMDB env per file and process */
+    *height = tip.height;
+    return st;
 }
 
 /* Deletes the plain files of dir, then dir (the work ledger has no subdirectories). */
@@ -107,6 +134,22 @@ int cmd_replay(int argc, char **argv)
             return 2;
         }
     }
+    int rc = cli_node_dir_check("replay", dir, true);
+    if (rc)
+        return rc;
+    uint64_t tip = 0;
+    status st = tip_height(dir, &tip);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally replay: %s: %s: %s\n", dir, status_name(st), status_message(st));
+        return 1;
+    }
+    if (to > tip || (to && from > to) || (!to && from > tip && tip > 0)) {
+        fprintf(stderr, "tally replay: --from %llu --to %llu: the tip is block %llu "
+                        "(--from must not be above --to, nor --to above the tip)\n",
+                (unsigned long long)from, (unsigned long long)(to ? to : tip),
+                (unsigned long long)tip);
+        return 2;
+    }
     char tmpl[4096];
     if (!work) {
         const char *tmp = getenv("TMPDIR");
@@ -117,13 +160,13 @@ int cmd_replay(int argc, char **argv)
         }
         work = tmpl;
     }
-    progress p = {0};
+    progress p = {.tty = isatty(STDERR_FILENO) == 1};
     clock_gettime(CLOCK_MONOTONIC, &p.start);
     p.last = p.start;
     scheduler_divergence div = {0};
     ledger_tip last = {0};
     scheduler_replay_options opt = {from, to, (uint32_t)threads, on_progress, &p};
-    status st = scheduler_replay(dir, work, &opt, &div, &last);
+    st = scheduler_replay(dir, work, &opt, &div, &last);
     if (p.shown)
         fputc('\n', stderr);
     if (!keep)

@@ -238,7 +238,8 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_
     engine_run_config rcfg;
     engine_run_config_default(&cfg, &rcfg);
     engine_instance *inst = NULL;
-    st = engine_instance_new(code, &rcfg, metered ? &imp : NULL, metered ? 1 : 0, &inst, &err);
+    st = engine_instance_new(code, &rcfg, metered ? &imp : NULL, metered ? 1 : 0, NULL, &inst,
+                             &err);
     if (st != ST_OK) {
         rc = fail("instantiate", st);
         goto out_free_instance;

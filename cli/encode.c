@@ -103,7 +103,8 @@ status cli_bytes_decode(const char *s, size_t len, buf *out)
 {
     size_t before = out->len;
     status st = cli_hex_decode(s, len, out);
-    if (st == ST_BAD_ARGUMENT) {
+    bool says_hex = len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    if (st == ST_BAD_ARGUMENT && !says_hex) { /* "0xg0" is bad hex, not base64 */
         out->len = before;
         st = cli_base64_decode(s, len, out);
     }

@@ -123,6 +123,17 @@ status cli_key_read(const char *path, uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
     return st;
 }
 
+const char *cli_key_problem(const char *path, status st)
+{
+    if (st == ST_BAD_KEY_FILE)
+        return status_message(st);
+    if (access(path, F_OK) != 0)
+        return errno == ENOENT ? "no such file" : strerror(errno);
+    if (access(path, R_OK) != 0)
+        return strerror(errno);
+    return status_message(st);
+}
+
 void cli_config_default(cli_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -148,6 +159,18 @@ status cli_config_read(const char *dir, cli_config *cfg)
     }
     json_t *listen = json_object_get(root, "listen");
     json_t *interval = json_object_get(root, "round_interval_ms");
+    json_t *chain = json_object_get(root, "chain_id");
+    json_t *genesis = json_object_get(root, "genesis_hash");
+    if ((chain && (!json_is_string(chain) || json_string_length(chain) >= sizeof cfg->chain_id)) ||
+        (genesis && (!json_is_string(genesis) ||
+                     json_string_length(genesis) != 2 * LEDGER_HASH_SIZE))) {
+        st = ST_BAD_ARGUMENT;
+        goto out_decref;
+    }
+    if (chain)
+        snprintf(cfg->chain_id, sizeof cfg->chain_id, "%s", json_string_value(chain));
+    if (genesis)
+        snprintf(cfg->genesis_hash, sizeof cfg->genesis_hash, "%s", json_string_value(genesis));
     if (listen) {
         if (!json_is_string(listen) || json_string_length(listen) >= sizeof cfg->listen) {
             st = ST_BAD_ARGUMENT;
@@ -175,6 +198,10 @@ status cli_config_write(const char *dir, const cli_config *cfg)
         return ST_BAD_ARGUMENT;
     json_t *root = json_pack("{s:s, s:I}", "listen", cfg->listen, "round_interval_ms",
                              (json_int_t)cfg->round_interval_ms);
+    if (root && cfg->chain_id[0])
+        json_object_set_new(root, "chain_id", json_string(cfg->chain_id));
+    if (root && cfg->genesis_hash[0])
+        json_object_set_new(root, "genesis_hash", json_string(cfg->genesis_hash));
     if (!root)
         return ST_OUT_OF_MEMORY;
     char *text = json_dumps(root, JSON_INDENT(2));
@@ -188,7 +215,7 @@ status cli_config_write(const char *dir, const cli_config *cfg)
         memcpy(withnl, text, n);
         withnl[n] = '\n';
         withnl[n + 1] = '\0';
-        unlink(path);
+        unlink(path); /* a planted link is removed, not followed (write_new: O_EXCL) */
         st = write_new(path, withnl, 0644);
         base_free(withnl);
     }

@@ -1,10 +1,22 @@
 /* main.c - the `tally` command: dispatches subcommands. The only place (with the other cli/
  * files) that parses argv. Every subcommand has --help; errors go to stderr with the status
  * name and a non-zero exit (DESIGN.md "cli"). */
+#include "bench.h"
 #include "cli.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* `tally bench`: the node and Candid benchmarks are here (bench_node.c, bench_candid.c), the
+ * others in bench/. */
+static int cmd_bench(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "node"))
+        return bench_node(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "candid"))
+        return bench_candid(argc - 1, argv + 1);
+    return bench_main(argc, argv);
+}
 
 static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
@@ -21,6 +33,8 @@ static const cli_command commands[] = {
     {"status", "show the node's chain, height and roots", cmd_client},
     {"block", "show a block", cmd_client},
     {"receipt", "show the receipt of a message", cmd_client},
+    {"canisters", "list the canisters", cmd_client},
+    {"canister", "show one canister (module hash, controllers, memory, status)", cmd_client},
     {"replay", "re-execute a node's blocks and verify every root", cmd_replay},
 };
 

@@ -22,7 +22,8 @@ status cli_hex_decode(const char *s, size_t len, buf *out);
 /* Decodes standard base64 (RFC 4648, padding optional) into *out (appended).
  * ST_OK, ST_BAD_ARGUMENT, ST_OUT_OF_MEMORY. */
 status cli_base64_decode(const char *s, size_t len, buf *out);
-/* A byte field of an RPC request: hex if the string is hex, else base64. */
+/* A byte field of an RPC request: hex if the string is hex, else base64; a "0x" prefix means
+ * hex only ("0xg0" is ST_BAD_ARGUMENT, not base64). */
 status cli_bytes_decode(const char *s, size_t len, buf *out);
 /* Exactly 32 bytes of hex into out. ST_OK or ST_BAD_ARGUMENT. */
 status cli_hash_parse(const char *s, uint8_t out[LEDGER_HASH_SIZE]);
@@ -49,10 +50,18 @@ status cli_key_write(const char *path, const uint8_t seed[LEDGER_SEED_SIZE]);
 status cli_key_read(const char *path, uint8_t pk[LEDGER_PUBLIC_KEY_SIZE],
                     uint8_t sk[LEDGER_SECRET_KEY_SIZE]);
 
+/* Why a key file could not be used, for messages: "no such file", the errno text, or the
+ * status's message. */
+const char *cli_key_problem(const char *path, status st);
+
 /* The node directory's config, DIR/node.json. */
 typedef struct cli_config {
     char listen[128];         /* "127.0.0.1:7777" */
     uint32_t round_interval_ms; /* least time between two blocks */
+    /* The chain this directory belongs to, written by `tally init` ("" in directories made
+     * before they were recorded): clients refuse a node that serves another chain. */
+    char chain_id[LEDGER_CHAIN_ID_MAX + 1];
+    char genesis_hash[2 * LEDGER_HASH_SIZE + 1]; /* hex: block 0's parent hash */
 } cli_config;
 
 void cli_config_default(cli_config *cfg);
@@ -77,6 +86,16 @@ typedef struct rpc_server_options {
     unsigned threads;       /* HTTP worker threads */
     unsigned timeout_s;     /* idle connection timeout */
     int wake_fd;            /* written (one byte) when a message enters the mempool; -1: none */
+    /* Limits (docs/rpc.md "Limits"); 0 means the default given. */
+    size_t max_response;        /* bytes of one HTTP answer (16 MiB) */
+    unsigned max_connections;   /* open connections in all (1000) */
+    unsigned max_per_address;   /* open connections from one IP address (64) */
+    unsigned request_deadline_s; /* headers and body of a request must arrive within this (60) */
+    uint64_t sender_mempool_bytes; /* envelope bytes one sender may have waiting (64 MiB) */
+    uint64_t sender_rate_bytes;    /* envelope bytes per second one sender may submit (64 MiB) */
+    uint64_t min_free_disk;     /* admissions are refused below this many free bytes (256 MiB
+                                 * or 4 max_message_bytes, the larger); UINT64_MAX: no check */
+    const char *dir;            /* the node directory (its file system's free space); NULL */
     struct query_pool *queries; /* runs `query` (query_pool.h); NULL: on the caller's thread
                                    under the scheduler lock */
 } rpc_server_options;

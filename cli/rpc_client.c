@@ -173,18 +173,20 @@ status rpc_client_post(const char *url, const char *body, size_t len, int *http_
                       path, host, port, len);
     status st = ST_OK;
     buf in = {0};
-    if (hn < 0 || (size_t)hn >= sizeof head || !send_all(fd, head, (size_t)hn) ||
-        !send_all(fd, body, len)) {
+    bool sent = hn >= 0 && (size_t)hn < sizeof head && send_all(fd, head, (size_t)hn) &&
+                send_all(fd, body, len);
+    /* A node that refuses a request early (413: body too large) answers and closes while the
+     * body is still being sent: read its answer anyway, it says what happened. */
+    shutdown(fd, SHUT_WR);
+    st = recv_all(fd, &in, err);
+    char *b = NULL;
+    size_t blen = 0;
+    if (st == ST_OK)
+        st = parse_response(&in, http_status, &b, &blen, err);
+    if (st != ST_OK && !sent) {
         st = fail(err, ST_IO_ERROR, "cannot send the request to %s:%s", host, port);
         goto out_close;
     }
-    shutdown(fd, SHUT_WR);
-    st = recv_all(fd, &in, err);
-    if (st != ST_OK)
-        goto out_close;
-    char *b = NULL;
-    size_t blen = 0;
-    st = parse_response(&in, http_status, &b, &blen, err);
     if (st != ST_OK)
         goto out_close;
     char *copy = base_alloc(blen + 1);

@@ -18,9 +18,13 @@
  * the scheduler lock; LMDB serialises its writes with the round's commit. */
 #include "rpc.h"
 #include "query_pool.h"
+#include "rpc_limits.h"
+#include "rpc_views.h"
 #include "scheduler.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -90,6 +94,9 @@ struct rpc_server {
     struct MHD_Daemon *daemon;
     admitter adm;
     method_cache mc;
+    rpc_senders *senders;          /* per-sender mempool shares and rates */
+    char dir[4096];                /* the node directory ("" unknown): free disk space */
+    _Atomic uint64_t disk_warned;  /* monotonic s of the last low-disk warning */
 };
 
 /* The error of one call, before it becomes a JSON-RPC error object. */
@@ -99,6 +106,7 @@ typedef struct call_error {
     status st; /* for RPC_TALLY_ERROR */
     admit_group *group; /* inside a JSON-RPC batch: submits join it instead of waiting alone */
     const uint8_t *client; /* the client's address (16 bytes): its query budget */
+    size_t budget;      /* bytes the answer may still take (max_response less what is built) */
 } call_error;
 
 static json_t *invalid(call_error *e, const char *fmt, ...)
@@ -123,6 +131,16 @@ static json_t *tally_error(call_error *e, status st, const char *what)
 static json_t *no_memory(call_error *e)
 {
     return tally_error(e, ST_OUT_OF_MEMORY, "");
+}
+
+/* An answer of `need` bytes does not fit what is left of the response size limit. */
+static json_t *too_large(call_error *e, size_t need)
+{
+    tally_error(e, ST_RESPONSE_TOO_LARGE, "");
+    snprintf(e->message, sizeof e->message,
+             "the answer needs about %zu bytes and %zu are left of the node's response limit "
+             "(--max-response); ask for less per request", need, e->budget);
+    return NULL;
 }
 
 /* ---- parameters ----------------------------------------------------------------------------- */
@@ -189,22 +207,8 @@ static bool param_canister(json_t *params, uint64_t *id, call_error *e)
     return true;
 }
 
-static json_t *hex_json(const uint8_t *p, size_t n)
-{
-    char *h = cli_hex_new(p, n);
-    if (!h)
-        return NULL;
-    json_t *v = json_string(h);
-    base_free(h);
-    return v;
-}
-
-static json_t *canister_json(uint64_t id)
-{
-    char text[LEDGER_CANISTER_TEXT_SIZE];
-    ledger_canister_id_text(id, text);
-    return json_string(text);
-}
+#define hex_json rpc_hex_json /* rpc_views.c */
+#define canister_json rpc_canister_json
 
 /* ---- group commit: the admitter -------------------------------------------------------------- */
 
@@ -477,11 +481,56 @@ static status method_check(rpc_server *srv, uint64_t id, const uint8_t hash[LEDG
     return cache_lookup(&srv->mc, now, method, found) == ST_OK ? ST_OK : ST_OUT_OF_MEMORY;
 }
 
+/* Install and upgrade: what would make the message fail whatever the state does, refused
+ * before it is stored (a refused install still costs its bytes in a block forever): an install
+ * not signed by the genesis admin key, an upgrade not signed by a controller, an argument that
+ * is not (u32 length, a Wasm binary, init argument). Mirrors scheduler/round.c. */
+static bool admit_install(rpc_server *srv, const ledger_message *m, call_error *e)
+{
+    uint32_t mlen = m->arg.len >= 4 ? le32_load(m->arg.ptr) : 0;
+    if (m->arg.len < 8 || mlen < 4 || mlen > m->arg.len - 4 ||
+        memcmp(m->arg.ptr + 4, "\0asm", 4) != 0)
+        return tally_error(e, ST_BAD_INSTALL_ARG, "install argument (want a Wasm binary module)"),
+               false;
+    const ledger_genesis *g = ledger_genesis_of(srv->lg);
+    if (m->kind == LEDGER_MSG_INSTALL) {
+        if (m->canister_id == LEDGER_CANISTER_NONE &&
+            !memcmp(m->sender, g->admin_public_key, LEDGER_PUBLIC_KEY_SIZE))
+            return true;
+        tally_error(e, ST_NOT_AUTHORIZED, "");
+        snprintf(e->message, sizeof e->message, "only the admin key of the genesis may deploy "
+                 "(sign with the node directory's admin.key)");
+        return false;
+    }
+    ledger_reader *rd = NULL;
+    ledger_canister rec;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st == ST_OK)
+        st = ledger_canister_get(rd, m->canister_id, &rec);
+    ledger_read_end(rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "canister"), false;
+    for (uint32_t i = 0; i < rec.controller_count; i++)
+        if (!memcmp(rec.controllers[i], m->sender, LEDGER_PUBLIC_KEY_SIZE))
+            return true;
+    char text[LEDGER_CANISTER_TEXT_SIZE];
+    ledger_canister_id_text(m->canister_id, text);
+    tally_error(e, ST_NOT_AUTHORIZED, "");
+    snprintf(e->message, sizeof e->message,
+             "the sender is not a controller of canister %s: only a controller may upgrade it",
+             text);
+    return false;
+}
+
 /* Node-level admission beyond the ledger's: an update or upgrade must name a canister that
- * exists, and an update a method it exports (the IC rejects such ingress too). Reads the last
- * committed state; takes the scheduler lock only for code not seen before. */
+ * exists, and an update a method it exports (the IC rejects such ingress too); installs and
+ * upgrades as admit_install. Reads the last committed state; takes the scheduler lock only for
+ * code not seen before. */
 static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e)
 {
+    if ((m->kind == LEDGER_MSG_INSTALL || m->kind == LEDGER_MSG_UPGRADE) &&
+        !admit_install(srv, m, e))
+        return false;
     if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE)
         return true;
     uint8_t hash[LEDGER_HASH_SIZE];
@@ -498,6 +547,63 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
         return tally_error(e, ST_METHOD_NOT_FOUND, what), false;
     }
     return true;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Refuses admissions while the node's disk has less than min_free_disk free, and warns on
+ * stderr (at most once a minute) below twice that: a full disk would fault every round. */
+static bool admit_disk(rpc_server *srv, call_error *e)
+{
+    uint64_t min = srv->opt.min_free_disk;
+    if (!srv->dir[0] || min == UINT64_MAX)
+        return true;
+    uint64_t avail = rpc_disk_free(srv->dir);
+    if (avail >= 2 * min || avail == UINT64_MAX)
+        return true;
+    uint64_t now_s = mono_ns() / 1000000000u, last = atomic_load(&srv->disk_warned);
+    if ((last == 0 || now_s - last >= 60) &&
+        atomic_compare_exchange_strong(&srv->disk_warned, &last, now_s ? now_s : 1))
+        fprintf(stderr, "tally node: warning: %llu MiB free on the disk of %s; admissions stop "
+                        "below %llu MiB\n", (unsigned long long)(avail >> 20), srv->dir,
+                (unsigned long long)(min >> 20));
+    if (avail >= min)
+        return true;
+    tally_error(e, ST_DISK_FULL, "");
+    snprintf(e->message, sizeof e->message, "%llu MiB free on the node's disk, below its "
+             "reserve of %llu MiB: admissions are refused until space is freed",
+             (unsigned long long)(avail >> 20), (unsigned long long)(min >> 20));
+    return false;
+}
+
+static bool in_mempool(void *ctx, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(((rpc_server *)ctx)->lg, &rd);
+    if (st == ST_OK)
+        st = ledger_mempool_find(rd, id, NULL);
+    ledger_read_end(rd);
+    return st != ST_NOT_FOUND; /* a fault keeps counting it: never frees a share by mistake */
+}
+
+/* The sender's share of the mempool and its rate (rpc_limits.c). */
+static bool admit_sender(rpc_server *srv, const ledger_message *m, const admit_item *it,
+                         call_error *e)
+{
+    char why[200];
+    status st = rpc_senders_admit(srv->senders, m->sender, it->id, it->env.len, mono_ns(),
+                                  in_mempool, srv, why, sizeof why);
+    if (st == ST_OK)
+        return true;
+    tally_error(e, st, "");
+    if (st == ST_RATE_LIMITED)
+        snprintf(e->message, sizeof e->message, "%s", why);
+    return false;
 }
 
 /* submit, deploy and upgrade: admit a signed envelope into the mempool. want_kind < 0: any.
@@ -524,7 +630,7 @@ static json_t *submit_kind(rpc_server *srv, json_t *params, int want_kind, call_
                 want_kind == LEDGER_MSG_INSTALL ? "install" : "upgrade");
         goto out_item;
     }
-    if (!admit_target(srv, &m, e))
+    if (!admit_target(srv, &m, e) || !admit_disk(srv, e) || !admit_sender(srv, &m, it, e))
         goto out_item;
     result = json_object();
     if (!result || json_object_set_new(result, "message_id", hex_json(it->id, sizeof it->id))) {
@@ -541,6 +647,7 @@ static json_t *submit_kind(rpc_server *srv, json_t *params, int want_kind, call_
     }
     admit_wait(srv, &it, 1);
     if (it->st != ST_OK) {
+        rpc_senders_undo(srv->senders, m.sender, it->id);
         json_decref(result);
         result = tally_error(e, it->st, "admission");
     }
@@ -707,8 +814,16 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
     while (pending < MEMPOOL_COUNT_MAX && ledger_mempool_next(rd, &seq, &env, NULL) == ST_OK)
         pending++; /* counted, not hashed: the ids are not needed */
     const ledger_genesis *g = ledger_genesis_of(srv->lg);
-    result = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
-                       g->chain_id, "height", (json_int_t)tip.height, "block_hash",
+    ledger_block b0;
+    st = ledger_block_get(rd, 0, &b0); /* its parent hash is the genesis hash */
+    if (st != ST_OK) {
+        tally_error(e, st, "block 0");
+        goto out_read;
+    }
+    result = json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                       "chain_id",
+                       g->chain_id, "genesis_hash", hex_json(b0.parent_hash, LEDGER_HASH_SIZE),
+                       "height", (json_int_t)tip.height, "block_hash",
                        hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",
                        hex_json(tip.state_root, LEDGER_HASH_SIZE), "receipts_root",
                        hex_json(tip.receipts_root, LEDGER_HASH_SIZE), "timestamp_ns",
@@ -754,9 +869,11 @@ static json_t *block_json(const ledger_block *b)
 
 static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
 {
-    json_t *h = json_object_get(params, "height");
+    json_t *h = json_object_get(params, "height"), *verbose = json_object_get(params, "verbose");
     if (h && (!json_is_integer(h) || json_integer_value(h) < 0))
         return invalid(e, "parameter 'height' must be a non-negative integer");
+    if (verbose && !json_is_boolean(verbose))
+        return invalid(e, "parameter 'verbose' must be true or false");
     ledger_reader *rd = NULL;
     status st = ledger_read_begin(srv->lg, &rd);
     if (st != ST_OK)
@@ -767,10 +884,22 @@ static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
     st = ledger_tip_get(rd, &tip);
     if (st == ST_OK)
         st = ledger_block_get(rd, h ? (uint64_t)json_integer_value(h) : tip.height, &b);
+    /* its size before it is built: 67 bytes per message id, 400 for the rest */
+    size_t need = 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3);
     if (st != ST_OK)
         tally_error(e, st, "block");
+    else if (need > e->budget)
+        too_large(e, need);
     else if (!(result = block_json(&b)))
         no_memory(e);
+    bool over = false;
+    json_t *details = result && json_is_true(verbose)
+                          ? rpc_block_messages_json(rd, &b, e->budget - need, &over) : NULL;
+    if (result && json_is_true(verbose) &&
+        (!details || json_object_set_new(result, "message_details", details) != 0)) {
+        json_decref(result);
+        result = over ? too_large(e, e->budget + 1) : no_memory(e);
+    }
     ledger_read_end(rd);
     return result;
 }
@@ -842,6 +971,52 @@ out_read:
     return result;
 }
 
+/* canisters {from?, limit?}: the canisters with ids from..from+limit-1 that exist (default
+ * 1 and 1000), in short; "next" is the id to ask from for more, or null. */
+static json_t *m_canisters(rpc_server *srv, json_t *params, call_error *e)
+{
+    json_t *jf = json_object_get(params, "from"), *jl = json_object_get(params, "limit");
+    if ((jf && (!json_is_integer(jf) || json_integer_value(jf) < 1)) ||
+        (jl && (!json_is_integer(jl) || json_integer_value(jl) < 1 ||
+                json_integer_value(jl) > 10000)))
+        return invalid(e, "'from' must be an id >= 1 and 'limit' 1 to 10000");
+    uint64_t from = jf ? (uint64_t)json_integer_value(jf) : 1;
+    uint64_t limit = jl ? (uint64_t)json_integer_value(jl) : 1000;
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st != ST_OK)
+        return tally_error(e, st, "ledger");
+    ledger_tip tip;
+    json_t *list = NULL, *result = NULL;
+    st = ledger_tip_get(rd, &tip);
+    if (st != ST_OK) {
+        tally_error(e, st, "tip");
+        goto out_read;
+    }
+    if (limit * 400 > e->budget) {
+        too_large(e, limit * 400);
+        goto out_read;
+    }
+    list = json_array();
+    uint64_t id = from;
+    for (; list && id < tip.next_canister_id && id - from < limit; id++) {
+        json_t *c = rpc_canister_summary_json(rd, id);
+        if (c && json_array_append_new(list, c) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    result = list ? json_pack("{s:o, s:o}", "canisters", list, "next",
+                              id < tip.next_canister_id ? json_integer((json_int_t)id)
+                                                        : json_null())
+                  : NULL;
+    if (!result)
+        no_memory(e);
+out_read:
+    ledger_read_end(rd);
+    return result;
+}
+
 /* ---- JSON-RPC framing ---------------------------------------------------------------------- */
 
 typedef json_t *(*method_fn)(rpc_server *srv, json_t *params, call_error *e);
@@ -852,7 +1027,7 @@ static const struct {
 } methods[] = {
     {"submit", m_submit},   {"deploy", m_deploy},         {"upgrade", m_upgrade},
     {"receipt", m_receipt}, {"query", m_query},           {"status", m_status},
-    {"block", m_block},     {"canister_info", m_canister_info},
+    {"block", m_block},     {"canister_info", m_canister_info}, {"canisters", m_canisters},
 };
 
 static json_t *error_response(json_t *id, const call_error *e)
@@ -877,14 +1052,15 @@ static json_t *simple_error(int code, const char *msg)
 /* One request object; NULL for a notification (no "id"). In a JSON-RPC batch, group collects
  * the submits (see handle_batch); else NULL. */
 static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group,
-                          const uint8_t *client)
+                          const uint8_t *client, size_t budget, bool *over)
 {
     json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
     if (id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id))
         id = NULL;
     json_t *version = json_object_get(req, "jsonrpc"), *method = json_object_get(req, "method");
     json_t *params = json_object_get(req, "params");
-    call_error e = {.code = RPC_INVALID_REQUEST, .group = group, .client = client};
+    call_error e = {.code = RPC_INVALID_REQUEST, .group = group, .client = client,
+                    .budget = budget};
     if (!json_is_object(req) || !json_is_string(version) ||
         strcmp(json_string_value(version), "2.0") || !json_is_string(method) ||
         (json_object_get(req, "id") && !id)) {
@@ -907,6 +1083,12 @@ static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group,
         result = fn(srv, params ? params : empty, &e);
         json_decref(empty);
     }
+    if (result && rpc_json_size(result) + 64 > budget) { /* built, but over: refuse it */
+        size_t size = rpc_json_size(result) + 64;
+        json_decref(result);
+        result = too_large(&e, size);
+    }
+    *over = !result && e.code == RPC_TALLY_ERROR && e.st == ST_RESPONSE_TOO_LARGE;
     if (!id && !json_object_get(req, "id")) {
         json_decref(result);
         return NULL; /* a notification: no response at all */
@@ -945,11 +1127,27 @@ static json_t *handle_batch(rpc_server *srv, json_t *reqs, const uint8_t *client
     size_t *slots = base_alloc(json_array_size(reqs) * sizeof *slots);
     if (!out || !slots)
         goto out_nomem;
-    size_t i;
+    size_t i, used = 2, cap = srv->opt.max_response; /* "[]" */
     json_t *req;
     json_array_foreach(reqs, i, req) {
         size_t before = g.n, slot = json_array_size(out);
-        json_t *r = handle_one(srv, req, &g, client);
+        bool over = false;
+        json_t *r = handle_one(srv, req, &g, client, used < cap ? cap - used : 0, &over);
+        if (r)
+            used += rpc_json_size(r) + 1;
+        if (over || used > cap) { /* the batch's answers would pass the limit: refuse it all,
+                                   * its submits unadmitted, the rest of it not run */
+            json_decref(r);
+            json_decref(out);
+            group_fini(&g);
+            base_free(slots);
+            call_error e = {0};
+            tally_error(&e, ST_RESPONSE_TOO_LARGE, "");
+            snprintf(e.message, sizeof e.message, "the answers to this batch would exceed the "
+                     "node's response limit of %zu bytes (--max-response); send smaller batches",
+                     cap);
+            return error_response(NULL, &e);
+        }
         if (r && json_array_append_new(out, r) != 0)
             r = NULL;
         if (g.n > before)
@@ -970,14 +1168,28 @@ out_nomem:
     return simple_error(RPC_INTERNAL_ERROR, "out of memory");
 }
 
-char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
+/* True if the request is one notification or a batch of them only: no answer is due. */
+static bool notifications_only(json_t *req)
 {
-    static const uint8_t loopback[16] = {[15] = 1};
-    return rpc_server_handle_from(srv, loopback, body, len);
+    if (json_is_object(req))
+        return json_object_get(req, "id") == NULL && json_is_string(json_object_get(req, "method"));
+    if (!json_is_array(req) || json_array_size(req) == 0)
+        return false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(req, i, r) if (!notifications_only(r) || json_is_array(r)) return false;
+    return true;
 }
 
-char *rpc_server_handle_from(rpc_server *srv, const uint8_t client[16], const char *body,
-                             size_t len)
+/* The answer when no answer could be built (out of memory): never an empty 204. */
+static const char internal_error[] =
+    "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":\"internal error: the "
+    "answer could not be built (out of memory)\"},\"id\":null}";
+
+/* As rpc_server_handle; *due says whether an answer is due (false: notifications only), so
+ * that a NULL answer that was due becomes internal_error. */
+static char *handle_text(rpc_server *srv, const uint8_t client[16], const char *body,
+                         size_t len, bool *due)
 {
     json_error_t jerr;
     json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -990,22 +1202,61 @@ char *rpc_server_handle_from(rpc_server *srv, const uint8_t client[16], const ch
     } else if (json_is_array(req)) {
         resp = handle_batch(srv, req, client);
     } else {
-        resp = handle_one(srv, req, NULL, client);
+        bool over;
+        resp = handle_one(srv, req, NULL, client, srv->opt.max_response, &over);
     }
+    *due = !req || !notifications_only(req);
     json_decref(req);
-    if (!resp)
-        return NULL;
-    char *text = json_dumps(resp, JSON_COMPACT);
+    char *text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
     json_decref(resp);
+    if (!text && *due) {
+        text = base_alloc(sizeof internal_error);
+        if (text)
+            memcpy(text, internal_error, sizeof internal_error);
+    }
     return text;
 }
+
+char *rpc_server_handle(rpc_server *srv, const char *body, size_t len)
+{
+    static const uint8_t loopback[16] = {[15] = 1};
+    bool due;
+    return handle_text(srv, loopback, body, len, &due);
+}
+
+char *rpc_server_handle_from(rpc_server *srv, const uint8_t client[16], const char *body,
+                             size_t len)
+{
+    bool due;
+    return handle_text(srv, client, body, len, &due);
+}
+
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
 typedef struct http_request {
     buf body;
     bool too_large;
+    bool headers_done; /* on_request has seen the headers */
+    uint64_t start_ns; /* when the request line arrived (on_uri) */
 } http_request;
+
+/* Called by libmicrohttpd when a request line arrives: the request's state starts here, so
+ * the deadline covers the headers too (a byte every few seconds keeps an idle timeout from
+ * ever firing; the deadline does not move). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls, (void)uri, (void)c;
+    http_request *req = base_calloc(1, sizeof *req);
+    if (req)
+        req->start_ns = mono_ns();
+    return req;
+}
+
+static bool past_deadline(const rpc_server *srv, const http_request *req)
+{
+    return mono_ns() - req->start_ns > (uint64_t)srv->opt.request_deadline_s * 1000000000u;
+}
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, char *text)
 {
@@ -1031,6 +1282,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, int r
     return text ? send_text(c, code, text) : MHD_NO;
 }
 
+/* 413, saying the limit (the client may have sent a module above max_message_bytes). */
+static enum MHD_Result body_too_large(struct MHD_Connection *c, const rpc_server *srv)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "request body too large: the node takes at most %zu bytes "
+             "(tally node --max-body; messages up to %u bytes, genesis max_message_bytes)",
+             srv->opt.max_body, srv->max_message_bytes);
+    return send_error(c, 413, RPC_INVALID_REQUEST, msg);
+}
+
 /* The connection's peer address as 16 bytes (IPv4 mapped into IPv6; all zeros if unknown). */
 static void client_address(struct MHD_Connection *c, uint8_t out[16])
 {
@@ -1054,7 +1315,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rpc_server *srv = cls;
     http_request *req = *con_cls;
     (void)version;
-    if (!req) {
+    if (!req) /* on_uri could not allocate */
+        return MHD_NO;
+    if (!req->headers_done) {
+        req->headers_done = true;
+        if (past_deadline(srv, req))
+            return send_error(c, MHD_HTTP_REQUEST_TIMEOUT, RPC_INVALID_REQUEST,
+                              "the request headers took longer than the node's deadline");
+        if (rpc_content_length_conflict(c))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, RPC_INVALID_REQUEST,
+                              "two different Content-Length headers");
         if (strcmp(method, "POST"))
             return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, RPC_INVALID_REQUEST,
                               "use HTTP POST with a JSON-RPC 2.0 body");
@@ -1062,14 +1332,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(c, MHD_HTTP_NOT_FOUND, RPC_INVALID_REQUEST, "the endpoint is /");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > srv->opt.max_body)
-            return send_error(c, 413, RPC_INVALID_REQUEST,
-                              "request body too large");
-        req = base_calloc(1, sizeof *req);
-        if (!req)
-            return MHD_NO;
-        *con_cls = req;
+            return body_too_large(c, srv);
         return MHD_YES;
     }
+    if (past_deadline(srv, req)) /* a body trickling in: close the connection */
+        return MHD_NO;
     if (*upload_size) {
         if (!req->too_large && req->body.len + *upload_size > srv->opt.max_body)
             req->too_large = true;
@@ -1079,11 +1346,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (req->too_large)
-        return send_error(c, 413, RPC_INVALID_REQUEST,
-                          "request body too large");
+        return body_too_large(c, srv);
     uint8_t client[16];
     client_address(c, client);
-    char *text = rpc_server_handle_from(srv, client, (const char *)req->body.ptr, req->body.len);
+    bool due = true;
+    char *text = handle_text(srv, client, (const char *)req->body.ptr, req->body.len, &due);
+    if (!text && due) { /* not even the error text could be allocated */
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            sizeof internal_error - 1, (void *)internal_error, MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result ok = r ? MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r) : MHD_NO;
+        if (r)
+            MHD_destroy_response(r);
+        return ok;
+    }
     return send_text(c, text ? MHD_HTTP_OK : MHD_HTTP_NO_CONTENT, text);
 }
 
@@ -1097,6 +1372,26 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         base_free(req);
         *con_cls = NULL;
     }
+}
+
+/* The defaults of the limits left 0 (rpc.h). */
+static void options_default(rpc_server_options *o, uint32_t max_message_bytes)
+{
+    if (!o->max_response)
+        o->max_response = (size_t)16 << 20;
+    if (!o->max_connections)
+        o->max_connections = 1000;
+    if (!o->max_per_address)
+        o->max_per_address = 64;
+    if (!o->request_deadline_s)
+        o->request_deadline_s = 60;
+    if (!o->sender_mempool_bytes)
+        o->sender_mempool_bytes = (uint64_t)64 << 20;
+    if (!o->sender_rate_bytes)
+        o->sender_rate_bytes = (uint64_t)64 << 20;
+    uint64_t reserve = (uint64_t)4 * max_message_bytes;
+    if (!o->min_free_disk)
+        o->min_free_disk = reserve > ((uint64_t)256 << 20) ? reserve : (uint64_t)256 << 20;
 }
 
 status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
@@ -1113,13 +1408,24 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
     srv->opt.listen = srv->listen;
     const ledger_genesis *g = ledger_genesis_of(lg);
     srv->max_message_bytes = g ? g->max_message_bytes : 0;
+    options_default(&srv->opt, srv->max_message_bytes);
+    snprintf(srv->dir, sizeof srv->dir, "%s", opt->dir ? opt->dir : "");
+    srv->opt.dir = NULL;
+    rpc_sender_limits sl = {srv->opt.sender_mempool_bytes, srv->opt.sender_rate_bytes};
+    srv->senders = rpc_senders_new(&sl);
+    if (!srv->senders) {
+        base_free(srv);
+        return ST_OUT_OF_MEMORY;
+    }
     if (pthread_mutex_init(&srv->mc.mu, NULL) != 0) {
+        rpc_senders_free(srv->senders);
         base_free(srv);
         return ST_OUT_OF_MEMORY;
     }
     status st = admit_start(srv);
     if (st != ST_OK) {
         pthread_mutex_destroy(&srv->mc.mu);
+        rpc_senders_free(srv->senders);
         base_free(srv);
         return st;
     }
@@ -1159,8 +1465,10 @@ status rpc_server_start(rpc_server *srv)
         on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(srv->opt.threads ? srv->opt.threads : 2),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, srv->opt.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opt.max_per_address,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     return srv->daemon ? ST_OK : ST_IO_ERROR;
 }
 
@@ -1182,6 +1490,7 @@ void rpc_server_free(rpc_server *srv)
         MHD_stop_daemon(srv->daemon);
     }
     admit_stop(srv); /* after the handlers: they may be waiting for it */
+    rpc_senders_free(srv->senders);
     for (size_t i = 0; i < srv->mc.n; i++)
         buf_fini(&srv->mc.e[i].names);
     pthread_mutex_destroy(&srv->mc.mu);

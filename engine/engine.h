@@ -64,7 +64,7 @@ enum opcode_flags {
 /* Weight schedules known to this build (opcodes.def has one column per schedule): v1 = the
  * IC's weights, v2 = v1 with the outliers measured by `tally bench weights` fixed
  * (docs/weights.md). LATEST is what tools use by default (`tally instrument`) and stays v1, like
- * the genesis default (scheduler_genesis_default), until a chain adopts v2; MAX is the highest
+ * the genesis default (ledger/genesis.def), until a chain adopts v2; MAX is the highest
  * schedule known. */
 enum {
     ENGINE_SCHEDULE_V1 = 1,
@@ -407,7 +407,9 @@ typedef struct engine_extern {
 
 /* Instantiates c (spec 4.5.4): checks imports[i] against the module's import i (nimports must
  * equal the module's), creates globals, tables and memory, applies element then data segments
- * in order and runs the start function. Returns:
+ * in order and runs the start function. `host` is the embedder's pointer for the instance
+ * (engine_instance_host; may be NULL), set before the start function runs so that its host
+ * calls find their context. Returns:
  *   ST_OK                  *out is the new instance;
  *   ST_INCOMPATIBLE_IMPORT an import has the wrong kind or type (err->detail names it), or
  *                          nimports is wrong; *out is NULL;
@@ -419,13 +421,13 @@ typedef struct engine_extern {
  *                          nothing refers to it any more.
  * Imported objects are shared by reference and must outlive the instance. err may be NULL. */
 status engine_instance_new(const engine_code *c, const engine_run_config *rc,
-                           const engine_extern *imports, uint32_t nimports,
+                           const engine_extern *imports, uint32_t nimports, void *host,
                            engine_instance **out, engine_error *err);
 /* As engine_instance_new, but the start function does not run: *start gets it (NULL if the
  * module has none, or when instantiation failed before it), for the embedder to run, e.g. in
  * slices with engine_instance_invoke_begin/_run (host-api slices a canister's start function). */
 status engine_instance_new_deferred(const engine_code *c, const engine_run_config *rc,
-                                    const engine_extern *imports, uint32_t nimports,
+                                    const engine_extern *imports, uint32_t nimports, void *host,
                                     engine_instance **out, engine_func **start,
                                     engine_error *err);
 void engine_instance_free(engine_instance *inst);
@@ -480,9 +482,8 @@ void engine_instance_results(engine_instance *inst, uint64_t *results);
 void engine_instance_abandon(engine_instance *inst);
 /* From inside a host function: pause the run after this call returns. */
 void engine_instance_pause_request(engine_instance *inst);
-/* The embedder's pointer for inst (host-api: the canister being run), so that host functions
- * shared by every instance find their context; NULL until set. */
-void engine_instance_set_host(engine_instance *inst, void *host);
+/* The embedder's pointer given to engine_instance_new (host-api: the canister being run), so
+ * that host functions shared by every instance find their context. */
 void *engine_instance_host(const engine_instance *inst);
 /* Deepest call depth reached by the last run (tests, benchmarks). */
 uint32_t engine_instance_max_depth(const engine_instance *inst);

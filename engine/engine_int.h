@@ -261,7 +261,7 @@ struct engine_instance {
     uint8_t *data_dropped;    /* per data segment */
     uint64_t **elem_vals;     /* per elem segment: evaluated references */
     uint32_t *elem_len;       /* per elem segment: 0 once dropped */
-    void *host;               /* the embedder's pointer (engine_instance_set_host) */
+    void *host;               /* the embedder's pointer (engine_instance_new) */
     uint64_t *ctr;            /* value of global code->ctr_global, or NULL: while this
                                  instance's code runs, the VM holds it in a register */
     vm_exec ex;

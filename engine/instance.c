@@ -340,7 +340,7 @@ static status apply_segments(engine_instance *inst)
 
 /* engine_instance_new; with `start` non-NULL the start function is not run but given there. */
 static status instantiate(const engine_code *c, const engine_run_config *rc,
-                          const engine_extern *imports, uint32_t nimports,
+                          const engine_extern *imports, uint32_t nimports, void *host,
                           engine_instance **out, engine_func **start, engine_error *err)
 {
     *out = NULL;
@@ -370,6 +370,7 @@ static status instantiate(const engine_code *c, const engine_run_config *rc,
     inst->code = c;
     inst->m = m;
     inst->rc = *rc;
+    inst->host = host;
     status st = init_objects(inst, imports);
     if (st == ST_OK)
         st = eval_elems(inst);
@@ -392,19 +393,19 @@ static status instantiate(const engine_code *c, const engine_run_config *rc,
 }
 
 status engine_instance_new(const engine_code *c, const engine_run_config *rc,
-                           const engine_extern *imports, uint32_t nimports,
+                           const engine_extern *imports, uint32_t nimports, void *host,
                            engine_instance **out, engine_error *err)
 {
-    return instantiate(c, rc, imports, nimports, out, NULL, err);
+    return instantiate(c, rc, imports, nimports, host, out, NULL, err);
 }
 
 status engine_instance_new_deferred(const engine_code *c, const engine_run_config *rc,
-                                    const engine_extern *imports, uint32_t nimports,
+                                    const engine_extern *imports, uint32_t nimports, void *host,
                                     engine_instance **out, engine_func **start,
                                     engine_error *err)
 {
     *start = NULL;
-    return instantiate(c, rc, imports, nimports, out, start, err);
+    return instantiate(c, rc, imports, nimports, host, out, start, err);
 }
 
 void engine_instance_free(engine_instance *inst)
@@ -587,11 +588,6 @@ void engine_host_func_free(engine_func *f)
 const functype *engine_func_functype(const engine_func *f)
 {
     return f->type;
-}
-
-void engine_instance_set_host(engine_instance *inst, void *host)
-{
-    inst->host = host;
 }
 
 void *engine_instance_host(const engine_instance *inst)

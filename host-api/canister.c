@@ -4,8 +4,7 @@
  *
  * Every message keeps its changes only when it succeeds: heap (state.c's shadow), mutable
  * globals (saved at the start of the message), stable memory (state.c's undo log) and system
- * state (timer, certified data: applied at commit). The instruction counter is the
- * instrumented module's `__tally_counter` global; ic0.c's slice_end refills it slice by slice.
+ * state (timer, certified data: applied at commit). The instruction accounting is meter.c's.
  * Not the handlers (ic0.c) nor the deploy checks (code.c). */
 #include "host_int.h"
 
@@ -83,27 +82,6 @@ static void live_close(live *lv)
     memset(lv, 0, sizeof *lv);
 }
 
-/* Folds the current slice into used_before and forgets the counter (its instance may go). */
-static void exec_settle(exec *x)
-{
-    x->used_before = exec_used(x);
-    x->counter = NULL;
-    x->inst = NULL;
-    x->slice_start = 0;
-}
-
-/* Continues the message's accounting on counter `g` of inst: it gets the next slice. */
-static void exec_switch(exec *x, engine_instance *inst, engine_global *g)
-{
-    exec_settle(x);
-    uint64_t left = x->used_before >= x->limit ? 0 : x->limit - x->used_before;
-    uint64_t next = left < x->slice ? left : x->slice;
-    x->inst = inst;
-    x->counter = g;
-    x->slice_start = next;
-    engine_global_set(g, next);
-}
-
 static engine_func *export_func(engine_instance *inst, span name)
 {
     engine_extern e;
@@ -151,11 +129,9 @@ static status live_open(host_canister *c, const host_code *code, live *lv)
     x->ctx = CTX_RESTORE;
     x->restore_stopped = false;
     x->pausable = false; /* engine_instance_new runs start to the end */
-    host_instantiating = x;
     engine_instance *inst = NULL;
-    status st = engine_instance_new(code->ecode, &c->cfg.run, code->imports, code->nimports,
+    status st = engine_instance_new(code->ecode, &c->cfg.run, code->imports, code->nimports, x,
                                     &inst, NULL);
-    host_instantiating = NULL;
     x->ctx = ctx;
     x->pausable = pausable;
     if (inst && x->inst == inst)
@@ -170,7 +146,6 @@ static status live_open(host_canister *c, const host_code *code, live *lv)
         engine_instance_free(inst);
         return st == ST_INCOMPATIBLE_IMPORT ? ST_BUG_INVARIANT : st;
     }
-    engine_instance_set_host(inst, x);
     lv->inst = inst;
     st = live_bind(lv, code);
     if (st != ST_OK)
@@ -186,15 +161,15 @@ static status live_open_deferred(host_canister *c, const host_code *code, live *
 {
     memset(lv, 0, sizeof *lv);
     exec_settle(&c->x);
+    c->x.counter_index = code->counter_global;
     engine_instance *inst = NULL;
     status st = engine_instance_new_deferred(code->ecode, &c->cfg.run, code->imports,
-                                             code->nimports, &inst, start, NULL);
+                                             code->nimports, &c->x, &inst, start, NULL);
     if (st != ST_OK) {
         engine_instance_free(inst);
         *start = NULL;
         return st == ST_INCOMPATIBLE_IMPORT ? ST_BUG_INVARIANT : st;
     }
-    engine_instance_set_host(inst, &c->x);
     lv->inst = inst;
     st = live_bind(lv, code);
     if (st != ST_OK) {
@@ -385,25 +360,10 @@ static void life_end(host_canister *c)
     c->call_live = false;
 }
 
-/* Continues the message on counter g of inst, in what is left of the current slice. */
-static void life_switch(exec *x, engine_instance *inst, engine_global *g)
-{
-    exec_settle(x);
-    uint64_t used = x->used_before;
-    uint64_t left = used >= x->limit ? 0 : x->limit - used;
-    uint64_t in_slice = used - x->slice_base;
-    uint64_t room = in_slice >= x->slice ? 0 : x->slice - in_slice;
-    uint64_t next = left < room ? left : room; /* 0: the first check ends the slice */
-    x->inst = inst;
-    x->counter = g;
-    x->slice_start = next;
-    engine_global_set(g, next);
-}
-
 /* Sets up Wasm function f of lv as the running step. */
 static status life_invoke(host_canister *c, live *lv, engine_func *f, uint32_t ctx)
 {
-    life_switch(&c->x, lv->inst, lv->counter);
+    exec_continue(&c->x, lv->inst, lv->counter);
     c->x.ctx = ctx;
     status st = engine_instance_invoke_begin(lv->inst, f, NULL);
     if (st == ST_OK)

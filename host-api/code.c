@@ -3,6 +3,7 @@
  * compilation, and the resolution of every import, once, to a row of the static ic0 table.
  * Not the handlers (ic0.c) nor the canister lifecycle (canister.c). */
 #include "host_int.h"
+#include "instrument.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -34,9 +34,10 @@
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
-/* Sink for ic0.debug_print: called with the printed bytes (not NUL-terminated; may be empty;
+/* Sink for ic0.debug_print: called with the printing canister's id (its principal bytes, as
+ * given to host_canister_new) and the printed bytes (not NUL-terminated; may be empty;
  * "(debug message out of bounds)" when the canister passed a bad pointer). */
-typedef void (*host_debug_fn)(void *user, span text);
+typedef void (*host_debug_fn)(void *user, span self, span text);
 
 typedef struct host_config {
     engine_config engine;      /* static module limits checked at deploy */
@@ -96,13 +97,6 @@ span host_code_method(const host_code *code, uint32_t i, int *kind);
  * is out of range. */
 int host_code_import_row(const host_code *code, uint32_t i);
 
-/* ---- the ic0 table -------------------------------------------------------------------------- */
-
-/* Rows of ic0.def (74), in file order. */
-uint32_t host_ic0_count(void);
-/* Row i's name (NULL past the end), and whether tally implements it. */
-const char *host_ic0_name(uint32_t i, bool *supported);
-
 /* ---- messages and results ------------------------------------------------------------------ */
 
 typedef enum host_call_kind {
@@ -116,6 +110,30 @@ typedef enum host_call_kind {
     HOST_CALL_INSPECT,     /* `canister_inspect_message` for ingress `method`; read-only;
                               res->accepted tells the verdict (accepted if not exported) */
 } host_call_kind;
+
+/* ---- the ic0 table -------------------------------------------------------------------------- */
+
+/* One row of ic0.def as the host-api holds it (read-only; tools such as `tally bench weights`
+ * and tests walk the table through this instead of expanding ic0.def themselves). */
+typedef struct host_ic0_row {
+    const char *name;
+    const char *params;     /* one letter per parameter: 'i' i32, 'I' i64 */
+    uint32_t nparams;
+    const char *results;
+    uint32_t base_cost;     /* instructions charged per call (docs/canisters.md) */
+    uint32_t per_byte_cost; /* times the LAST parameter (the size), for the rows that charge */
+    uint32_t contexts;      /* host-api's context bits: ask host_ic0_allowed */
+    bool supported;         /* false: a canister importing it is refused at deploy */
+} host_ic0_row;
+
+/* Rows of ic0.def (74), in file order. */
+uint32_t host_ic0_count(void);
+/* Row i, or NULL past the end. */
+const host_ic0_row *host_ic0_row_at(uint32_t i);
+/* True if a canister may call row r in the entry point a message of `kind` runs (an update
+ * method for HOST_CALL_UPDATE, a non-replicated query for HOST_CALL_QUERY, ...). */
+bool host_ic0_allowed(const host_ic0_row *r, host_call_kind kind);
+
 
 /* One message. Every span is borrowed and must stay valid until the message is finished (the
  * last host_canister_call_run, or the lifecycle function's return). */

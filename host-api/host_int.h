@@ -5,7 +5,6 @@
 #define TALLY_HOST_INT_H
 
 #include "host.h"
-#include "instrument.h"
 #include "ic0_ctx.h"
 
 /* ---- ic0.def's context bits and support column (see the file's header comment) ---------- */
@@ -28,27 +27,16 @@ enum { HOST_PRINCIPAL_MAX = 29, HOST_CONTROLLERS_MAX = 10, HOST_DETAIL_MAX = 256
 typedef struct exec exec;
 typedef status (*ic0_handler)(exec *x, uint64_t *slots);
 
-/* One row of ic0.def with its handler. */
-typedef struct ic0_row {
-    const char *name;
-    const char *params;  /* "iI..." */
-    uint32_t nparams;
-    const char *results;
-    uint32_t base_cost;
-    uint32_t per_byte_cost; /* times the LAST parameter: the `size` of every charging SUPPORTED
-                               row (call_new, UNSUPPORTED, is never called) */
-    uint32_t contexts;
-    bool supported;
-    ic0_handler handler;
-} ic0_row;
-
+/* One row of ic0.def (host.h); its handler is host_ic0_handlers[] at the same index. */
+typedef host_ic0_row ic0_row;
 extern const ic0_row host_ic0_rows[IC0_COUNT];
+extern const ic0_handler host_ic0_handlers[IC0_COUNT];
 
 /* The row named `name`, or -1. */
 int ic0_row_find(span name);
 /* The host function every ic0 import is bound to; `user` is its const ic0_row. */
 status ic0_call(engine_instance *inst, void *user, uint64_t *slots);
-/* __tally.out_of_instructions. */
+/* __tally.out_of_instructions (meter.c). */
 status ic0_out_of_instructions(engine_instance *inst, void *user, uint64_t *slots);
 
 /* ---- deploy-time code --------------------------------------------------------------------- */
@@ -117,7 +105,7 @@ struct exec {
     uint64_t used_before;    /* instructions of the finished slices */
     uint64_t slice_start;    /* the counter's value when the current slice began */
     uint64_t slice_base;     /* instructions used when the current slice began (a lifecycle
-                                step continues the slice: canister.c life_switch) */
+                                step continues the slice: exec_continue) */
     uint8_t responded;       /* RESPONDED_* */
     uint32_t reject_code;
     buf reply;               /* reply payload or reject message */
@@ -132,20 +120,32 @@ struct exec {
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
 };
 
+/* meter.c: the message's instruction accounting. */
 /* Instructions used so far by the message (finished slices + the current one). */
 uint64_t exec_used(const exec *x);
 /* Charges `amount` to the counter (saturating); ends the slice if it goes negative. ST_OK or
  * ST_INSTRUCTION_LIMIT_EXCEEDED. */
 status exec_charge(exec *x, uint64_t amount);
+/* The exec of the instance that called a host function (its engine_instance_host pointer); an
+ * instance new to the message (a start function) gets its counter looked up. ST_OK, or
+ * ST_TRAP_HOST in CTX_RESTORE: the first host call or metering check stops the start function
+ * (restore_stopped is set). */
+status exec_enter(engine_instance *inst, exec **out);
+/* Folds the current slice into used_before and forgets the counter (its instance may go). */
+void exec_settle(exec *x);
+/* Continues the message's accounting on counter `g` of inst: it gets the next slice. */
+void exec_switch(exec *x, engine_instance *inst, engine_global *g);
+/* The same, in what is left of the current slice (a sliced install's or upgrade's next step:
+ * the steps of a message share its slices). */
+void exec_continue(exec *x, engine_instance *inst, engine_global *g);
+
+/* ic0.c */
 /* Sets x->detail (printf-style) and returns st. */
 status exec_fail(exec *x, status st, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-
-/* Set while engine_instance_new runs a start function (the instance is not known yet). */
-extern _Thread_local exec *host_instantiating;
 
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 

@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-_Thread_local exec *host_instantiating;
-
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 status exec_fail(exec *x, status st, const char *fmt, ...)
@@ -26,61 +24,6 @@ status exec_fail(exec *x, status st, const char *fmt, ...)
     va_end(ap);
     x->detail_len = n < 0 ? 0 : (size_t)n < sizeof x->detail ? (size_t)n : sizeof x->detail - 1;
     return st;
-}
-
-uint64_t exec_used(const exec *x)
-{
-    if (!x->counter)
-        return x->used_before;
-    int64_t ctr = (int64_t)engine_global_get(x->counter);
-    /* slice_start <= INT64_MAX and ctr >= INT64_MIN: the difference fits in a uint64. */
-    uint64_t slice = x->slice_start - (uint64_t)ctr;
-    uint64_t used = x->used_before + slice;
-    return used < x->used_before ? UINT64_MAX : used;
-}
-
-/* The counter went negative: the slice is over. Start the next one (and ask the engine to pause
- * when the message may be sliced), or trap when the message limit is used up. Because the next
- * slice never goes past the limit, the trap happens at the same metering point whatever the
- * slice size: instruction counts do not depend on slicing. */
-static status slice_end(exec *x)
-{
-    uint64_t used = exec_used(x);
-    if (used > x->limit)
-        return exec_fail(x, ST_INSTRUCTION_LIMIT_EXCEEDED, "limit %llu, used %llu",
-                         (unsigned long long)x->limit, (unsigned long long)used);
-    uint64_t left = x->limit - used;
-    uint64_t next = left < x->slice ? left : x->slice;
-    x->used_before = used;
-    x->slice_base = used;
-    x->slice_start = next;
-    engine_global_set(x->counter, next);
-    if (x->pausable)
-        engine_instance_pause_request(x->inst);
-    return ST_OK;
-}
-
-status exec_charge(exec *x, uint64_t amount)
-{
-    int64_t ctr = (int64_t)engine_global_get(x->counter);
-    uint64_t room = (uint64_t)ctr - (uint64_t)INT64_MIN; /* how far down to INT64_MIN */
-    int64_t next = amount >= room ? INT64_MIN : (int64_t)((uint64_t)ctr - amount);
-    engine_global_set(x->counter, (uint64_t)next);
-    return next < 0 ? slice_end(x) : ST_OK;
-}
-
-/* The exec of the instance that called. While a start function runs, the instance is not
- * known to its canister yet: the exec is host_instantiating, and its counter is found here. */
-static exec *exec_of(engine_instance *inst)
-{
-    exec *x = engine_instance_host(inst);
-    if (!x) {
-        x = host_instantiating;
-        if (x->inst != inst)
-            x->counter = engine_instance_global(inst, x->counter_index);
-    }
-    x->inst = inst;
-    return x;
 }
 
 static const char *ctx_name(uint32_t ctx)
@@ -542,11 +485,12 @@ static status h_debug_print(exec *x, uint64_t *slots)
     engine_memory *mem = engine_instance_memory(x->inst);
     uint64_t size = mem ? engine_memory_size(mem) : 0;
     static const char oob[] = "(debug message out of bounds)";
+    span self = span_of(x->c->self, x->c->self_len);
     if (ptr > size || n > size - ptr)
-        cfg->debug_sink(cfg->debug_user, span_of(oob, sizeof oob - 1));
+        cfg->debug_sink(cfg->debug_user, self, span_of(oob, sizeof oob - 1));
     else
-        cfg->debug_sink(cfg->debug_user, span_of(n ? engine_memory_data(mem) + ptr : NULL,
-                                                 (size_t)n));
+        cfg->debug_sink(cfg->debug_user, self,
+                        span_of(n ? engine_memory_data(mem) + ptr : NULL, (size_t)n));
     return ST_OK;
 }
 
@@ -583,8 +527,13 @@ static status h_unsupported(exec *x, uint64_t *slots)
 
 const ic0_row host_ic0_rows[IC0_COUNT] = {
 #define IC0(name, params, results, base, per_byte, ctx, support)                               \
-    {#name, params, sizeof(params) - 1, results, base, per_byte, (uint32_t)(ctx), IS_##support, \
-     HANDLER_##support(name)},
+    {#name, params, sizeof(params) - 1, results, base, per_byte, (uint32_t)(ctx), IS_##support},
+#include "ic0.def"
+#undef IC0
+};
+
+const ic0_handler host_ic0_handlers[IC0_COUNT] = {
+#define IC0(name, params, results, base, per_byte, ctx, support) HANDLER_##support(name),
 #include "ic0.def"
 #undef IC0
 };
@@ -602,13 +551,21 @@ uint32_t host_ic0_count(void)
     return IC0_COUNT;
 }
 
-const char *host_ic0_name(uint32_t i, bool *supported)
+const host_ic0_row *host_ic0_row_at(uint32_t i)
 {
-    if (i >= IC0_COUNT)
-        return NULL;
-    if (supported)
-        *supported = host_ic0_rows[i].supported;
-    return host_ic0_rows[i].name;
+    return i < IC0_COUNT ? &host_ic0_rows[i] : NULL;
+}
+
+bool host_ic0_allowed(const host_ic0_row *r, host_call_kind kind)
+{
+    switch (kind) {
+    case HOST_CALL_UPDATE: return (r->contexts & CTX_UPDATE) != 0;
+    case HOST_CALL_QUERY: return (r->contexts & CTX_QUERY_NR) != 0;
+    case HOST_CALL_HEARTBEAT: return (r->contexts & CTX_HEARTBEAT) != 0;
+    case HOST_CALL_GLOBAL_TIMER: return (r->contexts & CTX_TIMER) != 0;
+    case HOST_CALL_INSPECT: return (r->contexts & CTX_INSPECT) != 0;
+    }
+    return false;
 }
 
 /* ---- the host functions -------------------------------------------------------------------------- */
@@ -616,11 +573,10 @@ const char *host_ic0_name(uint32_t i, bool *supported)
 status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
 {
     const ic0_row *row = user;
-    exec *x = exec_of(inst);
-    if (x->ctx == CTX_RESTORE) {
-        x->restore_stopped = true;
-        return ST_TRAP_HOST;
-    }
+    exec *x;
+    status st = exec_enter(inst, &x);
+    if (st != ST_OK)
+        return st;
     uint64_t cost = row->base_cost;
     if (row->per_byte_cost) {
         uint32_t last = row->nparams - 1;
@@ -628,23 +584,11 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
         uint64_t bytes = n > UINT64_MAX / row->per_byte_cost ? UINT64_MAX : n * row->per_byte_cost;
         cost = bytes > UINT64_MAX - cost ? UINT64_MAX : cost + bytes;
     }
-    status st = exec_charge(x, cost);
+    st = exec_charge(x, cost);
     if (st != ST_OK)
         return st;
     if (!(row->contexts & x->ctx))
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s cannot be executed in %s mode",
                          row->name, ctx_name(x->ctx));
-    return row->handler(x, slots);
-}
-
-status ic0_out_of_instructions(engine_instance *inst, void *user, uint64_t *slots)
-{
-    (void)user;
-    (void)slots;
-    exec *x = exec_of(inst);
-    if (x->ctx == CTX_RESTORE) {
-        x->restore_stopped = true;
-        return ST_TRAP_HOST;
-    }
-    return (int64_t)engine_global_get(x->counter) < 0 ? slice_end(x) : ST_OK;
+    return host_ic0_handlers[row - host_ic0_rows](x, slots);
 }

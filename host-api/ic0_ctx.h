@@ -1,6 +1,7 @@
 /* ic0_ctx.h - the context bits of host-api/ic0.def's `contexts` column (see the header comment
- * of ic0.def for the spec's letters they stand for): included by whatever expands the table,
- * the host-api implementation and the table's own test. Definitions only. */
+ * of ic0.def for the spec's letters they stand for): included by the host-api implementation
+ * and the table's own test; everything else reads rows through host.h (host_ic0_row_at,
+ * host_ic0_allowed). Definitions only. */
 #ifndef TALLY_IC0_CTX_H
 #define TALLY_IC0_CTX_H
 

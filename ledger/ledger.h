@@ -180,8 +180,38 @@ typedef struct ledger_options {
  * creates the named databases and clears stale reader slots (mdb_reader_check). `opt` may be
  * NULL. On ST_OK *out is a handle the caller owns until ledger_close.
  * Returns ST_OK, ST_IO_ERROR (directory), ST_LMDB_ERROR, ST_CORRUPT_LEDGER (unreadable
- * genesis or environment), ST_OUT_OF_MEMORY; ST_IO_ERROR also if libsodium cannot start. */
+ * genesis or environment, or a data file shorter than its meta pages say: ledger_file_check),
+ * ST_OUT_OF_MEMORY; ST_IO_ERROR also if libsodium cannot start. */
 status ledger_open(const char *dir, const ledger_options *opt, ledger **out);
+
+/* Checks DIR/data.mdb against LMDB's meta pages without mapping it: the file must be at
+ * least as long as the pages its newest meta page says are in use (a file cut short would
+ * make LMDB fault with SIGBUS). ledger_open runs it first; callers that want to show why may
+ * call it themselves: on failure `detail` (caller's, cap bytes) names the file and the sizes.
+ * A missing or empty file is ST_OK (a new directory). Returns ST_OK, ST_CORRUPT_LEDGER,
+ * ST_IO_ERROR (cannot open or stat it: detail has the errno text), ST_BAD_ARGUMENT (path). */
+status ledger_file_check(const char *dir, char *detail, size_t cap);
+
+/* Checks the tip: the state root computed from the stored state (canister tree root and
+ * canister counter) must be the state root of the last block. Cheap (a few reads); a node
+ * runs it at start and never extends a chain that fails it. ledger_fault_detail says what
+ * differs. Returns ST_OK, ST_CORRUPT_LEDGER, ST_NO_GENESIS, ST_LMDB_ERROR. */
+status ledger_verify_tip(ledger *lg);
+
+/* What ledger_verify_chain looked at. */
+typedef struct ledger_verify_report {
+    uint64_t blocks; /* blocks checked (heights 0..tip) */
+    uint64_t nodes;  /* state tree nodes checked */
+} ledger_verify_report;
+
+/* Checks the whole stored chain in one read snapshot, without executing anything: heights
+ * without gaps, each block's parent hash (block 0: the genesis hash), timestamps in order,
+ * every included message stored; every state tree node against its children (leaves against
+ * the hash of their page or canister record), every page and record against its leaf, every
+ * record's memory roots; then the tip as ledger_verify_tip. Time O(stored state + blocks).
+ * ledger_fault_detail names the first damage found. Returns ST_OK, ST_CORRUPT_LEDGER,
+ * ST_NO_GENESIS, ST_LMDB_ERROR, ST_OUT_OF_MEMORY. */
+status ledger_verify_chain(ledger *lg, ledger_verify_report *report);
 
 /* Closes the handle. No reader or round of it may be open. NULL is allowed. */
 void ledger_close(ledger *lg);

@@ -170,6 +170,15 @@ static inline unsigned tree_depth(unsigned kind)
     return kind == TREE_HEAP ? 16 : kind == TREE_STABLE ? 32 : 64;
 }
 
+/* ---- round.c: the state trees (friends: verify.c) ----------------------------------------- */
+
+/* A stored tree node, or all zeros if absent (an empty subtree). ST_OK or a fault. */
+status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
+                      uint64_t index, uint8_t out[LEDGER_HASH_SIZE]);
+/* An interior node from its children: zero if both are zero, else
+ * BLAKE2b-256("tally/node\0" || left || right). */
+void tree_node_combine(const uint8_t *left, const uint8_t *right, uint8_t *out);
+
 /* ---- message.c: arrival numbers --------------------------------------------------------- */
 
 /* The arrival number of message id from "ids": ST_OK with *seq, ST_NOT_FOUND, or a fault. */

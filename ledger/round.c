@@ -357,7 +357,7 @@ typedef struct tree_leaf {
     uint8_t hash[LEDGER_HASH_SIZE];
 } tree_leaf;
 
-static status node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
+status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
                         uint64_t index, uint8_t out[LEDGER_HASH_SIZE])
 {
     uint8_t key[NODE_KEY_SIZE];
@@ -389,7 +389,7 @@ static status node_write(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner
 
 /* Interior node: zero if both children are zero (empty subtree), else
  * BLAKE2b-256("tally/node\0" || left || right). */
-static void node_combine(const uint8_t *left, const uint8_t *right, uint8_t *out)
+void tree_node_combine(const uint8_t *left, const uint8_t *right, uint8_t *out)
 {
     if (all_zero(left, LEDGER_HASH_SIZE) && all_zero(right, LEDGER_HASH_SIZE)) {
         memset(out, 0, LEDGER_HASH_SIZE);
@@ -418,7 +418,7 @@ static status tree_update(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owne
             uint8_t left[LEDGER_HASH_SIZE], right[LEDGER_HASH_SIZE];
             uint64_t index = nodes[i].index;
             if (index & 1) { /* a right child whose left sibling did not change */
-                st = node_read(lg, txn, kind, owner, level - 1, index - 1, left);
+                st = tree_node_read(lg, txn, kind, owner, level - 1, index - 1, left);
                 memcpy(right, nodes[i].hash, LEDGER_HASH_SIZE);
                 i++;
             } else if (i + 1 < n && nodes[i + 1].index == index + 1) {
@@ -427,11 +427,11 @@ static status tree_update(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owne
                 i += 2;
             } else {
                 memcpy(left, nodes[i].hash, LEDGER_HASH_SIZE);
-                st = node_read(lg, txn, kind, owner, level - 1, index + 1, right);
+                st = tree_node_read(lg, txn, kind, owner, level - 1, index + 1, right);
                 i++;
             }
             nodes[m].index = index >> 1;
-            node_combine(left, right, nodes[m].hash);
+            tree_node_combine(left, right, nodes[m].hash);
             if (st == ST_OK)
                 st = node_write(lg, txn, kind, owner, level, nodes[m].index, nodes[m].hash);
         }
@@ -440,7 +440,7 @@ static status tree_update(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owne
     if (st == ST_OK && n == 1)
         memcpy(root, nodes[0].hash, LEDGER_HASH_SIZE);
     else if (st == ST_OK)
-        st = node_read(lg, txn, kind, owner, depth, 0, root);
+        st = tree_node_read(lg, txn, kind, owner, depth, 0, root);
     return st;
 }
 
@@ -626,9 +626,9 @@ static status write_canisters(ledger *lg, MDB_txn *txn, const ledger_round *r,
         ledger_canister c;
         st = final_record(lg, txn, r, ids[i], &c);
         if (st == ST_OK)
-            st = node_read(lg, txn, TREE_HEAP, ids[i], tree_depth(TREE_HEAP), 0, c.heap_root);
+            st = tree_node_read(lg, txn, TREE_HEAP, ids[i], tree_depth(TREE_HEAP), 0, c.heap_root);
         if (st == ST_OK)
-            st = node_read(lg, txn, TREE_STABLE, ids[i], tree_depth(TREE_STABLE), 0,
+            st = tree_node_read(lg, txn, TREE_STABLE, ids[i], tree_depth(TREE_STABLE), 0,
                            c.stable_root);
         if (st != ST_OK)
             break;

@@ -293,6 +293,10 @@ status ledger_open(const char *dir, const ledger_options *opt, ledger **out)
         return ST_IO_ERROR;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return ST_IO_ERROR;
+    char why[256];
+    status fst = ledger_file_check(dir, why, sizeof why);
+    if (fst != ST_OK)
+        return fst;
     ledger *lg = base_calloc(1, sizeof *lg);
     if (!lg)
         return ST_OUT_OF_MEMORY;

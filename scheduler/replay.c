@@ -206,6 +206,13 @@ status scheduler_replay(const char *src_dir, const char *work_dir,
     st = ledger_genesis_init(work, ledger_genesis_of(src));
     if (st == ST_OK)
         st = scheduler_open(work, NULL, &s);
+    if (st == ST_OK && last) { /* block 0 of the replay: what an empty chain reports */
+        ledger_reader *wr = NULL;
+        st = ledger_read_begin(work, &wr);
+        if (st == ST_OK)
+            st = ledger_tip_get(wr, last);
+        ledger_read_end(wr);
+    }
     if (st == ST_OK)
         st = replay_blocks(s, src, o, to, div, last);
     scheduler_close(s);

@@ -309,7 +309,7 @@ static engine_instance *instantiate(const buf *b, const engine_run_config *rc,
     assert_int_equal(engine_module_load(&cfg, span_of(b->ptr, b->len), m, NULL), ST_OK);
     assert_int_equal(engine_code_compile(*m, c), ST_OK);
     engine_instance *inst = NULL;
-    assert_int_equal(engine_instance_new(*c, rc, NULL, 0, &inst, NULL), ST_OK);
+    assert_int_equal(engine_instance_new(*c, rc, NULL, 0, NULL, &inst, NULL), ST_OK);
     return inst;
 }
 

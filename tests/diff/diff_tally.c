@@ -101,7 +101,7 @@ static int side_open(side *s, span module, span helper, status *st)
         (*st = engine_code_compile(s->m, &s->c)) != ST_OK ||
         (*st = engine_module_load(&cfg, helper, &s->hm, &err)) != ST_OK ||
         (*st = engine_code_compile(s->hm, &s->hc)) != ST_OK ||
-        (*st = engine_instance_new(s->hc, &rc, NULL, 0, &s->helper, NULL)) != ST_OK ||
+        (*st = engine_instance_new(s->hc, &rc, NULL, 0, NULL, &s->helper, NULL)) != ST_OK ||
         (*st = engine_host_func_new(&none, out_of_instructions, NULL, &s->oo)) != ST_OK)
         return 3;
     if (s->m->has_start)
@@ -123,7 +123,7 @@ static int side_open(side *s, span module, span helper, status *st)
             return 4;
     }
     s->hash = export_func(s->helper, "hash");
-    *st = engine_instance_new(s->c, &rc, s->xs, s->m->nimports, &s->inst, &err);
+    *st = engine_instance_new(s->c, &rc, s->xs, s->m->nimports, NULL, &s->inst, &err);
     if (*st != ST_OK)
         return 3;
     engine_extern x;

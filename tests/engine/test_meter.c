@@ -154,7 +154,7 @@ static void mod_run(meter_mod *mm, uint64_t budget, uint32_t n, run_out *out)
     engine_run_config rc;
     engine_run_config_default(NULL, &rc);
     engine_instance *inst = NULL;
-    assert_int_equal(engine_instance_new(mm->code, &rc, imps, 2, &inst, NULL), ST_OK);
+    assert_int_equal(engine_instance_new(mm->code, &rc, imps, 2, NULL, &inst, NULL), ST_OK);
     engine_extern ctr, run;
     assert_int_equal(engine_instance_export(inst, span_of("__tally_counter", 15), &ctr), ST_OK);
     assert_int_equal(engine_instance_export(inst, span_of("run", 3), &run), ST_OK);

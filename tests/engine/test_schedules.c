@@ -48,7 +48,7 @@ static int64_t run_counted(const mbuf *mod, int schedule, uint64_t arg, uint64_t
     engine_run_config_default(&cfg, &rc);
     engine_extern imp = {.kind = EXT_FUNC, .u.func = ooi};
     engine_instance *inst = NULL;
-    assert_int_equal(engine_instance_new(code, &rc, &imp, 1, &inst, NULL), ST_OK);
+    assert_int_equal(engine_instance_new(code, &rc, &imp, 1, NULL, &inst, NULL), ST_OK);
     engine_extern f, counter;
     assert_int_equal(engine_instance_export(inst, span_of("run", 3), &f), ST_OK);
     assert_int_equal(engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,

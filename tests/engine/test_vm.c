@@ -265,7 +265,8 @@ static void load(loaded *l, const uint8_t *bytes, size_t len, const engine_run_c
     memset(l, 0, sizeof *l);
     assert_int_equal(engine_module_load(&cfg, span_of(bytes, len), &l->m, NULL), ST_OK);
     assert_int_equal(engine_code_compile(l->m, &l->code), ST_OK);
-    assert_int_equal(engine_instance_new(l->code, rc, imports, nimports, &l->inst, NULL), ST_OK);
+    assert_int_equal(engine_instance_new(l->code, rc, imports, nimports, NULL, &l->inst, NULL),
+                     ST_OK);
 }
 
 static void unload(loaded *l)
@@ -736,7 +737,7 @@ static void test_alloc_failures(void **state)
         base_alloc_fail_after(n, true);
         status st = engine_code_compile(m, &code);
         if (st == ST_OK)
-            st = engine_instance_new(code, &rc, &imp, 1, &inst, NULL);
+            st = engine_instance_new(code, &rc, &imp, 1, NULL, &inst, NULL);
         base_alloc_fail_after(-1, false);
         if (st == ST_OK) {
             uint64_t arg = 1, r = 0;

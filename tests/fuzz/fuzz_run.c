@@ -154,7 +154,7 @@ static void run_once(const engine_code *c, const engine_run_config *rc, uint64_t
     *digest = 0;
     if (make_imports(m, rc, &mt, xs, &n) != ST_OK)
         goto out_free_imports;
-    status st = engine_instance_new(c, rc, xs, n, &inst, NULL);
+    status st = engine_instance_new(c, rc, xs, n, NULL, &inst, NULL);
     *digest = (uint64_t)st;
     if (st == ST_OK)
         *digest = call_exports(inst, m, &mt);

@@ -40,10 +40,12 @@ static void test_accepts_and_resolves(void **state)
     assert_true(span_eq_str(host_code_method(code, 2, &kind), "zeta"));
     assert_int_equal(kind, HOST_METHOD_UPDATE);
     /* imports resolved to their rows */
-    bool sup;
-    assert_string_equal(host_ic0_name((uint32_t)host_code_import_row(code, 0), &sup), "msg_reply");
-    assert_true(sup);
-    assert_string_equal(host_ic0_name((uint32_t)host_code_import_row(code, 1), &sup), "time");
+    const host_ic0_row *r0 = host_ic0_row_at((uint32_t)host_code_import_row(code, 0));
+    assert_string_equal(r0->name, "msg_reply");
+    assert_true(r0->supported);
+    assert_true(host_ic0_allowed(r0, HOST_CALL_UPDATE));
+    assert_false(host_ic0_allowed(r0, HOST_CALL_INSPECT));
+    assert_string_equal(host_ic0_row_at((uint32_t)host_code_import_row(code, 1))->name, "time");
     assert_int_equal(host_code_import_row(code, 2), -1);
     /* the instrumented bytes are a valid module with the counter export */
     span ib = host_code_instrumented(code);
@@ -53,7 +55,7 @@ static void test_accepts_and_resolves(void **state)
     engine_module_free(m);
     host_code_free(code);
     assert_int_equal(host_ic0_count(), 74);
-    assert_null(host_ic0_name(74, NULL));
+    assert_null(host_ic0_row_at(74));
 }
 
 static void test_rejects_imports(void **state)

@@ -10,9 +10,9 @@ static host_canister *can;
 static buf printed;
 static int prints;
 
-static void sink(void *user, span text)
+static void sink(void *user, span self, span text)
 {
-    (void)user;
+    (void)user, (void)self;
     prints++;
     printed.len = 0;
     assert_int_equal(buf_put(&printed, text.ptr, text.len), ST_OK);

@@ -219,9 +219,10 @@ typedef struct gate {
 static gate the_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
 
 /* The debug sink: the query's debug_print stops it here until the test releases it. */
-static void hold(void *user, span text)
+static void hold(void *user, span self, span text)
 {
     (void)user;
+    (void)self;
     (void)text;
     pthread_mutex_lock(&the_gate.mu);
     the_gate.entered = true;

@@ -253,7 +253,7 @@ status spec_env_instantiate(spec_env *env, engine_module *m, const char *name)
     st = engine_code_compile(m, &sm->code);
     if (st != ST_OK)
         goto out_free_mod;
-    st = engine_instance_new(sm->code, &env->rc, imports, m->nimports, &sm->inst, NULL);
+    st = engine_instance_new(sm->code, &env->rc, imports, m->nimports, NULL, &sm->inst, NULL);
     if (!sm->inst)
         goto out_free_mod;
     base_free(imports);

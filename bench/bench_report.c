@@ -2,7 +2,7 @@
  * plain-SVG scatter plot (weight vs ns per instruction) and the candidate weight column for a
  * new schedule version. Formats are described in docs/weights.md. */
 #include "bench_gen.h"
-#include "cli.h"
+#include "bench.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* cmd_bench.c - `tally bench interp|instantiate|meter|host`: the benchmarks of docs/benchmarks.md.
+/* bench.c - `tally bench interp|instantiate|meter|host`: the benchmarks of docs/benchmarks.md.
  *
  *   interp       the programs of benches/ (BUILD/benches/NAME.wasm) in tally, in wabt's
  *                wasm-interp and in node (benches/run.mjs) when present: time, ratios, results
@@ -13,7 +13,7 @@
  * Every figure is the minimum (and median) of --runs runs: this is a shared, noisy machine.
  * Nothing here is a test: `meson test` never runs it. `tally bench weights` is dispatched from
  * here to bench_weights.c. */
-#include "cli.h"
+#include "bench.h"
 #include "engine.h"
 #include "host.h"
 #include "instrument.h"
@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -152,7 +153,7 @@ static status read_named(const bench_opts *o, const char *name, uint8_t **bytes,
 {
     char path[PATH_LEN];
     path_of(o, name, ".wasm", path, sizeof path);
-    status st = cli_read_file(path, bytes, len);
+    status st = base_read_file(path, bytes, len);
     if (st != ST_OK)
         fprintf(stderr, "tally bench: %s: %s (build the benches, or give --dir)\n", path,
                 status_name(st));
@@ -216,7 +217,7 @@ static status prog_run(prog *p, uint64_t *result, double *secs, uint64_t *used)
     engine_extern imp = {.kind = EXT_FUNC, .u.func = ooi_func()};
     engine_instance *inst = NULL;
     status st = engine_instance_new(p->code, &rc, p->metered ? &imp : NULL, p->metered ? 1 : 0,
-                                    &inst, NULL);
+                                    NULL, &inst, NULL);
     engine_extern run, ctr = {0};
     if (st == ST_OK)
         st = engine_instance_export(inst, span_of("run", 3), &run);
@@ -412,7 +413,7 @@ static int bench_instantiate(const bench_opts *o)
         double t0 = now();
         for (long i = 0; i < iters && st == ST_OK; i++) {
             engine_instance *inst = NULL;
-            st = engine_instance_new(p.code, &rc, NULL, 0, &inst, NULL);
+            st = engine_instance_new(p.code, &rc, NULL, 0, NULL, &inst, NULL);
             engine_instance_free(inst);
         }
         t[r] = (now() - t0) / (double)iters;
@@ -593,7 +594,7 @@ static int speed_rows(const bench_opts *o, speed_row *rows)
         uint8_t *bytes = NULL;
         size_t len = 0;
         path_of(o, name, ".wasm", path, sizeof path);
-        if (cli_read_file(path, &bytes, &len) != ST_OK)
+        if (base_read_file(path, &bytes, &len) != ST_OK)
             continue; /* canisters not built: skipped */
         snprintf(label, sizeof label, "%s", strrchr(name, '/') ? strrchr(name, '/') + 1 : name);
         buf big = {0};
@@ -748,8 +749,7 @@ static status relink(const host_fixture *f, engine_func **objs)
     for (uint32_t i = 0; i < m->nimports; i++) {
         const import *im = &m->imports[i];
         uint32_t row = 0, nrows = host_ic0_count();
-        bool sup;
-        while (row < nrows && !span_eq_str(im->name, host_ic0_name(row, &sup)))
+        while (row < nrows && !span_eq_str(im->name, host_ic0_row_at(row)->name))
             row++;
         if (row == nrows)
             return ST_UNKNOWN_IMPORT;
@@ -960,16 +960,20 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     return 0;
 }
 
-int cmd_bench(int argc, char **argv)
+bool bench_wants_help(int argc, char **argv)
 {
-    /* bench_node.c and bench_weights.c parse their own options (and --help) */
-    if (argc >= 2 && !strcmp(argv[1], "node"))
-        return bench_node(argc - 1, argv + 1);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return true;
+    return false;
+}
+
+int bench_main(int argc, char **argv)
+{
+    /* bench_weights.c parses its own options (and --help) */
     if (argc >= 2 && !strcmp(argv[1], "weights"))
         return bench_weights(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "candid"))
-        return bench_candid(argc - 1, argv + 1);
-    if (cli_wants_help(argc, argv)) {
+    if (bench_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

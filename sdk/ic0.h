@@ -3,7 +3,7 @@
  *
  * This header is compiled by canister authors, not by tally itself:
  *
- *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -I host-api/include \
+ *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -I sdk \
  *         -Wl,--no-entry -Wl,-z,stack-size=65536 -o my.wasm my.c
  *
  * No libc: the integer types are defined here from the compiler's predefined macros, and the

@@ -18,9 +18,8 @@
  * deploys (docs/weights.md). --quick divides the work by 10 for tests.
  * The numbers are printed by bench_report.c. `meson test` runs only --quick (tests/cli). */
 #include "bench_gen.h"
-#include "cli.h"
+#include "bench.h"
 #include "host.h"
-#include "ic0_ctx.h"
 #include "instrument.h"
 
 #include <math.h>
@@ -41,21 +40,8 @@ enum { QUICK_DIVISOR = 10 };   /* --quick: iterations and repeats divided by thi
 
 /* ---- the ic0 table ------------------------------------------------------------------------------ */
 
-#define SUPPORTED true
-#define UNSUPPORTED false
-
-typedef struct ic0_bench_row {
-    const char *name, *params, *results;
-    uint32_t base, per_byte, ctx;
-    bool supported;
-} ic0_bench_row;
-
-static const ic0_bench_row ic0_rows[] = {
-#define IC0(name, params, results, base, per_byte, ctx, support) \
-    {#name, params, results, base, per_byte, ctx, support},
-#include "ic0.def"
-#undef IC0
-};
+/* host-api's table, read through host.h (host_ic0_row_at). */
+typedef host_ic0_row ic0_bench_row;
 
 /* ---- timing ------------------------------------------------------------------------------------ */
 
@@ -116,7 +102,7 @@ static status open_run(ctx *x, const engine_code *code, engine_instance **inst,
 {
     engine_extern imp = {.kind = EXT_FUNC, .u.func = x->ooi};
     *inst = NULL;
-    status st = engine_instance_new(code, &x->rc, &imp, 1, inst, NULL);
+    status st = engine_instance_new(code, &x->rc, &imp, 1, NULL, inst, NULL);
     if (st == ST_OK)
         st = engine_instance_export(*inst, span_of("run", 3), fx);
     if (st == ST_OK)
@@ -535,7 +521,7 @@ static void host_recipe(const ic0_bench_row *w, int64_t args[8], int *size_arg,
     *sample_bytes = 0;
     size_t np = strlen(w->params);
     bool is_write = strstr(w->name, "stable") && strstr(w->name, "_write");
-    if (np == 3 && w->per_byte) { /* (dst, offset, size) or stable write (offset, src, size) */
+    if (np == 3 && w->per_byte_cost) { /* (dst, offset, size) or stable write (offset, src, size) */
         args[is_write ? 1 : 0] = 1024;
         *size_arg = 2;
     } else if (np == 2 && !strcmp(w->params, "ii")) { /* (src, size) */
@@ -551,11 +537,12 @@ static void host_recipe(const ic0_bench_row *w, int64_t args[8], int *size_arg,
  * (callbacks only): there they trap, which is what tally does when a canister calls them. */
 static host_call_kind host_kind(const ic0_bench_row *w, const char **export_name)
 {
-    if (!(w->ctx & CTX_UPDATE) && (w->ctx & CTX_QUERY_NR)) {
+    bool update = host_ic0_allowed(w, HOST_CALL_UPDATE);
+    if (!update && host_ic0_allowed(w, HOST_CALL_QUERY)) {
         *export_name = "canister_query bench";
         return HOST_CALL_QUERY;
     }
-    if (!(w->ctx & CTX_UPDATE) && (w->ctx & CTX_INSPECT)) {
+    if (!update && host_ic0_allowed(w, HOST_CALL_INSPECT)) {
         *export_name = "canister_inspect_message";
         return HOST_CALL_INSPECT;
     }
@@ -681,7 +668,7 @@ static void measure_host_refused(ctx *x, host_ctx *h, const ic0_bench_row *w,
 /* One row of ic0.def, by the first method that applies (bench_host_method). */
 static void measure_host(ctx *x, host_ctx *h, const ic0_bench_row *w, bench_host_row *row)
 {
-    *row = (bench_host_row){.name = w->name, .base_cost = w->base, .byte_cost = w->per_byte};
+    *row = (bench_host_row){.name = w->name, .base_cost = w->base_cost, .byte_cost = w->per_byte_cost};
     if (!w->supported) {
         row->method = BENCH_HOST_REFUSED;
         measure_host_refused(x, h, w, row);
@@ -707,7 +694,8 @@ static void measure_host(ctx *x, host_ctx *h, const ic0_bench_row *w, bench_host
     if (row->measured || status_class_of(outcome) != SC_TRAP)
         return;
     row->method = BENCH_HOST_TRAPPING;
-    row->note = (w->ctx & (CTX_UPDATE | CTX_QUERY_NR | CTX_INSPECT))
+    row->note = (host_ic0_allowed(w, HOST_CALL_UPDATE) || host_ic0_allowed(w, HOST_CALL_QUERY) ||
+                 host_ic0_allowed(w, HOST_CALL_INSPECT))
                     ? "traps where tally runs it (nothing to read): one trapping call per message"
                     : "callbacks only (tally makes no calls): traps; one call per message";
     measure_host_message(x, h, &spec, args, size_arg, 0, kind, row);
@@ -717,7 +705,7 @@ static status measure_hosts(ctx *x)
 {
     bench_report *r = x->rep;
     host_ctx *h = base_calloc(1, sizeof *h);
-    r->host = base_calloc(BASE_ARRAY_LEN(ic0_rows), sizeof r->host[0]);
+    r->host = base_calloc(host_ic0_count(), sizeof r->host[0]);
     if (!h || !r->host) {
         base_free(h);
         return ST_OUT_OF_MEMORY;
@@ -730,10 +718,11 @@ static status measure_hosts(ctx *x)
     h->msg = (host_msg){.method = span_of("bench", 5), .arg = span_of(h->arg, sizeof h->arg),
                         .caller = span_of(h->id, sizeof h->id), .time = 1,
                         .instruction_limit = (uint64_t)1 << 50};
-    for (size_t i = 0; i < BASE_ARRAY_LEN(ic0_rows); i++) {
-        if (r->filter && !strstr(ic0_rows[i].name, r->filter))
+    for (uint32_t i = 0; i < host_ic0_count(); i++) {
+        const ic0_bench_row *w = host_ic0_row_at(i);
+        if (r->filter && !strstr(w->name, r->filter))
             continue;
-        measure_host(x, h, &ic0_rows[i], &r->host[r->nhost++]);
+        measure_host(x, h, w, &r->host[r->nhost++]);
     }
     base_free(h);
     return ST_OK;
@@ -890,7 +879,7 @@ static status measure_all(ctx *x)
 
 int bench_weights(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
+    if (bench_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

@@ -1,0 +1,327 @@
+/* test_rpc.c - the node's JSON-RPC core (cli/rpc_server.c, rpc_limits.c) without HTTP, over a
+ * real ledger and scheduler: "0x" arguments that are not hex are invalid params; the response
+ * size limit refuses a batch of blocks before building past it; an answer that cannot be built
+ * (allocation failure) is a -32603 error, never nothing; admission refuses what cannot succeed
+ * (deploy by a non-admin, upgrade by a non-controller, an argument that is no Wasm module)
+ * and what is over a sender's mempool share or rate or the disk reserve, before anything is
+ * stored. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "node_fixture.h"
+#include "rpc.h"
+
+#include <pthread.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct rpc_fx {
+    node_fx f;
+    rpc_server *srv;
+} rpc_fx;
+
+static void fx_start(rpc_fx *x, rpc_server_options *so)
+{
+    node_fx_init(&x->f, 7);
+    node_fx_start(&x->f);
+    so->listen = "127.0.0.1:0";
+    so->max_body = 1u << 20;
+    so->threads = 1;
+    so->timeout_s = 5;
+    so->wake_fd = -1;
+    if (!so->min_free_disk)
+        so->min_free_disk = UINT64_MAX; /* no disk check unless the test asks */
+    assert_int_equal(rpc_server_new(x->f.lg, x->f.s, &lock, so, &x->srv), ST_OK);
+}
+
+static void fx_stop(rpc_fx *x)
+{
+    rpc_server_free(x->srv);
+    node_fx_end(&x->f);
+}
+
+/* Handles body and parses the answer (NULL: no answer). */
+static json_t *ask(rpc_fx *x, const char *body)
+{
+    char *text = rpc_server_handle(x->srv, body, strlen(body));
+    if (!text)
+        return NULL;
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    base_free(text);
+    return j;
+}
+
+static int error_code(json_t *r)
+{
+    json_t *c = json_object_get(json_object_get(r, "error"), "code");
+    return json_is_integer(c) ? (int)json_integer_value(c) : 0;
+}
+
+static const char *error_status(json_t *r)
+{
+    const char *s = json_string_value(
+        json_object_get(json_object_get(json_object_get(r, "error"), "data"), "status"));
+    return s ? s : "";
+}
+
+/* A submit request carrying a signed envelope from key `key` (seed {key}). */
+static char *submit_body(rpc_fx *x, uint8_t key, uint8_t kind, uint64_t cid, span arg)
+{
+    const uint8_t seed[LEDGER_SEED_SIZE] = {key};
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE], id[LEDGER_HASH_SIZE];
+    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
+    ledger_message m = {.nonce = ++x->f.nonce, .canister_id = cid, .kind = kind,
+                        .method = span_of("", 0), .arg = arg, .expiry_height = 1000};
+    memcpy(m.sender, pk, sizeof pk);
+    buf env = {0};
+    assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
+    char *hex = cli_hex_new(env.ptr, env.len);
+    assert_non_null(hex);
+    buf_fini(&env);
+    size_t n = strlen(hex) + 128;
+    char *body = malloc(n);
+    snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
+                      "\"id\":1}", hex);
+    base_free(hex);
+    return body;
+}
+
+/* The install argument of an empty module (8 bytes) and `extra` init bytes. */
+static void empty_module_arg(buf *out, size_t extra)
+{
+    static const uint8_t wasm[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+    uint8_t *init = calloc(1, extra + 1);
+    assert_int_equal(scheduler_install_arg(span_of(wasm, 8), span_of(init, extra), out), ST_OK);
+    free(init);
+}
+
+static size_t mempool_count(rpc_fx *x)
+{
+    ledger_reader *rd;
+    assert_int_equal(ledger_read_begin(x->f.lg, &rd), ST_OK);
+    uint64_t seq = 0;
+    size_t n = 0;
+    span env;
+    while (ledger_mempool_next(rd, &seq, &env, NULL) == ST_OK)
+        n++;
+    ledger_read_end(rd);
+    return n;
+}
+
+static void t_hex_prefix(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    rpc_server_options so = {0};
+    fx_start(&x, &so);
+    json_t *r = ask(&x, "{\"jsonrpc\":\"2.0\",\"method\":\"query\",\"params\":{\"canister\":1,"
+                        "\"method\":\"get\",\"arg\":\"0xg0\"},\"id\":1}");
+    assert_int_equal(error_code(r), -32602);
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
+                                                             "message")), "'arg'"));
+    json_decref(r);
+    buf b = {0};
+    assert_int_equal(cli_bytes_decode("0xg0", 4, &b), ST_BAD_ARGUMENT);
+    assert_int_equal(cli_bytes_decode("AQID", 4, &b), ST_OK); /* base64 still works */
+    assert_int_equal(b.len, 3);
+    buf_fini(&b);
+    fx_stop(&x);
+}
+
+/* 200 `block` requests of ~400 bytes against a limit of 8 KiB: one error for the batch, and
+ * the answer stays small; 10 of them fit. A limit is not a guess: a single block fits. */
+static void t_response_limit(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    rpc_server_options so = {.max_response = 8192};
+    fx_start(&x, &so);
+    size_t cap = 200 * 100;
+    char *body = malloc(cap);
+    for (int n = 0; n < 2; n++) {
+        int count = n ? 10 : 200;
+        strcpy(body, "[");
+        for (int i = 0; i < count; i++)
+            snprintf(body + strlen(body), cap - strlen(body),
+                     "%s{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"params\":{\"height\":0},"
+                     "\"id\":%d}", i ? "," : "", i);
+        strcat(body, "]");
+        char *text = rpc_server_handle(x.srv, body, strlen(body));
+        assert_non_null(text);
+        assert_true(strlen(text) <= 8192);
+        json_t *r = json_loads(text, 0, NULL);
+        base_free(text);
+        if (n == 0) {
+            assert_true(json_is_object(r));
+            assert_int_equal(error_code(r), -32000);
+            assert_string_equal(error_status(r), "RESPONSE_TOO_LARGE");
+        } else {
+            assert_true(json_is_array(r));
+            assert_int_equal(json_array_size(r), 10);
+            assert_non_null(json_object_get(json_array_get(r, 9), "result"));
+        }
+        json_decref(r);
+    }
+    free(body);
+    fx_stop(&x);
+}
+
+/* Every allocation of a `status` request failing in turn: always an answer (a -32603 error
+ * when it cannot be built), never the empty answer of a notification. */
+static void t_internal_error(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    rpc_server_options so = {0};
+    fx_start(&x, &so);
+    static const char body[] = "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"id\":5}";
+    int internal = 0;
+    for (long n = 0; n < 400; n++) {
+        base_alloc_fail_after(n, false);
+        char *text = rpc_server_handle(x.srv, body, sizeof body - 1);
+        base_alloc_fail_after(-1, false);
+        assert_non_null(text);
+        internal += strstr(text, "-32603") != NULL;
+        base_free(text);
+    }
+    assert_true(internal > 0);
+    /* a notification still gets nothing */
+    static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":\"status\"}";
+    assert_null(rpc_server_handle(x.srv, note, sizeof note - 1));
+    fx_stop(&x);
+}
+
+/* Deploy by a stranger, upgrade by a non-controller, a text file as the module: refused with
+ * a message, and nothing enters the mempool. The admin's deploy is admitted. */
+static void t_admission(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    rpc_server_options so = {0};
+    fx_start(&x, &so);
+    buf arg = {0};
+    empty_module_arg(&arg, 0);
+    char *body = submit_body(&x, 99, LEDGER_MSG_INSTALL, 0, span_of(arg.ptr, arg.len));
+    json_t *r = ask(&x, body);
+    free(body);
+    assert_string_equal(error_status(r), "NOT_AUTHORIZED");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
+                                                             "message")), "admin"));
+    json_decref(r);
+    static const char text[] = "(module (func))";
+    buf bad = {0};
+    assert_int_equal(scheduler_install_arg(span_of(text, sizeof text - 1), span_of("", 0), &bad),
+                     ST_OK);
+    body = submit_body(&x, 7, LEDGER_MSG_INSTALL, 0, span_of(bad.ptr, bad.len));
+    r = ask(&x, body);
+    free(body);
+    assert_string_equal(error_status(r), "BAD_INSTALL_ARG");
+    json_decref(r);
+    body = submit_body(&x, 7, LEDGER_MSG_UPGRADE, 1, span_of(arg.ptr, arg.len));
+    r = ask(&x, body); /* canister 1 does not exist yet */
+    free(body);
+    assert_string_equal(error_status(r), "UNKNOWN_CANISTER");
+    json_decref(r);
+    assert_int_equal(mempool_count(&x), 0);
+    body = submit_body(&x, 7, LEDGER_MSG_INSTALL, 0, span_of(arg.ptr, arg.len));
+    r = ask(&x, body);
+    free(body);
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    assert_int_equal(mempool_count(&x), 1);
+    /* run it: canister 1 exists, controlled by key 7; key 99 may not upgrade it */
+    scheduler_round_info info;
+    assert_int_equal(scheduler_round(x.f.s, ++x.f.time, &info), ST_OK);
+    body = submit_body(&x, 99, LEDGER_MSG_UPGRADE, 1, span_of(arg.ptr, arg.len));
+    r = ask(&x, body);
+    free(body);
+    assert_string_equal(error_status(r), "NOT_AUTHORIZED");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
+                                                             "message")), "controller"));
+    json_decref(r);
+    assert_int_equal(mempool_count(&x), 0);
+    buf_fini(&arg);
+    buf_fini(&bad);
+    fx_stop(&x);
+}
+
+/* A sender's mempool share: three envelopes of ~1 KiB fit in 3.5 KiB, the fourth is
+ * RATE_LIMITED; once a round took them, the share is free again. */
+static void t_sender_share(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    buf arg = {0};
+    empty_module_arg(&arg, 1000);
+    rpc_server_options so = {.sender_mempool_bytes = 3 * (arg.len + 200) + 100};
+    fx_start(&x, &so);
+    for (int i = 0; i < 4; i++) {
+        char *body = submit_body(&x, 7, LEDGER_MSG_INSTALL, 0, span_of(arg.ptr, arg.len));
+        json_t *r = ask(&x, body);
+        free(body);
+        if (i < 3)
+            assert_non_null(json_object_get(r, "result"));
+        else
+            assert_string_equal(error_status(r), "RATE_LIMITED");
+        json_decref(r);
+    }
+    assert_int_equal(mempool_count(&x), 3);
+    scheduler_round_info info;
+    assert_int_equal(scheduler_round(x.f.s, ++x.f.time, &info), ST_OK);
+    assert_int_equal(mempool_count(&x), 0);
+    char *body = submit_body(&x, 7, LEDGER_MSG_INSTALL, 0, span_of(arg.ptr, arg.len));
+    json_t *r = ask(&x, body);
+    free(body);
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    buf_fini(&arg);
+    fx_stop(&x);
+}
+
+/* A rate whose bucket (2 s worth) holds 1.2 envelopes: the first is admitted, the second
+ * (right after) is RATE_LIMITED. The disk reserve: above the free space, DISK_FULL. */
+static void t_rate_and_disk(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    buf arg = {0};
+    empty_module_arg(&arg, 1000);
+    size_t env = arg.len + 120; /* the envelope around it, roughly */
+    rpc_server_options so = {.sender_rate_bytes = env * 6 / 10};
+    fx_start(&x, &so);
+    for (int i = 0; i < 2; i++) {
+        char *body = submit_body(&x, 7, LEDGER_MSG_INSTALL, 0, span_of(arg.ptr, arg.len));
+        json_t *r = ask(&x, body);
+        free(body);
+        if (i == 0)
+            assert_non_null(json_object_get(r, "result"));
+        else
+            assert_string_equal(error_status(r), "RATE_LIMITED");
+        json_decref(r);
+    }
+    fx_stop(&x);
+    rpc_server_options full = {.min_free_disk = UINT64_MAX / 4, .dir = "/tmp"};
+    fx_start(&x, &full);
+    char *body = submit_body(&x, 7, LEDGER_MSG_INSTALL, 0, span_of(arg.ptr, arg.len));
+    json_t *r = ask(&x, body);
+    free(body);
+    assert_string_equal(error_status(r), "DISK_FULL");
+    json_decref(r);
+    assert_int_equal(mempool_count(&x), 0);
+    buf_fini(&arg);
+    fx_stop(&x);
+}
+
+int main(void)
+{
+    cli_json_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_hex_prefix),       cmocka_unit_test(t_response_limit),
+        cmocka_unit_test(t_internal_error),   cmocka_unit_test(t_admission),
+        cmocka_unit_test(t_sender_share),     cmocka_unit_test(t_rate_and_disk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
