@@ -43,6 +43,9 @@ const char *status_class_name(status_class c);
 /* True if s is a row of status.def. */
 bool status_is_known(int s);
 
+/* Cycle amounts and other 128-bit counts of the IC (gcc and clang both have the type). */
+__extension__ typedef unsigned __int128 u128;
+
 /* ---- spans: borrowed (pointer, length) views ------------------------------------------- */
 
 typedef struct span {
@@ -60,6 +63,11 @@ bool span_eq(span a, span b);
 bool span_eq_str(span a, const char *s);
 /* True if the bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool span_is_utf8(span a);
+/* True if all n bytes at p are zero. */
+bool base_is_zero(const uint8_t *p, size_t n);
+/* Copies n bytes from src to dst 4 KiB at a time, writing no chunk of dst that is zero and
+ * stays zero: into a fresh base_zarea, a mostly zero memory costs no memory for its zeros. */
+void base_copy_sparse(uint8_t *dst, const uint8_t *src, size_t n);
 
 /* ---- reader: bounds-checked cursor over a byte span, LEB128 per the Wasm spec ------------ */
 

@@ -155,3 +155,30 @@ status base_read_file(const char *path, uint8_t **out, size_t *len)
     *len = b.len;
     return ST_OK;
 }
+
+bool base_is_zero(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+        if ((i & 4095) == 4088 && acc) /* stop early, every 4 KiB */
+            return false;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+void base_copy_sparse(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    for (size_t off = 0; off < n; off += 4096) {
+        size_t k = n - off < 4096 ? n - off : 4096;
+        if (!base_is_zero(src + off, k))
+            memcpy(dst + off, src + off, k);
+        else if (!base_is_zero(dst + off, k))
+            memset(dst + off, 0, k);
+    }
+}

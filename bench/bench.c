@@ -880,7 +880,8 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|weights|candid [options]\n\n"
+            "usage: tally bench interp|instantiate|meter|host|node|weights|candid|shapes"
+            " [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
             "  instantiate  instances per second of benches/small.wat\n"
@@ -891,7 +892,9 @@ static void usage(FILE *out)
             "  node         update messages per second, in process and over JSON-RPC\n"
             "  weights      opcode and host-call timings vs the weight schedule\n"
             "               (`tally bench weights --help`)\n"
-            "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n\n"
+            "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n"
+            "  shapes       worst cases for the metering (many locals, huge br_table, ...)\n"
+            "               vs plain code (`tally bench shapes --help`)\n\n"
             "options:\n"
             "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
             "  --filter S   interp, meter: only programs whose name contains S\n"
@@ -973,6 +976,8 @@ int bench_main(int argc, char **argv)
     /* bench_weights.c parses its own options (and --help) */
     if (argc >= 2 && !strcmp(argv[1], "weights"))
         return bench_weights(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "shapes"))
+        return bench_shapes(argc - 1, argv + 1);
     if (bench_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

@@ -14,8 +14,8 @@
  * a `run` that traps, minus a `run` that returns), `return` a call of a function leaving by
  * return minus a plain call. memory.fill/copy are fitted per byte and memory.grow per page.
  * ic0 functions: in a loop; once-per-message ones as whole messages minus an empty message;
- * those that trap wherever tally runs them as trapping messages; unsupported ones as refused
- * deploys (docs/weights.md). --quick divides the work by 10 for tests.
+ * those that trap wherever tally runs them (unsupported ones included: they trap when called)
+ * as trapping messages (docs/weights.md). --quick divides the work by 10 for tests.
  * The numbers are printed by bench_report.c. `meson test` runs only --quick (tests/cli). */
 #include "bench_gen.h"
 #include "bench.h"
@@ -34,7 +34,6 @@ enum { INNER_CALLS = 5 }; /* back-to-back calls per run; the fastest counts */
 enum { HOST_ITERS = 1000, HOST_REPEAT = 10, HOST_BYTE_ITERS = 100 };
 enum { TRAP_CALLS = 2000 };    /* invokes per run of a trap run (unreachable) */
 enum { MESSAGE_BATCH = 200 };  /* messages per run of a per-message measurement */
-enum { REFUSED_BATCH = 200 };  /* deploy attempts per run of a refused import */
 enum { QUICK_DIVISOR = 10 };   /* --quick: iterations and repeats divided by this */
 #define COUNTER_START ((int64_t)1 << 60)
 
@@ -631,49 +630,10 @@ static status measure_host_loop(ctx *x, host_ctx *h, bench_host_spec *spec, int6
     return ST_OK;
 }
 
-/* Not supported: tally never runs it; what a canister importing it costs the node is a refused
- * deploy (decode, validate, the import check), timed per attempt. */
-static void measure_host_refused(ctx *x, host_ctx *h, const ic0_bench_row *w,
-                                 bench_host_row *row)
-{
-    int64_t args[8] = {0};
-    bench_host_spec spec = {w->name, w->params, w->results, "canister_update bench", NULL,
-                            args};
-    buf b = {0};
-    double t[MAX_RUNS];
-    unsigned batch = scaled(x, REFUSED_BATCH);
-    status st = bench_gen_canister(&spec, 1, 1, &b), outcome = ST_OK;
-    for (unsigned i = 0; i < x->runs && st == ST_OK; i++) {
-        double t0 = now_ns();
-        for (unsigned k = 0; k < batch; k++) {
-            host_code *code = NULL;
-            outcome = host_code_new(&h->cfg, span_of(b.ptr, b.len), &code, NULL);
-            host_code_free(code);
-        }
-        t[i] = (now_ns() - t0) / batch;
-    }
-    buf_fini(&b);
-    if (st != ST_OK) {
-        row->note = status_name(st);
-        return;
-    }
-    qsort(t, x->runs, sizeof t[0], cmp_double);
-    row->measured = true;
-    row->outcome = status_name(outcome);
-    row->ns_call = t[0];
-    row->ratio = NAN;
-    row->note = "not supported by tally: time of one refused deploy importing it";
-}
-
 /* One row of ic0.def, by the first method that applies (bench_host_method). */
 static void measure_host(ctx *x, host_ctx *h, const ic0_bench_row *w, bench_host_row *row)
 {
     *row = (bench_host_row){.name = w->name, .base_cost = w->base_cost, .byte_cost = w->per_byte_cost};
-    if (!w->supported) {
-        row->method = BENCH_HOST_REFUSED;
-        measure_host_refused(x, h, w, row);
-        return;
-    }
     int64_t args[8];
     int size_arg;
     uint32_t bytes;
@@ -694,8 +654,9 @@ static void measure_host(ctx *x, host_ctx *h, const ic0_bench_row *w, bench_host
     if (row->measured || status_class_of(outcome) != SC_TRAP)
         return;
     row->method = BENCH_HOST_TRAPPING;
-    row->note = (host_ic0_allowed(w, HOST_CALL_UPDATE) || host_ic0_allowed(w, HOST_CALL_QUERY) ||
-                 host_ic0_allowed(w, HOST_CALL_INSPECT))
+    row->note = !w->supported ? "not implemented by tally: traps when called; one call per message"
+                : (host_ic0_allowed(w, HOST_CALL_UPDATE) || host_ic0_allowed(w, HOST_CALL_QUERY) ||
+                   host_ic0_allowed(w, HOST_CALL_INSPECT))
                     ? "traps where tally runs it (nothing to read): one trapping call per message"
                     : "callbacks only (tally makes no calls): traps; one call per message";
     measure_host_message(x, h, &spec, args, size_arg, 0, kind, row);

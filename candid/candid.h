@@ -128,6 +128,9 @@ status candid_did_parse(candid_env *env, span text, candid_error *err);
 
 /* The service of the last candid_did_parse (a CANDID_SERVICE type), or false if there is none. */
 bool candid_env_service(const candid_env *env, candid_type *service);
+/* The init arguments of the last service parsed (`service : (nat, text) -> {...}`): *n of
+ * them in args[] (borrowed), or false if it declared none. */
+bool candid_env_init_args(const candid_env *env, const candid_field **args, size_t *n);
 /* The func type of method `name` of service, or ST_CANDID_UNKNOWN_NAME. */
 status candid_service_method(const candid_env *env, candid_type service, const char *name,
                              size_t name_len, candid_type *func);

@@ -40,14 +40,16 @@ struct candid_env {
     candid_arena *strs; /* field, method and alias names (stable, NUL-terminated) */
     candid_type service;
     bool has_service;
+    candid_type init; /* a func node whose parameters are the service's init arguments */
+    bool has_init;
 };
 
 /* What an environment holds at one moment, to undo a parse that failed half way (so that no
  * undefined name is left behind). */
 typedef struct env_mark {
     size_t nnodes, nfields;
-    candid_type service;
-    bool has_service;
+    candid_type service, init;
+    bool has_service, has_init;
 } env_mark;
 env_mark env_mark_get(const candid_env *env);
 void env_rollback(candid_env *env, env_mark m);

@@ -354,11 +354,14 @@ static status service(lexer *lx, candid_env *env)
     if (lx->cur.kind == TK_ID)
         TRY(lex_next(lx));
     TRY(lex_expect(lx, TK_COLON, "expected ':' after service"));
-    if (lx->cur.kind == TK_LPAREN) {
-        flist args = {0};
+    if (lx->cur.kind == TK_LPAREN) { /* init arguments, kept as a func's parameters */
+        flist args = {0}, none = {0};
         status st = tuple(lx, env, &args);
+        if (st == ST_OK)
+            st = node_with(env, CANDID_FUNC, &args, &none, &env->init);
         base_free(args.f);
         TRY(st);
+        env->has_init = true;
         TRY(lex_expect(lx, TK_ARROW, "expected '->'"));
     }
     candid_type t;

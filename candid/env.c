@@ -137,7 +137,8 @@ void candid_env_free(candid_env *env)
 
 env_mark env_mark_get(const candid_env *env)
 {
-    return (env_mark){env->nnodes, env->nfields, env->service, env->has_service};
+    return (env_mark){env->nnodes, env->nfields, env->service, env->init, env->has_service,
+                      env->has_init};
 }
 
 void env_rollback(candid_env *env, env_mark m)
@@ -146,6 +147,8 @@ void env_rollback(candid_env *env, env_mark m)
     env->nfields = m.nfields;
     env->service = m.service;
     env->has_service = m.has_service;
+    env->init = m.init;
+    env->has_init = m.has_init;
 }
 
 candid_type env_node_add(candid_env *env, int8_t kind)
@@ -302,6 +305,16 @@ bool candid_env_service(const candid_env *env, candid_type *service)
     if (env->has_service)
         *service = env->service;
     return env->has_service;
+}
+
+bool candid_env_init_args(const candid_env *env, const candid_field **args, size_t *n)
+{
+    if (!env->has_init)
+        return false;
+    const cnode *c = env_node(env, env->init);
+    *args = env->fields + c->first;
+    *n = c->n;
+    return true;
 }
 
 status candid_service_method(const candid_env *env, candid_type service, const char *name,

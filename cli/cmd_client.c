@@ -25,6 +25,10 @@ typedef struct client {
     char url[256];
     buf arg;                          /* concatenated --arg / --u64 / ARG pieces */
     bool has_arg;
+    const char *candid;               /* an ARG in Candid text: "(...)" */
+    const char *did_path, *output;    /* --did FILE, --output candid|hex|json */
+    buf did;                          /* the interface, once loaded (candid_cli.c) */
+    bool did_loaded, show_candid;     /* show_candid: `canister ID --candid` */
     const char *pos[POSITIONAL_MAX];
     int npos;
 } client;
@@ -52,8 +56,10 @@ static void usage(FILE *out, const char *cmd)
          "Prints the receipt of a message, or 'pending' while it waits or runs; exits 1 with\n"
          "NOT_FOUND for a message the node does not know."},
         {"canisters", "canisters", "Lists the canisters: id, status, module hash, memory."},
-        {"canister", "canister ID",
-         "Shows one canister: module hash, controllers, status, memory, version, methods."},
+        {"canister", "canister ID [--candid]",
+         "Shows one canister: module hash, controllers, status, memory, version, methods,\n"
+         "Candid interface; --candid prints only the interface (its module's candid:service\n"
+         "section; exit 1 if it has none)."},
     };
     bool message = false, signs = false;
     for (size_t i = 0; i < BASE_ARRAY_LEN(uses); i++) {
@@ -82,8 +88,16 @@ static void usage(FILE *out, const char *cmd)
                 "  --no-wait         print the message id and return without waiting\n"
                 "  --print-envelope  print the signed envelope (hex) and do not submit it\n");
     if (signs)
-        fprintf(out, "ARG pieces (concatenated in order): TEXT, 0xHEX, @FILE; --arg ARG; --u64 N\n"
-                     "(8 bytes little-endian).\n");
+        fprintf(out,
+                "  --did FILE        the canister's Candid interface (a .did file, or a .wasm with\n"
+                "                    a candid:service section); default: the deployed module's\n"
+                "  --output MODE     how to print a reply: candid (the Candid text only), hex, json;\n"
+                "                    default: Candid text for a Candid reply (\"DIDL...\"), else text\n"
+                "                    or hex\n"
+                "ARG: Candid text when it starts with '(' (\"(42 : nat, \\\"hi\\\")\"), typed by the\n"
+                "method's parameters (deploy/upgrade: the init arguments) in the interface, else by\n"
+                "what the text shows; or raw pieces, concatenated in order: TEXT, 0xHEX, @FILE;\n"
+                "--arg ARG; --u64 N (8 bytes little-endian).\n");
 }
 
 static int fail(const client *c, status st, const char *fmt, const char *what)
@@ -154,6 +168,15 @@ static int parse(client *c, int argc, char **argv, int fixed)
             c->verbose = true;
         else if (v && !strcmp(a, "--arg"))
             st = (c->has_arg = true, cli_arg_parse(argv[++i], &c->arg));
+        else if (!strcmp(a, "--candid") && !strcmp(c->cmd, "canister"))
+            c->show_candid = true;
+        else if (v && !strcmp(a, "--did"))
+            c->did_path = argv[++i];
+        else if (v && !strcmp(a, "--output") &&
+                 (!strcmp(v, "candid") || !strcmp(v, "hex") || !strcmp(v, "json")))
+            c->output = argv[++i], c->json = !strcmp(v, "json");
+        else if (c->npos >= fixed && a[0] == '(' && !c->candid)
+            c->candid = a;
         else if (a[0] == '-' && a[1] == '-' && a[2])
             st = ST_BAD_ARGUMENT;
         else if (c->npos < fixed)
@@ -166,6 +189,11 @@ static int parse(client *c, int argc, char **argv, int fixed)
                     a, st == ST_IO_ERROR ? " (cannot read the @FILE)" : "");
             return st == ST_BAD_ARGUMENT ? 2 : 1;
         }
+    }
+    if (c->candid && c->has_arg) {
+        fprintf(stderr, "tally %s: BAD_ARGUMENT: a Candid argument cannot be mixed with raw "
+                        "argument pieces\n", c->cmd);
+        return 2;
     }
     return 0;
 }
@@ -230,6 +258,81 @@ static void print_bytes(FILE *out, span b)
         fprintf(out, " (u64 %llu)", (unsigned long long)le64_load(b.ptr));
 }
 
+/* ---- Candid (candid_cli.c) ---------------------------------------------------------------- */
+
+static status canister_info_did(client *c, const char *canister, buf *did);
+
+/* The interface: --did (a .did file or a module with a candid:service section), else the
+ * module being deployed, else the deployed module's (canister_info). Empty if none. */
+static status load_did(client *c, const char *canister, span module)
+{
+    if (c->did_loaded)
+        return ST_OK;
+    c->did_loaded = true;
+    span text;
+    if (c->did_path) {
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        status st = cli_read_file(c->did_path, &bytes, &len);
+        if (st == ST_OK)
+            st = cli_wasm_candid(span_of(bytes, len), &text)
+                     ? buf_put(&c->did, text.ptr, text.len)
+                     : buf_put(&c->did, bytes, len);
+        base_free(bytes);
+        return st;
+    }
+    if (module.len)
+        return cli_wasm_candid(module, &text) ? buf_put(&c->did, text.ptr, text.len) : ST_OK;
+    return canister ? canister_info_did(c, canister, &c->did) : ST_OK;
+}
+
+/* Encodes the Candid argument, if there is one, into c->arg. 0 or an exit code. */
+static int candid_arg(client *c, const char *canister, const char *method, span module)
+{
+    if (!c->candid)
+        return 0;
+    status st = load_did(c, canister, module);
+    if (st != ST_OK)
+        return fail(c, st, "cannot read the interface %s", c->did_path ? c->did_path : "");
+    char why[256];
+    st = cli_candid_args(span_of(c->did.ptr, c->did.len), method, c->candid, &c->arg, why,
+                         sizeof why);
+    if (st != ST_OK)
+        return fail(c, st, "%s", why);
+    return 0;
+}
+
+/* A reply for people: Candid text for a Candid message (--output candid: nothing else), hex
+ * for --output hex, else text or hex (print_bytes). */
+static void print_reply(client *c, span b, const char *where)
+{
+    buf text = {0};
+    bool hex = c->output && !strcmp(c->output, "hex");
+    bool only = c->output && !strcmp(c->output, "candid");
+    const char *method = !strcmp(c->cmd, "call") || !strcmp(c->cmd, "query") ? c->pos[1] : NULL;
+    if (!hex && cli_is_candid(b)) {
+        if (method && load_did(c, c->pos[0], span_of(NULL, 0)) != ST_OK)
+            c->did.len = 0;
+        if (cli_candid_reply(span_of(c->did.ptr, c->did.len), method, b, &text) != ST_OK)
+            text.len = 0;
+    }
+    if (hex || (only && text.len == 0)) {
+        char *h = cli_hex_new(b.ptr, b.len);
+        printf("%s\n", h ? h : "?");
+        base_free(h);
+    } else if (only) {
+        printf("%.*s\n", (int)text.len, (const char *)text.ptr);
+    } else {
+        printf("reply: ");
+        if (text.len)
+            printf("%.*s", (int)text.len, (const char *)text.ptr);
+        else
+            print_bytes(stdout, b);
+        printf("  [%s]\n", where);
+    }
+    buf_fini(&text);
+}
+
 /* Decodes a hex field of a result into *out. */
 static bool field_bytes(json_t *o, const char *name, buf *out)
 {
@@ -245,7 +348,7 @@ static uint64_t field_u64(json_t *o, const char *name)
 }
 
 /* A receipt or query result: reply on stdout (exit 0), or STATUS: reject on stderr (exit 1). */
-static int print_outcome(const client *c, json_t *r, bool is_receipt)
+static int print_outcome(client *c, json_t *r, bool is_receipt)
 {
     if (c->json) {
         print_json(r);
@@ -259,11 +362,12 @@ static int print_outcome(const client *c, json_t *r, bool is_receipt)
                  (unsigned long long)field_u64(r, "height"),
                  json_is_string(json_object_get(r, "message_id"))
                      ? json_string_value(json_object_get(r, "message_id")) : "?");
+    if (json_is_integer(json_object_get(r, "reject_code")))
+        snprintf(where + strlen(where), sizeof where - strlen(where), ", reject code %llu",
+                 (unsigned long long)field_u64(r, "reject_code"));
     int rc = 0;
     if (field_bytes(r, "reply", &b)) {
-        printf("reply: ");
-        print_bytes(stdout, span_of(b.ptr, b.len));
-        printf("  [%s]\n", where);
+        print_reply(c, span_of(b.ptr, b.len), where);
     } else {
         field_bytes(r, "reject", &b);
         json_t *name = json_object_get(r, "status_name");
@@ -424,6 +528,20 @@ static status tip_height(client *c, uint64_t *height, rpc_error *e)
     return st;
 }
 
+/* The "candid" field of canister_info: the deployed module's interface (docs/rpc.md). */
+static status canister_info_did(client *c, const char *canister, buf *did)
+{
+    json_t *params = json_pack("{s:s}", "canister", canister), *r = NULL;
+    rpc_error e = {0};
+    status st = params ? call(c, "canister_info", params, &r, &e) : ST_OUT_OF_MEMORY;
+    json_t *text = st == ST_OK ? json_object_get(r, "candid") : NULL;
+    if (json_is_string(text))
+        st = buf_put(did, json_string_value(text), json_string_length(text));
+    json_decref(params);
+    json_decref(r);
+    return st;
+}
+
 /* Signs m with the key, submits it with `method` and waits for its receipt (*out), unless
  * --print-envelope or --no-wait say otherwise (then *out stays NULL). Returns an exit code. */
 static int send_message(client *c, ledger_message *m, const char *method, json_t **out)
@@ -499,6 +617,8 @@ static status read_module(client *c, const char *path, buf *install_arg)
     uint8_t *bytes = NULL;
     size_t len = 0;
     status st = cli_read_file(path, &bytes, &len);
+    if (st == ST_OK && candid_arg(c, NULL, NULL, span_of(bytes, len)) != 0)
+        st = ST_BAD_ARGUMENT;
     if (st == ST_OK)
         st = check_module(c, path, span_of(bytes, len));
     if (st == ST_OK)
@@ -573,11 +693,14 @@ static int run_call(client *c)
     }
     if (cli_canister_parse(c->pos[0], &m.canister_id) != ST_OK)
         return fail(c, ST_BAD_CANISTER_ID, "'%s' is not a canister id", c->pos[0]);
+    int rc = candid_arg(c, c->pos[0], c->pos[1], span_of(NULL, 0));
+    if (rc)
+        return rc;
     m.kind = LEDGER_MSG_UPDATE;
     m.method = span_of(c->pos[1], strlen(c->pos[1]));
     m.arg = span_of(c->arg.ptr, c->arg.len);
     json_t *r = NULL;
-    int rc = send_message(c, &m, "submit", &r);
+    rc = send_message(c, &m, "submit", &r);
     if (!rc && r)
         rc = print_outcome(c, r, true);
     json_decref(r);
@@ -593,6 +716,9 @@ static int run_query(client *c)
     }
     if (cli_canister_parse(c->pos[0], &cid) != ST_OK)
         return fail(c, ST_BAD_CANISTER_ID, "'%s' is not a canister id", c->pos[0]);
+    int rc = candid_arg(c, c->pos[0], c->pos[1], span_of(NULL, 0));
+    if (rc)
+        return rc;
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
     status kst = cli_key_read(c->keypath, pk, sk);
     bool have_key = kst == ST_OK;
@@ -611,7 +737,7 @@ static int run_query(client *c)
     json_t *r = NULL;
     status st = params ? call(c, "query", params, &r, &e) : ST_OUT_OF_MEMORY;
     json_decref(params);
-    int rc = st == ST_OK ? print_outcome(c, r, false) : rpc_fail(c, st, &e);
+    rc = st == ST_OK ? print_outcome(c, r, false) : rpc_fail(c, st, &e);
     json_decref(r);
     return rc;
 }
@@ -660,6 +786,11 @@ static int run_info(client *c)
         rc = print_outcome(c, r, true);
     else if (!strcmp(method, "canisters"))
         print_canisters(r);
+    else if (c->show_candid && json_is_string(json_object_get(r, "candid")))
+        printf("%s\n", json_string_value(json_object_get(r, "candid")));
+    else if (c->show_candid)
+        rc = fail(c, ST_NOT_FOUND, "canister %s has no Candid interface (candid:service section)",
+                  c->pos[0]);
     else if (!strcmp(method, "block"))
         print_block(r);
     else
@@ -699,5 +830,6 @@ int cmd_client(int argc, char **argv)
             rc = run_info(&c);
     }
     buf_fini(&c.arg);
+    buf_fini(&c.did);
     return rc;
 }

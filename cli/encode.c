@@ -156,6 +156,10 @@ bool cli_u64_parse(const char *text, uint64_t *out)
 
 status cli_canister_parse(const char *text, uint64_t *id)
 {
+    if (!strcmp(text, "aaaaa-aa")) { /* the management canister (docs/canisters.md) */
+        *id = LEDGER_CANISTER_NONE;
+        return ST_OK;
+    }
     if (strchr(text, '-'))
         return ledger_canister_id_parse(text, id);
     uint64_t v;

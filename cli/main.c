@@ -22,7 +22,7 @@ static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
     {"instrument", "write the instruction-metered version of a module", cmd_instrument},
     {"run", "run one export of a module (no imports, or metered)", cmd_run},
-    {"bench", "benchmarks: interp, instantiate, meter, host, node, weights, candid", cmd_bench},
+    {"bench", "benchmarks: interp, instantiate, meter, host, node, weights, candid, shapes", cmd_bench},
     {"init", "create a node directory (ledger, genesis, admin key, config)", cmd_init},
     {"key", "make or show an ed25519 key file", cmd_key},
     {"node", "run a node: produce blocks, serve JSON-RPC over HTTP", cmd_node},

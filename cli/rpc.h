@@ -31,13 +31,30 @@ status cli_hash_parse(const char *s, uint8_t out[LEDGER_HASH_SIZE]);
 /* A user argument: "0x..." is hex, "@FILE" the bytes of a file, anything else the text itself
  * (UTF-8, no terminator). Appends to *out. ST_OK, ST_BAD_ARGUMENT, ST_IO_ERROR, ST_OUT_OF_MEMORY. */
 status cli_arg_parse(const char *text, buf *out);
-/* A canister id: the text form ("xxxxx-xxxxx-xxxxx-x") or a decimal number. */
+/* A canister id: the text form ("xxxxx-xxxxx-xxxxx-x"), a decimal number, or "aaaaa-aa" (the
+ * management canister: id 0, LEDGER_CANISTER_NONE). */
 status cli_canister_parse(const char *text, uint64_t *id);
 /* A decimal or 0x-hex u64 with nothing after it. */
 bool cli_u64_parse(const char *text, uint64_t *out);
 
 /* True if the bytes are valid UTF-8 without control characters other than \t \n \r. */
 bool cli_is_printable(span s);
+
+/* ---- Candid (candid_cli.c, docs/cli.md "Candid") ------------------------------------------ */
+
+/* The Candid interface a module carries: the text of its custom section
+ * `icp:public candid:service` or `icp:private candid:service` (a view into wasm). */
+bool cli_wasm_candid(span wasm, span *did);
+/* Encode the Candid text argument `text` ("(42 : nat)") into out: typed by the parameters of
+ * `method` (NULL: the init arguments) in the interface did, or, when did is empty, by what the
+ * text shows. ST_OK, or a ST_CANDID_* status with a reason in why. */
+status cli_candid_args(span did, const char *method, const char *text, buf *out, char *why,
+                       size_t whylen);
+/* True if the bytes are a Candid message (start with "DIDL"). */
+bool cli_is_candid(span reply);
+/* Append a Candid reply as text ("(42 : nat)"): typed by the results of `method` in did (field
+ * names) when did has it, else by the message's own types. ST_OK or a ST_CANDID_* status. */
+status cli_candid_reply(span did, const char *method, span reply, buf *out);
 
 /* ---- key files and the node directory (keys.c) --------------------------------------------- */
 

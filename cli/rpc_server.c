@@ -533,6 +533,8 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
         return false;
     if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE)
         return true;
+    if (m->kind == LEDGER_MSG_UPDATE && m->canister_id == LEDGER_CANISTER_NONE)
+        return true; /* the management canister aaaaa-aa: it answers for itself */
     uint8_t hash[LEDGER_HASH_SIZE];
     bool has_code = false, found = true;
     status st = code_hash_get(srv, m->canister_id, hash, &has_code);
@@ -672,10 +674,40 @@ static json_t *m_upgrade(rpc_server *srv, json_t *params, call_error *e)
     return submit_kind(srv, params, LEDGER_MSG_UPGRADE, e);
 }
 
+/* The Candid interface of a canister's module (its candid:service custom section), copied
+ * into *did; empty when it has none, has no code or is unknown (whoever asks reports that).
+ * ST_OK or ST_OUT_OF_MEMORY (docs/rpc.md "Candid"). */
+static status canister_did(rpc_server *srv, uint64_t cid, buf *did)
+{
+    const host_code *code = NULL;
+    span text;
+    status st = ST_OK;
+    pthread_mutex_lock(srv->lock);
+    if (scheduler_canister_code(srv->s, cid, &code) == ST_OK && code &&
+        cli_wasm_candid(host_code_instrumented(code), &text))
+        st = buf_put(did, text.ptr, text.len);
+    pthread_mutex_unlock(srv->lock);
+    return st;
+}
+
+/* Adds "reply_candid": a Candid reply as text, typed by `method` of did when known. */
+static int set_reply_candid(json_t *o, span did, const char *method, span bytes)
+{
+    buf text = {0};
+    int rc = 0;
+    if (cli_is_candid(bytes) && cli_candid_reply(did, method, bytes, &text) == ST_OK)
+        rc = json_object_set_new(o, "reply_candid",
+                                 json_stringn((const char *)text.ptr, text.len));
+    buf_fini(&text);
+    return rc;
+}
+
 /* Adds "reply" (hex) for a reply, else "reject" (hex) and "reject_text" when printable. */
 static int set_payload(json_t *o, bool replied, span bytes)
 {
     int rc = json_object_set_new(o, replied ? "reply" : "reject", hex_json(bytes.ptr, bytes.len));
+    if (replied && rc == 0)
+        rc = set_reply_candid(o, span_of(NULL, 0), NULL, bytes);
     if (!replied && rc == 0 && cli_is_printable(bytes))
         rc = json_object_set_new(o, "reject_text",
                                  json_stringn((const char *)bytes.ptr, bytes.len));
@@ -729,6 +761,12 @@ static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
                            "status", (json_int_t)rc.status, "status_name",
                            status_name((status)rc.status), "instructions",
                            (json_int_t)rc.instructions, "height", (json_int_t)rc.height);
+        if (result && rc.status != ST_OK &&
+            json_object_set_new(result, "reject_code",
+                                json_integer(host_reject_code((status)rc.status))) != 0) {
+            json_decref(result);
+            result = NULL;
+        }
         if (!result || set_payload(result, rc.status == ST_OK, rc.reply) != 0) {
             json_decref(result);
             result = no_memory(e);
@@ -744,10 +782,31 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
     const char *method;
     buf arg = {0}, sender = {0};
     json_t *result = NULL;
+    const char *candid = NULL;
+    buf did = {0};
     if (!param_canister(params, &cid, e) || !param_string(params, "method", true, &method, e) ||
         !param_bytes(params, "arg", false, &arg, e) ||
+        !param_string(params, "args_candid", false, &candid, e) ||
         !param_bytes(params, "sender", false, &sender, e))
         goto out_bufs;
+    /* the interface needs the round lock: only for a Candid argument, so that plain queries
+     * stay off the round thread (the reply then shows its own types) */
+    if (candid && canister_did(srv, cid, &did) != ST_OK) {
+        no_memory(e);
+        goto out_bufs;
+    }
+    if (candid && arg.len) {
+        invalid(e, "give \"arg\" or \"args_candid\", not both");
+        goto out_bufs;
+    }
+    char why[200];
+    status cst = candid ? cli_candid_args(span_of(did.ptr, did.len), method, candid, &arg, why,
+                                          sizeof why)
+                        : ST_OK;
+    if (cst != ST_OK) {
+        invalid(e, "args_candid: %s: %s", status_name(cst), why);
+        goto out_bufs;
+    }
     host_result res;
     host_result_init(&res);
     status st;
@@ -773,7 +832,11 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
         tally_error(e, st, "query");
     } else if ((res.st == ST_METHOD_NOT_FOUND || res.st == ST_CANISTER_EMPTY) &&
                res.instructions == 0) {
-        tally_error(e, res.st, method); /* nothing ran */
+        tally_error(e, res.st, method); /* nothing ran: the host's text says why */
+        if (res.bytes.len && cli_is_printable(span_of(res.bytes.ptr, res.bytes.len)))
+            snprintf(e->message, sizeof e->message, "%.*s",
+                     (int)(res.bytes.len < 200 ? res.bytes.len : 200),
+                     (const char *)res.bytes.ptr);
     } else {
         bool replied = res.st == ST_OK && res.kind == HOST_RESPONSE_REPLY;
         status outcome = res.st == ST_OK && !replied ? ST_CANISTER_REJECTED : res.st;
@@ -781,7 +844,11 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
                            status_name(outcome), "instructions", (json_int_t)res.instructions);
         if (result && !replied)
             json_object_set_new(result, "reject_code", json_integer(res.reject_code));
-        if (!result || set_payload(result, replied, span_of(res.bytes.ptr, res.bytes.len))) {
+        span reply = span_of(res.bytes.ptr, res.bytes.len);
+        /* reply_candid at the reply's own types, then typed by the interface if it has one */
+        if (!result || set_payload(result, replied, reply) ||
+            (replied && did.len &&
+             set_reply_candid(result, span_of(did.ptr, did.len), method, reply))) {
             json_decref(result);
             result = no_memory(e);
         }
@@ -790,6 +857,7 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
 out_bufs:
     buf_fini(&arg);
     buf_fini(&sender);
+    buf_fini(&did);
     return result;
 }
 
@@ -965,6 +1033,15 @@ static json_t *m_canister_info(rpc_server *srv, json_t *params, call_error *e)
         json_decref(result);
         result = NULL;
     }
+    buf did = {0};
+    if (result && (canister_did(srv, cid, &did) != ST_OK ||
+                   json_object_set_new(result, "candid",
+                                       did.len ? json_stringn((const char *)did.ptr, did.len)
+                                               : json_null()) != 0)) {
+        json_decref(result);
+        result = no_memory(e);
+    }
+    buf_fini(&did);
 out_read:
     json_decref(ctl);
     ledger_read_end(rd);

@@ -19,3 +19,13 @@ status engine_memory_shrink(engine_memory *mem, uint32_t pages)
 {
     return vm_memory_shrink(mem, pages);
 }
+
+engine_func *engine_instance_table_func(engine_instance *inst, uint32_t index)
+{
+    if (inst->m->ntables == 0)
+        return NULL;
+    const engine_table *t = inst->tables[0];
+    if (t->type.elem != VT_FUNCREF)
+        return NULL;
+    return index < t->size ? (engine_func *)(uintptr_t)t->elems[index] : NULL;
+}

@@ -272,7 +272,8 @@ void engine_config_default(engine_config *cfg);
 /* Where and why a module was rejected. */
 typedef struct engine_error {
     status st;
-    size_t offset;     /* byte offset in the module binary */
+    size_t offset;     /* byte offset in the module binary, or ENGINE_ERROR_NO_OFFSET when the
+                          error is about a name (an embedder's import or export rule) */
     char detail[160];  /* e.g. "SIMD (0xfd prefix)", "function 3", "export \"f\"" */
 } engine_error;
 
@@ -304,7 +305,10 @@ static inline const functype *engine_func_type(const engine_module *m, uint32_t 
     return &m->types[m->func_types[f]];
 }
 
-/* Formats err as "STATUS_NAME: message (detail) at offset N" into out. */
+#define ENGINE_ERROR_NO_OFFSET SIZE_MAX
+
+/* Formats err as "STATUS_NAME: message (detail) at offset N" into out ("... (detail)" without
+ * an offset when err->offset is ENGINE_ERROR_NO_OFFSET). */
 void engine_error_format(const engine_error *err, char *out, size_t outlen);
 
 /* ---- instruction reader (decode.c): one instruction and its immediates -------------------- */
@@ -498,6 +502,10 @@ engine_global *engine_instance_global(engine_instance *inst, uint32_t index);
 /* Shrinks mem back to `pages` (<= its size), as if the grows since then never happened (the
  * base may move). ST_OK, or ST_BUG_INVARIANT if pages is larger than the size. */
 status engine_memory_shrink(engine_memory *mem, uint32_t pages);
+/* The function at `index` of inst's table 0 (a funcref table), or NULL if the module has no
+ * table, the index is past its size or the element is null: the IC's callbacks are table
+ * indices (host-api's inter-canister calls). Check its type with engine_func_functype. */
+engine_func *engine_instance_table_func(engine_instance *inst, uint32_t index);
 
 /* ---- write marks: a write barrier for embedders (memory.c) ------------------------------ */
 

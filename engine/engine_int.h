@@ -203,6 +203,7 @@ struct engine_global {
 struct engine_table {
     uint64_t *elems;          /* 0 = null; funcref: engine_func pointer */
     uint32_t size;
+    uint32_t cap;             /* elements room in elems when elems_owned (else size) */
     uint32_t max;             /* effective maximum (declared, bounded by the run config) */
     tabletype type;           /* declared type; lim.min is the creation size */
     uint64_t *budget;         /* bytes a grow may still take (engine_instance_set_budget) */

@@ -467,6 +467,10 @@ uint64_t engine_instance_table_bytes(const engine_instance *inst)
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
+/* table.grow: the new elements go into spare capacity when there is some; otherwise the
+ * elements move to a block of at least twice the size (within the maximum), so that growing by
+ * one element at a time costs amortised O(1) per element, not a copy of the table each time
+ * (tally bench shapes, docs/weights.md). */
 uint32_t vm_table_grow(engine_table *t, uint32_t n, uint64_t v)
 {
     uint32_t old = t->size;
@@ -476,20 +480,29 @@ uint32_t vm_table_grow(engine_table *t, uint32_t n, uint64_t v)
         return UINT32_MAX;
     if (n == 0)
         return old;
-    uint64_t *ne = base_alloc(((size_t)old + n) * sizeof *ne);
-    if (!ne)
-        return UINT32_MAX;
-    if (old)
-        memcpy(ne, t->elems, old * sizeof *ne);
+    uint32_t cap = t->elems_owned ? t->cap : old;
+    if (old + n > cap) {
+        uint64_t want = (uint64_t)cap * 2 > (uint64_t)old + n ? (uint64_t)cap * 2 : old + n;
+        if (want > t->max)
+            want = t->max;
+        if (want < 16 && t->max >= 16)
+            want = 16;
+        uint64_t *ne = base_alloc((size_t)want * sizeof *ne);
+        if (!ne)
+            return UINT32_MAX;
+        if (old)
+            memcpy(ne, t->elems, old * sizeof *ne);
+        if (t->elems_owned)
+            base_free(t->elems);
+        t->elems = ne;
+        t->elems_owned = true;
+        t->cap = (uint32_t)want;
+    }
     for (uint32_t i = 0; i < n; i++)
-        ne[old + i] = v;
-    if (t->elems_owned)
-        base_free(t->elems);
-    t->elems = ne;
-    t->elems_owned = true;
+        t->elems[old + i] = v;
     t->size = old + n;
     if (t->budget)
-        *t->budget -= (uint64_t)n * sizeof *ne;
+        *t->budget -= (uint64_t)n * sizeof *t->elems;
     return old;
 }
 
@@ -505,6 +518,7 @@ status engine_table_new(const engine_run_config *rc, tabletype type, engine_tabl
         return ST_OUT_OF_MEMORY;
     }
     t->elems_owned = true;
+    t->cap = type.lim.min ? type.lim.min : 1;
     t->type = type;
     t->size = type.lim.min;
     uint32_t max = type.lim.has_max ? type.lim.max : UINT32_MAX;

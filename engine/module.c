@@ -83,7 +83,10 @@ void engine_error_format(const engine_error *err, char *out, size_t outlen)
 {
     if (outlen == 0)
         return;
-    if (err->detail[0])
+    if (err->offset == ENGINE_ERROR_NO_OFFSET)
+        snprintf(out, outlen, "%s: %s (%s)", status_name(err->st), status_message(err->st),
+                 err->detail);
+    else if (err->detail[0])
         snprintf(out, outlen, "%s: %s (%s) at offset %zu", status_name(err->st),
                  status_message(err->st), err->detail, err->offset);
     else

@@ -20,7 +20,22 @@ void host_result_init(host_result *res)
 void host_result_fini(host_result *res)
 {
     buf_fini(&res->bytes);
+    for (uint32_t i = 0; i < res->ncalls; i++)
+        host_call_out_fini(&res->calls[i]);
+    base_free(res->calls);
     memset(res, 0, sizeof *res);
+}
+
+uint32_t host_reject_code(status st)
+{
+    switch (st) {
+    case ST_OK: return 0;
+    case ST_CANISTER_REJECTED: return HOST_REJECT_CANISTER_REJECT;
+    case ST_UNKNOWN_CANISTER: return HOST_REJECT_DESTINATION_INVALID;
+    case ST_CANISTER_BUSY:
+    case ST_MESSAGE_EXPIRED: return HOST_REJECT_SYS_TRANSIENT;
+    default: return HOST_REJECT_CANISTER_ERROR;
+    }
 }
 
 /* A message that did not complete: reject code 5 with "NAME: message[: detail]". */
@@ -214,6 +229,7 @@ void host_canister_free(host_canister *c)
         engine_instance_abandon(c->cur.inst);
     live_close(&c->life_new);
     live_close(&c->cur);
+    exec_calls_drop(&c->x);
     stable_free(c);
     base_zarea_free(&c->shadow);
     base_free(c->heap_dirty);
@@ -269,6 +285,8 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
     x->cert_set = false;
     x->detail_len = 0;
     x->detail[0] = '\0';
+    exec_calls_drop(x);
+    exec_calls_begin(x);
     stable_begin(c);
 }
 
@@ -520,6 +538,14 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
             x->readonly = true;
         } else {
             c->pending = ST_METHOD_NOT_FOUND;
+            int len = x->msg.method.len > 64 ? 64 : (int)x->msg.method.len;
+            if (i >= 0) /* a query of an update method: say so (it exists) */
+                exec_fail(x, ST_METHOD_NOT_FOUND, "'%.*s' is an update method: send it as an "
+                          "update, not a query", len, (const char *)x->msg.method.ptr);
+            else
+                exec_fail(x, ST_METHOD_NOT_FOUND, "no %s method '%.*s'",
+                          kind == HOST_CALL_UPDATE ? "update" : "query", len,
+                          (const char *)x->msg.method.ptr);
             return NULL;
         }
         x->needs_response = true;
@@ -536,6 +562,21 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
         x->readonly = true;
         x->accepted = lv->entries[ENTRY_INSPECT] == NULL;
         return lv->entries[ENTRY_INSPECT];
+    case HOST_CALL_REPLY:
+    case HOST_CALL_REJECT:
+    case HOST_CALL_CLEANUP: {
+        *ctx = kind == HOST_CALL_REPLY ? CTX_REPLY : kind == HOST_CALL_REJECT ? CTX_REJECT
+                                                                            : CTX_CLEANUP;
+        engine_func *f = engine_instance_table_func(lv->inst, x->msg.cb_fun);
+        const functype *t = f ? engine_func_functype(f) : NULL;
+        if (!t || t->nparams != 1 || t->nresults != 0 || t->types[0] != VT_I32) {
+            c->pending = exec_fail(x, ST_CONTRACT_VIOLATION, "callback: table entry %u is not a "
+                                   "function [i32] -> []", x->msg.cb_fun);
+            return NULL;
+        }
+        x->cb_arg[0] = x->msg.cb_env;
+        return f;
+    }
     }
     c->pending = ST_BUG_INVARIANT;
     return NULL;
@@ -563,7 +604,8 @@ status host_canister_call_begin(host_canister *c, host_call_kind kind, const hos
     live_globals_save(&c->cur);
     budget_reset(c, &c->cur, NULL);
     exec_switch(x, c->cur.inst, c->cur.counter);
-    status st = engine_instance_invoke_begin(c->cur.inst, f, NULL);
+    bool callback = kind == HOST_CALL_REPLY || kind == HOST_CALL_REJECT || kind == HOST_CALL_CLEANUP;
+    status st = engine_instance_invoke_begin(c->cur.inst, f, callback ? x->cb_arg : NULL);
     if (st != ST_OK) {
         c->busy = false;
         return st;
@@ -602,6 +644,8 @@ static status call_finish(host_canister *c, status st, host_result *res)
      * per-byte charge far beyond the limit). */
     res->instructions = st == ST_INSTRUCTION_LIMIT_EXCEEDED && used > x->limit ? x->limit : used;
     exec_settle(x);
+    if (status_class_of(st) != SC_OK || x->readonly)
+        exec_calls_drop(x); /* a trapped message sends nothing */
     if (status_class_of(st) != SC_OK) {
         status r = call_rollback(c);
         if (r != ST_OK)
@@ -616,7 +660,15 @@ static status call_finish(host_canister *c, status st, host_result *res)
         return r;
     }
     res->committed = !x->readonly;
-    if (x->needs_response && x->responded == RESPONDED_NONE)
+    res->cycles_accepted = x->cycles_accepted;
+    for (uint32_t i = 0; i < x->ncalls; i++)
+        res->cycles_sent += x->calls[i].cycles;
+    res->calls = x->calls; /* moved, as the reply below */
+    res->ncalls = x->ncalls;
+    x->calls = NULL;
+    x->ncalls = x->calls_cap = 0;
+    x->cycles_accepted = 0;
+    if (x->needs_response && x->responded == RESPONDED_NONE && res->ncalls == 0)
         return trap_result(x, ST_NO_REPLY, res); /* the IC keeps the state; so do we */
     if (x->responded != RESPONDED_NONE) {
         res->kind = x->responded == RESPONDED_REPLY ? HOST_RESPONSE_REPLY : HOST_RESPONSE_REJECT;
@@ -662,6 +714,7 @@ void host_canister_call_abort(host_canister *c)
     if (c->call_live) {
         engine_instance_abandon(c->cur.inst);
         exec_settle(&c->x);
+        exec_calls_drop(&c->x);
         call_rollback(c);
     }
     c->busy = false;
@@ -686,6 +739,7 @@ void host_canister_saved(const host_canister *c, host_saved *out)
 {
     out->heap = span_of(c->shadow.ptr, (size_t)c->shadow_len);
     out->stable_bytes = stable_committed_bytes(c);
+    out->heap_set = out->stable_set = NULL;
     out->version = c->version;
     out->timer = c->timer;
     out->certified_data = span_of(c->cert, c->cert_len);
@@ -715,8 +769,10 @@ status host_canister_saved_globals(const host_canister *c, buf *out)
     return st;
 }
 
-/* Sets lv's heap (grown to the saved size) and globals from the saved state. */
-static status restore_instance(live *lv, span heap, span globals)
+/* Sets lv's heap (grown to the saved size) and globals from the saved state: the pages `set`
+ * says may be non-zero (host_saved.heap_set), and the instance's first pages (data segments
+ * are there); the rest of a grown memory is zero already. The pages written are marked. */
+static status restore_instance(live *lv, span heap, const uint8_t *set, span globals)
 {
     uint64_t size = lv->mem ? engine_memory_size(lv->mem) : 0;
     if (heap.len % 65536 || heap.len < size || (heap.len && !lv->mem))
@@ -727,9 +783,13 @@ static status restore_instance(live *lv, span heap, span globals)
         if (g != ST_OK) /* past the maximum: the ledger holds what no run could have made */
             return g == ST_LIMIT_EXCEEDED ? ST_CORRUPT_LEDGER : g;
     }
-    if (heap.len) {
-        memcpy(engine_memory_data(lv->mem), heap.ptr, heap.len);
-        engine_memory_mark(lv->mem, 0, heap.len); /* heap_adopt takes it all anyway */
+    uint8_t *h = heap.len ? engine_memory_data(lv->mem) : NULL;
+    for (uint64_t p = 0; p < heap.len / 65536; p++) {
+        uint64_t off = p * 65536;
+        if (off >= size && set && !((set[p / 8] >> (p % 8)) & 1u))
+            continue;
+        base_copy_sparse(h + off, heap.ptr + off, 65536);
+        engine_memory_mark(lv->mem, off, 65536);
     }
     return live_globals_load(lv, globals);
 }
@@ -750,14 +810,14 @@ status host_canister_restore(host_canister *c, const host_code *code, const host
     status st = live_open(c, code, &lv);
     if (st != ST_OK)
         return st;
-    st = restore_instance(&lv, sv->heap, globals);
+    st = restore_instance(&lv, sv->heap, sv->heap_set, globals);
     if (st == ST_OK)
-        st = stable_load(c, stable);
+        st = stable_load(c, stable, sv->stable_set);
     if (st == ST_OK)
         st = heap_reserve(c, &lv);
     if (st != ST_OK) {
         live_close(&lv);
-        stable_load(c, span_of(NULL, 0));
+        stable_load(c, span_of(NULL, 0), NULL);
         return st;
     }
     c->cur = lv;

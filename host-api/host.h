@@ -79,10 +79,12 @@ enum { HOST_METHOD_UPDATE = 1, HOST_METHOD_QUERY = 2 };
  *   function per import, made here, never per message).
  * Returns ST_OK (*out set); an INVALID status: any of engine_module_load's, instrument's
  *   (ST_RESERVED_NAME ...), ST_UNKNOWN_IMPORT (name not in ic0.def, or not module "ic0", or not
- *   a function), ST_INCOMPATIBLE_IMPORT (wrong signature), ST_UNSUPPORTED_IMPORT (an ic0.def row
- *   tally does not implement, e.g. call_perform), ST_BAD_EXPORT, ST_UNSUPPORTED_FEATURE (a
- *   forbidden instruction); or ST_OUT_OF_MEMORY. err (may be NULL) names the import, export or
- *   instruction in err->detail, e.g. "import ic0.call_perform". cfg is copied. */
+ *   a function), ST_INCOMPATIBLE_IMPORT (wrong signature), ST_BAD_EXPORT,
+ *   ST_UNSUPPORTED_FEATURE (a forbidden instruction); or ST_OUT_OF_MEMORY. An UNSUPPORTED row of
+ *   ic0.def is bound like any other (as on the IC): calling it traps with ST_HOST_UNSUPPORTED
+ *   and its name. err (may be NULL) names the import, export or instruction in err->detail,
+ *   e.g. "import ic0.nope: no such ic0 function" (err->offset ENGINE_ERROR_NO_OFFSET). cfg is
+ *   copied. */
 status host_code_new(const host_config *cfg, span wasm, host_code **out, engine_error *err);
 void host_code_free(host_code *code);
 
@@ -109,6 +111,11 @@ typedef enum host_call_kind {
                               IC (that stays even if the task traps) */
     HOST_CALL_INSPECT,     /* `canister_inspect_message` for ingress `method`; read-only;
                               res->accepted tells the verdict (accepted if not exported) */
+    HOST_CALL_REPLY,       /* the reply callback msg->callback of a call this canister made:
+                              table function cb_fun(cb_env); msg->arg is the reply payload */
+    HOST_CALL_REJECT,      /* its reject callback: msg->reject_code, msg->arg the reject
+                              message (ic0.msg_reject_msg_*) */
+    HOST_CALL_CLEANUP,     /* its cleanup callback, after the reply or reject callback trapped */
 } host_call_kind;
 
 /* ---- the ic0 table -------------------------------------------------------------------------- */
@@ -146,7 +153,32 @@ typedef struct host_msg {
     uint64_t instruction_limit; /* all instructions of the message, host-call charges included */
     uint64_t slice_limit;       /* instructions per slice; 0 or >= limit: one slice. Only
                                    host_canister_call_run pauses; other paths run to the end */
+    /* Inter-canister calls (docs/canisters.md "Calls"); all zero for an ingress message. */
+    uint32_t cb_fun, cb_env;    /* HOST_CALL_REPLY/REJECT/CLEANUP: table index and its env */
+    uint32_t reject_code;       /* HOST_CALL_REJECT: ic0.msg_reject_code (1..5) */
+    bool replied;               /* callbacks: the call context was already replied or
+                                   rejected, so msg_reply/msg_reject trap */
+    uint32_t call_room;         /* calls this message may still perform; past it call_perform
+                                   returns 2 (SYS_TRANSIENT), as when a queue is full */
+    u128 cycles_available;      /* cycles the request carries (ic0.msg_cycles_available*) */
+    u128 cycles_refunded;       /* REPLY/REJECT: cycles the callee gave back */
+    u128 balance;               /* what ic0.call_cycles_add* may take from the canister */
 } host_msg;
+
+/* An inter-canister call a message performed (ic0.call_perform), handed to the scheduler in
+ * host_result.calls when the message commits (a trapped message's calls are dropped, as on
+ * the IC). */
+typedef struct host_call_out {
+    uint8_t callee[29];        /* the callee's principal; 0 bytes: the management canister */
+    uint32_t callee_len;
+    buf method;                /* the method name */
+    buf arg;                   /* the argument (ic0.call_data_append) */
+    uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
+    bool has_cleanup;
+    bool best_effort;          /* ic0.call_with_best_effort_response */
+    uint32_t timeout_seconds;  /* its timeout */
+    u128 cycles;               /* ic0.call_cycles_add*: taken from the caller's balance */
+} host_call_out;
 
 typedef enum host_response {
     HOST_RESPONSE_NONE = 0, /* nothing to send (install, upgrade, tasks, inspect) */
@@ -154,8 +186,20 @@ typedef enum host_response {
     HOST_RESPONSE_REJECT,   /* bytes = reject message, reject_code set */
 } host_response;
 
-/* IC reject codes (IC-REFERENCE section 3). */
-enum { HOST_REJECT_CANISTER_REJECT = 4, HOST_REJECT_CANISTER_ERROR = 5 };
+/* IC reject codes, numbered as the IC interface specification's "Reject codes" section. */
+enum {
+    HOST_REJECT_SYS_FATAL = 1,
+    HOST_REJECT_SYS_TRANSIENT = 2,
+    HOST_REJECT_DESTINATION_INVALID = 3,
+    HOST_REJECT_CANISTER_REJECT = 4,
+    HOST_REJECT_CANISTER_ERROR = 5,
+};
+
+/* The reject code of a message that ended with status st (a receipt's status): 0 for ST_OK
+ * (replied); 4 for ST_CANISTER_REJECTED (ic0.msg_reject); 3 for ST_UNKNOWN_CANISTER (no such
+ * destination); 2 for what may succeed later unchanged (ST_CANISTER_BUSY, ST_MESSAGE_EXPIRED);
+ * 5 for everything else (traps, no reply, no such method, refused installs). */
+uint32_t host_reject_code(status st);
 
 typedef struct host_result {
     status st;            /* ST_OK or the TRAP status (Wasm 4xx, host 5xx, limit 411) */
@@ -165,11 +209,17 @@ typedef struct host_result {
     uint64_t instructions;/* instructions used, host-call charges included, every slice */
     bool committed;       /* the canister's state changes were kept (false: rolled back) */
     bool accepted;        /* HOST_CALL_INSPECT: the message may enter the mempool */
+    host_call_out *calls; /* committed calls in call_perform order (owned; fini frees) */
+    uint32_t ncalls;
+    u128 cycles_accepted; /* ic0.msg_cycles_accept*: moved from the request to the canister */
+    u128 cycles_sent;     /* the cycles of every call in `calls`: taken from the balance */
 } host_result;
 /* A trap: st is the TRAP status, kind REJECT, reject_code 5, bytes "IC05xx-style" text:
  * "<status name>: <message>[: <detail>]" (ic0.trap: the canister's text). An update that returns
- * without replying: st = ST_NO_REPLY, reject code 5, but (as on the IC) committed = true: its
- * state changes are kept. */
+ * without replying and without performing a call: st = ST_NO_REPLY, reject code 5, but (as on
+ * the IC) committed = true: its state changes are kept. One that performed calls returns
+ * ST_OK with kind NONE: its call context stays open for the callbacks. A callback's response
+ * (kind REPLY or REJECT) answers the call context it belongs to. */
 
 void host_result_init(host_result *res);
 void host_result_fini(host_result *res);
@@ -274,6 +324,10 @@ span host_canister_certified_data(const host_canister *c);
 typedef struct host_saved {
     span heap;             /* committed heap bytes (a multiple of 64 KiB) */
     uint64_t stable_bytes; /* committed stable memory size */
+    const uint8_t *heap_set, *stable_set; /* restore only: a bit per 64 KiB page (LSB first),
+                                             clear where the page is all zero (it is then not
+                                             read, and costs no memory); NULL: any page may
+                                             be non-zero */
     uint64_t version;      /* ic0.canister_version */
     uint64_t timer;        /* the global timer (0 = none) */
     span certified_data;

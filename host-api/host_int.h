@@ -32,6 +32,23 @@ typedef host_ic0_row ic0_row;
 extern const ic0_row host_ic0_rows[IC0_COUNT];
 extern const ic0_handler host_ic0_handlers[IC0_COUNT];
 
+/* Row numbers by name: IC0_ROW_call_new, ... */
+enum {
+#define IC0(name, params, results, base, per_byte, ctx, support) IC0_ROW_##name,
+#include "ic0.def"
+#undef IC0
+};
+
+/* The handlers of call.c (inter-canister calls and the cycles that ride on them). */
+#define IC0_CALL_HANDLERS(X) X(call_new) X(call_on_cleanup) X(call_data_append)                \
+    X(call_with_best_effort_response) X(call_cycles_add) X(call_cycles_add128) X(call_perform) \
+    X(msg_reject_code) X(msg_cycles_available) X(msg_cycles_available128)                      \
+    X(msg_cycles_refunded) X(msg_cycles_refunded128) X(msg_cycles_accept)                      \
+    X(msg_cycles_accept128)
+#define IC0_DECLARE_HANDLER(name) status h_##name(exec *x, uint64_t *slots);
+IC0_CALL_HANDLERS(IC0_DECLARE_HANDLER)
+#undef IC0_DECLARE_HANDLER
+
 /* The row named `name`, or -1. */
 int ic0_row_find(span name);
 /* The host function every ic0 import is bound to; `user` is its const ic0_row. */
@@ -118,6 +135,16 @@ struct exec {
     uint8_t cert[HOST_CERTIFIED_MAX];
     size_t detail_len;
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
+    /* inter-canister calls (call.c) */
+    bool replied_before;     /* callbacks: the call context was answered by an earlier message */
+    bool building;           /* a call is under construction (call_new .. call_perform) */
+    host_call_out pending;   /* that call */
+    host_call_out *calls;    /* calls performed by this message, in order */
+    uint32_t ncalls, calls_cap;
+    u128 cycles_left;        /* msg.balance less the cycles attached so far */
+    u128 available;          /* cycles of the request not accepted yet */
+    u128 cycles_accepted;    /* cycles accepted by this message */
+    uint64_t cb_arg[1];      /* a callback's argument: its env */
 };
 
 /* meter.c: the message's instruction accounting. */
@@ -146,6 +173,17 @@ status exec_fail(exec *x, status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* The canister memory range [ptr, ptr+len) for reading (write false) or for writing (its
+ * pages marked for commit or rollback), or a trap (ST_HOST_OOB) naming ic0.<fn>. */
+status exec_mem(exec *x, const char *fn, uint64_t ptr, uint64_t len, bool write, uint8_t **out);
+
+/* call.c: the state of calls at the start of a message (from x->msg), and dropping the calls
+ * of a message that did not commit (its attached cycles go back). */
+void exec_calls_begin(exec *x);
+void exec_calls_drop(exec *x);
+/* Frees a host_call_out's buffers. */
+void host_call_out_fini(host_call_out *o);
 
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 
@@ -215,16 +253,17 @@ void stable_free(host_canister *c);
  * (undo log applied on the fly). read: ST_OK or ST_STABLE_OOB. */
 uint64_t stable_committed_bytes(const host_canister *c);
 status stable_committed_read(const host_canister *c, uint64_t off, uint8_t *dst, uint64_t len);
-/* Replaces stable memory with `bytes` (a multiple of 64 KiB, within the cap): restore. ST_OK,
- * ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY. */
-status stable_load(host_canister *c, span bytes);
+/* Replaces stable memory with `bytes` (a multiple of 64 KiB, within the cap): restore. `set`
+ * as host_saved.stable_set. ST_OK, ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY. */
+status stable_load(host_canister *c, span bytes, const uint8_t *set);
 
 /* Heap shadow: make room for the live heap's size (before any change is kept) ... */
 status heap_reserve(host_canister *c, const live *lv);
 /* ... then keep the changes (marks changed pages dirty), or undo them. */
 void heap_commit(host_canister *c, const live *lv);
 status heap_rollback(host_canister *c, const live *lv);
-/* After install/upgrade: the shadow becomes a copy of lv's heap, every page dirty. */
+/* After install/upgrade/restore: the shadow becomes a copy of lv's heap, every page dirty. Only
+ * the marked pages are read: lv's instance is fresh, so every other page is zero. */
 void heap_adopt(host_canister *c, const live *lv);
 
 /* canister.c */

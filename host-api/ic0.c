@@ -39,6 +39,9 @@ static const char *ctx_name(uint32_t ctx)
     case CTX_INSPECT: return "inspect message";
     case CTX_HEARTBEAT: return "heartbeat";
     case CTX_TIMER: return "global timer";
+    case CTX_REPLY: return "reply callback";
+    case CTX_REJECT: return "reject callback";
+    case CTX_CLEANUP: return "cleanup";
     default: return "system task";
     }
 }
@@ -64,6 +67,11 @@ static status mem_range_w(exec *x, const char *fn, uint64_t ptr, uint64_t len, u
     if (st == ST_OK && len)
         engine_memory_mark(engine_instance_memory(x->inst), ptr, len);
     return st;
+}
+
+status exec_mem(exec *x, const char *fn, uint64_t ptr, uint64_t len, bool write, uint8_t **out)
+{
+    return write ? mem_range_w(x, fn, ptr, len, out) : mem_range(x, fn, ptr, len, out);
 }
 
 /* The blob idiom: copy blob[off, off+size) to heap[dst, dst+size). */
@@ -114,17 +122,10 @@ BLOB_PAIR(msg_arg_data, x->msg.arg)
 BLOB_PAIR(msg_caller, x->msg.caller)
 BLOB_PAIR(msg_caller_info_data, empty_blob(x))
 BLOB_PAIR(msg_caller_info_signer, empty_blob(x))
-BLOB_PAIR(msg_reject_msg, empty_blob(x)) /* only in reject callbacks, which tally never runs */
+BLOB_PAIR(msg_reject_msg, x->msg.arg) /* reject callbacks only: the reject message */
 BLOB_PAIR(canister_self, span_of(x->c->self, x->c->self_len))
 BLOB_PAIR(subnet_self, x->c->cfg.subnet_id)
 BLOB_PAIR(msg_method_name, x->msg.method)
-
-static status h_msg_reject_code(exec *x, uint64_t *slots)
-{
-    (void)x;
-    ret32(slots, 0); /* 0: not in a reject callback */
-    return ST_OK;
-}
 
 static status h_msg_deadline(exec *x, uint64_t *slots)
 {
@@ -137,6 +138,9 @@ static status h_msg_deadline(exec *x, uint64_t *slots)
 
 static status not_responded(exec *x, const char *fn)
 {
+    if (x->replied_before)
+        return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the call context was already answered",
+                         fn);
     if (x->responded != RESPONDED_NONE)
         return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the message was already %s", fn,
                          x->responded == RESPONDED_REPLY ? "replied" : "rejected");
@@ -509,19 +513,12 @@ static status h_trap(exec *x, uint64_t *slots)
     return ST_CANISTER_CALLED_TRAP;
 }
 
-/* UNSUPPORTED rows are rejected at deploy, so this never runs; it is their table entry. */
-static status h_unsupported(exec *x, uint64_t *slots)
-{
-    (void)slots;
-    return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0 function not supported by tally");
-}
-
 /* ---- the table ---------------------------------------------------------------------------------- */
 
-/* A SUPPORTED row's handler is h_<name> (a missing one fails to build); UNSUPPORTED rows share
- * h_unsupported. */
+/* A SUPPORTED row's handler is h_<name> (a missing one fails to build); UNSUPPORTED rows have
+ * none: ic0_call traps for them, naming the function. */
 #define HANDLER_SUPPORTED(name) h_##name
-#define HANDLER_UNSUPPORTED(name) h_unsupported
+#define HANDLER_UNSUPPORTED(name) NULL
 #define IS_SUPPORTED true
 #define IS_UNSUPPORTED false
 
@@ -564,6 +561,9 @@ bool host_ic0_allowed(const host_ic0_row *r, host_call_kind kind)
     case HOST_CALL_HEARTBEAT: return (r->contexts & CTX_HEARTBEAT) != 0;
     case HOST_CALL_GLOBAL_TIMER: return (r->contexts & CTX_TIMER) != 0;
     case HOST_CALL_INSPECT: return (r->contexts & CTX_INSPECT) != 0;
+    case HOST_CALL_REPLY: return (r->contexts & CTX_REPLY) != 0;
+    case HOST_CALL_REJECT: return (r->contexts & CTX_REJECT) != 0;
+    case HOST_CALL_CLEANUP: return (r->contexts & CTX_CLEANUP) != 0;
     }
     return false;
 }
@@ -578,7 +578,7 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
     if (st != ST_OK)
         return st;
     uint64_t cost = row->base_cost;
-    if (row->per_byte_cost) {
+    if (row->per_byte_cost && row != &host_ic0_rows[IC0_ROW_call_new]) { /* call_new: its own */
         uint32_t last = row->nparams - 1;
         uint64_t n = row->params[last] == 'i' ? (uint32_t)slots[last] : slots[last];
         uint64_t bytes = n > UINT64_MAX / row->per_byte_cost ? UINT64_MAX : n * row->per_byte_cost;
@@ -590,5 +590,9 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
     if (!(row->contexts & x->ctx))
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s cannot be executed in %s mode",
                          row->name, ctx_name(x->ctx));
-    return host_ic0_handlers[row - host_ic0_rows](x, slots);
+    ic0_handler h = host_ic0_handlers[row - host_ic0_rows];
+    if (!h) /* bound at deploy as on the IC; fails only when called */
+        return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0.%s is not implemented by tally "
+                         "(docs/canisters.md)", row->name);
+    return h(x, slots);
 }

@@ -215,7 +215,7 @@ status stable_committed_read(const host_canister *c, uint64_t off, uint8_t *dst,
     return ST_OK;
 }
 
-status stable_load(host_canister *c, span bytes)
+status stable_load(host_canister *c, span bytes, const uint8_t *set)
 {
     if (bytes.len % SPAGE || bytes.len / SPAGE > c->cfg.max_stable_pages)
         return ST_CORRUPT_LEDGER;
@@ -224,10 +224,10 @@ status stable_load(host_canister *c, span bytes)
     if (st != ST_OK)
         return st;
     stable_mem *s = &c->stable;
-    if (bytes.len)
-        memcpy(s->data.ptr, bytes.ptr, bytes.len);
-    if (s->pages > pages)
-        base_zarea_zero(&s->data, bytes.len, (size_t)(s->pages * SPAGE));
+    base_zarea_zero(&s->data, 0, (size_t)(s->pages * SPAGE));
+    for (uint64_t p = 0; p < pages; p++)
+        if (!set || bit_get(set, p))
+            base_copy_sparse(s->data.ptr + p * SPAGE, bytes.ptr + p * SPAGE, SPAGE);
     s->pages = s->pages0 = pages;
     s->log.len = 0;
     s->undo.len = 0;
@@ -301,12 +301,15 @@ status heap_rollback(host_canister *c, const live *lv)
 void heap_adopt(host_canister *c, const live *lv)
 {
     uint64_t size = heap_size(lv);
+    base_zarea_zero(&c->shadow, 0, (size_t)c->shadow_len);
     if (size) {
-        memcpy(c->shadow.ptr, engine_memory_data(lv->mem), (size_t)size);
+        const uint8_t *h = engine_memory_data(lv->mem);
+        uint64_t n = size / PAGE;
+        for (uint64_t p = engine_memory_mark_next(lv->mem, 0); p < n;
+             p = engine_memory_mark_next(lv->mem, p + 1))
+            memcpy(c->shadow.ptr + p * PAGE, h + p * PAGE, PAGE);
         engine_memory_marks_clear(lv->mem);
     }
-    if (c->shadow_len > size)
-        base_zarea_zero(&c->shadow, (size_t)size, (size_t)c->shadow_len);
     c->shadow_len = size;
     for (uint64_t p = 0; p < size / PAGE; p++)
         bit_set(c->heap_dirty, p);

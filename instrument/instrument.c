@@ -20,6 +20,8 @@ enum point_kind { PT_REENTRANT, PT_STATIC, PT_DYNAMIC, PT_GROW };
  * pages a charge counts: 65536 pages (4 GiB) is all a wasm32 memory can have, so a larger delta
  * always fails and pays as much as the largest possible grow. */
 enum { GROW_PAGE_COST_V2 = 5000, GROW_PAGE_CAP = 65536 };
+/* v2: a function entry pays one instruction per LOCALS_PER_UNIT_V2 declared locals. */
+enum { LOCALS_PER_UNIT_V2 = 4 };
 
 /* An injection point: code inserted before the instruction at body offset `pos`. */
 typedef struct point {
@@ -110,6 +112,13 @@ uint64_t instrument_grow_page_cost(int schedule)
     return schedule == ENGINE_SCHEDULE_V2 ? GROW_PAGE_COST_V2 : 0;
 }
 
+uint64_t instrument_locals_cost(int schedule, uint32_t nlocals)
+{
+    if (schedule != ENGINE_SCHEDULE_V2)
+        return 0;
+    return ((uint64_t)nlocals + LOCALS_PER_UNIT_V2 - 1) / LOCALS_PER_UNIT_V2;
+}
+
 /* ---- rewriting instructions --------------------------------------------------------------- */
 
 /* Copies one instruction, shifting the function index of call and ref.func by one. */
@@ -139,13 +148,14 @@ static status copy_const_expr(buf *out, span expr)
 }
 
 /* The IC's `injections`: the injection points of one body, in order of position. */
-static status find_points(ctx *c, span body, point **out, size_t *npoints)
+static status find_points(ctx *c, span body, uint32_t nlocals, point **out, size_t *npoints)
 {
     point *pts = base_calloc(2 * body.len + 1, sizeof *pts);
     if (!pts)
         return ST_OUT_OF_MEMORY;
     size_t n = 0, cur = 0;
-    pts[n++] = (point){0, PT_REENTRANT, 1}; /* every function entry costs 1 more */
+    /* every function entry costs 1 more (and, from v2 on, its locals' zeroing) */
+    pts[n++] = (point){0, PT_REENTRANT, 1 + instrument_locals_cost(c->schedule, nlocals)};
     reader r = reader_of(body);
     while (reader_left(&r) > 0) {
         size_t off = reader_offset(&r);
@@ -204,11 +214,11 @@ static status emit_charge(ctx *c, buf *out, const point *p)
 }
 
 /* The IC's `inject_metering` for one function body: instructions with charges inserted. */
-static status meter_body(ctx *c, span body, buf *out)
+static status meter_body(ctx *c, span body, uint32_t nlocals, buf *out)
 {
     point *pts;
     size_t npts, next = 0;
-    status st = find_points(c, body, &pts, &npts);
+    status st = find_points(c, body, nlocals, &pts, &npts);
     if (st != ST_OK)
         return st;
     reader r = reader_of(body);
@@ -384,7 +394,7 @@ static status sec_code(ctx *c, buf *b)
     for (uint32_t i = 0; st == ST_OK && i < ndefined; i++) {
         const func *f = &m->funcs[i];
         code.len = 0;
-        st = meter_body(c, f->body, &code);
+        st = meter_body(c, f->body, f->nlocals, &code);
         if (st == ST_OK)
             st = writer_code_entry(b, f->local_types, f->nlocals, span_of(code.ptr, code.len));
         if (st != ST_OK && st != ST_OUT_OF_MEMORY)

@@ -14,7 +14,8 @@
  *     costs 1 more; zero-cost points are dropped except at function entries and loop headers;
  *   - before memory.fill/copy/init and table.fill/copy/init charges the size operand through an
  *     appended helper function (1 per byte or element), which also checks the counter;
- *   - from schedule v2 on, before memory.grow charges its delta operand times
+ *   - from schedule v2 on, a function's entry also charges for its declared locals
+ *     (instrument_locals_cost), and before memory.grow charges its delta operand times
  *     instrument_grow_page_cost(schedule) through a second appended helper (only in modules
  *     with a memory); schedule v1 charges memory.grow its weight only, as the IC does;
  *   - records the weight schedule in a custom section `tally.metering` (u32 LEB schedule).
@@ -45,6 +46,12 @@ int instrument_schedule_of(const engine_module *m);
  * memory.grow's weight: 0 for schedule v1 (the IC's rule) and for unknown schedules, 5000 for
  * v2 (docs/weights.md). */
 uint64_t instrument_grow_page_cost(int schedule);
+
+/* Instructions a function's entry charges for zeroing its declared locals (params excluded), on
+ * top of the entry's 1: 0 for schedule v1 (the IC's rule), one per 4 locals (rounded up) for v2
+ * (docs/weights.md, "Code shapes": a function with 49,999 locals called in a loop ran at a
+ * thousandth of the plain rate). */
+uint64_t instrument_locals_cost(int schedule, uint32_t nlocals);
 
 /* ---- Wasm binary writer (writer.c): used by the instrumenter and by tests ------------------ */
 

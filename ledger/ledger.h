@@ -46,7 +46,7 @@ enum {
     LEDGER_CERTIFIED_DATA_MAX = 32,
     LEDGER_CHAIN_ID_MAX = 64,     /* bytes of UTF-8, without the NUL */
     LEDGER_METHOD_MAX = 1024,     /* bytes of a method name */
-    LEDGER_AUX_MAX = 1 << 20,     /* bytes of a canister's opaque aux state */
+    LEDGER_AUX_MAX = 64u << 20,   /* bytes of a canister's opaque aux state (with its call queues) */
     LEDGER_CANISTER_TEXT_SIZE = 20 /* "xxxxx-xxxxx-xxxxx-x" and its NUL */
 };
 

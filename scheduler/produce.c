@@ -148,7 +148,9 @@ static status pick_next(void *user, const round_ctx *rc, span *env)
 
 status scheduler_has_work(scheduler *s, bool *out)
 {
-    *out = false;
+    *out = route_has_work(s);
+    if (*out)
+        return ST_OK;
     for (uint32_t i = 0; i < s->ncanisters; i++)
         if (s->canisters[i]->paused.active) {
             *out = true;

@@ -113,7 +113,7 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     else if (!paused && p->kind != LEDGER_MSG_UPDATE)
         st = lifecycle_end(rc, c, &res);
     else if (!paused)
-        st = put_result(rc, p->id, &res, 0);
+        st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
     if (!paused)
         paused_clear(p);
     host_result_fini(&res);
@@ -144,7 +144,7 @@ typedef struct life_args {
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns, const life_args *la)
+                            uint64_t time_ns, u128 balance, const life_args *la)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -164,7 +164,9 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .caller = span_of(p->caller, PRINCIPAL_MAX),
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
-                         .slice_limit = s->genesis.slice_instructions};
+                         .slice_limit = s->genesis.slice_instructions,
+                         .call_room = route_call_room(c),
+                         .balance = balance};
     p->time_ns = time_ns;
     p->kind = LEDGER_MSG_UPDATE;
     if (la) {
@@ -185,6 +187,47 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
     p->code = la ? la->code : NULL;
     p->active = true;
     return ST_OK;
+}
+
+status round_resume_paused(round_ctx *rc)
+{
+    scheduler *s = rc->s;
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        if (!c->paused.active)
+            continue;
+        status st = run_slice(rc, c);
+        if (st != ST_OK)
+            return st;
+    }
+    return ST_OK;
+}
+
+static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
+                          span envelope)
+{
+    if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
+        call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
+        memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
+        sched_principal_of_key(m->sender, origin.principal);
+        return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
+    }
+    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
+    if (!sched_canister_live(c))
+        return refuse(rc, id, ST_UNKNOWN_CANISTER);
+    if (c->route.status != LEDGER_CANISTER_RUNNING)
+        return refuse(rc, id, ST_CANISTER_STOPPED);
+    status st = c->paused.active ? ST_CANISTER_BUSY : ST_OK;
+    if (st == ST_OK) {
+        c->route.paused_balance = sched_cycles_balance(c);
+        st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, c->route.paused_balance,
+                           NULL);
+    }
+    if (st == ST_CANISTER_BUSY)
+        return refuse(rc, id, st);
+    if (st != ST_OK)
+        return st;
+    return run_slice(rc, c);
 }
 
 /* Splits an install/upgrade argument (scheduler_install_arg) into module and init argument. */
@@ -230,44 +273,18 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
+    /* a restored message begins with the balance it began with (kept in the aux) */
+    u128 balance = c->route.paused_balance;
     if (st != ST_OK || m.kind == LEDGER_MSG_UPDATE)
-        return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns, NULL);
+        return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns, balance, NULL);
     life_args la;
     span module;
     st = life_code(s, &m, &la, &module, NULL);
     if (st == ST_OK)
-        st = message_begin(s, c, envelope, &m, id, time_ns, &la);
+        st = message_begin(s, c, envelope, &m, id, time_ns, balance, &la);
     if (st != ST_OK)
         sched_code_release(s, la.code);
     return st;
-}
-
-status round_resume_paused(round_ctx *rc)
-{
-    scheduler *s = rc->s;
-    for (uint32_t i = 0; i < s->ncanisters; i++) {
-        sched_canister *c = s->canisters[i];
-        if (!c->paused.active)
-            continue;
-        status st = run_slice(rc, c);
-        if (st != ST_OK)
-            return st;
-    }
-    return ST_OK;
-}
-
-static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                          span envelope)
-{
-    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
-    if (!c)
-        return refuse(rc, id, ST_UNKNOWN_CANISTER);
-    status st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, NULL);
-    if (st == ST_CANISTER_BUSY)
-        return refuse(rc, id, st);
-    if (st != ST_OK)
-        return st;
-    return run_slice(rc, c);
 }
 
 /* Charges the deploy cost and compiles the module (through the code cache), storing it in the
@@ -323,8 +340,10 @@ static status exec_install(round_ctx *rc, const ledger_message *m,
         return st;
     }
     st = sched_canister_set_controllers(c, &m->sender, 1);
-    if (st == ST_OK)
-        st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
+    if (st == ST_OK) {
+        c->route.paused_balance = sched_cycles_balance(c);
+        st = message_begin(s, c, envelope, m, id, rc->time_ns, c->route.paused_balance, &la);
+    }
     if (st != ST_OK)
         sched_code_release(s, la.code);
     else
@@ -349,17 +368,18 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m,
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
-    if (!c)
+    if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (!is_controller(c, m->sender))
         return refuse(rc, id, ST_NOT_AUTHORIZED);
-    if (c->paused.active)
+    if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
     life_args la;
     status st = prepare_code(rc, m, id, &la);
     if (st != ST_OK || !la.code)
         return st;
-    st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
+    c->route.paused_balance = sched_cycles_balance(c);
+    st = message_begin(s, c, envelope, m, id, rc->time_ns, c->route.paused_balance, &la);
     if (st != ST_OK) {
         sched_code_release(s, la.code);
         return st;
@@ -433,7 +453,7 @@ static status stage_stable(round_ctx *rc, sched_canister *c, const host_saved *s
 static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *sv, buf *aux)
 {
     ledger_canister rec = {.controller_count = c->ncontrollers,
-                           .status = LEDGER_CANISTER_RUNNING,
+                           .status = c->route.status,
                            .heap_pages = (uint32_t)(sv->heap.len / LEDGER_PAGE_SIZE),
                            .stable_pages = (uint32_t)(sv->stable_bytes / LEDGER_PAGE_SIZE),
                            .version = sv->version};
@@ -540,6 +560,8 @@ status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
         st = round_execute(&rc, env);
     if (st == ST_NOT_FOUND)
         st = ST_OK;
+    if (st == ST_OK)
+        st = route_run(&rc); /* then the queued requests and responses (route.c) */
     if (st == ST_OK)
         st = round_stage_canisters(&rc);
     if (st == ST_OK)

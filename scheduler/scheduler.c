@@ -164,6 +164,7 @@ static void canister_free(scheduler *s, sched_canister *c)
     host_canister_free(c->hc); /* abandons a paused message */
     buf_fini(&c->paused.envelope);
     sched_code_release(s, c->paused.code); /* a paused install's or upgrade's new code */
+    route_free(c);
     sched_code_release(s, c->code);
     base_free(c);
 }
@@ -181,10 +182,8 @@ status sched_controllers_to_host(const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], 
     span ids[LEDGER_MAX_CONTROLLERS];
     if (n > LEDGER_MAX_CONTROLLERS)
         return ST_BAD_CANISTER_RECORD;
-    for (uint32_t i = 0; i < n; i++) {
-        sched_principal_of_key(keys[i], principals[i]);
-        ids[i] = span_of(principals[i], PRINCIPAL_MAX);
-    }
+    for (uint32_t i = 0; i < n; i++)
+        ids[i] = span_of(principals[i], sched_principal_of_controller(keys[i], principals[i]));
     return host_canister_set_controllers(hc, ids, n);
 }
 
@@ -193,6 +192,35 @@ static status controllers_to_host(const sched_canister *c, host_canister *hc)
 {
     return sched_controllers_to_host((const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])c->controllers,
                                      c->ncontrollers, hc);
+}
+
+/* A controller slot holds a public key, or a canister: 22 zero bytes then its 10-byte
+ * principal (no ed25519 key a signer could use starts with 176 zero bits). */
+enum { SLOT_ZEROS = LEDGER_PUBLIC_KEY_SIZE - 10 };
+
+void sched_controller_of_canister(uint64_t id, uint8_t slot[LEDGER_PUBLIC_KEY_SIZE])
+{
+    uint8_t p[PRINCIPAL_MAX];
+    size_t n = sched_principal_of_canister(id, p);
+    memset(slot, 0, SLOT_ZEROS);
+    memcpy(slot + SLOT_ZEROS, p, n);
+}
+
+uint64_t sched_controller_canister(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE])
+{
+    static const uint8_t zeros[SLOT_ZEROS];
+    if (memcmp(slot, zeros, SLOT_ZEROS) != 0)
+        return 0;
+    return sched_canister_of_principal(span_of(slot + SLOT_ZEROS, 10));
+}
+
+size_t sched_principal_of_controller(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE],
+                                     uint8_t out[PRINCIPAL_MAX])
+{
+    if (sched_controller_canister(slot))
+        return sched_principal_of_canister(sched_controller_canister(slot), out);
+    sched_principal_of_key(slot, out);
+    return PRINCIPAL_MAX;
 }
 
 status sched_canister_set_controllers(sched_canister *c,
@@ -206,17 +234,21 @@ status sched_canister_set_controllers(sched_canister *c,
 }
 
 /* ---- aux: the scheduler's part of a canister record --------------------------------------
- * u8 version (1) | u64 timer | u32 n | n bytes of saved globals | u8 paused
- * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ] */
+ * u8 version (1 or 2) | u64 timer | u32 n | n bytes of saved globals | u8 paused
+ * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ]
+ * [ version 2 only: the routing state (route.c's route_encode) ]
+ * Version 1 is written while a canister has no routing state, so that single-canister chains
+ * keep their state roots. */
 
-enum { AUX_VERSION = 1 };
+enum { AUX_VERSION = 1, AUX_VERSION_ROUTE = 2 };
 
 status sched_aux_encode(const sched_canister *c, buf *out)
 {
     host_saved sv;
     host_canister_saved(c->hc, &sv);
     uint8_t head[9];
-    head[0] = AUX_VERSION;
+    bool routed = !route_empty(c);
+    head[0] = routed ? AUX_VERSION_ROUTE : AUX_VERSION;
     le64_store(head + 1, sv.timer);
     status st = buf_put(out, head, sizeof head);
     size_t at = out->len;
@@ -231,12 +263,15 @@ status sched_aux_encode(const sched_canister *c, buf *out)
     le32_store(out->ptr + at, (uint32_t)(out->len - at - 4));
     const paused_msg *p = &c->paused;
     uint8_t tail[1 + LEDGER_HASH_SIZE + 4 + 8] = {p->active ? 1 : 0};
-    if (!p->active)
-        return buf_put(out, tail, 1);
-    memcpy(tail + 1, p->id, LEDGER_HASH_SIZE);
-    le32_store(tail + 1 + LEDGER_HASH_SIZE, p->slices);
-    le64_store(tail + 5 + LEDGER_HASH_SIZE, p->time_ns);
-    return buf_put(out, tail, sizeof tail);
+    if (!p->active) {
+        st = buf_put(out, tail, 1);
+    } else {
+        memcpy(tail + 1, p->id, LEDGER_HASH_SIZE);
+        le32_store(tail + 1 + LEDGER_HASH_SIZE, p->slices);
+        le64_store(tail + 5 + LEDGER_HASH_SIZE, p->time_ns);
+        st = buf_put(out, tail, sizeof tail);
+    }
+    return st == ST_OK && routed ? route_encode(c, out) : st;
 }
 
 status sched_aux_decode(span aux, aux_fields *f)
@@ -248,7 +283,8 @@ status sched_aux_decode(span aux, aux_fields *f)
     uint8_t version, paused;
     uint64_t timer;
     uint32_t n;
-    if (reader_u8(&r, &version) || version != AUX_VERSION || reader_fixed64(&r, &timer) ||
+    if (reader_u8(&r, &version) || (version != AUX_VERSION && version != AUX_VERSION_ROUTE) ||
+        reader_fixed64(&r, &timer) ||
         reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
         return ST_CORRUPT_LEDGER;
     f->timer = timer;
@@ -262,21 +298,39 @@ status sched_aux_decode(span aux, aux_fields *f)
         f->msg_id = id.ptr;
         f->time_ns = t;
     }
+    if (version == AUX_VERSION_ROUTE) {
+        f->route = span_of(aux.ptr + reader_offset(&r), reader_left(&r));
+        return paused <= 1 && f->route.len ? ST_OK : ST_CORRUPT_LEDGER;
+    }
     return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
 }
 
 /* ---- loading -------------------------------------------------------------------------------- */
 
 /* Reads `pages` 64 KiB pages of one memory into a new buffer. */
+/* A canister memory of `pages` pages from the ledger, into a fresh zero area, and *set, a bit
+ * per page that is not all zero (host_saved.heap_set): the zero (absent) pages are neither
+ * written here nor read by the restore, so a large, mostly untouched memory costs memory only
+ * for its written pages. */
 static status read_memory(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32_t pages,
-                          uint8_t **out)
+                          base_zarea *out, uint8_t **set)
 {
-    *out = base_alloc((size_t)pages * LEDGER_PAGE_SIZE);
-    if (!*out)
+    size_t n = (size_t)pages * LEDGER_PAGE_SIZE;
+    *set = base_calloc((size_t)pages / 8 + 1, 1);
+    if (!*set || !base_zarea_grow(out, n, n))
+        return ST_OUT_OF_MEMORY;
+    uint8_t *page = base_alloc(LEDGER_PAGE_SIZE);
+    if (!page)
         return ST_OUT_OF_MEMORY;
     status st = ST_OK;
-    for (uint32_t p = 0; st == ST_OK && p < pages; p++)
-        st = ledger_page_get(rd, id, mem, p, *out + (size_t)p * LEDGER_PAGE_SIZE);
+    for (uint32_t p = 0; st == ST_OK && p < pages; p++) {
+        st = ledger_page_get(rd, id, mem, p, page);
+        if (st == ST_OK && !base_is_zero(page, LEDGER_PAGE_SIZE)) {
+            memcpy(out->ptr + (size_t)p * LEDGER_PAGE_SIZE, page, LEDGER_PAGE_SIZE);
+            (*set)[p / 8] = (uint8_t)((*set)[p / 8] | (1u << (p % 8)));
+        }
+    }
+    base_free(page);
     return st;
 }
 
@@ -308,22 +362,27 @@ status sched_host_restore(ledger_reader *rd, uint64_t id, const ledger_canister 
                           const host_code *code, host_canister *hc, aux_fields *f)
 {
     status st = sched_aux_decode(rec->aux, f);
-    uint8_t *heap = NULL, *stable = NULL;
+    base_zarea heap = {0}, stable = {0};
+    uint8_t *heap_set = NULL, *stable_set = NULL;
     if (st == ST_OK)
-        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec->heap_pages, &heap);
+        st = read_memory(rd, id, LEDGER_MEM_HEAP, rec->heap_pages, &heap, &heap_set);
     if (st == ST_OK)
-        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec->stable_pages, &stable);
+        st = read_memory(rd, id, LEDGER_MEM_STABLE, rec->stable_pages, &stable, &stable_set);
     if (st == ST_OK) {
-        host_saved sv = {.heap = span_of(heap, (size_t)rec->heap_pages * LEDGER_PAGE_SIZE),
+        host_saved sv = {.heap = span_of(heap.ptr, (size_t)rec->heap_pages * LEDGER_PAGE_SIZE),
                          .stable_bytes = (uint64_t)rec->stable_pages * LEDGER_PAGE_SIZE,
+                         .heap_set = heap_set,
+                         .stable_set = stable_set,
                          .version = rec->version,
                          .timer = f->timer,
                          .certified_data = span_of(rec->certified_data, rec->certified_data_len)};
-        st = host_canister_restore(hc, code, &sv, span_of(stable, (size_t)sv.stable_bytes),
+        st = host_canister_restore(hc, code, &sv, span_of(stable.ptr, (size_t)sv.stable_bytes),
                                    f->globals);
     }
-    base_free(heap);
-    base_free(stable);
+    base_zarea_free(&heap);
+    base_zarea_free(&stable);
+    base_free(heap_set);
+    base_free(stable_set);
     return st;
 }
 
@@ -339,12 +398,18 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
     if (st == ST_OK)
         st = sched_canister_set_controllers(c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec.controllers,
                                             rec.controller_count);
-    static const uint8_t none[LEDGER_HASH_SIZE];
     aux_fields f;
-    if (st == ST_OK && !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE)) {
-        st = sched_aux_decode(rec.aux, &f); /* no code: an install may be paused */
-        return st == ST_OK && f.paused ? resume_paused(s, rd, c, &f) : st;
-    }
+    if (st == ST_OK)
+        st = sched_aux_decode(rec.aux, &f);
+    if (st == ST_OK && f.route.len)
+        st = route_decode(f.route, c);
+    if (st == ST_OK && c->route.status != LEDGER_CANISTER_RUNNING)
+        host_canister_set_status(c->hc, c->route.status == LEDGER_CANISTER_STOPPING
+                                            ? HOST_STATUS_STOPPING
+                                            : HOST_STATUS_STOPPED);
+    static const uint8_t none[LEDGER_HASH_SIZE];
+    if (st == ST_OK && !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE)) /* an install may be paused */
+        return f.paused ? resume_paused(s, rd, c, &f) : ST_OK;
     if (st != ST_OK)
         return st;
     span original, instrumented;
@@ -413,6 +478,7 @@ status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
     s->hcfg.schedule = (int)g->schedule_version;
     s->hcfg.max_stable_pages = s->genesis.max_stable_pages;
     s->hcfg.run.max_memory_pages = s->genesis.max_heap_pages;
+    s->hcfg.max_memory_bytes = s->genesis.max_canister_memory;
     if (opt) {
         s->hcfg.debug_sink = opt->debug_sink;
         s->hcfg.debug_user = opt->debug_user;

@@ -106,6 +106,23 @@ void scheduler_querier_stats_get(const scheduler_querier *q, scheduler_querier_s
  * or ST_OK with *code NULL when it has no code. The pointer is valid until the next round. */
 status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code);
 
+/* Routing state of one canister (inter-canister calls, docs/canisters.md "Calls"). */
+typedef struct scheduler_routing {
+    uint32_t queued;        /* messages in its input queue */
+    uint32_t contexts;      /* open call contexts */
+    uint32_t callbacks;     /* outstanding calls */
+} scheduler_routing;
+
+/* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */
+status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out);
+
+/* Checks the routing invariants of every canister: each callback belongs to an open context,
+ * a context's outstanding count is its number of callbacks, no answered context without
+ * callbacks is kept, every queued response answers a callback of its canister and every
+ * queued request from a live canister has its callback there. ST_OK or ST_BUG_INVARIANT with
+ * the first violation in why (may be NULL). Tests call it after rounds. */
+status scheduler_routing_check(scheduler *s, char *why, size_t why_len);
+
 /* ---- replay ---------------------------------------------------------------------------------- */
 
 typedef struct scheduler_divergence {

@@ -32,6 +32,82 @@ typedef struct code_entry {
     uint32_t refs;
 } code_entry;
 
+/* ---- inter-canister routing (route.c, docs/canisters.md "Calls") ---------------------------
+ * Per canister: its input queue (requests to it, responses to its calls), its open call
+ * contexts and the callbacks of its outstanding calls. All of it is state: it is encoded in
+ * the canister's aux bytes (so in the state root) and survives restarts and replays. */
+
+enum {
+    ROUTE_QUEUE_MAX = 500,        /* requests in an input queue; and outstanding calls of a
+                                     canister (the IC's 500 per direction) */
+    ROUTE_QUEUE_BYTES = 8u << 20, /* payload bytes of the requests in one input queue */
+    ROUTE_RESPONSE_BYTES = 32u << 20, /* payload bytes of the responses in one input queue: a
+                                     larger reply reaches the caller as a SYS_TRANSIENT reject
+                                     (the queues live in the aux, LEDGER_AUX_MAX) */
+};
+
+enum { ROUTE_REQUEST = 1, ROUTE_RESPONSE = 2 };
+enum { ORIGIN_INGRESS = 1, ORIGIN_CANISTER = 2, ORIGIN_SYSTEM = 3 };
+
+/* An entry of an input queue. */
+typedef struct route_msg {
+    uint8_t kind;          /* ROUTE_REQUEST, ROUTE_RESPONSE */
+    uint32_t reject_code;  /* RESPONSE: 0 = reply, else the reject code (1..5) */
+    uint64_t from;         /* REQUEST: the calling canister */
+    uint64_t callback;     /* REQUEST: the caller's callback id; RESPONSE: the one it answers */
+    u128 cycles;           /* REQUEST: attached; RESPONSE: refunded */
+    buf method;            /* REQUEST */
+    buf data;              /* REQUEST: argument; RESPONSE: reply payload or reject message */
+} route_msg;
+
+/* A call context: one per incoming message that is not answered yet or still has
+ * outstanding calls. */
+typedef struct call_ctx {
+    uint64_t id;
+    uint8_t origin;                      /* ORIGIN_* */
+    uint8_t msg_id[LEDGER_HASH_SIZE];    /* INGRESS: the message whose receipt it owes */
+    uint64_t caller, caller_cb;          /* CANISTER: who called, and its callback id */
+    uint8_t principal[PRINCIPAL_MAX];    /* ic0.msg_caller in its callbacks */
+    uint8_t principal_len;
+    bool responded;
+    uint32_t outstanding;                /* callbacks not run yet */
+    uint64_t instructions;               /* of every message of the context so far */
+    u128 available;                      /* cycles of the request not accepted yet */
+} call_ctx;
+
+/* The callback of an outstanding call. */
+typedef struct callback {
+    uint64_t id, ctx;
+    uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
+    bool has_cleanup;
+} callback;
+
+typedef struct route_state {
+    route_msg *q;            /* input queue: q[head .. len) */
+    uint32_t head, len, cap;
+    uint32_t requests;       /* requests in the queue */
+    uint64_t request_bytes;  /* their payload bytes */
+    uint64_t response_bytes; /* payload bytes of the responses in the queue */
+    call_ctx *ctx;           /* sorted by id */
+    uint32_t nctx, ctx_cap;
+    callback *cb;            /* sorted by id */
+    uint32_t ncb, cb_cap;
+    uint64_t next_ctx, next_cb;
+    u128 cycles;             /* the balance calls move cycles from and to */
+    u128 paused_balance;     /* the balance a paused message began with (restore) */
+    uint8_t status;          /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
+    bool deleted;            /* aaaaa-aa delete_canister: gone for calls and messages */
+    call_ctx *stops;         /* stop_canister calls waiting for the canister to stop */
+    uint32_t nstops, stops_cap;
+} route_state;
+
+/* The outcome of an answered call context. */
+typedef struct route_answer {
+    status st;            /* ST_OK reply, ST_CANISTER_REJECTED, or the trap / NO_REPLY status */
+    uint32_t reject_code; /* 0 for a reply */
+    span bytes;
+} route_answer;
+
 /* A canister as the scheduler keeps it: the live host state plus its ledger record fields. */
 typedef struct sched_canister {
     uint64_t id;
@@ -42,6 +118,7 @@ typedef struct sched_canister {
     bool touched;          /* changed in the current round: record and pages to stage */
     bool heap_cleared;     /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
+    route_state route;
 } sched_canister;
 
 /* What produce.c learnt of a mempool entry by parsing it (an entry's bytes never change and
@@ -97,6 +174,13 @@ void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t o
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
 /* The principal a query's caller gets: of a 32-byte public key, else anonymous (0x04). */
 size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX]);
+/* Controller slots (LEDGER_PUBLIC_KEY_SIZE bytes in the record): a public key, or a canister
+ * (sched_controller_of_canister). The canister a slot names (0: a key), and the principal of
+ * any slot (its length). */
+void sched_controller_of_canister(uint64_t id, uint8_t slot[LEDGER_PUBLIC_KEY_SIZE]);
+uint64_t sched_controller_canister(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE]);
+size_t sched_principal_of_controller(const uint8_t slot[LEDGER_PUBLIC_KEY_SIZE],
+                                     uint8_t out[PRINCIPAL_MAX]);
 /* Compiles (or finds in the cache) the code with this original module; takes a reference. */
 status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
                       code_entry **out, engine_error *err);
@@ -119,6 +203,7 @@ typedef struct aux_fields {
     const uint8_t *msg_id;
     uint32_t slices;
     uint64_t time_ns;
+    span route;      /* version 2: the routing state's bytes (route.c) */
 } aux_fields;
 status sched_aux_decode(span aux, aux_fields *f);
 /* Puts the empty host canister hc into the committed state of record rec (read from rd):
@@ -139,6 +224,7 @@ struct round_ctx {
     uint64_t used;         /* instructions executed in this round */
     uint32_t included;
     uint32_t completed;
+    uint32_t rand_calls;   /* raw_rand calls answered in this round (mgmt.c) */
 };
 
 /* Copies the envelope into c->paused and begins its message on c's canister: an update, or
@@ -162,5 +248,84 @@ status round_execute(round_ctx *rc, span envelope);
 status round_stage_canisters(round_ctx *rc);
 /* Appends the pages the round staged to the journal (query.c), for block `height`. */
 void round_journal(scheduler *s, uint64_t height);
+
+/* candid_mini.c: the Candid values of the management canister. A decoded message is a flat
+ * array of nodes in pre-order; node 0 is the argument list (a record whose fields are labelled
+ * 0, 1, ...); every node's subtree ends at `end`. */
+typedef struct cand_value {
+    int32_t type;   /* Candid type code: negative (-1 null ... -24 principal; -18 opt, -19 vec,
+                       -20 record, -21 variant) */
+    uint32_t label; /* field id in its record or variant; index in a vec or the argument list */
+    uint64_t u;     /* nat, int and fixed-width values; variant: the chosen field id */
+    span bytes;     /* text, principal, blob (vec nat8): borrowed from the message */
+    bool blob;
+    uint32_t count; /* children: opt 0/1, vec elements (not for a blob), record fields */
+    uint32_t end;   /* index past this value's subtree */
+} cand_value;
+
+uint32_t cand_hash(const char *name);
+/* Decodes a Candid message (`DIDL` ...). *out (base_free) has *n nodes. ST_OK, ST_BAD_ARGUMENT
+ * (malformed, or a type outside the management interface: func, service), ST_OUT_OF_MEMORY. */
+status cand_decode(span msg, cand_value **out, uint32_t *n);
+/* The child of node `at` labelled `label`; a record's field by name; an opt's value (NULL: none);
+ * the child after prev (NULL: the first) of parent. */
+const cand_value *cand_child(const cand_value *v, uint32_t nv, uint32_t at, uint32_t label);
+const cand_value *cand_field(const cand_value *v, uint32_t nv, const cand_value *rec,
+                             const char *name);
+const cand_value *cand_opt(const cand_value *v, uint32_t nv, const cand_value *o);
+const cand_value *cand_next(const cand_value *v, uint32_t nv, const cand_value *parent,
+                            const cand_value *prev);
+bool cand_principal(const cand_value *x, span *out);
+bool cand_blob(const cand_value *x, span *out);
+bool cand_nat(const cand_value *x, uint64_t *out);
+/* Appends an unsigned LEB128. */
+status cand_leb(buf *b, uint64_t v);
+status cand_leb128(buf *b, u128 v);
+
+/* route.c */
+/* Answers the call context described by x (origin, caller, message id; x->available is
+ * refunded): the ingress receipt or the caller's response. */
+status route_answer_to(round_ctx *rc, call_ctx *x, const route_answer *a);
+/* A reply (bytes) or a system reject (code, text) as an answer. */
+route_answer route_reply(span bytes);
+route_answer route_reject(status st, uint32_t code, const char *text);
+/* Moves c to STOPPED and answers its waiting stop_canister calls once it has no open call
+ * context and no paused message. */
+status route_check_stopped(round_ctx *rc, sched_canister *c);
+/* The canister id of a principal made by sched_principal_of_canister (0: not one). */
+uint64_t sched_canister_of_principal(span p);
+/* True if c exists for calls and messages (not deleted). */
+static inline bool sched_canister_live(const sched_canister *c)
+{
+    return c && !c->route.deleted;
+}
+
+/* mgmt.c: a call to the management canister aaaaa-aa from a canister (caller, with `cycles`
+ * attached) or from ingress (caller 0, sender_key the signer), answered through `origin`
+ * (at once, or when a stopping canister stops). */
+status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller,
+                 const uint8_t *sender_key, span method, span arg, u128 cycles);
+
+/* True if c has no routing state (its aux stays in the version-1 layout). */
+bool route_empty(const sched_canister *c);
+status route_encode(const sched_canister *c, buf *out);
+/* Decodes route_encode's bytes into c (whose route state is empty). ST_OK, ST_CORRUPT_LEDGER,
+ * ST_OUT_OF_MEMORY. */
+status route_decode(span bytes, sched_canister *c);
+void route_free(sched_canister *c);
+/* Requests c may still send (ic0.call_perform fails past it). */
+uint32_t route_call_room(const sched_canister *c);
+/* The balance calls take cycles from, and the pair that moves it (the cycles of calls). */
+u128 sched_cycles_balance(const sched_canister *c);
+void sched_cycles_credit(sched_canister *c, u128 n);
+void sched_cycles_debit(sched_canister *c, u128 n);
+/* An ingress update of c finished with res (its receipt or its call context). */
+status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
+                          span caller, host_result *res);
+/* Runs queued messages, canisters in a rotating order, until the queues are empty or the
+ * round's budget is spent. */
+status route_run(round_ctx *rc);
+/* True if any canister has a queued message. */
+bool route_has_work(const scheduler *s);
 
 #endif

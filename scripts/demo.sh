@@ -2,7 +2,7 @@
 # demo.sh - install what is missing, build tally, then the demo (docs/getting-started.md walks
 # through it): a fresh node directory in ./demo-data, a node on a free loopback port, the
 # example canisters deployed over JSON-RPC, updates and queries (counter, token with an
-# overdraft, key-value store), a trapping call and a runaway loop that hits the instruction
+# overdraft, an exchange calling the token, the management canister, key-value store), a trapping call and a runaway loop that hits the instruction
 # limit across several rounds, SIGTERM, then an offline replay that verifies every block.
 # Prints each command and its result; exits non-zero if any step does not do what it should.
 set -euo pipefail
@@ -16,13 +16,13 @@ if [ -d "$dir" ]; then CC=gcc meson setup --reconfigure "$dir" $opts >/dev/null
 else CC=gcc meson setup "$dir" $opts >/dev/null; fi
 log=$(mktemp)
 # Only what the demo needs: the tally command and the example canisters.
-if ! ninja -C "$dir" -j2 cli/tally tests/canisters/{counter,token,kv,loop}.wasm >"$log" 2>&1; then
+if ! ninja -C "$dir" -j2 cli/tally tests/canisters/{counter,token,kv,loop,exchange}.wasm >"$log" 2>&1; then
     tail -n 40 "$log" >&2; rm -f "$log"; echo "demo: FAILED: the build failed" >&2; exit 1
 fi
 rm -f "$log"
 case $dir in /*) bdir=$dir ;; *) bdir=$root/$dir ;; esac
 export PATH="$bdir/cli:$PATH"
-for c in counter token kv loop; do
+for c in counter token kv loop exchange; do
     [ -f "$bdir/tests/canisters/$c.wasm" ] || {
         echo "demo: $dir/tests/canisters/$c.wasm was not built (clang with the wasm32 target and lld are needed)" >&2
         exit 1
@@ -34,7 +34,7 @@ data="$root/demo-data"
 rm -rf "$data"
 mkdir -p "$data"
 cd "$data"
-for c in counter token kv loop; do ln -s "$bdir/tests/canisters/$c.wasm" "$c.wasm"; done
+for c in counter token kv loop exchange; do ln -s "$bdir/tests/canisters/$c.wasm" "$c.wasm"; done
 node_pid=""
 trap '[ -z "$node_pid" ] || kill -KILL "$node_pid" 2>/dev/null || true' EXIT
 
@@ -100,6 +100,25 @@ run tally call "$token" transfer "0x$alice_acct" --u64 250
 run_rejected 'insufficient funds' tally call "$token" transfer "0x$admin_acct" --u64 1000 --key alice.key
 run tally query "$token" balance "0x$alice_acct"
 expect '\(u64 250\)'
+section "inter-canister calls: an exchange pays out of its token account by calling the token"
+run tally status --json
+token_num=$(( $(printf '%s' "$last" | sed -n 's/.*"next_canister_id": \([0-9]*\).*/\1/p') - 1 ))
+run tally deploy exchange.wasm --u64 "$token_num"
+exchange=${last%% *}
+run tally status --json
+exchange_num=$(( $(printf '%s' "$last" | sed -n 's/.*"next_canister_id": \([0-9]*\).*/\1/p') - 1 ))
+# token.c's account of a canister: [10] ++ its principal (8-byte big-endian id, 01 01) ++ zeros
+exchange_acct=$(printf '0a%016x0101%042d' "$exchange_num" 0)
+run tally call "$token" transfer "0x$exchange_acct" --u64 500
+run tally call "$exchange" pay "0x$alice_acct" --u64 100
+expect '\(u64 400\)'
+run_rejected 'token: insufficient funds' tally call "$exchange" pay "0x$alice_acct" --u64 9999
+run tally query "$token" balance "0x$alice_acct"
+expect '\(u64 350\)'
+run tally query "$exchange" stats
+section "the management canister aaaaa-aa: 32 random bytes (deterministic: derived from the block)"
+run tally call aaaaa-aa raw_rand 0x4449444c0000
+expect '4449444c016d7b0100'
 
 section "key-value store: put (u32 key length, key, value), get, count"
 run tally deploy kv.wasm

@@ -4,7 +4,10 @@
  * This header is compiled by canister authors, not by tally itself:
  *
  *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -I sdk \
- *         -Wl,--no-entry -Wl,-z,stack-size=65536 -o my.wasm my.c
+ *         -Wl,--no-entry -Wl,-z,stack-size=65536 -Wl,--export-table -o my.wasm my.c
+ *
+ * (--export-table keeps the function table that call callbacks index: without it wasm-ld may
+ * drop the table of a module that makes no indirect call of its own.)
  *
  * No libc: the integer types are defined here from the compiler's predefined macros, and the
  * memcpy/memset/memmove/memcmp that the compiler may emit calls to are provided below as weak
@@ -14,7 +17,7 @@
  * name (ic0_msg_reply -> "ic0" "msg_reply"); the linker keeps only those a canister calls. The
  * names, Wasm signatures, costs and allowed contexts are those of host-api/ic0.def (the IC
  * interface specification, 32-bit form); only the functions tally SUPPORTs are declared, so a
- * canister written against this header never imports something tally rejects at deploy.
+ * canister written against this header never calls something tally does not implement.
  * Numbers are unsigned as in the spec; a "blob" is read with *_size + *_copy(dst, offset, size)
  * and written with (src, size).
  *
@@ -65,6 +68,32 @@ IC0_IMPORT(msg_deadline) uint64_t ic0_msg_deadline(void);
 IC0_IMPORT(msg_reply_data_append) void ic0_msg_reply_data_append(const void *src, uint32_t size);
 IC0_IMPORT(msg_reply) void ic0_msg_reply(void);
 IC0_IMPORT(msg_reject) void ic0_msg_reject(const void *src, uint32_t size);
+
+/* ---- Cycles of the message (spec "Cycles"): what a request carries, accepting it, refunds in
+ * callbacks. The *128 forms write 16 bytes (low 64 bits first) at dst. ---- */
+IC0_IMPORT(msg_cycles_available) uint64_t ic0_msg_cycles_available(void);
+IC0_IMPORT(msg_cycles_available128) void ic0_msg_cycles_available128(void *dst);
+IC0_IMPORT(msg_cycles_refunded) uint64_t ic0_msg_cycles_refunded(void);
+IC0_IMPORT(msg_cycles_refunded128) void ic0_msg_cycles_refunded128(void *dst);
+IC0_IMPORT(msg_cycles_accept) uint64_t ic0_msg_cycles_accept(uint64_t max_amount);
+IC0_IMPORT(msg_cycles_accept128)
+void ic0_msg_cycles_accept128(uint64_t max_amount_high, uint64_t max_amount_low, void *dst);
+
+/* ---- Inter-canister calls (spec "Inter-canister method calls"; docs/canisters.md "Calls"):
+ * call_new, then call_data_append / call_on_cleanup / call_cycles_add*, then call_perform
+ * (0: sent). Callbacks are table indices of functions void f(uint32_t env): pass IC_FN(f).
+ * An empty callee (size 0) is the management canister aaaaa-aa. ---- */
+IC0_IMPORT(call_new)
+void ic0_call_new(const void *callee_src, uint32_t callee_size, const void *name_src,
+                  uint32_t name_size, uint32_t reply_fun, uint32_t reply_env, uint32_t reject_fun,
+                  uint32_t reject_env);
+IC0_IMPORT(call_on_cleanup) void ic0_call_on_cleanup(uint32_t fun, uint32_t env);
+IC0_IMPORT(call_data_append) void ic0_call_data_append(const void *src, uint32_t size);
+IC0_IMPORT(call_with_best_effort_response)
+void ic0_call_with_best_effort_response(uint32_t timeout_seconds);
+IC0_IMPORT(call_cycles_add) void ic0_call_cycles_add(uint64_t amount);
+IC0_IMPORT(call_cycles_add128) void ic0_call_cycles_add128(uint64_t amount_high, uint64_t amount_low);
+IC0_IMPORT(call_perform) uint32_t ic0_call_perform(void);
 
 /* ---- The canister itself. canister_status: 1 running, 2 stopping, 3 stopped. ---- */
 IC0_IMPORT(canister_self_size) uint32_t ic0_canister_self_size(void);
@@ -319,6 +348,66 @@ static inline void ic_stable_ensure(uint64_t bytes)
     if (need > have && ic0_stable64_grow(need - have) == IC0_GROW_FAILED64) {
         ic_trap("stable memory: grow refused");
     }
+}
+
+/* ---- Calls: small helpers. ---- */
+
+/* A callback: called with the env given to the call. */
+typedef void (*ic_callback)(uint32_t env);
+/* The table index of a function (what call_new and call_on_cleanup take). */
+#define IC_FN(f) ((uint32_t)(__UINTPTR_TYPE__)(f))
+
+/* Reject codes (spec "Reject codes"). */
+#define IC_REJECT_SYS_FATAL 1u
+#define IC_REJECT_SYS_TRANSIENT 2u
+#define IC_REJECT_DESTINATION_INVALID 3u
+#define IC_REJECT_CANISTER_REJECT 4u
+#define IC_REJECT_CANISTER_ERROR 5u
+
+/* The principal of tally canister `id` (8 bytes big-endian, then 0x01 0x01): 10 bytes. */
+static inline uint32_t ic_canister_principal(uint64_t id, uint8_t out[10])
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(id >> (56 - 8 * i));
+    }
+    out[8] = 1;
+    out[9] = 1;
+    return 10;
+}
+
+/* Calls `method` of the canister whose principal is callee[0..callee_len) (0 bytes: aaaaa-aa)
+ * with the argument arg[0..arg_len): on_reply(env) or on_reject(env) runs with the answer,
+ * on_cleanup(env) (may be NULL) if that callback traps. Returns call_perform's code: 0 sent,
+ * else the call was not made (IC_REJECT_SYS_TRANSIENT: too many calls outstanding). */
+static inline uint32_t ic_call(const void *callee, uint32_t callee_len, const char *method,
+                               const void *arg, uint32_t arg_len, ic_callback on_reply,
+                               ic_callback on_reject, ic_callback on_cleanup, uint32_t env)
+{
+    ic0_call_new(callee, callee_len, method, (uint32_t)ic_strlen(method), IC_FN(on_reply), env,
+                 IC_FN(on_reject), env);
+    if (arg_len) {
+        ic0_call_data_append(arg, arg_len);
+    }
+    if (on_cleanup) {
+        ic0_call_on_cleanup(IC_FN(on_cleanup), env);
+    }
+    return ic0_call_perform();
+}
+
+/* In a reject callback: copies the reject message into buf (capacity cap, truncated) and
+ * returns its length. */
+static inline uint32_t ic_reject_message(void *buf, uint32_t cap)
+{
+    uint32_t n = ic0_msg_reject_msg_size();
+    n = n < cap ? n : cap;
+    ic0_msg_reject_msg_copy(buf, 0, n);
+    return n;
+}
+
+/* Rejects with the n bytes at p (UTF-8). */
+static inline void ic_reject_bytes(const void *p, uint32_t n)
+{
+    ic0_msg_reject(p, n);
 }
 
 #endif /* TALLY_IC0_H */

@@ -404,6 +404,30 @@ static void test_table_grow_bomb(void **state)
     buf_fini(&b);
 }
 
+/* table.grow by one element at a time: amortised, not a copy of the table per grow (it was
+ * quadratic: 20,000 grows made 20,000 allocations and copied 1.6 GB, 761 ns per grow in
+ * `tally bench shapes`). */
+static void test_table_grow_by_one(void **state)
+{
+    (void)state;
+    buf b = {0};
+    grow_module(&b, true);
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    engine_module *m;
+    engine_code *c;
+    engine_instance *inst = instantiate(&b, &rc, &m, &c);
+    unsigned long allocs = base_alloc_count();
+    for (uint32_t k = 1; k <= 20000; k++)
+        assert_int_equal(call_i32(inst, "grow", 1), k);
+    assert_true(base_alloc_count() - allocs < 100);
+    assert_int_equal(call_i32(inst, "grow", 0), 20001);
+    engine_instance_free(inst);
+    engine_code_free(c);
+    engine_module_free(m);
+    buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_millions_of_locals),
         cmocka_unit_test(test_memory_grow_bomb),
         cmocka_unit_test(test_table_grow_bomb),
+        cmocka_unit_test(test_table_grow_by_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

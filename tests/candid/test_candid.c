@@ -278,6 +278,11 @@ static void test_service(void **state)
     candid_type_func(f->env, fn, &args, &na, &rets, &nr, &anns);
     assert_int_equal(anns, CANDID_ANN_ONEWAY);
     assert_int_equal(candid_service_method(f->env, svc, "nope", 4, &fn), ST_CANDID_UNKNOWN_NAME);
+    const candid_field *init;
+    size_t ninit;
+    assert_true(candid_env_init_args(f->env, &init, &ninit));
+    assert_int_equal(ninit, 1);
+    assert_int_equal(init[0].type, CANDID_NAT);
     assert_int_equal(candid_name_hash("foo", 3), 5097222u);
 }
 

@@ -1,4 +1,5 @@
-;; echo.wat - `canister_update echo` replies its argument unchanged (any size: linear memory is
+;; echo.wat - `canister_update echo` (and the same as `canister_query echo_query`) replies its
+;; argument unchanged (any size: linear memory is
 ;; grown to fit the argument; a refused memory.grow traps via ic0.trap "echo: out of memory").
 ;; Imports from "ic0" only (host-api/ic0.def).
 (module
@@ -9,7 +10,7 @@
   (import "ic0" "trap" (func $trap (param i32 i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) "echo: out of memory")
-  (func $echo (export "canister_update echo")
+  (func $echo (export "canister_update echo") (export "canister_query echo_query")
     (local $n i32)
     (local $need i32)
     (local.set $n (call $arg_size))

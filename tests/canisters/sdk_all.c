@@ -62,10 +62,33 @@ static void canister_calls(void)
     ic0_debug_print(buf, 0);
 }
 
+static void on_any(uint32_t env)
+{
+    sink += env;
+}
+
+static void call_calls(void)
+{
+    sink += ic0_msg_cycles_available();
+    ic0_msg_cycles_available128(buf);
+    sink += ic0_msg_cycles_refunded();
+    ic0_msg_cycles_refunded128(buf);
+    sink += ic0_msg_cycles_accept(0);
+    ic0_msg_cycles_accept128(0, 0, buf);
+    ic0_call_new(buf, 0, buf, 0, IC_FN(on_any), 0, IC_FN(on_any), 0);
+    ic0_call_data_append(buf, 0);
+    ic0_call_on_cleanup(IC_FN(on_any), 0);
+    ic0_call_with_best_effort_response(10);
+    ic0_call_cycles_add(0);
+    ic0_call_cycles_add128(0, 0);
+    sink += ic0_call_perform();
+}
+
 IC_UPDATE(all)
 {
     message_calls();
     canister_calls();
+    call_calls();
     ic_store_u64le(buf, sink);
     ic0_msg_reply_data_append(buf, 8);
     ic0_msg_reply();

@@ -31,13 +31,17 @@ expect_match "$out" '\(u64 42\)' "add 40"
 # A canister reject (bad argument): exit 1, state unchanged.
 if out=$("$tally" call --dir "$d" "$cid" add 0x0102 2>&1); then die "add with a 2-byte arg succeeded"; fi
 expect_match "$out" '^tally call: [A-Z_]+: ' "reject line"
+expect_match "$out" 'reject code 4\]' "reject code of a canister reject"
+# Querying an update method says that it is one.
+if out=$("$tally" query --dir "$d" "$cid" inc 2>&1); then die "query of an update method succeeded"; fi
+expect_match "$out" "'inc' is an update method" "query of an update method"
 
 # A trap: exit 1 with the trap status; the state root does not change.
 l=$("$tally" deploy --dir "$d" "$loop") || die "deploy loop"
 lid=${l%% *}
 root_before=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
 if out=$("$tally" call --dir "$d" "$lid" trap 2>&1); then die "trap call succeeded"; fi
-expect_match "$out" 'CANISTER_CALLED_TRAP: .*loop: trap called' "trap receipt"
+expect_match "$out" 'CANISTER_CALLED_TRAP: .*loop: trap called.*reject code 5\]' "trap receipt"
 root_after=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
 [ -n "$root_before" ] && [ "$root_before" = "$root_after" ] \
     || die "state root changed by a trapped message ($root_before -> $root_after)"

@@ -35,7 +35,8 @@ stop_node() {
     [ "$rc" -eq 0 ] || die "node exited with $rc after SIGTERM"
 }
 
-# expect_match TEXT REGEX WHAT
+# expect_match TEXT REGEX WHAT (a here-string, not a pipe: grep -q stops at the first match,
+# and under pipefail the writer's SIGPIPE on a long TEXT would fail the match)
 expect_match() {
-    printf '%s' "$1" | grep -Eq -- "$2" || die "$3: got '$1', want /$2/"
+    grep -Eq -- "$2" <<<"$1" || die "$3: got '$1', want /$2/"
 }

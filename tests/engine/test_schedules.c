@@ -238,6 +238,44 @@ static void test_memory_grow(void **state)
  *   run(x) = local.get 0; call sq; i32.const 3; i32.div_u
  *                                                     entry 1 + 1 + call 5 + 1 + div 10 = 18
  * run(7) = 49 / 3 = 16, charged 18 + 4 = 22 in v1 and v2. */
+/* A function whose only work is its declared locals: `run` calls f once; f declares n i64
+ * locals and does nothing. v1 (the IC's rule): run's entry 1 + call 5, f's entry 1 = 7, for any
+ * n. v2 adds ceil(n / 4) at f's entry (its locals' zeroing: docs/weights.md, "Code shapes"):
+ * 49,999 locals charge 12,500 more, where v1 ran them at a thousandth of the plain rate. */
+static void test_locals_charge(void **state)
+{
+    (void)state;
+    static const uint32_t counts[] = {0, 1, 4, 5, 49999};
+    for (size_t i = 0; i < BASE_ARRAY_LEN(counts); i++) {
+        uint32_t n = counts[i];
+        mbuf m, c = {0};
+        mb_header(&m);
+        SEC(&m, 1, 1, 0x60, 0, 0);
+        SEC(&m, 3, 2, 0, 0);
+        SEC(&m, 7, 1, 3, 'r', 'u', 'n', 0x00, 0);
+        mbuf f = {0};
+        if (n) {
+            mb_u8(&f, 1);
+            mb_u32(&f, n);
+            mb_u8(&f, 0x7e);
+        } else {
+            mb_u8(&f, 0);
+        }
+        mb_u8(&f, 0x0b);
+        static const uint8_t run[] = {0, 0x10, 1, 0x0b};
+        mb_u8(&c, 2);
+        mb_u8(&c, sizeof run);
+        mb_bytes(&c, run, sizeof run);
+        mb_u32(&c, (uint32_t)f.n);
+        mb_bytes(&c, f.b, f.n);
+        mb_section(&m, 10, c.b, c.n);
+        assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V1, 0, NULL), 7);
+        assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 0, NULL), 7 + (n + 3) / 4);
+        assert_int_equal(instrument_locals_cost(ENGINE_SCHEDULE_V1, n), 0);
+        assert_int_equal(instrument_locals_cost(ENGINE_SCHEDULE_V2, n), (n + 3) / 4);
+    }
+}
+
 static void test_call_and_div_unchanged(void **state)
 {
     (void)state;
@@ -271,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_br_table),
         cmocka_unit_test(test_memory_grow),
         cmocka_unit_test(test_call_and_div_unchanged),
+        cmocka_unit_test(test_locals_charge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "test_util.h"
 
 /* rec.wasm, made with wat2wasm from:
  *   (module
@@ -399,16 +400,6 @@ static void test_memory_grow_limit(void **state)
     unload(&l);
 }
 
-/* Resident memory of this process, bytes (/proc/self/statm's second field). */
-static uint64_t resident_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    unsigned long size = 0, res = 0;
-    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
-    fclose(f);
-    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
 
 /* Past 1 MiB a memory is an address-space reservation (engine/memory.c): a 2 GiB grow costs
  * resident memory only for the pages written, pages read as zero (also after a shrink and a
@@ -424,7 +415,7 @@ static void test_memory_reservation(void **state)
     assert_int_equal(call2(&l, "store", 100, 0xabcd, &r), ST_OK);
     engine_memory *mem = engine_instance_memory(l.inst);
     engine_memory_marks_clear(mem);
-    uint64_t before = resident_bytes();
+    uint64_t before = test_resident_bytes();
     assert_int_equal(call1(&l, "grow", 32767, &r), ST_OK); /* to 2 GiB */
     assert_int_equal(r, 1);
     uint64_t top = UINT64_C(32768) * 65536 - 4, mid = UINT64_C(20000) * 65536;
@@ -436,7 +427,7 @@ static void test_memory_reservation(void **state)
     assert_int_equal(r, 0);
     assert_int_equal(call1(&l, "load", 100, &r), ST_OK); /* the old bytes came along */
     assert_int_equal(r, 0xabcd);
-    uint64_t grown = resident_bytes() - before;
+    uint64_t grown = test_resident_bytes() - before;
     assert_true(grown < (UINT64_C(256) << 20));
     assert_int_equal(engine_memory_mark_next(mem, 0), mid / 4096); /* marks moved to the end */
     assert_int_equal(engine_memory_mark_next(mem, mid / 4096 + 1), top / 4096);

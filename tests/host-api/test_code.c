@@ -67,15 +67,43 @@ static void test_rejects_imports(void **state)
                   ST_INCOMPATIBLE_IMPORT, "ic0.msg_reply");
     expect_reject(HEAD "(import \"ic0\" \"time\" (func (result i32))))", ST_INCOMPATIBLE_IMPORT,
                   "ic0.time");
-    expect_reject(HEAD "(import \"ic0\" \"call_perform\" (func (result i32))))",
-                  ST_UNSUPPORTED_IMPORT, "ic0.call_perform");
-    expect_reject(HEAD "(import \"ic0\" \"msg_cycles_accept\" (func (param i64) (result i64))))",
-                  ST_UNSUPPORTED_IMPORT, "ic0.msg_cycles_accept");
     expect_reject(HEAD "(import \"env\" \"time\" (func (result i64))))", ST_UNKNOWN_IMPORT,
                   "not from module");
     expect_reject("(module (import \"env\" \"memory\" (memory 1)))", ST_UNKNOWN_IMPORT,
                   "memory");
     expect_reject(HEAD "(import \"ic0\" \"g\" (global i32)))", ST_UNKNOWN_IMPORT, NULL);
+}
+
+/* As on the IC, a known ic0 function tally does not implement is bound at deploy and traps only
+ * when called, naming itself; errors about imports name the import, without a byte offset. */
+static void test_unimplemented_imports_bind(void **state)
+{
+    (void)state;
+    host_code *code = fx_code_wat(&cfg, HEAD
+        "(import \"ic0\" \"root_key_size\" (func (result i32)))\n"
+        "(import \"ic0\" \"msg_reply\" (func))\n"
+        "(func (export \"canister_update uses\") (drop (call 0)) (call 1))\n"
+        "(func (export \"canister_update fine\") (call 1)))");
+    host_canister *c = fx_canister(&cfg, code);
+    host_result r = fx_call(c, HOST_CALL_UPDATE, "fine", NULL, 0);
+    assert_int_equal(r.st, ST_OK);
+    host_result_fini(&r);
+    r = fx_call(c, HOST_CALL_UPDATE, "uses", NULL, 0);
+    assert_int_equal(r.st, ST_HOST_UNSUPPORTED);
+    assert_int_equal(r.reject_code, HOST_REJECT_CANISTER_ERROR);
+    assert_true(fx_says(&r, "ic0.root_key_size is not implemented by tally"));
+    host_result_fini(&r);
+    host_canister_free(c);
+    host_code_free(code);
+
+    host_code *bad = NULL;
+    engine_error err;
+    assert_int_equal(fx_deploy_wat(&cfg, HEAD "(import \"ic0\" \"nope\" (func)))", &bad, &err),
+                     ST_UNKNOWN_IMPORT);
+    char text[256];
+    engine_error_format(&err, text, sizeof text);
+    assert_non_null(strstr(text, "import ic0.nope: no such ic0 function"));
+    assert_null(strstr(text, "offset"));
 }
 
 static void test_rejects_exports(void **state)
@@ -163,6 +191,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts_and_resolves),
         cmocka_unit_test(test_rejects_imports),
+        cmocka_unit_test(test_unimplemented_imports_bind),
         cmocka_unit_test(test_rejects_exports),
         cmocka_unit_test(test_rejects_instructions),
         cmocka_unit_test(test_invalid_module),

@@ -308,10 +308,19 @@ static void test_forbidden_contexts(void **state)
     r = fx_call(can, HOST_CALL_QUERY, "echo", NULL, 0);
     assert_int_equal(r.st, ST_METHOD_NOT_FOUND);
     assert_int_equal(r.instructions, 0);
+    assert_true(fx_says(&r, "'echo' is an update method"));
     host_result_fini(&r);
     r = call0("nonexistent");
     assert_int_equal(r.st, ST_METHOD_NOT_FOUND);
+    assert_true(fx_says(&r, "no update method 'nonexistent'"));
     host_result_fini(&r);
+    /* the reject codes receipts carry (IC interface specification, "Reject codes") */
+    assert_int_equal(host_reject_code(ST_OK), 0);
+    assert_int_equal(host_reject_code(ST_CANISTER_REJECTED), 4);
+    assert_int_equal(host_reject_code(ST_UNKNOWN_CANISTER), 3);
+    assert_int_equal(host_reject_code(ST_CANISTER_BUSY), 2);
+    assert_int_equal(host_reject_code(ST_METHOD_NOT_FOUND), 5);
+    assert_int_equal(host_reject_code(ST_CANISTER_CALLED_TRAP), 5);
 }
 
 static void test_stable32(void **state)

@@ -156,9 +156,9 @@ static void test_known_rows(void **state)
     expect_row("debug_print", "ii", "", 100, 1, SUPPORTED);
     expect_row("trap", "ii", "", 500, 1, SUPPORTED);
     expect_row("global_timer_set", "I", "I", 500, 0, SUPPORTED);
-    expect_row("call_new", "iiiiiiii", "", 1500, 1, UNSUPPORTED);
-    expect_row("call_perform", "", "i", 5000, 0, UNSUPPORTED);
-    expect_row("msg_cycles_accept128", "IIi", "", 500, 0, UNSUPPORTED);
+    expect_row("call_new", "iiiiiiii", "", 1500, 1, SUPPORTED);
+    expect_row("call_perform", "", "i", 5000, 0, SUPPORTED);
+    expect_row("msg_cycles_accept128", "IIi", "", 500, 0, SUPPORTED);
     expect_row("canister_cycle_balance", "", "I", 500, 0, UNSUPPORTED);
 }
 

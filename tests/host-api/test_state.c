@@ -5,6 +5,7 @@
  * committed reports exactly the pages whose bytes changed as dirty (a page written with the
  * bytes it had is not). */
 #include "host_fixture.h"
+#include "test_util.h"
 
 static host_config cfg;
 
@@ -161,16 +162,6 @@ static void test_commit_reports_changed_pages(void **state)
     host_code_free(code);
 }
 
-/* Resident memory of this process, bytes (/proc/self/statm's second field). */
-static uint64_t resident_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    unsigned long size = 0, res = 0;
-    assert_int_equal(fscanf(f, "%lu %lu", &size, &res), 2);
-    fclose(f);
-    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
 
 /* `big` grows the heap to 2 GiB and stable memory by 2 GiB, writes one byte at the top of each
  * and traps if its argument starts with 't'. */
@@ -197,7 +188,7 @@ static void test_huge_grow_costs_touched_pages(void **state)
     (void)state;
     host_code *code = fx_code_wat(&cfg, big_wat);
     host_canister *c = fx_canister(&cfg, code);
-    uint64_t before = resident_bytes();
+    uint64_t before = test_resident_bytes();
     host_result r = fx_call(c, HOST_CALL_UPDATE, "big", "trap", 4);
     assert_int_equal(r.st, ST_TRAP_UNREACHABLE);
     host_result_fini(&r);
@@ -208,7 +199,7 @@ static void test_huge_grow_costs_touched_pages(void **state)
     assert_int_equal(r.st, ST_OK);
     assert_true(r.committed);
     host_result_fini(&r);
-    assert_true(resident_bytes() - before < (UINT64_C(256) << 20));
+    assert_true(test_resident_bytes() - before < (UINT64_C(256) << 20));
     span h = host_canister_heap(c), st = host_canister_stable(c);
     assert_int_equal(h.len, UINT64_C(1) << 31);
     assert_int_equal(st.len, UINT64_C(1) << 31);

@@ -322,6 +322,71 @@ static void test_restart_with_paused_message(void **state)
     assert_memory_equal(t[0].hash, t[1].hash, LEDGER_HASH_SIZE);
 }
 
+
+/* A canister that grew heap and stable memory to 2 GiB each but wrote one byte in each costs
+ * memory for the written pages only, when it runs and when the node restarts (loading read,
+ * copied and shadowed every byte: 8 GiB). */
+static void test_restart_large_sparse_memory(void **state)
+{
+    (void)state;
+    fx f;
+    fx_defaults(&f);
+    node_fx_start(&f);
+    uint64_t cid = deploy(&f, BIG_WASM);
+    uint64_t before = test_resident_bytes();
+    uint8_t a[32];
+    submit(&f, LEDGER_MSG_UPDATE, cid, "big", span_of(NULL, 0), a);
+    ledger_receipt rc;
+    run_until(&f, a, 10, &rc);
+    assert_int_equal(rc.status, ST_OK);
+    node_fx_close(&f);
+    node_fx_open(&f);
+    assert_true(test_resident_bytes() - before < (UINT64_C(256) << 20));
+    assert_int_equal(query_u32(&f, cid, "peek") & 0xffff, 0x0709);
+    node_fx_end(&f);
+}
+
+/* The genesis memory limit (max_canister_memory, rules version 2) reaches every canister, also
+ * after a restart: under 1 GiB, big's 2 GiB grow fails (-1) and its store traps; under 64 KiB,
+ * its one-page memory is refused at deploy. */
+static void test_genesis_memory_limit(void **state)
+{
+    (void)state;
+    fx f;
+    fx_defaults(&f);
+    f.g.max_canister_memory = UINT64_C(1) << 30;
+    node_fx_start(&f);
+    uint64_t cid = deploy(&f, BIG_WASM);
+    for (int restart = 0; restart < 2; restart++) {
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+        uint8_t a[32];
+        submit(&f, LEDGER_MSG_UPDATE, cid, "big", span_of(&restart, 1), a);
+        ledger_receipt rc;
+        run_until(&f, a, 10, &rc);
+        assert_int_equal(rc.status, ST_TRAP_MEMORY_OOB);
+    }
+    node_fx_end(&f);
+
+    fx_defaults(&f);
+    f.g.max_canister_memory = 65535;
+    node_fx_start(&f);
+    test_read_file(BIG_WASM, &f.wasm);
+    buf arg = {0};
+    assert_int_equal(scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0),
+                                           &arg),
+                     ST_OK);
+    uint8_t id[32];
+    submit(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "", span_of(arg.ptr, arg.len), id);
+    ledger_receipt rc;
+    run_until(&f, id, 3, &rc);
+    assert_int_equal(rc.status, ST_CANISTER_MEMORY_LIMIT);
+    buf_fini(&arg);
+    node_fx_end(&f);
+}
+
 /* Damages the stored envelope of message id directly in LMDB: flips one byte of it, or (if
  * other is not NULL) replaces it with the envelope of message `other`, validly signed but with
  * another id. docs/formats.md "Databases": ids maps an id to its arrival number, the key of
@@ -484,6 +549,8 @@ static void test_replay_threads(void **state)
 
 int main(void)
 {
+    if (getenv("TEST_FILTER")) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deploy_call_query),
         cmocka_unit_test(test_slices_equal_unsliced),
@@ -492,6 +559,8 @@ int main(void)
         cmocka_unit_test(test_budget_boundaries),
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_restart_with_paused_message),
+        cmocka_unit_test(test_restart_large_sparse_memory),
+        cmocka_unit_test(test_genesis_memory_limit),
         cmocka_unit_test(test_replay_1000_blocks),
         cmocka_unit_test(test_replay_threads),
     };

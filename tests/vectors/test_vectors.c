@@ -3,7 +3,8 @@
  * build (CI runs this under gcc -O2 and under clang with sanitizers). Any change to encoding,
  * hashing, metering weights or execution semantics shows up here first.
  *
- * The canister is tests/scheduler/slow.wat (wat2wasm output is stable for a wabt version; C
+ * The canisters are tests/scheduler/slow.wat and relay.wat (inter-canister calls, in
+ * golden_calls.inc) (wat2wasm output is stable for a wabt version; C
  * canisters are not used because their bytes depend on the clang version). To regenerate after
  * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table. */
 #include <setjmp.h>
@@ -119,8 +120,142 @@ static void test_golden_vectors(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- inter-canister calls: three relays (tests/scheduler/relay.wat) calling each other ---------- */
+
+typedef struct call_step {
+    uint64_t from, target; /* 0 from: a round with no new message; target 99: no such canister */
+    uint8_t mode;
+    const char *method;    /* "call:<id>" nests a call to <id>'s echo */
+} call_step;
+
+static const golden expected_calls[] = {
+#include "golden_calls.inc"
+};
+
+static void relay_arg(buf *b, uint64_t target, uint8_t mode, const char *method, span payload)
+{
+    uint8_t head[10];
+    le64_store(head, target);
+    head[8] = mode;
+    head[9] = (uint8_t)strlen(method);
+    b->len = 0;
+    assert_int_equal(buf_put(b, head, sizeof head), ST_OK);
+    assert_int_equal(buf_put(b, method, strlen(method)), ST_OK);
+    assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
+}
+
+/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
+ * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
+ * state roots of the blocks between. */
+static void test_golden_calls(void **state)
+{
+    (void)state;
+    static const call_step calls[] = {
+        {1, 2, 0, "echo"}, {2, 3, 1, "call:1"}, {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
+        {0, 0, 0, NULL},   {2, 2, 16, "reject"}, {3, 2, 0, "trap"},  {0, 0, 0, NULL},
+        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},    {0, 0, 0, NULL},    {0, 0, 0, NULL},
+    };
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    ledger *lg;
+    ledger_options opt = {.no_sync = true};
+    assert_int_equal(ledger_open(dir, &opt, &lg), ST_OK);
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
+    static const uint8_t seed[LEDGER_SEED_SIZE] = {43};
+    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
+    ledger_genesis g;
+    ledger_genesis_default(&g);
+    strcpy(g.chain_id, "tally-golden-calls");
+    g.genesis_time_ns = 1700000000000000000ull;
+    g.round_instruction_limit = 30000;
+    memcpy(g.admin_public_key, pk, sizeof pk);
+    assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
+    scheduler *s;
+    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+    buf wasm = {0}, arg = {0}, env = {0}, inner = {0};
+    test_read_file(RELAY_WASM, &wasm);
+    assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
+                     ST_OK);
+    bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
+    uint64_t nonce = 0, time = g.genesis_time_ns;
+    size_t checked = 0, n = BASE_ARRAY_LEN(calls) + 3;
+    for (size_t i = 0; i < n; i++) {
+        ledger_message m = {.nonce = ++nonce, .expiry_height = 100};
+        const call_step *c = i < 3 ? NULL : &calls[i - 3];
+        if (!c) { /* the three installs, one per round */
+            m.canister_id = LEDGER_CANISTER_NONE;
+            m.kind = LEDGER_MSG_INSTALL;
+            m.arg = span_of(arg.ptr, arg.len);
+        } else if (c->from) {
+            const char *method = c->method;
+            inner.len = 0;
+            if (!strncmp(method, "call:", 5)) {
+                relay_arg(&inner, (uint64_t)(method[5] - '0'), 0, "echo", span_of("in", 2));
+                method = "call";
+            } else {
+                assert_int_equal(buf_put(&inner, "x", 1), ST_OK);
+            }
+            relay_arg(&env, c->target, c->mode, method, span_of(inner.ptr, inner.len));
+            buf a = env;
+            env = (buf){0};
+            m.canister_id = c->from;
+            m.kind = LEDGER_MSG_UPDATE;
+            m.method = span_of("call", 4);
+            m.arg = span_of(a.ptr, a.len);
+            memcpy(m.sender, pk, sizeof pk);
+            uint8_t id[LEDGER_HASH_SIZE];
+            assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
+            assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
+            buf_fini(&a);
+        }
+        if (!c) {
+            memcpy(m.sender, pk, sizeof pk);
+            uint8_t id[LEDGER_HASH_SIZE];
+            env.len = 0;
+            assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
+            assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
+        }
+        env.len = 0;
+        time += 1000000000ull;
+        scheduler_round_info info;
+        assert_int_equal(scheduler_round(s, time, &info), ST_OK);
+        if (!info.produced)
+            continue;
+        char bh[65], sr[65];
+        ledger_hash_hex(info.tip.hash, bh);
+        ledger_hash_hex(info.tip.state_root, sr);
+        if (print) {
+            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
+                   bh, sr, (unsigned long long)info.instructions);
+            continue;
+        }
+        assert_true(checked < BASE_ARRAY_LEN(expected_calls));
+        const golden *e = &expected_calls[checked++];
+        assert_int_equal(info.tip.height, e->height);
+        assert_string_equal(bh, e->block_hash);
+        assert_string_equal(sr, e->state_root);
+        assert_int_equal(info.instructions, e->instructions);
+    }
+    if (!print)
+        assert_int_equal(checked, BASE_ARRAY_LEN(expected_calls));
+    bool work = true;
+    assert_int_equal(scheduler_has_work(s, &work), ST_OK);
+    assert_false(work); /* every tree finished within the script */
+    buf_fini(&wasm);
+    buf_fini(&arg);
+    buf_fini(&env);
+    buf_fini(&inner);
+    scheduler_close(s);
+    ledger_close(lg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden_vectors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden_vectors),
+                                       cmocka_unit_test(test_golden_calls)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,346 @@
+/* bench_shapes.c - `tally bench shapes`: generated worst cases for the metering (docs/weights.md,
+ * "Code shapes"). Each shape is a module whose `run` repeats one construct in a counted loop:
+ * a call of a function with 49,999 locals, a br_table of 100,000 targets, 1,000 nested blocks,
+ * call_indirect, zero-length memory.fill/copy/init, table.grow by one. Each is instrumented with
+ * a weight schedule and timed in the same run as plain code (i32 arithmetic on locals); the
+ * figure is instructions charged per second of CPU, and the shape's rate against the plain rate.
+ * A shape under a tenth of the plain rate is under-charged: it must be made fast or charged.
+ * Host calls are `tally bench weights`' (every ic0 function in a loop, docs/weights.md). */
+#include "bench.h"
+#include "engine.h"
+#include "instrument.h"
+
+#include <stdio.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef enum shape_id {
+    SH_PLAIN, SH_LOCALS, SH_BR_TABLE, SH_NESTING, SH_CALL_INDIRECT, SH_FILL0, SH_COPY0, SH_INIT0,
+    SH_TABLE_GROW, SH_COUNT
+} shape_id;
+
+typedef struct shape {
+    const char *name;
+    const char *what;
+    uint32_t iters; /* loop iterations of one run */
+} shape;
+
+enum { MANY_LOCALS = 49999, BR_TARGETS = 100000, NESTING = 1000 };
+
+static const shape shapes[SH_COUNT] = {
+    [SH_PLAIN] = {"plain", "10 x (local.get, local.get, i32.add, local.set)", 1000000},
+    [SH_LOCALS] = {"locals", "call of a function with 49,999 i64 locals", 2000},
+    [SH_BR_TABLE] = {"br_table", "br_table of 100,000 targets", 1000000},
+    [SH_NESTING] = {"nesting", "1,000 nested blocks, br_if out of all (not taken)", 20000},
+    [SH_CALL_INDIRECT] = {"call_indirect", "call_indirect of an empty function", 1000000},
+    [SH_FILL0] = {"memory.fill 0", "memory.fill of 0 bytes", 1000000},
+    [SH_COPY0] = {"memory.copy 0", "memory.copy of 0 bytes", 1000000},
+    [SH_INIT0] = {"memory.init 0", "memory.init of 0 bytes", 1000000},
+    [SH_TABLE_GROW] = {"table.grow 1", "table.grow by 1 element, 20,000 times", 20000},
+};
+
+/* ---- module writer ---------------------------------------------------------------------------- */
+
+static void u8(buf *b, status *st, uint8_t v)
+{
+    if (*st == ST_OK)
+        *st = buf_u8(b, v);
+}
+
+static void u32(buf *b, status *st, uint32_t v)
+{
+    if (*st == ST_OK)
+        *st = buf_leb_u32(b, v);
+}
+
+static void bytes(buf *b, status *st, const uint8_t *p, size_t n)
+{
+    if (*st == ST_OK)
+        *st = buf_put(b, p, n);
+}
+
+#define OPS(b, st, ...) bytes((b), (st), (const uint8_t[]){__VA_ARGS__}, \
+                              sizeof((const uint8_t[]){__VA_ARGS__}))
+
+static void section(buf *out, status *st, uint8_t id, buf *content)
+{
+    u8(out, st, id);
+    u32(out, st, (uint32_t)content->len);
+    bytes(out, st, content->ptr, content->len);
+    content->len = 0;
+}
+
+/* One function body: local groups (count, type) then code, into a code section entry. */
+static void code_entry(buf *out, status *st, uint32_t nlocals, uint8_t type, buf *code)
+{
+    buf e = {0};
+    if (nlocals) {
+        u32(&e, st, 1);
+        u32(&e, st, nlocals);
+        u8(&e, st, type);
+    } else {
+        u32(&e, st, 0);
+    }
+    bytes(&e, st, code->ptr, code->len);
+    u32(out, st, (uint32_t)e.len);
+    bytes(out, st, e.ptr, e.len);
+    buf_fini(&e);
+    code->len = 0;
+}
+
+/* The body of one iteration of shape id (the loop's counter is local 0). */
+static void iteration(buf *c, status *st, shape_id id)
+{
+    switch (id) {
+    case SH_PLAIN:
+        for (int k = 0; k < 10; k++)
+            OPS(c, st, 0x20, 0, 0x20, 1, 0x6a, 0x21, 1); /* local 1 += local 0 */
+        break;
+    case SH_LOCALS: OPS(c, st, 0x10, 1); break;       /* call 1 */
+    case SH_BR_TABLE:
+        OPS(c, st, 0x02, 0x40, 0x20, 0, 0x41, 1, 0x71, 0x0e); /* block; i & 1; br_table */
+        u32(c, st, BR_TARGETS);
+        for (uint32_t k = 0; k <= BR_TARGETS; k++)
+            u8(c, st, 0);
+        OPS(c, st, 0x0b);
+        break;
+    case SH_NESTING:
+        for (int k = 0; k < NESTING; k++)
+            OPS(c, st, 0x02, 0x40);
+        OPS(c, st, 0x41, 0, 0x0d); /* br_if NESTING-1 on 0 */
+        u32(c, st, NESTING - 1);
+        for (int k = 0; k < NESTING; k++)
+            OPS(c, st, 0x0b);
+        break;
+    case SH_CALL_INDIRECT: OPS(c, st, 0x41, 0, 0x11, 0, 0); break;
+    case SH_FILL0: OPS(c, st, 0x41, 0, 0x41, 0, 0x41, 0, 0xfc, 11, 0); break;
+    case SH_COPY0: OPS(c, st, 0x41, 0, 0x41, 0, 0x41, 0, 0xfc, 10, 0, 0); break;
+    case SH_INIT0: OPS(c, st, 0x41, 0, 0x41, 0, 0x41, 0, 0xfc, 8, 0, 0); break;
+    case SH_TABLE_GROW: OPS(c, st, 0xd0, 0x70, 0x41, 1, 0xfc, 15, 0, 0x1a); break;
+    default: break;
+    }
+}
+
+/* Module of shape id: type 0 [] -> []; function 0 `run` (the loop), function 1 the callee
+ * (49,999 locals for SH_LOCALS, else empty); table 0 (funcref, 1 element: function 1); memory 1
+ * page; a passive data segment of 16 bytes. */
+static status shape_module(shape_id id, buf *out)
+{
+    status st = ST_OK;
+    buf s = {0}, c = {0};
+    OPS(out, &st, 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
+    OPS(&s, &st, 1, 0x60, 0, 0);
+    section(out, &st, 1, &s);
+    OPS(&s, &st, 2, 0, 0);
+    section(out, &st, 3, &s);
+    OPS(&s, &st, 1, 0x70, 0x00, 1);
+    section(out, &st, 4, &s);
+    OPS(&s, &st, 1, 0x00, 1);
+    section(out, &st, 5, &s);
+    OPS(&s, &st, 1, 3, 'r', 'u', 'n', 0x00, 0);
+    section(out, &st, 7, &s);
+    OPS(&s, &st, 1, 0x00, 0x41, 0, 0x0b, 1, 1); /* elem: table 0 at 0 = [function 1] */
+    section(out, &st, 9, &s);
+    OPS(&s, &st, 1);
+    section(out, &st, 12, &s);
+    u32(&s, &st, 2);
+    /* run: local 0 = iterations; loop { iteration; local 0 -= 1; br_if local 0 } */
+    OPS(&c, &st, 0x41);
+    if (st == ST_OK)
+        st = buf_leb_s32(&c, (int32_t)shapes[id].iters);
+    OPS(&c, &st, 0x21, 0, 0x03, 0x40);
+    iteration(&c, &st, id);
+    OPS(&c, &st, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b, 0x0b);
+    code_entry(&s, &st, 2, 0x7f, &c);
+    OPS(&c, &st, 0x0b);
+    code_entry(&s, &st, id == SH_LOCALS ? MANY_LOCALS : 0, 0x7e, &c);
+    section(out, &st, 10, &s);
+    OPS(&s, &st, 1, 0x01, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+    section(out, &st, 11, &s);
+    buf_fini(&s);
+    buf_fini(&c);
+    return st;
+}
+
+/* ---- measuring ---------------------------------------------------------------------------------- */
+
+static status ooi(engine_instance *inst, void *user, uint64_t *slots)
+{
+    (void)inst, (void)user, (void)slots;
+    return ST_INSTRUCTION_LIMIT_EXCEEDED;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct shape_row {
+    uint64_t charged;  /* instructions charged by one run */
+    double secs;       /* CPU seconds of the fastest run */
+    double rate;       /* charged / secs */
+    double ratio;      /* rate / the plain rate of the same schedule */
+} shape_row;
+
+/* Instruments shape id with `schedule`, runs it `runs` times (a fresh instance each), keeps the
+ * fastest. */
+static status measure(shape_id id, int schedule, int runs, engine_func *ooi_fn, shape_row *row)
+{
+    buf wasm = {0}, metered = {0};
+    engine_module *m = NULL, *mm = NULL;
+    engine_code *code = NULL;
+    engine_config cfg;
+    engine_config_default(&cfg);
+    engine_run_config rc;
+    engine_run_config_default(&cfg, &rc);
+    status st = shape_module(id, &wasm);
+    if (st == ST_OK)
+        st = engine_module_load(&cfg, span_of(wasm.ptr, wasm.len), &m, NULL);
+    if (st == ST_OK)
+        st = instrument_module(m, schedule, &metered, NULL);
+    if (st == ST_OK)
+        st = engine_module_load(&cfg, span_of(metered.ptr, metered.len), &mm, NULL);
+    if (st == ST_OK)
+        st = engine_code_compile(mm, &code);
+    row->secs = INFINITY;
+    for (int r = 0; st == ST_OK && r < runs; r++) {
+        engine_extern imp = {.kind = EXT_FUNC, .u.func = ooi_fn}, run, ctr;
+        engine_instance *inst = NULL;
+        st = engine_instance_new(code, &rc, &imp, 1, NULL, &inst, NULL);
+        if (st == ST_OK)
+            st = engine_instance_export(inst, span_of("run", 3), &run);
+        if (st == ST_OK)
+            st = engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
+                                                      strlen(INSTRUMENT_COUNTER_EXPORT)), &ctr);
+        const uint64_t budget = UINT64_C(1) << 62;
+        if (st == ST_OK) {
+            engine_global_set(ctr.u.global, budget);
+            double t0 = cpu_s();
+            st = engine_instance_invoke(inst, run.u.func, NULL, NULL);
+            double t = cpu_s() - t0;
+            row->charged = budget - engine_global_get(ctr.u.global);
+            if (t < row->secs)
+                row->secs = t;
+        }
+        engine_instance_free(inst);
+    }
+    row->rate = row->secs > 0 ? (double)row->charged / row->secs : 0;
+    engine_code_free(code);
+    engine_module_free(mm);
+    engine_module_free(m);
+    buf_fini(&wasm);
+    buf_fini(&metered);
+    return st;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tally bench shapes [--schedule N] [--runs N] [--json]\n\n"
+            "Times generated worst cases for the metering against plain code, in the same\n"
+            "run: a call of a function with 49,999 locals, a br_table of 100,000 targets,\n"
+            "1,000 nested blocks, call_indirect, zero-length memory.fill/copy/init and\n"
+            "table.grow by one, each in a loop (docs/weights.md, \"Code shapes\"). For each:\n"
+            "instructions charged per run, CPU time (fastest of the runs), instructions per\n"
+            "second and that rate against the plain rate. A shape under a tenth of the\n"
+            "plain rate is under-charged (marked UNDER).\n\n"
+            "  --schedule N  weight schedule: 1 or 2 (default: both)\n"
+            "  --runs N      runs per shape, fastest kept (default 3)\n"
+            "  --json        one JSON object on stdout instead of the table\n\n"
+            "Exit status: 0; 1 if a module fails to build or run; 2 on usage errors.\n");
+}
+
+int bench_shapes(int argc, char **argv)
+{
+    if (bench_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    int sched_lo = ENGINE_SCHEDULE_V1, sched_hi = ENGINE_SCHEDULE_V2, runs = 3;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if ((!strcmp(argv[i], "--schedule") || !strcmp(argv[i], "--runs")) &&
+                   i + 1 < argc) {
+            long v = strtol(argv[i + 1], &end, 10);
+            bool sched = !strcmp(argv[i], "--schedule");
+            if (!*argv[i + 1] || *end || v < 1 ||
+                (sched ? v > ENGINE_SCHEDULE_V2 : v > 1000)) {
+                fprintf(stderr, "tally bench shapes: %s %s: want %s\n", argv[i], argv[i + 1],
+                        sched ? "1 or 2" : "1 to 1000");
+                return 2;
+            }
+            if (sched)
+                sched_lo = sched_hi = (int)v;
+            else
+                runs = (int)v;
+            i++;
+        } else {
+            fprintf(stderr, "tally bench shapes: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    static const functype void_type = {0, 0, NULL};
+    engine_func *ooi_fn = NULL;
+    if (engine_host_func_new(&void_type, ooi, NULL, &ooi_fn) != ST_OK)
+        return 1;
+    shape_row rows[ENGINE_SCHEDULE_V2 + 1][SH_COUNT];
+    status st = ST_OK;
+    for (int s = sched_lo; st == ST_OK && s <= sched_hi; s++)
+        for (int id = 0; st == ST_OK && id < SH_COUNT; id++) {
+            st = measure((shape_id)id, s, runs, ooi_fn, &rows[s][id]);
+            if (st != ST_OK)
+                fprintf(stderr, "tally bench shapes: %s (schedule %d): %s: %s\n",
+                        shapes[id].name, s, status_name(st), status_message(st));
+            else
+                rows[s][id].ratio = rows[s][id].rate / rows[s][SH_PLAIN].rate;
+        }
+    engine_host_func_free(ooi_fn);
+    if (st != ST_OK)
+        return 1;
+    if (json)
+        printf("{\"bench\":\"shapes\",\"runs\":%d,\"schedules\":[", runs);
+    for (int s = sched_lo; s <= sched_hi; s++) {
+        if (json) {
+            printf("%s{\"schedule\":%d,\"shapes\":[", s > sched_lo ? "," : "", s);
+        } else {
+            printf("%sschedule v%d: fastest of %d runs, CPU time\n\n", s > sched_lo ? "\n" : "",
+                   s, runs);
+            printf("%-14s %13s %12s %14s %10s %9s\n", "shape", "charged/iter", "ns/iter",
+                   "instr/s", "vs plain", "");
+        }
+        for (int id = 0; id < SH_COUNT; id++) {
+            const shape_row *r = &rows[s][id];
+            double per = (double)r->charged / shapes[id].iters;
+            double ns = r->secs * 1e9 / shapes[id].iters;
+            bool under = r->ratio < 0.1;
+            if (json)
+                printf("%s{\"shape\":\"%s\",\"iterations\":%u,\"charged\":%llu,\"seconds\":%.6f,"
+                       "\"rate\":%.0f,\"vs_plain\":%.4f,\"under_charged\":%s}",
+                       id ? "," : "", shapes[id].name, shapes[id].iters,
+                       (unsigned long long)r->charged, r->secs, r->rate, r->ratio,
+                       under ? "true" : "false");
+            else
+                printf("%-14s %13.1f %12.1f %14.3g %9.3fx %9s\n", shapes[id].name, per, ns,
+                       r->rate, r->ratio, under ? "UNDER" : "");
+        }
+        if (json)
+            printf("]}");
+    }
+    if (json)
+        printf("]}\n");
+    else
+        printf("\nUNDER: below a tenth of the plain rate. Shapes: %s; %s; %s; %s; %s; "
+               "zero-length bulk ops; %s.\n",
+               shapes[SH_PLAIN].what, shapes[SH_LOCALS].what, shapes[SH_BR_TABLE].what,
+               shapes[SH_NESTING].what, shapes[SH_CALL_INDIRECT].what, shapes[SH_TABLE_GROW].what);
+    return 0;
+}

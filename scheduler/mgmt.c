@@ -1,0 +1,628 @@
+/* mgmt.c - the management canister aaaaa-aa (docs/canisters.md "The management canister"),
+ * called by canisters (call_new with an empty callee) and by ingress (canister id 0), with
+ * Candid arguments and replies as the IC interface specification's "The IC management
+ * canister" describes them: create_canister (and provisional_create_canister_with_cycles),
+ * install_code (install, reinstall, upgrade), update_settings, canister_status,
+ * start_canister, stop_canister (answered when the canister has stopped), delete_canister,
+ * deposit_cycles, raw_rand. Every call is answered within the round that made it, except
+ * stop_canister, which waits (in the target's routing state) for its open call contexts. */
+#include "scheduler_int.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Who calls: a canister, or an ingress sender's key. */
+typedef struct who {
+    uint64_t canister;
+    const uint8_t *key;
+} who;
+
+typedef struct mcall {
+    round_ctx *rc;
+    call_ctx origin;
+    who caller;
+    u128 cycles;
+    cand_value *v;
+    uint32_t nv;
+    const cand_value *arg0; /* the first argument */
+    buf out;                /* the reply being written */
+} mcall;
+
+static const uint8_t EMPTY_REPLY[] = {'D', 'I', 'D', 'L', 0, 0};
+
+static status answer(mcall *m, const route_answer *a)
+{
+    return route_answer_to(m->rc, &m->origin, a);
+}
+
+static status reply_bytes(mcall *m, span bytes)
+{
+    route_answer a = route_reply(bytes);
+    return answer(m, &a);
+}
+
+static status reply_empty(mcall *m)
+{
+    return reply_bytes(m, span_of(EMPTY_REPLY, sizeof EMPTY_REPLY));
+}
+
+static status fail(mcall *m, status st, uint32_t code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static status fail(mcall *m, status st, uint32_t code, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    route_answer a = route_reject(st, code, text);
+    return answer(m, &a);
+}
+
+/* ---- callers, controllers, targets ---------------------------------------------------------- */
+
+static void caller_slot(const who *w, uint8_t slot[LEDGER_PUBLIC_KEY_SIZE])
+{
+    if (w->canister)
+        sched_controller_of_canister(w->canister, slot);
+    else
+        memcpy(slot, w->key, LEDGER_PUBLIC_KEY_SIZE);
+}
+
+static bool controls(const sched_canister *t, const who *w)
+{
+    uint8_t slot[LEDGER_PUBLIC_KEY_SIZE];
+    caller_slot(w, slot);
+    for (uint32_t i = 0; i < t->ncontrollers; i++)
+        if (!memcmp(t->controllers[i], slot, LEDGER_PUBLIC_KEY_SIZE))
+            return true;
+    return false;
+}
+
+/* The canister named by the argument's canister_id, if it exists and the caller controls it
+ * (when `controller`); otherwise answers the call and returns NULL (*st its status). */
+static sched_canister *target(mcall *m, bool controller, status *st)
+{
+    span p;
+    *st = ST_OK;
+    const cand_value *id = cand_field(m->v, m->nv, m->arg0, "canister_id");
+    if (!cand_principal(id, &p)) {
+        *st = fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
+                   "aaaaa-aa: the argument has no canister_id principal");
+        return NULL;
+    }
+    uint64_t cid = sched_canister_of_principal(p);
+    sched_canister *t = cid ? sched_canister_find(m->rc->s, cid) : NULL;
+    if (!sched_canister_live(t)) {
+        *st = fail(m, ST_UNKNOWN_CANISTER, HOST_REJECT_DESTINATION_INVALID,
+                   "aaaaa-aa: no canister %llu", (unsigned long long)cid);
+        return NULL;
+    }
+    if (controller && !controls(t, &m->caller)) {
+        *st = fail(m, ST_NOT_AUTHORIZED, HOST_REJECT_CANISTER_ERROR,
+                   "aaaaa-aa: the caller is not a controller of canister %llu",
+                   (unsigned long long)cid);
+        return NULL;
+    }
+    return t;
+}
+
+/* Reads settings.controllers (an opt vec principal) into slots: canisters by id; a
+ * self-authenticating principal only if it is the caller's or a current controller's (tally
+ * keeps user controllers as public keys, and a principal does not give back its key).
+ * *n = UINT32_MAX if absent. On an error, answers and returns false. */
+static bool read_controllers(mcall *m, const cand_value *settings, const sched_canister *t,
+                             uint8_t (*slots)[LEDGER_PUBLIC_KEY_SIZE], uint32_t *n, status *st)
+{
+    *n = UINT32_MAX;
+    const cand_value *list = cand_opt(m->v, m->nv, cand_field(m->v, m->nv, settings, "controllers"));
+    if (!list)
+        return true;
+    *n = 0;
+    for (const cand_value *e = cand_next(m->v, m->nv, list, NULL); e;
+         e = cand_next(m->v, m->nv, list, e)) {
+        span p;
+        if (!cand_principal(e, &p) || *n == LEDGER_MAX_CONTROLLERS) {
+            *st = fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
+                       "aaaaa-aa: controllers must be at most %d principals",
+                       LEDGER_MAX_CONTROLLERS);
+            return false;
+        }
+        uint64_t cid = sched_canister_of_principal(p);
+        if (cid) {
+            sched_controller_of_canister(cid, slots[(*n)++]);
+            continue;
+        }
+        uint8_t slot[LEDGER_PUBLIC_KEY_SIZE], pr[PRINCIPAL_MAX];
+        bool found = false;
+        caller_slot(&m->caller, slot);
+        size_t len = sched_principal_of_controller(slot, pr);
+        if (len == p.len && !memcmp(pr, p.ptr, len)) {
+            memcpy(slots[(*n)++], slot, LEDGER_PUBLIC_KEY_SIZE);
+            found = true;
+        }
+        for (uint32_t i = 0; !found && t && i < t->ncontrollers; i++) {
+            len = sched_principal_of_controller(t->controllers[i], pr);
+            if (len == p.len && !memcmp(pr, p.ptr, len)) {
+                memcpy(slots[(*n)++], t->controllers[i], LEDGER_PUBLIC_KEY_SIZE);
+                found = true;
+            }
+        }
+        if (!found) {
+            *st = fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
+                       "aaaaa-aa: controller of %zu bytes is neither a canister, the caller nor "
+                       "a current controller (tally keeps user controllers as public keys)",
+                       p.len);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- replies ---------------------------------------------------------------------------------- */
+
+static status put(mcall *m, const void *p, size_t n)
+{
+    return buf_put(&m->out, p, n);
+}
+
+static status put_u8(mcall *m, uint8_t v)
+{
+    return put(m, &v, 1);
+}
+
+static status put_principal(mcall *m, span p)
+{
+    status st = put_u8(m, 1);
+    if (st == ST_OK)
+        st = cand_leb(&m->out, p.len);
+    return st == ST_OK ? put(m, p.ptr, p.len) : st;
+}
+
+static int by_hash(const void *a, const void *b)
+{
+    uint32_t x = cand_hash(*(const char *const *)a), y = cand_hash(*(const char *const *)b);
+    return x < y ? -1 : x > y;
+}
+
+/* A record or variant type entry: opcode, fields sorted by id, with their types by name. */
+typedef struct tfield {
+    const char *name;
+    int32_t type;
+} tfield;
+
+static status put_fields(mcall *m, int32_t op, const tfield *f, uint32_t n, const char **order)
+{
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = f[i].name;
+    qsort(order, n, sizeof *order, by_hash);
+    status st = put_u8(m, (uint8_t)(op & 0x7f));
+    if (st == ST_OK)
+        st = cand_leb(&m->out, n);
+    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
+        int32_t t = 0;
+        for (uint32_t k = 0; k < n; k++)
+            if (!strcmp(f[k].name, order[i]))
+                t = f[k].type;
+        st = cand_leb(&m->out, cand_hash(order[i]));
+        uint8_t b = (uint8_t)(t < 0 ? t & 0x7f : t); /* types below 64: one byte either way */
+        if (st == ST_OK)
+            st = put_u8(m, b);
+    }
+    return st;
+}
+
+static status reply_canister_id(mcall *m, uint64_t id)
+{
+    uint8_t p[PRINCIPAL_MAX];
+    size_t n = sched_principal_of_canister(id, p);
+    const tfield f[] = {{"canister_id", -24}};
+    const char *order[1];
+    m->out.len = 0;
+    status st = put(m, "DIDL\x01", 5);
+    if (st == ST_OK)
+        st = put_fields(m, -20, f, 1, order);
+    if (st == ST_OK)
+        st = put(m, "\x01\x00", 2);
+    if (st == ST_OK)
+        st = put_principal(m, span_of(p, n));
+    return st == ST_OK ? reply_bytes(m, span_of(m->out.ptr, m->out.len)) : st;
+}
+
+/* canister_status: record { status : variant { running; stopping; stopped }; settings :
+ * record { controllers : vec principal; compute_allocation : nat; memory_allocation : nat;
+ * freezing_threshold : nat }; module_hash : opt blob; memory_size : nat; cycles : nat;
+ * idle_cycles_burned_per_day : nat } */
+static status reply_status(mcall *m, const sched_canister *t)
+{
+    enum { TOP, VARIANT, SETTINGS, OPT_BLOB, VEC_PRINCIPAL, BLOB, NTYPES };
+    const tfield top[] = {{"status", VARIANT},       {"settings", SETTINGS},
+                          {"module_hash", OPT_BLOB}, {"memory_size", -3},
+                          {"cycles", -3},            {"idle_cycles_burned_per_day", -3}};
+    const tfield var[] = {{"running", -1}, {"stopping", -1}, {"stopped", -1}};
+    const tfield set[] = {{"controllers", VEC_PRINCIPAL}, {"compute_allocation", -3},
+                          {"memory_allocation", -3},      {"freezing_threshold", -3}};
+    const char *otop[6], *ovar[3], *oset[4];
+    m->out.len = 0;
+    status st = put(m, "DIDL", 4);
+    if (st == ST_OK)
+        st = put_u8(m, NTYPES);
+    if (st == ST_OK)
+        st = put_fields(m, -20, top, 6, otop);
+    if (st == ST_OK)
+        st = put_fields(m, -21, var, 3, ovar);
+    if (st == ST_OK)
+        st = put_fields(m, -20, set, 4, oset);
+    if (st == ST_OK)
+        st = put(m, "\x6e\x05\x6d\x68\x6d\x7b\x01\x00", 8); /* opt 5; vec principal; vec nat8 */
+    host_saved sv;
+    host_canister_saved(t->hc, &sv);
+    const char *state = t->route.status == LEDGER_CANISTER_STOPPED    ? "stopped"
+                        : t->route.status == LEDGER_CANISTER_STOPPING ? "stopping"
+                                                                       : "running";
+    for (int i = 0; st == ST_OK && i < 6; i++) {
+        const char *f = otop[i];
+        if (!strcmp(f, "status")) {
+            uint32_t k = 0;
+            while (strcmp(ovar[k], state))
+                k++;
+            st = cand_leb(&m->out, k);
+        } else if (!strcmp(f, "settings")) {
+            for (int j = 0; st == ST_OK && j < 4; j++) {
+                if (!strcmp(oset[j], "controllers")) {
+                    st = cand_leb(&m->out, t->ncontrollers);
+                    for (uint32_t c = 0; st == ST_OK && c < t->ncontrollers; c++) {
+                        uint8_t p[PRINCIPAL_MAX];
+                        size_t n = sched_principal_of_controller(t->controllers[c], p);
+                        st = put_principal(m, span_of(p, n));
+                    }
+                } else {
+                    /* accepted but not kept: the cycles work owns the freezing threshold */
+                    st = cand_leb(&m->out, !strcmp(oset[j], "freezing_threshold") ? 2592000 : 0);
+                }
+            }
+        } else if (!strcmp(f, "module_hash")) {
+            st = put_u8(m, t->code ? 1 : 0);
+            if (st == ST_OK && t->code) {
+                /* BLAKE2b-256 of the module (the IC gives its SHA-256) */
+                st = cand_leb(&m->out, LEDGER_HASH_SIZE);
+                if (st == ST_OK)
+                    st = put(m, t->code->hash, LEDGER_HASH_SIZE);
+            }
+        } else if (!strcmp(f, "memory_size")) {
+            st = cand_leb(&m->out, sv.heap.len + sv.stable_bytes);
+        } else if (!strcmp(f, "cycles")) {
+            st = cand_leb128(&m->out, sched_cycles_balance(t));
+        } else {
+            st = cand_leb(&m->out, 0);
+        }
+    }
+    return st == ST_OK ? reply_bytes(m, span_of(m->out.ptr, m->out.len)) : st;
+}
+
+/* ---- methods ------------------------------------------------------------------------------------ */
+
+static status create_canister(mcall *m)
+{
+    round_ctx *rc = m->rc;
+    scheduler *s = rc->s;
+    status st = ST_OK;
+    if (!m->caller.canister &&
+        memcmp(m->caller.key, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0)
+        return fail(m, ST_NOT_AUTHORIZED, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: only the admin creates canisters by ingress");
+    uint8_t slots[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
+    uint32_t n;
+    const cand_value *settings = cand_opt(m->v, m->nv, cand_field(m->v, m->nv, m->arg0, "settings"));
+    if (!read_controllers(m, settings, NULL, slots, &n, &st))
+        return st;
+    if (n == UINT32_MAX) { /* the creator becomes the controller */
+        caller_slot(&m->caller, slots[0]);
+        n = 1;
+    }
+    uint64_t id = s->next_canister_id;
+    sched_canister *c;
+    st = sched_canister_add(s, id, &c);
+    if (st != ST_OK)
+        return st;
+    st = sched_canister_set_controllers(c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])slots, n);
+    ledger_canister rec = {.controller_count = n, .status = LEDGER_CANISTER_RUNNING};
+    memcpy(rec.controllers, slots, (size_t)n * LEDGER_PUBLIC_KEY_SIZE);
+    uint64_t assigned = 0;
+    if (st == ST_OK)
+        st = ledger_round_canister_create(rc->r, &rec, &assigned);
+    if (st == ST_OK && assigned != id)
+        st = ST_BUG_INVARIANT;
+    if (st != ST_OK) {
+        sched_canister_drop_last(s);
+        return st;
+    }
+    s->next_canister_id++;
+    c->touched = true;
+    sched_cycles_credit(c, m->cycles); /* the caller pays: the attached cycles go along */
+    m->origin.available = 0;
+    return reply_canister_id(m, id);
+}
+
+static status install_code(mcall *m)
+{
+    round_ctx *rc = m->rc;
+    scheduler *s = rc->s;
+    status st;
+    sched_canister *t = target(m, true, &st);
+    if (!t)
+        return st;
+    const cand_value *mode = cand_field(m->v, m->nv, m->arg0, "mode");
+    span module, init;
+    if (!mode || mode->type != -21 || !cand_blob(cand_field(m->v, m->nv, m->arg0, "wasm_module"), &module) ||
+        !cand_blob(cand_field(m->v, m->nv, m->arg0, "arg"), &init))
+        return fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: install_code needs mode, canister_id, wasm_module and arg");
+    bool install = mode->u == cand_hash("install"), reinstall = mode->u == cand_hash("reinstall"),
+         upgrade = mode->u == cand_hash("upgrade");
+    if (!install && !reinstall && !upgrade)
+        return fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: unknown mode");
+    if (t->paused.active || (upgrade && t->route.ncb))
+        return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
+                    "aaaaa-aa: canister %llu is busy (a sliced message, or outstanding calls)",
+                    (unsigned long long)t->id);
+    if (install && t->code)
+        return fail(m, ST_CANISTER_NOT_EMPTY, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: canister %llu has code: use reinstall or upgrade",
+                    (unsigned long long)t->id);
+    if (upgrade && !t->code)
+        return fail(m, ST_CANISTER_EMPTY, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: canister %llu has no code to upgrade", (unsigned long long)t->id);
+    uint64_t per = s->genesis.deploy_per_byte;
+    uint64_t cost = per && module.len > UINT64_MAX / per ? UINT64_MAX : module.len * per;
+    if (cost >= s->genesis.install_instructions) {
+        rc->used += s->genesis.install_instructions;
+        return fail(m, ST_INSTRUCTION_LIMIT_EXCEEDED, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: the module's deploy charge exceeds the install limit");
+    }
+    rc->used += cost;
+    uint8_t hash[LEDGER_HASH_SIZE], stored[LEDGER_HASH_SIZE];
+    crypto_generichash(hash, sizeof hash, module.ptr, module.len, NULL, 0);
+    engine_error err = {0};
+    code_entry *code = NULL;
+    st = sched_code_get(s, module, hash, &code, &err);
+    if (st == ST_OUT_OF_MEMORY)
+        return st;
+    if (st != ST_OK) {
+        char text[256];
+        engine_error_format(&err, text, sizeof text);
+        return fail(m, st, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: %s", text);
+    }
+    st = ledger_round_code_put(rc->r, module, host_code_instrumented(code->code), stored);
+    host_canister *hc = t->hc, *fresh = NULL;
+    if (st == ST_OK && reinstall) { /* a fresh canister, swapped in only if install succeeds */
+        uint8_t self[PRINCIPAL_MAX];
+        size_t n = sched_principal_of_canister(t->id, self);
+        st = host_canister_new(&s->hcfg, span_of(self, n), &fresh);
+        hc = fresh;
+    }
+    uint8_t caller[PRINCIPAL_MAX];
+    uint8_t slot[LEDGER_PUBLIC_KEY_SIZE];
+    caller_slot(&m->caller, slot);
+    size_t clen = sched_principal_of_controller(slot, caller);
+    host_msg hm = {.arg = init, .caller = span_of(caller, clen), .time = rc->time_ns,
+                   .instruction_limit = s->genesis.install_instructions - cost};
+    host_result res;
+    host_result_init(&res);
+    if (st == ST_OK)
+        st = upgrade ? host_canister_upgrade(hc, code->code, &hm, &res)
+                     : host_canister_install(hc, code->code, &hm, &res);
+    rc->used += res.instructions;
+    if (st != ST_OK || res.st != ST_OK) {
+        sched_code_release(s, code);
+        host_canister_free(fresh);
+        if (st == ST_OK)
+            st = fail(m, res.st, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: install_code: %.*s",
+                      (int)(res.bytes.len < 200 ? res.bytes.len : 200),
+                      (const char *)res.bytes.ptr);
+        host_result_fini(&res);
+        return st;
+    }
+    host_result_fini(&res);
+    if (fresh) {
+        host_canister_free(t->hc);
+        t->hc = fresh;
+        st = sched_canister_set_controllers(t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])t->controllers,
+                                            t->ncontrollers);
+        if (st == ST_OK)
+            st = ledger_round_memory_clear(rc->r, t->id, LEDGER_MEM_STABLE);
+        if (st != ST_OK)
+            return st;
+    }
+    sched_code_release(s, t->code);
+    t->code = code;
+    t->touched = true;
+    t->heap_cleared = true;
+    return reply_empty(m);
+}
+
+static status update_settings(mcall *m)
+{
+    status st;
+    sched_canister *t = target(m, true, &st);
+    if (!t)
+        return st;
+    uint8_t slots[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
+    uint32_t n;
+    const cand_value *settings = cand_field(m->v, m->nv, m->arg0, "settings");
+    if (!read_controllers(m, settings, t, slots, &n, &st))
+        return st;
+    if (n != UINT32_MAX) {
+        st = sched_canister_set_controllers(t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])slots, n);
+        if (st != ST_OK)
+            return st;
+        t->touched = true;
+    }
+    return reply_empty(m);
+}
+
+static status canister_status(mcall *m)
+{
+    status st;
+    sched_canister *t = target(m, true, &st);
+    return t ? reply_status(m, t) : st;
+}
+
+static status start_canister(mcall *m)
+{
+    status st;
+    sched_canister *t = target(m, true, &st);
+    if (!t)
+        return st;
+    route_state *r = &t->route;
+    route_answer a = route_reject(ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
+                                  "start_canister was called before the canister stopped");
+    for (uint32_t i = 0; st == ST_OK && i < r->nstops; i++)
+        st = route_answer_to(m->rc, &r->stops[i], &a);
+    r->nstops = 0;
+    r->status = LEDGER_CANISTER_RUNNING;
+    host_canister_set_status(t->hc, HOST_STATUS_RUNNING);
+    t->touched = true;
+    return st == ST_OK ? reply_empty(m) : st;
+}
+
+static status stop_canister(mcall *m)
+{
+    status st;
+    sched_canister *t = target(m, true, &st);
+    if (!t)
+        return st;
+    route_state *r = &t->route;
+    if (r->status == LEDGER_CANISTER_STOPPED)
+        return reply_empty(m);
+    if (r->nstops == r->stops_cap) {
+        uint32_t cap = r->stops_cap ? 2 * r->stops_cap : 4;
+        call_ctx *p = base_realloc(r->stops, cap * sizeof *p);
+        if (!p)
+            return ST_OUT_OF_MEMORY;
+        r->stops = p;
+        r->stops_cap = cap;
+    }
+    r->stops[r->nstops++] = m->origin; /* answered when it has stopped */
+    r->status = LEDGER_CANISTER_STOPPING;
+    host_canister_set_status(t->hc, HOST_STATUS_STOPPING);
+    t->touched = true;
+    return route_check_stopped(m->rc, t);
+}
+
+static status delete_canister(mcall *m)
+{
+    round_ctx *rc = m->rc;
+    status st;
+    sched_canister *t = target(m, true, &st);
+    if (!t)
+        return st;
+    if (t->route.status != LEDGER_CANISTER_STOPPED)
+        return fail(m, ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: canister %llu must be stopped before it is deleted",
+                    (unsigned long long)t->id);
+    uint8_t self[PRINCIPAL_MAX];
+    size_t n = sched_principal_of_canister(t->id, self);
+    host_canister *fresh;
+    st = host_canister_new(&rc->s->hcfg, span_of(self, n), &fresh);
+    if (st == ST_OK)
+        st = ledger_round_memory_clear(rc->r, t->id, LEDGER_MEM_STABLE);
+    if (st != ST_OK)
+        return st;
+    host_canister_free(t->hc);
+    t->hc = fresh;
+    host_canister_set_status(fresh, HOST_STATUS_STOPPED);
+    sched_code_release(rc->s, t->code);
+    t->code = NULL;
+    t->ncontrollers = 0;
+    t->route.deleted = true;
+    t->route.cycles = 0; /* a deleted canister's cycles are gone, as on the IC */
+    t->touched = true;
+    t->heap_cleared = true;
+    return reply_empty(m);
+}
+
+static status deposit_cycles(mcall *m)
+{
+    status st;
+    sched_canister *t = target(m, false, &st);
+    if (!t)
+        return st;
+    sched_cycles_credit(t, m->cycles);
+    t->touched = true;
+    m->origin.available = 0;
+    return reply_empty(m);
+}
+
+/* 32 bytes derived from the block (height, time) and the call (caller, its number in the
+ * round): deterministic, so every replica agrees, and predictable to whoever makes the block. */
+static status raw_rand(mcall *m)
+{
+    round_ctx *rc = m->rc;
+    uint8_t in[8 + 8 + 8 + 4], out[32];
+    le64_store(in, rc->height);
+    le64_store(in + 8, rc->time_ns);
+    le64_store(in + 16, m->caller.canister);
+    le32_store(in + 24, rc->rand_calls++);
+    static const char key[] = "tally raw_rand v1";
+    crypto_generichash(out, sizeof out, in, sizeof in, (const uint8_t *)key, sizeof key - 1);
+    m->out.len = 0;
+    status st = put(m, "DIDL\x01\x6d\x7b\x01\x00\x20", 10);
+    if (st == ST_OK)
+        st = put(m, out, sizeof out);
+    return st == ST_OK ? reply_bytes(m, span_of(m->out.ptr, m->out.len)) : st;
+}
+
+typedef struct method_row {
+    const char *name;
+    status (*run)(mcall *m);
+    bool needs_arg;
+} method_row;
+
+static const method_row methods[] = {
+    {"create_canister", create_canister, false},
+    {"provisional_create_canister_with_cycles", create_canister, false},
+    {"install_code", install_code, true},
+    {"update_settings", update_settings, true},
+    {"canister_status", canister_status, true},
+    {"start_canister", start_canister, true},
+    {"stop_canister", stop_canister, true},
+    {"delete_canister", delete_canister, true},
+    {"deposit_cycles", deposit_cycles, true},
+    {"raw_rand", raw_rand, false},
+};
+
+status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller,
+                 const uint8_t *sender_key, span method, span arg, u128 cycles)
+{
+    mcall m = {.rc = rc, .origin = *origin, .caller = {caller, sender_key}, .cycles = cycles};
+    const method_row *row = NULL;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (span_eq_str(method, methods[i].name))
+            row = &methods[i];
+    if (!row)
+        return fail(&m, ST_METHOD_NOT_FOUND, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: no method '%.*s' on this node",
+                    (int)(method.len < 64 ? method.len : 64), (const char *)method.ptr);
+    status st = cand_decode(arg, &m.v, &m.nv);
+    if (st == ST_OUT_OF_MEMORY)
+        return st;
+    if (st == ST_OK)
+        m.arg0 = cand_child(m.v, m.nv, 0, 0);
+    if (st != ST_OK || (row->needs_arg && (!m.arg0 || m.arg0->type != -20))) {
+        base_free(m.v);
+        return fail(&m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: %s: the argument is not the Candid record it takes", row->name);
+    }
+    st = row->run(&m);
+    base_free(m.v);
+    buf_fini(&m.out);
+    return st;
+}

@@ -1,0 +1,864 @@
+/* route.c - inter-canister calls inside a round: input queues, call contexts, callbacks and
+ * the deterministic order in which queued messages run (docs/canisters.md "Calls",
+ * docs/scheduler.md "Routing"). Semantics: the IC interface specification's "Abstract
+ * behavior" (call contexts, callbacks, reject codes).
+ *
+ * A message that performs calls (host_result.calls) opens a call context on its canister (if
+ * it did not answer and close already) and one callback per call; each call becomes a request
+ * at the end of the callee's input queue, or at once a reject response in the caller's queue
+ * when the callee does not exist (DESTINATION_INVALID) or its queue is full (SYS_TRANSIENT).
+ * A request runs the callee's method in a new call context; when that context is answered,
+ * the response goes to the end of the caller's queue; the response runs the reply or reject
+ * callback (then cleanup if that trapped). A context whose calls are all answered and that
+ * did not reply is rejected with CANISTER_ERROR. An ingress message's receipt is written when
+ * its context is answered.
+ *
+ * Order: after the block's ingress messages, passes over the canisters in id order starting
+ * at index (height mod count), one queued message per canister per pass, until the queues are
+ * empty, the round's instructions are spent or ROUTE_STEPS_MAX messages ran. New requests join
+ * the queues at once, so a call and its reply can complete in the round that made the call. */
+#include "scheduler_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { ROUTE_STEPS_MAX = 20000, ROUTE_VERSION = 1 };
+
+/* ---- cycles (the seam with the canister balance) -------------------------------------------- */
+
+u128 sched_cycles_balance(const sched_canister *c)
+{
+    return c->route.cycles;
+}
+
+void sched_cycles_credit(sched_canister *c, u128 n)
+{
+    c->route.cycles += n;
+}
+
+void sched_cycles_debit(sched_canister *c, u128 n)
+{
+    c->route.cycles = n > c->route.cycles ? 0 : c->route.cycles - n;
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+static void msg_fini(route_msg *m)
+{
+    buf_fini(&m->method);
+    buf_fini(&m->data);
+}
+
+void route_free(sched_canister *c)
+{
+    route_state *r = &c->route;
+    for (uint32_t i = r->head; i < r->len; i++)
+        msg_fini(&r->q[i]);
+    base_free(r->q);
+    base_free(r->ctx);
+    base_free(r->cb);
+    base_free(r->stops);
+    memset(r, 0, sizeof *r);
+}
+
+bool route_empty(const sched_canister *c)
+{
+    const route_state *r = &c->route;
+    return r->head == r->len && r->nctx == 0 && r->ncb == 0 && r->next_ctx == 0 &&
+           r->next_cb == 0 && r->cycles == 0 && r->paused_balance == 0 && r->status == 0 &&
+           !r->deleted && r->nstops == 0;
+}
+
+uint32_t route_call_room(const sched_canister *c)
+{
+    return c->route.ncb >= ROUTE_QUEUE_MAX ? 0 : ROUTE_QUEUE_MAX - c->route.ncb;
+}
+
+bool route_has_work(const scheduler *s)
+{
+    for (uint32_t i = 0; i < s->ncanisters; i++)
+        if (s->canisters[i]->route.head < s->canisters[i]->route.len)
+            return true;
+    return false;
+}
+
+static status grow(void **p, uint32_t *cap, uint32_t need, size_t size)
+{
+    if (need <= *cap)
+        return ST_OK;
+    uint32_t n = *cap ? 2 * *cap : 8;
+    while (n < need)
+        n *= 2;
+    void *q = base_realloc(*p, (size_t)n * size);
+    if (!q)
+        return ST_OUT_OF_MEMORY;
+    *p = q;
+    *cap = n;
+    return ST_OK;
+}
+
+/* Appends m (moved) to c's queue. */
+static status enqueue(sched_canister *c, route_msg *m)
+{
+    route_state *r = &c->route;
+    if (r->head == r->len)
+        r->head = r->len = 0;
+    if (r->len == r->cap && r->head > 0) { /* slide the live part down before growing */
+        memmove(r->q, r->q + r->head, (size_t)(r->len - r->head) * sizeof *r->q);
+        r->len -= r->head;
+        r->head = 0;
+    }
+    status st = grow((void **)&r->q, &r->cap, r->len + 1, sizeof *r->q);
+    if (st != ST_OK)
+        return st;
+    if (m->kind == ROUTE_REQUEST) {
+        r->requests++;
+        r->request_bytes += m->data.len + m->method.len;
+    } else {
+        r->response_bytes += m->data.len;
+    }
+    r->q[r->len++] = *m;
+    memset(m, 0, sizeof *m);
+    c->touched = true;
+    return ST_OK;
+}
+
+static call_ctx *ctx_find(route_state *r, uint64_t id)
+{
+    uint32_t lo = 0, hi = r->nctx;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->ctx[mid].id == id)
+            return &r->ctx[mid];
+        if (r->ctx[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static callback *cb_find(route_state *r, uint64_t id)
+{
+    uint32_t lo = 0, hi = r->ncb;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->cb[mid].id == id)
+            return &r->cb[mid];
+        if (r->cb[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void ctx_remove(route_state *r, call_ctx *x)
+{
+    uint32_t i = (uint32_t)(x - r->ctx);
+    memmove(x, x + 1, (size_t)(r->nctx - i - 1) * sizeof *x);
+    r->nctx--;
+}
+
+static void cb_remove(route_state *r, callback *b)
+{
+    uint32_t i = (uint32_t)(b - r->cb);
+    memmove(b, b + 1, (size_t)(r->ncb - i - 1) * sizeof *b);
+    r->ncb--;
+}
+
+/* A new call context (ids only grow, so the array stays sorted). *out is valid until the
+ * next context is added. */
+static status ctx_new(sched_canister *c, const call_ctx *init, call_ctx **out)
+{
+    route_state *r = &c->route;
+    status st = grow((void **)&r->ctx, &r->ctx_cap, r->nctx + 1, sizeof *r->ctx);
+    if (st != ST_OK)
+        return st;
+    call_ctx *x = &r->ctx[r->nctx++];
+    *x = *init;
+    x->id = r->next_ctx++;
+    c->touched = true;
+    *out = x;
+    return ST_OK;
+}
+
+/* ---- principals ------------------------------------------------------------------------------ */
+
+uint64_t sched_canister_of_principal(span p)
+{
+    if (p.len != 10 || p.ptr[8] != 0x01 || p.ptr[9] != 0x01)
+        return 0;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | p.ptr[i];
+    return id;
+}
+
+/* ---- responses --------------------------------------------------------------------------------- */
+
+typedef route_answer answer;
+
+static answer answer_of(const host_result *res)
+{
+    answer a = {.st = res->st, .reject_code = 0, .bytes = span_of(res->bytes.ptr, res->bytes.len)};
+    if (res->kind == HOST_RESPONSE_REJECT) {
+        a.reject_code = res->reject_code;
+        if (res->st == ST_OK)
+            a.st = ST_CANISTER_REJECTED;
+    }
+    return a;
+}
+
+/* Puts a response into the queue of canister `to` for its callback cb. A caller that no longer
+ * exists gets nothing (its calls died with it). */
+static status respond_to(round_ctx *rc, uint64_t to, uint64_t cb, const answer *a, u128 refund)
+{
+    sched_canister *t = sched_canister_find(rc->s, to);
+    if (!sched_canister_live(t))
+        return ST_OK;
+    route_msg m = {.kind = ROUTE_RESPONSE, .reject_code = a->reject_code, .callback = cb,
+                   .cycles = refund};
+    static const char too_large[] = "the response does not fit in the caller's input queue";
+    span bytes = a->bytes;
+    if (bytes.len > ROUTE_RESPONSE_BYTES - t->route.response_bytes) {
+        m.reject_code = HOST_REJECT_SYS_TRANSIENT;
+        bytes = span_of(too_large, sizeof too_large - 1);
+    }
+    status st = bytes.len ? buf_put(&m.data, bytes.ptr, bytes.len) : ST_OK;
+    if (st == ST_OK)
+        st = enqueue(t, &m);
+    msg_fini(&m);
+    return st;
+}
+
+static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], const answer *a,
+                          uint64_t instructions)
+{
+    ledger_receipt rec = {.status = (uint32_t)a->st, .instructions = instructions,
+                          .reply = a->bytes};
+    rc->completed++;
+    return ledger_round_receipt_put(rc->r, id, &rec);
+}
+
+/* Answers context x of canister c (once): the receipt or the caller's response. */
+static status ctx_answer(round_ctx *rc, sched_canister *c, call_ctx *x, const answer *a)
+{
+    c->touched = true;
+    return route_answer_to(rc, x, a);
+}
+
+status route_answer_to(round_ctx *rc, call_ctx *x, const answer *a)
+{
+    x->responded = true;
+    u128 refund = x->available;
+    x->available = 0;
+    switch (x->origin) {
+    case ORIGIN_INGRESS: return put_receipt(rc, x->msg_id, a, x->instructions);
+    case ORIGIN_CANISTER: return respond_to(rc, x->caller, x->caller_cb, a, refund);
+    default: return ST_OK;
+    }
+}
+
+/* A system-made reject answer (no such canister, full queue, no reply). */
+answer route_reject(status st, uint32_t code, const char *text)
+{
+    return (answer){.st = st, .reject_code = code, .bytes = span_of(text, strlen(text))};
+}
+
+answer route_reply(span bytes)
+{
+    return (answer){.st = ST_OK, .bytes = bytes};
+}
+
+static answer reject_answer(status st, uint32_t code, const char *text)
+{
+    return route_reject(st, code, text);
+}
+
+/* ---- sending calls ----------------------------------------------------------------------------- */
+
+/* Sends one committed call of canister c made in context ctx_id: a callback, and a request
+ * or an immediate reject. */
+static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_call_out *o)
+{
+    route_state *r = &c->route;
+    status st = grow((void **)&r->cb, &r->cb_cap, r->ncb + 1, sizeof *r->cb);
+    if (st != ST_OK)
+        return st;
+    uint64_t cb_id = r->next_cb++;
+    r->cb[r->ncb++] = (callback){.id = cb_id, .ctx = ctx_id, .reply_fun = o->reply_fun,
+                                 .reply_env = o->reply_env, .reject_fun = o->reject_fun,
+                                 .reject_env = o->reject_env, .cleanup_fun = o->cleanup_fun,
+                                 .cleanup_env = o->cleanup_env, .has_cleanup = o->has_cleanup};
+    c->touched = true;
+    sched_cycles_debit(c, o->cycles);
+    if (o->callee_len == 0) { /* the management canister answers at once (or when stopped) */
+        call_ctx origin = {.origin = ORIGIN_CANISTER, .caller = c->id, .caller_cb = cb_id,
+                           .available = o->cycles};
+        return mgmt_call(rc, &origin, c->id, NULL, span_of(o->method.ptr, o->method.len),
+                         span_of(o->arg.ptr, o->arg.len), o->cycles);
+    }
+    uint64_t to = sched_canister_of_principal(span_of(o->callee, o->callee_len));
+    sched_canister *t = to ? sched_canister_find(rc->s, to) : NULL;
+    answer a;
+    char text[128];
+    if (!sched_canister_live(t)) {
+        snprintf(text, sizeof text, "no such canister (callee of %u bytes)", o->callee_len);
+        a = reject_answer(ST_UNKNOWN_CANISTER, HOST_REJECT_DESTINATION_INVALID, text);
+    } else if (t->route.requests >= ROUTE_QUEUE_MAX ||
+               o->arg.len + o->method.len > ROUTE_QUEUE_BYTES - t->route.request_bytes) {
+        snprintf(text, sizeof text, "the input queue of canister %llu is full",
+                 (unsigned long long)to);
+        a = reject_answer(ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT, text);
+    } else {
+        route_msg m = {.kind = ROUTE_REQUEST, .from = c->id, .callback = cb_id,
+                       .cycles = o->cycles, .method = o->method, .data = o->arg};
+        o->method = (buf){0};
+        o->arg = (buf){0};
+        st = enqueue(t, &m);
+        msg_fini(&m);
+        return st;
+    }
+    return respond_to(rc, c->id, cb_id, &a, o->cycles);
+}
+
+static status send_calls(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_result *res)
+{
+    status st = ST_OK;
+    call_ctx *x = ctx_find(&c->route, ctx_id);
+    if (x)
+        x->outstanding += res->ncalls;
+    for (uint32_t i = 0; st == ST_OK && i < res->ncalls; i++)
+        st = send_call(rc, c, ctx_id, &res->calls[i]);
+    return st;
+}
+
+/* After an incoming message of c (ingress or request) finished with res: answer now and keep
+ * no context when it made no calls; else open a context for its callbacks. */
+static status incoming_done(round_ctx *rc, sched_canister *c, const call_ctx *init,
+                            host_result *res)
+{
+    sched_cycles_credit(c, res->cycles_accepted);
+    answer a = answer_of(res);
+    bool answered = res->kind != HOST_RESPONSE_NONE;
+    if (res->ncalls == 0 || !res->committed) {
+        call_ctx tmp = *init;
+        tmp.instructions = res->instructions;
+        tmp.available -= res->cycles_accepted;
+        return ctx_answer(rc, c, &tmp, &a);
+    }
+    call_ctx *x;
+    call_ctx fresh = *init;
+    fresh.instructions = res->instructions;
+    fresh.available -= res->cycles_accepted;
+    status st = ctx_new(c, &fresh, &x);
+    uint64_t id = x->id;
+    if (st == ST_OK && answered)
+        st = ctx_answer(rc, c, x, &a);
+    return st == ST_OK ? send_calls(rc, c, id, res) : st;
+}
+
+status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
+                          span caller, host_result *res)
+{
+    call_ctx init = {.origin = ORIGIN_INGRESS};
+    memcpy(init.msg_id, id, LEDGER_HASH_SIZE);
+    size_t n = caller.len < PRINCIPAL_MAX ? caller.len : PRINCIPAL_MAX;
+    memcpy(init.principal, caller.ptr, n);
+    init.principal_len = (uint8_t)n;
+    c->route.paused_balance = 0;
+    status st = incoming_done(rc, c, &init, res);
+    return st == ST_OK ? route_check_stopped(rc, c) : st;
+}
+
+/* ---- running queued messages ------------------------------------------------------------------ */
+
+static host_msg base_msg(const round_ctx *rc, const sched_canister *c)
+{
+    return (host_msg){.time = rc->time_ns,
+                      .instruction_limit = rc->s->genesis.message_instruction_limit,
+                      .call_room = route_call_room(c),
+                      .balance = sched_cycles_balance(c)};
+}
+
+static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
+{
+    uint8_t principal[PRINCIPAL_MAX];
+    size_t plen = sched_principal_of_canister(m->from, principal);
+    if (c->route.status != LEDGER_CANISTER_RUNNING || c->route.deleted) {
+        call_ctx x = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
+                      .available = m->cycles};
+        answer a = reject_answer(ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
+                                 c->route.deleted ? "the canister was deleted"
+                                                  : "the canister is stopping or stopped");
+        return ctx_answer(rc, c, &x, &a);
+    }
+    host_msg hm = base_msg(rc, c);
+    hm.method = span_of(m->method.ptr, m->method.len);
+    hm.arg = span_of(m->data.ptr, m->data.len);
+    hm.caller = span_of(principal, plen);
+    hm.cycles_available = m->cycles;
+    host_result res;
+    status st = host_canister_call(c->hc, HOST_CALL_UPDATE, &hm, &res);
+    if (st == ST_OK) {
+        rc->used += res.instructions;
+        c->touched = true;
+        call_ctx init = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
+                         .principal_len = (uint8_t)plen, .available = m->cycles};
+        memcpy(init.principal, principal, plen);
+        st = incoming_done(rc, c, &init, &res);
+    }
+    host_result_fini(&res);
+    return st;
+}
+
+static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
+{
+    route_state *r = &c->route;
+    callback *b = cb_find(r, m->callback);
+    call_ctx *x = b ? ctx_find(r, b->ctx) : NULL;
+    if (!b || !x)
+        return ST_CORRUPT_LEDGER; /* every response answers a callback of a live context */
+    callback cb = *b;
+    cb_remove(r, b);
+    x = ctx_find(r, cb.ctx);
+    sched_cycles_credit(c, m->cycles); /* the refund reaches the balance, whatever follows */
+    c->touched = true;
+    host_msg hm = base_msg(rc, c);
+    hm.arg = span_of(m->data.ptr, m->data.len);
+    hm.caller = span_of(x->principal, x->principal_len);
+    hm.cb_fun = m->reject_code ? cb.reject_fun : cb.reply_fun;
+    hm.cb_env = m->reject_code ? cb.reject_env : cb.reply_env;
+    hm.reject_code = m->reject_code;
+    hm.replied = x->responded;
+    hm.cycles_available = x->available;
+    hm.cycles_refunded = m->cycles;
+    host_result res;
+    status st = host_canister_call(c->hc, m->reject_code ? HOST_CALL_REJECT : HOST_CALL_REPLY,
+                                   &hm, &res);
+    if (st != ST_OK) {
+        host_result_fini(&res);
+        return st;
+    }
+    rc->used += res.instructions;
+    uint64_t used = res.instructions;
+    bool trapped = status_class_of(res.st) == SC_TRAP;
+    if (trapped && cb.has_cleanup) {
+        host_msg cm = base_msg(rc, c);
+        cm.caller = hm.caller;
+        cm.cb_fun = cb.cleanup_fun;
+        cm.cb_env = cb.cleanup_env;
+        cm.reject_code = m->reject_code;
+        host_result cres;
+        st = host_canister_call(c->hc, HOST_CALL_CLEANUP, &cm, &cres);
+        if (st == ST_OK) {
+            rc->used += cres.instructions;
+            used += cres.instructions;
+        }
+        host_result_fini(&cres);
+    }
+    x = ctx_find(r, cb.ctx);
+    x->instructions += used;
+    x->outstanding--;
+    sched_cycles_credit(c, res.cycles_accepted);
+    x->available -= res.cycles_accepted;
+    if (st == ST_OK && res.kind != HOST_RESPONSE_NONE && !trapped && !x->responded) {
+        answer a = answer_of(&res);
+        st = ctx_answer(rc, c, x, &a);
+    }
+    uint64_t ctx_id = x->id;
+    if (st == ST_OK && res.committed)
+        st = send_calls(rc, c, ctx_id, &res);
+    x = ctx_find(r, ctx_id);
+    if (st == ST_OK && !x->responded && x->outstanding == 0) {
+        /* nothing can answer it any more: reject it (the trap's text if the callback trapped) */
+        answer a = trapped ? answer_of(&res)
+                           : reject_answer(ST_NO_REPLY, HOST_REJECT_CANISTER_ERROR,
+                                           "NO_REPLY: canister did not reply to the call");
+        a.reject_code = HOST_REJECT_CANISTER_ERROR;
+        st = ctx_answer(rc, c, x, &a);
+    }
+    x = ctx_find(r, ctx_id);
+    if (st == ST_OK && x->responded && x->outstanding == 0)
+        ctx_remove(r, x);
+    host_result_fini(&res);
+    return st;
+}
+
+/* Pops and runs the head of c's queue. */
+static status step(round_ctx *rc, sched_canister *c)
+{
+    route_state *r = &c->route;
+    route_msg m = r->q[r->head++];
+    if (m.kind == ROUTE_REQUEST) {
+        r->requests--;
+        r->request_bytes -= m.data.len + m.method.len;
+    } else {
+        r->response_bytes -= m.data.len;
+    }
+    if (r->head == r->len)
+        r->head = r->len = 0;
+    c->touched = true;
+    status st = m.kind == ROUTE_REQUEST ? run_request(rc, c, &m) : run_response(rc, c, &m);
+    msg_fini(&m);
+    return st == ST_OK ? route_check_stopped(rc, c) : st;
+}
+
+status route_check_stopped(round_ctx *rc, sched_canister *c)
+{
+    route_state *r = &c->route;
+    if (r->status != LEDGER_CANISTER_STOPPING || r->nctx || c->paused.active)
+        return ST_OK;
+    r->status = LEDGER_CANISTER_STOPPED;
+    host_canister_set_status(c->hc, HOST_STATUS_STOPPED);
+    c->touched = true;
+    static const uint8_t empty[] = {'D', 'I', 'D', 'L', 0, 0};
+    answer a = route_reply(span_of(empty, sizeof empty));
+    status st = ST_OK;
+    for (uint32_t i = 0; st == ST_OK && i < r->nstops; i++)
+        st = route_answer_to(rc, &r->stops[i], &a);
+    r->nstops = 0;
+    return st;
+}
+
+status route_run(round_ctx *rc)
+{
+    scheduler *s = rc->s;
+    uint32_t steps = 0;
+    for (;;) {
+        uint32_t n = s->ncanisters; /* a pass may add canisters: they wait for the next pass */
+        bool ran = false;
+        uint32_t start = n ? (uint32_t)(rc->height % n) : 0;
+        for (uint32_t k = 0; k < n; k++) {
+            if (rc->used >= s->genesis.round_instruction_limit || steps >= ROUTE_STEPS_MAX)
+                return ST_OK;
+            sched_canister *c = s->canisters[(start + k) % n];
+            if (c->paused.active || c->route.head == c->route.len)
+                continue;
+            status st = step(rc, c);
+            if (st != ST_OK)
+                return st;
+            steps++;
+            ran = true;
+        }
+        if (!ran)
+            return ST_OK;
+    }
+}
+
+/* ---- introspection ------------------------------------------------------------------------------ */
+
+status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out)
+{
+    sched_canister *c = sched_canister_find(s, canister_id);
+    if (!c)
+        return ST_UNKNOWN_CANISTER;
+    *out = (scheduler_routing){.queued = c->route.len - c->route.head,
+                               .contexts = c->route.nctx,
+                               .callbacks = c->route.ncb};
+    return ST_OK;
+}
+
+static status bad(char *why, size_t n, uint64_t id, const char *what)
+{
+    if (why && n)
+        snprintf(why, n, "canister %llu: %s", (unsigned long long)id, what);
+    return ST_BUG_INVARIANT;
+}
+
+status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
+{
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        route_state *r = &c->route;
+        for (uint32_t k = 0; k < r->nctx; k++) {
+            uint32_t n = 0;
+            for (uint32_t j = 0; j < r->ncb; j++)
+                n += r->cb[j].ctx == r->ctx[k].id;
+            if (n != r->ctx[k].outstanding)
+                return bad(why, why_len, c->id, "a context's outstanding count is wrong");
+            if (r->ctx[k].responded && n == 0)
+                return bad(why, why_len, c->id, "an answered context without calls is kept");
+        }
+        for (uint32_t j = 0; j < r->ncb; j++)
+            if (!ctx_find(r, r->cb[j].ctx))
+                return bad(why, why_len, c->id, "a callback without its context");
+        for (uint32_t j = r->head; j < r->len; j++) {
+            const route_msg *m = &r->q[j];
+            if (m->kind == ROUTE_RESPONSE && !cb_find(r, m->callback))
+                return bad(why, why_len, c->id, "a queued response answers no callback");
+            sched_canister *from = m->kind == ROUTE_REQUEST ? sched_canister_find(s, m->from)
+                                                            : NULL;
+            if (from && !cb_find(&from->route, m->callback))
+                return bad(why, why_len, c->id, "a queued request has no callback at its caller");
+        }
+    }
+    return ST_OK;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------------
+ * u8 version (1) | u128 cycles | u128 paused_balance | u64 next_ctx | u64 next_cb
+ * | u32 n, n contexts: u64 id, u8 origin, 32-byte msg id, u64 caller, u64 caller_cb,
+ *     u8 principal length, 29 principal bytes, u8 responded, u32 outstanding, u64 instructions,
+ *     u128 available
+ * | u32 n, n callbacks: u64 id, u64 ctx, 6 x u32 (reply fun/env, reject fun/env, cleanup
+ *     fun/env), u8 has_cleanup
+ * | u32 n, n queued messages: u8 kind, u32 reject_code, u64 from, u64 callback, u128 cycles,
+ *     u32 length + method, u32 length + data
+ * | u8 status (ledger_canister_status) | u8 deleted
+ * | u32 n, n waiting stop_canister calls: u8 origin, 32-byte msg id, u64 caller, u64 caller_cb
+ * All integers little-endian; u128 as low then high u64. */
+
+typedef struct wr {
+    buf *b;
+    status st;
+} wr;
+
+static void w_bytes(wr *w, const void *p, size_t n)
+{
+    if (w->st == ST_OK && n)
+        w->st = buf_put(w->b, p, n);
+}
+
+static void w8(wr *w, uint8_t v)
+{
+    w_bytes(w, &v, 1);
+}
+
+static void w32(wr *w, uint32_t v)
+{
+    uint8_t t[4];
+    le32_store(t, v);
+    w_bytes(w, t, 4);
+}
+
+static void w64(wr *w, uint64_t v)
+{
+    uint8_t t[8];
+    le64_store(t, v);
+    w_bytes(w, t, 8);
+}
+
+static void w128(wr *w, u128 v)
+{
+    w64(w, (uint64_t)v);
+    w64(w, (uint64_t)(v >> 64));
+}
+
+static void wbuf(wr *w, const buf *b)
+{
+    if (b->len > UINT32_MAX) {
+        w->st = ST_LIMIT_EXCEEDED;
+        return;
+    }
+    w32(w, (uint32_t)b->len);
+    w_bytes(w, b->ptr, b->len);
+}
+
+status route_encode(const sched_canister *c, buf *out)
+{
+    const route_state *r = &c->route;
+    wr w = {out, ST_OK};
+    w8(&w, ROUTE_VERSION);
+    w128(&w, r->cycles);
+    w128(&w, r->paused_balance);
+    w64(&w, r->next_ctx);
+    w64(&w, r->next_cb);
+    w32(&w, r->nctx);
+    for (uint32_t i = 0; i < r->nctx; i++) {
+        const call_ctx *x = &r->ctx[i];
+        w64(&w, x->id);
+        w8(&w, x->origin);
+        w_bytes(&w, x->msg_id, LEDGER_HASH_SIZE);
+        w64(&w, x->caller);
+        w64(&w, x->caller_cb);
+        w8(&w, x->principal_len);
+        w_bytes(&w, x->principal, PRINCIPAL_MAX);
+        w8(&w, x->responded);
+        w32(&w, x->outstanding);
+        w64(&w, x->instructions);
+        w128(&w, x->available);
+    }
+    w32(&w, r->ncb);
+    for (uint32_t i = 0; i < r->ncb; i++) {
+        const callback *b = &r->cb[i];
+        w64(&w, b->id);
+        w64(&w, b->ctx);
+        w32(&w, b->reply_fun);
+        w32(&w, b->reply_env);
+        w32(&w, b->reject_fun);
+        w32(&w, b->reject_env);
+        w32(&w, b->cleanup_fun);
+        w32(&w, b->cleanup_env);
+        w8(&w, b->has_cleanup);
+    }
+    w32(&w, r->len - r->head);
+    for (uint32_t i = r->head; i < r->len; i++) {
+        const route_msg *m = &r->q[i];
+        w8(&w, m->kind);
+        w32(&w, m->reject_code);
+        w64(&w, m->from);
+        w64(&w, m->callback);
+        w128(&w, m->cycles);
+        wbuf(&w, &m->method);
+        wbuf(&w, &m->data);
+    }
+    w8(&w, r->status);
+    w8(&w, r->deleted);
+    w32(&w, r->nstops);
+    for (uint32_t i = 0; i < r->nstops; i++) {
+        const call_ctx *x = &r->stops[i];
+        w8(&w, x->origin);
+        w_bytes(&w, x->msg_id, LEDGER_HASH_SIZE);
+        w64(&w, x->caller);
+        w64(&w, x->caller_cb);
+    }
+    return w.st;
+}
+
+typedef struct rd {
+    reader r;
+    bool bad;
+} rd;
+
+static uint8_t r8(rd *d)
+{
+    uint8_t v = 0;
+    d->bad |= reader_u8(&d->r, &v) != ST_OK;
+    return v;
+}
+
+static uint32_t r32(rd *d)
+{
+    uint32_t v = 0;
+    d->bad |= reader_fixed32(&d->r, &v) != ST_OK;
+    return v;
+}
+
+static uint64_t r64(rd *d)
+{
+    uint64_t v = 0;
+    d->bad |= reader_fixed64(&d->r, &v) != ST_OK;
+    return v;
+}
+
+static u128 r128(rd *d)
+{
+    uint64_t lo = r64(d), hi = r64(d);
+    return (u128)hi << 64 | lo;
+}
+
+static void rfixed(rd *d, void *out, size_t n)
+{
+    span s;
+    if (reader_bytes(&d->r, n, &s) != ST_OK) {
+        d->bad = true;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, s.ptr, n);
+}
+
+static status rbuf(rd *d, buf *out)
+{
+    uint32_t n = r32(d);
+    span s;
+    if (d->bad || reader_bytes(&d->r, n, &s) != ST_OK) {
+        d->bad = true;
+        return ST_OK;
+    }
+    return n ? buf_put(out, s.ptr, n) : ST_OK;
+}
+
+status route_decode(span bytes, sched_canister *c)
+{
+    route_state *r = &c->route;
+    rd d = {reader_of(bytes), false};
+    if (r8(&d) != ROUTE_VERSION)
+        return ST_CORRUPT_LEDGER;
+    r->cycles = r128(&d);
+    r->paused_balance = r128(&d);
+    r->next_ctx = r64(&d);
+    r->next_cb = r64(&d);
+    uint32_t n = r32(&d);
+    status st = ST_OK;
+    if (!d.bad && n > reader_left(&d.r))
+        d.bad = true;
+    if (!d.bad)
+        st = grow((void **)&r->ctx, &r->ctx_cap, n, sizeof *r->ctx);
+    for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
+        call_ctx *x = &r->ctx[r->nctx++];
+        x->id = r64(&d);
+        x->origin = r8(&d);
+        rfixed(&d, x->msg_id, LEDGER_HASH_SIZE);
+        x->caller = r64(&d);
+        x->caller_cb = r64(&d);
+        x->principal_len = r8(&d);
+        rfixed(&d, x->principal, PRINCIPAL_MAX);
+        x->responded = r8(&d) != 0;
+        x->outstanding = r32(&d);
+        x->instructions = r64(&d);
+        x->available = r128(&d);
+        d.bad |= x->principal_len > PRINCIPAL_MAX || (i && x->id <= r->ctx[i - 1].id);
+    }
+    n = r32(&d);
+    if (!d.bad && n > reader_left(&d.r))
+        d.bad = true;
+    if (st == ST_OK && !d.bad)
+        st = grow((void **)&r->cb, &r->cb_cap, n, sizeof *r->cb);
+    for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
+        callback *b = &r->cb[r->ncb++];
+        b->id = r64(&d);
+        b->ctx = r64(&d);
+        b->reply_fun = r32(&d);
+        b->reply_env = r32(&d);
+        b->reject_fun = r32(&d);
+        b->reject_env = r32(&d);
+        b->cleanup_fun = r32(&d);
+        b->cleanup_env = r32(&d);
+        b->has_cleanup = r8(&d) != 0;
+        d.bad |= i && b->id <= r->cb[i - 1].id;
+    }
+    n = r32(&d);
+    if (!d.bad && n > reader_left(&d.r))
+        d.bad = true;
+    if (st == ST_OK && !d.bad)
+        st = grow((void **)&r->q, &r->cap, n, sizeof *r->q);
+    for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
+        route_msg *m = &r->q[r->len++];
+        memset(m, 0, sizeof *m);
+        m->kind = r8(&d);
+        m->reject_code = r32(&d);
+        m->from = r64(&d);
+        m->callback = r64(&d);
+        m->cycles = r128(&d);
+        st = rbuf(&d, &m->method);
+        if (st == ST_OK)
+            st = rbuf(&d, &m->data);
+        if (m->kind == ROUTE_REQUEST) {
+            r->requests++;
+            r->request_bytes += m->method.len + m->data.len;
+        } else {
+            r->response_bytes += m->data.len;
+        }
+        d.bad |= m->kind != ROUTE_REQUEST && m->kind != ROUTE_RESPONSE;
+    }
+    r->status = r8(&d);
+    r->deleted = r8(&d) != 0;
+    n = r32(&d);
+    d.bad |= r->status > LEDGER_CANISTER_STOPPED || n > reader_left(&d.r);
+    if (st == ST_OK && !d.bad && n)
+        st = grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops);
+    for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
+        call_ctx *x = &r->stops[r->nstops++];
+        memset(x, 0, sizeof *x);
+        x->origin = r8(&d);
+        rfixed(&d, x->msg_id, LEDGER_HASH_SIZE);
+        x->caller = r64(&d);
+        x->caller_cb = r64(&d);
+    }
+    if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
+        st = ST_CORRUPT_LEDGER;
+    return st;
+}

@@ -1,0 +1,123 @@
+;; relay.wat - a canister that makes inter-canister calls as its argument says (tests of
+;; scheduler/route.c and host-api/call.c).
+;;
+;; update "call": arg = u64 LE target canister id (0: the management canister) | u8 mode |
+;;   u8 method length | method | payload. Calls target.method(payload) with reply callback 0 and
+;;   reject callback 1 (env = mode). mode bits: 1 cleanup callback 2; 2 the callback traps;
+;;   4 call_perform twice (traps); 8 call_new twice (the first call is discarded); 16 reply
+;;   "early" before the call (the callbacks then cannot reply). If call_perform fails:
+;;   reply "F" and its code.
+;; Callbacks: reply cb replies "R" + the reply; reject cb replies "J" + code byte + message.
+;; cleanup increments the cleanup counter. update "echo" replies its arg; "reject" rejects with
+;; its arg; "trap" traps; "noreply" returns; "append_only" calls call_data_append without
+;; call_new (traps); "reply_twice" replies twice (traps); query "stats": u32 calls, u32
+;; callbacks, u32 cleanups.
+(module
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reject" (func $reject (param i32 i32)))
+  (import "ic0" "msg_reject_code" (func $reject_code (result i32)))
+  (import "ic0" "msg_reject_msg_size" (func $rmsg_size (result i32)))
+  (import "ic0" "msg_reject_msg_copy" (func $rmsg_copy (param i32 i32 i32)))
+  (import "ic0" "call_new" (func $call_new (param i32 i32 i32 i32 i32 i32 i32 i32)))
+  (import "ic0" "call_data_append" (func $call_append (param i32 i32)))
+  (import "ic0" "call_on_cleanup" (func $call_cleanup (param i32 i32)))
+  (import "ic0" "call_perform" (func $call_perform (result i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (memory 2)
+  (table 4 funcref)
+  (elem (i32.const 0) $on_reply $on_reject $on_cleanup)
+  (data (i32.const 32) "RJFcb trap")
+  ;; 0: calls, 4: callbacks, 8: cleanups; 64: callee principal; 128: scratch; 4096: the arg
+
+  (func $bump (param $at i32)
+    (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))
+
+  (func $read_arg (result i32)
+    (local $n i32)
+    (local.set $n (call $arg_size))
+    (call $arg_copy (i32.const 4096) (i32.const 0) (local.get $n))
+    (local.get $n))
+
+  (func (export "canister_update call")
+    (local $n i32) (local $mode i32) (local $mlen i32) (local $clen i32) (local $r i32)
+    (local.set $n (call $read_arg))
+    (call $bump (i32.const 0))
+    (local.set $mode (i32.load8_u (i32.const 4104)))
+    (local.set $mlen (i32.load8_u (i32.const 4105)))
+    ;; callee principal: 8-byte big-endian id, 0x01 0x01 (none for id 0)
+    (i64.store (i32.const 64) (i64.load (i32.const 4096)))
+    (local.set $clen (select (i32.const 10) (i32.const 0) (i64.ne (i64.load (i32.const 4096)) (i64.const 0))))
+    (i32.store8 (i32.const 64) (i32.load8_u (i32.const 4103)))
+    (i32.store8 (i32.const 65) (i32.load8_u (i32.const 4102)))
+    (i32.store8 (i32.const 66) (i32.load8_u (i32.const 4101)))
+    (i32.store8 (i32.const 67) (i32.load8_u (i32.const 4100)))
+    (i32.store8 (i32.const 68) (i32.load8_u (i32.const 4099)))
+    (i32.store8 (i32.const 69) (i32.load8_u (i32.const 4098)))
+    (i32.store8 (i32.const 70) (i32.load8_u (i32.const 4097)))
+    (i32.store8 (i32.const 71) (i32.load8_u (i32.const 4096)))
+    (i32.store16 (i32.const 72) (i32.const 0x0101))
+    (if (i32.and (local.get $mode) (i32.const 16))
+      (then (call $append (i32.const 32) (i32.const 1)) (call $reply)))
+    (if (i32.and (local.get $mode) (i32.const 8))
+      (then (call $call_new (i32.const 64) (local.get $clen) (i32.const 4106) (local.get $mlen)
+                            (i32.const 0) (local.get $mode) (i32.const 1) (local.get $mode))
+            (call $call_append (i32.const 32) (i32.const 3))))
+    (call $call_new (i32.const 64) (local.get $clen) (i32.const 4106) (local.get $mlen)
+                    (i32.const 0) (local.get $mode) (i32.const 1) (local.get $mode))
+    (call $call_append (i32.add (i32.const 4106) (local.get $mlen))
+                       (i32.sub (local.get $n) (i32.add (i32.const 10) (local.get $mlen))))
+    (if (i32.and (local.get $mode) (i32.const 1))
+      (then (call $call_cleanup (i32.const 2) (local.get $mode))))
+    (local.set $r (call $call_perform))
+    (if (i32.and (local.get $mode) (i32.const 4))
+      (then (drop (call $call_perform))))
+    (if (local.get $r)
+      (then (i32.store8 (i32.const 128) (i32.const 70))
+            (i32.store8 (i32.const 129) (local.get $r))
+            (call $append (i32.const 128) (i32.const 2))
+            (call $reply))))
+
+  (func $on_reply (param $env i32)
+    (local $n i32)
+    (call $bump (i32.const 4))
+    (if (i32.and (local.get $env) (i32.const 2))
+      (then (call $trap (i32.const 35) (i32.const 7))))
+    (local.set $n (call $read_arg))
+    (call $append (i32.const 32) (i32.const 1))
+    (call $append (i32.const 4096) (local.get $n))
+    (call $reply))
+
+  (func $on_reject (param $env i32)
+    (local $n i32)
+    (call $bump (i32.const 4))
+    (if (i32.and (local.get $env) (i32.const 2))
+      (then (call $trap (i32.const 35) (i32.const 7))))
+    (i32.store8 (i32.const 128) (i32.const 74))
+    (i32.store8 (i32.const 129) (call $reject_code))
+    (call $append (i32.const 128) (i32.const 2))
+    (local.set $n (call $rmsg_size))
+    (call $rmsg_copy (i32.const 4096) (i32.const 0) (local.get $n))
+    (call $append (i32.const 4096) (local.get $n))
+    (call $reply))
+
+  (func $on_cleanup (param $env i32)
+    (call $bump (i32.const 8)))
+
+  (func (export "canister_update echo")
+    (call $append (i32.const 4096) (call $read_arg))
+    (call $reply))
+  (func (export "canister_update reject")
+    (call $reject (i32.const 4096) (call $read_arg)))
+  (func (export "canister_update trap")
+    (call $trap (i32.const 35) (i32.const 7)))
+  (func (export "canister_update noreply"))
+  (func (export "canister_update append_only")
+    (call $call_append (i32.const 0) (i32.const 1)))
+  (func (export "canister_update reply_twice")
+    (call $reply) (call $reply))
+  (func (export "canister_query stats")
+    (call $append (i32.const 0) (i32.const 12))
+    (call $reply)))

@@ -1,0 +1,840 @@
+/* test_calls.c - inter-canister calls through the real scheduler (scheduler/route.c,
+ * host-api/call.c): replies, rejects with the spec's codes, traps of callers and callees,
+ * cleanup, the call functions' traps, chains, routing order, restarts in the middle of call
+ * trees, replay, and a random call graph whose invariants and replay must hold.
+ *
+ * Canister: relay.wat (this folder), which calls as its argument says. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scheduler.h"
+#include "test_util.h"
+#include "node_fixture.h"
+
+typedef node_fx fx;
+
+static void start(fx *f)
+{
+    node_fx_init(f, 9);
+    node_fx_start(f);
+}
+
+static uint64_t deploy_relay(fx *f)
+{
+    f->wasm.len = 0;
+    test_read_file(RELAY_WASM, &f->wasm);
+    return node_fx_deploy(f);
+}
+
+static void round1(fx *f)
+{
+    scheduler_round_info info;
+    f->time += 1000000;
+    assert_int_equal(scheduler_round(f->s, f->time, &info), ST_OK);
+}
+
+/* The argument of relay's `call`. */
+static void call_arg(buf *b, uint64_t target, uint8_t mode, const char *method, span payload)
+{
+    uint8_t head[10];
+    le64_store(head, target);
+    head[8] = mode;
+    head[9] = (uint8_t)strlen(method);
+    b->len = 0;
+    assert_int_equal(buf_put(b, head, sizeof head), ST_OK);
+    assert_int_equal(buf_put(b, method, strlen(method)), ST_OK);
+    if (payload.len)
+        assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
+}
+
+static void submit_call(fx *f, uint64_t from, uint64_t target, uint8_t mode, const char *method,
+                        const char *payload, uint8_t id[LEDGER_HASH_SIZE])
+{
+    buf b = {0};
+    call_arg(&b, target, mode, method, span_of(payload, strlen(payload)));
+    node_fx_submit(f, LEDGER_MSG_UPDATE, from, "call", span_of(b.ptr, b.len), id);
+    buf_fini(&b);
+}
+
+/* Runs rounds until id has a receipt (at most max); copies its reply into *reply. */
+static ledger_receipt wait_receipt(fx *f, const uint8_t id[LEDGER_HASH_SIZE], int max, buf *reply)
+{
+    ledger_receipt rc;
+    for (int i = 0; i < max; i++) {
+        round1(f);
+        if (node_fx_receipt(f, id, &rc, NULL)) {
+            if (reply) {
+                reply->len = 0;
+                assert_int_equal(buf_put(reply, rc.reply.ptr, rc.reply.len), ST_OK);
+            }
+            return rc;
+        }
+    }
+    fail_msg("no receipt after %d rounds", max);
+    return rc;
+}
+
+/* relay's stats: calls, callbacks, cleanups. */
+static void stats(fx *f, uint64_t cid, uint32_t out[3])
+{
+    host_result res;
+    assert_int_equal(scheduler_query(f->s, cid, span_of("stats", 5), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res),
+                     ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 12);
+    for (int i = 0; i < 3; i++)
+        out[i] = le32_load(res.bytes.ptr + 4 * i);
+    host_result_fini(&res);
+}
+
+static bool reply_is(const buf *b, const char *prefix, size_t n)
+{
+    return b->len >= n && memcmp(b->ptr, prefix, n) == 0;
+}
+
+static bool reply_has(const buf *b, const char *text)
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (!memcmp(b->ptr + i, text, n))
+            return true;
+    return false;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------ */
+
+/* A call and its reply complete in the round that made the call: one block. */
+static void test_call_reply(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    uint8_t id[32];
+    buf r = {0};
+    submit_call(&f, a, b, 0, "echo", "hi", id);
+    uint64_t h0 = node_fx_tip(&f).height;
+    ledger_receipt rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(rc.height, h0 + 1);
+    assert_int_equal(r.len, 3);
+    assert_memory_equal(r.ptr, "Rhi", 3);
+    uint32_t st[3];
+    stats(&f, a, st);
+    assert_int_equal(st[0], 1);
+    assert_int_equal(st[1], 1);
+    assert_int_equal(st[2], 0);
+    /* call_new twice: the first call is discarded, the second goes out */
+    submit_call(&f, a, b, 8, "echo", "yo", id);
+    wait_receipt(&f, id, 1, &r);
+    assert_true(reply_is(&r, "Ryo", 3));
+    stats(&f, a, st);
+    assert_int_equal(st[1], 2); /* one callback, not two */
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* Reject codes as the spec numbers them, each reaching the reject callback. */
+static void test_reject_codes(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    uint8_t id[32];
+    buf r = {0};
+    struct {
+        uint64_t target;
+        const char *method, *payload;
+        uint8_t code;
+        const char *text;
+    } cases[] = {
+        {0, "reject", "no", 4, "no"},                         /* CANISTER_REJECT */
+        {0, "trap", "", 5, "CANISTER_CALLED_TRAP"},           /* CANISTER_ERROR: callee trapped */
+        {0, "missing", "", 5, "no update method 'missing'"},  /* CANISTER_ERROR: no method */
+        {0, "noreply", "", 5, "NO_REPLY"},                    /* CANISTER_ERROR: no reply */
+        {0, "stats", "", 0, NULL},                            /* a query method runs replicated */
+        {999, "echo", "", 3, "no such canister"},             /* DESTINATION_INVALID */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t target = cases[i].target ? cases[i].target : b;
+        submit_call(&f, a, target, 0, cases[i].method, cases[i].payload, id);
+        ledger_receipt rc = wait_receipt(&f, id, 2, &r);
+        assert_int_equal(rc.status, ST_OK); /* the callback replied */
+        if (cases[i].code == 0) {
+            assert_true(reply_is(&r, "R", 1));
+            continue;
+        }
+        if (!reply_is(&r, "J", 1) || r.ptr[1] != cases[i].code)
+            fail_msg("case %zu: reply %.*s", i, (int)r.len, (const char *)r.ptr);
+        if (!reply_has(&r, cases[i].text))
+            fail_msg("case %zu: reply lacks %s: %.*s", i, cases[i].text, (int)r.len,
+                     (const char *)r.ptr);
+    }
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* The call functions' traps: the caller's message traps, its calls are never sent. */
+static void test_call_traps(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    uint8_t id[32];
+    buf r = {0};
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "append_only", span_of(NULL, 0), id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_CONTRACT_VIOLATION);
+    assert_true(reply_has(&r, "no call under construction"));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "reply_twice", span_of(NULL, 0), id);
+    rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_REPLY_TWICE);
+    /* call_perform twice: the message traps and its first call is dropped */
+    submit_call(&f, a, b, 4, "call", "", id);
+    rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_CONTRACT_VIOLATION);
+    uint32_t sa[3], sb[3];
+    stats(&f, a, sa);
+    stats(&f, b, sb);
+    assert_int_equal(sa[0], 0); /* rolled back */
+    assert_int_equal(sb[0], 0); /* never called */
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* A trapping callback: its changes are undone, cleanup runs and is kept, and the context that
+ * can no longer reply is rejected with CANISTER_ERROR and the trap's text. */
+static void test_callback_trap_cleanup(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    uint8_t id[32];
+    buf r = {0};
+    submit_call(&f, a, b, 1 | 2, "echo", "x", id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
+    assert_int_equal(host_reject_code(rc.status), 5);
+    assert_true(reply_has(&r, "cb trap"));
+    uint32_t st[3];
+    stats(&f, a, st);
+    assert_int_equal(st[0], 1); /* the call was made */
+    assert_int_equal(st[1], 0); /* the trapped callback left nothing */
+    assert_int_equal(st[2], 1); /* cleanup ran */
+    /* without cleanup: nothing runs after the trap */
+    submit_call(&f, a, b, 2, "echo", "x", id);
+    rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
+    stats(&f, a, st);
+    assert_int_equal(st[2], 1);
+    /* replied early: the receipt is the early reply; the callback cannot reply again (it traps,
+     * undoing its own changes) */
+    submit_call(&f, a, b, 16, "echo", "x", id);
+    rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(r.len, 1);
+    assert_memory_equal(r.ptr, "R", 1);
+    round1(&f);
+    stats(&f, a, st);
+    assert_int_equal(st[0], 3);
+    assert_int_equal(st[1], 0);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* A -> B -> C and back; a canister calling itself. */
+static void test_chain_and_self(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f), c = deploy_relay(&f);
+    uint8_t id[32];
+    buf r = {0}, inner = {0};
+    call_arg(&inner, c, 0, "echo", span_of("x", 1));
+    buf outer = {0};
+    call_arg(&outer, b, 0, "call", span_of(inner.ptr, inner.len));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(outer.ptr, outer.len), id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(r.len, 3);
+    assert_memory_equal(r.ptr, "RRx", 3);
+    submit_call(&f, a, a, 0, "echo", "me", id);
+    wait_receipt(&f, id, 1, &r);
+    assert_true(reply_is(&r, "Rme", 3));
+    buf_fini(&r);
+    buf_fini(&inner);
+    buf_fini(&outer);
+    node_fx_end(&f);
+}
+
+/* The same messages with one queued message per round (a tiny round budget), with and without
+ * closing and reopening the node between rounds, reach the same blocks; replay agrees. */
+static void run_tree(bool restart, bool tiny, ledger_tip *out, buf *reply)
+{
+    fx f;
+    node_fx_init(&f, 9);
+    if (tiny)
+        f.g.round_instruction_limit = 1;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f), c = deploy_relay(&f);
+    buf inner = {0}, outer = {0};
+    call_arg(&inner, c, 1, "echo", span_of("deep", 4));
+    call_arg(&outer, b, 0, "call", span_of(inner.ptr, inner.len));
+    uint8_t id[32], id2[32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(outer.ptr, outer.len), id);
+    submit_call(&f, b, a, 0, "reject", "r", id2);
+    ledger_receipt rc;
+    int rounds = 0;
+    while (!node_fx_receipt(&f, id, &rc, NULL) || !node_fx_receipt(&f, id2, &rc, NULL)) {
+        assert_true(++rounds < 50);
+        round1(&f);
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+    }
+    bool work = true;
+    assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+    assert_false(work);
+    if (tiny)
+        assert_true(rounds > 3); /* the tree really spread over rounds */
+    node_fx_receipt(&f, id, &rc, NULL);
+    reply->len = 0;
+    assert_int_equal(buf_put(reply, rc.reply.ptr, rc.reply.len), ST_OK);
+    *out = node_fx_tip(&f);
+    const char *why = node_chain_check(f.lg, out);
+    if (why)
+        fail_msg("%s", why);
+    /* replay from genesis reaches the same roots */
+    char work_dir[96];
+    snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
+    node_fx_close(&f);
+    scheduler_divergence div;
+    ledger_tip last;
+    assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
+    if (div.height)
+        fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+    assert_memory_equal(last.state_root, out->state_root, LEDGER_HASH_SIZE);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
+    assert_int_equal(system(cmd), 0);
+    node_fx_open(&f);
+    node_fx_end(&f);
+    buf_fini(&inner);
+    buf_fini(&outer);
+}
+
+static void test_restart_mid_tree(void **state)
+{
+    (void)state;
+    ledger_tip t[3];
+    buf r[3] = {{0}, {0}, {0}};
+    run_tree(false, false, &t[0], &r[0]);
+    run_tree(false, true, &t[1], &r[1]);
+    run_tree(true, true, &t[2], &r[2]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].len, 6);
+        assert_memory_equal(r[i].ptr, "RRdeep", 6);
+    }
+    node_tip_assert_equal(&t[1], &t[2]); /* restarts change nothing */
+    for (int i = 0; i < 3; i++)
+        buf_fini(&r[i]);
+}
+
+/* ---- the management canister ------------------------------------------------------------------ */
+
+static void leb(buf *b, uint64_t v)
+{
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        byte |= v ? 0x80 : 0;
+        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
+    } while (v);
+}
+
+static uint32_t idl_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (; *s; s++)
+        h = h * 223 + (uint8_t)*s;
+    return h;
+}
+
+static void put_principal_of(buf *b, uint64_t cid)
+{
+    uint8_t p[10] = {0};
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(cid >> (56 - 8 * i));
+    p[8] = p[9] = 1;
+    assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
+    assert_int_equal(buf_put(b, p, 10), ST_OK);
+}
+
+/* Candid (record { canister_id : principal }). */
+static void cand_id_record(buf *b, uint64_t cid)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x01\x6c\x01", 7), ST_OK);
+    leb(b, idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x01\x00", 3), ST_OK);
+    put_principal_of(b, cid);
+}
+
+/* Candid install_code argument; mode 0 reinstall, 1 upgrade, 2 install (variant order by
+ * field id). Fields by id: arg, wasm_module, mode, canister_id. */
+static void cand_install(buf *b, uint64_t cid, int mode, span wasm, span arg)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
+    leb(b, idl_hash("arg"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    leb(b, idl_hash("wasm_module"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    leb(b, idl_hash("mode"));
+    assert_int_equal(buf_put(b, "\x02", 1), ST_OK);
+    leb(b, idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x6d\x7b\x6b\x03", 5), ST_OK);
+    const char *labels[] = {"reinstall", "upgrade", "install"};
+    for (int i = 0; i < 3; i++) {
+        leb(b, idl_hash(labels[i]));
+        assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
+    }
+    assert_int_equal(buf_put(b, "\x01\x00", 2), ST_OK);
+    leb(b, arg.len);
+    if (arg.len)
+        assert_int_equal(buf_put(b, arg.ptr, arg.len), ST_OK);
+    leb(b, wasm.len);
+    assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
+    leb(b, (uint64_t)mode);
+    put_principal_of(b, cid);
+}
+
+/* relay `from` calls aaaaa-aa.method(candid); returns the receipt's reply ("R"... or "J"...). */
+static void mgmt_via(fx *f, uint64_t from, const char *method, const buf *candid, buf *reply)
+{
+    buf a = {0};
+    call_arg(&a, 0, 0, method, span_of(candid->ptr, candid->len));
+    uint8_t id[32];
+    node_fx_submit(f, LEDGER_MSG_UPDATE, from, "call", span_of(a.ptr, a.len), id);
+    ledger_receipt rc = wait_receipt(f, id, 3, reply);
+    assert_int_equal(rc.status, ST_OK);
+    buf_fini(&a);
+}
+
+/* The canister id in a create_canister reply (after relay's "R"). */
+static uint64_t created_id(const buf *r)
+{
+    assert_true(r->len > 11 && r->ptr[0] == 'R');
+    const uint8_t *p = r->ptr + r->len - 10;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | p[i];
+    return id;
+}
+
+/* A factory: a canister creates a child through aaaaa-aa (it becomes its controller), installs
+ * code in it, calls it, reads its status, stops, starts, stops and deletes it; others may not
+ * touch it; the node restarts in the middle and replay agrees. */
+static void test_management_canister(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    buf c = {0}, r = {0};
+    assert_int_equal(buf_put(&c, "DIDL\x01\x6c\x00\x01\x00", 9), ST_OK); /* record {} */
+    mgmt_via(&f, a, "create_canister", &c, &r);
+    uint64_t child = created_id(&r);
+    assert_int_equal(child, b + 1);
+    /* install relay into the child: A controls it, B does not */
+    cand_install(&c, child, 2, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    mgmt_via(&f, b, "install_code", &c, &r);
+    assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "not a controller"));
+    mgmt_via(&f, a, "install_code", &c, &r);
+    assert_int_equal(r.len, 7);
+    assert_memory_equal(r.ptr, "RDIDL\x00\x00", 7);
+    mgmt_via(&f, a, "install_code", &c, &r); /* install twice: not empty */
+    assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "use reinstall or upgrade"));
+    uint8_t id[32];
+    submit_call(&f, a, child, 0, "echo", "kid", id);
+    wait_receipt(&f, id, 2, &r);
+    assert_true(reply_is(&r, "Rkid", 4));
+    /* upgrade and reinstall keep working through the same path */
+    cand_install(&c, child, 1, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    mgmt_via(&f, a, "install_code", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    cand_install(&c, child, 0, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    mgmt_via(&f, a, "install_code", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    /* status: running, A among the controllers */
+    cand_id_record(&c, child);
+    mgmt_via(&f, a, "canister_status", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    node_fx_close(&f); /* a restart in between changes nothing */
+    node_fx_open(&f);
+    /* stop: calls to it are rejected; start; stop and delete; then it is gone */
+    mgmt_via(&f, a, "stop_canister", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    submit_call(&f, a, child, 0, "echo", "kid", id);
+    wait_receipt(&f, id, 2, &r);
+    assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "stopping or stopped"));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, child, "echo", span_of("x", 1), id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_CANISTER_STOPPED);
+    mgmt_via(&f, a, "delete_canister", &c, &r);
+    assert_true(reply_is(&r, "RDIDL", 5));
+    submit_call(&f, a, child, 0, "echo", "kid", id);
+    wait_receipt(&f, id, 2, &r);
+    assert_true(reply_is(&r, "J\x03", 2));
+    mgmt_via(&f, a, "no_such_method", &c, &r);
+    assert_true(reply_is(&r, "J\x05", 2));
+    /* raw_rand by ingress: 32 bytes, different each call */
+    uint8_t id2[32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "raw_rand", span_of("DIDL\x00\x00", 6), id);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "raw_rand", span_of("DIDL\x00\x00", 6), id2);
+    buf r2 = {0};
+    wait_receipt(&f, id, 1, &r);
+    wait_receipt(&f, id2, 1, &r2);
+    assert_int_equal(r.len, 42);
+    assert_memory_equal(r.ptr, "DIDL\x01\x6d\x7b\x01\x00\x20", 10);
+    assert_int_equal(r2.len, 42);
+    assert_memory_not_equal(r.ptr + 10, r2.ptr + 10, 32);
+    /* the admin creates by ingress and controls the result */
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "create_canister",
+                   span_of("DIDL\x01\x6c\x00\x01\x00", 9), id);
+    rc = wait_receipt(&f, id, 1, &r);
+    assert_int_equal(rc.status, ST_OK);
+    /* DIDL, 1 type: record { canister_id (5-byte LEB id) : principal }, 1 argument, the id */
+    assert_int_equal(r.len, 4 + 1 + 2 + 5 + 1 + 2 + 2 + 10);
+    assert_int_equal(r.ptr[r.len - 3], (uint8_t)(child + 1)); /* the next id after the child */
+    ledger_tip tip = node_fx_tip(&f);
+    const char *bad_chain = node_chain_check(f.lg, &tip);
+    if (bad_chain)
+        fail_msg("%s", bad_chain);
+    char work_dir[96];
+    snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
+    node_fx_close(&f);
+    scheduler_divergence div;
+    ledger_tip last;
+    assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
+    if (div.height)
+        fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+    node_tip_assert_equal(&last, &tip);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
+    assert_int_equal(system(cmd), 0);
+    node_fx_open(&f);
+    buf_fini(&c);
+    buf_fini(&r);
+    buf_fini(&r2);
+    node_fx_end(&f);
+}
+
+/* stop_canister waits for the canister's open call contexts: with one queued message per
+ * round, the stop is answered only after the call tree the canister started has finished. */
+static void test_stop_waits(void **state)
+{
+    (void)state;
+    fx f;
+    node_fx_init(&f, 9);
+    f.g.round_instruction_limit = 1;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    uint8_t call_id[32], stop_id[32];
+    submit_call(&f, a, b, 0, "echo", "w", call_id);
+    round1(&f); /* a's call is out: a has an open context */
+    buf c = {0};
+    cand_id_record(&c, a);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "stop_canister", span_of(c.ptr, c.len), stop_id);
+    ledger_receipt rc;
+    int rounds = 0;
+    while (!node_fx_receipt(&f, stop_id, &rc, NULL)) {
+        assert_true(++rounds < 20);
+        round1(&f);
+    }
+    assert_int_equal(rc.status, ST_OK);
+    ledger_receipt call_rc;
+    assert_true(node_fx_receipt(&f, call_id, &call_rc, NULL)); /* the call finished first */
+    assert_true(call_rc.height <= rc.height);
+    assert_int_equal(call_rc.status, ST_OK);
+    buf_fini(&c);
+    node_fx_end(&f);
+}
+
+/* ---- the example canisters: token + exchange, factory -------------------------------------------- */
+
+#ifdef EXAMPLES_DIR
+static uint64_t deploy_file(fx *f, const char *name, span init)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.wasm", EXAMPLES_DIR, name);
+    f->wasm.len = 0;
+    test_read_file(path, &f->wasm);
+    buf arg = {0};
+    assert_int_equal(scheduler_install_arg(span_of(f->wasm.ptr, f->wasm.len), init, &arg), ST_OK);
+    uint8_t id[32];
+    node_fx_submit(f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "", span_of(arg.ptr, arg.len), id);
+    ledger_receipt rc = wait_receipt(f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_OK);
+    buf_fini(&arg);
+    return node_fx_tip(f).next_canister_id - 1;
+}
+
+/* token.c's account of a canister: [10] ++ its principal ++ zeros. */
+static void canister_account(uint64_t cid, uint8_t out[32])
+{
+    memset(out, 0, 32);
+    out[0] = 10;
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(cid >> (56 - 8 * i));
+    out[9] = out[10] = 1;
+}
+
+static ledger_receipt update(fx *f, uint64_t cid, const char *method, const void *arg, size_t n,
+                             buf *reply)
+{
+    uint8_t id[32];
+    node_fx_submit(f, LEDGER_MSG_UPDATE, cid, method, span_of(arg, n), id);
+    return wait_receipt(f, id, 3, reply);
+}
+
+/* An exchange pays from its token account by calling the token: replies, a refusal, and a
+ * reply callback that traps (its change undone, cleanup run, the token's transfer kept). */
+static void test_token_exchange(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t token = deploy_file(&f, "token", span_of(NULL, 0));
+    uint8_t tid[8];
+    le64_store(tid, token);
+    uint64_t exchange = deploy_file(&f, "exchange", span_of(tid, 8));
+    uint8_t arg[40];
+    buf r = {0};
+    canister_account(exchange, arg);
+    le64_store(arg + 32, 1000);
+    ledger_receipt rc = update(&f, token, "transfer", arg, 40, &r); /* fund the exchange */
+    assert_int_equal(rc.status, ST_OK);
+    memset(arg, 7, 32); /* someone's account */
+    le64_store(arg + 32, 300);
+    rc = update(&f, exchange, "pay", arg, 40, &r);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(r.len, 8);
+    assert_int_equal(le64_load(r.ptr), 700); /* the exchange's balance after paying */
+    le64_store(arg + 32, 5000);
+    rc = update(&f, exchange, "pay", arg, 40, &r);
+    assert_int_equal(rc.status, ST_CANISTER_REJECTED);
+    assert_true(reply_has(&r, "token: insufficient funds"));
+    le64_store(arg + 32, 100);
+    rc = update(&f, exchange, "pay_broken", arg, 40, &r);
+    assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
+    assert_true(reply_has(&r, "pay_broken: the reply callback traps"));
+    host_result q;
+    assert_int_equal(scheduler_query(f.s, exchange, span_of("stats", 5), span_of(NULL, 0),
+                                     span_of(NULL, 0), &q), ST_OK);
+    assert_int_equal(q.bytes.len, 32);
+    assert_int_equal(le64_load(q.bytes.ptr), 300);     /* paid: the broken one was undone */
+    assert_int_equal(le64_load(q.bytes.ptr + 8), 1);   /* rejected */
+    assert_int_equal(le64_load(q.bytes.ptr + 16), 0);  /* open orders: cleanup freed it */
+    assert_int_equal(le64_load(q.bytes.ptr + 24), 1);  /* cleanups */
+    host_result_fini(&q);
+    canister_account(exchange, arg);
+    assert_int_equal(scheduler_query(f.s, token, span_of("balance", 7), span_of(arg, 32),
+                                     span_of(NULL, 0), &q), ST_OK);
+    assert_int_equal(le64_load(q.bytes.ptr), 600); /* the token kept the third transfer */
+    host_result_fini(&q);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* A factory creates a child through aaaaa-aa and installs counter.wasm in it; the child works. */
+static void test_factory(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f);
+    uint64_t factory = deploy_file(&f, "factory", span_of(NULL, 0));
+    buf counter = {0}, r = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/counter.wasm", EXAMPLES_DIR);
+    test_read_file(path, &counter);
+    ledger_receipt rc = update(&f, factory, "spawn", counter.ptr, counter.len, &r);
+    if (rc.status != ST_OK)
+        fail_msg("spawn: %s %.*s", status_name((status)rc.status), (int)r.len, (const char *)r.ptr);
+    assert_int_equal(r.len, 10);
+    uint64_t child = 0;
+    for (int i = 0; i < 8; i++)
+        child = child << 8 | r.ptr[i];
+    assert_int_equal(child, factory + 1);
+    rc = update(&f, child, "inc", NULL, 0, &r);
+    assert_int_equal(rc.status, ST_OK);
+    /* the factory controls the child, the admin does not: its upgrade is refused */
+    buf up = {0};
+    assert_int_equal(scheduler_install_arg(span_of(counter.ptr, counter.len), span_of(NULL, 0), &up),
+                     ST_OK);
+    uint8_t id[32];
+    node_fx_submit(&f, LEDGER_MSG_UPGRADE, child, "", span_of(up.ptr, up.len), id);
+    rc = wait_receipt(&f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_NOT_AUTHORIZED);
+    buf_fini(&up);
+    buf_fini(&counter);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+#endif
+
+/* ---- a random call graph ------------------------------------------------------------------------ */
+
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* A random relay argument: a call from a canister to a random target (one of n canisters, a
+ * missing one, itself) with a random mode and method; `call` nests another one. */
+static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf *out)
+{
+    static const char *const methods[] = {"echo", "reject", "trap", "noreply", "missing",
+                                          "call", "call", "call"};
+    static const uint8_t modes[] = {0, 0, 1, 2, 3, 8, 16, 17};
+    uint64_t r = rng_next(rng);
+    uint64_t target = r % 16 == 0 ? first + n + 5 : first + (r >> 8) % n;
+    const char *method = methods[(r >> 16) % (depth >= 3 ? 5 : 8)];
+    uint8_t mode = modes[(r >> 24) % 8];
+    buf payload = {0};
+    if (!strcmp(method, "call"))
+        random_arg(rng, first, n, depth + 1, &payload);
+    else
+        assert_int_equal(buf_put(&payload, "p", 1), ST_OK);
+    call_arg(out, target, mode, method, span_of(payload.ptr, payload.len));
+    buf_fini(&payload);
+}
+
+/* Random canisters calling each other with traps, rejects, cleanups and missing callees, with a
+ * round budget that spreads trees over rounds: after every round the routing invariants hold;
+ * every message gets exactly one receipt and then nothing stays open; a restart after every
+ * round changes no block; replay from genesis agrees. */
+static void run_random(uint64_t seed, bool restart, ledger_tip *out)
+{
+    enum { CANISTERS = 4, MESSAGES = 60 };
+    fx f;
+    node_fx_init(&f, 11);
+    f.g.round_instruction_limit = 40000; /* trees spread over rounds */
+    node_fx_start(&f);
+    uint64_t first = 0;
+    for (int i = 0; i < CANISTERS; i++) {
+        uint64_t id = deploy_relay(&f);
+        first = first ? first : id;
+    }
+    uint64_t rng = seed;
+    uint8_t ids[MESSAGES][32];
+    buf arg = {0};
+    char why[160];
+    for (int m = 0; m < MESSAGES; m++) {
+        random_arg(&rng, first, CANISTERS, 0, &arg);
+        uint64_t from = first + rng_next(&rng) % CANISTERS;
+        node_fx_submit(&f, LEDGER_MSG_UPDATE, from, "call", span_of(arg.ptr, arg.len), ids[m]);
+        if (m % 7 == 6) {
+            round1(&f);
+            if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+                fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+            if (restart) {
+                node_fx_close(&f);
+                node_fx_open(&f);
+            }
+        }
+    }
+    bool work = true;
+    for (int r = 0; work; r++) {
+        assert_true(r < 400);
+        round1(&f);
+        if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+            fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+        assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+    }
+    for (int m = 0; m < MESSAGES; m++) {
+        ledger_receipt rc;
+        if (!node_fx_receipt(&f, ids[m], &rc, NULL))
+            fail_msg("seed %llu: message %d has no receipt", (unsigned long long)seed, m);
+    }
+    for (int i = 0; i < CANISTERS; i++) {
+        scheduler_routing ro;
+        assert_int_equal(scheduler_canister_routing(f.s, first + (uint64_t)i, &ro), ST_OK);
+        assert_int_equal(ro.queued, 0);
+        assert_int_equal(ro.contexts, 0);
+        assert_int_equal(ro.callbacks, 0);
+    }
+    *out = node_fx_tip(&f);
+    const char *bad_chain = node_chain_check(f.lg, out);
+    if (bad_chain)
+        fail_msg("%s", bad_chain);
+    if (!restart) {
+        char work_dir[96];
+        snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
+        node_fx_close(&f);
+        scheduler_divergence div;
+        ledger_tip last;
+        assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
+        if (div.height)
+            fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+        node_tip_assert_equal(&last, out);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
+        assert_int_equal(system(cmd), 0);
+        node_fx_open(&f);
+    }
+    buf_fini(&arg);
+    node_fx_end(&f);
+}
+
+static void test_random_call_graph(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        ledger_tip t[2];
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, &t[0]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, &t[1]);
+        node_tip_assert_equal(&t[0], &t[1]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_reply),
+        cmocka_unit_test(test_reject_codes),
+        cmocka_unit_test(test_call_traps),
+        cmocka_unit_test(test_callback_trap_cleanup),
+        cmocka_unit_test(test_chain_and_self),
+        cmocka_unit_test(test_restart_mid_tree),
+        cmocka_unit_test(test_random_call_graph),
+        cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_stop_waits),
+#ifdef EXAMPLES_DIR
+        cmocka_unit_test(test_token_exchange),
+        cmocka_unit_test(test_factory),
+#endif
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
