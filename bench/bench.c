@@ -880,7 +880,7 @@ static int bench_host(const bench_opts *o)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|weights|candid|shapes"
+            "usage: tally bench interp|instantiate|meter|host|node|localnet|weights|candid|shapes"
             " [options]\n\n"
             "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
             "               (when on PATH); check their results agree; ratios and geomean\n"
@@ -890,6 +890,8 @@ static void usage(FILE *out)
             "  host         messages per second of a canister making 100 host calls: all imports\n"
             "               vs the 2 used, vs relinking or redeploying per message\n"
             "  node         update messages per second, in process and over JSON-RPC\n"
+            "  localnet     update messages through the validators of a replicated chain\n"
+            "               (`tally bench localnet --help`; scripts/localnet.sh bench)\n"
             "  weights      opcode and host-call timings vs the weight schedule\n"
             "               (`tally bench weights --help`)\n"
             "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n"

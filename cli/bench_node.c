@@ -793,7 +793,7 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
 int bench_node(int argc, char **argv)
 {
     uint32_t n = 20000;
-    bool json = false, rpc = true, inproc = true, queries = false;
+    bool json = false, rpc = true, inproc = true, queries = false, calls = false;
     const char *threads = NULL;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
@@ -813,9 +813,12 @@ int bench_node(int argc, char **argv)
             queries = true;
         else if (!strcmp(argv[i], "--node-exe") && i + 1 < argc)
             node_exe = argv[++i];
+        else if (!strcmp(argv[i], "--calls"))
+            calls = true;
         else {
             fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
-                            "                        [--node-threads T] [--queries] [--node-exe TALLY]\n"
+                            "                        [--node-threads T] [--queries] [--calls]\n"
+                            "                        [--node-exe TALLY]\n"
                             "                        [--json]\n\n"
                             "Small update messages per second: in process (admission one by\n"
                             "one and in batches, execution + durable commit, then the replay\n"
@@ -828,7 +831,10 @@ int bench_node(int argc, char **argv)
                             "instructions each), without and with the query budget; N/1000\n"
                             "updates per run (default 20). --node-exe: start the node of another\n"
                             "tally binary (an older build: before/after figures; --queries passes it\n"
-                            "no query options and runs idle and one loaded run).\n");
+                            "no query options and runs idle and one loaded run).\n"
+                            "--calls: instead, the node time of one inter-canister request +\n"
+                            "reply: N/10 ingress messages making 10 calls each, less the same\n"
+                            "messages making none (in process, durable ledger).\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }
@@ -844,6 +850,11 @@ int bench_node(int argc, char **argv)
     if (queries) {
         snprintf(sub, sizeof sub, "%s/queries", dir);
         st = bench_queries(sub, n / 1000 ? n / 1000 : 1, json);
+        inproc = rpc = false;
+    }
+    if (calls) {
+        snprintf(sub, sizeof sub, "%s/calls", dir);
+        st = bench_calls(sub, n / 10 ? n / 10 : 1, json);
         inproc = rpc = false;
     }
     if (st == ST_OK && inproc)

@@ -27,11 +27,16 @@ int cmd_run(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_abci(int argc, char **argv);
 int cmd_client(int argc, char **argv); /* deploy upgrade call query status block receipt */
 int cmd_replay(int argc, char **argv);
 /* `tally bench node` (bench_node.c): it drives a node over RPC, so it stays with the command;
  * the other benchmarks are the bench/ library (bench.h). */
 int bench_node(int argc, char **argv);
+int bench_localnet(int argc, char **argv); /* bench_localnet.c: through validators */
+/* bench_calls.c: `tally bench node --calls`, the node time of an inter-canister request and
+ * reply, on fresh ledgers at dir-base and dir-calls. ST_OK or the first failure. */
+status bench_calls(const char *dir, uint32_t messages, bool json);
 int bench_candid(int argc, char **argv); /* bench_candid.c: Candid throughput */
 /* Makes jansson allocate through base_alloc (encode.c). */
 void cli_json_init(void);

@@ -464,6 +464,8 @@ static void print_canisters(json_t *r)
 static const char *stage_text(json_t *r)
 {
     const char *stage = json_string_value(json_object_get(r, "stage"));
+    if (stage && !strcmp(stage, "consensus"))
+        return "forwarded to consensus, not yet in a block of this node";
     return stage && !strcmp(stage, "executing") ? "executing, paused across rounds"
                                                 : "waiting in the mempool";
 }

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* `tally bench`: the node and Candid benchmarks are here (bench_node.c, bench_candid.c), the
- * others in bench/. */
+/* `tally bench`: the node, localnet and Candid benchmarks are here (bench_node.c,
+ * bench_localnet.c, bench_candid.c), the others in bench/. */
 static int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "node"))
         return bench_node(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "localnet"))
+        return bench_localnet(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "candid"))
         return bench_candid(argc - 1, argv + 1);
     return bench_main(argc, argv);
@@ -22,10 +24,13 @@ static const cli_command commands[] = {
     {"validate", "decode and validate Wasm modules", cmd_validate},
     {"instrument", "write the instruction-metered version of a module", cmd_instrument},
     {"run", "run one export of a module (no imports, or metered)", cmd_run},
-    {"bench", "benchmarks: interp, instantiate, meter, host, node, weights, candid, shapes", cmd_bench},
+    {"bench",
+     "benchmarks: interp, instantiate, meter, host, node, localnet, weights, candid, shapes",
+     cmd_bench},
     {"init", "create a node directory (ledger, genesis, admin key, config)", cmd_init},
     {"key", "make or show an ed25519 key file", cmd_key},
     {"node", "run a node: produce blocks, serve JSON-RPC over HTTP", cmd_node},
+    {"abci", "run a CometBFT validator's application (replicated mode)", cmd_abci},
     {"deploy", "install a module as a new canister (prints its id)", cmd_client},
     {"upgrade", "upgrade a canister to a new module", cmd_client},
     {"call", "send an update message and wait for its receipt", cmd_client},

@@ -115,6 +115,16 @@ typedef struct rpc_server_options {
     const char *dir;            /* the node directory (its file system's free space); NULL */
     struct query_pool *queries; /* runs `query` (query_pool.h); NULL: on the caller's thread
                                    under the scheduler lock */
+    /* Replicated mode (`tally abci`, docs/replication.md): admission hands the envelopes, each
+     * checked with ledger_message_decode, to forward() (consensus's mempool) instead of the
+     * local mempool; statuses[i] receives each one's outcome, the call returns a fault that
+     * applies to all. Receipts of forwarded messages read "pending" (stage "consensus") until
+     * a block of this node has them. NULL: the local mempool. */
+    status (*forward)(void *user, size_t n, const span *envelopes, status *statuses);
+    void *forward_user;
+    /* Extra members of `status` (replicated mode: "replication", the application's counters);
+     * called with forward_user; returns a new JSON object or NULL. NULL: none. */
+    json_t *(*status_extra)(void *user);
 } rpc_server_options;
 
 /* Creates the JSON-RPC core over an open ledger and scheduler (both outlive the server) and

@@ -1,7 +1,7 @@
 /* rpc_client.c - the client side of the node's JSON-RPC 2.0 over HTTP: a tiny HTTP/1.1 client
- * (one POST per TCP connection, "Connection: close", Content-Length bodies; no chunked
- * encoding, no TLS, no redirects: the node speaks exactly this on loopback) and the JSON-RPC
- * envelope around it. Not a general HTTP client. */
+ * (one POST per TCP connection, "Connection: close", Content-Length or chunked answers (Go's
+ * server, CometBFT's RPC, chunks large ones); no TLS, no redirects: the node speaks exactly
+ * this on loopback) and the JSON-RPC envelope around it. Not a general HTTP client. */
 #include "rpc.h"
 
 #include <errno.h>
@@ -125,6 +125,32 @@ static status recv_all(int fd, buf *in, rpc_error *err)
     }
 }
 
+/* Decodes a chunked body (RFC 9112 section 7.1: hex size line, data, CRLF; size 0 ends it)
+ * in place; *len is the data's length. False if it is not well formed. */
+static bool dechunk(char *b, size_t have, size_t *len)
+{
+    size_t in = 0, out = 0;
+    for (;;) {
+        char *end;
+        if (in >= have)
+            return false;
+        unsigned long long n = strtoull(b + in, &end, 16);
+        char *eol = strstr(b + in, "\r\n");
+        if (end == b + in || !eol || (size_t)(eol - b) >= have)
+            return false;
+        in = (size_t)(eol - b) + 2; /* any chunk extension is skipped */
+        if (n == 0) {
+            *len = out;
+            return true;
+        }
+        if (n > have - in || have - in - n < 2)
+            return false;
+        memmove(b + out, b + in, n);
+        out += n;
+        in += n + 2;
+    }
+}
+
 /* Splits a received HTTP response into status code and body (in place). */
 static status parse_response(buf *in, int *http_status, char **body, size_t *body_len,
                              rpc_error *err)
@@ -139,8 +165,15 @@ static status parse_response(buf *in, int *http_status, char **body, size_t *bod
         return fail(err, ST_IO_ERROR, "truncated HTTP response");
     char *b = hdr_end + 4;
     size_t have = in->len - (size_t)(b - text);
-    /* Content-Length, if given, must be met exactly. */
+    /* Content-Length, if given, must be met exactly; a chunked body (Go's HTTP server, e.g.
+     * CometBFT's RPC, sends larger answers so) is decoded. */
     for (char *h = strstr(text, "\r\n"); h && h < hdr_end; h = strstr(h + 2, "\r\n")) {
+        if (!strncasecmp(h + 2, "Transfer-Encoding:", 18) && strstr(h + 2, "chunked") &&
+            strstr(h + 2, "chunked") < strstr(h + 2, "\r\n")) {
+            if (!dechunk(b, have, &have))
+                return fail(err, ST_IO_ERROR, "malformed chunked HTTP body");
+            break;
+        }
         if (!strncasecmp(h + 2, "Content-Length:", 15)) {
             unsigned long long cl = strtoull(h + 17, NULL, 10);
             if (cl > have)
@@ -176,8 +209,11 @@ status rpc_client_post(const char *url, const char *body, size_t len, int *http_
     bool sent = hn >= 0 && (size_t)hn < sizeof head && send_all(fd, head, (size_t)hn) &&
                 send_all(fd, body, len);
     /* A node that refuses a request early (413: body too large) answers and closes while the
-     * body is still being sent: read its answer anyway, it says what happened. */
-    shutdown(fd, SHUT_WR);
+     * body is still being sent: read its answer anyway, it says what happened. Half-close only
+     * then: Go's HTTP server (CometBFT's RPC) cancels a request whose client half-closes, and
+     * "Connection: close" ends every answer with EOF anyway. */
+    if (!sent)
+        shutdown(fd, SHUT_WR);
     st = recv_all(fd, &in, err);
     char *b = NULL;
     size_t blen = 0;

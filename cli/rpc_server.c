@@ -42,7 +42,16 @@ enum {
     MEMPOOL_COUNT_MAX = 1000000,
     ADMIT_BATCH_MAX = 4096, /* envelopes per admission transaction */
     METHOD_CACHE_MAX = 64,  /* code hashes whose method names admission remembers */
+    FORWARDED_SLOTS = 1 << 17, /* ids of forwarded messages remembered (replicated mode) */
 };
+
+/* The ids of messages forwarded to consensus (opt.forward), so that `receipt` can tell
+ * "pending in consensus" from "unknown": an open-addressing set, emptied when half full. */
+typedef struct forwarded {
+    pthread_mutex_t mu;
+    uint8_t (*ids)[LEDGER_HASH_SIZE]; /* all zeros: a free slot */
+    size_t n;
+} forwarded;
 
 /* The method names of one module, for admission: u32 length || bytes, repeated. */
 typedef struct method_entry {
@@ -94,6 +103,7 @@ struct rpc_server {
     struct MHD_Daemon *daemon;
     admitter adm;
     method_cache mc;
+    forwarded fwd;                 /* replicated mode: ids forwarded to consensus */
     rpc_senders *senders;          /* per-sender mempool shares and rates */
     char dir[4096];                /* the node directory ("" unknown): free disk space */
     _Atomic uint64_t disk_warned;  /* monotonic s of the last low-disk warning */
@@ -210,6 +220,42 @@ static bool param_canister(json_t *params, uint64_t *id, call_error *e)
 #define hex_json rpc_hex_json /* rpc_views.c */
 #define canister_json rpc_canister_json
 
+/* ---- replicated mode: forwarded ids ---------------------------------------------------------- */
+
+static size_t forwarded_slot(const forwarded *f, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    static const uint8_t zero[LEDGER_HASH_SIZE];
+    size_t i = (size_t)le64_load(id) & (FORWARDED_SLOTS - 1);
+    while (memcmp(f->ids[i], zero, LEDGER_HASH_SIZE) && memcmp(f->ids[i], id, LEDGER_HASH_SIZE))
+        i = (i + 1) & (FORWARDED_SLOTS - 1);
+    return i;
+}
+
+static void forwarded_add(forwarded *f, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->n >= FORWARDED_SLOTS / 2) { /* the oldest are long decided: start over */
+        memset(f->ids, 0, (size_t)FORWARDED_SLOTS * LEDGER_HASH_SIZE);
+        f->n = 0;
+    }
+    size_t i = forwarded_slot(f, id);
+    if (memcmp(f->ids[i], id, LEDGER_HASH_SIZE)) {
+        memcpy(f->ids[i], id, LEDGER_HASH_SIZE);
+        f->n++;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+static bool forwarded_has(forwarded *f, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    if (!f->ids)
+        return false;
+    pthread_mutex_lock(&f->mu);
+    bool has = !memcmp(f->ids[forwarded_slot(f, id)], id, LEDGER_HASH_SIZE);
+    pthread_mutex_unlock(&f->mu);
+    return has;
+}
+
 /* ---- group commit: the admitter -------------------------------------------------------------- */
 
 static void wake_rounds(rpc_server *srv)
@@ -231,12 +277,16 @@ static size_t admit_run(rpc_server *srv, admit_item *list, size_t n)
     size_t i = 0, ok = 0;
     for (admit_item *it = list; st == ST_OK && it; it = it->next)
         envs[i++] = span_of(it->env.ptr, it->env.len);
-    if (st == ST_OK) /* every item passed ledger_message_decode in submit_kind */
+    if (st == ST_OK && srv->opt.forward) /* replicated: consensus's mempool */
+        st = srv->opt.forward(srv->opt.forward_user, n, envs, sts);
+    else if (st == ST_OK) /* every item passed ledger_message_decode in submit_kind */
         st = ledger_mempool_add_verified(srv->lg, n, envs, ids, sts);
     i = 0;
     for (admit_item *it = list; it; it = it->next, i++) {
         it->st = st == ST_OK ? sts[i] : st;
         ok += it->st == ST_OK;
+        if (it->st == ST_OK && srv->opt.forward)
+            forwarded_add(&srv->fwd, it->id);
     }
     base_free(envs);
     base_free(ids);
@@ -717,7 +767,7 @@ static int set_payload(json_t *o, bool replied, span bytes)
 /* No receipt yet: {"message_id", "pending": true, "stage"} while the node holds the message
  * (stage "mempool": admitted, not started; "executing": in a block, paused across rounds),
  * else the error NOT_FOUND: never admitted here, or dropped (expired) before it ran. */
-static json_t *pending_json(ledger_reader *rd, const uint8_t id[LEDGER_HASH_SIZE],
+static json_t *pending_json(rpc_server *srv, ledger_reader *rd, const uint8_t id[LEDGER_HASH_SIZE],
                             call_error *e)
 {
     const char *stage = "mempool";
@@ -726,6 +776,10 @@ static json_t *pending_json(ledger_reader *rd, const uint8_t id[LEDGER_HASH_SIZE
     if (st == ST_NOT_FOUND) {
         stage = "executing";
         st = ledger_message_get(rd, id, &env);
+    }
+    if (st == ST_NOT_FOUND && forwarded_has(&srv->fwd, id)) {
+        stage = "consensus"; /* replicated: in consensus's mempool, or in a block not yet here */
+        st = ST_OK;
     }
     if (st == ST_NOT_FOUND) {
         tally_error(e, ST_NOT_FOUND, "");
@@ -753,7 +807,7 @@ static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
     json_t *result = NULL;
     st = ledger_receipt_get(rd, id, &rc);
     if (st == ST_NOT_FOUND) {
-        result = pending_json(rd, id, e);
+        result = pending_json(srv, rd, id, e);
     } else if (st != ST_OK) {
         tally_error(e, st, "receipt");
     } else {
@@ -903,6 +957,12 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
                        "schedule_version", (json_int_t)g->schedule_version);
     uint64_t commits, admitted;
     rpc_server_admit_stats(srv, &commits, &admitted);
+    json_t *extra = result && srv->opt.status_extra ? srv->opt.status_extra(srv->opt.forward_user)
+                                                    : NULL;
+    if (extra && json_object_set_new(result, "replication", extra) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
     if (result && json_object_set_new(result, "admission",
                                       json_pack("{s:I, s:I}", "commits", (json_int_t)commits,
                                                 "admitted", (json_int_t)admitted)) != 0) {
@@ -1494,7 +1554,17 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
         base_free(srv);
         return ST_OUT_OF_MEMORY;
     }
+    if (opt->forward) {
+        srv->fwd.ids = base_calloc(FORWARDED_SLOTS, LEDGER_HASH_SIZE);
+        if (!srv->fwd.ids) {
+            rpc_senders_free(srv->senders);
+            base_free(srv);
+            return ST_OUT_OF_MEMORY;
+        }
+    }
+    pthread_mutex_init(&srv->fwd.mu, NULL);
     if (pthread_mutex_init(&srv->mc.mu, NULL) != 0) {
+        base_free(srv->fwd.ids);
         rpc_senders_free(srv->senders);
         base_free(srv);
         return ST_OUT_OF_MEMORY;
@@ -1502,6 +1572,7 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
     status st = admit_start(srv);
     if (st != ST_OK) {
         pthread_mutex_destroy(&srv->mc.mu);
+        base_free(srv->fwd.ids);
         rpc_senders_free(srv->senders);
         base_free(srv);
         return st;
@@ -1571,5 +1642,7 @@ void rpc_server_free(rpc_server *srv)
     for (size_t i = 0; i < srv->mc.n; i++)
         buf_fini(&srv->mc.e[i].names);
     pthread_mutex_destroy(&srv->mc.mu);
+    pthread_mutex_destroy(&srv->fwd.mu);
+    base_free(srv->fwd.ids);
     base_free(srv);
 }

@@ -426,6 +426,14 @@ status ledger_round_mempool_drop(ledger_round *r, const uint8_t msg_id[LEDGER_HA
  * this height meanwhile). */
 status ledger_round_commit(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip);
 
+/* What ledger_round_commit(r, timestamp_ns, tip) would commit, without committing: the same
+ * write transaction is run and then aborted, so *tip (may be NULL) gets the block's state root,
+ * receipts root and hash, and the round stays open (commit or abort it later; staging more
+ * changes the result). Costs as much as the commit. Used by consensus, which must announce a
+ * block's state root before it is told to commit (docs/replication.md). Returns the statuses
+ * of ledger_round_commit; nothing is written either way. */
+status ledger_round_preview(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip);
+
 /* Discards the round: the ledger is exactly as before ledger_round_begin. NULL is allowed. */
 void ledger_round_abort(ledger_round *r);
 

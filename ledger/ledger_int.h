@@ -71,6 +71,9 @@ status store_corrupt(ledger *lg, const char *what, const char *file, int line);
  * therefore depend only on its context and the transaction. */
 typedef status (*store_write_fn)(ledger *lg, MDB_txn *txn, void *ctx);
 status store_write(ledger *lg, store_write_fn fn, void *ctx);
+/* As store_write, but the transaction is always aborted: what fn computes (e.g. the state root
+ * of a round) without changing the ledger. */
+status store_preview(ledger *lg, store_write_fn fn, void *ctx);
 
 /* Adopts a map size grown by another process (after MDB_MAP_RESIZED); waits for this
  * handle's other transactions to end, like growth. */

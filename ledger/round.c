@@ -888,23 +888,35 @@ static status check_duplicates(const ledger_round *r)
     return st;
 }
 
-status ledger_round_commit(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip)
+/* The commit's transaction: run and committed (commit) or run and aborted (preview). The
+ * sorts are stable orders (every comparison ends on a sequence number or a unique key), so
+ * sorting again after a preview changes nothing. */
+static status round_write(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip, bool commit)
 {
-    status st = ST_BAD_TIMESTAMP;
     if (timestamp_ns < r->parent_time)
-        goto out_free;
-    st = check_duplicates(r);
+        return ST_BAD_TIMESTAMP;
+    status st = check_duplicates(r);
     if (st != ST_OK)
-        goto out_free;
+        return st;
     sort_vec(&r->pages, sizeof(st_page), cmp_page);
     sort_vec(&r->clears, sizeof(st_clear), cmp_clear);
     sort_vec(&r->recs, sizeof(st_rec), cmp_rec);
     sort_vec(&r->receipts, sizeof(st_receipt), cmp_receipt);
     commit_ctx ctx = {r, timestamp_ns, {0}};
-    st = store_write(r->lg, write_round, &ctx);
+    st = commit ? store_write(r->lg, write_round, &ctx) : store_preview(r->lg, write_round, &ctx);
     if (st == ST_OK && tip)
         *tip = ctx.tip;
-out_free:
+    return st;
+}
+
+status ledger_round_preview(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip)
+{
+    return round_write(r, timestamp_ns, tip, false);
+}
+
+status ledger_round_commit(ledger_round *r, uint64_t timestamp_ns, ledger_tip *tip)
+{
+    status st = round_write(r, timestamp_ns, tip, true);
     round_free(r);
     return st;
 }

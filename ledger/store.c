@@ -177,7 +177,8 @@ status store_adopt_map(ledger *lg)
     return resize_map(lg, false);
 }
 
-status store_write(ledger *lg, store_write_fn fn, void *ctx)
+/* store_write, or with !commit the dry run of store_preview: fn's transaction is aborted. */
+static status store_run(ledger *lg, store_write_fn fn, void *ctx, bool commit)
 {
     for (;;) {
         pthread_rwlock_rdlock(&lg->resize_lock);
@@ -195,7 +196,7 @@ status store_write(ledger *lg, store_write_fn fn, void *ctx)
             return STORE_FAULT(lg, rc, "begin write");
         }
         status st = fn(lg, txn, ctx);
-        if (st == ST_OK) {
+        if (st == ST_OK && commit) {
             rc = mdb_txn_commit(txn);
             st = rc ? STORE_FAULT(lg, rc, "commit") : ST_OK;
         } else {
@@ -208,6 +209,16 @@ status store_write(ledger *lg, store_write_fn fn, void *ctx)
         if (st != ST_OK)
             return st;
     }
+}
+
+status store_write(ledger *lg, store_write_fn fn, void *ctx)
+{
+    return store_run(lg, fn, ctx, true);
+}
+
+status store_preview(ledger *lg, store_write_fn fn, void *ctx)
+{
+    return store_run(lg, fn, ctx, false);
 }
 
 /* ---- open and close ------------------------------------------------------------------------ */

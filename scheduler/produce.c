@@ -53,6 +53,20 @@ static void order_fairly(cand *c, uint32_t n)
     qsort(c, n, sizeof *c, by_turn);
 }
 
+status sched_fair_order(const uint64_t *canisters, uint32_t n, uint32_t *order)
+{
+    cand *c = base_calloc(n ? n : 1, sizeof *c);
+    if (!c)
+        return ST_OUT_OF_MEMORY;
+    for (uint32_t i = 0; i < n; i++)
+        c[i] = (cand){.canister = canisters[i], .arrival = i};
+    order_fairly(c, n);
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = c[i].arrival;
+    base_free(c);
+    return ST_OK;
+}
+
 /* The parsed facts of mempool entry seq (sequence numbers are never reused in a ledger): from
  * the last pick's list if it has them (both lists ascend by seq, *j walks the old one), else
  * parsed now (the only hashing and decoding an entry needs while it waits through several

@@ -14,12 +14,21 @@
 #include <sodium.h>
 #include <string.h>
 
+status round_receipt_put(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE],
+                         const ledger_receipt *rec)
+{
+    status st = ledger_round_receipt_put(rc->r, id, rec);
+    if (st == ST_OK && rc->on_receipt)
+        st = rc->on_receipt(rc->receipt_user, id, rec);
+    return st;
+}
+
 static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], status st,
                           uint64_t instructions, span reply)
 {
     ledger_receipt rec = {.status = (uint32_t)st, .instructions = instructions, .reply = reply};
     rc->completed++;
-    return ledger_round_receipt_put(rc->r, id, &rec);
+    return round_receipt_put(rc, id, &rec);
 }
 
 /* A message that ends before running any code: a receipt with just its status. */
@@ -546,44 +555,74 @@ static void round_settle(scheduler *s)
     }
 }
 
-status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
-                 scheduler_round_info *info)
+status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc)
 {
     ledger_round *r = NULL;
     status st = ledger_round_begin(s->lg, &r);
     if (st != ST_OK)
         return st;
-    round_ctx rc = {.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
-    st = round_resume_paused(&rc);
+    *rc = (round_ctx){.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
+    st = round_resume_paused(rc);
+    if (st != ST_OK)
+        round_fail(rc);
+    return st;
+}
+
+status round_seal(round_ctx *rc)
+{
+    status st = route_run(rc); /* the queued requests and responses (route.c) */
+    if (st == ST_OK)
+        st = round_stage_canisters(rc);
+    if (st == ST_OK)
+        round_journal(rc->s, rc->height);
+    return st;
+}
+
+void round_fail(round_ctx *rc)
+{
+    ledger_round_abort(rc->r);
+    rc->r = NULL;
+    rc->s->broken = true;
+}
+
+status round_finish(round_ctx *rc, scheduler_round_info *info)
+{
+    scheduler *s = rc->s;
+    status st = ledger_round_commit(rc->r, rc->time_ns, &info->tip);
+    rc->r = NULL;
+    if (st != ST_OK) {
+        s->broken = true;
+        return st;
+    }
+    round_settle(s);
+    s->last_time_ns = rc->time_ns;
+    info->produced = true;
+    info->messages = rc->included;
+    info->completed = rc->completed;
+    info->instructions = rc->used;
+    info->paused = false;
+    for (uint32_t i = 0; i < s->ncanisters; i++)
+        info->paused |= s->canisters[i]->paused.active;
+    return ST_OK;
+}
+
+status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
+                 scheduler_round_info *info)
+{
+    round_ctx rc;
+    status st = round_start(s, time_ns, &rc);
+    if (st != ST_OK)
+        return st;
     span env;
     while (st == ST_OK && (st = next(user, &rc, &env)) == ST_OK)
         st = round_execute(&rc, env);
     if (st == ST_NOT_FOUND)
         st = ST_OK;
     if (st == ST_OK)
-        st = route_run(&rc); /* then the queued requests and responses (route.c) */
-    if (st == ST_OK)
-        st = round_stage_canisters(&rc);
-    if (st == ST_OK)
-        round_journal(s, rc.height);
+        st = round_seal(&rc);
     if (st != ST_OK) {
-        ledger_round_abort(r);
-        s->broken = true;
+        round_fail(&rc);
         return st;
     }
-    st = ledger_round_commit(r, time_ns, &info->tip);
-    if (st != ST_OK) {
-        s->broken = true;
-        return st;
-    }
-    round_settle(s);
-    s->last_time_ns = time_ns;
-    info->produced = true;
-    info->messages = rc.included;
-    info->completed = rc.completed;
-    info->instructions = rc.used;
-    info->paused = false;
-    for (uint32_t i = 0; i < s->ncanisters; i++)
-        info->paused |= s->canisters[i]->paused.active;
-    return ST_OK;
+    return round_finish(&rc, info);
 }

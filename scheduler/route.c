@@ -238,7 +238,7 @@ static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], con
     ledger_receipt rec = {.status = (uint32_t)a->st, .instructions = instructions,
                           .reply = a->bytes};
     rc->completed++;
-    return ledger_round_receipt_put(rc->r, id, &rec);
+    return round_receipt_put(rc, id, &rec);
 }
 
 /* Answers context x of canister c (once): the receipt or the caller's response. */

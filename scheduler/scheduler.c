@@ -497,6 +497,7 @@ void scheduler_close(scheduler *s)
 {
     if (!s)
         return;
+    sched_block_drop(s);
     drop_all(s);
     base_free(s->canisters);
     while (s->ncodes) { /* every entry was released with its canisters; free any left over */

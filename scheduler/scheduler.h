@@ -123,6 +123,70 @@ status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_
  * the first violation in why (may be NULL). Tests call it after rounds. */
 status scheduler_routing_check(scheduler *s, char *why, size_t why_len);
 
+/* ---- blocks decided by consensus (block.c; abci/, docs/replication.md) --------------------- */
+
+/* How scheduler_block_execute treats the transactions it is given. */
+typedef enum scheduler_block_mode {
+    SCHEDULER_BLOCK_PROPOSE, /* the proposer: takes them in fair order while the round budget
+                                lasts, skipping those that cannot run now (malformed, expired,
+                                already run, duplicated, canister paused, over max_bytes) */
+    SCHEDULER_BLOCK_VERIFY,  /* a proposal: runs all in order, valid only if each verifies and
+                                never ran, none twice, at most max_messages_per_round, and each
+                                starts before the round budget is spent */
+    SCHEDULER_BLOCK_DECIDED, /* a block consensus decided: runs all in order */
+} scheduler_block_mode;
+
+/* The outcome of one transaction of the block. */
+typedef struct scheduler_tx_result {
+    bool finished;         /* false: paused by time slicing (its receipt comes in a later block) */
+    uint32_t status;       /* the receipt's status (base/status.def) */
+    uint64_t instructions;
+    span reply;            /* reply or reject bytes: valid while the block is open */
+} scheduler_tx_result;
+
+typedef struct scheduler_block_info {
+    uint64_t height, time_ns;
+    bool valid;            /* VERIFY: false when the proposal breaks a rule (why says which) */
+    char why[160];
+    uint32_t ntx;          /* transactions in the block (PROPOSE: the ones taken) */
+    const uint32_t *taken; /* the caller's index of each, in block order */
+    const scheduler_tx_result *results; /* ntx results in block order */
+    uint64_t instructions; /* executed in the block */
+    bool previewed;        /* tip is set (scheduler_block_preview ran) */
+    ledger_tip tip;
+} scheduler_block_info;
+
+/* Executes the block `height` (the ledger's tip + 1) at `time_ns` from n transactions (signed
+ * envelopes, borrowed for the call) and keeps it open, uncommitted; any block left open before
+ * is dropped. max_bytes bounds the taken transactions' bytes in PROPOSE (0: no bound).
+ * Pointers in *info stay valid while the block is open. A VERIFY block found invalid is not
+ * kept (info->valid false, ST_OK). Returns ST_OK, ST_BLOCK_HEIGHT (height is not tip + 1),
+ * ST_BAD_TIMESTAMP, ST_CORRUPT_LEDGER (a DECIDED transaction that does not parse), ledger
+ * faults, ST_OUT_OF_MEMORY; on any error nothing is open. */
+status scheduler_block_execute(scheduler *s, uint64_t height, uint64_t time_ns, const span *txs,
+                               uint32_t n, scheduler_block_mode mode, uint64_t max_bytes,
+                               scheduler_block_info *info);
+/* Whether the open block is the one of (height, time_ns, txs in that order); if so *info (may
+ * be NULL) describes it. Consensus asks before it executes a block it may have executed already
+ * (proposed or checked). */
+bool scheduler_block_is_open(scheduler *s, uint64_t height, uint64_t time_ns, const span *txs,
+                             uint32_t n, scheduler_block_info *info);
+/* Whether a block is open. */
+bool scheduler_block_pending(const scheduler *s);
+/* The tip the open block will have once committed: state root, receipts root, block hash
+ * (ledger_round_preview; computed once). ST_OK, ST_NOT_FOUND (no open block), ledger faults
+ * (then the block is dropped). */
+status scheduler_block_preview(scheduler *s, ledger_tip *tip);
+/* Commits the open block. ST_OK (info as scheduler_round's), ST_NOT_FOUND, ST_BUG_INVARIANT (the
+ * commit differs from the preview), ledger faults. Nothing is open afterwards. */
+status scheduler_block_commit(scheduler *s, scheduler_round_info *info);
+/* Drops the open block (if any): the ledger is untouched; the canisters reload at next use. */
+void scheduler_block_abort(scheduler *s);
+/* TESTS ONLY (`tally abci --test-diverge-at`): stages a canister nobody created into the open
+ * block before its preview, so that this node's state root departs from the others'.
+ * ST_OK, ST_NOT_FOUND (no open block, or already previewed), ST_OUT_OF_MEMORY. */
+status scheduler_block_test_perturb(scheduler *s);
+
 /* ---- replay ---------------------------------------------------------------------------------- */
 
 typedef struct scheduler_divergence {

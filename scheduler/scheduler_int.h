@@ -164,6 +164,7 @@ struct scheduler {
     sched_seen *seen;           /* produce.c: the entries of the last pick, by sequence number */
     uint32_t nseen;
     sched_journal journal;      /* shared with query threads (under journal.mu) */
+    struct sched_block *block;  /* block.c: the executed, uncommitted block of consensus */
 };
 
 /* scheduler.c */
@@ -225,6 +226,9 @@ struct round_ctx {
     uint32_t included;
     uint32_t completed;
     uint32_t rand_calls;   /* raw_rand calls answered in this round (mgmt.c) */
+    /* called after each receipt is staged (NULL: none); a failure fails the round */
+    status (*on_receipt)(void *user, const uint8_t id[LEDGER_HASH_SIZE], const ledger_receipt *rc);
+    void *receipt_user;
 };
 
 /* Copies the envelope into c->paused and begins its message on c's canister: an update, or
@@ -239,6 +243,28 @@ typedef struct round_ctx round_ctx;
 typedef status (*round_next_fn)(void *user, const round_ctx *rc, span *envelope);
 status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
                  scheduler_round_info *info);
+
+/* The pieces of round_run, which blocks decided by consensus (block.c) run too, so that both
+ * stay the same round: round_start opens the round of the next block and resumes the paused
+ * messages; (round_execute for each message;) round_seal runs the queued inter-canister
+ * requests and responses, stages the touched canisters and journals their pages; round_finish commits and settles the canisters; round_fail aborts and
+ * marks the scheduler for a reload (the canisters in memory ran ahead of the ledger). Anything
+ * a round does belongs in one of these, never in round_run or block.c alone. */
+status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc);
+/* Stages a receipt in the round and tells rc->on_receipt (the one way receipts are written). */
+status round_receipt_put(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE],
+                         const ledger_receipt *rec);
+status round_seal(round_ctx *rc);
+status round_finish(round_ctx *rc, scheduler_round_info *info);
+void round_fail(round_ctx *rc);
+
+/* Orders n messages fairly (produce.c: round-robin across canisters, by first appearance):
+ * order[k] receives the index of the k-th message; canisters[i] is message i's target
+ * (LEDGER_CANISTER_NONE for installs). ST_OK or ST_OUT_OF_MEMORY. */
+status sched_fair_order(const uint64_t *canisters, uint32_t n, uint32_t *order);
+
+/* Drops the block consensus left open (block.c), if any. */
+void sched_block_drop(scheduler *s);
 
 /* Resumes every paused message (canisters in id order) for one slice each. */
 status round_resume_paused(round_ctx *rc);

@@ -4,7 +4,8 @@
 #   build-clang-asan   clang -O0 with AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer
 #                      harnesses (-Dfuzz=true: each fuzzes for 10 s, suite fuzz)
 #   build-clang        clang -O2 (assertions on)
-# then the cross-build determinism check: each build prints the block hashes and state roots of
+# then the cross-build determinism check (and, without arguments, the replication test with
+# CometBFT, scripts/localnet.sh test): each build prints the block hashes and state roots of
 # a fixed scenario (the golden vectors) and tally's outcome of a fixed set of random modules
 # (results, traps, instruction counts); the three outputs must be identical, byte for byte.
 # Arguments go to every `meson test` (e.g. --suite bad). Ends with "N passed, N failed".
@@ -94,6 +95,35 @@ determinism() {
     done
 }
 
+# The replicated mode end to end (docs/replication.md): 4 CometBFT validators running build-gcc's
+# tally (scripts/localnet.sh test: deploy, 1,000 messages, equal blocks at every height, kill -9
+# and catch-up, a diverging validator, replay). Bounded twice: its own watchdog (TEST_TIMEOUT)
+# and `timeout` here; whatever a timeout leaves running is stopped by pid afterwards. Skipped,
+# loudly, only when CometBFT is missing and Go or the module proxy is not there to install it.
+localnet() {
+    [ -x build-gcc/cli/tally ] || return 0
+    echo "=== localnet (scripts/localnet.sh test, CometBFT)"
+    local dir=$PWD/build-gcc/localnet-test t0=$SECONDS rc
+    rm -rf "$dir"
+    LOCALNET_DIR=$dir TALLY=$PWD/build-gcc/cli/tally TEST_TIMEOUT=420 \
+        timeout -k 20 480 bash scripts/localnet.sh test >build-gcc.localnet.log 2>&1
+    rc=$?
+    LOCALNET_DIR=$dir bash scripts/localnet.sh stop >/dev/null 2>&1
+    grep "^localnet test: " build-gcc.localnet.log
+    if [ $rc -eq 0 ]; then
+        passed=$((passed + 1))
+    elif [ $rc -eq 77 ]; then
+        echo "test: ############################################################################"
+        echo "test: SKIPPED the replicated-mode test: no CometBFT and no way to install it"
+        echo "test: ############################################################################"
+    else
+        tail -40 build-gcc.localnet.log
+        echo "test: localnet test failed (exit $rc; build-gcc.localnet.log)"
+        failed=$((failed + 1))
+    fi
+    echo "=== localnet: $((SECONDS - t0)) s"
+}
+
 TEST_ARGS=("$@")
 run gcc gcc 1 -Doptimization=2 -Ddebug=false -Db_ndebug=false
 # -O0 with sanitizers is several times slower: longer per-test timeouts.
@@ -101,5 +131,6 @@ run clang-asan clang 3 -Doptimization=0 -Ddebug=true -Db_sanitize=address,undefi
     -Dfuzz=true
 run clang clang 1 -Doptimization=2 -Ddebug=false -Db_ndebug=false
 determinism
+[ ${#TEST_ARGS[@]} -eq 0 ] && localnet
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

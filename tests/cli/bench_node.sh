@@ -43,3 +43,11 @@ if bad:
     sys.exit(1)
 print("bench_node: ok (%d in-process fields, %d rpc runs)" % (6, len(lines[1]["runs"])))
 PY
+
+# --calls: every call of the run executed (the bench checks the callee's count itself and fails
+# otherwise) and a figure is printed; its sign is not asserted (a timing difference).
+"$tally" bench node --calls --messages 300 --json > "$work/calls.json" 2> "$work/err" \
+    || { cat "$work/err" >&2; echo "FAIL: tally bench node --calls exited" >&2; exit 1; }
+grep -q '"part":"calls","messages":30,"calls":300,"blocks":1,' "$work/calls.json" \
+    || { cat "$work/calls.json" >&2; echo "FAIL: bench node --calls output" >&2; exit 1; }
+echo "bench_node --calls: ok"
