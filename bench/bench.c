@@ -2,14 +2,14 @@
  *
  *   interp       the programs of benches/ (BUILD/benches/NAME.wasm) in tally, in wabt's
  *                wasm-interp and in node (benches/run.mjs) when present: time, ratios, results
- *                checked against each other (issue 4);
- *   instantiate  instances per second of a small module (benches/small.wat) (issue 4);
+ *                checked against each other;
+ *   instantiate  instances per second of a small module (benches/small.wat);
  *   meter        each program instrumented vs not, same VM, same run, runs interleaved: the
  *                metering overhead; and the instrumenter's throughput in MB/s over modules of
- *                growing size (issue 5);
+ *                growing size;
  *   host         messages per second of a canister making 100 host calls, importing all 49
  *                supported ic0 functions vs only the 2 it uses, vs baselines that re-resolve
- *                imports per message as a linker would (issue 6).
+ *                imports per message as a linker would.
  * Every figure is the minimum (and median) of --runs runs: this is a shared, noisy machine.
  * Nothing here is a test: `meson test` never runs it. `tally bench weights` is dispatched from
  * here to bench_weights.c. */

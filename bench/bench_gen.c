@@ -1,6 +1,6 @@
 /* bench_gen.c - builds the micro-benchmark modules of `tally bench weights` with the Wasm binary
  * writer (instrument/instrument.h): one module per opcode in the shape of the Internet
- * Computer's `wasm_instructions` benchmark (../shared/IC-REFERENCE.md section 5), the empty-loop
+ * Computer's `wasm_instructions` benchmark (the IC spec section 5), the empty-loop
  * baseline, and the host-call canisters. This file only writes bytes; timing and statistics are
  * in bench_weights.c.
  *
@@ -445,7 +445,7 @@ status bench_gen_module(opcode op, uint32_t repeat, uint32_t iters, uint32_t siz
         bench_plan p;
         bench_gen_plan(op, &p);
         if (p.kind == BENCH_SKIP)
-            return ST_BUG_INVARIANT;
+            return BUG();
     }
     size_t old = out->len;
     em e = {out, writer_header(out)};

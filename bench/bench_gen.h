@@ -2,7 +2,7 @@
  * `tally bench weights` (bench_weights.c) times. Not a library header.
  *
  * Every module follows the Internet Computer's `wasm_instructions` benchmark shape
- * (../shared/IC-REFERENCE.md section 5): an exported function `run` : [] -> [] copies black-box
+ * (the IC spec section 5): an exported function `run` : [] -> [] copies black-box
  * operands from mutable globals into locals, runs `loop <snippet x repeat> br_if (i -= 1) end`
  * `iters` times, and writes its result locals back to globals. The snippet exercises one
  * instruction with the operands it needs; repeat = 0 gives the empty-loop baseline. */

@@ -1,8 +1,8 @@
 /* bench_weights.c - `tally bench weights`: measures what every instruction of engine/opcodes.def,
  * the bulk memory instructions per byte and every ic0 host function cost in tally's VM with
- * metering on, and compares it with a weight schedule (issue 10; docs/weights.md).
+ * metering on, and compares it with a weight schedule (docs/weights.md).
  *
- * Method: the Internet Computer's `wasm_instructions` benchmark (../shared/IC-REFERENCE.md
+ * Method: the Internet Computer's `wasm_instructions` benchmark (the IC spec
  * section 5) on tally's interpreter. For each opcode a generated module (bench_gen.c) runs a loop
  * whose body repeats the instruction R times on black-box operands; the module is instrumented
  * with the schedule, compiled, instantiated afresh and timed N times. ns per instruction =

@@ -160,17 +160,64 @@ static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *
     return st;
 }
 
-/* A fresh durable ledger at dir with the bench's genesis (admin key k). */
-static status ledger_fresh(const char *dir, const keypair *k, ledger **lg, scheduler **s)
+/* A fresh durable ledger at dir with the bench's genesis (admin key k): the IC's fees, or none
+ * (no_fees). */
+static status ledger_fresh_fees(const char *dir, const keypair *k, bool no_fees, ledger **lg,
+                                scheduler **s)
 {
     ledger_genesis g;
     ledger_genesis_default(&g);
+    if (no_fees)
+        scheduler_fees_zero(&g);
     memcpy(g.admin_public_key, k->pk, sizeof k->pk);
     status st = ledger_open(dir, NULL, lg);
     if (st == ST_OK)
         st = ledger_genesis_init(*lg, &g);
     if (st == ST_OK && s)
         st = scheduler_open(*lg, NULL, s);
+    return st;
+}
+
+static status ledger_fresh(const char *dir, const keypair *k, ledger **lg, scheduler **s)
+{
+    return ledger_fresh_fees(dir, k, false, lg, s);
+}
+
+/* Execution + commit of the same envelopes on a chain without fees at dir-nofees (the install
+ * first, the rest admitted in batches of 1000): the cost of cycle accounting is the ratio
+ * with the main run's rate. */
+static status bench_exec_no_fees(const char *dir, const keypair *k, const envelopes *e,
+                                 double *rate)
+{
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s-nofees", dir);
+    ledger *lg = NULL;
+    scheduler *s = NULL;
+    buf env = {0};
+    uint8_t id[LEDGER_HASH_SIZE];
+    scheduler_round_info info;
+    uint64_t t = 1;
+    double ignored;
+    status st = ledger_fresh_fees(sub, k, true, &lg, &s);
+    if (st == ST_OK)
+        st = sign(k, 0, 0, &env);
+    if (st == ST_OK)
+        st = ledger_mempool_add(lg, span_of(env.ptr, env.len), id);
+    if (st == ST_OK)
+        st = scheduler_round(s, t++, &info);
+    if (st == ST_OK)
+        st = admit_all(lg, e, 1000, &ignored);
+    double t1 = now_s();
+    uint32_t done = 0;
+    bool work = false;
+    while (st == ST_OK && (st = scheduler_has_work(s, &work)) == ST_OK && work) {
+        st = scheduler_round(s, t++, &info);
+        done += info.completed;
+    }
+    *rate = done / (now_s() - t1);
+    scheduler_close(s);
+    ledger_close(lg);
+    buf_fini(&env);
     return st;
 }
 
@@ -203,7 +250,7 @@ static status bench_replay(const char *dir, uint32_t threads, uint32_t messages,
     if (st == ST_OK && div.height) {
         fprintf(stderr, "tally bench node: replay diverged at block %llu: %s\n",
                 (unsigned long long)div.height, div.what);
-        st = ST_BUG_INVARIANT;
+        st = BUG();
     }
     return st;
 }
@@ -254,12 +301,16 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
         st = bench_replay(dir, 1, done + 1, &replay1);
     if (st == ST_OK)
         st = bench_replay(dir, 0, done + 1, &replay);
+    double no_fees = 0;
+    if (st == ST_OK)
+        st = bench_exec_no_fees(dir, &k, &e, &no_fees);
     if (st == ST_OK && json)
         printf("{\"bench\":\"node\",\"part\":\"in-process\",\"messages\":%u,\"blocks\":%u,"
                "\"admit_per_s\":%.0f,\"admit_batch100_per_s\":%.0f,"
                "\"admit_batch1000_per_s\":%.0f,\"exec_commit_per_s\":%.0f,"
-               "\"replay_1_thread_per_s\":%.0f,\"replay_per_s\":%.0f}\n",
-               n, blocks, one, b100, b1000, done / (t2 - t1), replay1, replay);
+               "\"replay_1_thread_per_s\":%.0f,\"replay_per_s\":%.0f,"
+               "\"exec_commit_no_fees_per_s\":%.0f}\n",
+               n, blocks, one, b100, b1000, done / (t2 - t1), replay1, replay, no_fees);
     else if (st == ST_OK)
         printf("in process (durable ledger, one fsync per commit):\n"
                "  admission, one commit per message:    %8.0f messages/s\n"
@@ -267,10 +318,11 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
                "  admission, batches of 1000:           %8.0f messages/s  (%.1fx)\n"
                "  execution + commit (%u blocks):        %8.0f messages/s  (%.1f us/message)\n"
                "  replay, 1 signature thread:           %8.0f messages/s\n"
-               "  replay, %2u signature threads:         %8.0f messages/s  (%.1fx)\n",
+               "  replay, %2u signature threads:         %8.0f messages/s  (%.1fx)\n"
+               "  execution + commit, chain without fees: %6.0f messages/s  (fees on: %.2fx)\n",
                one, b100, b100 / one, b1000, b1000 / one, blocks, done / (t2 - t1),
                1e6 * (t2 - t1) / (done ? done : 1), replay1, scheduler_replay_threads(0), replay,
-               replay / replay1);
+               replay / replay1, no_fees, no_fees > 0 ? done / (t2 - t1) / no_fees : 0);
     envelopes_fini(&e);
     buf_fini(&env);
     return st;

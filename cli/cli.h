@@ -23,7 +23,7 @@ static inline status cli_read_file(const char *path, uint8_t **out, size_t *len)
 int cmd_validate(int argc, char **argv);
 int cmd_instrument(int argc, char **argv);
 int cmd_run(int argc, char **argv);
-/* The node and its clients (issue 9; cmd_init.c, cmd_node.c, cmd_client.c, cmd_replay.c). */
+/* The node and its clients (cmd_init.c, cmd_node.c, cmd_client.c, cmd_replay.c). */
 int cmd_init(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_node(int argc, char **argv);

@@ -52,6 +52,11 @@ static void usage(FILE *out, const char *cmd)
         {"block", "block [N] [--verbose]",
          "Prints block N (default: the tip); --verbose adds each message's sender, kind,\n"
          "canister and method."},
+        {"cycles", "cycles mint ID AMOUNT | cycles balance ID | cycles",
+         "mint: mints AMOUNT cycles (decimal, '_' allowed) into canister ID (signed by --key:\n"
+         "the admin; a block records it) and prints the new balance.\n"
+         "balance: prints canister ID's balance and freezing threshold as of the last block.\n"
+         "With no subcommand: the chain's accounts, minted = balances + burned + fees."},
         {"receipt", "receipt MESSAGE_ID",
          "Prints the receipt of a message, or 'pending' while it waits or runs; exits 1 with\n"
          "NOT_FOUND for a message the node does not know."},
@@ -209,7 +214,25 @@ static status call(client *c, const char *method, json_t *params, json_t **r, rp
             return st;
         c->checked = true;
     }
-    return rpc_client_call(c->url, method, params, r, e);
+    /* a node still starting (loading canisters, resuming a paused message) answers
+     * NODE_STARTING: wait for it, up to --timeout, saying so after 2 s */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    bool said = false;
+    for (;;) {
+        status st = rpc_client_call(c->url, method, params, r, e);
+        if (st != ST_RPC_ERROR || strcmp(e->status, "NODE_STARTING") != 0)
+            return st;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((uint64_t)(now.tv_sec - start.tv_sec) >= c->timeout_s)
+            return st;
+        if (!said && now.tv_sec - start.tv_sec >= 2) {
+            fprintf(stderr, "tally %s: waiting for the node to finish starting (resuming)\n",
+                    c->cmd);
+            said = true;
+        }
+        usleep(100000);
+    }
 }
 
 /* The node URL: --node, DIR/node.url, DIR/node.json's listen address, or the default. */
@@ -744,6 +767,63 @@ static int run_query(client *c)
     return rc;
 }
 
+/* tally cycles: mint, balance, or the chain's accounts. */
+static int run_cycles(client *c)
+{
+    const char *sub = c->npos ? c->pos[0] : "";
+    json_t *r = NULL, *params = NULL;
+    rpc_error e = {0};
+    int rc = 0;
+    if (!strcmp(sub, "mint") && c->npos == 3) {
+        ledger_message m = {.kind = LEDGER_MSG_MINT, .method = span_of("", 0)};
+        u128 amount;
+        uint8_t arg[16];
+        if (cli_canister_parse(c->pos[1], &m.canister_id) != ST_OK)
+            return fail(c, ST_BAD_CANISTER_ID, "'%s' is not a canister id", c->pos[1]);
+        if (!u128_parse(c->pos[2], &amount))
+            return fail(c, ST_BAD_ARGUMENT, "'%s' is not an amount of cycles (0 to 2^128-1)",
+                        c->pos[2]);
+        scheduler_mint_arg(amount, arg);
+        m.arg = span_of(arg, sizeof arg);
+        rc = send_message(c, &m, "mint", &r);
+        buf reply = {0};
+        if (!rc && r && !c->json && field_u64(r, "status") == ST_OK &&
+            field_bytes(r, "reply", &reply) && reply.len == 16) {
+            char text[U128_TEXT_SIZE];
+            u128_format(le128_load(reply.ptr), text);
+            printf("%s: %s cycles  [block %llu]\n", c->pos[1], text,
+                   (unsigned long long)field_u64(r, "height"));
+        } else if (!rc && r) {
+            rc = print_outcome(c, r, true);
+        }
+        buf_fini(&reply);
+        json_decref(r);
+        return rc;
+    }
+    if (!strcmp(sub, "balance") && c->npos == 2)
+        params = json_pack("{s:s}", "canister", c->pos[1]);
+    else if (c->npos != 0) {
+        usage(stderr, c->cmd);
+        return 2;
+    }
+    status st = rpc_client_call(c->url, c->npos ? "canister_info" : "status", params, &r, &e);
+    json_decref(params);
+    if (st != ST_OK)
+        return rpc_fail(c, st, &e);
+    json_t *cy = json_object_get(r, "cycles");
+    if (c->json) {
+        print_json(cy);
+    } else if (c->npos) {
+        printf("%s: %s cycles, freezing threshold %lld s\n", c->pos[1],
+               json_string_value(cy) ? json_string_value(cy) : "?",
+               (long long)json_integer_value(json_object_get(r, "freezing_threshold")));
+    } else {
+        print_fields(cy);
+    }
+    json_decref(r);
+    return 0;
+}
+
 /* status, block, receipt: one RPC call, printed. */
 static int run_info(client *c)
 {
@@ -811,6 +891,8 @@ int cmd_client(int argc, char **argv)
     bool message = !strcmp(c.cmd, "deploy") || !strcmp(c.cmd, "upgrade") ||
                    !strcmp(c.cmd, "call") || !strcmp(c.cmd, "query");
     int fixed = !strcmp(c.cmd, "deploy") ? 1 : message ? 2 : POSITIONAL_MAX;
+    if (!strcmp(c.cmd, "cycles"))
+        fixed = 3;
     int rc = parse(&c, argc, argv, fixed);
     char keypath[4096];
     if (!rc && !c.keypath) {
@@ -828,6 +910,8 @@ int cmd_client(int argc, char **argv)
             rc = run_call(&c);
         else if (!strcmp(c.cmd, "query"))
             rc = run_query(&c);
+        else if (!strcmp(c.cmd, "cycles"))
+            rc = run_cycles(&c);
         else
             rc = run_info(&c);
     }

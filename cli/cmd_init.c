@@ -14,7 +14,7 @@ static void init_usage(FILE *out)
 {
     fprintf(out,
             "usage: tally init [--dir DIR] [--chain-id ID] [--listen HOST:PORT] [--interval MS]\n"
-            "                  [--schedule N] [--force] [GENESIS OPTION N]...\n\n"
+            "                  [--schedule N] [--no-fees] [--force] [GENESIS OPTION N]...\n\n"
             "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
             "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
             "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
@@ -26,6 +26,8 @@ static void init_usage(FILE *out)
             "  --force                 replace an existing node directory: its ledger and files\n"
             "                          are moved aside into DIR/replaced-N (printed), never\n"
             "                          deleted; refused while a node runs on DIR\n"
+            "  --no-fees               a chain without fees: every --fee-* 0 (later options may\n"
+            "                          set some again); cycles are still counted and minted\n"
             "Genesis options (the chain's rules, docs/formats.md \"Genesis record\"):\n");
     size_t n;
     const ledger_genesis_field *f = ledger_genesis_fields(&n);
@@ -120,7 +122,7 @@ typedef struct init_opts {
     const char *dir, *chain_id, *listen;
     uint64_t interval_ms;
     ledger_genesis g; /* ledger_genesis_default, then the genesis options */
-    bool force;
+    bool force;       /* (--no-fees applies at once: the options after it win) */
 } init_opts;
 
 /* --schedule N: a known weight schedule (engine/opcodes.def column), else a clear error. */
@@ -145,7 +147,8 @@ static bool genesis_option(ledger_genesis *g, const char *a, const char *v)
     uint64_t x;
     for (size_t i = 0; i < n; i++)
         if (f[i].option && !strcmp(a, f[i].option))
-            return parse_count(v, &x) && ledger_genesis_set(g, &f[i], x);
+            return (strcmp(v, "0") == 0 ? (x = 0, true) : parse_count(v, &x)) &&
+                   ledger_genesis_set(g, &f[i], x);
     return false;
 }
 
@@ -166,6 +169,10 @@ static bool init_parse(int argc, char **argv, init_opts *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--force")) {
             o->force = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-fees")) {
+            scheduler_fees_zero(&o->g);
             continue;
         }
         if (!v) {

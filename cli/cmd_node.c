@@ -407,10 +407,11 @@ static int serve(const node_opts *o)
         fprintf(stderr, "tally node: %s: %s\n", status_name(ST_IO_ERROR), why);
         return 1;
     }
-    status st = ledger_open(o->dir, NULL, &lg);
+    status st = ledger_open_detail(o->dir, NULL, &lg, why, sizeof why);
     if (st != ST_OK) {
         close(lock_fd);
-        return fail(o->dir, st);
+        fprintf(stderr, "tally node: %s: %s\n", status_name(st), why);
+        return 1;
     }
     const ledger_genesis *g = ledger_genesis_of(lg);
     if (!g) {
@@ -421,17 +422,41 @@ static int serve(const node_opts *o)
     if (!check_ledger(lg, o))
         goto out_ledger;
     debug_log = open_debug_log(o->dir);
-    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = debug_log};
-    st = scheduler_open(lg, &sopt, &s);
-    if (st != ST_OK) {
-        fail("scheduler", st);
-        goto out_ledger;
-    }
     size_t max_body = (size_t)o->max_body;
     if (!max_body) {
         max_body = 8u << 20;
         if ((size_t)g->max_message_bytes * 2 + 65536 > max_body)
             max_body = (size_t)g->max_message_bytes * 2 + 65536;
+    }
+    rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
+                             .max_body = max_body, .threads = (unsigned)o->threads,
+                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
+                             .max_response = (size_t)o->max_response,
+                             .max_connections = (unsigned)o->max_connections,
+                             .max_per_address = (unsigned)o->max_per_address,
+                             .request_deadline_s = (unsigned)o->deadline_s,
+                             .sender_mempool_bytes = o->sender_mempool,
+                             .sender_rate_bytes = o->sender_rate,
+                             .min_free_disk = o->min_free_disk,
+                             .dir = o->dir};
+    raise_fd_limit(o->max_connections ? o->max_connections : 1000);
+    /* serving before the scheduler is open: while it loads canisters and resumes a paused
+     * message (seconds on a big chain) `status` answers "resuming" and other methods
+     * NODE_STARTING, instead of refused connections */
+    st = rpc_server_new(lg, NULL, &lock, &ro, &srv);
+    if (st == ST_OK)
+        st = rpc_server_start(srv);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally node: cannot listen on %s: %s%s\n", o->listen, status_name(st),
+                st == ST_BAD_ARGUMENT ? " (want IPv4 HOST:PORT; a non-loopback address needs "
+                                        "--public)" : " (port in use?)");
+        goto out_server;
+    }
+    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = debug_log};
+    st = scheduler_open(lg, &sopt, &s);
+    if (st != ST_OK) {
+        fail("scheduler", st);
+        goto out_server;
     }
     query_pool_options qo;
     query_pool_defaults(&qo);
@@ -445,28 +470,9 @@ static int serve(const node_opts *o)
         fail("query workers", st);
         goto out_server;
     }
-    rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
-                             .max_body = max_body, .threads = (unsigned)o->threads,
-                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
-                             .queries = queries,
-                             .max_response = (size_t)o->max_response,
-                             .max_connections = (unsigned)o->max_connections,
-                             .max_per_address = (unsigned)o->max_per_address,
-                             .request_deadline_s = (unsigned)o->deadline_s,
-                             .sender_mempool_bytes = o->sender_mempool,
-                             .sender_rate_bytes = o->sender_rate,
-                             .min_free_disk = o->min_free_disk,
-                             .dir = o->dir};
-    raise_fd_limit(o->max_connections ? o->max_connections : 1000);
-    st = rpc_server_new(lg, s, &lock, &ro, &srv);
-    if (st == ST_OK)
-        st = rpc_server_start(srv);
-    if (st != ST_OK) {
-        fprintf(stderr, "tally node: cannot listen on %s: %s%s\n", o->listen, status_name(st),
-                st == ST_BAD_ARGUMENT ? " (want IPv4 HOST:PORT; a non-loopback address needs "
-                                        "--public)" : " (port in use?)");
-        goto out_server;
-    }
+    rpc_server_attach(srv, s, queries);
+    /* node.url only now: clients that find it (tests, scripts) get a node that serves all;
+     * with a fixed --listen port clients reach the resuming node through node.json */
     write_url(o->dir, rpc_server_port(srv), o->listen);
     ledger_reader *rd = NULL;
     ledger_tip tip = {0};

@@ -73,12 +73,12 @@ static void on_progress(void *user, uint64_t height, uint64_t last)
 }
 
 /* The tip height of the node directory, to check --from and --to before replaying. */
-static status tip_height(const char *dir, uint64_t *height)
+static status tip_height(const char *dir, uint64_t *height, char *why, size_t cap)
 {
     ledger *lg = NULL;
     ledger_reader *rd = NULL;
     ledger_tip tip = {0};
-    status st = ledger_open(dir, NULL, &lg);
+    status st = ledger_open_detail(dir, NULL, &lg, why, cap);
     if (st == ST_OK)
         st = ledger_read_begin(lg, &rd);
     if (st == ST_OK)
@@ -138,9 +138,11 @@ int cmd_replay(int argc, char **argv)
     if (rc)
         return rc;
     uint64_t tip = 0;
-    status st = tip_height(dir, &tip);
+    char why[512] = "";
+    status st = tip_height(dir, &tip, why, sizeof why);
     if (st != ST_OK) {
-        fprintf(stderr, "tally replay: %s: %s: %s\n", dir, status_name(st), status_message(st));
+        fprintf(stderr, "tally replay: %s: %s\n", status_name(st),
+                why[0] ? why : status_message(st));
         return 1;
     }
     if (to > tip || (to && from > to) || (!to && from > tip && tip > 0)) {

@@ -1,6 +1,6 @@
 /* main.c - the `tally` command: dispatches subcommands. The only place (with the other cli/
  * files) that parses argv. Every subcommand has --help; errors go to stderr with the status
- * name and a non-zero exit (DESIGN.md "cli"). */
+ * name and a non-zero exit (docs/decisions.md "cli"). */
 #include "bench.h"
 #include "cli.h"
 
@@ -40,6 +40,7 @@ static const cli_command commands[] = {
     {"receipt", "show the receipt of a message", cmd_client},
     {"canisters", "list the canisters", cmd_client},
     {"canister", "show one canister (module hash, controllers, memory, status)", cmd_client},
+    {"cycles", "mint cycles to a canister, show balances and the chain's accounts", cmd_client},
     {"replay", "re-execute a node's blocks and verify every root", cmd_replay},
 };
 

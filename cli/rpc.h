@@ -133,6 +133,13 @@ typedef struct rpc_server_options {
  * ST_OK, ST_OUT_OF_MEMORY (memory, or the thread cannot start). */
 status rpc_server_new(ledger *lg, struct scheduler *s, void *lock /* pthread_mutex_t* */,
                       const rpc_server_options *opt, rpc_server **out);
+/* A server made with s == NULL (and no query pool) is "resuming": it answers `status` (with
+ * "state": "resuming") and refuses every other method with NODE_STARTING, so that clients of
+ * a node that is still loading its canisters or resuming a paused message get an answer
+ * instead of a refused connection. rpc_server_attach hands it the scheduler (and the query
+ * pool, may be NULL) once scheduler_open has returned; from then on it serves everything. */
+void rpc_server_attach(rpc_server *srv, struct scheduler *s, struct query_pool *queries);
+
 /* Handles one HTTP request body (a JSON-RPC request or batch) and returns the response text
  * (base_alloc'd, NUL-terminated; NULL when no response is due: notifications only). */
 char *rpc_server_handle(rpc_server *srv, const char *body, size_t len);

@@ -44,7 +44,7 @@ size_t rpc_json_size(const json_t *v)
 
 /* ---- senders ------------------------------------------------------------------------------- */
 
-enum { BUCKETS = 1024, BURST_SECONDS = 2 };
+enum { BUCKETS = 1024, BURST_SECONDS = 2, SWEEP_MIN = 4096 };
 
 typedef struct waiting {
     uint8_t id[LEDGER_HASH_SIZE];
@@ -65,6 +65,7 @@ struct rpc_senders {
     pthread_mutex_t mu;
     rpc_sender_limits lim;
     sender *bucket[BUCKETS];
+    size_t count, sweep_at; /* senders known; the count at which idle ones are forgotten */
 };
 
 rpc_senders *rpc_senders_new(const rpc_sender_limits *lim)
@@ -77,7 +78,33 @@ rpc_senders *rpc_senders_new(const rpc_sender_limits *lim)
         return NULL;
     }
     t->lim = *lim;
+    t->sweep_at = SWEEP_MIN;
     return t;
+}
+
+static void prune(sender *s, bool (*still_waiting)(void *, const uint8_t *), void *ctx);
+
+/* Forgets the senders with nothing waiting whose bucket has refilled: remembering them would
+ * change no answer, and a stream of fresh keys would otherwise grow the table for good. */
+static void sweep(rpc_senders *t, uint64_t now_ns,
+                  bool (*still_waiting)(void *, const uint8_t *), void *ctx)
+{
+    for (size_t i = 0; i < BUCKETS; i++) {
+        for (sender **p = &t->bucket[i]; *p;) {
+            sender *s = *p;
+            prune(s, still_waiting, ctx);
+            bool refilled = now_ns - s->refill_ns >= (uint64_t)BURST_SECONDS * 1000000000u;
+            if (s->n == 0 && (refilled || !t->lim.rate_bytes)) {
+                *p = s->next;
+                base_free(s->w);
+                base_free(s);
+                t->count--;
+            } else {
+                p = &s->next;
+            }
+        }
+    }
+    t->sweep_at = t->count * 2 > SWEEP_MIN ? t->count * 2 : SWEEP_MIN;
 }
 
 void rpc_senders_free(rpc_senders *t)
@@ -140,6 +167,10 @@ status rpc_senders_admit(rpc_senders *t, const uint8_t key[LEDGER_PUBLIC_KEY_SIZ
     pthread_mutex_lock(&t->mu);
     status st = ST_OK;
     sender **p = slot_of(t, key), *s = *p;
+    if (!s && t->count >= t->sweep_at) {
+        sweep(t, now_ns, still_waiting, ctx);
+        p = slot_of(t, key);
+    }
     if (!s) {
         s = base_calloc(1, sizeof *s);
         if (!s) {
@@ -148,6 +179,7 @@ status rpc_senders_admit(rpc_senders *t, const uint8_t key[LEDGER_PUBLIC_KEY_SIZ
         }
         memcpy(s->key, key, LEDGER_PUBLIC_KEY_SIZE);
         *p = s;
+        t->count++;
     }
     if (t->lim.rate_bytes) {
         refill(s, &t->lim, now_ns);
@@ -187,6 +219,14 @@ status rpc_senders_admit(rpc_senders *t, const uint8_t key[LEDGER_PUBLIC_KEY_SIZ
 out_unlock:
     pthread_mutex_unlock(&t->mu);
     return st;
+}
+
+size_t rpc_senders_count(rpc_senders *t)
+{
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->count;
+    pthread_mutex_unlock(&t->mu);
+    return n;
 }
 
 void rpc_senders_undo(rpc_senders *t, const uint8_t key[LEDGER_PUBLIC_KEY_SIZE],

@@ -40,6 +40,10 @@ status rpc_senders_admit(rpc_senders *t, const uint8_t sender[LEDGER_PUBLIC_KEY_
                          const uint8_t id[LEDGER_HASH_SIZE], uint64_t bytes, uint64_t now_ns,
                          bool (*still_waiting)(void *ctx, const uint8_t id[LEDGER_HASH_SIZE]),
                          void *ctx, char *why, size_t cap);
+/* How many senders the table remembers (senders with nothing waiting and a full bucket are
+ * forgotten when the table has doubled since the last sweep, at least 4096). */
+size_t rpc_senders_count(rpc_senders *t);
+
 /* Forgets a message counted by rpc_senders_admit that was not admitted after all. */
 void rpc_senders_undo(rpc_senders *t, const uint8_t sender[LEDGER_PUBLIC_KEY_SIZE],
                       const uint8_t id[LEDGER_HASH_SIZE]);

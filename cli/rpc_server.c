@@ -107,6 +107,7 @@ struct rpc_server {
     rpc_senders *senders;          /* per-sender mempool shares and rates */
     char dir[4096];                /* the node directory ("" unknown): free disk space */
     _Atomic uint64_t disk_warned;  /* monotonic s of the last low-disk warning */
+    atomic_bool ready;             /* the scheduler is attached (rpc_server_attach) */
 };
 
 /* The error of one call, before it becomes a JSON-RPC error object. */
@@ -581,7 +582,8 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
     if ((m->kind == LEDGER_MSG_INSTALL || m->kind == LEDGER_MSG_UPGRADE) &&
         !admit_install(srv, m, e))
         return false;
-    if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE)
+    if (m->kind != LEDGER_MSG_UPDATE && m->kind != LEDGER_MSG_UPGRADE &&
+        m->kind != LEDGER_MSG_MINT)
         return true;
     if (m->kind == LEDGER_MSG_UPDATE && m->canister_id == LEDGER_CANISTER_NONE)
         return true; /* the management canister aaaaa-aa: it answers for itself */
@@ -679,7 +681,9 @@ static json_t *submit_kind(rpc_server *srv, json_t *params, int want_kind, call_
     }
     if (want_kind >= 0 && m.kind != want_kind) {
         invalid(e, "the envelope is not an %s message",
-                want_kind == LEDGER_MSG_INSTALL ? "install" : "upgrade");
+                want_kind == LEDGER_MSG_INSTALL   ? "install"
+                : want_kind == LEDGER_MSG_UPGRADE ? "upgrade"
+                                                  : "mint");
         goto out_item;
     }
     if (!admit_target(srv, &m, e) || !admit_disk(srv, e) || !admit_sender(srv, &m, it, e))
@@ -722,6 +726,20 @@ static json_t *m_deploy(rpc_server *srv, json_t *params, call_error *e)
 static json_t *m_upgrade(rpc_server *srv, json_t *params, call_error *e)
 {
     return submit_kind(srv, params, LEDGER_MSG_UPGRADE, e);
+}
+
+static json_t *m_mint(rpc_server *srv, json_t *params, call_error *e)
+{
+    return submit_kind(srv, params, LEDGER_MSG_MINT, e);
+}
+
+/* A cycle amount as a JSON string of decimal digits (JSON numbers stop at 2^53 in many
+ * readers; balances reach 2^128). */
+static json_t *cycles_json(u128 v)
+{
+    char text[U128_TEXT_SIZE];
+    u128_format(v, text);
+    return json_string(text);
 }
 
 /* The Candid interface of a canister's module (its candid:service custom section), copied
@@ -955,8 +973,26 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
                        "message_instruction_limit", (json_int_t)g->message_instruction_limit,
                        "max_message_bytes", (json_int_t)g->max_message_bytes,
                        "schedule_version", (json_int_t)g->schedule_version);
+    span subnet;
+    scheduler_cycles cy;
+    if (result && (ledger_subnet_get(rd, &subnet) != ST_OK ||
+                   scheduler_subnet_cycles(subnet, &cy) != ST_OK ||
+                   json_object_set_new(result, "cycles",
+                                       json_pack("{s:o, s:o, s:o}", "minted",
+                                                 cycles_json(cy.minted), "burned",
+                                                 cycles_json(cy.burned), "fees",
+                                                 cycles_json(cy.fees))) != 0)) {
+        json_decref(result);
+        result = NULL;
+    }
     uint64_t commits, admitted;
     rpc_server_admit_stats(srv, &commits, &admitted);
+    if (result && json_object_set_new(result, "state",
+                                      json_string(atomic_load(&srv->ready) ? "serving"
+                                                                           : "resuming")) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
     json_t *extra = result && srv->opt.status_extra ? srv->opt.status_extra(srv->opt.forward_user)
                                                     : NULL;
     if (extra && json_object_set_new(result, "replication", extra) != 0) {
@@ -1013,7 +1049,7 @@ static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
     if (st == ST_OK)
         st = ledger_block_get(rd, h ? (uint64_t)json_integer_value(h) : tip.height, &b);
     /* its size before it is built: 67 bytes per message id, 400 for the rest */
-    size_t need = 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3);
+    size_t need = st == ST_OK ? 400 + (size_t)b.message_count * (2 * LEDGER_HASH_SIZE + 3) : 0;
     if (st != ST_OK)
         tally_error(e, st, "block");
     else if (need > e->budget)
@@ -1086,6 +1122,16 @@ static json_t *m_canister_info(rpc_server *srv, json_t *params, call_error *e)
                        (json_int_t)rec.heap_pages, "stable_pages", (json_int_t)rec.stable_pages);
     if (!result) {
         no_memory(e);
+        goto out_read;
+    }
+    u128 balance = 0;
+    uint64_t threshold = 0, timer = 0;
+    if (scheduler_aux_cycles(rec.aux, &balance, &threshold, &timer) != ST_OK ||
+        json_object_set_new(result, "cycles", cycles_json(balance)) != 0 ||
+        json_object_set_new(result, "freezing_threshold", json_integer((json_int_t)threshold)) ||
+        json_object_set_new(result, "global_timer", json_integer((json_int_t)timer))) {
+        json_decref(result);
+        result = tally_error(e, ST_CORRUPT_LEDGER, "canister record");
         goto out_read;
     }
     json_t *methods = methods_json(srv, cid, e);
@@ -1165,6 +1211,7 @@ static const struct {
     {"submit", m_submit},   {"deploy", m_deploy},         {"upgrade", m_upgrade},
     {"receipt", m_receipt}, {"query", m_query},           {"status", m_status},
     {"block", m_block},     {"canister_info", m_canister_info}, {"canisters", m_canisters},
+    {"mint", m_mint},
 };
 
 static json_t *error_response(json_t *id, const call_error *e)
@@ -1209,7 +1256,10 @@ static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group,
     for (size_t i = 0; i < BASE_ARRAY_LEN(methods); i++)
         if (!strcmp(methods[i].name, json_string_value(method)))
             fn = methods[i].fn;
-    if (!fn) {
+    if (fn && fn != m_status && !atomic_load_explicit(&srv->ready, memory_order_acquire)) {
+        tally_error(&e, ST_NODE_STARTING, "");
+        snprintf(e.message, sizeof e.message, "%s", status_message(ST_NODE_STARTING));
+    } else if (!fn) {
         e.code = RPC_METHOD_NOT_FOUND;
         snprintf(e.message, sizeof e.message, "method not found: %s", json_string_value(method));
     } else if (params && !json_is_object(params)) {
@@ -1539,6 +1589,7 @@ status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
         return ST_OUT_OF_MEMORY;
     srv->lg = lg;
     srv->s = s;
+    atomic_init(&srv->ready, s != NULL);
     srv->lock = lock;
     srv->opt = *opt;
     snprintf(srv->listen, sizeof srv->listen, "%s", opt->listen);
@@ -1618,6 +1669,13 @@ status rpc_server_start(rpc_server *srv)
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     return srv->daemon ? ST_OK : ST_IO_ERROR;
+}
+
+void rpc_server_attach(rpc_server *srv, struct scheduler *s, struct query_pool *queries)
+{
+    srv->s = s;
+    srv->opt.queries = queries;
+    atomic_store_explicit(&srv->ready, true, memory_order_release); /* after both */
 }
 
 uint16_t rpc_server_port(const rpc_server *srv)

@@ -241,7 +241,7 @@ static uint32_t opnd(comp *c, uint32_t i)
 static uint32_t pop(comp *c)
 {
     if (c->vh == 0) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return 0;
     }
     c->vh--;
@@ -616,7 +616,7 @@ static void emit_moves(comp *c, const ctrl *t, uint32_t arity)
 static void br_to(comp *c, uint32_t depth, const cond *k)
 {
     if (depth >= c->ch) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return;
     }
     ctrl *t = &c->cs[c->ch - 1 - depth];
@@ -675,7 +675,7 @@ static void br_table(comp *c, uint32_t n, const uint32_t *depths)
     }
     for (uint32_t k = 0; k <= n && c->st == ST_OK; k++) {
         if (depths[k] >= c->ch) {
-            c->st = ST_BUG_INVARIANT;
+            c->st = BUG();
             return;
         }
         ctrl *t = &c->cs[c->ch - 1 - depths[k]];
@@ -714,22 +714,20 @@ static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
 }
 
 /* Block type (spec 5.3.2): empty, one value type, or a type index. */
-static status block_type(comp *c, reader *r, uint32_t *np, uint32_t *nr)
+/* The arity of a block type as engine_insn_read gives it (type 0x40, a valtype, or 0 with a
+ * type index in `a`). */
+static status block_arity(comp *c, const engine_insn *in, uint32_t *np, uint32_t *nr)
 {
-    int64_t bt;
-    status st = reader_s33(r, &bt);
-    if (st != ST_OK)
-        return st;
-    if (bt == -64) {
+    if (in->type == 0x40) {
         *np = *nr = 0;
-    } else if (bt < 0) {
+    } else if (in->type) {
         *np = 0;
         *nr = 1;
     } else {
-        if ((uint64_t)bt >= c->m->ntypes)
-            return ST_BUG_INVARIANT;
-        *np = c->m->types[bt].nparams;
-        *nr = c->m->types[bt].nresults;
+        if (in->a >= c->m->ntypes)
+            return BUG();
+        *np = c->m->types[in->a].nparams;
+        *nr = c->m->types[in->a].nresults;
     }
     return ST_OK;
 }
@@ -821,28 +819,30 @@ static void set_local(comp *c, uint32_t x, bool tee)
 /* ---- instructions -------------------------------------------------------------------------- */
 
 
+/* An instruction's immediates as the compiler uses them: engine_insn's fields (a, b: the
+ * decoder's meaning, engine.h; memarg alignment in a, offset in b), block arity, and br_table's
+ * label count n with the labels, default last, in c->targets. */
 typedef struct imm {
     uint32_t a, b, n;
     uint64_t v;
     uint32_t np, nr;
 } imm;
 
-/* Reads the immediates of op (engine.h, enum imm_kind). br_table depths go to c->targets. */
-static status read_imm(comp *c, reader *r, opcode op, imm *im)
+/* Reads one instruction with the decoder's reader (engine_insn_read) into *op and *im. */
+static status read_insn(comp *c, reader *r, opcode *op, imm *im)
 {
-    status st = ST_OK;
-    uint8_t byte;
-    uint32_t u;
-    switch (engine_opcodes[op].imm) {
-    case IMM_NONE: break;
-    case IMM_BLOCKTYPE: st = block_type(c, r, &im->np, &im->nr); break;
-    case IMM_LABEL: case IMM_FUNC: case IMM_LOCAL: case IMM_GLOBAL: case IMM_TABLE:
-    case IMM_DATA: case IMM_ELEM:
-        st = reader_u32(r, &im->a);
-        break;
-    case IMM_BR_TABLE:
-        st = reader_u32(r, &im->n);
-        if (st == ST_OK && im->n + 1u > c->ntargets_cap) {
+    engine_insn in;
+    memset(&in, 0, sizeof in);
+    status st = engine_insn_read(r, &in, NULL);
+    if (st != ST_OK)
+        return st;
+    *op = in.op;
+    *im = (imm){.a = in.a, .b = in.b, .v = in.value};
+    switch (engine_opcodes[in.op].imm) {
+    case IMM_BLOCKTYPE: return block_arity(c, &in, &im->np, &im->nr);
+    case IMM_BR_TABLE: {
+        im->n = in.a;
+        if (im->n + 1u > c->ntargets_cap) {
             if (im->n >= (1u << 24))
                 return ST_LIMIT_EXCEEDED;
             uint32_t *nt = base_realloc(c->targets, (im->n + 1u) * sizeof *nt);
@@ -851,54 +851,14 @@ static status read_imm(comp *c, reader *r, opcode op, imm *im)
             c->targets = nt;
             c->ntargets_cap = im->n + 1u;
         }
-        for (uint32_t i = 0; i <= im->n && st == ST_OK; i++)
-            st = reader_u32(r, &c->targets[i]);
-        break;
-    case IMM_CALL_INDIRECT: case IMM_ELEM_TABLE: case IMM_TABLE_TABLE:
-        st = reader_u32(r, &im->a);
-        if (st == ST_OK)
-            st = reader_u32(r, &im->b);
-        break;
-    case IMM_MEM8: case IMM_MEM16: case IMM_MEM32: case IMM_MEM64:
-        st = reader_u32(r, &im->b);
-        if (st == ST_OK)
-            st = reader_u32(r, &im->a);
-        break;
-    case IMM_MEMIDX: case IMM_REFTYPE: st = reader_u8(r, &byte); break;
-    case IMM_I32: {
-        int32_t v;
-        st = reader_s32(r, &v);
-        im->v = (uint32_t)v;
-        break;
+        reader tr = reader_of(in.targets);
+        for (uint32_t i = 0; i < im->n && st == ST_OK; i++)
+            st = reader_u32(&tr, &c->targets[i]);
+        c->targets[im->n] = in.b;
+        return st;
     }
-    case IMM_I64: {
-        int64_t v;
-        st = reader_s64(r, &v);
-        im->v = (uint64_t)v;
-        break;
+    default: return ST_OK;
     }
-    case IMM_F32:
-        st = reader_fixed32(r, &u);
-        im->v = u;
-        break;
-    case IMM_F64: st = reader_fixed64(r, &im->v); break;
-    case IMM_SELECT_T:
-        st = reader_u32(r, &u);
-        for (uint32_t i = 0; i < u && st == ST_OK; i++)
-            st = reader_u8(r, &byte);
-        break;
-    case IMM_DATA_MEM:
-        st = reader_u32(r, &im->a);
-        if (st == ST_OK)
-            st = reader_u8(r, &byte);
-        break;
-    case IMM_MEM_MEM:
-        st = reader_u8(r, &byte);
-        if (st == ST_OK)
-            st = reader_u8(r, &byte);
-        break;
-    }
-    return st;
 }
 
 enum { K_NONE, K_UN, K_BIN, K_LOAD, K_STORE };
@@ -1003,13 +963,13 @@ static void fuse_calls(comp *c, const vm_code_func *funcs)
 static void emit_call(comp *c, uint32_t fidx, bool indirect, uint32_t type, uint32_t table)
 {
     if (!indirect && fidx >= c->m->nfuncs) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return;
     }
     uint32_t i = indirect ? pop(c) : 0;
     const functype *ft = indirect ? &c->m->types[type] : engine_func_type(c->m, fidx);
     if (c->vh < ft->nparams) {
-        c->st = ST_BUG_INVARIANT;
+        c->st = BUG();
         return;
     }
     for (uint32_t k = c->vh - ft->nparams; k < c->vh; k++)
@@ -1134,7 +1094,7 @@ static void emit_misc(comp *c, opcode op, const imm *im)
         put_n(c, VM_SELECT, v, 4);
         mark_last(c, pc);
         break;
-    default: c->st = ST_BUG_INVARIANT; break;
+    default: c->st = BUG(); break;
     }
 }
 
@@ -1167,31 +1127,16 @@ static bool global_add(comp *c, uint32_t g)
 /* Compiles one instruction; *done at the function's final end. */
 static status compile_insn(comp *c, reader *r, bool *done)
 {
-    uint8_t b;
-    status st = reader_u8(r, &b);
-    if (st != ST_OK)
-        return st;
     opcode op;
-    if (b == 0xFC) {
-        uint32_t sub;
-        st = reader_u32(r, &sub);
-        if (st != ST_OK)
-            return st;
-        op = engine_opcode_from_fc(sub);
-    } else {
-        op = engine_opcode_from_byte(b);
-    }
-    if (op == OP_INVALID)
-        return ST_BUG_INVARIANT;
-    imm im = {0};
-    st = read_imm(c, r, op, &im);
+    imm im;
+    status st = read_insn(c, r, &op, &im);
     if (st != ST_OK)
         return st;
     if (c->cs[c->ch - 1].unreachable)
         return skip_insn(c, op, done);
     op_shape sh = shapes[op];
     if (sh.kind != K_NONE) {
-        emit_numeric(c, sh, im.a);
+        emit_numeric(c, sh, im.b); /* loads and stores: the memarg offset */
         return ST_OK;
     }
     switch (op) {
@@ -1288,7 +1233,7 @@ static status compile_body(comp *c, const func *fn, vm_code_func *out)
     bool done = false;
     while (!done && st == ST_OK && c->st == ST_OK) {
         if (reader_left(&r) == 0)
-            return ST_BUG_INVARIANT;
+            return BUG();
         st = compile_insn(c, &r, &done);
     }
     if (st == ST_OK)

@@ -182,7 +182,7 @@ static status imm_read(reader *r, imm_kind imm, engine_insn *out, const char **f
             return st;
         return zero_byte(r);
     }
-    return ST_BUG_INVARIANT;
+    return BUG();
 }
 
 status engine_insn_read(reader *r, engine_insn *out, const char **feature)

@@ -1,9 +1,9 @@
 /* engine.h - tally's WebAssembly engine: the instruction table, module decoding and validation
- * (this part), and compilation, instances and the VM (engine issue).
+ * (this part), and compilation, instances and the VM (compile.c, instance.c, vm.c).
  *
- * The engine knows nothing of canisters, ledgers or metering policy (DESIGN.md). A decoded module
- * is an immutable, self-contained value: it owns a copy of the binary and every span in it points
- * into that copy, valid until engine_module_free(). */
+ * The engine knows nothing of canisters, ledgers or metering policy (docs/decisions.md). A decoded
+ * module is an immutable, self-contained value: it owns a copy of the binary and every span in it
+ * points into that copy, valid until engine_module_free(). */
 #ifndef TALLY_ENGINE_H
 #define TALLY_ENGINE_H
 
@@ -335,7 +335,7 @@ typedef struct engine_insn {
  * on failure r->pos is unspecified and *feature (if not NULL) names an unsupported feature. */
 status engine_insn_read(reader *r, engine_insn *out, const char **feature);
 
-/* ---- compilation, instances and the VM (engine issue 4) ---------------------------------
+/* ---- compilation, instances and the VM -------------------------------------------------
  *
  * A validated module is compiled once (engine_code_compile) into tally's internal code; the
  * compiled module is immutable and shared by every instance made from it. An instance owns its
@@ -492,7 +492,7 @@ void *engine_instance_host(const engine_instance *inst);
 /* Deepest call depth reached by the last run (tests, benchmarks). */
 uint32_t engine_instance_max_depth(const engine_instance *inst);
 
-/* ---- embedder support (embed.c): rollback of a call's effects (host-api, issue 6) -------- */
+/* ---- embedder support (embed.c): rollback of a call's effects (host-api) -------- */
 
 /* Number of globals of inst (imports first, as in the module's index space) and global
  * `index` (NULL if out of range), exported or not: an embedder that undoes a trapped call

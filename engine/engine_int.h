@@ -23,6 +23,7 @@
  *   VM_BIN:   (d, a, b)   d = a op b
  *   VM_LOAD:  (d, a, off) d = load(a + off)
  *   VM_STORE: (a, v, off) store(a + off, v) */
+/* clang-format off */
 #define VM_UN_OPS(X)                                                                              \
     X(I32_EQZ) X(I64_EQZ) X(I32_CLZ) X(I32_CTZ) X(I32_POPCNT) X(I64_CLZ) X(I64_CTZ) X(I64_POPCNT)  \
     X(F32_ABS) X(F32_NEG) X(F32_CEIL) X(F32_FLOOR) X(F32_TRUNC) X(F32_NEAREST) X(F32_SQRT)         \
@@ -145,6 +146,7 @@
     X(BR_I32_LE_S) X(BR_I32_LE_U) X(BR_I32_GE_S) X(BR_I32_GE_U)                                   \
     X(BR_I32_EQ_I) X(BR_I32_NE_I) X(BR_I32_LT_S_I) X(BR_I32_LT_U_I) X(BR_I32_GT_S_I)              \
     X(BR_I32_GT_U_I) X(BR_I32_LE_S_I) X(BR_I32_LE_U_I) X(BR_I32_GE_S_I) X(BR_I32_GE_U_I)
+/* clang-format on */
 
 typedef enum vm_op {
 #define VM_X(n) VM_##n,

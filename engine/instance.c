@@ -203,7 +203,7 @@ static status eval_const(const engine_instance *inst, span expr, uint64_t *out)
         uint32_t f;
         st = reader_u32(&r, &f);
         if (st == ST_OK && f >= inst->m->nfuncs)
-            return ST_BUG_INVARIANT;
+            return BUG();
         *out = (uint64_t)(uintptr_t)inst->funcs[f];
         break;
     }
@@ -211,13 +211,13 @@ static status eval_const(const engine_instance *inst, span expr, uint64_t *out)
         uint32_t g;
         st = reader_u32(&r, &g);
         if (st == ST_OK && g >= inst->m->nglobals)
-            return ST_BUG_INVARIANT;
+            return BUG();
         *out = inst->globals[g]->value;
         break;
     }
-    default: return ST_BUG_INVARIANT;
+    default: return BUG();
     }
-    return st == ST_OK ? ST_OK : ST_BUG_INVARIANT;
+    return st == ST_OK ? ST_OK : BUG();
 }
 
 /* ---- instantiation steps -------------------------------------------------------------------- */
@@ -287,7 +287,7 @@ static status eval_elems(engine_instance *inst)
         for (uint32_t k = 0; k < es->count; k++) {
             if (es->funcs) {
                 if (es->funcs[k] >= m->nfuncs)
-                    return ST_BUG_INVARIANT;
+                    return BUG();
                 inst->elem_vals[i][k] = (uint64_t)(uintptr_t)inst->funcs[es->funcs[k]];
             } else {
                 status st = eval_const(inst, es->exprs[k], &inst->elem_vals[i][k]);

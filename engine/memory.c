@@ -100,7 +100,7 @@ void vm_memory_fini(engine_memory *mem)
 status vm_memory_shrink(engine_memory *mem, uint32_t pages)
 {
     if (pages > mem->pages)
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (pages == mem->pages)
         return ST_OK;
     uint64_t newlen = (uint64_t)pages * VM_PAGE, newmarks = marks_of(newlen);

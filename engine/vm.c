@@ -15,10 +15,10 @@
  * global before anything else can look at it (a host call, a switch to another instance, leaving
  * the loop), CTR_LOAD reads it again afterwards (a host function may charge or set it).
  *
- * Determinism (DESIGN.md): NaN results of the F_CANON instructions are canonicalized; abs, neg,
- * copysign, reinterpret, loads and stores move bits; min/max/nearest are written out with
- * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call
- * whose result can differ between C libraries (ceil/floor/trunc/sqrt are exact by IEEE). */
+ * Determinism (docs/decisions.md): NaN results of the F_CANON instructions are canonicalized; abs,
+ * neg, copysign, reinterpret, loads and stores move bits; min/max/nearest are written out with
+ * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call whose
+ * result can differ between C libraries (ceil/floor/trunc/sqrt are exact by IEEE). */
 #include "engine_int.h"
 
 #include <math.h>
@@ -512,7 +512,7 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 
 #ifndef TALLY_DISPATCH_SWITCH
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic" /* computed goto (STYLE.md: allowed in the VM) */
+#pragma GCC diagnostic ignored "-Wpedantic" /* computed goto (docs/style.md: allowed in the VM) */
 #endif
 
 status vm_exec_run(engine_instance *entry, bool *paused)
@@ -546,6 +546,8 @@ status vm_exec_run(engine_instance *entry, bool *paused)
     *paused = false;
     LOAD_MEM();
     CTR_LOAD();
+    /* the dispatch loop is laid out by hand, one handler per line or block */
+    /* clang-format off */
 #ifdef TALLY_DISPATCH_SWITCH
 dispatch:
     switch ((vm_op)*pc) {
@@ -1151,6 +1153,7 @@ do_return:
     default: TRAP(ST_BUG_INVARIANT);
     }
 #endif
+    /* clang-format on */
 
 trap:
     ex->state = VM_IDLE;
@@ -1171,7 +1174,7 @@ status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t
 {
     vm_exec *ex = &inst->ex;
     if (ex->state == VM_READY || ex->state == VM_PAUSED)
-        return ST_BUG_INVARIANT;
+        return BUG();
     ex->entry = f;
     ex->pause_requested = false;
     ex->max_depth = 0;
@@ -1208,7 +1211,7 @@ status engine_instance_run(engine_instance *inst, bool *paused)
     vm_exec *ex = &inst->ex;
     *paused = false;
     if (ex->state != VM_READY && ex->state != VM_PAUSED)
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (ex->pending != ST_OK) {
         ex->state = VM_IDLE;
         return ex->pending;

@@ -7,8 +7,8 @@
  * A message builds at most one call at a time (x->pending); call_perform moves it to
  * x->calls. Nothing leaves the canister here: the calls are handed to the scheduler in the
  * message's host_result when it commits, and dropped (their cycles given back) when it traps.
- * The cycles attached to calls come out of x->cycles_left (the balance the scheduler passed in
- * host_msg.balance); accepted cycles out of x->available. */
+ * The cycles attached to calls come out of the liquid balance (cycles.c's exec_cycles_take);
+ * accepted cycles out of x->available. */
 #include "host_int.h"
 
 #include <string.h>
@@ -26,7 +26,6 @@ void exec_calls_begin(exec *x)
 {
     x->replied_before = x->msg.replied;
     x->building = false;
-    x->cycles_left = x->msg.balance;
     x->available = x->msg.cycles_available;
     x->cycles_accepted = 0;
 }
@@ -36,7 +35,7 @@ static void discard_pending(exec *x)
 {
     if (!x->building)
         return;
-    x->cycles_left += x->pending.cycles;
+    exec_cycles_give(x, x->pending.cycles);
     host_call_out_fini(&x->pending);
     x->building = false;
 }
@@ -45,7 +44,7 @@ void exec_calls_drop(exec *x)
 {
     discard_pending(x);
     for (uint32_t i = 0; i < x->ncalls; i++) {
-        x->cycles_left += x->calls[i].cycles;
+        exec_cycles_give(x, x->calls[i].cycles);
         host_call_out_fini(&x->calls[i]);
     }
     base_free(x->calls);
@@ -172,11 +171,10 @@ static status cycles_add(exec *x, const char *fn, u128 amount)
     status st = need_pending(x, fn);
     if (st != ST_OK)
         return st;
-    if (amount > x->cycles_left)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: %llu cycles asked, %llu left in the "
-                         "balance (low 64 bits)", fn, (unsigned long long)amount,
-                         (unsigned long long)x->cycles_left);
-    x->cycles_left -= amount;
+    if (exec_cycles_take(x, amount) != ST_OK)
+        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: %llu cycles asked, %llu liquid in "
+                         "the balance (low 64 bits)", fn, (unsigned long long)amount,
+                         (unsigned long long)exec_cycles_liquid(x));
     x->pending.cycles += amount;
     return ST_OK;
 }

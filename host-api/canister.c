@@ -1,6 +1,6 @@
 /* canister.c - a canister's life (host_canister): install, transactional messages (update,
  * query, tasks, inspect), sliced execution, atomic upgrade, and the results of messages
- * (IC-REFERENCE.md section 3 "Transactional entry points", section 4 for slicing).
+ * (the IC spec section 3 "Transactional entry points", section 4 for slicing).
  *
  * Every message keeps its changes only when it succeeds: heap (state.c's shadow), mutable
  * globals (saved at the start of the message), stable memory (state.c's undo log) and system
@@ -119,7 +119,7 @@ static status live_bind(live *lv, const host_code *code)
         return ST_OUT_OF_MEMORY;
     for (uint32_t i = 0; i < code->nmethods; i++)
         if (!(lv->methods[i] = export_func(inst, code->methods[i].export)))
-            return ST_BUG_INVARIANT;
+            return BUG();
     for (int i = 0; i < ENTRY_COUNT; i++)
         lv->entries[i] = export_func(inst, code->entries[i]);
     for (uint32_t i = 0; i < lv->nglobals; i++) {
@@ -159,7 +159,7 @@ static status live_open(host_canister *c, const host_code *code, live *lv)
         st = ST_CORRUPT_LEDGER;
     if (st != ST_OK) {
         engine_instance_free(inst);
-        return st == ST_INCOMPATIBLE_IMPORT ? ST_BUG_INVARIANT : st;
+        return st == ST_INCOMPATIBLE_IMPORT ? BUG() : st;
     }
     lv->inst = inst;
     st = live_bind(lv, code);
@@ -183,7 +183,7 @@ static status live_open_deferred(host_canister *c, const host_code *code, live *
     if (st != ST_OK) {
         engine_instance_free(inst);
         *start = NULL;
-        return st == ST_INCOMPATIBLE_IMPORT ? ST_BUG_INVARIANT : st;
+        return st == ST_INCOMPATIBLE_IMPORT ? BUG() : st;
     }
     lv->inst = inst;
     st = live_bind(lv, code);
@@ -283,6 +283,7 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
     x->accepted = false;
     x->timer_set = false;
     x->cert_set = false;
+    exec_cycles_begin(x);
     x->detail_len = 0;
     x->detail[0] = '\0';
     exec_calls_drop(x);
@@ -293,7 +294,8 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
 /* System state the message changed: applied only when it commits. */
 static void apply_system(host_canister *c)
 {
-    const exec *x = &c->x;
+    exec *x = &c->x;
+    exec_cycles_commit(x);
     if (x->timer_set)
         c->timer = x->timer;
     if (x->cert_set) {
@@ -418,6 +420,7 @@ static status life_finish(host_canister *c, host_result *res)
     c->version++;
     res->instructions = c->x.used_before;
     res->committed = true;
+    exec_cycles_report(&c->x, res);
     life_end(c);
     return ST_OK;
 }
@@ -578,7 +581,7 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
         return f;
     }
     }
-    c->pending = ST_BUG_INVARIANT;
+    c->pending = BUG();
     return NULL;
 }
 
@@ -660,6 +663,8 @@ static status call_finish(host_canister *c, status st, host_result *res)
         return r;
     }
     res->committed = !x->readonly;
+    if (res->committed)
+        exec_cycles_report(x, res);
     res->cycles_accepted = x->cycles_accepted;
     for (uint32_t i = 0; i < x->ncalls; i++)
         res->cycles_sent += x->calls[i].cycles;
@@ -684,7 +689,7 @@ status host_canister_call_run(host_canister *c, host_result *res, bool *paused)
     host_result_init(res);
     *paused = false;
     if (!c->busy)
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (c->life)
         return life_run(c, res, paused);
     if (!c->call_live) { /* nothing ran: no code, no such method, or nothing to do */

@@ -1,5 +1,5 @@
 /* code.c - deploy-time processing of canister code (host_code): the IC's module rules
- * (IC-REFERENCE.md section 6.2, the ones that matter to a single node), instrumentation,
+ * (the IC spec section 6.2, the ones that matter to a single node), instrumentation,
  * compilation, and the resolution of every import, once, to a row of the static ic0 table.
  * Not the handlers (ic0.c) nor the canister lifecycle (canister.c). */
 #include "host_int.h"
@@ -222,7 +222,7 @@ static status bind_imports(host_code *code)
         } else {
             int r = ic0_row_find(im->name);
             if (r < 0)
-                return ST_BUG_INVARIANT; /* checked on the original module */
+                return BUG(); /* checked on the original module */
             st = engine_host_func_new(t, ic0_call, (void *)&host_ic0_rows[r], &code->funcs[i]);
         }
         if (st != ST_OK)
@@ -242,7 +242,7 @@ static status find_counter(host_code *code)
             code->counter_global = m->exports[i].index;
             return ST_OK;
         }
-    return ST_BUG_INVARIANT;
+    return BUG();
 }
 
 /* The bytes the canister memory limit counts for a fresh instance: memory and tables at their
@@ -383,4 +383,10 @@ int host_code_method_find(const host_code *code, span name)
             lo = mid + 1;
     }
     return -1;
+}
+
+unsigned host_code_tasks(const host_code *code)
+{
+    return (code->entries[ENTRY_HEARTBEAT].len ? HOST_TASK_HEARTBEAT : 0u) |
+           (code->entries[ENTRY_GLOBAL_TIMER].len ? HOST_TASK_GLOBAL_TIMER : 0u);
 }

@@ -2,7 +2,7 @@
  * processing of canister code (host_code), the ic0 handlers (a static table built from ic0.def),
  * and a canister's live state with its lifecycle and transactional messages (host_canister).
  *
- * Facts followed: ../shared/IC-REFERENCE.md section 3 (semantics), 1.4 (host-call charges),
+ * Facts followed: the IC spec section 3 (semantics), 1.4 (host-call charges),
  * 4 (deterministic time slicing), 6.2 (module rules). Where tally departs, docs/canisters.md
  * says so. Everything here is a pure function of (state, message): no wall clock, no addresses,
  * no hash-table order.
@@ -66,7 +66,7 @@ typedef struct host_code host_code;
 
 enum { HOST_METHOD_UPDATE = 1, HOST_METHOD_QUERY = 2 };
 
-/* Processes a module's original bytes once (DESIGN.md "deploy"):
+/* Processes a module's original bytes once (docs/decisions.md "deploy"):
  *   decode + validate (cfg->engine); the IC's module rules: function imports only from "ic0",
  *   each a row of ic0.def with exactly its signature and SUPPORTED; no memory/table/global
  *   imports; exports `canister_update <name>` / `canister_query <name>` (unique <name>, at most
@@ -95,6 +95,10 @@ span host_code_instrumented(const host_code *code);
  * (after the `canister_update ` / `canister_query ` prefix) and kind (HOST_METHOD_*). */
 uint32_t host_code_method_count(const host_code *code);
 span host_code_method(const host_code *code, uint32_t i, int *kind);
+/* The system tasks the code exports: a mask of HOST_TASK_* (canister_heartbeat,
+ * canister_global_timer). */
+enum { HOST_TASK_HEARTBEAT = 1, HOST_TASK_GLOBAL_TIMER = 2 };
+unsigned host_code_tasks(const host_code *code);
 /* The ic0.def row index import `i` of the ORIGINAL module resolved to (tests, bench); -1 if i
  * is out of range. */
 int host_code_import_row(const host_code *code, uint32_t i);
@@ -162,7 +166,10 @@ typedef struct host_msg {
                                    returns 2 (SYS_TRANSIENT), as when a queue is full */
     u128 cycles_available;      /* cycles the request carries (ic0.msg_cycles_available*) */
     u128 cycles_refunded;       /* REPLY/REJECT: cycles the callee gave back */
-    u128 balance;               /* what ic0.call_cycles_add* may take from the canister */
+    /* Cycles (docs/canisters.md "Cycles"); all 0 for a chain without fees. */
+    u128 cycles_prepaid;        /* held back for the message's execution fee, as the IC's
+                                   prepayment: the balance the canister sees excludes it */
+    u128 cycles_frozen;         /* the freezing reserve: the liquid balance excludes it */
 } host_msg;
 
 /* An inter-canister call a message performed (ic0.call_perform), handed to the scheduler in
@@ -186,7 +193,7 @@ typedef enum host_response {
     HOST_RESPONSE_REJECT,   /* bytes = reject message, reject_code set */
 } host_response;
 
-/* IC reject codes, numbered as the IC interface specification's "Reject codes" section. */
+/* IC reject codes, numbered as the IC spec's "Reject codes" section. */
 enum {
     HOST_REJECT_SYS_FATAL = 1,
     HOST_REJECT_SYS_TRANSIENT = 2,
@@ -213,6 +220,7 @@ typedef struct host_result {
     uint32_t ncalls;
     u128 cycles_accepted; /* ic0.msg_cycles_accept*: moved from the request to the canister */
     u128 cycles_sent;     /* the cycles of every call in `calls`: taken from the balance */
+    u128 cycles_burned;   /* committed: burned by ic0.cycles_burn128 (already taken) */
 } host_result;
 /* A trap: st is the TRAP status, kind REJECT, reject_code 5, bytes "IC05xx-style" text:
  * "<status name>: <message>[: <detail>]" (ic0.trap: the canister's text). An update that returns
@@ -291,6 +299,22 @@ status host_canister_call_begin(host_canister *c, host_call_kind kind, const hos
 status host_canister_call_run(host_canister *c, host_result *res, bool *paused);
 void host_canister_call_abort(host_canister *c);
 bool host_canister_busy(const host_canister *c);
+
+/* ---- cycles --------------------------------------------------------------------------------
+ * The committed balance (u128, 0 for a new canister). While a message runs it sees this
+ * balance with its own changes (accepted, burned, attached to calls; host-api/cycles.c). When
+ * it commits, what it burned leaves the balance (res->cycles_burned); the cycles it accepted
+ * (res->cycles_accepted) and attached to calls (res->cycles_sent) are the caller's to move
+ * with _credit and _debit, as are fees. While a message is paused its balance should not
+ * change (a restarted node re-runs its slices); at its commit what it burned is cut so that
+ * the balance never goes below 0. */
+u128 host_canister_cycles(const host_canister *c);
+/* Sets the committed balance (restore from the ledger). */
+void host_canister_cycles_set(host_canister *c, u128 v);
+/* Adds amount: ST_OK, or ST_CYCLES_OVERFLOW (the balance would pass 2^128-1; unchanged). */
+status host_canister_cycles_credit(host_canister *c, u128 amount);
+/* Takes amount: ST_OK, or ST_CANISTER_OUT_OF_CYCLES (the balance is less; unchanged). */
+status host_canister_cycles_debit(host_canister *c, u128 amount);
 
 /* ---- state, for the ledger and tests ---------------------------------------------------------- */
 

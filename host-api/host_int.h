@@ -133,6 +133,8 @@ struct exec {
     bool cert_set;
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
+    u128 cycles_out;         /* burned, or attached to calls (cycles.c) */
+    u128 cycles_burned;      /* the part of cycles_out that was burned */
     size_t detail_len;
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
     /* inter-canister calls (call.c) */
@@ -141,7 +143,6 @@ struct exec {
     host_call_out pending;   /* that call */
     host_call_out *calls;    /* calls performed by this message, in order */
     uint32_t ncalls, calls_cap;
-    u128 cycles_left;        /* msg.balance less the cycles attached so far */
     u128 available;          /* cycles of the request not accepted yet */
     u128 cycles_accepted;    /* cycles accepted by this message */
     uint64_t cb_arg[1];      /* a callback's argument: its env */
@@ -185,6 +186,31 @@ void exec_calls_drop(exec *x);
 /* Frees a host_call_out's buffers. */
 void host_call_out_fini(host_call_out *o);
 
+/* ---- cycles (cycles.c): the internal API for cycles moving within a message ---------------
+ * A message's balance changes are kept in the exec and applied when it commits; a trap drops
+ * them. */
+void exec_cycles_begin(exec *x);
+/* What ic0.canister_cycle_balance128 gives: committed + accepted - burned - attached to calls
+ * - prepaid (>= 0). */
+u128 exec_cycles_balance(const exec *x);
+/* The balance less the freezing reserve (ic0.canister_liquid_cycle_balance128). */
+u128 exec_cycles_liquid(const exec *x);
+/* Takes `amount` out of the balance the message sees (cycles attached to a call; the
+ * scheduler debits them when it routes the call): ST_OK, or ST_CANISTER_OUT_OF_CYCLES when it
+ * exceeds the liquid balance (nothing taken). _give gives back what a dropped call took. */
+status exec_cycles_take(exec *x, u128 amount);
+void exec_cycles_give(exec *x, u128 amount);
+/* At commit: what the message burned leaves the committed balance (never below 0); the
+ * accepted and attached cycles are the scheduler's to move (host_result, route.c). */
+void exec_cycles_commit(exec *x);
+/* Fills res->cycles_burned from a committed message. */
+void exec_cycles_report(const exec *x, host_result *res);
+/* The ic0 handlers of cycles.c (ic0.def rows). */
+status h_canister_cycle_balance(exec *x, uint64_t *slots);
+status h_canister_cycle_balance128(exec *x, uint64_t *slots);
+status h_canister_liquid_cycle_balance128(exec *x, uint64_t *slots);
+status h_cycles_burn128(exec *x, uint64_t *slots);
+
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 
 typedef struct stable_mem {
@@ -219,6 +245,7 @@ struct host_canister {
                                 points here): the memory limit minus what the canister has */
     uint64_t version;
     uint64_t timer;
+    u128 cycles;             /* the committed cycle balance (cycles.c) */
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
     bool busy;               /* a sliced message is paused */

@@ -1,5 +1,5 @@
 /* ic0.c - the ic0 System API handlers and their static table, expanded from ic0.def
- * (IC-REFERENCE.md section 3 for the semantics, 1.4 for the charges).
+ * (the IC spec section 3 for the semantics, 1.4 for the charges).
  *
  * Every ic0 import of every canister is bound (once, at deploy: code.c) to ONE host function,
  * ic0_call, whose `user` pointer is the import's const row. ic0_call charges the row's cost to

@@ -1,6 +1,6 @@
 /* instrument.c - the metering pass: the Internet Computer's basic-block instruction counting
  * (ic rs/embedders/src/wasm_utils/instrumentation.rs, functions `injections` and
- * `inject_metering`; facts in ../shared/IC-REFERENCE.md section 1.2) re-implemented as a
+ * `inject_metering`; facts in the IC spec section 1.2) re-implemented as a
  * binary-to-binary rewrite of a validated module. See instrument.h for what is injected.
  *
  * Departures from the IC, on purpose: our counter and import have tally's names
@@ -537,7 +537,7 @@ static status emit_sections(ctx *c, buf *out)
         uint32_t size;
         span content;
         if (reader_u8(&r, &id) || reader_u32(&r, &size) || reader_bytes(&r, size, &content)) {
-            st = ST_BUG_INVARIANT; /* the decoder accepted this module */
+            st = BUG(); /* the decoder accepted this module */
             break;
         }
         if (id == SEC_CUSTOM) {

@@ -2,7 +2,7 @@
  * the Wasm binary writer it is built on.
  *
  * instrument_module() turns a validated module into a new, valid binary module that counts its
- * own instructions (DESIGN.md "instrument"; ../shared/IC-REFERENCE.md section 1):
+ * own instructions (docs/decisions.md "instrument"; the IC spec section 1):
  *   - imports `__tally` `out_of_instructions` : [] -> [] as function 0 (every other function
  *     index shifts by one: calls, ref.func, exports, elements, start, global inits, names);
  *   - adds a mutable i64 global, the counter, exported as `__tally_counter`; the embedder sets it

@@ -76,7 +76,7 @@ status writer_import(buf *b, const import *im)
     case EXT_GLOBAL:
         st = buf_u8(b, im->u.global.type);
         return st == ST_OK ? buf_u8(b, im->u.global.mut ? 1 : 0) : st;
-    default: return ST_BUG_INVARIANT;
+    default: return BUG();
     }
 }
 

@@ -42,7 +42,7 @@ void sink_bytes(sink *s, span v)
 {
     if (v.len > UINT32_MAX) {
         if (s->st == ST_OK)
-            s->st = ST_BUG_INVARIANT; /* callers bound every length far below */
+            s->st = BUG(); /* callers bound every length far below */
         return;
     }
     sink_u32(s, (uint32_t)v.len);
@@ -200,7 +200,7 @@ status check_canister(const ledger_canister *c)
 
 status check_message_fields(const ledger_message *m)
 {
-    if (m->kind > LEDGER_MSG_UPGRADE || m->method.len > LEDGER_METHOD_MAX ||
+    if (m->kind > LEDGER_MSG_MINT || m->method.len > LEDGER_METHOD_MAX ||
         !span_is_utf8(m->method) || m->arg.len > UINT32_MAX)
         return ST_MALFORMED_MESSAGE;
     return ST_OK;

@@ -155,6 +155,7 @@ typedef enum ledger_message_kind {
     LEDGER_MSG_QUERY = 1,
     LEDGER_MSG_INSTALL = 2, /* canister_id LEDGER_CANISTER_NONE: create a new canister */
     LEDGER_MSG_UPGRADE = 3,
+    LEDGER_MSG_MINT = 4,    /* admin only: arg = u128 LE amount minted to canister_id */
 } ledger_message_kind;
 
 /* A message: the signed content of an envelope. Spans are borrowed (see each function). */
@@ -213,6 +214,12 @@ typedef struct ledger_verify_report {
  * ST_NO_GENESIS, ST_LMDB_ERROR, ST_OUT_OF_MEMORY. */
 status ledger_verify_chain(ledger *lg, ledger_verify_report *report);
 
+/* As ledger_open; on failure `why` (caller's, cap bytes; may be NULL) names the directory and
+ * what failed with the system's reason ("DIR: env open: Permission denied (ledger/...)"), so
+ * that a FAULT is not only "LMDB storage error". */
+status ledger_open_detail(const char *dir, const ledger_options *opt, ledger **out, char *why,
+                          size_t cap);
+
 /* Closes the handle. No reader or round of it may be open. NULL is allowed. */
 void ledger_close(ledger *lg);
 
@@ -254,6 +261,11 @@ status ledger_block_get(ledger_reader *rd, uint64_t height, ledger_block *out);
 /* The record of canister `id`; out->aux is borrowed from the snapshot.
  * Returns ST_OK, ST_UNKNOWN_CANISTER, ST_LMDB_ERROR, ST_CORRUPT_LEDGER. */
 status ledger_canister_get(ledger_reader *rd, uint64_t id, ledger_canister *out);
+
+/* The subnet record: opaque state of upper layers that belongs to no canister (the chain's
+ * cycle totals), borrowed from the snapshot; empty if none was ever staged. Returns ST_OK,
+ * ST_LMDB_ERROR. */
+status ledger_subnet_get(ledger_reader *rd, span *out);
 
 /* Copies page `page_no` of a canister memory into out (LEDGER_PAGE_SIZE bytes, caller's);
  * a page never written (or written as zeros) reads as zeros. The page number is not checked
@@ -397,6 +409,11 @@ status ledger_round_page_put(ledger_round *r, uint64_t id, ledger_mem mem, uint3
  * pages staged after this call, and discarding those staged before it. Costs O(stored pages)
  * at commit. Returns ST_OK, ST_OUT_OF_MEMORY. */
 status ledger_round_memory_clear(ledger_round *r, uint64_t id, ledger_mem mem);
+
+/* Stages the subnet record (see ledger_subnet_get; <= LEDGER_AUX_MAX bytes, copied; the last
+ * one staged wins). It is hashed into the state root when not empty (docs/formats.md).
+ * Returns ST_OK, ST_BAD_CANISTER_RECORD (too long), ST_OUT_OF_MEMORY. */
+status ledger_round_subnet_put(ledger_round *r, span bytes);
 
 /* Stages the receipt of message msg_id (rc->height is ignored: commit sets it). A message
  * that already has a receipt in the ledger makes commit fail with ST_MESSAGE_REPLAY; within a

@@ -197,4 +197,9 @@ status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t heigh
 /* The message id of an envelope's content (all but the last 64 bytes). */
 void message_id(span content, uint8_t id[LEDGER_HASH_SIZE]);
 
+/* round.c: the state root of a canister tree root, the id counter and the subnet record
+ * (docs/formats.md "State root"); commit and the open-time check (verify.c) share it. */
+void state_root_hash(const uint8_t tree_root[LEDGER_HASH_SIZE], uint64_t next_id, span subnet,
+                     uint8_t out[LEDGER_HASH_SIZE]);
+
 #endif

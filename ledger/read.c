@@ -78,6 +78,18 @@ status ledger_canister_get(ledger_reader *rd, uint64_t id, ledger_canister *out)
     return ST_OK;
 }
 
+status ledger_subnet_get(ledger_reader *rd, span *out)
+{
+    MDB_val v;
+    status st = store_get(rd->lg, rd->txn, DB_META, "subnet", 6, &v);
+    *out = span_of(NULL, 0);
+    if (st == ST_NOT_FOUND)
+        return ST_OK;
+    if (st == ST_OK)
+        *out = span_of(v.mv_data, v.mv_size);
+    return st;
+}
+
 status ledger_page_get(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32_t page_no,
                        uint8_t *out)
 {

@@ -63,6 +63,9 @@ struct ledger_round {
     uint64_t height, parent_time, next_id, created, seq;
     uint8_t parent_hash[LEDGER_HASH_SIZE];
     vec pages, clears, recs, codes, receipts, msgs, drops;
+    bool subnet_staged;
+    uint8_t *subnet; /* the staged subnet record (subnet_len bytes) */
+    size_t subnet_len;
 };
 
 static status vec_push(vec *v, size_t size, const void *item)
@@ -217,6 +220,20 @@ status ledger_round_memory_clear(ledger_round *r, uint64_t id, ledger_mem mem)
     return st;
 }
 
+status ledger_round_subnet_put(ledger_round *r, span bytes)
+{
+    if (bytes.len > LEDGER_AUX_MAX)
+        return ST_BAD_CANISTER_RECORD;
+    uint8_t *copy = dup_bytes(bytes.ptr, bytes.len);
+    if (!copy)
+        return ST_OUT_OF_MEMORY;
+    base_free(r->subnet);
+    r->subnet = copy;
+    r->subnet_len = bytes.len;
+    r->subnet_staged = true;
+    return ST_OK;
+}
+
 status ledger_round_receipt_put(ledger_round *r, const uint8_t msg_id[LEDGER_HASH_SIZE],
                                 const ledger_receipt *rc)
 {
@@ -282,6 +299,7 @@ static void round_free(ledger_round *r)
     st_msg *m = r->msgs.ptr;
     for (size_t i = 0; i < r->msgs.len; i++)
         base_free(m[i].env);
+    base_free(r->subnet);
     vec *all[] = {&r->pages, &r->clears, &r->recs, &r->codes, &r->receipts, &r->msgs, &r->drops};
     for (size_t i = 0; i < BASE_ARRAY_LEN(all); i++)
         base_free(all[i]->ptr);
@@ -600,10 +618,41 @@ static status final_record(ledger *lg, MDB_txn *txn, const ledger_round *r, uint
         }
     }
     if (created) /* canister_create always stages a record */
-        return ST_BUG_INVARIANT;
+        return BUG();
     if (dec_canister(span_of(v.mv_data, v.mv_size), out, ST_CORRUPT_LEDGER) != ST_OK)
         return STORE_CORRUPT(lg, "canister record");
     return ST_OK;
+}
+
+void state_root_hash(const uint8_t tree_root[LEDGER_HASH_SIZE], uint64_t next_id, span subnet,
+                     uint8_t out[LEDGER_HASH_SIZE])
+{
+    crypto_generichash_state h;
+    sink s = {NULL, &h, ST_OK};
+    hash_begin(&h, TAG_STATE);
+    sink_put(&s, tree_root, LEDGER_HASH_SIZE);
+    sink_u64(&s, next_id);
+    if (subnet.len) { /* an empty subnet record leaves the root as before it existed */
+        sink_u32(&s, (uint32_t)subnet.len);
+        sink_put(&s, subnet.ptr, subnet.len);
+    }
+    hash_end(&h, out);
+}
+
+/* Stores the staged subnet record, or reads the stored one (*out: valid in txn). */
+static status write_subnet(ledger *lg, MDB_txn *txn, const ledger_round *r, span *out)
+{
+    if (r->subnet_staged)
+        return store_put(lg, txn, DB_META, "subnet", 6, r->subnet, r->subnet_len, 0);
+    MDB_val v;
+    status st = store_get(lg, txn, DB_META, "subnet", 6, &v);
+    if (st == ST_NOT_FOUND) {
+        *out = span_of(NULL, 0);
+        return ST_OK;
+    }
+    if (st == ST_OK)
+        *out = span_of(v.mv_data, v.mv_size);
+    return st;
 }
 
 /* Rewrites the record of every touched canister with its memories' roots, then updates the
@@ -648,13 +697,11 @@ static status write_canisters(ledger *lg, MDB_txn *txn, const ledger_round *r,
     uint8_t root[LEDGER_HASH_SIZE];
     if (st == ST_OK)
         st = tree_update(lg, txn, TREE_CANISTERS, 0, leaves, n, root);
+    span subnet = span_of(r->subnet, r->subnet_len);
+    if (st == ST_OK)
+        st = write_subnet(lg, txn, r, &subnet);
     if (st == ST_OK) {
-        crypto_generichash_state h;
-        sink s = {NULL, &h, ST_OK};
-        hash_begin(&h, TAG_STATE);
-        sink_put(&s, root, LEDGER_HASH_SIZE);
-        sink_u64(&s, r->next_id + r->created);
-        hash_end(&h, state_root);
+        state_root_hash(root, r->next_id + r->created, subnet, state_root);
         uint8_t next[8];
         le64_store(next, r->next_id + r->created);
         st = store_put(lg, txn, DB_META, "next_canister_id", 16, next, 8, 0);

@@ -300,12 +300,23 @@ static status open_env(ledger *lg, const char *dir, const ledger_options *opt)
 
 status ledger_open(const char *dir, const ledger_options *opt, ledger **out)
 {
+    return ledger_open_detail(dir, opt, out, NULL, 0);
+}
+
+status ledger_open_detail(const char *dir, const ledger_options *opt, ledger **out, char *why,
+                          size_t cap)
+{
+    char scratch[256];
+    if (!why || !cap)
+        why = scratch, cap = sizeof scratch;
+    why[0] = '\0';
     if (sodium_init() < 0)
         return ST_IO_ERROR;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, cap, "%s: %s", dir, strerror(errno));
         return ST_IO_ERROR;
-    char why[256];
-    status fst = ledger_file_check(dir, why, sizeof why);
+    }
+    status fst = ledger_file_check(dir, why, cap);
     if (fst != ST_OK)
         return fst;
     ledger *lg = base_calloc(1, sizeof *lg);
@@ -320,6 +331,7 @@ status ledger_open(const char *dir, const ledger_options *opt, ledger **out)
     if (st == ST_OK)
         st = load_genesis(lg);
     if (st != ST_OK) {
+        snprintf(why, cap, "%s: %s", dir, lg->detail[0] ? lg->detail : status_message(st));
         ledger_close(lg);
         return st;
     }

@@ -135,12 +135,14 @@ static status stored_state_root(ledger *lg, MDB_txn *txn, uint8_t out[LEDGER_HAS
         return STORE_CORRUPT(lg, "canister counter");
     if (st != ST_OK)
         return st;
-    crypto_generichash_state h;
-    sink s = {NULL, &h, ST_OK};
-    hash_begin(&h, TAG_STATE);
-    sink_put(&s, root, LEDGER_HASH_SIZE);
-    sink_u64(&s, le64_load(c.mv_data));
-    hash_end(&h, out);
+    uint64_t next_id = le64_load(c.mv_data);
+    span subnet = span_of(NULL, 0);
+    st = store_get(lg, txn, DB_META, "subnet", 6, &c);
+    if (st == ST_OK)
+        subnet = span_of(c.mv_data, c.mv_size);
+    else if (st != ST_NOT_FOUND)
+        return st;
+    state_root_hash(root, next_id, subnet, out);
     return ST_OK;
 }
 

@@ -284,8 +284,8 @@ static status reply_status(mcall *m, const sched_canister *t)
                         st = put_principal(m, span_of(p, n));
                     }
                 } else {
-                    /* accepted but not kept: the cycles work owns the freezing threshold */
-                    st = cand_leb(&m->out, !strcmp(oset[j], "freezing_threshold") ? 2592000 : 0);
+                    st = cand_leb(&m->out, !strcmp(oset[j], "freezing_threshold")
+                                               ? t->freezing_threshold : 0);
                 }
             }
         } else if (!strcmp(f, "module_hash")) {
@@ -346,7 +346,9 @@ static status create_canister(mcall *m)
     }
     s->next_canister_id++;
     c->touched = true;
+    c->storage_paid_ns = rc->time_ns;
     sched_cycles_credit(c, m->cycles); /* the caller pays: the attached cycles go along */
+    sched_cycles_charge(s, c, s->genesis.fee_canister_creation); /* out of what came along */
     m->origin.available = 0;
     return reply_canister_id(m, id);
 }
@@ -536,6 +538,9 @@ static status delete_canister(mcall *m)
         st = ledger_round_memory_clear(rc->r, t->id, LEDGER_MEM_STABLE);
     if (st != ST_OK)
         return st;
+    /* a deleted canister's cycles are gone, as on the IC: burned in the accounts */
+    rc->s->cycles.burned += host_canister_cycles(t->hc);
+    rc->s->cycles_dirty = true;
     host_canister_free(t->hc);
     t->hc = fresh;
     host_canister_set_status(fresh, HOST_STATUS_STOPPED);

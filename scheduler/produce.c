@@ -160,7 +160,8 @@ static status pick_next(void *user, const round_ctx *rc, span *env)
     return ST_NOT_FOUND;
 }
 
-status scheduler_has_work(scheduler *s, bool *out)
+/* Whether a message waits: paused, or in the mempool. */
+static status messages_waiting(scheduler *s, bool *out)
 {
     *out = route_has_work(s);
     if (*out)
@@ -181,7 +182,15 @@ status scheduler_has_work(scheduler *s, bool *out)
     if (st == ST_NOT_FOUND)
         return ST_OK;
     *out = st == ST_OK;
-    return st; /* a read fault is reported, never taken for "no work" (issue 11) */
+    return st; /* a read fault is reported, never taken for "no work" */
+}
+
+status scheduler_has_work(scheduler *s, bool *out)
+{
+    status st = messages_waiting(s, out);
+    if (st == ST_OK && !*out)
+        *out = sched_tasks_pending(s);
+    return st;
 }
 
 status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *info)
@@ -190,18 +199,20 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
     status st = s->broken ? sched_reload(s) : ST_OK;
     if (st != ST_OK)
         return st;
-    ledger_reader *rd = NULL; /* ledger_read_begin leaves it unset on failure (issue 11) */
+    ledger_reader *rd = NULL; /* ledger_read_begin leaves it unset on failure */
     st = ledger_read_begin(s->lg, &rd);
     if (st == ST_OK)
         st = ledger_tip_get(rd, &info->tip);
     ledger_read_end(rd);
     bool work = false;
     if (st == ST_OK)
-        st = scheduler_has_work(s, &work);
-    if (st != ST_OK || !work)
+        st = messages_waiting(s, &work);
+    if (st != ST_OK)
         return st;
     if (time_ns < info->tip.timestamp_ns)
         time_ns = info->tip.timestamp_ns;
+    if (!work && !sched_tasks_due(s, time_ns))
+        return ST_OK;
     pick pk = {0};
     /* A window of a few rounds' worth of messages keeps picking linear and fair enough. */
     uint32_t per_round = s->genesis.max_messages_per_round;

@@ -64,11 +64,25 @@ static status install_create(round_ctx *rc, sched_canister *c)
     uint64_t assigned = 0;
     status st = ledger_round_canister_create(rc->r, &rec, &assigned);
     if (st == ST_OK && assigned != c->id)
-        st = ST_BUG_INVARIANT;
+        st = BUG();
     if (st == ST_OK) {
         rc->s->next_canister_id++;
         c->touched = true;
     }
+    return st;
+}
+
+/* The cycles of an install that leaves its canister: the admin's canister gets the provisional
+ * cycles, pays its creation and the install's execution, deploy charge included
+ * (docs/canisters.md "Cycles"). Storage is charged from the install's time (the block that
+ * began it), so a sliced install leaves the same state as a whole one. */
+static status install_cycles(round_ctx *rc, sched_canister *c, const host_result *res)
+{
+    scheduler *s = rc->s;
+    c->storage_paid_ns = c->paused.time_ns;
+    status st = sched_cycles_mint(s, c, s->genesis.provisional_cycles);
+    sched_cycles_charge(s, c, s->genesis.fee_canister_creation);
+    sched_cycles_settle(s, c, res, c->paused.cost + res->instructions);
     return st;
 }
 
@@ -82,18 +96,26 @@ static status lifecycle_end(round_ctx *rc, sched_canister *c, const host_result 
     paused_msg *p = &c->paused;
     code_entry *code = p->code;
     p->code = NULL;
+    bool upgrade = p->kind == LEDGER_MSG_UPGRADE;
+    bool created = !upgrade && c->id < s->next_canister_id; /* made when the install paused */
+    status st = ST_OK;
+    if (upgrade)
+        sched_cycles_settle(s, c, res, p->cost + res->instructions);
+    else if (created || res->st == ST_OK)
+        st = install_cycles(rc, c, res);
     if (res->st != ST_OK) {
         sched_code_release(s, code);
-        return put_result(rc, p->id, res, p->cost);
+        return st == ST_OK ? put_result(rc, p->id, res, p->cost) : st;
     }
-    if (p->kind == LEDGER_MSG_UPGRADE) {
+    if (upgrade) {
         sched_code_release(s, c->code);
         c->code = code;
         c->heap_cleared = true;
         return put_result(rc, p->id, res, p->cost);
     }
     c->code = code;
-    status st = c->id >= s->next_canister_id ? install_create(rc, c) : ST_OK;
+    if (st == ST_OK && !created)
+        st = install_create(rc, c);
     uint8_t idbytes[8];
     le64_store(idbytes, c->id);
     return st == ST_OK ? put_receipt(rc, p->id, ST_OK, p->cost + res->instructions,
@@ -121,8 +143,10 @@ static status run_slice(round_ctx *rc, sched_canister *c)
         st = install_create(rc, c); /* its record holds the paused install (restarts) */
     else if (!paused && p->kind != LEDGER_MSG_UPDATE)
         st = lifecycle_end(rc, c, &res);
-    else if (!paused)
+    else if (!paused) {
+        sched_cycles_settle(rc->s, c, &res, res.instructions);
         st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
+    }
     if (!paused)
         paused_clear(p);
     host_result_fini(&res);
@@ -153,7 +177,7 @@ typedef struct life_args {
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns, u128 balance, const life_args *la)
+                            uint64_t time_ns, const life_args *la)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -174,14 +198,19 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .time = time_ns,
                          .instruction_limit = s->genesis.message_instruction_limit,
                          .slice_limit = s->genesis.slice_instructions,
-                         .call_room = route_call_room(c),
-                         .balance = balance};
+                         .cycles_prepaid =
+                             sched_fee_execution(s, s->genesis.message_instruction_limit),
+                         .cycles_frozen = sched_freeze_reserve(s, c),
+                         .call_room = route_call_room(c)};
     p->time_ns = time_ns;
     p->kind = LEDGER_MSG_UPDATE;
     if (la) {
         p->kind = (uint8_t)m->kind;
         p->hmsg.arg = rebase(la->init, envelope, p->envelope.ptr);
         p->hmsg.instruction_limit = s->genesis.install_instructions - la->cost;
+        /* nothing prepaid: an install or upgrade pays its execution when it ends */
+        p->hmsg.cycles_prepaid = 0;
+        p->hmsg.cycles_frozen = 0;
         p->cost = la->cost;
         st = m->kind == LEDGER_MSG_INSTALL
                  ? host_canister_install_begin(c->hc, la->code->code, &p->hmsg)
@@ -215,23 +244,31 @@ status round_resume_paused(round_ctx *rc)
 static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
                           span envelope)
 {
+    scheduler *s = rc->s;
     if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
         call_ctx origin = {.origin = ORIGIN_INGRESS, .principal_len = PRINCIPAL_MAX};
         memcpy(origin.msg_id, id, LEDGER_HASH_SIZE);
         sched_principal_of_key(m->sender, origin.principal);
         return mgmt_call(rc, &origin, 0, m->sender, m->method, m->arg, 0);
     }
-    sched_canister *c = sched_canister_find(rc->s, m->canister_id);
+    sched_canister *c = sched_canister_find(s, m->canister_id);
     if (!sched_canister_live(c))
         return refuse(rc, id, ST_UNKNOWN_CANISTER);
     if (c->route.status != LEDGER_CANISTER_RUNNING)
         return refuse(rc, id, ST_CANISTER_STOPPED);
-    status st = c->paused.active ? ST_CANISTER_BUSY : ST_OK;
-    if (st == ST_OK) {
-        c->route.paused_balance = sched_cycles_balance(c);
-        st = message_begin(rc->s, c, envelope, m, id, rc->time_ns, c->route.paused_balance,
-                           NULL);
-    }
+    if (c->paused.active)
+        return refuse(rc, id, ST_CANISTER_BUSY);
+    /* Ingress induction (docs/canisters.md "Cycles"): the canister pays the ingress fee if it
+     * can keep its freezing reserve and the prepayment of the message's execution. */
+    sched_cycles_storage(s, c, rc->time_ns);
+    u128 ingress = sched_fee_ingress(s, envelope.len);
+    u128 need = u128_add_sat(u128_add_sat(sched_freeze_reserve(s, c), ingress),
+                        sched_fee_execution(s, s->genesis.message_instruction_limit));
+    char text[200];
+    if (!sched_cycles_enough(s, c, need, text, sizeof text))
+        return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
+    sched_cycles_charge(s, c, ingress);
+    status st = message_begin(s, c, envelope, m, id, rc->time_ns, NULL);
     if (st == ST_CANISTER_BUSY)
         return refuse(rc, id, st);
     if (st != ST_OK)
@@ -267,6 +304,7 @@ static status life_code(scheduler *s, const ledger_message *m, life_args *la, sp
                         engine_error *err)
 {
     la->code = NULL;
+    la->cost = 0;
     if (!split_install_arg(m->arg, module, &la->init))
         return ST_BAD_INSTALL_ARG;
     la->cost = deploy_cost(module->len, s->genesis.deploy_per_byte);
@@ -282,15 +320,15 @@ status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint6
     ledger_message m;
     uint8_t id[LEDGER_HASH_SIZE];
     status st = ledger_message_parse(envelope, &m, id);
-    /* a restored message begins with the balance it began with (kept in the aux) */
-    u128 balance = c->route.paused_balance;
+    /* a paused canister's balance does not change until its message ends (scheduler/cycles.c,
+     * route.c), so a restored message sees the balance it began with */
     if (st != ST_OK || m.kind == LEDGER_MSG_UPDATE)
-        return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns, balance, NULL);
+        return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns, NULL);
     life_args la;
     span module;
     st = life_code(s, &m, &la, &module, NULL);
     if (st == ST_OK)
-        st = message_begin(s, c, envelope, &m, id, time_ns, balance, &la);
+        st = message_begin(s, c, envelope, &m, id, time_ns, &la);
     if (st != ST_OK)
         sched_code_release(s, la.code);
     return st;
@@ -349,10 +387,8 @@ static status exec_install(round_ctx *rc, const ledger_message *m,
         return st;
     }
     st = sched_canister_set_controllers(c, &m->sender, 1);
-    if (st == ST_OK) {
-        c->route.paused_balance = sched_cycles_balance(c);
-        st = message_begin(s, c, envelope, m, id, rc->time_ns, c->route.paused_balance, &la);
-    }
+    if (st == ST_OK)
+        st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
     if (st != ST_OK)
         sched_code_release(s, la.code);
     else
@@ -383,17 +419,51 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m,
         return refuse(rc, id, ST_NOT_AUTHORIZED);
     if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
+    /* An upgrade runs only if the canister keeps its freezing reserve after paying the whole
+     * install budget (docs/canisters.md "Cycles"); its execution is settled when it ends
+     * (lifecycle_end), the deploy charge alone if the code is refused. */
+    sched_cycles_storage(s, c, rc->time_ns);
+    char text[200];
+    u128 need = u128_add_sat(sched_freeze_reserve(s, c),
+                             sched_fee_execution(s, s->genesis.install_instructions));
+    if (!sched_cycles_enough(s, c, need, text, sizeof text))
+        return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
     life_args la;
     status st = prepare_code(rc, m, id, &la);
-    if (st != ST_OK || !la.code)
+    if (st != ST_OK || !la.code) {
+        if (st == ST_OK && la.cost) /* the deploy charge was spent */
+            sched_cycles_settle(s, c, NULL, la.cost);
         return st;
-    c->route.paused_balance = sched_cycles_balance(c);
-    st = message_begin(s, c, envelope, m, id, rc->time_ns, c->route.paused_balance, &la);
+    }
+    st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
     if (st != ST_OK) {
         sched_code_release(s, la.code);
         return st;
     }
     return run_slice(rc, c);
+}
+
+/* Mints cycles into a canister: the admin's, on a local chain (docs/canisters.md "Cycles").
+ * The receipt's reply is the new balance (16 bytes, little-endian). */
+static status exec_mint(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    scheduler *s = rc->s;
+    if (memcmp(m->sender, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0)
+        return refuse(rc, id, ST_NOT_AUTHORIZED);
+    if (m->arg.len != 16)
+        return refuse(rc, id, ST_BAD_ARGUMENT);
+    sched_canister *c = sched_canister_find(s, m->canister_id);
+    if (!c)
+        return refuse(rc, id, ST_UNKNOWN_CANISTER);
+    if (c->paused.active) /* a paused message sees the balance it began with */
+        return refuse(rc, id, ST_CANISTER_BUSY);
+    sched_cycles_storage(s, c, rc->time_ns);
+    status st = sched_cycles_mint(s, c, le128_load(m->arg.ptr));
+    if (st != ST_OK)
+        return refuse(rc, id, st);
+    uint8_t balance[16];
+    le128_store(balance, host_canister_cycles(c->hc));
+    return put_receipt(rc, id, ST_OK, 0, span_of(balance, sizeof balance));
 }
 
 status round_execute(round_ctx *rc, span envelope)
@@ -415,6 +485,7 @@ status round_execute(round_ctx *rc, span envelope)
     case LEDGER_MSG_UPDATE: return exec_update(rc, &m, id, envelope);
     case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id, envelope);
     case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id, envelope);
+    case LEDGER_MSG_MINT: return exec_mint(rc, &m, id);
     default: return refuse(rc, id, ST_BAD_MESSAGE_KIND);
     }
 }
@@ -470,7 +541,7 @@ static status stage_record(round_ctx *rc, sched_canister *c, const host_saved *s
         memcpy(rec.code_hash, c->code->hash, LEDGER_HASH_SIZE);
     memcpy(rec.controllers, c->controllers, sizeof rec.controllers);
     if (sv->certified_data.len > LEDGER_CERTIFIED_DATA_MAX)
-        return ST_BUG_INVARIANT;
+        return BUG();
     rec.certified_data_len = (uint32_t)sv->certified_data.len;
     if (sv->certified_data.len)
         memcpy(rec.certified_data, sv->certified_data.ptr, sv->certified_data.len);
@@ -563,6 +634,8 @@ status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc)
         return st;
     *rc = (round_ctx){.s = s, .r = r, .height = ledger_round_height(r), .time_ns = time_ns};
     st = round_resume_paused(rc);
+    if (st == ST_OK)
+        st = round_run_tasks(rc);
     if (st != ST_OK)
         round_fail(rc);
     return st;
@@ -573,6 +646,8 @@ status round_seal(round_ctx *rc)
     status st = route_run(rc); /* the queued requests and responses (route.c) */
     if (st == ST_OK)
         st = round_stage_canisters(rc);
+    if (st == ST_OK)
+        st = sched_cycles_stage(rc->s, rc->r);
     if (st == ST_OK)
         round_journal(rc->s, rc->height);
     return st;
@@ -595,10 +670,12 @@ status round_finish(round_ctx *rc, scheduler_round_info *info)
         return st;
     }
     round_settle(s);
+    s->cycles_dirty = false;
     s->last_time_ns = rc->time_ns;
     info->produced = true;
     info->messages = rc->included;
     info->completed = rc->completed;
+    info->tasks = rc->tasks;
     info->instructions = rc->used;
     info->paused = false;
     for (uint32_t i = 0; i < s->ncanisters; i++)

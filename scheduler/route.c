@@ -28,17 +28,22 @@ enum { ROUTE_STEPS_MAX = 20000, ROUTE_VERSION = 1 };
 
 u128 sched_cycles_balance(const sched_canister *c)
 {
-    return c->route.cycles;
+    return host_canister_cycles(c->hc);
 }
 
+/* Cycles that come from elsewhere (accepted from a request, refunded): a balance cannot
+ * overflow, every cycle was minted under the 2^128-1 total (scheduler/cycles.c). */
 void sched_cycles_credit(sched_canister *c, u128 n)
 {
-    c->route.cycles += n;
+    host_canister_cycles_set(c->hc, host_canister_cycles(c->hc) + n);
 }
 
+/* Cycles attached to a call: the message took them from its liquid balance (host-api/cycles.c)
+ * and nothing was charged since, so the balance holds them. */
 void sched_cycles_debit(sched_canister *c, u128 n)
 {
-    c->route.cycles = n > c->route.cycles ? 0 : c->route.cycles - n;
+    u128 b = host_canister_cycles(c->hc);
+    host_canister_cycles_set(c->hc, n > b ? 0 : b - n);
 }
 
 /* ---- state ---------------------------------------------------------------------------------- */
@@ -293,6 +298,11 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
                                  .cleanup_env = o->cleanup_env, .has_cleanup = o->has_cleanup};
     c->touched = true;
     sched_cycles_debit(c, o->cycles);
+    /* the IC's transmission fee for the request: per call and per byte sent */
+    const ledger_genesis *g = &rc->s->genesis;
+    sched_cycles_charge(rc->s, c, u128_add_sat(g->fee_xnet_call,
+                                               u128_mul_sat(o->method.len + o->arg.len,
+                                                            g->fee_xnet_byte_transmission)));
     if (o->callee_len == 0) { /* the management canister answers at once (or when stopped) */
         call_ctx origin = {.origin = ORIGIN_CANISTER, .caller = c->id, .caller_cb = cb_id,
                            .available = o->cycles};
@@ -367,19 +377,24 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
     size_t n = caller.len < PRINCIPAL_MAX ? caller.len : PRINCIPAL_MAX;
     memcpy(init.principal, caller.ptr, n);
     init.principal_len = (uint8_t)n;
-    c->route.paused_balance = 0;
     status st = incoming_done(rc, c, &init, res);
     return st == ST_OK ? route_check_stopped(rc, c) : st;
 }
 
 /* ---- running queued messages ------------------------------------------------------------------ */
 
-static host_msg base_msg(const round_ctx *rc, const sched_canister *c)
+/* A queued message's host message; the canister pays for it like for ingress: storage up to
+ * now first, then (sched_cycles_settle, after it ran) the execution of what it used, with the
+ * prepayment held back from the balance it sees (docs/canisters.md "Cycles"). */
+static host_msg base_msg(const round_ctx *rc, sched_canister *c)
 {
+    scheduler *s = rc->s;
+    sched_cycles_storage(s, c, rc->time_ns);
     return (host_msg){.time = rc->time_ns,
-                      .instruction_limit = rc->s->genesis.message_instruction_limit,
+                      .instruction_limit = s->genesis.message_instruction_limit,
                       .call_room = route_call_room(c),
-                      .balance = sched_cycles_balance(c)};
+                      .cycles_prepaid = sched_fee_execution(s, s->genesis.message_instruction_limit),
+                      .cycles_frozen = sched_freeze_reserve(s, c)};
 }
 
 static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
@@ -403,6 +418,7 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
     status st = host_canister_call(c->hc, HOST_CALL_UPDATE, &hm, &res);
     if (st == ST_OK) {
         rc->used += res.instructions;
+        sched_cycles_settle(rc->s, c, &res, res.instructions);
         c->touched = true;
         call_ctx init = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
                          .principal_len = (uint8_t)plen, .available = m->cycles};
@@ -442,6 +458,7 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
         return st;
     }
     rc->used += res.instructions;
+    sched_cycles_settle(rc->s, c, &res, res.instructions);
     uint64_t used = res.instructions;
     bool trapped = status_class_of(res.st) == SC_TRAP;
     if (trapped && cb.has_cleanup) {
@@ -455,6 +472,7 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
         if (st == ST_OK) {
             rc->used += cres.instructions;
             used += cres.instructions;
+            sched_cycles_settle(rc->s, c, &cres, cres.instructions);
         }
         host_result_fini(&cres);
     }

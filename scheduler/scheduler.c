@@ -18,6 +18,18 @@ status scheduler_genesis_check(const ledger_genesis *g)
     return ST_OK;
 }
 
+void scheduler_fees_zero(ledger_genesis *g)
+{
+    g->fee_update_message_execution = 0;
+    g->fee_ten_update_instructions_execution = 0;
+    g->fee_ingress_message_reception = 0;
+    g->fee_ingress_byte_reception = 0;
+    g->fee_xnet_call = 0;
+    g->fee_xnet_byte_transmission = 0;
+    g->fee_canister_creation = 0;
+    g->fee_gib_storage_per_second = 0;
+}
+
 status scheduler_install_arg(span module, span init_arg, buf *out)
 {
     if (module.len > UINT32_MAX)
@@ -134,7 +146,7 @@ sched_canister *sched_canister_find(scheduler *s, uint64_t id)
 status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 {
     if (s->ncanisters && s->canisters[s->ncanisters - 1]->id >= id)
-        return ST_BUG_INVARIANT; /* ids only grow */
+        return BUG(); /* ids only grow */
     if (s->ncanisters == s->canisters_cap) {
         uint32_t cap = s->canisters_cap ? 2 * s->canisters_cap : 16;
         sched_canister **p = base_realloc(s->canisters, cap * sizeof *p);
@@ -154,6 +166,7 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
         return st;
     }
     c->id = id;
+    c->freezing_threshold = s->genesis.freezing_threshold;
     s->canisters[s->ncanisters++] = c;
     *out = c;
     return ST_OK;
@@ -234,22 +247,27 @@ status sched_canister_set_controllers(sched_canister *c,
 }
 
 /* ---- aux: the scheduler's part of a canister record --------------------------------------
- * u8 version (1 or 2) | u64 timer | u32 n | n bytes of saved globals | u8 paused
+ * u8 version (3 or 4) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage
+ * paid up to (ns) | u32 n | n bytes of saved globals | u8 paused
  * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ]
- * [ version 2 only: the routing state (route.c's route_encode) ]
- * Version 1 is written while a canister has no routing state, so that single-canister chains
- * keep their state roots. */
+ * [ version 4 only: the routing state (route.c's route_encode) ]
+ * Version 4 is written while a canister has routing state, 3 otherwise. Versions 1 and 2 (3
+ * and 4 without the three cycles fields, from before cycles) are read as zero cycles. */
 
-enum { AUX_VERSION = 1, AUX_VERSION_ROUTE = 2 };
+enum { AUX_V1 = 1, AUX_V1_ROUTE = 2, AUX_VERSION = 3, AUX_VERSION_ROUTE = 4,
+       AUX_HEAD = 1 + 8 + 16 + 8 + 8 };
 
 status sched_aux_encode(const sched_canister *c, buf *out)
 {
     host_saved sv;
     host_canister_saved(c->hc, &sv);
-    uint8_t head[9];
+    uint8_t head[AUX_HEAD];
     bool routed = !route_empty(c);
     head[0] = routed ? AUX_VERSION_ROUTE : AUX_VERSION;
     le64_store(head + 1, sv.timer);
+    le128_store(head + 9, host_canister_cycles(c->hc));
+    le64_store(head + 25, c->freezing_threshold);
+    le64_store(head + 33, c->storage_paid_ns);
     status st = buf_put(out, head, sizeof head);
     size_t at = out->len;
     if (st == ST_OK)
@@ -281,11 +299,21 @@ status sched_aux_decode(span aux, aux_fields *f)
         return ST_OK; /* an empty canister staged before it ran anything */
     reader r = reader_of(aux);
     uint8_t version, paused;
-    uint64_t timer;
+    uint64_t timer, lo, hi;
     uint32_t n;
-    if (reader_u8(&r, &version) || (version != AUX_VERSION && version != AUX_VERSION_ROUTE) ||
-        reader_fixed64(&r, &timer) ||
-        reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
+    if (reader_u8(&r, &version) || version < AUX_V1 || version > AUX_VERSION_ROUTE ||
+        reader_fixed64(&r, &timer))
+        return ST_CORRUPT_LEDGER;
+    bool cycles = version >= AUX_VERSION;
+    if (cycles &&
+        (reader_fixed64(&r, &lo) || reader_fixed64(&r, &hi) ||
+         reader_fixed64(&r, &f->freezing_threshold) || reader_fixed64(&r, &f->storage_paid_ns)))
+        return ST_CORRUPT_LEDGER;
+    if (cycles)
+        f->cycles = (u128)hi << 64 | lo;
+    else
+        f->freezing_threshold = 2592000; /* the default before thresholds were stored */
+    if (reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
         return ST_CORRUPT_LEDGER;
     f->timer = timer;
     f->paused = paused == 1;
@@ -298,11 +326,24 @@ status sched_aux_decode(span aux, aux_fields *f)
         f->msg_id = id.ptr;
         f->time_ns = t;
     }
-    if (version == AUX_VERSION_ROUTE) {
+    if (version == AUX_VERSION_ROUTE || version == AUX_V1_ROUTE) {
         f->route = span_of(aux.ptr + reader_offset(&r), reader_left(&r));
         return paused <= 1 && f->route.len ? ST_OK : ST_CORRUPT_LEDGER;
     }
     return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
+}
+
+status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold,
+                            uint64_t *timer)
+{
+    aux_fields f;
+    status st = sched_aux_decode(aux, &f);
+    if (st == ST_OK) {
+        *balance = f.cycles;
+        *freezing_threshold = f.freezing_threshold;
+        *timer = f.timer;
+    }
+    return st;
 }
 
 /* ---- loading -------------------------------------------------------------------------------- */
@@ -379,6 +420,8 @@ status sched_host_restore(ledger_reader *rd, uint64_t id, const ledger_canister 
         st = host_canister_restore(hc, code, &sv, span_of(stable.ptr, (size_t)sv.stable_bytes),
                                    f->globals);
     }
+    if (st == ST_OK)
+        host_canister_cycles_set(hc, f->cycles); /* a query reads the balance too */
     base_zarea_free(&heap);
     base_zarea_free(&stable);
     base_free(heap_set);
@@ -401,6 +444,11 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
     aux_fields f;
     if (st == ST_OK)
         st = sched_aux_decode(rec.aux, &f);
+    if (st == ST_OK) {
+        host_canister_cycles_set(c->hc, f.cycles);
+        c->freezing_threshold = f.freezing_threshold;
+        c->storage_paid_ns = f.storage_paid_ns;
+    }
     if (st == ST_OK && f.route.len)
         st = route_decode(f.route, c);
     if (st == ST_OK && c->route.status != LEDGER_CANISTER_RUNNING)
@@ -441,6 +489,7 @@ static status load_all(scheduler *s)
     if (st == ST_OK) {
         s->next_canister_id = tip.next_canister_id;
         s->last_time_ns = tip.timestamp_ns;
+        st = sched_cycles_load(s, rd);
     }
     for (uint64_t id = 1; st == ST_OK && id < s->next_canister_id; id++)
         st = load_canister(s, rd, id);
@@ -549,7 +598,7 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
 status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
                        host_result *res)
 {
-    if (s->broken) { /* a failed round left uncommitted state in memory (issue 11) */
+    if (s->broken) { /* a failed round left uncommitted state in memory */
         status rs = sched_reload(s);
         if (rs != ST_OK)
             return rs;

@@ -27,6 +27,11 @@ typedef struct scheduler scheduler;
  * max_heap_pages is 0 or max_heap_pages > LEDGER_HEAP_PAGES_MAX. */
 status scheduler_genesis_check(const ledger_genesis *g);
 
+/* Sets the fees of g to 0 (a local chain without fees): the fee_* fields of ledger/genesis.def.
+ * provisional_cycles and freezing_threshold stay (with no storage fee the threshold reserves
+ * nothing). */
+void scheduler_fees_zero(ledger_genesis *g);
+
 typedef struct scheduler_options {
     host_debug_fn debug_sink; /* ic0.debug_print output (NULL: dropped) */
     void *debug_user;
@@ -49,16 +54,19 @@ typedef struct scheduler_round_info {
     uint32_t messages;      /* messages included in the block */
     uint32_t completed;     /* receipts written (includes resumed messages that finished) */
     uint64_t instructions;  /* instructions executed in the round */
+    uint32_t tasks;         /* heartbeats and global timers run */
     bool paused;            /* a message is paused at the end of the round */
 } scheduler_round_info;
 
-/* Sets *out to true if a round now would produce a block (mempool not empty, or a paused
- * message). Returns ST_OK, or the fault of reading the mempool (ST_LMDB_ERROR,
+/* Sets *out to true if a round may produce a block (mempool not empty, a paused message, a
+ * canister exporting canister_heartbeat, or an armed global timer: whether that is due is for
+ * scheduler_round to tell from the block time). Returns ST_OK, or the fault of reading the mempool (ST_LMDB_ERROR,
  * ST_CORRUPT_LEDGER, ST_OUT_OF_MEMORY, ...) with *out false: a fault is never "no work". */
 status scheduler_has_work(scheduler *s, bool *out);
 
 /* Runs one round and commits it as the next block with timestamp `time_ns` (the block's time;
- * clamped up to the parent's). Returns ST_OK (see info), or a FAULT (ledger, memory): then
+ * clamped up to the parent's). No block (info->produced false) when there is no message and
+ * no task due at time_ns. Returns ST_OK (see info), or a FAULT (ledger, memory): then
  * nothing was committed and the in-memory canisters are restored to the last block.
  * Mempool messages that cannot run (expired, unknown canister, bad kind) are included with a
  * receipt that says why, so that the sender learns it and replay reproduces it. */
@@ -106,6 +114,34 @@ void scheduler_querier_stats_get(const scheduler_querier *q, scheduler_querier_s
  * or ST_OK with *code NULL when it has no code. The pointer is valid until the next round. */
 status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code);
 
+/* ---- cycles ------------------------------------------------------------------------------------ */
+
+/* The chain's cycle accounts (docs/canisters.md "Cycles"). Conservation: after every block
+ * minted == balances + in_flight + burned + fees. */
+typedef struct scheduler_cycles {
+    u128 minted;    /* by mint messages and the provisional cycles of admin installs */
+    u128 burned;    /* by ic0.cycles_burn128 */
+    u128 fees;      /* charged: execution, ingress, storage, creation, transfers */
+    u128 balances;  /* the sum of every canister's balance (computed) */
+    u128 in_flight; /* attached to calls not yet answered (computed) */
+} scheduler_cycles;
+
+/* The accounts as of the last block. */
+void scheduler_cycles_get(const scheduler *s, scheduler_cycles *out);
+
+/* Canister `id`'s balance as of the last block: ST_OK or ST_UNKNOWN_CANISTER. */
+status scheduler_canister_cycles(scheduler *s, uint64_t id, u128 *out);
+
+/* Readers of committed records, for a ledger snapshot without the scheduler (the RPC server):
+ * the accounts in the ledger's subnet record (balances and in_flight are left 0), and a
+ * canister's balance, freezing threshold (s) and global timer (0: none) from its record's aux
+ * bytes. ST_OK or ST_CORRUPT_LEDGER. */
+status scheduler_subnet_cycles(span subnet_record, scheduler_cycles *out);
+status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold,
+                            uint64_t *timer);
+
+/* The argument of a mint message (LEDGER_MSG_MINT): 16 bytes, the amount little-endian. */
+void scheduler_mint_arg(u128 amount, uint8_t out[16]);
 /* Routing state of one canister (inter-canister calls, docs/canisters.md "Calls"). */
 typedef struct scheduler_routing {
     uint32_t queued;        /* messages in its input queue */

@@ -93,8 +93,8 @@ typedef struct route_state {
     callback *cb;            /* sorted by id */
     uint32_t ncb, cb_cap;
     uint64_t next_ctx, next_cb;
-    u128 cycles;             /* the balance calls move cycles from and to */
-    u128 paused_balance;     /* the balance a paused message began with (restore) */
+    u128 cycles;             /* 0: the balance is the host canister's (cycles.c); kept so */
+    u128 paused_balance;     /* the encoding stays as before (both always 0) */
     uint8_t status;          /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
     bool deleted;            /* aaaaa-aa delete_canister: gone for calls and messages */
     call_ctx *stops;         /* stop_canister calls waiting for the canister to stop */
@@ -118,6 +118,8 @@ typedef struct sched_canister {
     bool touched;          /* changed in the current round: record and pages to stage */
     bool heap_cleared;     /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
+    uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
+    uint64_t storage_paid_ns;    /* storage is charged up to this block time */
     route_state route;
 } sched_canister;
 
@@ -163,6 +165,8 @@ struct scheduler {
     bool broken;                /* a fault left memory ahead of the ledger: reload first */
     sched_seen *seen;           /* produce.c: the entries of the last pick, by sequence number */
     uint32_t nseen;
+    scheduler_cycles cycles;    /* cycles.c: minted, burned, fees as of the round so far */
+    bool cycles_dirty;          /* the round changed them: stage the subnet record */
     sched_journal journal;      /* shared with query threads (under journal.mu) */
     struct sched_block *block;  /* block.c: the executed, uncommitted block of consensus */
 };
@@ -199,12 +203,14 @@ status sched_reload(scheduler *s);
 status sched_aux_encode(const sched_canister *c, buf *out);
 typedef struct aux_fields {
     uint64_t timer;
+    u128 cycles;
+    uint64_t freezing_threshold, storage_paid_ns;
     span globals;
     bool paused;
     const uint8_t *msg_id;
     uint32_t slices;
     uint64_t time_ns;
-    span route;      /* version 2: the routing state's bytes (route.c) */
+    span route;      /* versions 2 and 4: the routing state's bytes */
 } aux_fields;
 status sched_aux_decode(span aux, aux_fields *f);
 /* Puts the empty host canister hc into the committed state of record rec (read from rd):
@@ -216,6 +222,30 @@ status sched_host_restore(ledger_reader *rd, uint64_t id, const ledger_canister 
 status sched_controllers_to_host(const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], uint32_t n,
                                  host_canister *hc);
 
+/* cycles.c: fees (docs/canisters.md "Cycles"). */
+/* The execution fee of `instructions` (update_message_execution + per 10 instructions). */
+u128 sched_fee_execution(const scheduler *s, uint64_t instructions);
+/* The ingress fee of a message of `bytes` bytes. */
+u128 sched_fee_ingress(const scheduler *s, size_t bytes);
+/* The freezing reserve: idle storage fees of c's memory over its freezing threshold. */
+u128 sched_freeze_reserve(const scheduler *s, const sched_canister *c);
+/* Takes min(fee, balance) from c as a fee. */
+void sched_cycles_charge(scheduler *s, sched_canister *c, u128 fee);
+/* Charges c's storage from storage_paid_ns up to time_ns (not while a message is paused). */
+void sched_cycles_storage(scheduler *s, sched_canister *c, uint64_t time_ns);
+/* Mints amount into c: ST_OK or ST_CYCLES_OVERFLOW (nothing changed). */
+status sched_cycles_mint(scheduler *s, sched_canister *c, u128 amount);
+/* After a message or task of c: counts what it burned (res may be NULL) and charges the
+ * execution fee of `instructions`. */
+void sched_cycles_settle(scheduler *s, sched_canister *c, const host_result *res,
+                         uint64_t instructions);
+/* True if c holds at least `need`; else false with the IC's out-of-cycles text in text. */
+bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char *text,
+                         size_t size);
+/* The accounts from the ledger's subnet record / staged into a round if they changed. */
+status sched_cycles_load(scheduler *s, ledger_reader *rd);
+status sched_cycles_stage(scheduler *s, ledger_round *r);
+
 /* round.c: executes one block's messages, in order, on the live canisters, staging writes. */
 struct round_ctx {
     scheduler *s;
@@ -225,6 +255,7 @@ struct round_ctx {
     uint64_t used;         /* instructions executed in this round */
     uint32_t included;
     uint32_t completed;
+    uint32_t tasks;        /* heartbeats and timers run */
     uint32_t rand_calls;   /* raw_rand calls answered in this round (mgmt.c) */
     /* called after each receipt is staged (NULL: none); a failure fails the round */
     status (*on_receipt)(void *user, const uint8_t id[LEDGER_HASH_SIZE], const ledger_receipt *rc);
@@ -270,6 +301,13 @@ void sched_block_drop(scheduler *s);
 status round_resume_paused(round_ctx *rc);
 /* Includes `envelope` in the block and executes it (start of a message). */
 status round_execute(round_ctx *rc, span envelope);
+/* tasks.c: heartbeats and global timers (docs/canisters.md "Timers and heartbeat"). */
+/* Whether a round at time_ns would run a task. */
+bool sched_tasks_due(const scheduler *s, uint64_t time_ns);
+/* Whether a task is to run at some time (a heartbeat, or an armed timer). */
+bool sched_tasks_pending(const scheduler *s);
+/* Runs the round's tasks, canisters in id order. */
+status round_run_tasks(round_ctx *rc);
 /* Stages the records and dirty pages of touched canisters. */
 status round_stage_canisters(round_ctx *rc);
 /* Appends the pages the round staged to the journal (query.c), for block `height`. */

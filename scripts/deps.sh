@@ -3,7 +3,7 @@
 # `deps.sh cometbft` also installs CometBFT (see the end).
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang lld wabt binaryen
-      libclang-rt-14-dev libcmocka-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev curl python3
+      clang-format libclang-rt-14-dev libcmocka-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev curl python3
       libprotobuf-c-dev protobuf-c-compiler)
 missing=()
 for p in "${pkgs[@]}"; do

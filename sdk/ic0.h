@@ -69,6 +69,13 @@ IC0_IMPORT(msg_reply_data_append) void ic0_msg_reply_data_append(const void *src
 IC0_IMPORT(msg_reply) void ic0_msg_reply(void);
 IC0_IMPORT(msg_reject) void ic0_msg_reject(const void *src, uint32_t size);
 
+/* ---- Cycles (docs/canisters.md "Cycles"). 128-bit amounts are written to `dst` as 16 bytes
+ * little-endian (ic_cycles below reads them); the 64-bit forms trap past 2^64. ---- */
+IC0_IMPORT(canister_cycle_balance) uint64_t ic0_canister_cycle_balance(void);
+IC0_IMPORT(canister_cycle_balance128) void ic0_canister_cycle_balance128(void *dst);
+IC0_IMPORT(canister_liquid_cycle_balance128) void ic0_canister_liquid_cycle_balance128(void *dst);
+IC0_IMPORT(cycles_burn128)
+void ic0_cycles_burn128(uint64_t amount_high, uint64_t amount_low, void *dst);
 /* ---- Cycles of the message (spec "Cycles"): what a request carries, accepting it, refunds in
  * callbacks. The *128 forms write 16 bytes (low 64 bits first) at dst. ---- */
 IC0_IMPORT(msg_cycles_available) uint64_t ic0_msg_cycles_available(void);
@@ -127,7 +134,10 @@ IC0_IMPORT(data_certificate_size) uint32_t ic0_data_certificate_size(void);
 IC0_IMPORT(data_certificate_copy)
 void ic0_data_certificate_copy(void *dst, uint32_t offset, uint32_t size);
 
-/* ---- Time (ns since 1970; the block's time, constant within a message), timer, counters. ---- */
+/* ---- Time (ns since 1970; the block's time, constant within a message), timer, counters.
+ * global_timer_set(t) arms canister_global_timer for the first round whose block time is >= t
+ * and returns the previous timer (0: none); 0 disarms (docs/canisters.md "Timers and
+ * heartbeat"). ---- */
 IC0_IMPORT(time) uint64_t ic0_time(void);
 IC0_IMPORT(global_timer_set) uint64_t ic0_global_timer_set(uint64_t timestamp);
 IC0_IMPORT(performance_counter) uint64_t ic0_performance_counter(uint32_t counter_type);
@@ -327,6 +337,77 @@ static inline int ic_arg_u64(uint64_t *out)
     ic0_msg_arg_data_copy(b, 0, 8);
     *out = ic_load_u64le(b);
     return 1;
+}
+
+/* ---- Cycles: a 128-bit amount as two halves (wasm32 has no native 128-bit arithmetic
+ * without compiler-rt). ---- */
+typedef struct ic_cycles {
+    uint64_t lo, hi; /* amount = hi * 2^64 + lo */
+} ic_cycles;
+
+static inline ic_cycles ic_cycles_load(const void *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    ic_cycles c = {ic_load_u64le(b), ic_load_u64le(b + 8)};
+    return c;
+}
+
+static inline void ic_cycles_store(void *p, ic_cycles c)
+{
+    uint8_t *b = (uint8_t *)p;
+    ic_store_u64le(b, c.lo);
+    ic_store_u64le(b + 8, c.hi);
+}
+
+/* The balance this message sees, and the part of it it may spend (less the freezing reserve). */
+static inline ic_cycles ic_balance(void)
+{
+    uint8_t b[16];
+    ic0_canister_cycle_balance128(b);
+    return ic_cycles_load(b);
+}
+
+static inline ic_cycles ic_liquid_balance(void)
+{
+    uint8_t b[16];
+    ic0_canister_liquid_cycle_balance128(b);
+    return ic_cycles_load(b);
+}
+
+/* Burns up to `amount` (at most the liquid balance); returns what was burned. */
+static inline ic_cycles ic_burn(ic_cycles amount)
+{
+    uint8_t b[16];
+    ic0_cycles_burn128(amount.hi, amount.lo, b);
+    return ic_cycles_load(b);
+}
+
+/* Accepts every cycle the message carries; returns how many (0 for ingress). */
+static inline ic_cycles ic_accept_all(void)
+{
+    uint8_t b[16];
+    ic0_msg_cycles_accept128(~0ull, ~0ull, b);
+    return ic_cycles_load(b);
+}
+
+/* Replies with an amount as 16 little-endian bytes. */
+static inline void ic_reply_cycles(ic_cycles c)
+{
+    uint8_t b[16];
+    ic_cycles_store(b, c);
+    ic_reply_bytes(b, 16);
+}
+
+/* ---- Timer: arm it `ns` after this message's (block) time, or cancel it; both return the
+ * previous timer (0: none). ---- */
+static inline uint64_t ic_timer_after(uint64_t ns)
+{
+    return ic0_global_timer_set(ic0_time() + ns);
+}
+
+static inline uint64_t ic_timer_cancel(void)
+{
+    return ic0_global_timer_set(0);
 }
 
 /* Stable memory as 64-bit byte offsets, with pointers into this canister's memory. */

@@ -1,4 +1,4 @@
-/* test_bad_canister.c - the bad-input catalogue, canister part (issue 11): hostile canister code
+/* test_bad_canister.c - the bad-input catalogue, canister part: hostile canister code
  * run through host-api. Every case asserts the typed outcome AND that the canister is exactly
  * as before (heap bytes, mutable globals, stable memory, version): each hostile method first
  * writes a mark into memory and a global, so a missing rollback shows.

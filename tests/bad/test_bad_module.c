@@ -1,4 +1,4 @@
-/* test_bad_module.c - the bad-input catalogue, module part (issue 11): hostile binaries that the
+/* test_bad_module.c - the bad-input catalogue, module part: hostile binaries that the
  * decoder and validator must reject with a typed INVALID status, quickly and without large
  * allocations, and engine-level bombs (memory.grow, table.grow) that must stay within the
  * configured limits.

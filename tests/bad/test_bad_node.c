@@ -1,4 +1,4 @@
-/* test_bad_node.c - the bad-input catalogue, node part (issue 11): signed messages that the
+/* test_bad_node.c - the bad-input catalogue, node part: signed messages that the
  * ledger must refuse (bad signature, malformed, too large, expired, replayed), a message that
  * never ends (instruction limit in a round), and fault injection: allocation failure at every
  * allocation site of scheduler_has_work, of a round that runs an update and of a round that
@@ -180,7 +180,12 @@ static void test_infinite_loop_in_round(void **state)
 {
     (void)state;
     fx f;
-    fx_start(&f, 5000000, 1000000); /* message limit 5M, slices of 1M */
+    node_fx_init(&f, 11);
+    f.g.message_instruction_limit = 5000000; /* slices of 1M */
+    f.g.slice_instructions = 1000000;
+    scheduler_fees_zero(&f.g); /* so that the trap leaves the state root as it was */
+    node_fx_start(&f);
+    node_wat_compile(node_wat, &f.wasm);
     uint64_t cid = node_fx_deploy(&f);
     uint8_t id[LEDGER_HASH_SIZE];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, cid, "inc", span_of(NULL, 0), id);

@@ -1,4 +1,4 @@
-/* test_bad_storage.c - fault injection at the level of a scheduler round (issue 11): the
+/* test_bad_storage.c - fault injection at the level of a scheduler round: the
  * ledger's storage fails while a round commits, or the node process dies at any moment.
  *
  *   map full    the LMDB map cannot grow while a reader holds it (1 MiB map; the ledger waits

@@ -40,11 +40,26 @@ static void test_lookup(void **state)
     assert_int_equal(status_class_of((status)99999), SC_BUG);
 }
 
+static void test_bug(void **state)
+{
+    (void)state;
+    int line = 0;
+    int here = __LINE__ + 1;
+    status st = BUG();
+    assert_int_equal(st, ST_BUG_INVARIANT);
+    const char *file = base_bug_where(&line);
+    assert_non_null(file);
+    assert_non_null(strstr(file, "test_status.c"));
+    assert_int_equal(line, here);
+}
+
 static void test_table_consistent(void **state)
 {
     (void)state;
-    assert_int_equal(BASE_ARRAY_LEN(rows), STATUS_COUNT);
     for (size_t i = 0; i < BASE_ARRAY_LEN(rows); i++) {
+        /* rows are appended at the end of their range: numbers ascend through the file */
+        if (i > 0)
+            assert_true(rows[i].num > rows[i - 1].num);
         assert_true(status_is_known(rows[i].num));
         assert_string_equal(status_name((status)rows[i].num), rows[i].name);
         assert_int_equal(status_class_of((status)rows[i].num), rows[i].cls);
@@ -70,6 +85,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_table_consistent),
+        cmocka_unit_test(test_bug),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,16 @@ static void message_calls(void)
 
 static void canister_calls(void)
 {
+    sink += ic0_canister_cycle_balance();
+    ic0_canister_cycle_balance128(buf);
+    ic0_canister_liquid_cycle_balance128(buf);
+    ic0_cycles_burn128(0, 0, buf);
+    sink += ic0_msg_cycles_available();
+    ic0_msg_cycles_available128(buf);
+    sink += ic0_msg_cycles_refunded();
+    ic0_msg_cycles_refunded128(buf);
+    sink += ic0_msg_cycles_accept(0);
+    ic0_msg_cycles_accept128(0, 0, buf);
     sink += ic0_canister_self_size();
     ic0_canister_self_copy(buf, 0, 0);
     sink += ic0_canister_status();

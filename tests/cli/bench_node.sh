@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_node.sh TALLY - `tally bench node` end to end on a small load (issue 9): the in-process
+# bench_node.sh TALLY - `tally bench node` end to end on a small load: the in-process
 # part (admission one by one and in batches, rounds, and the auditor's replay with 1 and with
 # the default signature threads, whose divergence would fail the bench) and the JSON-RPC part
 # (a node child, 1 to 64 connections and JSON-RPC batches) all complete and report a positive

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench_weights.sh TALLY OPCODES.def IC0.def - `tally bench weights --quick --json` (issue 10,
-# docs/weights.md) covers every row of engine/opcodes.def and of host-api/ic0.def, in table
+# bench_weights.sh TALLY OPCODES.def IC0.def - `tally bench weights --quick --json`
+# (docs/weights.md) covers every row of engine/opcodes.def and of host-api/ic0.def, in table
 # order, each measured with a usable time: the counts come from the .def files, not from here.
 # --quick is about 10x fewer iterations: a few seconds, too noisy for weights, enough for this.
 #

@@ -6,7 +6,7 @@ tally=$1 counter=$2 loop=$3
 . "$(dirname "$0")/lib.sh"
 
 d="$work/node"
-"$tally" init --dir "$d" --message-limit 2e8 --slice-limit 5e7 --interval 10 >/dev/null \
+"$tally" init --dir "$d" --message-limit 2e8 --slice-limit 5e7 --interval 10 --no-fees >/dev/null \
     || die "tally init"
 [ "$(stat -c %a "$d/admin.key")" = 600 ] || die "admin.key is not mode 0600"
 "$tally" key show "$d/admin.key" | grep -Eq '^[0-9a-f]{64}$' || die "key show"
@@ -52,7 +52,7 @@ expect_match "$out" '\(u64 42\)' "counter after the trap"
 if out=$("$tally" call --dir "$d" "$lid" spin 2>&1); then die "spin succeeded"; fi
 expect_match "$out" 'INSTRUCTION_LIMIT_EXCEEDED' "spin hits the limit"
 
-# Pending versus unknown (issue 9): a long message is "pending" while it waits or runs
+# Pending versus unknown: a long message is "pending" while it waits or runs
 # (several rounds of slices), then has its receipt; an id never submitted is NOT_FOUND, exit 1.
 sid=$("$tally" call --dir "$d" "$lid" spin --no-wait) || die "spin --no-wait"
 out=$("$tally" receipt --dir "$d" "$sid" --json) || die "receipt of a pending message"

@@ -104,4 +104,9 @@ exits_with 1 "node on a cut data.mdb" "$tally" node --dir "$work/cut" --listen 1
 expect_match "$(cat "$work/err")" 'CORRUPT_LEDGER: .*data.mdb.*cut short' "node on a cut ledger"
 exits_with 1 "replay of a cut data.mdb" "$tally" replay --dir "$work/cut"
 expect_match "$(cat "$work/err")" 'CORRUPT_LEDGER' "replay of a cut ledger"
+# a storage error names the directory and the system's reason, not only "LMDB storage error"
+cp -r "$d" "$work/badlock"
+rm -f "$work/badlock/lock.mdb" && mkdir "$work/badlock/lock.mdb"
+exits_with 1 "node with lock.mdb a directory" "$tally" node --dir "$work/badlock" --listen 127.0.0.1:0
+expect_match "$(cat "$work/err")" "LMDB_ERROR: $work/badlock: env open: Is a directory" "storage error detail"
 echo "ok"

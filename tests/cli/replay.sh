@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# replay.sh TALLY COUNTER.wasm TAMPER_BLOCK - the auditor's check end to end (issue 9): a node
+# replay.sh TALLY COUNTER.wasm TAMPER_BLOCK - the auditor's check end to end: a node
 # directory with a few blocks built by the real `tally` (init, node, deploy, calls), stopped;
 # `tally replay` verifies it (exit 0, "verified N blocks"). Copies of it with one committed block
 # damaged in LMDB (its recorded state root, or its stored message) must fail the replay with

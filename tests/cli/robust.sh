@@ -105,7 +105,7 @@ exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" 4<>"/dev/tcp/${hostport%:*}/${h
 printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"jsonrpc"' >&3
 printf 'POST / HTT' >&4
 
-# Slow body (issue 9): headers and part of the body, then a stall. While it stalls the node
+# Slow body: headers and part of the body, then a stall. While it stalls the node
 # serves others (a status and a signed call); after --timeout of silence it closes that
 # connection (EOF, no answer), and it keeps serving afterwards.
 exec 5<>"/dev/tcp/${hostport%:*}/${hostport#*:}"

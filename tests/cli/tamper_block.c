@@ -1,4 +1,4 @@
-/* tamper_block.c - test helper for replay.sh (issue 9): damages one committed block of a
+/* tamper_block.c - test helper for replay.sh: damages one committed block of a
  * stopped node's directory directly in LMDB, the way a corrupted disk or a dishonest operator
  * would, so that `tally replay` must report a divergence at exactly that block.
  *

@@ -1,4 +1,4 @@
-/* test_encode.c - cmocka tests of the cli's pure parts (issue 9): hex and base64 (canonical,
+/* test_encode.c - cmocka tests of the cli's pure parts: hex and base64 (canonical,
  * rejections), user arguments (text, 0x-hex, @file), numbers and canister ids as typed, the
  * printable check, key files (mode 0600, round trip, tampering) and node.json. */
 #include <stdarg.h>

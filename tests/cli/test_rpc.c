@@ -12,6 +12,7 @@
 
 #include "node_fixture.h"
 #include "rpc.h"
+#include "rpc_limits.h"
 
 #include <pthread.h>
 
@@ -315,6 +316,70 @@ static void t_rate_and_disk(void **state)
     fx_stop(&x);
 }
 
+/* A server without its scheduler yet (a node still resuming): `status` answers with state
+ * "resuming", anything else is NODE_STARTING; once attached, "serving" and answers. */
+static void t_resuming(void **state)
+{
+    (void)state;
+    rpc_fx x;
+    node_fx_init(&x.f, 7);
+    node_fx_start(&x.f);
+    rpc_server_options so = {.listen = "127.0.0.1:0", .max_body = 1u << 20, .threads = 1,
+                             .timeout_s = 5, .wake_fd = -1, .min_free_disk = UINT64_MAX};
+    assert_int_equal(rpc_server_new(x.f.lg, NULL, &lock, &so, &x.srv), ST_OK);
+    static const char status_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"id\":1}";
+    static const char block_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"id\":2}";
+    json_t *r = ask(&x, status_req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"), "state")),
+                        "resuming");
+    json_decref(r);
+    r = ask(&x, block_req);
+    assert_string_equal(error_status(r), "NODE_STARTING");
+    json_decref(r);
+    rpc_server_attach(x.srv, x.f.s, NULL);
+    r = ask(&x, status_req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"), "state")),
+                        "serving");
+    json_decref(r);
+    r = ask(&x, block_req);
+    assert_non_null(json_object_get(r, "result"));
+    json_decref(r);
+    fx_stop(&x);
+}
+
+static bool never_waiting(void *ctx, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    (void)ctx, (void)id;
+    return false;
+}
+
+/* A stream of fresh keys does not grow the sender table for good: once their messages have
+ * run and their buckets refilled, the table forgets them when it has doubled. */
+static void t_sender_table_bounded(void **state)
+{
+    (void)state;
+    rpc_sender_limits lim = {.mempool_bytes = 1 << 20, .rate_bytes = 1 << 20};
+    rpc_senders *t = rpc_senders_new(&lim);
+    assert_non_null(t);
+    uint8_t key[LEDGER_PUBLIC_KEY_SIZE] = {0}, id[LEDGER_HASH_SIZE] = {0};
+    char why[200];
+    for (uint32_t i = 0; i < 5000; i++) { /* all at t = 1 s: nobody has refilled yet */
+        memcpy(key, &i, sizeof i);
+        assert_int_equal(rpc_senders_admit(t, key, id, 100, 1000000000u, never_waiting, NULL,
+                                           why, sizeof why), ST_OK);
+    }
+    assert_int_equal(rpc_senders_count(t), 5000);
+    /* at t = 10 s: the sweep at 8192 forgets the first 5000 (refilled, nothing waiting); the
+     * 3192 that came at 10 s have not refilled yet and stay, with the one that swept */
+    for (uint32_t i = 5000; i < 8193; i++) {
+        memcpy(key, &i, sizeof i);
+        assert_int_equal(rpc_senders_admit(t, key, id, 100, 10000000000u, never_waiting, NULL,
+                                           why, sizeof why), ST_OK);
+    }
+    assert_int_equal(rpc_senders_count(t), 3193);
+    rpc_senders_free(t);
+}
+
 int main(void)
 {
     cli_json_init();
@@ -322,6 +387,7 @@ int main(void)
         cmocka_unit_test(t_hex_prefix),       cmocka_unit_test(t_response_limit),
         cmocka_unit_test(t_internal_error),   cmocka_unit_test(t_admission),
         cmocka_unit_test(t_sender_share),     cmocka_unit_test(t_rate_and_disk),
+        cmocka_unit_test(t_resuming),         cmocka_unit_test(t_sender_table_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,10 @@
 /* fuzz_instrument.c - libFuzzer harness: the metering pass on every valid module the fuzzer
  * finds (invalid inputs are dropped after decoding).
  *
- * Properties (DESIGN.md "instrument"): instrumenting a valid module succeeds (or hits a static
- * limit, or runs out of memory); its output decodes and validates; instrumenting that output
- * again is ST_RESERVED_NAME; the pass is deterministic (a second run gives identical bytes);
- * the output records the schedule it was made with. */
+ * Properties (docs/decisions.md "instrument"): instrumenting a valid module succeeds (or hits a
+ * static limit, or runs out of memory); its output decodes and validates; instrumenting that
+ * output again is ST_RESERVED_NAME; the pass is deterministic (a second run gives identical
+ * bytes); the output records the schedule it was made with. */
 #include "fuzz.h"
 
 #include <string.h>

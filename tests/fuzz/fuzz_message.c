@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                st == ST_MESSAGE_TOO_LARGE);
     FUZZ_CHECK(st != ST_MESSAGE_TOO_LARGE); /* 1 MiB is more than libFuzzer gives */
     if (st == ST_OK) {
-        FUZZ_CHECK(m.kind <= LEDGER_MSG_UPGRADE);
+        FUZZ_CHECK(m.kind <= LEDGER_MSG_MINT);
         FUZZ_CHECK(m.method.len <= LEDGER_METHOD_MAX);
         FUZZ_CHECK(span_is_utf8(m.method));
         FUZZ_CHECK(inside(m.method, data, size) && inside(m.arg, data, size));

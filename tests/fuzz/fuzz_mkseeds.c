@@ -33,7 +33,7 @@ int main(int argc, char **argv)
     if (ledger_keypair(seed, pk, sk) != ST_OK)
         return 1;
     int rc = 0;
-    for (uint8_t kind = 0; kind <= LEDGER_MSG_UPGRADE; kind++) {
+    for (uint8_t kind = 0; kind <= LEDGER_MSG_MINT; kind++) {
         for (size_t i = 0; i < BASE_ARRAY_LEN(methods); i++) {
             ledger_message m = {.nonce = 1000u * kind + i, .canister_id = i,
                                 .kind = kind, .expiry_height = i * 77,

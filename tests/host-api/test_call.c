@@ -63,8 +63,8 @@ static void test_perform(void **state)
 {
     (void)state;
     host_canister *c = fx_canister(&cfg, code);
-    host_result r = run(c, HOST_CALL_UPDATE, "perform",
-                        (host_msg){.call_room = 10, .balance = 5000});
+    host_canister_cycles_set(c, 5000); /* the scheduler moves the attached cycles: it stays */
+    host_result r = run(c, HOST_CALL_UPDATE, "perform", (host_msg){.call_room = 10});
     assert_int_equal(r.st, ST_OK);
     assert_int_equal(fx_u64(&r), 0); /* call_perform succeeded */
     assert_int_equal(r.ncalls, 1);
@@ -85,7 +85,7 @@ static void test_perform(void **state)
     assert_int_equal(o->cleanup_env, 7);
     host_result_fini(&r);
     /* a full output queue: call_perform returns SYS_TRANSIENT and nothing leaves */
-    r = run(c, HOST_CALL_UPDATE, "perform", (host_msg){.call_room = 0, .balance = 5000});
+    r = run(c, HOST_CALL_UPDATE, "perform", (host_msg){.call_room = 0});
     assert_int_equal(fx_u64(&r), HOST_REJECT_SYS_TRANSIENT);
     assert_int_equal(r.ncalls, 0);
     assert_true(r.cycles_sent == 0);
@@ -103,7 +103,8 @@ static void test_traps(void **state)
 {
     (void)state;
     host_canister *c = fx_canister(&cfg, code);
-    host_msg m = {.call_room = 10, .balance = 5000};
+    host_canister_cycles_set(c, 5000);
+    host_msg m = {.call_room = 10};
     expect_trap(c, "add_too_much", m, ST_CONTRACT_VIOLATION, "cycles asked");
     expect_trap(c, "perform_alone", m, ST_CONTRACT_VIOLATION, "no call under construction");
     expect_trap(c, "data_alone", m, ST_CONTRACT_VIOLATION, "ic0.call_data_append");
@@ -111,8 +112,9 @@ static void test_traps(void **state)
     expect_trap(c, "cleanup_twice", m, ST_CONTRACT_VIOLATION, "already has a cleanup");
     expect_trap(c, "best_effort_twice", m, ST_CONTRACT_VIOLATION, "called twice");
     expect_trap(c, "bad_fun", m, ST_CONTRACT_VIOLATION, "table entry 99");
-    expect_trap(c, "perform", (host_msg){.call_room = 10, .balance = 999}, ST_CONTRACT_VIOLATION,
-                "cycles asked");
+    host_canister_cycles_set(c, 999);
+    expect_trap(c, "perform", m, ST_CONTRACT_VIOLATION, "cycles asked");
+    host_canister_cycles_set(c, 5000);
     host_result r = run(c, HOST_CALL_QUERY, "q_call", m);
     assert_int_equal(r.st, ST_CONTRACT_VIOLATION);
     assert_true(fx_says(&r, "ic0.call_new cannot be executed in non-replicated query mode"));

@@ -1,6 +1,6 @@
 /* test_ic0_def.c - checks the host API table host-api/ic0.def on its own, before any handler
  * exists: unique names, well-formed signatures, non-zero costs, context bits that exist, and the
- * rows issue 6 requires, with the spec's signatures and IC-REFERENCE 1.4's costs.
+ * rows the host API requires, with the spec's signatures and costs (docs/canisters.md).
  * It expands the table itself (with host-api/ic0_ctx.h); it is not the host-api code. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,7 +33,7 @@ static const struct row rows[] = {
 
 #define ROW_COUNT (sizeof rows / sizeof rows[0])
 
-/* Every name of IC-REFERENCE.md section 3 (32-bit form): the table must know them all. */
+/* Every name of the IC spec section 3 (32-bit form): the table must know them all. */
 _Static_assert(sizeof rows / sizeof rows[0] == 74, "ic0.def must list all 74 ic0 functions");
 
 static const struct row *row_find(const char *name)
@@ -140,7 +140,7 @@ static void expect_row(const char *name, const char *params, const char *results
     assert_int_equal(r->support, support);
 }
 
-/* Spot checks against the spec's signatures and the IC's costs (IC-REFERENCE 1.4). */
+/* Spot checks against the spec's signatures and the IC's costs (the IC spec, docs/canisters.md). */
 static void test_known_rows(void **state)
 {
     (void)state;
@@ -159,7 +159,7 @@ static void test_known_rows(void **state)
     expect_row("call_new", "iiiiiiii", "", 1500, 1, SUPPORTED);
     expect_row("call_perform", "", "i", 5000, 0, SUPPORTED);
     expect_row("msg_cycles_accept128", "IIi", "", 500, 0, SUPPORTED);
-    expect_row("canister_cycle_balance", "", "I", 500, 0, UNSUPPORTED);
+    expect_row("canister_cycle_balance", "", "I", 500, 0, SUPPORTED);
 }
 
 /* Context letters: a few rows whose contexts differ in telling ways. */

@@ -1,4 +1,4 @@
-/* crash_test.c - the driver of the ledger crash test (issue 7); crash_test.sh kills it.
+/* crash_test.c - the driver of the ledger crash test; crash_test.sh kills it.
  *
  *   crash_test run DIR TARGET LOG   runs rounds until the tip reaches TARGET, appending each
  *                                   committed height to LOG (the last one the parent saw)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# crash_test.sh - ledger crash test (issue 7): a child runs rounds continuously and is killed with
+# crash_test.sh - ledger crash test: a child runs rounds continuously and is killed with
 # SIGKILL at random moments N times; after each kill the ledger must open with its chain whole
 # and no block the child reported committed lost; at the end, finishing the run must give the
 # same tip (block hash and state root) as an uninterrupted run to the same height.

@@ -1,4 +1,4 @@
-/* test_golden.c - golden vectors of the ledger (issue 7): a fixed genesis and a fixed sequence
+/* test_golden.c - golden vectors of the ledger: a fixed genesis and a fixed sequence
  * of rounds must give these exact block hashes, state roots and receipts roots, in every build
  * (gcc, clang, sanitizers): the encodings have no padding, no uninitialised bytes and no
  * addresses. If an encoding changes on purpose, docs/formats.md changes with it and so do the

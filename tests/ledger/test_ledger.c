@@ -1,4 +1,4 @@
-/* test_ledger.c - cmocka tests of ledger/ (issue 7): genesis, round trip of every record kind,
+/* test_ledger.c - cmocka tests of ledger/: genesis, round trip of every record kind,
  * state root properties (order independence, idempotence, zero pages), aborted and failed
  * rounds leave no trace, signatures and admission checks, the mempool, map growth, allocation
  * failure on the commit path, canister id text. */

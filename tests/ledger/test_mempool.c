@@ -1,4 +1,4 @@
-/* test_mempool.c - cmocka tests of the ledger's group admission (issue 9):
+/* test_mempool.c - cmocka tests of the ledger's group admission:
  * ledger_mempool_add_batch admits many envelopes in one write transaction with one outcome per
  * envelope (bad ones do not sink the batch, duplicates inside a batch are replays), keeps the
  * arrival order, is durable, equals one-by-one admission entry for entry, survives map growth,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench_check.sh - the metering cross-check on the benchmark programs (issue 5, docs/metering.md
+# bench_check.sh - the metering cross-check on the benchmark programs (docs/metering.md
 # "How it is tested"): for each BENCH.wasm,
 #   1. `tally instrument` it; wabt's wasm-validate must accept the result;
 #   2. `tally run` the original and the instrumented module (--budget B): same result, and

@@ -1,5 +1,5 @@
 #!/bin/sh
-# spec_check.sh - the metering cross-check on the official testsuite (issue 5, docs/metering.md
+# spec_check.sh - the metering cross-check on the official testsuite (docs/metering.md
 # "How it is tested"):
 #   1. spec_runner --instrument runs every script of CORE_DIR on instrumented modules in tally's
 #      VM (all original assertions must pass) and writes OUT_DIR/NAME/NAME.json, the same script

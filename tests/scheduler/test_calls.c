@@ -21,9 +21,12 @@
 
 typedef node_fx fx;
 
+/* A chain without fees (the calls' own cycles still move, and are conserved): the examples
+ * attach no cycles for the IC's creation fee (tests/scheduler/test_cycles.c tests fees). */
 static void start(fx *f)
 {
     node_fx_init(f, 9);
+    scheduler_fees_zero(&f->g);
     node_fx_start(f);
 }
 
@@ -108,6 +111,24 @@ static bool reply_has(const buf *b, const char *text)
         if (!memcmp(b->ptr + i, text, n))
             return true;
     return false;
+}
+
+/* Replays f's chain from genesis into a scratch directory (f is closed meanwhile, then
+ * reopened): every block must match, and the replayed tip must be `tip`. */
+static void replay_equal(fx *f, const ledger_tip *tip)
+{
+    char work_dir[96], cmd[128];
+    snprintf(work_dir, sizeof work_dir, "%s-replay", f->dir);
+    node_fx_close(f);
+    scheduler_divergence div;
+    ledger_tip last;
+    assert_int_equal(scheduler_replay(f->dir, work_dir, NULL, &div, &last), ST_OK);
+    if (div.height)
+        fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+    node_tip_assert_equal(&last, tip);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
+    assert_int_equal(system(cmd), 0);
+    node_fx_open(f);
 }
 
 /* ---- tests ------------------------------------------------------------------------------------ */
@@ -318,20 +339,7 @@ static void run_tree(bool restart, bool tiny, ledger_tip *out, buf *reply)
     const char *why = node_chain_check(f.lg, out);
     if (why)
         fail_msg("%s", why);
-    /* replay from genesis reaches the same roots */
-    char work_dir[96];
-    snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
-    node_fx_close(&f);
-    scheduler_divergence div;
-    ledger_tip last;
-    assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
-    if (div.height)
-        fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
-    assert_memory_equal(last.state_root, out->state_root, LEDGER_HASH_SIZE);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
-    assert_int_equal(system(cmd), 0);
-    node_fx_open(&f);
+    replay_equal(&f, out); /* replay from genesis reaches the same blocks */
     node_fx_end(&f);
     buf_fini(&inner);
     buf_fini(&outer);
@@ -525,19 +533,7 @@ static void test_management_canister(void **state)
     const char *bad_chain = node_chain_check(f.lg, &tip);
     if (bad_chain)
         fail_msg("%s", bad_chain);
-    char work_dir[96];
-    snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
-    node_fx_close(&f);
-    scheduler_divergence div;
-    ledger_tip last;
-    assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
-    if (div.height)
-        fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
-    node_tip_assert_equal(&last, &tip);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
-    assert_int_equal(system(cmd), 0);
-    node_fx_open(&f);
+    replay_equal(&f, &tip);
     buf_fini(&c);
     buf_fini(&r);
     buf_fini(&r2);
@@ -727,6 +723,17 @@ static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf
     buf_fini(&payload);
 }
 
+
+/* The cycle accounts balance after every round (docs/canisters.md "Cycles"): minted =
+ * balances + attached to calls in flight + burned + fees. */
+static void conserved(fx *f, uint64_t seed)
+{
+    scheduler_cycles cy;
+    scheduler_cycles_get(f->s, &cy);
+    if (cy.minted != cy.balances + cy.in_flight + cy.burned + cy.fees)
+        fail_msg("seed %llu: cycles not conserved", (unsigned long long)seed);
+}
+
 /* Random canisters calling each other with traps, rejects, cleanups and missing callees, with a
  * round budget that spreads trees over rounds: after every round the routing invariants hold;
  * every message gets exactly one receipt and then nothing stays open; a restart after every
@@ -755,6 +762,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
             round1(&f);
             if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
                 fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+            conserved(&f, seed);
             if (restart) {
                 node_fx_close(&f);
                 node_fx_open(&f);
@@ -767,6 +775,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         round1(&f);
         if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
             fail_msg("seed %llu: %s", (unsigned long long)seed, why);
+        conserved(&f, seed);
         if (restart) {
             node_fx_close(&f);
             node_fx_open(&f);
@@ -789,21 +798,8 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
     const char *bad_chain = node_chain_check(f.lg, out);
     if (bad_chain)
         fail_msg("%s", bad_chain);
-    if (!restart) {
-        char work_dir[96];
-        snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
-        node_fx_close(&f);
-        scheduler_divergence div;
-        ledger_tip last;
-        assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
-        if (div.height)
-            fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
-        node_tip_assert_equal(&last, out);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
-        assert_int_equal(system(cmd), 0);
-        node_fx_open(&f);
-    }
+    if (!restart)
+        replay_equal(&f, out);
     buf_fini(&arg);
     node_fx_end(&f);
 }

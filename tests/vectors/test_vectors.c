@@ -253,9 +253,111 @@ static void test_golden_calls(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static const golden expected_tasks[] = {
+#include "golden_tasks.inc"
+};
+
+/* Signs and admits one message of the golden tasks scenario. */
+static void tasks_submit(ledger *lg, const uint8_t *pk, const uint8_t *sk, uint64_t nonce,
+                         uint8_t kind, uint64_t cid, const char *method, span arg)
+{
+    ledger_message m = {.nonce = nonce, .canister_id = cid, .kind = kind, .expiry_height = 100,
+                        .method = span_of(method, strlen(method)), .arg = arg};
+    memcpy(m.sender, pk, LEDGER_PUBLIC_KEY_SIZE);
+    buf env = {0};
+    uint8_t id[LEDGER_HASH_SIZE];
+    assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
+    assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
+    buf_fini(&env);
+}
+
+/* Cycles and tasks with the IC's fees (docs/canisters.md): a canister with a global timer
+ * (tests/scheduler/cycles.wat) and one with a heartbeat (heartbeat.wat), so every round makes
+ * a block; the timer armed for 2.5 s later fires in the third round after; a burn and a mint.
+ * Balances, the chain's accounts, the timer and the heartbeat's count are in the roots. */
+static void test_golden_tasks(void **state)
+{
+    (void)state;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    ledger *lg;
+    ledger_options opt = {.no_sync = true};
+    assert_int_equal(ledger_open(dir, &opt, &lg), ST_OK);
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
+    static const uint8_t seed[LEDGER_SEED_SIZE] = {44};
+    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
+    ledger_genesis g;
+    ledger_genesis_default(&g);
+    strcpy(g.chain_id, "tally-golden-tasks");
+    g.genesis_time_ns = 1700000000000000000ull;
+    memcpy(g.admin_public_key, pk, sizeof pk);
+    assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
+    scheduler *s;
+    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+    buf cyc = {0}, hb = {0}, arg = {0};
+    test_read_file(CYCLES_WASM, &cyc);
+    test_read_file(HEARTBEAT_WASM, &hb);
+    bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
+    uint64_t time = g.genesis_time_ns, nonce = 0;
+    size_t checked = 0;
+    for (int i = 0; i < 9; i++) {
+        uint8_t a[16] = {0};
+        arg.len = 0;
+        if (i == 0 || i == 1) {
+            const buf *w = i == 0 ? &cyc : &hb;
+            assert_int_equal(scheduler_install_arg(span_of(w->ptr, w->len), span_of(NULL, 0),
+                                                   &arg), ST_OK);
+            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
+                         span_of(arg.ptr, arg.len));
+        } else if (i == 2) {
+            le64_store(a, time + 1000000000ull + 2500000000ull);
+            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_UPDATE, 1, "arm", span_of(a, 8));
+        } else if (i == 6) {
+            le128_store(a, 123456789);
+            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_UPDATE, 1, "burn", span_of(a, 16));
+            scheduler_mint_arg((u128)5000000000000ull, a);
+            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_MINT, 2, "", span_of(a, 16));
+        }
+        time += 1000000000ull;
+        scheduler_round_info info;
+        assert_int_equal(scheduler_round(s, time, &info), ST_OK);
+        assert_true(info.produced);
+        char bh[65], sr[65];
+        ledger_hash_hex(info.tip.hash, bh);
+        ledger_hash_hex(info.tip.state_root, sr);
+        if (print) {
+            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
+                   bh, sr, (unsigned long long)info.instructions);
+            continue;
+        }
+        assert_true(checked < BASE_ARRAY_LEN(expected_tasks));
+        const golden *e = &expected_tasks[checked++];
+        assert_int_equal(info.tip.height, e->height);
+        assert_string_equal(bh, e->block_hash);
+        assert_string_equal(sr, e->state_root);
+        assert_int_equal(info.instructions, e->instructions);
+    }
+    if (!print)
+        assert_int_equal(checked, BASE_ARRAY_LEN(expected_tasks));
+    scheduler_cycles cy;
+    scheduler_cycles_get(s, &cy);
+    assert_true(cy.minted == cy.balances + cy.in_flight + cy.burned + cy.fees);
+    assert_true(cy.burned == 123456789u);
+    buf_fini(&cyc);
+    buf_fini(&hb);
+    buf_fini(&arg);
+    scheduler_close(s);
+    ledger_close(lg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden_vectors),
-                                       cmocka_unit_test(test_golden_calls)};
+                                       cmocka_unit_test(test_golden_calls),
+                                       cmocka_unit_test(test_golden_tasks)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,530 @@
+/* test_cycles.c - cycles, fees, freezing, mint, heartbeat and global timers through real rounds
+ * (docs/canisters.md "Cycles", "Timers and heartbeat").
+ *
+ * Canisters: cycles.wat (every cycles/timer ic0 function) and heartbeat.wat (this folder). The
+ * chains use small round fee values so that every balance can be computed exactly; after every
+ * round the accounts must balance: minted == balances + in flight + burned + fees. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler.h"
+#include "test_util.h"
+#include "node_fixture.h"
+
+typedef node_fx fx;
+
+enum { LIMIT = 1000000 }; /* instructions per message: the prepayment is 1000 + LIMIT */
+
+/* A chain with round fees: 1000 per execution + 1 per instruction, ingress 100 + 1 per byte,
+ * creation 1,000,000, no storage fee, 10^9 provisional cycles. */
+static void fx_cycles(fx *f)
+{
+    node_fx_init(f, 23);
+    f->g.message_instruction_limit = LIMIT;
+    f->g.slice_instructions = LIMIT;
+    f->g.fee_update_message_execution = 1000;
+    f->g.fee_ten_update_instructions_execution = 10;
+    f->g.fee_ingress_message_reception = 100;
+    f->g.fee_ingress_byte_reception = 1;
+    f->g.fee_canister_creation = 1000000;
+    f->g.fee_gib_storage_per_second = 0;
+    f->g.provisional_cycles = 1000000000;
+    f->g.freezing_threshold = 0;
+}
+
+/* The accounts balance, always. */
+static void conserved(fx *f)
+{
+    scheduler_cycles cy;
+    scheduler_cycles_get(f->s, &cy);
+    assert_true(cy.minted == cy.balances + cy.in_flight + cy.burned + cy.fees);
+}
+
+static scheduler_round_info round_after(fx *f, uint64_t ns)
+{
+    scheduler_round_info info;
+    f->time += ns;
+    assert_int_equal(scheduler_round(f->s, f->time, &info), ST_OK);
+    conserved(f);
+    return info;
+}
+
+static u128 balance(fx *f, uint64_t cid)
+{
+    u128 b;
+    assert_int_equal(scheduler_canister_cycles(f->s, cid, &b), ST_OK);
+    return b;
+}
+
+static uint64_t deploy_file(fx *f, const char *path, uint64_t *instructions)
+{
+    f->wasm.len = 0;
+    test_read_file(path, &f->wasm);
+    uint64_t cid = node_fx_deploy(f);
+    conserved(f);
+    ledger_reader *rd;
+    ledger_block b;
+    assert_int_equal(ledger_read_begin(f->lg, &rd), ST_OK);
+    assert_int_equal(ledger_block_get(rd, node_fx_tip(f).height, &b), ST_OK);
+    ledger_receipt rc;
+    assert_int_equal(ledger_receipt_get(rd, b.message_ids, &rc), ST_OK);
+    *instructions = rc.instructions;
+    ledger_read_end(rd);
+    return cid;
+}
+
+typedef struct outcome {
+    ledger_receipt rc;
+    buf reply;
+    size_t env_len; /* of the envelope: the ingress fee's bytes */
+} outcome;
+
+/* Submits one message of `kind` from the admin, runs one round (1 ms later), returns its
+ * receipt (out->reply owned by the caller). */
+static void send(fx *f, uint8_t kind, uint64_t cid, const char *method, span arg, outcome *out)
+{
+    buf env = {0};
+    uint8_t id[LEDGER_HASH_SIZE], id2[LEDGER_HASH_SIZE];
+    node_fx_sign(f, kind, cid, method, arg, 1000000, &env, id);
+    assert_int_equal(ledger_mempool_add(f->lg, span_of(env.ptr, env.len), id2), ST_OK);
+    out->env_len = env.len;
+    buf_fini(&env);
+    scheduler_round_info info = round_after(f, 1000000);
+    assert_true(info.produced);
+    assert_true(node_fx_receipt(f, id, &out->rc, NULL));
+    out->reply = (buf){0};
+    assert_int_equal(buf_put(&out->reply, out->rc.reply.ptr, out->rc.reply.len), ST_OK);
+}
+
+static u128 reply128(const outcome *o)
+{
+    assert_int_equal(o->reply.len, 16);
+    return le128_load(o->reply.ptr);
+}
+
+/* The 16-byte argument of burn and mint (in out), as a span. */
+static span amount_arg(u128 v, uint8_t out[16])
+{
+    le128_store(out, v);
+    return span_of(out, 16);
+}
+
+/* Install: provisional minus creation minus the install's execution. A call: the canister sees
+ * its balance less the ingress fee and the prepayment; afterwards it has paid the ingress fee
+ * and the execution of exactly the instructions it used. */
+static void test_fees_exact(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    u128 b0 = balance(&f, cid);
+    assert_true(b0 == 1000000000u - 1000000u - (1000u + install));
+    outcome o;
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    u128 ingress = 100u + o.env_len;
+    assert_true(reply128(&o) == b0 - ingress - (1000u + LIMIT));
+    u128 b1 = balance(&f, cid);
+    assert_true(b1 == b0 - ingress - (1000u + o.rc.instructions));
+    buf_fini(&o.reply);
+    /* the chain's accounts: one install, one call */
+    scheduler_cycles cy;
+    scheduler_cycles_get(f.s, &cy);
+    assert_true(cy.minted == 1000000000u && cy.burned == 0);
+    assert_true(cy.fees == 1000000u + 1000u + install + ingress + 1000u + o.rc.instructions);
+    /* a trapped message pays too */
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn_oob", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_HOST_OOB);
+    assert_true(balance(&f, cid) == b1 - (100u + o.env_len) - (1000u + o.rc.instructions));
+    buf_fini(&o.reply);
+    node_fx_end(&f);
+}
+
+/* Freezing: with a storage fee, a canister must keep its memory's idle fees for the freezing
+ * threshold; below that (plus the ingress fee and the prepayment) an update is refused with the
+ * IC's text and costs nothing but storage. A mint lifts it. The liquid balance excludes the
+ * reserve. */
+static void test_freezing(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    f.g.fee_gib_storage_per_second = 1u << 30; /* 1 cycle per byte-second */
+    f.g.freezing_threshold = 10;               /* 10 s of one 64 KiB page: 655,360 */
+    f.g.fee_canister_creation = 0;
+    f.g.provisional_cycles = 1500000;
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    u128 b0 = balance(&f, cid);
+    assert_true(b0 == 1500000u - (1000u + install));
+    outcome o;
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_CANISTER_OUT_OF_CYCLES);
+    u128 storage = 65536 / 1000; /* 1 ms of one page: floor(65.536) */
+    u128 b1 = balance(&f, cid);
+    assert_true(b1 == b0 - storage);
+    u128 need = 655360u + 100u + o.env_len + 1000u + LIMIT;
+    char expect[200], id[LEDGER_CANISTER_TEXT_SIZE], more[U128_TEXT_SIZE];
+    ledger_canister_id_text(cid, id);
+    u128_format(need - b1, more);
+    snprintf(expect, sizeof expect, "Canister %s is out of cycles: please top up the canister "
+             "with at least %s additional cycles", id, more);
+    assert_int_equal(o.reply.len, strlen(expect));
+    assert_memory_equal(o.reply.ptr, expect, strlen(expect));
+    buf_fini(&o.reply);
+    uint8_t arg[16];
+    send(&f, LEDGER_MSG_MINT, cid, "", amount_arg(200000, arg), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    u128 b2 = balance(&f, cid);
+    assert_true(reply128(&o) == b2 && b2 == b1 - storage + 200000u);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "liquid", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_true(reply128(&o) == b2 - storage - (100u + o.env_len) - (1000u + LIMIT) - 655360u);
+    buf_fini(&o.reply);
+    node_fx_end(&f);
+}
+
+/* Mint: admin only, to an existing canister, the reply is the new balance, the total cannot
+ * pass 2^128-1. */
+static void test_mint(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    u128 b0 = balance(&f, cid);
+    uint8_t arg[16];
+    outcome o;
+    send(&f, LEDGER_MSG_MINT, cid + 1, "", amount_arg(5, arg), &o);
+    assert_int_equal(o.rc.status, ST_UNKNOWN_CANISTER);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_MINT, cid, "", span_of(arg, 15), &o);
+    assert_int_equal(o.rc.status, ST_BAD_ARGUMENT);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_MINT, cid, "", amount_arg(U128_MAX, arg), &o);
+    assert_int_equal(o.rc.status, ST_CYCLES_OVERFLOW);
+    buf_fini(&o.reply);
+    assert_true(balance(&f, cid) == b0);
+    /* another key is not the admin */
+    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
+    const uint8_t seed[LEDGER_SEED_SIZE] = {99};
+    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
+    memcpy(f.pk, pk, sizeof pk);
+    memcpy(f.sk, sk, sizeof sk);
+    send(&f, LEDGER_MSG_MINT, cid, "", amount_arg(5, arg), &o);
+    assert_int_equal(o.rc.status, ST_NOT_AUTHORIZED);
+    buf_fini(&o.reply);
+    assert_true(balance(&f, cid) == b0);
+    node_fx_end(&f);
+}
+
+/* cycles_burn128 burns at most the liquid balance and tells how much; a trap undoes it; a bad
+ * destination traps before anything burns. */
+static void test_burn(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    uint8_t arg[16];
+    outcome o;
+    u128 b0 = balance(&f, cid);
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn", amount_arg(12345, arg), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_true(reply128(&o) == 12345u);
+    u128 b1 = balance(&f, cid);
+    assert_true(b1 == b0 - 12345u - (100u + o.env_len) - (1000u + o.rc.instructions));
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn_trap", span_of(arg, 16), &o);
+    assert_int_equal(o.rc.status, ST_CANISTER_CALLED_TRAP);
+    assert_true(balance(&f, cid) == b1 - (100u + o.env_len) - (1000u + o.rc.instructions));
+    buf_fini(&o.reply);
+    b1 = balance(&f, cid);
+    /* more than there is: all the liquid balance (the balance less the prepayment) */
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn", amount_arg(U128_MAX, arg), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    u128 ingress = 100u + o.env_len;
+    assert_true(reply128(&o) == b1 - ingress - (1000u + LIMIT));
+    assert_true(balance(&f, cid) == LIMIT - o.rc.instructions);
+    buf_fini(&o.reply);
+    scheduler_cycles cy;
+    scheduler_cycles_get(f.s, &cy);
+    assert_true(cy.burned == 12345u + (b1 - ingress - (1000u + LIMIT)));
+    /* now the canister cannot prepay a message */
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_CANISTER_OUT_OF_CYCLES);
+    buf_fini(&o.reply);
+    node_fx_end(&f);
+}
+
+/* The ingress forms: nothing available, nothing to accept; the 64-bit balance traps past 2^64;
+ * a query may read the balance but not accept. */
+static void test_ic0_forms(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    outcome o;
+    send(&f, LEDGER_MSG_UPDATE, cid, "avail", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    static const uint8_t zero[24];
+    assert_int_equal(o.reply.len, 24);
+    assert_memory_equal(o.reply.ptr, zero, 24);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "accept", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_int_equal(o.reply.len, 24);
+    assert_memory_equal(o.reply.ptr, zero, 24);
+    buf_fini(&o.reply);
+    u128 b = balance(&f, cid);
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance64", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_int_equal(o.reply.len, 8);
+    assert_true(le64_load(o.reply.ptr) == b - (100u + o.env_len) - (1000u + LIMIT));
+    buf_fini(&o.reply);
+    uint8_t arg[16];
+    send(&f, LEDGER_MSG_MINT, cid, "", amount_arg((u128)1 << 64, arg), &o);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance64", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_CONTRACT_VIOLATION);
+    buf_fini(&o.reply);
+    host_result res;
+    assert_int_equal(scheduler_query(f.s, cid, span_of("qbalance", 8), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 16);
+    assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
+    host_result_fini(&res);
+    assert_int_equal(scheduler_query(f.s, cid, span_of("qaccept", 7), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.st, ST_CONTRACT_VIOLATION);
+    host_result_fini(&res);
+    node_fx_end(&f);
+}
+
+/* The timer's runs and the time of the last one (the `timers` query). */
+static void timers(fx *f, uint64_t cid, uint64_t *runs, uint64_t *at)
+{
+    host_result res;
+    assert_int_equal(scheduler_query(f->s, cid, span_of("timers", 6), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 16);
+    *runs = le64_load(res.bytes.ptr);
+    *at = le64_load(res.bytes.ptr + 8);
+    host_result_fini(&res);
+}
+
+static uint64_t arm(fx *f, uint64_t cid, uint64_t when)
+{
+    uint8_t arg[8];
+    le64_store(arg, when);
+    outcome o;
+    send(f, LEDGER_MSG_UPDATE, cid, "arm", span_of(arg, 8), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_int_equal(o.reply.len, 8);
+    uint64_t prev = le64_load(o.reply.ptr);
+    buf_fini(&o.reply);
+    return prev;
+}
+
+/* A timer fires in the first block whose time reaches it, once, and sees that block's time;
+ * rounds before make no block; global_timer_set returns the previous timer and 0 disarms; an
+ * armed timer survives a restart; replay reproduces every block. */
+static void test_global_timer(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    uint64_t due = f.time + 1000000 + 3000000000ull; /* 3 s after the arming block */
+    assert_int_equal(arm(&f, cid, due), 0);
+    uint64_t runs, at;
+    for (int i = 0; i < 2; i++) {
+        scheduler_round_info info = round_after(&f, 1000000000ull);
+        assert_false(info.produced); /* not due, nothing else to do */
+    }
+    u128 before = balance(&f, cid);
+    f.time = due - 1;
+    scheduler_round_info info = round_after(&f, 0);
+    assert_false(info.produced);
+    info = round_after(&f, 1);
+    assert_true(info.produced);
+    assert_int_equal(info.tasks, 1);
+    assert_int_equal(info.messages, 0);
+    timers(&f, cid, &runs, &at);
+    assert_int_equal(runs, 1);
+    assert_int_equal(at, due);
+    assert_true(balance(&f, cid) == before - (1000u + info.instructions)); /* charged */
+    info = round_after(&f, 1000000000ull);
+    assert_false(info.produced); /* deactivated once it ran */
+    /* the previous value, and 0 disarms */
+    uint64_t later = f.time + 5000000000ull;
+    assert_int_equal(arm(&f, cid, later), 0);
+    uint64_t prev = arm(&f, cid, 0);
+    assert_int_equal(prev, later);
+    info = round_after(&f, 10000000000ull);
+    assert_false(info.produced);
+    /* armed across a restart (the node stops, kill -9 or not: the timer is in the record) */
+    uint64_t due2 = f.time + 1000000 + 2000000000ull;
+    assert_int_equal(arm(&f, cid, due2), 0);
+    node_fx_close(&f);
+    node_fx_open(&f);
+    f.time = due2;
+    info = round_after(&f, 0);
+    assert_true(info.produced);
+    assert_int_equal(info.tasks, 1);
+    timers(&f, cid, &runs, &at);
+    assert_int_equal(runs, 2);
+    assert_int_equal(at, due2);
+    /* a time in the past fires in the next round */
+    arm(&f, cid, 1);
+    info = round_after(&f, 1);
+    assert_int_equal(info.tasks, 1);
+    timers(&f, cid, &runs, &at);
+    assert_int_equal(runs, 3);
+    assert_int_equal(at, f.time);
+    ledger_tip end = node_fx_tip(&f);
+    node_fx_close(&f);
+    char work[96], cmd[128];
+    snprintf(work, sizeof work, "%s-replay", f.dir);
+    scheduler_divergence div;
+    ledger_tip last;
+    assert_int_equal(scheduler_replay(f.dir, work, NULL, &div, &last), ST_OK);
+    assert_int_equal(div.height, 0);
+    assert_memory_equal(last.state_root, end.state_root, LEDGER_HASH_SIZE);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", work);
+    assert_int_equal(system(cmd), 0);
+    node_fx_open(&f);
+    node_fx_end(&f);
+}
+
+/* A canister exporting canister_heartbeat runs it once in every round, which makes a block even
+ * without messages, at the block's time, paying for it; a frozen one does not (and makes no
+ * block). */
+static void test_heartbeat(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, HEARTBEAT_WASM, &install);
+    u128 b0 = balance(&f, cid);
+    uint64_t spent = 0;
+    for (int i = 0; i < 5; i++) {
+        scheduler_round_info info = round_after(&f, 500000000ull);
+        assert_true(info.produced);
+        assert_int_equal(info.tasks, 1);
+        spent += 1000u + info.instructions;
+    }
+    host_result res;
+    assert_int_equal(scheduler_query(f.s, cid, span_of("beats", 5), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(le64_load(res.bytes.ptr), 5);
+    assert_int_equal(le64_load(res.bytes.ptr + 8), f.time);
+    host_result_fini(&res);
+    assert_true(balance(&f, cid) == b0 - spent);
+    node_fx_end(&f);
+
+    /* just enough for the install, not for a heartbeat's prepayment */
+    fx_cycles(&f);
+    f.g.provisional_cycles = 1000000u + 1000u + install + 10u;
+    node_fx_start(&f);
+    cid = deploy_file(&f, HEARTBEAT_WASM, &install);
+    assert_true(balance(&f, cid) == 10u);
+    scheduler_round_info info = round_after(&f, 500000000ull);
+    assert_false(info.produced);
+    node_fx_end(&f);
+}
+
+#ifdef TICKER_WASM
+/* The C example tests/canisters/ticker.c: its heartbeat counts every round, its periodic timer
+ * ticks once per period of block time (re-armed by each run), stop cancels it; its balance
+ * query and burn agree with the scheduler's books. */
+static void test_ticker_example(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, TICKER_WASM, &install);
+    uint8_t arg[16];
+    le64_store(arg, 1000000000ull); /* every second */
+    outcome o;
+    send(&f, LEDGER_MSG_UPDATE, cid, "start", span_of(arg, 8), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    uint64_t started = f.time, rounds = 1; /* the start block ran a heartbeat too */
+    for (int i = 0; i < 10; i++) { /* 5 s in half seconds: a tick every other round */
+        scheduler_round_info info = round_after(&f, 500000000ull);
+        assert_true(info.produced);
+        assert_int_equal(info.tasks, i % 2 ? 2u : 1u);
+        rounds++;
+    }
+    host_result res;
+    assert_int_equal(scheduler_query(f.s, cid, span_of("stats", 5), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 24);
+    assert_int_equal(le64_load(res.bytes.ptr), rounds);
+    assert_int_equal(le64_load(res.bytes.ptr + 8), 5);
+    assert_int_equal(le64_load(res.bytes.ptr + 16), started + 5000000000ull);
+    host_result_fini(&res);
+    assert_int_equal(scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(res.bytes.len, 16);
+    assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
+    host_result_fini(&res);
+    le64_store(arg, 777);
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn", span_of(arg, 8), &o);
+    assert_true(reply128(&o) == 777u);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "stop", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_int_equal(o.reply.len, 8);
+    assert_int_equal(le64_load(o.reply.ptr), started + 6000000000ull); /* the next tick */
+    buf_fini(&o.reply);
+    scheduler_cycles cy;
+    scheduler_cycles_get(f.s, &cy);
+    assert_true(cy.burned == 777u);
+    node_fx_end(&f);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fees_exact), cmocka_unit_test(test_freezing),
+        cmocka_unit_test(test_mint),       cmocka_unit_test(test_burn),
+        cmocka_unit_test(test_ic0_forms),  cmocka_unit_test(test_global_timer),
+        cmocka_unit_test(test_heartbeat),
+#ifdef TICKER_WASM
+        cmocka_unit_test(test_ticker_example),
+#endif
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
