@@ -328,6 +328,9 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
     return st;
 }
 
+/* The tally binary whose `node` the bench starts (--node-exe; NULL: this one). */
+static const char *node_exe;
+
 /* Starts `tally node` on dir (after `tally init`) with the options `extra` (NULL-terminated);
  * returns its pid and URL. */
 static pid_t start_node_with(const char *dir, const char *const *extra, char *url, size_t cap)
@@ -342,7 +345,7 @@ static pid_t start_node_with(const char *dir, const char *const *extra, char *ur
         size_t n = 6;
         for (size_t i = 0; extra[i] && n + 1 < BASE_ARRAY_LEN(args); i++)
             args[n++] = extra[i];
-        execv("/proc/self/exe", (char *const *)args);
+        execv(node_exe ? node_exe : "/proc/self/exe", (char *const *)args);
         _exit(127);
     }
     char path[512];
@@ -786,11 +789,19 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
     status st = init_quiet(dir, &k);
     const char *no_budget[] = {"--query-budget", "0", "--interval", "10", NULL};
     const char *budget[] = {"--interval", "10", NULL};
-    static const char *names[] = {"idle", "4 clients of maximal queries, no budget",
+    const char *names[] = {"idle", "4 clients of maximal queries, no budget",
                                   "4 clients of maximal queries, default budget"};
     load_figure f[3];
     uint64_t nonce = 2;
-    for (int run = 0; run < 2 && st == ST_OK; run++) {
+    int runs = 2;
+    if (node_exe) { /* another build's node: no query options, one loaded run */
+        no_budget[0] = "--interval";
+        no_budget[1] = "10";
+        no_budget[2] = NULL;
+        names[1] = "4 clients of maximal queries (--node-exe)";
+        runs = 1;
+    }
+    for (int run = 0; run < runs && st == ST_OK; run++) {
         pid_t pid = start_node_with(dir, run == 0 ? no_budget : budget, url, sizeof url);
         if (pid < 0)
             return ST_IO_ERROR;
@@ -807,7 +818,7 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
         return st;
     if (json) {
         printf("{\"bench\":\"node\",\"part\":\"queries\",\"updates\":%u,\"runs\":[", n);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < runs + 1; i++)
             printf("%s{\"name\":\"%s\",\"updates\":%u,\"update_latency_ms\":%.2f,"
                    "\"max_latency_ms\":%.2f,"
                    "\"blocks_per_s\":%.2f,\"queries\":%llu,\"refused\":%llu,"
@@ -823,7 +834,7 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
            "refused: busy, over budget or the client's 30 s timeout):\n"
            "  %-44s %7s %10s %7s %9s %8s %7s %7s %10s\n", n, LOAD_SECONDS, "", "updates",
            "latency", "ratio", "max", "blocks/s", "queries", "refused", "query ins/s");
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < runs + 1; i++)
         printf("  %-44s %7u %7.1f ms %6.2fx %6.1f ms %8.1f %7llu %7llu %10.3g\n", names[i],
                f[i].updates, f[i].latency_ms, f[i].latency_ms / f[0].latency_ms,
                f[i].max_latency_ms, f[i].blocks_per_s, (unsigned long long)f[i].queries,
@@ -852,11 +863,14 @@ int bench_node(int argc, char **argv)
             rpc = false;
         else if (!strcmp(argv[i], "--queries"))
             queries = true;
+        else if (!strcmp(argv[i], "--node-exe") && i + 1 < argc)
+            node_exe = argv[++i];
         else if (!strcmp(argv[i], "--calls"))
             calls = true;
         else {
             fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
                             "                        [--node-threads T] [--queries] [--calls]\n"
+                            "                        [--node-exe TALLY]\n"
                             "                        [--json]\n\n"
                             "Small update messages per second: in process (admission one by\n"
                             "one and in batches, execution + durable commit, then the replay\n"
@@ -867,7 +881,9 @@ int bench_node(int argc, char **argv)
                             "--queries: instead, update latency and block rate on a node that is\n"
                             "idle and then serving 4 clients of maximal queries (5e9\n"
                             "instructions each), without and with the query budget; N/1000\n"
-                            "updates per run (at least 20).\n"
+                            "updates per run (default 20). --node-exe: start the node of another\n"
+                            "tally binary (an older build: before/after figures; --queries passes it\n"
+                            "no query options and runs idle and one loaded run).\n"
                             "--calls: instead, the node time of one inter-canister request +\n"
                             "reply: N/10 ingress messages making 10 calls each, less the same\n"
                             "messages making none (in process, durable ledger).\n");
@@ -885,7 +901,7 @@ int bench_node(int argc, char **argv)
     status st = ST_OK;
     if (queries) {
         snprintf(sub, sizeof sub, "%s/queries", dir);
-        st = bench_queries(sub, n / 1000 > 20 ? n / 1000 : 20, json);
+        st = bench_queries(sub, n / 1000 ? n / 1000 : 1, json);
         inproc = rpc = false;
     }
     if (calls) {

@@ -427,6 +427,13 @@ typedef struct engine_extern {
 status engine_instance_new(const engine_code *c, const engine_run_config *rc,
                            const engine_extern *imports, uint32_t nimports, void *host,
                            engine_instance **out, engine_error *err);
+/* As engine_instance_new, but the start function does not run: *start gets it (NULL if the
+ * module has none, or when instantiation failed before it), for the embedder to run, e.g. in
+ * slices with engine_instance_invoke_begin/_run (host-api slices a canister's start function). */
+status engine_instance_new_deferred(const engine_code *c, const engine_run_config *rc,
+                                    const engine_extern *imports, uint32_t nimports, void *host,
+                                    engine_instance **out, engine_func **start,
+                                    engine_error *err);
 void engine_instance_free(engine_instance *inst);
 const engine_module *engine_instance_module(const engine_instance *inst);
 

@@ -338,9 +338,10 @@ static status apply_segments(engine_instance *inst)
     return ST_OK;
 }
 
-status engine_instance_new(const engine_code *c, const engine_run_config *rc,
-                           const engine_extern *imports, uint32_t nimports, void *host,
-                           engine_instance **out, engine_error *err)
+/* engine_instance_new; with `start` non-NULL the start function is not run but given there. */
+static status instantiate(const engine_code *c, const engine_run_config *rc,
+                          const engine_extern *imports, uint32_t nimports, void *host,
+                          engine_instance **out, engine_func **start, engine_error *err)
 {
     *out = NULL;
     const engine_module *m = c->m;
@@ -379,7 +380,9 @@ status engine_instance_new(const engine_code *c, const engine_run_config *rc,
     }
     if (st == ST_OK)
         st = apply_segments(inst);
-    if (st == ST_OK && m->has_start)
+    if (start)
+        *start = st == ST_OK && m->has_start ? inst->funcs[m->start] : NULL;
+    else if (st == ST_OK && m->has_start)
         st = engine_instance_invoke(inst, inst->funcs[m->start], NULL, NULL);
     if (st != ST_OK && status_class_of(st) != SC_TRAP) {
         engine_instance_free(inst);
@@ -387,6 +390,22 @@ status engine_instance_new(const engine_code *c, const engine_run_config *rc,
     }
     *out = inst;
     return st;
+}
+
+status engine_instance_new(const engine_code *c, const engine_run_config *rc,
+                           const engine_extern *imports, uint32_t nimports, void *host,
+                           engine_instance **out, engine_error *err)
+{
+    return instantiate(c, rc, imports, nimports, host, out, NULL, err);
+}
+
+status engine_instance_new_deferred(const engine_code *c, const engine_run_config *rc,
+                                    const engine_extern *imports, uint32_t nimports, void *host,
+                                    engine_instance **out, engine_func **start,
+                                    engine_error *err)
+{
+    *start = NULL;
+    return instantiate(c, rc, imports, nimports, host, out, start, err);
 }
 
 void engine_instance_free(engine_instance *inst)

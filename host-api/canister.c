@@ -130,10 +130,10 @@ static status live_bind(live *lv, const host_code *code)
     return ST_OK;
 }
 
-/* Instantiates code (data segments, start function in context "start", metered: the counter
- * starts at 0, so the first check asks slice_end for the budget). A TRAP or FAULT leaves *lv
- * empty, with the instructions of the start function counted. */
-static status live_open(host_canister *c, const host_code *code, live *lv, bool restore)
+/* Instantiates code for a restore: data segments, then the start function, which stops at its
+ * first metering check (context CTX_RESTORE): its effects are in the saved state. A TRAP or
+ * FAULT leaves *lv empty. */
+static status live_open(host_canister *c, const host_code *code, live *lv)
 {
     exec *x = &c->x;
     memset(lv, 0, sizeof *lv);
@@ -141,7 +141,7 @@ static status live_open(host_canister *c, const host_code *code, live *lv, bool 
     x->counter_index = code->counter_global;
     uint32_t ctx = x->ctx;
     bool pausable = x->pausable;
-    x->ctx = restore ? CTX_RESTORE : CTX_START;
+    x->ctx = CTX_RESTORE;
     x->restore_stopped = false;
     x->pausable = false; /* engine_instance_new runs start to the end */
     engine_instance *inst = NULL;
@@ -153,9 +153,9 @@ static status live_open(host_canister *c, const host_code *code, live *lv, bool 
         exec_settle(x); /* count the start function while its counter exists */
     x->counter = NULL;
     x->inst = NULL;
-    if (restore && st == ST_TRAP_HOST && x->restore_stopped)
+    if (st == ST_TRAP_HOST && x->restore_stopped)
         st = ST_OK; /* the start function stopped at its first metering check, as intended */
-    else if (restore && st != ST_OK && status_class_of(st) == SC_TRAP)
+    else if (st != ST_OK && status_class_of(st) == SC_TRAP)
         st = ST_CORRUPT_LEDGER;
     if (st != ST_OK) {
         engine_instance_free(inst);
@@ -168,12 +168,29 @@ static status live_open(host_canister *c, const host_code *code, live *lv, bool 
     return st;
 }
 
-/* Runs entry point f of lv to the end (pauses ignored) in context ctx. */
-static status run_entry(exec *x, live *lv, engine_func *f, uint32_t ctx)
+/* Instantiates code for an install or upgrade: data segments only; *start gets the start
+ * function for the caller to run (NULL: none). A TRAP (a segment out of bounds) or FAULT
+ * leaves *lv empty. */
+static status live_open_deferred(host_canister *c, const host_code *code, live *lv,
+                                 engine_func **start)
 {
-    exec_switch(x, lv->inst, lv->counter);
-    x->ctx = ctx;
-    status st = engine_instance_invoke(lv->inst, f, NULL, NULL);
+    memset(lv, 0, sizeof *lv);
+    exec_settle(&c->x);
+    c->x.counter_index = code->counter_global;
+    engine_instance *inst = NULL;
+    status st = engine_instance_new_deferred(code->ecode, &c->cfg.run, code->imports,
+                                             code->nimports, &c->x, &inst, start, NULL);
+    if (st != ST_OK) {
+        engine_instance_free(inst);
+        *start = NULL;
+        return st == ST_INCOMPATIBLE_IMPORT ? BUG() : st;
+    }
+    lv->inst = inst;
+    st = live_bind(lv, code);
+    if (st != ST_OK) {
+        live_close(lv);
+        *start = NULL;
+    }
     return st;
 }
 
@@ -206,8 +223,11 @@ void host_canister_free(host_canister *c)
 {
     if (!c)
         return;
-    if (c->call_live)
+    if (c->life_inst)
+        engine_instance_abandon(c->life_inst);
+    else if (c->call_live)
         engine_instance_abandon(c->cur.inst);
+    live_close(&c->life_new);
     live_close(&c->cur);
     exec_calls_drop(&c->x);
     stable_free(c);
@@ -250,6 +270,7 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
                                                              : msg->instruction_limit;
     x->slice = msg->slice_limit && msg->slice_limit < x->limit ? msg->slice_limit : x->limit;
     x->used_before = 0;
+    x->slice_base = 0;
     x->slice_start = 0;
     x->counter = NULL;
     x->inst = NULL;
@@ -301,90 +322,201 @@ static status lifecycle_fail(host_canister *c, status st, bool old_live, host_re
     return trap_result(&c->x, st, res);
 }
 
+/* ---- install and upgrade, in slices ---------------------------------------------------------
+ * Steps (c->life_step): for an upgrade, canister_pre_upgrade on the old instance; then the new
+ * instance (data segments), its start function and canister_init / canister_post_upgrade. Each
+ * Wasm step runs pausable like an update (host_canister_call_run), continuing the slice of the
+ * step before it, so a message is sliced the same whatever its steps. Nothing is kept before
+ * the last step ends: while paused, the old instance, heap, globals and stable memory are the
+ * committed state (as for a paused update), and a trap at any step undoes everything. */
+
+static status life_begin(host_canister *c, const host_code *code, const host_msg *msg,
+                         bool upgrade)
+{
+    if (c->busy)
+        return ST_CANISTER_BUSY;
+    if (!upgrade && c->code)
+        return ST_CANISTER_NOT_EMPTY;
+    exec_begin(c, upgrade ? CTX_PRE_UPGRADE : CTX_INIT, 0, msg);
+    c->pending = ST_OK;
+    c->busy = true;
+    c->call_live = false;
+    if (upgrade && !c->code) {
+        c->pending = ST_CANISTER_EMPTY; /* reported by the first _run */
+        return ST_OK;
+    }
+    c->life = upgrade ? LIFE_UPGRADE : LIFE_INSTALL;
+    c->life_step = upgrade ? LIFE_STEP_PRE_UPGRADE : LIFE_STEP_INSTANTIATE;
+    c->life_code = code;
+    c->life_start = NULL;
+    c->life_inst = NULL;
+    c->call_live = true; /* the saved views exclude the message's changes */
+    c->x.pausable = true;
+    if (upgrade) {
+        live_globals_save(&c->cur);
+        budget_reset(c, &c->cur, NULL);
+    } else {
+        budget_reset(c, NULL, code);
+    }
+    return ST_OK;
+}
+
+status host_canister_install_begin(host_canister *c, const host_code *code, const host_msg *msg)
+{
+    return life_begin(c, code, msg, false);
+}
+
+status host_canister_upgrade_begin(host_canister *c, const host_code *code, const host_msg *msg)
+{
+    return life_begin(c, code, msg, true);
+}
+
+static void life_end(host_canister *c)
+{
+    c->life = LIFE_NONE;
+    c->life_inst = NULL;
+    c->life_start = NULL;
+    c->busy = false;
+    c->call_live = false;
+}
+
+/* Sets up Wasm function f of lv as the running step. */
+static status life_invoke(host_canister *c, live *lv, engine_func *f, uint32_t ctx)
+{
+    exec_continue(&c->x, lv->inst, lv->counter);
+    c->x.ctx = ctx;
+    status st = engine_instance_invoke_begin(lv->inst, f, NULL);
+    if (st == ST_OK)
+        c->life_inst = lv->inst;
+    return st;
+}
+
+/* A step trapped or faulted: undo everything (the new instance goes). */
+static status life_fail(host_canister *c, status st, host_result *res)
+{
+    bool old_live = c->life == LIFE_UPGRADE;
+    exec_settle(&c->x);
+    live_close(&c->life_new);
+    life_end(c);
+    return lifecycle_fail(c, st, old_live, res);
+}
+
+/* Every step ran: the new instance, its heap and the stable memory become the committed state. */
+static status life_finish(host_canister *c, host_result *res)
+{
+    live lv = c->life_new;
+    status st = heap_reserve(c, &lv);
+    if (st != ST_OK)
+        return life_fail(c, st, res);
+    if (c->life == LIFE_UPGRADE)
+        live_close(&c->cur);
+    c->cur = lv;
+    memset(&c->life_new, 0, sizeof c->life_new);
+    c->code = c->life_code;
+    heap_adopt(c, &c->cur);
+    stable_commit(c);
+    c->timer = 0; /* the IC deactivates the timer on upgrade; post_upgrade may set it again */
+    apply_system(c);
+    c->version++;
+    res->instructions = c->x.used_before;
+    res->committed = true;
+    exec_cycles_report(&c->x, res);
+    life_end(c);
+    return ST_OK;
+}
+
+/* Runs the steps until the slice ends (*paused) or the message does. */
+static status life_run(host_canister *c, host_result *res, bool *paused)
+{
+    exec *x = &c->x;
+    bool upgrade = c->life == LIFE_UPGRADE;
+    status st = ST_OK;
+    while (st == ST_OK) {
+        if (c->life_inst) {
+            st = engine_instance_run(c->life_inst, paused);
+            if (st == ST_OK && *paused) {
+                res->instructions = exec_used(x);
+                return ST_OK;
+            }
+            *paused = false;
+            exec_settle(x); /* while the step's counter exists */
+            c->life_inst = NULL;
+            if (st == ST_OK)
+                c->life_step++;
+            continue;
+        }
+        engine_func *f = NULL;
+        switch (c->life_step) {
+        case LIFE_STEP_PRE_UPGRADE:
+            if ((f = c->cur.entries[ENTRY_PRE_UPGRADE]))
+                st = life_invoke(c, &c->cur, f, CTX_PRE_UPGRADE);
+            else
+                c->life_step++;
+            break;
+        case LIFE_STEP_INSTANTIATE:
+            if (upgrade)
+                budget_reset(c, NULL, c->life_code); /* the old heap goes */
+            st = live_open_deferred(c, c->life_code, &c->life_new, &c->life_start);
+            c->life_step++;
+            break;
+        case LIFE_STEP_START:
+            if (c->life_start)
+                st = life_invoke(c, &c->life_new, c->life_start, CTX_START);
+            else
+                c->life_step++;
+            break;
+        case LIFE_STEP_INIT:
+            if ((f = c->life_new.entries[upgrade ? ENTRY_POST_UPGRADE : ENTRY_INIT]))
+                st = life_invoke(c, &c->life_new, f, upgrade ? CTX_POST_UPGRADE : CTX_INIT);
+            else
+                c->life_step++;
+            break;
+        default:
+            return life_finish(c, res);
+        }
+    }
+    *paused = false;
+    return life_fail(c, st, res);
+}
+
+/* Drops a paused install or upgrade: everything it did is undone. */
+static void life_abort(host_canister *c)
+{
+    if (c->life_inst)
+        engine_instance_abandon(c->life_inst);
+    exec_settle(&c->x);
+    live_close(&c->life_new);
+    if (c->life == LIFE_UPGRADE) {
+        live_globals_restore(&c->cur);
+        heap_rollback(c, &c->cur);
+    }
+    stable_rollback(c);
+    life_end(c);
+}
+
+/* Runs a begun message to the end, resuming every pause. */
+static status run_to_end(host_canister *c, status st, host_result *res)
+{
+    bool paused = true;
+    while (st == ST_OK && paused) {
+        host_result_fini(res);
+        st = host_canister_call_run(c, res, &paused);
+    }
+    return st;
+}
+
 status host_canister_install(host_canister *c, const host_code *code, const host_msg *msg,
                              host_result *res)
 {
     host_result_init(res);
-    if (c->busy)
-        return ST_CANISTER_BUSY;
-    if (c->code)
-        return ST_CANISTER_NOT_EMPTY;
-    exec *x = &c->x;
-    exec_begin(c, CTX_INIT, 0, msg);
-    budget_reset(c, NULL, code);
-    live lv;
-    status st = live_open(c, code, &lv, false);
-    if (st != ST_OK)
-        return lifecycle_fail(c, st, false, res);
-    if (lv.entries[ENTRY_INIT]) {
-        st = run_entry(x, &lv, lv.entries[ENTRY_INIT], CTX_INIT);
-        exec_settle(x);
-    }
-    if (st == ST_OK)
-        st = heap_reserve(c, &lv);
-    if (st != ST_OK) {
-        live_close(&lv);
-        return lifecycle_fail(c, st, false, res);
-    }
-    c->cur = lv;
-    c->code = code;
-    heap_adopt(c, &c->cur);
-    stable_commit(c);
-    c->timer = 0;
-    apply_system(c);
-    c->version++;
-    res->instructions = x->used_before;
-    res->committed = true;
-    exec_cycles_report(x, res);
-    return ST_OK;
+    return run_to_end(c, host_canister_install_begin(c, code, msg), res);
 }
 
 status host_canister_upgrade(host_canister *c, const host_code *code, const host_msg *msg,
                              host_result *res)
 {
     host_result_init(res);
-    if (c->busy)
-        return ST_CANISTER_BUSY;
-    exec *x = &c->x;
-    exec_begin(c, CTX_PRE_UPGRADE, 0, msg);
-    if (!c->code)
-        return trap_result(x, ST_CANISTER_EMPTY, res);
-    live_globals_save(&c->cur);
-    budget_reset(c, &c->cur, NULL);
-    status st = ST_OK;
-    if (c->cur.entries[ENTRY_PRE_UPGRADE]) {
-        st = run_entry(x, &c->cur, c->cur.entries[ENTRY_PRE_UPGRADE], CTX_PRE_UPGRADE);
-        exec_settle(x);
-        if (st != ST_OK)
-            return lifecycle_fail(c, st, true, res);
-    }
-    live nl;
-    budget_reset(c, NULL, code); /* the old heap goes: the new instance and stable memory */
-    st = live_open(c, code, &nl, false);
-    if (st != ST_OK)
-        return lifecycle_fail(c, st, true, res);
-    if (nl.entries[ENTRY_POST_UPGRADE]) {
-        st = run_entry(x, &nl, nl.entries[ENTRY_POST_UPGRADE], CTX_POST_UPGRADE);
-        exec_settle(x);
-    }
-    if (st == ST_OK)
-        st = heap_reserve(c, &nl);
-    if (st != ST_OK) {
-        live_close(&nl);
-        return lifecycle_fail(c, st, true, res);
-    }
-    live_close(&c->cur);
-    c->cur = nl;
-    c->code = code;
-    heap_adopt(c, &c->cur);
-    stable_commit(c);
-    c->timer = 0; /* the IC deactivates the timer on upgrade; post_upgrade may set it again */
-    apply_system(c);
-    c->version++;
-    res->instructions = x->used_before;
-    res->committed = true;
-    exec_cycles_report(x, res);
-    return ST_OK;
+    return run_to_end(c, host_canister_upgrade_begin(c, code, msg), res);
 }
 
 /* ---- messages ------------------------------------------------------------------------------------ */
@@ -558,6 +690,8 @@ status host_canister_call_run(host_canister *c, host_result *res, bool *paused)
     *paused = false;
     if (!c->busy)
         return BUG();
+    if (c->life)
+        return life_run(c, res, paused);
     if (!c->call_live) { /* nothing ran: no code, no such method, or nothing to do */
         c->busy = false;
         res->accepted = c->x.accepted;
@@ -578,6 +712,10 @@ void host_canister_call_abort(host_canister *c)
 {
     if (!c->busy)
         return;
+    if (c->life) {
+        life_abort(c);
+        return;
+    }
     if (c->call_live) {
         engine_instance_abandon(c->cur.inst);
         exec_settle(&c->x);
@@ -597,13 +735,7 @@ status host_canister_call(host_canister *c, host_call_kind kind, const host_msg 
                           host_result *res)
 {
     host_result_init(res);
-    status st = host_canister_call_begin(c, kind, msg);
-    bool paused = true;
-    while (st == ST_OK && paused) {
-        host_result_fini(res);
-        st = host_canister_call_run(c, res, &paused);
-    }
-    return st;
+    return run_to_end(c, host_canister_call_begin(c, kind, msg), res);
 }
 
 /* ---- committed state: persistence and restore ---------------------------------------------- */
@@ -680,7 +812,7 @@ status host_canister_restore(host_canister *c, const host_code *code, const host
     exec_begin(c, CTX_RESTORE, 0, &m);
     c->budget = UINT64_MAX; /* what was committed fit the limit when it was made */
     live lv;
-    status st = live_open(c, code, &lv, true);
+    status st = live_open(c, code, &lv);
     if (st != ST_OK)
         return st;
     st = restore_instance(&lv, sv->heap, sv->heap_set, globals);
@@ -700,12 +832,17 @@ status host_canister_restore(host_canister *c, const host_code *code, const host
         memset(c->heap_dirty, 0, (size_t)c->heap_dirty_cap);
     if (c->stable.dirty)
         memset(c->stable.dirty, 0, (size_t)(c->stable.cap_pages * 65536u / HOST_PAGE_SIZE / 8));
+    system_set(c, sv);
+    return ST_OK;
+}
+
+void system_set(host_canister *c, const host_saved *sv)
+{
     c->version = sv->version;
     c->timer = sv->timer;
     c->cert_len = (uint32_t)sv->certified_data.len;
     if (c->cert_len)
         memcpy(c->cert, sv->certified_data.ptr, c->cert_len);
-    return ST_OK;
 }
 
 /* ---- state views -------------------------------------------------------------------------------- */

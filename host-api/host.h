@@ -252,8 +252,7 @@ void host_canister_set_status(host_canister *c, uint32_t st);
 
 /* Installs `code` into the empty canister c: instantiates it (data segments, then the start
  * function in the context "start"), then runs canister_init(msg->arg) if exported, all within
- * msg->instruction_limit (no pause). The instance's counter starts at 0, so the start
- * function's first metering check asks for a budget through out_of_instructions: the start
+ * msg->instruction_limit, to the end (sliced: host_canister_install_begin). The start
  * function is metered exactly, like the rest (docs/canisters.md). On a trap the canister stays
  * empty (stable memory too); res->st says why. On success the version becomes 1 and every page
  * is dirty. code must outlive the canister (or the next upgrade).
@@ -264,11 +263,24 @@ status host_canister_install(host_canister *c, const host_code *code, const host
 /* Upgrades c to `code`: canister_pre_upgrade on the old instance, a fresh instance of code
  * (start function), canister_post_upgrade(msg->arg); stable memory carries over, the heap and
  * globals do not; the global timer is deactivated. Atomic: if any step traps, the old code and
- * all its state stay. One instruction limit for all steps (no pause). On success version + 1.
+ * all its state stay. One instruction limit for all steps, run to the end (sliced:
+ * host_canister_upgrade_begin). On success version + 1.
  * Returns ST_OK (see res), ST_CANISTER_BUSY or ST_OUT_OF_MEMORY; res->st = ST_CANISTER_EMPTY
  * if c has no code. The old host_code may be freed after a successful upgrade. */
 status host_canister_upgrade(host_canister *c, const host_code *code, const host_msg *msg,
                              host_result *res);
+
+/* Sliced install and upgrade, as the IC slices install_code: _begin checks and sets up the
+ * message (no Wasm runs: ST_OK, ST_CANISTER_BUSY, ST_CANISTER_NOT_EMPTY for an install; an
+ * upgrade of a canister without code is reported by the first _run as ST_CANISTER_EMPTY); then
+ * host_canister_call_run() runs it slice by slice (msg->slice_limit) exactly like an update,
+ * and host_canister_call_abort() drops it. Every step is sliced: pre_upgrade, the start
+ * function, init / post_upgrade, each continuing the slice of the one before. The outcome and
+ * instruction count are those of host_canister_install / _upgrade (which are _begin plus
+ * _run to the end). While paused the canister is busy and its committed state is the one
+ * before the message (for an install: empty; for an upgrade: the old code and state). */
+status host_canister_install_begin(host_canister *c, const host_code *code, const host_msg *msg);
+status host_canister_upgrade_begin(host_canister *c, const host_code *code, const host_msg *msg);
 
 /* Runs a message to the end (pauses ignored: slice_limit only changes where slices end).
  * Returns ST_OK (see res), ST_CANISTER_BUSY or ST_OUT_OF_MEMORY. res->st may be

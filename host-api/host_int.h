@@ -121,6 +121,8 @@ struct exec {
     uint64_t limit, slice;   /* instruction limit and slice size of the message */
     uint64_t used_before;    /* instructions of the finished slices */
     uint64_t slice_start;    /* the counter's value when the current slice began */
+    uint64_t slice_base;     /* instructions used when the current slice began (a lifecycle
+                                step continues the slice: exec_continue) */
     uint8_t responded;       /* RESPONDED_* */
     uint32_t reject_code;
     buf reply;               /* reply payload or reject message */
@@ -161,6 +163,9 @@ status exec_enter(engine_instance *inst, exec **out);
 void exec_settle(exec *x);
 /* Continues the message's accounting on counter `g` of inst: it gets the next slice. */
 void exec_switch(exec *x, engine_instance *inst, engine_global *g);
+/* The same, in what is left of the current slice (a sliced install's or upgrade's next step:
+ * the steps of a message share its slices). */
+void exec_continue(exec *x, engine_instance *inst, engine_global *g);
 
 /* ic0.c */
 /* Sets x->detail (printf-style) and returns st. */
@@ -246,8 +251,19 @@ struct host_canister {
     bool busy;               /* a sliced message is paused */
     bool call_live;          /* the engine has a run set up (begin done) */
     status pending;          /* a message that cannot start, reported by the first _run */
+    /* A sliced install or upgrade (canister.c "install and upgrade, in slices"). */
+    uint8_t life;            /* LIFE_NONE, LIFE_INSTALL, LIFE_UPGRADE */
+    uint8_t life_step;       /* the next step (LIFE_STEP_*) */
+    const host_code *life_code;
+    live life_new;           /* the new instance, from the instantiate step on */
+    engine_func *life_start; /* its start function (NULL: none) */
+    engine_instance *life_inst; /* the instance whose step is running (NULL between steps) */
     exec x;
 };
+
+enum { LIFE_NONE = 0, LIFE_INSTALL, LIFE_UPGRADE };
+enum { LIFE_STEP_PRE_UPGRADE, LIFE_STEP_INSTANTIATE, LIFE_STEP_START, LIFE_STEP_INIT,
+       LIFE_STEP_DONE };
 
 /* state.c */
 /* Sets c->budget for a message of lv (NULL: a fresh instance of `code` about to be made). */
@@ -283,5 +299,8 @@ void live_globals_restore(live *lv);
 /* Sets the mutable globals (the counter excepted) from host_canister_saved_globals' layout.
  * ST_OK or ST_CORRUPT_LEDGER (a layout that does not fit lv). */
 status live_globals_load(live *lv, span globals);
+/* Sets version, timer and certified data (at most HOST_CERTIFIED_MAX bytes: checked by the
+ * caller) from sv. */
+void system_set(host_canister *c, const host_saved *sv);
 
 #endif

@@ -30,6 +30,7 @@ static status slice_end(exec *x)
     uint64_t left = x->limit - used;
     uint64_t next = left < x->slice ? left : x->slice;
     x->used_before = used;
+    x->slice_base = used;
     x->slice_start = next;
     engine_global_set(x->counter, next);
     if (x->pausable)
@@ -74,6 +75,20 @@ void exec_switch(exec *x, engine_instance *inst, engine_global *g)
     exec_settle(x);
     uint64_t left = x->used_before >= x->limit ? 0 : x->limit - x->used_before;
     uint64_t next = left < x->slice ? left : x->slice;
+    x->inst = inst;
+    x->counter = g;
+    x->slice_start = next;
+    engine_global_set(g, next);
+}
+
+void exec_continue(exec *x, engine_instance *inst, engine_global *g)
+{
+    exec_settle(x);
+    uint64_t used = x->used_before;
+    uint64_t left = used >= x->limit ? 0 : x->limit - used;
+    uint64_t in_slice = used - x->slice_base;
+    uint64_t room = in_slice >= x->slice ? 0 : x->slice - in_slice;
+    uint64_t next = left < room ? left : room; /* 0: the first check ends the slice */
     x->inst = inst;
     x->counter = g;
     x->slice_start = next;

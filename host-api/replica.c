@@ -72,10 +72,6 @@ status host_canister_system_load(host_canister *c, const host_saved *sv, span gl
     status st = live_globals_load(&c->cur, globals);
     if (st != ST_OK)
         return st;
-    c->version = sv->version;
-    c->timer = sv->timer;
-    c->cert_len = (uint32_t)sv->certified_data.len;
-    if (c->cert_len)
-        memcpy(c->cert, sv->certified_data.ptr, c->cert_len);
+    system_set(c, sv);
     return ST_OK;
 }

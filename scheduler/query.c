@@ -311,12 +311,8 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
         return st;
     r->used = ++q->tick;
     q->stats.queries++;
-    uint8_t principal[PRINCIPAL_MAX] = {0x04}; /* the anonymous principal */
-    size_t plen = 1;
-    if (caller.len == LEDGER_PUBLIC_KEY_SIZE) {
-        sched_principal_of_key(caller.ptr, principal);
-        plen = PRINCIPAL_MAX;
-    }
+    uint8_t principal[PRINCIPAL_MAX];
+    size_t plen = sched_principal_of_caller(caller, principal);
     host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
                    .time = tip.timestamp_ns, .instruction_limit = instruction_limit};
     st = host_canister_call(r->hc, HOST_CALL_QUERY, &hm, res);

@@ -55,6 +55,74 @@ static void paused_clear(paused_msg *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Creates the ledger record of c, a canister being installed (its id is the next one). */
+static status install_create(round_ctx *rc, sched_canister *c)
+{
+    ledger_canister rec = {.controller_count = c->ncontrollers,
+                           .status = LEDGER_CANISTER_RUNNING};
+    memcpy(rec.controllers, c->controllers, sizeof rec.controllers);
+    uint64_t assigned = 0;
+    status st = ledger_round_canister_create(rc->r, &rec, &assigned);
+    if (st == ST_OK && assigned != c->id)
+        st = BUG();
+    if (st == ST_OK) {
+        rc->s->next_canister_id++;
+        c->touched = true;
+    }
+    return st;
+}
+
+/* The cycles of an install that leaves its canister: the admin's canister gets the provisional
+ * cycles, pays its creation and the install's execution, deploy charge included
+ * (docs/canisters.md "Cycles"). Storage is charged from the install's time (the block that
+ * began it), so a sliced install leaves the same state as a whole one. */
+static status install_cycles(round_ctx *rc, sched_canister *c, const host_result *res)
+{
+    scheduler *s = rc->s;
+    c->storage_paid_ns = c->paused.time_ns;
+    status st = sched_cycles_mint(s, c, s->genesis.provisional_cycles);
+    sched_cycles_charge(s, c, s->genesis.fee_canister_creation);
+    sched_cycles_settle(s, c, res, c->paused.cost + res->instructions);
+    return st;
+}
+
+/* An install or upgrade of c ended with res: c keeps the new code or the old state, and the
+ * receipt says which. An install that fails in its first slice leaves no canister (the caller
+ * drops it); one that fails after a pause leaves its canister, empty, as a failed install_code
+ * leaves the canister create_canister made on the IC. */
+static status lifecycle_end(round_ctx *rc, sched_canister *c, const host_result *res)
+{
+    scheduler *s = rc->s;
+    paused_msg *p = &c->paused;
+    code_entry *code = p->code;
+    p->code = NULL;
+    bool upgrade = p->kind == LEDGER_MSG_UPGRADE;
+    bool created = !upgrade && c->id < s->next_canister_id; /* made when the install paused */
+    status st = ST_OK;
+    if (upgrade)
+        sched_cycles_settle(s, c, res, p->cost + res->instructions);
+    else if (created || res->st == ST_OK)
+        st = install_cycles(rc, c, res);
+    if (res->st != ST_OK) {
+        sched_code_release(s, code);
+        return st == ST_OK ? put_result(rc, p->id, res, p->cost) : st;
+    }
+    if (upgrade) {
+        sched_code_release(s, c->code);
+        c->code = code;
+        c->heap_cleared = true;
+        return put_result(rc, p->id, res, p->cost);
+    }
+    c->code = code;
+    if (st == ST_OK && !created)
+        st = install_create(rc, c);
+    uint8_t idbytes[8];
+    le64_store(idbytes, c->id);
+    return st == ST_OK ? put_receipt(rc, p->id, ST_OK, p->cost + res->instructions,
+                                     span_of(idbytes, 8))
+                       : st;
+}
+
 /* Runs one slice of c's message (begun or paused). On completion writes the receipt. */
 static status run_slice(round_ctx *rc, sched_canister *c)
 {
@@ -71,11 +139,16 @@ static status run_slice(round_ctx *rc, sched_canister *c)
     p->used = res.instructions;
     p->slices++;
     c->touched = true; /* the aux record changes either way */
-    if (!paused) {
+    if (paused && p->kind == LEDGER_MSG_INSTALL && c->id >= rc->s->next_canister_id)
+        st = install_create(rc, c); /* its record holds the paused install (restarts) */
+    else if (!paused && p->kind != LEDGER_MSG_UPDATE)
+        st = lifecycle_end(rc, c, &res);
+    else if (!paused) {
         sched_cycles_settle(rc->s, c, &res, res.instructions);
         st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
-        paused_clear(p);
     }
+    if (!paused)
+        paused_clear(p);
     host_result_fini(&res);
     return st;
 }
@@ -90,12 +163,21 @@ static span rebase(span s, span from, const uint8_t *to)
     return span_of(to + (s.ptr - from.ptr), s.len);
 }
 
-/* Copies the envelope into c->paused and begins the update message m (parsed from envelope,
- * with its id) on c's canister: the copy is not parsed (nor hashed) again. ST_OK,
+/* What an install or upgrade runs: its compiled code (a reference), deploy charge and init
+ * argument (inside the envelope). */
+typedef struct life_args {
+    code_entry *code;
+    uint64_t cost;
+    span init;
+} life_args;
+
+/* Copies the envelope into c->paused and begins message m (parsed from envelope, with its
+ * id) on c's canister: an update, or with `la` an install or upgrade (c->paused takes la's
+ * code reference on success). The copy is not parsed (nor hashed) again. ST_OK,
  * ST_CANISTER_BUSY (the caller writes a receipt), ST_OUT_OF_MEMORY. */
 static status message_begin(scheduler *s, sched_canister *c, span envelope,
                             const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                            uint64_t time_ns)
+                            uint64_t time_ns, const life_args *la)
 {
     paused_msg *p = &c->paused;
     if (p->active)
@@ -121,23 +203,28 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
                          .cycles_frozen = sched_freeze_reserve(s, c),
                          .call_room = route_call_room(c)};
     p->time_ns = time_ns;
-    st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+    p->kind = LEDGER_MSG_UPDATE;
+    if (la) {
+        p->kind = (uint8_t)m->kind;
+        p->hmsg.arg = rebase(la->init, envelope, p->envelope.ptr);
+        p->hmsg.instruction_limit = s->genesis.install_instructions - la->cost;
+        /* nothing prepaid: an install or upgrade pays its execution when it ends */
+        p->hmsg.cycles_prepaid = 0;
+        p->hmsg.cycles_frozen = 0;
+        p->cost = la->cost;
+        st = m->kind == LEDGER_MSG_INSTALL
+                 ? host_canister_install_begin(c->hc, la->code->code, &p->hmsg)
+                 : host_canister_upgrade_begin(c->hc, la->code->code, &p->hmsg);
+    } else {
+        st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+    }
     if (st != ST_OK) {
         paused_clear(p);
         return st;
     }
+    p->code = la ? la->code : NULL;
     p->active = true;
     return ST_OK;
-}
-
-status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
-{
-    ledger_message m;
-    uint8_t id[LEDGER_HASH_SIZE];
-    status st = ledger_message_parse(envelope, &m, id);
-    /* a paused canister's balance does not change until its message ends (scheduler/cycles.c,
-     * route.c), so a restored message sees the balance it began with */
-    return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns);
 }
 
 status round_resume_paused(round_ctx *rc)
@@ -181,7 +268,7 @@ static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t 
     if (!sched_cycles_enough(s, c, need, text, sizeof text))
         return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
     sched_cycles_charge(s, c, ingress);
-    status st = message_begin(s, c, envelope, m, id, rc->time_ns);
+    status st = message_begin(s, c, envelope, m, id, rc->time_ns, NULL);
     if (st == ST_CANISTER_BUSY)
         return refuse(rc, id, st);
     if (st != ST_OK)
@@ -210,118 +297,104 @@ static uint64_t deploy_cost(size_t code_bytes, uint64_t per_byte)
     return (uint64_t)code_bytes * per_byte;
 }
 
-/* Charges the deploy cost and compiles the module (through the code cache). Writes the
- * receipt itself and sets *entry NULL when the message ends here. */
-static status prepare_code(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                           span *init, uint64_t *cost, code_entry **entry)
+/* The module of install/upgrade message m compiled (through the code cache: a reference), its
+ * deploy charge and init argument. ST_BAD_INSTALL_ARG, the compiler's statuses (err says
+ * more), ST_OUT_OF_MEMORY. */
+static status life_code(scheduler *s, const ledger_message *m, life_args *la, span *module,
+                        engine_error *err)
+{
+    la->code = NULL;
+    la->cost = 0;
+    if (!split_install_arg(m->arg, module, &la->init))
+        return ST_BAD_INSTALL_ARG;
+    la->cost = deploy_cost(module->len, s->genesis.deploy_per_byte);
+    if (la->cost >= s->genesis.install_instructions)
+        return ST_INSTRUCTION_LIMIT_EXCEEDED;
+    uint8_t hash[LEDGER_HASH_SIZE];
+    crypto_generichash(hash, sizeof hash, module->ptr, module->len, NULL, 0);
+    return sched_code_get(s, *module, hash, &la->code, err);
+}
+
+status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns)
+{
+    ledger_message m;
+    uint8_t id[LEDGER_HASH_SIZE];
+    status st = ledger_message_parse(envelope, &m, id);
+    /* a paused canister's balance does not change until its message ends (scheduler/cycles.c,
+     * route.c), so a restored message sees the balance it began with */
+    if (st != ST_OK || m.kind == LEDGER_MSG_UPDATE)
+        return st != ST_OK ? st : message_begin(s, c, envelope, &m, id, time_ns, NULL);
+    life_args la;
+    span module;
+    st = life_code(s, &m, &la, &module, NULL);
+    if (st == ST_OK)
+        st = message_begin(s, c, envelope, &m, id, time_ns, &la);
+    if (st != ST_OK)
+        sched_code_release(s, la.code);
+    return st;
+}
+
+/* Charges the deploy cost and compiles the module (through the code cache), storing it in the
+ * round. Writes the receipt itself and leaves la->code NULL when the message ends here. */
+static status prepare_code(round_ctx *rc, const ledger_message *m,
+                           const uint8_t id[LEDGER_HASH_SIZE], life_args *la)
 {
     scheduler *s = rc->s;
     span module;
-    *entry = NULL;
-    if (!split_install_arg(m->arg, &module, init))
-        return refuse(rc, id, ST_BAD_INSTALL_ARG);
-    *cost = deploy_cost(module.len, s->genesis.deploy_per_byte);
-    if (*cost >= s->genesis.install_instructions) {
-        rc->used += s->genesis.install_instructions;
-        return put_receipt(rc, id, ST_INSTRUCTION_LIMIT_EXCEEDED, s->genesis.install_instructions,
-                           span_of(NULL, 0));
-    }
-    rc->used += *cost;
-    uint8_t hash[LEDGER_HASH_SIZE];
-    crypto_generichash(hash, sizeof hash, module.ptr, module.len, NULL, 0);
     engine_error err = {0};
-    status st = sched_code_get(s, module, hash, entry, &err);
+    status st = life_code(s, m, la, &module, &err);
+    if (st == ST_BAD_INSTALL_ARG)
+        return refuse(rc, id, st);
+    if (st == ST_INSTRUCTION_LIMIT_EXCEEDED) {
+        rc->used += s->genesis.install_instructions;
+        return put_receipt(rc, id, st, s->genesis.install_instructions, span_of(NULL, 0));
+    }
+    rc->used += la->cost;
     if (st == ST_OUT_OF_MEMORY)
         return st;
     if (st != ST_OK) {
         char text[256];
         engine_error_format(&err, text, sizeof text);
-        return put_receipt(rc, id, st, *cost, span_of(text, strlen(text)));
+        return put_receipt(rc, id, st, la->cost, span_of(text, strlen(text)));
     }
     uint8_t stored[LEDGER_HASH_SIZE];
-    st = ledger_round_code_put(rc->r, module, host_code_instrumented((*entry)->code), stored);
+    st = ledger_round_code_put(rc->r, module, host_code_instrumented(la->code->code), stored);
     if (st != ST_OK) {
-        sched_code_release(s, *entry);
-        *entry = NULL;
+        sched_code_release(s, la->code);
+        la->code = NULL;
     }
     return st;
 }
 
-/* Runs canister_init (install) or the upgrade steps of `code` on c, as `sender`, with the
- * install budget less the deploy charge already paid; counts the instructions in the round. */
-static status run_lifecycle(round_ctx *rc, sched_canister *c,
-                            const uint8_t sender[LEDGER_PUBLIC_KEY_SIZE], span init, uint64_t cost,
-                            const code_entry *code, bool upgrade, host_result *res)
-{
-    uint8_t caller[PRINCIPAL_MAX];
-    sched_principal_of_key(sender, caller);
-    host_msg hm = {.arg = init, .caller = span_of(caller, PRINCIPAL_MAX), .time = rc->time_ns,
-                   .instruction_limit = rc->s->genesis.install_instructions - cost};
-    host_result_init(res);
-    status st = upgrade ? host_canister_upgrade(c->hc, code->code, &hm, res)
-                        : host_canister_install(c->hc, code->code, &hm, res);
-    rc->used += res->instructions;
-    return st;
-}
-
-static status exec_install(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+/* An install: a new canister with the next id runs the module's start and canister_init, in
+ * slices. Its ledger record is made when it first pauses or when it succeeds; an install that
+ * fails in its first slice leaves nothing but its receipt (the id is not used). */
+static status exec_install(round_ctx *rc, const ledger_message *m,
+                           const uint8_t id[LEDGER_HASH_SIZE], span envelope)
 {
     scheduler *s = rc->s;
     if (memcmp(m->sender, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0 ||
         m->canister_id != LEDGER_CANISTER_NONE)
         return refuse(rc, id, ST_NOT_AUTHORIZED);
-    span init;
-    uint64_t cost = 0;
-    code_entry *code;
-    status st = prepare_code(rc, m, id, &init, &cost, &code);
-    if (st != ST_OK || !code)
+    life_args la;
+    status st = prepare_code(rc, m, id, &la);
+    if (st != ST_OK || !la.code)
         return st;
     sched_canister *c;
-    uint64_t cid = s->next_canister_id;
-    st = sched_canister_add(s, cid, &c);
+    st = sched_canister_add(s, s->next_canister_id, &c);
     if (st != ST_OK) {
-        sched_code_release(s, code);
+        sched_code_release(s, la.code);
         return st;
     }
     st = sched_canister_set_controllers(c, &m->sender, 1);
-    if (st != ST_OK) {
-        sched_code_release(s, code);
-        sched_canister_drop_last(s);
-        return st;
-    }
-    host_result res;
-    st = run_lifecycle(rc, c, m->sender, init, cost, code, false, &res);
-    if (st == ST_OK && res.st != ST_OK) {
-        st = put_result(rc, id, &res, cost);
-        sched_code_release(s, code);
-        sched_canister_drop_last(s);
-    } else if (st == ST_OK) {
-        c->code = code;
-        uint8_t idbytes[8];
-        le64_store(idbytes, cid);
-        ledger_canister rec = {.controller_count = 1, .status = LEDGER_CANISTER_RUNNING};
-        memcpy(rec.controllers[0], m->sender, LEDGER_PUBLIC_KEY_SIZE);
-        uint64_t assigned = 0;
-        st = ledger_round_canister_create(rc->r, &rec, &assigned);
-        if (st == ST_OK && assigned != cid)
-            st = BUG();
-        if (st == ST_OK) {
-            s->next_canister_id++;
-            c->touched = true;
-            /* The admin's canister gets the provisional cycles, pays its creation and the
-             * install's execution (docs/canisters.md "Cycles"). */
-            c->storage_paid_ns = rc->time_ns;
-            st = sched_cycles_mint(s, c, s->genesis.provisional_cycles);
-            sched_cycles_charge(s, c, s->genesis.fee_canister_creation);
-            sched_cycles_settle(s, c, &res, cost + res.instructions);
-        }
-        if (st == ST_OK)
-            st = put_receipt(rc, id, ST_OK, cost + res.instructions, span_of(idbytes, 8));
-    } else {
-        sched_code_release(s, code);
-        sched_canister_drop_last(s);
-    }
-    host_result_fini(&res);
+    if (st == ST_OK)
+        st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
+    if (st != ST_OK)
+        sched_code_release(s, la.code);
+    else
+        st = run_slice(rc, c);
+    if (c->id >= s->next_canister_id)
+        sched_canister_drop_last(s); /* it failed before its record was made */
     return st;
 }
 
@@ -333,7 +406,10 @@ static bool is_controller(const sched_canister *c, const uint8_t key[LEDGER_PUBL
     return false;
 }
 
-static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE])
+/* An upgrade: pre_upgrade, the new code's start and post_upgrade, in slices; the old code and
+ * state stay committed until the last step ends. */
+static status exec_upgrade(round_ctx *rc, const ledger_message *m,
+                           const uint8_t id[LEDGER_HASH_SIZE], span envelope)
 {
     scheduler *s = rc->s;
     sched_canister *c = sched_canister_find(s, m->canister_id);
@@ -343,37 +419,28 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m, const uint8_t
         return refuse(rc, id, ST_NOT_AUTHORIZED);
     if (c->paused.active || c->route.ncb) /* callbacks refer to the running code's table */
         return refuse(rc, id, ST_CANISTER_BUSY);
+    /* An upgrade runs only if the canister keeps its freezing reserve after paying the whole
+     * install budget (docs/canisters.md "Cycles"); its execution is settled when it ends
+     * (lifecycle_end), the deploy charge alone if the code is refused. */
     sched_cycles_storage(s, c, rc->time_ns);
     char text[200];
     u128 need = u128_add_sat(sched_freeze_reserve(s, c),
                              sched_fee_execution(s, s->genesis.install_instructions));
     if (!sched_cycles_enough(s, c, need, text, sizeof text))
         return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
-    span init;
-    uint64_t cost = 0;
-    code_entry *code;
-    status st = prepare_code(rc, m, id, &init, &cost, &code);
-    if (st != ST_OK || !code) {
-        if (st == ST_OK && cost) /* the deploy charge was spent */
-            sched_cycles_settle(s, c, NULL, cost);
+    life_args la;
+    status st = prepare_code(rc, m, id, &la);
+    if (st != ST_OK || !la.code) {
+        if (st == ST_OK && la.cost) /* the deploy charge was spent */
+            sched_cycles_settle(s, c, NULL, la.cost);
         return st;
     }
-    host_result res;
-    st = run_lifecycle(rc, c, m->sender, init, cost, code, true, &res);
-    if (st == ST_OK)
-        sched_cycles_settle(s, c, &res, cost + res.instructions);
-    if (st == ST_OK && res.st == ST_OK) {
-        sched_code_release(s, c->code);
-        c->code = code;
-        c->touched = true;
-        c->heap_cleared = true;
-    } else {
-        sched_code_release(s, code);
+    st = message_begin(s, c, envelope, m, id, rc->time_ns, &la);
+    if (st != ST_OK) {
+        sched_code_release(s, la.code);
+        return st;
     }
-    if (st == ST_OK)
-        st = put_result(rc, id, &res, cost);
-    host_result_fini(&res);
-    return st;
+    return run_slice(rc, c);
 }
 
 /* Mints cycles into a canister: the admin's, on a local chain (docs/canisters.md "Cycles").
@@ -416,8 +483,8 @@ status round_execute(round_ctx *rc, span envelope)
         return refuse(rc, id, ST_MESSAGE_EXPIRED);
     switch (m.kind) {
     case LEDGER_MSG_UPDATE: return exec_update(rc, &m, id, envelope);
-    case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id);
-    case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id);
+    case LEDGER_MSG_INSTALL: return exec_install(rc, &m, id, envelope);
+    case LEDGER_MSG_UPGRADE: return exec_upgrade(rc, &m, id, envelope);
     case LEDGER_MSG_MINT: return exec_mint(rc, &m, id);
     default: return refuse(rc, id, ST_BAD_MESSAGE_KIND);
     }

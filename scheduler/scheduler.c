@@ -57,6 +57,16 @@ void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t o
     out[PRINCIPAL_MAX - 1] = 0x02;
 }
 
+size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX])
+{
+    if (caller.len != LEDGER_PUBLIC_KEY_SIZE) {
+        out[0] = 0x04; /* the anonymous principal */
+        return 1;
+    }
+    sched_principal_of_key(caller.ptr, out);
+    return PRINCIPAL_MAX;
+}
+
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX])
 {
     /* As the IC's canister ids: the 8-byte big-endian number, then 0x01 0x01. */
@@ -166,6 +176,7 @@ static void canister_free(scheduler *s, sched_canister *c)
 {
     host_canister_free(c->hc); /* abandons a paused message */
     buf_fini(&c->paused.envelope);
+    sched_code_release(s, c->paused.code); /* a paused install's or upgrade's new code */
     route_free(c);
     sched_code_release(s, c->code);
     base_free(c);
@@ -445,7 +456,9 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
                                             ? HOST_STATUS_STOPPING
                                             : HOST_STATUS_STOPPED);
     static const uint8_t none[LEDGER_HASH_SIZE];
-    if (st != ST_OK || !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE))
+    if (st == ST_OK && !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE)) /* an install may be paused */
+        return f.paused ? resume_paused(s, rd, c, &f) : ST_OK;
+    if (st != ST_OK)
         return st;
     span original, instrumented;
     st = ledger_code_get(rd, rec.code_hash, &original, &instrumented);
@@ -569,7 +582,7 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
         st = host_canister_saved_globals(c->hc, &globals);
     if (st == ST_OK)
         st = controllers_to_host(c, tmp);
-    if (st == ST_OK)
+    if (st == ST_OK && c->code) /* no code: an install is paused, the canister is empty */
         st = host_canister_restore(tmp, c->code->code, &sv, span_of(stable, (size_t)sv.stable_bytes),
                                    span_of(globals.ptr, globals.len));
     base_free(stable);
@@ -593,15 +606,11 @@ status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg
     sched_canister *c = sched_canister_find(s, canister_id);
     if (!c)
         return ST_UNKNOWN_CANISTER;
-    uint8_t principal[PRINCIPAL_MAX] = {0x04}; /* the anonymous principal */
-    size_t plen = 1;
-    if (caller.len == LEDGER_PUBLIC_KEY_SIZE) {
-        sched_principal_of_key(caller.ptr, principal);
-        plen = PRINCIPAL_MAX;
-    }
+    uint8_t principal[PRINCIPAL_MAX];
+    size_t plen = sched_principal_of_caller(caller, principal);
     host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
                    .time = s->last_time_ns, .instruction_limit = s->genesis.query_instructions};
-    if (!c->paused.active || !c->code)
+    if (!c->paused.active)
         return host_canister_call(c->hc, HOST_CALL_QUERY, &hm, res);
     host_canister *tmp;
     status st = committed_copy(s, c, &tmp);

@@ -20,6 +20,9 @@ typedef struct paused_msg {
     uint32_t slices;       /* slices run so far */
     uint64_t used;         /* instructions used by those slices */
     uint64_t time_ns;      /* the time of the block that started it */
+    uint8_t kind;          /* LEDGER_MSG_UPDATE, _INSTALL or _UPGRADE */
+    struct code_entry *code; /* install/upgrade: the new code (holds a reference) */
+    uint64_t cost;         /* install/upgrade: the deploy charge, part of its receipt */
 } paused_msg;
 
 /* One cached compiled module, shared by the canisters running it. */
@@ -174,6 +177,8 @@ sched_canister *sched_canister_find(scheduler *s, uint64_t id);
  * a canister id (10 bytes). */
 void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t out[PRINCIPAL_MAX]);
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
+/* The principal a query's caller gets: of a 32-byte public key, else anonymous (0x04). */
+size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX]);
 /* Controller slots (LEDGER_PUBLIC_KEY_SIZE bytes in the record): a public key, or a canister
  * (sched_controller_of_canister). The canister a slot names (0: a key), and the principal of
  * any slot (its length). */
@@ -257,8 +262,10 @@ struct round_ctx {
     void *receipt_user;
 };
 
-/* Copies the envelope into c->paused and begins the update message on c's canister. ST_OK,
- * ST_CANISTER_BUSY (nothing started), ST_OUT_OF_MEMORY. */
+/* Copies the envelope into c->paused and begins its message on c's canister: an update, or
+ * an install or upgrade (its code compiled again through the cache; restart only: the deploy
+ * charge and the code's storage happened in the round that started it). ST_OK,
+ * ST_CANISTER_BUSY (nothing started), the compiler's statuses, ST_OUT_OF_MEMORY. */
 status sched_message_begin(scheduler *s, sched_canister *c, span envelope, uint64_t time_ns);
 /* Runs the messages of block `height` at `time_ns`: the paused ones, then `n` envelopes from
  * next(); stages everything; commits. Shared by production and replay. */

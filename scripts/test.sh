@@ -64,7 +64,8 @@ run() { # name, CC, timeout multiplier, meson options...
 }
 
 # The determinism fingerprint of one build, on stdout: the golden scenario's blocks
-# (tests/vectors: height, block hash, state root, instructions per round) and diff_tally's
+# (tests/vectors: height, block hash, state root, instructions per round), a chain with a sliced
+# install and upgrade (tests/scheduler/test_install) and diff_tally's
 # script for DET_MODULES random modules (binaryen's wasm-opt -ttf from seeded bytes; the script
 # holds every export's results or trap and the instructions it used, metered).
 DET_MODULES=${DET_MODULES:-25}
@@ -73,10 +74,12 @@ fingerprint() { # build dir, work dir
       --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue"
     echo "# golden vectors"
     mkdir -p "$work" || return 1
-    # cmocka's summary goes to stderr: kept out of the fingerprint, where it would interleave with
-    # the vectors at random (a false determinism failure)
+    # cmocka's summaries go to stderr: kept out of the fingerprint, where they would interleave
+    # with the vectors at random (a false determinism failure)
     TALLY_VECTORS_PRINT=1 "$dir/tests/vectors/test_vectors" 2>"$work/vectors.stderr" |
         grep '^ *[{"]' || echo "test_vectors failed"
+    echo "# sliced install and upgrade"
+    TALLY_FINGERPRINT=1 "$dir/tests/scheduler/test_install" 2>/dev/null | grep '^{' || echo "test_install failed"
     wat2wasm tests/diff/fuzzing-support.wat -o "$work/helper.wasm" || return 1
     for ((i = 1; i <= DET_MODULES; i++)); do
         echo "# module $i"
