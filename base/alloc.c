@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static atomic_ulong total;         /* allocations attempted since start */
+static atomic_ulong total;              /* allocations attempted since start */
 static atomic_long fail_countdown = -1; /* successes left before failing; < 0: off */
 static atomic_bool fail_sticky;
 
@@ -88,8 +88,8 @@ void *base_vmem_reserve(size_t size)
     if (inject() || !size || size > SIZE_MAX - BASE_VMEM_PAGE)
         return NULL;
     /* PROT_NONE and MAP_NORESERVE: no commit charge until base_vmem_commit. */
-    void *p = mmap(NULL, page_up(size), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p =
+        mmap(NULL, page_up(size), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 

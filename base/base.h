@@ -35,7 +35,8 @@ status base_bug(const char *file, int line);
 const char *base_bug_where(int *line);
 
 /* Number of rows in status.def. */
-enum { STATUS_COUNT = 0
+enum {
+    STATUS_COUNT = 0
 #define STATUS(name, num, cls, msg) +1
 #include "status.def"
 #undef STATUS

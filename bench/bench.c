@@ -36,12 +36,12 @@ typedef struct bench_opts {
     bool json;
     bool no_wabt, no_node;
     const char *filter;
-    long iters;            /* instantiate/host: iterations per run (0: default) */
-    char dir[PATH_LEN];    /* BUILD/benches */
+    long iters;         /* instantiate/host: iterations per run (0: default) */
+    char dir[PATH_LEN]; /* BUILD/benches */
 } bench_opts;
 
-static const char *const programs[] = {"fib_rec", "loop_mem", "hash", "matmul_i32",
-                                       "matmul_f64", "sort", "interp", "sieve"};
+static const char *const programs[] = {"fib_rec",    "loop_mem", "hash",   "matmul_i32",
+                                       "matmul_f64", "sort",     "interp", "sieve"};
 enum { NPROGRAMS = sizeof programs / sizeof programs[0] };
 
 /* ---- small helpers --------------------------------------------------------------------------- */
@@ -224,8 +224,8 @@ static status prog_run(prog *p, uint64_t *result, double *secs, uint64_t *used)
     if (st == ST_OK && run.kind != EXT_FUNC)
         st = ST_UNKNOWN_EXPORT;
     if (st == ST_OK && p->metered)
-        st = engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
-                                                  strlen(INSTRUMENT_COUNTER_EXPORT)), &ctr);
+        st = engine_instance_export(
+            inst, span_of(INSTRUMENT_COUNTER_EXPORT, strlen(INSTRUMENT_COUNTER_EXPORT)), &ctr);
     if (st != ST_OK)
         goto out_free_instance;
     const uint64_t budget = UINT64_C(1) << 62;
@@ -330,8 +330,7 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
     return ST_OK;
 }
 
-static void interp_print(const bench_opts *o, const interp_row *rows, int n, bool wabt,
-                         bool node)
+static void interp_print(const bench_opts *o, const interp_row *rows, int n, bool wabt, bool node)
 {
     double rw[NPROGRAMS], rn[NPROGRAMS];
     int nw = 0, nn = 0;
@@ -352,23 +351,22 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
                    rows[i].tally.min, rows[i].tally.med, wabt ? rows[i].wabt.min : -1.0,
                    node ? rows[i].node.min : -1.0);
         printf("],\"geomean_tally_over_wabt\":%.4f,\"geomean_tally_over_node\":%.4f,"
-               "\"all_agree\":%s}\n", nw ? geomean(rw, nw) : -1.0, nn ? geomean(rn, nn) : -1.0,
-               all ? "true" : "false");
+               "\"all_agree\":%s}\n",
+               nw ? geomean(rw, nw) : -1.0, nn ? geomean(rn, nn) : -1.0, all ? "true" : "false");
         return;
     }
     printf("tally bench interp: min (median) of %d runs, seconds\n\n", o->runs);
-    printf("%-11s %-17s %-17s %-17s %10s %10s  %s\n", "program", "tally", "wasm-interp",
-           "node", "tally/wabt", "tally/node", "result");
+    printf("%-11s %-17s %-17s %-17s %10s %10s  %s\n", "program", "tally", "wasm-interp", "node",
+           "tally/wabt", "tally/node", "result");
     for (int i = 0; i < n; i++) {
         const interp_row *r = &rows[i];
-        printf("%-11s %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) %9.4fx %9.3fx  %s %s\n",
-               r->name, r->tally.min, r->tally.med, r->wabt.min, r->wabt.med, r->node.min,
-               r->node.med, r->tally.min / r->wabt.min, r->tally.min / r->node.min, r->result,
+        printf("%-11s %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) %9.4fx %9.3fx  %s %s\n", r->name,
+               r->tally.min, r->tally.med, r->wabt.min, r->wabt.med, r->node.min, r->node.med,
+               r->tally.min / r->wabt.min, r->tally.min / r->node.min, r->result,
                r->agree ? "ok" : "MISMATCH");
     }
     printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   results %s\n",
-           nw ? geomean(rw, nw) : NAN, nn ? geomean(rn, nn) : NAN,
-           all ? "agree" : "DISAGREE");
+           nw ? geomean(rw, nw) : NAN, nn ? geomean(rn, nn) : NAN, all ? "agree" : "DISAGREE");
 }
 
 static int bench_interp(const bench_opts *o)
@@ -433,8 +431,9 @@ static int bench_instantiate(const bench_opts *o)
     }
     printf("tally bench instantiate: benches/small.wat (%zu bytes: 1 memory page, 4 KiB data, "
            "table, global, 5 functions)\n%ld instantiate+free per run, min (median) of %d runs\n\n"
-           "%.3f us per instance (%.3f), %.0f instances/s   target < 5 us: %s\n", len, iters,
-           o->runs, s.min * 1e6, s.med * 1e6, 1 / s.min, s.min < 5e-6 ? "met" : "NOT MET");
+           "%.3f us per instance (%.3f), %.0f instances/s   target < 5 us: %s\n",
+           len, iters, o->runs, s.min * 1e6, s.med * 1e6, 1 / s.min,
+           s.min < 5e-6 ? "met" : "NOT MET");
     return 0;
 }
 
@@ -443,7 +442,7 @@ static int bench_instantiate(const bench_opts *o)
 typedef struct meter_row {
     const char *name;
     stats plain, metered;
-    double paired;          /* median over runs of metered/plain of the same run */
+    double paired; /* median over runs of metered/plain of the same run */
     uint64_t instructions;
     bool agree;
 } meter_row;
@@ -582,12 +581,15 @@ enum { MAX_SPEED = 32 };
  * if built) and interp.wasm replicated 10x and 100x. */
 static int speed_rows(const bench_opts *o, speed_row *rows)
 {
-    static const char *const extra[] = {"small", "host_many", "../tests/canisters/counter",
-                                        "../tests/canisters/token", "../tests/canisters/kv",
+    static const char *const extra[] = {"small",
+                                        "host_many",
+                                        "../tests/canisters/counter",
+                                        "../tests/canisters/token",
+                                        "../tests/canisters/kv",
                                         "../tests/canisters/sdk_all"};
     int n = 0;
     for (size_t i = 0; i < NPROGRAMS + BASE_ARRAY_LEN(extra) + 2 && n < MAX_SPEED; i++) {
-        const char *name = i < NPROGRAMS ? programs[i]
+        const char *name = i < NPROGRAMS                           ? programs[i]
                            : i < NPROGRAMS + BASE_ARRAY_LEN(extra) ? extra[i - NPROGRAMS]
                                                                    : "interp";
         char path[PATH_LEN], label[48];
@@ -615,8 +617,8 @@ static int speed_rows(const bench_opts *o, speed_row *rows)
     return n;
 }
 
-static void meter_print(const bench_opts *o, const meter_row *rows, int n,
-                        const speed_row *sp, int ns)
+static void meter_print(const bench_opts *o, const meter_row *rows, int n, const speed_row *sp,
+                        int ns)
 {
     double ratio[NPROGRAMS], paired[NPROGRAMS];
     for (int i = 0; i < n; i++) {
@@ -633,17 +635,19 @@ static void meter_print(const bench_opts *o, const meter_row *rows, int n,
                    (ratio[i] - 1) * 100, (paired[i] - 1) * 100, rows[i].instructions,
                    rows[i].agree ? "true" : "false");
         printf("],\"geomean_overhead_pct\":%.2f,\"geomean_paired_overhead_pct\":%.2f,"
-               "\"instrument\":[", (g - 1) * 100, (gp - 1) * 100);
+               "\"instrument\":[",
+               (g - 1) * 100, (gp - 1) * 100);
         for (int i = 0; i < ns; i++)
-            printf("%s{\"module\":\"%s\",\"bytes\":%zu,\"load_mb_s\":%.2f,\"instrument_mb_s\":%.2f}",
-                   i ? "," : "", sp[i].name, sp[i].bytes, sp[i].load_mbs, sp[i].instr_mbs);
+            printf(
+                "%s{\"module\":\"%s\",\"bytes\":%zu,\"load_mb_s\":%.2f,\"instrument_mb_s\":%.2f}",
+                i ? "," : "", sp[i].name, sp[i].bytes, sp[i].load_mbs, sp[i].instr_mbs);
         printf("]}\n");
         return;
     }
     printf("tally bench meter: instrumented vs plain, same VM, interleaved, min (median) of %d "
            "runs\noverhead: of the minimums; paired: median over runs of metered/plain of the "
-           "same run\n\n%-11s %-17s %-17s %9s %8s %14s\n", o->runs, "program", "plain (s)",
-           "metered (s)", "overhead", "paired", "instructions");
+           "same run\n\n%-11s %-17s %-17s %9s %8s %14s\n",
+           o->runs, "program", "plain (s)", "metered (s)", "overhead", "paired", "instructions");
     for (int i = 0; i < n; i++)
         printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %+8.1f%% %+7.1f%% %14" PRIu64 "%s\n",
                rows[i].name, rows[i].plain.min, rows[i].plain.med, rows[i].metered.min,
@@ -652,7 +656,8 @@ static void meter_print(const bench_opts *o, const meter_row *rows, int n,
     printf("\ngeomean overhead: %+.1f%% (of the minimums), %+.1f%% (paired)   target <= 3%%: %s\n",
            (g - 1) * 100, (gp - 1) * 100, gp <= 1.03 ? "met" : "NOT MET");
     printf("\ninstrumentation throughput (MB/s of input module; load = decode + validate):\n"
-           "%-26s %10s %10s %12s\n", "module", "bytes", "load", "instrument");
+           "%-26s %10s %10s %12s\n",
+           "module", "bytes", "load", "instrument");
     for (int i = 0; i < ns; i++)
         printf("%-26s %10zu %10.1f %12.1f\n", sp[i].name, sp[i].bytes, sp[i].load_mbs,
                sp[i].instr_mbs);
@@ -690,7 +695,7 @@ typedef struct host_fixture {
     host_config cfg;
     host_code *code;
     host_canister *c;
-    engine_module *orig;  /* the original module, for the relinking baseline's import names */
+    engine_module *orig; /* the original module, for the relinking baseline's import names */
 } host_fixture;
 
 static void fixture_fini(host_fixture *f)
@@ -704,8 +709,11 @@ static void fixture_fini(host_fixture *f)
 
 static host_msg bench_msg(const char *method)
 {
-    host_msg msg = {.method = span_of(method, strlen(method)), .arg = span_of("tally", 5),
-                    .caller = span_of("bench", 5), .time = 1, .instruction_limit = 1u << 30};
+    host_msg msg = {.method = span_of(method, strlen(method)),
+                    .arg = span_of("tally", 5),
+                    .caller = span_of("bench", 5),
+                    .time = 1,
+                    .instruction_limit = 1u << 30};
     return msg;
 }
 
@@ -854,9 +862,10 @@ static int bench_host(const bench_opts *o)
                o->runs);
         for (int i = 0; i < 4; i++)
             printf("%s{\"canister\":\"%s\",\"imports\":%u,\"setup_us\":%.3f,\"message_us\":%.3f,"
-                   "\"messages_per_s\":%.0f,\"host_call_ns\":%.1f}", i ? "," : "", rows[i].what,
-                   rows[i].imports, rows[i].empty.min * 1e6, rows[i].calls.min * 1e6,
-                   1 / rows[i].calls.min, (rows[i].calls.min - rows[i].empty.min) * 1e7);
+                   "\"messages_per_s\":%.0f,\"host_call_ns\":%.1f}",
+                   i ? "," : "", rows[i].what, rows[i].imports, rows[i].empty.min * 1e6,
+                   rows[i].calls.min * 1e6, 1 / rows[i].calls.min,
+                   (rows[i].calls.min - rows[i].empty.min) * 1e7);
         printf("]}\n");
         return 0;
     }
@@ -871,7 +880,8 @@ static int bench_host(const bench_opts *o)
                rows[i].calls.min * 1e6, rows[i].calls.med * 1e6, 1 / rows[i].calls.min,
                (rows[i].calls.min - rows[i].empty.min) * 1e7);
     printf("\nsetup, 49 imports / 2 imports: %.3f (equal within noise: the table is resolved "
-           "at deploy)\n", rows[0].empty.min / rows[1].empty.min);
+           "at deploy)\n",
+           rows[0].empty.min / rows[1].empty.min);
     return 0;
 }
 
@@ -879,34 +889,35 @@ static int bench_host(const bench_opts *o)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tally bench interp|instantiate|meter|host|node|localnet|weights|candid|shapes"
-            " [options]\n\n"
-            "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
-            "               (when on PATH); check their results agree; ratios and geomean\n"
-            "  instantiate  instances per second of benches/small.wat\n"
-            "  meter        metering overhead (instrumented vs plain, same VM, interleaved) and\n"
-            "               instrumentation throughput in MB/s\n"
-            "  host         messages per second of a canister making 100 host calls: all imports\n"
-            "               vs the 2 used, vs relinking or redeploying per message\n"
-            "  node         update messages per second, in process and over JSON-RPC\n"
-            "  localnet     update messages through the validators of a replicated chain\n"
-            "               (`tally bench localnet --help`; scripts/localnet.sh bench)\n"
-            "  weights      opcode and host-call timings vs the weight schedule\n"
-            "               (`tally bench weights --help`)\n"
-            "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n"
-            "  shapes       worst cases for the metering (many locals, huge br_table, ...)\n"
-            "               vs plain code (`tally bench shapes --help`)\n\n"
-            "options:\n"
-            "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
-            "  --filter S   interp, meter: only programs whose name contains S\n"
-            "  --iters N    instantiate, host: iterations per run (default 20000)\n"
-            "  --no-wabt    interp: skip wasm-interp;  --no-node: skip node\n"
-            "  --dir DIR    the built benches (default: ../benches beside the tally binary,\n"
-            "               i.e. BUILD/benches)\n"
-            "  --json       one JSON object on stdout instead of the table\n\n"
-            "Timings are noisy on shared machines: compare ratios from one run (docs/benchmarks.md).\n"
-            "Exit status: 0; 1 if a module is missing, fails, or engines disagree; 2 on usage.\n");
+    fprintf(
+        out,
+        "usage: tally bench interp|instantiate|meter|host|node|localnet|weights|candid|shapes"
+        " [options]\n\n"
+        "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
+        "               (when on PATH); check their results agree; ratios and geomean\n"
+        "  instantiate  instances per second of benches/small.wat\n"
+        "  meter        metering overhead (instrumented vs plain, same VM, interleaved) and\n"
+        "               instrumentation throughput in MB/s\n"
+        "  host         messages per second of a canister making 100 host calls: all imports\n"
+        "               vs the 2 used, vs relinking or redeploying per message\n"
+        "  node         update messages per second, in process and over JSON-RPC\n"
+        "  localnet     update messages through the validators of a replicated chain\n"
+        "               (`tally bench localnet --help`; scripts/localnet.sh bench)\n"
+        "  weights      opcode and host-call timings vs the weight schedule\n"
+        "               (`tally bench weights --help`)\n"
+        "  candid       Candid decode + encode throughput (`tally bench candid --help`)\n"
+        "  shapes       worst cases for the metering (many locals, huge br_table, ...)\n"
+        "               vs plain code (`tally bench shapes --help`)\n\n"
+        "options:\n"
+        "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
+        "  --filter S   interp, meter: only programs whose name contains S\n"
+        "  --iters N    instantiate, host: iterations per run (default 20000)\n"
+        "  --no-wabt    interp: skip wasm-interp;  --no-node: skip node\n"
+        "  --dir DIR    the built benches (default: ../benches beside the tally binary,\n"
+        "               i.e. BUILD/benches)\n"
+        "  --json       one JSON object on stdout instead of the table\n\n"
+        "Timings are noisy on shared machines: compare ratios from one run (docs/benchmarks.md).\n"
+        "Exit status: 0; 1 if a module is missing, fails, or engines disagree; 2 on usage.\n");
 }
 
 /* BUILD/benches from /proc/self/exe = BUILD/cli/tally. */

@@ -21,17 +21,34 @@
 
 /* Locals of `run`; the first L_NGLOBAL_IN are loaded from the globals of the same index. */
 enum {
-    L_XI, L_YI, L_XL, L_YL, L_XF, L_YF, L_XD, L_YD, L_ADDR, L_ONE, L_ZERO, L_SIZE,
+    L_XI,
+    L_YI,
+    L_XL,
+    L_YL,
+    L_XF,
+    L_YF,
+    L_XD,
+    L_YD,
+    L_ADDR,
+    L_ONE,
+    L_ZERO,
+    L_SIZE,
     L_NGLOBAL_IN,
-    L_I = L_NGLOBAL_IN, L_RI, L_RL, L_RF, L_RD, L_FREF, L_RI2,
+    L_I = L_NGLOBAL_IN,
+    L_RI,
+    L_RL,
+    L_RF,
+    L_RD,
+    L_FREF,
+    L_RI2,
     L_COUNT
 };
 /* Sink globals follow the operand globals. */
 enum { G_SI = L_NGLOBAL_IN, G_SL, G_SF, G_SD, G_COUNT };
 
 static const uint8_t local_types[L_COUNT] = {
-    VT_I32, VT_I32, VT_I64, VT_I64, VT_F32, VT_F32, VT_F64, VT_F64, VT_I32, VT_I32, VT_I32,
-    VT_I32, VT_I32, VT_I32, VT_I64, VT_F32, VT_F64, VT_FUNCREF, VT_I32,
+    VT_I32, VT_I32, VT_I64, VT_I64, VT_F32, VT_F32, VT_F64, VT_F64,     VT_I32, VT_I32,
+    VT_I32, VT_I32, VT_I32, VT_I32, VT_I64, VT_F32, VT_F64, VT_FUNCREF, VT_I32,
 };
 
 /* Operand values, as in the IC's benchmark: x = 1000000007, y = 1337, address 16. */
@@ -112,26 +129,29 @@ void bench_gen_plan(opcode op, bench_plan *out)
     *out = (bench_plan){.kind = BENCH_PLAIN};
     switch (op) {
     case OP_UNREACHABLE:
-        *out = (bench_plan){.kind = BENCH_TRAP,
-                            .reason = "`run` = unreachable, minus `run` = empty"};
+        *out =
+            (bench_plan){.kind = BENCH_TRAP, .reason = "`run` = unreachable, minus `run` = empty"};
         break;
     case OP_RETURN:
-        *out = (bench_plan){.kind = BENCH_MINUS, .minus = OP_CALL,
+        *out = (bench_plan){.kind = BENCH_MINUS,
+                            .minus = OP_CALL,
                             .reason = "call of a function leaving by return, minus call"};
         break;
-    case OP_END:
-        out->reason = "block end: the end of a block compiles to nothing";
-        break;
+    case OP_END: out->reason = "block end: the end of a block compiles to nothing"; break;
     case OP_ELSE:
-        *out = (bench_plan){.kind = BENCH_MINUS, .minus = OP_IF,
-                            .reason = "if-else-end minus if-end"};
+        *out = (bench_plan){
+            .kind = BENCH_MINUS, .minus = OP_IF, .reason = "if-else-end minus if-end"};
         break;
     case OP_MEMORY_GROW:
-        *out = (bench_plan){.kind = BENCH_PLAIN, .iters = 300, .repeat = 1,
+        *out = (bench_plan){.kind = BENCH_PLAIN,
+                            .iters = 300,
+                            .repeat = 1,
                             .reason = "grows by 1 page each time (300 pages; per page: below)"};
         break;
     case OP_TABLE_GROW:
-        *out = (bench_plan){.kind = BENCH_PLAIN, .iters = 2000, .repeat = 1,
+        *out = (bench_plan){.kind = BENCH_PLAIN,
+                            .iters = 2000,
+                            .repeat = 1,
                             .reason = "grows by 1 element each time"};
         break;
     case OP_NOP: out->reason = "the compiler emits nothing for nop"; break;
@@ -146,11 +166,15 @@ void bench_gen_plan(opcode op, bench_plan *out)
         out->reason = "calls an empty function through the table (entry included)";
         out->extra = 1;
         break;
-    case OP_MEMORY_FILL: case OP_MEMORY_COPY: case OP_MEMORY_INIT:
+    case OP_MEMORY_FILL:
+    case OP_MEMORY_COPY:
+    case OP_MEMORY_INIT:
         out->reason = "16 bytes, charged 16 more (per-byte cost: see the bulk table)";
         out->extra = 16;
         break;
-    case OP_TABLE_FILL: case OP_TABLE_COPY: case OP_TABLE_INIT:
+    case OP_TABLE_FILL:
+    case OP_TABLE_COPY:
+    case OP_TABLE_INIT:
         out->reason = "1 element, charged 1 more";
         out->extra = 1;
         break;
@@ -174,10 +198,22 @@ static void type_locals(char t, uint32_t *x, uint32_t *y, uint32_t *r)
 static void imm_generic(em *e, opcode op)
 {
     switch (engine_opcodes[op].imm) {
-    case IMM_MEM8: e8(e, 0); e8(e, 0); break;
-    case IMM_MEM16: e8(e, 1); e8(e, 0); break;
-    case IMM_MEM32: e8(e, 2); e8(e, 0); break;
-    case IMM_MEM64: e8(e, 3); e8(e, 0); break;
+    case IMM_MEM8:
+        e8(e, 0);
+        e8(e, 0);
+        break;
+    case IMM_MEM16:
+        e8(e, 1);
+        e8(e, 0);
+        break;
+    case IMM_MEM32:
+        e8(e, 2);
+        e8(e, 0);
+        break;
+    case IMM_MEM64:
+        e8(e, 3);
+        e8(e, 0);
+        break;
     case IMM_MEMIDX: e8(e, 0); break;
     case IMM_I32: es32(e, X_VAL); break;
     case IMM_I64: es64(e, X_VAL); break;
@@ -195,7 +231,8 @@ static void imm_generic(em *e, opcode op)
         eraw(e, raw, 8);
         break;
     }
-    case IMM_TABLE: case IMM_DATA: e8(e, 0); break;
+    case IMM_TABLE:
+    case IMM_DATA: e8(e, 0); break;
     case IMM_ELEM: e8(e, 1); break;
     default: break;
     }
@@ -232,62 +269,192 @@ static void snippet_special(em *e, opcode op)
 {
     switch (op) {
     case OP_NOP: eop(e, op); break;
-    case OP_BLOCK: case OP_LOOP: case OP_END:
-        eop(e, op == OP_END ? OP_BLOCK : op); e8(e, 0x40); eop(e, OP_END);
-        break;
-    case OP_IF: get(e, L_ONE); eop(e, op); e8(e, 0x40); eop(e, OP_END); break;
-    case OP_ELSE:
-        get(e, L_ONE); eop(e, OP_IF); e8(e, 0x40); eop(e, OP_ELSE); eop(e, OP_END);
-        break;
-    case OP_BR: eop(e, OP_BLOCK); e8(e, 0x40); eop(e, op); e8(e, 0); eop(e, OP_END); break;
-    case OP_BR_IF:
-        eop(e, OP_BLOCK); e8(e, 0x40); get(e, L_ONE); eop(e, op); e8(e, 0); eop(e, OP_END);
-        break;
-    case OP_BR_TABLE:
-        eop(e, OP_BLOCK); e8(e, 0x40); get(e, L_ONE); eop(e, op);
-        e8(e, 1); e8(e, 0); e8(e, 0); /* targets [0], default 0 */
+    case OP_BLOCK:
+    case OP_LOOP:
+    case OP_END:
+        eop(e, op == OP_END ? OP_BLOCK : op);
+        e8(e, 0x40);
         eop(e, OP_END);
         break;
-    case OP_CALL: eop(e, op); e8(e, 1); break;
-    case OP_RETURN: eop(e, OP_CALL); e8(e, 2); break;
-    case OP_CALL_INDIRECT: get(e, L_ZERO); eop(e, op); e8(e, 0); e8(e, 0); break;
-    case OP_DROP: get(e, L_XI); eop(e, op); break;
-    case OP_SELECT: case OP_SELECT_T:
-        get(e, L_XI); get(e, L_YI); get(e, L_ONE); eop(e, op);
+    case OP_IF:
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 0x40);
+        eop(e, OP_END);
+        break;
+    case OP_ELSE:
+        get(e, L_ONE);
+        eop(e, OP_IF);
+        e8(e, 0x40);
+        eop(e, OP_ELSE);
+        eop(e, OP_END);
+        break;
+    case OP_BR:
+        eop(e, OP_BLOCK);
+        e8(e, 0x40);
+        eop(e, op);
+        e8(e, 0);
+        eop(e, OP_END);
+        break;
+    case OP_BR_IF:
+        eop(e, OP_BLOCK);
+        e8(e, 0x40);
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 0);
+        eop(e, OP_END);
+        break;
+    case OP_BR_TABLE:
+        eop(e, OP_BLOCK);
+        e8(e, 0x40);
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 1);
+        e8(e, 0);
+        e8(e, 0); /* targets [0], default 0 */
+        eop(e, OP_END);
+        break;
+    case OP_CALL:
+        eop(e, op);
+        e8(e, 1);
+        break;
+    case OP_RETURN:
+        eop(e, OP_CALL);
+        e8(e, 2);
+        break;
+    case OP_CALL_INDIRECT:
+        get(e, L_ZERO);
+        eop(e, op);
+        e8(e, 0);
+        e8(e, 0);
+        break;
+    case OP_DROP:
+        get(e, L_XI);
+        eop(e, op);
+        break;
+    case OP_SELECT:
+    case OP_SELECT_T:
+        get(e, L_XI);
+        get(e, L_YI);
+        get(e, L_ONE);
+        eop(e, op);
         if (op == OP_SELECT_T) {
             e8(e, 1);
             e8(e, VT_I32);
         }
         set(e, L_RI);
         break;
-    case OP_LOCAL_GET: get(e, L_XI); set(e, L_RI); break;
-    case OP_LOCAL_SET: e8(e, 0x41); es32(e, Y_VAL); set(e, L_RI); break;
-    case OP_LOCAL_TEE: get(e, L_XI); eop(e, op); eu32(e, L_RI); eop(e, OP_DROP); break;
-    case OP_GLOBAL_GET: eop(e, op); e8(e, L_XI); set(e, L_RI); break;
-    case OP_GLOBAL_SET: get(e, L_XI); eop(e, op); e8(e, G_SI); break;
-    case OP_TABLE_GET: get(e, L_ZERO); eop(e, op); e8(e, 0); set(e, L_FREF); break;
-    case OP_TABLE_SET: get(e, L_ZERO); get(e, L_FREF); eop(e, op); e8(e, 0); break;
-    case OP_REF_NULL: eop(e, op); e8(e, VT_FUNCREF); set(e, L_FREF); break;
-    case OP_REF_IS_NULL: get(e, L_FREF); eop(e, op); set(e, L_RI); break;
-    case OP_REF_FUNC: eop(e, op); e8(e, 1); set(e, L_FREF); break;
-    case OP_TABLE_GROW: get(e, L_FREF); get(e, L_ONE); eop(e, op); e8(e, 0); set(e, L_RI); break;
-    case OP_TABLE_FILL: get(e, L_ZERO); get(e, L_FREF); get(e, L_ONE); eop(e, op); e8(e, 0); break;
+    case OP_LOCAL_GET:
+        get(e, L_XI);
+        set(e, L_RI);
+        break;
+    case OP_LOCAL_SET:
+        e8(e, 0x41);
+        es32(e, Y_VAL);
+        set(e, L_RI);
+        break;
+    case OP_LOCAL_TEE:
+        get(e, L_XI);
+        eop(e, op);
+        eu32(e, L_RI);
+        eop(e, OP_DROP);
+        break;
+    case OP_GLOBAL_GET:
+        eop(e, op);
+        e8(e, L_XI);
+        set(e, L_RI);
+        break;
+    case OP_GLOBAL_SET:
+        get(e, L_XI);
+        eop(e, op);
+        e8(e, G_SI);
+        break;
+    case OP_TABLE_GET:
+        get(e, L_ZERO);
+        eop(e, op);
+        e8(e, 0);
+        set(e, L_FREF);
+        break;
+    case OP_TABLE_SET:
+        get(e, L_ZERO);
+        get(e, L_FREF);
+        eop(e, op);
+        e8(e, 0);
+        break;
+    case OP_REF_NULL:
+        eop(e, op);
+        e8(e, VT_FUNCREF);
+        set(e, L_FREF);
+        break;
+    case OP_REF_IS_NULL:
+        get(e, L_FREF);
+        eop(e, op);
+        set(e, L_RI);
+        break;
+    case OP_REF_FUNC:
+        eop(e, op);
+        e8(e, 1);
+        set(e, L_FREF);
+        break;
+    case OP_TABLE_GROW:
+        get(e, L_FREF);
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 0);
+        set(e, L_RI);
+        break;
+    case OP_TABLE_FILL:
+        get(e, L_ZERO);
+        get(e, L_FREF);
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 0);
+        break;
     case OP_TABLE_COPY:
-        get(e, L_ONE); get(e, L_ZERO); get(e, L_ONE); eop(e, op); e8(e, 0); e8(e, 0);
+        get(e, L_ONE);
+        get(e, L_ZERO);
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 0);
+        e8(e, 0);
         break;
     case OP_TABLE_INIT:
-        get(e, L_ZERO); get(e, L_ZERO); get(e, L_ONE); eop(e, op); e8(e, 1); e8(e, 0);
+        get(e, L_ZERO);
+        get(e, L_ZERO);
+        get(e, L_ONE);
+        eop(e, op);
+        e8(e, 1);
+        e8(e, 0);
         break;
     case OP_MEMORY_INIT:
-        get(e, L_ADDR); get(e, L_ZERO); get(e, L_SIZE); eop(e, op); e8(e, 0); e8(e, 0);
+        get(e, L_ADDR);
+        get(e, L_ZERO);
+        get(e, L_SIZE);
+        eop(e, op);
+        e8(e, 0);
+        e8(e, 0);
         break;
     case OP_MEMORY_COPY:
-        get(e, L_ADDR); get(e, L_ZERO); get(e, L_SIZE); eop(e, op); e8(e, 0); e8(e, 0);
+        get(e, L_ADDR);
+        get(e, L_ZERO);
+        get(e, L_SIZE);
+        eop(e, op);
+        e8(e, 0);
+        e8(e, 0);
         break;
     case OP_MEMORY_FILL:
-        get(e, L_ADDR); get(e, L_XI); get(e, L_SIZE); eop(e, op); e8(e, 0);
+        get(e, L_ADDR);
+        get(e, L_XI);
+        get(e, L_SIZE);
+        eop(e, op);
+        e8(e, 0);
         break;
-    case OP_MEMORY_GROW: get(e, L_SIZE); eop(e, op); e8(e, 0); set(e, L_RI); break;
+    case OP_MEMORY_GROW:
+        get(e, L_SIZE);
+        eop(e, op);
+        e8(e, 0);
+        set(e, L_RI);
+        break;
     default: snippet_generic(e, op); break;
     }
 }
@@ -310,9 +477,15 @@ static void section_decls(em *e)
     static const uint8_t funcs[] = {3, 0, 0, 0};
     static const uint8_t table[] = {1, VT_FUNCREF, 0x00, 4};
     static const uint8_t mem[] = {1, 0x00, 2};
-    e8(e, 3); eu32(e, sizeof funcs); eraw(e, funcs, sizeof funcs);
-    e8(e, 4); eu32(e, sizeof table); eraw(e, table, sizeof table);
-    e8(e, 5); eu32(e, sizeof mem); eraw(e, mem, sizeof mem);
+    e8(e, 3);
+    eu32(e, sizeof funcs);
+    eraw(e, funcs, sizeof funcs);
+    e8(e, 4);
+    eu32(e, sizeof table);
+    eraw(e, table, sizeof table);
+    e8(e, 5);
+    eu32(e, sizeof mem);
+    eraw(e, mem, sizeof mem);
 }
 
 static void const_init(buf *s, status *st, uint8_t type, int64_t v)
@@ -351,8 +524,8 @@ static void const_init(buf *s, status *st, uint8_t type, int64_t v)
 
 static void section_globals(em *e, uint32_t size)
 {
-    static const int64_t vals[L_NGLOBAL_IN] = {X_VAL, Y_VAL, X_VAL, Y_VAL, X_VAL, Y_VAL,
-                                                X_VAL, Y_VAL, ADDR_VAL, 1, 0, 0};
+    static const int64_t vals[L_NGLOBAL_IN] = {X_VAL, Y_VAL, X_VAL,    Y_VAL, X_VAL, Y_VAL,
+                                               X_VAL, Y_VAL, ADDR_VAL, 1,     0,     0};
     static const uint8_t sink_types[G_COUNT - G_SI] = {VT_I32, VT_I64, VT_F32, VT_F64};
     buf s = {0};
     status st = buf_leb_u32(&s, G_COUNT);
@@ -372,9 +545,15 @@ static void section_exports_elems(em *e)
     static const uint8_t exports[] = {1, 3, 'r', 'u', 'n', 0x00, 0};
     /* seg 0: active, table 0, offset i32.const 0, funcs [1, 1]; seg 1: passive funcref [1] */
     static const uint8_t elems[] = {2, 0x00, 0x41, 0, 0x0B, 2, 1, 1, 0x01, 0x00, 1, 1};
-    e8(e, 7); eu32(e, sizeof exports); eraw(e, exports, sizeof exports);
-    e8(e, 9); eu32(e, sizeof elems); eraw(e, elems, sizeof elems);
-    e8(e, 12); eu32(e, 1); e8(e, 1); /* data count: 1 */
+    e8(e, 7);
+    eu32(e, sizeof exports);
+    eraw(e, exports, sizeof exports);
+    e8(e, 9);
+    eu32(e, sizeof elems);
+    eraw(e, elems, sizeof elems);
+    e8(e, 12);
+    eu32(e, 1);
+    e8(e, 1); /* data count: 1 */
 }
 
 /* The body of `run`. */
@@ -391,16 +570,28 @@ static void run_body(em *e, opcode op, uint32_t repeat, uint32_t iters)
         eu32(e, l);
         set(e, l);
     }
-    get(e, L_ZERO); e8(e, 0x25); e8(e, 0); set(e, L_FREF); /* table.get 0 */
-    e8(e, 0x41); es32(e, (int32_t)iters); set(e, L_I);
-    eop(e, OP_LOOP); e8(e, 0x40);
+    get(e, L_ZERO);
+    e8(e, 0x25);
+    e8(e, 0);
+    set(e, L_FREF); /* table.get 0 */
+    e8(e, 0x41);
+    es32(e, (int32_t)iters);
+    set(e, L_I);
+    eop(e, OP_LOOP);
+    e8(e, 0x40);
     for (uint32_t r = 0; r < repeat && op != OP_COUNT; r++)
         snippet_special(e, op);
-    get(e, L_I); e8(e, 0x41); e8(e, 1); eop(e, OP_I32_SUB); eop(e, OP_LOCAL_TEE); eu32(e, L_I);
-    eop(e, OP_BR_IF); e8(e, 0);
+    get(e, L_I);
+    e8(e, 0x41);
+    e8(e, 1);
+    eop(e, OP_I32_SUB);
+    eop(e, OP_LOCAL_TEE);
+    eu32(e, L_I);
+    eop(e, OP_BR_IF);
+    e8(e, 0);
     eop(e, OP_END);
-    static const uint32_t sinks[][2] = {{L_RI, G_SI}, {L_RL, G_SL}, {L_RF, G_SF}, {L_RD, G_SD},
-                                        {L_RI2, G_SI}};
+    static const uint32_t sinks[][2] = {
+        {L_RI, G_SI}, {L_RL, G_SL}, {L_RF, G_SF}, {L_RD, G_SD}, {L_RI2, G_SI}};
     for (size_t i = 0; i < BASE_ARRAY_LEN(sinks); i++) {
         get(e, sinks[i][0]);
         e8(e, 0x24);
@@ -436,7 +627,9 @@ static void section_data(em *e)
     d[2] = 64;
     for (int i = 0; i < 64; i++)
         d[3 + i] = (uint8_t)(i * 7 + 1);
-    e8(e, 11); eu32(e, sizeof d); eraw(e, d, sizeof d);
+    e8(e, 11);
+    eu32(e, sizeof d);
+    eraw(e, d, sizeof d);
 }
 
 status bench_gen_module(opcode op, uint32_t repeat, uint32_t iters, uint32_t size, buf *out)
@@ -512,12 +705,17 @@ static void host_body(em *e, const bench_host_spec *spec, uint32_t repeat, uint3
                       uint32_t nimports)
 {
     if (spec->grow_first) {
-        e8(e, 0x42); e8(e, 1);
-        e8(e, 0x10); eu32(e, 1); /* call grow_first(1) */
+        e8(e, 0x42);
+        e8(e, 1);
+        e8(e, 0x10);
+        eu32(e, 1); /* call grow_first(1) */
         eop(e, OP_DROP);
     }
-    e8(e, 0x41); es32(e, (int32_t)iters); set(e, 0);
-    eop(e, OP_LOOP); e8(e, 0x40);
+    e8(e, 0x41);
+    es32(e, (int32_t)iters);
+    set(e, 0);
+    eop(e, OP_LOOP);
+    e8(e, 0x40);
     size_t np = spec->name ? strlen(spec->params) : 0;
     size_t nr = spec->name ? strlen(spec->results) : 0;
     for (uint32_t r = 0; spec->name && r < repeat; r++) {
@@ -535,24 +733,34 @@ static void host_body(em *e, const bench_host_spec *spec, uint32_t repeat, uint3
         for (size_t i = 0; i < nr; i++)
             eop(e, OP_DROP);
     }
-    get(e, 0); e8(e, 0x41); e8(e, 1); eop(e, OP_I32_SUB); eop(e, OP_LOCAL_TEE); eu32(e, 0);
-    eop(e, OP_BR_IF); e8(e, 0);
+    get(e, 0);
+    e8(e, 0x41);
+    e8(e, 1);
+    eop(e, OP_I32_SUB);
+    eop(e, OP_LOCAL_TEE);
+    eu32(e, 0);
+    eop(e, OP_BR_IF);
+    e8(e, 0);
     eop(e, OP_END);
     eop(e, OP_END);
     (void)nimports;
 }
 
-status bench_gen_canister(const bench_host_spec *spec, uint32_t repeat, uint32_t iters,
-                          buf *out)
+status bench_gen_canister(const bench_host_spec *spec, uint32_t repeat, uint32_t iters, buf *out)
 {
     size_t old = out->len;
     em e = {out, writer_header(out)};
     host_types(&e, spec);
     uint32_t nimports;
     host_imports(&e, spec, &nimports);
-    e8(&e, 3); eu32(&e, 2); e8(&e, 1); e8(&e, 0); /* one function of type 0 */
+    e8(&e, 3);
+    eu32(&e, 2);
+    e8(&e, 1);
+    e8(&e, 0); /* one function of type 0 */
     static const uint8_t mem[] = {1, 0x00, 2};
-    e8(&e, 5); eu32(&e, sizeof mem); eraw(&e, mem, sizeof mem);
+    e8(&e, 5);
+    eu32(&e, sizeof mem);
+    eraw(&e, mem, sizeof mem);
     buf s = {0};
     em se = {&s, ST_OK};
     eu32(&se, 1);

@@ -54,8 +54,7 @@ typedef struct bench_host_spec {
     const char *grow_first;
     const int64_t *args; /* strlen(params) values */
 } bench_host_spec;
-status bench_gen_canister(const bench_host_spec *spec, uint32_t repeat, uint32_t iters,
-                          buf *out);
+status bench_gen_canister(const bench_host_spec *spec, uint32_t repeat, uint32_t iters, buf *out);
 
 /* ---- results (bench_weights.c measures, bench_report.c prints) ---------------------------- */
 
@@ -81,26 +80,26 @@ typedef struct bench_op_row {
 enum { BENCH_BULK_SIZES = 3, BENCH_BULK_ROWS = 3 };
 typedef struct bench_bulk_row {
     opcode op;
-    const char *unit;               /* "byte" or "page" */
-    uint32_t sizes[BENCH_BULK_SIZES]; /* sizes[0] = 0: not measured */
-    double ns[BENCH_BULK_SIZES];    /* ns per operation */
-    double units[BENCH_BULK_SIZES]; /* charged per operation */
-    double fixed_ns, byte_ns;       /* least-squares fit ns = fixed + byte_ns x size */
+    const char *unit;                       /* "byte" or "page" */
+    uint32_t sizes[BENCH_BULK_SIZES];       /* sizes[0] = 0: not measured */
+    double ns[BENCH_BULK_SIZES];            /* ns per operation */
+    double units[BENCH_BULK_SIZES];         /* charged per operation */
+    double fixed_ns, byte_ns;               /* least-squares fit ns = fixed + byte_ns x size */
     double fixed_suggested, byte_suggested; /* in reference units */
-    uint32_t weight;                /* the opcode's weight (the fixed charge) */
-    uint64_t unit_charge;           /* charged per byte (1) or per page (schedule) */
-    bool flagged;                   /* ns per unit charged > 2 x median (or 0 charged) */
+    uint32_t weight;                        /* the opcode's weight (the fixed charge) */
+    uint64_t unit_charge;                   /* charged per byte (1) or per page (schedule) */
+    bool flagged;                           /* ns per unit charged > 2 x median (or 0 charged) */
 } bench_bulk_row;
 
 /* How an ic0 function is measured (docs/weights.md, "ic0 host functions"). */
 typedef enum bench_host_method {
-    BENCH_HOST_LOOP = 0,    /* called repeat x iters times in one message, minus the empty loop */
-    BENCH_HOST_MESSAGE,     /* once per message (it ends the message or may run only once):
+    BENCH_HOST_LOOP = 0, /* called repeat x iters times in one message, minus the empty loop */
+    BENCH_HOST_MESSAGE,  /* once per message (it ends the message or may run only once):
                                a message making the call, minus an empty message */
-    BENCH_HOST_TRAPPING,    /* every call traps in the contexts tally runs (callbacks only, no
+    BENCH_HOST_TRAPPING, /* every call traps in the contexts tally runs (callbacks only, no
                                certificate, no env variables): the message making the call and
                                trapping, minus an empty message */
-    BENCH_HOST_REFUSED,     /* not supported: a deploy importing it, refused, per attempt */
+    BENCH_HOST_REFUSED,  /* not supported: a deploy importing it, refused, per attempt */
 } bench_host_method;
 
 typedef struct bench_host_row {
@@ -118,17 +117,17 @@ typedef struct bench_host_row {
     uint32_t sample_bytes;         /* size of the per-byte sample, 0: not measured */
     double ns_byte;
     double base_suggested, byte_suggested;
-    double ratio;                  /* ns per charged unit at size 0 */
+    double ratio; /* ns per charged unit at size 0 */
     bool flagged;
 } bench_host_row;
 
 typedef struct bench_report {
     int schedule;
     unsigned runs;
-    bool quick;           /* --quick: fewer iterations (bench_weights.c QUICK_DIVISOR) */
-    double reference_ns;  /* median ns of the cheap common ops (is_reference in bench_weights.c) */
-    double median_ratio;  /* median ns per charged unit over the measured opcodes */
-    double seconds;       /* wall time of the whole benchmark */
+    bool quick;          /* --quick: fewer iterations (bench_weights.c QUICK_DIVISOR) */
+    double reference_ns; /* median ns of the cheap common ops (is_reference in bench_weights.c) */
+    double median_ratio; /* median ns per charged unit over the measured opcodes */
+    double seconds;      /* wall time of the whole benchmark */
     char machine[160];
     char date[40];
     const char *filter;

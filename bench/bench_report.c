@@ -22,8 +22,8 @@ static void text_ops(const bench_report *r, FILE *out)
             snprintf(ratio, sizeof ratio, "%.3f", w->ratio);
         fprintf(out, "%-21s %8.3f %8.3f %7.2f %6u %6u %7u %7s %4s  %s%s: %s\n",
                 engine_opcodes[op].text, w->ns, w->ns_median, w->units, w->weight, w->charge,
-                w->suggested, ratio, w->flagged ? "!!" : "",
-                w->confirmed ? "" : "[OPTIMIZED?] ", w->method, w->note ? w->note : "");
+                w->suggested, ratio, w->flagged ? "!!" : "", w->confirmed ? "" : "[OPTIMIZED?] ",
+                w->method, w->note ? w->note : "");
     }
     bool header = false;
     for (int op = 0; op < OP_COUNT; op++) {
@@ -41,8 +41,9 @@ static void text_bulk(const bench_report *r, FILE *out)
 {
     if (!r->bulk_done)
         return;
-    fprintf(out, "\nbulk memory per byte and memory.grow per page (charged: the weight + a charge per "
-                 "unit; fit ns = fixed + per-unit x size)\n");
+    fprintf(out,
+            "\nbulk memory per byte and memory.grow per page (charged: the weight + a charge per "
+            "unit; fit ns = fixed + per-unit x size)\n");
     fprintf(out, "%-12s %5s %8s %11s %11s %11s %10s %10s %9s %9s %8s %4s\n", "opcode", "unit",
             "sizes", "ns (1st)", "ns (2nd)", "ns (3rd)", "fixed ns", "ns/unit", "fixed u",
             "units/unit", "charged", "flag");
@@ -77,8 +78,8 @@ static void text_host(const bench_report *r, FILE *out)
         const bench_host_row *h = &r->host[i];
         const char *m = host_methods[h->method];
         if (!h->measured) {
-            fprintf(out, "%-27s %-16s %9s %8s %5u %8s %6s %8s %5u %9s %4s  %s\n", h->name, m,
-                    "-", "-", h->base_cost, "-", "-", "-", h->byte_cost, "-", "",
+            fprintf(out, "%-27s %-16s %9s %8s %5u %8s %6s %8s %5u %9s %4s  %s\n", h->name, m, "-",
+                    "-", h->base_cost, "-", "-", "-", h->byte_cost, "-", "",
                     h->note ? h->note : "");
             continue;
         }
@@ -108,22 +109,26 @@ static void text_host(const bench_report *r, FILE *out)
 
 void bench_report_text(const bench_report *r, FILE *out)
 {
-    fprintf(out, "tally bench weights: schedule v%d, %u runs per module%s, %s, %s\n",
-            r->schedule, r->runs, r->quick ? " (--quick: too noisy for weights)" : "",
-            r->machine, r->date);
-    fprintf(out, "reference: 1 unit = %.3f ns (median of i32/i64 add sub and or xor, local.get, "
-                 "local.set, local.tee)\n", r->reference_ns);
-    fprintf(out, "median ns per charged unit (ns / charge): %.3f; !! = more than 2x that "
-                 "(under-charged)\n", r->median_ratio);
+    fprintf(out, "tally bench weights: schedule v%d, %u runs per module%s, %s, %s\n", r->schedule,
+            r->runs, r->quick ? " (--quick: too noisy for weights)" : "", r->machine, r->date);
+    fprintf(out,
+            "reference: 1 unit = %.3f ns (median of i32/i64 add sub and or xor, local.get, "
+            "local.set, local.tee)\n",
+            r->reference_ns);
+    fprintf(out,
+            "median ns per charged unit (ns / charge): %.3f; !! = more than 2x that "
+            "(under-charged)\n",
+            r->median_ratio);
     fprintf(out, "charged = units per snippet from the counter (operand local.gets included); "
                  "charge = weight + dynamic part\n\n");
     text_ops(r, out);
     text_bulk(r, out);
     text_host(r, out);
     if (r->deploy_modules)
-        fprintf(out, "\ndeploy (decode, validate, instrument, compile): %u modules, %llu bytes, "
-                     "%.1f ns/byte = %.1f units/byte\n", r->deploy_modules,
-                (unsigned long long)r->deploy_bytes, r->deploy_ns_per_byte,
+        fprintf(out,
+                "\ndeploy (decode, validate, instrument, compile): %u modules, %llu bytes, "
+                "%.1f ns/byte = %.1f units/byte\n",
+                r->deploy_modules, (unsigned long long)r->deploy_bytes, r->deploy_ns_per_byte,
                 r->deploy_ns_per_byte / r->reference_ns);
     fprintf(out, "\ntotal time: %.1f s\n", r->seconds);
 }
@@ -294,12 +299,15 @@ static void svg_axes(const bench_report *r, FILE *f)
         fprintf(f, "<text x='%.1f' y='%d' font-size='11' text-anchor='middle'>%d</text>\n",
                 svg_x(wt[i]), SVG_H - SVG_B + 16, wt[i]);
     for (size_t i = 0; i < BASE_ARRAY_LEN(nt); i++)
-        fprintf(f, "<text x='%d' y='%.1f' font-size='11' text-anchor='end'>%g</text>\n",
-                SVG_L - 6, svg_y(nt[i]) + 4, nt[i]);
-    fprintf(f, "<text x='%d' y='%d' font-size='13' text-anchor='middle'>weight (schedule v%d, "
-               "log scale)</text>\n", (SVG_W + SVG_L) / 2, SVG_H - 18, r->schedule);
-    fprintf(f, "<text x='16' y='%d' font-size='13' transform='rotate(-90 16 %d)' "
-               "text-anchor='middle'>ns per instruction (log)</text>\n",
+        fprintf(f, "<text x='%d' y='%.1f' font-size='11' text-anchor='end'>%g</text>\n", SVG_L - 6,
+                svg_y(nt[i]) + 4, nt[i]);
+    fprintf(f,
+            "<text x='%d' y='%d' font-size='13' text-anchor='middle'>weight (schedule v%d, "
+            "log scale)</text>\n",
+            (SVG_W + SVG_L) / 2, SVG_H - 18, r->schedule);
+    fprintf(f,
+            "<text x='16' y='%d' font-size='13' transform='rotate(-90 16 %d)' "
+            "text-anchor='middle'>ns per instruction (log)</text>\n",
             SVG_H / 2, SVG_H / 2);
     fprintf(f, "<text x='%d' y='24' font-size='14'>tally bench weights: %s, %s</text>\n", SVG_L,
             r->machine, r->date);
@@ -315,18 +323,21 @@ status bench_report_svg(const bench_report *r, const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return ST_IO_ERROR;
-    fprintf(f, "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' "
-               "width='%d' height='%d' font-family='sans-serif'>\n<rect width='100%%' "
-               "height='100%%' fill='white'/>\n", SVG_W, SVG_H);
+    fprintf(f,
+            "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' "
+            "width='%d' height='%d' font-family='sans-serif'>\n<rect width='100%%' "
+            "height='100%%' fill='white'/>\n",
+            SVG_W, SVG_H);
     svg_axes(r, f);
     for (int op = 0; op < OP_COUNT; op++) {
         const bench_op_row *w = &r->ops[op];
         if (!w->measured)
             continue;
         double x = svg_x(w->weight), y = svg_y(w->ns);
-        fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: %.3f ns, weight %u"
-                   "</title></circle>\n", x, y, w->flagged ? "#d22" : "#36c",
-                engine_opcodes[op].text, w->ns, w->weight);
+        fprintf(f,
+                "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: %.3f ns, weight %u"
+                "</title></circle>\n",
+                x, y, w->flagged ? "#d22" : "#36c", engine_opcodes[op].text, w->ns, w->weight);
         if (w->flagged)
             fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' fill='#d22'>%s</text>\n", x + 5,
                     y - 4, engine_opcodes[op].text);
@@ -345,15 +356,17 @@ status bench_report_def(const bench_report *r, const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return ST_IO_ERROR;
-    fprintf(f, "# candidate weight column for schedule v%d, from `tally bench weights` (measured "
-               "against schedule v%d)\n# %s, %s; 1 unit = %.3f ns\n# NAME weight   (opcodes.def C names; "
-               "unmeasured opcodes keep their weight)\n", ENGINE_SCHEDULE_MAX + 1, r->schedule,
-            r->machine, r->date,
-            r->reference_ns);
+    fprintf(
+        f,
+        "# candidate weight column for schedule v%d, from `tally bench weights` (measured "
+        "against schedule v%d)\n# %s, %s; 1 unit = %.3f ns\n# NAME weight   (opcodes.def C names; "
+        "unmeasured opcodes keep their weight)\n",
+        ENGINE_SCHEDULE_MAX + 1, r->schedule, r->machine, r->date, r->reference_ns);
     for (int i = 0; i < BENCH_BULK_ROWS && r->bulk_done; i++)
         if (r->bulk[i].sizes[0] && r->bulk[i].op == OP_MEMORY_GROW)
-            fprintf(f, "# memory.grow per page: %.0f suggested (measured against %llu charged); a "
-                       "dynamic charge, instrument_grow_page_cost(), not a column\n",
+            fprintf(f,
+                    "# memory.grow per page: %.0f suggested (measured against %llu charged); a "
+                    "dynamic charge, instrument_grow_page_cost(), not a column\n",
                     r->bulk[i].byte_suggested, (unsigned long long)r->bulk[i].unit_charge);
     for (int op = 0; op < OP_COUNT; op++) {
         const bench_op_row *w = &r->ops[op];

@@ -18,8 +18,16 @@
 #include <time.h>
 
 typedef enum shape_id {
-    SH_PLAIN, SH_LOCALS, SH_BR_TABLE, SH_NESTING, SH_CALL_INDIRECT, SH_FILL0, SH_COPY0, SH_INIT0,
-    SH_TABLE_GROW, SH_COUNT
+    SH_PLAIN,
+    SH_LOCALS,
+    SH_BR_TABLE,
+    SH_NESTING,
+    SH_CALL_INDIRECT,
+    SH_FILL0,
+    SH_COPY0,
+    SH_INIT0,
+    SH_TABLE_GROW,
+    SH_COUNT
 } shape_id;
 
 typedef struct shape {
@@ -62,8 +70,8 @@ static void bytes(buf *b, status *st, const uint8_t *p, size_t n)
         *st = buf_put(b, p, n);
 }
 
-#define OPS(b, st, ...) bytes((b), (st), (const uint8_t[]){__VA_ARGS__}, \
-                              sizeof((const uint8_t[]){__VA_ARGS__}))
+#define OPS(b, st, ...)                                                                           \
+    bytes((b), (st), (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
 
 static void section(buf *out, status *st, uint8_t id, buf *content)
 {
@@ -99,7 +107,7 @@ static void iteration(buf *c, status *st, shape_id id)
         for (int k = 0; k < 10; k++)
             OPS(c, st, 0x20, 0, 0x20, 1, 0x6a, 0x21, 1); /* local 1 += local 0 */
         break;
-    case SH_LOCALS: OPS(c, st, 0x10, 1); break;       /* call 1 */
+    case SH_LOCALS: OPS(c, st, 0x10, 1); break; /* call 1 */
     case SH_BR_TABLE:
         OPS(c, st, 0x02, 0x40, 0x20, 0, 0x41, 1, 0x71, 0x0e); /* block; i & 1; br_table */
         u32(c, st, BR_TARGETS);
@@ -181,10 +189,10 @@ static double cpu_s(void)
 }
 
 typedef struct shape_row {
-    uint64_t charged;  /* instructions charged by one run */
-    double secs;       /* CPU seconds of the fastest run */
-    double rate;       /* charged / secs */
-    double ratio;      /* rate / the plain rate of the same schedule */
+    uint64_t charged; /* instructions charged by one run */
+    double secs;      /* CPU seconds of the fastest run */
+    double rate;      /* charged / secs */
+    double ratio;     /* rate / the plain rate of the same schedule */
 } shape_row;
 
 /* Instruments shape id with `schedule`, runs it `runs` times (a fresh instance each), keeps the
@@ -215,8 +223,8 @@ static status measure(shape_id id, int schedule, int runs, engine_func *ooi_fn, 
         if (st == ST_OK)
             st = engine_instance_export(inst, span_of("run", 3), &run);
         if (st == ST_OK)
-            st = engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
-                                                      strlen(INSTRUMENT_COUNTER_EXPORT)), &ctr);
+            st = engine_instance_export(
+                inst, span_of(INSTRUMENT_COUNTER_EXPORT, strlen(INSTRUMENT_COUNTER_EXPORT)), &ctr);
         const uint64_t budget = UINT64_C(1) << 62;
         if (st == ST_OK) {
             engine_global_set(ctr.u.global, budget);
@@ -271,8 +279,7 @@ int bench_shapes(int argc, char **argv)
                    i + 1 < argc) {
             long v = strtol(argv[i + 1], &end, 10);
             bool sched = !strcmp(argv[i], "--schedule");
-            if (!*argv[i + 1] || *end || v < 1 ||
-                (sched ? v > ENGINE_SCHEDULE_V2 : v > 1000)) {
+            if (!*argv[i + 1] || *end || v < 1 || (sched ? v > ENGINE_SCHEDULE_V2 : v > 1000)) {
                 fprintf(stderr, "tally bench shapes: %s %s: want %s\n", argv[i], argv[i + 1],
                         sched ? "1 or 2" : "1 to 1000");
                 return 2;
@@ -298,8 +305,8 @@ int bench_shapes(int argc, char **argv)
         for (int id = 0; st == ST_OK && id < SH_COUNT; id++) {
             st = measure((shape_id)id, s, runs, ooi_fn, &rows[s][id]);
             if (st != ST_OK)
-                fprintf(stderr, "tally bench shapes: %s (schedule %d): %s: %s\n",
-                        shapes[id].name, s, status_name(st), status_message(st));
+                fprintf(stderr, "tally bench shapes: %s (schedule %d): %s: %s\n", shapes[id].name,
+                        s, status_name(st), status_message(st));
             else
                 rows[s][id].ratio = rows[s][id].rate / rows[s][SH_PLAIN].rate;
         }
@@ -312,8 +319,8 @@ int bench_shapes(int argc, char **argv)
         if (json) {
             printf("%s{\"schedule\":%d,\"shapes\":[", s > sched_lo ? "," : "", s);
         } else {
-            printf("%sschedule v%d: fastest of %d runs, CPU time\n\n", s > sched_lo ? "\n" : "",
-                   s, runs);
+            printf("%sschedule v%d: fastest of %d runs, CPU time\n\n", s > sched_lo ? "\n" : "", s,
+                   runs);
             printf("%-14s %13s %12s %14s %10s %9s\n", "shape", "charged/iter", "ns/iter",
                    "instr/s", "vs plain", "");
         }

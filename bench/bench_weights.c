@@ -32,9 +32,9 @@
 enum { DEFAULT_ITERS = 2000, DEFAULT_REPEAT = 500, MAX_RUNS = 99, BULK_SIZE = 16 };
 enum { INNER_CALLS = 5 }; /* back-to-back calls per run; the fastest counts */
 enum { HOST_ITERS = 1000, HOST_REPEAT = 10, HOST_BYTE_ITERS = 100 };
-enum { TRAP_CALLS = 2000 };    /* invokes per run of a trap run (unreachable) */
-enum { MESSAGE_BATCH = 200 };  /* messages per run of a per-message measurement */
-enum { QUICK_DIVISOR = 10 };   /* --quick: iterations and repeats divided by this */
+enum { TRAP_CALLS = 2000 };   /* invokes per run of a trap run (unreachable) */
+enum { MESSAGE_BATCH = 200 }; /* messages per run of a per-message measurement */
+enum { QUICK_DIVISOR = 10 };  /* --quick: iterations and repeats divided by this */
 #define COUNTER_START ((int64_t)1 << 60)
 
 /* ---- the ic0 table ------------------------------------------------------------------------------ */
@@ -60,10 +60,10 @@ typedef struct ctx {
     engine_run_config rc;
     engine_func *ooi;
     unsigned runs;
-    uint32_t div;         /* 1, or QUICK_DIVISOR with --quick */
+    uint32_t div; /* 1, or QUICK_DIVISOR with --quick */
     baseline_cache base[8];
     uint32_t nbase;
-    double deploy_ns;     /* decode + validate + instrument + decode + validate + compile */
+    double deploy_ns;      /* decode + validate + instrument + decode + validate + compile */
     uint64_t deploy_bytes; /* of the original modules */
     uint32_t deploy_modules;
 } ctx;
@@ -96,8 +96,8 @@ static status out_of_instructions(engine_instance *inst, void *user, uint64_t *s
 
 /* A fresh instance of code with its `run` export (*fx) and the instruction counter (*cx).
  * *inst is set (to free) even when a later step fails. */
-static status open_run(ctx *x, const engine_code *code, engine_instance **inst,
-                       engine_extern *fx, engine_extern *cx)
+static status open_run(ctx *x, const engine_code *code, engine_instance **inst, engine_extern *fx,
+                       engine_extern *cx)
 {
     engine_extern imp = {.kind = EXT_FUNC, .u.func = x->ooi};
     *inst = NULL;
@@ -105,8 +105,8 @@ static status open_run(ctx *x, const engine_code *code, engine_instance **inst,
     if (st == ST_OK)
         st = engine_instance_export(*inst, span_of("run", 3), fx);
     if (st == ST_OK)
-        st = engine_instance_export(*inst, span_of(INSTRUMENT_COUNTER_EXPORT,
-                                                   strlen(INSTRUMENT_COUNTER_EXPORT)), cx);
+        st = engine_instance_export(
+            *inst, span_of(INSTRUMENT_COUNTER_EXPORT, strlen(INSTRUMENT_COUNTER_EXPORT)), cx);
     if (st == ST_OK && (fx->kind != EXT_FUNC || cx->kind != EXT_GLOBAL))
         st = ST_UNKNOWN_EXPORT;
     return st;
@@ -231,8 +231,8 @@ static status baseline(ctx *x, uint32_t iters, sample *out)
 /* The cheapest common instructions, whose median time is 1 unit. */
 static bool is_reference(opcode op)
 {
-    static const opcode refs[] = {OP_I32_ADD, OP_I64_ADD, OP_I32_SUB, OP_I64_SUB, OP_I32_AND,
-                                  OP_I64_AND, OP_I32_OR, OP_I64_OR, OP_I32_XOR, OP_I64_XOR,
+    static const opcode refs[] = {OP_I32_ADD,   OP_I64_ADD,   OP_I32_SUB,  OP_I64_SUB, OP_I32_AND,
+                                  OP_I64_AND,   OP_I32_OR,    OP_I64_OR,   OP_I32_XOR, OP_I64_XOR,
                                   OP_LOCAL_GET, OP_LOCAL_SET, OP_LOCAL_TEE};
     for (size_t i = 0; i < BASE_ARRAY_LEN(refs); i++)
         if (op == refs[i])
@@ -271,7 +271,9 @@ static void measure_op(ctx *x, opcode op, bench_op_row *row)
     bench_plan p;
     bench_gen_plan(op, &p);
     static const char *const methods[] = {"skipped", "loop", "loop minus", "trap run"};
-    *row = (bench_op_row){.op = op, .note = p.reason, .method = methods[p.kind],
+    *row = (bench_op_row){.op = op,
+                          .note = p.reason,
+                          .method = methods[p.kind],
                           .weight = engine_opcode_weight(op, x->rep->schedule)};
     row->charge = row->weight + p.extra;
     if (op == OP_MEMORY_GROW) /* one page */
@@ -304,8 +306,11 @@ static void measure_op(ctx *x, opcode op, bench_op_row *row)
     if (p.kind == BENCH_MINUS) {
         const bench_op_row *m = &x->rep->ops[p.minus];
         if (!m->measured) {
-            *row = (bench_op_row){.op = op, .note = "needs its minuend", .weight = row->weight,
-                                  .charge = row->charge, .method = row->method};
+            *row = (bench_op_row){.op = op,
+                                  .note = "needs its minuend",
+                                  .weight = row->weight,
+                                  .charge = row->charge,
+                                  .method = row->method};
             return;
         }
         row->ns -= m->ns;
@@ -362,8 +367,8 @@ static void derive_ops(bench_report *r)
 
 typedef struct bulk_plan {
     opcode op;
-    const char *unit;                  /* "byte" or "page" */
-    uint32_t sizes[BENCH_BULK_SIZES];  /* the size operand (bytes) or delta (pages) */
+    const char *unit;                 /* "byte" or "page" */
+    uint32_t sizes[BENCH_BULK_SIZES]; /* the size operand (bytes) or delta (pages) */
     uint32_t iters[BENCH_BULK_SIZES];
     uint32_t reps[BENCH_BULK_SIZES];
 } bulk_plan;
@@ -391,14 +396,14 @@ static void bulk_fit(bench_bulk_row *row)
 static void measure_bulk(ctx *x, const bulk_plan *p, bench_bulk_row *row)
 {
     bool grow = p->op == OP_MEMORY_GROW;
-    *row = (bench_bulk_row){.op = p->op, .unit = p->unit,
+    *row = (bench_bulk_row){.op = p->op,
+                            .unit = p->unit,
                             .weight = engine_opcode_weight(p->op, x->rep->schedule),
-                            .unit_charge = grow ? instrument_grow_page_cost(x->rep->schedule)
-                                                : 1};
+                            .unit_charge = grow ? instrument_grow_page_cost(x->rep->schedule) : 1};
     for (int i = 0; i < BENCH_BULK_SIZES; i++) {
         sample b, s;
-        uint32_t iters = grow && x->div > 1 ? (p->iters[i] + x->div - 1) / x->div
-                                            : scaled(x, p->iters[i]);
+        uint32_t iters =
+            grow && x->div > 1 ? (p->iters[i] + x->div - 1) / x->div : scaled(x, p->iters[i]);
         uint32_t reps = grow ? p->reps[i] : scaled(x, p->reps[i]);
         if (baseline(x, iters, &b) != ST_OK ||
             time_op(x, p->op, reps, iters, p->sizes[i], &s) != ST_OK) {
@@ -508,19 +513,33 @@ static bool once_per_message(const char *name)
 static void host_recipe(const ic0_bench_row *w, int64_t args[8], int *size_arg,
                         uint32_t *sample_bytes)
 {
-    static const struct { const char *name; uint32_t bytes; } samples[] = {
-        {"msg_arg_data_copy", 4096}, {"msg_caller_copy", 29}, {"canister_self_copy", 29},
-        {"subnet_self_copy", 29}, {"msg_reply_data_append", 4096}, {"certified_data_set", 32},
-        {"debug_print", 4096}, {"stable_write", 4096}, {"stable_read", 4096},
-        {"stable64_write", 4096}, {"stable64_read", 4096}, {"is_controller", 29},
-        {"msg_method_name_copy", 5}, {"msg_reject", 4096}, {"trap", 4096},
+    static const struct {
+        const char *name;
+        uint32_t bytes;
+    } samples[] = {
+        {"msg_arg_data_copy", 4096},
+        {"msg_caller_copy", 29},
+        {"canister_self_copy", 29},
+        {"subnet_self_copy", 29},
+        {"msg_reply_data_append", 4096},
+        {"certified_data_set", 32},
+        {"debug_print", 4096},
+        {"stable_write", 4096},
+        {"stable_read", 4096},
+        {"stable64_write", 4096},
+        {"stable64_read", 4096},
+        {"is_controller", 29},
+        {"msg_method_name_copy", 5},
+        {"msg_reject", 4096},
+        {"trap", 4096},
     };
     memset(args, 0, 8 * sizeof args[0]);
     *size_arg = -1;
     *sample_bytes = 0;
     size_t np = strlen(w->params);
     bool is_write = strstr(w->name, "stable") && strstr(w->name, "_write");
-    if (np == 3 && w->per_byte_cost) { /* (dst, offset, size) or stable write (offset, src, size) */
+    if (np == 3 &&
+        w->per_byte_cost) { /* (dst, offset, size) or stable write (offset, src, size) */
         args[is_write ? 1 : 0] = 1024;
         *size_arg = 2;
     } else if (np == 2 && !strcmp(w->params, "ii")) { /* (src, size) */
@@ -633,17 +652,18 @@ static status measure_host_loop(ctx *x, host_ctx *h, bench_host_spec *spec, int6
 /* One row of ic0.def, by the first method that applies (bench_host_method). */
 static void measure_host(ctx *x, host_ctx *h, const ic0_bench_row *w, bench_host_row *row)
 {
-    *row = (bench_host_row){.name = w->name, .base_cost = w->base_cost, .byte_cost = w->per_byte_cost};
+    *row = (bench_host_row){
+        .name = w->name, .base_cost = w->base_cost, .byte_cost = w->per_byte_cost};
     int64_t args[8];
     int size_arg;
     uint32_t bytes;
     const char *export_name = NULL;
     host_call_kind kind = host_kind(w, &export_name);
     host_recipe(w, args, &size_arg, &bytes);
-    bool stable_io = strstr(w->name, "stable") && (strstr(w->name, "_read") ||
-                                                   strstr(w->name, "_write"));
-    bench_host_spec spec = {w->name, w->params, w->results, export_name,
-                            stable_io ? "stable64_grow" : NULL, args};
+    bool stable_io =
+        strstr(w->name, "stable") && (strstr(w->name, "_read") || strstr(w->name, "_write"));
+    bench_host_spec spec = {
+        w->name, w->params, w->results, export_name, stable_io ? "stable64_grow" : NULL, args};
     if (once_per_message(w->name)) {
         row->method = BENCH_HOST_MESSAGE;
         row->note = "ends the message or runs once in it: one call per message";
@@ -676,8 +696,10 @@ static status measure_hosts(ctx *x)
     h->cfg.max_reply_bytes = 1u << 30;
     memset(h->id, 0x2a, sizeof h->id);
     h->cfg.subnet_id = span_of(h->id, sizeof h->id);
-    h->msg = (host_msg){.method = span_of("bench", 5), .arg = span_of(h->arg, sizeof h->arg),
-                        .caller = span_of(h->id, sizeof h->id), .time = 1,
+    h->msg = (host_msg){.method = span_of("bench", 5),
+                        .arg = span_of(h->arg, sizeof h->arg),
+                        .caller = span_of(h->id, sizeof h->id),
+                        .time = 1,
                         .instruction_limit = (uint64_t)1 << 50};
     for (uint32_t i = 0; i < host_ic0_count(); i++) {
         const ic0_bench_row *w = host_ic0_row_at(i);
@@ -693,23 +715,24 @@ static status measure_hosts(ctx *x)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tally bench weights [--runs N] [--json] [--svg FILE] [--write-def FILE]\n"
-            "                           [--filter OP] [--schedule N] [--quick]\n\n"
-            "Times every instruction of engine/opcodes.def, memory.fill/copy per byte and every\n"
-            "ic0 host function in tally's VM with metering on (the IC's wasm_instructions method:\n"
-            "a loop repeating the instruction on black-box operands, minus the empty loop), and\n"
-            "compares the time with the weights of a schedule. See docs/weights.md.\n\n"
-            "  --runs N          timed runs per module, min and median reported (default 3)\n"
-            "  --json            print JSON instead of the text tables\n"
-            "  --svg FILE        write a scatter plot (weight vs ns per instruction)\n"
-            "  --write-def FILE  write the suggested weights (NAME weight per line) as a\n"
-            "                    candidate schedule; opcodes.def itself is never touched\n"
-            "  --filter OP       only instructions/ic0 functions whose name contains OP\n"
-            "  --schedule N      the weight schedule to instrument with (default %d)\n"
-            "  --quick           %dx fewer iterations and repeats: every row in a few seconds,\n"
-            "                    too noisy for weights (tests use it)\n",
-            ENGINE_SCHEDULE_V1, QUICK_DIVISOR);
+    fprintf(
+        out,
+        "usage: tally bench weights [--runs N] [--json] [--svg FILE] [--write-def FILE]\n"
+        "                           [--filter OP] [--schedule N] [--quick]\n\n"
+        "Times every instruction of engine/opcodes.def, memory.fill/copy per byte and every\n"
+        "ic0 host function in tally's VM with metering on (the IC's wasm_instructions method:\n"
+        "a loop repeating the instruction on black-box operands, minus the empty loop), and\n"
+        "compares the time with the weights of a schedule. See docs/weights.md.\n\n"
+        "  --runs N          timed runs per module, min and median reported (default 3)\n"
+        "  --json            print JSON instead of the text tables\n"
+        "  --svg FILE        write a scatter plot (weight vs ns per instruction)\n"
+        "  --write-def FILE  write the suggested weights (NAME weight per line) as a\n"
+        "                    candidate schedule; opcodes.def itself is never touched\n"
+        "  --filter OP       only instructions/ic0 functions whose name contains OP\n"
+        "  --schedule N      the weight schedule to instrument with (default %d)\n"
+        "  --quick           %dx fewer iterations and repeats: every row in a few seconds,\n"
+        "                    too noisy for weights (tests use it)\n",
+        ENGINE_SCHEDULE_V1, QUICK_DIVISOR);
 }
 
 typedef struct opts {
@@ -817,7 +840,8 @@ static status measure_all(ctx *x)
             bench_gen_plan((opcode)op, &p);
             if ((p.kind == BENCH_MINUS) != (pass == 1))
                 continue;
-            r->ops[op] = (bench_op_row){.op = (opcode)op, .note = "filtered out",
+            r->ops[op] = (bench_op_row){.op = (opcode)op,
+                                        .note = "filtered out",
                                         .weight = engine_opcode_weight((opcode)op, r->schedule)};
             if (wanted(x, (opcode)op))
                 measure_op(x, (opcode)op, &r->ops[op]);

@@ -194,10 +194,10 @@ bool candid_value_eq(const candid_value *a, const candid_value *b);
 /* ---- binary messages (spec "Binary Format", "Deserialisation") ---------------------------- */
 
 typedef struct candid_limits {
-    uint32_t max_depth;   /* nesting of values and types while decoding (default 128) */
-    uint64_t cost_base;   /* cost quota: cost_base + cost_per_byte * message length, where   */
+    uint32_t max_depth;     /* nesting of values and types while decoding (default 128) */
+    uint64_t cost_base;     /* cost quota: cost_base + cost_per_byte * message length, where   */
     uint64_t cost_per_byte; /* each value, skipped value and subtype check costs 1 (defaults  */
-                          /* 1,048,576 and 4), so decoding time and memory are linear in size */
+                            /* 1,048,576 and 4), so decoding time and memory are linear in size */
 } candid_limits;
 
 /* The defaults above. */

@@ -10,11 +10,11 @@
  * fallible steps (150 of them), and spelling each as `if ((st = ...) != ST_OK) return st;`
  * would double those functions without making the control flow any plainer. The name says
  * it returns; it is used only at statement level, never where cleanup is due. */
-#define TRY(expr)                  \
-    do {                           \
-        status st_ = (expr);       \
-        if (st_ != ST_OK)          \
-            return st_;            \
+#define TRY(expr)                                                                                 \
+    do {                                                                                          \
+        status st_ = (expr);                                                                      \
+        if (st_ != ST_OK)                                                                         \
+            return st_;                                                                           \
     } while (0)
 
 /* ---- type environments -------------------------------------------------------------------- */
@@ -117,17 +117,33 @@ status num_print_float(double x, bool single, buf *out);
 /* ---- lexer (lex.c) -------------------------------------------------------------------------- */
 
 typedef enum tok_kind {
-    TK_EOF, TK_ID, TK_NUM, TK_TEXT, TK_LPAREN, TK_RPAREN, TK_LBRACE, TK_RBRACE, TK_SEMI,
-    TK_COMMA, TK_COLON, TK_EQ, TK_DOT, TK_ARROW, TK_MINUS, TK_PLUS, TK_BANGCOLON, TK_EQEQ,
+    TK_EOF,
+    TK_ID,
+    TK_NUM,
+    TK_TEXT,
+    TK_LPAREN,
+    TK_RPAREN,
+    TK_LBRACE,
+    TK_RBRACE,
+    TK_SEMI,
+    TK_COMMA,
+    TK_COLON,
+    TK_EQ,
+    TK_DOT,
+    TK_ARROW,
+    TK_MINUS,
+    TK_PLUS,
+    TK_BANGCOLON,
+    TK_EQEQ,
     TK_NEQ,
 } tok_kind;
 
 typedef struct tok {
     tok_kind kind;
-    size_t off;          /* byte offset in the text */
-    const char *s;       /* ID, NUM: the source text; TEXT: the decoded bytes (arena) */
+    size_t off;    /* byte offset in the text */
+    const char *s; /* ID, NUM: the source text; TEXT: the decoded bytes (arena) */
     size_t len;
-    bool is_float;       /* NUM: has '.', an exponent */
+    bool is_float; /* NUM: has '.', an exponent */
 } tok;
 
 typedef struct lexer {

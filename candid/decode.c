@@ -83,8 +83,8 @@ static status typeref(dec *d, size_t ntypes, candid_type *out)
     if (b & 0x40)
         x -= (int64_t)1 << shift;
     if (x >= 0 ? (uint64_t)x >= ntypes : !candid_kind_is_primitive(x))
-        return fail(d, ST_CANDID_BAD_TYPE, x >= 0 ? "type index out of range"
-                                                  : "not a primitive type or index");
+        return fail(d, ST_CANDID_BAD_TYPE,
+                    x >= 0 ? "type index out of range" : "not a primitive type or index");
     *out = (candid_type)x;
     return ST_OK;
 }
@@ -212,8 +212,9 @@ static status type_table(dec *d)
             d->p += len;
         } else {
             d->p = at;
-            return fail(d, ST_CANDID_BAD_TYPE, op >= 0 ? "type table entry is not a type"
-                                                       : "primitive type in the type table");
+            return fail(d, ST_CANDID_BAD_TYPE,
+                        op >= 0 ? "type table entry is not a type"
+                                : "primitive type in the type table");
         }
     }
     /* methods must be funcs; checked once every entry is known */
@@ -284,8 +285,9 @@ static status reference(dec *d, candid_value *v)
     if (left(d) == 0)
         return fail(d, ST_CANDID_TRUNCATED, "reference runs past the end");
     if (*d->p != 1)
-        return fail(d, ST_CANDID_BAD_VALUE, *d->p == 0 ? "opaque references are not supported"
-                                                         : "reference tag is not 0 or 1");
+        return fail(d, ST_CANDID_BAD_VALUE,
+                    *d->p == 0 ? "opaque references are not supported"
+                               : "reference tag is not 0 or 1");
     d->p++;
     uint64_t len;
     const uint8_t *p;
@@ -315,10 +317,16 @@ static status func_value(dec *d, candid_value *v)
 static int fixed_size(candid_kind k)
 {
     switch (k) {
-    case CANDID_NAT8: case CANDID_INT8: return 1;
-    case CANDID_NAT16: case CANDID_INT16: return 2;
-    case CANDID_NAT32: case CANDID_INT32: case CANDID_FLOAT32: return 4;
-    case CANDID_NAT64: case CANDID_INT64: case CANDID_FLOAT64: return 8;
+    case CANDID_NAT8:
+    case CANDID_INT8: return 1;
+    case CANDID_NAT16:
+    case CANDID_INT16: return 2;
+    case CANDID_NAT32:
+    case CANDID_INT32:
+    case CANDID_FLOAT32: return 4;
+    case CANDID_NAT64:
+    case CANDID_INT64:
+    case CANDID_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -360,10 +368,8 @@ static status skip_composite(dec *d, const cnode *n, uint32_t depth)
         if (cnt >= n->n)
             return fail(d, ST_CANDID_BAD_VALUE, "variant index out of range");
         return skip(d, f[cnt].type, depth + 1);
-    case CANDID_FUNC:
-        return func_value(d, NULL);
-    case CANDID_SERVICE:
-        return reference(d, NULL);
+    case CANDID_FUNC: return func_value(d, NULL);
+    case CANDID_SERVICE: return reference(d, NULL);
     default: { /* future: M is m bytes after the counts m and n */
         uint64_t m, nrefs;
         const uint8_t *p;
@@ -384,8 +390,8 @@ static status skip(dec *d, candid_type w, uint32_t depth)
         return skip_composite(d, &d->wire->nodes[w], depth);
     const uint8_t *p;
     switch ((candid_kind)w) {
-    case CANDID_NULL: case CANDID_RESERVED:
-        return ST_OK;
+    case CANDID_NULL:
+    case CANDID_RESERVED: return ST_OK;
     case CANDID_BOOL:
         if (left(d) == 0)
             return fail(d, ST_CANDID_TRUNCATED, "bool runs past the end");
@@ -393,21 +399,18 @@ static status skip(dec *d, candid_type w, uint32_t depth)
             return fail(d, ST_CANDID_BAD_VALUE, "bool is not 0 or 1");
         d->p++;
         return ST_OK;
-    case CANDID_NAT: case CANDID_INT:
+    case CANDID_NAT:
+    case CANDID_INT:
         while (d->p < d->end && (*d->p & 0x80))
             d->p++;
         if (d->p == d->end)
             return fail(d, ST_CANDID_TRUNCATED, "number runs past the end");
         d->p++;
         return ST_OK;
-    case CANDID_TEXT:
-        return text(d, NULL);
-    case CANDID_PRINCIPAL:
-        return reference(d, NULL);
-    case CANDID_EMPTY:
-        return fail(d, ST_CANDID_BAD_VALUE, "a value of type empty");
-    default:
-        return bytes(d, (size_t)fixed_size((candid_kind)w), &p);
+    case CANDID_TEXT: return text(d, NULL);
+    case CANDID_PRINCIPAL: return reference(d, NULL);
+    case CANDID_EMPTY: return fail(d, ST_CANDID_BAD_VALUE, "a value of type empty");
+    default: return bytes(d, (size_t)fixed_size((candid_kind)w), &p);
     }
 }
 
@@ -437,16 +440,14 @@ static status try_opt(dec *d, candid_type w, candid_type inner, candid_value *v,
     return st;
 }
 
-static status coerce_opt(dec *d, candid_type w, candid_type inner, candid_value *v,
-                         uint32_t depth)
+static status coerce_opt(dec *d, candid_type w, candid_type inner, candid_value *v, uint32_t depth)
 {
     candid_kind wk = w < 0 ? (candid_kind)w : (candid_kind)d->wire->nodes[w].kind;
     v->n = 0;
     switch (wk) {
-    case CANDID_NULL: case CANDID_RESERVED:
-        return ST_OK;
-    case CANDID_EMPTY:
-        return fail(d, ST_CANDID_BAD_VALUE, "a value of type empty");
+    case CANDID_NULL:
+    case CANDID_RESERVED: return ST_OK;
+    case CANDID_EMPTY: return fail(d, ST_CANDID_BAD_VALUE, "a value of type empty");
     case CANDID_OPT:
         if (left(d) == 0)
             return fail(d, ST_CANDID_TRUNCATED, "opt runs past the end");
@@ -494,8 +495,7 @@ static status absent(const candid_env *env, candid_type t, candid_value *v)
     return ST_OK;
 }
 
-static status coerce_record(dec *d, candid_type w, candid_type e, candid_value *v,
-                            uint32_t depth)
+static status coerce_record(dec *d, candid_type w, candid_type e, candid_value *v, uint32_t depth)
 {
     const cnode *wn = &d->wire->nodes[w];
     const candid_field *fw = d->wire->fields + wn->first;
@@ -526,8 +526,7 @@ static status coerce_record(dec *d, candid_type w, candid_type e, candid_value *
     return ST_OK;
 }
 
-static status coerce_variant(dec *d, candid_type w, candid_type e, candid_value *v,
-                             uint32_t depth)
+static status coerce_variant(dec *d, candid_type w, candid_type e, candid_value *v, uint32_t depth)
 {
     const cnode *wn = &d->wire->nodes[w];
     uint64_t idx;
@@ -607,8 +606,7 @@ static status coerce(dec *d, candid_type w, candid_type e, candid_value *v, uint
     bool same = wk == ek;
     status st;
     switch (ek) {
-    case CANDID_NULL:
-        return same ? ST_OK : mismatch(d, "expected null");
+    case CANDID_NULL: return same ? ST_OK : mismatch(d, "expected null");
     case CANDID_BOOL:
         if (!same)
             return mismatch(d, "expected bool");
@@ -624,14 +622,11 @@ static status coerce(dec *d, candid_type w, candid_type e, candid_value *v, uint
             return mismatch(d, ek == CANDID_NAT ? "expected nat" : "expected int");
         st = num_leb_read(d->a, &d->p, d->end, wk == CANDID_INT, v);
         return st == ST_OK ? st : fail(d, st, "number runs past the end");
-    case CANDID_TEXT:
-        return same ? text(d, v) : mismatch(d, "expected text");
+    case CANDID_TEXT: return same ? text(d, v) : mismatch(d, "expected text");
     case CANDID_PRINCIPAL:
         return same || wk == CANDID_SERVICE ? reference(d, v) : mismatch(d, "expected principal");
-    case CANDID_EMPTY:
-        return mismatch(d, "expected empty: no value has this type");
-    case CANDID_VEC:
-        return same ? coerce_vec(d, w, e, v, depth) : mismatch(d, "expected vec");
+    case CANDID_EMPTY: return mismatch(d, "expected empty: no value has this type");
+    case CANDID_VEC: return same ? coerce_vec(d, w, e, v, depth) : mismatch(d, "expected vec");
     case CANDID_RECORD:
         return same ? coerce_record(d, w, e, v, depth) : mismatch(d, "expected record");
     case CANDID_VARIANT:
@@ -695,8 +690,8 @@ static dec dec_start(candid_arena *a, const candid_env *env, span msg, const can
         lim = &def;
     }
     const uint8_t *start = msg.len ? msg.ptr : (const uint8_t *)"";
-    dec d = {start, start, start + msg.len, candid_env_new(), env, a, subcheck_new(),
-             lim->cost_base, lim->max_depth, err};
+    dec d = {start, start,          start + msg.len, candid_env_new(), env,
+             a,     subcheck_new(), lim->cost_base,  lim->max_depth,   err};
     uint64_t per = lim->cost_per_byte;
     d.cost += per && msg.len > (UINT64_MAX - d.cost) / per ? UINT64_MAX - d.cost : per * msg.len;
     return d;

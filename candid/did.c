@@ -240,11 +240,11 @@ static const struct {
     const char *name;
     candid_kind kind;
 } prims[] = {
-    {"null", CANDID_NULL},       {"bool", CANDID_BOOL},         {"nat", CANDID_NAT},
-    {"int", CANDID_INT},         {"nat8", CANDID_NAT8},         {"nat16", CANDID_NAT16},
-    {"nat32", CANDID_NAT32},     {"nat64", CANDID_NAT64},       {"int8", CANDID_INT8},
-    {"int16", CANDID_INT16},     {"int32", CANDID_INT32},       {"int64", CANDID_INT64},
-    {"float32", CANDID_FLOAT32}, {"float64", CANDID_FLOAT64},   {"text", CANDID_TEXT},
+    {"null", CANDID_NULL},         {"bool", CANDID_BOOL},       {"nat", CANDID_NAT},
+    {"int", CANDID_INT},           {"nat8", CANDID_NAT8},       {"nat16", CANDID_NAT16},
+    {"nat32", CANDID_NAT32},       {"nat64", CANDID_NAT64},     {"int8", CANDID_INT8},
+    {"int16", CANDID_INT16},       {"int32", CANDID_INT32},     {"int64", CANDID_INT64},
+    {"float32", CANDID_FLOAT32},   {"float64", CANDID_FLOAT64}, {"text", CANDID_TEXT},
     {"reserved", CANDID_RESERVED}, {"empty", CANDID_EMPTY},     {"principal", CANDID_PRINCIPAL},
 };
 
@@ -391,9 +391,9 @@ status candid_did_parse(candid_env *env, span text, candid_error *err)
             if (st == ST_OK && lx.cur.kind != TK_EOF)
                 st = lex_fail(&lx, ST_CANDID_SYNTAX, "nothing may follow the service");
         } else {
-            st = lex_fail(&lx, ST_CANDID_SYNTAX, lex_is(&lx, "import")
-                                                     ? "imports are not supported"
-                                                     : "expected 'type' or 'service'");
+            st = lex_fail(&lx, ST_CANDID_SYNTAX,
+                          lex_is(&lx, "import") ? "imports are not supported"
+                                                : "expected 'type' or 'service'");
         }
     }
     if (st == ST_OK)

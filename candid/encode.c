@@ -56,8 +56,7 @@ static status table_entry(enc *e, candid_type t)
     TRY(buf_leb_s32(e->out, n->kind));
     switch ((candid_kind)n->kind) {
     case CANDID_OPT:
-    case CANDID_VEC:
-        return typeref(e, n->inner);
+    case CANDID_VEC: return typeref(e, n->inner);
     case CANDID_RECORD:
     case CANDID_VARIANT:
         TRY(buf_leb_u32(e->out, n->n));
@@ -91,8 +90,7 @@ static status table_entry(enc *e, candid_type t)
             TRY(typeref(e, f[i].type));
         }
         return ST_OK;
-    default:
-        return ST_BUG_INVARIANT;
+    default: return ST_BUG_INVARIANT;
     }
 }
 
@@ -148,11 +146,8 @@ static status composite(enc *e, candid_type t, const candid_value *v)
         TRY(buf_u8(e->out, 1));
         TRY(bytes(e->out, v->as.items[0].as.bytes, v->as.items[0].n));
         return bytes(e->out, v->as.items[1].as.bytes, v->as.items[1].n);
-    case CANDID_SERVICE:
-        TRY(buf_u8(e->out, 1));
-        return bytes(e->out, v->as.bytes, v->n);
-    default:
-        return ST_CANDID_TYPE_MISMATCH;
+    case CANDID_SERVICE: TRY(buf_u8(e->out, 1)); return bytes(e->out, v->as.bytes, v->n);
+    default: return ST_CANDID_TYPE_MISMATCH;
     }
 }
 
@@ -167,27 +162,22 @@ static status value(enc *e, candid_type t, const candid_value *v)
         return composite(e, t, v);
     uint8_t le[8];
     switch (k) {
-    case CANDID_NULL: case CANDID_RESERVED:
-        return ST_OK;
-    case CANDID_BOOL:
-        return buf_u8(e->out, v->as.b ? 1 : 0);
+    case CANDID_NULL:
+    case CANDID_RESERVED: return ST_OK;
+    case CANDID_BOOL: return buf_u8(e->out, v->as.b ? 1 : 0);
     case CANDID_NAT:
         if (v->neg)
             return ST_CANDID_TYPE_MISMATCH;
         return num_leb_write(v, false, e->out);
-    case CANDID_INT:
-        return num_leb_write(v, true, e->out);
-    case CANDID_NAT8: case CANDID_INT8:
-        return buf_u8(e->out, (uint8_t)v->as.u);
-    case CANDID_NAT16: case CANDID_INT16:
-        le32_store(le, (uint32_t)v->as.u);
-        return buf_put(e->out, le, 2);
-    case CANDID_NAT32: case CANDID_INT32:
-        le32_store(le, (uint32_t)v->as.u);
-        return buf_put(e->out, le, 4);
-    case CANDID_NAT64: case CANDID_INT64:
-        le64_store(le, v->as.u);
-        return buf_put(e->out, le, 8);
+    case CANDID_INT: return num_leb_write(v, true, e->out);
+    case CANDID_NAT8:
+    case CANDID_INT8: return buf_u8(e->out, (uint8_t)v->as.u);
+    case CANDID_NAT16:
+    case CANDID_INT16: le32_store(le, (uint32_t)v->as.u); return buf_put(e->out, le, 2);
+    case CANDID_NAT32:
+    case CANDID_INT32: le32_store(le, (uint32_t)v->as.u); return buf_put(e->out, le, 4);
+    case CANDID_NAT64:
+    case CANDID_INT64: le64_store(le, v->as.u); return buf_put(e->out, le, 8);
     case CANDID_FLOAT32: {
         uint32_t bits;
         memcpy(&bits, &v->as.f32, 4);
@@ -200,13 +190,9 @@ static status value(enc *e, candid_type t, const candid_value *v)
         le64_store(le, bits);
         return buf_put(e->out, le, 8);
     }
-    case CANDID_TEXT:
-        return bytes(e->out, v->as.bytes, v->n);
-    case CANDID_PRINCIPAL:
-        TRY(buf_u8(e->out, 1));
-        return bytes(e->out, v->as.bytes, v->n);
-    default: /* empty has no values */
-        return ST_CANDID_TYPE_MISMATCH;
+    case CANDID_TEXT: return bytes(e->out, v->as.bytes, v->n);
+    case CANDID_PRINCIPAL: TRY(buf_u8(e->out, 1)); return bytes(e->out, v->as.bytes, v->n);
+    default: /* empty has no values */ return ST_CANDID_TYPE_MISMATCH;
     }
 }
 

@@ -137,8 +137,8 @@ void candid_env_free(candid_env *env)
 
 env_mark env_mark_get(const candid_env *env)
 {
-    return (env_mark){env->nnodes, env->nfields, env->service, env->init, env->has_service,
-                      env->has_init};
+    return (env_mark){env->nnodes, env->nfields,     env->service,
+                      env->init,   env->has_service, env->has_init};
 }
 
 void env_rollback(candid_env *env, env_mark m)
@@ -281,8 +281,8 @@ bool candid_kind_is_primitive(int64_t op)
 }
 
 static const char *const prim_names[] = {
-    "null", "bool", "nat", "int", "nat8", "nat16", "nat32", "nat64", "int8", "int16",
-    "int32", "int64", "float32", "float64", "text", "reserved", "empty",
+    "null",  "bool",  "nat",   "int",     "nat8",    "nat16", "nat32",    "nat64", "int8",
+    "int16", "int32", "int64", "float32", "float64", "text",  "reserved", "empty",
 };
 
 const char *candid_prim_name(candid_kind k)
@@ -342,35 +342,41 @@ void candid_limits_default(candid_limits *lim)
 status candid_value_u64(const candid_value *v, uint64_t *out)
 {
     switch ((candid_kind)v->kind) {
-    case CANDID_NAT8: case CANDID_NAT16: case CANDID_NAT32: case CANDID_NAT64:
-        *out = v->as.u;
-        return ST_OK;
-    case CANDID_INT8: case CANDID_INT16: case CANDID_INT32: case CANDID_INT64:
+    case CANDID_NAT8:
+    case CANDID_NAT16:
+    case CANDID_NAT32:
+    case CANDID_NAT64: *out = v->as.u; return ST_OK;
+    case CANDID_INT8:
+    case CANDID_INT16:
+    case CANDID_INT32:
+    case CANDID_INT64:
         if (v->as.i < 0)
             return ST_CANDID_TYPE_MISMATCH;
         *out = (uint64_t)v->as.i;
         return ST_OK;
-    case CANDID_NAT: case CANDID_INT:
+    case CANDID_NAT:
+    case CANDID_INT:
         if (v->neg || v->n > 2)
             return ST_CANDID_TYPE_MISMATCH;
         *out = (v->n > 0 ? v->as.limbs[0] : 0) | (v->n > 1 ? (uint64_t)v->as.limbs[1] << 32 : 0);
         return ST_OK;
-    default:
-        return ST_CANDID_TYPE_MISMATCH;
+    default: return ST_CANDID_TYPE_MISMATCH;
     }
 }
 
 status candid_value_i64(const candid_value *v, int64_t *out)
 {
     switch ((candid_kind)v->kind) {
-    case CANDID_INT8: case CANDID_INT16: case CANDID_INT32: case CANDID_INT64:
-        *out = v->as.i;
-        return ST_OK;
-    case CANDID_NAT: case CANDID_INT: {
+    case CANDID_INT8:
+    case CANDID_INT16:
+    case CANDID_INT32:
+    case CANDID_INT64: *out = v->as.i; return ST_OK;
+    case CANDID_NAT:
+    case CANDID_INT: {
         if (v->n > 2)
             return ST_CANDID_TYPE_MISMATCH;
-        uint64_t m = (v->n > 0 ? v->as.limbs[0] : 0) |
-                     (v->n > 1 ? (uint64_t)v->as.limbs[1] << 32 : 0);
+        uint64_t m =
+            (v->n > 0 ? v->as.limbs[0] : 0) | (v->n > 1 ? (uint64_t)v->as.limbs[1] << 32 : 0);
         if (m > (uint64_t)INT64_MAX + (v->neg ? 1u : 0u))
             return ST_CANDID_TYPE_MISMATCH;
         *out = v->neg ? (int64_t)(0 - m) : (int64_t)m;
@@ -392,30 +398,41 @@ bool candid_value_eq(const candid_value *a, const candid_value *b)
     if (a->kind != b->kind || a->id != b->id)
         return false;
     switch ((candid_kind)a->kind) {
-    case CANDID_NULL: case CANDID_RESERVED: case CANDID_EMPTY:
-        return true;
-    case CANDID_BOOL:
-        return a->as.b == b->as.b;
-    case CANDID_NAT: case CANDID_INT:
+    case CANDID_NULL:
+    case CANDID_RESERVED:
+    case CANDID_EMPTY: return true;
+    case CANDID_BOOL: return a->as.b == b->as.b;
+    case CANDID_NAT:
+    case CANDID_INT:
         return a->neg == b->neg && a->n == b->n &&
                (a->n == 0 || memcmp(a->as.limbs, b->as.limbs, a->n * 4) == 0);
-    case CANDID_FLOAT32:
-        return memcmp(&a->as.f32, &b->as.f32, sizeof(float)) == 0;
+    case CANDID_FLOAT32: return memcmp(&a->as.f32, &b->as.f32, sizeof(float)) == 0;
     case CANDID_FLOAT64:
-    case CANDID_NAT8: case CANDID_NAT16: case CANDID_NAT32: case CANDID_NAT64:
-    case CANDID_INT8: case CANDID_INT16: case CANDID_INT32: case CANDID_INT64:
-        return a->as.u == b->as.u;
-    case CANDID_TEXT: case CANDID_BLOB: case CANDID_PRINCIPAL: case CANDID_SERVICE:
+    case CANDID_NAT8:
+    case CANDID_NAT16:
+    case CANDID_NAT32:
+    case CANDID_NAT64:
+    case CANDID_INT8:
+    case CANDID_INT16:
+    case CANDID_INT32:
+    case CANDID_INT64: return a->as.u == b->as.u;
+    case CANDID_TEXT:
+    case CANDID_BLOB:
+    case CANDID_PRINCIPAL:
+    case CANDID_SERVICE:
         return a->n == b->n && (a->n == 0 || memcmp(a->as.bytes, b->as.bytes, a->n) == 0);
-    case CANDID_OPT: case CANDID_VEC: case CANDID_RECORD: case CANDID_VARIANT: case CANDID_FUNC:
+    case CANDID_OPT:
+    case CANDID_VEC:
+    case CANDID_RECORD:
+    case CANDID_VARIANT:
+    case CANDID_FUNC:
         if (a->n != b->n)
             return false;
         for (size_t i = 0; i < a->n; i++)
             if (!candid_value_eq(&a->as.items[i], &b->as.items[i]))
                 return false;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -502,8 +519,8 @@ status candid_principal_parse(const char *text, size_t text_len, uint8_t out[29]
     }
     if (nraw < 4 || nraw > 33 || (acc & ((1u << bits) - 1)) != 0)
         return ST_CANDID_BAD_PRINCIPAL;
-    uint32_t want = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 |
-                    raw[3];
+    uint32_t want =
+        (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
     if (crc32(raw + 4, nraw - 4) != want)
         return ST_CANDID_BAD_PRINCIPAL;
     *len = nraw - 4;

@@ -155,7 +155,9 @@ static status text_token(lexer *lx)
         case 'n': o[no++] = '\n'; break;
         case 'r': o[no++] = '\r'; break;
         case 't': o[no++] = '\t'; break;
-        case '\\': case '"': case '\'': o[no++] = (uint8_t)e; break;
+        case '\\':
+        case '"':
+        case '\'': o[no++] = (uint8_t)e; break;
         case 'u':
             if (unicode_escape(lx, o, &no) != ST_OK)
                 return ST_CANDID_SYNTAX;
@@ -179,9 +181,9 @@ static void number_token(lexer *lx)
     bool flt = false;
     if (hex)
         lx->pos += 2;
-#define DIGITS()                                                                            \
-    while (lx->pos < lx->len && (s[lx->pos] == '_' ||                                     \
-                                 (hex ? hex_val(s[lx->pos]) >= 0 : is_digit(s[lx->pos])))) \
+#define DIGITS()                                                                                  \
+    while (lx->pos < lx->len &&                                                                   \
+           (s[lx->pos] == '_' || (hex ? hex_val(s[lx->pos]) >= 0 : is_digit(s[lx->pos]))))        \
     lx->pos++
     DIGITS();
     if (lx->pos < lx->len && s[lx->pos] == '.' &&
@@ -250,8 +252,7 @@ status lex_next(lexer *lx)
         k = n == ':' ? TK_BANGCOLON : TK_NEQ;
         len = 2;
         break;
-    default:
-        return fail_at(lx, at, "unexpected character");
+    default: return fail_at(lx, at, "unexpected character");
     }
     lx->pos += len;
     lx->cur = (tok){k, at, s + at, len, false};

@@ -62,8 +62,8 @@ status num_leb_read(candid_arena *a, const uint8_t **pp, const uint8_t *end, boo
         for (size_t i = 0; i < nl; i++) {
             size_t lo = i * 32;
             uint32_t mask = lo + 32 <= nbits ? 0xffffffffu
-                            : lo >= nbits   ? 0
-                                            : (uint32_t)((1ull << (nbits - lo)) - 1);
+                            : lo >= nbits    ? 0
+                                             : (uint32_t)((1ull << (nbits - lo)) - 1);
             l[i] = ~l[i] & mask;
         }
         for (size_t i = 0; i < nl && ++l[i] == 0; i++)

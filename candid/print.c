@@ -107,36 +107,31 @@ static status value(const candid_env *env, candid_type t, const candid_value *v,
     t = candid_type_resolve(env, t);
     const char *tname = candid_prim_name((candid_kind)v->kind);
     switch ((candid_kind)v->kind) {
-    case CANDID_NULL: case CANDID_RESERVED:
-        return puts_(out, "null");
-    case CANDID_BOOL:
-        return puts_(out, v->as.b ? "true" : "false");
-    case CANDID_NAT: case CANDID_INT:
-        TRY(num_print(v, out));
-        break;
-    case CANDID_NAT8: case CANDID_NAT16: case CANDID_NAT32: case CANDID_NAT64:
+    case CANDID_NULL:
+    case CANDID_RESERVED: return puts_(out, "null");
+    case CANDID_BOOL: return puts_(out, v->as.b ? "true" : "false");
+    case CANDID_NAT:
+    case CANDID_INT: TRY(num_print(v, out)); break;
+    case CANDID_NAT8:
+    case CANDID_NAT16:
+    case CANDID_NAT32:
+    case CANDID_NAT64:
         snprintf(s, sizeof s, "%llu", (unsigned long long)v->as.u);
         TRY(puts_(out, s));
         break;
-    case CANDID_INT8: case CANDID_INT16: case CANDID_INT32: case CANDID_INT64:
+    case CANDID_INT8:
+    case CANDID_INT16:
+    case CANDID_INT32:
+    case CANDID_INT64:
         snprintf(s, sizeof s, "%lld", (long long)v->as.i);
         TRY(puts_(out, s));
         break;
-    case CANDID_FLOAT32:
-        TRY(num_print_float(v->as.f32, true, out));
-        break;
-    case CANDID_FLOAT64:
-        TRY(num_print_float(v->as.f64, false, out));
-        break;
-    case CANDID_TEXT:
-        return quoted(out, v->as.bytes, v->n, true);
-    case CANDID_BLOB:
-        TRY(puts_(out, "blob "));
-        return quoted(out, v->as.bytes, v->n, false);
-    case CANDID_PRINCIPAL:
-        return principal_text(out, "principal ", v);
-    case CANDID_SERVICE:
-        return principal_text(out, "service ", v);
+    case CANDID_FLOAT32: TRY(num_print_float(v->as.f32, true, out)); break;
+    case CANDID_FLOAT64: TRY(num_print_float(v->as.f64, false, out)); break;
+    case CANDID_TEXT: return quoted(out, v->as.bytes, v->n, true);
+    case CANDID_BLOB: TRY(puts_(out, "blob ")); return quoted(out, v->as.bytes, v->n, false);
+    case CANDID_PRINCIPAL: return principal_text(out, "principal ", v);
+    case CANDID_SERVICE: return principal_text(out, "service ", v);
     case CANDID_FUNC:
         TRY(principal_text(out, "func ", &v->as.items[0]));
         TRY(buf_u8(out, '.'));
@@ -155,10 +150,9 @@ static status value(const candid_env *env, candid_type t, const candid_value *v,
             TRY(value(env, candid_type_inner(env, t), &v->as.items[i], out));
         }
         return puts_(out, v->n ? " }" : "}");
-    case CANDID_RECORD: case CANDID_VARIANT:
-        return fields(env, t, v, out);
-    default:
-        return ST_CANDID_TYPE_MISMATCH;
+    case CANDID_RECORD:
+    case CANDID_VARIANT: return fields(env, t, v, out);
+    default: return ST_CANDID_TYPE_MISMATCH;
     }
     TRY(puts_(out, " : "));
     return puts_(out, tname);

@@ -20,9 +20,9 @@ typedef struct memo {
 } memo;
 
 struct subcheck {
-    memo m[2];            /* [0] for (a, b) questions, [1] for (b, a) */
+    memo m[2]; /* [0] for (a, b) questions, [1] for (b, a) */
     const candid_env *a, *b;
-    uint64_t *undo;       /* keys set to YES during the current outermost question */
+    uint64_t *undo; /* keys set to YES during the current outermost question */
     size_t nundo, capundo;
     uint64_t *cost;
     uint32_t max_depth;
@@ -179,9 +179,7 @@ static status sub_composite(subcheck *s, side x, side y, uint32_t depth, bool *y
         if (st == ST_OK && *yes)
             st = sub_tuple(s, x.env, fx + nx->n, nx->n2, y.env, fy + ny->n, ny->n2, depth, yes);
         return st;
-    default:
-        *yes = false;
-        return ST_OK;
+    default: *yes = false; return ST_OK;
     }
 }
 

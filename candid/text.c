@@ -11,8 +11,21 @@
 
 #include "candid_int.h"
 
-enum { TV_NUM, TV_BOOL, TV_NULL, TV_TEXT, TV_OPT, TV_VEC, TV_RECORD, TV_VARIANT, TV_BLOB,
-       TV_PRINCIPAL, TV_SERVICE, TV_FUNC, TV_ANN };
+enum {
+    TV_NUM,
+    TV_BOOL,
+    TV_NULL,
+    TV_TEXT,
+    TV_OPT,
+    TV_VEC,
+    TV_RECORD,
+    TV_VARIANT,
+    TV_BLOB,
+    TV_PRINCIPAL,
+    TV_SERVICE,
+    TV_FUNC,
+    TV_ANN
+};
 
 /* An untyped value. */
 typedef struct tv tv;
@@ -190,9 +203,9 @@ static status parse_keyword(tp *p, tv *x)
     static const struct {
         const char *word;
         uint8_t k;
-    } kw[] = {{"opt", TV_OPT}, {"vec", TV_VEC}, {"record", TV_RECORD}, {"variant", TV_VARIANT},
-              {"blob", TV_BLOB}, {"principal", TV_PRINCIPAL}, {"service", TV_SERVICE},
-              {"func", TV_FUNC}};
+    } kw[] = {{"opt", TV_OPT},         {"vec", TV_VEC},   {"record", TV_RECORD},
+              {"variant", TV_VARIANT}, {"blob", TV_BLOB}, {"principal", TV_PRINCIPAL},
+              {"service", TV_SERVICE}, {"func", TV_FUNC}};
     size_t i = 0;
     while (i < BASE_ARRAY_LEN(kw) && !lex_is(lx, kw[i].word))
         i++;
@@ -207,11 +220,9 @@ static status parse_keyword(tp *p, tv *x)
             return ST_OUT_OF_MEMORY;
         x->n = 1;
         return parse_annval(p, x->items);
-    case TV_VEC:
-        return parse_vec(p, x);
+    case TV_VEC: return parse_vec(p, x);
     case TV_RECORD:
-    case TV_VARIANT:
-        return parse_fields(p, x, x->k == TV_VARIANT);
+    case TV_VARIANT: return parse_fields(p, x, x->k == TV_VARIANT);
     case TV_FUNC:
         TRY(text_arg(p, x));
         TRY(lex_expect(lx, TK_DOT, "expected '.' after the func's principal"));
@@ -220,8 +231,7 @@ static status parse_keyword(tp *p, tv *x)
         x->s2 = lx->cur.s;
         x->len2 = lx->cur.len;
         return lex_next(lx);
-    default:
-        return text_arg(p, x);
+    default: return text_arg(p, x);
     }
 }
 
@@ -249,13 +259,9 @@ static status parse_val(tp *p, tv *x)
         x->len = lx->cur.len;
         x->is_float = lx->cur.is_float;
         return lex_next(lx);
-    case TK_TEXT:
-        x->k = TV_TEXT;
-        return text_arg(p, x);
-    case TK_ID:
-        return parse_keyword(p, x);
-    default:
-        return lex_fail(lx, ST_CANDID_SYNTAX, "expected a value");
+    case TK_TEXT: x->k = TV_TEXT; return text_arg(p, x);
+    case TK_ID: return parse_keyword(p, x);
+    default: return lex_fail(lx, ST_CANDID_SYNTAX, "expected a value");
     }
 }
 
@@ -476,8 +482,7 @@ static status elab(tp *p, const tv *x, candid_type t, candid_value *v)
         v->as.b = x->b;
         return x->k == TV_BOOL ? ST_OK : bad(p, x, ST_CANDID_TYPE_MISMATCH, "expected bool");
     case CANDID_FLOAT32:
-    case CANDID_FLOAT64:
-        return elab_float(p, x, k, v);
+    case CANDID_FLOAT64: return elab_float(p, x, k, v);
     case CANDID_TEXT:
         if (x->k != TV_TEXT)
             return bad(p, x, ST_CANDID_TYPE_MISMATCH, "expected text");
@@ -501,15 +506,11 @@ static status elab(tp *p, const tv *x, candid_type t, candid_value *v)
         TRY(principal(p, x, x->s, x->len, &items[0]));
         return copy_bytes(p, x->s2, x->len2, &items[1]);
     }
-    case CANDID_VEC:
-        return elab_vec(p, x, t, v);
+    case CANDID_VEC: return elab_vec(p, x, t, v);
     case CANDID_RECORD:
-    case CANDID_VARIANT:
-        return elab_fields(p, x, t, k, v);
-    case CANDID_EMPTY:
-        return bad(p, x, ST_CANDID_TYPE_MISMATCH, "no value has type empty");
-    default:
-        return elab_int(p, x, k, v);
+    case CANDID_VARIANT: return elab_fields(p, x, t, k, v);
+    case CANDID_EMPTY: return bad(p, x, ST_CANDID_TYPE_MISMATCH, "no value has type empty");
+    default: return elab_int(p, x, k, v);
     }
 }
 
@@ -539,7 +540,7 @@ static status parse_args(tp *p, span text, candid_error *err, tv *args)
 }
 
 static status text_parse(candid_arena *a, candid_env *env, const candid_type *types, size_t n,
-                        span text, candid_value **vals, candid_error *err)
+                         span text, candid_value **vals, candid_error *err)
 {
     tp p = {.env = env, .a = a};
     tv args = {0};
@@ -590,7 +591,9 @@ static int tvfield_cmp(const void *a, const void *b)
 static status infer(tp *p, tv *x, candid_type *out)
 {
     static const candid_kind simple[] = {
-        [TV_BOOL] = CANDID_BOOL, [TV_NULL] = CANDID_NULL, [TV_TEXT] = CANDID_TEXT,
+        [TV_BOOL] = CANDID_BOOL,
+        [TV_NULL] = CANDID_NULL,
+        [TV_TEXT] = CANDID_TEXT,
         [TV_PRINCIPAL] = CANDID_PRINCIPAL,
     };
     candid_env *env = p->env;
@@ -599,12 +602,8 @@ static status infer(tp *p, tv *x, candid_type *out)
     status st = ST_OK;
     candid_type inner = CANDID_EMPTY;
     switch (x->k) {
-    case TV_ANN:
-        *out = x->ann;
-        break;
-    case TV_NUM:
-        *out = x->is_float ? CANDID_FLOAT64 : x->neg ? CANDID_INT : CANDID_NAT;
-        break;
+    case TV_ANN: *out = x->ann; break;
+    case TV_NUM: *out = x->is_float ? CANDID_FLOAT64 : x->neg ? CANDID_INT : CANDID_NAT; break;
     case TV_OPT:
     case TV_VEC:
     case TV_BLOB:
@@ -622,8 +621,10 @@ static status infer(tp *p, tv *x, candid_type *out)
     case TV_VARIANT:
     case TV_SERVICE:
     case TV_FUNC: {
-        int8_t kind = x->k == TV_RECORD ? CANDID_RECORD : x->k == TV_VARIANT ? CANDID_VARIANT
-                      : x->k == TV_SERVICE ? CANDID_SERVICE : CANDID_FUNC;
+        int8_t kind = x->k == TV_RECORD    ? CANDID_RECORD
+                      : x->k == TV_VARIANT ? CANDID_VARIANT
+                      : x->k == TV_SERVICE ? CANDID_SERVICE
+                                           : CANDID_FUNC;
         size_t nf = kind == CANDID_RECORD || kind == CANDID_VARIANT ? x->n : 0;
         if (nf > 1)
             qsort(x->items, nf, sizeof *x->items, tvfield_cmp);
@@ -643,9 +644,7 @@ static status infer(tp *p, tv *x, candid_type *out)
         }
         break;
     }
-    default:
-        *out = simple[x->k];
-        break;
+    default: *out = simple[x->k]; break;
     }
     p->lx.depth--;
     return st;

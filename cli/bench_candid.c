@@ -32,7 +32,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Decode msg at types, re-encode, compare; *secs is the CPU time of decode + encode. */
 static status round_trip(const candid_env *env, const candid_type *t, size_t n, span msg,
-                    double *secs)
+                         double *secs)
 {
     candid_arena *a = candid_arena_new();
     buf out = {0};
@@ -164,7 +164,8 @@ int bench_candid(int argc, char **argv)
         printf("  vec nat8, 1 MiB, decode + encode   %8.0f / %8.0f MB/s   (%.3f / %.3f ms)\n",
                mb / b, mb / m, b * 1e3, m * 1e3);
         printf("  memcpy of the same bytes, twice     %8.0f / %8.0f MB/s   (candid / memcpy "
-               "time: %.1fx)\n", mb / cb, mb / cm, b / cb);
+               "time: %.1fx)\n",
+               mb / cb, mb / cm, b / cb);
         printf("  vec record { nat64; text }, %d entries (%.2f MB), decode + encode\n", RECORDS,
                (double)recs.len / 1e6);
         printf("                                     %8.2f / %8.2f M entries/s, %.2f / %.2f M "

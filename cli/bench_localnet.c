@@ -28,16 +28,17 @@ enum { NODES_MAX = 16, SUBMIT_BATCH = 100, RECEIPT_BATCH = 400 };
  *   (func (export "canister_update inc") mem[0] += 1; reply mem[0..4])
  *   (func (export "canister_query get") reply mem[0..4])), from wat2wasm 1.0.32 */
 static const uint8_t counter_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x09, 0x02, 0x60, 0x02, 0x7f, 0x7f, 0x00,
-    0x60, 0x00, 0x00, 0x02, 0x2d, 0x02, 0x03, 0x69, 0x63, 0x30, 0x15, 0x6d, 0x73, 0x67, 0x5f, 0x72,
-    0x65, 0x70, 0x6c, 0x79, 0x5f, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x61, 0x70, 0x70, 0x65, 0x6e, 0x64,
-    0x00, 0x00, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72, 0x65, 0x70, 0x6c, 0x79,
-    0x00, 0x01, 0x03, 0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x2c, 0x02, 0x13,
-    0x63, 0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65, 0x20,
-    0x69, 0x6e, 0x63, 0x00, 0x02, 0x12, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x71,
-    0x75, 0x65, 0x72, 0x79, 0x20, 0x67, 0x65, 0x74, 0x00, 0x03, 0x0a, 0x24, 0x02, 0x17, 0x00, 0x41,
-    0x00, 0x41, 0x00, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a, 0x36, 0x02, 0x00, 0x41, 0x00, 0x41, 0x04,
-    0x10, 0x00, 0x10, 0x01, 0x0b, 0x0a, 0x00, 0x41, 0x00, 0x41, 0x04, 0x10, 0x00, 0x10, 0x01, 0x0b};
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x09, 0x02, 0x60, 0x02, 0x7f, 0x7f,
+    0x00, 0x60, 0x00, 0x00, 0x02, 0x2d, 0x02, 0x03, 0x69, 0x63, 0x30, 0x15, 0x6d, 0x73, 0x67,
+    0x5f, 0x72, 0x65, 0x70, 0x6c, 0x79, 0x5f, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x61, 0x70, 0x70,
+    0x65, 0x6e, 0x64, 0x00, 0x00, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72,
+    0x65, 0x70, 0x6c, 0x79, 0x00, 0x01, 0x03, 0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00,
+    0x01, 0x07, 0x2c, 0x02, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75,
+    0x70, 0x64, 0x61, 0x74, 0x65, 0x20, 0x69, 0x6e, 0x63, 0x00, 0x02, 0x12, 0x63, 0x61, 0x6e,
+    0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x71, 0x75, 0x65, 0x72, 0x79, 0x20, 0x67, 0x65, 0x74,
+    0x00, 0x03, 0x0a, 0x24, 0x02, 0x17, 0x00, 0x41, 0x00, 0x41, 0x00, 0x28, 0x02, 0x00, 0x41,
+    0x01, 0x6a, 0x36, 0x02, 0x00, 0x41, 0x00, 0x41, 0x04, 0x10, 0x00, 0x10, 0x01, 0x0b, 0x0a,
+    0x00, 0x41, 0x00, 0x41, 0x04, 0x10, 0x00, 0x10, 0x01, 0x0b};
 
 typedef struct opts {
     const char *nodes[NODES_MAX];
@@ -67,8 +68,8 @@ typedef struct worker {
     uint32_t node;
     const uint8_t *pk, *sk;
     uint64_t canister, nonce0, expiry;
-    msg *m;        /* all messages (the worker touches only its own) */
-    status st;     /* a transport failure */
+    msg *m;    /* all messages (the worker touches only its own) */
+    status st; /* a transport failure */
     char error[512];
     pthread_t thread;
 } worker;
@@ -98,10 +99,12 @@ static status post_batch(const char *url, json_t *reqs, json_t **answers, rpc_er
 static status sign_msg(const worker *w, uint64_t nonce, uint64_t canister, span arg, buf *env,
                        char id_hex[65])
 {
-    ledger_message m = {.nonce = nonce, .canister_id = canister,
+    ledger_message m = {.nonce = nonce,
+                        .canister_id = canister,
                         .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
                         .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
-                        .arg = arg, .expiry_height = w->expiry};
+                        .arg = arg,
+                        .expiry_height = w->expiry};
     memcpy(m.sender, w->pk, LEDGER_PUBLIC_KEY_SIZE);
     uint8_t id[LEDGER_HASH_SIZE];
     env->len = 0;
@@ -135,7 +138,8 @@ static status submit_some(worker *w, uint32_t from, uint32_t to, rpc_error *err)
     double t = now_s();
     size_t k;
     json_t *a;
-    json_array_foreach(ans, k, a) {
+    json_array_foreach(ans, k, a)
+    {
         json_int_t i = json_integer_value(json_object_get(a, "id"));
         if (i < 0 || (uint32_t)i >= w->o->messages)
             continue;
@@ -182,7 +186,8 @@ static status poll_receipts(worker *w, uint32_t *pending, rpc_error *err)
     double t = now_s();
     size_t k;
     json_t *a;
-    json_array_foreach(ans, k, a) {
+    json_array_foreach(ans, k, a)
+    {
         json_int_t i = json_integer_value(json_object_get(a, "id"));
         json_t *r = json_object_get(a, "result");
         if (i < 0 || (uint32_t)i >= w->o->messages || !r ||
@@ -257,8 +262,8 @@ static status deploy(worker *w, char canister[LEDGER_CANISTER_TEXT_SIZE])
 {
     buf arg = {0}, env = {0};
     char id[65];
-    status st = scheduler_install_arg(span_of(counter_wasm, sizeof counter_wasm), span_of(NULL, 0),
-                                      &arg);
+    status st =
+        scheduler_install_arg(span_of(counter_wasm, sizeof counter_wasm), span_of(NULL, 0), &arg);
     if (st == ST_OK)
         st = sign_msg(w, w->nonce0 - 1, 0, span_of(arg.ptr, arg.len), &env, id);
     char *hex = st == ST_OK ? cli_hex_new(env.ptr, env.len) : NULL;
@@ -306,8 +311,9 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static const char *const stat_names[] = {"blocks", "txs", "checks", "check_ns", "prepare_ns",
-                                         "process_ns", "finalize_ns", "preview_ns", "commit_ns"};
+static const char *const stat_names[] = {"blocks",      "txs",        "checks",
+                                         "check_ns",    "prepare_ns", "process_ns",
+                                         "finalize_ns", "preview_ns", "commit_ns"};
 enum { NSTATS = sizeof stat_names / sizeof *stat_names };
 
 /* Validator i's replication counters (status.replication), or zeros. */
@@ -366,8 +372,8 @@ static void report(const opts *o, const msg *m, double elapsed, uint32_t ok,
            p50 * 1e3, p90 * 1e3, max * 1e3);
     if (d[0] <= 0)
         return; /* not a validator of the replicated mode: no replication counters */
-    printf("  %.1f blocks, %.1f messages and %.0f ms per block; per block and validator:\n",
-           d[0], d[1] / blocks, interval);
+    printf("  %.1f blocks, %.1f messages and %.0f ms per block; per block and validator:\n", d[0],
+           d[1] / blocks, interval);
     printf("    CheckTx %.2f ms (%.0f checks), PrepareProposal %.2f ms, ProcessProposal %.2f ms,\n"
            "    FinalizeBlock execution %.2f ms, state-root preview %.2f ms, Commit %.2f ms;\n"
            "    consensus (votes, gossip, timeouts) the other %.0f ms\n",
@@ -441,8 +447,13 @@ int bench_localnet(int argc, char **argv)
     randombytes_buf(&nonce0, sizeof nonce0); /* distinct ids across runs with one key */
     nonce0 = (nonce0 >> 2) + 1;
     for (uint32_t v = 0; v < o.nnodes; v++)
-        w[v] = (worker){.o = &o, .node = v, .pk = pk, .sk = sk, .nonce0 = nonce0,
-                        .expiry = UINT64_MAX / 2, .m = m};
+        w[v] = (worker){.o = &o,
+                        .node = v,
+                        .pk = pk,
+                        .sk = sk,
+                        .nonce0 = nonce0,
+                        .expiry = UINT64_MAX / 2,
+                        .m = m};
     char canister[LEDGER_CANISTER_TEXT_SIZE];
     if (o.canister) {
         uint64_t cid;
@@ -472,8 +483,8 @@ int bench_localnet(int argc, char **argv)
         base_free(m);
         return 1;
     }
-    double (*before)[NSTATS] = base_calloc(o.nnodes, sizeof *before);
-    double (*after)[NSTATS] = base_calloc(o.nnodes, sizeof *after);
+    double(*before)[NSTATS] = base_calloc(o.nnodes, sizeof *before);
+    double(*after)[NSTATS] = base_calloc(o.nnodes, sizeof *after);
     for (uint32_t v = 0; before && v < o.nnodes; v++)
         stats_of(o.nodes[v], before[v]);
     double t0 = now_s();

@@ -36,13 +36,13 @@
 /* (module (import "ic0" "msg_reply" ...) (memory 1) (func (export "canister_update inc")
  *   mem[0] += 1; msg_reply)), from wat2wasm 1.0.32 */
 static const uint8_t inc_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x02,
-    0x11, 0x01, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72, 0x65, 0x70, 0x6c,
-    0x79, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x20, 0x02,
-    0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73,
-    0x74, 0x65, 0x72, 0x5f, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65, 0x20, 0x69, 0x6e, 0x63, 0x00,
-    0x01, 0x0a, 0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0x41, 0x00, 0x28, 0x02, 0x00, 0x41, 0x01,
-    0x6a, 0x36, 0x02, 0x00, 0x10, 0x00, 0x0b};
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+    0x02, 0x11, 0x01, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72, 0x65,
+    0x70, 0x6c, 0x79, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01,
+    0x07, 0x20, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x13, 0x63,
+    0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65,
+    0x20, 0x69, 0x6e, 0x63, 0x00, 0x01, 0x0a, 0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0x41,
+    0x00, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a, 0x36, 0x02, 0x00, 0x10, 0x00, 0x0b};
 
 typedef struct keypair {
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
@@ -70,17 +70,18 @@ static const uint8_t spin_wasm[] = {
 
 /* Signs message `nonce` (an `inc` update, or the install of `module` when canister is 0)
  * into env. */
-static status sign_with(const keypair *k, uint64_t nonce, uint64_t canister, span module,
-                        buf *env)
+static status sign_with(const keypair *k, uint64_t nonce, uint64_t canister, span module, buf *env)
 {
     buf arg = {0};
     status st = ST_OK;
     if (!canister)
         st = scheduler_install_arg(module, span_of(NULL, 0), &arg);
-    ledger_message m = {.nonce = nonce, .canister_id = canister,
+    ledger_message m = {.nonce = nonce,
+                        .canister_id = canister,
                         .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
                         .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
-                        .arg = span_of(arg.ptr, arg.len), .expiry_height = UINT64_MAX / 2};
+                        .arg = span_of(arg.ptr, arg.len),
+                        .expiry_height = UINT64_MAX / 2};
     memcpy(m.sender, k->pk, sizeof k->pk);
     uint8_t id[LEDGER_HASH_SIZE];
     env->len = 0;
@@ -521,8 +522,11 @@ static status rpc_run(const char *url, const keypair *k, uint64_t *nonce, uint32
     uint32_t started = 0;
     double t0 = now_s();
     for (uint32_t i = 0; st == ST_OK && i < conns; i++, started++) {
-        w[i] = (rpc_worker){.url = url, .k = k, .first = *nonce + (uint64_t)i * (n / conns),
-                            .count = n / conns, .batch = batch};
+        w[i] = (rpc_worker){.url = url,
+                            .k = k,
+                            .first = *nonce + (uint64_t)i * (n / conns),
+                            .count = n / conns,
+                            .batch = batch};
         if (pthread_create(&w[i].thread, NULL, rpc_worker_main, &w[i]) != 0)
             st = ST_OUT_OF_MEMORY;
     }
@@ -567,14 +571,15 @@ static void rpc_print(uint32_t n, const rpc_figure *f, bool json)
         printf("{\"bench\":\"node\",\"part\":\"rpc\",\"messages\":%u,\"runs\":[", n);
         for (size_t i = 0; i < BASE_ARRAY_LEN(rpc_runs); i++)
             printf("%s{\"connections\":%u,\"per_request\":%u,\"submit_per_s\":%.0f,"
-                   "\"end_to_end_per_s\":%.0f,\"per_commit\":%.1f}", i ? "," : "",
-                   rpc_runs[i].conns, rpc_runs[i].batch, f[i].submit_per_s,
+                   "\"end_to_end_per_s\":%.0f,\"per_commit\":%.1f}",
+                   i ? "," : "", rpc_runs[i].conns, rpc_runs[i].batch, f[i].submit_per_s,
                    f[i].end_to_end_per_s, f[i].group);
         printf("]}\n");
         return;
     }
     printf("over JSON-RPC (a node process, signing included; %u messages per run):\n"
-           "  %-40s %8s %8s %6s %10s\n", n, "", "submit/s", "ratio", "e2e/s", "per commit");
+           "  %-40s %8s %8s %6s %10s\n",
+           n, "", "submit/s", "ratio", "e2e/s", "per commit");
     for (size_t i = 0; i < BASE_ARRAY_LEN(rpc_runs); i++)
         printf("  %-40s %8.0f %5.1fx %8.0f %10.1f\n", rpc_runs[i].name, f[i].submit_per_s,
                f[i].submit_per_s / f[0].submit_per_s, f[i].end_to_end_per_s, f[i].group);
@@ -698,9 +703,9 @@ static void *query_client_main(void *arg)
 
 typedef struct load_figure {
     uint32_t updates;
-    double latency_ms;      /* mean submit-to-receipt time of one update */
+    double latency_ms; /* mean submit-to-receipt time of one update */
     double max_latency_ms;
-    double blocks_per_s;    /* blocks the node made during the updates */
+    double blocks_per_s;       /* blocks the node made during the updates */
     uint64_t queries, refused; /* refused: QUERY_BUSY, over budget, or the client timed out */
     double query_instr_per_s;
 } load_figure;
@@ -790,7 +795,7 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
     const char *no_budget[] = {"--query-budget", "0", "--interval", "10", NULL};
     const char *budget[] = {"--interval", "10", NULL};
     const char *names[] = {"idle", "4 clients of maximal queries, no budget",
-                                  "4 clients of maximal queries, default budget"};
+                           "4 clients of maximal queries, default budget"};
     load_figure f[3];
     uint64_t nonce = 2;
     int runs = 2;
@@ -822,18 +827,20 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
             printf("%s{\"name\":\"%s\",\"updates\":%u,\"update_latency_ms\":%.2f,"
                    "\"max_latency_ms\":%.2f,"
                    "\"blocks_per_s\":%.2f,\"queries\":%llu,\"refused\":%llu,"
-                   "\"query_instructions_per_s\":%.3g,\"latency_ratio\":%.2f}", i ? "," : "",
-                   names[i], f[i].updates, f[i].latency_ms, f[i].max_latency_ms, f[i].blocks_per_s,
-                   (unsigned long long)f[i].queries, (unsigned long long)f[i].refused,
-                   f[i].query_instr_per_s, f[i].latency_ms / f[0].latency_ms);
+                   "\"query_instructions_per_s\":%.3g,\"latency_ratio\":%.2f}",
+                   i ? "," : "", names[i], f[i].updates, f[i].latency_ms, f[i].max_latency_ms,
+                   f[i].blocks_per_s, (unsigned long long)f[i].queries,
+                   (unsigned long long)f[i].refused, f[i].query_instr_per_s,
+                   f[i].latency_ms / f[0].latency_ms);
         printf("]}\n");
         return ST_OK;
     }
     printf("updates under query load (a node process, --interval 10; sequential updates, at\n"
            "least %u and %d s per run; `spin` queries stop at the query limit, 5e9 instructions;\n"
            "refused: busy, over budget or the client's 30 s timeout):\n"
-           "  %-44s %7s %10s %7s %9s %8s %7s %7s %10s\n", n, LOAD_SECONDS, "", "updates",
-           "latency", "ratio", "max", "blocks/s", "queries", "refused", "query ins/s");
+           "  %-44s %7s %10s %7s %9s %8s %7s %7s %10s\n",
+           n, LOAD_SECONDS, "", "updates", "latency", "ratio", "max", "blocks/s", "queries",
+           "refused", "query ins/s");
     for (int i = 0; i < runs + 1; i++)
         printf("  %-44s %7u %7.1f ms %6.2fx %6.1f ms %8.1f %7llu %7llu %10.3g\n", names[i],
                f[i].updates, f[i].latency_ms, f[i].latency_ms / f[0].latency_ms,
@@ -868,25 +875,26 @@ int bench_node(int argc, char **argv)
         else if (!strcmp(argv[i], "--calls"))
             calls = true;
         else {
-            fprintf(stderr, "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
-                            "                        [--node-threads T] [--queries] [--calls]\n"
-                            "                        [--node-exe TALLY]\n"
-                            "                        [--json]\n\n"
-                            "Small update messages per second: in process (admission one by\n"
-                            "one and in batches, execution + durable commit, then the replay\n"
-                            "of that chain with 1 and with the default signature threads) and over\n"
-                            "JSON-RPC to a node process (1 to 64 connections, and JSON-RPC\n"
-                            "batches: group commit of admissions). --node-threads: the node's\n"
-                            "--threads (default: the node's default).\n"
-                            "--queries: instead, update latency and block rate on a node that is\n"
-                            "idle and then serving 4 clients of maximal queries (5e9\n"
-                            "instructions each), without and with the query budget; N/1000\n"
-                            "updates per run (default 20). --node-exe: start the node of another\n"
-                            "tally binary (an older build: before/after figures; --queries passes it\n"
-                            "no query options and runs idle and one loaded run).\n"
-                            "--calls: instead, the node time of one inter-canister request +\n"
-                            "reply: N/10 ingress messages making 10 calls each, less the same\n"
-                            "messages making none (in process, durable ledger).\n");
+            fprintf(stderr,
+                    "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
+                    "                        [--node-threads T] [--queries] [--calls]\n"
+                    "                        [--node-exe TALLY]\n"
+                    "                        [--json]\n\n"
+                    "Small update messages per second: in process (admission one by\n"
+                    "one and in batches, execution + durable commit, then the replay\n"
+                    "of that chain with 1 and with the default signature threads) and over\n"
+                    "JSON-RPC to a node process (1 to 64 connections, and JSON-RPC\n"
+                    "batches: group commit of admissions). --node-threads: the node's\n"
+                    "--threads (default: the node's default).\n"
+                    "--queries: instead, update latency and block rate on a node that is\n"
+                    "idle and then serving 4 clients of maximal queries (5e9\n"
+                    "instructions each), without and with the query budget; N/1000\n"
+                    "updates per run (default 20). --node-exe: start the node of another\n"
+                    "tally binary (an older build: before/after figures; --queries passes it\n"
+                    "no query options and runs idle and one loaded run).\n"
+                    "--calls: instead, the node time of one inter-canister request +\n"
+                    "reply: N/10 ingress messages making 10 calls each, less the same\n"
+                    "messages making none (in process, durable ledger).\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }

@@ -133,9 +133,9 @@ status cli_candid_reply(span did, const char *method, span reply, buf *out)
     char why[160];
     status st = env && a ? ST_OK : ST_OUT_OF_MEMORY;
     /* typed by the interface's results when it has the method, else by the wire types */
-    bool typed = st == ST_OK && did.len && method &&
-                 method_types(env, did, method, false, types, MAX_ARGS, &n, why, sizeof why) ==
-                     ST_OK;
+    bool typed =
+        st == ST_OK && did.len && method &&
+        method_types(env, did, method, false, types, MAX_ARGS, &n, why, sizeof why) == ST_OK;
     if (st == ST_OK && typed)
         st = candid_decode(a, env, types, n, reply, NULL, &vals, NULL);
     if (st == ST_OK && !typed)

@@ -19,28 +19,29 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tally abci [--dir DIR] --listen tcp://IP:PORT|unix://PATH\n"
-            "                  [--rpc HOST:PORT --cometbft-rpc URL] [--threads N] [--quiet]\n"
-            "                  [--no-sync] [--test-diverge-at HEIGHT]\n\n"
-            "Runs tally as the ABCI 2.0 application of a CometBFT v0.38 validator\n"
-            "(docs/replication.md): CometBFT connects to --listen (its proxy_app) and drives\n"
-            "the chain; DIR (created if absent) gets its genesis from CometBFT's InitChain\n"
-            "(chain id, time, and app_state: the admin key and limits). SIGINT or SIGTERM stops\n"
-            "it (exit 0); CometBFT replays what this directory lacks when both restart.\n\n"
-            "  --dir DIR              node directory (default ./.tally)\n"
-            "  --listen ADDR          ABCI address: tcp://127.0.0.1:26658 or unix://PATH\n"
-            "  --rpc HOST:PORT        also serve tally's JSON-RPC (docs/rpc.md) here; submits go\n"
-            "                         to CometBFT, answers come from this directory; DIR/node.url\n"
-            "                         holds the URL while it runs\n"
-            "  --cometbft-rpc URL     the local CometBFT's RPC (e.g. http://127.0.0.1:26657/),\n"
-            "                         required with --rpc\n"
-            "  --threads N            HTTP worker threads, 1-64 (default 8)\n"
-            "  --quiet                no per-block log lines\n"
-            "  --no-sync              LMDB without fsync (benchmarks only: an OS crash may lose\n"
-            "                         committed blocks, which CometBFT then replays)\n"
-            "  --test-diverge-at H    TESTS ONLY: perturb this node's state in block H, so that\n"
-            "                         its app hash departs from the other validators'\n");
+    fprintf(
+        out,
+        "usage: tally abci [--dir DIR] --listen tcp://IP:PORT|unix://PATH\n"
+        "                  [--rpc HOST:PORT --cometbft-rpc URL] [--threads N] [--quiet]\n"
+        "                  [--no-sync] [--test-diverge-at HEIGHT]\n\n"
+        "Runs tally as the ABCI 2.0 application of a CometBFT v0.38 validator\n"
+        "(docs/replication.md): CometBFT connects to --listen (its proxy_app) and drives\n"
+        "the chain; DIR (created if absent) gets its genesis from CometBFT's InitChain\n"
+        "(chain id, time, and app_state: the admin key and limits). SIGINT or SIGTERM stops\n"
+        "it (exit 0); CometBFT replays what this directory lacks when both restart.\n\n"
+        "  --dir DIR              node directory (default ./.tally)\n"
+        "  --listen ADDR          ABCI address: tcp://127.0.0.1:26658 or unix://PATH\n"
+        "  --rpc HOST:PORT        also serve tally's JSON-RPC (docs/rpc.md) here; submits go\n"
+        "                         to CometBFT, answers come from this directory; DIR/node.url\n"
+        "                         holds the URL while it runs\n"
+        "  --cometbft-rpc URL     the local CometBFT's RPC (e.g. http://127.0.0.1:26657/),\n"
+        "                         required with --rpc\n"
+        "  --threads N            HTTP worker threads, 1-64 (default 8)\n"
+        "  --quiet                no per-block log lines\n"
+        "  --no-sync              LMDB without fsync (benchmarks only: an OS crash may lose\n"
+        "                         committed blocks, which CometBFT then replays)\n"
+        "  --test-diverge-at H    TESTS ONLY: perturb this node's state in block H, so that\n"
+        "                         its app hash departs from the other validators'\n");
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -127,7 +128,8 @@ static status forward(void *user, size_t n, const span *envs, status *sts)
     }
     size_t k;
     json_t *a;
-    json_array_foreach(answers, k, a) {
+    json_array_foreach(answers, k, a)
+    {
         json_int_t id = json_integer_value(json_object_get(a, "id"));
         if (id < 0 || (size_t)id >= n)
             continue;
@@ -196,8 +198,8 @@ static void on_ready(void *user, abci_app *app)
     status st = query_pool_new(abci_app_scheduler(app), &qo, &c->queries);
     ro.queries = c->queries;
     if (st == ST_OK)
-        st = rpc_server_new(abci_app_ledger(app), abci_app_scheduler(app), abci_app_lock(app),
-                            &ro, &c->srv);
+        st = rpc_server_new(abci_app_ledger(app), abci_app_scheduler(app), abci_app_lock(app), &ro,
+                            &c->srv);
     if (st == ST_OK)
         st = rpc_server_start(c->srv);
     if (st != ST_OK) {

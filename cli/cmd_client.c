@@ -13,22 +13,22 @@
 enum { EXPIRY_BLOCKS = 100, POSITIONAL_MAX = 4 };
 
 typedef struct client {
-    const char *cmd;                  /* "call" ... for messages */
+    const char *cmd; /* "call" ... for messages */
     const char *dir, *node, *keypath;
     bool json, print_envelope, no_wait;
-    bool checked;                     /* the node's chain was checked against DIR's */
-    bool dir_given;                   /* --dir on the command line */
-    bool key_given, verbose;          /* --key; --verbose (block) */
-    uint64_t max_message_bytes;       /* the chain's, from `status` (0: not asked yet) */
-    cli_config cfg;                   /* DIR/node.json (or the defaults) */
+    bool checked;               /* the node's chain was checked against DIR's */
+    bool dir_given;             /* --dir on the command line */
+    bool key_given, verbose;    /* --key; --verbose (block) */
+    uint64_t max_message_bytes; /* the chain's, from `status` (0: not asked yet) */
+    cli_config cfg;             /* DIR/node.json (or the defaults) */
     uint64_t timeout_s;
     char url[256];
-    buf arg;                          /* concatenated --arg / --u64 / ARG pieces */
+    buf arg; /* concatenated --arg / --u64 / ARG pieces */
     bool has_arg;
-    const char *candid;               /* an ARG in Candid text: "(...)" */
-    const char *did_path, *output;    /* --did FILE, --output candid|hex|json */
-    buf did;                          /* the interface, once loaded (candid_cli.c) */
-    bool did_loaded, show_candid;     /* show_candid: `canister ID --candid` */
+    const char *candid;            /* an ARG in Candid text: "(...)" */
+    const char *did_path, *output; /* --did FILE, --output candid|hex|json */
+    buf did;                       /* the interface, once loaded (candid_cli.c) */
+    bool did_loaded, show_candid;  /* show_candid: `canister ID --candid` */
     const char *pos[POSITIONAL_MAX];
     int npos;
 } client;
@@ -47,7 +47,8 @@ static void usage(FILE *out, const char *cmd)
          "exit 1 with STATUS: message on stderr if the canister rejected or trapped."},
         {"query", "query ID METHOD [ARG...]",
          "Runs a query on the last block's state (never recorded) and prints the reply."},
-        {"status", "status", "Prints the chain id, genesis hash, height, tip hash, state root and\n"
+        {"status", "status",
+         "Prints the chain id, genesis hash, height, tip hash, state root and\n"
          "mempool size."},
         {"block", "block [N] [--verbose]",
          "Prints block N (default: the tip); --verbose adds each message's sender, kind,\n"
@@ -93,16 +94,18 @@ static void usage(FILE *out, const char *cmd)
                 "  --no-wait         print the message id and return without waiting\n"
                 "  --print-envelope  print the signed envelope (hex) and do not submit it\n");
     if (signs)
-        fprintf(out,
-                "  --did FILE        the canister's Candid interface (a .did file, or a .wasm with\n"
-                "                    a candid:service section); default: the deployed module's\n"
-                "  --output MODE     how to print a reply: candid (the Candid text only), hex, json;\n"
-                "                    default: Candid text for a Candid reply (\"DIDL...\"), else text\n"
-                "                    or hex\n"
-                "ARG: Candid text when it starts with '(' (\"(42 : nat, \\\"hi\\\")\"), typed by the\n"
-                "method's parameters (deploy/upgrade: the init arguments) in the interface, else by\n"
-                "what the text shows; or raw pieces, concatenated in order: TEXT, 0xHEX, @FILE;\n"
-                "--arg ARG; --u64 N (8 bytes little-endian).\n");
+        fprintf(
+            out,
+            "  --did FILE        the canister's Candid interface (a .did file, or a .wasm with\n"
+            "                    a candid:service section); default: the deployed module's\n"
+            "  --output MODE     how to print a reply: candid (the Candid text only), hex, json;\n"
+            "                    default: Candid text for a Candid reply (\"DIDL...\"), else "
+            "text\n"
+            "                    or hex\n"
+            "ARG: Candid text when it starts with '(' (\"(42 : nat, \\\"hi\\\")\"), typed by the\n"
+            "method's parameters (deploy/upgrade: the init arguments) in the interface, else by\n"
+            "what the text shows; or raw pieces, concatenated in order: TEXT, 0xHEX, @FILE;\n"
+            "--arg ARG; --u64 N (8 bytes little-endian).\n");
 }
 
 static int fail(const client *c, status st, const char *fmt, const char *what)
@@ -164,8 +167,10 @@ static int parse(client *c, int argc, char **argv, int fixed)
         else if (v && !strcmp(a, "--timeout") && cli_u64_parse(v, &c->timeout_s))
             i++;
         else if (v && !strcmp(a, "--u64") && (st = arg_u64(c, v)) == ST_BAD_ARGUMENT) {
-            fprintf(stderr, "tally %s: --u64 %s: %s: not a number (want decimal or 0x-hex, at "
-                            "most 2^64-1)\n", c->cmd, v, status_name(st));
+            fprintf(stderr,
+                    "tally %s: --u64 %s: %s: not a number (want decimal or 0x-hex, at "
+                    "most 2^64-1)\n",
+                    c->cmd, v, status_name(st));
             return 2;
         } else if (v && !strcmp(a, "--u64"))
             i++;
@@ -196,8 +201,10 @@ static int parse(client *c, int argc, char **argv, int fixed)
         }
     }
     if (c->candid && c->has_arg) {
-        fprintf(stderr, "tally %s: BAD_ARGUMENT: a Candid argument cannot be mixed with raw "
-                        "argument pieces\n", c->cmd);
+        fprintf(stderr,
+                "tally %s: BAD_ARGUMENT: a Candid argument cannot be mixed with raw "
+                "argument pieces\n",
+                c->cmd);
         return 2;
     }
     return 0;
@@ -298,9 +305,8 @@ static status load_did(client *c, const char *canister, span module)
         size_t len = 0;
         status st = cli_read_file(c->did_path, &bytes, &len);
         if (st == ST_OK)
-            st = cli_wasm_candid(span_of(bytes, len), &text)
-                     ? buf_put(&c->did, text.ptr, text.len)
-                     : buf_put(&c->did, bytes, len);
+            st = cli_wasm_candid(span_of(bytes, len), &text) ? buf_put(&c->did, text.ptr, text.len)
+                                                             : buf_put(&c->did, bytes, len);
         base_free(bytes);
         return st;
     }
@@ -379,12 +385,14 @@ static int print_outcome(client *c, json_t *r, bool is_receipt)
     }
     buf b = {0};
     char where[200];
-    snprintf(where, sizeof where, "%llu instructions", (unsigned long long)field_u64(r, "instructions"));
+    snprintf(where, sizeof where, "%llu instructions",
+             (unsigned long long)field_u64(r, "instructions"));
     if (is_receipt)
         snprintf(where + strlen(where), sizeof where - strlen(where), ", block %llu, message %s",
                  (unsigned long long)field_u64(r, "height"),
                  json_is_string(json_object_get(r, "message_id"))
-                     ? json_string_value(json_object_get(r, "message_id")) : "?");
+                     ? json_string_value(json_object_get(r, "message_id"))
+                     : "?");
     if (json_is_integer(json_object_get(r, "reject_code")))
         snprintf(where + strlen(where), sizeof where - strlen(where), ", reject code %llu",
                  (unsigned long long)field_u64(r, "reject_code"));
@@ -420,12 +428,14 @@ static void print_fields(json_t *o)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(o, key, v) {
+    json_object_foreach(o, key, v)
+    {
         if (json_is_array(v)) {
             printf("%s:%s\n", key, json_array_size(v) ? "" : " (none)");
             size_t i;
             json_t *x;
-            json_array_foreach(v, i, x) {
+            json_array_foreach(v, i, x)
+            {
                 char *t = json_is_string(x) ? NULL : json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
                 printf("  %s\n", t ? t : json_string_value(x));
                 base_free(t);
@@ -449,7 +459,8 @@ static void print_block(json_t *r)
     json_t *m;
     if (details)
         printf("message details:%s\n", json_array_size(details) ? "" : " (none)");
-    json_array_foreach(details, i, m) {
+    json_array_foreach(details, i, m)
+    {
         const char *can = json_string_value(json_object_get(m, "canister"));
         printf("  %s %s from %.16s... to %s method '%s', %llu argument bytes\n",
                json_string_value(json_object_get(m, "id")),
@@ -468,7 +479,8 @@ static void print_canisters(json_t *r)
     size_t i;
     if (!json_array_size(list))
         printf("no canisters\n");
-    json_array_foreach(list, i, c) {
+    json_array_foreach(list, i, c)
+    {
         const char *hash = json_string_value(json_object_get(c, "module_hash"));
         printf("%s  %-8s  module %.16s%s  heap %llu pages, stable %llu pages, version %llu\n",
                json_string_value(json_object_get(c, "canister")),
@@ -524,8 +536,7 @@ static status wait_receipt(client *c, const char *id_hex, json_t **out, rpc_erro
         clock_gettime(CLOCK_MONOTONIC, &now);
         const char *stage = json_string_value(json_object_get(r, "stage"));
         if (now.tv_sec - start.tv_sec >= 2 && stage && strcmp(stage, said)) {
-            fprintf(stderr, "tally %s: waiting for %.16s...: %s\n", c->cmd, id_hex,
-                    stage_text(r));
+            fprintf(stderr, "tally %s: waiting for %.16s...: %s\n", c->cmd, id_hex, stage_text(r));
             snprintf(said, sizeof said, "%s", stage);
         }
         json_decref(r);
@@ -595,9 +606,10 @@ static int send_message(client *c, ledger_message *m, const char *method, json_t
         rc = fail(c, st != ST_OK ? st : ST_OUT_OF_MEMORY, "%s", "cannot sign the message");
     } else if (c->max_message_bytes && strlen(hex) / 2 > c->max_message_bytes) {
         char what[160]; /* checked here: the node would refuse it (HTTP 413 or the same error) */
-        snprintf(what, sizeof what, "the signed message is %zu bytes, above the chain's limit "
-                 "of %llu (genesis max_message_bytes)", strlen(hex) / 2,
-                 (unsigned long long)c->max_message_bytes);
+        snprintf(what, sizeof what,
+                 "the signed message is %zu bytes, above the chain's limit "
+                 "of %llu (genesis max_message_bytes)",
+                 strlen(hex) / 2, (unsigned long long)c->max_message_bytes);
         rc = fail(c, ST_MESSAGE_TOO_LARGE, "%s", what);
     } else if (c->print_envelope) {
         printf("%s\n", hex);
@@ -626,8 +638,8 @@ static status check_module(const client *c, const char *path, span bytes)
     if (bytes.len >= 8 && !memcmp(bytes.ptr, magic, 4))
         return ST_OK;
     size_t n = strlen(path);
-    bool wat = (n > 4 && !strcmp(path + n - 4, ".wat")) ||
-               (n > 5 && !strcmp(path + n - 5, ".wast"));
+    bool wat =
+        (n > 4 && !strcmp(path + n - 4, ".wat")) || (n > 5 && !strcmp(path + n - 5, ".wast"));
     fprintf(stderr, "tally %s: %s: %s: %s is not a WebAssembly binary module%s\n", c->cmd,
             status_name(ST_MALFORMED_MAGIC), path, path,
             wat || cli_is_printable(bytes)
@@ -684,7 +696,8 @@ static int run_install(client *c, bool upgrade)
     if (rc || !r)
         return rc;
     buf reply = {0};
-    if (field_u64(r, "status") == ST_OK && c->json && !upgrade && field_bytes(r, "reply", &reply) &&
+    if (field_u64(r, "status") == ST_OK && c->json && !upgrade &&
+        field_bytes(r, "reply", &reply) &&
         reply.len == 8) { /* the new canister's id, as text too */
         char text[LEDGER_CANISTER_TEXT_SIZE];
         ledger_canister_id_text(le64_load(reply.ptr), text);
@@ -753,7 +766,8 @@ static int run_query(client *c)
     char *arg_hex = cli_hex_new(c->arg.ptr, c->arg.len);
     char *sender = have_key ? cli_hex_new(pk, sizeof pk) : NULL;
     json_t *params = arg_hex ? json_pack("{s:s, s:s, s:s}", "canister", c->pos[0], "method",
-                                         c->pos[1], "arg", arg_hex) : NULL;
+                                         c->pos[1], "arg", arg_hex)
+                             : NULL;
     if (params && sender)
         json_object_set_new(params, "sender", json_string(sender));
     base_free(arg_hex);

@@ -12,23 +12,24 @@
 
 static void init_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tally init [--dir DIR] [--chain-id ID] [--listen HOST:PORT] [--interval MS]\n"
-            "                  [--schedule N] [--no-fees] [--force] [GENESIS OPTION N]...\n\n"
-            "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
-            "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
-            "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
-            "  --chain-id ID           chain name, 1..64 bytes (default \"tally-local\")\n"
-            "  --listen HOST:PORT      the node's address (default 127.0.0.1:7777)\n"
-            "  --interval MS           least time between blocks (default 200)\n"
-            "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
-            "                          (docs/weights.md)\n"
-            "  --force                 replace an existing node directory: its ledger and files\n"
-            "                          are moved aside into DIR/replaced-N (printed), never\n"
-            "                          deleted; refused while a node runs on DIR\n"
-            "  --no-fees               a chain without fees: every --fee-* 0 (later options may\n"
-            "                          set some again); cycles are still counted and minted\n"
-            "Genesis options (the chain's rules, docs/formats.md \"Genesis record\"):\n");
+    fprintf(
+        out,
+        "usage: tally init [--dir DIR] [--chain-id ID] [--listen HOST:PORT] [--interval MS]\n"
+        "                  [--schedule N] [--no-fees] [--force] [GENESIS OPTION N]...\n\n"
+        "Creates the node directory DIR (default ./.tally): the ledger with its genesis block\n"
+        "(chain id and limits, fixed for the life of the chain), the admin ed25519 key\n"
+        "DIR/admin.key (mode 0600) and the node config DIR/node.json.\n\n"
+        "  --chain-id ID           chain name, 1..64 bytes (default \"tally-local\")\n"
+        "  --listen HOST:PORT      the node's address (default 127.0.0.1:7777)\n"
+        "  --interval MS           least time between blocks (default 200)\n"
+        "  --schedule N            instruction weight schedule: 1, the IC's (default), or 2\n"
+        "                          (docs/weights.md)\n"
+        "  --force                 replace an existing node directory: its ledger and files\n"
+        "                          are moved aside into DIR/replaced-N (printed), never\n"
+        "                          deleted; refused while a node runs on DIR\n"
+        "  --no-fees               a chain without fees: every --fee-* 0 (later options may\n"
+        "                          set some again); cycles are still counted and minted\n"
+        "Genesis options (the chain's rules, docs/formats.md \"Genesis record\"):\n");
     size_t n;
     const ledger_genesis_field *f = ledger_genesis_fields(&n);
     for (size_t i = 0; i < n; i++)
@@ -66,8 +67,8 @@ static bool parse_count(const char *s, uint64_t *out)
  * without destroying the old chain (its ledger may still be wanted). Prints where. */
 static bool move_node_files(const char *dir)
 {
-    static const char *const names[] = {"data.mdb", "lock.mdb", "admin.key", "node.json",
-                                        "node.url", "debug.log"};
+    static const char *const names[] = {"data.mdb",  "lock.mdb", "admin.key",
+                                        "node.json", "node.url", "debug.log"};
     char aside[4096], from[4096], to[4096];
     for (int n = 1; n < 10000; n++) {
         snprintf(aside, sizeof aside, "%s/replaced-%d", dir, n);
@@ -133,9 +134,11 @@ static bool schedule_parse(const char *v, uint32_t *out)
         *out = (uint32_t)n;
         return true;
     }
-    fprintf(stderr, "tally init: --schedule %s: %s: %s; the known schedules are %d to %d "
-                    "(docs/weights.md)\n", v, status_name(ST_UNKNOWN_SCHEDULE),
-            status_message(ST_UNKNOWN_SCHEDULE), ENGINE_SCHEDULE_V1, ENGINE_SCHEDULE_MAX);
+    fprintf(stderr,
+            "tally init: --schedule %s: %s: %s; the known schedules are %d to %d "
+            "(docs/weights.md)\n",
+            v, status_name(ST_UNKNOWN_SCHEDULE), status_message(ST_UNKNOWN_SCHEDULE),
+            ENGINE_SCHEDULE_V1, ENGINE_SCHEDULE_MAX);
     return false;
 }
 
@@ -192,12 +195,12 @@ static bool init_parse(int argc, char **argv, init_opts *o)
                    (!strcmp(a, "--schedule") && schedule_parse(v, &o->g.schedule_version)) ||
                    genesis_option(&o->g, a, v))) {
             fprintf(stderr, "tally init: %s %s: %s\n", a, v,
-                    strncmp(a, "--", 2) ? "unexpected argument"
+                    strncmp(a, "--", 2)        ? "unexpected argument"
                     : !strcmp(a, "--interval") ? "want milliseconds, 0 to 3600000"
                     : !strcmp(a, "--schedule") ? "unknown schedule"
                     : is_genesis_option(a) ? "want a count (4e9, 0x100 or 4000000000) that fits "
                                              "the field"
-                    : "unknown option");
+                                           : "unknown option");
             return false;
         }
     }
@@ -269,8 +272,10 @@ int cmd_init(int argc, char **argv)
     int lock_fd = -1;
     if (node_exists(o.dir)) {
         if (!o.force) {
-            fprintf(stderr, "tally init: %s: %s: a node directory is already there (use "
-                            "--force to replace it)\n", o.dir, status_name(ST_IO_ERROR));
+            fprintf(stderr,
+                    "tally init: %s: %s: a node directory is already there (use "
+                    "--force to replace it)\n",
+                    o.dir, status_name(ST_IO_ERROR));
             return 1;
         }
         char why[512];
@@ -326,8 +331,8 @@ int cmd_init(int argc, char **argv)
            "  admin key: %s (public %s)\n  node: %s, a block at most every %u ms\n",
            o.dir, g.chain_id, g.schedule_version, (unsigned long long)g.round_instruction_limit,
            (unsigned long long)g.message_instruction_limit,
-           (unsigned long long)g.slice_instructions, g.max_message_bytes, keypath,
-           pkh ? pkh : "?", cfg.listen, cfg.round_interval_ms);
+           (unsigned long long)g.slice_instructions, g.max_message_bytes, keypath, pkh ? pkh : "?",
+           cfg.listen, cfg.round_interval_ms);
     base_free(pkh);
     return 0;
 }
@@ -374,10 +379,10 @@ int cmd_key(int argc, char **argv)
     if (st != ST_OK) {
         bool is_new = !strcmp(argv[1], "new");
         fprintf(stderr, "tally key: %s: %s: %s\n", path, status_name(st),
-                is_new && st == ST_IO_ERROR ? (access(path, F_OK) == 0
-                                                   ? "the file exists already (never overwritten)"
-                                                   : "cannot write the file")
-                                            : cli_key_problem(path, st));
+                is_new && st == ST_IO_ERROR
+                    ? (access(path, F_OK) == 0 ? "the file exists already (never overwritten)"
+                                               : "cannot write the file")
+                    : cli_key_problem(path, st));
         return 1;
     }
     char *h = cli_hex_new(pk, sizeof pk);

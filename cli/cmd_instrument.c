@@ -8,12 +8,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tally instrument IN.wasm -o OUT.wasm [--schedule N]\n\n"
-                 "Validates IN.wasm and writes OUT.wasm: the same module with instruction\n"
-                 "counting injected (import __tally.out_of_instructions, exported i64 global\n"
-                 "__tally_counter). The output is a valid module for any Wasm engine.\n\n"
-                 "  -o FILE         where to write the instrumented module (required)\n"
-                 "  --schedule N    weight schedule (default %d, the IC's weights)\n",
+    fprintf(out,
+            "usage: tally instrument IN.wasm -o OUT.wasm [--schedule N]\n\n"
+            "Validates IN.wasm and writes OUT.wasm: the same module with instruction\n"
+            "counting injected (import __tally.out_of_instructions, exported i64 global\n"
+            "__tally_counter). The output is a valid module for any Wasm engine.\n\n"
+            "  -o FILE         where to write the instrumented module (required)\n"
+            "  --schedule N    weight schedule (default %d, the IC's weights)\n",
             ENGINE_SCHEDULE_LATEST);
 }
 

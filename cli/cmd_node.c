@@ -33,53 +33,54 @@ enum { IDLE_RECHECK_MS = 1000 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
-            "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
-            "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
-            "                  [--query-cache MIB] [--verify] [limits...]\n\n"
-            "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
-            "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
-            "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
-            "SIGTERM stops it cleanly (exit 0). At start it checks the ledger file and its tip\n"
-            "(the stored state against the tip block's state root) and refuses to extend a\n"
-            "corrupt chain (CORRUPT_LEDGER, exit 1); ic0.debug_print lines name their canister\n"
-            "and also go to DIR/debug.log.\n\n"
-            "  --dir DIR          node directory (default ./.tally)\n"
-            "  --listen H:P       address (default from DIR/node.json, 127.0.0.1:7777);\n"
-            "                     port 0 lets the system pick a free port\n"
-            "  --public           allow a non-loopback listen address (no TLS, no auth!)\n"
-            "  --interval MS      least time between blocks (default from DIR/node.json, 200)\n"
-            "  --max-body BYTES   request body limit (default 8 MiB, or more for large\n"
-            "                     max_message_bytes)\n"
-            "  --threads N        HTTP worker threads, 1-64 (default 16): also the most\n"
-            "                     submits that can share one mempool commit\n"
-            "  --timeout S        idle connection timeout in seconds (default 30)\n"
-            "  --quiet            no per-block log lines\n"
-            "  --query-threads N  query worker threads, 1-64 (default half the processors,\n"
-            "                     at most 8); queries run on the last block's state and never\n"
-            "                     hold up a round (docs/scheduler.md \"Queries\")\n"
-            "  --query-limit I    instructions per query (default and maximum: the genesis\n"
-            "                     query_instructions, 5e9)\n"
-            "  --query-budget I   query instructions per second per client address (default\n"
-            "                     1e9; 0: unlimited); beyond it queries are refused with\n"
-            "                     QUERY_BUDGET_EXCEEDED until it refills\n"
-            "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n"
-            "  --verify           check the whole stored chain first (block links, every state\n"
-            "                     tree node, page and record; no re-execution: that is\n"
-            "                     `tally replay`), then serve\n"
-            "limits (docs/rpc.md \"Limits\"; 0 or absent: the default):\n"
-            "  --max-response BYTES       largest answer (default 16 MiB); beyond: an error\n"
-            "  --max-connections N        open connections in all (default 1000)\n"
-            "  --max-per-address N        open connections from one IP address (default 64)\n"
-            "  --request-deadline S       a request's headers and body must arrive within S\n"
-            "                             seconds (default 60)\n"
-            "  --sender-mempool BYTES     envelope bytes one sender may have waiting in the\n"
-            "                             mempool (default 64 MiB)\n"
-            "  --sender-rate BYTES        envelope bytes per second one sender may submit\n"
-            "                             (default 64 MiB)\n"
-            "  --min-free-disk BYTES      refuse admissions below this much free disk (default\n"
-            "                             256 MiB or 4 max_message_bytes); warns below twice it\n");
+    fprintf(
+        out,
+        "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
+        "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
+        "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
+        "                  [--query-cache MIB] [--verify] [limits...]\n\n"
+        "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
+        "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
+        "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
+        "SIGTERM stops it cleanly (exit 0). At start it checks the ledger file and its tip\n"
+        "(the stored state against the tip block's state root) and refuses to extend a\n"
+        "corrupt chain (CORRUPT_LEDGER, exit 1); ic0.debug_print lines name their canister\n"
+        "and also go to DIR/debug.log.\n\n"
+        "  --dir DIR          node directory (default ./.tally)\n"
+        "  --listen H:P       address (default from DIR/node.json, 127.0.0.1:7777);\n"
+        "                     port 0 lets the system pick a free port\n"
+        "  --public           allow a non-loopback listen address (no TLS, no auth!)\n"
+        "  --interval MS      least time between blocks (default from DIR/node.json, 200)\n"
+        "  --max-body BYTES   request body limit (default 8 MiB, or more for large\n"
+        "                     max_message_bytes)\n"
+        "  --threads N        HTTP worker threads, 1-64 (default 16): also the most\n"
+        "                     submits that can share one mempool commit\n"
+        "  --timeout S        idle connection timeout in seconds (default 30)\n"
+        "  --quiet            no per-block log lines\n"
+        "  --query-threads N  query worker threads, 1-64 (default half the processors,\n"
+        "                     at most 8); queries run on the last block's state and never\n"
+        "                     hold up a round (docs/scheduler.md \"Queries\")\n"
+        "  --query-limit I    instructions per query (default and maximum: the genesis\n"
+        "                     query_instructions, 5e9)\n"
+        "  --query-budget I   query instructions per second per client address (default\n"
+        "                     1e9; 0: unlimited); beyond it queries are refused with\n"
+        "                     QUERY_BUDGET_EXCEEDED until it refills\n"
+        "  --query-cache MIB  memory of canister replicas per query thread (default 512)\n"
+        "  --verify           check the whole stored chain first (block links, every state\n"
+        "                     tree node, page and record; no re-execution: that is\n"
+        "                     `tally replay`), then serve\n"
+        "limits (docs/rpc.md \"Limits\"; 0 or absent: the default):\n"
+        "  --max-response BYTES       largest answer (default 16 MiB); beyond: an error\n"
+        "  --max-connections N        open connections in all (default 1000)\n"
+        "  --max-per-address N        open connections from one IP address (default 64)\n"
+        "  --request-deadline S       a request's headers and body must arrive within S\n"
+        "                             seconds (default 60)\n"
+        "  --sender-mempool BYTES     envelope bytes one sender may have waiting in the\n"
+        "                             mempool (default 64 MiB)\n"
+        "  --sender-rate BYTES        envelope bytes per second one sender may submit\n"
+        "                             (default 64 MiB)\n"
+        "  --min-free-disk BYTES      refuse admissions below this much free disk (default\n"
+        "                             256 MiB or 4 max_message_bytes); warns below twice it\n");
 }
 
 static int wake_pipe[2] = {-1, -1};
@@ -140,7 +141,8 @@ static FILE *open_debug_log(const char *dir)
 {
     char path[4096];
     int fd = cli_path_join(path, sizeof path, dir, "debug.log")
-                 ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+                 ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)
+                 : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
     if (!f) {
         fprintf(stderr, "tally node: warning: cannot open %s/debug.log: %s\n", dir,
@@ -243,8 +245,9 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
         pthread_mutex_unlock(lock);
         last_round = now_ns(CLOCK_MONOTONIC);
         if (st == ST_CORRUPT_LEDGER) { /* not node-local: never extend a corrupt chain */
-            fprintf(stderr, "tally node: round failed: %s: the ledger is corrupt, stopping "
-                            "(check it with `tally node --verify`, or `tally replay`)\n",
+            fprintf(stderr,
+                    "tally node: round failed: %s: the ledger is corrupt, stopping "
+                    "(check it with `tally node --verify`, or `tally replay`)\n",
                     status_name(st));
             return 1;
         }
@@ -306,19 +309,20 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
         else if (limit_option(o, a) && more && cli_u64_parse(argv[i + 1], limit_option(o, a)))
             i++;
         else {
-            fprintf(stderr, "tally node: %s%s%s: %s\n", a, more ? " " : "", more ? argv[i + 1] : "",
+            fprintf(stderr, "tally node: %s%s%s: %s\n", a, more ? " " : "",
+                    more ? argv[i + 1] : "",
                     a[0] != '-' ? "unexpected argument" : "unknown option or bad value");
             return false;
         }
     }
-    if (o->max_connections > 100000 || o->max_per_address > 100000 ||
-        o->deadline_s > 86400 || (o->max_response && o->max_response < 4096)) {
+    if (o->max_connections > 100000 || o->max_per_address > 100000 || o->deadline_s > 86400 ||
+        (o->max_response && o->max_response < 4096)) {
         fprintf(stderr, "tally node: a limit is out of range (connections up to 100000, "
                         "deadline up to 86400 s, --max-response at least 4096)\n");
         return false;
     }
-    return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 && o->threads <= 64 &&
-           o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096) &&
+    return (o->interval_ms <= 3600000 || o->interval_ms == UINT64_MAX) && o->threads >= 1 &&
+           o->threads <= 64 && o->timeout_s >= 1 && (o->max_body == 0 || o->max_body >= 4096) &&
            o->query_threads >= 1 && o->query_threads <= 64;
 }
 
@@ -428,9 +432,12 @@ static int serve(const node_opts *o)
         if ((size_t)g->max_message_bytes * 2 + 65536 > max_body)
             max_body = (size_t)g->max_message_bytes * 2 + 65536;
     }
-    rpc_server_options ro = {.listen = o->listen, .allow_public = o->allow_public,
-                             .max_body = max_body, .threads = (unsigned)o->threads,
-                             .timeout_s = (unsigned)o->timeout_s, .wake_fd = wake_pipe[1],
+    rpc_server_options ro = {.listen = o->listen,
+                             .allow_public = o->allow_public,
+                             .max_body = max_body,
+                             .threads = (unsigned)o->threads,
+                             .timeout_s = (unsigned)o->timeout_s,
+                             .wake_fd = wake_pipe[1],
                              .max_response = (size_t)o->max_response,
                              .max_connections = (unsigned)o->max_connections,
                              .max_per_address = (unsigned)o->max_per_address,
@@ -449,7 +456,8 @@ static int serve(const node_opts *o)
     if (st != ST_OK) {
         fprintf(stderr, "tally node: cannot listen on %s: %s%s\n", o->listen, status_name(st),
                 st == ST_BAD_ARGUMENT ? " (want IPv4 HOST:PORT; a non-loopback address needs "
-                                        "--public)" : " (port in use?)");
+                                        "--public)"
+                                      : " (port in use?)");
         goto out_server;
     }
     scheduler_options sopt = {.debug_sink = debug_print, .debug_user = debug_log};
@@ -490,7 +498,7 @@ static int serve(const node_opts *o)
     if (cli_path_join(path, sizeof path, o->dir, "node.url"))
         unlink(path);
 out_server:
-    rpc_server_free(srv); /* before the scheduler: handlers may be using it */
+    rpc_server_free(srv);     /* before the scheduler: handlers may be using it */
     query_pool_free(queries); /* after the handlers that wait for it, before the scheduler */
     scheduler_close(s);
 out_ledger:
@@ -508,8 +516,12 @@ int cmd_node(int argc, char **argv)
     }
     query_pool_options qd;
     query_pool_defaults(&qd);
-    node_opts o = {.dir = ".tally", .threads = 16, .timeout_s = 30, .interval_ms = UINT64_MAX,
-                   .query_threads = qd.threads, .query_budget = qd.client_budget,
+    node_opts o = {.dir = ".tally",
+                   .threads = 16,
+                   .timeout_s = 30,
+                   .interval_ms = UINT64_MAX,
+                   .query_threads = qd.threads,
+                   .query_budget = qd.client_budget,
                    .query_cache_mib = qd.cache_bytes >> 20};
     if (!parse_opts(argc, argv, &o)) {
         usage(stderr);

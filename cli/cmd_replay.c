@@ -146,8 +146,9 @@ int cmd_replay(int argc, char **argv)
         return 1;
     }
     if (to > tip || (to && from > to) || (!to && from > tip && tip > 0)) {
-        fprintf(stderr, "tally replay: --from %llu --to %llu: the tip is block %llu "
-                        "(--from must not be above --to, nor --to above the tip)\n",
+        fprintf(stderr,
+                "tally replay: --from %llu --to %llu: the tip is block %llu "
+                "(--from must not be above --to, nor --to above the tip)\n",
                 (unsigned long long)from, (unsigned long long)(to ? to : tip),
                 (unsigned long long)tip);
         return 2;

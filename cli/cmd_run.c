@@ -23,8 +23,8 @@ static void usage(FILE *out)
             "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
             "`nan`, `inf`), and prints each result on its own line: integers as signed decimal,\n"
             "floats in their shortest round-trip form.\n\n"
-            "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE "."
-            INSTRUMENT_IMPORT_NAME ")\n"
+            "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE
+            "." INSTRUMENT_IMPORT_NAME ")\n"
             "runs metered: its counter starts at N (--limit, also --budget; default 2^62),\n"
             "running out traps with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to\n"
             "stderr.\n\n"
@@ -44,7 +44,8 @@ static bool parse_arg(const char *s, uint8_t type, uint64_t *out)
     char *end = NULL;
     errno = 0;
     switch (type) {
-    case VT_I32: case VT_I64: {
+    case VT_I32:
+    case VT_I64: {
         uint64_t v;
         if (s[0] == '-')
             v = (uint64_t)strtoll(s, &end, 0);
@@ -174,10 +175,12 @@ static int invoke(engine_instance *inst, engine_func *f, int nargs, char **args)
         return fail("", ST_OUT_OF_MEMORY);
     for (uint32_t i = 0; i < ft->nparams; i++) {
         if (!parse_arg(args[i], ft->types[i], &slots[i])) {
-            fprintf(stderr, "tally run: argument %u (\"%s\") is not a valid %s\n", i + 1,
-                    args[i], ft->types[i] == VT_I32 ? "i32" : ft->types[i] == VT_I64 ? "i64"
-                                 : ft->types[i] == VT_F32 ? "f32" : ft->types[i] == VT_F64 ? "f64"
-                                                                                          : "value");
+            fprintf(stderr, "tally run: argument %u (\"%s\") is not a valid %s\n", i + 1, args[i],
+                    ft->types[i] == VT_I32   ? "i32"
+                    : ft->types[i] == VT_I64 ? "i64"
+                    : ft->types[i] == VT_F32 ? "f32"
+                    : ft->types[i] == VT_F64 ? "f64"
+                                             : "value");
             base_free(slots);
             return 2;
         }
@@ -224,9 +227,12 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_
         imp.u.func = ooi;
     } else if (m->nimports) {
         const import *first = &m->imports[0];
-        fprintf(stderr, "tally run: %s: the module imports \"%.*s\" \"%.*s\"; tally run provides "
-                        "no imports\n", status_name(ST_UNKNOWN_IMPORT), (int)first->module.len,
-                (const char *)first->module.ptr, (int)first->name.len, (const char *)first->name.ptr);
+        fprintf(stderr,
+                "tally run: %s: the module imports \"%.*s\" \"%.*s\"; tally run provides "
+                "no imports\n",
+                status_name(ST_UNKNOWN_IMPORT), (int)first->module.len,
+                (const char *)first->module.ptr, (int)first->name.len,
+                (const char *)first->name.ptr);
         goto out_free_module;
     }
     engine_code *code = NULL;

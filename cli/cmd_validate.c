@@ -7,11 +7,12 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tally validate FILE.wasm...\n\n"
-                 "Decodes and validates each WebAssembly binary module against tally's feature set\n"
-                 "(Wasm 2.0 core without SIMD) and static limits. Prints one line per file:\n"
-                 "  FILE: ok\n  FILE: STATUS_NAME: message (detail) at offset N\n"
-                 "Exit status: 0 if all modules are valid, 1 if any is not, 2 on usage errors.\n");
+    fprintf(out,
+            "usage: tally validate FILE.wasm...\n\n"
+            "Decodes and validates each WebAssembly binary module against tally's feature set\n"
+            "(Wasm 2.0 core without SIMD) and static limits. Prints one line per file:\n"
+            "  FILE: ok\n  FILE: STATUS_NAME: message (detail) at offset N\n"
+            "Exit status: 0 if all modules are valid, 1 if any is not, 2 on usage errors.\n");
 }
 
 int cmd_validate(int argc, char **argv)

@@ -51,7 +51,8 @@ status cli_key_write(const char *path, const uint8_t seed[LEDGER_SEED_SIZE])
     if (seed_hex && pk_hex) {
         snprintf(text, sizeof text,
                  "# tally ed25519 key: keep this file secret (mode 0600)\n"
-                 "seed: %s\npublic: %s\n", seed_hex, pk_hex);
+                 "seed: %s\npublic: %s\n",
+                 seed_hex, pk_hex);
         st = write_new(path, text, 0600);
     } else {
         st = ST_OUT_OF_MEMORY;
@@ -69,7 +70,8 @@ status cli_key_write(const char *path, const uint8_t seed[LEDGER_SEED_SIZE])
 static status key_field(const char *text, const char *name, uint8_t out[32])
 {
     size_t nlen = strlen(name);
-    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
         if (strncmp(line, name, nlen) || line[nlen] != ':')
             continue;
         const char *v = line + nlen + 1;
@@ -162,8 +164,8 @@ status cli_config_read(const char *dir, cli_config *cfg)
     json_t *chain = json_object_get(root, "chain_id");
     json_t *genesis = json_object_get(root, "genesis_hash");
     if ((chain && (!json_is_string(chain) || json_string_length(chain) >= sizeof cfg->chain_id)) ||
-        (genesis && (!json_is_string(genesis) ||
-                     json_string_length(genesis) != 2 * LEDGER_HASH_SIZE))) {
+        (genesis &&
+         (!json_is_string(genesis) || json_string_length(genesis) != 2 * LEDGER_HASH_SIZE))) {
         st = ST_BAD_ARGUMENT;
         goto out_decref;
     }

@@ -39,8 +39,10 @@ int cli_node_dir_check(const char *cmd, const char *dir, bool need_ledger)
     if (!cli_path_join(path, sizeof path, dir, "data.mdb"))
         return 2;
     if (access(path, F_OK) != 0) {
-        fprintf(stderr, "tally %s: %s: %s: not a node directory (no data.mdb); run `tally init "
-                        "--dir %s` first\n", cmd, dir, status_name(ST_NO_GENESIS), dir);
+        fprintf(stderr,
+                "tally %s: %s: %s: not a node directory (no data.mdb); run `tally init "
+                "--dir %s` first\n",
+                cmd, dir, status_name(ST_NO_GENESIS), dir);
         return 1;
     }
     char why[512];
@@ -92,8 +94,7 @@ status cli_file_replace(const char *dir, const char *name, const char *text, mod
     return ST_OK;
 }
 
-status cli_chain_check(const char *url, const cli_config *cfg, json_t **status_out,
-                       rpc_error *err)
+status cli_chain_check(const char *url, const cli_config *cfg, json_t **status_out, rpc_error *err)
 {
     json_t *r = NULL;
     status st = rpc_client_call(url, "status", NULL, &r, err);

@@ -53,9 +53,8 @@ void query_pool_defaults(query_pool_options *o)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned t = n > 1 ? (unsigned)(n / 2) : 1;
-    *o = (query_pool_options){.threads = t > 8 ? 8 : t,
-                              .client_budget = 1000000000ull,
-                              .cache_bytes = 512ull << 20};
+    *o = (query_pool_options){
+        .threads = t > 8 ? 8 : t, .client_budget = 1000000000ull, .cache_bytes = 512ull << 20};
     o->queue = 2 * o->threads;
 }
 
@@ -183,8 +182,8 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
 {
     host_result_init(res);
     *retry_ms = 0;
-    query_job j = {.canister_id = canister_id, .method = method, .arg = arg, .caller = caller,
-                   .res = res};
+    query_job j = {
+        .canister_id = canister_id, .method = method, .arg = arg, .caller = caller, .res = res};
     pthread_mutex_lock(&p->mu);
     int64_t reserve = p->limit > (uint64_t)INT64_MAX / 4 ? INT64_MAX / 4 : (int64_t)p->limit;
     if (p->waiting >= p->o.queue) {
@@ -210,8 +209,8 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
         pthread_cond_wait(&p->finished, &p->mu);
     if (p->o.client_budget) { /* give back what the query did not use of its reservation */
         client *c = client_get(p, client_addr, mono_ns());
-        uint64_t used = res->instructions < (uint64_t)reserve ? res->instructions
-                                                              : (uint64_t)reserve;
+        uint64_t used =
+            res->instructions < (uint64_t)reserve ? res->instructions : (uint64_t)reserve;
         c->tokens += reserve - (int64_t)used;
         int64_t cap = p->o.client_budget > INT64_MAX ? INT64_MAX : (int64_t)p->o.client_budget;
         if (c->tokens > cap)

@@ -73,7 +73,7 @@ const char *cli_key_problem(const char *path, status st);
 
 /* The node directory's config, DIR/node.json. */
 typedef struct cli_config {
-    char listen[128];         /* "127.0.0.1:7777" */
+    char listen[128];           /* "127.0.0.1:7777" */
     uint32_t round_interval_ms; /* least time between two blocks */
     /* The chain this directory belongs to, written by `tally init` ("" in directories made
      * before they were recorded): clients refuse a node that serves another chain. */
@@ -97,23 +97,23 @@ struct scheduler;
 typedef struct rpc_server rpc_server;
 
 typedef struct rpc_server_options {
-    const char *listen;     /* "HOST:PORT" (IPv4 address) */
-    bool allow_public;      /* false: only loopback addresses may be bound */
-    size_t max_body;        /* request body limit in bytes */
-    unsigned threads;       /* HTTP worker threads */
-    unsigned timeout_s;     /* idle connection timeout */
-    int wake_fd;            /* written (one byte) when a message enters the mempool; -1: none */
+    const char *listen; /* "HOST:PORT" (IPv4 address) */
+    bool allow_public;  /* false: only loopback addresses may be bound */
+    size_t max_body;    /* request body limit in bytes */
+    unsigned threads;   /* HTTP worker threads */
+    unsigned timeout_s; /* idle connection timeout */
+    int wake_fd;        /* written (one byte) when a message enters the mempool; -1: none */
     /* Limits (docs/rpc.md "Limits"); 0 means the default given. */
-    size_t max_response;        /* bytes of one HTTP answer (16 MiB) */
-    unsigned max_connections;   /* open connections in all (1000) */
-    unsigned max_per_address;   /* open connections from one IP address (64) */
-    unsigned request_deadline_s; /* headers and body of a request must arrive within this (60) */
+    size_t max_response;           /* bytes of one HTTP answer (16 MiB) */
+    unsigned max_connections;      /* open connections in all (1000) */
+    unsigned max_per_address;      /* open connections from one IP address (64) */
+    unsigned request_deadline_s;   /* headers and body of a request must arrive within this (60) */
     uint64_t sender_mempool_bytes; /* envelope bytes one sender may have waiting (64 MiB) */
     uint64_t sender_rate_bytes;    /* envelope bytes per second one sender may submit (64 MiB) */
-    uint64_t min_free_disk;     /* admissions are refused below this many free bytes (256 MiB
+    uint64_t min_free_disk;        /* admissions are refused below this many free bytes (256 MiB
                                  * or 4 max_message_bytes, the larger); UINT64_MAX: no check */
-    const char *dir;            /* the node directory (its file system's free space); NULL */
-    struct query_pool *queries; /* runs `query` (query_pool.h); NULL: on the caller's thread
+    const char *dir;               /* the node directory (its file system's free space); NULL */
+    struct query_pool *queries;    /* runs `query` (query_pool.h); NULL: on the caller's thread
                                    under the scheduler lock */
     /* Replicated mode (`tally abci`, docs/replication.md): admission hands the envelopes, each
      * checked with ledger_message_decode, to forward() (consensus's mempool) instead of the
@@ -162,9 +162,9 @@ void rpc_server_free(rpc_server *srv);
 
 /* An error answer of the node, or a transport failure. */
 typedef struct rpc_error {
-    int code;            /* JSON-RPC error code; 0 for transport errors */
+    int code; /* JSON-RPC error code; 0 for transport errors */
     char message[256];
-    char status[64];     /* data.status of -32000 errors ("MESSAGE_EXPIRED"), else "" */
+    char status[64]; /* data.status of -32000 errors ("MESSAGE_EXPIRED"), else "" */
 } rpc_error;
 
 /* POSTs a JSON-RPC request {method, params (borrowed; may be NULL)} to url ("http://HOST:PORT/")

@@ -197,8 +197,8 @@ status rpc_client_post(const char *url, const char *body, size_t len, int *http_
         return fail(err, ST_BAD_ARGUMENT, "bad node URL '%s' (want http://HOST:PORT/)", url);
     int fd = connect_to(host, port);
     if (fd < 0)
-        return fail(err, ST_IO_ERROR, "cannot connect to %s:%s (is `tally node` running?)",
-                    host, port);
+        return fail(err, ST_IO_ERROR, "cannot connect to %s:%s (is `tally node` running?)", host,
+                    port);
     char head[512];
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"

@@ -55,8 +55,8 @@ typedef struct sender {
     uint8_t key[LEDGER_PUBLIC_KEY_SIZE];
     waiting *w; /* its messages admitted and perhaps still in the mempool */
     size_t n, cap;
-    uint64_t bytes;  /* sum of w[].bytes */
-    double tokens;   /* rate bucket, in bytes */
+    uint64_t bytes; /* sum of w[].bytes */
+    double tokens;  /* rate bucket, in bytes */
     uint64_t refill_ns;
     struct sender *next;
 } sender;
@@ -86,8 +86,8 @@ static void prune(sender *s, bool (*still_waiting)(void *, const uint8_t *), voi
 
 /* Forgets the senders with nothing waiting whose bucket has refilled: remembering them would
  * change no answer, and a stream of fresh keys would otherwise grow the table for good. */
-static void sweep(rpc_senders *t, uint64_t now_ns,
-                  bool (*still_waiting)(void *, const uint8_t *), void *ctx)
+static void sweep(rpc_senders *t, uint64_t now_ns, bool (*still_waiting)(void *, const uint8_t *),
+                  void *ctx)
 {
     for (size_t i = 0; i < BUCKETS; i++) {
         for (sender **p = &t->bucket[i]; *p;) {
@@ -194,8 +194,9 @@ status rpc_senders_admit(rpc_senders *t, const uint8_t key[LEDGER_PUBLIC_KEY_SIZ
         if (s->bytes + bytes > t->lim.mempool_bytes)
             prune(s, still_waiting, ctx);
         if (s->bytes + bytes > t->lim.mempool_bytes) {
-            snprintf(why, cap, "sender has %llu bytes waiting in the mempool (limit %llu); "
-                               "retry when they have run",
+            snprintf(why, cap,
+                     "sender has %llu bytes waiting in the mempool (limit %llu); "
+                     "retry when they have run",
                      (unsigned long long)s->bytes, (unsigned long long)t->lim.mempool_bytes);
             st = ST_RATE_LIMITED;
             goto out_unlock;

@@ -40,8 +40,8 @@ enum {
     RPC_INTERNAL_ERROR = -32603,
     RPC_TALLY_ERROR = -32000, /* a tally status: data.status names it */
     MEMPOOL_COUNT_MAX = 1000000,
-    ADMIT_BATCH_MAX = 4096, /* envelopes per admission transaction */
-    METHOD_CACHE_MAX = 64,  /* code hashes whose method names admission remembers */
+    ADMIT_BATCH_MAX = 4096,    /* envelopes per admission transaction */
+    METHOD_CACHE_MAX = 64,     /* code hashes whose method names admission remembers */
     FORWARDED_SLOTS = 1 << 17, /* ids of forwarded messages remembered (replicated mode) */
 };
 
@@ -69,11 +69,11 @@ typedef struct method_cache {
 
 /* One envelope waiting for admission; owned by the handler that queued it. */
 typedef struct admit_item {
-    buf env;                     /* the envelope bytes */
+    buf env;                      /* the envelope bytes */
     uint8_t id[LEDGER_HASH_SIZE]; /* its message id (known before admission) */
-    status st;                   /* the outcome, valid once done */
+    status st;                    /* the outcome, valid once done */
     bool done;
-    struct admit_item *next;     /* queue link */
+    struct admit_item *next; /* queue link */
 } admit_item;
 
 /* The admission queue and its thread (the group commit). */
@@ -103,21 +103,21 @@ struct rpc_server {
     struct MHD_Daemon *daemon;
     admitter adm;
     method_cache mc;
-    forwarded fwd;                 /* replicated mode: ids forwarded to consensus */
-    rpc_senders *senders;          /* per-sender mempool shares and rates */
-    char dir[4096];                /* the node directory ("" unknown): free disk space */
-    _Atomic uint64_t disk_warned;  /* monotonic s of the last low-disk warning */
-    atomic_bool ready;             /* the scheduler is attached (rpc_server_attach) */
+    forwarded fwd;                /* replicated mode: ids forwarded to consensus */
+    rpc_senders *senders;         /* per-sender mempool shares and rates */
+    char dir[4096];               /* the node directory ("" unknown): free disk space */
+    _Atomic uint64_t disk_warned; /* monotonic s of the last low-disk warning */
+    atomic_bool ready;            /* the scheduler is attached (rpc_server_attach) */
 };
 
 /* The error of one call, before it becomes a JSON-RPC error object. */
 typedef struct call_error {
     int code;
     char message[256];
-    status st; /* for RPC_TALLY_ERROR */
-    admit_group *group; /* inside a JSON-RPC batch: submits join it instead of waiting alone */
+    status st;             /* for RPC_TALLY_ERROR */
+    admit_group *group;    /* inside a JSON-RPC batch: submits join it instead of waiting alone */
     const uint8_t *client; /* the client's address (16 bytes): its query budget */
-    size_t budget;      /* bytes the answer may still take (max_response less what is built) */
+    size_t budget;         /* bytes the answer may still take (max_response less what is built) */
 } call_error;
 
 static json_t *invalid(call_error *e, const char *fmt, ...)
@@ -134,8 +134,7 @@ static json_t *tally_error(call_error *e, status st, const char *what)
 {
     e->code = RPC_TALLY_ERROR;
     e->st = st;
-    snprintf(e->message, sizeof e->message, "%s%s%s", what, *what ? ": " : "",
-             status_message(st));
+    snprintf(e->message, sizeof e->message, "%s%s%s", what, *what ? ": " : "", status_message(st));
     return NULL;
 }
 
@@ -150,7 +149,8 @@ static json_t *too_large(call_error *e, size_t need)
     tally_error(e, ST_RESPONSE_TOO_LARGE, "");
     snprintf(e->message, sizeof e->message,
              "the answer needs about %zu bytes and %zu are left of the node's response limit "
-             "(--max-response); ask for less per request", need, e->budget);
+             "(--max-response); ask for less per request",
+             need, e->budget);
     return NULL;
 }
 
@@ -175,8 +175,7 @@ static bool param_string(json_t *params, const char *name, bool required, const 
 }
 
 /* A byte parameter (hex or base64); absent = empty unless required. */
-static bool param_bytes(json_t *params, const char *name, bool required, buf *out,
-                        call_error *e)
+static bool param_bytes(json_t *params, const char *name, bool required, buf *out, call_error *e)
 {
     const char *s;
     if (!param_string(params, name, required, &s, e))
@@ -549,7 +548,8 @@ static bool admit_install(rpc_server *srv, const ledger_message *m, call_error *
             !memcmp(m->sender, g->admin_public_key, LEDGER_PUBLIC_KEY_SIZE))
             return true;
         tally_error(e, ST_NOT_AUTHORIZED, "");
-        snprintf(e->message, sizeof e->message, "only the admin key of the genesis may deploy "
+        snprintf(e->message, sizeof e->message,
+                 "only the admin key of the genesis may deploy "
                  "(sign with the node directory's admin.key)");
         return false;
     }
@@ -596,8 +596,8 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
         return tally_error(e, st, "canister"), false;
     if (!found) {
         char what[128];
-        snprintf(what, sizeof what, "update '%.*s'", (int)(m->method.len < 64 ? m->method.len : 64),
-                 (const char *)m->method.ptr);
+        snprintf(what, sizeof what, "update '%.*s'",
+                 (int)(m->method.len < 64 ? m->method.len : 64), (const char *)m->method.ptr);
         return tally_error(e, ST_METHOD_NOT_FOUND, what), false;
     }
     return true;
@@ -623,13 +623,15 @@ static bool admit_disk(rpc_server *srv, call_error *e)
     uint64_t now_s = mono_ns() / 1000000000u, last = atomic_load(&srv->disk_warned);
     if ((last == 0 || now_s - last >= 60) &&
         atomic_compare_exchange_strong(&srv->disk_warned, &last, now_s ? now_s : 1))
-        fprintf(stderr, "tally node: warning: %llu MiB free on the disk of %s; admissions stop "
-                        "below %llu MiB\n", (unsigned long long)(avail >> 20), srv->dir,
-                (unsigned long long)(min >> 20));
+        fprintf(stderr,
+                "tally node: warning: %llu MiB free on the disk of %s; admissions stop "
+                "below %llu MiB\n",
+                (unsigned long long)(avail >> 20), srv->dir, (unsigned long long)(min >> 20));
     if (avail >= min)
         return true;
     tally_error(e, ST_DISK_FULL, "");
-    snprintf(e->message, sizeof e->message, "%llu MiB free on the node's disk, below its "
+    snprintf(e->message, sizeof e->message,
+             "%llu MiB free on the node's disk, below its "
              "reserve of %llu MiB: admissions are refused until space is freed",
              (unsigned long long)(avail >> 20), (unsigned long long)(min >> 20));
     return false;
@@ -764,8 +766,8 @@ static int set_reply_candid(json_t *o, span did, const char *method, span bytes)
     buf text = {0};
     int rc = 0;
     if (cli_is_candid(bytes) && cli_candid_reply(did, method, bytes, &text) == ST_OK)
-        rc = json_object_set_new(o, "reply_candid",
-                                 json_stringn((const char *)text.ptr, text.len));
+        rc =
+            json_object_set_new(o, "reply_candid", json_stringn((const char *)text.ptr, text.len));
     buf_fini(&text);
     return rc;
 }
@@ -872,9 +874,9 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
         goto out_bufs;
     }
     char why[200];
-    status cst = candid ? cli_candid_args(span_of(did.ptr, did.len), method, candid, &arg, why,
-                                          sizeof why)
-                        : ST_OK;
+    status cst =
+        candid ? cli_candid_args(span_of(did.ptr, did.len), method, candid, &arg, why, sizeof why)
+               : ST_OK;
     if (cst != ST_OK) {
         invalid(e, "args_candid: %s: %s", status_name(cst), why);
         goto out_bufs;
@@ -896,7 +898,8 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
     if (st == ST_QUERY_BUDGET_EXCEEDED) {
         tally_error(e, st, "query");
         size_t n = strlen(e->message);
-        snprintf(e->message + n, sizeof e->message - n, " (budget %llu instructions/s per "
+        snprintf(e->message + n, sizeof e->message - n,
+                 " (budget %llu instructions/s per "
                  "address; retry in %llu ms)",
                  (unsigned long long)query_pool_budget(srv->opt.queries),
                  (unsigned long long)retry_ms);
@@ -960,41 +963,38 @@ static json_t *m_status(rpc_server *srv, json_t *params, call_error *e)
         tally_error(e, st, "block 0");
         goto out_read;
     }
-    result = json_pack("{s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                       "chain_id",
-                       g->chain_id, "genesis_hash", hex_json(b0.parent_hash, LEDGER_HASH_SIZE),
-                       "height", (json_int_t)tip.height, "block_hash",
-                       hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",
-                       hex_json(tip.state_root, LEDGER_HASH_SIZE), "receipts_root",
-                       hex_json(tip.receipts_root, LEDGER_HASH_SIZE), "timestamp_ns",
-                       (json_int_t)tip.timestamp_ns, "mempool_size", (json_int_t)pending,
-                       "next_canister_id", (json_int_t)tip.next_canister_id,
-                       "round_instruction_limit", (json_int_t)g->round_instruction_limit,
-                       "message_instruction_limit", (json_int_t)g->message_instruction_limit,
-                       "max_message_bytes", (json_int_t)g->max_message_bytes,
-                       "schedule_version", (json_int_t)g->schedule_version);
+    result = json_pack(
+        "{s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "chain_id",
+        g->chain_id, "genesis_hash", hex_json(b0.parent_hash, LEDGER_HASH_SIZE), "height",
+        (json_int_t)tip.height, "block_hash", hex_json(tip.hash, LEDGER_HASH_SIZE), "state_root",
+        hex_json(tip.state_root, LEDGER_HASH_SIZE), "receipts_root",
+        hex_json(tip.receipts_root, LEDGER_HASH_SIZE), "timestamp_ns",
+        (json_int_t)tip.timestamp_ns, "mempool_size", (json_int_t)pending, "next_canister_id",
+        (json_int_t)tip.next_canister_id, "round_instruction_limit",
+        (json_int_t)g->round_instruction_limit, "message_instruction_limit",
+        (json_int_t)g->message_instruction_limit, "max_message_bytes",
+        (json_int_t)g->max_message_bytes, "schedule_version", (json_int_t)g->schedule_version);
     span subnet;
     scheduler_cycles cy;
     if (result && (ledger_subnet_get(rd, &subnet) != ST_OK ||
                    scheduler_subnet_cycles(subnet, &cy) != ST_OK ||
-                   json_object_set_new(result, "cycles",
-                                       json_pack("{s:o, s:o, s:o}", "minted",
-                                                 cycles_json(cy.minted), "burned",
-                                                 cycles_json(cy.burned), "fees",
-                                                 cycles_json(cy.fees))) != 0)) {
+                   json_object_set_new(
+                       result, "cycles",
+                       json_pack("{s:o, s:o, s:o}", "minted", cycles_json(cy.minted), "burned",
+                                 cycles_json(cy.burned), "fees", cycles_json(cy.fees))) != 0)) {
         json_decref(result);
         result = NULL;
     }
     uint64_t commits, admitted;
     rpc_server_admit_stats(srv, &commits, &admitted);
-    if (result && json_object_set_new(result, "state",
-                                      json_string(atomic_load(&srv->ready) ? "serving"
-                                                                           : "resuming")) != 0) {
+    if (result &&
+        json_object_set_new(result, "state",
+                            json_string(atomic_load(&srv->ready) ? "serving" : "resuming")) != 0) {
         json_decref(result);
         result = NULL;
     }
-    json_t *extra = result && srv->opt.status_extra ? srv->opt.status_extra(srv->opt.forward_user)
-                                                    : NULL;
+    json_t *extra =
+        result && srv->opt.status_extra ? srv->opt.status_extra(srv->opt.forward_user) : NULL;
     if (extra && json_object_set_new(result, "replication", extra) != 0) {
         json_decref(result);
         result = NULL;
@@ -1058,7 +1058,8 @@ static json_t *m_block(rpc_server *srv, json_t *params, call_error *e)
         no_memory(e);
     bool over = false;
     json_t *details = result && json_is_true(verbose)
-                          ? rpc_block_messages_json(rd, &b, e->budget - need, &over) : NULL;
+                          ? rpc_block_messages_json(rd, &b, e->budget - need, &over)
+                          : NULL;
     if (result && json_is_true(verbose) &&
         (!details || json_object_set_new(result, "message_details", details) != 0)) {
         json_decref(result);
@@ -1113,10 +1114,11 @@ static json_t *m_canister_info(rpc_server *srv, json_t *params, call_error *e)
     for (uint32_t i = 0; ctl && i < rec.controller_count; i++)
         json_array_append_new(ctl, hex_json(rec.controllers[i], LEDGER_PUBLIC_KEY_SIZE));
     static const char *const statuses[] = {"running", "stopping", "stopped"};
-    result = json_pack("{s:o, s:I, s:o, s:I, s:O, s:s, s:I, s:I}", "canister",
-                       canister_json(cid), "id", (json_int_t)cid, "code_hash",
+    result = json_pack("{s:o, s:I, s:o, s:I, s:O, s:s, s:I, s:I}", "canister", canister_json(cid),
+                       "id", (json_int_t)cid, "code_hash",
                        memcmp(rec.code_hash, zero, sizeof zero)
-                           ? hex_json(rec.code_hash, LEDGER_HASH_SIZE) : json_null(),
+                           ? hex_json(rec.code_hash, LEDGER_HASH_SIZE)
+                           : json_null(),
                        "version", (json_int_t)rec.version, "controllers", ctl, "status",
                        rec.status < 3 ? statuses[rec.status] : "unknown", "heap_pages",
                        (json_int_t)rec.heap_pages, "stable_pages", (json_int_t)rec.stable_pages);
@@ -1160,8 +1162,8 @@ static json_t *m_canisters(rpc_server *srv, json_t *params, call_error *e)
 {
     json_t *jf = json_object_get(params, "from"), *jl = json_object_get(params, "limit");
     if ((jf && (!json_is_integer(jf) || json_integer_value(jf) < 1)) ||
-        (jl && (!json_is_integer(jl) || json_integer_value(jl) < 1 ||
-                json_integer_value(jl) > 10000)))
+        (jl &&
+         (!json_is_integer(jl) || json_integer_value(jl) < 1 || json_integer_value(jl) > 10000)))
         return invalid(e, "'from' must be an id >= 1 and 'limit' 1 to 10000");
     uint64_t from = jf ? (uint64_t)json_integer_value(jf) : 1;
     uint64_t limit = jl ? (uint64_t)json_integer_value(jl) : 1000;
@@ -1189,10 +1191,10 @@ static json_t *m_canisters(rpc_server *srv, json_t *params, call_error *e)
             list = NULL;
         }
     }
-    result = list ? json_pack("{s:o, s:o}", "canisters", list, "next",
-                              id < tip.next_canister_id ? json_integer((json_int_t)id)
-                                                        : json_null())
-                  : NULL;
+    result =
+        list ? json_pack("{s:o, s:o}", "canisters", list, "next",
+                         id < tip.next_canister_id ? json_integer((json_int_t)id) : json_null())
+             : NULL;
     if (!result)
         no_memory(e);
 out_read:
@@ -1208,20 +1210,21 @@ static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
-    {"submit", m_submit},   {"deploy", m_deploy},         {"upgrade", m_upgrade},
-    {"receipt", m_receipt}, {"query", m_query},           {"status", m_status},
-    {"block", m_block},     {"canister_info", m_canister_info}, {"canisters", m_canisters},
-    {"mint", m_mint},
+    {"submit", m_submit},       {"deploy", m_deploy},
+    {"upgrade", m_upgrade},     {"receipt", m_receipt},
+    {"query", m_query},         {"status", m_status},
+    {"block", m_block},         {"canister_info", m_canister_info},
+    {"canisters", m_canisters}, {"mint", m_mint},
 };
 
 static json_t *error_response(json_t *id, const call_error *e)
 {
     json_t *err = json_pack("{s:i, s:s}", "code", e->code, "message", e->message);
     if (err && e->code == RPC_TALLY_ERROR)
-        json_object_set_new(err, "data", json_pack("{s:s, s:i, s:s}", "status",
-                                                   status_name(e->st), "code", (int)e->st,
-                                                   "class",
-                                                   status_class_name(status_class_of(e->st))));
+        json_object_set_new(err, "data",
+                            json_pack("{s:s, s:i, s:s}", "status", status_name(e->st), "code",
+                                      (int)e->st, "class",
+                                      status_class_name(status_class_of(e->st))));
     return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", "error", err, "id",
                      id ? id : json_null());
 }
@@ -1235,16 +1238,16 @@ static json_t *simple_error(int code, const char *msg)
 
 /* One request object; NULL for a notification (no "id"). In a JSON-RPC batch, group collects
  * the submits (see handle_batch); else NULL. */
-static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group,
-                          const uint8_t *client, size_t budget, bool *over)
+static json_t *handle_one(rpc_server *srv, json_t *req, admit_group *group, const uint8_t *client,
+                          size_t budget, bool *over)
 {
     json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
     if (id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id))
         id = NULL;
     json_t *version = json_object_get(req, "jsonrpc"), *method = json_object_get(req, "method");
     json_t *params = json_object_get(req, "params");
-    call_error e = {.code = RPC_INVALID_REQUEST, .group = group, .client = client,
-                    .budget = budget};
+    call_error e = {
+        .code = RPC_INVALID_REQUEST, .group = group, .client = client, .budget = budget};
     if (!json_is_object(req) || !json_is_string(version) ||
         strcmp(json_string_value(version), "2.0") || !json_is_string(method) ||
         (json_object_get(req, "id") && !id)) {
@@ -1316,7 +1319,8 @@ static json_t *handle_batch(rpc_server *srv, json_t *reqs, const uint8_t *client
         goto out_nomem;
     size_t i, used = 2, cap = srv->opt.max_response; /* "[]" */
     json_t *req;
-    json_array_foreach(reqs, i, req) {
+    json_array_foreach(reqs, i, req)
+    {
         size_t before = g.n, slot = json_array_size(out);
         bool over = false;
         json_t *r = handle_one(srv, req, &g, client, used < cap ? cap - used : 0, &over);
@@ -1330,7 +1334,8 @@ static json_t *handle_batch(rpc_server *srv, json_t *reqs, const uint8_t *client
             base_free(slots);
             call_error e = {0};
             tally_error(&e, ST_RESPONSE_TOO_LARGE, "");
-            snprintf(e.message, sizeof e.message, "the answers to this batch would exceed the "
+            snprintf(e.message, sizeof e.message,
+                     "the answers to this batch would exceed the "
                      "node's response limit of %zu bytes (--max-response); send smaller batches",
                      cap);
             return error_response(NULL, &e);
@@ -1359,7 +1364,8 @@ out_nomem:
 static bool notifications_only(json_t *req)
 {
     if (json_is_object(req))
-        return json_object_get(req, "id") == NULL && json_is_string(json_object_get(req, "method"));
+        return json_object_get(req, "id") == NULL &&
+               json_is_string(json_object_get(req, "method"));
     if (!json_is_array(req) || json_array_size(req) == 0)
         return false;
     size_t i;
@@ -1375,8 +1381,8 @@ static const char internal_error[] =
 
 /* As rpc_server_handle; *due says whether an answer is due (false: notifications only), so
  * that a NULL answer that was due becomes internal_error. */
-static char *handle_text(rpc_server *srv, const uint8_t client[16], const char *body,
-                         size_t len, bool *due)
+static char *handle_text(rpc_server *srv, const uint8_t client[16], const char *body, size_t len,
+                         bool *due)
 {
     json_error_t jerr;
     json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -1417,7 +1423,6 @@ char *rpc_server_handle_from(rpc_server *srv, const uint8_t client[16], const ch
     bool due;
     return handle_text(srv, client, body, len, &due);
 }
-
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
@@ -1473,7 +1478,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, int r
 static enum MHD_Result body_too_large(struct MHD_Connection *c, const rpc_server *srv)
 {
     char msg[200];
-    snprintf(msg, sizeof msg, "request body too large: the node takes at most %zu bytes "
+    snprintf(msg, sizeof msg,
+             "request body too large: the node takes at most %zu bytes "
              "(tally node --max-body; messages up to %u bytes, genesis max_message_bytes)",
              srv->opt.max_body, srv->max_message_bytes);
     return send_error(c, 413, RPC_INVALID_REQUEST, msg);
@@ -1496,8 +1502,8 @@ static void client_address(struct MHD_Connection *c, uint8_t out[16])
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     rpc_server *srv = cls;
     http_request *req = *con_cls;
@@ -1581,8 +1587,8 @@ static void options_default(rpc_server_options *o, uint32_t max_message_bytes)
         o->min_free_disk = reserve > ((uint64_t)256 << 20) ? reserve : (uint64_t)256 << 20;
 }
 
-status rpc_server_new(ledger *lg, struct scheduler *s, void *lock,
-                      const rpc_server_options *opt, rpc_server **out)
+status rpc_server_new(ledger *lg, struct scheduler *s, void *lock, const rpc_server_options *opt,
+                      rpc_server **out)
 {
     rpc_server *srv = base_calloc(1, sizeof *srv);
     if (!srv)
@@ -1660,14 +1666,13 @@ status rpc_server_start(rpc_server *srv)
     if (listen_parse(srv->listen, srv->opt.allow_public, &sa) != ST_OK)
         return ST_BAD_ARGUMENT;
     srv->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC, ntohs(sa.sin_port), NULL, NULL,
-        on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC, ntohs(sa.sin_port), NULL,
+        NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(srv->opt.threads ? srv->opt.threads : 2),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, srv->opt.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opt.max_per_address,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        srv->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opt.max_per_address,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
     return srv->daemon ? ST_OK : ST_IO_ERROR;
 }
 

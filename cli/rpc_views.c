@@ -39,12 +39,11 @@ json_t *rpc_block_messages_json(ledger_reader *rd, const ledger_block *b, size_t
         json_t *o;
         if (ledger_message_get(rd, id, &env) != ST_OK ||
             ledger_message_parse(env, &m, NULL) != ST_OK)
-            o = json_pack("{s:o, s:b}", "id", rpc_hex_json(id, LEDGER_HASH_SIZE), "missing",
-                          1);
+            o = json_pack("{s:o, s:b}", "id", rpc_hex_json(id, LEDGER_HASH_SIZE), "missing", 1);
         else
             o = json_pack("{s:o, s:o, s:s, s:o, s:s%, s:I, s:I}", "id",
-                          rpc_hex_json(id, LEDGER_HASH_SIZE),
-                          "sender", rpc_hex_json(m.sender, LEDGER_PUBLIC_KEY_SIZE), "kind",
+                          rpc_hex_json(id, LEDGER_HASH_SIZE), "sender",
+                          rpc_hex_json(m.sender, LEDGER_PUBLIC_KEY_SIZE), "kind",
                           kind_name(m.kind), "canister",
                           m.canister_id ? rpc_canister_json(m.canister_id) : json_null(), "method",
                           (const char *)m.method.ptr, m.method.len, "arg_bytes",
@@ -70,9 +69,10 @@ json_t *rpc_canister_summary_json(ledger_reader *rd, uint64_t id)
     if (ledger_canister_get(rd, id, &rec) != ST_OK)
         return NULL;
     json_t *module = memcmp(rec.code_hash, zero, sizeof zero)
-                         ? rpc_hex_json(rec.code_hash, LEDGER_HASH_SIZE) : json_null();
-    return json_pack("{s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:I}", "canister",
-                     rpc_canister_json(id), "id", (json_int_t)id, "status",
+                         ? rpc_hex_json(rec.code_hash, LEDGER_HASH_SIZE)
+                         : json_null();
+    return json_pack("{s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:I}", "canister", rpc_canister_json(id),
+                     "id", (json_int_t)id, "status",
                      rec.status < 3 ? statuses[rec.status] : "unknown", "module_hash", module,
                      "heap_pages", (json_int_t)rec.heap_pages, "stable_pages",
                      (json_int_t)rec.stable_pages, "controllers", (json_int_t)rec.controller_count,

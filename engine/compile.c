@@ -51,20 +51,20 @@ enum { V_STACK, V_LOCAL, V_CONST };
 
 typedef struct ventry {
     uint8_t kind;
-    uint32_t slot;  /* V_LOCAL: local index */
-    uint64_t val;   /* V_CONST: bits */
+    uint32_t slot; /* V_LOCAL: local index */
+    uint64_t val;  /* V_CONST: bits */
 } ventry;
 
 enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
 
 typedef struct ctrl {
     uint8_t kind;
-    bool unreachable;   /* the rest of this frame is dead code */
+    bool unreachable; /* the rest of this frame is dead code */
     uint32_t nparams, nresults;
-    uint32_t height;    /* vstack height below the params */
-    uint32_t loop_pc;   /* C_LOOP: word index of the loop head */
-    uint32_t patch;     /* forward branches to the end: chain of offset words, index + 1 */
-    uint32_t else_patch;/* C_IF: offset word of the jump to else, index + 1 */
+    uint32_t height;     /* vstack height below the params */
+    uint32_t loop_pc;    /* C_LOOP: word index of the loop head */
+    uint32_t patch;      /* forward branches to the end: chain of offset words, index + 1 */
+    uint32_t else_patch; /* C_IF: offset word of the jump to else, index + 1 */
 } ctrl;
 
 typedef struct comp {
@@ -76,18 +76,18 @@ typedef struct comp {
     uint32_t vh, vcap, maxh;
     ctrl *cs;
     uint32_t ch, ccap;
-    uint32_t base;      /* first operand-stack slot */
-    bool last_ok;       /* the last instruction produced vs[last_h] and may be rewritten */
+    uint32_t base; /* first operand-stack slot */
+    bool last_ok;  /* the last instruction produced vs[last_h] and may be rewritten */
     uint32_t last_pc, last_h;
-    uint32_t skip;      /* nesting depth inside dead code */
-    uint32_t gg_pc;     /* word index of the last global.get emitted, UINT32_MAX if none */
-    uint32_t ctr_g;     /* the register global (metering counter), UINT32_MAX if none */
+    uint32_t skip;  /* nesting depth inside dead code */
+    uint32_t gg_pc; /* word index of the last global.get emitted, UINT32_MAX if none */
+    uint32_t ctr_g; /* the register global (metering counter), UINT32_MAX if none */
     uint32_t charge_pc, charge_end; /* the last CHARGE, if nothing (not even a label) follows */
-    uint32_t *sites;    /* metered module: word index of every branch with a charge word */
+    uint32_t *sites; /* metered module: word index of every branch with a charge word */
     uint32_t nsites, sites_cap;
-    uint32_t *calls;    /* word index of every CALL of a defined function (for CALL_M) */
+    uint32_t *calls; /* word index of every CALL of a defined function (for CALL_M) */
     uint32_t ncalls, calls_cap;
-    uint32_t *targets;  /* br_table depths */
+    uint32_t *targets; /* br_table depths */
     uint32_t ntargets_cap;
     status st;
 } comp;
@@ -273,11 +273,12 @@ static void meter_forget(comp *c)
 
 /* metered branch op -> plain op (0 for the others). */
 static const uint16_t plain_table[VM_OP_COUNT] = {
-#define V(n) [VM_##n##_T] = VM_##n, [VM_##n##_M] = VM_##n, [VM_##n##_TC] = VM_##n,                \
-             [VM_##n##_MC] = VM_##n,
+#define V(n)                                                                                      \
+    [VM_##n##_T] = VM_##n, [VM_##n##_M] = VM_##n, [VM_##n##_TC] = VM_##n, [VM_##n##_MC] = VM_##n,
     VM_CBR_OPS(V)
 #undef V
-    [VM_BR_T] = VM_BR, [VM_BR_M] = VM_BR,
+        [VM_BR_T] = VM_BR,
+    [VM_BR_M] = VM_BR,
 };
 
 /* The metered form (variant v: 0 = _T, 1 = _M, 2 = _TC, 3 = _MC) of a branch op, or 0 if it
@@ -286,8 +287,8 @@ static uint32_t mbr_variant(uint32_t op, int v)
 {
     switch (op) {
 #define V(n)                                                                                      \
-    case VM_##n: return v == 0 ? VM_##n##_T : v == 1 ? VM_##n##_M : v == 2 ? VM_##n##_TC         \
-                                                                          : VM_##n##_MC;
+    case VM_##n:                                                                                  \
+        return v == 0 ? VM_##n##_T : v == 1 ? VM_##n##_M : v == 2 ? VM_##n##_TC : VM_##n##_MC;
         VM_CBR_OPS(V)
 #undef V
     case VM_BR: return v == 0 ? VM_BR_T : v == 1 ? VM_BR_M : 0;
@@ -300,7 +301,10 @@ static uint32_t mbr_len(uint32_t op)
 {
     switch (op) {
     case VM_BR: return 2;
-    case VM_BR_IF: case VM_BR_IFZ: case VM_BR_IF64: case VM_BR_IFZ64: return 3;
+    case VM_BR_IF:
+    case VM_BR_IFZ:
+    case VM_BR_IF64:
+    case VM_BR_IFZ64: return 3;
     default: return 4;
     }
 }
@@ -459,13 +463,20 @@ static uint32_t find_ctr_global(const engine_module *m)
 /* ---- branches ----------------------------------------------------------------------------- */
 
 static const uint16_t negated[][2] = {
-    {VM_BR_IF, VM_BR_IFZ}, {VM_BR_IF64, VM_BR_IFZ64}, {VM_BR_GLOBAL_LT0, VM_BR_GLOBAL_GE0},
+    {VM_BR_IF, VM_BR_IFZ},
+    {VM_BR_IF64, VM_BR_IFZ64},
+    {VM_BR_GLOBAL_LT0, VM_BR_GLOBAL_GE0},
     {VM_BR_CTR_LT0, VM_BR_CTR_GE0},
-    {VM_BR_I32_EQ, VM_BR_I32_NE}, {VM_BR_I32_LT_S, VM_BR_I32_GE_S},
-    {VM_BR_I32_LT_U, VM_BR_I32_GE_U}, {VM_BR_I32_GT_S, VM_BR_I32_LE_S},
-    {VM_BR_I32_GT_U, VM_BR_I32_LE_U}, {VM_BR_I32_EQ_I, VM_BR_I32_NE_I},
-    {VM_BR_I32_LT_S_I, VM_BR_I32_GE_S_I}, {VM_BR_I32_LT_U_I, VM_BR_I32_GE_U_I},
-    {VM_BR_I32_GT_S_I, VM_BR_I32_LE_S_I}, {VM_BR_I32_GT_U_I, VM_BR_I32_LE_U_I},
+    {VM_BR_I32_EQ, VM_BR_I32_NE},
+    {VM_BR_I32_LT_S, VM_BR_I32_GE_S},
+    {VM_BR_I32_LT_U, VM_BR_I32_GE_U},
+    {VM_BR_I32_GT_S, VM_BR_I32_LE_S},
+    {VM_BR_I32_GT_U, VM_BR_I32_LE_U},
+    {VM_BR_I32_EQ_I, VM_BR_I32_NE_I},
+    {VM_BR_I32_LT_S_I, VM_BR_I32_GE_S_I},
+    {VM_BR_I32_LT_U_I, VM_BR_I32_GE_U_I},
+    {VM_BR_I32_GT_S_I, VM_BR_I32_LE_S_I},
+    {VM_BR_I32_GT_U_I, VM_BR_I32_LE_U_I},
 };
 
 static cond negate(cond k)
@@ -818,7 +829,6 @@ static void set_local(comp *c, uint32_t x, bool tee)
 
 /* ---- instructions -------------------------------------------------------------------------- */
 
-
 /* An instruction's immediates as the compiler uses them: engine_insn's fields (a, b: the
  * decoder's meaning, engine.h; memarg alignment in a, offset in b), block arity, and br_table's
  * label count n with the labels, default last, in c->targets. */
@@ -885,10 +895,13 @@ static uint32_t imm_form(uint32_t vm, bool *is64)
 {
     switch (vm) {
 #define F32I(n)                                                                                   \
-    case VM_##n: *is64 = false; return VM_##n##_I;
+    case VM_##n:                                                                                  \
+        *is64 = false;                                                                            \
+        return VM_##n##_I;
 #define F64I(n)                                                                                   \
     case VM_##n: *is64 = true; return VM_##n##_I;
-        VM_BINI_OPS(F32I) VM_BINI64_OPS(F64I)
+        VM_BINI_OPS(F32I)
+        VM_BINI64_OPS(F64I)
 #undef F32I
 #undef F64I
     default: return UINT32_MAX;
@@ -993,7 +1006,9 @@ static void emit_call(comp *c, uint32_t fidx, bool indirect, uint32_t type, uint
 static status skip_insn(comp *c, opcode op, bool *done)
 {
     switch (op) {
-    case OP_BLOCK: case OP_LOOP: case OP_IF: c->skip++; break;
+    case OP_BLOCK:
+    case OP_LOOP:
+    case OP_IF: c->skip++; break;
     case OP_ELSE:
         if (c->skip == 0)
             do_else(c);
@@ -1088,7 +1103,8 @@ static void emit_misc(comp *c, opcode op, const imm *im)
         put_n(c, VM_MEMORY_GROW, v, 2);
         mark_last(c, pc);
         break;
-    case OP_SELECT: case OP_SELECT_T:
+    case OP_SELECT:
+    case OP_SELECT_T:
         v[1] = pop(c), v[3] = pop(c), v[2] = pop(c), v[0] = push_result(c);
         pc = here(c);
         put_n(c, VM_SELECT, v, 4);
@@ -1108,8 +1124,8 @@ static bool global_add(comp *c, uint32_t g)
         return false;
     const uint32_t *w = &c->w[c->last_pc], *gg = &c->w[c->gg_pc];
     uint32_t h = home(c, top);
-    if ((w[0] != VM_I64_SUB_I && w[0] != VM_I64_ADD_I) || w[1] != h || w[2] != h ||
-        gg[1] != h || gg[2] != g)
+    if ((w[0] != VM_I64_SUB_I && w[0] != VM_I64_ADD_I) || w[1] != h || w[2] != h || gg[1] != h ||
+        gg[2] != g)
         return false;
     int64_t k = (int64_t)(int32_t)w[3];
     uint64_t v = w[0] == VM_I64_SUB_I ? (uint64_t)0 - (uint64_t)k : (uint64_t)k;
@@ -1146,7 +1162,8 @@ static status compile_insn(comp *c, reader *r, bool *done)
         set_unreachable(c);
         break;
     case OP_NOP: break;
-    case OP_BLOCK: case OP_LOOP:
+    case OP_BLOCK:
+    case OP_LOOP:
         materialize_all(c);
         ctrl_push(c, op == OP_BLOCK ? C_BLOCK : C_LOOP, im.np, im.nr);
         c->cs[c->ch - 1].loop_pc = here(c);
@@ -1203,9 +1220,10 @@ static status compile_insn(comp *c, reader *r, bool *done)
             emit2(c, im.a == c->ctr_g ? VM_CTR_SET : VM_GLOBAL_SET, im.a, a);
         }
         break;
-    case OP_I32_CONST: case OP_I64_CONST: case OP_F32_CONST: case OP_F64_CONST:
-        vpush(c, V_CONST, 0, im.v);
-        break;
+    case OP_I32_CONST:
+    case OP_I64_CONST:
+    case OP_F32_CONST:
+    case OP_F64_CONST: vpush(c, V_CONST, 0, im.v); break;
     case OP_REF_NULL: vpush(c, V_CONST, 0, 0); break;
     default: emit_misc(c, op, &im); break;
     }

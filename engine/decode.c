@@ -17,10 +17,10 @@ typedef struct dec {
     const engine_config *cfg;
     engine_module *m;
     engine_error *err;
-    bool has_funcsec;      /* function section seen */
-    uint32_t nfuncdefs;    /* its count */
+    bool has_funcsec;   /* function section seen */
+    uint32_t nfuncdefs; /* its count */
     bool has_codesec;
-    uint32_t ncode;        /* code section count */
+    uint32_t ncode; /* code section count */
     bool has_datasec;
     uint64_t total_locals; /* declared locals of all functions */
 } dec;
@@ -48,20 +48,32 @@ static status oom(dec *d, size_t off)
 static status valtype_check(uint8_t b, const char **feature)
 {
     switch (b) {
-    case VT_I32: case VT_I64: case VT_F32: case VT_F64: case VT_FUNCREF: case VT_EXTERNREF:
-        return ST_OK;
-    case VT_V128:
-        *feature = "SIMD (v128 value type)";
-        return ST_UNSUPPORTED_FEATURE;
-    case 0x63: case 0x64:
+    case VT_I32:
+    case VT_I64:
+    case VT_F32:
+    case VT_F64:
+    case VT_FUNCREF:
+    case VT_EXTERNREF: return ST_OK;
+    case VT_V128: *feature = "SIMD (v128 value type)"; return ST_UNSUPPORTED_FEATURE;
+    case 0x63:
+    case 0x64:
         *feature = "typed function references (reference type)";
         return ST_UNSUPPORTED_FEATURE;
-    case 0x65: case 0x66: case 0x67: case 0x68: case 0x69: case 0x6A: case 0x6B: case 0x6C:
-    case 0x6D: case 0x6E: case 0x71: case 0x72: case 0x73: case 0x74:
-        *feature = "GC (reference type)";
-        return ST_UNSUPPORTED_FEATURE;
-    default:
-        return ST_MALFORMED_VALTYPE;
+    case 0x65:
+    case 0x66:
+    case 0x67:
+    case 0x68:
+    case 0x69:
+    case 0x6A:
+    case 0x6B:
+    case 0x6C:
+    case 0x6D:
+    case 0x6E:
+    case 0x71:
+    case 0x72:
+    case 0x73:
+    case 0x74: *feature = "GC (reference type)"; return ST_UNSUPPORTED_FEATURE;
+    default: return ST_MALFORMED_VALTYPE;
     }
 }
 
@@ -146,13 +158,21 @@ static status imm_read(reader *r, imm_kind imm, engine_insn *out, const char **f
     switch (imm) {
     case IMM_NONE: return ST_OK;
     case IMM_BLOCKTYPE: return blocktype_read(r, out, feature);
-    case IMM_LABEL: case IMM_FUNC: case IMM_LOCAL: case IMM_GLOBAL: case IMM_TABLE:
-    case IMM_DATA: case IMM_ELEM:
-        return reader_u32(r, &out->a);
+    case IMM_LABEL:
+    case IMM_FUNC:
+    case IMM_LOCAL:
+    case IMM_GLOBAL:
+    case IMM_TABLE:
+    case IMM_DATA:
+    case IMM_ELEM: return reader_u32(r, &out->a);
     case IMM_BR_TABLE: return br_table_read(r, out);
-    case IMM_CALL_INDIRECT: case IMM_MEM8: case IMM_MEM16: case IMM_MEM32: case IMM_MEM64:
-    case IMM_ELEM_TABLE: case IMM_TABLE_TABLE:
-        return two_u32(r, out);
+    case IMM_CALL_INDIRECT:
+    case IMM_MEM8:
+    case IMM_MEM16:
+    case IMM_MEM32:
+    case IMM_MEM64:
+    case IMM_ELEM_TABLE:
+    case IMM_TABLE_TABLE: return two_u32(r, out);
     case IMM_MEMIDX: return zero_byte(r);
     case IMM_I32:
         if ((st = reader_s32(r, &s32)) == ST_OK)
@@ -171,8 +191,7 @@ static status imm_read(reader *r, imm_kind imm, engine_insn *out, const char **f
     case IMM_REFTYPE:
         if ((st = reader_u8(r, &out->type)) != ST_OK)
             return st;
-        return out->type == VT_FUNCREF || out->type == VT_EXTERNREF ? ST_OK
-                                                                      : ST_MALFORMED_REFTYPE;
+        return out->type == VT_FUNCREF || out->type == VT_EXTERNREF ? ST_OK : ST_MALFORMED_REFTYPE;
     case IMM_DATA_MEM:
         if ((st = reader_u32(r, &out->a)) != ST_OK)
             return st;
@@ -351,7 +370,9 @@ static status walk_expr(dec *d, reader *r, span *out)
         if (st != ST_OK)
             return insn_fail(d, st, off, feature);
         switch (in.op) {
-        case OP_BLOCK: case OP_LOOP: case OP_IF:
+        case OP_BLOCK:
+        case OP_LOOP:
+        case OP_IF:
             if (++depth >= d->cfg->max_nesting)
                 return fail(d, ST_LIMIT_EXCEEDED, off, "nesting depth > limit %u",
                             d->cfg->max_nesting);
@@ -368,12 +389,12 @@ static status walk_expr(dec *d, reader *r, span *out)
                 return fail(d, ST_LIMIT_EXCEEDED, off, "br_table of %u targets > limit %u", in.a,
                             d->cfg->max_br_table);
             break;
-        case OP_MEMORY_INIT: case OP_DATA_DROP:
+        case OP_MEMORY_INIT:
+        case OP_DATA_DROP:
             if (!d->m->has_datacount)
                 return fail(d, ST_DATA_COUNT_REQUIRED, off, "%s", engine_opcodes[in.op].text);
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -416,10 +437,22 @@ static status space_alloc(dec *d, uint8_t kind, uint32_t ndef, size_t off)
         }
     }
     switch (kind) {
-    case EXT_FUNC: m->func_types = arr; m->nfuncs = n; break;
-    case EXT_TABLE: m->tables = arr; m->ntables = n; break;
-    case EXT_MEMORY: m->mems = arr; m->nmems = n; break;
-    default: m->globals = arr; m->nglobals = n; break;
+    case EXT_FUNC:
+        m->func_types = arr;
+        m->nfuncs = n;
+        break;
+    case EXT_TABLE:
+        m->tables = arr;
+        m->ntables = n;
+        break;
+    case EXT_MEMORY:
+        m->mems = arr;
+        m->nmems = n;
+        break;
+    default:
+        m->globals = arr;
+        m->nglobals = n;
+        break;
     }
     return ST_OK;
 }
@@ -555,11 +588,10 @@ static status sec_import(dec *d, reader *r)
         import *im = &imports[i];
         size_t ioff = reader_offset(r);
         if ((st = rd_name(d, r, &im->module)) != ST_OK ||
-            (st = rd_name(d, r, &im->name)) != ST_OK ||
-            (st = import_desc_read(d, r, im)) != ST_OK)
+            (st = rd_name(d, r, &im->name)) != ST_OK || (st = import_desc_read(d, r, im)) != ST_OK)
             return st;
-        uint32_t *count = im->kind == EXT_FUNC    ? &m->nfunc_imports
-                          : im->kind == EXT_TABLE ? &m->ntable_imports
+        uint32_t *count = im->kind == EXT_FUNC     ? &m->nfunc_imports
+                          : im->kind == EXT_TABLE  ? &m->ntable_imports
                           : im->kind == EXT_MEMORY ? &m->nmem_imports
                                                    : &m->nglobal_imports;
         if (++*count > space_limit(d->cfg, im->kind))
@@ -884,8 +916,7 @@ static status sec_data(dec *d, reader *r)
         return st;
     d->has_datasec = true;
     if (m->has_datacount && n != m->datacount)
-        return fail(d, ST_DATA_COUNT_MISMATCH, off, "data count %u, %u segments", m->datacount,
-                    n);
+        return fail(d, ST_DATA_COUNT_MISMATCH, off, "data count %u, %u segments", m->datacount, n);
     if (n == 0)
         return ST_OK;
     data_segment *datas = base_calloc(n, sizeof *datas);

@@ -33,19 +33,19 @@ typedef enum imm_kind {
     IMM_MEM16,
     IMM_MEM32,
     IMM_MEM64,
-    IMM_MEMIDX,        /* one byte, must be 0x00 (memory index) */
-    IMM_I32,           /* s32 */
-    IMM_I64,           /* s64 */
-    IMM_F32,           /* 4 raw bytes */
-    IMM_F64,           /* 8 raw bytes */
-    IMM_SELECT_T,      /* vec(valtype), length must be 1 */
-    IMM_REFTYPE,       /* one byte: 0x70 funcref or 0x6F externref */
-    IMM_DATA_MEM,      /* u32 data index, then byte 0x00 */
-    IMM_DATA,          /* u32 data index */
-    IMM_MEM_MEM,       /* bytes 0x00 0x00 */
-    IMM_ELEM_TABLE,    /* u32 elem index, u32 table index */
-    IMM_ELEM,          /* u32 elem index */
-    IMM_TABLE_TABLE,   /* u32 destination table, u32 source table */
+    IMM_MEMIDX,      /* one byte, must be 0x00 (memory index) */
+    IMM_I32,         /* s32 */
+    IMM_I64,         /* s64 */
+    IMM_F32,         /* 4 raw bytes */
+    IMM_F64,         /* 8 raw bytes */
+    IMM_SELECT_T,    /* vec(valtype), length must be 1 */
+    IMM_REFTYPE,     /* one byte: 0x70 funcref or 0x6F externref */
+    IMM_DATA_MEM,    /* u32 data index, then byte 0x00 */
+    IMM_DATA,        /* u32 data index */
+    IMM_MEM_MEM,     /* bytes 0x00 0x00 */
+    IMM_ELEM_TABLE,  /* u32 elem index, u32 table index */
+    IMM_ELEM,        /* u32 elem index */
+    IMM_TABLE_TABLE, /* u32 destination table, u32 source table */
 } imm_kind;
 
 enum opcode_flags {
@@ -79,7 +79,7 @@ typedef struct opcode_info {
     const char *cname; /* "I32_ADD" */
     const char *text;  /* "i32.add" */
     imm_kind imm;
-    const char *sig;   /* "ii>i", "" or "*" (see opcodes.def) */
+    const char *sig; /* "ii>i", "" or "*" (see opcodes.def) */
     uint32_t weight_v1;
     uint32_t weight_v2;
     uint32_t flags;
@@ -160,29 +160,31 @@ typedef struct import {
     } u;
 } import;
 
-typedef struct export {
+typedef struct export
+{
     span name;
     uint8_t kind;
     uint32_t index;
-} export;
+}
+export;
 
 /* A defined function. Its code starts after the local declarations: `body` holds the
  * instructions up to and including the final `end`. */
 typedef struct func {
     uint32_t type;
-    uint32_t nlocals;            /* declared locals, parameters not included */
-    const uint8_t *local_types;  /* nlocals entries */
+    uint32_t nlocals;           /* declared locals, parameters not included */
+    const uint8_t *local_types; /* nlocals entries */
     span body;
-    size_t body_offset;          /* offset of body.ptr in the module binary (error reports) */
+    size_t body_offset; /* offset of body.ptr in the module binary (error reports) */
 } func;
 
 enum segment_mode { SEG_ACTIVE = 0, SEG_PASSIVE = 1, SEG_DECLARATIVE = 2 };
 
 typedef struct elem_segment {
     uint8_t mode;
-    uint8_t type;        /* VT_FUNCREF or VT_EXTERNREF */
-    uint32_t table;      /* active only */
-    span offset;         /* active only: constant expression including its final end */
+    uint8_t type;   /* VT_FUNCREF or VT_EXTERNREF */
+    uint32_t table; /* active only */
+    span offset;    /* active only: constant expression including its final end */
     uint32_t count;
     const uint32_t *funcs; /* function indices (binary forms 0-3), or NULL ... */
     const span *exprs;     /* ... constant expressions (forms 4-7), each with its end */
@@ -191,7 +193,7 @@ typedef struct elem_segment {
 typedef struct data_segment {
     uint8_t mode; /* SEG_ACTIVE or SEG_PASSIVE */
     uint32_t mem;
-    span offset;  /* active only */
+    span offset; /* active only */
     span bytes;
 } data_segment;
 
@@ -246,9 +248,9 @@ typedef struct engine_module {
 /* ---- configuration: static limits a hostile module cannot exceed ------------------------ */
 
 typedef struct engine_config {
-    size_t max_module_size;     /* bytes */
+    size_t max_module_size; /* bytes */
     uint32_t max_types;
-    uint32_t max_funcs;         /* imported + defined */
+    uint32_t max_funcs; /* imported + defined */
     uint32_t max_imports;
     uint32_t max_exports;
     uint32_t max_globals;
@@ -272,9 +274,9 @@ void engine_config_default(engine_config *cfg);
 /* Where and why a module was rejected. */
 typedef struct engine_error {
     status st;
-    size_t offset;     /* byte offset in the module binary, or ENGINE_ERROR_NO_OFFSET when the
+    size_t offset;    /* byte offset in the module binary, or ENGINE_ERROR_NO_OFFSET when the
                           error is about a name (an embedder's import or export rule) */
-    char detail[160];  /* e.g. "SIMD (0xfd prefix)", "function 3", "export \"f\"" */
+    char detail[160]; /* e.g. "SIMD (0xfd prefix)", "function 3", "export \"f\"" */
 } engine_error;
 
 /* Decodes a binary module (spec 5) into *out. Copies `bytes`; the caller keeps its buffer.
@@ -290,8 +292,7 @@ status engine_module_decode(const engine_config *cfg, span bytes, engine_module 
  * constant expressions, start function, unique export names, declared function references).
  * Returns ST_OK, an INVALID status of the 2xx range, ST_LIMIT_EXCEEDED or ST_OUT_OF_MEMORY.
  * Does not modify the module. */
-status engine_module_validate(const engine_config *cfg, const engine_module *m,
-                              engine_error *err);
+status engine_module_validate(const engine_config *cfg, const engine_module *m, engine_error *err);
 
 /* Decode then validate. */
 status engine_module_load(const engine_config *cfg, span bytes, engine_module **out,
@@ -432,8 +433,7 @@ status engine_instance_new(const engine_code *c, const engine_run_config *rc,
  * slices with engine_instance_invoke_begin/_run (host-api slices a canister's start function). */
 status engine_instance_new_deferred(const engine_code *c, const engine_run_config *rc,
                                     const engine_extern *imports, uint32_t nimports, void *host,
-                                    engine_instance **out, engine_func **start,
-                                    engine_error *err);
+                                    engine_instance **out, engine_func **start, engine_error *err);
 void engine_instance_free(engine_instance *inst);
 const engine_module *engine_instance_module(const engine_instance *inst);
 
@@ -471,8 +471,8 @@ const functype *engine_func_functype(const engine_func *f);
  * inst is used, which must not be busy (mid-run or paused: ST_BUG_INVARIANT). f may belong to
  * another instance (or be a host function). Returns ST_OK, a TRAP status (the state is reset,
  * ready for the next call), or a FAULT status from a host function. */
-status engine_instance_invoke(engine_instance *inst, const engine_func *f,
-                              const uint64_t *args, uint64_t *results);
+status engine_instance_invoke(engine_instance *inst, const engine_func *f, const uint64_t *args,
+                              uint64_t *results);
 
 /* Pausable form: _begin sets up the call (ST_OK, or ST_BUG_INVARIANT if inst is busy);
  * _run runs or resumes it: returns ST_OK with *paused = true when a host function asked for a

@@ -152,21 +152,21 @@ typedef enum vm_op {
 #define VM_X(n) VM_##n,
 #define VM_XI(n) VM_##n##_I,
 #define VM_XBR(n) VM_BR_##n, VM_BR_##n##_I,
-    VM_UN_OPS(VM_X) VM_BIN_OPS(VM_X) VM_LOAD_OPS(VM_X) VM_STORE_OPS(VM_X)
-    VM_BINI_OPS(VM_XI) VM_BINI64_OPS(VM_XI) VM_CMP_OPS(VM_XBR) VM_OTHER_OPS(VM_X)
+    VM_UN_OPS(VM_X) VM_BIN_OPS(VM_X) VM_LOAD_OPS(VM_X) VM_STORE_OPS(VM_X) VM_BINI_OPS(VM_XI)
+        VM_BINI64_OPS(VM_XI) VM_CMP_OPS(VM_XBR) VM_OTHER_OPS(VM_X)
 #define VM_XM(n) VM_##n##_T, VM_##n##_M, VM_##n##_TC, VM_##n##_MC,
-    VM_CBR_OPS(VM_XM)
+            VM_CBR_OPS(VM_XM)
 #undef VM_X
 #undef VM_XI
 #undef VM_XBR
 #undef VM_XM
-    VM_OP_COUNT
+                VM_OP_COUNT
 } vm_op;
 
 /* ---- compiled module -------------------------------------------------------------------- */
 
 typedef struct vm_code_func {
-    uint32_t start;      /* word index of the first instruction in engine_code.words */
+    uint32_t start; /* word index of the first instruction in engine_code.words */
     uint32_t nparams;
     uint32_t nresults;
     uint32_t nlocals;    /* declared locals (zeroed at entry), params excluded */
@@ -175,11 +175,11 @@ typedef struct vm_code_func {
 
 struct engine_code {
     const engine_module *m;
-    uint32_t *words;          /* all functions' internal code */
+    uint32_t *words; /* all functions' internal code */
     size_t nwords;
-    vm_code_func *funcs;      /* the defined functions (m->nfuncs - m->nfunc_imports) */
-    uint32_t *canon_type;     /* per type index: the first index of a structurally equal type */
-    uint32_t ctr_global;      /* the global the VM keeps in a register (the metering counter),
+    vm_code_func *funcs;  /* the defined functions (m->nfuncs - m->nfunc_imports) */
+    uint32_t *canon_type; /* per type index: the first index of a structurally equal type */
+    uint32_t ctr_global;  /* the global the VM keeps in a register (the metering counter),
                                  UINT32_MAX if none; see compile.c, "metering" */
 };
 
@@ -193,7 +193,7 @@ struct engine_func {
     engine_host_fn host;
     void *user;
     uint32_t nparams, nresults;
-    bool owns_type;           /* host function: type below is a copy */
+    bool owns_type; /* host function: type below is a copy */
     functype type_copy;
 };
 
@@ -203,24 +203,24 @@ struct engine_global {
 };
 
 struct engine_table {
-    uint64_t *elems;          /* 0 = null; funcref: engine_func pointer */
+    uint64_t *elems; /* 0 = null; funcref: engine_func pointer */
     uint32_t size;
-    uint32_t cap;             /* elements room in elems when elems_owned (else size) */
-    uint32_t max;             /* effective maximum (declared, bounded by the run config) */
-    tabletype type;           /* declared type; lim.min is the creation size */
-    uint64_t *budget;         /* bytes a grow may still take (engine_instance_set_budget) */
-    bool elems_owned;         /* elems is a separate heap block (after a grow) */
+    uint32_t cap;     /* elements room in elems when elems_owned (else size) */
+    uint32_t max;     /* effective maximum (declared, bounded by the run config) */
+    tabletype type;   /* declared type; lim.min is the creation size */
+    uint64_t *budget; /* bytes a grow may still take (engine_instance_set_budget) */
+    bool elems_owned; /* elems is a separate heap block (after a grow) */
 };
 
 struct engine_memory {
-    uint8_t *base;            /* len bytes, then len >> VM_MARK_SHIFT write marks (memory.c): a
+    uint8_t *base;    /* len bytes, then len >> VM_MARK_SHIFT write marks (memory.c): a
                                  heap block that moves when it grows, or a reservation */
-    uint64_t resv;            /* bytes reserved at base; 0: base is a heap block */
-    uint64_t *budget;         /* bytes a grow may still take (engine_instance_set_budget) */
-    uint64_t len;             /* bytes = pages * 65536 */
+    uint64_t resv;    /* bytes reserved at base; 0: base is a heap block */
+    uint64_t *budget; /* bytes a grow may still take (engine_instance_set_budget) */
+    uint64_t len;     /* bytes = pages * 65536 */
     uint32_t pages;
-    uint32_t max;             /* effective maximum pages */
-    limits lim;               /* declared limits (lim.max valid if has_max) */
+    uint32_t max; /* effective maximum pages */
+    limits lim;   /* declared limits (lim.max valid if has_max) */
 };
 
 enum { VM_PAGE = 65536, VM_MARK_SHIFT = 12 }; /* write marks: one byte per 4 KiB page */
@@ -229,7 +229,7 @@ _Static_assert(1 << (int)VM_MARK_SHIFT == (int)ENGINE_MARK_PAGE, "write mark gra
 
 /* One call frame record: where to go back to. */
 typedef struct vm_frame {
-    const uint32_t *ret_pc;   /* NULL: return to the host */
+    const uint32_t *ret_pc; /* NULL: return to the host */
     uint64_t *fp;
     engine_instance *inst;
 } vm_frame;
@@ -242,30 +242,30 @@ typedef struct vm_exec {
     /* saved registers while READY or PAUSED */
     const uint32_t *pc;
     uint64_t *fp;
-    vm_frame *frame;          /* next free frame record */
+    vm_frame *frame; /* next free frame record */
     engine_instance *cur;
     const engine_func *entry; /* the function called from the host */
     uint8_t state;            /* enum vm_state */
     bool pause_requested;
-    bool pause_ignored;       /* engine_instance_invoke: run to completion */
+    bool pause_ignored; /* engine_instance_invoke: run to completion */
     uint32_t max_depth;
-    status pending;           /* a trap found by _begin, reported by _run */
+    status pending; /* a trap found by _begin, reported by _run */
 } vm_exec;
 
 struct engine_instance {
     const engine_code *code;
     const engine_module *m;
     engine_run_config rc;
-    engine_func **funcs;      /* m->nfuncs, imports first */
+    engine_func **funcs; /* m->nfuncs, imports first */
     engine_global **globals;
     engine_table **tables;
-    engine_memory *mem;       /* memory 0 or NULL */
-    engine_memory *own_mem;   /* the memory this instance created (freed with it) */
-    uint8_t *data_dropped;    /* per data segment */
-    uint64_t **elem_vals;     /* per elem segment: evaluated references */
-    uint32_t *elem_len;       /* per elem segment: 0 once dropped */
-    void *host;               /* the embedder's pointer (engine_instance_new) */
-    uint64_t *ctr;            /* value of global code->ctr_global, or NULL: while this
+    engine_memory *mem;     /* memory 0 or NULL */
+    engine_memory *own_mem; /* the memory this instance created (freed with it) */
+    uint8_t *data_dropped;  /* per data segment */
+    uint64_t **elem_vals;   /* per elem segment: evaluated references */
+    uint32_t *elem_len;     /* per elem segment: 0 once dropped */
+    void *host;             /* the embedder's pointer (engine_instance_new) */
+    uint64_t *ctr;          /* value of global code->ctr_global, or NULL: while this
                                  instance's code runs, the VM holds it in a register */
     vm_exec ex;
 };

@@ -132,7 +132,7 @@ static status check_import(const engine_module *m, const import *imp, const engi
     switch (imp->kind) {
     case EXT_FUNC:
         return vm_functype_eq(&m->types[imp->u.type], x->u.func->type) ? ST_OK
-                                                                     : ST_INCOMPATIBLE_IMPORT;
+                                                                       : ST_INCOMPATIBLE_IMPORT;
     case EXT_TABLE: {
         const engine_table *t = x->u.table;
         limits have = t->type.lim;
@@ -146,9 +146,8 @@ static status check_import(const engine_module *m, const import *imp, const engi
     }
     case EXT_GLOBAL: {
         globaltype g = x->u.global->type;
-        return g.type == imp->u.global.type && g.mut == imp->u.global.mut
-                   ? ST_OK
-                   : ST_INCOMPATIBLE_IMPORT;
+        return g.type == imp->u.global.type && g.mut == imp->u.global.mut ? ST_OK
+                                                                          : ST_INCOMPATIBLE_IMPORT;
     }
     default: return ST_INCOMPATIBLE_IMPORT;
     }
@@ -266,8 +265,8 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
         t->budget = inst->rc.budget;
     }
     if (inst->own_mem) {
-        status st = vm_memory_init(inst->own_mem, m->mems[m->nmem_imports],
-                                   inst->rc.max_memory_pages);
+        status st =
+            vm_memory_init(inst->own_mem, m->mems[m->nmem_imports], inst->rc.max_memory_pages);
         if (st != ST_OK) {
             inst->own_mem = NULL;
             return st;
@@ -401,8 +400,7 @@ status engine_instance_new(const engine_code *c, const engine_run_config *rc,
 
 status engine_instance_new_deferred(const engine_code *c, const engine_run_config *rc,
                                     const engine_extern *imports, uint32_t nimports, void *host,
-                                    engine_instance **out, engine_func **start,
-                                    engine_error *err)
+                                    engine_instance **out, engine_func **start, engine_error *err)
 {
     *start = NULL;
     return instantiate(c, rc, imports, nimports, host, out, start, err);
@@ -572,8 +570,7 @@ status engine_global_set(engine_global *g, uint64_t value)
     return ST_OK;
 }
 
-status engine_host_func_new(const functype *type, engine_host_fn fn, void *user,
-                            engine_func **out)
+status engine_host_func_new(const functype *type, engine_host_fn fn, void *user, engine_func **out)
 {
     *out = NULL;
     size_t nt = (size_t)type->nparams + type->nresults;

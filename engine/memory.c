@@ -140,7 +140,8 @@ status vm_memory_grow(engine_memory *mem, uint32_t delta, uint32_t *result)
     if (mem->resv) {
         /* Commit, move the marks to the new end and zero where they were; everything else past
          * the old end is zero already (the reservation's invariant). */
-        if (!base_vmem_commit(mem->base, (size_t)(mem->len + marks), (size_t)(newlen + newmarks))) {
+        if (!base_vmem_commit(mem->base, (size_t)(mem->len + marks),
+                              (size_t)(newlen + newmarks))) {
             *result = UINT32_MAX;
             return ST_OUT_OF_MEMORY;
         }

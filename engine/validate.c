@@ -165,8 +165,8 @@ static status ctrl_end_check(val *v, const ctrl *c)
     if (st != ST_OK)
         return st;
     if (v->nvals != c->height)
-        return fail(v, ST_TYPE_MISMATCH, "function %u: %zu values left at end of block",
-                    v->fidx, v->nvals - c->height);
+        return fail(v, ST_TYPE_MISMATCH, "function %u: %zu values left at end of block", v->fidx,
+                    v->nvals - c->height);
     return ST_OK;
 }
 
@@ -274,16 +274,20 @@ static status imm_check(val *v, const engine_insn *in)
 {
     status st;
     switch (engine_opcodes[in->op].imm) {
-    case IMM_MEM8: case IMM_MEM16: case IMM_MEM32: case IMM_MEM64: {
+    case IMM_MEM8:
+    case IMM_MEM16:
+    case IMM_MEM32:
+    case IMM_MEM64: {
         if ((st = need_memory(v, 0)) != ST_OK)
             return st;
         uint32_t natural = (uint32_t)(engine_opcodes[in->op].imm - IMM_MEM8); /* log2 */
         if (in->a > natural)
-            return fail(v, ST_BAD_ALIGNMENT, "%s: 2^%u > %u", engine_opcodes[in->op].text,
-                        in->a, 1u << natural);
+            return fail(v, ST_BAD_ALIGNMENT, "%s: 2^%u > %u", engine_opcodes[in->op].text, in->a,
+                        1u << natural);
         return ST_OK;
     }
-    case IMM_MEMIDX: case IMM_MEM_MEM: return need_memory(v, 0);
+    case IMM_MEMIDX:
+    case IMM_MEM_MEM: return need_memory(v, 0);
     case IMM_DATA_MEM:
         if ((st = need_memory(v, 0)) != ST_OK)
             return st;
@@ -345,8 +349,7 @@ static status op_end(val *v)
     if (st != ST_OK)
         return st;
     if (c.op == OP_IF &&
-        (c.nparams != c.nresults ||
-         (c.nparams && memcmp(c.params, c.results, c.nparams) != 0)))
+        (c.nparams != c.nresults || (c.nparams && memcmp(c.params, c.results, c.nparams) != 0)))
         return fail(v, ST_TYPE_MISMATCH, "function %u: if without else must not change types",
                     v->fidx);
     v->nctrls--;
@@ -412,8 +415,10 @@ static status op_br_table(val *v, const engine_insn *in)
             return st;
         const uint8_t *types = label_types(&v->ctrls[v->nctrls - 1 - l], &n);
         if (n != arity)
-            return fail(v, ST_TYPE_MISMATCH, "function %u: br_table label %u arity %u, "
-                        "default %u", v->fidx, l, n, arity);
+            return fail(v, ST_TYPE_MISMATCH,
+                        "function %u: br_table label %u arity %u, "
+                        "default %u",
+                        v->fidx, l, n, arity);
         if ((st = peek_types(v, types, n)) != ST_OK)
             return st;
     }
@@ -550,10 +555,13 @@ static status insn_check(val *v, const engine_insn *in)
     uint8_t t = VT_UNKNOWN;
     switch (in->op) {
     case OP_UNREACHABLE: set_unreachable(v); return ST_OK;
-    case OP_BLOCK: case OP_LOOP: case OP_IF: return op_block(v, in);
+    case OP_BLOCK:
+    case OP_LOOP:
+    case OP_IF: return op_block(v, in);
     case OP_ELSE: return op_else(v);
     case OP_END: return op_end(v);
-    case OP_BR: case OP_BR_IF: return op_br(v, in);
+    case OP_BR:
+    case OP_BR_IF: return op_br(v, in);
     case OP_BR_TABLE: return op_br_table(v, in);
     case OP_RETURN: {
         status st = pop_types(v, v->ctrls[0].results, v->ctrls[0].nresults);
@@ -561,14 +569,23 @@ static status insn_check(val *v, const engine_insn *in)
             set_unreachable(v);
         return st;
     }
-    case OP_CALL: case OP_CALL_INDIRECT: return op_call(v, in);
+    case OP_CALL:
+    case OP_CALL_INDIRECT: return op_call(v, in);
     case OP_DROP: return pop(v, &t);
-    case OP_SELECT: case OP_SELECT_T: return op_select(v, in);
-    case OP_LOCAL_GET: case OP_LOCAL_SET: case OP_LOCAL_TEE: return op_local(v, in);
-    case OP_GLOBAL_GET: case OP_GLOBAL_SET: return op_global(v, in);
-    case OP_TABLE_GET: case OP_TABLE_SET: case OP_TABLE_GROW: case OP_TABLE_FILL:
-        return op_table(v, in);
-    case OP_REF_NULL: case OP_REF_IS_NULL: case OP_REF_FUNC: return op_ref(v, in);
+    case OP_SELECT:
+    case OP_SELECT_T: return op_select(v, in);
+    case OP_LOCAL_GET:
+    case OP_LOCAL_SET:
+    case OP_LOCAL_TEE: return op_local(v, in);
+    case OP_GLOBAL_GET:
+    case OP_GLOBAL_SET: return op_global(v, in);
+    case OP_TABLE_GET:
+    case OP_TABLE_SET:
+    case OP_TABLE_GROW:
+    case OP_TABLE_FILL: return op_table(v, in);
+    case OP_REF_NULL:
+    case OP_REF_IS_NULL:
+    case OP_REF_FUNC: return op_ref(v, in);
     default: {
         status st = imm_check(v, in);
         return st != ST_OK ? st : sig_apply(v, engine_opcodes[in->op].sig);
@@ -631,8 +648,8 @@ static status const_expr_check(val *v, span e, uint8_t expect, const char *what)
             break;
         case OP_GLOBAL_GET:
             if (in.a >= m->nglobal_imports)
-                return fail(v, ST_UNKNOWN_GLOBAL, "%s: global %u (imported globals only)",
-                            what, in.a);
+                return fail(v, ST_UNKNOWN_GLOBAL, "%s: global %u (imported globals only)", what,
+                            in.a);
             if (m->globals[in.a].mut)
                 return fail(v, ST_CONST_EXPR_REQUIRED, "%s: global %u is mutable", what, in.a);
             t = m->globals[in.a].type;
@@ -703,8 +720,7 @@ static status limits_check(val *v, const limits *l, bool is_mem, uint32_t idx)
         return fail(v, ST_LIMITS_MIN_GT_MAX, "%s %u", what, idx);
     uint32_t cap = is_mem ? v->cfg->max_memory_pages : v->cfg->max_table_size;
     if (l->min > cap)
-        return fail(v, ST_LIMIT_EXCEEDED, "%s %u: minimum %u > limit %u", what, idx, l->min,
-                    cap);
+        return fail(v, ST_LIMIT_EXCEEDED, "%s %u: minimum %u > limit %u", what, idx, l->min, cap);
     return ST_OK;
 }
 
@@ -747,8 +763,8 @@ static status globals_check(val *v)
     char what[40];
     for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
         snprintf(what, sizeof what, "global %u", i);
-        status st = const_expr_check(v, m->global_inits[i - m->nglobal_imports],
-                                     m->globals[i].type, what);
+        status st =
+            const_expr_check(v, m->global_inits[i - m->nglobal_imports], m->globals[i].type, what);
         if (st != ST_OK)
             return st;
     }
@@ -853,8 +869,8 @@ static status exports_check(val *v)
                                       ST_UNKNOWN_GLOBAL};
     for (uint32_t i = 0; i < m->nexports; i++) {
         const export *e = &m->exports[i];
-        uint32_t n = e->kind == EXT_FUNC    ? m->nfuncs
-                     : e->kind == EXT_TABLE ? m->ntables
+        uint32_t n = e->kind == EXT_FUNC     ? m->nfuncs
+                     : e->kind == EXT_TABLE  ? m->ntables
                      : e->kind == EXT_MEMORY ? m->nmems
                                              : m->nglobals;
         v->off = span_offset(v, e->name);
@@ -895,8 +911,7 @@ static status module_check(val *v)
     return ST_OK;
 }
 
-status engine_module_validate(const engine_config *cfg, const engine_module *m,
-                              engine_error *err)
+status engine_module_validate(const engine_config *cfg, const engine_module *m, engine_error *err)
 {
     engine_error scratch;
     if (!err)

@@ -371,7 +371,7 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
     OPL(n)                                                                                        \
     {                                                                                             \
         uint32_t a = (uint32_t)A;                                                                 \
-        D = (uint64_t)(uint32_t)(e);                                                                      \
+        D = (uint64_t)(uint32_t)(e);                                                              \
         pc += 3;                                                                                  \
         NEXT();                                                                                   \
     }
@@ -412,7 +412,7 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
     OPL(n)                                                                                        \
     {                                                                                             \
         uint32_t a = (uint32_t)A, b = (uint32_t)B;                                                \
-        D = (uint64_t)(uint32_t)(e);                                                                      \
+        D = (uint64_t)(uint32_t)(e);                                                              \
         pc += 4;                                                                                  \
         NEXT();                                                                                   \
     }
@@ -421,7 +421,7 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
     OPL(n##_I)                                                                                    \
     {                                                                                             \
         uint32_t a = (uint32_t)A, b = pc[3];                                                      \
-        D = (uint64_t)(uint32_t)(e);                                                                      \
+        D = (uint64_t)(uint32_t)(e);                                                              \
         pc += 4;                                                                                  \
         NEXT();                                                                                   \
     }
@@ -526,7 +526,7 @@ status vm_exec_run(engine_instance *entry, bool *paused)
     [VM_##n##_MC] = &&L_##n##_MC,
     static const void *const labels[VM_OP_COUNT] = {
         VM_UN_OPS(LBL) VM_BIN_OPS(LBL) VM_LOAD_OPS(LBL) VM_STORE_OPS(LBL) VM_BINI_OPS(LBLI)
-        VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL) VM_CBR_OPS(LBLM)};
+            VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL) VM_CBR_OPS(LBLM)};
 #undef LBL
 #undef LBLI
 #undef LBLBR
@@ -1179,8 +1179,8 @@ status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t
     ex->pause_requested = false;
     ex->max_depth = 0;
     ex->pending = ST_OK;
-    uint32_t need = f->code ? f->meta->frame_size
-                            : (f->nparams > f->nresults ? f->nparams : f->nresults);
+    uint32_t need =
+        f->code ? f->meta->frame_size : (f->nparams > f->nresults ? f->nparams : f->nresults);
     if ((size_t)(ex->slots_end - ex->slots) < need || (f->code && ex->frames == ex->frames_end)) {
         ex->pending = ST_TRAP_CALL_STACK_EXHAUSTED;
         ex->state = VM_READY;
@@ -1252,8 +1252,8 @@ uint32_t engine_instance_max_depth(const engine_instance *inst)
     return inst->ex.max_depth;
 }
 
-status engine_instance_invoke(engine_instance *inst, const engine_func *f,
-                              const uint64_t *args, uint64_t *results)
+status engine_instance_invoke(engine_instance *inst, const engine_func *f, const uint64_t *args,
+                              uint64_t *results)
 {
     status st = vm_exec_begin(inst, f, args);
     if (st != ST_OK)

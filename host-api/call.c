@@ -65,16 +65,20 @@ static status check_callback(exec *x, const char *fn, uint32_t index)
     engine_func *f = engine_instance_table_func(x->inst, index);
     const functype *t = f ? engine_func_functype(f) : NULL;
     if (!t || t->nparams != 1 || t->nresults != 0 || t->types[0] != VT_I32)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: table entry %u is not a function "
-                         "[i32] -> []", fn, index);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.%s: table entry %u is not a function "
+                         "[i32] -> []",
+                         fn, index);
     return ST_OK;
 }
 
 static status need_pending(exec *x, const char *fn)
 {
     if (!x->building)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: no call under construction "
-                         "(call ic0.call_new first)", fn);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.%s: no call under construction "
+                         "(call ic0.call_new first)",
+                         fn);
     return ST_OK;
 }
 
@@ -92,8 +96,10 @@ status h_call_new(exec *x, uint64_t *slots)
     if (st != ST_OK)
         return st;
     if (callee_len > CALLEE_MAX)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.call_new: callee of %llu bytes is not "
-                         "a principal", (unsigned long long)callee_len);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.call_new: callee of %llu bytes is not "
+                         "a principal",
+                         (unsigned long long)callee_len);
     if (name_len > HOST_METHOD_NAMES_MAX)
         return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.call_new: method name of %llu bytes",
                          (unsigned long long)name_len);
@@ -130,8 +136,10 @@ status h_call_data_append(exec *x, uint64_t *slots)
     if (st != ST_OK)
         return st;
     if (n > x->c->cfg.max_reply_bytes - x->pending.arg.len)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.call_data_append: argument of %llu "
-                         "bytes, limit %llu", (unsigned long long)(x->pending.arg.len + n),
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.call_data_append: argument of %llu "
+                         "bytes, limit %llu",
+                         (unsigned long long)(x->pending.arg.len + n),
                          (unsigned long long)x->c->cfg.max_reply_bytes);
     return n ? buf_put(&x->pending.arg, p, (size_t)n) : ST_OK;
 }
@@ -144,7 +152,8 @@ status h_call_on_cleanup(exec *x, uint64_t *slots)
     if (st != ST_OK)
         return st;
     if (x->pending.has_cleanup)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.call_on_cleanup: the call already has "
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.call_on_cleanup: the call already has "
                          "a cleanup callback");
     x->pending.has_cleanup = true;
     x->pending.cleanup_fun = a32(slots, 0);
@@ -158,7 +167,8 @@ status h_call_with_best_effort_response(exec *x, uint64_t *slots)
     if (st != ST_OK)
         return st;
     if (x->pending.best_effort)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.call_with_best_effort_response: "
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.call_with_best_effort_response: "
                          "called twice for one call");
     uint32_t t = a32(slots, 0);
     x->pending.best_effort = true;
@@ -172,8 +182,10 @@ static status cycles_add(exec *x, const char *fn, u128 amount)
     if (st != ST_OK)
         return st;
     if (exec_cycles_take(x, amount) != ST_OK)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: %llu cycles asked, %llu liquid in "
-                         "the balance (low 64 bits)", fn, (unsigned long long)amount,
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.%s: %llu cycles asked, %llu liquid in "
+                         "the balance (low 64 bits)",
+                         fn, (unsigned long long)amount,
                          (unsigned long long)exec_cycles_liquid(x));
     x->pending.cycles += amount;
     return ST_OK;
@@ -236,8 +248,10 @@ static status put128(exec *x, const char *fn, uint32_t dst, u128 v)
 static status get64(exec *x, const char *fn, u128 v, uint64_t *out)
 {
     if (v > UINT64_MAX)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: the amount does not fit in 64 bits "
-                         "(use the 128-bit form)", fn);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.%s: the amount does not fit in 64 bits "
+                         "(use the 128-bit form)",
+                         fn);
     *out = (uint64_t)v;
     return ST_OK;
 }

@@ -267,7 +267,7 @@ static void exec_begin(host_canister *c, uint32_t ctx, host_call_kind kind, cons
     x->kind = kind;
     x->msg = *msg;
     x->limit = msg->instruction_limit > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
-                                                             : msg->instruction_limit;
+                                                            : msg->instruction_limit;
     x->slice = msg->slice_limit && msg->slice_limit < x->limit ? msg->slice_limit : x->limit;
     x->used_before = 0;
     x->slice_base = 0;
@@ -471,8 +471,7 @@ static status life_run(host_canister *c, host_result *res, bool *paused)
             else
                 c->life_step++;
             break;
-        default:
-            return life_finish(c, res);
+        default: return life_finish(c, res);
         }
     }
     *paused = false;
@@ -543,8 +542,10 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
             c->pending = ST_METHOD_NOT_FOUND;
             int len = x->msg.method.len > 64 ? 64 : (int)x->msg.method.len;
             if (i >= 0) /* a query of an update method: say so (it exists) */
-                exec_fail(x, ST_METHOD_NOT_FOUND, "'%.*s' is an update method: send it as an "
-                          "update, not a query", len, (const char *)x->msg.method.ptr);
+                exec_fail(x, ST_METHOD_NOT_FOUND,
+                          "'%.*s' is an update method: send it as an "
+                          "update, not a query",
+                          len, (const char *)x->msg.method.ptr);
             else
                 exec_fail(x, ST_METHOD_NOT_FOUND, "no %s method '%.*s'",
                           kind == HOST_CALL_UPDATE ? "update" : "query", len,
@@ -553,9 +554,7 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
         }
         x->needs_response = true;
         return lv->methods[i];
-    case HOST_CALL_HEARTBEAT:
-        *ctx = CTX_HEARTBEAT;
-        return lv->entries[ENTRY_HEARTBEAT];
+    case HOST_CALL_HEARTBEAT: *ctx = CTX_HEARTBEAT; return lv->entries[ENTRY_HEARTBEAT];
     case HOST_CALL_GLOBAL_TIMER:
         *ctx = CTX_TIMER;
         c->timer = 0;
@@ -568,13 +567,16 @@ static engine_func *call_target(host_canister *c, host_call_kind kind, uint32_t 
     case HOST_CALL_REPLY:
     case HOST_CALL_REJECT:
     case HOST_CALL_CLEANUP: {
-        *ctx = kind == HOST_CALL_REPLY ? CTX_REPLY : kind == HOST_CALL_REJECT ? CTX_REJECT
-                                                                            : CTX_CLEANUP;
+        *ctx = kind == HOST_CALL_REPLY    ? CTX_REPLY
+               : kind == HOST_CALL_REJECT ? CTX_REJECT
+                                          : CTX_CLEANUP;
         engine_func *f = engine_instance_table_func(lv->inst, x->msg.cb_fun);
         const functype *t = f ? engine_func_functype(f) : NULL;
         if (!t || t->nparams != 1 || t->nresults != 0 || t->types[0] != VT_I32) {
-            c->pending = exec_fail(x, ST_CONTRACT_VIOLATION, "callback: table entry %u is not a "
-                                   "function [i32] -> []", x->msg.cb_fun);
+            c->pending = exec_fail(x, ST_CONTRACT_VIOLATION,
+                                   "callback: table entry %u is not a "
+                                   "function [i32] -> []",
+                                   x->msg.cb_fun);
             return NULL;
         }
         x->cb_arg[0] = x->msg.cb_env;
@@ -607,7 +609,8 @@ status host_canister_call_begin(host_canister *c, host_call_kind kind, const hos
     live_globals_save(&c->cur);
     budget_reset(c, &c->cur, NULL);
     exec_switch(x, c->cur.inst, c->cur.counter);
-    bool callback = kind == HOST_CALL_REPLY || kind == HOST_CALL_REJECT || kind == HOST_CALL_CLEANUP;
+    bool callback =
+        kind == HOST_CALL_REPLY || kind == HOST_CALL_REJECT || kind == HOST_CALL_CLEANUP;
     status st = engine_instance_invoke_begin(c->cur.inst, f, callback ? x->cb_arg : NULL);
     if (st != ST_OK) {
         c->busy = false;

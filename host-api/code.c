@@ -55,8 +55,10 @@ static status check_imports(const engine_module *m, int16_t *rows, engine_error 
     for (uint32_t i = 0; i < m->nimports; i++) {
         const import *im = &m->imports[i];
         if (im->kind != EXT_FUNC)
-            return reject(err, ST_UNKNOWN_IMPORT, "import %.*s: a canister may import only ic0 "
-                          "functions", im->name);
+            return reject(err, ST_UNKNOWN_IMPORT,
+                          "import %.*s: a canister may import only ic0 "
+                          "functions",
+                          im->name);
         if (!span_eq_str(im->module, "ic0"))
             return reject(err, ST_UNKNOWN_IMPORT, "import %.*s: not from module \"ic0\"",
                           im->name);
@@ -84,8 +86,8 @@ static const char *const entry_names[ENTRY_COUNT] = {
 };
 
 static const char *const reserved_exports[] = {
-    "canister counter_instructions", "canister_start", "canister counter_dirty_pages",
-    "canister counter_accessed_pages", "stable_memory", "stable_bytemap_memory",
+    "canister counter_instructions",   "canister_start", "canister counter_dirty_pages",
+    "canister counter_accessed_pages", "stable_memory",  "stable_bytemap_memory",
 };
 
 static bool has_prefix(span s, const char *p, span *rest)
@@ -113,8 +115,10 @@ static status classify_export(const engine_module *m, const export *e, int *kind
     else if (has_prefix(e->name, "canister_query ", &rest))
         *kind = HOST_METHOD_QUERY;
     else if (has_prefix(e->name, "canister_composite_query ", &rest))
-        return reject(err, ST_BAD_EXPORT, "export \"%.*s\": composite queries need "
-                      "inter-canister calls, which tally does not support", e->name);
+        return reject(err, ST_BAD_EXPORT,
+                      "export \"%.*s\": composite queries need "
+                      "inter-canister calls, which tally does not support",
+                      e->name);
     else if (has_prefix(e->name, "canister_", &rest)) {
         for (int i = 0; i < ENTRY_COUNT; i++)
             if (span_eq_str(e->name, entry_names[i]))
@@ -189,14 +193,21 @@ static status check_code(const engine_module *m, engine_error *err)
             if (st != ST_OK)
                 return reject(err, st, "function body %.*s", span_of("", 0));
             switch (in.op) {
-            case OP_TABLE_SET: case OP_TABLE_GROW: case OP_TABLE_FILL: case OP_TABLE_COPY:
-            case OP_TABLE_INIT: case OP_ELEM_DROP: case OP_MEMORY_INIT: case OP_DATA_DROP: {
+            case OP_TABLE_SET:
+            case OP_TABLE_GROW:
+            case OP_TABLE_FILL:
+            case OP_TABLE_COPY:
+            case OP_TABLE_INIT:
+            case OP_ELEM_DROP:
+            case OP_MEMORY_INIT:
+            case OP_DATA_DROP: {
                 const char *t = engine_opcodes[in.op].text;
-                return reject(err, ST_UNSUPPORTED_FEATURE, "instruction %.*s: not allowed in "
-                              "canisters", span_of(t, strlen(t)));
+                return reject(err, ST_UNSUPPORTED_FEATURE,
+                              "instruction %.*s: not allowed in "
+                              "canisters",
+                              span_of(t, strlen(t)));
             }
-            default:
-                break;
+            default: break;
             }
         }
     }

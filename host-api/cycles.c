@@ -112,7 +112,8 @@ status h_canister_cycle_balance(exec *x, uint64_t *slots)
 {
     u128 v = exec_cycles_balance(x);
     if (v > UINT64_MAX)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.canister_cycle_balance: the amount does "
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.canister_cycle_balance: the amount does "
                          "not fit in 64 bits (use the 128-bit form)");
     slots[0] = (uint64_t)v;
     return ST_OK;

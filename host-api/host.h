@@ -106,20 +106,20 @@ int host_code_import_row(const host_code *code, uint32_t i);
 /* ---- messages and results ------------------------------------------------------------------ */
 
 typedef enum host_call_kind {
-    HOST_CALL_UPDATE = 1,  /* `canister_update <method>`; a `canister_query <method>` called this
+    HOST_CALL_UPDATE = 1,   /* `canister_update <method>`; a `canister_query <method>` called this
                               way runs as a replicated query (state changes discarded) */
-    HOST_CALL_QUERY,       /* `canister_query <method>`, non-replicated, never changes state */
-    HOST_CALL_HEARTBEAT,   /* `canister_heartbeat` (method ignored; ST_OK with no effect if the
+    HOST_CALL_QUERY,        /* `canister_query <method>`, non-replicated, never changes state */
+    HOST_CALL_HEARTBEAT,    /* `canister_heartbeat` (method ignored; ST_OK with no effect if the
                               canister exports none) */
-    HOST_CALL_GLOBAL_TIMER,/* `canister_global_timer`: the timer is deactivated first, as on the
+    HOST_CALL_GLOBAL_TIMER, /* `canister_global_timer`: the timer is deactivated first, as on the
                               IC (that stays even if the task traps) */
-    HOST_CALL_INSPECT,     /* `canister_inspect_message` for ingress `method`; read-only;
+    HOST_CALL_INSPECT,      /* `canister_inspect_message` for ingress `method`; read-only;
                               res->accepted tells the verdict (accepted if not exported) */
-    HOST_CALL_REPLY,       /* the reply callback msg->callback of a call this canister made:
+    HOST_CALL_REPLY,        /* the reply callback msg->callback of a call this canister made:
                               table function cb_fun(cb_env); msg->arg is the reply payload */
-    HOST_CALL_REJECT,      /* its reject callback: msg->reject_code, msg->arg the reject
+    HOST_CALL_REJECT,       /* its reject callback: msg->reject_code, msg->arg the reject
                               message (ic0.msg_reject_msg_*) */
-    HOST_CALL_CLEANUP,     /* its cleanup callback, after the reply or reject callback trapped */
+    HOST_CALL_CLEANUP,      /* its cleanup callback, after the reply or reject callback trapped */
 } host_call_kind;
 
 /* ---- the ic0 table -------------------------------------------------------------------------- */
@@ -128,7 +128,7 @@ typedef enum host_call_kind {
  * and tests walk the table through this instead of expanding ic0.def themselves). */
 typedef struct host_ic0_row {
     const char *name;
-    const char *params;     /* one letter per parameter: 'i' i32, 'I' i64 */
+    const char *params; /* one letter per parameter: 'i' i32, 'I' i64 */
     uint32_t nparams;
     const char *results;
     uint32_t base_cost;     /* instructions charged per call (docs/canisters.md) */
@@ -145,7 +145,6 @@ const host_ic0_row *host_ic0_row_at(uint32_t i);
  * method for HOST_CALL_UPDATE, a non-replicated query for HOST_CALL_QUERY, ...). */
 bool host_ic0_allowed(const host_ic0_row *r, host_call_kind kind);
 
-
 /* One message. Every span is borrowed and must stay valid until the message is finished (the
  * last host_canister_call_run, or the lifecycle function's return). */
 typedef struct host_msg {
@@ -158,33 +157,33 @@ typedef struct host_msg {
     uint64_t slice_limit;       /* instructions per slice; 0 or >= limit: one slice. Only
                                    host_canister_call_run pauses; other paths run to the end */
     /* Inter-canister calls (docs/canisters.md "Calls"); all zero for an ingress message. */
-    uint32_t cb_fun, cb_env;    /* HOST_CALL_REPLY/REJECT/CLEANUP: table index and its env */
-    uint32_t reject_code;       /* HOST_CALL_REJECT: ic0.msg_reject_code (1..5) */
-    bool replied;               /* callbacks: the call context was already replied or
+    uint32_t cb_fun, cb_env; /* HOST_CALL_REPLY/REJECT/CLEANUP: table index and its env */
+    uint32_t reject_code;    /* HOST_CALL_REJECT: ic0.msg_reject_code (1..5) */
+    bool replied;            /* callbacks: the call context was already replied or
                                    rejected, so msg_reply/msg_reject trap */
-    uint32_t call_room;         /* calls this message may still perform; past it call_perform
+    uint32_t call_room;      /* calls this message may still perform; past it call_perform
                                    returns 2 (SYS_TRANSIENT), as when a queue is full */
-    u128 cycles_available;      /* cycles the request carries (ic0.msg_cycles_available*) */
-    u128 cycles_refunded;       /* REPLY/REJECT: cycles the callee gave back */
+    u128 cycles_available;   /* cycles the request carries (ic0.msg_cycles_available*) */
+    u128 cycles_refunded;    /* REPLY/REJECT: cycles the callee gave back */
     /* Cycles (docs/canisters.md "Cycles"); all 0 for a chain without fees. */
-    u128 cycles_prepaid;        /* held back for the message's execution fee, as the IC's
+    u128 cycles_prepaid; /* held back for the message's execution fee, as the IC's
                                    prepayment: the balance the canister sees excludes it */
-    u128 cycles_frozen;         /* the freezing reserve: the liquid balance excludes it */
+    u128 cycles_frozen;  /* the freezing reserve: the liquid balance excludes it */
 } host_msg;
 
 /* An inter-canister call a message performed (ic0.call_perform), handed to the scheduler in
  * host_result.calls when the message commits (a trapped message's calls are dropped, as on
  * the IC). */
 typedef struct host_call_out {
-    uint8_t callee[29];        /* the callee's principal; 0 bytes: the management canister */
+    uint8_t callee[29]; /* the callee's principal; 0 bytes: the management canister */
     uint32_t callee_len;
-    buf method;                /* the method name */
-    buf arg;                   /* the argument (ic0.call_data_append) */
+    buf method; /* the method name */
+    buf arg;    /* the argument (ic0.call_data_append) */
     uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
     bool has_cleanup;
-    bool best_effort;          /* ic0.call_with_best_effort_response */
-    uint32_t timeout_seconds;  /* its timeout */
-    u128 cycles;               /* ic0.call_cycles_add*: taken from the caller's balance */
+    bool best_effort;         /* ic0.call_with_best_effort_response */
+    uint32_t timeout_seconds; /* its timeout */
+    u128 cycles;              /* ic0.call_cycles_add*: taken from the caller's balance */
 } host_call_out;
 
 typedef enum host_response {
@@ -209,14 +208,14 @@ enum {
 uint32_t host_reject_code(status st);
 
 typedef struct host_result {
-    status st;            /* ST_OK or the TRAP status (Wasm 4xx, host 5xx, limit 411) */
-    host_response kind;   /* a trap gives REJECT with code 5 and a message; see below */
-    uint32_t reject_code; /* 4 (msg_reject) or 5 (trap, no reply) when kind is REJECT */
-    buf bytes;            /* reply payload or reject message; owned, host_result_fini frees */
-    uint64_t instructions;/* instructions used, host-call charges included, every slice */
-    bool committed;       /* the canister's state changes were kept (false: rolled back) */
-    bool accepted;        /* HOST_CALL_INSPECT: the message may enter the mempool */
-    host_call_out *calls; /* committed calls in call_perform order (owned; fini frees) */
+    status st;             /* ST_OK or the TRAP status (Wasm 4xx, host 5xx, limit 411) */
+    host_response kind;    /* a trap gives REJECT with code 5 and a message; see below */
+    uint32_t reject_code;  /* 4 (msg_reject) or 5 (trap, no reply) when kind is REJECT */
+    buf bytes;             /* reply payload or reject message; owned, host_result_fini frees */
+    uint64_t instructions; /* instructions used, host-call charges included, every slice */
+    bool committed;        /* the canister's state changes were kept (false: rolled back) */
+    bool accepted;         /* HOST_CALL_INSPECT: the message may enter the mempool */
+    host_call_out *calls;  /* committed calls in call_perform order (owned; fini frees) */
     uint32_t ncalls;
     u128 cycles_accepted; /* ic0.msg_cycles_accept*: moved from the request to the canister */
     u128 cycles_sent;     /* the cycles of every call in `calls`: taken from the balance */
@@ -346,14 +345,14 @@ span host_canister_certified_data(const host_canister *c);
  * during a paused message sees, and what host_canister_restore() puts back. */
 
 typedef struct host_saved {
-    span heap;             /* committed heap bytes (a multiple of 64 KiB) */
-    uint64_t stable_bytes; /* committed stable memory size */
+    span heap;                            /* committed heap bytes (a multiple of 64 KiB) */
+    uint64_t stable_bytes;                /* committed stable memory size */
     const uint8_t *heap_set, *stable_set; /* restore only: a bit per 64 KiB page (LSB first),
                                              clear where the page is all zero (it is then not
                                              read, and costs no memory); NULL: any page may
                                              be non-zero */
-    uint64_t version;      /* ic0.canister_version */
-    uint64_t timer;        /* the global timer (0 = none) */
+    uint64_t version;                     /* ic0.canister_version */
+    uint64_t timer;                       /* the global timer (0 = none) */
     span certified_data;
 } host_saved;
 
@@ -361,7 +360,7 @@ typedef struct host_saved {
 void host_canister_saved(const host_canister *c, host_saved *out);
 /* Copies committed stable memory bytes [off, off + len) into dst. ST_OK or ST_STABLE_OOB. */
 status host_canister_saved_stable_read(const host_canister *c, uint64_t off, uint8_t *dst,
-                                        uint64_t len);
+                                       uint64_t len);
 /* Appends the committed values of the instance's mutable globals (tally's own metering counter
  * excluded) to *out, in a fixed little-endian layout that host_canister_restore() reads back.
  * ST_OK or ST_OUT_OF_MEMORY. */

@@ -15,14 +15,21 @@ enum {
     CTX_RESTORE = 1u << 20,
 };
 
-enum { IC0_COUNT = 0
+enum {
+    IC0_COUNT = 0
 #define IC0(name, params, results, base, per_byte, ctx, support) +1
 #include "ic0.def"
 #undef IC0
 };
 
-enum { HOST_PRINCIPAL_MAX = 29, HOST_CONTROLLERS_MAX = 10, HOST_DETAIL_MAX = 256,
-       HOST_CERTIFIED_MAX = 32, HOST_METHODS_MAX = 1000, HOST_METHOD_NAMES_MAX = 20000 };
+enum {
+    HOST_PRINCIPAL_MAX = 29,
+    HOST_CONTROLLERS_MAX = 10,
+    HOST_DETAIL_MAX = 256,
+    HOST_CERTIFIED_MAX = 32,
+    HOST_METHODS_MAX = 1000,
+    HOST_METHOD_NAMES_MAX = 20000
+};
 
 typedef struct exec exec;
 typedef status (*ic0_handler)(exec *x, uint64_t *slots);
@@ -40,11 +47,15 @@ enum {
 };
 
 /* The handlers of call.c (inter-canister calls and the cycles that ride on them). */
-#define IC0_CALL_HANDLERS(X) X(call_new) X(call_on_cleanup) X(call_data_append)                \
-    X(call_with_best_effort_response) X(call_cycles_add) X(call_cycles_add128) X(call_perform) \
-    X(msg_reject_code) X(msg_cycles_available) X(msg_cycles_available128)                      \
-    X(msg_cycles_refunded) X(msg_cycles_refunded128) X(msg_cycles_accept)                      \
-    X(msg_cycles_accept128)
+/* an X-macro list: clang-format cannot keep one layout of it stable */
+// clang-format off
+#define IC0_CALL_HANDLERS(X)                                                                      \
+    X(call_new)                                                                                   \
+    X(call_on_cleanup) X(call_data_append) X(call_with_best_effort_response) X(call_cycles_add)   \
+        X(call_cycles_add128) X(call_perform) X(msg_reject_code) X(msg_cycles_available)          \
+            X(msg_cycles_available128) X(msg_cycles_refunded) X(msg_cycles_refunded128)           \
+                X(msg_cycles_accept) X(msg_cycles_accept128)
+// clang-format on
 #define IC0_DECLARE_HANDLER(name) status h_##name(exec *x, uint64_t *slots);
 IC0_CALL_HANDLERS(IC0_DECLARE_HANDLER)
 #undef IC0_DECLARE_HANDLER
@@ -60,8 +71,14 @@ status ic0_out_of_instructions(engine_instance *inst, void *user, uint64_t *slot
 
 /* System entry points a canister may export (all [] -> []). */
 typedef enum entry_kind {
-    ENTRY_INIT, ENTRY_PRE_UPGRADE, ENTRY_POST_UPGRADE, ENTRY_INSPECT, ENTRY_HEARTBEAT,
-    ENTRY_GLOBAL_TIMER, ENTRY_LOW_MEMORY, ENTRY_COUNT
+    ENTRY_INIT,
+    ENTRY_PRE_UPGRADE,
+    ENTRY_POST_UPGRADE,
+    ENTRY_INSPECT,
+    ENTRY_HEARTBEAT,
+    ENTRY_GLOBAL_TIMER,
+    ENTRY_LOW_MEMORY,
+    ENTRY_COUNT
 } entry_kind;
 
 typedef struct method {
@@ -72,18 +89,18 @@ typedef struct method {
 
 struct host_code {
     host_config cfg;
-    engine_module *mod;      /* the instrumented module (owns the instrumented bytes) */
+    engine_module *mod; /* the instrumented module (owns the instrumented bytes) */
     engine_code *ecode;
-    uint32_t nimports;       /* of the instrumented module: [0] is out_of_instructions */
-    engine_func **funcs;     /* the host function of each import, made here once */
-    engine_extern *imports;  /* what every instantiation passes: built here once */
+    uint32_t nimports;      /* of the instrumented module: [0] is out_of_instructions */
+    engine_func **funcs;    /* the host function of each import, made here once */
+    engine_extern *imports; /* what every instantiation passes: built here once */
     uint32_t norig_imports;
-    int16_t *rows;           /* per import of the original module: its ic0.def row */
+    int16_t *rows; /* per import of the original module: its ic0.def row */
     uint32_t nmethods;
-    method *methods;         /* sorted by name */
+    method *methods;           /* sorted by name */
     span entries[ENTRY_COUNT]; /* export names of the entry points present (len 0: absent) */
-    uint32_t counter_global; /* global index of __tally_counter */
-    uint64_t initial_bytes;  /* what the memory limit counts for a fresh instance (code.c) */
+    uint32_t counter_global;   /* global index of __tally_counter */
+    uint64_t initial_bytes;    /* what the memory limit counts for a fresh instance (code.c) */
 };
 
 /* The method named `name`: its index or -1 (binary search). */
@@ -93,9 +110,9 @@ int host_code_method_find(const host_code *code, span name);
 
 typedef struct live {
     engine_instance *inst;
-    engine_memory *mem;        /* NULL if the module has no memory */
+    engine_memory *mem; /* NULL if the module has no memory */
     engine_global *counter;
-    engine_func **methods;     /* per code method */
+    engine_func **methods; /* per code method */
     engine_func *entries[ENTRY_COUNT];
     uint32_t nglobals;
     engine_global **mut_globals; /* the mutable globals (counter included) */
@@ -109,43 +126,43 @@ enum { RESPONDED_NONE = 0, RESPONDED_REPLY, RESPONDED_REJECT };
 
 struct exec {
     host_canister *c;
-    engine_instance *inst;   /* the instance whose code called the host (set per call) */
-    engine_global *counter;  /* its instruction counter */
-    uint32_t counter_index;  /* global index of the counter in the code being instantiated */
-    uint32_t ctx;            /* CTX_* bit of the running entry point */
+    engine_instance *inst;  /* the instance whose code called the host (set per call) */
+    engine_global *counter; /* its instruction counter */
+    uint32_t counter_index; /* global index of the counter in the code being instantiated */
+    uint32_t ctx;           /* CTX_* bit of the running entry point */
     host_call_kind kind;
-    bool readonly;           /* query / replicated query / inspect: always rolled back */
+    bool readonly; /* query / replicated query / inspect: always rolled back */
     bool needs_response;
     bool pausable;
     host_msg msg;
-    uint64_t limit, slice;   /* instruction limit and slice size of the message */
-    uint64_t used_before;    /* instructions of the finished slices */
-    uint64_t slice_start;    /* the counter's value when the current slice began */
-    uint64_t slice_base;     /* instructions used when the current slice began (a lifecycle
+    uint64_t limit, slice; /* instruction limit and slice size of the message */
+    uint64_t used_before;  /* instructions of the finished slices */
+    uint64_t slice_start;  /* the counter's value when the current slice began */
+    uint64_t slice_base;   /* instructions used when the current slice began (a lifecycle
                                 step continues the slice: exec_continue) */
-    uint8_t responded;       /* RESPONDED_* */
+    uint8_t responded;     /* RESPONDED_* */
     uint32_t reject_code;
-    buf reply;               /* reply payload or reject message */
+    buf reply; /* reply payload or reject message */
     bool accepted;
-    bool restore_stopped;    /* CTX_RESTORE: the start function was stopped as intended */
+    bool restore_stopped; /* CTX_RESTORE: the start function was stopped as intended */
     bool timer_set;
     uint64_t timer;
     bool cert_set;
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
-    u128 cycles_out;         /* burned, or attached to calls (cycles.c) */
-    u128 cycles_burned;      /* the part of cycles_out that was burned */
+    u128 cycles_out;    /* burned, or attached to calls (cycles.c) */
+    u128 cycles_burned; /* the part of cycles_out that was burned */
     size_t detail_len;
     char detail[HOST_DETAIL_MAX]; /* why the message trapped (ic0.trap: the canister's text) */
     /* inter-canister calls (call.c) */
-    bool replied_before;     /* callbacks: the call context was answered by an earlier message */
-    bool building;           /* a call is under construction (call_new .. call_perform) */
-    host_call_out pending;   /* that call */
-    host_call_out *calls;    /* calls performed by this message, in order */
+    bool replied_before;   /* callbacks: the call context was answered by an earlier message */
+    bool building;         /* a call is under construction (call_new .. call_perform) */
+    host_call_out pending; /* that call */
+    host_call_out *calls;  /* calls performed by this message, in order */
     uint32_t ncalls, calls_cap;
-    u128 available;          /* cycles of the request not accepted yet */
-    u128 cycles_accepted;    /* cycles accepted by this message */
-    uint64_t cb_arg[1];      /* a callback's argument: its env */
+    u128 available;       /* cycles of the request not accepted yet */
+    u128 cycles_accepted; /* cycles accepted by this message */
+    uint64_t cb_arg[1];   /* a callback's argument: its env */
 };
 
 /* meter.c: the message's instruction accounting. */
@@ -214,15 +231,15 @@ status h_cycles_burn128(exec *x, uint64_t *slots);
 /* ---- stable memory (state.c) ---------------------------------------------------------------- */
 
 typedef struct stable_mem {
-    base_zarea data;     /* cap_pages * 64 KiB bytes, zero past `pages` */
-    uint64_t pages;      /* 64 KiB pages */
-    uint64_t cap_pages;  /* allocated */
-    uint8_t *touched;    /* bit per 4 KiB page: saved in the undo log by this message */
-    uint8_t *dirty;      /* bit per 4 KiB page: written since the last dirty_clear */
-    buf log;             /* u64 LE index of every page this message touched, in order */
-    buf undo;            /* 4096 bytes before the message wrote them, per touched page that
+    base_zarea data;    /* cap_pages * 64 KiB bytes, zero past `pages` */
+    uint64_t pages;     /* 64 KiB pages */
+    uint64_t cap_pages; /* allocated */
+    uint8_t *touched;   /* bit per 4 KiB page: saved in the undo log by this message */
+    uint8_t *dirty;     /* bit per 4 KiB page: written since the last dirty_clear */
+    buf log;            /* u64 LE index of every page this message touched, in order */
+    buf undo;           /* 4096 bytes before the message wrote them, per touched page that
                             existed when the message began (in log order) */
-    uint64_t pages0;     /* size when the message began */
+    uint64_t pages0;    /* size when the message began */
 } stable_mem;
 
 struct host_canister {
@@ -233,37 +250,42 @@ struct host_canister {
     size_t controller_len[HOST_CONTROLLERS_MAX];
     uint32_t ncontrollers;
     uint32_t status;
-    const host_code *code;   /* NULL: empty */
+    const host_code *code; /* NULL: empty */
     live cur;
     /* The committed heap: rollback restores it, commit compares against it (dirty pages). */
-    base_zarea shadow;       /* zero past shadow_len */
+    base_zarea shadow; /* zero past shadow_len */
     uint64_t shadow_len;
     uint8_t *heap_dirty;     /* bit per 4 KiB page */
     uint64_t heap_dirty_cap; /* bytes of the bitmap */
     stable_mem stable;
-    uint64_t budget;         /* bytes the running message may still grow by (cfg.run.budget
+    uint64_t budget; /* bytes the running message may still grow by (cfg.run.budget
                                 points here): the memory limit minus what the canister has */
     uint64_t version;
     uint64_t timer;
-    u128 cycles;             /* the committed cycle balance (cycles.c) */
+    u128 cycles; /* the committed cycle balance (cycles.c) */
     uint32_t cert_len;
     uint8_t cert[HOST_CERTIFIED_MAX];
-    bool busy;               /* a sliced message is paused */
-    bool call_live;          /* the engine has a run set up (begin done) */
-    status pending;          /* a message that cannot start, reported by the first _run */
+    bool busy;      /* a sliced message is paused */
+    bool call_live; /* the engine has a run set up (begin done) */
+    status pending; /* a message that cannot start, reported by the first _run */
     /* A sliced install or upgrade (canister.c "install and upgrade, in slices"). */
-    uint8_t life;            /* LIFE_NONE, LIFE_INSTALL, LIFE_UPGRADE */
-    uint8_t life_step;       /* the next step (LIFE_STEP_*) */
+    uint8_t life;      /* LIFE_NONE, LIFE_INSTALL, LIFE_UPGRADE */
+    uint8_t life_step; /* the next step (LIFE_STEP_*) */
     const host_code *life_code;
-    live life_new;           /* the new instance, from the instantiate step on */
-    engine_func *life_start; /* its start function (NULL: none) */
+    live life_new;              /* the new instance, from the instantiate step on */
+    engine_func *life_start;    /* its start function (NULL: none) */
     engine_instance *life_inst; /* the instance whose step is running (NULL between steps) */
     exec x;
 };
 
 enum { LIFE_NONE = 0, LIFE_INSTALL, LIFE_UPGRADE };
-enum { LIFE_STEP_PRE_UPGRADE, LIFE_STEP_INSTANTIATE, LIFE_STEP_START, LIFE_STEP_INIT,
-       LIFE_STEP_DONE };
+enum {
+    LIFE_STEP_PRE_UPGRADE,
+    LIFE_STEP_INSTANTIATE,
+    LIFE_STEP_START,
+    LIFE_STEP_INIT,
+    LIFE_STEP_DONE
+};
 
 /* state.c */
 /* Sets c->budget for a message of lv (NULL: a fresh instance of `code` about to be made). */

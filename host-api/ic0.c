@@ -80,9 +80,10 @@ static status blob_copy(exec *x, const char *fn, span blob, uint64_t dst, uint64
 {
     uint8_t *p = NULL;
     if (off > blob.len || size > blob.len - off)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: [%llu, +%llu) outside the blob of "
-                         "%zu bytes", fn, (unsigned long long)off, (unsigned long long)size,
-                         blob.len);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.%s: [%llu, +%llu) outside the blob of "
+                         "%zu bytes",
+                         fn, (unsigned long long)off, (unsigned long long)size, blob.len);
     status st = mem_range_w(x, fn, dst, size, &p);
     if (st == ST_OK && size)
         memcpy(p, blob.ptr + off, (size_t)size);
@@ -99,15 +100,15 @@ static void ret32(uint64_t *slots, uint64_t v)
     slots[0] = (uint32_t)v;
 }
 
-#define BLOB_PAIR(name, expr)                                                                 \
-    static status h_##name##_size(exec *x, uint64_t *slots)                                    \
-    {                                                                                          \
-        ret32(slots, (expr).len);                                                              \
-        return ST_OK;                                                                          \
-    }                                                                                          \
-    static status h_##name##_copy(exec *x, uint64_t *slots)                                    \
-    {                                                                                          \
-        return blob_copy(x, #name "_copy", (expr), a32(slots, 0), a32(slots, 1), a32(slots, 2)); \
+#define BLOB_PAIR(name, expr)                                                                     \
+    static status h_##name##_size(exec *x, uint64_t *slots)                                       \
+    {                                                                                             \
+        ret32(slots, (expr).len);                                                                 \
+        return ST_OK;                                                                             \
+    }                                                                                             \
+    static status h_##name##_copy(exec *x, uint64_t *slots)                                       \
+    {                                                                                             \
+        return blob_copy(x, #name "_copy", (expr), a32(slots, 0), a32(slots, 1), a32(slots, 2));  \
     }
 
 static span empty_blob(const exec *x)
@@ -139,8 +140,7 @@ static status h_msg_deadline(exec *x, uint64_t *slots)
 static status not_responded(exec *x, const char *fn)
 {
     if (x->replied_before)
-        return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the call context was already answered",
-                         fn);
+        return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the call context was already answered", fn);
     if (x->responded != RESPONDED_NONE)
         return exec_fail(x, ST_REPLY_TWICE, "ic0.%s: the message was already %s", fn,
                          x->responded == RESPONDED_REPLY ? "replied" : "rejected");
@@ -225,8 +225,10 @@ enum { STABLE_PAGE = 65536, STABLE32_MAX_PAGES = 65536 };
 static status stable32_ok(exec *x, const char *fn)
 {
     if (x->c->stable.pages > STABLE32_MAX_PAGES)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: the 32-bit stable memory API "
-                         "cannot be used with more than 4 GiB of stable memory", fn);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.%s: the 32-bit stable memory API "
+                         "cannot be used with more than 4 GiB of stable memory",
+                         fn);
     return ST_OK;
 }
 
@@ -234,8 +236,10 @@ static status stable_range(exec *x, const char *fn, uint64_t off, uint64_t len)
 {
     uint64_t size = x->c->stable.pages * STABLE_PAGE;
     if (off > size || len > size - off)
-        return exec_fail(x, ST_STABLE_OOB, "ic0.%s: [%llu, +%llu) outside stable memory of "
-                         "%llu bytes", fn, (unsigned long long)off, (unsigned long long)len,
+        return exec_fail(x, ST_STABLE_OOB,
+                         "ic0.%s: [%llu, +%llu) outside stable memory of "
+                         "%llu bytes",
+                         fn, (unsigned long long)off, (unsigned long long)len,
                          (unsigned long long)size);
     return ST_OK;
 }
@@ -300,17 +304,17 @@ static status h_stable_grow(exec *x, uint64_t *slots)
 static status h_stable_write(exec *x, uint64_t *slots)
 {
     status st = stable32_ok(x, "stable_write");
-    return st != ST_OK ? st
-                       : stable_do_write(x, "stable_write", a32(slots, 0), a32(slots, 1),
-                                         a32(slots, 2));
+    return st != ST_OK
+               ? st
+               : stable_do_write(x, "stable_write", a32(slots, 0), a32(slots, 1), a32(slots, 2));
 }
 
 static status h_stable_read(exec *x, uint64_t *slots)
 {
     status st = stable32_ok(x, "stable_read");
-    return st != ST_OK ? st
-                       : stable_do_read(x, "stable_read", a32(slots, 0), a32(slots, 1),
-                                        a32(slots, 2));
+    return st != ST_OK
+               ? st
+               : stable_do_read(x, "stable_read", a32(slots, 0), a32(slots, 1), a32(slots, 2));
 }
 
 static status h_stable64_size(exec *x, uint64_t *slots)
@@ -341,8 +345,10 @@ static status h_certified_data_set(exec *x, uint64_t *slots)
     uint8_t *p = NULL;
     uint64_t n = a32(slots, 1);
     if (n > HOST_CERTIFIED_MAX)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.certified_data_set: %llu bytes, at most "
-                         "32", (unsigned long long)n);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.certified_data_set: %llu bytes, at most "
+                         "32",
+                         (unsigned long long)n);
     status st = mem_range(x, "certified_data_set", a32(slots, 0), n, &p);
     if (st == ST_OK) {
         if (n)
@@ -363,14 +369,16 @@ static status h_data_certificate_present(exec *x, uint64_t *slots)
 static status h_data_certificate_size(exec *x, uint64_t *slots)
 {
     (void)slots;
-    return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.data_certificate_size: no data certificate "
+    return exec_fail(x, ST_CONTRACT_VIOLATION,
+                     "ic0.data_certificate_size: no data certificate "
                      "(data_certificate_present is 0)");
 }
 
 static status h_data_certificate_copy(exec *x, uint64_t *slots)
 {
     (void)slots;
-    return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.data_certificate_copy: no data certificate "
+    return exec_fail(x, ST_CONTRACT_VIOLATION,
+                     "ic0.data_certificate_copy: no data certificate "
                      "(data_certificate_present is 0)");
 }
 
@@ -393,8 +401,10 @@ static status h_performance_counter(exec *x, uint64_t *slots)
 {
     uint32_t type = a32(slots, 0);
     if (type > 1)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.performance_counter: unknown counter "
-                         "type %u", type);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.performance_counter: unknown counter "
+                         "type %u",
+                         type);
     /* 0: this message; 1: its call context, the same here (no callbacks). */
     slots[0] = exec_used(x);
     return ST_OK;
@@ -408,8 +418,10 @@ static status h_is_controller(exec *x, uint64_t *slots)
     if (st != ST_OK)
         return st;
     if (n > HOST_PRINCIPAL_MAX)
-        return exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.is_controller: not a principal (%llu "
-                         "bytes)", (unsigned long long)n);
+        return exec_fail(x, ST_CONTRACT_VIOLATION,
+                         "ic0.is_controller: not a principal (%llu "
+                         "bytes)",
+                         (unsigned long long)n);
     const host_canister *c = x->c;
     uint32_t yes = 0;
     for (uint32_t i = 0; i < c->ncontrollers; i++)
@@ -463,8 +475,10 @@ static status no_env_name(exec *x, const char *fn, uint64_t src, uint64_t n)
     uint8_t *p = NULL;
     status st = mem_range(x, fn, src, n, &p);
     return st != ST_OK ? st
-                       : exec_fail(x, ST_CONTRACT_VIOLATION, "ic0.%s: no such environment "
-                                   "variable", fn);
+                       : exec_fail(x, ST_CONTRACT_VIOLATION,
+                                   "ic0.%s: no such environment "
+                                   "variable",
+                                   fn);
 }
 
 static status h_env_var_value_size(exec *x, uint64_t *slots)
@@ -523,7 +537,7 @@ static status h_trap(exec *x, uint64_t *slots)
 #define IS_UNSUPPORTED false
 
 const ic0_row host_ic0_rows[IC0_COUNT] = {
-#define IC0(name, params, results, base, per_byte, ctx, support)                               \
+#define IC0(name, params, results, base, per_byte, ctx, support)                                  \
     {#name, params, sizeof(params) - 1, results, base, per_byte, (uint32_t)(ctx), IS_##support},
 #include "ic0.def"
 #undef IC0
@@ -592,7 +606,9 @@ status ic0_call(engine_instance *inst, void *user, uint64_t *slots)
                          row->name, ctx_name(x->ctx));
     ic0_handler h = host_ic0_handlers[row - host_ic0_rows];
     if (!h) /* bound at deploy as on the IC; fails only when called */
-        return exec_fail(x, ST_HOST_UNSUPPORTED, "ic0.%s is not implemented by tally "
-                         "(docs/canisters.md)", row->name);
+        return exec_fail(x, ST_HOST_UNSUPPORTED,
+                         "ic0.%s is not implemented by tally "
+                         "(docs/canisters.md)",
+                         row->name);
     return h(x, slots);
 }

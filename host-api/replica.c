@@ -14,8 +14,8 @@ status host_canister_heap_load(host_canister *c, uint64_t heap_bytes, uint64_t o
         return ST_CANISTER_BUSY;
     live *lv = &c->cur;
     uint64_t size = lv->mem ? engine_memory_size(lv->mem) : 0;
-    if (heap_bytes % 65536 || heap_bytes < size || (heap_bytes && !lv->mem) ||
-        off > heap_bytes || bytes.len > heap_bytes - off)
+    if (heap_bytes % 65536 || heap_bytes < size || (heap_bytes && !lv->mem) || off > heap_bytes ||
+        bytes.len > heap_bytes - off)
         return ST_CORRUPT_LEDGER;
     if (heap_bytes > size) {
         c->budget = UINT64_MAX; /* what was committed fit the limit when it was made */
@@ -37,8 +37,7 @@ status host_canister_heap_load(host_canister *c, uint64_t heap_bytes, uint64_t o
     return ST_OK;
 }
 
-status host_canister_stable_load(host_canister *c, uint64_t stable_bytes, uint64_t off,
-                                 span bytes)
+status host_canister_stable_load(host_canister *c, uint64_t stable_bytes, uint64_t off, span bytes)
 {
     if (c->busy)
         return ST_CANISTER_BUSY;

@@ -37,11 +37,11 @@ typedef struct ctx {
     uint32_t t_decr;     /* type index of [i64] -> [i64] */
     uint32_t nnew_types; /* types appended to the type section (0..2) */
     functype new_types[2];
-    uint32_t counter;    /* global index of the counter */
-    uint32_t decr;       /* function index of the dynamic-charge helper */
-    uint64_t grow_page;  /* per-page charge of memory.grow (0: none, as in v1) */
-    bool grow_helper;    /* a second helper charging grow_page per page is appended */
-    uint32_t decr_grow;  /* its function index */
+    uint32_t counter;   /* global index of the counter */
+    uint32_t decr;      /* function index of the dynamic-charge helper */
+    uint64_t grow_page; /* per-page charge of memory.grow (0: none, as in v1) */
+    bool grow_helper;   /* a second helper charging grow_page per page is appended */
+    uint32_t decr_grow; /* its function index */
     engine_error *err;
 } ctx;
 
@@ -197,18 +197,27 @@ static status emit_charge(ctx *c, buf *out, const point *p)
     if (p->cost == 0 && p->kind != PT_REENTRANT)
         return ST_OK;
     const uint8_t check[] = {opbyte(OP_I64_CONST), 0, opbyte(OP_I64_LT_S), opbyte(OP_IF), 0x40,
-                             opbyte(OP_CALL), 0, opbyte(OP_END)};
+                             opbyte(OP_CALL),      0, opbyte(OP_END)};
     st = buf_u8(out, opbyte(OP_GLOBAL_GET));
-    if (st == ST_OK) st = buf_leb_u32(out, c->counter);
-    if (st == ST_OK) st = buf_u8(out, opbyte(OP_I64_CONST));
-    if (st == ST_OK) st = buf_leb_s64(out, (int64_t)p->cost);
-    if (st == ST_OK) st = buf_u8(out, opbyte(OP_I64_SUB));
-    if (st == ST_OK) st = buf_u8(out, opbyte(OP_GLOBAL_SET));
-    if (st == ST_OK) st = buf_leb_u32(out, c->counter);
+    if (st == ST_OK)
+        st = buf_leb_u32(out, c->counter);
+    if (st == ST_OK)
+        st = buf_u8(out, opbyte(OP_I64_CONST));
+    if (st == ST_OK)
+        st = buf_leb_s64(out, (int64_t)p->cost);
+    if (st == ST_OK)
+        st = buf_u8(out, opbyte(OP_I64_SUB));
+    if (st == ST_OK)
+        st = buf_u8(out, opbyte(OP_GLOBAL_SET));
+    if (st == ST_OK)
+        st = buf_leb_u32(out, c->counter);
     if (p->kind == PT_REENTRANT) {
-        if (st == ST_OK) st = buf_u8(out, opbyte(OP_GLOBAL_GET));
-        if (st == ST_OK) st = buf_leb_u32(out, c->counter);
-        if (st == ST_OK) st = buf_put(out, check, sizeof check);
+        if (st == ST_OK)
+            st = buf_u8(out, opbyte(OP_GLOBAL_GET));
+        if (st == ST_OK)
+            st = buf_leb_u32(out, c->counter);
+        if (st == ST_OK)
+            st = buf_put(out, check, sizeof check);
     }
     return st;
 }
@@ -245,28 +254,62 @@ static status emit_decr_body(ctx *c, buf *code, uint64_t per_page)
 {
     buf b = {0};
     status st = ST_OK;
-#define B(x) if (st == ST_OK) st = buf_u8(&b, (x))
-#define G(op) B(opbyte(op)); if (st == ST_OK) st = buf_leb_u32(&b, c->counter)
-    G(OP_GLOBAL_GET); B(opbyte(OP_LOCAL_GET)); B(0);
+#define B(x)                                                                                      \
+    if (st == ST_OK)                                                                              \
+    st = buf_u8(&b, (x))
+#define G(op)                                                                                     \
+    B(opbyte(op));                                                                                \
+    if (st == ST_OK)                                                                              \
+    st = buf_leb_u32(&b, c->counter)
+    G(OP_GLOBAL_GET);
+    B(opbyte(OP_LOCAL_GET));
+    B(0);
     if (per_page) { /* select(n, cap, n < cap) x per_page */
-        B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, GROW_PAGE_CAP);
-        B(opbyte(OP_LOCAL_GET)); B(0);
-        B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, GROW_PAGE_CAP);
-        B(opbyte(OP_I64_LT_U)); B(opbyte(OP_SELECT));
-        B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, (int64_t)per_page);
+        B(opbyte(OP_I64_CONST));
+        if (st == ST_OK)
+            st = buf_leb_s64(&b, GROW_PAGE_CAP);
+        B(opbyte(OP_LOCAL_GET));
+        B(0);
+        B(opbyte(OP_I64_CONST));
+        if (st == ST_OK)
+            st = buf_leb_s64(&b, GROW_PAGE_CAP);
+        B(opbyte(OP_I64_LT_U));
+        B(opbyte(OP_SELECT));
+        B(opbyte(OP_I64_CONST));
+        if (st == ST_OK)
+            st = buf_leb_s64(&b, (int64_t)per_page);
         B(opbyte(OP_I64_MUL));
     }
     B(opbyte(OP_I64_SUB));
-    B(opbyte(OP_LOCAL_SET)); B(1);
-    B(opbyte(OP_LOCAL_GET)); B(1); G(OP_GLOBAL_GET); B(opbyte(OP_I64_GT_S));
-    B(opbyte(OP_IF)); B(0x40);
-    B(opbyte(OP_I64_CONST)); if (st == ST_OK) st = buf_leb_s64(&b, INT64_MIN);
+    B(opbyte(OP_LOCAL_SET));
+    B(1);
+    B(opbyte(OP_LOCAL_GET));
+    B(1);
+    G(OP_GLOBAL_GET);
+    B(opbyte(OP_I64_GT_S));
+    B(opbyte(OP_IF));
+    B(0x40);
+    B(opbyte(OP_I64_CONST));
+    if (st == ST_OK)
+        st = buf_leb_s64(&b, INT64_MIN);
     G(OP_GLOBAL_SET);
-    B(opbyte(OP_ELSE)); B(opbyte(OP_LOCAL_GET)); B(1); G(OP_GLOBAL_SET);
+    B(opbyte(OP_ELSE));
+    B(opbyte(OP_LOCAL_GET));
+    B(1);
+    G(OP_GLOBAL_SET);
     B(opbyte(OP_END));
-    G(OP_GLOBAL_GET); B(opbyte(OP_I64_CONST)); B(0); B(opbyte(OP_I64_LT_S));
-    B(opbyte(OP_IF)); B(0x40); B(opbyte(OP_CALL)); B(0); B(opbyte(OP_END));
-    B(opbyte(OP_LOCAL_GET)); B(0); B(opbyte(OP_END));
+    G(OP_GLOBAL_GET);
+    B(opbyte(OP_I64_CONST));
+    B(0);
+    B(opbyte(OP_I64_LT_S));
+    B(opbyte(OP_IF));
+    B(0x40);
+    B(opbyte(OP_CALL));
+    B(0);
+    B(opbyte(OP_END));
+    B(opbyte(OP_LOCAL_GET));
+    B(0);
+    B(opbyte(OP_END));
 #undef G
 #undef B
     static const uint8_t local_i64[1] = {VT_I64};
@@ -290,7 +333,8 @@ static status sec_type(ctx *c, buf *b)
 
 static status sec_import(ctx *c, buf *b)
 {
-    const import ooi = {.module = span_of(INSTRUMENT_IMPORT_MODULE, strlen(INSTRUMENT_IMPORT_MODULE)),
+    const import ooi = {.module =
+                            span_of(INSTRUMENT_IMPORT_MODULE, strlen(INSTRUMENT_IMPORT_MODULE)),
                         .name = span_of(INSTRUMENT_IMPORT_NAME, strlen(INSTRUMENT_IMPORT_NAME)),
                         .kind = EXT_FUNC,
                         .u.type = c->t_void};
@@ -456,8 +500,18 @@ out_drop:
 
 /* ---- the module ------------------------------------------------------------------------- */
 
-enum { SEC_CUSTOM = 0, SEC_TYPE = 1, SEC_IMPORT = 2, SEC_FUNCTION = 3, SEC_GLOBAL = 6,
-       SEC_EXPORT = 7, SEC_START = 8, SEC_ELEM = 9, SEC_CODE = 10, SEC_DATACOUNT = 12 };
+enum {
+    SEC_CUSTOM = 0,
+    SEC_TYPE = 1,
+    SEC_IMPORT = 2,
+    SEC_FUNCTION = 3,
+    SEC_GLOBAL = 6,
+    SEC_EXPORT = 7,
+    SEC_START = 8,
+    SEC_ELEM = 9,
+    SEC_CODE = 10,
+    SEC_DATACOUNT = 12
+};
 
 /* Position of a non-custom section id in the required order (spec 5.5.2), 0 for unknown. */
 static int rank(uint8_t id)
@@ -495,8 +549,8 @@ static status emit_rewritten(ctx *c, uint8_t id, buf *out, buf *tmp)
  * export, code) that rank before `before` and were absent from the original. */
 static status emit_missing(ctx *c, int before, bool *done, buf *out, buf *tmp)
 {
-    static const uint8_t needed[] = {SEC_TYPE, SEC_IMPORT, SEC_FUNCTION, SEC_GLOBAL, SEC_EXPORT,
-                                     SEC_CODE};
+    static const uint8_t needed[] = {SEC_TYPE,   SEC_IMPORT, SEC_FUNCTION,
+                                     SEC_GLOBAL, SEC_EXPORT, SEC_CODE};
     status st = ST_OK;
     for (size_t i = 0; st == ST_OK && i < sizeof needed; i++) {
         if (done[needed[i]] || rank(needed[i]) >= before)
@@ -558,7 +612,8 @@ static status emit_sections(ctx *c, buf *out)
         st = emit_missing(c, 100, done, out, &tmp);
     if (st == ST_OK) {
         tmp.len = 0;
-        st = writer_name(&tmp, span_of(INSTRUMENT_CUSTOM_SECTION, strlen(INSTRUMENT_CUSTOM_SECTION)));
+        st = writer_name(&tmp,
+                         span_of(INSTRUMENT_CUSTOM_SECTION, strlen(INSTRUMENT_CUSTOM_SECTION)));
         if (st == ST_OK)
             st = buf_leb_u32(&tmp, (uint32_t)c->schedule);
         if (st == ST_OK)
@@ -576,8 +631,9 @@ status instrument_module(const engine_module *m, int schedule, buf *out, engine_
     if (engine_opcode_weight(OP_NOP, schedule) == UINT32_MAX)
         return fail(&c, ST_UNKNOWN_SCHEDULE, 0, "schedule");
     if (uses_reserved_names(m))
-        return fail(&c, ST_RESERVED_NAME, 0, "__tally import, __tally_counter export or "
-                                             "tally.metering section (already instrumented?)");
+        return fail(&c, ST_RESERVED_NAME, 0,
+                    "__tally import, __tally_counter export or "
+                    "tally.metering section (already instrumented?)");
     if (m->nfuncs > UINT32_MAX - 3 || m->nglobals == UINT32_MAX || m->nimports == UINT32_MAX ||
         m->nexports == UINT32_MAX || m->ntypes > UINT32_MAX - 2)
         return fail(&c, ST_LIMIT_EXCEEDED, 0, "index space full");

@@ -191,9 +191,8 @@ void ledger_block_hash(const ledger_block *b, uint8_t out[LEDGER_HASH_SIZE])
 status check_canister(const ledger_canister *c)
 {
     if (c->controller_count > LEDGER_MAX_CONTROLLERS ||
-        c->certified_data_len > LEDGER_CERTIFIED_DATA_MAX ||
-        c->status > LEDGER_CANISTER_STOPPED || c->heap_pages > LEDGER_HEAP_PAGES_MAX ||
-        c->aux.len > LEDGER_AUX_MAX)
+        c->certified_data_len > LEDGER_CERTIFIED_DATA_MAX || c->status > LEDGER_CANISTER_STOPPED ||
+        c->heap_pages > LEDGER_HEAP_PAGES_MAX || c->aux.len > LEDGER_AUX_MAX)
         return ST_BAD_CANISTER_RECORD;
     return ST_OK;
 }
@@ -262,8 +261,8 @@ status dec_genesis(span in, ledger_genesis *out, status bad)
     uint32_t len = 0, want = 1;
     uint8_t version = 0;
     ok = ok && rd_copy(&r, g.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) == ST_OK &&
-         reader_fixed32(&r, &len) == ST_OK && reader_u8(&r, &version) == ST_OK &&
-         version >= 1 && version <= genesis_rules_max();
+         reader_fixed32(&r, &len) == ST_OK && reader_u8(&r, &version) == ST_OK && version >= 1 &&
+         version <= genesis_rules_max();
     for (size_t i = 0; ok && i < n; i++) {
         if (f[i].since >= 1 && f[i].since <= version) {
             want += f[i].max == UINT32_MAX ? 4 : 8;
@@ -293,8 +292,8 @@ status dec_canister(span in, ledger_canister *out, status bad)
          rd_copy(&r, c.heap_root, LEDGER_HASH_SIZE) == ST_OK &&
          rd_copy(&r, c.stable_root, LEDGER_HASH_SIZE) == ST_OK &&
          rd_bytes(&r, LEDGER_CERTIFIED_DATA_MAX, &cd) == ST_OK &&
-         reader_fixed64(&r, &c.version) == ST_OK && rd_bytes(&r, LEDGER_AUX_MAX, &c.aux) == ST_OK &&
-         reader_left(&r) == 0;
+         reader_fixed64(&r, &c.version) == ST_OK &&
+         rd_bytes(&r, LEDGER_AUX_MAX, &c.aux) == ST_OK && reader_left(&r) == 0;
     if (!ok || check_canister(&c) != ST_OK)
         return bad;
     c.certified_data_len = (uint32_t)cd.len;

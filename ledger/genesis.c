@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define GENESIS_FIELD(type, name, def, since, option, help)                                     \
+#define GENESIS_FIELD(type, name, def, since, option, help)                                       \
     {#name, option, help, def##ull, (type)-1, since, offsetof(ledger_genesis, name)},
 static const ledger_genesis_field fields[] = {
 #include "genesis.def"

@@ -35,18 +35,18 @@
 /* ---- sizes ------------------------------------------------------------------------------- */
 
 enum {
-    LEDGER_HASH_SIZE = 32,        /* BLAKE2b-256 */
-    LEDGER_PUBLIC_KEY_SIZE = 32,  /* ed25519 */
-    LEDGER_SECRET_KEY_SIZE = 64,  /* ed25519 (libsodium layout: seed || public key) */
-    LEDGER_SEED_SIZE = 32,        /* ed25519 seed */
-    LEDGER_SIGNATURE_SIZE = 64,   /* ed25519 detached signature */
-    LEDGER_PAGE_SIZE = 65536,     /* one Wasm page */
+    LEDGER_HASH_SIZE = 32,         /* BLAKE2b-256 */
+    LEDGER_PUBLIC_KEY_SIZE = 32,   /* ed25519 */
+    LEDGER_SECRET_KEY_SIZE = 64,   /* ed25519 (libsodium layout: seed || public key) */
+    LEDGER_SEED_SIZE = 32,         /* ed25519 seed */
+    LEDGER_SIGNATURE_SIZE = 64,    /* ed25519 detached signature */
+    LEDGER_PAGE_SIZE = 65536,      /* one Wasm page */
     LEDGER_HEAP_PAGES_MAX = 65536, /* 4 GiB of heap: heap page numbers are below this */
     LEDGER_MAX_CONTROLLERS = 10,
     LEDGER_CERTIFIED_DATA_MAX = 32,
-    LEDGER_CHAIN_ID_MAX = 64,     /* bytes of UTF-8, without the NUL */
-    LEDGER_METHOD_MAX = 1024,     /* bytes of a method name */
-    LEDGER_AUX_MAX = 64u << 20,   /* bytes of a canister's opaque aux state (with its call queues) */
+    LEDGER_CHAIN_ID_MAX = 64,   /* bytes of UTF-8, without the NUL */
+    LEDGER_METHOD_MAX = 1024,   /* bytes of a method name */
+    LEDGER_AUX_MAX = 64u << 20, /* bytes of a canister's opaque aux state (with its call queues) */
     LEDGER_CANISTER_TEXT_SIZE = 20 /* "xxxxx-xxxxx-xxxxx-x" and its NUL */
 };
 
@@ -83,9 +83,9 @@ typedef struct ledger_genesis_field {
     const char *option; /* NULL: not an option of tally init */
     const char *help;
     uint64_t default_value;
-    uint64_t max;       /* UINT32_MAX or UINT64_MAX, by type */
-    uint32_t since;     /* 0: header field; N: rules version N */
-    size_t offset;      /* within ledger_genesis */
+    uint64_t max;   /* UINT32_MAX or UINT64_MAX, by type */
+    uint32_t since; /* 0: header field; N: rules version N */
+    size_t offset;  /* within ledger_genesis */
 } ledger_genesis_field;
 
 /* The rows of genesis.def in order; *n gets their number. */
@@ -110,7 +110,7 @@ typedef struct ledger_canister {
     uint8_t code_hash[LEDGER_HASH_SIZE]; /* all zeros: no code installed */
     uint32_t controller_count;           /* <= LEDGER_MAX_CONTROLLERS */
     uint8_t controllers[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
-    uint8_t status; /* ledger_canister_status */
+    uint8_t status;        /* ledger_canister_status */
     uint32_t heap_pages;   /* heap size in 64 KiB pages, <= LEDGER_HEAP_PAGES_MAX */
     uint32_t stable_pages; /* stable memory size in 64 KiB pages */
     uint8_t heap_root[LEDGER_HASH_SIZE];
@@ -155,7 +155,7 @@ typedef enum ledger_message_kind {
     LEDGER_MSG_QUERY = 1,
     LEDGER_MSG_INSTALL = 2, /* canister_id LEDGER_CANISTER_NONE: create a new canister */
     LEDGER_MSG_UPGRADE = 3,
-    LEDGER_MSG_MINT = 4,    /* admin only: arg = u128 LE amount minted to canister_id */
+    LEDGER_MSG_MINT = 4, /* admin only: arg = u128 LE amount minted to canister_id */
 } ledger_message_kind;
 
 /* A message: the signed content of an envelope. Spans are borrowed (see each function). */
@@ -163,9 +163,9 @@ typedef struct ledger_message {
     uint8_t sender[LEDGER_PUBLIC_KEY_SIZE];
     uint64_t nonce;
     uint64_t canister_id;
-    uint8_t kind;  /* ledger_message_kind */
-    span method;   /* UTF-8, <= LEDGER_METHOD_MAX bytes */
-    span arg;      /* argument bytes */
+    uint8_t kind;           /* ledger_message_kind */
+    span method;            /* UTF-8, <= LEDGER_METHOD_MAX bytes */
+    span arg;               /* argument bytes */
     uint64_t expiry_height; /* valid in blocks of height <= expiry_height */
 } ledger_message;
 
@@ -320,8 +320,8 @@ status ledger_keypair(const uint8_t *seed, uint8_t public_key[LEDGER_PUBLIC_KEY_
  * (method too long or not UTF-8, unknown kind), ST_BAD_SIGNATURE (m->sender is not the
  * public key of secret_key), ST_OUT_OF_MEMORY (*out unchanged), ST_IO_ERROR (libsodium). */
 status ledger_message_sign(const ledger_message *m,
-                           const uint8_t secret_key[LEDGER_SECRET_KEY_SIZE],
-                           buf *out, uint8_t id[LEDGER_HASH_SIZE]);
+                           const uint8_t secret_key[LEDGER_SECRET_KEY_SIZE], buf *out,
+                           uint8_t id[LEDGER_HASH_SIZE]);
 
 /* Decodes a signed envelope and verifies its signature, without any ledger. On ST_OK *out
  * borrows method and arg from `envelope` and id receives the message id. Checks in this order:
@@ -340,8 +340,8 @@ status ledger_message_parse(span envelope, ledger_message *out, uint8_t id[LEDGE
  * ledger_message_decode with the genesis max_message_bytes, then ST_MESSAGE_EXPIRED
  * (expiry_height < height), ST_MESSAGE_REPLAY (its id has a receipt, was included in a block,
  * or is in the mempool). Also ST_NO_GENESIS, ST_LMDB_ERROR. `out` and `id` as in decode. */
-status ledger_message_check(ledger_reader *rd, span envelope, uint64_t height,
-                            ledger_message *out, uint8_t id[LEDGER_HASH_SIZE]);
+status ledger_message_check(ledger_reader *rd, span envelope, uint64_t height, ledger_message *out,
+                            uint8_t id[LEDGER_HASH_SIZE]);
 
 /* Checks the envelope with ledger_message_check for the next block (tip height + 1) and
  * appends it durably to the mempool in its own write transaction. The bytes are copied.

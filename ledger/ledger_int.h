@@ -13,17 +13,17 @@
 
 /* The named databases of the environment (docs/formats.md "Databases"). */
 enum {
-    DB_META,        /* "meta":        ASCII key -> genesis record / counters */
-    DB_CODE,        /* "code":        code hash -> code record */
-    DB_CANISTERS,   /* "canisters":   id (8 BE) -> canister record */
-    DB_HEAP,        /* "heap":        id (8 BE) || page (4 BE) -> 65536 bytes */
-    DB_STABLE,      /* "stable":      same for stable memory */
-    DB_NODES,       /* "nodes":       tree key (18 bytes) -> 32-byte hash (page hashes too) */
-    DB_RECEIPTS,    /* "receipts":    arrival seq (8 BE) -> receipt */
-    DB_BLOCKS,      /* "blocks":      height (8 BE) -> block */
-    DB_MESSAGES,    /* "messages":    arrival seq (8 BE) -> envelope included in a block */
-    DB_MEMPOOL,     /* "mempool":     arrival seq (8 BE) -> envelope waiting */
-    DB_IDS,         /* "ids":         message id -> arrival seq (8 BE), every message seen */
+    DB_META,      /* "meta":        ASCII key -> genesis record / counters */
+    DB_CODE,      /* "code":        code hash -> code record */
+    DB_CANISTERS, /* "canisters":   id (8 BE) -> canister record */
+    DB_HEAP,      /* "heap":        id (8 BE) || page (4 BE) -> 65536 bytes */
+    DB_STABLE,    /* "stable":      same for stable memory */
+    DB_NODES,     /* "nodes":       tree key (18 bytes) -> 32-byte hash (page hashes too) */
+    DB_RECEIPTS,  /* "receipts":    arrival seq (8 BE) -> receipt */
+    DB_BLOCKS,    /* "blocks":      height (8 BE) -> block */
+    DB_MESSAGES,  /* "messages":    arrival seq (8 BE) -> envelope included in a block */
+    DB_MEMPOOL,   /* "mempool":     arrival seq (8 BE) -> envelope waiting */
+    DB_IDS,       /* "ids":         message id -> arrival seq (8 BE), every message seen */
     DB_COUNT
 };
 

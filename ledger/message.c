@@ -123,8 +123,8 @@ status message_check_txn(ledger *lg, MDB_txn *txn, span envelope, uint64_t heigh
     return ST_OK;
 }
 
-status ledger_message_check(ledger_reader *rd, span envelope, uint64_t height,
-                            ledger_message *out, uint8_t id[LEDGER_HASH_SIZE])
+status ledger_message_check(ledger_reader *rd, span envelope, uint64_t height, ledger_message *out,
+                            uint8_t id[LEDGER_HASH_SIZE])
 {
     return message_check_txn(rd->lg, rd->txn, envelope, height, out, id);
 }
@@ -230,9 +230,9 @@ static status add_batch(ledger *lg, size_t n, const span *envelopes,
     for (size_t i = 0; i < n; i++) {
         ledger_message m;
         span env = envelopes[i];
-        items[i].decoded = verified ? ledger_message_parse(env, &m, ids[i])
-                                    : ledger_message_decode(env, lg->genesis.max_message_bytes, &m,
-                                                            ids[i]);
+        items[i].decoded =
+            verified ? ledger_message_parse(env, &m, ids[i])
+                     : ledger_message_decode(env, lg->genesis.max_message_bytes, &m, ids[i]);
         items[i].expiry_height = items[i].decoded == ST_OK ? m.expiry_height : 0;
         if (items[i].decoded == ST_IO_ERROR) { /* libsodium cannot start: a node fault */
             st = ST_IO_ERROR;

@@ -376,7 +376,7 @@ typedef struct tree_leaf {
 } tree_leaf;
 
 status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
-                        uint64_t index, uint8_t out[LEDGER_HASH_SIZE])
+                      uint64_t index, uint8_t out[LEDGER_HASH_SIZE])
 {
     uint8_t key[NODE_KEY_SIZE];
     node_key(key, kind, owner, level, index);
@@ -395,8 +395,8 @@ status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, u
 }
 
 /* Stores a node; the all-zero hash (an empty subtree) is stored as absent. */
-static status node_write(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner,
-                         unsigned level, uint64_t index, const uint8_t h[LEDGER_HASH_SIZE])
+static status node_write(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, unsigned level,
+                         uint64_t index, const uint8_t h[LEDGER_HASH_SIZE])
 {
     uint8_t key[NODE_KEY_SIZE];
     node_key(key, kind, owner, level, index);
@@ -522,8 +522,7 @@ static status write_clears(ledger *lg, MDB_txn *txn, const ledger_round *r)
 /* Writes the pages of one memory (entries [lo, hi) of the sorted pages, same id and mem):
  * the last write of each page wins, writes older than a clear are dropped; then updates
  * that memory's tree. */
-static status write_memory(ledger *lg, MDB_txn *txn, const ledger_round *r, size_t lo,
-                           size_t hi)
+static status write_memory(ledger *lg, MDB_txn *txn, const ledger_round *r, size_t lo, size_t hi)
 {
     const st_page *p = r->pages.ptr;
     uint64_t cleared = clear_seq(r, p[lo].id, p[lo].mem);
@@ -552,8 +551,8 @@ static status write_memory(ledger *lg, MDB_txn *txn, const ledger_round *r, size
     }
     uint8_t root[LEDGER_HASH_SIZE];
     if (st == ST_OK)
-        st = tree_update(lg, txn, p[lo].mem == LEDGER_MEM_HEAP ? TREE_HEAP : TREE_STABLE,
-                         p[lo].id, leaves, n, root);
+        st = tree_update(lg, txn, p[lo].mem == LEDGER_MEM_HEAP ? TREE_HEAP : TREE_STABLE, p[lo].id,
+                         leaves, n, root);
     base_free(leaves);
     return st;
 }
@@ -678,7 +677,7 @@ static status write_canisters(ledger *lg, MDB_txn *txn, const ledger_round *r,
             st = tree_node_read(lg, txn, TREE_HEAP, ids[i], tree_depth(TREE_HEAP), 0, c.heap_root);
         if (st == ST_OK)
             st = tree_node_read(lg, txn, TREE_STABLE, ids[i], tree_depth(TREE_STABLE), 0,
-                           c.stable_root);
+                                c.stable_root);
         if (st != ST_OK)
             break;
         enc.len = 0;
@@ -686,8 +685,7 @@ static status write_canisters(ledger *lg, MDB_txn *txn, const ledger_round *r,
         enc_canister(&s, &c);
         uint8_t key[8];
         be64_store(key, ids[i]);
-        st = s.st != ST_OK ? s.st
-                           : store_put(lg, txn, DB_CANISTERS, key, 8, enc.ptr, enc.len, 0);
+        st = s.st != ST_OK ? s.st : store_put(lg, txn, DB_CANISTERS, key, 8, enc.ptr, enc.len, 0);
         crypto_generichash_state h;
         hash_begin(&h, TAG_CANISTER);
         crypto_generichash_update(&h, enc.ptr, enc.len);

@@ -10,9 +10,9 @@
 #include <time.h>
 
 static const char *const db_names[DB_COUNT] = {
-    [DB_META] = "meta",         [DB_CODE] = "code",         [DB_CANISTERS] = "canisters",
-    [DB_HEAP] = "heap",         [DB_STABLE] = "stable",     [DB_NODES] = "nodes",
-    [DB_RECEIPTS] = "receipts", [DB_BLOCKS] = "blocks",     [DB_MESSAGES] = "messages",
+    [DB_META] = "meta",         [DB_CODE] = "code",     [DB_CANISTERS] = "canisters",
+    [DB_HEAP] = "heap",         [DB_STABLE] = "stable", [DB_NODES] = "nodes",
+    [DB_RECEIPTS] = "receipts", [DB_BLOCKS] = "blocks", [DB_MESSAGES] = "messages",
     [DB_MEMPOOL] = "mempool",   [DB_IDS] = "ids",
 };
 
@@ -34,17 +34,13 @@ status store_fault(ledger *lg, int rc, const char *what, const char *file, int l
     snprintf(lg->detail, sizeof lg->detail, "%s: %s (ledger/%s:%d)", what, mdb_strerror(rc),
              base_name(file), line);
     switch (rc) {
-    case MDB_MAP_FULL:
-        return ST_MAP_FULL;
+    case MDB_MAP_FULL: return ST_MAP_FULL;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
-    case MDB_VERSION_MISMATCH:
-        return ST_CORRUPT_LEDGER;
-    case ENOMEM:
-        return ST_OUT_OF_MEMORY;
-    default:
-        return ST_LMDB_ERROR;
+    case MDB_VERSION_MISMATCH: return ST_CORRUPT_LEDGER;
+    case ENOMEM: return ST_OUT_OF_MEMORY;
+    default: return ST_LMDB_ERROR;
     }
 }
 
@@ -270,8 +266,7 @@ static status open_env(ledger *lg, const char *dir, const ledger_options *opt)
         return STORE_FAULT(lg, rc, "env create");
     size_t map = opt && opt->map_size ? (size_t)opt->map_size : DEFAULT_MAP_SIZE;
     map = (map + MAP_ALIGN - 1) / MAP_ALIGN * MAP_ALIGN;
-    if ((rc = mdb_env_set_mapsize(lg->env, map)) ||
-        (rc = mdb_env_set_maxdbs(lg->env, DB_COUNT)) ||
+    if ((rc = mdb_env_set_mapsize(lg->env, map)) || (rc = mdb_env_set_maxdbs(lg->env, DB_COUNT)) ||
         (opt && opt->max_readers && (rc = mdb_env_set_maxreaders(lg->env, opt->max_readers))))
         return STORE_FAULT(lg, rc, "env config");
     unsigned flags = MDB_NOTLS | (opt && opt->no_sync ? MDB_NOSYNC : 0);
@@ -378,8 +373,7 @@ static status write_genesis(ledger *lg, MDB_txn *txn, void *vctx)
     MDB_val old;
     status st = store_get(lg, txn, DB_META, "genesis", 7, &old);
     if (st == ST_OK)
-        return span_eq(span_of(old.mv_data, old.mv_size), ctx->enc) ? ST_OK
-                                                                    : ST_GENESIS_MISMATCH;
+        return span_eq(span_of(old.mv_data, old.mv_size), ctx->enc) ? ST_OK : ST_GENESIS_MISMATCH;
     if (st != ST_NOT_FOUND)
         return st;
     uint8_t one[8], layout[4];

@@ -278,8 +278,7 @@ static status check_nodes(ledger *lg, MDB_txn *txn, uint64_t *nodes)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
         const uint8_t *key = k.mv_data;
         if (k.mv_size != NODE_KEY_SIZE || v.mv_size != LEDGER_HASH_SIZE ||
-            key[0] > TREE_CANISTERS ||
-            key[9] > tree_depth(key[0])) {
+            key[0] > TREE_CANISTERS || key[9] > tree_depth(key[0])) {
             st = STORE_CORRUPT(lg, "tree node key");
             break;
         }
@@ -353,9 +352,10 @@ static status check_leaves(ledger *lg, MDB_txn *txn, int db, unsigned kind)
         }
         const uint8_t *key = k.mv_data;
         uint64_t owner = kind == TREE_CANISTERS ? 0 : be64_load(key);
-        uint64_t index = kind == TREE_CANISTERS ? be64_load(key)
-                                                : ((uint64_t)key[8] << 24 | (uint64_t)key[9] << 16 |
-                                                   (uint64_t)key[10] << 8 | key[11]);
+        uint64_t index = kind == TREE_CANISTERS
+                             ? be64_load(key)
+                             : ((uint64_t)key[8] << 24 | (uint64_t)key[9] << 16 |
+                                (uint64_t)key[10] << 8 | key[11]);
         uint8_t want[LEDGER_HASH_SIZE], have[LEDGER_HASH_SIZE];
         if ((st = leaf_hash(lg, txn, kind, owner, index, want)) == ST_OK &&
             (st = tree_node_read(lg, txn, kind, owner, 0, index, have)) == ST_OK &&

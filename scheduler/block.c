@@ -27,7 +27,7 @@ struct sched_block {
     buf replies;                      /* the results' reply bytes */
     size_t *reply_off;
     uint32_t n, cap;
-    int64_t current;                  /* the transaction executing, -1: resumed messages */
+    int64_t current; /* the transaction executing, -1: resumed messages */
     bool previewed, perturbed;
     ledger_tip preview;
 };
@@ -94,8 +94,8 @@ static status on_receipt(void *user, const uint8_t id[LEDGER_HASH_SIZE], const l
     if (k < 0)
         return ST_OK;
     scheduler_tx_result *r = &b->results[k];
-    *r = (scheduler_tx_result){.finished = true, .status = rc->status,
-                               .instructions = rc->instructions};
+    *r = (scheduler_tx_result){
+        .finished = true, .status = rc->status, .instructions = rc->instructions};
     b->reply_off[k] = b->replies.len;
     r->reply = span_of(NULL, rc->reply.len);
     return rc->reply.len ? buf_put(&b->replies, rc->reply.ptr, rc->reply.len) : ST_OK;
@@ -111,9 +111,8 @@ static status block_alloc(struct sched_block *b, uint32_t n)
     b->ids = base_calloc(cap, sizeof *b->ids);
     b->reply_off = base_calloc(cap, sizeof *b->reply_off);
     b->cap = cap;
-    return b->off && b->len && b->taken && b->results && b->ids && b->reply_off
-               ? ST_OK
-               : ST_OUT_OF_MEMORY;
+    return b->off && b->len && b->taken && b->results && b->ids && b->reply_off ? ST_OK
+                                                                                : ST_OUT_OF_MEMORY;
 }
 
 /* Executes tx as the block's next transaction (index b->n), taken from the caller's index i. */
@@ -137,7 +136,7 @@ static status block_exec(struct sched_block *b, span tx, uint32_t i)
 
 /* What a proposal or the proposer needs to know of transaction tx before it runs. */
 typedef struct tx_facts {
-    bool ok;          /* decodes (verified if asked), unexpired, never seen by the ledger */
+    bool ok;           /* decodes (verified if asked), unexpired, never seen by the ledger */
     uint64_t canister; /* its target, LEDGER_CANISTER_NONE for installs */
     uint8_t id[LEDGER_HASH_SIZE];
     char why[96];
@@ -232,8 +231,7 @@ static status run_propose(struct sched_block *b, ledger_reader *rd, const span *
     uint64_t bytes = 0;
     for (uint32_t k = 0; st == ST_OK && k < nc && budget_left(&b->rc); k++) {
         uint32_t i = cand[order[k]];
-        const sched_canister *c =
-            f[i].canister ? sched_canister_find(s, f[i].canister) : NULL;
+        const sched_canister *c = f[i].canister ? sched_canister_find(s, f[i].canister) : NULL;
         if (c && c->paused.active)
             continue; /* waits for its canister's paused message (as pick_next) */
         if (bytes + txs[i].len + 8 > max_bytes)

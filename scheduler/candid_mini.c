@@ -9,10 +9,28 @@
 #include <string.h>
 
 enum {
-    T_NULL = -1, T_BOOL = -2, T_NAT = -3, T_INT = -4, T_NAT8 = -5, T_NAT16 = -6, T_NAT32 = -7,
-    T_NAT64 = -8, T_INT8 = -9, T_INT16 = -10, T_INT32 = -11, T_INT64 = -12, T_FLOAT32 = -13,
-    T_FLOAT64 = -14, T_TEXT = -15, T_RESERVED = -16, T_EMPTY = -17, T_PRINCIPAL = -24,
-    T_OPT = -18, T_VEC = -19, T_RECORD = -20, T_VARIANT = -21,
+    T_NULL = -1,
+    T_BOOL = -2,
+    T_NAT = -3,
+    T_INT = -4,
+    T_NAT8 = -5,
+    T_NAT16 = -6,
+    T_NAT32 = -7,
+    T_NAT64 = -8,
+    T_INT8 = -9,
+    T_INT16 = -10,
+    T_INT32 = -11,
+    T_INT64 = -12,
+    T_FLOAT32 = -13,
+    T_FLOAT64 = -14,
+    T_TEXT = -15,
+    T_RESERVED = -16,
+    T_EMPTY = -17,
+    T_PRINCIPAL = -24,
+    T_OPT = -18,
+    T_VEC = -19,
+    T_RECORD = -20,
+    T_VARIANT = -21,
 };
 
 enum { MAX_TYPES = 64, MAX_FIELDS = 256, MAX_DEPTH = 16 };
@@ -171,14 +189,46 @@ static status value(dec *d, int32_t t, uint32_t label, int depth, uint32_t *at)
         return st;
     }
     switch (t) {
-    case T_NULL: case T_RESERVED: break;
-    case T_BOOL: st = fixed(d, 1, &s); if (st == ST_OK) v.u = s.ptr[0]; break;
+    case T_NULL:
+    case T_RESERVED: break;
+    case T_BOOL:
+        st = fixed(d, 1, &s);
+        if (st == ST_OK)
+            v.u = s.ptr[0];
+        break;
     case T_NAT: st = uleb(&d->r, &v.u); break;
-    case T_INT: { int64_t x; st = sleb(&d->r, &x); v.u = (uint64_t)x; break; }
-    case T_NAT8: case T_INT8: st = fixed(d, 1, &s); if (st == ST_OK) v.u = s.ptr[0]; break;
-    case T_NAT16: case T_INT16: st = fixed(d, 2, &s); if (st == ST_OK) v.u = s.ptr[0] | (uint64_t)s.ptr[1] << 8; break;
-    case T_NAT32: case T_INT32: case T_FLOAT32: st = fixed(d, 4, &s); if (st == ST_OK) v.u = le32_load(s.ptr); break;
-    case T_NAT64: case T_INT64: case T_FLOAT64: st = fixed(d, 8, &s); if (st == ST_OK) v.u = le64_load(s.ptr); break;
+    case T_INT: {
+        int64_t x;
+        st = sleb(&d->r, &x);
+        v.u = (uint64_t)x;
+        break;
+    }
+    case T_NAT8:
+    case T_INT8:
+        st = fixed(d, 1, &s);
+        if (st == ST_OK)
+            v.u = s.ptr[0];
+        break;
+    case T_NAT16:
+    case T_INT16:
+        st = fixed(d, 2, &s);
+        if (st == ST_OK)
+            v.u = s.ptr[0] | (uint64_t)s.ptr[1] << 8;
+        break;
+    case T_NAT32:
+    case T_INT32:
+    case T_FLOAT32:
+        st = fixed(d, 4, &s);
+        if (st == ST_OK)
+            v.u = le32_load(s.ptr);
+        break;
+    case T_NAT64:
+    case T_INT64:
+    case T_FLOAT64:
+        st = fixed(d, 8, &s);
+        if (st == ST_OK)
+            v.u = le64_load(s.ptr);
+        break;
     case T_TEXT:
         st = uleb(&d->r, &n);
         if (st == ST_OK)

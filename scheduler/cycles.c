@@ -17,20 +17,20 @@ enum { SUBNET_VERSION = 1, SUBNET_BYTES = 1 + 3 * 16 };
 static const u128 GIB = (u128)1 << 30;
 static const u128 NS_PER_S = 1000000000u;
 
-
 /* ---- fees ----------------------------------------------------------------------------------- */
 
 u128 sched_fee_execution(const scheduler *s, uint64_t instructions)
 {
     const ledger_genesis *g = &s->genesis;
     return u128_add_sat(g->fee_update_message_execution,
-                   u128_mul_sat(instructions, g->fee_ten_update_instructions_execution) / 10);
+                        u128_mul_sat(instructions, g->fee_ten_update_instructions_execution) / 10);
 }
 
 u128 sched_fee_ingress(const scheduler *s, size_t bytes)
 {
     const ledger_genesis *g = &s->genesis;
-    return u128_add_sat(g->fee_ingress_message_reception, u128_mul_sat(bytes, g->fee_ingress_byte_reception));
+    return u128_add_sat(g->fee_ingress_message_reception,
+                        u128_mul_sat(bytes, g->fee_ingress_byte_reception));
 }
 
 /* Bytes of memory a canister holds (committed heap and stable memory). */
@@ -65,12 +65,14 @@ void sched_cycles_charge(scheduler *s, sched_canister *c, u128 fee)
 void sched_cycles_storage(scheduler *s, sched_canister *c, uint64_t time_ns)
 {
     /* a paused message sees its balance; a chain without a storage fee records nothing */
-    if (c->paused.active || time_ns <= c->storage_paid_ns || !s->genesis.fee_gib_storage_per_second)
+    if (c->paused.active || time_ns <= c->storage_paid_ns ||
+        !s->genesis.fee_gib_storage_per_second)
         return;
     uint64_t dt = time_ns - c->storage_paid_ns;
     c->storage_paid_ns = time_ns;
     c->touched = true;
-    u128 fee = u128_mul_sat(u128_mul_sat(memory_bytes(c), s->genesis.fee_gib_storage_per_second), dt);
+    u128 fee =
+        u128_mul_sat(u128_mul_sat(memory_bytes(c), s->genesis.fee_gib_storage_per_second), dt);
     sched_cycles_charge(s, c, fee / (GIB * NS_PER_S));
 }
 
@@ -97,8 +99,7 @@ void sched_cycles_settle(scheduler *s, sched_canister *c, const host_result *res
     sched_cycles_charge(s, c, sched_fee_execution(s, instructions));
 }
 
-bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char *text,
-                         size_t size)
+bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char *text, size_t size)
 {
     u128 have = host_canister_cycles(c->hc);
     if (have >= need)
@@ -108,8 +109,10 @@ bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char 
     u128_format(need - have, more);
     (void)s;
     /* the IC's text (CanisterOutOfCyclesError) */
-    snprintf(text, size, "Canister %s is out of cycles: please top up the canister with at least "
-             "%s additional cycles", id, more);
+    snprintf(text, size,
+             "Canister %s is out of cycles: please top up the canister with at least "
+             "%s additional cycles",
+             id, more);
     return false;
 }
 

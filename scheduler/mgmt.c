@@ -122,7 +122,8 @@ static bool read_controllers(mcall *m, const cand_value *settings, const sched_c
                              uint8_t (*slots)[LEDGER_PUBLIC_KEY_SIZE], uint32_t *n, status *st)
 {
     *n = UINT32_MAX;
-    const cand_value *list = cand_opt(m->v, m->nv, cand_field(m->v, m->nv, settings, "controllers"));
+    const cand_value *list =
+        cand_opt(m->v, m->nv, cand_field(m->v, m->nv, settings, "controllers"));
     if (!list)
         return true;
     *n = 0;
@@ -243,12 +244,14 @@ static status reply_canister_id(mcall *m, uint64_t id)
 static status reply_status(mcall *m, const sched_canister *t)
 {
     enum { TOP, VARIANT, SETTINGS, OPT_BLOB, VEC_PRINCIPAL, BLOB, NTYPES };
-    const tfield top[] = {{"status", VARIANT},       {"settings", SETTINGS},
-                          {"module_hash", OPT_BLOB}, {"memory_size", -3},
-                          {"cycles", -3},            {"idle_cycles_burned_per_day", -3}};
+    const tfield top[] = {
+        {"status", VARIANT}, {"settings", SETTINGS}, {"module_hash", OPT_BLOB},
+        {"memory_size", -3}, {"cycles", -3},         {"idle_cycles_burned_per_day", -3}};
     const tfield var[] = {{"running", -1}, {"stopping", -1}, {"stopped", -1}};
-    const tfield set[] = {{"controllers", VEC_PRINCIPAL}, {"compute_allocation", -3},
-                          {"memory_allocation", -3},      {"freezing_threshold", -3}};
+    const tfield set[] = {{"controllers", VEC_PRINCIPAL},
+                          {"compute_allocation", -3},
+                          {"memory_allocation", -3},
+                          {"freezing_threshold", -3}};
     const char *otop[6], *ovar[3], *oset[4];
     m->out.len = 0;
     status st = put(m, "DIDL", 4);
@@ -266,7 +269,7 @@ static status reply_status(mcall *m, const sched_canister *t)
     host_canister_saved(t->hc, &sv);
     const char *state = t->route.status == LEDGER_CANISTER_STOPPED    ? "stopped"
                         : t->route.status == LEDGER_CANISTER_STOPPING ? "stopping"
-                                                                       : "running";
+                                                                      : "running";
     for (int i = 0; st == ST_OK && i < 6; i++) {
         const char *f = otop[i];
         if (!strcmp(f, "status")) {
@@ -285,7 +288,8 @@ static status reply_status(mcall *m, const sched_canister *t)
                     }
                 } else {
                     st = cand_leb(&m->out, !strcmp(oset[j], "freezing_threshold")
-                                               ? t->freezing_threshold : 0);
+                                               ? t->freezing_threshold
+                                               : 0);
                 }
             }
         } else if (!strcmp(f, "module_hash")) {
@@ -320,7 +324,8 @@ static status create_canister(mcall *m)
                     "aaaaa-aa: only the admin creates canisters by ingress");
     uint8_t slots[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
     uint32_t n;
-    const cand_value *settings = cand_opt(m->v, m->nv, cand_field(m->v, m->nv, m->arg0, "settings"));
+    const cand_value *settings =
+        cand_opt(m->v, m->nv, cand_field(m->v, m->nv, m->arg0, "settings"));
     if (!read_controllers(m, settings, NULL, slots, &n, &st))
         return st;
     if (n == UINT32_MAX) { /* the creator becomes the controller */
@@ -363,7 +368,8 @@ static status install_code(mcall *m)
         return st;
     const cand_value *mode = cand_field(m->v, m->nv, m->arg0, "mode");
     span module, init;
-    if (!mode || mode->type != -21 || !cand_blob(cand_field(m->v, m->nv, m->arg0, "wasm_module"), &module) ||
+    if (!mode || mode->type != -21 ||
+        !cand_blob(cand_field(m->v, m->nv, m->arg0, "wasm_module"), &module) ||
         !cand_blob(cand_field(m->v, m->nv, m->arg0, "arg"), &init))
         return fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
                     "aaaaa-aa: install_code needs mode, canister_id, wasm_module and arg");
@@ -414,7 +420,9 @@ static status install_code(mcall *m)
     uint8_t slot[LEDGER_PUBLIC_KEY_SIZE];
     caller_slot(&m->caller, slot);
     size_t clen = sched_principal_of_controller(slot, caller);
-    host_msg hm = {.arg = init, .caller = span_of(caller, clen), .time = rc->time_ns,
+    host_msg hm = {.arg = init,
+                   .caller = span_of(caller, clen),
+                   .time = rc->time_ns,
                    .instruction_limit = s->genesis.install_instructions - cost};
     host_result res;
     host_result_init(&res);
@@ -436,8 +444,8 @@ static status install_code(mcall *m)
     if (fresh) {
         host_canister_free(t->hc);
         t->hc = fresh;
-        st = sched_canister_set_controllers(t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])t->controllers,
-                                            t->ncontrollers);
+        st = sched_canister_set_controllers(
+            t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])t->controllers, t->ncontrollers);
         if (st == ST_OK)
             st = ledger_round_memory_clear(rc->r, t->id, LEDGER_MEM_STABLE);
         if (st != ST_OK)
@@ -604,8 +612,8 @@ static const method_row methods[] = {
     {"raw_rand", raw_rand, false},
 };
 
-status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller,
-                 const uint8_t *sender_key, span method, span arg, u128 cycles)
+status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const uint8_t *sender_key,
+                 span method, span arg, u128 cycles)
 {
     mcall m = {.rc = rc, .origin = *origin, .caller = {caller, sender_key}, .cycles = cycles};
     const method_row *row = NULL;

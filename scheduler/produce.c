@@ -124,8 +124,8 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
         if (c && c->paused.active)
             continue; /* waits until its canister's paused message finishes */
         cand *k = &pk->c[pk->n++];
-        *k = (cand){.canister = e->canister, .arrival = arrival, .off = pk->envelopes.len,
-                    .len = env.len};
+        *k = (cand){
+            .canister = e->canister, .arrival = arrival, .off = pk->envelopes.len, .len = env.len};
         st = buf_put(&pk->envelopes, env.ptr, env.len);
     }
     if (st == ST_NOT_FOUND)

@@ -20,12 +20,12 @@
 
 typedef struct replica {
     uint64_t id;
-    uint64_t height;   /* the block whose committed state it holds */
+    uint64_t height; /* the block whose committed state it holds */
     uint8_t code_hash[LEDGER_HASH_SIZE];
-    host_code *code;   /* NULL: the canister has no code */
+    host_code *code; /* NULL: the canister has no code */
     host_canister *hc;
-    uint64_t bytes;    /* heap + stable memory, for the cache budget */
-    uint64_t used;     /* querier tick of its last query (least recently used goes first) */
+    uint64_t bytes; /* heap + stable memory, for the cache budget */
+    uint64_t used;  /* querier tick of its last query (least recently used goes first) */
 } replica;
 
 struct scheduler_querier {
@@ -34,8 +34,8 @@ struct scheduler_querier {
     uint32_t nreps, cap;
     uint64_t cache_bytes;
     uint64_t tick;
-    uint8_t *page;     /* one 64 KiB page being loaded */
-    uint64_t *todo;    /* (what << 32 | page) of the journal entries to load */
+    uint8_t *page;  /* one 64 KiB page being loaded */
+    uint64_t *todo; /* (what << 32 | page) of the journal entries to load */
     size_t ntodo, todo_cap;
     scheduler_querier_stats stats;
 };
@@ -210,7 +210,8 @@ static status replica_sync(scheduler_querier *q, ledger_reader *rd, replica *r,
     if (st == ST_OK)
         st = sched_aux_decode(rec->aux, &f);
     if (st == ST_OK) {
-        host_saved sv = {.version = rec->version, .timer = f.timer,
+        host_saved sv = {.version = rec->version,
+                         .timer = f.timer,
                          .certified_data = span_of(rec->certified_data, rec->certified_data_len)};
         st = host_canister_system_load(r->hc, &sv, f.globals);
     }
@@ -313,8 +314,11 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
     q->stats.queries++;
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_caller(caller, principal);
-    host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
-                   .time = tip.timestamp_ns, .instruction_limit = instruction_limit};
+    host_msg hm = {.method = method,
+                   .arg = arg,
+                   .caller = span_of(principal, plen),
+                   .time = tip.timestamp_ns,
+                   .instruction_limit = instruction_limit};
     st = host_canister_call(r->hc, HOST_CALL_QUERY, &hm, res);
     uint64_t id = r->id; /* r moves if the trim drops another replica */
     cache_trim(q, id);

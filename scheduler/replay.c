@@ -51,8 +51,8 @@ static status feed_prepare(feed *f, ledger_reader *rd, const ledger_block *b, ui
     if (!f->envs || !f->ok)
         return ST_OUT_OF_MEMORY;
     for (uint32_t i = 0; i < n; i++) {
-        status st = ledger_message_get(rd, b->message_ids + (size_t)i * LEDGER_HASH_SIZE,
-                                       &f->envs[i]);
+        status st =
+            ledger_message_get(rd, b->message_ids + (size_t)i * LEDGER_HASH_SIZE, &f->envs[i]);
         if (st == ST_NOT_FOUND)
             f->envs[i] = span_of(NULL, 0);
         else if (st != ST_OK)
@@ -117,7 +117,8 @@ static bool compare(const ledger_block *b, const ledger_tip *t, scheduler_diverg
         size_t off_block, off_tip;
     } fields[] = {
         {"state root", offsetof(ledger_block, state_root), offsetof(ledger_tip, state_root)},
-        {"receipts root", offsetof(ledger_block, receipts_root), offsetof(ledger_tip, receipts_root)},
+        {"receipts root", offsetof(ledger_block, receipts_root),
+         offsetof(ledger_tip, receipts_root)},
         {"block hash", offsetof(ledger_block, hash), offsetof(ledger_tip, hash)},
     };
     for (size_t i = 0; i < BASE_ARRAY_LEN(fields); i++) {

@@ -58,8 +58,7 @@ static void paused_clear(paused_msg *p)
 /* Creates the ledger record of c, a canister being installed (its id is the next one). */
 static status install_create(round_ctx *rc, sched_canister *c)
 {
-    ledger_canister rec = {.controller_count = c->ncontrollers,
-                           .status = LEDGER_CANISTER_RUNNING};
+    ledger_canister rec = {.controller_count = c->ncontrollers, .status = LEDGER_CANISTER_RUNNING};
     memcpy(rec.controllers, c->controllers, sizeof rec.controllers);
     uint64_t assigned = 0;
     status st = ledger_round_canister_create(rc->r, &rec, &assigned);
@@ -118,9 +117,9 @@ static status lifecycle_end(round_ctx *rc, sched_canister *c, const host_result 
         st = install_create(rc, c);
     uint8_t idbytes[8];
     le64_store(idbytes, c->id);
-    return st == ST_OK ? put_receipt(rc, p->id, ST_OK, p->cost + res->instructions,
-                                     span_of(idbytes, 8))
-                       : st;
+    return st == ST_OK
+               ? put_receipt(rc, p->id, ST_OK, p->cost + res->instructions, span_of(idbytes, 8))
+               : st;
 }
 
 /* Runs one slice of c's message (begun or paused). On completion writes the receipt. */
@@ -192,16 +191,16 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
     p->msg.arg = rebase(m->arg, envelope, p->envelope.ptr);
     memcpy(p->id, id, LEDGER_HASH_SIZE);
     sched_principal_of_key(p->msg.sender, p->caller);
-    p->hmsg = (host_msg){.method = p->msg.method,
-                         .arg = p->msg.arg,
-                         .caller = span_of(p->caller, PRINCIPAL_MAX),
-                         .time = time_ns,
-                         .instruction_limit = s->genesis.message_instruction_limit,
-                         .slice_limit = s->genesis.slice_instructions,
-                         .cycles_prepaid =
-                             sched_fee_execution(s, s->genesis.message_instruction_limit),
-                         .cycles_frozen = sched_freeze_reserve(s, c),
-                         .call_room = route_call_room(c)};
+    p->hmsg =
+        (host_msg){.method = p->msg.method,
+                   .arg = p->msg.arg,
+                   .caller = span_of(p->caller, PRINCIPAL_MAX),
+                   .time = time_ns,
+                   .instruction_limit = s->genesis.message_instruction_limit,
+                   .slice_limit = s->genesis.slice_instructions,
+                   .cycles_prepaid = sched_fee_execution(s, s->genesis.message_instruction_limit),
+                   .cycles_frozen = sched_freeze_reserve(s, c),
+                   .call_room = route_call_room(c)};
     p->time_ns = time_ns;
     p->kind = LEDGER_MSG_UPDATE;
     if (la) {
@@ -241,8 +240,8 @@ status round_resume_paused(round_ctx *rc)
     return ST_OK;
 }
 
-static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t id[LEDGER_HASH_SIZE],
-                          span envelope)
+static status exec_update(round_ctx *rc, const ledger_message *m,
+                          const uint8_t id[LEDGER_HASH_SIZE], span envelope)
 {
     scheduler *s = rc->s;
     if (m->canister_id == LEDGER_CANISTER_NONE) { /* the management canister aaaaa-aa */
@@ -263,7 +262,7 @@ static status exec_update(round_ctx *rc, const ledger_message *m, const uint8_t 
     sched_cycles_storage(s, c, rc->time_ns);
     u128 ingress = sched_fee_ingress(s, envelope.len);
     u128 need = u128_add_sat(u128_add_sat(sched_freeze_reserve(s, c), ingress),
-                        sched_fee_execution(s, s->genesis.message_instruction_limit));
+                             sched_fee_execution(s, s->genesis.message_instruction_limit));
     char text[200];
     if (!sched_cycles_enough(s, c, need, text, sizeof text))
         return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));

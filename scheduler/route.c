@@ -222,8 +222,8 @@ static status respond_to(round_ctx *rc, uint64_t to, uint64_t cb, const answer *
     sched_canister *t = sched_canister_find(rc->s, to);
     if (!sched_canister_live(t))
         return ST_OK;
-    route_msg m = {.kind = ROUTE_RESPONSE, .reject_code = a->reject_code, .callback = cb,
-                   .cycles = refund};
+    route_msg m = {
+        .kind = ROUTE_RESPONSE, .reject_code = a->reject_code, .callback = cb, .cycles = refund};
     static const char too_large[] = "the response does not fit in the caller's input queue";
     span bytes = a->bytes;
     if (bytes.len > ROUTE_RESPONSE_BYTES - t->route.response_bytes) {
@@ -240,8 +240,8 @@ static status respond_to(round_ctx *rc, uint64_t to, uint64_t cb, const answer *
 static status put_receipt(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], const answer *a,
                           uint64_t instructions)
 {
-    ledger_receipt rec = {.status = (uint32_t)a->st, .instructions = instructions,
-                          .reply = a->bytes};
+    ledger_receipt rec = {
+        .status = (uint32_t)a->st, .instructions = instructions, .reply = a->bytes};
     rc->completed++;
     return round_receipt_put(rc, id, &rec);
 }
@@ -292,19 +292,27 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
     if (st != ST_OK)
         return st;
     uint64_t cb_id = r->next_cb++;
-    r->cb[r->ncb++] = (callback){.id = cb_id, .ctx = ctx_id, .reply_fun = o->reply_fun,
-                                 .reply_env = o->reply_env, .reject_fun = o->reject_fun,
-                                 .reject_env = o->reject_env, .cleanup_fun = o->cleanup_fun,
-                                 .cleanup_env = o->cleanup_env, .has_cleanup = o->has_cleanup};
+    r->cb[r->ncb++] = (callback){.id = cb_id,
+                                 .ctx = ctx_id,
+                                 .reply_fun = o->reply_fun,
+                                 .reply_env = o->reply_env,
+                                 .reject_fun = o->reject_fun,
+                                 .reject_env = o->reject_env,
+                                 .cleanup_fun = o->cleanup_fun,
+                                 .cleanup_env = o->cleanup_env,
+                                 .has_cleanup = o->has_cleanup};
     c->touched = true;
     sched_cycles_debit(c, o->cycles);
     /* the IC's transmission fee for the request: per call and per byte sent */
     const ledger_genesis *g = &rc->s->genesis;
-    sched_cycles_charge(rc->s, c, u128_add_sat(g->fee_xnet_call,
-                                               u128_mul_sat(o->method.len + o->arg.len,
-                                                            g->fee_xnet_byte_transmission)));
+    sched_cycles_charge(
+        rc->s, c,
+        u128_add_sat(g->fee_xnet_call,
+                     u128_mul_sat(o->method.len + o->arg.len, g->fee_xnet_byte_transmission)));
     if (o->callee_len == 0) { /* the management canister answers at once (or when stopped) */
-        call_ctx origin = {.origin = ORIGIN_CANISTER, .caller = c->id, .caller_cb = cb_id,
+        call_ctx origin = {.origin = ORIGIN_CANISTER,
+                           .caller = c->id,
+                           .caller_cb = cb_id,
                            .available = o->cycles};
         return mgmt_call(rc, &origin, c->id, NULL, span_of(o->method.ptr, o->method.len),
                          span_of(o->arg.ptr, o->arg.len), o->cycles);
@@ -322,8 +330,12 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
                  (unsigned long long)to);
         a = reject_answer(ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT, text);
     } else {
-        route_msg m = {.kind = ROUTE_REQUEST, .from = c->id, .callback = cb_id,
-                       .cycles = o->cycles, .method = o->method, .data = o->arg};
+        route_msg m = {.kind = ROUTE_REQUEST,
+                       .from = c->id,
+                       .callback = cb_id,
+                       .cycles = o->cycles,
+                       .method = o->method,
+                       .data = o->arg};
         o->method = (buf){0};
         o->arg = (buf){0};
         st = enqueue(t, &m);
@@ -393,7 +405,8 @@ static host_msg base_msg(const round_ctx *rc, sched_canister *c)
     return (host_msg){.time = rc->time_ns,
                       .instruction_limit = s->genesis.message_instruction_limit,
                       .call_room = route_call_room(c),
-                      .cycles_prepaid = sched_fee_execution(s, s->genesis.message_instruction_limit),
+                      .cycles_prepaid =
+                          sched_fee_execution(s, s->genesis.message_instruction_limit),
                       .cycles_frozen = sched_freeze_reserve(s, c)};
 }
 
@@ -402,7 +415,9 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_canister(m->from, principal);
     if (c->route.status != LEDGER_CANISTER_RUNNING || c->route.deleted) {
-        call_ctx x = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
+        call_ctx x = {.origin = ORIGIN_CANISTER,
+                      .caller = m->from,
+                      .caller_cb = m->callback,
                       .available = m->cycles};
         answer a = reject_answer(ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
                                  c->route.deleted ? "the canister was deleted"
@@ -420,8 +435,11 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
         rc->used += res.instructions;
         sched_cycles_settle(rc->s, c, &res, res.instructions);
         c->touched = true;
-        call_ctx init = {.origin = ORIGIN_CANISTER, .caller = m->from, .caller_cb = m->callback,
-                         .principal_len = (uint8_t)plen, .available = m->cycles};
+        call_ctx init = {.origin = ORIGIN_CANISTER,
+                         .caller = m->from,
+                         .caller_cb = m->callback,
+                         .principal_len = (uint8_t)plen,
+                         .available = m->cycles};
         memcpy(init.principal, principal, plen);
         st = incoming_done(rc, c, &init, &res);
     }
@@ -451,8 +469,8 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
     hm.cycles_available = x->available;
     hm.cycles_refunded = m->cycles;
     host_result res;
-    status st = host_canister_call(c->hc, m->reject_code ? HOST_CALL_REJECT : HOST_CALL_REPLY,
-                                   &hm, &res);
+    status st =
+        host_canister_call(c->hc, m->reject_code ? HOST_CALL_REJECT : HOST_CALL_REPLY, &hm, &res);
     if (st != ST_OK) {
         host_result_fini(&res);
         return st;
@@ -606,8 +624,8 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
             const route_msg *m = &r->q[j];
             if (m->kind == ROUTE_RESPONSE && !cb_find(r, m->callback))
                 return bad(why, why_len, c->id, "a queued response answers no callback");
-            sched_canister *from = m->kind == ROUTE_REQUEST ? sched_canister_find(s, m->from)
-                                                            : NULL;
+            sched_canister *from =
+                m->kind == ROUTE_REQUEST ? sched_canister_find(s, m->from) : NULL;
             if (from && !cb_find(&from->route, m->callback))
                 return bad(why, why_len, c->id, "a queued request has no callback at its caller");
         }

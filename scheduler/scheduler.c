@@ -254,8 +254,13 @@ status sched_canister_set_controllers(sched_canister *c,
  * Version 4 is written while a canister has routing state, 3 otherwise. Versions 1 and 2 (3
  * and 4 without the three cycles fields, from before cycles) are read as zero cycles. */
 
-enum { AUX_V1 = 1, AUX_V1_ROUTE = 2, AUX_VERSION = 3, AUX_VERSION_ROUTE = 4,
-       AUX_HEAD = 1 + 8 + 16 + 8 + 8 };
+enum {
+    AUX_V1 = 1,
+    AUX_V1_ROUTE = 2,
+    AUX_VERSION = 3,
+    AUX_VERSION_ROUTE = 4,
+    AUX_HEAD = 1 + 8 + 16 + 8 + 8
+};
 
 status sched_aux_encode(const sched_canister *c, buf *out)
 {
@@ -333,8 +338,7 @@ status sched_aux_decode(span aux, aux_fields *f)
     return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
 }
 
-status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold,
-                            uint64_t *timer)
+status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold, uint64_t *timer)
 {
     aux_fields f;
     status st = sched_aux_decode(aux, &f);
@@ -377,7 +381,8 @@ static status read_memory(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32
 
 /* Re-runs the `slices` finished slices of a message that was paused when the node stopped:
  * execution is deterministic, so this reaches the very state the node had (docs/scheduler.md). */
-static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c, const aux_fields *f)
+static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c,
+                            const aux_fields *f)
 {
     span env;
     status st = ledger_message_get(rd, f->msg_id, &env);
@@ -439,8 +444,8 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
     if (st == ST_OK)
         st = sched_canister_add(s, id, &c);
     if (st == ST_OK)
-        st = sched_canister_set_controllers(c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec.controllers,
-                                            rec.controller_count);
+        st = sched_canister_set_controllers(
+            c, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec.controllers, rec.controller_count);
     aux_fields f;
     if (st == ST_OK)
         st = sched_aux_decode(rec.aux, &f);
@@ -456,7 +461,8 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
                                             ? HOST_STATUS_STOPPING
                                             : HOST_STATUS_STOPPED);
     static const uint8_t none[LEDGER_HASH_SIZE];
-    if (st == ST_OK && !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE)) /* an install may be paused */
+    if (st == ST_OK &&
+        !memcmp(rec.code_hash, none, LEDGER_HASH_SIZE)) /* an install may be paused */
         return f.paused ? resume_paused(s, rd, c, &f) : ST_OK;
     if (st != ST_OK)
         return st;
@@ -583,7 +589,8 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
     if (st == ST_OK)
         st = controllers_to_host(c, tmp);
     if (st == ST_OK && c->code) /* no code: an install is paused, the canister is empty */
-        st = host_canister_restore(tmp, c->code->code, &sv, span_of(stable, (size_t)sv.stable_bytes),
+        st = host_canister_restore(tmp, c->code->code, &sv,
+                                   span_of(stable, (size_t)sv.stable_bytes),
                                    span_of(globals.ptr, globals.len));
     base_free(stable);
     buf_fini(&globals);
@@ -608,8 +615,11 @@ status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg
         return ST_UNKNOWN_CANISTER;
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_caller(caller, principal);
-    host_msg hm = {.method = method, .arg = arg, .caller = span_of(principal, plen),
-                   .time = s->last_time_ns, .instruction_limit = s->genesis.query_instructions};
+    host_msg hm = {.method = method,
+                   .arg = arg,
+                   .caller = span_of(principal, plen),
+                   .time = s->last_time_ns,
+                   .instruction_limit = s->genesis.query_instructions};
     if (!c->paused.active)
         return host_canister_call(c->hc, HOST_CALL_QUERY, &hm, res);
     host_canister *tmp;

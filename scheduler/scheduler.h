@@ -49,13 +49,13 @@ void scheduler_close(scheduler *s);
 
 /* What one round did. */
 typedef struct scheduler_round_info {
-    bool produced;          /* false: nothing to do, no block */
-    ledger_tip tip;         /* the new tip (or the old one if !produced) */
-    uint32_t messages;      /* messages included in the block */
-    uint32_t completed;     /* receipts written (includes resumed messages that finished) */
-    uint64_t instructions;  /* instructions executed in the round */
-    uint32_t tasks;         /* heartbeats and global timers run */
-    bool paused;            /* a message is paused at the end of the round */
+    bool produced;         /* false: nothing to do, no block */
+    ledger_tip tip;        /* the new tip (or the old one if !produced) */
+    uint32_t messages;     /* messages included in the block */
+    uint32_t completed;    /* receipts written (includes resumed messages that finished) */
+    uint64_t instructions; /* instructions executed in the round */
+    uint32_t tasks;        /* heartbeats and global timers run */
+    bool paused;           /* a message is paused at the end of the round */
 } scheduler_round_info;
 
 /* Sets *out to true if a round may produce a block (mempool not empty, a paused message, a
@@ -144,9 +144,9 @@ status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshol
 void scheduler_mint_arg(u128 amount, uint8_t out[16]);
 /* Routing state of one canister (inter-canister calls, docs/canisters.md "Calls"). */
 typedef struct scheduler_routing {
-    uint32_t queued;        /* messages in its input queue */
-    uint32_t contexts;      /* open call contexts */
-    uint32_t callbacks;     /* outstanding calls */
+    uint32_t queued;    /* messages in its input queue */
+    uint32_t contexts;  /* open call contexts */
+    uint32_t callbacks; /* outstanding calls */
 } scheduler_routing;
 
 /* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */
@@ -174,21 +174,21 @@ typedef enum scheduler_block_mode {
 
 /* The outcome of one transaction of the block. */
 typedef struct scheduler_tx_result {
-    bool finished;         /* false: paused by time slicing (its receipt comes in a later block) */
-    uint32_t status;       /* the receipt's status (base/status.def) */
+    bool finished;   /* false: paused by time slicing (its receipt comes in a later block) */
+    uint32_t status; /* the receipt's status (base/status.def) */
     uint64_t instructions;
-    span reply;            /* reply or reject bytes: valid while the block is open */
+    span reply; /* reply or reject bytes: valid while the block is open */
 } scheduler_tx_result;
 
 typedef struct scheduler_block_info {
     uint64_t height, time_ns;
-    bool valid;            /* VERIFY: false when the proposal breaks a rule (why says which) */
+    bool valid; /* VERIFY: false when the proposal breaks a rule (why says which) */
     char why[160];
-    uint32_t ntx;          /* transactions in the block (PROPOSE: the ones taken) */
-    const uint32_t *taken; /* the caller's index of each, in block order */
+    uint32_t ntx;                       /* transactions in the block (PROPOSE: the ones taken) */
+    const uint32_t *taken;              /* the caller's index of each, in block order */
     const scheduler_tx_result *results; /* ntx results in block order */
-    uint64_t instructions; /* executed in the block */
-    bool previewed;        /* tip is set (scheduler_block_preview ran) */
+    uint64_t instructions;              /* executed in the block */
+    bool previewed;                     /* tip is set (scheduler_block_preview ran) */
     ledger_tip tip;
 } scheduler_block_info;
 
@@ -226,8 +226,8 @@ status scheduler_block_test_perturb(scheduler *s);
 /* ---- replay ---------------------------------------------------------------------------------- */
 
 typedef struct scheduler_divergence {
-    uint64_t height;  /* first block whose result differs; 0 if none */
-    char what[256];   /* e.g. "state root: recorded 3fa1... replayed 9c0e..." */
+    uint64_t height; /* first block whose result differs; 0 if none */
+    char what[256];  /* e.g. "state root: recorded 3fa1... replayed 9c0e..." */
 } scheduler_divergence;
 
 /* Progress callback: called after each replayed block. */

@@ -13,16 +13,16 @@ enum { PRINCIPAL_MAX = 29 };
 typedef struct paused_msg {
     bool active;
     uint8_t id[LEDGER_HASH_SIZE];
-    buf envelope;          /* owned copy: msg and hmsg borrow from it */
+    buf envelope; /* owned copy: msg and hmsg borrow from it */
     ledger_message msg;
     host_msg hmsg;
     uint8_t caller[PRINCIPAL_MAX];
-    uint32_t slices;       /* slices run so far */
-    uint64_t used;         /* instructions used by those slices */
-    uint64_t time_ns;      /* the time of the block that started it */
-    uint8_t kind;          /* LEDGER_MSG_UPDATE, _INSTALL or _UPGRADE */
+    uint32_t slices;         /* slices run so far */
+    uint64_t used;           /* instructions used by those slices */
+    uint64_t time_ns;        /* the time of the block that started it */
+    uint8_t kind;            /* LEDGER_MSG_UPDATE, _INSTALL or _UPGRADE */
     struct code_entry *code; /* install/upgrade: the new code (holds a reference) */
-    uint64_t cost;         /* install/upgrade: the deploy charge, part of its receipt */
+    uint64_t cost;           /* install/upgrade: the deploy charge, part of its receipt */
 } paused_msg;
 
 /* One cached compiled module, shared by the canisters running it. */
@@ -38,9 +38,9 @@ typedef struct code_entry {
  * the canister's aux bytes (so in the state root) and survives restarts and replays. */
 
 enum {
-    ROUTE_QUEUE_MAX = 500,        /* requests in an input queue; and outstanding calls of a
+    ROUTE_QUEUE_MAX = 500,            /* requests in an input queue; and outstanding calls of a
                                      canister (the IC's 500 per direction) */
-    ROUTE_QUEUE_BYTES = 8u << 20, /* payload bytes of the requests in one input queue */
+    ROUTE_QUEUE_BYTES = 8u << 20,     /* payload bytes of the requests in one input queue */
     ROUTE_RESPONSE_BYTES = 32u << 20, /* payload bytes of the responses in one input queue: a
                                      larger reply reaches the caller as a SYS_TRANSIENT reject
                                      (the queues live in the aux, LEDGER_AUX_MAX) */
@@ -51,28 +51,28 @@ enum { ORIGIN_INGRESS = 1, ORIGIN_CANISTER = 2, ORIGIN_SYSTEM = 3 };
 
 /* An entry of an input queue. */
 typedef struct route_msg {
-    uint8_t kind;          /* ROUTE_REQUEST, ROUTE_RESPONSE */
-    uint32_t reject_code;  /* RESPONSE: 0 = reply, else the reject code (1..5) */
-    uint64_t from;         /* REQUEST: the calling canister */
-    uint64_t callback;     /* REQUEST: the caller's callback id; RESPONSE: the one it answers */
-    u128 cycles;           /* REQUEST: attached; RESPONSE: refunded */
-    buf method;            /* REQUEST */
-    buf data;              /* REQUEST: argument; RESPONSE: reply payload or reject message */
+    uint8_t kind;         /* ROUTE_REQUEST, ROUTE_RESPONSE */
+    uint32_t reject_code; /* RESPONSE: 0 = reply, else the reject code (1..5) */
+    uint64_t from;        /* REQUEST: the calling canister */
+    uint64_t callback;    /* REQUEST: the caller's callback id; RESPONSE: the one it answers */
+    u128 cycles;          /* REQUEST: attached; RESPONSE: refunded */
+    buf method;           /* REQUEST */
+    buf data;             /* REQUEST: argument; RESPONSE: reply payload or reject message */
 } route_msg;
 
 /* A call context: one per incoming message that is not answered yet or still has
  * outstanding calls. */
 typedef struct call_ctx {
     uint64_t id;
-    uint8_t origin;                      /* ORIGIN_* */
-    uint8_t msg_id[LEDGER_HASH_SIZE];    /* INGRESS: the message whose receipt it owes */
-    uint64_t caller, caller_cb;          /* CANISTER: who called, and its callback id */
-    uint8_t principal[PRINCIPAL_MAX];    /* ic0.msg_caller in its callbacks */
+    uint8_t origin;                   /* ORIGIN_* */
+    uint8_t msg_id[LEDGER_HASH_SIZE]; /* INGRESS: the message whose receipt it owes */
+    uint64_t caller, caller_cb;       /* CANISTER: who called, and its callback id */
+    uint8_t principal[PRINCIPAL_MAX]; /* ic0.msg_caller in its callbacks */
     uint8_t principal_len;
     bool responded;
-    uint32_t outstanding;                /* callbacks not run yet */
-    uint64_t instructions;               /* of every message of the context so far */
-    u128 available;                      /* cycles of the request not accepted yet */
+    uint32_t outstanding;  /* callbacks not run yet */
+    uint64_t instructions; /* of every message of the context so far */
+    u128 available;        /* cycles of the request not accepted yet */
 } call_ctx;
 
 /* The callback of an outstanding call. */
@@ -83,21 +83,21 @@ typedef struct callback {
 } callback;
 
 typedef struct route_state {
-    route_msg *q;            /* input queue: q[head .. len) */
+    route_msg *q; /* input queue: q[head .. len) */
     uint32_t head, len, cap;
     uint32_t requests;       /* requests in the queue */
     uint64_t request_bytes;  /* their payload bytes */
     uint64_t response_bytes; /* payload bytes of the responses in the queue */
     call_ctx *ctx;           /* sorted by id */
     uint32_t nctx, ctx_cap;
-    callback *cb;            /* sorted by id */
+    callback *cb; /* sorted by id */
     uint32_t ncb, cb_cap;
     uint64_t next_ctx, next_cb;
-    u128 cycles;             /* 0: the balance is the host canister's (cycles.c); kept so */
-    u128 paused_balance;     /* the encoding stays as before (both always 0) */
-    uint8_t status;          /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
-    bool deleted;            /* aaaaa-aa delete_canister: gone for calls and messages */
-    call_ctx *stops;         /* stop_canister calls waiting for the canister to stop */
+    u128 cycles;         /* 0: the balance is the host canister's (cycles.c); kept so */
+    u128 paused_balance; /* the encoding stays as before (both always 0) */
+    uint8_t status;      /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
+    bool deleted;        /* aaaaa-aa delete_canister: gone for calls and messages */
+    call_ctx *stops;     /* stop_canister calls waiting for the canister to stop */
     uint32_t nstops, stops_cap;
 } route_state;
 
@@ -112,11 +112,11 @@ typedef struct route_answer {
 typedef struct sched_canister {
     uint64_t id;
     host_canister *hc;
-    code_entry *code;      /* NULL: no code */
+    code_entry *code; /* NULL: no code */
     uint32_t ncontrollers;
     uint8_t controllers[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
-    bool touched;          /* changed in the current round: record and pages to stage */
-    bool heap_cleared;     /* the current round replaced the heap (install, upgrade) */
+    bool touched;      /* changed in the current round: record and pages to stage */
+    bool heap_cleared; /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
@@ -127,9 +127,9 @@ typedef struct sched_canister {
  * its sequence number is never reused), kept from one round's pick to the next. */
 typedef struct sched_seen {
     uint64_t seq;
-    uint64_t canister;  /* LEDGER_CANISTER_NONE for installs */
-    size_t len;         /* the envelope's length (a check: seq alone names it, never reused) */
-    bool ok;            /* it parsed */
+    uint64_t canister; /* LEDGER_CANISTER_NONE for installs */
+    size_t len;        /* the envelope's length (a check: seq alone names it, never reused) */
+    bool ok;           /* it parsed */
 } sched_seen;
 
 /* The pages each block changed, for the query replicas (query.c): the round thread appends the
@@ -137,8 +137,12 @@ typedef struct sched_seen {
  * a reader that sees tip T finds every entry of heights <= T. A ring: when it wraps, heights
  * below `floor` are incomplete and a replica older than that is rebuilt. A retried round
  * appends its height again; a superset of the changed pages is harmless. */
-enum { JOURNAL_HEAP = LEDGER_MEM_HEAP, JOURNAL_STABLE = LEDGER_MEM_STABLE, JOURNAL_RESET = 2,
-       JOURNAL_CAP = 1 << 16 };
+enum {
+    JOURNAL_HEAP = LEDGER_MEM_HEAP,
+    JOURNAL_STABLE = LEDGER_MEM_STABLE,
+    JOURNAL_RESET = 2,
+    JOURNAL_CAP = 1 << 16
+};
 typedef struct sched_jentry {
     uint64_t height;
     uint64_t canister;
@@ -160,15 +164,15 @@ struct scheduler {
     uint32_t ncanisters, canisters_cap;
     code_entry **codes;
     uint32_t ncodes, codes_cap;
-    uint64_t next_canister_id;  /* the id the next install gets */
-    uint64_t last_time_ns;      /* timestamp of the last block (queries run at this time) */
-    bool broken;                /* a fault left memory ahead of the ledger: reload first */
-    sched_seen *seen;           /* produce.c: the entries of the last pick, by sequence number */
+    uint64_t next_canister_id; /* the id the next install gets */
+    uint64_t last_time_ns;     /* timestamp of the last block (queries run at this time) */
+    bool broken;               /* a fault left memory ahead of the ledger: reload first */
+    sched_seen *seen;          /* produce.c: the entries of the last pick, by sequence number */
     uint32_t nseen;
-    scheduler_cycles cycles;    /* cycles.c: minted, burned, fees as of the round so far */
-    bool cycles_dirty;          /* the round changed them: stage the subnet record */
-    sched_journal journal;      /* shared with query threads (under journal.mu) */
-    struct sched_block *block;  /* block.c: the executed, uncommitted block of consensus */
+    scheduler_cycles cycles;   /* cycles.c: minted, burned, fees as of the round so far */
+    bool cycles_dirty;         /* the round changed them: stage the subnet record */
+    sched_journal journal;     /* shared with query threads (under journal.mu) */
+    struct sched_block *block; /* block.c: the executed, uncommitted block of consensus */
 };
 
 /* scheduler.c */
@@ -210,7 +214,7 @@ typedef struct aux_fields {
     const uint8_t *msg_id;
     uint32_t slices;
     uint64_t time_ns;
-    span route;      /* versions 2 and 4: the routing state's bytes */
+    span route; /* versions 2 and 4: the routing state's bytes */
 } aux_fields;
 status sched_aux_decode(span aux, aux_fields *f);
 /* Puts the empty host canister hc into the committed state of record rec (read from rd):
@@ -252,11 +256,11 @@ struct round_ctx {
     ledger_round *r;
     uint64_t height;
     uint64_t time_ns;
-    uint64_t used;         /* instructions executed in this round */
+    uint64_t used; /* instructions executed in this round */
     uint32_t included;
     uint32_t completed;
-    uint32_t tasks;        /* heartbeats and timers run */
-    uint32_t rand_calls;   /* raw_rand calls answered in this round (mgmt.c) */
+    uint32_t tasks;      /* heartbeats and timers run */
+    uint32_t rand_calls; /* raw_rand calls answered in this round (mgmt.c) */
     /* called after each receipt is staged (NULL: none); a failure fails the round */
     status (*on_receipt)(void *user, const uint8_t id[LEDGER_HASH_SIZE], const ledger_receipt *rc);
     void *receipt_user;
@@ -367,8 +371,8 @@ static inline bool sched_canister_live(const sched_canister *c)
 /* mgmt.c: a call to the management canister aaaaa-aa from a canister (caller, with `cycles`
  * attached) or from ingress (caller 0, sender_key the signer), answered through `origin`
  * (at once, or when a stopping canister stops). */
-status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller,
-                 const uint8_t *sender_key, span method, span arg, u128 cycles);
+status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const uint8_t *sender_key,
+                 span method, span arg, u128 cycles);
 
 /* True if c has no routing state (its aux stays in the version-1 layout). */
 bool route_empty(const sched_canister *c);

@@ -61,7 +61,8 @@ static status run_task(round_ctx *rc, sched_canister *c, host_call_kind kind)
 {
     scheduler *s = rc->s;
     uint64_t limit = task_limit(s);
-    host_msg hm = {.caller = span_of(MANAGEMENT, 0), .time = rc->time_ns,
+    host_msg hm = {.caller = span_of(MANAGEMENT, 0),
+                   .time = rc->time_ns,
                    .instruction_limit = limit,
                    .cycles_prepaid = sched_fee_execution(s, limit),
                    .cycles_frozen = sched_freeze_reserve(s, c)};

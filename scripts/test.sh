@@ -158,6 +158,9 @@ localnet() {
 }
 
 TEST_ARGS=("$@")
+# The house format (docs/style.md): a file that drifts from .clang-format is a failure.
+echo "=== format (scripts/format.sh --check)"
+if bash scripts/format.sh --check; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 run gcc gcc 1 -Doptimization=2 -Ddebug=false -Db_ndebug=false
 # -O0 with sanitizers is several times slower: longer per-test timeouts.
 run clang-asan clang 3 -Doptimization=0 -Ddebug=true -Db_sanitize=address,undefined -Db_lundef=false \

@@ -50,7 +50,8 @@ typedef __SIZE_TYPE__ size_t;
 
 /* ---- Method arguments and caller (spec "Method arguments"). ---- */
 IC0_IMPORT(msg_arg_data_size) uint32_t ic0_msg_arg_data_size(void);
-IC0_IMPORT(msg_arg_data_copy) void ic0_msg_arg_data_copy(void *dst, uint32_t offset, uint32_t size);
+IC0_IMPORT(msg_arg_data_copy)
+void ic0_msg_arg_data_copy(void *dst, uint32_t offset, uint32_t size);
 IC0_IMPORT(msg_caller_size) uint32_t ic0_msg_caller_size(void);
 IC0_IMPORT(msg_caller_copy) void ic0_msg_caller_copy(void *dst, uint32_t offset, uint32_t size);
 IC0_IMPORT(msg_caller_info_data_size) uint32_t ic0_msg_caller_info_data_size(void);
@@ -61,7 +62,8 @@ IC0_IMPORT(msg_caller_info_signer_copy)
 void ic0_msg_caller_info_signer_copy(void *dst, uint32_t offset, uint32_t size);
 IC0_IMPORT(msg_reject_code) uint32_t ic0_msg_reject_code(void);
 IC0_IMPORT(msg_reject_msg_size) uint32_t ic0_msg_reject_msg_size(void);
-IC0_IMPORT(msg_reject_msg_copy) void ic0_msg_reject_msg_copy(void *dst, uint32_t offset, uint32_t size);
+IC0_IMPORT(msg_reject_msg_copy)
+void ic0_msg_reject_msg_copy(void *dst, uint32_t offset, uint32_t size);
 IC0_IMPORT(msg_deadline) uint64_t ic0_msg_deadline(void);
 
 /* ---- Responding (spec "Responding"): append* then reply once, or reject once. ---- */
@@ -99,12 +101,14 @@ IC0_IMPORT(call_data_append) void ic0_call_data_append(const void *src, uint32_t
 IC0_IMPORT(call_with_best_effort_response)
 void ic0_call_with_best_effort_response(uint32_t timeout_seconds);
 IC0_IMPORT(call_cycles_add) void ic0_call_cycles_add(uint64_t amount);
-IC0_IMPORT(call_cycles_add128) void ic0_call_cycles_add128(uint64_t amount_high, uint64_t amount_low);
+IC0_IMPORT(call_cycles_add128)
+void ic0_call_cycles_add128(uint64_t amount_high, uint64_t amount_low);
 IC0_IMPORT(call_perform) uint32_t ic0_call_perform(void);
 
 /* ---- The canister itself. canister_status: 1 running, 2 stopping, 3 stopped. ---- */
 IC0_IMPORT(canister_self_size) uint32_t ic0_canister_self_size(void);
-IC0_IMPORT(canister_self_copy) void ic0_canister_self_copy(void *dst, uint32_t offset, uint32_t size);
+IC0_IMPORT(canister_self_copy)
+void ic0_canister_self_copy(void *dst, uint32_t offset, uint32_t size);
 IC0_IMPORT(canister_status) uint32_t ic0_canister_status(void);
 IC0_IMPORT(canister_version) uint64_t ic0_canister_version(void);
 IC0_IMPORT(subnet_self_size) uint32_t ic0_subnet_self_size(void);
@@ -160,10 +164,10 @@ IC0_IMPORT(debug_print) void ic0_debug_print(const void *src, uint32_t size);
 IC0_IMPORT(trap) __attribute__((noreturn)) void ic0_trap(const void *src, uint32_t size);
 
 /* performance_counter types. */
-#define IC0_COUNTER_INSTRUCTIONS 0u        /* instructions of this message execution */
-#define IC0_COUNTER_CALL_CONTEXT 1u        /* instructions of this call context */
-#define IC0_STABLE_PAGE_SIZE 65536u        /* stable memory page, as Wasm's */
-#define IC0_GROW_FAILED32 0xffffffffu      /* stable_grow's "refused" */
+#define IC0_COUNTER_INSTRUCTIONS 0u   /* instructions of this message execution */
+#define IC0_COUNTER_CALL_CONTEXT 1u   /* instructions of this call context */
+#define IC0_STABLE_PAGE_SIZE 65536u   /* stable memory page, as Wasm's */
+#define IC0_GROW_FAILED32 0xffffffffu /* stable_grow's "refused" */
 #define IC0_GROW_FAILED64 0xffffffffffffffffull
 
 /* ---- Entry points. The function bodies follow the macro: IC_UPDATE(inc) { ... } ---- */

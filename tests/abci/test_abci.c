@@ -78,8 +78,11 @@ static void test_app_state(void **state)
     (void)state;
     ledger_genesis g, def;
     ledger_genesis_default(&def);
-    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"round_instruction_limit\": 5,"
-                           " \"max_messages_per_round\": 7}", &g), ST_OK);
+    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX
+                           "\", \"round_instruction_limit\": 5,"
+                           " \"max_messages_per_round\": 7}",
+                           &g),
+                     ST_OK);
     assert_string_equal(g.chain_id, "chain-x");
     assert_int_equal(g.genesis_time_ns, 77);
     assert_int_equal(g.round_instruction_limit, 5);
@@ -87,8 +90,8 @@ static void test_app_state(void **state)
     assert_int_equal(g.slice_instructions, def.slice_instructions); /* untouched: default */
     assert_int_equal(g.admin_public_key[0], 0x3b);
     assert_int_equal(g.admin_public_key[31], 0x29);
-    assert_int_equal(parse("{}", &g), ST_BAD_GENESIS);                  /* no key */
-    assert_int_equal(parse("[1]", &g), ST_BAD_GENESIS);                 /* not an object */
+    assert_int_equal(parse("{}", &g), ST_BAD_GENESIS);  /* no key */
+    assert_int_equal(parse("[1]", &g), ST_BAD_GENESIS); /* not an object */
     assert_int_equal(parse("{\"admin_public_key\": \"3b6a\"}", &g), ST_BAD_GENESIS);
     assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"nope\": 1}", &g),
                      ST_BAD_GENESIS);
@@ -97,11 +100,12 @@ static void test_app_state(void **state)
     assert_int_equal(
         parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_message_bytes\": -1}", &g),
         ST_BAD_GENESIS);
-    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX
-                           "\", \"max_message_bytes\": 4294967296}", &g),
-                     ST_BAD_GENESIS); /* above its u32 */
-    assert_int_equal(parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_messages_per_round\": 0}",
-                           &g), ST_BAD_GENESIS); /* scheduler_genesis_check */
+    assert_int_equal(
+        parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_message_bytes\": 4294967296}", &g),
+        ST_BAD_GENESIS); /* above its u32 */
+    assert_int_equal(
+        parse("{\"admin_public_key\": \"" KEY_HEX "\", \"max_messages_per_round\": 0}", &g),
+        ST_BAD_GENESIS); /* scheduler_genesis_check */
 }
 
 /* ---- the application, in process ------------------------------------------------------------- */
@@ -210,12 +214,15 @@ static void sign(fx *f, uint64_t canister, buf *env)
 {
     buf arg = {0};
     if (!canister)
-        assert_int_equal(scheduler_install_arg(span_of(f->wasm.ptr, f->wasm.len), span_of(NULL, 0),
-                                               &arg), ST_OK);
-    ledger_message m = {.nonce = ++f->nonce, .canister_id = canister,
+        assert_int_equal(
+            scheduler_install_arg(span_of(f->wasm.ptr, f->wasm.len), span_of(NULL, 0), &arg),
+            ST_OK);
+    ledger_message m = {.nonce = ++f->nonce,
+                        .canister_id = canister,
                         .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
                         .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
-                        .arg = span_of(arg.ptr, arg.len), .expiry_height = 1000};
+                        .arg = span_of(arg.ptr, arg.len),
+                        .expiry_height = 1000};
     memcpy(m.sender, f->pk, LEDGER_PUBLIC_KEY_SIZE);
     uint8_t id[LEDGER_HASH_SIZE];
     env->len = 0;
@@ -323,7 +330,8 @@ static void commit(fx *f)
 }
 
 /* Query path with data; returns the code and copies the value (NUL-terminated) into out. */
-static uint32_t query(fx *f, const char *path, const char *data, status want, char *out, size_t cap)
+static uint32_t query(fx *f, const char *path, const char *data, status want, char *out,
+                      size_t cap)
 {
     Tendermint__Abci__RequestQuery rq = TENDERMINT__ABCI__REQUEST_QUERY__INIT;
     rq.path = (char *)path;
@@ -377,8 +385,8 @@ static void test_chain(void **state)
     assert_int_equal(prepare(f, 1, 1001, cands, 2, which), 1);
     assert_int_equal(which[0], 1);
     assert_int_equal(process(f, 1, 1001, &txs[0], 1), 1); /* ACCEPT (the block it prepared) */
-    assert_int_equal(process(f, 1, 1001, cands, 2), 2);    /* REJECT: junk */
-    assert_int_equal(process(f, 1, 1001, &txs[0], 1), 1);  /* executed again after the reject */
+    assert_int_equal(process(f, 1, 1001, cands, 2), 2);   /* REJECT: junk */
+    assert_int_equal(process(f, 1, 1001, &txs[0], 1), 1); /* executed again after the reject */
     Response *r = finalize(f, 1, 1001, &txs[0], 1);
     Tendermint__Abci__ExecTxResult *res = r->finalize_block->tx_results[0];
     assert_int_equal(res->code, ST_OK);
@@ -413,8 +421,9 @@ static void test_chain(void **state)
     commit(f);
 
     /* Query on committed state */
-    assert_int_equal(query(f, "/query", "{\"canister\": 1, \"method\": \"get\"}", ST_OK, text,
-                           sizeof text), ST_OK);
+    assert_int_equal(
+        query(f, "/query", "{\"canister\": 1, \"method\": \"get\"}", ST_OK, text, sizeof text),
+        ST_OK);
     assert_non_null(strstr(text, "\"reply\":\"02000000\""));
     assert_int_equal(query(f, "/status", "", ST_OK, text, sizeof text), ST_OK);
     assert_non_null(strstr(text, "\"height\":2"));
@@ -540,9 +549,9 @@ static void test_bad_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frames),       cmocka_unit_test(test_app_state),
-        cmocka_unit_test(test_chain),        cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_diverge),      cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_frames),  cmocka_unit_test(test_app_state),
+        cmocka_unit_test(test_chain),   cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_diverge), cmocka_unit_test(test_bad_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

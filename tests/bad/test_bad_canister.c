@@ -20,12 +20,14 @@ static const char *const bad_wat =
     "  (memory 1)\n"
     "  (global $g (mut i32) (i32.const 0))\n"
     "  (func $mark (i32.store (i32.const 100) (i32.const 0xdead)) (global.set $g (i32.const 7))\n"
-    "    (drop (call $sgrow (i64.const 1))) (call $swrite (i64.const 0) (i64.const 100) (i64.const 4)))\n"
+    "    (drop (call $sgrow (i64.const 1))) (call $swrite (i64.const 0) (i64.const 100) "
+    "(i64.const 4)))\n"
     "  (func $reply4 (param i32) (i32.store (i32.const 0) (local.get 0))\n"
     "    (call $append (i32.const 0) (i32.const 4)) (call $reply))\n"
     "  (func (export \"canister_update ok\") (call $reply4 (global.get $g)))\n"
     "  (func (export \"canister_update spin\") (call $mark) (loop $l (br $l)))\n"
-    "  (func $rec (param i32) (result i32) (i32.add (call $rec (i32.add (local.get 0) (i32.const 1)))\n"
+    "  (func $rec (param i32) (result i32) (i32.add (call $rec (i32.add (local.get 0) (i32.const "
+    "1)))\n"
     "    (i32.const 1)))\n"
     "  (func (export \"canister_update recurse\") (call $mark) (drop (call $rec (i32.const 0))))\n"
     "  (func (export \"canister_update grow_bomb\") (call $mark)\n"
@@ -54,7 +56,8 @@ static const char *const bad_wat =
     "  (func (export \"canister_query big_reply\")\n"
     "    (call $append (i32.const 0) (i32.const 2048)) (call $reply))\n"
     "  (func (export \"canister_query reply_pieces\")\n"
-    "    (call $append (i32.const 0) (i32.const 600)) (call $append (i32.const 0) (i32.const 600))\n"
+    "    (call $append (i32.const 0) (i32.const 600)) (call $append (i32.const 0) (i32.const "
+    "600))\n"
     "    (call $reply))\n"
     "  (func (export \"canister_update update_big_reply\") (call $mark)\n"
     "    (call $append (i32.const 0) (i32.const 1025)) (call $reply)))\n";
@@ -146,15 +149,15 @@ static void expect_trap_unchanged(host_call_kind kind, const char *method, uint6
 static void test_infinite_loop(void **state)
 {
     (void)state;
-    expect_trap_unchanged(HOST_CALL_UPDATE, "spin", 1000000, ST_INSTRUCTION_LIMIT_EXCEEDED,
-                          NULL, 0);
+    expect_trap_unchanged(HOST_CALL_UPDATE, "spin", 1000000, ST_INSTRUCTION_LIMIT_EXCEEDED, NULL,
+                          0);
 }
 
 static void test_deep_recursion(void **state)
 {
     (void)state;
-    expect_trap_unchanged(HOST_CALL_UPDATE, "recurse", 5000000000ull,
-                          ST_TRAP_CALL_STACK_EXHAUSTED, NULL, 0);
+    expect_trap_unchanged(HOST_CALL_UPDATE, "recurse", 5000000000ull, ST_TRAP_CALL_STACK_EXHAUSTED,
+                          NULL, 0);
 }
 
 static void test_memory_grow_bomb(void **state)
@@ -189,8 +192,8 @@ static void test_memory_grow_bomb(void **state)
 static void test_grow_then_trap_rolls_back(void **state)
 {
     (void)state;
-    expect_trap_unchanged(HOST_CALL_UPDATE, "grow_bomb_trap", 1000000, ST_TRAP_UNREACHABLE,
-                          NULL, 0);
+    expect_trap_unchanged(HOST_CALL_UPDATE, "grow_bomb_trap", 1000000, ST_TRAP_UNREACHABLE, NULL,
+                          0);
 }
 
 static void test_table_bomb_rejected(void **state)
@@ -258,17 +261,16 @@ static void test_reply_too_large(void **state)
     (void)state;
     expect_trap_unchanged(HOST_CALL_QUERY, "big_reply", 1000000, ST_REPLY_TOO_LARGE, NULL, 0);
     expect_trap_unchanged(HOST_CALL_QUERY, "reply_pieces", 1000000, ST_REPLY_TOO_LARGE, NULL, 0);
-    expect_trap_unchanged(HOST_CALL_UPDATE, "update_big_reply", 1000000, ST_REPLY_TOO_LARGE,
-                          NULL, 0);
+    expect_trap_unchanged(HOST_CALL_UPDATE, "update_big_reply", 1000000, ST_REPLY_TOO_LARGE, NULL,
+                          0);
     /* 4 GiB appended: the per-byte charge comes first, then the bounds check. The
      * receipt reports the whole charge (2^32 + a few), not the limit: noted in
      * docs/reliability.md */
     overshoot = UINT64_C(1) << 33;
-    expect_trap_unchanged(HOST_CALL_UPDATE, "append_huge", 1000000,
-                          ST_INSTRUCTION_LIMIT_EXCEEDED, NULL, 0);
-    overshoot = 1000;
-    expect_trap_unchanged(HOST_CALL_UPDATE, "append_huge", 5000000000ull, ST_HOST_OOB,
+    expect_trap_unchanged(HOST_CALL_UPDATE, "append_huge", 1000000, ST_INSTRUCTION_LIMIT_EXCEEDED,
                           NULL, 0);
+    overshoot = 1000;
+    expect_trap_unchanged(HOST_CALL_UPDATE, "append_huge", 5000000000ull, ST_HOST_OOB, NULL, 0);
 }
 
 /* Deploy (host_code_new) with allocation N failing, for every N until it succeeds. */

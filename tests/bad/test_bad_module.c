@@ -45,7 +45,8 @@ static void section(buf *b, uint8_t id, const buf *content)
     put_u32(b, (uint32_t)content->len);
     put(b, content->ptr, content->len);
 }
-#define RAW(b, ...) put((b), (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
+#define RAW(b, ...)                                                                               \
+    put((b), (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
 
 /* type 0 = [] -> [], one function of it, and a code section with the given body (locals
  * declarations + instructions + end, without the size prefix). */
@@ -301,8 +302,8 @@ static void test_millions_of_locals(void **state)
 /* ---- memory and table bombs (engine limits) ------------------------------------------------ */
 
 /* Instantiates a module with no imports; returns its instance (code and module in *c, *m). */
-static engine_instance *instantiate(const buf *b, const engine_run_config *rc,
-                                    engine_module **m, engine_code **c)
+static engine_instance *instantiate(const buf *b, const engine_run_config *rc, engine_module **m,
+                                    engine_code **c)
 {
     engine_config cfg;
     engine_config_default(&cfg);
@@ -431,16 +432,11 @@ static void test_table_grow_by_one(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_leb_truncated),
-        cmocka_unit_test(test_leb_overlong),
-        cmocka_unit_test(test_section_size_lies),
-        cmocka_unit_test(test_huge_counts),
-        cmocka_unit_test(test_huge_inner_counts),
-        cmocka_unit_test(test_deep_nesting),
-        cmocka_unit_test(test_millions_of_locals),
-        cmocka_unit_test(test_memory_grow_bomb),
-        cmocka_unit_test(test_table_grow_bomb),
-        cmocka_unit_test(test_table_grow_by_one),
+        cmocka_unit_test(test_leb_truncated),      cmocka_unit_test(test_leb_overlong),
+        cmocka_unit_test(test_section_size_lies),  cmocka_unit_test(test_huge_counts),
+        cmocka_unit_test(test_huge_inner_counts),  cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_millions_of_locals), cmocka_unit_test(test_memory_grow_bomb),
+        cmocka_unit_test(test_table_grow_bomb),    cmocka_unit_test(test_table_grow_by_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

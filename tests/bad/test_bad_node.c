@@ -93,8 +93,7 @@ static void test_bad_messages(void **state)
     env.ptr[env.len - LEDGER_SIGNATURE_SIZE - 1] ^= 0x10;
     /* truncated: every prefix is refused */
     for (size_t n = 0; n < env.len; n += 7)
-        assert_int_not_equal(ledger_message_decode(span_of(env.ptr, n), 1u << 20, &m, id),
-                             ST_OK);
+        assert_int_not_equal(ledger_message_decode(span_of(env.ptr, n), 1u << 20, &m, id), ST_OK);
     expect_refused(&f, span_of(env.ptr, env.len - 1), ST_MALFORMED_MESSAGE);
     expect_refused(&f, span_of(env.ptr, 10), ST_MALFORMED_MESSAGE);
     /* larger than the genesis limit */
@@ -264,7 +263,8 @@ static void fail_every_site(fx *f, uint8_t kind, uint64_t cid, span arg, unsigne
         ledger_receipt rc;
         if (st == ST_OK && !info.produced)
             fail_msg("allocation %lu failing: the round returned ST_OK without a block (a "
-                     "fault taken for \"nothing to do\")", n);
+                     "fault taken for \"nothing to do\")",
+                     n);
         if (st != ST_OK) {
             if (st != ST_OUT_OF_MEMORY)
                 fail_msg("allocation %lu failing: %s", n, status_name(st));
@@ -275,8 +275,8 @@ static void fail_every_site(fx *f, uint8_t kind, uint64_t cid, span arg, unsigne
             assert_false(node_fx_receipt(f, id, &rc, NULL));
             if (kind == LEDGER_MSG_UPDATE && node_fx_query_get(f, cid) != expect)
                 fail_msg("allocation %lu failing (%s): the canister's counter is %u after the "
-                         "failed round, %u in the last block", n, status_name(st),
-                         node_fx_query_get(f, cid), expect);
+                         "failed round, %u in the last block",
+                         n, status_name(st), node_fx_query_get(f, cid), expect);
             bool work = false;
             assert_int_equal(scheduler_has_work(f->s, &work), ST_OK);
             assert_true(work);
@@ -285,7 +285,8 @@ static void fail_every_site(fx *f, uint8_t kind, uint64_t cid, span arg, unsigne
         uint32_t v = 0;
         if (!node_fx_receipt(f, id, &rc, &v))
             fail_msg("allocation %lu failing: the round returned OK without running the "
-                     "message (the fault was swallowed)", n);
+                     "message (the fault was swallowed)",
+                     n);
         assert_int_equal(rc.status, ST_OK);
         if (kind == LEDGER_MSG_UPDATE) {
             assert_int_equal(v, ++expect);

@@ -51,7 +51,8 @@ static const char *const storage_wat =
     "    (block $done (loop $l\n"
     "      (br_if $done (i32.gt_u (local.get $i) (local.get $k)))\n"
     "      (i32.store (i32.add (i32.mul (local.get $i) (i32.const 65536))\n"
-    "                          (i32.mul (i32.rem_u (global.get $n) (i32.const 1000)) (i32.const 4)))\n"
+    "                          (i32.mul (i32.rem_u (global.get $n) (i32.const 1000)) (i32.const "
+    "4)))\n"
     "                 (global.get $n))\n"
     "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
     "      (br $l)))\n"
@@ -59,15 +60,16 @@ static const char *const storage_wat =
     "  (func (export \"canister_update slow\") (local $i i32)\n"
     "    (global.set $n (i32.add (global.get $n) (i32.const 1)))\n"
     "    (local.set $i (i32.const 100000))\n"
-    "    (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i)))\n"
+    "    (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get "
+    "$i)))\n"
     "    (call $reply_n))\n"
     "  (func (export \"canister_query get\") (call $reply_n)))\n";
 
 enum {
-    BIG_PAGES = 24,    /* pages a "big" round writes: 1.5 MiB, more than a 1 MiB map */
-    KILLS = 40,        /* SIGKILLs of the crash test */
+    BIG_PAGES = 24,       /* pages a "big" round writes: 1.5 MiB, more than a 1 MiB map */
+    KILLS = 40,           /* SIGKILLs of the crash test */
     KILL_NEVER = 1000000, /* the height killed children work towards */
-    KILL_EXTRA = 8,    /* blocks the last child adds after the kills (finishes a slow message) */
+    KILL_EXTRA = 8, /* blocks the last child adds after the kills (finishes a slow message) */
 };
 
 static const uint64_t ROUND_NS = 1000000000ull;
@@ -276,8 +278,11 @@ static status child_admit(node_fx *f, uint64_t h)
     buf env = {0}, arg = {0};
     uint8_t pages[4], id[LEDGER_HASH_SIZE];
     le32_store(pages, (uint32_t)(1 + h % 6));
-    ledger_message m = {.nonce = h, .canister_id = 1, .kind = LEDGER_MSG_UPDATE,
-                        .method = span_of("fill", 4), .arg = span_of(pages, 4),
+    ledger_message m = {.nonce = h,
+                        .canister_id = 1,
+                        .kind = LEDGER_MSG_UPDATE,
+                        .method = span_of("fill", 4),
+                        .arg = span_of(pages, 4),
                         .expiry_height = 1000000};
     status st = ST_OK;
     if (h == 1) {

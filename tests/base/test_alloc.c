@@ -16,7 +16,7 @@ static void test_fail_nth(void **state)
     void *a = base_alloc(8), *b = base_alloc(8), *c = base_alloc(8), *d = base_alloc(8);
     assert_non_null(a);
     assert_non_null(b);
-    assert_null(c);    /* the third fails */
+    assert_null(c);     /* the third fails */
     assert_non_null(d); /* not sticky: later ones succeed */
     assert_int_equal(base_alloc_count() - before, 4);
     base_free(a);

@@ -176,9 +176,12 @@ static void test_utf8(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_u32_valid),   cmocka_unit_test(test_u32_errors),
-        cmocka_unit_test(test_s32),         cmocka_unit_test(test_s33_s64_u64),
-        cmocka_unit_test(test_fixed_and_bytes), cmocka_unit_test(test_writer_round_trip),
+        cmocka_unit_test(test_u32_valid),
+        cmocka_unit_test(test_u32_errors),
+        cmocka_unit_test(test_s32),
+        cmocka_unit_test(test_s33_s64_u64),
+        cmocka_unit_test(test_fixed_and_bytes),
+        cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,8 +209,8 @@ static bool run_assert(candid_env *env, const char *s, size_t n, char *why, size
             candid_text_print(env, types, nt, v1, &b1);
             candid_text_print(env, types, nt, v2, &b2);
             snprintf(why, whylen, "values are %s: %.*s %s %.*s", eq ? "equal" : "different",
-                     (int)(b1.len > 100 ? 100 : b1.len), (const char *)b1.ptr, eq ? "==" : "!=",
-                     (int)(b2.len > 100 ? 100 : b2.len), (const char *)b2.ptr);
+                     (int)(b1.len > 100 ? 100 : b1.len), (const char *)b1.ptr,
+                     eq ? "==" : "!=", (int)(b2.len > 100 ? 100 : b2.len), (const char *)b2.ptr);
             buf_fini(&b1);
             buf_fini(&b2);
         }

@@ -53,17 +53,17 @@ static void round_trip(fx *f, const char *tys, const char *text, const char *pri
     assert_int_equal(candid_text_parse(f->a, f->env, f->t, f->n, SP(text), &v1, &err), ST_OK);
     buf bin = {0}, txt = {0};
     assert_int_equal(candid_encode(f->env, f->t, f->n, v1, &bin), ST_OK);
-    assert_int_equal(candid_decode(f->a, f->env, f->t, f->n, span_of(bin.ptr, bin.len), NULL,
-                                   &v2, &err),
-                     ST_OK);
+    assert_int_equal(
+        candid_decode(f->a, f->env, f->t, f->n, span_of(bin.ptr, bin.len), NULL, &v2, &err),
+        ST_OK);
     for (size_t i = 0; i < f->n; i++)
         assert_true(candid_value_eq(&v1[i], &v2[i]));
     assert_int_equal(candid_text_print(f->env, f->t, f->n, v2, &txt), ST_OK);
     assert_int_equal(buf_u8(&txt, 0), ST_OK);
     assert_string_equal((const char *)txt.ptr, printed);
-    assert_int_equal(candid_text_parse(f->a, f->env, f->t, f->n,
-                                       span_of(txt.ptr, txt.len - 1), &v3, &err),
-                     ST_OK);
+    assert_int_equal(
+        candid_text_parse(f->a, f->env, f->t, f->n, span_of(txt.ptr, txt.len - 1), &v3, &err),
+        ST_OK);
     for (size_t i = 0; i < f->n; i++)
         assert_true(candid_value_eq(&v1[i], &v3[i]));
     buf_fini(&bin);
@@ -87,10 +87,12 @@ static void test_round_trips(void **state)
     round_trip(f, "(record { a : nat; b : vec nat16 })", "(record { b = vec { 1; 2 }; a = 1 })",
                "(record { a = 1 : nat; b = vec { 1 : nat16; 2 : nat16 } })");
     round_trip(f, "(variant { ok : principal; err : text })",
-               "(variant { ok = principal \"aaaaa-aa\" })", "(variant { ok = principal \"aaaaa-aa\" })");
+               "(variant { ok = principal \"aaaaa-aa\" })",
+               "(variant { ok = principal \"aaaaa-aa\" })");
     round_trip(f, "(opt blob, opt opt nat)", "(opt blob \"\\00\\ff\", opt null)",
                "(opt blob \"\\00\\ff\", opt null)");
-    round_trip(f, "(record { nat; text })", "(record { 7; \"x\" })", "(record { 7 : nat; \"x\" })");
+    round_trip(f, "(record { nat; text })", "(record { 7; \"x\" })",
+               "(record { 7 : nat; \"x\" })");
     round_trip(f, "(variant { a; b : nat })", "(variant { a })", "(variant { a })");
     round_trip(f, "(func (nat) -> (text) query, service {})",
                "(func \"w7x7r-cok77-xa\".get, service \"aaaaa-aa\")",
@@ -101,11 +103,12 @@ static void test_recursive_type(void **state)
 {
     fx *f = *state;
     candid_error err = {0, NULL};
-    assert_int_equal(candid_did_parse(f->env, SP("type List = opt record { head : int; tail : List };"),
-                                      &err),
-                     ST_OK);
-    round_trip(f, "(List)", "(opt record { head = 1; tail = opt record { head = 2; tail = null } })",
-               "(opt record { head = 1 : int; tail = opt record { head = 2 : int; tail = null } })");
+    assert_int_equal(
+        candid_did_parse(f->env, SP("type List = opt record { head : int; tail : List };"), &err),
+        ST_OK);
+    round_trip(
+        f, "(List)", "(opt record { head = 1; tail = opt record { head = 2; tail = null } })",
+        "(opt record { head = 1 : int; tail = opt record { head = 2 : int; tail = null } })");
 }
 
 static status decode_at(fx *f, const char *tys, span msg, candid_value **v, candid_error *err)
@@ -139,9 +142,9 @@ static void test_binary_errors(void **state)
     assert_int_equal(decode_at(f, "(nat)", BIN('D', 'I', 'D', 'L', 0, 0), &v, &err),
                      ST_CANDID_TYPE_MISMATCH);
     /* text: invalid UTF-8 is reported where the text starts */
-    assert_int_equal(decode_at(f, "(text)", BIN('D', 'I', 'D', 'L', 0, 1, 0x71, 2, 0xc3, 0x28),
-                               &v, &err),
-                     ST_CANDID_BAD_VALUE);
+    assert_int_equal(
+        decode_at(f, "(text)", BIN('D', 'I', 'D', 'L', 0, 1, 0x71, 2, 0xc3, 0x28), &v, &err),
+        ST_CANDID_BAD_VALUE);
     assert_int_equal(err.offset, 8);
 }
 
@@ -151,9 +154,9 @@ static void test_coercions(void **state)
     candid_value *v;
     candid_error err = {0, NULL};
     /* a nat read as int, a missing opt argument as null, an extra argument dropped */
-    assert_int_equal(decode_at(f, "(int, opt text)", BIN('D', 'I', 'D', 'L', 0, 2, 0x7d, 0x7e, 5, 1),
-                               &v, &err),
-                     ST_OK);
+    assert_int_equal(
+        decode_at(f, "(int, opt text)", BIN('D', 'I', 'D', 'L', 0, 2, 0x7d, 0x7e, 5, 1), &v, &err),
+        ST_OK);
     assert_int_equal(v[0].kind, CANDID_INT);
     int64_t i;
     assert_int_equal(candid_value_i64(&v[0], &i), ST_OK);
@@ -199,7 +202,8 @@ static void test_limits(void **state)
     assert_int_equal(candid_decode(f->a, f->env, f->t, 1, span_of(msg, len), &lim, &v, &err),
                      ST_CANDID_LIMIT);
     lim.max_depth = 400;
-    assert_int_equal(candid_decode(f->a, f->env, f->t, 1, span_of(msg, len), &lim, &v, &err), ST_OK);
+    assert_int_equal(candid_decode(f->a, f->env, f->t, 1, span_of(msg, len), &lim, &v, &err),
+                     ST_OK);
 }
 
 static void test_text_errors(void **state)
@@ -219,9 +223,9 @@ static void test_text_errors(void **state)
     assert_int_equal(candid_text_parse(f->a, f->env, f->t, 2, SP("(1, \"x\", 3)"), &v, &err),
                      ST_CANDID_TYPE_MISMATCH);
     types(f, "(principal)");
-    assert_int_equal(candid_text_parse(f->a, f->env, f->t, 1, SP("(principal \"aaaaa-ab\")"), &v,
-                                       &err),
-                     ST_CANDID_BAD_PRINCIPAL);
+    assert_int_equal(
+        candid_text_parse(f->a, f->env, f->t, 1, SP("(principal \"aaaaa-ab\")"), &v, &err),
+        ST_CANDID_BAD_PRINCIPAL);
 }
 
 static void test_principals(void **state)
@@ -239,8 +243,10 @@ static void test_principals(void **state)
     assert_memory_equal(out, id, 3);
     assert_int_equal(candid_principal_parse("aaaaa-aa", 8, out, &n), ST_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(candid_principal_parse("w7x7r-cok77-xb", 14, out, &n), ST_CANDID_BAD_PRINCIPAL);
-    assert_int_equal(candid_principal_parse("w7x7rcok77-xa", 13, out, &n), ST_CANDID_BAD_PRINCIPAL);
+    assert_int_equal(candid_principal_parse("w7x7r-cok77-xb", 14, out, &n),
+                     ST_CANDID_BAD_PRINCIPAL);
+    assert_int_equal(candid_principal_parse("w7x7rcok77-xa", 13, out, &n),
+                     ST_CANDID_BAD_PRINCIPAL);
     buf_fini(&b);
 }
 
@@ -355,9 +361,9 @@ static void test_untyped(void **state)
     buf bin = {0}, out = {0};
     assert_int_equal(candid_encode(f->env, t, n, v, &bin), ST_OK);
     candid_env *wire = NULL;
-    assert_int_equal(candid_decode_any(f->a, span_of(bin.ptr, bin.len), NULL, &wire, &t2, &n2, &v2,
-                                       &err),
-                     ST_OK);
+    assert_int_equal(
+        candid_decode_any(f->a, span_of(bin.ptr, bin.len), NULL, &wire, &t2, &n2, &v2, &err),
+        ST_OK);
     assert_int_equal(n2, 7);
     assert_int_equal(candid_text_print(wire, t2, n2, v2, &out), ST_OK);
     assert_int_equal(buf_u8(&out, 0), ST_OK);

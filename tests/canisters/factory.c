@@ -72,9 +72,9 @@ static void on_created(uint32_t env)
     uint32_t k = 0;
     memcpy(msg, head, sizeof head);
     k = sizeof head;
-    k += put_leb(msg + k, 4849238u);    /* arg : blob */
+    k += put_leb(msg + k, 4849238u); /* arg : blob */
     msg[k++] = 1;
-    k += put_leb(msg + k, 265441191u);  /* wasm_module : blob */
+    k += put_leb(msg + k, 265441191u); /* wasm_module : blob */
     msg[k++] = 1;
     k += put_leb(msg + k, 1214305123u); /* mode : type 2 */
     msg[k++] = 2;

@@ -16,8 +16,8 @@
  */
 #include "ic0.h"
 
-#define KV_SLOTS 4096u          /* power of two */
-#define KV_MAX_ENTRIES 3072u    /* live + tombstones stay under 3/4 of KV_SLOTS */
+#define KV_SLOTS 4096u       /* power of two */
+#define KV_MAX_ENTRIES 3072u /* live + tombstones stay under 3/4 of KV_SLOTS */
 
 /* ---- Heap: blocks of 2^c bytes (c = 4..31) with an 8-byte header holding c; freed blocks go
  * to a free list per class. Memory is grown on demand, never shrunk. ---- */

@@ -28,8 +28,8 @@
 
 #define TOKEN_SUPPLY 1000000000ull
 #define ACCOUNT_SIZE 32u
-#define TABLE_SLOTS 4096u           /* power of two */
-#define TABLE_MAX_USED 3072u        /* 3/4 load factor */
+#define TABLE_SLOTS 4096u    /* power of two */
+#define TABLE_MAX_USED 3072u /* 3/4 load factor */
 
 struct slot {
     uint8_t used;

@@ -46,8 +46,8 @@ static int tamper_message(MDB_txn *txn, const MDB_val *block)
     if (rc || (rc = mdb_dbi_open(txn, "messages", 0, &msgs)))
         return fail("open ids, messages", rc);
     const uint8_t *b = block->mv_data;
-    if (block->mv_size < IDS_AT + HASH_SIZE || (b[IDS_AT - 4] | b[IDS_AT - 3] | b[IDS_AT - 2] |
-                                                b[IDS_AT - 1]) == 0)
+    if (block->mv_size < IDS_AT + HASH_SIZE ||
+        (b[IDS_AT - 4] | b[IDS_AT - 3] | b[IDS_AT - 2] | b[IDS_AT - 1]) == 0)
         return fail("the block has no message", 0);
     /* the id's arrival number (8 bytes) is the key of its envelope */
     MDB_val k = {HASH_SIZE, (void *)(b + IDS_AT)}, v;

@@ -180,9 +180,9 @@ int main(void)
 {
     cli_json_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hex),           cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_args),          cmocka_unit_test(test_numbers_and_ids),
-        cmocka_unit_test(test_printable),     cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_hex),       cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_args),      cmocka_unit_test(test_numbers_and_ids),
+        cmocka_unit_test(test_printable), cmocka_unit_test(test_key_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

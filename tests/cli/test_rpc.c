@@ -74,8 +74,12 @@ static char *submit_body(rpc_fx *x, uint8_t key, uint8_t kind, uint64_t cid, spa
     const uint8_t seed[LEDGER_SEED_SIZE] = {key};
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE], id[LEDGER_HASH_SIZE];
     assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
-    ledger_message m = {.nonce = ++x->f.nonce, .canister_id = cid, .kind = kind,
-                        .method = span_of("", 0), .arg = arg, .expiry_height = 1000};
+    ledger_message m = {.nonce = ++x->f.nonce,
+                        .canister_id = cid,
+                        .kind = kind,
+                        .method = span_of("", 0),
+                        .arg = arg,
+                        .expiry_height = 1000};
     memcpy(m.sender, pk, sizeof pk);
     buf env = {0};
     assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
@@ -84,8 +88,10 @@ static char *submit_body(rpc_fx *x, uint8_t key, uint8_t kind, uint64_t cid, spa
     buf_fini(&env);
     size_t n = strlen(hex) + 128;
     char *body = malloc(n);
-    snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
-                      "\"id\":1}", hex);
+    snprintf(body, n,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
+             "\"id\":1}",
+             hex);
     base_free(hex);
     return body;
 }
@@ -121,8 +127,8 @@ static void t_hex_prefix(void **state)
     json_t *r = ask(&x, "{\"jsonrpc\":\"2.0\",\"method\":\"query\",\"params\":{\"canister\":1,"
                         "\"method\":\"get\",\"arg\":\"0xg0\"},\"id\":1}");
     assert_int_equal(error_code(r), -32602);
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
-                                                             "message")), "'arg'"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(r, "error"), "message")), "'arg'"));
     json_decref(r);
     buf b = {0};
     assert_int_equal(cli_bytes_decode("0xg0", 4, &b), ST_BAD_ARGUMENT);
@@ -148,7 +154,8 @@ static void t_response_limit(void **state)
         for (int i = 0; i < count; i++)
             snprintf(body + strlen(body), cap - strlen(body),
                      "%s{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"params\":{\"height\":0},"
-                     "\"id\":%d}", i ? "," : "", i);
+                     "\"id\":%d}",
+                     i ? "," : "", i);
         strcat(body, "]");
         char *text = rpc_server_handle(x.srv, body, strlen(body));
         assert_non_null(text);
@@ -209,8 +216,8 @@ static void t_admission(void **state)
     json_t *r = ask(&x, body);
     free(body);
     assert_string_equal(error_status(r), "NOT_AUTHORIZED");
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
-                                                             "message")), "admin"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(r, "error"), "message")), "admin"));
     json_decref(r);
     static const char text[] = "(module (func))";
     buf bad = {0};
@@ -240,8 +247,8 @@ static void t_admission(void **state)
     r = ask(&x, body);
     free(body);
     assert_string_equal(error_status(r), "NOT_AUTHORIZED");
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
-                                                             "message")), "controller"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(r, "error"), "message")), "controller"));
     json_decref(r);
     assert_int_equal(mempool_count(&x), 0);
     buf_fini(&arg);
@@ -324,8 +331,12 @@ static void t_resuming(void **state)
     rpc_fx x;
     node_fx_init(&x.f, 7);
     node_fx_start(&x.f);
-    rpc_server_options so = {.listen = "127.0.0.1:0", .max_body = 1u << 20, .threads = 1,
-                             .timeout_s = 5, .wake_fd = -1, .min_free_disk = UINT64_MAX};
+    rpc_server_options so = {.listen = "127.0.0.1:0",
+                             .max_body = 1u << 20,
+                             .threads = 1,
+                             .timeout_s = 5,
+                             .wake_fd = -1,
+                             .min_free_disk = UINT64_MAX};
     assert_int_equal(rpc_server_new(x.f.lg, NULL, &lock, &so, &x.srv), ST_OK);
     static const char status_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"id\":1}";
     static const char block_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"block\",\"id\":2}";
@@ -365,16 +376,18 @@ static void t_sender_table_bounded(void **state)
     char why[200];
     for (uint32_t i = 0; i < 5000; i++) { /* all at t = 1 s: nobody has refilled yet */
         memcpy(key, &i, sizeof i);
-        assert_int_equal(rpc_senders_admit(t, key, id, 100, 1000000000u, never_waiting, NULL,
-                                           why, sizeof why), ST_OK);
+        assert_int_equal(
+            rpc_senders_admit(t, key, id, 100, 1000000000u, never_waiting, NULL, why, sizeof why),
+            ST_OK);
     }
     assert_int_equal(rpc_senders_count(t), 5000);
     /* at t = 10 s: the sweep at 8192 forgets the first 5000 (refilled, nothing waiting); the
      * 3192 that came at 10 s have not refilled yet and stay, with the one that swept */
     for (uint32_t i = 5000; i < 8193; i++) {
         memcpy(key, &i, sizeof i);
-        assert_int_equal(rpc_senders_admit(t, key, id, 100, 10000000000u, never_waiting, NULL,
-                                           why, sizeof why), ST_OK);
+        assert_int_equal(
+            rpc_senders_admit(t, key, id, 100, 10000000000u, never_waiting, NULL, why, sizeof why),
+            ST_OK);
     }
     assert_int_equal(rpc_senders_count(t), 3193);
     rpc_senders_free(t);
@@ -384,10 +397,10 @@ int main(void)
 {
     cli_json_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_hex_prefix),       cmocka_unit_test(t_response_limit),
-        cmocka_unit_test(t_internal_error),   cmocka_unit_test(t_admission),
-        cmocka_unit_test(t_sender_share),     cmocka_unit_test(t_rate_and_disk),
-        cmocka_unit_test(t_resuming),         cmocka_unit_test(t_sender_table_bounded),
+        cmocka_unit_test(t_hex_prefix),     cmocka_unit_test(t_response_limit),
+        cmocka_unit_test(t_internal_error), cmocka_unit_test(t_admission),
+        cmocka_unit_test(t_sender_share),   cmocka_unit_test(t_rate_and_disk),
+        cmocka_unit_test(t_resuming),       cmocka_unit_test(t_sender_table_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,9 +22,9 @@ typedef struct node_fx {
     scheduler *s;
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
     uint64_t nonce, time;
-    ledger_genesis g;      /* written by node_fx_start */
-    ledger_options opt;    /* used by node_fx_start and node_fx_open */
-    buf wasm;              /* the test's module, if it keeps one (freed by node_fx_end) */
+    ledger_genesis g;   /* written by node_fx_start */
+    ledger_options opt; /* used by node_fx_start and node_fx_open */
+    buf wasm;           /* the test's module, if it keeps one (freed by node_fx_end) */
 } node_fx;
 
 /* Defaults: admin key from seed {key}, the IC-like genesis of ledger_genesis_default, a
@@ -79,8 +79,11 @@ static inline void node_fx_end(node_fx *f)
 static inline void node_fx_sign(node_fx *f, uint8_t kind, uint64_t cid, const char *method,
                                 span arg, uint64_t expiry, buf *env, uint8_t id[LEDGER_HASH_SIZE])
 {
-    ledger_message m = {.nonce = ++f->nonce, .canister_id = cid, .kind = kind,
-                        .method = span_of(method, strlen(method)), .arg = arg,
+    ledger_message m = {.nonce = ++f->nonce,
+                        .canister_id = cid,
+                        .kind = kind,
+                        .method = span_of(method, strlen(method)),
+                        .arg = arg,
                         .expiry_height = expiry};
     memcpy(m.sender, f->pk, sizeof f->pk);
     assert_int_equal(ledger_message_sign(&m, f->sk, env, id), ST_OK);
@@ -164,9 +167,8 @@ static inline bool node_fx_receipt(node_fx *f, const uint8_t id[LEDGER_HASH_SIZE
 static inline uint64_t node_fx_deploy(node_fx *f)
 {
     buf arg = {0};
-    assert_int_equal(scheduler_install_arg(span_of(f->wasm.ptr, f->wasm.len), span_of(NULL, 0),
-                                           &arg),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_install_arg(span_of(f->wasm.ptr, f->wasm.len), span_of(NULL, 0), &arg), ST_OK);
     uint8_t id[LEDGER_HASH_SIZE];
     node_fx_submit(f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "", span_of(arg.ptr, arg.len), id);
     f->time += 1000000;

@@ -145,8 +145,7 @@ static void side_close(side *s)
     base_free(s->xs);
 }
 
-static void side_call(side *s, const char *name, const uint64_t *args, uint64_t budget,
-                      outcome *o)
+static void side_call(side *s, const char *name, const uint64_t *args, uint64_t budget, outcome *o)
 {
     memset(o, 0, sizeof *o);
     engine_func *f = export_func(s->inst, name);
@@ -247,7 +246,7 @@ static void make_args(const functype *t, uint64_t *args)
     for (uint32_t k = 0; k < t->nparams; k++) {
         switch (t->types[k]) {
         case VT_I32: args[k] = (uint32_t)(7 * k + 1); break;
-        case VT_I64: args[k] = (uint64_t)-(int64_t)(k + 2); break;
+        case VT_I64: args[k] = (uint64_t) - (int64_t)(k + 2); break;
         case VT_F32: {
             float x = 0.5f * (float)(k + 1);
             uint32_t u;
@@ -332,8 +331,9 @@ static void put_call(FILE *f, uint32_t i, const functype *t, const uint64_t *arg
                      const outcome *o, uint64_t budget)
 {
     const char *trap = wabt_trap(o->st);
-    fprintf(f, o->st == ST_OK ? "(assert_return (invoke $w \"w%u\""
-                              : "(assert_trap (invoke $w \"t%u\"",
+    fprintf(f,
+            o->st == ST_OK ? "(assert_return (invoke $w \"w%u\""
+                           : "(assert_trap (invoke $w \"t%u\"",
             i);
     for (uint32_t k = 0; k < t->nparams; k++) {
         fputc(' ', f);
@@ -366,8 +366,7 @@ static bool stack_exhausted(status st)
 }
 
 /* Runs both sides over every export and writes the script; returns the exit status. */
-static int run_all(side *metered, side *plain, span helper, span inst, FILE *out,
-                   uint64_t budget)
+static int run_all(side *metered, side *plain, span helper, span inst, FILE *out, uint64_t budget)
 {
     const engine_module *m = plain->m;
     bool *called = base_calloc(m->nexports + 1, sizeof *called);
@@ -398,8 +397,10 @@ static int run_all(side *metered, side *plain, span helper, span inst, FILE *out
         if (plain_on && a.st != ST_INSTRUCTION_LIMIT_EXCEEDED) {
             side_call(plain, name, args, 0, &b);
             if (!same_outcome(&a, &b, t->nresults)) {
-                fprintf(stderr, "divergence: tally metered vs unmetered at export \"%s\": "
-                                "%s vs %s\n", name, status_name(a.st), status_name(b.st));
+                fprintf(stderr,
+                        "divergence: tally metered vs unmetered at export \"%s\": "
+                        "%s vs %s\n",
+                        name, status_name(a.st), status_name(b.st));
                 rc = 1;
             }
         }
@@ -449,16 +450,17 @@ int main(int argc, char **argv)
         st = instrument_module(m, ENGINE_SCHEDULE_V1, &inst, &err);
     engine_module_free(m);
     if (st != ST_OK) {
-        fprintf(stderr, "tally rejects the module: %s (%s) at %zu\n", status_name(st),
-                err.detail, err.offset);
+        fprintf(stderr, "tally rejects the module: %s (%s) at %zu\n", status_name(st), err.detail,
+                err.offset);
         return 3;
     }
     side metered, plain;
-    int r1 = side_open(&metered, span_of(inst.ptr, inst.len), span_of(helper.ptr, helper.len),
-                       &st);
+    int r1 =
+        side_open(&metered, span_of(inst.ptr, inst.len), span_of(helper.ptr, helper.len), &st);
     status st2 = ST_OK;
-    int r2 = r1 ? r1 : side_open(&plain, span_of(mod.ptr, mod.len),
-                                 span_of(helper.ptr, helper.len), &st2);
+    int r2 =
+        r1 ? r1
+           : side_open(&plain, span_of(mod.ptr, mod.len), span_of(helper.ptr, helper.len), &st2);
     FILE *out = NULL;
     if (r1 == 3 && status_class_of(st) == SC_TRAP) {
         /* instantiation traps (a segment out of bounds): wabt must agree */

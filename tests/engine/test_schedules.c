@@ -51,9 +51,10 @@ static int64_t run_counted(const mbuf *mod, int schedule, uint64_t arg, uint64_t
     assert_int_equal(engine_instance_new(code, &rc, &imp, 1, NULL, &inst, NULL), ST_OK);
     engine_extern f, counter;
     assert_int_equal(engine_instance_export(inst, span_of("run", 3), &f), ST_OK);
-    assert_int_equal(engine_instance_export(inst, span_of(INSTRUMENT_COUNTER_EXPORT,
-                                                          strlen(INSTRUMENT_COUNTER_EXPORT)),
-                                            &counter), ST_OK);
+    assert_int_equal(
+        engine_instance_export(
+            inst, span_of(INSTRUMENT_COUNTER_EXPORT, strlen(INSTRUMENT_COUNTER_EXPORT)), &counter),
+        ST_OK);
     assert_int_equal(engine_global_set(counter.u.global, (uint64_t)BUDGET), ST_OK);
     uint64_t args[1] = {arg}, results[1] = {0};
     assert_int_equal(engine_instance_invoke(inst, f.u.func, args, results), ST_OK);
@@ -90,12 +91,12 @@ static void one_func(mbuf *m, const uint8_t *type, size_t tn, const uint8_t *bod
     mb_section(m, 10, c.b, c.n);
 }
 
-#define ONE_FUNC(m, type, memory, ...) \
+#define ONE_FUNC(m, type, memory, ...)                                                            \
     one_func((m), type, sizeof type, BYTES(__VA_ARGS__), NBYTES(__VA_ARGS__), (memory))
 
-static const uint8_t T_V_I[] = {0x60, 0, 1, 0x7f};        /* [] -> [i32] */
-static const uint8_t T_I_V[] = {0x60, 1, 0x7f, 0};        /* [i32] -> [] */
-static const uint8_t T_I_I[] = {0x60, 1, 0x7f, 1, 0x7f};  /* [i32] -> [i32] */
+static const uint8_t T_V_I[] = {0x60, 0, 1, 0x7f};       /* [] -> [i32] */
+static const uint8_t T_I_V[] = {0x60, 1, 0x7f, 0};       /* [i32] -> [] */
+static const uint8_t T_I_I[] = {0x60, 1, 0x7f, 1, 0x7f}; /* [i32] -> [i32] */
 
 /* ---- the schedules themselves ------------------------------------------------------------------- */
 
@@ -104,9 +105,12 @@ static const uint8_t T_I_I[] = {0x60, 1, 0x7f, 1, 0x7f};  /* [i32] -> [i32] */
 static void test_v2_differs_only_where_documented(void **state)
 {
     (void)state;
-    static const struct { opcode op; uint32_t v1, v2; } changed[] = {
-        {OP_LOOP, 0, 2}, {OP_ELSE, 0, 1}, {OP_BR_TABLE, 2, 3}, {OP_I32_POPCNT, 1, 3},
-        {OP_I64_POPCNT, 1, 3},
+    static const struct {
+        opcode op;
+        uint32_t v1, v2;
+    } changed[] = {
+        {OP_LOOP, 0, 2},       {OP_ELSE, 0, 1},       {OP_BR_TABLE, 2, 3},
+        {OP_I32_POPCNT, 1, 3}, {OP_I64_POPCNT, 1, 3},
     };
     int differing = 0;
     for (int op = 0; op < OP_COUNT; op++) {
@@ -121,8 +125,8 @@ static void test_v2_differs_only_where_documented(void **state)
             if ((int)changed[i].op == op && changed[i].v1 == v1 && changed[i].v2 == v2)
                 documented = true;
         if (!documented)
-            fail_msg("%s: v1 %u, v2 %u is not a documented change", engine_opcodes[op].cname,
-                     v1, v2);
+            fail_msg("%s: v1 %u, v2 %u is not a documented change", engine_opcodes[op].cname, v1,
+                     v2);
     }
     assert_int_equal(differing, 5);
     assert_int_equal(instrument_grow_page_cost(ENGINE_SCHEDULE_V1), 0);
@@ -159,8 +163,7 @@ static void test_countdown_loop(void **state)
 {
     (void)state;
     mbuf m;
-    ONE_FUNC(&m, T_I_V, false, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b,
-             0x0b);
+    ONE_FUNC(&m, T_I_V, false, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b, 0x0b);
     assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V1, 10, NULL), 61);
     assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V2, 10, NULL), 63);
     /* n = 1: one iteration: v1 1 + 6, v2 3 + 6 */
@@ -197,8 +200,8 @@ static void test_br_table(void **state)
 {
     (void)state;
     mbuf m;
-    ONE_FUNC(&m, T_I_I, false, 0x02, 0x40, 0x02, 0x40, 0x20, 0, 0x0e, 1, 0, 1, 0x0b, 0x41, 7,
-             0x0f, 0x0b, 0x41, 9, 0x0b);
+    ONE_FUNC(&m, T_I_I, false, 0x02, 0x40, 0x02, 0x40, 0x20, 0, 0x0e, 1, 0, 1, 0x0b, 0x41, 7, 0x0f,
+             0x0b, 0x41, 9, 0x0b);
     uint64_t r = 0;
     assert_int_equal(run_counted(&m, ENGINE_SCHEDULE_V1, 0, &r), 6);
     assert_int_equal(r, 7);
@@ -220,8 +223,14 @@ static void test_memory_grow(void **state)
     (void)state;
     mbuf m;
     ONE_FUNC(&m, T_I_I, true, 0x20, 0, 0x40, 0x00, 0x0b);
-    static const struct { uint64_t delta; int64_t v1, v2; uint64_t result; } cases[] = {
-        {0, 302, 302, 1}, {1, 302, 5302, 1}, {7, 302, 35302, 1},
+    static const struct {
+        uint64_t delta;
+        int64_t v1, v2;
+        uint64_t result;
+    } cases[] = {
+        {0, 302, 302, 1},
+        {1, 302, 5302, 1},
+        {7, 302, 35302, 1},
         {70000, 302, 327680302, 0xFFFFFFFFu},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -92,8 +92,8 @@ static void body_check(status expect, const char *sig, const uint8_t *body, size
 }
 
 /* B(expected status, "sig", body bytes...) - the body includes its final end (0x0b). */
-#define B(expect, sig, ...) body_check((expect), (sig), BYTES(__VA_ARGS__), NBYTES(__VA_ARGS__), \
-                                       __LINE__)
+#define B(expect, sig, ...)                                                                       \
+    body_check((expect), (sig), BYTES(__VA_ARGS__), NBYTES(__VA_ARGS__), __LINE__)
 
 #define OK ST_OK
 #define TM ST_TYPE_MISMATCH
@@ -108,32 +108,32 @@ static void test_template_valid(void **state)
 static void test_type_mismatch(void **state)
 {
     (void)state;
-    B(TM, ">i", 0x42, 0x00, 0x0b);                   /* i64 for i32 */
-    B(TM, ">", 0x41, 0x01, 0x0b);                    /* value left over */
-    B(TM, ">i", 0x0b);                               /* missing result */
+    B(TM, ">i", 0x42, 0x00, 0x0b);                        /* i64 for i32 */
+    B(TM, ">", 0x41, 0x01, 0x0b);                         /* value left over */
+    B(TM, ">i", 0x0b);                                    /* missing result */
     B(TM, ">", 0x41, 0x00, 0x42, 0x00, 0x6a, 0x1a, 0x0b); /* i32.add of i64 */
-    B(TM, ">", 0x43, 0, 0, 0, 0, 0x45, 0x1a, 0x0b);  /* i32.eqz of f32 */
-    B(TM, ">", 0x1a, 0x0b);                          /* drop of nothing */
+    B(TM, ">", 0x43, 0, 0, 0, 0, 0x45, 0x1a, 0x0b);       /* i32.eqz of f32 */
+    B(TM, ">", 0x1a, 0x0b);                               /* drop of nothing */
     B(OK, ">F", 0x44, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x0b);
-    B(TM, "i>", 0x20, 0x01, 0x21, 0x00, 0x0b);       /* i64 local into i32 local */
+    B(TM, "i>", 0x20, 0x01, 0x21, 0x00, 0x0b);        /* i64 local into i32 local */
     B(OK, "i>I", 0x20, 0x00, 0x22, 0x00, 0xac, 0x0b); /* local.tee, i64.extend_i32_s */
 }
 
 static void test_polymorphic_stack(void **state)
 {
     (void)state;
-    B(OK, ">i", 0x00, 0x0b);                         /* unreachable satisfies any result */
-    B(OK, ">i", 0x00, 0x6a, 0x0b);                   /* i32.add of unknowns */
-    B(TM, ">i", 0x00, 0x42, 0x00, 0x6a, 0x0b);       /* but a known i64 still mismatches */
-    B(OK, ">", 0x00, 0x1b, 0x1a, 0x0b);              /* select of unknowns */
-    B(TM, ">", 0x00, 0x41, 0x00, 0x0b);              /* values left over after unreachable */
-    B(OK, ">i", 0x41, 0x01, 0x0c, 0x00, 0x0b);       /* br 0 with its value */
-    B(TM, ">i", 0x0c, 0x00, 0x0b);                   /* br 0 without */
+    B(OK, ">i", 0x00, 0x0b);                   /* unreachable satisfies any result */
+    B(OK, ">i", 0x00, 0x6a, 0x0b);             /* i32.add of unknowns */
+    B(TM, ">i", 0x00, 0x42, 0x00, 0x6a, 0x0b); /* but a known i64 still mismatches */
+    B(OK, ">", 0x00, 0x1b, 0x1a, 0x0b);        /* select of unknowns */
+    B(TM, ">", 0x00, 0x41, 0x00, 0x0b);        /* values left over after unreachable */
+    B(OK, ">i", 0x41, 0x01, 0x0c, 0x00, 0x0b); /* br 0 with its value */
+    B(TM, ">i", 0x0c, 0x00, 0x0b);             /* br 0 without */
     B(OK, ">i", 0x41, 0x01, 0x0c, 0x00, 0x42, 0x00, 0x1a, 0x0b); /* dead code after br */
-    B(TM, ">i", 0x41, 0x01, 0x0f, 0x42, 0x00, 0x0b); /* return, then an i64 result */
+    B(TM, ">i", 0x41, 0x01, 0x0f, 0x42, 0x00, 0x0b);             /* return, then an i64 result */
     B(OK, ">I", 0x00, 0x02, 0x7f, 0x00, 0x0b, 0x1a, 0x42, 0x00, 0x0b); /* nested reset */
-    B(TM, ">", 0x00, 0x02, 0x40, 0x1a, 0x0b, 0x0b);  /* a new block is not unreachable */
-    B(OK, ">", 0x00, 0xd1, 0x1a, 0x0b);              /* ref.is_null of unknown */
+    B(TM, ">", 0x00, 0x02, 0x40, 0x1a, 0x0b, 0x0b); /* a new block is not unreachable */
+    B(OK, ">", 0x00, 0xd1, 0x1a, 0x0b);             /* ref.is_null of unknown */
 }
 
 static void test_blocks_multi_value(void **state)
@@ -153,8 +153,8 @@ static void test_blocks_multi_value(void **state)
     B(TM, ">", 0x41, 0x01, 0x04, 0x7f, 0x41, 0x01, 0x0b, 0x1a, 0x0b);
     B(OK, ">", 0x41, 0x01, 0x04, 0x7f, 0x41, 0x01, 0x05, 0x41, 0x02, 0x0b, 0x1a, 0x0b);
     B(TM, ">", 0x41, 0x01, 0x04, 0x7f, 0x41, 0x01, 0x05, 0x0b, 0x1a, 0x0b);
-    B(TM, ">", 0x02, 0x40, 0x05, 0x0b, 0x0b);       /* else without if */
-    B(TM, ">", 0x04, 0x40, 0x0b, 0x0b);             /* if needs a condition */
+    B(TM, ">", 0x02, 0x40, 0x05, 0x0b, 0x0b);        /* else without if */
+    B(TM, ">", 0x04, 0x40, 0x0b, 0x0b);              /* if needs a condition */
     B(ST_UNKNOWN_TYPE, ">", 0x02, 0x09, 0x0b, 0x0b); /* block type index 9 */
 }
 
@@ -163,19 +163,19 @@ static void test_labels_br_table(void **state)
     (void)state;
     B(ST_UNKNOWN_LABEL, ">", 0x0c, 0x01, 0x0b);
     B(OK, ">", 0x02, 0x40, 0x0c, 0x01, 0x0b, 0x0b);
-    B(OK, ">", 0x41, 0x00, 0x0d, 0x00, 0x0b);       /* br_if */
-    B(TM, ">i", 0x41, 0x00, 0x0d, 0x00, 0x0b);      /* br_if to a label needing i32 */
+    B(OK, ">", 0x41, 0x00, 0x0d, 0x00, 0x0b);  /* br_if */
+    B(TM, ">i", 0x41, 0x00, 0x0d, 0x00, 0x0b); /* br_if to a label needing i32 */
     /* br_table: both targets of arity 1 */
     B(OK, ">", 0x02, 0x7f, 0x41, 0x01, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x00, 0x0b, 0x1a, 0x0b);
     /* target of arity 0, default of arity 1 */
-    B(TM, ">", 0x02, 0x7f, 0x02, 0x40, 0x41, 0x01, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x01, 0x0b,
-      0x41, 0x00, 0x0b, 0x1a, 0x0b);
+    B(TM, ">", 0x02, 0x7f, 0x02, 0x40, 0x41, 0x01, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x01, 0x0b, 0x41,
+      0x00, 0x0b, 0x1a, 0x0b);
     /* same arity, different types, in unreachable code: valid */
-    B(OK, ">", 0x02, 0x7f, 0x02, 0x7d, 0x00, 0x0e, 0x01, 0x00, 0x01, 0x0b, 0x1a, 0x41, 0x00,
-      0x0b, 0x1a, 0x0b);
+    B(OK, ">", 0x02, 0x7f, 0x02, 0x7d, 0x00, 0x0e, 0x01, 0x00, 0x01, 0x0b, 0x1a, 0x41, 0x00, 0x0b,
+      0x1a, 0x0b);
     /* same arity, different types, with a known operand: invalid */
-    B(TM, ">", 0x02, 0x7f, 0x02, 0x7d, 0x41, 0x00, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x01, 0x0b,
-      0x1a, 0x41, 0x00, 0x0b, 0x1a, 0x0b);
+    B(TM, ">", 0x02, 0x7f, 0x02, 0x7d, 0x41, 0x00, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x01, 0x0b, 0x1a,
+      0x41, 0x00, 0x0b, 0x1a, 0x0b);
     B(ST_UNKNOWN_LABEL, ">", 0x41, 0x00, 0x0e, 0x01, 0x05, 0x00, 0x0b);
 }
 
@@ -267,9 +267,10 @@ static void test_operand_stack_limit(void **state)
     engine_error err;
     engine_config_default(&cfg);
     /* four values at most: five i32.const exceed the limit */
-    body_module(&m, ">", BYTES(0x41, 0, 0x41, 0, 0x41, 0, 0x41, 0, 0x41, 0, 0x1a, 0x1a, 0x1a,
-                               0x1a, 0x1a, 0x0b),
-                16);
+    body_module(
+        &m, ">",
+        BYTES(0x41, 0, 0x41, 0, 0x41, 0, 0x41, 0, 0x41, 0, 0x1a, 0x1a, 0x1a, 0x1a, 0x1a, 0x0b),
+        16);
     assert_int_equal(load_status(&cfg, mb_span(&m), &err), ST_OK);
     cfg.max_operand_stack = 4;
     assert_int_equal(load_status(&cfg, mb_span(&m), &err), ST_LIMIT_EXCEEDED);
@@ -404,11 +405,11 @@ static void global_module(mbuf *m, uint8_t t, const uint8_t *init, size_t n)
     mb_section(m, 6, s.b, s.n);
 }
 
-#define G(expect, t, ...)                                                                    \
-    do {                                                                                     \
-        mbuf m_;                                                                             \
-        global_module(&m_, (t), BYTES(__VA_ARGS__), NBYTES(__VA_ARGS__));                    \
-        assert_int_equal(module_status(&m_), (expect));                                      \
+#define G(expect, t, ...)                                                                         \
+    do {                                                                                          \
+        mbuf m_;                                                                                  \
+        global_module(&m_, (t), BYTES(__VA_ARGS__), NBYTES(__VA_ARGS__));                         \
+        assert_int_equal(module_status(&m_), (expect));                                           \
     } while (0)
 
 static void test_const_exprs(void **state)
@@ -420,9 +421,9 @@ static void test_const_exprs(void **state)
     G(TM, 0x7f, 0x0b);
     G(ST_CONST_EXPR_REQUIRED, 0x7f, 0x41, 0x05, 0x45, 0x0b);
     G(ST_CONST_EXPR_REQUIRED, 0x7f, 0x01, 0x0b);
-    G(OK, 0x7f, 0x23, 0x00, 0x0b);                  /* imported immutable global */
+    G(OK, 0x7f, 0x23, 0x00, 0x0b);                     /* imported immutable global */
     G(ST_CONST_EXPR_REQUIRED, 0x7f, 0x23, 0x01, 0x0b); /* imported mutable global */
-    G(ST_UNKNOWN_GLOBAL, 0x7f, 0x23, 0x02, 0x0b);   /* itself: only imports are visible */
+    G(ST_UNKNOWN_GLOBAL, 0x7f, 0x23, 0x02, 0x0b);      /* itself: only imports are visible */
     G(OK, 0x70, 0xd0, 0x70, 0x0b);
     G(TM, 0x6f, 0xd0, 0x70, 0x0b);
     G(ST_UNKNOWN_FUNC, 0x70, 0xd2, 0x00, 0x0b);

@@ -35,8 +35,10 @@ int main(int argc, char **argv)
     int rc = 0;
     for (uint8_t kind = 0; kind <= LEDGER_MSG_MINT; kind++) {
         for (size_t i = 0; i < BASE_ARRAY_LEN(methods); i++) {
-            ledger_message m = {.nonce = 1000u * kind + i, .canister_id = i,
-                                .kind = kind, .expiry_height = i * 77,
+            ledger_message m = {.nonce = 1000u * kind + i,
+                                .canister_id = i,
+                                .kind = kind,
+                                .expiry_height = i * 77,
                                 .method = span_of(methods[i], strlen(methods[i])),
                                 .arg = span_of(args[i % 3], i % 3 ? sizeof args[0] : 0)};
             memcpy(m.sender, pk, sizeof pk);

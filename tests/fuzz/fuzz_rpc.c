@@ -47,8 +47,11 @@ static void setup(void)
     FUZZ_CHECK(ledger_keypair(seed, g.admin_public_key, sk) == ST_OK);
     FUZZ_CHECK(ledger_genesis_init(lg, &g) == ST_OK);
     FUZZ_CHECK(scheduler_open(lg, NULL, &sched) == ST_OK);
-    rpc_server_options so = {.listen = "127.0.0.1:0", .max_body = 1u << 20, .threads = 1,
-                             .timeout_s = 5, .wake_fd = -1};
+    rpc_server_options so = {.listen = "127.0.0.1:0",
+                             .max_body = 1u << 20,
+                             .threads = 1,
+                             .timeout_s = 5,
+                             .wake_fd = -1};
     FUZZ_CHECK(rpc_server_new(lg, sched, &lock, &so, &srv) == ST_OK);
     atexit(teardown);
 }

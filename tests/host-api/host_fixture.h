@@ -74,7 +74,7 @@ static inline int fx_teardown(void **state)
 
 /* Deploys WAT text; returns the status, *out set on ST_OK. */
 static inline status fx_deploy_wat(const host_config *cfg, const char *text, host_code **out,
-                            engine_error *err)
+                                   engine_error *err)
 {
     buf w = {0};
     fx_wat(text, &w);
@@ -138,7 +138,7 @@ static inline host_canister *fx_canister(const host_config *cfg, const host_code
 
 /* Runs a message; asserts the call itself returned ST_OK. */
 static inline host_result fx_call(host_canister *c, host_call_kind kind, const char *method,
-                           const void *arg, size_t n)
+                                  const void *arg, size_t n)
 {
     host_msg m = fx_msg(method, arg, n);
     host_result r;

@@ -9,7 +9,6 @@
 static host_config cfg;
 static host_code *code;
 
-
 static int setup(void **state)
 {
     (void)state;
@@ -126,9 +125,9 @@ static void test_callbacks(void **state)
 {
     (void)state;
     host_canister *c = fx_canister(&cfg, code);
-    host_result r = run(c, HOST_CALL_REPLY, "",
-                        (host_msg){.cb_fun = 0, .cb_env = 41, .arg = span_of("pay", 3),
-                                   .cycles_refunded = 77});
+    host_result r = run(
+        c, HOST_CALL_REPLY, "",
+        (host_msg){.cb_fun = 0, .cb_env = 41, .arg = span_of("pay", 3), .cycles_refunded = 77});
     assert_int_equal(r.st, ST_OK);
     assert_int_equal(r.kind, HOST_RESPONSE_REPLY);
     assert_int_equal(r.bytes.len, 35);

@@ -6,8 +6,7 @@
 
 static host_config cfg;
 
-static host_result call(host_canister *c, host_call_kind k, const char *m, const void *a,
-                        size_t n)
+static host_result call(host_canister *c, host_call_kind k, const char *m, const void *a, size_t n)
 {
     return fx_call(c, k, m, a, n);
 }
@@ -296,9 +295,8 @@ static const char *start_ok_wat =
     " (start $s)\n"
     " (func (export \"canister_query x\") (call $reply)))";
 
-static const char *init_reply_wat =
-    "(module (import \"ic0\" \"msg_reply\" (func $reply))\n"
-    " (func (export \"canister_init\") (call $reply)))";
+static const char *init_reply_wat = "(module (import \"ic0\" \"msg_reply\" (func $reply))\n"
+                                    " (func (export \"canister_init\") (call $reply)))";
 
 static void test_upgrade_is_atomic(void **state)
 {
@@ -470,7 +468,7 @@ static void test_saved_and_restore(void **state)
     uint8_t st16[16];
     assert_int_equal(host_canister_saved_stable_read(c, 0, st16, 16), ST_OK);
     static const uint8_t zero16[16];
-    assert_memory_equal(st16, zero16, 16);  /* its write neither */
+    assert_memory_equal(st16, zero16, 16); /* its write neither */
     assert_int_equal(host_canister_saved_stable_read(c, 65530, st16, 16), ST_STABLE_OOB);
     assert_int_equal(le32_load(sv.heap.ptr + 100), 0);
     buf g = {0};
@@ -498,8 +496,10 @@ static void test_saved_and_restore(void **state)
     assert_int_equal(host_canister_saved_stable_read(c, 0, stable.ptr, sv.stable_bytes), ST_OK);
     host_canister *d = NULL;
     assert_int_equal(host_canister_new(&cfg, span_of("d", 1), &d), ST_OK);
-    assert_int_equal(host_canister_restore(d, code, &sv, span_of(stable.ptr, (size_t)sv.stable_bytes),
-                                           span_of(g.ptr, g.len)), ST_OK);
+    assert_int_equal(host_canister_restore(d, code, &sv,
+                                           span_of(stable.ptr, (size_t)sv.stable_bytes),
+                                           span_of(g.ptr, g.len)),
+                     ST_OK);
     host_saved dv;
     host_canister_saved(d, &dv);
     assert_int_equal(dv.heap.len, sv.heap.len);
@@ -515,16 +515,20 @@ static void test_saved_and_restore(void **state)
     host_canister_dirty(d, &dd);
     for (uint64_t i = 0; i < dd.heap_bytes / HOST_PAGE_SIZE; i++)
         assert_false((dd.heap_bits[i / 8] >> (i % 8)) & 1);
-    assert_int_equal(host_canister_restore(d, code, &sv, span_of(stable.ptr, (size_t)sv.stable_bytes),
-                                           span_of(g.ptr, g.len)), ST_CANISTER_NOT_EMPTY);
+    assert_int_equal(host_canister_restore(d, code, &sv,
+                                           span_of(stable.ptr, (size_t)sv.stable_bytes),
+                                           span_of(g.ptr, g.len)),
+                     ST_CANISTER_NOT_EMPTY);
     r = call(d, HOST_CALL_UPDATE, "w", NULL, 0); /* and it runs */
     assert_int_equal(r.st, ST_OK);
     host_result_fini(&r);
     host_canister_free(d);
     /* corrupt saved state is refused */
     assert_int_equal(host_canister_new(&cfg, span_of("d", 1), &d), ST_OK);
-    assert_int_equal(host_canister_restore(d, code, &sv, span_of(stable.ptr, (size_t)sv.stable_bytes),
-                                           span_of(g.ptr, g.len - 1)), ST_CORRUPT_LEDGER);
+    assert_int_equal(host_canister_restore(d, code, &sv,
+                                           span_of(stable.ptr, (size_t)sv.stable_bytes),
+                                           span_of(g.ptr, g.len - 1)),
+                     ST_CORRUPT_LEDGER);
     assert_null(host_canister_code(d));
     host_canister_free(d);
 
@@ -536,8 +540,9 @@ static void test_saved_and_restore(void **state)
     assert_int_equal(host_canister_saved_globals(e, &eg), ST_OK);
     assert_int_equal(le64_load(eg.ptr + 4), 1000);
     assert_int_equal(host_canister_new(&cfg, span_of("f", 1), &d), ST_OK);
-    assert_int_equal(host_canister_restore(d, startc, &ev, host_canister_stable(e),
-                                           span_of(eg.ptr, eg.len)), ST_OK);
+    assert_int_equal(
+        host_canister_restore(d, startc, &ev, host_canister_stable(e), span_of(eg.ptr, eg.len)),
+        ST_OK);
     assert_int_equal(host_canister_stable(d).len, 65536);
     host_canister_free(d);
     host_canister_free(e);

@@ -12,8 +12,8 @@ static void expect_reject(const char *wat, status st, const char *detail)
     engine_error err;
     status got = fx_deploy_wat(&cfg, wat, &code, &err);
     if (got != st)
-        fail_msg("expected %s, got %s (%s) for\n%s", status_name(st), status_name(got),
-                 err.detail, wat);
+        fail_msg("expected %s, got %s (%s) for\n%s", status_name(st), status_name(got), err.detail,
+                 wat);
     assert_null(code);
     if (detail && !strstr(err.detail, detail))
         fail_msg("detail \"%s\" lacks \"%s\"", err.detail, detail);
@@ -22,15 +22,14 @@ static void expect_reject(const char *wat, status st, const char *detail)
 static void test_accepts_and_resolves(void **state)
 {
     (void)state;
-    host_code *code = fx_code_wat(&cfg, HEAD
-        "(import \"ic0\" \"msg_reply\" (func))\n"
-        "(import \"ic0\" \"time\" (func (result i64)))\n"
-        "(func (export \"canister_update zeta\") (call 0))\n"
-        "(func (export \"canister_query alpha\") (call 0))\n"
-        "(func (export \"canister_update mid\") (call 0))\n"
-        "(func (export \"canister_init\"))\n"
-        "(func (export \"helper\") (param i32))\n"
-        "(memory 1) (export \"memory\" (memory 0)))");
+    host_code *code = fx_code_wat(&cfg, HEAD "(import \"ic0\" \"msg_reply\" (func))\n"
+                                             "(import \"ic0\" \"time\" (func (result i64)))\n"
+                                             "(func (export \"canister_update zeta\") (call 0))\n"
+                                             "(func (export \"canister_query alpha\") (call 0))\n"
+                                             "(func (export \"canister_update mid\") (call 0))\n"
+                                             "(func (export \"canister_init\"))\n"
+                                             "(func (export \"helper\") (param i32))\n"
+                                             "(memory 1) (export \"memory\" (memory 0)))");
     assert_int_equal(host_code_method_count(code), 3);
     int kind;
     span n = host_code_method(code, 0, &kind);
@@ -69,8 +68,7 @@ static void test_rejects_imports(void **state)
                   "ic0.time");
     expect_reject(HEAD "(import \"env\" \"time\" (func (result i64))))", ST_UNKNOWN_IMPORT,
                   "not from module");
-    expect_reject("(module (import \"env\" \"memory\" (memory 1)))", ST_UNKNOWN_IMPORT,
-                  "memory");
+    expect_reject("(module (import \"env\" \"memory\" (memory 1)))", ST_UNKNOWN_IMPORT, "memory");
     expect_reject(HEAD "(import \"ic0\" \"g\" (global i32)))", ST_UNKNOWN_IMPORT, NULL);
 }
 
@@ -79,11 +77,11 @@ static void test_rejects_imports(void **state)
 static void test_unimplemented_imports_bind(void **state)
 {
     (void)state;
-    host_code *code = fx_code_wat(&cfg, HEAD
-        "(import \"ic0\" \"root_key_size\" (func (result i32)))\n"
-        "(import \"ic0\" \"msg_reply\" (func))\n"
-        "(func (export \"canister_update uses\") (drop (call 0)) (call 1))\n"
-        "(func (export \"canister_update fine\") (call 1)))");
+    host_code *code = fx_code_wat(
+        &cfg, HEAD "(import \"ic0\" \"root_key_size\" (func (result i32)))\n"
+                   "(import \"ic0\" \"msg_reply\" (func))\n"
+                   "(func (export \"canister_update uses\") (drop (call 0)) (call 1))\n"
+                   "(func (export \"canister_update fine\") (call 1)))");
     host_canister *c = fx_canister(&cfg, code);
     host_result r = fx_call(c, HOST_CALL_UPDATE, "fine", NULL, 0);
     assert_int_equal(r.st, ST_OK);
@@ -116,12 +114,13 @@ static void test_rejects_exports(void **state)
                   ST_BAD_EXPORT, NULL);
     expect_reject(HEAD "(func (export \"canister_init\") (param i32)))", ST_BAD_EXPORT, NULL);
     expect_reject(HEAD "(func (export \"canister_update f\"))"
-                  "(func (export \"canister_query f\")))", ST_BAD_EXPORT, "\"f\" exported twice");
+                       "(func (export \"canister_query f\")))",
+                  ST_BAD_EXPORT, "\"f\" exported twice");
     expect_reject(HEAD "(func (export \"canister_start\")))", ST_BAD_EXPORT, "reserved");
     expect_reject(HEAD "(func (export \"canister_composite_query f\")))", ST_BAD_EXPORT,
                   "composite");
-    expect_reject(HEAD "(global (export \"canister_update g\") i32 (i32.const 0)))",
-                  ST_BAD_EXPORT, "not a function");
+    expect_reject(HEAD "(global (export \"canister_update g\") i32 (i32.const 0)))", ST_BAD_EXPORT,
+                  "not a function");
     expect_reject(HEAD "(global (export \"__tally_counter\") i32 (i32.const 0)))",
                   ST_RESERVED_NAME, NULL);
 }
@@ -132,14 +131,18 @@ static void test_rejects_instructions(void **state)
     expect_reject(HEAD "(table 1 funcref) (func (table.set 0 (i32.const 0) (ref.null func))))",
                   ST_UNSUPPORTED_FEATURE, "table.set");
     expect_reject(HEAD "(table 1 funcref) (func (drop (table.grow 0 (ref.null func) "
-                  "(i32.const 1)))))", ST_UNSUPPORTED_FEATURE, "table.grow");
-    expect_reject(HEAD "(memory 1) (data \"x\") (func (data.drop 0)))", ST_UNSUPPORTED_FEATURE, "data.drop");
+                       "(i32.const 1)))))",
+                  ST_UNSUPPORTED_FEATURE, "table.grow");
+    expect_reject(HEAD "(memory 1) (data \"x\") (func (data.drop 0)))", ST_UNSUPPORTED_FEATURE,
+                  "data.drop");
     expect_reject(HEAD "(memory 1) (data \"x\") (func (memory.init 0 (i32.const 0) (i32.const 0) "
-                  "(i32.const 1))))", ST_UNSUPPORTED_FEATURE, "memory.init");
+                       "(i32.const 1))))",
+                  ST_UNSUPPORTED_FEATURE, "memory.init");
     /* reading a table and copying memory are fine */
-    host_code *ok = fx_code_wat(&cfg, HEAD "(memory 1) (table 1 funcref)"
-        "(func (drop (table.get 0 (i32.const 0)))"
-        "(memory.copy (i32.const 0) (i32.const 8) (i32.const 8))))");
+    host_code *ok =
+        fx_code_wat(&cfg, HEAD "(memory 1) (table 1 funcref)"
+                               "(func (drop (table.get 0 (i32.const 0)))"
+                               "(memory.copy (i32.const 0) (i32.const 8) (i32.const 8))))");
     host_code_free(ok);
 }
 
@@ -159,8 +162,9 @@ static void test_allocation_failures(void **state)
     (void)state;
     buf w = {0};
     fx_wat(HEAD "(import \"ic0\" \"msg_reply\" (func))\n"
-           "(func (export \"canister_update a\") (call 0))\n"
-           "(func (export \"canister_query b\") (call 0)))", &w);
+                "(func (export \"canister_update a\") (call 0))\n"
+                "(func (export \"canister_query b\") (call 0)))",
+           &w);
     int oom = 0;
     for (long n = 0;; n++) {
         host_code *code = NULL;
@@ -189,12 +193,9 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts_and_resolves),
-        cmocka_unit_test(test_rejects_imports),
-        cmocka_unit_test(test_unimplemented_imports_bind),
-        cmocka_unit_test(test_rejects_exports),
-        cmocka_unit_test(test_rejects_instructions),
-        cmocka_unit_test(test_invalid_module),
+        cmocka_unit_test(test_accepts_and_resolves),       cmocka_unit_test(test_rejects_imports),
+        cmocka_unit_test(test_unimplemented_imports_bind), cmocka_unit_test(test_rejects_exports),
+        cmocka_unit_test(test_rejects_instructions),       cmocka_unit_test(test_invalid_module),
         cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);

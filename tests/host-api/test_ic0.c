@@ -46,8 +46,8 @@ static host_result call0(const char *method)
 static void expect_trap(host_result r, status st, const char *text)
 {
     if (r.st != st)
-        fail_msg("expected %s, got %s: %.*s", status_name(st), status_name(r.st),
-                 (int)r.bytes.len, (const char *)r.bytes.ptr);
+        fail_msg("expected %s, got %s: %.*s", status_name(st), status_name(r.st), (int)r.bytes.len,
+                 (const char *)r.bytes.ptr);
     assert_int_equal(r.kind, HOST_RESPONSE_REJECT);
     assert_int_equal(r.reject_code, HOST_REJECT_CANISTER_ERROR);
     assert_false(r.committed);
@@ -179,8 +179,7 @@ static void test_reply_and_reject(void **state)
     assert_int_equal(r.kind, HOST_RESPONSE_REJECT);
     assert_int_equal(r.bytes.len, 0);
     host_result_fini(&r);
-    expect_trap(fx_call(can, HOST_CALL_UPDATE, "reject", "\xff\xfe", 2), ST_REJECT_NOT_UTF8,
-                NULL);
+    expect_trap(fx_call(can, HOST_CALL_UPDATE, "reject", "\xff\xfe", 2), ST_REJECT_NOT_UTF8, NULL);
     expect_trap(call_a("reject_p", A(2, 65535, 2, 0)), ST_HOST_OOB, "msg_reject");
 
     /* no reply: the IC rejects with code 5 but keeps the state changes */
@@ -253,8 +252,8 @@ static void test_timer_and_certified_data(void **state)
 static void test_is_controller(void **state)
 {
     (void)state;
-    assert_int_equal(reply64(fx_call(can, HOST_CALL_UPDATE, "is_ctrl", fx_caller,
-                                     sizeof fx_caller)), 1);
+    assert_int_equal(
+        reply64(fx_call(can, HOST_CALL_UPDATE, "is_ctrl", fx_caller, sizeof fx_caller)), 1);
     assert_int_equal(reply64(fx_call(can, HOST_CALL_UPDATE, "is_ctrl", "\x01\x02", 2)), 0);
     expect_trap(fx_call(can, HOST_CALL_UPDATE, "is_ctrl", "0123456789abcdef0123456789abcdef", 30),
                 ST_CONTRACT_VIOLATION, "principal");
@@ -301,8 +300,7 @@ static void test_forbidden_contexts(void **state)
     assert_int_equal(r.st, ST_OK);
     assert_false(r.accepted);
     host_result_fini(&r);
-    expect_trap(fx_call(can, HOST_CALL_INSPECT, "echo", "xy", 2), ST_CONTRACT_VIOLATION,
-                "twice");
+    expect_trap(fx_call(can, HOST_CALL_INSPECT, "echo", "xy", 2), ST_CONTRACT_VIOLATION, "twice");
 
     /* calls into the wrong kind of method */
     r = fx_call(can, HOST_CALL_QUERY, "echo", NULL, 0);
@@ -432,9 +430,9 @@ static void test_trap_rolls_back(void **state)
     host_canister_dirty(can, &d);
     for (uint64_t i = 0; i < d.heap_bytes / HOST_PAGE_SIZE; i++)
         assert_false((d.heap_bits[i / 8] >> (i % 8)) & 1);
-    assert_int_equal(reply64(call0("msize")), 1);  /* the memory.grow was undone */
-    assert_int_equal(reply64(call0("g_inc")), 2);  /* the global.set was undone */
-    assert_int_equal(reply64(call0("s64s")), 1);   /* the stable grow was undone */
+    assert_int_equal(reply64(call0("msize")), 1); /* the memory.grow was undone */
+    assert_int_equal(reply64(call0("g_inc")), 2); /* the global.set was undone */
+    assert_int_equal(reply64(call0("s64s")), 1);  /* the stable grow was undone */
     /* and the same changes without the trap are kept, with their pages dirty */
     host_canister_dirty_clear(can);
     r = call0("mutate_ok");
@@ -443,7 +441,7 @@ static void test_trap_rolls_back(void **state)
     assert_int_equal(reply64(call0("msize")), 2);
     host_canister_dirty(can, &d);
     assert_int_equal(d.heap_bytes, 131072);
-    assert_true(d.heap_bits[0] & 1);                  /* page 0 holds byte 100 */
+    assert_true(d.heap_bits[0] & 1);                    /* page 0 holds byte 100 */
     assert_true((d.heap_bits[17 / 8] >> (17 % 8)) & 1); /* byte 70000 is in 4 KiB page 17 */
     assert_false((d.heap_bits[20 / 8] >> (20 % 8)) & 1);
     buf_fini(&heap);

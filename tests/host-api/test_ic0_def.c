@@ -25,7 +25,7 @@ struct row {
 };
 
 static const struct row rows[] = {
-#define IC0(name, params, results, base, per_byte, ctx, support) \
+#define IC0(name, params, results, base, per_byte, ctx, support)                                  \
     {#name, params, results, base, per_byte, (unsigned)(ctx), support},
 #include "ic0.def"
 #undef IC0
@@ -76,7 +76,7 @@ static void test_signatures_well_formed(void **state)
         if (!sig_ok(rows[i].params) || !sig_ok(rows[i].results)) {
             fail_msg("%s: signature uses a letter other than i/I", rows[i].name);
         }
-        assert_true(strlen(rows[i].params) <= 8); /* call_new has the most: 8 */
+        assert_true(strlen(rows[i].params) <= 8);  /* call_new has the most: 8 */
         assert_true(strlen(rows[i].results) <= 1); /* ic0 functions return one value at most */
     }
 }
@@ -103,13 +103,16 @@ static void test_costs_and_contexts(void **state)
 
 /* Issue 6, item 1: the functions tally must implement. */
 static const char *const essential[] = {
-    "msg_arg_data_size", "msg_arg_data_copy", "msg_caller_size", "msg_caller_copy",
-    "msg_reply_data_append", "msg_reply", "msg_reject", "msg_reject_code",
-    "msg_reject_msg_size", "msg_reject_msg_copy", "msg_method_name_size",
-    "msg_method_name_copy", "canister_self_size", "canister_self_copy", "canister_status",
-    "stable_size", "stable_grow", "stable_read", "stable_write", "stable64_size",
-    "stable64_grow", "stable64_read", "stable64_write", "time", "performance_counter",
-    "global_timer_set", "certified_data_set", "is_controller", "debug_print", "trap",
+    "msg_arg_data_size",   "msg_arg_data_copy",     "msg_caller_size",
+    "msg_caller_copy",     "msg_reply_data_append", "msg_reply",
+    "msg_reject",          "msg_reject_code",       "msg_reject_msg_size",
+    "msg_reject_msg_copy", "msg_method_name_size",  "msg_method_name_copy",
+    "canister_self_size",  "canister_self_copy",    "canister_status",
+    "stable_size",         "stable_grow",           "stable_read",
+    "stable_write",        "stable64_size",         "stable64_grow",
+    "stable64_read",       "stable64_write",        "time",
+    "performance_counter", "global_timer_set",      "certified_data_set",
+    "is_controller",       "debug_print",           "trap",
 };
 
 static void test_essential_supported(void **state)
@@ -126,8 +129,8 @@ static void test_essential_supported(void **state)
     }
 }
 
-static void expect_row(const char *name, const char *params, const char *results,
-                       unsigned base, unsigned per_byte, int support)
+static void expect_row(const char *name, const char *params, const char *results, unsigned base,
+                       unsigned per_byte, int support)
 {
     const struct row *r = row_find(name);
     if (r == NULL) {
@@ -189,12 +192,9 @@ static void test_known_contexts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_unique),
-        cmocka_unit_test(test_signatures_well_formed),
-        cmocka_unit_test(test_costs_and_contexts),
-        cmocka_unit_test(test_essential_supported),
-        cmocka_unit_test(test_known_rows),
-        cmocka_unit_test(test_known_contexts),
+        cmocka_unit_test(test_names_unique),       cmocka_unit_test(test_signatures_well_formed),
+        cmocka_unit_test(test_costs_and_contexts), cmocka_unit_test(test_essential_supported),
+        cmocka_unit_test(test_known_rows),         cmocka_unit_test(test_known_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

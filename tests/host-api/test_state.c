@@ -162,7 +162,6 @@ static void test_commit_reports_changed_pages(void **state)
     host_code_free(code);
 }
 
-
 /* `big` grows the heap to 2 GiB and stable memory by 2 GiB, writes one byte at the top of each
  * and traps if its argument starts with 't'. */
 static const char *big_wat =
@@ -229,7 +228,8 @@ static const char *limit_wat =
     " (memory 1) (table 1000 funcref)\n"
     " (func (export \"canister_update g\")\n"
     "   (call $arg (i32.const 0) (i32.const 0) (call $size))\n"
-    "   (i32.store (i32.const 8) (if (result i32) (i32.eq (i32.load8_u (i32.const 0)) (i32.const 0x68))\n"
+    "   (i32.store (i32.const 8) (if (result i32) (i32.eq (i32.load8_u (i32.const 0)) (i32.const "
+    "0x68))\n"
     "     (then (memory.grow (i32.load8_u (i32.const 1))))\n"
     "     (else (call $sgrow (i32.load8_u (i32.const 1))))))\n"
     "   (if (i32.eq (i32.load8_u (i32.const 2)) (i32.const 0x74)) (then unreachable))\n"

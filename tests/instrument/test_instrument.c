@@ -24,16 +24,17 @@
 
 typedef struct golden {
     const char *name;
-    const char *body;   /* module fields; must export "f" : [i32] -> [i32] */
+    const char *body; /* module fields; must export "f" : [i32] -> [i32] */
     int32_t arg;
-    int64_t used;       /* instructions charged for f(arg) */
+    int64_t used; /* instructions charged for f(arg) */
     bool traps;
-    int64_t limit;      /* counter before the call */
-    int schedule;       /* 0: v1 */
+    int64_t limit; /* counter before the call */
+    int schedule;  /* 0: v1 */
 } golden;
 
-#define GROW_MOD "(memory 1 4) (func (export \"f\") (param i32) (result i32) local.get 0 " \
-                 "memory.grow)"
+#define GROW_MOD                                                                                  \
+    "(memory 1 4) (func (export \"f\") (param i32) (result i32) local.get 0 "                     \
+    "memory.grow)"
 
 #define LIMIT 1000000000LL
 
@@ -44,76 +45,91 @@ static const golden cases[] = {
     /* E = 1 + block 0 + block 0 + local.get 1 + br_if 2 = 4; A (after br_if) = i32.const 1 +
      * br 2 = 3; C (after the inner end) = i32.const 1 + end 0 = 1.
      * f(0): E + A, and br 1 leaves both blocks: 7.  f(1): E + C: 5. */
-    {"nested0", "(func (export \"f\") (param i32) (result i32) (block (result i32) (block "
-                "local.get 0 br_if 0 i32.const 7 br 1) i32.const 9))",
+    {"nested0",
+     "(func (export \"f\") (param i32) (result i32) (block (result i32) (block "
+     "local.get 0 br_if 0 i32.const 7 br 1) i32.const 9))",
      0, 7, false, LIMIT, 1},
-    {"nested1", "(func (export \"f\") (param i32) (result i32) (block (result i32) (block "
-                "local.get 0 br_if 0 i32.const 7 br 1) i32.const 9))",
+    {"nested1",
+     "(func (export \"f\") (param i32) (result i32) (block (result i32) (block "
+     "local.get 0 br_if 0 i32.const 7 br 1) i32.const 9))",
      1, 5, false, LIMIT, 1},
     /* E = 1 + loop 0 = 1; loop header L = 8 ops of weight 1 + br_if 2 = 10 per iteration;
      * after the loop: local.get 1 = 1.  f(5): 1 + 5*10 + 1 = 52. */
-    {"loop", "(func (export \"f\") (param i32) (result i32) (local i32) (loop $l local.get 1 "
-             "local.get 0 i32.add local.set 1 local.get 0 i32.const 1 i32.sub local.tee 0 "
-             "br_if $l) local.get 1)",
+    {"loop",
+     "(func (export \"f\") (param i32) (result i32) (local i32) (loop $l local.get 1 "
+     "local.get 0 i32.add local.set 1 local.get 0 i32.const 1 i32.sub local.tee 0 "
+     "br_if $l) local.get 1)",
      5, 52, false, LIMIT, 1},
     /* E = 1 + local.get 1 + br_table 2 = 4; label 0: i32.const 1 + return 1 = 2;
      * label 1: i32.const, i32.const, i32.add, return = 4; default: i32.const 1 = 1. */
-    {"br_table0", "(func (export \"f\") (param i32) (result i32) (block (block (block "
-                  "local.get 0 br_table 0 1 2) i32.const 10 return) i32.const 20 i32.const 1 "
-                  "i32.add return) i32.const 30)",
+    {"br_table0",
+     "(func (export \"f\") (param i32) (result i32) (block (block (block "
+     "local.get 0 br_table 0 1 2) i32.const 10 return) i32.const 20 i32.const 1 "
+     "i32.add return) i32.const 30)",
      0, 6, false, LIMIT, 1},
-    {"br_table1", "(func (export \"f\") (param i32) (result i32) (block (block (block "
-                  "local.get 0 br_table 0 1 2) i32.const 10 return) i32.const 20 i32.const 1 "
-                  "i32.add return) i32.const 30)",
+    {"br_table1",
+     "(func (export \"f\") (param i32) (result i32) (block (block (block "
+     "local.get 0 br_table 0 1 2) i32.const 10 return) i32.const 20 i32.const 1 "
+     "i32.add return) i32.const 30)",
      1, 8, false, LIMIT, 1},
-    {"br_table9", "(func (export \"f\") (param i32) (result i32) (block (block (block "
-                  "local.get 0 br_table 0 1 2) i32.const 10 return) i32.const 20 i32.const 1 "
-                  "i32.add return) i32.const 30)",
+    {"br_table9",
+     "(func (export \"f\") (param i32) (result i32) (block (block (block "
+     "local.get 0 br_table 0 1 2) i32.const 10 return) i32.const 20 i32.const 1 "
+     "i32.add return) i32.const 30)",
      9, 5, false, LIMIT, 1},
     /* fac: E = 1 + local.get 1 + i32.eqz 1 + if 2 = 5; then = i32.const 1 = 1;
      * else = local.get, local.get, i32.const, i32.sub (4) + call 5 + i32.mul 1 = 10.
      * fac(5): 6 entries (30) + 5 else blocks (50) + 1 then block = 81. */
-    {"recursion", "(func $fac (export \"f\") (param i32) (result i32) local.get 0 i32.eqz "
-                  "if (result i32) i32.const 1 else local.get 0 local.get 0 i32.const 1 i32.sub "
-                  "call $fac i32.mul end)",
+    {"recursion",
+     "(func $fac (export \"f\") (param i32) (result i32) local.get 0 i32.eqz "
+     "if (result i32) i32.const 1 else local.get 0 local.get 0 i32.const 1 i32.sub "
+     "call $fac i32.mul end)",
      5, 81, false, LIMIT, 1},
     /* E = 1 + local.get 1 + if 2 = 4; then: i32.const 1 + return 1 = 2; after end: 1.
      * f(1) = 6, f(0) = 5. */
-    {"early_return1", "(func (export \"f\") (param i32) (result i32) local.get 0 if i32.const "
-                      "100 return end i32.const 200)",
+    {"early_return1",
+     "(func (export \"f\") (param i32) (result i32) local.get 0 if i32.const "
+     "100 return end i32.const 200)",
      1, 6, false, LIMIT, 1},
-    {"early_return0", "(func (export \"f\") (param i32) (result i32) local.get 0 if i32.const "
-                      "100 return end i32.const 200)",
+    {"early_return0",
+     "(func (export \"f\") (param i32) (result i32) local.get 0 if i32.const "
+     "100 return end i32.const 200)",
      0, 5, false, LIMIT, 1},
     /* E = 4; the then block (i32.const 1, i32.const 1, i32.div_u 10, drop 1 = 13) is charged
      * at its start, before the division traps: 17. */
-    {"trap", "(func (export \"f\") (param i32) (result i32) local.get 0 if i32.const 0 "
-             "i32.const 0 i32.div_u drop end i32.const 1)",
+    {"trap",
+     "(func (export \"f\") (param i32) (result i32) local.get 0 if i32.const 0 "
+     "i32.const 0 i32.div_u drop end i32.const 1)",
      1, 17, true, LIMIT, 1},
     /* E = 1 + 3 consts/locals + memory.fill 100 + local.get 1 = 105, plus the size operand
      * charged dynamically: f(1000) = 1105; f(70000) traps (out of bounds) after 70105. */
-    {"bulk_fill", "(memory 1) (func (export \"f\") (param i32) (result i32) i32.const 0 "
-                  "i32.const 7 local.get 0 memory.fill local.get 0)",
+    {"bulk_fill",
+     "(memory 1) (func (export \"f\") (param i32) (result i32) i32.const 0 "
+     "i32.const 7 local.get 0 memory.fill local.get 0)",
      1000, 1105, false, LIMIT, 1},
-    {"bulk_fill_trap", "(memory 1) (func (export \"f\") (param i32) (result i32) i32.const 0 "
-                       "i32.const 7 local.get 0 memory.fill local.get 0)",
+    {"bulk_fill_trap",
+     "(memory 1) (func (export \"f\") (param i32) (result i32) i32.const 0 "
+     "i32.const 7 local.get 0 memory.fill local.get 0)",
      70000, 70105, true, LIMIT, 1},
     /* memory.copy: E = 1 + 3 + memory.copy 100 + local.get 1 = 105 + n */
-    {"bulk_copy", "(memory 1) (func (export \"f\") (param i32) (result i32) i32.const 0 "
-                  "i32.const 100 local.get 0 memory.copy local.get 0)",
+    {"bulk_copy",
+     "(memory 1) (func (export \"f\") (param i32) (result i32) i32.const 0 "
+     "i32.const 100 local.get 0 memory.copy local.get 0)",
      300, 405, false, LIMIT, 1},
     /* call_indirect: E = 1 + local.get 1 + i32.const 1 + call_indirect 10 = 13, plus g's entry
      * (1 + local.get 1 = 2) = 15 */
-    {"call_indirect", "(type $t (func (param i32) (result i32))) (table 1 funcref) "
-                      "(elem (i32.const 0) $g) (func $g (param i32) (result i32) local.get 0) "
-                      "(func (export \"f\") (param i32) (result i32) local.get 0 i32.const 0 "
-                      "call_indirect (type $t))",
+    {"call_indirect",
+     "(type $t (func (param i32) (result i32))) (table 1 funcref) "
+     "(elem (i32.const 0) $g) (func $g (param i32) (result i32) local.get 0) "
+     "(func (export \"f\") (param i32) (result i32) local.get 0 i32.const 0 "
+     "call_indirect (type $t))",
      3, 15, false, LIMIT, 1},
     /* The loop with a limit of 100: entry 1 leaves 99; each iteration costs 10, so the 10th
      * loop-header check sees -1 and calls out_of_instructions: 101 used, then the trap. */
-    {"out_of_instructions", "(func (export \"f\") (param i32) (result i32) (local i32) (loop $l "
-                            "local.get 1 local.get 0 i32.add local.set 1 local.get 0 i32.const 1 "
-                            "i32.sub local.tee 0 br_if $l) local.get 1)",
+    {"out_of_instructions",
+     "(func (export \"f\") (param i32) (result i32) (local i32) (loop $l "
+     "local.get 1 local.get 0 i32.add local.set 1 local.get 0 i32.const 1 "
+     "i32.sub local.tee 0 br_if $l) local.get 1)",
      1000, 101, true, 100, 1},
     /* memory.grow: E = 1 + local.get 1 + memory.grow 300 = 302 in v1 and v2 (same weight).
      * v1 charges nothing per page: f(3) = 302 (grows 1 -> 4 pages). v2 adds 5000 x delta before
@@ -145,7 +161,6 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_int_equal(fwrite(p, 1, n, f), n);
     fclose(f);
 }
-
 
 /* wat2wasm the module text of a case; returns its bytes. */
 static void compile_wat(const char *fields, buf *wasm)
@@ -186,19 +201,21 @@ static void check_in_wabt(const golden *g, const buf *inst)
                "(register \"__tally\" $oo)\n(module $m binary \"");
     for (size_t i = 0; i < inst->len; i++)
         fprintf(f, "\\%02x", inst->ptr[i]);
-    fprintf(f, "\")\n(register \"m\" $m)\n"
-               "(module\n"
-               "  (import \"m\" \"__tally_counter\" (global $c (mut i64)))\n"
-               "  (import \"m\" \"f\" (func $f (param i32) (result i32)))\n"
-               "  (func (export \"used\") (param i32) (result i64)\n"
-               "    (global.set $c (i64.const %lld))\n"
-               "    (drop (call $f (local.get 0)))\n"
-               "    (i64.sub (i64.const %lld) (global.get $c)))\n"
-               "  (func (export \"left\") (result i64) (global.get $c)))\n",
+    fprintf(f,
+            "\")\n(register \"m\" $m)\n"
+            "(module\n"
+            "  (import \"m\" \"__tally_counter\" (global $c (mut i64)))\n"
+            "  (import \"m\" \"f\" (func $f (param i32) (result i32)))\n"
+            "  (func (export \"used\") (param i32) (result i64)\n"
+            "    (global.set $c (i64.const %lld))\n"
+            "    (drop (call $f (local.get 0)))\n"
+            "    (i64.sub (i64.const %lld) (global.get $c)))\n"
+            "  (func (export \"left\") (result i64) (global.get $c)))\n",
             (long long)g->limit, (long long)g->limit);
     if (g->traps)
-        fprintf(f, "(assert_trap (invoke \"used\" (i32.const %d)) \"\")\n"
-                   "(assert_return (invoke \"left\") (i64.const %lld))\n",
+        fprintf(f,
+                "(assert_trap (invoke \"used\" (i32.const %d)) \"\")\n"
+                "(assert_return (invoke \"left\") (i64.const %lld))\n",
                 (int)g->arg, (long long)(g->limit - g->used));
     else
         fprintf(f, "(assert_return (invoke \"used\" (i32.const %d)) (i64.const %lld))\n",
@@ -212,7 +229,8 @@ static void check_in_wabt(const golden *g, const buf *inst)
     if (rc != 0) {
         snprintf(cmd, sizeof cmd, "cat %s/out.txt >&2", tmpdir);
         (void)run(cmd);
-        fail_msg("golden case %s: instructions used differ from %lld", g->name, (long long)g->used);
+        fail_msg("golden case %s: instructions used differ from %lld", g->name,
+                 (long long)g->used);
     }
 }
 

@@ -34,8 +34,9 @@ static void round_message(uint64_t h, buf *env, uint8_t id[LEDGER_HASH_SIZE])
     fx_keys(7, pk, sk);
     uint8_t arg[8];
     le64_store(arg, h);
-    ledger_message m = {{0}, h, 1 + h % CANISTERS, LEDGER_MSG_UPDATE, span_of("step", 4),
-                        span_of(arg, 8), h + 1000};
+    ledger_message m = {
+        {0},     h, 1 + h % CANISTERS, LEDGER_MSG_UPDATE, span_of("step", 4), span_of(arg, 8),
+        h + 1000};
     memcpy(m.sender, pk, sizeof pk);
     env->len = 0;
     ledger_message_sign(&m, sk, env, id);

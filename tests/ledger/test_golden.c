@@ -41,8 +41,8 @@ static void include_msg(ledger_round *r, uint8_t k, uint64_t nonce, uint8_t *id)
 {
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
     fx_keys(k, pk, sk);
-    ledger_message m = {{0}, nonce, 1, LEDGER_MSG_UPDATE, span_of("put", 3),
-                        span_of("golden argument", 15), 100};
+    ledger_message m = {
+        {0}, nonce, 1, LEDGER_MSG_UPDATE, span_of("put", 3), span_of("golden argument", 15), 100};
     memcpy(m.sender, pk, sizeof pk);
     buf env = {0};
     uint8_t mid[LEDGER_HASH_SIZE];
@@ -62,9 +62,8 @@ static void stage(ledger_round *r, uint64_t h)
     case 1: {
         static const uint8_t orig[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
         static const uint8_t instr[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0};
-        assert_int_equal(ledger_round_code_put(r, span_of(orig, 8), span_of(instr, 9),
-                                               c.code_hash),
-                         ST_OK);
+        assert_int_equal(
+            ledger_round_code_put(r, span_of(orig, 8), span_of(instr, 9), c.code_hash), ST_OK);
         c.aux = span_of("g0=1", 4);
         assert_int_equal(ledger_round_canister_create(r, &c, &id), ST_OK);
         fx_page(page, 1);
@@ -89,8 +88,7 @@ static void stage(ledger_round *r, uint64_t h)
         assert_int_equal(ledger_round_receipt_put(r, mid, &rc), ST_OK);
         break;
     }
-    case 3:
-        break; /* an empty block */
+    case 3: break; /* an empty block */
     case 4:
         assert_int_equal(ledger_round_memory_clear(r, 1, LEDGER_MEM_HEAP), ST_OK);
         fx_page(page, 5);

@@ -194,8 +194,7 @@ static void t_round_trip(void **state)
     assert_memory_equal(page_r, page_b, LEDGER_PAGE_SIZE);
     assert_int_equal(ledger_page_get(rd, 1, LEDGER_MEM_HEAP, 1, page_r), ST_OK);
     assert_memory_equal(page_r, zero_page, LEDGER_PAGE_SIZE);
-    assert_int_equal(ledger_page_get(rd, 1, LEDGER_MEM_HEAP, 65536, page_r),
-                     ST_PAGE_OUT_OF_RANGE);
+    assert_int_equal(ledger_page_get(rd, 1, LEDGER_MEM_HEAP, 65536, page_r), ST_PAGE_OUT_OF_RANGE);
     uint8_t ph[LEDGER_HASH_SIZE];
     assert_int_equal(ledger_page_hash_get(rd, 1, LEDGER_MEM_HEAP, 0, ph), ST_OK);
     assert_memory_not_equal(ph, zero, LEDGER_HASH_SIZE);
@@ -268,8 +267,8 @@ static void stage_ordered(ledger_round *r, bool reverse)
     uint8_t m1[LEDGER_HASH_SIZE], m2[LEDGER_HASH_SIZE];
     memset(m1, 1, sizeof m1);
     memset(m2, 2, sizeof m2);
-    ledger_receipt rc1 = {ST_OK, 0, 10, span_of("a", 1)}, rc2 = {ST_TRAP_UNREACHABLE, 0, 20,
-                                                                span_of("b", 1)};
+    ledger_receipt rc1 = {ST_OK, 0, 10, span_of("a", 1)},
+                   rc2 = {ST_TRAP_UNREACHABLE, 0, 20, span_of("b", 1)};
     assert_int_equal(ledger_round_receipt_put(r, reverse ? m2 : m1, reverse ? &rc2 : &rc1), ST_OK);
     assert_int_equal(ledger_round_receipt_put(r, reverse ? m1 : m2, reverse ? &rc1 : &rc2), ST_OK);
     if (reverse) { /* re-stating a record later must not matter either */
@@ -618,9 +617,9 @@ static void t_signatures(void **state)
     assert_int_equal(ledger_message_decode(span_of(env.ptr, env.len - 1), 4096, &m, id2),
                      ST_MALFORMED_MESSAGE);
     /* oversize: against the decode argument and the genesis limit (4096) */
-    assert_int_equal(ledger_message_decode(span_of(env.ptr, env.len), (uint32_t)env.len - 1, &m,
-                                           id2),
-                     ST_MESSAGE_TOO_LARGE);
+    assert_int_equal(
+        ledger_message_decode(span_of(env.ptr, env.len), (uint32_t)env.len - 1, &m, id2),
+        ST_MESSAGE_TOO_LARGE);
     static uint8_t big[5000];
     buf benv = {0};
     sign_msg(4, 2, span_of(big, sizeof big), 10, &benv, id2);
@@ -634,8 +633,7 @@ static void t_signatures(void **state)
     assert_int_equal(ledger_mempool_add(n.lg, span_of(benv.ptr, benv.len), id2), ST_OK);
     /* replay: in the mempool, then in a block with a receipt */
     assert_int_equal(ledger_mempool_add(n.lg, span_of(env.ptr, env.len), id2), ST_OK);
-    assert_int_equal(ledger_mempool_add(n.lg, span_of(env.ptr, env.len), id2),
-                     ST_MESSAGE_REPLAY);
+    assert_int_equal(ledger_mempool_add(n.lg, span_of(env.ptr, env.len), id2), ST_MESSAGE_REPLAY);
     ledger_round *r;
     assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
     assert_int_equal(ledger_round_message_include(r, span_of(env.ptr, env.len), NULL), ST_OK);
@@ -647,8 +645,7 @@ static void t_signatures(void **state)
     assert_int_equal(ledger_message_check(rd, span_of(env.ptr, env.len), 2, &m, id2),
                      ST_MESSAGE_REPLAY);
     ledger_read_end(rd);
-    assert_int_equal(ledger_mempool_add(n.lg, span_of(env.ptr, env.len), id2),
-                     ST_MESSAGE_REPLAY);
+    assert_int_equal(ledger_mempool_add(n.lg, span_of(env.ptr, env.len), id2), ST_MESSAGE_REPLAY);
     /* including it in another block is refused at commit, and so is a duplicate in one block */
     assert_int_equal(ledger_round_begin(n.lg, &r), ST_OK);
     assert_int_equal(ledger_round_message_include(r, span_of(env.ptr, env.len), NULL), ST_OK);
@@ -716,8 +713,7 @@ static void t_mempool(void **state)
                      ST_MESSAGE_REPLAY);
     assert_int_equal(ledger_message_check(rd, span_of(env[2].ptr, env[2].len), 1, &m, got),
                      ST_MESSAGE_REPLAY);
-    assert_int_equal(ledger_message_check(rd, span_of(env[0].ptr, env[0].len), 1, &m, got),
-                     ST_OK);
+    assert_int_equal(ledger_message_check(rd, span_of(env[0].ptr, env[0].len), 1, &m, got), ST_OK);
     ledger_read_end(rd);
     /* a block that includes a message that never was in this mempool (as replay does) and
      * stores a receipt for it and one for the waiting message: both readable by id, and the
@@ -949,22 +945,14 @@ static void t_canister_id_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_genesis),
-        cmocka_unit_test(t_round_trip),
-        cmocka_unit_test(t_root_order),
-        cmocka_unit_test(t_root_idempotent),
-        cmocka_unit_test(t_root_changes),
-        cmocka_unit_test(t_root_zero_page),
-        cmocka_unit_test(t_memory_clear),
-        cmocka_unit_test(t_abort),
-        cmocka_unit_test(t_alloc_fail_commit),
-        cmocka_unit_test(t_signatures),
-        cmocka_unit_test(t_mempool),
-        cmocka_unit_test(t_layout),
-        cmocka_unit_test(t_map_grows),
-        cmocka_unit_test(t_map_grows_with_reader),
-        cmocka_unit_test(t_snapshot),
-        cmocka_unit_test(t_canister_id_text),
+        cmocka_unit_test(t_genesis),           cmocka_unit_test(t_round_trip),
+        cmocka_unit_test(t_root_order),        cmocka_unit_test(t_root_idempotent),
+        cmocka_unit_test(t_root_changes),      cmocka_unit_test(t_root_zero_page),
+        cmocka_unit_test(t_memory_clear),      cmocka_unit_test(t_abort),
+        cmocka_unit_test(t_alloc_fail_commit), cmocka_unit_test(t_signatures),
+        cmocka_unit_test(t_mempool),           cmocka_unit_test(t_layout),
+        cmocka_unit_test(t_map_grows),         cmocka_unit_test(t_map_grows_with_reader),
+        cmocka_unit_test(t_snapshot),          cmocka_unit_test(t_canister_id_text),
     };
     return cmocka_run_group_tests(tests, setup_pages, NULL);
 }

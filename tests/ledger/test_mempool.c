@@ -75,8 +75,14 @@ static void make_mixed(buf env[MIXED], uint8_t ids[MIXED][LEDGER_HASH_SIZE])
 }
 
 static const status mixed_want[MIXED] = {
-    ST_OK, ST_BAD_SIGNATURE, ST_OK, ST_MESSAGE_REPLAY,
-    ST_MESSAGE_EXPIRED, ST_MALFORMED_MESSAGE, ST_MESSAGE_TOO_LARGE, ST_OK,
+    ST_OK,
+    ST_BAD_SIGNATURE,
+    ST_OK,
+    ST_MESSAGE_REPLAY,
+    ST_MESSAGE_EXPIRED,
+    ST_MALFORMED_MESSAGE,
+    ST_MESSAGE_TOO_LARGE,
+    ST_OK,
 };
 
 static void t_batch_mixed(void **state)

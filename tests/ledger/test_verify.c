@@ -38,8 +38,8 @@ static void make_chain(fx_node *n)
 /* Changes one stored value of a closed node directory: db, key, and the new value (NULL:
  * delete; else vlen bytes, or flip the first byte of the stored value when val == flip). */
 static const uint8_t flip[1];
-static void poke(const char *dir, const char *db, const void *key, size_t klen,
-                 const void *val, size_t vlen)
+static void poke(const char *dir, const char *db, const void *key, size_t klen, const void *val,
+                 size_t vlen)
 {
     MDB_env *env;
     MDB_txn *txn;

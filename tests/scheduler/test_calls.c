@@ -89,9 +89,9 @@ static ledger_receipt wait_receipt(fx *f, const uint8_t id[LEDGER_HASH_SIZE], in
 static void stats(fx *f, uint64_t cid, uint32_t out[3])
 {
     host_result res;
-    assert_int_equal(scheduler_query(f->s, cid, span_of("stats", 5), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_query(f->s, cid, span_of("stats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(res.bytes.len, 12);
     for (int i = 0; i < 3; i++)
@@ -179,12 +179,12 @@ static void test_reject_codes(void **state)
         uint8_t code;
         const char *text;
     } cases[] = {
-        {0, "reject", "no", 4, "no"},                         /* CANISTER_REJECT */
-        {0, "trap", "", 5, "CANISTER_CALLED_TRAP"},           /* CANISTER_ERROR: callee trapped */
-        {0, "missing", "", 5, "no update method 'missing'"},  /* CANISTER_ERROR: no method */
-        {0, "noreply", "", 5, "NO_REPLY"},                    /* CANISTER_ERROR: no reply */
-        {0, "stats", "", 0, NULL},                            /* a query method runs replicated */
-        {999, "echo", "", 3, "no such canister"},             /* DESTINATION_INVALID */
+        {0, "reject", "no", 4, "no"},                        /* CANISTER_REJECT */
+        {0, "trap", "", 5, "CANISTER_CALLED_TRAP"},          /* CANISTER_ERROR: callee trapped */
+        {0, "missing", "", 5, "no update method 'missing'"}, /* CANISTER_ERROR: no method */
+        {0, "noreply", "", 5, "NO_REPLY"},                   /* CANISTER_ERROR: no reply */
+        {0, "stats", "", 0, NULL},                           /* a query method runs replicated */
+        {999, "echo", "", 3, "no such canister"},            /* DESTINATION_INVALID */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t target = cases[i].target ? cases[i].target : b;
@@ -641,16 +641,18 @@ static void test_token_exchange(void **state)
     assert_true(reply_has(&r, "pay_broken: the reply callback traps"));
     host_result q;
     assert_int_equal(scheduler_query(f.s, exchange, span_of("stats", 5), span_of(NULL, 0),
-                                     span_of(NULL, 0), &q), ST_OK);
+                                     span_of(NULL, 0), &q),
+                     ST_OK);
     assert_int_equal(q.bytes.len, 32);
-    assert_int_equal(le64_load(q.bytes.ptr), 300);     /* paid: the broken one was undone */
-    assert_int_equal(le64_load(q.bytes.ptr + 8), 1);   /* rejected */
-    assert_int_equal(le64_load(q.bytes.ptr + 16), 0);  /* open orders: cleanup freed it */
-    assert_int_equal(le64_load(q.bytes.ptr + 24), 1);  /* cleanups */
+    assert_int_equal(le64_load(q.bytes.ptr), 300);    /* paid: the broken one was undone */
+    assert_int_equal(le64_load(q.bytes.ptr + 8), 1);  /* rejected */
+    assert_int_equal(le64_load(q.bytes.ptr + 16), 0); /* open orders: cleanup freed it */
+    assert_int_equal(le64_load(q.bytes.ptr + 24), 1); /* cleanups */
     host_result_fini(&q);
     canister_account(exchange, arg);
-    assert_int_equal(scheduler_query(f.s, token, span_of("balance", 7), span_of(arg, 32),
-                                     span_of(NULL, 0), &q), ST_OK);
+    assert_int_equal(
+        scheduler_query(f.s, token, span_of("balance", 7), span_of(arg, 32), span_of(NULL, 0), &q),
+        ST_OK);
     assert_int_equal(le64_load(q.bytes.ptr), 600); /* the token kept the third transfer */
     host_result_fini(&q);
     buf_fini(&r);
@@ -670,7 +672,8 @@ static void test_factory(void **state)
     test_read_file(path, &counter);
     ledger_receipt rc = update(&f, factory, "spawn", counter.ptr, counter.len, &r);
     if (rc.status != ST_OK)
-        fail_msg("spawn: %s %.*s", status_name((status)rc.status), (int)r.len, (const char *)r.ptr);
+        fail_msg("spawn: %s %.*s", status_name((status)rc.status), (int)r.len,
+                 (const char *)r.ptr);
     assert_int_equal(r.len, 10);
     uint64_t child = 0;
     for (int i = 0; i < 8; i++)
@@ -680,8 +683,8 @@ static void test_factory(void **state)
     assert_int_equal(rc.status, ST_OK);
     /* the factory controls the child, the admin does not: its upgrade is refused */
     buf up = {0};
-    assert_int_equal(scheduler_install_arg(span_of(counter.ptr, counter.len), span_of(NULL, 0), &up),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_install_arg(span_of(counter.ptr, counter.len), span_of(NULL, 0), &up), ST_OK);
     uint8_t id[32];
     node_fx_submit(&f, LEDGER_MSG_UPGRADE, child, "", span_of(up.ptr, up.len), id);
     rc = wait_receipt(&f, id, 1, NULL);
@@ -707,8 +710,8 @@ static uint64_t rng_next(uint64_t *x)
  * missing one, itself) with a random mode and method; `call` nests another one. */
 static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf *out)
 {
-    static const char *const methods[] = {"echo", "reject", "trap", "noreply", "missing",
-                                          "call", "call", "call"};
+    static const char *const methods[] = {"echo",    "reject", "trap", "noreply",
+                                          "missing", "call",   "call", "call"};
     static const uint8_t modes[] = {0, 0, 1, 2, 3, 8, 16, 17};
     uint64_t r = rng_next(rng);
     uint64_t target = r % 16 == 0 ? first + n + 5 : first + (r >> 8) % n;
@@ -722,7 +725,6 @@ static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf
     call_arg(out, target, mode, method, span_of(payload.ptr, payload.len));
     buf_fini(&payload);
 }
-
 
 /* The cycle accounts balance after every round (docs/canisters.md "Cycles"): minted =
  * balances + attached to calls in flight + burned + fees. */
@@ -818,18 +820,13 @@ static void test_random_call_graph(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_reply),
-        cmocka_unit_test(test_reject_codes),
-        cmocka_unit_test(test_call_traps),
-        cmocka_unit_test(test_callback_trap_cleanup),
-        cmocka_unit_test(test_chain_and_self),
-        cmocka_unit_test(test_restart_mid_tree),
-        cmocka_unit_test(test_random_call_graph),
-        cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_call_reply),        cmocka_unit_test(test_reject_codes),
+        cmocka_unit_test(test_call_traps),        cmocka_unit_test(test_callback_trap_cleanup),
+        cmocka_unit_test(test_chain_and_self),    cmocka_unit_test(test_restart_mid_tree),
+        cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
 #ifdef EXAMPLES_DIR
-        cmocka_unit_test(test_token_exchange),
-        cmocka_unit_test(test_factory),
+        cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

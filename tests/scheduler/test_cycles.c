@@ -178,8 +178,10 @@ static void test_freezing(void **state)
     char expect[200], id[LEDGER_CANISTER_TEXT_SIZE], more[U128_TEXT_SIZE];
     ledger_canister_id_text(cid, id);
     u128_format(need - b1, more);
-    snprintf(expect, sizeof expect, "Canister %s is out of cycles: please top up the canister "
-             "with at least %s additional cycles", id, more);
+    snprintf(expect, sizeof expect,
+             "Canister %s is out of cycles: please top up the canister "
+             "with at least %s additional cycles",
+             id, more);
     assert_int_equal(o.reply.len, strlen(expect));
     assert_memory_equal(o.reply.ptr, expect, strlen(expect));
     buf_fini(&o.reply);
@@ -309,13 +311,15 @@ static void test_ic0_forms(void **state)
     buf_fini(&o.reply);
     host_result res;
     assert_int_equal(scheduler_query(f.s, cid, span_of("qbalance", 8), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res), ST_OK);
+                                     span_of(NULL, 0), &res),
+                     ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(res.bytes.len, 16);
     assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
     host_result_fini(&res);
-    assert_int_equal(scheduler_query(f.s, cid, span_of("qaccept", 7), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(
+        scheduler_query(f.s, cid, span_of("qaccept", 7), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_CONTRACT_VIOLATION);
     host_result_fini(&res);
     node_fx_end(&f);
@@ -325,8 +329,9 @@ static void test_ic0_forms(void **state)
 static void timers(fx *f, uint64_t cid, uint64_t *runs, uint64_t *at)
 {
     host_result res;
-    assert_int_equal(scheduler_query(f->s, cid, span_of("timers", 6), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(
+        scheduler_query(f->s, cid, span_of("timers", 6), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(res.bytes.len, 16);
     *runs = le64_load(res.bytes.ptr);
@@ -440,8 +445,9 @@ static void test_heartbeat(void **state)
         spent += 1000u + info.instructions;
     }
     host_result res;
-    assert_int_equal(scheduler_query(f.s, cid, span_of("beats", 5), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(
+        scheduler_query(f.s, cid, span_of("beats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(le64_load(res.bytes.ptr), 5);
     assert_int_equal(le64_load(res.bytes.ptr + 8), f.time);
@@ -479,23 +485,25 @@ static void test_ticker_example(void **state)
     assert_int_equal(o.rc.status, ST_OK);
     buf_fini(&o.reply);
     uint64_t started = f.time, rounds = 1; /* the start block ran a heartbeat too */
-    for (int i = 0; i < 10; i++) { /* 5 s in half seconds: a tick every other round */
+    for (int i = 0; i < 10; i++) {         /* 5 s in half seconds: a tick every other round */
         scheduler_round_info info = round_after(&f, 500000000ull);
         assert_true(info.produced);
         assert_int_equal(info.tasks, i % 2 ? 2u : 1u);
         rounds++;
     }
     host_result res;
-    assert_int_equal(scheduler_query(f.s, cid, span_of("stats", 5), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(
+        scheduler_query(f.s, cid, span_of("stats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(res.bytes.len, 24);
     assert_int_equal(le64_load(res.bytes.ptr), rounds);
     assert_int_equal(le64_load(res.bytes.ptr + 8), 5);
     assert_int_equal(le64_load(res.bytes.ptr + 16), started + 5000000000ull);
     host_result_fini(&res);
-    assert_int_equal(scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res), ST_OK);
+    assert_int_equal(
+        scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.bytes.len, 16);
     assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
     host_result_fini(&res);
@@ -518,9 +526,9 @@ static void test_ticker_example(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fees_exact), cmocka_unit_test(test_freezing),
-        cmocka_unit_test(test_mint),       cmocka_unit_test(test_burn),
-        cmocka_unit_test(test_ic0_forms),  cmocka_unit_test(test_global_timer),
+        cmocka_unit_test(test_fees_exact),     cmocka_unit_test(test_freezing),
+        cmocka_unit_test(test_mint),           cmocka_unit_test(test_burn),
+        cmocka_unit_test(test_ic0_forms),      cmocka_unit_test(test_global_timer),
         cmocka_unit_test(test_heartbeat),
 #ifdef TICKER_WASM
         cmocka_unit_test(test_ticker_example),

@@ -61,9 +61,9 @@ static int run_until(node_fx *f, const uint8_t id[LEDGER_HASH_SIZE], int max, le
 static void get4(node_fx *f, uint64_t cid, uint32_t out[4])
 {
     host_result res;
-    assert_int_equal(scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(res.bytes.len, 16);
     for (int i = 0; i < 4; i++)
@@ -206,8 +206,8 @@ static void test_sliced_equals_unsliced(void **state)
     fingerprint_print(&sliced);
     assert_int_equal(whole.install_rounds, 1);
     assert_int_equal(whole.upgrade_rounds, 1);
-    assert_true(sliced.install_rounds > 5);  /* ~600,000 instructions in 50,000 slices */
-    assert_true(sliced.upgrade_rounds > 8);  /* ~900,000 */
+    assert_true(sliced.install_rounds > 5); /* ~600,000 instructions in 50,000 slices */
+    assert_true(sliced.upgrade_rounds > 8); /* ~900,000 */
     assert_int_equal(whole.install.instructions, sliced.install.instructions);
     assert_int_equal(whole.upgrade.instructions, sliced.upgrade.instructions);
     assert_memory_equal(whole.tip.state_root, sliced.tip.state_root, LEDGER_HASH_SIZE);
@@ -237,8 +237,8 @@ static void test_failed_install(void **state)
         f.g.slice_instructions = sliced ? SLICE : 2000000000;
         node_fx_start(&f);
         uint8_t id[LEDGER_HASH_SIZE];
-        submit_code(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, LIFECYCLE_WASM,
-                    span_of("x", 1), id);
+        submit_code(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, LIFECYCLE_WASM, span_of("x", 1),
+                    id);
         ledger_receipt rc;
         int rounds = run_until(&f, id, 200, &rc);
         assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
@@ -246,8 +246,8 @@ static void test_failed_install(void **state)
         ledger_tip tip = node_fx_tip(&f);
         assert_int_equal(tip.next_canister_id, sliced ? 2 : 1);
         host_result res;
-        status st = scheduler_query(f.s, 1, span_of("get", 3), span_of(NULL, 0),
-                                    span_of(NULL, 0), &res);
+        status st =
+            scheduler_query(f.s, 1, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res);
         if (sliced) {
             assert_int_equal(st, ST_OK);
             assert_int_equal(res.st, ST_CANISTER_EMPTY);

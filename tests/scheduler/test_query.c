@@ -66,9 +66,9 @@ static void ask(scheduler_querier *q, uint64_t cid, const char *method, uint8_t 
 static void ask_live(node_fx *f, uint64_t cid, uint8_t out[ANSWER])
 {
     host_result res;
-    assert_int_equal(scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
     assert_int_equal(res.st, ST_OK);
     assert_int_equal(res.bytes.len, ANSWER);
     memcpy(out, res.bytes.ptr, ANSWER);
@@ -102,10 +102,10 @@ static void test_replica_follows_blocks(void **state)
         update(&f, cid, "bump");
         assert_same(&f, q, cid);
         ask(q, cid, "get", a);
-        assert_int_equal(le32_load(a), i);      /* the global */
-        assert_int_equal(le32_load(a + 4), i);  /* heap page 0 */
-        assert_int_equal(le32_load(a + 8), 7u * i);       /* heap page 3 */
-        assert_int_equal(le32_load(a + 12), 11u * i);     /* stable page 1 */
+        assert_int_equal(le32_load(a), i);            /* the global */
+        assert_int_equal(le32_load(a + 4), i);        /* heap page 0 */
+        assert_int_equal(le32_load(a + 8), 7u * i);   /* heap page 3 */
+        assert_int_equal(le32_load(a + 12), 11u * i); /* stable page 1 */
     }
     update(&f, cid, "grow");
     assert_same(&f, q, cid);
@@ -120,9 +120,8 @@ static void test_replica_follows_blocks(void **state)
     assert_true(st.pages_loaded <= 6 * 3 + 1);
     /* upgrade to the same code: a fresh heap, the stable memory stays */
     buf arg = {0};
-    assert_int_equal(scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0),
-                                           &arg),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0), &arg), ST_OK);
     uint8_t id[LEDGER_HASH_SIZE];
     node_fx_submit(&f, LEDGER_MSG_UPGRADE, cid, "", span_of(arg.ptr, arg.len), id);
     round1(&f);

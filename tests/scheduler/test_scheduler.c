@@ -55,7 +55,6 @@ static bool receipt(fx *f, const uint8_t id[LEDGER_HASH_SIZE], ledger_receipt *o
     return st == ST_OK;
 }
 
-
 /* Installs the module at path in one round; returns the canister id. */
 static uint64_t deploy(fx *f, const char *path)
 {
@@ -322,7 +321,6 @@ static void test_restart_with_paused_message(void **state)
     assert_memory_equal(t[0].hash, t[1].hash, LEDGER_HASH_SIZE);
 }
 
-
 /* A canister that grew heap and stable memory to 2 GiB each but wrote one byte in each costs
  * memory for the written pages only, when it runs and when the node restarts (loading read,
  * copied and shadowed every byte: 8 GiB). */
@@ -375,9 +373,8 @@ static void test_genesis_memory_limit(void **state)
     node_fx_start(&f);
     test_read_file(BIG_WASM, &f.wasm);
     buf arg = {0};
-    assert_int_equal(scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0),
-                                           &arg),
-                     ST_OK);
+    assert_int_equal(
+        scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0), &arg), ST_OK);
     uint8_t id[32];
     submit(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "", span_of(arg.ptr, arg.len), id);
     ledger_receipt rc;
@@ -391,8 +388,7 @@ static void test_genesis_memory_limit(void **state)
  * other is not NULL) replaces it with the envelope of message `other`, validly signed but with
  * another id. docs/formats.md "Databases": ids maps an id to its arrival number, the key of
  * messages. */
-static void tamper_with(const char *dir, const uint8_t id[LEDGER_HASH_SIZE],
-                        const uint8_t *other)
+static void tamper_with(const char *dir, const uint8_t id[LEDGER_HASH_SIZE], const uint8_t *other)
 {
     MDB_env *env;
     MDB_txn *txn;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 typedef struct spec_mod {
-    char *name;       /* "$M" or NULL */
+    char *name; /* "$M" or NULL */
     engine_module *m;
     engine_code *code;
     engine_instance *inst;
@@ -20,7 +20,7 @@ typedef struct spec_mod {
 
 typedef struct spec_reg {
     char *as;
-    spec_mod *mod;    /* NULL: the spectest module */
+    spec_mod *mod; /* NULL: the spectest module */
 } spec_reg;
 
 enum { SPECTEST_FUNCS = 7 };
@@ -111,8 +111,10 @@ static status spectest_lookup(const spec_env *env, span field, engine_extern *ou
     struct {
         const char *name;
         engine_global *g;
-    } globals[] = {{"global_i32", env->g_i32}, {"global_i64", env->g_i64},
-                   {"global_f32", env->g_f32}, {"global_f64", env->g_f64}};
+    } globals[] = {{"global_i32", env->g_i32},
+                   {"global_i64", env->g_i64},
+                   {"global_f32", env->g_f32},
+                   {"global_f64", env->g_f64}};
     for (size_t i = 0; i < BASE_ARRAY_LEN(globals); i++)
         if (span_eq_str(field, globals[i].name)) {
             out->kind = EXT_GLOBAL;
@@ -285,7 +287,8 @@ status spec_env_register(spec_env *env, const char *name, const char *as)
 static uint64_t to_slot(const spec_value *v)
 {
     switch (v->type) {
-    case VT_I32: case VT_F32: return (uint32_t)v->bits;
+    case VT_I32:
+    case VT_F32: return (uint32_t)v->bits;
     case VT_FUNCREF: return v->is_null ? 0 : v->bits;
     case VT_EXTERNREF: return v->is_null ? 0 : v->bits + 1;
     default: return v->bits;
@@ -296,7 +299,8 @@ static spec_value from_slot(uint8_t type, uint64_t s)
 {
     spec_value v = {type, false, s};
     switch (type) {
-    case VT_I32: case VT_F32: v.bits = (uint32_t)s; break;
+    case VT_I32:
+    case VT_F32: v.bits = (uint32_t)s; break;
     case VT_FUNCREF: v.is_null = s == 0; break;
     case VT_EXTERNREF:
         v.is_null = s == 0;

@@ -69,13 +69,13 @@ typedef struct instance_name {
 /* --instrument state. Instances are numbered in instantiation order, so the runner knows which
  * instance an action reaches (its name, or the current one) without asking spec_exec.h. */
 typedef struct meter {
-    const char *out_dir;     /* OUT_DIR; NULL without --instrument */
-    char dir[PATH_LEN];      /* OUT_DIR/NAME of the script being run */
-    json_t *cmds;            /* the wabt script being built */
+    const char *out_dir; /* OUT_DIR; NULL without --instrument */
+    char dir[PATH_LEN];  /* OUT_DIR/NAME of the script being run */
+    json_t *cmds;        /* the wabt script being built */
     unsigned long next_id, current_id;
     instance_name *names;
     size_t nnames, capnames;
-    unsigned long *stopped;  /* instances whose counter is no longer read (exhaustion) */
+    unsigned long *stopped; /* instances whose counter is no longer read (exhaustion) */
     size_t nstopped, capstopped;
     /* totals over all scripts */
     unsigned long modules, counters, stopped_total, scripts;
@@ -88,11 +88,11 @@ typedef struct runner {
     const char *json_dir; /* JSON_DIR */
     /* the script being run */
     const char *name;
-    spec_env *env;        /* NULL unless exec */
+    spec_env *env;         /* NULL unless exec */
     long long broken_line; /* line of the last `module` that did not load/instantiate, or 0 */
     tallies t;
-    unsigned long text_diffs[2];   /* [0] rejections, [1] traps: right class, other message */
-    unsigned long na_nul;          /* actions naming an export with a NUL byte */
+    unsigned long text_diffs[2]; /* [0] rejections, [1] traps: right class, other message */
+    unsigned long na_nul;        /* actions naming an export with a NUL byte */
     meter meter;
 } runner;
 
@@ -291,18 +291,24 @@ static status stub_section(buf *b, uint8_t id, buf *sec)
     status st = buf_u8(sec, 1);
     switch (id) {
     case 1: /* type 0: [] -> [] */
-        if (st == ST_OK) st = writer_functype(sec, &void_type);
+        if (st == ST_OK)
+            st = writer_functype(sec, &void_type);
         break;
     case 3: /* function 0: type 0 */
-        if (st == ST_OK) st = buf_u8(sec, 0);
+        if (st == ST_OK)
+            st = buf_u8(sec, 0);
         break;
     case 7: /* export "out_of_instructions" = function 0 */
-        if (st == ST_OK) st = writer_name(sec, span_of(name, strlen(name)));
-        if (st == ST_OK) st = buf_u8(sec, EXT_FUNC);
-        if (st == ST_OK) st = buf_u8(sec, 0);
+        if (st == ST_OK)
+            st = writer_name(sec, span_of(name, strlen(name)));
+        if (st == ST_OK)
+            st = buf_u8(sec, EXT_FUNC);
+        if (st == ST_OK)
+            st = buf_u8(sec, 0);
         break;
     default: /* 10, code: no locals, `end` */
-        if (st == ST_OK) st = writer_code_entry(sec, NULL, 0, span_of(body, sizeof body));
+        if (st == ST_OK)
+            st = writer_code_entry(sec, NULL, 0, span_of(body, sizeof body));
         break;
     }
     return st == ST_OK ? writer_section(b, id, span_of(sec->ptr, sec->len)) : st;
@@ -325,8 +331,7 @@ static status stub_bytes(buf *b)
 static void meter_script_begin(runner *r)
 {
     meter *mt = &r->meter;
-    if ((size_t)snprintf(mt->dir, sizeof mt->dir, "%s/%s", mt->out_dir, r->name) >=
-        sizeof mt->dir)
+    if ((size_t)snprintf(mt->dir, sizeof mt->dir, "%s/%s", mt->out_dir, r->name) >= sizeof mt->dir)
         die("path too long: %s/%s", mt->out_dir, r->name);
     dir_make(mt->out_dir);
     dir_make(mt->dir);
@@ -346,8 +351,8 @@ static void meter_script_begin(runner *r)
     file_write(path, b.ptr, b.len);
     buf_fini(&b);
     mt->cmds = json_array();
-    meter_append(r, json_pack("{s:s, s:i, s:s}", "type", "module", "line", 0, "filename",
-                              "__tally.wasm"));
+    meter_append(
+        r, json_pack("{s:s, s:i, s:s}", "type", "module", "line", 0, "filename", "__tally.wasm"));
     meter_append(r, json_pack("{s:s, s:i, s:s}", "type", "register", "line", 0, "as",
                               INSTRUMENT_IMPORT_MODULE));
     mt->next_id = mt->current_id = 0;
@@ -462,9 +467,9 @@ static void meter_record(runner *r, const char *mod, long long line)
         (mod && json_object_set_new(action, "module", json_string(mod)) != 0) ||
         json_object_set_new(action, "field", json_string(INSTRUMENT_COUNTER_EXPORT)) != 0)
         die("out of memory");
-    meter_append(r, json_pack("{s:s, s:I, s:o, s:[{s:s, s:s}]}", "type", "assert_return",
-                              "line", (json_int_t)line, "action", action, "expected", "type",
-                              "i64", "value", value));
+    meter_append(r, json_pack("{s:s, s:I, s:o, s:[{s:s, s:s}]}", "type", "assert_return", "line",
+                              (json_int_t)line, "action", action, "expected", "type", "i64",
+                              "value", value));
     r->meter.counters++;
     note(r, line, "counter", "%s = %s", mod ? mod : "current", value);
 }
@@ -607,8 +612,8 @@ static void text_check(runner *r, long long line, const char *type, status st, c
         return;
     r->text_diffs[status_class_of(st) == SC_TRAP]++;
     if (r->verbose)
-        printf("note %s.wast:%lld %s: got %s (\"%s\"), script says \"%s\"\n", r->name, line,
-               type, status_name(st), msg, text);
+        printf("note %s.wast:%lld %s: got %s (\"%s\"), script says \"%s\"\n", r->name, line, type,
+               status_name(st), msg, text);
 }
 
 /* `assert_malformed`, `assert_invalid`: loading must fail with an INVALID-class status. */
@@ -689,8 +694,8 @@ static bool valtype_parse(const char *s, uint8_t *out)
         const char *name;
         uint8_t type;
     } types[] = {
-        {"i32", VT_I32},         {"i64", VT_I64},          {"f32", VT_F32},
-        {"f64", VT_F64},         {"funcref", VT_FUNCREF}, {"externref", VT_EXTERNREF},
+        {"i32", VT_I32}, {"i64", VT_I64},         {"f32", VT_F32},
+        {"f64", VT_F64}, {"funcref", VT_FUNCREF}, {"externref", VT_EXTERNREF},
     };
     for (size_t i = 0; i < BASE_ARRAY_LEN(types); i++)
         if (!strcmp(s, types[i].name)) {
@@ -779,10 +784,8 @@ static bool value_matches(const expected *e, const spec_value *got)
     case PAT_NAN_ARITHMETIC:
         return f32 ? (bits & 0x7fc00000u) == 0x7fc00000u
                    : (bits & 0x7ff8000000000000u) == 0x7ff8000000000000u;
-    case PAT_REF_NONNULL:
-        return !got->is_null;
-    case PAT_EXACT:
-        break;
+    case PAT_REF_NONNULL: return !got->is_null;
+    case PAT_EXACT: break;
     }
     if (e->v.type == VT_FUNCREF || e->v.type == VT_EXTERNREF)
         return got->is_null == e->v.is_null && (got->is_null || bits == e->v.bits);
@@ -962,8 +965,10 @@ static void cmd_assert_exhaustion(runner *r, json_t *cmd, const char *type, long
     if (st == ST_TRAP_CALL_STACK_EXHAUSTED || st == ST_TRAP_VALUE_STACK_EXHAUSTED)
         pass(r);
     else
-        fail(r, line, type, "got %s, expected TRAP_CALL_STACK_EXHAUSTED or "
-             "TRAP_VALUE_STACK_EXHAUSTED%s%s", status_name(st), *why ? ": " : "", why);
+        fail(r, line, type,
+             "got %s, expected TRAP_CALL_STACK_EXHAUSTED or "
+             "TRAP_VALUE_STACK_EXHAUSTED%s%s",
+             status_name(st), *why ? ": " : "", why);
 }
 
 /* `action`: a bare invoke/get whose results are not checked; it must not trap. */
@@ -1129,7 +1134,8 @@ static void scripts_check(const file_result *list, size_t n, const char *json_di
     }
     if (missing)
         die("%zu of %zu scripts have no JSON in %s: build the spec-json target "
-            "(ninja -C BUILD tests/spec/spec-json.stamp)", missing, n, json_dir);
+            "(ninja -C BUILD tests/spec/spec-json.stamp)",
+            missing, n, json_dir);
 }
 
 /* ---- main -------------------------------------------------------------------------------- */
@@ -1220,11 +1226,13 @@ int main(int argc, char **argv)
     tallies total;
     table_print(list, n, only, &total);
     printf("not applicable: %lu (text-format modules: %lu, export names with a NUL byte: %lu); "
-           "not run yet (%s): %lu\n", total.na, total.na - r.na_nul, r.na_nul,
+           "not run yet (%s): %lu\n",
+           total.na, total.na - r.na_nul, r.na_nul,
            r.exec ? "none expected" : "no execution back end", total.notrun);
     if (r.text_diffs[0] + r.text_diffs[1])
         printf("note: %lu rejected modules and %lu traps have the right class but a message "
-               "other than the script's (-v lists them)\n", r.text_diffs[0], r.text_diffs[1]);
+               "other than the script's (-v lists them)\n",
+               r.text_diffs[0], r.text_diffs[1]);
     if (r.meter.out_dir)
         printf("metering: %lu modules instrumented, %lu counter values recorded in %lu wabt "
                "scripts under %s; %lu instances not followed after assert_exhaustion\n",

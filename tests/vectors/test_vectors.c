@@ -35,14 +35,13 @@ typedef struct golden {
 
 /* install, 3 quick, slow (spans rounds: slice 100k), quick behind it, rounds until done */
 static const step script[] = {
-    {"<install>", 1}, {"quick", 3}, {"slow", 1}, {"quick", 1}, {NULL, 0}, {NULL, 0},
+    {"<install>", 1}, {"quick", 3}, {"slow", 1}, {"quick", 1}, {NULL, 0},    {NULL, 0},
     {NULL, 0},        {NULL, 0},    {NULL, 0},   {NULL, 0},    {"quick", 2},
 };
 
 static const golden expected[] = {
 #include "golden.inc"
 };
-
 
 static void test_golden_vectors(void **state)
 {
@@ -79,8 +78,9 @@ static void test_golden_vectors(void **state)
             ledger_message m = {.nonce = ++nonce,
                                 .canister_id = install ? LEDGER_CANISTER_NONE : 1,
                                 .kind = install ? LEDGER_MSG_INSTALL : LEDGER_MSG_UPDATE,
-                                .method = install ? span_of(NULL, 0)
-                                                  : span_of(script[i].method, strlen(script[i].method)),
+                                .method =
+                                    install ? span_of(NULL, 0)
+                                            : span_of(script[i].method, strlen(script[i].method)),
                                 .arg = install ? span_of(arg.ptr, arg.len) : span_of(NULL, 0),
                                 .expiry_height = 100};
             memcpy(m.sender, pk, sizeof pk);
@@ -97,8 +97,9 @@ static void test_golden_vectors(void **state)
         ledger_hash_hex(info.tip.hash, bh);
         ledger_hash_hex(info.tip.state_root, sr);
         if (print) {
-            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
-                   bh, sr, (unsigned long long)info.instructions);
+            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n",
+                   (unsigned long long)info.tip.height, bh, sr,
+                   (unsigned long long)info.instructions);
             continue;
         }
         assert_true(checked < BASE_ARRAY_LEN(expected));
@@ -125,7 +126,7 @@ static void test_golden_vectors(void **state)
 typedef struct call_step {
     uint64_t from, target; /* 0 from: a round with no new message; target 99: no such canister */
     uint8_t mode;
-    const char *method;    /* "call:<id>" nests a call to <id>'s echo */
+    const char *method; /* "call:<id>" nests a call to <id>'s echo */
 } call_step;
 
 static const golden expected_calls[] = {
@@ -151,9 +152,9 @@ static void test_golden_calls(void **state)
 {
     (void)state;
     static const call_step calls[] = {
-        {1, 2, 0, "echo"}, {2, 3, 1, "call:1"}, {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
-        {0, 0, 0, NULL},   {2, 2, 16, "reject"}, {3, 2, 0, "trap"},  {0, 0, 0, NULL},
-        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},    {0, 0, 0, NULL},    {0, 0, 0, NULL},
+        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
+        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
+        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
     };
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
@@ -226,8 +227,9 @@ static void test_golden_calls(void **state)
         ledger_hash_hex(info.tip.hash, bh);
         ledger_hash_hex(info.tip.state_root, sr);
         if (print) {
-            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
-                   bh, sr, (unsigned long long)info.instructions);
+            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n",
+                   (unsigned long long)info.tip.height, bh, sr,
+                   (unsigned long long)info.instructions);
             continue;
         }
         assert_true(checked < BASE_ARRAY_LEN(expected_calls));
@@ -261,8 +263,12 @@ static const golden expected_tasks[] = {
 static void tasks_submit(ledger *lg, const uint8_t *pk, const uint8_t *sk, uint64_t nonce,
                          uint8_t kind, uint64_t cid, const char *method, span arg)
 {
-    ledger_message m = {.nonce = nonce, .canister_id = cid, .kind = kind, .expiry_height = 100,
-                        .method = span_of(method, strlen(method)), .arg = arg};
+    ledger_message m = {.nonce = nonce,
+                        .canister_id = cid,
+                        .kind = kind,
+                        .expiry_height = 100,
+                        .method = span_of(method, strlen(method)),
+                        .arg = arg};
     memcpy(m.sender, pk, LEDGER_PUBLIC_KEY_SIZE);
     buf env = {0};
     uint8_t id[LEDGER_HASH_SIZE];
@@ -306,8 +312,8 @@ static void test_golden_tasks(void **state)
         arg.len = 0;
         if (i == 0 || i == 1) {
             const buf *w = i == 0 ? &cyc : &hb;
-            assert_int_equal(scheduler_install_arg(span_of(w->ptr, w->len), span_of(NULL, 0),
-                                                   &arg), ST_OK);
+            assert_int_equal(
+                scheduler_install_arg(span_of(w->ptr, w->len), span_of(NULL, 0), &arg), ST_OK);
             tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
                          span_of(arg.ptr, arg.len));
         } else if (i == 2) {
@@ -327,8 +333,9 @@ static void test_golden_tasks(void **state)
         ledger_hash_hex(info.tip.hash, bh);
         ledger_hash_hex(info.tip.state_root, sr);
         if (print) {
-            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
-                   bh, sr, (unsigned long long)info.instructions);
+            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n",
+                   (unsigned long long)info.tip.height, bh, sr,
+                   (unsigned long long)info.instructions);
             continue;
         }
         assert_true(checked < BASE_ARRAY_LEN(expected_tasks));
