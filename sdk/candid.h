@@ -9,7 +9,8 @@
  *
  * Interface: IC_CANDID_SERVICE(service : { get : () -> (nat) query; }); puts the text in the
  * custom section `icp:public candid:service`, as dfx does; tally reads it to type arguments and
- * replies (`tally canister ID --candid` prints it).
+ * replies (`tally canister ID --candid` prints it). Keep it between `// clang-format off` and
+ * `// clang-format on`: the formatter would respace the tokens, and so the text.
  *
  * Writing (replies and call arguments): a writer collects the type table, the argument types
  * and the values, then ic_cw_reply sends "DIDL" ++ table ++ arguments ++ values, or

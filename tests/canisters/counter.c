@@ -17,18 +17,14 @@
  */
 #include "candid.h"
 
-// clang-format off: the interface is Candid, not C
-IC_CANDID_SERVICE(service
-                  : (nat)->{
-inc:
-    ()->(nat);
-add:
-    (nat)->(nat);
-set:
-    (nat)->();
-get:
-    ()->(nat)query;
-                  });
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : (nat) -> {
+    inc : () -> (nat);
+    add : (nat) -> (nat);
+    set : (nat) -> ();
+    get : () -> (nat) query;
+});
 // clang-format on
 
 static uint64_t count;

@@ -20,25 +20,13 @@
  */
 #include "candid.h"
 
-// clang-format off: the interface is Candid, not C
-IC_CANDID_SERVICE(service
-                  : (principal)->{
-pay:
-    (principal, nat)->(nat);
-pay_broken:
-    (principal, nat)->(nat);
-stats:
-    ()->(record {
-        paid:
-            nat;
-        rejected:
-            nat;
-        open:
-            nat;
-        cleanups:
-            nat
-    })query;
-                  });
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : (principal) -> {
+    pay : (principal, nat) -> (nat);
+    pay_broken : (principal, nat) -> (nat);
+    stats : () -> (record { paid : nat; rejected : nat; open : nat; cleanups : nat }) query;
+});
 // clang-format on
 
 #define ORDERS 64u

@@ -17,14 +17,12 @@
  */
 #include "candid.h"
 
-// clang-format off: the interface is Candid, not C
-IC_CANDID_SERVICE(service
-                  : {
-spawn:
-    (blob)->(principal);
-children:
-    ()->(nat)query;
-                  });
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    spawn : (blob) -> (principal);
+    children : () -> (nat) query;
+});
 // clang-format on
 
 #define MODULE_MAX 65536u

@@ -18,18 +18,14 @@
  */
 #include "candid.h"
 
-// clang-format off: the interface is Candid, not C
-IC_CANDID_SERVICE(service
-                  : {
-put:
-    (text, text)->();
-get:
-    (text)->(opt text)query;
-del:
-    (text)->(bool);
-count:
-    ()->(nat)query;
-                  });
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    put : (text, text) -> ();
+    get : (text) -> (opt text) query;
+    del : (text) -> (bool);
+    count : () -> (nat) query;
+});
 // clang-format on
 
 #define KV_SLOTS 4096u       /* power of two */

@@ -16,27 +16,15 @@
  */
 #include "candid.h"
 
-// clang-format off: the interface is Candid, not C
-IC_CANDID_SERVICE(service
-                  : {
-start:
-    (nat64)->();
-stop:
-    ()->(nat64);
-stats:
-    ()->(record {
-        beats:
-            nat;
-        ticks:
-            nat;
-        last_tick:
-            nat64
-    })query;
-balance:
-    ()->(nat)query;
-burn:
-    (nat)->(nat);
-                  });
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    start : (nat64) -> ();
+    stop : () -> (nat64);
+    stats : () -> (record { beats : nat; ticks : nat; last_tick : nat64 }) query;
+    balance : () -> (nat) query;
+    burn : (nat) -> (nat);
+});
 // clang-format on
 
 /* Replies one value: (v : nat64), or (v : nat) of up to 128 bits. */

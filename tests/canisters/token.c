@@ -27,18 +27,14 @@
  */
 #include "candid.h"
 
-// clang-format off: the interface is Candid, not C
-IC_CANDID_SERVICE(service
-                  : {
-transfer:
-    (principal, nat)->(nat);
-balance:
-    (principal)->(nat)query;
-whoami:
-    ()->(principal)query;
-supply:
-    ()->(nat)query;
-                  });
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    transfer : (principal, nat) -> (nat);
+    balance : (principal) -> (nat) query;
+    whoami : () -> (principal) query;
+    supply : () -> (nat) query;
+});
 // clang-format on
 
 #define TOKEN_SUPPLY 1000000000ull

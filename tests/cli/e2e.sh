@@ -19,7 +19,10 @@ c=$("$tally" deploy --dir "$d" "$counter") || die "deploy counter"
 cid=${c%% *}
 expect_match "$cid" '^[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]$' "canister id"
 
-# The counter speaks Candid (tests/canisters/counter.c): replies print typed by its interface.
+# The counter speaks Candid (tests/canisters/counter.c) and carries its interface (a custom
+# section written by sdk/candid.h's IC_CANDID_SERVICE): replies print typed by it.
+out=$("$tally" canister --dir "$d" "$cid" --candid) || die "canister --candid"
+expect_match "$out" '^service : \(nat\) -> \{ inc : \(\) -> \(nat\); add : \(nat\) -> \(nat\); set : \(nat\) -> \(\); get : \(\) -> \(nat\) query; \}$' "the counter's interface"
 out=$("$tally" call --dir "$d" "$cid" inc) || die "call inc (1)"
 expect_match "$out" '^reply: \(1 : nat\)  \[' "first inc"
 out=$("$tally" call --dir "$d" "$cid" inc --output hex) || die "call inc (2)"
