@@ -77,6 +77,11 @@ size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX])
     return 10;
 }
 
+size_t scheduler_canister_principal(uint64_t id, uint8_t out[PRINCIPAL_MAX])
+{
+    return sched_principal_of_canister(id, out);
+}
+
 /* ---- code cache --------------------------------------------------------------------------- */
 
 status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
