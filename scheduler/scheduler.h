@@ -151,7 +151,16 @@ typedef struct scheduler_routing {
     uint32_t queued;    /* messages in its input queue */
     uint32_t contexts;  /* open call contexts */
     uint32_t callbacks; /* outstanding calls */
+    int paused;         /* its paused message (docs/scheduler.md "Deterministic time slicing"):
+                           a SCHEDULER_PAUSED_* */
 } scheduler_routing;
+enum {
+    SCHEDULER_PAUSED_NONE = 0,
+    SCHEDULER_PAUSED_INGRESS, /* an ingress update, install or upgrade */
+    SCHEDULER_PAUSED_REQUEST, /* a request from a canister */
+    SCHEDULER_PAUSED_CALLBACK,
+    SCHEDULER_PAUSED_CLEANUP,
+};
 
 /* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */
 status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out);

@@ -768,12 +768,29 @@ static void conserved(fx *f, uint64_t seed)
  * round budget that spreads trees over rounds: after every round the routing invariants hold;
  * every message gets exactly one receipt and then nothing stays open; a restart after every
  * round changes no block; replay from genesis agrees. */
-static void run_random(uint64_t seed, bool restart, ledger_tip *out)
+/* The kinds of paused message (1 << SCHEDULER_PAUSED_*) canisters first .. first + n - 1 hold. */
+static unsigned paused_kinds(fx *f, uint64_t first, uint32_t n)
+{
+    unsigned mask = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        scheduler_routing ro;
+        assert_int_equal(scheduler_canister_routing(f->s, first + i, &ro), ST_OK);
+        mask |= 1u << ro.paused;
+    }
+    return mask;
+}
+
+static void run_random(uint64_t seed, bool restart, uint64_t slice, ledger_tip *out, buf *outcome,
+                       unsigned *paused)
 {
     enum { CANISTERS = 4, MESSAGES = 60 };
     fx f;
     node_fx_init(&f, 11);
     f.g.round_instruction_limit = 40000; /* trees spread over rounds */
+    if (slice) { /* storage fees would differ with the number of blocks: none */
+        f.g.slice_instructions = slice;
+        scheduler_fees_zero(&f.g);
+    }
     node_fx_start(&f);
     uint64_t first = 0;
     for (int i = 0; i < CANISTERS; i++) {
@@ -790,6 +807,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         node_fx_submit(&f, LEDGER_MSG_UPDATE, from, "call", span_of(arg.ptr, arg.len), ids[m]);
         if (m % 7 == 6) {
             round1(&f);
+            *paused |= paused_kinds(&f, first, CANISTERS);
             if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
                 fail_msg("seed %llu: %s", (unsigned long long)seed, why);
             conserved(&f, seed);
@@ -801,8 +819,9 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
     }
     bool work = true;
     for (int r = 0; work; r++) {
-        assert_true(r < 400);
+        assert_true(r < 2000);
         round1(&f);
+        *paused |= paused_kinds(&f, first, CANISTERS);
         if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
             fail_msg("seed %llu: %s", (unsigned long long)seed, why);
         conserved(&f, seed);
@@ -816,6 +835,13 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         ledger_receipt rc;
         if (!node_fx_receipt(&f, ids[m], &rc, NULL))
             fail_msg("seed %llu: message %d has no receipt", (unsigned long long)seed, m);
+        if (outcome) { /* what the message ended with: status, instructions, reply */
+            uint8_t head[12];
+            le32_store(head, rc.status);
+            le64_store(head + 4, rc.instructions);
+            assert_int_equal(buf_put(outcome, head, sizeof head), ST_OK);
+            assert_int_equal(buf_put(outcome, rc.reply.ptr, rc.reply.len), ST_OK);
+        }
     }
     for (int i = 0; i < CANISTERS; i++) {
         scheduler_routing ro;
@@ -823,6 +849,11 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         assert_int_equal(ro.queued, 0);
         assert_int_equal(ro.contexts, 0);
         assert_int_equal(ro.callbacks, 0);
+        assert_int_equal(ro.paused, SCHEDULER_PAUSED_NONE);
+        uint32_t st[3];
+        stats(&f, first + (uint64_t)i, st);
+        if (outcome)
+            assert_int_equal(buf_put(outcome, st, sizeof st), ST_OK);
     }
     *out = node_fx_tip(&f);
     const char *bad_chain = node_chain_check(f.lg, out);
@@ -839,9 +870,152 @@ static void test_random_call_graph(void **state)
     (void)state;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         ledger_tip t[2];
-        run_random(seed * 0x9e3779b97f4a7c15ull, false, &t[0]);
-        run_random(seed * 0x9e3779b97f4a7c15ull, true, &t[1]);
+        unsigned paused = 0;
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, 0, &t[0], NULL, &paused);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, 0, &t[1], NULL, &paused);
         node_tip_assert_equal(&t[0], &t[1]);
+    }
+}
+
+/* The random call graph with a 1-instruction slice: every message, request, callback and
+ * cleanup pauses at each function entry it reaches after its first instructions; the
+ * invariants hold after every round, a restart after every round changes no block, replay
+ * agrees, and every message ends as in the unsliced run (a slice of 2^64-1): status,
+ * instructions and reply, and the canisters' counters. (Not the state root: the order in
+ * which a canister's messages run differs, and relay.wat keeps the last argument in memory.) */
+static void test_random_call_graph_sliced(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        ledger_tip t[3];
+        buf o[2] = {{0}, {0}};
+        unsigned paused[2] = {0, 0};
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, UINT64_MAX, &t[0], &o[0], &paused[0]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, 1, &t[1], &o[1], &paused[1]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, 1, &t[2], NULL, &paused[1]);
+        assert_int_equal(paused[0], 1u << SCHEDULER_PAUSED_NONE);
+        /* between rounds, canisters were paused in every kind of message */
+        assert_int_equal(paused[1],
+                         (1u << SCHEDULER_PAUSED_NONE) | (1u << SCHEDULER_PAUSED_INGRESS) |
+                             (1u << SCHEDULER_PAUSED_REQUEST) | (1u << SCHEDULER_PAUSED_CALLBACK) |
+                             (1u << SCHEDULER_PAUSED_CLEANUP));
+        node_tip_assert_equal(&t[1], &t[2]);
+        assert_true(t[1].height > t[0].height + 10);
+        assert_int_equal(o[0].len, o[1].len);
+        assert_memory_equal(o[0].ptr, o[1].ptr, o[0].len);
+        buf_fini(&o[0]);
+        buf_fini(&o[1]);
+    }
+}
+
+/* ---- time slicing of requests and callbacks (docs/scheduler.md) ------------------------------- */
+
+typedef struct slow_out {
+    ledger_tip tip;
+    ledger_receipt rc[4];
+    buf reply[4];
+    uint64_t first; /* the height of the block with the three calls */
+    bool paused_request;
+} slow_out;
+
+static uint64_t deploy_slow(fx *f)
+{
+    f->wasm.len = 0;
+    test_read_file(SLOW_WASM, &f->wasm);
+    return node_fx_deploy(f);
+}
+
+/* Relay a calls slow.wat's `slow` (~700,000 instructions), b its `quick` (queued behind it), c
+ * calls b's echo, all in one block; then an ingress `quick` to the slow canister. In slices of
+ * `slice`, with the node closed and reopened after every round if `restart`. */
+static void run_slow(uint64_t slice, bool restart, slow_out *o)
+{
+    fx f;
+    node_fx_init(&f, 12);
+    scheduler_fees_zero(&f.g); /* storage fees would depend on the number of blocks */
+    f.g.slice_instructions = slice;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f), c = deploy_relay(&f);
+    uint64_t sl = deploy_slow(&f);
+    uint8_t id[4][32];
+    submit_call(&f, a, sl, 0, "slow", "", id[0]);
+    submit_call(&f, b, sl, 0, "quick", "", id[1]);
+    submit_call(&f, c, b, 0, "echo", "z", id[2]);
+    round1(&f);
+    o->first = node_fx_tip(&f).height;
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, sl, "quick", span_of(NULL, 0), id[3]);
+    o->paused_request = false;
+    char why[160];
+    for (int i = 0;; i++) {
+        assert_true(i < 100);
+        scheduler_routing ro;
+        assert_int_equal(scheduler_canister_routing(f.s, sl, &ro), ST_OK);
+        if (ro.paused == SCHEDULER_PAUSED_REQUEST) {
+            o->paused_request = true;
+            assert_int_equal(ro.queued, 1); /* b's request waits behind it */
+        }
+        if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+            fail_msg("%s", why);
+        conserved(&f, slice);
+        bool work = true;
+        assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+        if (!work)
+            break;
+        round1(&f);
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        assert_true(node_fx_receipt(&f, id[k], &o->rc[k], NULL));
+        o->reply[k] = (buf){0};
+        assert_int_equal(buf_put(&o->reply[k], o->rc[k].reply.ptr, o->rc[k].reply.len), ST_OK);
+        o->rc[k].reply = span_of(o->reply[k].ptr, o->reply[k].len);
+    }
+    o->tip = node_fx_tip(&f);
+    if (!restart)
+        replay_equal(&f, &o->tip);
+    node_fx_end(&f);
+}
+
+/* A request whose execution spans rounds: the callee takes no other message meanwhile (the
+ * request queued behind it and an ingress message wait), other canisters' calls complete in
+ * the first round, and everything ends as with one slice: replies, instructions, state root.
+ * A node stopped after every round reaches the same chain; replay agrees. */
+static void test_sliced_request(void **state)
+{
+    (void)state;
+    slow_out whole, sliced, restarted;
+    run_slow(UINT64_MAX, false, &whole);
+    run_slow(50000, false, &sliced);
+    run_slow(50000, true, &restarted);
+    assert_false(whole.paused_request);
+    assert_true(sliced.paused_request);
+    node_tip_assert_equal(&sliced.tip, &restarted.tip);
+    assert_memory_equal(whole.tip.state_root, sliced.tip.state_root, LEDGER_HASH_SIZE);
+    static const uint8_t one[] = {'R', 1, 0, 0, 0}, two[] = {'R', 2, 0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(whole.rc[k].height, whole.first);
+        assert_int_equal(whole.rc[k].status, ST_OK);
+        assert_int_equal(sliced.rc[k].status, ST_OK);
+        assert_int_equal(whole.rc[k].instructions, sliced.rc[k].instructions);
+        assert_int_equal(whole.reply[k].len, sliced.reply[k].len);
+        assert_memory_equal(whole.reply[k].ptr, sliced.reply[k].ptr, whole.reply[k].len);
+    }
+    assert_memory_equal(sliced.reply[0].ptr, one, sizeof one); /* slow ran first, */
+    assert_memory_equal(sliced.reply[1].ptr, two, sizeof two); /* then the request behind it */
+    assert_true(sliced.rc[0].height > sliced.first + 10);      /* ~700,000 / 50,000 slices */
+    assert_int_equal(sliced.rc[1].height, sliced.rc[0].height);
+    assert_int_equal(sliced.rc[2].height, sliced.first); /* the others did not wait */
+    /* the ingress message waited for the paused request: the counter's third increment */
+    assert_true(sliced.rc[3].height >= sliced.rc[0].height);
+    assert_int_equal(sliced.reply[3].len, 4);
+    assert_int_equal(le32_load(sliced.reply[3].ptr), 3);
+    for (int k = 0; k < 4; k++) {
+        buf_fini(&whole.reply[k]);
+        buf_fini(&sliced.reply[k]);
+        buf_fini(&restarted.reply[k]);
     }
 }
 
@@ -851,7 +1025,8 @@ int main(void)
         cmocka_unit_test(test_call_reply),        cmocka_unit_test(test_reject_codes),
         cmocka_unit_test(test_call_traps),        cmocka_unit_test(test_callback_trap_cleanup),
         cmocka_unit_test(test_chain_and_self),    cmocka_unit_test(test_restart_mid_tree),
-        cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_random_call_graph_sliced),
+        cmocka_unit_test(test_sliced_request),    cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
 #ifdef EXAMPLES_DIR
         cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
