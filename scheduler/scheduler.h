@@ -156,6 +156,7 @@ enum {
     SCHEDULER_PAUSED_REQUEST, /* a request from a canister */
     SCHEDULER_PAUSED_CALLBACK,
     SCHEDULER_PAUSED_CLEANUP,
+    SCHEDULER_PAUSED_INSTALL_CODE, /* aaaaa-aa install_code */
 };
 
 /* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */
