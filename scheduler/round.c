@@ -261,6 +261,7 @@ status round_resume_paused(round_ctx *rc)
     scheduler *s = rc->s;
     for (uint32_t i = 0; i < s->ncanisters; i++) {
         sched_canister *c = s->canisters[i];
+        c->resumed = c->paused.active;
         if (!c->paused.active)
             continue;
         status st = round_run_slice(rc, c);

@@ -437,6 +437,11 @@ status route_paused_start(scheduler *s, sched_canister *c)
         hm.cb_fun = p->cb.cleanup_fun;
         hm.cb_env = p->cb.cleanup_env;
         hm.reject_code = m->reject_code;
+    } else if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
+        /* a task (tasks.c): the management canister calls it, without argument; it sends no
+         * calls */
+        kind = p->kind == PAUSED_HEARTBEAT ? HOST_CALL_HEARTBEAT : HOST_CALL_GLOBAL_TIMER;
+        hm.call_room = 0;
     } else {
         return ST_CORRUPT_LEDGER;
     }
@@ -552,9 +557,11 @@ status route_paused_done(round_ctx *rc, sched_canister *c, host_result *res, boo
     paused_msg *p = &c->paused;
     *again = false;
     sched_cycles_settle(rc->s, c, res, res->instructions);
-    c->touched = true;
+    c->touched = true; /* the timer was deactivated, or the task's changes kept */
     status st;
-    if (p->kind == PAUSED_REQUEST) {
+    if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
+        return ST_OK;
+    } else if (p->kind == PAUSED_REQUEST) {
         call_ctx init = {.origin = ORIGIN_CANISTER,
                          .caller = p->rm.from,
                          .caller_cb = p->rm.callback,
@@ -668,6 +675,8 @@ status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_
                                          : p->kind == PAUSED_CLEANUP  ? SCHEDULER_PAUSED_CLEANUP
                                          : p->kind == PAUSED_INSTALL_CODE
                                              ? SCHEDULER_PAUSED_INSTALL_CODE
+                                         : p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER
+                                             ? SCHEDULER_PAUSED_TASK
                                              : SCHEDULER_PAUSED_INGRESS};
     return ST_OK;
 }
@@ -1052,8 +1061,9 @@ status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_ms
     }
     p->kind = kind;
     p->time_ns = time_ns;
-    d.bad |= p->caller_len > PRINCIPAL_MAX || kind > PAUSED_INSTALL_CODE ||
-             (p->rm.kind != ROUTE_REQUEST && p->rm.kind != ROUTE_RESPONSE);
+    d.bad |=
+        p->caller_len > PRINCIPAL_MAX || kind > PAUSED_TIMER ||
+        (kind < PAUSED_HEARTBEAT && p->rm.kind != ROUTE_REQUEST && p->rm.kind != ROUTE_RESPONSE);
     if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
         st = ST_CORRUPT_LEDGER;
     if (st != ST_OK)

@@ -100,6 +100,8 @@ enum {
     PAUSED_CALLBACK = 0x41,     /* a response: the reply or reject callback */
     PAUSED_CLEANUP = 0x42,      /* the cleanup callback, after that callback trapped */
     PAUSED_INSTALL_CODE = 0x43, /* aaaaa-aa install_code (mgmt.c) */
+    PAUSED_HEARTBEAT = 0x44,    /* canister_heartbeat (tasks.c) */
+    PAUSED_TIMER = 0x45,        /* canister_global_timer */
 };
 enum { INSTALL_MODE_INSTALL = 1, INSTALL_MODE_REINSTALL, INSTALL_MODE_UPGRADE };
 
@@ -144,6 +146,7 @@ typedef struct sched_canister {
     bool touched;      /* changed in the current round: record and pages to stage */
     bool heap_cleared; /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
+    bool resumed; /* this round resumed its paused message: no heartbeat in it (tasks.c) */
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
     route_state route;
@@ -442,8 +445,8 @@ void sched_cycles_debit(sched_canister *c, u128 n);
 /* An ingress update of c finished with res (its receipt or its call context). */
 status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
                           span caller, host_result *res);
-/* Paused queued messages (PAUSED_*): route_paused_start builds p's host message from c's state
- * and begins it on c's canister (also when a restarted node re-runs its slices);
+/* Paused queued messages and tasks (PAUSED_*): route_paused_start builds p's host message from
+ * c's state and begins it on c's canister (also when a restarted node re-runs its slices);
  * route_paused_done does what its end does once a slice ended it with res (*again: a next
  * step, the cleanup callback, began in p). The encoding of p (the aux record) and back. */
 status route_paused_start(scheduler *s, sched_canister *c);
