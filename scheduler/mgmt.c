@@ -548,14 +548,9 @@ static status stop_canister(mcall *m)
     route_state *r = &t->route;
     if (r->status == LEDGER_CANISTER_STOPPED)
         return reply_empty(m);
-    if (r->nstops == r->stops_cap) {
-        uint32_t cap = r->stops_cap ? 2 * r->stops_cap : 4;
-        call_ctx *p = base_realloc(r->stops, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        r->stops = p;
-        r->stops_cap = cap;
-    }
+    st = base_grow((void **)&r->stops, &r->stops_cap, r->nstops + 1, sizeof *r->stops, 4);
+    if (st != ST_OK)
+        return st;
     r->stops[r->nstops++] = m->origin; /* answered when it has stopped */
     r->status = LEDGER_CANISTER_STOPPING;
     host_canister_set_status(t->hc, HOST_STATUS_STOPPING);

@@ -87,21 +87,6 @@ bool route_has_work(const scheduler *s)
     return false;
 }
 
-static status grow(void **p, uint32_t *cap, uint32_t need, size_t size)
-{
-    if (need <= *cap)
-        return ST_OK;
-    uint32_t n = *cap ? 2 * *cap : 8;
-    while (n < need)
-        n *= 2;
-    void *q = base_realloc(*p, (size_t)n * size);
-    if (!q)
-        return ST_OUT_OF_MEMORY;
-    *p = q;
-    *cap = n;
-    return ST_OK;
-}
-
 /* Appends m (moved) to c's queue. */
 static status enqueue(sched_canister *c, route_msg *m)
 {
@@ -113,7 +98,7 @@ static status enqueue(sched_canister *c, route_msg *m)
         r->len -= r->head;
         r->head = 0;
     }
-    status st = grow((void **)&r->q, &r->cap, r->len + 1, sizeof *r->q);
+    status st = base_grow((void **)&r->q, &r->cap, r->len + 1, sizeof *r->q, 8);
     if (st != ST_OK)
         return st;
     if (m->kind == ROUTE_REQUEST) {
@@ -128,14 +113,19 @@ static status enqueue(sched_canister *c, route_msg *m)
     return ST_OK;
 }
 
-static call_ctx *ctx_find(route_state *r, uint64_t id)
+/* The element of a[0, n) (each `size` bytes, sorted by the uint64_t id at offset `at`) with
+ * this id, or NULL: contexts and callbacks are found by binary search. */
+static void *find_id(void *a, uint32_t n, size_t size, size_t at, uint64_t id)
 {
-    uint32_t lo = 0, hi = r->nctx;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (r->ctx[mid].id == id)
-            return &r->ctx[mid];
-        if (r->ctx[mid].id < id)
+        uint8_t *e = (uint8_t *)a + (size_t)mid * size;
+        uint64_t k;
+        memcpy(&k, e + at, sizeof k);
+        if (k == id)
+            return e;
+        if (k < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -143,19 +133,14 @@ static call_ctx *ctx_find(route_state *r, uint64_t id)
     return NULL;
 }
 
+static call_ctx *ctx_find(route_state *r, uint64_t id)
+{
+    return find_id(r->ctx, r->nctx, sizeof *r->ctx, offsetof(call_ctx, id), id);
+}
+
 static callback *cb_find(route_state *r, uint64_t id)
 {
-    uint32_t lo = 0, hi = r->ncb;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (r->cb[mid].id == id)
-            return &r->cb[mid];
-        if (r->cb[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return find_id(r->cb, r->ncb, sizeof *r->cb, offsetof(callback, id), id);
 }
 
 static void ctx_remove(route_state *r, call_ctx *x)
@@ -177,7 +162,7 @@ static void cb_remove(route_state *r, callback *b)
 static status ctx_new(sched_canister *c, const call_ctx *init, call_ctx **out)
 {
     route_state *r = &c->route;
-    status st = grow((void **)&r->ctx, &r->ctx_cap, r->nctx + 1, sizeof *r->ctx);
+    status st = base_grow((void **)&r->ctx, &r->ctx_cap, r->nctx + 1, sizeof *r->ctx, 8);
     if (st != ST_OK)
         return st;
     call_ctx *x = &r->ctx[r->nctx++];
@@ -288,7 +273,7 @@ static answer reject_answer(status st, uint32_t code, const char *text)
 static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_call_out *o)
 {
     route_state *r = &c->route;
-    status st = grow((void **)&r->cb, &r->cb_cap, r->ncb + 1, sizeof *r->cb);
+    status st = base_grow((void **)&r->cb, &r->cb_cap, r->ncb + 1, sizeof *r->cb, 8);
     if (st != ST_OK)
         return st;
     uint64_t cb_id = r->next_cb++;
@@ -956,7 +941,7 @@ status route_decode(span bytes, sched_canister *c)
     if (!d.bad && n > reader_left(&d.r))
         d.bad = true;
     if (!d.bad)
-        st = grow((void **)&r->ctx, &r->ctx_cap, n, sizeof *r->ctx);
+        st = base_grow((void **)&r->ctx, &r->ctx_cap, n, sizeof *r->ctx, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         call_ctx *x = &r->ctx[r->nctx++];
         x->id = r64(&d);
@@ -976,7 +961,7 @@ status route_decode(span bytes, sched_canister *c)
     if (!d.bad && n > reader_left(&d.r))
         d.bad = true;
     if (st == ST_OK && !d.bad)
-        st = grow((void **)&r->cb, &r->cb_cap, n, sizeof *r->cb);
+        st = base_grow((void **)&r->cb, &r->cb_cap, n, sizeof *r->cb, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         callback *b = &r->cb[r->ncb++];
         r_cb(&d, b);
@@ -986,7 +971,7 @@ status route_decode(span bytes, sched_canister *c)
     if (!d.bad && n > reader_left(&d.r))
         d.bad = true;
     if (st == ST_OK && !d.bad)
-        st = grow((void **)&r->q, &r->cap, n, sizeof *r->q);
+        st = base_grow((void **)&r->q, &r->cap, n, sizeof *r->q, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         route_msg *m = &r->q[r->len++];
         st = r_msg(&d, m);
@@ -1003,7 +988,7 @@ status route_decode(span bytes, sched_canister *c)
     n = r32(&d);
     d.bad |= r->status > LEDGER_CANISTER_STOPPED || n > reader_left(&d.r);
     if (st == ST_OK && !d.bad && n)
-        st = grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops);
+        st = base_grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         r_origin(&d, &r->stops[r->nstops++]);
     }

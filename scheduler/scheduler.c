@@ -77,6 +77,11 @@ size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX])
     return 10;
 }
 
+size_t scheduler_canister_principal(uint64_t id, uint8_t out[PRINCIPAL_MAX])
+{
+    return sched_principal_of_canister(id, out);
+}
+
 /* ---- code cache --------------------------------------------------------------------------- */
 
 status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
@@ -89,18 +94,13 @@ status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HAS
             return ST_OK;
         }
     }
-    if (s->ncodes == s->codes_cap) {
-        uint32_t cap = s->codes_cap ? 2 * s->codes_cap : 8;
-        code_entry **p = base_realloc(s->codes, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        s->codes = p;
-        s->codes_cap = cap;
-    }
+    status st = base_grow((void **)&s->codes, &s->codes_cap, s->ncodes + 1, sizeof *s->codes, 8);
+    if (st != ST_OK)
+        return st;
     code_entry *e = base_calloc(1, sizeof *e);
     if (!e)
         return ST_OUT_OF_MEMORY;
-    status st = host_code_new(&s->hcfg, original, &e->code, err);
+    st = host_code_new(&s->hcfg, original, &e->code, err);
     if (st != ST_OK) {
         base_free(e);
         return st;
@@ -147,20 +147,16 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 {
     if (s->ncanisters && s->canisters[s->ncanisters - 1]->id >= id)
         return BUG(); /* ids only grow */
-    if (s->ncanisters == s->canisters_cap) {
-        uint32_t cap = s->canisters_cap ? 2 * s->canisters_cap : 16;
-        sched_canister **p = base_realloc(s->canisters, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        s->canisters = p;
-        s->canisters_cap = cap;
-    }
+    status st = base_grow((void **)&s->canisters, &s->canisters_cap, s->ncanisters + 1,
+                          sizeof *s->canisters, 16);
+    if (st != ST_OK)
+        return st;
     sched_canister *c = base_calloc(1, sizeof *c);
     if (!c)
         return ST_OUT_OF_MEMORY;
     uint8_t self[PRINCIPAL_MAX];
     size_t n = sched_principal_of_canister(id, self);
-    status st = host_canister_new(&s->hcfg, span_of(self, n), &c->hc);
+    st = host_canister_new(&s->hcfg, span_of(self, n), &c->hc);
     if (st != ST_OK) {
         base_free(c);
         return st;

@@ -114,6 +114,10 @@ void scheduler_querier_stats_get(const scheduler_querier *q, scheduler_querier_s
  * or ST_OK with *code NULL when it has no code. The pointer is valid until the next round. */
 status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code);
 
+/* The principal of canister `id` as canisters see it (ic0.canister_self, msg_caller): the 8-byte
+ * big-endian id, then 0x01 0x01, as on the IC. Returns its length (10). */
+size_t scheduler_canister_principal(uint64_t id, uint8_t out[29]);
+
 /* ---- cycles ------------------------------------------------------------------------------------ */
 
 /* The chain's cycle accounts (docs/canisters.md "Cycles"). Conservation: after every block

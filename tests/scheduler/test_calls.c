@@ -18,6 +18,7 @@
 #include "scheduler.h"
 #include "test_util.h"
 #include "node_fixture.h"
+#include "candid_util.h"
 
 typedef node_fx fx;
 
@@ -590,16 +591,6 @@ static uint64_t deploy_file(fx *f, const char *name, span init)
     return node_fx_tip(f).next_canister_id - 1;
 }
 
-/* token.c's account of a canister: [10] ++ its principal ++ zeros. */
-static void canister_account(uint64_t cid, uint8_t out[32])
-{
-    memset(out, 0, 32);
-    out[0] = 10;
-    for (int i = 0; i < 8; i++)
-        out[1 + i] = (uint8_t)(cid >> (56 - 8 * i));
-    out[9] = out[10] = 1;
-}
-
 static ledger_receipt update(fx *f, uint64_t cid, const char *method, const void *arg, size_t n,
                              buf *reply)
 {
@@ -608,79 +599,115 @@ static ledger_receipt update(fx *f, uint64_t cid, const char *method, const void
     return wait_receipt(f, id, 3, reply);
 }
 
-/* An exchange pays from its token account by calling the token: replies, a refusal, and a
- * reply callback that traps (its change undone, cleanup run, the token's transfer kept). */
+/* update with a Candid argument given as text (printf format). */
+static ledger_receipt update_c(fx *f, uint64_t cid, const char *method, buf *reply,
+                               const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    buf a = {0};
+    candid_args(&a, "%s", text);
+    ledger_receipt rc = update(f, cid, method, a.ptr, a.len, reply);
+    buf_fini(&a);
+    return rc;
+}
+
+/* An exchange pays from its token account by calling the token (Candid both ways): replies, a
+ * refusal, and a reply callback that traps (its change undone, cleanup run, the token's
+ * transfer kept). */
 static void test_token_exchange(void **state)
 {
     (void)state;
     fx f;
     start(&f);
     uint64_t token = deploy_file(&f, "token", span_of(NULL, 0));
-    uint8_t tid[8];
-    le64_store(tid, token);
-    uint64_t exchange = deploy_file(&f, "exchange", span_of(tid, 8));
-    uint8_t arg[40];
-    buf r = {0};
-    canister_account(exchange, arg);
-    le64_store(arg + 32, 1000);
-    ledger_receipt rc = update(&f, token, "transfer", arg, 40, &r); /* fund the exchange */
+    char tid[64], xid[64];
+    buf init = {0}, r = {0};
+    candid_args(&init, "(principal \"%s\")", candid_canister_text(token, tid));
+    uint64_t exchange = deploy_file(&f, "exchange", span_of(init.ptr, init.len));
+    candid_canister_text(exchange, xid);
+    ledger_receipt rc = update_c(&f, token, "transfer", &r, "(principal \"%s\", 1000 : nat)",
+                                 xid); /* fund the exchange */
     assert_int_equal(rc.status, ST_OK);
-    memset(arg, 7, 32); /* someone's account */
-    le64_store(arg + 32, 300);
-    rc = update(&f, exchange, "pay", arg, 40, &r);
+    const char *someone = "(principal \"aaaaa-aa\", %d : nat)";
+    rc = update_c(&f, exchange, "pay", &r, someone, 300);
     assert_int_equal(rc.status, ST_OK);
-    assert_int_equal(r.len, 8);
-    assert_int_equal(le64_load(r.ptr), 700); /* the exchange's balance after paying */
-    le64_store(arg + 32, 5000);
-    rc = update(&f, exchange, "pay", arg, 40, &r);
+    assert_true(candid_is(span_of(r.ptr, r.len), "(700 : nat)")); /* the exchange's balance */
+    rc = update_c(&f, exchange, "pay", &r, someone, 5000);
     assert_int_equal(rc.status, ST_CANISTER_REJECTED);
     assert_true(reply_has(&r, "token: insufficient funds"));
-    le64_store(arg + 32, 100);
-    rc = update(&f, exchange, "pay_broken", arg, 40, &r);
+    rc = update_c(&f, exchange, "pay_broken", &r, someone, 100);
     assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
     assert_true(reply_has(&r, "pay_broken: the reply callback traps"));
+    rc = update_c(&f, exchange, "pay", &r, "(principal \"aaaaa-aa\", -1 : int)");
+    assert_int_equal(rc.status, ST_CANISTER_REJECTED);
+    assert_true(reply_has(&r, "pay: expected (principal, nat)"));
     host_result q;
     assert_int_equal(scheduler_query(f.s, exchange, span_of("stats", 5), span_of(NULL, 0),
                                      span_of(NULL, 0), &q),
                      ST_OK);
-    assert_int_equal(q.bytes.len, 32);
-    assert_int_equal(le64_load(q.bytes.ptr), 300);    /* paid: the broken one was undone */
-    assert_int_equal(le64_load(q.bytes.ptr + 8), 1);  /* rejected */
-    assert_int_equal(le64_load(q.bytes.ptr + 16), 0); /* open orders: cleanup freed it */
-    assert_int_equal(le64_load(q.bytes.ptr + 24), 1); /* cleanups */
+    /* paid: the broken one was undone; open orders: cleanup freed it */
+    assert_true(candid_is(span_of(q.bytes.ptr, q.bytes.len),
+                          "(record { paid = 300 : nat; rejected = 1 : nat; open = 0 : nat; "
+                          "cleanups = 1 : nat })"));
     host_result_fini(&q);
-    canister_account(exchange, arg);
-    assert_int_equal(
-        scheduler_query(f.s, token, span_of("balance", 7), span_of(arg, 32), span_of(NULL, 0), &q),
-        ST_OK);
-    assert_int_equal(le64_load(q.bytes.ptr), 600); /* the token kept the third transfer */
+    candid_args(&init, "(principal \"%s\")", xid);
+    assert_int_equal(scheduler_query(f.s, token, span_of("balance", 7),
+                                     span_of(init.ptr, init.len), span_of(NULL, 0), &q),
+                     ST_OK);
+    /* the token kept the third transfer */
+    assert_true(candid_is(span_of(q.bytes.ptr, q.bytes.len), "(600 : nat)"));
     host_result_fini(&q);
+    buf_fini(&init);
     buf_fini(&r);
     node_fx_end(&f);
 }
 
-/* A factory creates a child through aaaaa-aa and installs counter.wasm in it; the child works. */
+/* A factory creates a child through aaaaa-aa (Candid both ways) and installs counter.wasm in
+ * it; the child works. */
 static void test_factory(void **state)
 {
     (void)state;
     fx f;
     start(&f);
     uint64_t factory = deploy_file(&f, "factory", span_of(NULL, 0));
-    buf counter = {0}, r = {0};
-    char path[512];
+    buf counter = {0}, r = {0}, arg = {0};
+    char path[512], cid[64], want[128];
     snprintf(path, sizeof path, "%s/counter.wasm", EXAMPLES_DIR);
     test_read_file(path, &counter);
-    ledger_receipt rc = update(&f, factory, "spawn", counter.ptr, counter.len, &r);
+    /* (blob): DIDL, one type (vec nat8), one argument of type 0, LEB128 length, bytes */
+    assert_int_equal(buf_put(&arg, "DIDL\1\x6d\x7b\1\0", 9), ST_OK);
+    uint8_t leb[10];
+    size_t k = 0;
+    for (size_t n = counter.len;; n >>= 7) {
+        leb[k++] = (uint8_t)((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+        if (n < 0x80)
+            break;
+    }
+    assert_int_equal(buf_put(&arg, leb, k), ST_OK);
+    assert_int_equal(buf_put(&arg, counter.ptr, counter.len), ST_OK);
+    ledger_receipt rc = update(&f, factory, "spawn", arg.ptr, arg.len, &r);
     if (rc.status != ST_OK)
         fail_msg("spawn: %s %.*s", status_name((status)rc.status), (int)r.len,
                  (const char *)r.ptr);
-    assert_int_equal(r.len, 10);
-    uint64_t child = 0;
-    for (int i = 0; i < 8; i++)
-        child = child << 8 | r.ptr[i];
-    assert_int_equal(child, factory + 1);
+    uint64_t child = factory + 1;
+    snprintf(want, sizeof want, "(principal \"%s\")", candid_canister_text(child, cid));
+    assert_true(candid_is(span_of(r.ptr, r.len), want));
     rc = update(&f, child, "inc", NULL, 0, &r);
     assert_int_equal(rc.status, ST_OK);
+    assert_true(candid_is(span_of(r.ptr, r.len), "(1 : nat)"));
+    host_result q;
+    assert_int_equal(scheduler_query(f.s, factory, span_of("children", 8), span_of(NULL, 0),
+                                     span_of(NULL, 0), &q),
+                     ST_OK);
+    assert_true(candid_is(span_of(q.bytes.ptr, q.bytes.len), "(1 : nat)"));
+    host_result_fini(&q);
+    rc = update_c(&f, factory, "spawn", &r, "(\"not a blob\")");
+    assert_int_equal(rc.status, ST_CANISTER_REJECTED);
+    assert_true(reply_has(&r, "spawn: expected (blob)"));
     /* the factory controls the child, the admin does not: its upgrade is refused */
     buf up = {0};
     assert_int_equal(
@@ -690,6 +717,7 @@ static void test_factory(void **state)
     rc = wait_receipt(&f, id, 1, NULL);
     assert_int_equal(rc.status, ST_NOT_AUTHORIZED);
     buf_fini(&up);
+    buf_fini(&arg);
     buf_fini(&counter);
     buf_fini(&r);
     node_fx_end(&f);
