@@ -635,6 +635,8 @@ static status const_expr_check(val *v, span e, uint8_t expect, const char *what)
         status st = engine_insn_read(&r, &in, NULL);
         if (st != ST_OK)
             return fail(v, st, "%s", what);
+        if (in.op != OP_END && !(engine_opcodes[in.op].flags & F_CONST))
+            return fail(v, ST_CONST_EXPR_REQUIRED, "%s: %s", what, engine_opcodes[in.op].text);
         switch (in.op) {
         case OP_I32_CONST: t = VT_I32; break;
         case OP_I64_CONST: t = VT_I64; break;
@@ -658,8 +660,7 @@ static status const_expr_check(val *v, span e, uint8_t expect, const char *what)
             if (count != 1 || top != expect)
                 return fail(v, ST_TYPE_MISMATCH, "%s", what);
             return ST_OK;
-        default:
-            return fail(v, ST_CONST_EXPR_REQUIRED, "%s: %s", what, engine_opcodes[in.op].text);
+        default: return fail(v, BUG(), "%s: %s", what, engine_opcodes[in.op].text);
         }
         count++;
         top = t;

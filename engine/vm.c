@@ -518,19 +518,12 @@ static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 status vm_exec_run(engine_instance *entry, bool *paused)
 {
 #ifndef TALLY_DISPATCH_SWITCH
-#define LBL(n) [VM_##n] = &&L_##n,
-#define LBLI(n) [VM_##n##_I] = &&L_##n##_I,
-#define LBLBR(n) [VM_BR_##n] = &&L_BR_##n, [VM_BR_##n##_I] = &&L_BR_##n##_I,
-#define LBLM(n)                                                                                   \
-    [VM_##n##_T] = &&L_##n##_T, [VM_##n##_M] = &&L_##n##_M, [VM_##n##_TC] = &&L_##n##_TC,         \
-    [VM_##n##_MC] = &&L_##n##_MC,
+    /* every VM op, from opcodes.def and engine_int.h (vm_ops.inc): a missing handler is a
+       label used but not defined */
     static const void *const labels[VM_OP_COUNT] = {
-        VM_UN_OPS(LBL) VM_BIN_OPS(LBL) VM_LOAD_OPS(LBL) VM_STORE_OPS(LBL) VM_BINI_OPS(LBLI)
-            VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL) VM_CBR_OPS(LBLM)};
-#undef LBL
-#undef LBLI
-#undef LBLBR
-#undef LBLM
+#define VM_OP(n) [VM_##n] = &&L_##n,
+#include "vm_ops.inc"
+    };
 #endif
     vm_exec *ex = &entry->ex;
     const uint32_t *pc = ex->pc;
