@@ -190,19 +190,30 @@ static void patch_chain(comp *c, uint32_t chain, uint32_t target)
     }
 }
 
+/* Doubles the growable array `arr` of *cap elements of `size` bytes (`first` when empty): the
+ * new array, *cap updated; or NULL with ST_OUT_OF_MEMORY recorded in c (the compile then fails;
+ * arr and *cap are as before). */
+static void *grow(comp *c, void *arr, uint32_t *cap, size_t size, uint32_t first)
+{
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    void *na = base_realloc(arr, ncap * size);
+    if (!na) {
+        c->st = ST_OUT_OF_MEMORY;
+        return NULL;
+    }
+    *cap = ncap;
+    return na;
+}
+
 /* ---- the operand stack model ------------------------------------------------------------ */
 
 static void vpush(comp *c, uint8_t kind, uint32_t slot, uint64_t val)
 {
     if (c->vh == c->vcap) {
-        uint32_t ncap = c->vcap ? c->vcap * 2 : 64;
-        ventry *nv = base_realloc(c->vs, ncap * sizeof *nv);
-        if (!nv) {
-            c->st = ST_OUT_OF_MEMORY;
+        ventry *nv = grow(c, c->vs, &c->vcap, sizeof *nv, 64);
+        if (!nv)
             return;
-        }
         c->vs = nv;
-        c->vcap = ncap;
     }
     c->vs[c->vh++] = (ventry){kind, slot, val};
     if (c->vh > c->maxh)
@@ -312,14 +323,10 @@ static uint32_t mbr_len(uint32_t op)
 static void pc_list_push(comp *c, uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t pc)
 {
     if (*n == *cap) {
-        uint32_t ncap = *cap ? *cap * 2 : 64;
-        uint32_t *nl = base_realloc(*list, ncap * sizeof *nl);
-        if (!nl) {
-            c->st = ST_OUT_OF_MEMORY;
+        uint32_t *nl = grow(c, *list, cap, sizeof *nl, 64);
+        if (!nl)
             return;
-        }
         *list = nl;
-        *cap = ncap;
     }
     (*list)[(*n)++] = pc;
 }
@@ -707,14 +714,10 @@ static void br_table(comp *c, uint32_t n, const uint32_t *depths)
 static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
 {
     if (c->ch == c->ccap) {
-        uint32_t ncap = c->ccap ? c->ccap * 2 : 16;
-        ctrl *nc = base_realloc(c->cs, ncap * sizeof *nc);
-        if (!nc) {
-            c->st = ST_OUT_OF_MEMORY;
+        ctrl *nc = grow(c, c->cs, &c->ccap, sizeof *nc, 16);
+        if (!nc)
             return;
-        }
         c->cs = nc;
-        c->ccap = ncap;
     }
     c->cs[c->ch++] = (ctrl){kind, false, np, nr, c->vh - np, 0, 0, 0};
     c->gg_pc = UINT32_MAX; /* a label may follow: no fusion across it */

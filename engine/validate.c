@@ -212,32 +212,30 @@ static status blocktype_resolve(val *v, const engine_insn *in, const functype **
     return ST_OK;
 }
 
+/* Index idx of a space of n entries named `what`: ST_OK, or status `unknown`. */
+static status need(val *v, uint32_t idx, uint32_t n, status unknown, const char *what)
+{
+    return idx < n ? ST_OK : fail(v, unknown, "%s %u", what, idx);
+}
+
 static status need_memory(val *v, uint32_t idx)
 {
-    if (idx >= v->m->nmems)
-        return fail(v, ST_UNKNOWN_MEMORY, "memory %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->nmems, ST_UNKNOWN_MEMORY, "memory");
 }
 
 static status need_table(val *v, uint32_t idx)
 {
-    if (idx >= v->m->ntables)
-        return fail(v, ST_UNKNOWN_TABLE, "table %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->ntables, ST_UNKNOWN_TABLE, "table");
 }
 
 static status need_elem(val *v, uint32_t idx)
 {
-    if (idx >= v->m->nelems)
-        return fail(v, ST_UNKNOWN_ELEM, "elem segment %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->nelems, ST_UNKNOWN_ELEM, "elem segment");
 }
 
 static status need_data(val *v, uint32_t idx)
 {
-    if (idx >= v->m->datacount)
-        return fail(v, ST_UNKNOWN_DATA, "data segment %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->datacount, ST_UNKNOWN_DATA, "data segment");
 }
 
 static uint8_t sig_type(char c)

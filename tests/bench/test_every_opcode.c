@@ -142,34 +142,41 @@ static void t_flags_are_the_spec(void **state)
     flag_is(F_NO_CANISTER, banned, BASE_ARRAY_LEN(banned));
 }
 
-/* Appends the immediates of kind imm: zeros and the smallest valid forms, except for the
- * constants' values checked below (i32/i64.const -1, f32.const NaN bits, f64.const 2^-1074). */
-static void put_imm(buf *b, imm_kind imm)
-{
-    static const uint8_t f32[] = {0x00, 0x00, 0xc0, 0x7f}, f64[] = {1, 0, 0, 0, 0, 0, 0, 0};
-    switch (imm) {
-    case IMM_NONE: break;
-    case IMM_BLOCKTYPE: buf_put(b, "\x40", 1); break;
-    case IMM_I32:
-    case IMM_I64: buf_put(b, "\x7f", 1); break;
-    case IMM_F32: buf_put(b, f32, 4); break;
-    case IMM_F64: buf_put(b, f64, 8); break;
-    case IMM_SELECT_T: buf_put(b, "\x01\x7f", 2); break;
-    case IMM_REFTYPE: buf_put(b, "\x70", 1); break;
-    case IMM_LABEL:
-    case IMM_FUNC:
-    case IMM_LOCAL:
-    case IMM_GLOBAL:
-    case IMM_TABLE:
-    case IMM_DATA:
-    case IMM_ELEM:
-    case IMM_MEMIDX: buf_put(b, "\x00", 1); break;
-    default: buf_put(b, "\x00\x00", 2); break; /* two u32s, or a u32 and a zero byte */
-    }
-}
+/* The immediates of each kind: zeros and the smallest valid forms, except for the constants'
+ * values checked below (i32/i64.const -1, f32.const NaN bits, f64.const 2^-1074). */
+static const struct {
+    uint8_t n, b[8];
+} imms[] = {
+    [IMM_NONE] = {0, {0}},
+    [IMM_BLOCKTYPE] = {1, {0x40}},
+    [IMM_LABEL] = {1, {0}},
+    [IMM_BR_TABLE] = {2, {0, 0}},
+    [IMM_FUNC] = {1, {0}},
+    [IMM_CALL_INDIRECT] = {2, {0, 0}},
+    [IMM_LOCAL] = {1, {0}},
+    [IMM_GLOBAL] = {1, {0}},
+    [IMM_TABLE] = {1, {0}},
+    [IMM_MEM8] = {2, {0, 0}},
+    [IMM_MEM16] = {2, {0, 0}},
+    [IMM_MEM32] = {2, {0, 0}},
+    [IMM_MEM64] = {2, {0, 0}},
+    [IMM_MEMIDX] = {1, {0}},
+    [IMM_I32] = {1, {0x7f}},
+    [IMM_I64] = {1, {0x7f}},
+    [IMM_F32] = {4, {0, 0, 0xc0, 0x7f}},
+    [IMM_F64] = {8, {1}},
+    [IMM_SELECT_T] = {2, {1, 0x7f}},
+    [IMM_REFTYPE] = {1, {0x70}},
+    [IMM_DATA_MEM] = {2, {0, 0}},
+    [IMM_DATA] = {1, {0}},
+    [IMM_MEM_MEM] = {2, {0, 0}},
+    [IMM_ELEM_TABLE] = {2, {0, 0}},
+    [IMM_ELEM] = {1, {0}},
+    [IMM_TABLE_TABLE] = {2, {0, 0}},
+};
 
 /* A module importing function "m" "f" : [] -> [] and immutable i32 global "m" "g", defining
- * global 1 of type t initialized by instruction op (its immediates by put_imm), exported as
+ * global 1 of type t initialized by instruction op (its immediates from imms), exported as
  * "x". */
 static void const_module(opcode op, uint8_t t, buf *b)
 {
@@ -183,7 +190,8 @@ static void const_module(opcode op, uint8_t t, buf *b)
     if (oi->prefix)
         buf_put(&e, &oi->prefix, 1);
     buf_put(&e, &code, 1);
-    put_imm(&e, oi->imm);
+    assert_true(oi->imm < BASE_ARRAY_LEN(imms));
+    buf_put(&e, imms[oi->imm].b, imms[oi->imm].n);
     if (oi->imm == IMM_BLOCKTYPE) /* the decoder finds the expression's end by nesting */
         buf_put(&e, "\x0b", 1);
     buf_put(&e, "\x0b", 1);
