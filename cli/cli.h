@@ -35,10 +35,7 @@ int cmd_replay(int argc, char **argv);
  * the other benchmarks are the bench/ library (bench.h). */
 int bench_node(int argc, char **argv);
 int bench_localnet(int argc, char **argv); /* bench_localnet.c: through validators */
-/* bench_calls.c: `tally bench node --calls`, the node time of an inter-canister request and
- * reply, on fresh ledgers at dir-base and dir-calls. ST_OK or the first failure. */
-status bench_calls(const char *dir, uint32_t messages, bool json);
-int bench_candid(int argc, char **argv); /* bench_candid.c: Candid throughput */
+int bench_candid(int argc, char **argv);   /* bench_candid.c: Candid throughput */
 /* The stop signals of the long-running commands (node, abci; util.c): SIGINT and SIGTERM set
  * cli_stop and write a byte into the wake pipe cli_wake (read end [0], write end [1], both
  * non-blocking and close-on-exec), so that a loop polling cli_wake[0] wakes at once; SIGPIPE is
