@@ -563,6 +563,10 @@ static status deposit_cycles(mcall *m)
     sched_canister *t = target(m, false, &st);
     if (!t)
         return st;
+    if (t->paused.active) /* a paused message sees the balance it began with */
+        return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
+                    "aaaaa-aa: canister %llu is running a sliced message: deposit later",
+                    (unsigned long long)t->id);
     sched_cycles_credit(t, m->cycles);
     t->touched = true;
     m->origin.available = 0;
