@@ -20,6 +20,9 @@ static inline status cli_read_file(const char *path, uint8_t **out, size_t *len)
 {
     return base_read_file(path, out, len);
 }
+/* cli_read_file that says why it failed: "PREFIX: PATH: STATUS: cannot read file" on stderr
+ * (prefix NULL: "PATH: STATUS: ..."); false then (util.c). */
+bool cli_read_input(const char *prefix, const char *path, uint8_t **out, size_t *len);
 
 int cmd_validate(int argc, char **argv);
 int cmd_instrument(int argc, char **argv);
