@@ -4,7 +4,8 @@
  * hashing, metering weights or execution semantics shows up here first.
  *
  * The canisters are tests/scheduler/slow.wat and relay.wat (inter-canister calls, in
- * golden_calls.inc) (wat2wasm output is stable for a wabt version; C
+ * golden_calls.inc, and sliced in golden_sliced_calls.inc) (wat2wasm output is stable for a
+ * wabt version; C
  * canisters are not used because their bytes depend on the clang version). To regenerate after
  * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table. */
 #include <setjmp.h>
@@ -133,28 +134,28 @@ static const golden expected_calls[] = {
 #include "golden_calls.inc"
 };
 
-/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
- * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
- * state roots of the blocks between. */
-static void test_golden_calls(void **state)
+/* Three relays installed, then the calls of `calls` (one step per round) on chain `chain` with
+ * slices of `slice` instructions (0: the default) must give `want`. */
+static void golden_calls(const char *chain, const call_step *calls, size_t ncalls, uint64_t slice,
+                         const golden *want, size_t nwant)
 {
-    (void)state;
-    static const call_step calls[] = {
-        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
-        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
-        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
-    };
     node_fx f;
-    golden_init(&f, 43, "tally-golden-calls");
+    golden_init(&f, 43, chain);
     f.g.round_instruction_limit = 30000;
+    if (slice)
+        f.g.slice_instructions = slice;
     node_fx_start(&f);
     buf arg = {0}, outer = {0}, inner = {0};
     test_read_file(RELAY_WASM, &f.wasm);
     assert_int_equal(
         scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0), &arg), ST_OK);
-    size_t checked = 0, n = BASE_ARRAY_LEN(calls) + 3;
-    for (size_t i = 0; i < n; i++) {
-        const call_step *c = i < 3 ? NULL : &calls[i - 3];
+    size_t checked = 0, n = ncalls + 3;
+    bool work = false;
+    /* the script, then (sliced) rounds until every tree has finished */
+    for (size_t i = 0; i < n || (slice && work); i++) {
+        assert_true(i < 1000);
+        static const call_step idle = {0, 0, 0, NULL};
+        const call_step *c = i < 3 ? NULL : i < n ? &calls[i - 3] : &idle;
         if (!c) { /* the three installs, one per round */
             golden_submit(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
                           span_of(arg.ptr, arg.len));
@@ -172,16 +173,49 @@ static void test_golden_calls(void **state)
         } else {
             f.nonce++; /* a round with no message still took a nonce */
         }
-        golden_round(&f, expected_calls, BASE_ARRAY_LEN(expected_calls), &checked);
+        golden_round(&f, want, nwant, &checked);
+        assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
     }
-    golden_done(checked, BASE_ARRAY_LEN(expected_calls));
-    bool work = true;
-    assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
-    assert_false(work); /* every tree finished within the script */
+    golden_done(checked, nwant);
+    assert_false(work); /* every tree finished */
     buf_fini(&arg);
     buf_fini(&outer);
     buf_fini(&inner);
     node_fx_end(&f);
+}
+
+/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
+ * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
+ * state roots of the blocks between. */
+static void test_golden_calls(void **state)
+{
+    (void)state;
+    static const call_step calls[] = {
+        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
+        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
+        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
+    };
+    golden_calls("tally-golden-calls", calls, BASE_ARRAY_LEN(calls), 0, expected_calls,
+                 BASE_ARRAY_LEN(expected_calls));
+}
+
+static const golden expected_sliced_calls[] = {
+#include "golden_sliced_calls.inc"
+};
+
+/* The call trees in slices of 1 instruction (docs/scheduler.md "Deterministic time slicing"):
+ * every ingress message, request, reply and reject callback and cleanup pauses at the function
+ * entries it reaches, so paused requests, callbacks and a cleanup (with their aux records) are
+ * in the state roots of the blocks between. */
+static void test_golden_sliced_calls(void **state)
+{
+    (void)state;
+    static const call_step calls[] = {
+        {1, 2, 0, "echo"},  {2, 3, 3, "call:1"}, {3, 1, 0, "reject"},
+        {1, 99, 0, "echo"}, {2, 2, 16, "trap"},  {3, 2, 1, "echo"},
+    };
+    golden_calls("tally-golden-sliced-calls", calls, BASE_ARRAY_LEN(calls), 1,
+                 expected_sliced_calls, BASE_ARRAY_LEN(expected_sliced_calls));
 }
 
 static const golden expected_tasks[] = {
@@ -235,8 +269,8 @@ static void test_golden_tasks(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden_vectors),
-                                       cmocka_unit_test(test_golden_calls),
-                                       cmocka_unit_test(test_golden_tasks)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_vectors), cmocka_unit_test(test_golden_calls),
+        cmocka_unit_test(test_golden_sliced_calls), cmocka_unit_test(test_golden_tasks)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
