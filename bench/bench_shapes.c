@@ -1,13 +1,20 @@
 /* bench_shapes.c - `tally bench shapes`: generated worst cases for the metering (docs/weights.md,
  * "Code shapes"). Each shape is a module whose `run` repeats one construct in a counted loop:
  * a call of a function with 49,999 locals, a br_table of 100,000 targets, 1,000 nested blocks,
- * call_indirect, zero-length memory.fill/copy/init, table.grow by one. Each is instrumented with
- * a weight schedule and timed in the same run as plain code (i32 arithmetic on locals); the
- * figure is instructions charged per second of CPU, and the shape's rate against the plain rate.
- * A shape under a tenth of the plain rate is under-charged: it must be made fast or charged.
- * Host calls are `tally bench weights`' (every ic0 function in a loop, docs/weights.md). */
+ * call_indirect, zero-length memory.fill/copy/init, table.grow by one, and loops of cheap ic0
+ * calls (msg_arg_data_size, canister_self_size, time, stable_size, stable64_read and debug_print
+ * of 0 bytes; debug_print also into a sink that formats each line into two buffered files, as
+ * `tally node` does with its stderr and debug.log). Each is instrumented with a weight schedule and timed in the same run as plain code
+ * (i32 arithmetic on locals); the figure is instructions charged per second of CPU, and the
+ * shape's rate against the plain rate. The ic0 loops run as update messages of a canister
+ * (bench_gen_canister) through host-api, so their charge is everything the message pays: the
+ * loop, the call and ic0.def's cost. A shape under a tenth of the plain rate is under-charged:
+ * it must be made fast or charged. Every ic0 function's cost per call is `tally bench weights`'
+ * (docs/weights.md). */
+#include "bench_gen.h"
 #include "bench.h"
 #include "engine.h"
+#include "host.h"
 #include "instrument.h"
 
 #include <stdio.h>
@@ -27,6 +34,13 @@ typedef enum shape_id {
     SH_COPY0,
     SH_INIT0,
     SH_TABLE_GROW,
+    SH_ARG_SIZE,
+    SH_SELF_SIZE,
+    SH_TIME,
+    SH_STABLE_SIZE,
+    SH_STABLE_READ0,
+    SH_DEBUG0,
+    SH_DEBUG0_FILE,
     SH_COUNT
 } shape_id;
 
@@ -34,6 +48,10 @@ typedef struct shape {
     const char *name;
     const char *what;
     uint32_t iters; /* loop iterations of one run */
+    /* an ic0 loop: the function, its signature (bench_gen.h) and arguments; NULL: a module */
+    const char *ic0, *params, *results;
+    int64_t args[3];
+    bool sink; /* debug_print output goes to two buffered files, a line each per call */
 } shape;
 
 enum { MANY_LOCALS = 49999, BR_TARGETS = 100000, NESTING = 1000 };
@@ -48,6 +66,20 @@ static const shape shapes[SH_COUNT] = {
     [SH_COPY0] = {"memory.copy 0", "memory.copy of 0 bytes", 1000000},
     [SH_INIT0] = {"memory.init 0", "memory.init of 0 bytes", 1000000},
     [SH_TABLE_GROW] = {"table.grow 1", "table.grow by 1 element, 20,000 times", 20000},
+    [SH_ARG_SIZE] = {"msg_arg_data_size", "ic0.msg_arg_data_size", 1000000, "msg_arg_data_size",
+                     "", "i"},
+    [SH_SELF_SIZE] = {"canister_self_size", "ic0.canister_self_size", 1000000,
+                      "canister_self_size", "", "i"},
+    [SH_TIME] = {"time", "ic0.time", 1000000, "time", "", "I"},
+    [SH_STABLE_SIZE] = {"stable_size", "ic0.stable_size", 1000000, "stable_size", "", "i"},
+    [SH_STABLE_READ0] = {"stable64_read 0", "ic0.stable64_read of 0 bytes", 1000000,
+                         "stable64_read", "III", ""},
+    [SH_DEBUG0] = {"debug_print 0", "ic0.debug_print of 0 bytes, output dropped", 1000000,
+                   "debug_print", "ii", ""},
+    [SH_DEBUG0_FILE] = {"debug_print 0 node",
+                        "ic0.debug_print of 0 bytes, a line into each of two buffered files as "
+                        "tally node writes them",
+                        1000000, "debug_print", "ii", "", .sink = true},
 };
 
 /* ---- module writer ---------------------------------------------------------------------------- */
@@ -246,14 +278,93 @@ static status measure(shape_id id, int schedule, int runs, engine_func *ooi_fn, 
     return st;
 }
 
+/* debug_print as tally node's sink does it (cli/cmd_node.c): a formatted line into each of two
+ * fully buffered streams (its stderr and debug.log), flushed after the round. */
+static void node_sink(void *user, span self, span text)
+{
+    FILE **f = user;
+    fprintf(f[0], "debug: [%zu] %.*s\n", self.len, (int)text.len, (const char *)text.ptr);
+    fprintf(f[1], "[%zu] %.*s\n", self.len, (int)text.len, (const char *)text.ptr);
+}
+
+/* Runs the ic0 loop of shape id as update messages of a fresh canister (schedule `schedule`)
+ * `runs` times, keeps the fastest. */
+static status measure_ic0(shape_id id, int schedule, int runs, shape_row *row)
+{
+    const shape *sh = &shapes[id];
+    uint8_t principal[10] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
+    host_config cfg;
+    host_config_default(&cfg);
+    cfg.schedule = schedule;
+    FILE *sink[2] = {NULL, NULL};
+    for (int i = 0; sh->sink && i < 2; i++) {
+        sink[i] = tmpfile();
+        if (!sink[i] || setvbuf(sink[i], NULL, _IOFBF, 1 << 16) != 0) {
+            if (sink[0])
+                fclose(sink[0]);
+            return ST_IO_ERROR;
+        }
+        cfg.debug_sink = node_sink;
+        cfg.debug_user = sink;
+    }
+    host_msg msg = {.method = span_of("bench", 5),
+                    .caller = span_of(principal, sizeof principal),
+                    .time = 1,
+                    .instruction_limit = UINT64_C(1) << 50};
+    bench_host_spec spec = {sh->ic0, sh->params, sh->results, "canister_update bench",
+                            NULL,    sh->args};
+    buf wasm = {0};
+    host_code *code = NULL;
+    host_canister *c = NULL;
+    host_result res;
+    host_result_init(&res);
+    status st = bench_gen_canister(&spec, 1, sh->iters, &wasm);
+    if (st == ST_OK)
+        st = host_code_new(&cfg, span_of(wasm.ptr, wasm.len), &code, NULL);
+    if (st == ST_OK)
+        st = host_canister_new(&cfg, span_of(principal, sizeof principal), &c);
+    if (st == ST_OK)
+        st = host_canister_install(c, code, &msg, &res);
+    if (st == ST_OK && res.st != ST_OK)
+        st = res.st;
+    row->secs = INFINITY;
+    for (int r = 0; st == ST_OK && r < runs; r++) {
+        host_result_fini(&res);
+        host_result_init(&res);
+        double t0 = cpu_s();
+        st = host_canister_call(c, HOST_CALL_UPDATE, &msg, &res);
+        for (int i = 0; i < 2; i++)
+            if (sink[i]) /* the node's flush after the round */
+                fflush(sink[i]);
+        double t = cpu_s() - t0;
+        if (st == ST_OK && res.st != ST_OK && res.st != ST_NO_REPLY)
+            st = res.st; /* the loop must run to its end */
+        row->charged = res.instructions;
+        if (t < row->secs)
+            row->secs = t;
+    }
+    row->rate = row->secs > 0 ? (double)row->charged / row->secs : 0;
+    host_result_fini(&res);
+    host_canister_free(c);
+    host_code_free(code);
+    buf_fini(&wasm);
+    for (int i = 0; i < 2; i++)
+        if (sink[i])
+            fclose(sink[i]);
+    return st;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tally bench shapes [--schedule N] [--runs N] [--json]\n\n"
             "Times generated worst cases for the metering against plain code, in the same\n"
             "run: a call of a function with 49,999 locals, a br_table of 100,000 targets,\n"
-            "1,000 nested blocks, call_indirect, zero-length memory.fill/copy/init and\n"
-            "table.grow by one, each in a loop (docs/weights.md, \"Code shapes\"). For each:\n"
+            "1,000 nested blocks, call_indirect, zero-length memory.fill/copy/init,\n"
+            "table.grow by one, and cheap ic0 calls (msg_arg_data_size, canister_self_size,\n"
+            "time, stable_size, stable64_read and debug_print of 0 bytes, the latter also\n"
+            "into two buffered files as tally node writes it), each in a loop, the ic0\n"
+            "ones as update messages of a canister (docs/weights.md, \"Code shapes\"). For each:\n"
             "instructions charged per run, CPU time (fastest of the runs), instructions per\n"
             "second and that rate against the plain rate. A shape under a tenth of the\n"
             "plain rate is under-charged (marked UNDER).\n\n"
@@ -303,7 +414,8 @@ int bench_shapes(int argc, char **argv)
     status st = ST_OK;
     for (int s = sched_lo; st == ST_OK && s <= sched_hi; s++)
         for (int id = 0; st == ST_OK && id < SH_COUNT; id++) {
-            st = measure((shape_id)id, s, runs, ooi_fn, &rows[s][id]);
+            st = shapes[id].ic0 ? measure_ic0((shape_id)id, s, runs, &rows[s][id])
+                                : measure((shape_id)id, s, runs, ooi_fn, &rows[s][id]);
             if (st != ST_OK)
                 fprintf(stderr, "tally bench shapes: %s (schedule %d): %s: %s\n", shapes[id].name,
                         s, status_name(st), status_message(st));
@@ -321,7 +433,7 @@ int bench_shapes(int argc, char **argv)
         } else {
             printf("%sschedule v%d: fastest of %d runs, CPU time\n\n", s > sched_lo ? "\n" : "", s,
                    runs);
-            printf("%-14s %13s %12s %14s %10s %9s\n", "shape", "charged/iter", "ns/iter",
+            printf("%-20s %13s %12s %14s %10s %9s\n", "shape", "charged/iter", "ns/iter",
                    "instr/s", "vs plain", "");
         }
         for (int id = 0; id < SH_COUNT; id++) {
@@ -336,7 +448,7 @@ int bench_shapes(int argc, char **argv)
                        (unsigned long long)r->charged, r->secs, r->rate, r->ratio,
                        under ? "true" : "false");
             else
-                printf("%-14s %13.1f %12.1f %14.3g %9.3fx %9s\n", shapes[id].name, per, ns,
+                printf("%-20s %13.1f %12.1f %14.3g %9.3fx %9s\n", shapes[id].name, per, ns,
                        r->rate, r->ratio, under ? "UNDER" : "");
         }
         if (json)
@@ -346,8 +458,10 @@ int bench_shapes(int argc, char **argv)
         printf("]}\n");
     else
         printf("\nUNDER: below a tenth of the plain rate. Shapes: %s; %s; %s; %s; %s; "
-               "zero-length bulk ops; %s.\n",
+               "zero-length bulk ops; %s; ic0 calls in a loop, each an update message "
+               "(debug_print 0 node: %s).\n",
                shapes[SH_PLAIN].what, shapes[SH_LOCALS].what, shapes[SH_BR_TABLE].what,
-               shapes[SH_NESTING].what, shapes[SH_CALL_INDIRECT].what, shapes[SH_TABLE_GROW].what);
+               shapes[SH_NESTING].what, shapes[SH_CALL_INDIRECT].what, shapes[SH_TABLE_GROW].what,
+               shapes[SH_DEBUG0_FILE].what);
     return 0;
 }

@@ -11,8 +11,8 @@
  * a block interval is consensus). Then it waits until every validator's counter reads the same
  * value. It exits 1 if any message did not end with an OK receipt or the counters differ: the
  * test relies on that. No rate is ever asserted (docs/benchmarks.md). */
+#include "bench.h"
 #include "rpc.h"
-#include "scheduler.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -24,35 +24,12 @@
 
 enum { NODES_MAX = 16, SUBMIT_BATCH = 100, RECEIPT_BATCH = 400 };
 
-/* (module (import "ic0" "msg_reply_data_append" ...) (import "ic0" "msg_reply" ...) (memory 1)
- *   (func (export "canister_update inc") mem[0] += 1; reply mem[0..4])
- *   (func (export "canister_query get") reply mem[0..4])), from wat2wasm 1.0.32 */
-static const uint8_t counter_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x09, 0x02, 0x60, 0x02, 0x7f, 0x7f,
-    0x00, 0x60, 0x00, 0x00, 0x02, 0x2d, 0x02, 0x03, 0x69, 0x63, 0x30, 0x15, 0x6d, 0x73, 0x67,
-    0x5f, 0x72, 0x65, 0x70, 0x6c, 0x79, 0x5f, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x61, 0x70, 0x70,
-    0x65, 0x6e, 0x64, 0x00, 0x00, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72,
-    0x65, 0x70, 0x6c, 0x79, 0x00, 0x01, 0x03, 0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00,
-    0x01, 0x07, 0x2c, 0x02, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75,
-    0x70, 0x64, 0x61, 0x74, 0x65, 0x20, 0x69, 0x6e, 0x63, 0x00, 0x02, 0x12, 0x63, 0x61, 0x6e,
-    0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x71, 0x75, 0x65, 0x72, 0x79, 0x20, 0x67, 0x65, 0x74,
-    0x00, 0x03, 0x0a, 0x24, 0x02, 0x17, 0x00, 0x41, 0x00, 0x41, 0x00, 0x28, 0x02, 0x00, 0x41,
-    0x01, 0x6a, 0x36, 0x02, 0x00, 0x41, 0x00, 0x41, 0x04, 0x10, 0x00, 0x10, 0x01, 0x0b, 0x0a,
-    0x00, 0x41, 0x00, 0x41, 0x04, 0x10, 0x00, 0x10, 0x01, 0x0b};
-
 typedef struct opts {
     const char *nodes[NODES_MAX];
     uint32_t nnodes, messages, timeout_s;
     const char *key, *canister;
     bool json;
 } opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One message of the run. */
 typedef struct msg {
@@ -66,7 +43,7 @@ typedef struct msg {
 typedef struct worker {
     const opts *o;
     uint32_t node;
-    const uint8_t *pk, *sk;
+    const bench_key *key;
     uint64_t canister, nonce0, expiry;
     msg *m;    /* all messages (the worker touches only its own) */
     status st; /* a transport failure */
@@ -74,41 +51,19 @@ typedef struct worker {
     pthread_t thread;
 } worker;
 
-/* POSTs a JSON batch and returns the answers as an array (a lone object is wrapped). */
-static status post_batch(const char *url, json_t *reqs, json_t **answers, rpc_error *err)
-{
-    char *text = json_dumps(reqs, JSON_COMPACT);
-    char *resp = NULL;
-    size_t rlen = 0;
-    int http = 0;
-    status st = text ? rpc_client_post(url, text, strlen(text), &http, &resp, &rlen, err)
-                     : ST_OUT_OF_MEMORY;
-    base_free(text);
-    *answers = st == ST_OK ? json_loadb(resp, rlen, 0, NULL) : NULL;
-    base_free(resp);
-    if (st == ST_OK && !json_is_array(*answers)) {
-        json_decref(*answers);
-        *answers = NULL;
-        snprintf(err->message, sizeof err->message, "HTTP %d without a JSON-RPC batch answer",
-                 http);
-        st = ST_RPC_ERROR;
-    }
-    return st;
-}
-
 static status sign_msg(const worker *w, uint64_t nonce, uint64_t canister, span arg, buf *env,
                        char id_hex[65])
 {
-    ledger_message m = {.nonce = nonce,
-                        .canister_id = canister,
-                        .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
-                        .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
-                        .arg = arg,
-                        .expiry_height = w->expiry};
-    memcpy(m.sender, w->pk, LEDGER_PUBLIC_KEY_SIZE);
     uint8_t id[LEDGER_HASH_SIZE];
-    env->len = 0;
-    status st = ledger_message_sign(&m, w->sk, env, id);
+    status st =
+        bench_sign(w->key,
+                   (ledger_message){.nonce = nonce,
+                                    .canister_id = canister,
+                                    .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
+                                    .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
+                                    .arg = arg,
+                                    .expiry_height = w->expiry},
+                   env, id);
     if (st == ST_OK)
         ledger_hash_hex(id, id_hex);
     return st;
@@ -122,20 +77,18 @@ static status submit_some(worker *w, uint32_t from, uint32_t to, rpc_error *err)
     status st = reqs ? ST_OK : ST_OUT_OF_MEMORY;
     for (uint32_t i = from; st == ST_OK && i < to; i += w->o->nnodes) {
         st = sign_msg(w, w->nonce0 + i, w->canister, span_of(NULL, 0), &env, w->m[i].id);
-        char *hex = st == ST_OK ? cli_hex_new(env.ptr, env.len) : NULL;
-        json_t *r = hex ? json_pack("{s:s, s:s, s:{s:s}, s:I}", "jsonrpc", "2.0", "method",
-                                    "submit", "params", "envelope", hex, "id", (json_int_t)i)
+        json_t *r = st == ST_OK
+                        ? rpc_client_submit_request(span_of(env.ptr, env.len), (json_int_t)i)
                         : NULL;
-        base_free(hex);
         if (st == ST_OK && (!r || json_array_append_new(reqs, r) != 0))
             st = ST_OUT_OF_MEMORY;
     }
     buf_fini(&env);
     json_t *ans = NULL;
     if (st == ST_OK)
-        st = post_batch(w->o->nodes[w->node], reqs, &ans, err);
+        st = rpc_client_batch(w->o->nodes[w->node], reqs, &ans, err);
     json_decref(reqs);
-    double t = now_s();
+    double t = bench_now_s();
     size_t k;
     json_t *a;
     json_array_foreach(ans, k, a)
@@ -174,16 +127,15 @@ static status poll_receipts(worker *w, uint32_t *pending, rpc_error *err)
         if (asked == RECEIPT_BATCH)
             continue;
         asked++;
-        json_t *r = json_pack("{s:s, s:s, s:{s:s}, s:I}", "jsonrpc", "2.0", "method", "receipt",
-                              "params", "message_id", w->m[i].id, "id", (json_int_t)i);
+        json_t *r = rpc_client_request("receipt", "message_id", w->m[i].id, (json_int_t)i);
         if (!r || json_array_append_new(reqs, r) != 0)
             st = ST_OUT_OF_MEMORY;
     }
     json_t *ans = NULL;
     if (st == ST_OK && asked)
-        st = post_batch(w->o->nodes[w->node], reqs, &ans, err);
+        st = rpc_client_batch(w->o->nodes[w->node], reqs, &ans, err);
     json_decref(reqs);
-    double t = now_s();
+    double t = bench_now_s();
     size_t k;
     json_t *a;
     json_array_foreach(ans, k, a)
@@ -211,11 +163,11 @@ static void *worker_main(void *arg)
         uint32_t to = from + step < w->o->messages ? from + step : w->o->messages;
         w->st = submit_some(w, from, to, &err);
     }
-    double deadline = now_s() + w->o->timeout_s;
+    double deadline = bench_now_s() + w->o->timeout_s;
     uint32_t pending = 1;
     while (w->st == ST_OK && pending) {
         w->st = poll_receipts(w, &pending, &err);
-        if (pending && now_s() > deadline) {
+        if (pending && bench_now_s() > deadline) {
             w->st = ST_RECEIPT_TIMEOUT;
             snprintf(err.message, sizeof err.message, "%u receipts missing after %u s", pending,
                      w->o->timeout_s);
@@ -262,8 +214,7 @@ static status deploy(worker *w, char canister[LEDGER_CANISTER_TEXT_SIZE])
 {
     buf arg = {0}, env = {0};
     char id[65];
-    status st =
-        scheduler_install_arg(span_of(counter_wasm, sizeof counter_wasm), span_of(NULL, 0), &arg);
+    status st = scheduler_install_arg(bench_counter_wasm(), span_of(NULL, 0), &arg);
     if (st == ST_OK)
         st = sign_msg(w, w->nonce0 - 1, 0, span_of(arg.ptr, arg.len), &env, id);
     char *hex = st == ST_OK ? cli_hex_new(env.ptr, env.len) : NULL;
@@ -274,7 +225,7 @@ static status deploy(worker *w, char canister[LEDGER_CANISTER_TEXT_SIZE])
     base_free(hex);
     buf_fini(&arg);
     buf_fini(&env);
-    double deadline = now_s() + w->o->timeout_s;
+    double deadline = bench_now_s() + w->o->timeout_s;
     while (st == ST_OK) {
         res = NULL;
         p = json_pack("{s:s}", "message_id", id);
@@ -296,7 +247,7 @@ static status deploy(worker *w, char canister[LEDGER_CANISTER_TEXT_SIZE])
             break;
         }
         json_decref(res);
-        if (now_s() > deadline)
+        if (bench_now_s() > deadline)
             st = ST_RECEIPT_TIMEOUT;
         usleep(50000);
     }
@@ -433,8 +384,8 @@ int bench_localnet(int argc, char **argv)
     if (!o.nnodes || !o.key)
         return fprintf(stderr, "tally bench localnet: --node and --key are required\n"),
                usage(stderr, 2);
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    status st = cli_key_read(o.key, pk, sk);
+    bench_key key;
+    status st = cli_key_read(o.key, key.pk, key.sk);
     if (st != ST_OK) {
         fprintf(stderr, "tally bench localnet: %s: %s\n", o.key, status_name(st));
         return 1;
@@ -447,13 +398,8 @@ int bench_localnet(int argc, char **argv)
     randombytes_buf(&nonce0, sizeof nonce0); /* distinct ids across runs with one key */
     nonce0 = (nonce0 >> 2) + 1;
     for (uint32_t v = 0; v < o.nnodes; v++)
-        w[v] = (worker){.o = &o,
-                        .node = v,
-                        .pk = pk,
-                        .sk = sk,
-                        .nonce0 = nonce0,
-                        .expiry = UINT64_MAX / 2,
-                        .m = m};
+        w[v] = (worker){
+            .o = &o, .node = v, .key = &key, .nonce0 = nonce0, .expiry = UINT64_MAX / 2, .m = m};
     char canister[LEDGER_CANISTER_TEXT_SIZE];
     if (o.canister) {
         uint64_t cid;
@@ -467,11 +413,11 @@ int bench_localnet(int argc, char **argv)
     if (st == ST_OK)
         st = ledger_canister_id_parse(canister, &cid);
     /* every validator must know the canister before it admits updates to it */
-    double deadline = now_s() + o.timeout_s;
+    double deadline = bench_now_s() + o.timeout_s;
     int64_t base = -1;
     for (uint32_t v = 0; st == ST_OK && v < o.nnodes; v++) {
         int64_t c;
-        while ((c = counter(o.nodes[v], canister)) < 0 && now_s() < deadline)
+        while ((c = counter(o.nodes[v], canister)) < 0 && bench_now_s() < deadline)
             usleep(50000);
         if (c < 0)
             st = ST_RECEIPT_TIMEOUT;
@@ -487,7 +433,7 @@ int bench_localnet(int argc, char **argv)
     double(*after)[NSTATS] = base_calloc(o.nnodes, sizeof *after);
     for (uint32_t v = 0; before && v < o.nnodes; v++)
         stats_of(o.nodes[v], before[v]);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t v = 0; v < o.nnodes; v++) {
         w[v].canister = cid;
         if (pthread_create(&w[v].thread, NULL, worker_main, &w[v]) != 0)
@@ -502,7 +448,7 @@ int bench_localnet(int argc, char **argv)
             rc = 1;
         }
     }
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     for (uint32_t v = 0; after && v < o.nnodes; v++)
         stats_of(o.nodes[v], after[v]);
     uint32_t ok = 0, shown = 0;
@@ -520,7 +466,7 @@ int bench_localnet(int argc, char **argv)
     /* the validators agree on the counter once they have all committed the last block */
     int64_t want = base + ok, got = -1;
     for (uint32_t v = 0; v < o.nnodes; v++) {
-        while ((got = counter(o.nodes[v], canister)) != want && now_s() < deadline + 30)
+        while ((got = counter(o.nodes[v], canister)) != want && bench_now_s() < deadline + 30)
             usleep(50000);
         if (got != want) {
             fprintf(stderr, "tally bench localnet: validator %s counts %lld, want %lld\n",

@@ -21,8 +21,8 @@
  * Ratios are against the first run of the same part, measured in the same process.
  * No rate is ever asserted: tests/cli/bench_node.sh only checks that every part runs and
  * reports (docs/benchmarks.md). */
+#include "bench.h"
 #include "rpc.h"
-#include "scheduler.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,40 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* (module (import "ic0" "msg_reply" ...) (memory 1) (func (export "canister_update inc")
- *   mem[0] += 1; msg_reply)), from wat2wasm 1.0.32 */
-static const uint8_t inc_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
-    0x02, 0x11, 0x01, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72, 0x65,
-    0x70, 0x6c, 0x79, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01,
-    0x07, 0x20, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x13, 0x63,
-    0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65,
-    0x20, 0x69, 0x6e, 0x63, 0x00, 0x01, 0x0a, 0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0x41,
-    0x00, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a, 0x36, 0x02, 0x00, 0x10, 0x00, 0x0b};
-
-typedef struct keypair {
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-} keypair;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* (module (import "ic0" "msg_reply" ...) (memory 1) (func (export "canister_update inc")
- *   mem[0] += 1; msg_reply) (func (export "canister_query spin") (loop br 0))): `spin` is a
- * maximal query, stopped by the query instruction limit; from wat2wasm 1.0.32 */
-static const uint8_t spin_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x02,
-    0x11, 0x01, 0x03, 0x69, 0x63, 0x30, 0x09, 0x6d, 0x73, 0x67, 0x5f, 0x72, 0x65, 0x70, 0x6c,
-    0x79, 0x00, 0x00, 0x03, 0x03, 0x02, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x2d,
-    0x02, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x75, 0x70, 0x64, 0x61,
-    0x74, 0x65, 0x20, 0x69, 0x6e, 0x63, 0x00, 0x01, 0x13, 0x63, 0x61, 0x6e, 0x69, 0x73, 0x74,
-    0x65, 0x72, 0x5f, 0x71, 0x75, 0x65, 0x72, 0x79, 0x20, 0x73, 0x70, 0x69, 0x6e, 0x00, 0x02,
-    0x0a, 0x1b, 0x02, 0x11, 0x00, 0x41, 0x00, 0x41, 0x00, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a,
-    0x36, 0x02, 0x00, 0x10, 0x00, 0x0b, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b};
+/* The counter canister (bench_counter_wasm): `inc` updates, `spin` maximal queries. */
+typedef bench_key keypair;
 
 /* Signs message `nonce` (an `inc` update, or the install of `module` when canister is 0)
  * into env. */
@@ -76,24 +44,22 @@ static status sign_with(const keypair *k, uint64_t nonce, uint64_t canister, spa
     status st = ST_OK;
     if (!canister)
         st = scheduler_install_arg(module, span_of(NULL, 0), &arg);
-    ledger_message m = {.nonce = nonce,
-                        .canister_id = canister,
-                        .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
-                        .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
-                        .arg = span_of(arg.ptr, arg.len),
-                        .expiry_height = UINT64_MAX / 2};
-    memcpy(m.sender, k->pk, sizeof k->pk);
-    uint8_t id[LEDGER_HASH_SIZE];
-    env->len = 0;
     if (st == ST_OK)
-        st = ledger_message_sign(&m, k->sk, env, id);
+        st = bench_sign(k,
+                        (ledger_message){.nonce = nonce,
+                                         .canister_id = canister,
+                                         .kind = canister ? LEDGER_MSG_UPDATE : LEDGER_MSG_INSTALL,
+                                         .method = canister ? span_of("inc", 3) : span_of(NULL, 0),
+                                         .arg = span_of(arg.ptr, arg.len),
+                                         .expiry_height = UINT64_MAX / 2},
+                        env, NULL);
     buf_fini(&arg);
     return st;
 }
 
 static status sign(const keypair *k, uint64_t nonce, uint64_t canister, buf *env)
 {
-    return sign_with(k, nonce, canister, span_of(inc_wasm, sizeof inc_wasm), env);
+    return sign_with(k, nonce, canister, bench_counter_wasm(), env);
 }
 
 /* The pre-signed envelopes of a run: envelope i is all[off[i] .. off[i+1]). */
@@ -141,7 +107,7 @@ static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *
     uint8_t(*ids)[LEDGER_HASH_SIZE] = base_alloc(batch * sizeof *ids);
     status *sts = base_alloc(batch * sizeof *sts);
     status st = spans && ids && sts ? ST_OK : ST_OUT_OF_MEMORY;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; st == ST_OK && i < e->n; i += batch) {
         uint32_t k = e->n - i < batch ? e->n - i : batch;
         if (batch == 1) {
@@ -154,7 +120,7 @@ static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *
         for (uint32_t j = 0; st == ST_OK && j < k; j++)
             st = sts[j];
     }
-    *rate = e->n / (now_s() - t0);
+    *rate = e->n / (bench_now_s() - t0);
     base_free(spans);
     base_free(ids);
     base_free(sts);
@@ -162,26 +128,30 @@ static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *
 }
 
 /* A fresh durable ledger at dir with the bench's genesis (admin key k): the IC's fees, or none
- * (no_fees). */
-static status ledger_fresh_fees(const char *dir, const keypair *k, bool no_fees, ledger **lg,
-                                scheduler **s)
+ * (no_fees); with a scheduler when with_scheduler. */
+static status chain_fresh(const char *dir, const keypair *k, bool no_fees, bool with_scheduler,
+                          bench_chain *c)
 {
     ledger_genesis g;
     ledger_genesis_default(&g);
     if (no_fees)
         scheduler_fees_zero(&g);
-    memcpy(g.admin_public_key, k->pk, sizeof k->pk);
-    status st = ledger_open(dir, NULL, lg);
-    if (st == ST_OK)
-        st = ledger_genesis_init(*lg, &g);
-    if (st == ST_OK && s)
-        st = scheduler_open(*lg, NULL, s);
-    return st;
+    return bench_chain_open(c, dir, NULL, &g, k, with_scheduler);
 }
 
-static status ledger_fresh(const char *dir, const keypair *k, ledger **lg, scheduler **s)
+/* Installs the counter (nonce 0) in the chain's first round. */
+static status chain_install(bench_chain *c, const keypair *k)
 {
-    return ledger_fresh_fees(dir, k, false, lg, s);
+    buf env = {0};
+    uint8_t id[LEDGER_HASH_SIZE];
+    scheduler_round_info info;
+    status st = sign(k, 0, 0, &env);
+    if (st == ST_OK)
+        st = ledger_mempool_add(c->lg, span_of(env.ptr, env.len), id);
+    if (st == ST_OK)
+        st = scheduler_round(c->s, ++c->time, &info);
+    buf_fini(&env);
+    return st;
 }
 
 /* Execution + commit of the same envelopes on a chain without fees at dir-nofees (the install
@@ -192,33 +162,20 @@ static status bench_exec_no_fees(const char *dir, const keypair *k, const envelo
 {
     char sub[160];
     snprintf(sub, sizeof sub, "%s-nofees", dir);
-    ledger *lg = NULL;
-    scheduler *s = NULL;
-    buf env = {0};
-    uint8_t id[LEDGER_HASH_SIZE];
-    scheduler_round_info info;
-    uint64_t t = 1;
+    bench_chain c;
     double ignored;
-    status st = ledger_fresh_fees(sub, k, true, &lg, &s);
+    status st = chain_fresh(sub, k, true, true, &c);
+    if (st != ST_OK)
+        return st;
+    st = chain_install(&c, k);
     if (st == ST_OK)
-        st = sign(k, 0, 0, &env);
-    if (st == ST_OK)
-        st = ledger_mempool_add(lg, span_of(env.ptr, env.len), id);
-    if (st == ST_OK)
-        st = scheduler_round(s, t++, &info);
-    if (st == ST_OK)
-        st = admit_all(lg, e, 1000, &ignored);
-    double t1 = now_s();
+        st = admit_all(c.lg, e, 1000, &ignored);
+    double t1 = bench_now_s();
     uint32_t done = 0;
-    bool work = false;
-    while (st == ST_OK && (st = scheduler_has_work(s, &work)) == ST_OK && work) {
-        st = scheduler_round(s, t++, &info);
-        done += info.completed;
-    }
-    *rate = done / (now_s() - t1);
-    scheduler_close(s);
-    ledger_close(lg);
-    buf_fini(&env);
+    if (st == ST_OK)
+        st = bench_chain_drain(&c, NULL, &done);
+    *rate = done / (bench_now_s() - t1);
+    bench_chain_close(&c);
     return st;
 }
 
@@ -228,11 +185,11 @@ static status bench_admit_batched(const char *dir, const keypair *k, const envel
 {
     char sub[160];
     snprintf(sub, sizeof sub, "%s-b%u", dir, batch);
-    ledger *lg = NULL;
-    status st = ledger_fresh(sub, k, &lg, NULL);
+    bench_chain c;
+    status st = chain_fresh(sub, k, false, false, &c);
     if (st == ST_OK)
-        st = admit_all(lg, e, batch, rate);
-    ledger_close(lg);
+        st = admit_all(c.lg, e, batch, rate);
+    bench_chain_close(&c);
     return st;
 }
 
@@ -245,9 +202,9 @@ static status bench_replay(const char *dir, uint32_t threads, uint32_t messages,
     snprintf(work, sizeof work, "%s-replay%u", dir, threads);
     scheduler_divergence div;
     scheduler_replay_options opt = {.threads = threads};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     status st = scheduler_replay(dir, work, &opt, &div, NULL);
-    *rate = messages / (now_s() - t0);
+    *rate = messages / (bench_now_s() - t0);
     if (st == ST_OK && div.height) {
         fprintf(stderr, "tally bench node: replay diverged at block %llu: %s\n",
                 (unsigned long long)div.height, div.what);
@@ -261,23 +218,15 @@ static status bench_replay(const char *dir, uint32_t threads, uint32_t messages,
 static status bench_inprocess(const char *dir, uint32_t n, bool json)
 {
     keypair k;
-    ledger *lg = NULL;
-    scheduler *s = NULL;
-    status st = ledger_keypair(NULL, k.pk, k.sk);
+    bench_chain c;
+    status st = bench_key_new(&k);
     if (st == ST_OK)
-        st = ledger_fresh(dir, &k, &lg, &s);
-    buf env = {0};
+        st = chain_fresh(dir, &k, false, true, &c);
+    if (st != ST_OK)
+        return st;
     envelopes e = {0};
-    uint8_t id[LEDGER_HASH_SIZE];
-    scheduler_round_info info;
-    uint64_t t = 1;
     double one = 0, b100 = 0, b1000 = 0;
-    if (st == ST_OK)
-        st = sign(&k, 0, 0, &env);
-    if (st == ST_OK)
-        st = ledger_mempool_add(lg, span_of(env.ptr, env.len), id);
-    if (st == ST_OK)
-        st = scheduler_round(s, t++, &info);
+    st = chain_install(&c, &k);
     if (st == ST_OK)
         st = envelopes_make(&e, &k, n);
     if (st == ST_OK)
@@ -285,18 +234,13 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
     if (st == ST_OK)
         st = bench_admit_batched(dir, &k, &e, 1000, &b1000);
     if (st == ST_OK)
-        st = admit_all(lg, &e, 1, &one); /* these are the ones the rounds execute */
-    double t1 = now_s();
+        st = admit_all(c.lg, &e, 1, &one); /* these are the ones the rounds execute */
+    double t1 = bench_now_s();
     uint32_t blocks = 0, done = 0;
-    bool work = false;
-    while (st == ST_OK && (st = scheduler_has_work(s, &work)) == ST_OK && work) {
-        st = scheduler_round(s, t++, &info);
-        blocks++;
-        done += info.completed;
-    }
-    double t2 = now_s();
-    scheduler_close(s);
-    ledger_close(lg);
+    if (st == ST_OK)
+        st = bench_chain_drain(&c, &blocks, &done);
+    double t2 = bench_now_s();
+    bench_chain_close(&c);
     double replay1 = 0, replay = 0;
     if (st == ST_OK)
         st = bench_replay(dir, 1, done + 1, &replay1);
@@ -325,7 +269,6 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
                1e6 * (t2 - t1) / (done ? done : 1), replay1, scheduler_replay_threads(0), replay,
                replay / replay1, no_fees, no_fees > 0 ? done / (t2 - t1) / no_fees : 0);
     envelopes_fini(&e);
-    buf_fini(&env);
     return st;
 }
 
@@ -438,23 +381,16 @@ static status submit_batch(rpc_worker *w, uint64_t first, uint32_t n)
     status st = reqs ? ST_OK : ST_OUT_OF_MEMORY;
     for (uint32_t i = 0; st == ST_OK && i < n; i++) {
         st = sign(w->k, first + i, 1, &env);
-        char *hex = st == ST_OK ? cli_hex_new(env.ptr, env.len) : NULL;
-        json_t *r = hex ? json_pack("{s:s, s:s, s:{s:s}, s:I}", "jsonrpc", "2.0", "method",
-                                    "submit", "params", "envelope", hex, "id", (json_int_t)i)
+        json_t *r = st == ST_OK
+                        ? rpc_client_submit_request(span_of(env.ptr, env.len), (json_int_t)i)
                         : NULL;
-        base_free(hex);
         if (st == ST_OK && (!r || json_array_append_new(reqs, r) != 0))
             st = ST_OUT_OF_MEMORY;
     }
-    char *text = st == ST_OK ? json_dumps(reqs, JSON_COMPACT) : NULL;
-    char *resp = NULL;
-    size_t rlen = 0;
-    int http = 0;
+    json_t *out = NULL;
     rpc_error err;
     if (st == ST_OK)
-        st = text ? rpc_client_post(w->url, text, strlen(text), &http, &resp, &rlen, &err)
-                  : ST_OUT_OF_MEMORY;
-    json_t *out = st == ST_OK ? json_loadb(resp, rlen, 0, NULL) : NULL;
+        st = rpc_client_batch(w->url, reqs, &out, &err);
     if (st == ST_OK && json_array_size(out) != n)
         st = ST_RPC_ERROR;
     for (uint32_t i = 0; st == ST_OK && i < n; i++) {
@@ -467,8 +403,6 @@ static status submit_batch(rpc_worker *w, uint64_t first, uint32_t n)
     }
     json_decref(out);
     json_decref(reqs);
-    base_free(text);
-    base_free(resp);
     buf_fini(&env);
     return st;
 }
@@ -520,7 +454,7 @@ static status rpc_run(const char *url, const keypair *k, uint64_t *nonce, uint32
     uint64_t c0, a0, c1, a1;
     status st = w ? admit_counters(url, &c0, &a0) : ST_OUT_OF_MEMORY;
     uint32_t started = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; st == ST_OK && i < conns; i++, started++) {
         w[i] = (rpc_worker){.url = url,
                             .k = k,
@@ -535,13 +469,13 @@ static status rpc_run(const char *url, const keypair *k, uint64_t *nonce, uint32
         if (st == ST_OK)
             st = w[i].st;
     }
-    double t1 = now_s();
+    double t1 = bench_now_s();
     for (uint32_t i = 0; st == ST_OK && i < conns; i++) {
         json_t *rc = NULL;
         st = wait_receipt(url, w[i].last_id, &rc);
         json_decref(rc);
     }
-    double t2 = now_s();
+    double t2 = bench_now_s();
     if (st == ST_OK)
         st = admit_counters(url, &c1, &a1);
     uint32_t sent = n / conns * conns;
@@ -636,7 +570,7 @@ static status bench_rpc(const char *dir, uint32_t n, const char *threads, bool j
     pid_t pid = st == ST_OK ? start_node(dir, threads, url, sizeof url) : -1;
     if (pid < 0)
         return st == ST_OK ? ST_IO_ERROR : st;
-    st = deploy_rpc(url, &k, span_of(inc_wasm, sizeof inc_wasm));
+    st = deploy_rpc(url, &k, bench_counter_wasm());
     rpc_figure f[BASE_ARRAY_LEN(rpc_runs)] = {{0}};
     uint64_t nonce = 2;
     for (size_t i = 0; st == ST_OK && i < BASE_ARRAY_LEN(rpc_runs); i++)
@@ -746,24 +680,24 @@ static status load_run(const char *url, const keypair *k, uint64_t *nonce, uint3
     if (st == ST_OK)
         st = chain_height(url, &h0);
     buf env = {0};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     uint32_t done = 0;
-    for (; st == ST_OK && (done < n || now_s() - t0 < LOAD_SECONDS); done++) {
+    for (; st == ST_OK && (done < n || bench_now_s() - t0 < LOAD_SECONDS); done++) {
         char id[65];
         json_t *rc = NULL;
-        double u0 = now_s();
+        double u0 = bench_now_s();
         st = sign(k, (*nonce)++, 1, &env);
         if (st == ST_OK)
             st = submit(url, "submit", &env, id);
         if (st == ST_OK)
             st = wait_receipt(url, id, &rc);
         json_decref(rc);
-        double ms = (now_s() - u0) * 1e3;
+        double ms = (bench_now_s() - u0) * 1e3;
         f->latency_ms += ms;
         if (ms > f->max_latency_ms)
             f->max_latency_ms = ms;
     }
-    double t1 = now_s();
+    double t1 = bench_now_s();
     f->latency_ms /= done ? done : 1;
     f->updates = done;
     if (st == ST_OK)
@@ -811,7 +745,7 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
         if (pid < 0)
             return ST_IO_ERROR;
         if (run == 0)
-            st = deploy_rpc(url, &k, span_of(spin_wasm, sizeof spin_wasm));
+            st = deploy_rpc(url, &k, bench_counter_wasm());
         if (st == ST_OK && run == 0)
             st = load_run(url, &k, &nonce, n, 0, &f[0]);
         if (st == ST_OK)

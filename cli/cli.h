@@ -20,6 +20,9 @@ static inline status cli_read_file(const char *path, uint8_t **out, size_t *len)
 {
     return base_read_file(path, out, len);
 }
+/* cli_read_file that says why it failed: "PREFIX: PATH: STATUS: cannot read file" on stderr
+ * (prefix NULL: "PATH: STATUS: ..."); false then (util.c). */
+bool cli_read_input(const char *prefix, const char *path, uint8_t **out, size_t *len);
 
 int cmd_validate(int argc, char **argv);
 int cmd_instrument(int argc, char **argv);
@@ -35,10 +38,7 @@ int cmd_replay(int argc, char **argv);
  * the other benchmarks are the bench/ library (bench.h). */
 int bench_node(int argc, char **argv);
 int bench_localnet(int argc, char **argv); /* bench_localnet.c: through validators */
-/* bench_calls.c: `tally bench node --calls`, the node time of an inter-canister request and
- * reply, on fresh ledgers at dir-base and dir-calls. ST_OK or the first failure. */
-status bench_calls(const char *dir, uint32_t messages, bool json);
-int bench_candid(int argc, char **argv); /* bench_candid.c: Candid throughput */
+int bench_candid(int argc, char **argv);   /* bench_candid.c: Candid throughput */
 /* The stop signals of the long-running commands (node, abci; util.c): SIGINT and SIGTERM set
  * cli_stop and write a byte into the wake pipe cli_wake (read end [0], write end [1], both
  * non-blocking and close-on-exec), so that a loop polling cli_wake[0] wakes at once; SIGPIPE is

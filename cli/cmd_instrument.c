@@ -54,17 +54,14 @@ int cmd_instrument(int argc, char **argv)
     }
     uint8_t *bytes = NULL;
     size_t len = 0;
-    status st = cli_read_file(in, &bytes, &len);
-    if (st != ST_OK) {
-        fprintf(stderr, "tally instrument: %s: %s: cannot read file\n", in, status_name(st));
+    if (!cli_read_input("tally instrument", in, &bytes, &len))
         return 1;
-    }
     engine_config cfg;
     engine_config_default(&cfg);
     engine_module *m = NULL;
     engine_error err = {0};
     buf out = {0};
-    st = engine_module_load(&cfg, span_of(bytes, len), &m, &err);
+    status st = engine_module_load(&cfg, span_of(bytes, len), &m, &err);
     if (st == ST_OK)
         st = instrument_module(m, schedule, &out, &err);
     int rc = 0;

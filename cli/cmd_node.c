@@ -104,8 +104,51 @@ static void wait_wake(int ms)
         drain(cli_wake[0]);
 }
 
-/* ic0.debug_print: "debug: [CANISTER] text" on stderr and in DIR/debug.log (user: its FILE,
- * or NULL). Canister principals are the 8-byte id and 0x01 0x01 (scheduler/scheduler.c). */
+/* ic0.debug_print's outputs: the node's stderr (err: a buffered stream of its own) and
+ * DIR/debug.log (log, or NULL). Both are fully buffered, so that a line costs a copy and not a
+ * write: a canister printing 0 bytes in a loop pays about 110 instructions a call, and a write
+ * per call made the node spend ten times more CPU than that pays for (docs/weights.md "Code
+ * shapes"). The round loop flushes them after every round and every wake. */
+typedef struct debug_out {
+    FILE *err, *log;
+} debug_out;
+
+enum { DEBUG_BUFFER = 1 << 16 };
+
+static void debug_open(debug_out *d, FILE *log)
+{
+    int fd = dup(STDERR_FILENO);
+    d->err = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!d->err && fd >= 0)
+        close(fd);
+    if (d->err)
+        setvbuf(d->err, NULL, _IOFBF, DEBUG_BUFFER);
+    else
+        d->err = stderr;
+    d->log = log;
+    if (log)
+        setvbuf(log, NULL, _IOFBF, DEBUG_BUFFER);
+}
+
+static void debug_flush(debug_out *d)
+{
+    fflush(d->err);
+    if (d->log)
+        fflush(d->log);
+}
+
+static void debug_close(debug_out *d)
+{
+    if (d->err && d->err != stderr)
+        fclose(d->err);
+    if (d->log)
+        fclose(d->log);
+    *d = (debug_out){0};
+}
+
+/* ic0.debug_print: "debug: [CANISTER] text" on stderr and "[CANISTER] text" in DIR/debug.log
+ * (user: the debug_out). Canister principals are the 8-byte id and 0x01 0x01
+ * (scheduler/scheduler.c). */
 static void debug_print(void *user, span self, span text)
 {
     char who[LEDGER_CANISTER_TEXT_SIZE] = "?";
@@ -115,11 +158,10 @@ static void debug_print(void *user, span self, span text)
             id = id << 8 | self.ptr[i];
         ledger_canister_id_text(id, who);
     }
-    fprintf(stderr, "debug: [%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
-    if (user) {
-        fprintf(user, "[%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
-        fflush(user);
-    }
+    debug_out *d = user;
+    fprintf(d->err, "debug: [%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+    if (d->log)
+        fprintf(d->log, "[%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
 }
 
 /* DIR/debug.log for appending (never through a symlink), or NULL with a warning. */
@@ -194,11 +236,13 @@ static uint64_t fault_pause(const node_opts *o, const char *what, status st, int
 }
 
 /* Runs rounds until a signal arrives. Returns the exit code. */
-static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, uint64_t parent_ts)
+static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, uint64_t parent_ts,
+                      debug_out *dbg)
 {
     uint64_t last_round = 0, retry_at = 0;
     int faults = 0;
     while (!cli_stop) {
+        debug_flush(dbg); /* the last round's lines and those of queries meanwhile */
         uint64_t now = now_ns(CLOCK_MONOTONIC);
         if (retry_at > now) { /* messages arriving meanwhile do not shorten the pause */
             wait_wake((int)((retry_at - now) / 1000000u) + 1);
@@ -229,6 +273,7 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
         pthread_mutex_lock(lock);
         status st = scheduler_round(s, ts, &info);
         pthread_mutex_unlock(lock);
+        debug_flush(dbg);
         last_round = now_ns(CLOCK_MONOTONIC);
         if (st == ST_CORRUPT_LEDGER) { /* not node-local: never extend a corrupt chain */
             fprintf(stderr,
@@ -366,7 +411,7 @@ static int serve(const node_opts *o)
     scheduler *s = NULL;
     rpc_server *srv = NULL;
     query_pool *queries = NULL;
-    FILE *debug_log = NULL;
+    debug_out dbg = {0};
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     int rc = cli_node_dir_check("node", o->dir, true);
     if (rc)
@@ -393,7 +438,7 @@ static int serve(const node_opts *o)
     }
     if (!check_ledger(lg, o))
         goto out_ledger;
-    debug_log = open_debug_log(o->dir);
+    debug_open(&dbg, open_debug_log(o->dir));
     size_t max_body = (size_t)o->max_body;
     if (!max_body) {
         max_body = 8u << 20;
@@ -428,7 +473,7 @@ static int serve(const node_opts *o)
                                       : " (port in use?)");
         goto out_server;
     }
-    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = debug_log};
+    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = &dbg};
     st = scheduler_open(lg, &sopt, &s);
     if (st != ST_OK) {
         fail("scheduler", st);
@@ -457,7 +502,7 @@ static int serve(const node_opts *o)
     ledger_read_end(rd);
     fprintf(stderr, "tally node: chain '%s' at height %llu\n", g->chain_id,
             (unsigned long long)tip.height);
-    rc = round_loop(s, &lock, o, tip.timestamp_ns);
+    rc = round_loop(s, &lock, o, tip.timestamp_ns, &dbg);
     uint64_t commits, admitted;
     rpc_server_admit_stats(srv, &commits, &admitted);
     fprintf(stderr, "tally node: stopping (%llu messages admitted in %llu mempool commits)\n",
@@ -471,8 +516,7 @@ out_server:
     scheduler_close(s);
 out_ledger:
     ledger_close(lg);
-    if (debug_log)
-        fclose(debug_log);
+    debug_close(&dbg);
     return rc;
 }
 

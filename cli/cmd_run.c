@@ -311,11 +311,8 @@ int cmd_run(int argc, char **argv)
     }
     uint8_t *bytes = NULL;
     size_t len = 0;
-    status st = cli_read_file(file, &bytes, &len);
-    if (st != ST_OK) {
-        fprintf(stderr, "tally run: %s: %s: cannot read file\n", file, status_name(st));
+    if (!cli_read_input("tally run", file, &bytes, &len))
         return 1;
-    }
     int rc = run_module(bytes, len, name, budget, argc - i, argv + i);
     base_free(bytes);
     return rc;

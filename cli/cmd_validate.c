@@ -31,15 +31,13 @@ int cmd_validate(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         uint8_t *bytes = NULL;
         size_t len = 0;
-        status st = cli_read_file(argv[i], &bytes, &len);
-        if (st != ST_OK) {
-            fprintf(stderr, "%s: %s: cannot read file\n", argv[i], status_name(st));
+        if (!cli_read_input(NULL, argv[i], &bytes, &len)) {
             rc = 1;
             continue;
         }
         engine_module *m = NULL;
         engine_error err;
-        st = engine_module_load(&cfg, span_of(bytes, len), &m, &err);
+        status st = engine_module_load(&cfg, span_of(bytes, len), &m, &err);
         base_free(bytes);
         if (st == ST_OK) {
             printf("%s: ok\n", argv[i]);

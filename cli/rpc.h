@@ -177,5 +177,14 @@ status rpc_client_call(const char *url, const char *method, json_t *params, json
  * For tests and scripts. */
 status rpc_client_post(const char *url, const char *body, size_t len, int *http_status,
                        char **resp, size_t *resp_len, rpc_error *err);
+/* POSTs the JSON-RPC batch reqs (borrowed) and returns the answers as an array in *answers
+ * (the caller's; NULL on failure). ST_RPC_ERROR if the node did not answer with an array. */
+status rpc_client_batch(const char *url, json_t *reqs, json_t **answers, rpc_error *err);
+/* A JSON-RPC `method` request whose params are {key: val}, with request id `id`; NULL when out
+ * of memory. For batches. */
+json_t *rpc_client_request(const char *method, const char *key, const char *val, json_int_t id);
+/* The `submit` request of an envelope (hex-encoded), with request id `id`; NULL when out of
+ * memory. */
+json_t *rpc_client_submit_request(span envelope, json_int_t id);
 
 #endif

@@ -255,6 +255,39 @@ static status rpc_error_of(json_t *e, rpc_error *err)
 
 static atomic_ulong next_id; /* request ids; clients may call from several threads */
 
+status rpc_client_batch(const char *url, json_t *reqs, json_t **answers, rpc_error *err)
+{
+    char *text = json_dumps(reqs, JSON_COMPACT);
+    char *resp = NULL;
+    size_t rlen = 0;
+    int http = 0;
+    status st = text ? rpc_client_post(url, text, strlen(text), &http, &resp, &rlen, err)
+                     : ST_OUT_OF_MEMORY;
+    base_free(text);
+    *answers = st == ST_OK ? json_loadb(resp, rlen, 0, NULL) : NULL;
+    base_free(resp);
+    if (st == ST_OK && !json_is_array(*answers)) {
+        json_decref(*answers);
+        *answers = NULL;
+        st = fail(err, ST_RPC_ERROR, "HTTP %d without a JSON-RPC batch answer", http);
+    }
+    return st;
+}
+
+json_t *rpc_client_request(const char *method, const char *key, const char *val, json_int_t id)
+{
+    return json_pack("{s:s, s:s, s:{s:s}, s:I}", "jsonrpc", "2.0", "method", method, "params", key,
+                     val, "id", id);
+}
+
+json_t *rpc_client_submit_request(span envelope, json_int_t id)
+{
+    char *hex = cli_hex_new(envelope.ptr, envelope.len);
+    json_t *r = hex ? rpc_client_request("submit", "envelope", hex, id) : NULL;
+    base_free(hex);
+    return r;
+}
+
 status rpc_client_call(const char *url, const char *method, json_t *params, json_t **result,
                        rpc_error *err)
 {

@@ -1,11 +1,20 @@
-/* util.c - small helpers shared by the cli/ subcommands: --help detection, the stop signals
- * and their wake pipe (files: base_read_file). */
+/* util.c - small helpers shared by the cli/ subcommands: --help detection, reading an input
+ * file, the stop signals and their wake pipe. */
 #include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+
+bool cli_read_input(const char *prefix, const char *path, uint8_t **out, size_t *len)
+{
+    status st = cli_read_file(path, out, len);
+    if (st != ST_OK)
+        fprintf(stderr, "%s%s%s: %s: cannot read file\n", prefix ? prefix : "", prefix ? ": " : "",
+                path, status_name(st));
+    return st == ST_OK;
+}
 
 volatile sig_atomic_t cli_stop;
 int cli_wake[2] = {-1, -1};

@@ -81,6 +81,10 @@ status store_adopt_map(ledger *lg);
 
 /* mdb_get that returns ST_OK, ST_NOT_FOUND or a fault. */
 status store_get(ledger *lg, MDB_txn *txn, int db, const void *key, size_t klen, MDB_val *val);
+/* A value that must be `size` bytes (a page, a tree node) into out; zeros when the key is absent
+ * (such values are implicitly zero); ST_CORRUPT_LEDGER naming `what` for another size. */
+status store_get_fixed(ledger *lg, MDB_txn *txn, int db, const void *key, size_t klen, void *out,
+                       size_t size, const char *what);
 /* mdb_put / mdb_del with fault mapping; del of an absent key is ST_OK. */
 status store_put(ledger *lg, MDB_txn *txn, int db, const void *key, size_t klen, const void *val,
                  size_t vlen, unsigned flags);

@@ -97,19 +97,8 @@ status ledger_page_get(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32_t 
         return ST_PAGE_OUT_OF_RANGE;
     uint8_t key[PAGE_KEY_SIZE];
     page_key(key, id, page_no);
-    MDB_val v;
-    status st = store_get(rd->lg, rd->txn, mem == LEDGER_MEM_HEAP ? DB_HEAP : DB_STABLE, key,
-                          sizeof key, &v);
-    if (st == ST_NOT_FOUND) {
-        memset(out, 0, LEDGER_PAGE_SIZE);
-        return ST_OK;
-    }
-    if (st != ST_OK)
-        return st;
-    if (v.mv_size != LEDGER_PAGE_SIZE)
-        return STORE_CORRUPT(rd->lg, "page");
-    memcpy(out, v.mv_data, LEDGER_PAGE_SIZE);
-    return ST_OK;
+    return store_get_fixed(rd->lg, rd->txn, mem == LEDGER_MEM_HEAP ? DB_HEAP : DB_STABLE, key,
+                           sizeof key, out, LEDGER_PAGE_SIZE, "page");
 }
 
 status ledger_page_hash_get(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32_t page_no,

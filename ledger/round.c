@@ -380,18 +380,7 @@ status tree_node_read(ledger *lg, MDB_txn *txn, unsigned kind, uint64_t owner, u
 {
     uint8_t key[NODE_KEY_SIZE];
     node_key(key, kind, owner, level, index);
-    MDB_val v;
-    status st = store_get(lg, txn, DB_NODES, key, sizeof key, &v);
-    if (st == ST_NOT_FOUND) {
-        memset(out, 0, LEDGER_HASH_SIZE);
-        return ST_OK;
-    }
-    if (st != ST_OK)
-        return st;
-    if (v.mv_size != LEDGER_HASH_SIZE)
-        return STORE_CORRUPT(lg, "tree node");
-    memcpy(out, v.mv_data, LEDGER_HASH_SIZE);
-    return ST_OK;
+    return store_get_fixed(lg, txn, DB_NODES, key, sizeof key, out, LEDGER_HASH_SIZE, "tree node");
 }
 
 /* Stores a node; the all-zero hash (an empty subtree) is stored as absent. */

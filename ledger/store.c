@@ -72,6 +72,23 @@ status store_get(ledger *lg, MDB_txn *txn, int db, const void *key, size_t klen,
     return rc ? STORE_FAULT(lg, rc, db_names[db]) : ST_OK;
 }
 
+status store_get_fixed(ledger *lg, MDB_txn *txn, int db, const void *key, size_t klen, void *out,
+                       size_t size, const char *what)
+{
+    MDB_val v;
+    status st = store_get(lg, txn, db, key, klen, &v);
+    if (st == ST_NOT_FOUND) {
+        memset(out, 0, size);
+        return ST_OK;
+    }
+    if (st != ST_OK)
+        return st;
+    if (v.mv_size != size)
+        return STORE_CORRUPT(lg, what);
+    memcpy(out, v.mv_data, size);
+    return ST_OK;
+}
+
 status store_put(ledger *lg, MDB_txn *txn, int db, const void *key, size_t klen, const void *val,
                  size_t vlen, unsigned flags)
 {

@@ -12,10 +12,19 @@
 # twice), and `tally replay` must verify the chain. Prints one summary line:
 #   soak-kill: K kills in S s, A acknowledged, F found, L lost; I incs in blocks, counter C; replay ok
 # and exits 0 only if L = 0, every found receipt is a reply, the counter equals the incs the
-# blocks include (none ran twice) and the replay verifies.
+# blocks include (none ran twice) and the replay verifies. Exit 2 on usage errors; --help
+# prints this text. The run takes SECONDS plus the drain and checks (about a minute more).
 set -uo pipefail
+case "${1:-}" in
+-h | --help)
+    sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 secs=${1:-120}
+case "$secs" in
+'' | *[!0-9]*) echo "soak-kill: SECONDS must be a number of seconds, not '$secs' (--help)" >&2; exit 2 ;;
+esac
 tally=${2:-build-gcc/cli/tally}
 counter=${3:-build-gcc/tests/canisters/counter.wasm}
 [ -x "$tally" ] && [ -f "$counter" ] || { echo "soak-kill: build first (need $tally and $counter)" >&2; exit 2; }

@@ -3,8 +3,10 @@
  * signing and submitting messages, reading the tip, receipts and the mempool, compiling WAT
  * with wabt, and checking that a ledger's chain is whole (every block from the tip down to
  * block 0 recomputes its hash and matches its child's parent hash; every included message has
- * its receipt and has left the mempool). Header-only: each test is its own binary. Include
- * after <cmocka.h>; the including binary depends on scheduler_dep; node_wat_compile needs
+ * its receipt and has left the mempool); the scenario steps the scheduler tests and the golden
+ * vectors share: rounds, running until a receipt, deploying a file, reading a query's fixed-size
+ * answer, relay.wat's call argument. Header-only: each test is its own binary. Include after
+ * <cmocka.h>; the including binary depends on scheduler_dep; node_wat_compile needs
  * -DWAT2WASM="path". */
 #ifndef TALLY_NODE_FIXTURE_H
 #define TALLY_NODE_FIXTURE_H
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "scheduler.h"
+#include "test_util.h"
 
 typedef struct node_fx {
     char dir[64];
@@ -179,6 +182,72 @@ static inline uint64_t node_fx_deploy(node_fx *f)
     assert_int_equal(rc.status, ST_OK);
     buf_fini(&arg);
     return node_fx_tip(f).next_canister_id - 1;
+}
+
+/* A round at f->time + ns (f->time advances), which must succeed. */
+static inline scheduler_round_info node_fx_round_after(node_fx *f, uint64_t ns)
+{
+    scheduler_round_info info;
+    f->time += ns;
+    assert_int_equal(scheduler_round(f->s, f->time, &info), ST_OK);
+    return info;
+}
+
+/* A round 1 ms after the last. */
+static inline scheduler_round_info node_fx_round(node_fx *f)
+{
+    return node_fx_round_after(f, 1000000);
+}
+
+/* Rounds (1 ms apart) until id has its receipt *rc, at most max; returns how many it took. */
+static inline int node_fx_run_until(node_fx *f, const uint8_t id[LEDGER_HASH_SIZE], int max,
+                                    ledger_receipt *rc)
+{
+    for (int i = 1; i <= max; i++) {
+        node_fx_round(f);
+        if (node_fx_receipt(f, id, rc, NULL))
+            return i;
+    }
+    fail_msg("no receipt after %d rounds", max);
+    return -1;
+}
+
+/* Installs the module in the file at path (kept in f->wasm) as node_fx_deploy does. */
+static inline uint64_t node_fx_deploy_file(node_fx *f, const char *path)
+{
+    f->wasm.len = 0;
+    test_read_file(path, &f->wasm);
+    return node_fx_deploy(f);
+}
+
+/* Runs query `method` of cid with no argument, anonymous; asserts that it replies exactly len
+ * bytes and copies them to out. */
+static inline void node_fx_query_bytes(node_fx *f, uint64_t cid, const char *method, size_t len,
+                                       uint8_t *out)
+{
+    host_result res;
+    assert_int_equal(scheduler_query(f->s, cid, span_of(method, strlen(method)), span_of(NULL, 0),
+                                     span_of(NULL, 0), &res),
+                     ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, len);
+    memcpy(out, res.bytes.ptr, len);
+    host_result_fini(&res);
+}
+
+/* The argument of tests/scheduler/relay.wat's `call`: target (u64 LE), mode, the method's
+ * length and name, then the payload; replaces b's bytes. */
+static inline void node_relay_arg(buf *b, uint64_t target, uint8_t mode, const char *method,
+                                  span payload)
+{
+    uint8_t head[10];
+    le64_store(head, target);
+    head[8] = mode;
+    head[9] = (uint8_t)strlen(method);
+    b->len = 0;
+    assert_int_equal(buf_put(b, head, sizeof head), ST_OK);
+    assert_int_equal(buf_put(b, method, strlen(method)), ST_OK);
+    assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
 }
 
 #ifdef WAT2WASM

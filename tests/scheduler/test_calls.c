@@ -33,37 +33,19 @@ static void start(fx *f)
 
 static uint64_t deploy_relay(fx *f)
 {
-    f->wasm.len = 0;
-    test_read_file(RELAY_WASM, &f->wasm);
-    return node_fx_deploy(f);
+    return node_fx_deploy_file(f, RELAY_WASM);
 }
 
 static void round1(fx *f)
 {
-    scheduler_round_info info;
-    f->time += 1000000;
-    assert_int_equal(scheduler_round(f->s, f->time, &info), ST_OK);
-}
-
-/* The argument of relay's `call`. */
-static void call_arg(buf *b, uint64_t target, uint8_t mode, const char *method, span payload)
-{
-    uint8_t head[10];
-    le64_store(head, target);
-    head[8] = mode;
-    head[9] = (uint8_t)strlen(method);
-    b->len = 0;
-    assert_int_equal(buf_put(b, head, sizeof head), ST_OK);
-    assert_int_equal(buf_put(b, method, strlen(method)), ST_OK);
-    if (payload.len)
-        assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
+    node_fx_round(f);
 }
 
 static void submit_call(fx *f, uint64_t from, uint64_t target, uint8_t mode, const char *method,
                         const char *payload, uint8_t id[LEDGER_HASH_SIZE])
 {
     buf b = {0};
-    call_arg(&b, target, mode, method, span_of(payload, strlen(payload)));
+    node_relay_arg(&b, target, mode, method, span_of(payload, strlen(payload)));
     node_fx_submit(f, LEDGER_MSG_UPDATE, from, "call", span_of(b.ptr, b.len), id);
     buf_fini(&b);
 }
@@ -72,32 +54,21 @@ static void submit_call(fx *f, uint64_t from, uint64_t target, uint8_t mode, con
 static ledger_receipt wait_receipt(fx *f, const uint8_t id[LEDGER_HASH_SIZE], int max, buf *reply)
 {
     ledger_receipt rc;
-    for (int i = 0; i < max; i++) {
-        round1(f);
-        if (node_fx_receipt(f, id, &rc, NULL)) {
-            if (reply) {
-                reply->len = 0;
-                assert_int_equal(buf_put(reply, rc.reply.ptr, rc.reply.len), ST_OK);
-            }
-            return rc;
-        }
+    node_fx_run_until(f, id, max, &rc);
+    if (reply) {
+        reply->len = 0;
+        assert_int_equal(buf_put(reply, rc.reply.ptr, rc.reply.len), ST_OK);
     }
-    fail_msg("no receipt after %d rounds", max);
     return rc;
 }
 
 /* relay's stats: calls, callbacks, cleanups. */
 static void stats(fx *f, uint64_t cid, uint32_t out[3])
 {
-    host_result res;
-    assert_int_equal(
-        scheduler_query(f->s, cid, span_of("stats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
-        ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    assert_int_equal(res.bytes.len, 12);
+    uint8_t b[12];
+    node_fx_query_bytes(f, cid, "stats", sizeof b, b);
     for (int i = 0; i < 3; i++)
-        out[i] = le32_load(res.bytes.ptr + 4 * i);
-    host_result_fini(&res);
+        out[i] = le32_load(b + 4 * i);
 }
 
 static bool reply_is(const buf *b, const char *prefix, size_t n)
@@ -285,9 +256,9 @@ static void test_chain_and_self(void **state)
     uint64_t a = deploy_relay(&f), b = deploy_relay(&f), c = deploy_relay(&f);
     uint8_t id[32];
     buf r = {0}, inner = {0};
-    call_arg(&inner, c, 0, "echo", span_of("x", 1));
+    node_relay_arg(&inner, c, 0, "echo", span_of("x", 1));
     buf outer = {0};
-    call_arg(&outer, b, 0, "call", span_of(inner.ptr, inner.len));
+    node_relay_arg(&outer, b, 0, "call", span_of(inner.ptr, inner.len));
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(outer.ptr, outer.len), id);
     ledger_receipt rc = wait_receipt(&f, id, 1, &r);
     assert_int_equal(rc.status, ST_OK);
@@ -313,8 +284,8 @@ static void run_tree(bool restart, bool tiny, ledger_tip *out, buf *reply)
     node_fx_start(&f);
     uint64_t a = deploy_relay(&f), b = deploy_relay(&f), c = deploy_relay(&f);
     buf inner = {0}, outer = {0};
-    call_arg(&inner, c, 1, "echo", span_of("deep", 4));
-    call_arg(&outer, b, 0, "call", span_of(inner.ptr, inner.len));
+    node_relay_arg(&inner, c, 1, "echo", span_of("deep", 4));
+    node_relay_arg(&outer, b, 0, "call", span_of(inner.ptr, inner.len));
     uint8_t id[32], id2[32];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(outer.ptr, outer.len), id);
     submit_call(&f, b, a, 0, "reject", "r", id2);
@@ -436,7 +407,7 @@ static void cand_install(buf *b, uint64_t cid, int mode, span wasm, span arg)
 static void mgmt_via(fx *f, uint64_t from, const char *method, const buf *candid, buf *reply)
 {
     buf a = {0};
-    call_arg(&a, 0, 0, method, span_of(candid->ptr, candid->len));
+    node_relay_arg(&a, 0, 0, method, span_of(candid->ptr, candid->len));
     uint8_t id[32];
     node_fx_submit(f, LEDGER_MSG_UPDATE, from, "call", span_of(a.ptr, a.len), id);
     ledger_receipt rc = wait_receipt(f, id, 3, reply);
@@ -750,7 +721,7 @@ static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf
         random_arg(rng, first, n, depth + 1, &payload);
     else
         assert_int_equal(buf_put(&payload, "p", 1), ST_OK);
-    call_arg(out, target, mode, method, span_of(payload.ptr, payload.len));
+    node_relay_arg(out, target, mode, method, span_of(payload.ptr, payload.len));
     buf_fini(&payload);
 }
 

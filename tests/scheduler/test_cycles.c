@@ -51,9 +51,7 @@ static void conserved(fx *f)
 
 static scheduler_round_info round_after(fx *f, uint64_t ns)
 {
-    scheduler_round_info info;
-    f->time += ns;
-    assert_int_equal(scheduler_round(f->s, f->time, &info), ST_OK);
+    scheduler_round_info info = node_fx_round_after(f, ns);
     conserved(f);
     return info;
 }
@@ -67,9 +65,7 @@ static u128 balance(fx *f, uint64_t cid)
 
 static uint64_t deploy_file(fx *f, const char *path, uint64_t *instructions)
 {
-    f->wasm.len = 0;
-    test_read_file(path, &f->wasm);
-    uint64_t cid = node_fx_deploy(f);
+    uint64_t cid = node_fx_deploy_file(f, path);
     conserved(f);
     ledger_reader *rd;
     ledger_block b;
@@ -311,14 +307,10 @@ static void test_ic0_forms(void **state)
     send(&f, LEDGER_MSG_UPDATE, cid, "balance64", span_of(NULL, 0), &o);
     assert_int_equal(o.rc.status, ST_CONTRACT_VIOLATION);
     buf_fini(&o.reply);
+    uint8_t b16[16];
+    node_fx_query_bytes(&f, cid, "qbalance", sizeof b16, b16);
+    assert_true(le128_load(b16) == balance(&f, cid));
     host_result res;
-    assert_int_equal(scheduler_query(f.s, cid, span_of("qbalance", 8), span_of(NULL, 0),
-                                     span_of(NULL, 0), &res),
-                     ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    assert_int_equal(res.bytes.len, 16);
-    assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
-    host_result_fini(&res);
     assert_int_equal(
         scheduler_query(f.s, cid, span_of("qaccept", 7), span_of(NULL, 0), span_of(NULL, 0), &res),
         ST_OK);
@@ -330,15 +322,10 @@ static void test_ic0_forms(void **state)
 /* The timer's runs and the time of the last one (the `timers` query). */
 static void timers(fx *f, uint64_t cid, uint64_t *runs, uint64_t *at)
 {
-    host_result res;
-    assert_int_equal(
-        scheduler_query(f->s, cid, span_of("timers", 6), span_of(NULL, 0), span_of(NULL, 0), &res),
-        ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    assert_int_equal(res.bytes.len, 16);
-    *runs = le64_load(res.bytes.ptr);
-    *at = le64_load(res.bytes.ptr + 8);
-    host_result_fini(&res);
+    uint8_t b[16];
+    node_fx_query_bytes(f, cid, "timers", sizeof b, b);
+    *runs = le64_load(b);
+    *at = le64_load(b + 8);
 }
 
 static uint64_t arm(fx *f, uint64_t cid, uint64_t when)
@@ -446,14 +433,10 @@ static void test_heartbeat(void **state)
         assert_int_equal(info.tasks, 1);
         spent += 1000u + info.instructions;
     }
-    host_result res;
-    assert_int_equal(
-        scheduler_query(f.s, cid, span_of("beats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
-        ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    assert_int_equal(le64_load(res.bytes.ptr), 5);
-    assert_int_equal(le64_load(res.bytes.ptr + 8), f.time);
-    host_result_fini(&res);
+    uint8_t beats[16];
+    node_fx_query_bytes(&f, cid, "beats", sizeof beats, beats);
+    assert_int_equal(le64_load(beats), 5);
+    assert_int_equal(le64_load(beats + 8), f.time);
     assert_true(balance(&f, cid) == b0 - spent);
     node_fx_end(&f);
 

@@ -27,10 +27,7 @@ enum { SLICE = 50000 };
 
 static scheduler_round_info round1(node_fx *f)
 {
-    scheduler_round_info info;
-    f->time += 1000000;
-    assert_int_equal(scheduler_round(f->s, f->time, &info), ST_OK);
-    return info;
+    return node_fx_round(f);
 }
 
 /* Submits an install (canister 0) or upgrade of `path` with init argument `init`. */
@@ -45,30 +42,13 @@ static void submit_code(node_fx *f, uint8_t kind, uint64_t cid, const char *path
     buf_fini(&arg);
 }
 
-/* Rounds until id has its receipt (at most max); returns how many. */
-static int run_until(node_fx *f, const uint8_t id[LEDGER_HASH_SIZE], int max, ledger_receipt *rc)
-{
-    for (int i = 1; i <= max; i++) {
-        round1(f);
-        if (node_fx_receipt(f, id, rc, NULL))
-            return i;
-    }
-    fail_msg("no receipt after %d rounds", max);
-    return -1;
-}
-
 /* The 16 bytes `get` answers, as 4 u32. */
 static void get4(node_fx *f, uint64_t cid, uint32_t out[4])
 {
-    host_result res;
-    assert_int_equal(
-        scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res),
-        ST_OK);
-    assert_int_equal(res.st, ST_OK);
-    assert_int_equal(res.bytes.len, 16);
+    uint8_t b[16];
+    node_fx_query_bytes(f, cid, "get", sizeof b, b);
     for (int i = 0; i < 4; i++)
-        out[i] = le32_load(res.bytes.ptr + 4 * i);
-    host_result_fini(&res);
+        out[i] = le32_load(b + 4 * i);
 }
 
 typedef struct outcome {
@@ -90,9 +70,7 @@ static void scenario(uint64_t slice, bool restart, outcome *o)
      * a chain without the storage fee. Every other fee stays. */
     f.g.fee_gib_storage_per_second = 0;
     node_fx_start(&f);
-    f.wasm.len = 0;
-    test_read_file(SLOW_WASM, &f.wasm);
-    uint64_t other = node_fx_deploy(&f);
+    uint64_t other = node_fx_deploy_file(&f, SLOW_WASM);
     uint8_t inst[LEDGER_HASH_SIZE], upd[LEDGER_HASH_SIZE], up[LEDGER_HASH_SIZE];
     submit_code(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, LIFECYCLE_WASM, span_of(NULL, 0),
                 inst);
@@ -118,7 +96,7 @@ static void scenario(uint64_t slice, bool restart, outcome *o)
             node_fx_open(&f);
         }
     }
-    o->install_rounds = run_until(&f, inst, 200, &o->install);
+    o->install_rounds = node_fx_run_until(&f, inst, 200, &o->install);
     assert_int_equal(o->install.status, ST_OK);
     assert_int_equal(o->install.reply.len, 8);
     uint64_t cid = le64_load(o->install.reply.ptr);
@@ -154,9 +132,9 @@ static void scenario(uint64_t slice, bool restart, outcome *o)
             node_fx_open(&f);
         }
     }
-    o->upgrade_rounds = run_until(&f, up, 200, &o->upgrade);
+    o->upgrade_rounds = node_fx_run_until(&f, up, 200, &o->upgrade);
     assert_int_equal(o->upgrade.status, ST_OK);
-    run_until(&f, upd, 5, &rc);
+    node_fx_run_until(&f, upd, 5, &rc);
     assert_int_equal(rc.status, ST_OK);
     get4(&f, cid, v);
     assert_int_equal(v[0], 12); /* the new start's 11, then the bump that waited */
@@ -240,7 +218,7 @@ static void test_failed_install(void **state)
         submit_code(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, LIFECYCLE_WASM, span_of("x", 1),
                     id);
         ledger_receipt rc;
-        int rounds = run_until(&f, id, 200, &rc);
+        int rounds = node_fx_run_until(&f, id, 200, &rc);
         assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
         assert_true(sliced ? rounds > 5 : rounds == 1);
         ledger_tip tip = node_fx_tip(&f);
@@ -256,9 +234,7 @@ static void test_failed_install(void **state)
             assert_int_equal(st, ST_UNKNOWN_CANISTER);
         }
         /* the next install works and gets the next id */
-        f.wasm.len = 0;
-        test_read_file(SLOW_WASM, &f.wasm);
-        assert_int_equal(node_fx_deploy(&f), sliced ? 2 : 1);
+        assert_int_equal(node_fx_deploy_file(&f, SLOW_WASM), sliced ? 2 : 1);
         node_fx_end(&f);
     }
 }

@@ -4,7 +4,8 @@
  * hashing, metering weights or execution semantics shows up here first.
  *
  * The canisters are tests/scheduler/slow.wat and relay.wat (inter-canister calls, in
- * golden_calls.inc, and sliced in golden_sliced_calls.inc) (wat2wasm output is stable for a wabt version; C
+ * golden_calls.inc, and sliced in golden_sliced_calls.inc) (wat2wasm output is stable for a
+ * wabt version; C
  * canisters are not used because their bytes depend on the clang version). To regenerate after
  * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table. */
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 
 #include "scheduler.h"
 #include "test_util.h"
+#include "node_fixture.h"
 
 typedef struct step {
     const char *method; /* NULL: a round with no new message */
@@ -43,82 +45,81 @@ static const golden expected[] = {
 #include "golden.inc"
 };
 
+/* A golden chain: the node fixture with admin seed `seed`, chain id `chain_id` and genesis time
+ * 1700000000 s (f->time); change f->g before golden_open. */
+static void golden_init(node_fx *f, uint8_t seed, const char *chain_id)
+{
+    node_fx_init(f, seed);
+    strcpy(f->g.chain_id, chain_id);
+    f->g.genesis_time_ns = f->time;
+}
+
+/* Signs (expiry height 100, the next nonce) and admits one message. */
+static void golden_submit(node_fx *f, uint8_t kind, uint64_t cid, const char *method, span arg)
+{
+    buf env = {0};
+    uint8_t id[LEDGER_HASH_SIZE];
+    node_fx_sign(f, kind, cid, method, arg, 100, &env, id);
+    assert_int_equal(ledger_mempool_add(f->lg, span_of(env.ptr, env.len), id), ST_OK);
+    buf_fini(&env);
+}
+
+/* The round 1 s after the last. A round that makes a block is printed (TALLY_VECTORS_PRINT) or
+ * checked against rows[*checked] (n rows), which it consumes. Returns whether it made one. */
+static bool golden_round(node_fx *f, const golden *rows, size_t n, size_t *checked)
+{
+    scheduler_round_info info = node_fx_round_after(f, 1000000000ull);
+    if (!info.produced)
+        return false;
+    char bh[65], sr[65];
+    ledger_hash_hex(info.tip.hash, bh);
+    ledger_hash_hex(info.tip.state_root, sr);
+    if (getenv("TALLY_VECTORS_PRINT")) {
+        printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n", (unsigned long long)info.tip.height,
+               bh, sr, (unsigned long long)info.instructions);
+        return true;
+    }
+    assert_true(*checked < n);
+    const golden *e = &rows[(*checked)++];
+    assert_int_equal(info.tip.height, e->height);
+    assert_string_equal(bh, e->block_hash);
+    assert_string_equal(sr, e->state_root);
+    assert_int_equal(info.instructions, e->instructions);
+    return true;
+}
+
+/* Every expected row was checked (unless printing). */
+static void golden_done(size_t checked, size_t n)
+{
+    if (!getenv("TALLY_VECTORS_PRINT"))
+        assert_int_equal(checked, n);
+}
+
 static void test_golden_vectors(void **state)
 {
     (void)state;
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    ledger *lg;
-    ledger_options opt = {.no_sync = true};
-    assert_int_equal(ledger_open(dir, &opt, &lg), ST_OK);
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    static const uint8_t seed[LEDGER_SEED_SIZE] = {42};
-    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
-    ledger_genesis g;
-    ledger_genesis_default(&g);
-    strcpy(g.chain_id, "tally-golden");
-    g.genesis_time_ns = 1700000000000000000ull;
-    memcpy(g.admin_public_key, pk, sizeof pk);
-    g.slice_instructions = 100000;
-    assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
-    scheduler *s;
-    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
-
-    buf wasm = {0}, arg = {0}, env = {0};
-    test_read_file(SLOW_WASM, &wasm);
-    assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
-                     ST_OK);
-    bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
-    uint64_t nonce = 0, time = g.genesis_time_ns;
+    node_fx f;
+    golden_init(&f, 42, "tally-golden");
+    f.g.slice_instructions = 100000;
+    node_fx_start(&f);
+    buf arg = {0};
+    test_read_file(SLOW_WASM, &f.wasm);
+    assert_int_equal(
+        scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0), &arg), ST_OK);
     size_t checked = 0;
     for (size_t i = 0; i < BASE_ARRAY_LEN(script); i++) {
         for (uint32_t k = 0; k < script[i].count; k++) {
-            bool install = !strcmp(script[i].method, "<install>");
-            ledger_message m = {.nonce = ++nonce,
-                                .canister_id = install ? LEDGER_CANISTER_NONE : 1,
-                                .kind = install ? LEDGER_MSG_INSTALL : LEDGER_MSG_UPDATE,
-                                .method =
-                                    install ? span_of(NULL, 0)
-                                            : span_of(script[i].method, strlen(script[i].method)),
-                                .arg = install ? span_of(arg.ptr, arg.len) : span_of(NULL, 0),
-                                .expiry_height = 100};
-            memcpy(m.sender, pk, sizeof pk);
-            uint8_t id[LEDGER_HASH_SIZE];
-            env.len = 0;
-            assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
-            assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
+            if (!strcmp(script[i].method, "<install>"))
+                golden_submit(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
+                              span_of(arg.ptr, arg.len));
+            else
+                golden_submit(&f, LEDGER_MSG_UPDATE, 1, script[i].method, span_of(NULL, 0));
         }
-        time += 1000000000ull;
-        scheduler_round_info info;
-        assert_int_equal(scheduler_round(s, time, &info), ST_OK);
-        assert_true(info.produced);
-        char bh[65], sr[65];
-        ledger_hash_hex(info.tip.hash, bh);
-        ledger_hash_hex(info.tip.state_root, sr);
-        if (print) {
-            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n",
-                   (unsigned long long)info.tip.height, bh, sr,
-                   (unsigned long long)info.instructions);
-            continue;
-        }
-        assert_true(checked < BASE_ARRAY_LEN(expected));
-        const golden *e = &expected[checked++];
-        assert_int_equal(info.tip.height, e->height);
-        assert_string_equal(bh, e->block_hash);
-        assert_string_equal(sr, e->state_root);
-        assert_int_equal(info.instructions, e->instructions);
+        assert_true(golden_round(&f, expected, BASE_ARRAY_LEN(expected), &checked));
     }
-    if (!print)
-        assert_int_equal(checked, BASE_ARRAY_LEN(expected));
-    buf_fini(&wasm);
+    golden_done(checked, BASE_ARRAY_LEN(expected));
     buf_fini(&arg);
-    buf_fini(&env);
-    scheduler_close(s);
-    ledger_close(lg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    node_fx_end(&f);
 }
 
 /* ---- inter-canister calls: three relays (tests/scheduler/relay.wat) calling each other ---------- */
@@ -133,125 +134,54 @@ static const golden expected_calls[] = {
 #include "golden_calls.inc"
 };
 
-static void relay_arg(buf *b, uint64_t target, uint8_t mode, const char *method, span payload)
-{
-    uint8_t head[10];
-    le64_store(head, target);
-    head[8] = mode;
-    head[9] = (uint8_t)strlen(method);
-    b->len = 0;
-    assert_int_equal(buf_put(b, head, sizeof head), ST_OK);
-    assert_int_equal(buf_put(b, method, strlen(method)), ST_OK);
-    assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
-}
-
 /* Three relays installed, then the calls of `calls` (one step per round) on chain `chain` with
- * slices of `slice` instructions (0: the default) must give `expected`. */
+ * slices of `slice` instructions (0: the default) must give `want`. */
 static void golden_calls(const char *chain, const call_step *calls, size_t ncalls, uint64_t slice,
-                         const golden *want, size_t nexpected)
+                         const golden *want, size_t nwant)
 {
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    ledger *lg;
-    ledger_options opt = {.no_sync = true};
-    assert_int_equal(ledger_open(dir, &opt, &lg), ST_OK);
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    static const uint8_t seed[LEDGER_SEED_SIZE] = {43};
-    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
-    ledger_genesis g;
-    ledger_genesis_default(&g);
-    strcpy(g.chain_id, chain);
-    g.genesis_time_ns = 1700000000000000000ull;
-    g.round_instruction_limit = 30000;
+    node_fx f;
+    golden_init(&f, 43, chain);
+    f.g.round_instruction_limit = 30000;
     if (slice)
-        g.slice_instructions = slice;
-    memcpy(g.admin_public_key, pk, sizeof pk);
-    assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
-    scheduler *s;
-    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
-    buf wasm = {0}, arg = {0}, env = {0}, inner = {0};
-    test_read_file(RELAY_WASM, &wasm);
-    assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
-                     ST_OK);
-    bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
-    uint64_t nonce = 0, time = g.genesis_time_ns;
+        f.g.slice_instructions = slice;
+    node_fx_start(&f);
+    buf arg = {0}, outer = {0}, inner = {0};
+    test_read_file(RELAY_WASM, &f.wasm);
+    assert_int_equal(
+        scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0), &arg), ST_OK);
     size_t checked = 0, n = ncalls + 3;
     bool work = false;
     /* the script, then (sliced) rounds until every tree has finished */
     for (size_t i = 0; i < n || (slice && work); i++) {
         assert_true(i < 1000);
-        ledger_message m = {.nonce = ++nonce, .expiry_height = 100};
         static const call_step idle = {0, 0, 0, NULL};
         const call_step *c = i < 3 ? NULL : i < n ? &calls[i - 3] : &idle;
         if (!c) { /* the three installs, one per round */
-            m.canister_id = LEDGER_CANISTER_NONE;
-            m.kind = LEDGER_MSG_INSTALL;
-            m.arg = span_of(arg.ptr, arg.len);
+            golden_submit(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
+                          span_of(arg.ptr, arg.len));
         } else if (c->from) {
             const char *method = c->method;
-            inner.len = 0;
             if (!strncmp(method, "call:", 5)) {
-                relay_arg(&inner, (uint64_t)(method[5] - '0'), 0, "echo", span_of("in", 2));
+                node_relay_arg(&inner, (uint64_t)(method[5] - '0'), 0, "echo", span_of("in", 2));
                 method = "call";
             } else {
+                inner.len = 0;
                 assert_int_equal(buf_put(&inner, "x", 1), ST_OK);
             }
-            relay_arg(&env, c->target, c->mode, method, span_of(inner.ptr, inner.len));
-            buf a = env;
-            env = (buf){0};
-            m.canister_id = c->from;
-            m.kind = LEDGER_MSG_UPDATE;
-            m.method = span_of("call", 4);
-            m.arg = span_of(a.ptr, a.len);
-            memcpy(m.sender, pk, sizeof pk);
-            uint8_t id[LEDGER_HASH_SIZE];
-            assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
-            assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
-            buf_fini(&a);
+            node_relay_arg(&outer, c->target, c->mode, method, span_of(inner.ptr, inner.len));
+            golden_submit(&f, LEDGER_MSG_UPDATE, c->from, "call", span_of(outer.ptr, outer.len));
+        } else {
+            f.nonce++; /* a round with no message still took a nonce */
         }
-        if (!c) {
-            memcpy(m.sender, pk, sizeof pk);
-            uint8_t id[LEDGER_HASH_SIZE];
-            env.len = 0;
-            assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
-            assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
-        }
-        env.len = 0;
-        time += 1000000000ull;
-        scheduler_round_info info;
-        assert_int_equal(scheduler_round(s, time, &info), ST_OK);
-        assert_int_equal(scheduler_has_work(s, &work), ST_OK);
-        if (!info.produced)
-            continue;
-        char bh[65], sr[65];
-        ledger_hash_hex(info.tip.hash, bh);
-        ledger_hash_hex(info.tip.state_root, sr);
-        if (print) {
-            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n",
-                   (unsigned long long)info.tip.height, bh, sr,
-                   (unsigned long long)info.instructions);
-            continue;
-        }
-        assert_true(checked < nexpected);
-        const golden *e = &want[checked++];
-        assert_int_equal(info.tip.height, e->height);
-        assert_string_equal(bh, e->block_hash);
-        assert_string_equal(sr, e->state_root);
-        assert_int_equal(info.instructions, e->instructions);
+        golden_round(&f, want, nwant, &checked);
+        assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
     }
-    if (!print)
-        assert_int_equal(checked, nexpected);
+    golden_done(checked, nwant);
     assert_false(work); /* every tree finished */
-    buf_fini(&wasm);
     buf_fini(&arg);
-    buf_fini(&env);
+    buf_fini(&outer);
     buf_fini(&inner);
-    scheduler_close(s);
-    ledger_close(lg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    node_fx_end(&f);
 }
 
 /* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
@@ -292,24 +222,6 @@ static const golden expected_tasks[] = {
 #include "golden_tasks.inc"
 };
 
-/* Signs and admits one message of the golden tasks scenario. */
-static void tasks_submit(ledger *lg, const uint8_t *pk, const uint8_t *sk, uint64_t nonce,
-                         uint8_t kind, uint64_t cid, const char *method, span arg)
-{
-    ledger_message m = {.nonce = nonce,
-                        .canister_id = cid,
-                        .kind = kind,
-                        .expiry_height = 100,
-                        .method = span_of(method, strlen(method)),
-                        .arg = arg};
-    memcpy(m.sender, pk, LEDGER_PUBLIC_KEY_SIZE);
-    buf env = {0};
-    uint8_t id[LEDGER_HASH_SIZE];
-    assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
-    assert_int_equal(ledger_mempool_add(lg, span_of(env.ptr, env.len), id), ST_OK);
-    buf_fini(&env);
-}
-
 /* Cycles and tasks with the IC's fees (docs/canisters.md): a canister with a global timer
  * (tests/scheduler/cycles.wat) and one with a heartbeat (heartbeat.wat), so every round makes
  * a block; the timer armed for 2.5 s later fires in the third round after; a burn and a mint.
@@ -317,28 +229,12 @@ static void tasks_submit(ledger *lg, const uint8_t *pk, const uint8_t *sk, uint6
 static void test_golden_tasks(void **state)
 {
     (void)state;
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    ledger *lg;
-    ledger_options opt = {.no_sync = true};
-    assert_int_equal(ledger_open(dir, &opt, &lg), ST_OK);
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    static const uint8_t seed[LEDGER_SEED_SIZE] = {44};
-    assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
-    ledger_genesis g;
-    ledger_genesis_default(&g);
-    strcpy(g.chain_id, "tally-golden-tasks");
-    g.genesis_time_ns = 1700000000000000000ull;
-    memcpy(g.admin_public_key, pk, sizeof pk);
-    assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
-    scheduler *s;
-    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+    node_fx f;
+    golden_init(&f, 44, "tally-golden-tasks");
+    node_fx_start(&f);
     buf cyc = {0}, hb = {0}, arg = {0};
     test_read_file(CYCLES_WASM, &cyc);
     test_read_file(HEARTBEAT_WASM, &hb);
-    bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
-    uint64_t time = g.genesis_time_ns, nonce = 0;
     size_t checked = 0;
     for (int i = 0; i < 9; i++) {
         uint8_t a[16] = {0};
@@ -347,51 +243,28 @@ static void test_golden_tasks(void **state)
             const buf *w = i == 0 ? &cyc : &hb;
             assert_int_equal(
                 scheduler_install_arg(span_of(w->ptr, w->len), span_of(NULL, 0), &arg), ST_OK);
-            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
-                         span_of(arg.ptr, arg.len));
+            golden_submit(&f, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
+                          span_of(arg.ptr, arg.len));
         } else if (i == 2) {
-            le64_store(a, time + 1000000000ull + 2500000000ull);
-            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_UPDATE, 1, "arm", span_of(a, 8));
+            le64_store(a, f.time + 1000000000ull + 2500000000ull);
+            golden_submit(&f, LEDGER_MSG_UPDATE, 1, "arm", span_of(a, 8));
         } else if (i == 6) {
             le128_store(a, 123456789);
-            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_UPDATE, 1, "burn", span_of(a, 16));
+            golden_submit(&f, LEDGER_MSG_UPDATE, 1, "burn", span_of(a, 16));
             scheduler_mint_arg((u128)5000000000000ull, a);
-            tasks_submit(lg, pk, sk, ++nonce, LEDGER_MSG_MINT, 2, "", span_of(a, 16));
+            golden_submit(&f, LEDGER_MSG_MINT, 2, "", span_of(a, 16));
         }
-        time += 1000000000ull;
-        scheduler_round_info info;
-        assert_int_equal(scheduler_round(s, time, &info), ST_OK);
-        assert_true(info.produced);
-        char bh[65], sr[65];
-        ledger_hash_hex(info.tip.hash, bh);
-        ledger_hash_hex(info.tip.state_root, sr);
-        if (print) {
-            printf("    {%llu, \"%s\",\n     \"%s\", %llu},\n",
-                   (unsigned long long)info.tip.height, bh, sr,
-                   (unsigned long long)info.instructions);
-            continue;
-        }
-        assert_true(checked < BASE_ARRAY_LEN(expected_tasks));
-        const golden *e = &expected_tasks[checked++];
-        assert_int_equal(info.tip.height, e->height);
-        assert_string_equal(bh, e->block_hash);
-        assert_string_equal(sr, e->state_root);
-        assert_int_equal(info.instructions, e->instructions);
+        assert_true(golden_round(&f, expected_tasks, BASE_ARRAY_LEN(expected_tasks), &checked));
     }
-    if (!print)
-        assert_int_equal(checked, BASE_ARRAY_LEN(expected_tasks));
+    golden_done(checked, BASE_ARRAY_LEN(expected_tasks));
     scheduler_cycles cy;
-    scheduler_cycles_get(s, &cy);
+    scheduler_cycles_get(f.s, &cy);
     assert_true(cy.minted == cy.balances + cy.in_flight + cy.burned + cy.fees);
     assert_true(cy.burned == 123456789u);
     buf_fini(&cyc);
     buf_fini(&hb);
     buf_fini(&arg);
-    scheduler_close(s);
-    ledger_close(lg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    node_fx_end(&f);
 }
 
 int main(void)

@@ -6,12 +6,10 @@
  * request + reply: routing, the callee's execution, the callback, their staging and commit.
  * The ledger does not fsync (no_sync): both runs make the same blocks, and the disk's flush
  * time, which varies more than the difference on a shared machine, would only add noise. */
-#include "cli.h"
-#include "scheduler.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* (module (import "ic0" "msg_reply" / "call_new" / "call_perform" / "msg_arg_data_copy")
  *   (memory 1) (table 1 funcref) (elem (i32.const 0) $cb) (func $cb (param i32))
@@ -47,98 +45,59 @@ static const uint8_t fan_wasm[] = {
 
 enum { PER = 10, RUNS = 3 }; /* calls per ingress message; runs of each, the fastest counts */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef struct calls_node {
-    ledger *lg;
-    scheduler *s;
-    uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
-    uint64_t nonce, time;
-} calls_node;
-
-static status submit(calls_node *n, uint8_t kind, uint64_t canister, const char *method, span arg)
-{
-    ledger_message m = {.nonce = ++n->nonce,
-                        .canister_id = canister,
-                        .kind = kind,
-                        .method = span_of(method, strlen(method)),
-                        .arg = arg,
-                        .expiry_height = UINT64_MAX / 2};
-    memcpy(m.sender, n->pk, sizeof n->pk);
-    buf env = {0};
-    uint8_t id[LEDGER_HASH_SIZE];
-    status st = ledger_message_sign(&m, n->sk, &env, id);
-    if (st == ST_OK)
-        st = ledger_mempool_add(n->lg, span_of(env.ptr, env.len), id);
-    buf_fini(&env);
-    return st;
-}
-
-/* Runs rounds until there is no work; *blocks counts them. */
-static status drain(calls_node *n, uint32_t *blocks)
-{
-    bool work = true;
-    status st = ST_OK;
-    while (st == ST_OK && (st = scheduler_has_work(n->s, &work)) == ST_OK && work) {
-        scheduler_round_info info;
-        st = scheduler_round(n->s, ++n->time, &info);
-        (*blocks)++;
-    }
-    return st;
-}
-
 /* One run on a fresh ledger at dir: two fan canisters, then `messages` fan messages of `per`
  * calls each, admitted beforehand; *secs is the time of the rounds that execute them. Both
  * runs make the same blocks (50 messages each), so the difference is the calls'. */
 static status run(const char *dir, uint32_t messages, uint32_t per, double *secs, uint32_t *blocks)
 {
-    calls_node n = {.time = 1};
+    bench_chain n;
+    bench_key k;
+    uint64_t nonce = 0;
     ledger_genesis g;
     ledger_genesis_default(&g);
     /* 50 messages of 10 calls per block: the 500 calls a canister may have outstanding */
     g.max_messages_per_round = 500 / PER;
-    status st = ledger_keypair(NULL, n.pk, n.sk);
-    memcpy(g.admin_public_key, n.pk, sizeof n.pk);
     ledger_options opt = {.no_sync = true}; /* fsync time is the disk's, the same for both */
+    status st = bench_key_new(&k);
     if (st == ST_OK)
-        st = ledger_open(dir, &opt, &n.lg);
-    if (st == ST_OK)
-        st = ledger_genesis_init(n.lg, &g);
-    if (st == ST_OK)
-        st = scheduler_open(n.lg, NULL, &n.s);
+        st = bench_chain_open(&n, dir, &opt, &g, &k, true);
+    if (st != ST_OK)
+        return st;
     buf install = {0};
-    if (st == ST_OK)
-        st = scheduler_install_arg(span_of(fan_wasm, sizeof fan_wasm), span_of(NULL, 0), &install);
+    st = scheduler_install_arg(span_of(fan_wasm, sizeof fan_wasm), span_of(NULL, 0), &install);
     for (int i = 0; st == ST_OK && i < 2; i++)
-        st = submit(&n, LEDGER_MSG_INSTALL, LEDGER_CANISTER_NONE, "",
-                    span_of(install.ptr, install.len));
-    uint32_t warm = 0;
+        st = bench_chain_submit(&n, &k,
+                                (ledger_message){.nonce = ++nonce,
+                                                 .canister_id = LEDGER_CANISTER_NONE,
+                                                 .kind = LEDGER_MSG_INSTALL,
+                                                 .arg = span_of(install.ptr, install.len),
+                                                 .expiry_height = UINT64_MAX / 2});
     if (st == ST_OK)
-        st = drain(&n, &warm);
+        st = bench_chain_drain(&n, NULL, NULL);
     uint8_t arg[14] = {0, 0, 0, 0, 0, 0, 0, 2, 1, 1}; /* canister 2's principal */
     le32_store(arg + 10, per);
     for (uint32_t i = 0; st == ST_OK && i < messages; i++)
-        st = submit(&n, LEDGER_MSG_UPDATE, 1, "fan", span_of(arg, sizeof arg));
-    double t0 = now_s();
+        st = bench_chain_submit(&n, &k,
+                                (ledger_message){.nonce = ++nonce,
+                                                 .canister_id = 1,
+                                                 .kind = LEDGER_MSG_UPDATE,
+                                                 .method = span_of("fan", 3),
+                                                 .arg = span_of(arg, sizeof arg),
+                                                 .expiry_height = UINT64_MAX / 2});
+    double t0 = bench_now_s();
     if (st == ST_OK)
-        st = drain(&n, blocks);
-    *secs = now_s() - t0;
+        st = bench_chain_drain(&n, blocks, NULL);
+    *secs = bench_now_s() - t0;
     host_result res; /* every call ran: canister 2 counted them */
     host_result_init(&res);
     if (st == ST_OK)
         st =
             scheduler_query(n.s, 2, span_of("count", 5), span_of(NULL, 0), span_of(NULL, 0), &res);
     if (st == ST_OK && (res.bytes.len != 4 || le32_load(res.bytes.ptr) != messages * per))
-        st = ST_BUG_INVARIANT;
+        st = BUG();
     host_result_fini(&res);
     buf_fini(&install);
-    scheduler_close(n.s);
-    ledger_close(n.lg);
+    bench_chain_close(&n);
     return st;
 }
 
