@@ -1007,7 +1007,7 @@ static void test_stop_while_paused(void **state)
     buf c = {0}, arg = {0}, r = {0};
     cand_id_record(&c, sl);
     /* a deposit to the paused canister is SYS_TRANSIENT (the message sees its first balance) */
-    call_arg(&arg, 0, 0, "deposit_cycles", span_of(c.ptr, c.len));
+    node_relay_arg(&arg, 0, 0, "deposit_cycles", span_of(c.ptr, c.len));
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), stop);
     wait_receipt(&f, stop, 1, &r);
     assert_true(r.len > 2 && r.ptr[0] == 'J' && r.ptr[1] == HOST_REJECT_SYS_TRANSIENT);
@@ -1124,7 +1124,7 @@ static void run_life(uint64_t slice, bool restart, life_out *o)
      * sliced install ends */
     buf a_arg = {0};
     cand_install(&c, grand, 2, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
-    call_arg(&a_arg, 0, 0, "install_code", span_of(c.ptr, c.len));
+    node_relay_arg(&a_arg, 0, 0, "install_code", span_of(c.ptr, c.len));
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(a_arg.ptr, a_arg.len), id);
     o->caller_waited = false;
     for (o->canister_rounds = 1;; o->canister_rounds++) {
