@@ -556,7 +556,6 @@ static status delete_canister(mcall *m)
     t->code = NULL;
     t->ncontrollers = 0;
     t->route.deleted = true;
-    t->route.cycles = 0; /* a deleted canister's cycles are gone, as on the IC */
     t->touched = true;
     t->heap_cleared = true;
     return reply_empty(m);

@@ -56,6 +56,7 @@ typedef struct route_msg {
     uint64_t from;        /* REQUEST: the calling canister */
     uint64_t callback;    /* REQUEST: the caller's callback id; RESPONSE: the one it answers */
     u128 cycles;          /* REQUEST: attached; RESPONSE: refunded */
+    uint64_t deadline;    /* REQUEST: of a best-effort call (ns of block time), else 0 */
     buf method;           /* REQUEST */
     buf data;             /* REQUEST: argument; RESPONSE: reply payload or reject message */
 } route_msg;
@@ -73,13 +74,19 @@ typedef struct call_ctx {
     uint32_t outstanding;  /* callbacks not run yet */
     uint64_t instructions; /* of every message of the context so far */
     u128 available;        /* cycles of the request not accepted yet */
+    uint64_t deadline;     /* the request's deadline (ic0.msg_deadline), 0: guaranteed */
 } call_ctx;
 
-/* The callback of an outstanding call. */
+/* The callback of an outstanding call. A best-effort call's callback has a deadline: when
+ * block time passes it without a response, route_expire queues a SYS_UNKNOWN reject for it;
+ * `answered` says a response is queued for it (the real one or that reject), so a later one
+ * is dropped (docs/canisters.md "Best-effort calls"). */
 typedef struct callback {
     uint64_t id, ctx;
     uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
     bool has_cleanup;
+    bool answered;
+    uint64_t deadline; /* ns of block time; 0: a guaranteed call */
 } callback;
 
 typedef struct route_state {
@@ -93,11 +100,9 @@ typedef struct route_state {
     callback *cb; /* sorted by id */
     uint32_t ncb, cb_cap;
     uint64_t next_ctx, next_cb;
-    u128 cycles;         /* 0: the balance is the host canister's (cycles.c); kept so */
-    u128 paused_balance; /* the encoding stays as before (both always 0) */
-    uint8_t status;      /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
-    bool deleted;        /* aaaaa-aa delete_canister: gone for calls and messages */
-    call_ctx *stops;     /* stop_canister calls waiting for the canister to stop */
+    uint8_t status;  /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
+    bool deleted;    /* aaaaa-aa delete_canister: gone for calls and messages */
+    call_ctx *stops; /* stop_canister calls waiting for the canister to stop */
     uint32_t nstops, stops_cap;
 } route_state;
 
@@ -393,6 +398,14 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
 /* Runs queued messages, canisters in a rotating order, until the queues are empty or the
  * round's budget is spent. */
 status route_run(round_ctx *rc);
+/* Best-effort calls: queues a SYS_UNKNOWN reject for every callback whose deadline is earlier
+ * than the round's block time and that has no response yet (canisters and callbacks in id
+ * order). round_start calls it after the tasks. */
+status route_expire(round_ctx *rc);
+/* Whether a round at time_ns would expire a callback / whether any callback has a deadline
+ * and no response yet (so the node keeps checking, as for armed timers). */
+bool route_deadline_due(const scheduler *s, uint64_t time_ns);
+bool route_deadline_pending(const scheduler *s);
 /* True if any canister has a queued message. */
 bool route_has_work(const scheduler *s);
 

@@ -145,16 +145,30 @@ static void relay_arg(buf *b, uint64_t target, uint8_t mode, const char *method,
     assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
 }
 
-/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
- * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
- * state roots of the blocks between. */
+/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self, best-effort
+ * with cycles) with a round budget that spreads the call trees over rounds: queues, contexts
+ * and callbacks are in the state roots of the blocks between. */
 static void test_golden_calls(void **state)
 {
     (void)state;
     static const call_step calls[] = {
-        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
-        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
-        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
+        {1, 2, 0, "echo"},
+        {2, 3, 1, "call:1"},
+        {3, 1, 3, "echo"},
+        {1, 99, 0, "echo"},
+        {0, 0, 0, NULL},
+        {2, 2, 16, "reject"},
+        {3, 2, 0, "trap"},
+        {0, 0, 0, NULL},
+        {1, 3, 8, "call:2"},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
+        /* a best-effort call (timeout 0) with 1000 cycles, whose tree spans rounds */
+        {2, 1, 32 | 128, "call:3"},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
     };
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
