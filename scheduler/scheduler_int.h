@@ -124,6 +124,9 @@ typedef struct sched_canister {
     bool heap_cleared; /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
+    uint64_t memory_allocation;  /* bytes (aaaaa-aa settings; 0: none): storage is charged for
+                                    max(allocation, memory used) */
+    uint8_t compute_allocation;  /* percent, 0..100: stored and reported only */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
     route_state route;
 } sched_canister;
@@ -214,6 +217,8 @@ typedef struct aux_fields {
     uint64_t timer;
     u128 cycles;
     uint64_t freezing_threshold, storage_paid_ns;
+    uint64_t memory_allocation; /* versions 5 and 6; else 0 */
+    uint8_t compute_allocation;
     span globals;
     bool paused;
     const uint8_t *msg_id;
@@ -236,6 +241,8 @@ status sched_controllers_to_host(const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], 
 u128 sched_fee_execution(const scheduler *s, uint64_t instructions);
 /* The ingress fee of a message of `bytes` bytes. */
 u128 sched_fee_ingress(const scheduler *s, size_t bytes);
+/* The storage fees c burns idle in a day (aaaaa-aa canister_status). */
+u128 sched_idle_cycles_per_day(const scheduler *s, const sched_canister *c);
 /* The freezing reserve: idle storage fees of c's memory over its freezing threshold. */
 u128 sched_freeze_reserve(const scheduler *s, const sched_canister *c);
 /* Takes min(fee, balance) from c as a fee. */
