@@ -414,6 +414,12 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
     return st == ST_OK ? route_check_stopped(rc, c) : st;
 }
 
+status route_task_done(round_ctx *rc, sched_canister *c, host_result *res)
+{
+    call_ctx init = {.origin = ORIGIN_SYSTEM}; /* no one to answer; callbacks see aaaaa-aa */
+    return incoming_done(rc, c, &init, res);
+}
+
 /* ---- running queued messages ------------------------------------------------------------------ */
 
 /* A queued message's host message; the canister pays for it like for ingress: storage up to

@@ -402,6 +402,9 @@ void sched_cycles_debit(sched_canister *c, u128 n);
 /* An ingress update of c finished with res (its receipt or its call context). */
 status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
                           span caller, host_result *res);
+/* A task (heartbeat, timer) of c finished with res: its calls go out in a system call context,
+ * which no one awaits; their callbacks run as for any call. */
+status route_task_done(round_ctx *rc, sched_canister *c, host_result *res);
 /* Runs queued messages, canisters in a rotating order, until the queues are empty or the
  * round's budget is spent. */
 status route_run(round_ctx *rc);

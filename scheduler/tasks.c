@@ -7,7 +7,8 @@
  * the block records, so replay runs the very same tasks. A task is metered and limited (one
  * slice: limits.slice_instructions; tasks are not sliced), charged in cycles like a message,
  * and skipped while its canister has a paused message or cannot pay (frozen); it has no
- * receipt: what it did is in the state. */
+ * receipt: what it did is in the state. The calls a task makes go out like a message's, in a
+ * call context that no one awaits (route.c route_task_done). */
 #include "scheduler_int.h"
 
 #include <string.h>
@@ -64,6 +65,7 @@ static status run_task(round_ctx *rc, sched_canister *c, host_call_kind kind)
     host_msg hm = {.caller = span_of(MANAGEMENT, 0),
                    .time = rc->time_ns,
                    .instruction_limit = limit,
+                   .call_room = route_call_room(c),
                    .cycles_prepaid = sched_fee_execution(s, limit),
                    .cycles_frozen = sched_freeze_reserve(s, c)};
     if (host_canister_cycles(c->hc) < task_need(s, c)) /* the heartbeat spent it */
@@ -75,6 +77,7 @@ static status run_task(round_ctx *rc, sched_canister *c, host_call_kind kind)
         rc->tasks++;
         c->touched = true; /* the timer was deactivated, or the task's changes kept */
         sched_cycles_settle(s, c, &res, res.instructions);
+        st = route_task_done(rc, c, &res); /* its calls, if it made any and did not trap */
     }
     host_result_fini(&res);
     return st;
