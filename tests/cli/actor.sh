@@ -29,25 +29,13 @@ d="$work/node"
 "$tally" init --dir "$d" --interval 10 --no-fees >/dev/null || die "tally init"
 start_node "$d"
 
-# id_of TEXT: the canister number inside a textual canister id (base32 of the 8-byte
-# big-endian id ++ 0x01 0x01, ledger/codec.c)
-id_of() {
-    local t
-    t=$(tr -d '-' <<<"$1" | tr a-z A-Z)
-    while [ $((${#t} % 8)) -ne 0 ]; do t="$t="; done
-    printf '%d' "0x$(base32 -d <<<"$t" | od -An -tx1 -v | tr -d ' \n' | cut -c1-16)"
-}
-# le64 N: 8 bytes little-endian, as hex
-le64() { local h; h=$(printf '%016x' "$1"); printf '%s' "${h:14:2}${h:12:2}${h:10:2}${h:8:2}${h:6:2}${h:4:2}${h:2:2}${h:0:2}"; }
 balance() { "$tally" cycles --dir "$d" balance "$1" | sed -n 's/^[^:]*: \([0-9]*\) cycles.*/\1/p'; }
-# reply_hex OUTPUT: the hex of a `tally call` reply line
-reply_hex() { sed -n 's/^reply: 0x\([0-9a-f]*\).*/\1/p' <<<"$1"; }
 
 a=$("$tally" deploy --dir "$d" "$actor") || die "deploy actor A"
 a=${a%% *}
 b=$("$tally" deploy --dir "$d" "$actor") || die "deploy actor B"
 b=${b%% *}
-aid=$(id_of "$a") bid=$(id_of "$b")
+aid=$(canister_number "$a") bid=$(canister_number "$b")
 [ "$bid" -eq $((aid + 1)) ] || die "ids $aid, $bid"
 a0=$(balance "$a") b0=$(balance "$b")
 [ "$a0" = 100000000000000 ] && [ "$b0" = 100000000000000 ] || die "provisional cycles: $a0 $b0"
