@@ -703,14 +703,9 @@ static status stop_canister(mcall *m)
     route_state *r = &t->route;
     if (r->status == LEDGER_CANISTER_STOPPED)
         return reply_empty(m);
-    if (r->nstops == r->stops_cap) {
-        uint32_t cap = r->stops_cap ? 2 * r->stops_cap : 4;
-        call_ctx *p = base_realloc(r->stops, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        r->stops = p;
-        r->stops_cap = cap;
-    }
+    st = base_grow((void **)&r->stops, &r->stops_cap, r->nstops + 1, sizeof *r->stops, 4);
+    if (st != ST_OK)
+        return st;
     r->stops[r->nstops++] = m->origin; /* answered when it has stopped */
     r->status = LEDGER_CANISTER_STOPPING;
     host_canister_set_status(t->hc, HOST_STATUS_STOPPING);
@@ -760,6 +755,10 @@ static status deposit_cycles(mcall *m)
     sched_canister *t = target(m, false, &st);
     if (!t)
         return st;
+    if (t->paused.active) /* a paused message sees the balance it began with */
+        return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
+                    "aaaaa-aa: canister %llu is running a sliced message: deposit later",
+                    (unsigned long long)t->id);
     sched_cycles_credit(t, m->cycles);
     t->touched = true;
     m->origin.available = 0;

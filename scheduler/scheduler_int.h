@@ -9,22 +9,6 @@
 
 enum { PRINCIPAL_MAX = 29 };
 
-/* A message of a canister that is paused between slices (deterministic time slicing). */
-typedef struct paused_msg {
-    bool active;
-    uint8_t id[LEDGER_HASH_SIZE];
-    buf envelope; /* owned copy: msg and hmsg borrow from it */
-    ledger_message msg;
-    host_msg hmsg;
-    uint8_t caller[PRINCIPAL_MAX];
-    uint32_t slices;         /* slices run so far */
-    uint64_t used;           /* instructions used by those slices */
-    uint64_t time_ns;        /* the time of the block that started it */
-    uint8_t kind;            /* LEDGER_MSG_UPDATE, _INSTALL or _UPGRADE */
-    struct code_entry *code; /* install/upgrade: the new code (holds a reference) */
-    uint64_t cost;           /* install/upgrade: the deploy charge, part of its receipt */
-} paused_msg;
-
 /* One cached compiled module, shared by the canisters running it. */
 typedef struct code_entry {
     uint8_t hash[LEDGER_HASH_SIZE];
@@ -112,6 +96,41 @@ typedef struct route_answer {
     uint32_t reject_code; /* 0 for a reply */
     span bytes;
 } route_answer;
+
+/* Kinds of paused message beyond LEDGER_MSG_UPDATE, _INSTALL and _UPGRADE (ingress): the
+ * messages of the input queues, sliced like ingress updates (docs/scheduler.md "Deterministic
+ * time slicing"). */
+enum {
+    PAUSED_REQUEST = 0x40,  /* a request from a canister: its method (route.c) */
+    PAUSED_CALLBACK = 0x41, /* a response: the reply or reject callback */
+    PAUSED_CLEANUP = 0x42,  /* the cleanup callback, after that callback trapped */
+};
+
+/* A message of a canister that is paused between slices (deterministic time slicing). */
+typedef struct paused_msg {
+    bool active;
+    uint8_t id[LEDGER_HASH_SIZE];
+    buf envelope; /* owned copy: msg and hmsg borrow from it */
+    ledger_message msg;
+    host_msg hmsg;
+    uint8_t caller[PRINCIPAL_MAX];
+    uint8_t caller_len;      /* bytes of caller */
+    uint32_t slices;         /* slices run so far */
+    uint64_t used;           /* instructions used by those slices */
+    uint64_t time_ns;        /* the time of the block that started it */
+    uint8_t kind;            /* LEDGER_MSG_UPDATE, _INSTALL, _UPGRADE or PAUSED_* */
+    struct code_entry *code; /* install/upgrade: the new code (holds a reference) */
+    uint64_t cost;           /* install/upgrade: the deploy charge, part of its receipt */
+    /* PAUSED_*: hmsg borrows from these */
+    route_msg rm;        /* the queued message it runs (owned) */
+    callback cb;         /* CALLBACK, CLEANUP: the callback of the response */
+    uint64_t prior_used; /* CLEANUP: the instructions of the callback that trapped, */
+    uint32_t prior_st;   /* its trap status */
+    buf prior_text;      /* and its text */
+} paused_msg;
+
+/* Frees what p owns (not its code reference) and clears it. */
+void sched_paused_clear(paused_msg *p);
 
 /* A canister as the scheduler keeps it: the live host state plus its ledger record fields. */
 typedef struct sched_canister {
@@ -224,6 +243,8 @@ typedef struct aux_fields {
     const uint8_t *msg_id;
     uint32_t slices;
     uint64_t time_ns;
+    uint8_t kind; /* a paused queued message: PAUSED_*, with its bytes in `queued` */
+    span queued;
     span route; /* versions 2 and 4: the routing state's bytes */
 } aux_fields;
 status sched_aux_decode(span aux, aux_fields *f);
@@ -290,6 +311,9 @@ typedef struct round_ctx round_ctx;
 typedef status (*round_next_fn)(void *user, const round_ctx *rc, span *envelope);
 status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
                  scheduler_round_info *info);
+/* Runs one slice of c's begun or paused message (c->paused); when the message ends, does
+ * what its end does (receipt, call context, response) and clears c->paused. */
+status round_run_slice(round_ctx *rc, sched_canister *c);
 
 /* The pieces of round_run, which blocks decided by consensus (block.c) run too, so that both
  * stay the same round: round_start opens the round of the next block and resumes the paused
@@ -405,6 +429,14 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
 /* A task (heartbeat, timer) of c finished with res: its calls go out in a system call context,
  * which no one awaits; their callbacks run as for any call. */
 status route_task_done(round_ctx *rc, sched_canister *c, host_result *res);
+/* Paused queued messages (PAUSED_*): route_paused_start builds p's host message from c's state
+ * and begins it on c's canister (also when a restarted node re-runs its slices);
+ * route_paused_done does what its end does once a slice ended it with res (*again: a next
+ * step, the cleanup callback, began in p). The encoding of p (the aux record) and back. */
+status route_paused_start(scheduler *s, sched_canister *c);
+status route_paused_done(round_ctx *rc, sched_canister *c, host_result *res, bool *again);
+status route_paused_encode(const paused_msg *p, buf *out);
+status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_msg *p);
 /* Runs queued messages, canisters in a rotating order, until the queues are empty or the
  * round's budget is spent. */
 status route_run(round_ctx *rc);

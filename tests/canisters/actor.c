@@ -193,8 +193,7 @@ IC_GLOBAL_TIMER()
     }
     memcpy(arg, head, sizeof head);
     ic_canister_principal(sget(S_TARGET), arg + sizeof head);
-    ic0_call_new("", 0, "deposit_cycles", 14, IC_FN(on_deposited), 0, IC_FN(on_deposit_failed),
-                 0);
+    ic0_call_new("", 0, "deposit_cycles", 14, IC_FN(on_deposited), 0, IC_FN(on_deposit_failed), 0);
     ic0_call_data_append(arg, sizeof arg);
     ic0_call_cycles_add128(0, amount);
     if (ic0_call_perform()) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "scheduler.h"
 #include "test_util.h"
 #include "node_fixture.h"
+#include "candid_util.h"
 
 typedef node_fx fx;
 
@@ -479,11 +481,12 @@ static void test_ticker_example(void **state)
     node_fx_start(&f);
     uint64_t install = 0;
     uint64_t cid = deploy_file(&f, TICKER_WASM, &install);
-    uint8_t arg[16];
-    le64_store(arg, 1000000000ull); /* every second */
+    buf arg = {0};
+    candid_args(&arg, "(1_000_000_000 : nat64)"); /* every second */
     outcome o;
-    send(&f, LEDGER_MSG_UPDATE, cid, "start", span_of(arg, 8), &o);
+    send(&f, LEDGER_MSG_UPDATE, cid, "start", span_of(arg.ptr, arg.len), &o);
     assert_int_equal(o.rc.status, ST_OK);
+    assert_true(candid_is(span_of(o.reply.ptr, o.reply.len), "()"));
     buf_fini(&o.reply);
     uint64_t started = f.time, rounds = 1; /* the start block ran a heartbeat too */
     for (int i = 0; i < 10; i++) {         /* 5 s in half seconds: a tick every other round */
@@ -493,29 +496,40 @@ static void test_ticker_example(void **state)
         rounds++;
     }
     host_result res;
+    char want[160];
     assert_int_equal(
         scheduler_query(f.s, cid, span_of("stats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
         ST_OK);
     assert_int_equal(res.st, ST_OK);
-    assert_int_equal(res.bytes.len, 24);
-    assert_int_equal(le64_load(res.bytes.ptr), rounds);
-    assert_int_equal(le64_load(res.bytes.ptr + 8), 5);
-    assert_int_equal(le64_load(res.bytes.ptr + 16), started + 5000000000ull);
+    snprintf(want, sizeof want,
+             "(record { beats = %" PRIu64 " : nat; ticks = 5 : nat; last_tick = %" PRIu64
+             " : nat64 })",
+             rounds, started + (uint64_t)5000000000ull);
+    assert_true(candid_is(span_of(res.bytes.ptr, res.bytes.len), want));
     host_result_fini(&res);
     assert_int_equal(
         scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0), span_of(NULL, 0), &res),
         ST_OK);
-    assert_int_equal(res.bytes.len, 16);
-    assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
+    u128 b = balance(&f, cid);
+    char digits[48], *d = digits + sizeof digits;
+    *--d = '\0';
+    do {
+        *--d = (char)('0' + (int)(b % 10));
+        b /= 10;
+    } while (b);
+    snprintf(want, sizeof want, "(%s : nat)", d);
+    assert_true(candid_is(span_of(res.bytes.ptr, res.bytes.len), want));
     host_result_fini(&res);
-    le64_store(arg, 777);
-    send(&f, LEDGER_MSG_UPDATE, cid, "burn", span_of(arg, 8), &o);
-    assert_true(reply128(&o) == 777u);
+    candid_args(&arg, "(777 : nat)");
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn", span_of(arg.ptr, arg.len), &o);
+    assert_true(candid_is(span_of(o.reply.ptr, o.reply.len), "(777 : nat)"));
     buf_fini(&o.reply);
+    buf_fini(&arg);
     send(&f, LEDGER_MSG_UPDATE, cid, "stop", span_of(NULL, 0), &o);
     assert_int_equal(o.rc.status, ST_OK);
-    assert_int_equal(o.reply.len, 8);
-    assert_int_equal(le64_load(o.reply.ptr), started + 6000000000ull); /* the next tick */
+    snprintf(want, sizeof want, "(%" PRIu64 " : nat64)",
+             started + (uint64_t)6000000000u); /* next tick */
+    assert_true(candid_is(span_of(o.reply.ptr, o.reply.len), want));
     buf_fini(&o.reply);
     scheduler_cycles cy;
     scheduler_cycles_get(f.s, &cy);
