@@ -29,7 +29,7 @@ d="$work/node"
 "$tally" init --dir "$d" --interval 10 --no-fees >/dev/null || die "tally init"
 start_node "$d"
 
-balance() { "$tally" cycles --dir "$d" balance "$1" | sed -n 's/^[^:]*: \([0-9]*\) cycles.*/\1/p'; }
+balance() { cycles_of "$d" "$1"; }
 
 a=$("$tally" deploy --dir "$d" "$actor") || die "deploy actor A"
 a=${a%% *}
@@ -104,9 +104,5 @@ expect_match "$out" 'refused by the actor.*reject code 4\]' "refuse"
 if out=$("$tally" call --dir "$d" "$a" send 0x01 2>&1); then die "send with a bad arg succeeded"; fi
 expect_match "$out" 'wrong argument length.*reject code 5\]' "trap"
 
-height=$("$tally" status --dir "$d" | sed -n 's/^height: //p')
-root=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
-stop_node
-out=$("$tally" replay --dir "$d") || die "replay: $out"
-expect_match "$out" "^verified $height blocks, state root $root\$" "replay"
-echo "actor: ok ($height blocks)"
+stop_and_replay "$d"
+echo "actor: ok ($replayed blocks)"

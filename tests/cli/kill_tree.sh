@@ -20,7 +20,7 @@ d="$work/node"
 "$tally" init --dir "$d" --interval 20 --no-fees --round-limit 20000 >/dev/null || die "tally init"
 start_node "$d" --quiet
 
-balance() { "$tally" cycles --dir "$d" balance "$1" | sed -n 's/^[^:]*: \([0-9]*\) cycles.*/\1/p'; }
+balance() { cycles_of "$d" "$1"; }
 stats() { reply_hex "$("$tally" query --dir "$d" "$1" stats)"; }
 ids=()
 for i in 1 2 3 4 5 6; do
@@ -116,10 +116,6 @@ out=$("$tally" cycles --dir "$d") || die "cycles"
 expect_match "$out" 'minted: 600000000000000\b' "minted"
 expect_match "$out" 'burned: 0\b' "burned"
 
-height=$("$tally" status --dir "$d" | sed -n 's/^height: //p')
-root=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
-stop_node
-out=$("$tally" replay --dir "$d") || die "replay: $out"
-expect_match "$out" "^verified $height blocks, state root $root\$" "replay"
+stop_and_replay "$d"
 echo "kill_tree: ok ($kills kills, $acked acknowledged, $sends sends ($spanning spanning" \
-    "blocks), $height blocks)"
+    "blocks), $replayed blocks)"

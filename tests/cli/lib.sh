@@ -59,3 +59,18 @@ canister_number() {
 
 # reply_hex OUTPUT: the hex digits of the reply line of `tally call` / `tally query` output
 reply_hex() { sed -n 's/^reply: 0x\([0-9a-f]*\).*/\1/p' <<<"$1"; }
+
+# cycles_of DIR ID: canister ID's balance as of the last block (tally cycles balance)
+cycles_of() { "$tally" cycles --dir "$1" balance "$2" | sed -n 's/^[^:]*: \([0-9]*\) cycles.*/\1/p'; }
+
+# stop_and_replay DIR: stops the node and checks that `tally replay` verifies every block and
+# reaches the state root the node had
+stop_and_replay() {
+    local height root out
+    height=$("$tally" status --dir "$1" | sed -n 's/^height: //p')
+    root=$("$tally" status --dir "$1" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
+    stop_node
+    out=$("$tally" replay --dir "$1") || die "replay: $out"
+    expect_match "$out" "^verified $height blocks, state root $root\$" "replay"
+    replayed=$height
+}

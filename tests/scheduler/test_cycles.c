@@ -595,14 +595,22 @@ static void principal_text(uint64_t cid, char *out, size_t n)
     buf_fini(&t);
 }
 
-/* Candid text `args` at type `type` (of IC_DID), sent by the admin to aaaaa-aa.method. */
-static void mgmt_send(fx *f, const char *method, const char *type, const char *args, outcome *o)
+/* The argument type list `type` (names of IC_DID) in env: its first type. */
+static candid_type ic_type(candid_env *env, const char *type)
 {
-    candid_env *env = ic_env();
     candid_type t[1];
     size_t n;
     candid_error err;
     assert_int_equal(candid_types_parse(env, span_of(type, strlen(type)), t, 1, &n, &err), ST_OK);
+    return t[0];
+}
+
+/* Candid text `args` at type `type` (of IC_DID), sent by the admin to aaaaa-aa.method. */
+static void mgmt_send(fx *f, const char *method, const char *type, const char *args, outcome *o)
+{
+    candid_env *env = ic_env();
+    candid_type t[1] = {ic_type(env, type)};
+    candid_error err;
     candid_arena *a = candid_arena_new();
     candid_value *v;
     assert_int_equal(candid_text_parse(a, env, t, 1, span_of(args, strlen(args)), &v, &err),
@@ -625,10 +633,8 @@ static void status_text(fx *f, uint64_t cid, const char *type, buf *text)
     mgmt_send(f, "canister_status", "(record { canister_id : principal })", args, &o);
     assert_int_equal(o.rc.status, ST_OK);
     candid_env *env = ic_env();
-    candid_type t[1];
-    size_t n;
+    candid_type t[1] = {ic_type(env, type)};
     candid_error err;
-    assert_int_equal(candid_types_parse(env, span_of(type, strlen(type)), t, 1, &n, &err), ST_OK);
     candid_arena *a = candid_arena_new();
     candid_value *v;
     candid_limits lim;
