@@ -692,6 +692,7 @@ static void test_settings(void **state)
     expect_in(&text, "idle_cycles_burned_per_day = 5662310400 : nat"); /* 64 KiB x 1 day */
     expect_in(&text, "reserved_cycles_limit = 5000000000000 : nat");
     expect_in(&text, "log_visibility = variant { controllers }");
+    expect_in(&text, "controllers = vec { principal \""); /* the admin, who deployed it */
     expect_in(&text, "module_hash = opt blob");
     u128 b = balance(&f, cid);
     char num[U128_TEXT_SIZE];
