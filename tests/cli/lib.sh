@@ -74,3 +74,14 @@ stop_and_replay() {
     expect_match "$out" "^verified $height blocks, state root $root\$" "replay"
     replayed=$height
 }
+
+# receipt_text DIR ID: `tally receipt` of message ID once it is no longer pending (10 s at most).
+receipt_text() {
+    local out
+    for _ in $(seq 1 200); do
+        out=$("$tally" receipt --dir "$1" "$2") || die "receipt $2"
+        [[ $out == pending* ]] || break
+        sleep 0.05
+    done
+    printf '%s' "$out"
+}
