@@ -56,47 +56,67 @@ typedef struct shape {
 
 enum { MANY_LOCALS = 49999, BR_TARGETS = 100000, NESTING = 1000 };
 
-#define MODULE(n, w, i)                                                                           \
-    {                                                                                             \
-        .name = n, .what = w, .iters = i                                                          \
-    }
-#define IC0_LOOP(n, w, i, f, p, r)                                                                \
-    {                                                                                             \
-        .name = n, .what = w, .iters = i, .ic0 = f, .params = p, .results = r                     \
-    }
-
 static const shape shapes[SH_COUNT] = {
-    [SH_PLAIN] = MODULE("plain", "10 x (local.get, local.get, i32.add, local.set)", 1000000),
-    [SH_LOCALS] = MODULE("locals", "call of a function with 49,999 i64 locals", 2000),
-    [SH_BR_TABLE] = MODULE("br_table", "br_table of 100,000 targets", 1000000),
-    [SH_NESTING] = MODULE("nesting", "1,000 nested blocks, br_if out of all (not taken)", 20000),
-    [SH_CALL_INDIRECT] = MODULE("call_indirect", "call_indirect of an empty function", 1000000),
-    [SH_FILL0] = MODULE("memory.fill 0", "memory.fill of 0 bytes", 1000000),
-    [SH_COPY0] = MODULE("memory.copy 0", "memory.copy of 0 bytes", 1000000),
-    [SH_INIT0] = MODULE("memory.init 0", "memory.init of 0 bytes", 1000000),
-    [SH_TABLE_GROW] = MODULE("table.grow 1", "table.grow by 1 element, 20,000 times", 20000),
-    [SH_ARG_SIZE] = IC0_LOOP("msg_arg_data_size", "ic0.msg_arg_data_size", 1000000,
-                             "msg_arg_data_size", "", "i"),
-    [SH_SELF_SIZE] = IC0_LOOP("canister_self_size", "ic0.canister_self_size", 1000000,
-                              "canister_self_size", "", "i"),
-    [SH_TIME] = IC0_LOOP("time", "ic0.time", 1000000, "time", "", "I"),
-    [SH_STABLE_SIZE] = IC0_LOOP("stable_size", "ic0.stable_size", 1000000, "stable_size", "", "i"),
-    [SH_STABLE_READ0] = IC0_LOOP("stable64_read 0", "ic0.stable64_read of 0 bytes", 1000000,
-                                 "stable64_read", "III", ""),
-    [SH_DEBUG0] = IC0_LOOP("debug_print 0", "ic0.debug_print of 0 bytes, output dropped", 1000000,
-                           "debug_print", "ii", ""),
-    [SH_DEBUG0_FILE] = {.name = "debug_print 0 node",
-                        .what = "ic0.debug_print of 0 bytes, a line into each of two buffered "
-                                "files as tally node writes them",
+    [SH_PLAIN] = {.name = "plain",
+                  .what = "10 x (local.get, local.get, i32.add, local.set)",
+                  .iters = 1000000},
+    [SH_LOCALS] = {.name = "locals",
+                   .what = "call of a function with 49,999 i64 locals",
+                   .iters = 2000},
+    [SH_BR_TABLE] = {.name = "br_table", .what = "br_table of 100,000 targets", .iters = 1000000},
+    [SH_NESTING] = {.name = "nesting",
+                    .what = "1,000 nested blocks, br_if out of all (not taken)",
+                    .iters = 20000},
+    [SH_CALL_INDIRECT] = {.name = "call_indirect",
+                          .what = "call_indirect of an empty function",
+                          .iters = 1000000},
+    [SH_FILL0] = {.name = "memory.fill 0", .what = "memory.fill of 0 bytes", .iters = 1000000},
+    [SH_COPY0] = {.name = "memory.copy 0", .what = "memory.copy of 0 bytes", .iters = 1000000},
+    [SH_INIT0] = {.name = "memory.init 0", .what = "memory.init of 0 bytes", .iters = 1000000},
+    [SH_TABLE_GROW] = {.name = "table.grow 1",
+                       .what = "table.grow by 1 element, 20,000 times",
+                       .iters = 20000},
+    [SH_ARG_SIZE] = {.name = "msg_arg_data_size",
+                     .what = "ic0.msg_arg_data_size",
+                     .iters = 1000000,
+                     .ic0 = "msg_arg_data_size",
+                     .params = "",
+                     .results = "i"},
+    [SH_SELF_SIZE] = {.name = "canister_self_size",
+                      .what = "ic0.canister_self_size",
+                      .iters = 1000000,
+                      .ic0 = "canister_self_size",
+                      .params = "",
+                      .results = "i"},
+    [SH_TIME] = {.name = "time",
+                 .what = "ic0.time",
+                 .iters = 1000000,
+                 .ic0 = "time",
+                 .params = "",
+                 .results = "I"},
+    [SH_STABLE_SIZE] = {.name = "stable_size",
+                        .what = "ic0.stable_size",
                         .iters = 1000000,
-                        .ic0 = "debug_print",
-                        .params = "ii",
-                        .results = "",
-                        .sink = true},
+                        .ic0 = "stable_size",
+                        .params = "",
+                        .results = "i"},
+    [SH_STABLE_READ0] = {.name = "stable64_read 0",
+                         .what = "ic0.stable64_read of 0 bytes",
+                         .iters = 1000000,
+                         .ic0 = "stable64_read",
+                         .params = "III",
+                         .results = ""},
+    [SH_DEBUG0] = {.name = "debug_print 0",
+                   .what = "ic0.debug_print of 0 bytes, output dropped",
+                   .iters = 1000000,
+                   .ic0 = "debug_print",
+                   .params = "ii",
+                   .results = ""},
+    [SH_DEBUG0_FILE] = {"debug_print 0 node",
+                        "ic0.debug_print of 0 bytes, a line into each of two buffered files as "
+                        "tally node writes them",
+                        1000000, "debug_print", "ii", "", .sink = true},
 };
-
-#undef MODULE
-#undef IC0_LOOP
 
 /* ---- module writer ---------------------------------------------------------------------------- */
 

@@ -891,17 +891,33 @@ static uint32_t imm_form(opcode op, bool *is64)
     /* clang-format on */
 }
 
+static void put_n(comp *c, uint32_t op, const uint32_t *v, int n)
+{
+    c->last_ok = false;
+    put(c, op);
+    for (int i = 0; i < n; i++)
+        put(c, v[i]);
+}
+
+/* Emits op (d, v[1] .. v[n-1]) with d = v[0] the home slot of a new result, which a following
+ * local.set may retarget (mark_last); returns the instruction's word index. */
+static uint32_t put_result(comp *c, uint32_t op, uint32_t *v, int n)
+{
+    v[0] = push_result(c);
+    uint32_t pc = here(c);
+    put_n(c, op, v, n);
+    mark_last(c, pc);
+    return pc;
+}
+
 /* An instruction compiled by its shape (opcodes.def); off: a load's or store's memarg offset. */
 static void emit_numeric(comp *c, opcode op, uint32_t off)
 {
-    uint32_t a, b, d, pc, vm = shape_op[op];
+    uint32_t v[3], vm = shape_op[op];
     switch (engine_opcodes[op].shape) {
     case SH_UN:
-        a = pop(c);
-        d = push_result(c);
-        pc = here(c);
-        emit2(c, vm, d, a);
-        mark_last(c, pc);
+        v[1] = pop(c);
+        put_result(c, vm, v, 2);
         break;
     case SH_BIN:
     case SH_BINI:
@@ -911,34 +927,23 @@ static void emit_numeric(comp *c, opcode op, uint32_t off)
         const ventry *top = &c->vs[c->vh - 1];
         if (vi != UINT32_MAX && top->kind == V_CONST &&
             (!is64 || (int64_t)top->val == (int64_t)(int32_t)(uint32_t)top->val)) {
-            uint32_t v = (uint32_t)top->val;
+            v[2] = (uint32_t)top->val;
             c->vh--;
-            a = pop(c);
-            d = push_result(c);
-            pc = here(c);
-            emit3(c, vi, d, a, v);
-            mark_last(c, pc);
+            v[1] = pop(c);
+            put_result(c, vi, v, 3);
             break;
         }
-        b = pop(c);
-        a = pop(c);
-        d = push_result(c);
-        pc = here(c);
-        emit3(c, vm, d, a, b);
-        mark_last(c, pc);
+        v[2] = pop(c), v[1] = pop(c);
+        put_result(c, vm, v, 3);
         break;
     }
     case SH_LOAD:
-        a = pop(c);
-        d = push_result(c);
-        pc = here(c);
-        emit3(c, vm, d, a, off);
-        mark_last(c, pc);
+        v[1] = pop(c), v[2] = off;
+        put_result(c, vm, v, 3);
         break;
     case SH_STORE:
-        b = pop(c);
-        a = pop(c);
-        emit3(c, vm, a, b, off);
+        v[1] = pop(c), v[0] = pop(c), v[2] = off;
+        put_n(c, vm, v, 3);
         break;
     case SH_OWN: c->st = BUG(); break;
     }
@@ -1011,18 +1016,10 @@ static status skip_insn(comp *c, opcode op, bool *done)
     return ST_OK;
 }
 
-static void put_n(comp *c, uint32_t op, const uint32_t *v, int n)
-{
-    c->last_ok = false;
-    put(c, op);
-    for (int i = 0; i < n; i++)
-        put(c, v[i]);
-}
-
 /* Bulk memory, table and reference instructions. */
 static void emit_misc(comp *c, opcode op, const imm *im)
 {
-    uint32_t v[5], pc;
+    uint32_t v[5];
     switch (op) {
     case OP_MEMORY_INIT:
         v[3] = pop(c), v[2] = pop(c), v[1] = pop(c), v[0] = im->a;
@@ -1047,55 +1044,38 @@ static void emit_misc(comp *c, opcode op, const imm *im)
         put_n(c, VM_TABLE_COPY, v, 5);
         break;
     case OP_TABLE_GROW:
-        v[3] = pop(c), v[2] = pop(c), v[1] = im->a, v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_TABLE_GROW, v, 4);
-        mark_last(c, pc);
+        v[3] = pop(c), v[2] = pop(c), v[1] = im->a;
+        put_result(c, VM_TABLE_GROW, v, 4);
         break;
     case OP_TABLE_SIZE:
-        v[1] = im->a, v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_TABLE_SIZE, v, 2);
-        mark_last(c, pc);
+        v[1] = im->a;
+        put_result(c, VM_TABLE_SIZE, v, 2);
         break;
     case OP_TABLE_FILL:
         v[3] = pop(c), v[2] = pop(c), v[1] = pop(c), v[0] = im->a;
         put_n(c, VM_TABLE_FILL, v, 4);
         break;
     case OP_TABLE_GET:
-        v[2] = pop(c), v[1] = im->a, v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_TABLE_GET, v, 3);
-        mark_last(c, pc);
+        v[2] = pop(c), v[1] = im->a;
+        put_result(c, VM_TABLE_GET, v, 3);
         break;
     case OP_TABLE_SET:
         v[2] = pop(c), v[1] = pop(c), v[0] = im->a;
         put_n(c, VM_TABLE_SET, v, 3);
         break;
     case OP_REF_FUNC:
-        v[1] = im->a, v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_REF_FUNC, v, 2);
-        mark_last(c, pc);
+        v[1] = im->a;
+        put_result(c, VM_REF_FUNC, v, 2);
         break;
-    case OP_MEMORY_SIZE:
-        v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_MEMORY_SIZE, v, 1);
-        mark_last(c, pc);
-        break;
+    case OP_MEMORY_SIZE: put_result(c, VM_MEMORY_SIZE, v, 1); break;
     case OP_MEMORY_GROW:
-        v[1] = pop(c), v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_MEMORY_GROW, v, 2);
-        mark_last(c, pc);
+        v[1] = pop(c);
+        put_result(c, VM_MEMORY_GROW, v, 2);
         break;
     case OP_SELECT:
     case OP_SELECT_T:
-        v[1] = pop(c), v[3] = pop(c), v[2] = pop(c), v[0] = push_result(c);
-        pc = here(c);
-        put_n(c, VM_SELECT, v, 4);
-        mark_last(c, pc);
+        v[1] = pop(c), v[3] = pop(c), v[2] = pop(c);
+        put_result(c, VM_SELECT, v, 4);
         break;
     default: c->st = BUG(); break;
     }
@@ -1194,10 +1174,8 @@ static status compile_insn(comp *c, reader *r, bool *done)
     case OP_LOCAL_SET: set_local(c, im.a, false); break;
     case OP_LOCAL_TEE: set_local(c, im.a, true); break;
     case OP_GLOBAL_GET: {
-        uint32_t d = push_result(c), pc = here(c);
-        emit2(c, im.a == c->ctr_g ? VM_CTR_GET : VM_GLOBAL_GET, d, im.a);
-        mark_last(c, pc);
-        c->gg_pc = pc;
+        uint32_t v[2] = {0, im.a};
+        c->gg_pc = put_result(c, im.a == c->ctr_g ? VM_CTR_GET : VM_GLOBAL_GET, v, 2);
         break;
     }
     case OP_GLOBAL_SET:

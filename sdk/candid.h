@@ -34,9 +34,10 @@
  * reads. ic_cr_done checks that the message was well formed to its end (arguments not asked for
  * are skipped, as the spec says). Getters return 1, or 0 when the message does not fit (and
  * every later call returns 0): the canister then rejects. An empty message reads as no
- * arguments (`tally call ID get` without an argument sends none). Bounds: numbers above 64 bits
- * are refused, texts are checked to be UTF-8, a vector may not count more elements than there
- * are bytes left, and nesting stops at IC_CR_DEPTH.
+ * arguments. Bounds: numbers above 64 bits are refused, texts are checked to be UTF-8, a vector
+ * may not count more elements than there are bytes left, the type table has at most IC_CR_TYPES
+ * entries, nesting stops at IC_CR_DEPTH and skipping values at IC_CR_WORK steps: time linear in
+ * the message size.
  */
 #ifndef TALLY_SDK_CANDID_H
 #define TALLY_SDK_CANDID_H
@@ -340,17 +341,25 @@ static inline void ic_reply_principal(const void *p, uint32_t n)
 }
 
 /* ---- Reader ---- */
-#define IC_CR_DEPTH 32
+#define IC_CR_DEPTH 32 /* nesting of values */
+#define IC_CR_TYPES 64 /* type table entries */
+
+/* Work allowed to skip values (one unit per value and per record field visited): a multiple of
+ * the message size, so that a small message that describes many values (a vector of empty
+ * records with many null fields) cannot cost more than linear time. */
+#define IC_CR_WORK(bytes) (8u * (bytes) + 1024u)
 
 typedef struct ic_cr {
-    const uint8_t *p, *end;  /* the next value */
-    const uint8_t *table;    /* the first type table entry */
-    uint32_t ntypes;         /* table entries */
-    const uint8_t *argt;     /* the next argument's type in the argument list */
-    uint32_t nargs, arg;     /* arguments, and how many were taken */
-    int64_t field_type;      /* ic_cr_field: the type of the field to read next */
-    const uint8_t *rest;     /* ic_cr_field: the record's remaining fields in the table */
-    uint32_t rest_n, in_rec; /* how many; whether a field is pending */
+    const uint8_t *p, *end;      /* the next value */
+    const uint8_t *table;        /* the first type table entry */
+    uint32_t ntypes;             /* table entries */
+    uint32_t entry[IC_CR_TYPES]; /* where each entry starts, from table */
+    uint32_t work;               /* left of IC_CR_WORK */
+    const uint8_t *argt;         /* the next argument's type in the argument list */
+    uint32_t nargs, arg;         /* arguments, and how many were taken */
+    int64_t field_type;          /* ic_cr_field: the type of the field to read next */
+    const uint8_t *rest;         /* ic_cr_field: the record's remaining fields in the table */
+    uint32_t rest_n, in_rec;     /* how many; whether a field is pending */
     int ok;
 } ic_cr;
 
@@ -448,10 +457,7 @@ static inline int ic__skip_entry(ic_cr *r, const uint8_t **p)
 /* The table entry of type index t: its opcode and what follows it. */
 static inline const uint8_t *ic__entry(ic_cr *r, int64_t t, int64_t *op)
 {
-    const uint8_t *p = r->table;
-    for (int64_t i = 0; i < t; i++) {
-        ic__skip_entry(r, &p); /* checked by ic_cr_init */
-    }
+    const uint8_t *p = r->table + r->entry[t]; /* t < ntypes: checked by ic__rtype */
     ic__rsleb(&p, r->end, op);
     return p;
 }
@@ -467,9 +473,10 @@ static inline int ic__skip(ic_cr *r, int64_t t, int depth)
     static const uint8_t width[] = {0, 0, 1, 0, 0, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8};
     uint64_t n = 0;
     int64_t x = 0, op = 0, ft = 0;
-    if (depth > IC_CR_DEPTH) {
+    if (depth > IC_CR_DEPTH || r->work == 0) {
         return 0;
     }
+    r->work--;
     if (t == IC_C_NAT) {
         return ic__rleb(&r->p, r->end, &n);
     }
@@ -516,6 +523,10 @@ static inline int ic__skip(ic_cr *r, int64_t t, int depth)
         return 0;
     }
     for (uint64_t i = 0; i < nf; i++) {
+        if (r->work == 0) {
+            return 0;
+        }
+        r->work--;
         ic__rleb(&e, r->end, &id);
         ic__rtype(r, &e, &ft);
         if ((op == IC_C_RECORD || i == pick) && !ic__skip(r, ft, depth + 1)) {
@@ -533,6 +544,7 @@ static inline int ic_cr_init(ic_cr *r, const void *msg, uint32_t n)
     r->p = (const uint8_t *)msg;
     r->end = r->p + n;
     r->ntypes = r->nargs = r->arg = r->in_rec = 0;
+    r->work = IC_CR_WORK(n);
     r->ok = 1;
     r->argt = r->table = r->p;
     if (n == 0) {
@@ -542,12 +554,13 @@ static inline int ic_cr_init(ic_cr *r, const void *msg, uint32_t n)
         return ic__fail(r);
     }
     r->p += 4;
-    if (!ic__rleb(&r->p, r->end, &nt) || nt > (uint64_t)(r->end - r->p)) {
+    if (!ic__rleb(&r->p, r->end, &nt) || nt > IC_CR_TYPES) {
         return ic__fail(r);
     }
     r->ntypes = (uint32_t)nt;
     r->table = r->p;
     for (uint64_t i = 0; i < nt; i++) {
+        r->entry[i] = (uint32_t)(r->p - r->table);
         if (!ic__skip_entry(r, &r->p)) {
             return ic__fail(r);
         }

@@ -209,6 +209,27 @@ static void test_kv(void **state)
     expect_reject(call_c(c, HOST_CALL_UPDATE, "put", "(\"k\")"), "bad argument");
     expect_reject(call(c, HOST_CALL_UPDATE, "put", "DIDL\0\2\x71\x71\1\xff\0", 11),
                   "bad argument");
+    /* work bound (IC_CR_WORK): an extra vec of 1000 records of 200 null fields is 200,000
+     * values in 1.6 KB; the reader gives up after a multiple of the size, not at the end */
+    static uint8_t bomb[2048];
+    size_t k = 0;
+    memcpy(bomb, "DIDL\2\x6c\xc8\x01", 8); /* type 0: record of 200 fields 0..199 : null */
+    k = 8;
+    for (unsigned i = 0; i < 200; i++) { /* field id i (LEB128), type null */
+        if (i < 128) {
+            bomb[k++] = (uint8_t)i;
+        } else {
+            bomb[k++] = (uint8_t)((i & 0x7f) | 0x80);
+            bomb[k++] = (uint8_t)(i >> 7);
+        }
+        bomb[k++] = 0x7f;
+    }
+    /* type 1: vec 0; (text, text, 1); "k"; "v"; 1000 elements; 1000 bytes for the count bound */
+    memcpy(bomb + k, "\x6d\0\3\x71\x71\1\1k\1v\xe8\x07", 13);
+    k += 13 + 1000;
+    host_result br = call(c, HOST_CALL_UPDATE, "put", bomb, k);
+    assert_true(br.instructions < 5000000); /* 1.8 million; without the bound 55 million */
+    expect_reject(br, "bad argument");
     host_result r = upgrade(c, code);
     assert_int_equal(r.st, ST_OK);
     host_result_fini(&r);

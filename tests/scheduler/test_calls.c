@@ -990,6 +990,47 @@ static void test_sliced_request(void **state)
     }
 }
 
+/* While a canister runs a paused request: a deposit to it is refused (SYS_TRANSIENT), and
+ * stop_canister stops it, and is answered, in the round where the request ends. */
+static void test_stop_while_paused(void **state)
+{
+    (void)state;
+    fx f;
+    node_fx_init(&f, 15);
+    scheduler_fees_zero(&f.g);
+    f.g.slice_instructions = 50000;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), sl = deploy_slow(&f);
+    uint8_t call[32], stop[32];
+    submit_call(&f, a, sl, 0, "slow", "", call);
+    round1(&f);
+    buf c = {0}, arg = {0}, r = {0};
+    cand_id_record(&c, sl);
+    /* a deposit to the paused canister is SYS_TRANSIENT (the message sees its first balance) */
+    node_relay_arg(&arg, 0, 0, "deposit_cycles", span_of(c.ptr, c.len));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), stop);
+    wait_receipt(&f, stop, 1, &r);
+    assert_true(r.len > 2 && r.ptr[0] == 'J' && r.ptr[1] == HOST_REJECT_SYS_TRANSIENT);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "stop_canister",
+                   span_of(c.ptr, c.len), stop);
+    ledger_receipt rs = wait_receipt(&f, stop, 30, NULL), rc;
+    assert_int_equal(rs.status, ST_OK);
+    assert_true(node_fx_receipt(&f, call, &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(rs.height, rc.height);
+    assert_true(rc.height > 5); /* the request spanned rounds */
+    scheduler_routing ro;
+    assert_int_equal(scheduler_canister_routing(f.s, sl, &ro), ST_OK);
+    assert_int_equal(ro.paused, SCHEDULER_PAUSED_NONE);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, sl, "quick", span_of(NULL, 0), call);
+    rc = wait_receipt(&f, call, 1, NULL);
+    assert_int_equal(rc.status, ST_CANISTER_STOPPED);
+    buf_fini(&c);
+    buf_fini(&arg);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
 /* ---- aaaaa-aa install_code in slices ----------------------------------------------------------- */
 
 typedef struct life_out {
@@ -997,7 +1038,11 @@ typedef struct life_out {
     int rounds[4];    /* to the receipts of install, upgrade, failed reinstall, reinstall */
     uint32_t v[4][4]; /* lifecycle.wat's `get` after each */
     uint32_t status[4];
-    bool paused; /* install_code was seen paused */
+    bool paused;            /* install_code was seen paused */
+    int canister_rounds;    /* a relay's install_code call: rounds to its receipt */
+    bool caller_waited;     /* the relay's call context was open while it was paused */
+    uint32_t canister_v[4]; /* `get` of the canister it installed */
+    buf canister_reply;     /* the relay's receipt */
 } life_out;
 
 /* lifecycle.wat's 16 bytes of `get`, as 4 u32. */
@@ -1035,6 +1080,9 @@ static void run_life(uint64_t slice, bool restart, life_out *o)
     ledger_receipt rc = wait_receipt(&f, id, 1, NULL);
     assert_int_equal(rc.status, ST_OK);
     uint64_t child = a + 1;
+    buf r = {0}; /* a canister the relay creates (created here: its creation time is state) */
+    mgmt_via(&f, a, "create_canister", &c, &r);
+    uint64_t grand = created_id(&r);
     static const int modes[4] = {2, 1, 0, 0}; /* install, upgrade, reinstall (traps), reinstall */
     o->paused = false;
     char why[160];
@@ -1072,6 +1120,35 @@ static void run_life(uint64_t slice, bool restart, life_out *o)
         o->status[k] = rc.status;
         life_get(&f, child, o->v[k]);
     }
+    /* the relay installs into the canister it created: its callback gets the answer when the
+     * sliced install ends */
+    buf a_arg = {0};
+    cand_install(&c, grand, 2, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
+    node_relay_arg(&a_arg, 0, 0, "install_code", span_of(c.ptr, c.len));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(a_arg.ptr, a_arg.len), id);
+    o->caller_waited = false;
+    for (o->canister_rounds = 1;; o->canister_rounds++) {
+        assert_true(o->canister_rounds < 200);
+        round1(&f);
+        conserved(&f, slice);
+        scheduler_routing ro, ra;
+        assert_int_equal(scheduler_canister_routing(f.s, grand, &ro), ST_OK);
+        assert_int_equal(scheduler_canister_routing(f.s, a, &ra), ST_OK);
+        if (ro.paused == SCHEDULER_PAUSED_INSTALL_CODE)
+            o->caller_waited |= ra.contexts == 1 && ra.callbacks == 1;
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+        if (node_fx_receipt(&f, id, &rc, NULL))
+            break;
+    }
+    assert_int_equal(rc.status, ST_OK);
+    o->canister_reply = (buf){0};
+    assert_int_equal(buf_put(&o->canister_reply, rc.reply.ptr, rc.reply.len), ST_OK);
+    life_get(&f, grand, o->canister_v);
+    buf_fini(&r);
+    buf_fini(&a_arg);
     o->tip = node_fx_tip(&f);
     if (!restart)
         replay_equal(&f, &o->tip);
@@ -1093,6 +1170,22 @@ static void test_install_code_sliced(void **state)
     assert_false(whole.paused);
     assert_true(sliced.paused);
     node_tip_assert_equal(&sliced.tip, &restarted.tip);
+    /* from a canister: its callback answered with install_code's empty reply */
+    static const uint8_t empty[] = {'R', 'D', 'I', 'D', 'L', 0, 0};
+    static const uint32_t fresh[4] = {11, 22, 0, 0};
+    assert_int_equal(whole.canister_rounds, 1);
+    assert_true(sliced.canister_rounds > 5);
+    assert_false(whole.caller_waited);
+    assert_true(sliced.caller_waited);
+    for (int k = 0; k < 2; k++) {
+        const life_out *o = k ? &sliced : &whole;
+        assert_int_equal(o->canister_reply.len, sizeof empty);
+        assert_memory_equal(o->canister_reply.ptr, empty, sizeof empty);
+        assert_memory_equal(o->canister_v, fresh, sizeof fresh);
+    }
+    buf_fini(&whole.canister_reply);
+    buf_fini(&sliced.canister_reply);
+    buf_fini(&restarted.canister_reply);
     assert_memory_equal(whole.tip.state_root, sliced.tip.state_root, LEDGER_HASH_SIZE);
     static const uint32_t v[4][4] = {
         {11, 22, 0, 0}, {11, 33, 11, 22}, {11, 33, 11, 22}, {11, 22, 0, 0}};
@@ -1109,21 +1202,15 @@ static void test_install_code_sliced(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_reply),
-        cmocka_unit_test(test_reject_codes),
-        cmocka_unit_test(test_call_traps),
-        cmocka_unit_test(test_callback_trap_cleanup),
-        cmocka_unit_test(test_chain_and_self),
-        cmocka_unit_test(test_restart_mid_tree),
-        cmocka_unit_test(test_random_call_graph),
-        cmocka_unit_test(test_random_call_graph_sliced),
-        cmocka_unit_test(test_sliced_request),
-        cmocka_unit_test(test_install_code_sliced),
-        cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_call_reply),        cmocka_unit_test(test_reject_codes),
+        cmocka_unit_test(test_call_traps),        cmocka_unit_test(test_callback_trap_cleanup),
+        cmocka_unit_test(test_chain_and_self),    cmocka_unit_test(test_restart_mid_tree),
+        cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_random_call_graph_sliced),
+        cmocka_unit_test(test_sliced_request),    cmocka_unit_test(test_install_code_sliced),
+        cmocka_unit_test(test_stop_while_paused), cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
 #ifdef EXAMPLES_DIR
-        cmocka_unit_test(test_token_exchange),
-        cmocka_unit_test(test_factory),
+        cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
