@@ -165,6 +165,8 @@ typedef struct host_msg {
                                    returns 2 (SYS_TRANSIENT), as when a queue is full */
     u128 cycles_available;   /* cycles the request carries (ic0.msg_cycles_available*) */
     u128 cycles_refunded;    /* REPLY/REJECT: cycles the callee gave back */
+    uint64_t deadline;       /* ic0.msg_deadline: of the best-effort call that made the call
+                                context (requests and callbacks), else 0 */
     /* Cycles (docs/canisters.md "Cycles"); all 0 for a chain without fees. */
     u128 cycles_prepaid; /* held back for the message's execution fee, as the IC's
                                    prepayment: the balance the canister sees excludes it */
@@ -199,6 +201,7 @@ enum {
     HOST_REJECT_DESTINATION_INVALID = 3,
     HOST_REJECT_CANISTER_REJECT = 4,
     HOST_REJECT_CANISTER_ERROR = 5,
+    HOST_REJECT_SYS_UNKNOWN = 6, /* a best-effort call's deadline passed without a response */
 };
 
 /* The reject code of a message that ended with status st (a receipt's status): 0 for ST_OK

@@ -130,8 +130,7 @@ BLOB_PAIR(msg_method_name, x->msg.method)
 
 static status h_msg_deadline(exec *x, uint64_t *slots)
 {
-    (void)x;
-    slots[0] = 0; /* no best-effort calls: no deadline */
+    slots[0] = x->msg.deadline; /* 0 but in a best-effort call's context (docs/canisters.md) */
     return ST_OK;
 }
 

@@ -33,12 +33,20 @@ u128 sched_fee_ingress(const scheduler *s, size_t bytes)
                         u128_mul_sat(bytes, g->fee_ingress_byte_reception));
 }
 
-/* Bytes of memory a canister holds (committed heap and stable memory). */
+/* Bytes of memory a canister pays for: its memory allocation, or the committed heap and
+ * stable memory it holds if that is more (as the IC charges an allocation). */
 static u128 memory_bytes(const sched_canister *c)
 {
     host_saved sv;
     host_canister_saved(c->hc, &sv);
-    return (u128)sv.heap.len + sv.stable_bytes;
+    u128 used = (u128)sv.heap.len + sv.stable_bytes;
+    return used > c->memory_allocation ? used : c->memory_allocation;
+}
+
+u128 sched_idle_cycles_per_day(const scheduler *s, const sched_canister *c)
+{
+    u128 per_s = u128_mul_sat(memory_bytes(c), s->genesis.fee_gib_storage_per_second);
+    return u128_mul_sat(per_s, 86400) / GIB;
 }
 
 u128 sched_freeze_reserve(const scheduler *s, const sched_canister *c)

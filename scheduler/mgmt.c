@@ -167,6 +167,57 @@ static bool read_controllers(mcall *m, const cand_value *settings, const sched_c
     return true;
 }
 
+/* The settings of create_canister and update_settings (the specification's canister_settings):
+ * controllers, and the freezing threshold, memory and compute allocations, each absent or
+ * within the specification's range; the others (reserved_cycles_limit, log_visibility,
+ * wasm_memory_limit, wasm_memory_threshold, environment_variables) are accepted and ignored. */
+typedef struct settings_in {
+    uint8_t slots[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
+    uint32_t n; /* UINT32_MAX: no controllers given */
+    bool has_freezing, has_memory, has_compute;
+    uint64_t freezing, memory, compute;
+} settings_in;
+
+static bool opt_nat(mcall *m, const cand_value *settings, const char *name, uint64_t max,
+                    bool *has, uint64_t *out, status *st)
+{
+    const cand_value *o = cand_opt(m->v, m->nv, cand_field(m->v, m->nv, settings, name));
+    *has = o != NULL;
+    if (!o)
+        return true;
+    if (cand_nat(o, out) && *out <= max)
+        return true;
+    *st =
+        fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
+             "aaaaa-aa: settings.%s must be a nat from 0 to %llu", name, (unsigned long long)max);
+    return false;
+}
+
+/* Reads and checks every setting (t: the canister updated, NULL at creation); on an error,
+ * answers the call and returns false, having changed nothing. */
+static bool read_settings(mcall *m, const cand_value *settings, const sched_canister *t,
+                          settings_in *in, status *st)
+{
+    return read_controllers(m, settings, t, in->slots, &in->n, st) &&
+           opt_nat(m, settings, "freezing_threshold", UINT64_MAX, &in->has_freezing, &in->freezing,
+                   st) &&
+           opt_nat(m, settings, "memory_allocation", (uint64_t)1 << 48, &in->has_memory,
+                   &in->memory, st) &&
+           opt_nat(m, settings, "compute_allocation", 100, &in->has_compute, &in->compute, st);
+}
+
+/* Applies the settings read (not the controllers). */
+static void apply_settings(sched_canister *c, const settings_in *in)
+{
+    if (in->has_freezing)
+        c->freezing_threshold = in->freezing;
+    if (in->has_memory)
+        c->memory_allocation = in->memory;
+    if (in->has_compute)
+        c->compute_allocation = (uint8_t)in->compute;
+    c->touched = true;
+}
+
 /* ---- replies ---------------------------------------------------------------------------------- */
 
 static status put(mcall *m, const void *p, size_t n)
@@ -237,61 +288,194 @@ static status reply_canister_id(mcall *m, uint64_t id)
     return st == ST_OK ? reply_bytes(m, span_of(m->out.ptr, m->out.len)) : st;
 }
 
-/* canister_status: record { status : variant { running; stopping; stopped }; settings :
- * record { controllers : vec principal; compute_allocation : nat; memory_allocation : nat;
- * freezing_threshold : nat }; module_hash : opt blob; memory_size : nat; cycles : nat;
- * idle_cycles_burned_per_day : nat } */
-static status reply_status(mcall *m, const sched_canister *t)
+/* canister_status, the IC interface specification's canister_status_result (its ic.did):
+ * record { status : variant { running; stopping; stopped }; ready_for_migration : bool;
+ * version : nat64; settings : definite_canister_settings; module_hash : opt blob; memory_size :
+ * nat; memory_metrics : record { 8 nats }; cycles : nat; reserved_cycles : nat;
+ * idle_cycles_burned_per_day : nat; query_stats : record { 4 nats } }, with
+ * definite_canister_settings = record { controllers : vec principal; compute_allocation : nat;
+ * memory_allocation : nat; freezing_threshold : nat; reserved_cycles_limit : nat;
+ * log_visibility : variant { controllers; public; allowed_viewers : vec principal };
+ * wasm_memory_limit : nat; wasm_memory_threshold : nat; environment_variables : vec record {
+ * name : text; value : text } }. A reader that knows fewer fields skips the others (Candid
+ * subtyping). What tally does not have is 0, false or empty (docs/canisters.md). */
+enum {
+    TY_TOP,
+    TY_STATUS,
+    TY_SETTINGS,
+    TY_OPT_BLOB,
+    TY_METRICS,
+    TY_QSTATS,
+    TY_VEC_PRINCIPAL,
+    TY_LOG,
+    TY_VEC_ENV,
+    TY_BLOB,
+    TY_ENV,
+    TY_COUNT
+};
+enum { C_NULL = -1, C_BOOL = -2, C_NAT = -3, C_NAT64 = -8, C_TEXT = -15 };
+
+static const tfield status_top[] = {
+    {"status", TY_STATUS},          {"ready_for_migration", C_BOOL},
+    {"version", C_NAT64},           {"settings", TY_SETTINGS},
+    {"module_hash", TY_OPT_BLOB},   {"memory_size", C_NAT},
+    {"memory_metrics", TY_METRICS}, {"cycles", C_NAT},
+    {"reserved_cycles", C_NAT},     {"idle_cycles_burned_per_day", C_NAT},
+    {"query_stats", TY_QSTATS}};
+static const tfield status_variant[] = {
+    {"running", C_NULL}, {"stopping", C_NULL}, {"stopped", C_NULL}};
+static const tfield status_settings[] = {
+    {"controllers", TY_VEC_PRINCIPAL},    {"compute_allocation", C_NAT},
+    {"memory_allocation", C_NAT},         {"freezing_threshold", C_NAT},
+    {"reserved_cycles_limit", C_NAT},     {"log_visibility", TY_LOG},
+    {"wasm_memory_limit", C_NAT},         {"wasm_memory_threshold", C_NAT},
+    {"environment_variables", TY_VEC_ENV}};
+static const tfield status_metrics[] = {
+    {"wasm_memory_size", C_NAT},      {"stable_memory_size", C_NAT},
+    {"global_memory_size", C_NAT},    {"wasm_binary_size", C_NAT},
+    {"custom_sections_size", C_NAT},  {"canister_history_size", C_NAT},
+    {"wasm_chunk_store_size", C_NAT}, {"snapshots_size", C_NAT}};
+static const tfield status_qstats[] = {{"num_calls_total", C_NAT},
+                                       {"num_instructions_total", C_NAT},
+                                       {"request_payload_bytes_total", C_NAT},
+                                       {"response_payload_bytes_total", C_NAT}};
+static const tfield status_log[] = {
+    {"controllers", C_NULL}, {"public", C_NULL}, {"allowed_viewers", TY_VEC_PRINCIPAL}};
+static const tfield status_env[] = {{"name", C_TEXT}, {"value", C_TEXT}};
+
+/* The IC's default reserved_cycles_limit (the specification's create_canister settings). */
+static const u128 RESERVED_CYCLES_LIMIT = 5000000000000u;
+
+/* The index of a variant's field `name` (fields are ordered by their hash). */
+static uint32_t variant_index(const tfield *f, uint32_t n, const char *name)
 {
-    enum { TOP, VARIANT, SETTINGS, OPT_BLOB, VEC_PRINCIPAL, BLOB, NTYPES };
-    const tfield top[] = {
-        {"status", VARIANT}, {"settings", SETTINGS}, {"module_hash", OPT_BLOB},
-        {"memory_size", -3}, {"cycles", -3},         {"idle_cycles_burned_per_day", -3}};
-    const tfield var[] = {{"running", -1}, {"stopping", -1}, {"stopped", -1}};
-    const tfield set[] = {{"controllers", VEC_PRINCIPAL},
-                          {"compute_allocation", -3},
-                          {"memory_allocation", -3},
-                          {"freezing_threshold", -3}};
-    const char *otop[6], *ovar[3], *oset[4];
-    m->out.len = 0;
+    uint32_t h = cand_hash(name), k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        k += cand_hash(f[i].name) < h;
+    return k;
+}
+
+/* The status reply's type table. */
+static status put_status_types(mcall *m, const char **order)
+{
     status st = put(m, "DIDL", 4);
     if (st == ST_OK)
-        st = put_u8(m, NTYPES);
+        st = put_u8(m, TY_COUNT);
     if (st == ST_OK)
-        st = put_fields(m, -20, top, 6, otop);
+        st = put_fields(m, -20, status_top, BASE_ARRAY_LEN(status_top), order);
     if (st == ST_OK)
-        st = put_fields(m, -21, var, 3, ovar);
+        st = put_fields(m, -21, status_variant, BASE_ARRAY_LEN(status_variant), order);
     if (st == ST_OK)
-        st = put_fields(m, -20, set, 4, oset);
+        st = put_fields(m, -20, status_settings, BASE_ARRAY_LEN(status_settings), order);
+    if (st == ST_OK) /* TY_OPT_BLOB: opt TY_BLOB */
+        st = put(m, "\x6e\x09", 2);
     if (st == ST_OK)
-        st = put(m, "\x6e\x05\x6d\x68\x6d\x7b\x01\x00", 8); /* opt 5; vec principal; vec nat8 */
+        st = put_fields(m, -20, status_metrics, BASE_ARRAY_LEN(status_metrics), order);
+    if (st == ST_OK)
+        st = put_fields(m, -20, status_qstats, BASE_ARRAY_LEN(status_qstats), order);
+    if (st == ST_OK) /* TY_VEC_PRINCIPAL */
+        st = put(m, "\x6d\x68", 2);
+    if (st == ST_OK)
+        st = put_fields(m, -21, status_log, BASE_ARRAY_LEN(status_log), order);
+    if (st == ST_OK) /* TY_VEC_ENV: vec TY_ENV; TY_BLOB: vec nat8 */
+        st = put(m, "\x6d\x0a\x6d\x7b", 4);
+    if (st == ST_OK)
+        st = put_fields(m, -20, status_env, BASE_ARRAY_LEN(status_env), order);
+    return st == ST_OK ? put(m, "\x01\x00", 2) : st; /* one argument: TY_TOP */
+}
+
+/* A record of nats, fields in `order`, each from value(name). */
+static status put_nats(mcall *m, const tfield *f, uint32_t n, const char **order,
+                       u128 (*value)(const sched_canister *, const char *),
+                       const sched_canister *t)
+{
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = f[i].name;
+    qsort(order, n, sizeof *order, by_hash);
+    status st = ST_OK;
+    for (uint32_t i = 0; st == ST_OK && i < n; i++)
+        st = cand_leb128(&m->out, value ? value(t, order[i]) : 0);
+    return st;
+}
+
+static u128 metric(const sched_canister *t, const char *name)
+{
+    host_saved sv;
+    host_canister_saved(t->hc, &sv);
+    if (!strcmp(name, "wasm_memory_size"))
+        return sv.heap.len;
+    if (!strcmp(name, "stable_memory_size"))
+        return sv.stable_bytes;
+    if (!strcmp(name, "wasm_binary_size"))
+        return t->code ? host_code_instrumented(t->code->code).len : 0;
+    return 0;
+}
+
+static status put_controllers(mcall *m, const sched_canister *t)
+{
+    status st = cand_leb(&m->out, t->ncontrollers);
+    for (uint32_t c = 0; st == ST_OK && c < t->ncontrollers; c++) {
+        uint8_t p[PRINCIPAL_MAX];
+        size_t n = sched_principal_of_controller(t->controllers[c], p);
+        st = put_principal(m, span_of(p, n));
+    }
+    return st;
+}
+
+static status put_settings(mcall *m, const sched_canister *t, const char **order)
+{
+    uint32_t n = BASE_ARRAY_LEN(status_settings);
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = status_settings[i].name;
+    qsort(order, n, sizeof *order, by_hash);
+    status st = ST_OK;
+    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
+        const char *f = order[i];
+        if (!strcmp(f, "controllers")) {
+            st = put_controllers(m, t);
+        } else if (!strcmp(f, "log_visibility")) {
+            st = cand_leb(&m->out, variant_index(status_log, 3, "controllers"));
+        } else if (!strcmp(f, "environment_variables")) {
+            st = put_u8(m, 0);
+        } else {
+            u128 v = !strcmp(f, "compute_allocation")      ? t->compute_allocation
+                     : !strcmp(f, "memory_allocation")     ? t->memory_allocation
+                     : !strcmp(f, "freezing_threshold")    ? t->freezing_threshold
+                     : !strcmp(f, "reserved_cycles_limit") ? RESERVED_CYCLES_LIMIT
+                                                           : 0;
+            st = cand_leb128(&m->out, v);
+        }
+    }
+    return st;
+}
+
+static status reply_status(mcall *m, const sched_canister *t)
+{
+    const char *order[16];
+    m->out.len = 0;
+    status st = put_status_types(m, order);
     host_saved sv;
     host_canister_saved(t->hc, &sv);
     const char *state = t->route.status == LEDGER_CANISTER_STOPPED    ? "stopped"
                         : t->route.status == LEDGER_CANISTER_STOPPING ? "stopping"
                                                                       : "running";
-    for (int i = 0; st == ST_OK && i < 6; i++) {
+    uint32_t n = BASE_ARRAY_LEN(status_top);
+    const char *otop[BASE_ARRAY_LEN(status_top)];
+    for (uint32_t i = 0; i < n; i++)
+        otop[i] = status_top[i].name;
+    qsort(otop, n, sizeof *otop, by_hash);
+    for (uint32_t i = 0; st == ST_OK && i < n; i++) {
         const char *f = otop[i];
         if (!strcmp(f, "status")) {
-            uint32_t k = 0;
-            while (strcmp(ovar[k], state))
-                k++;
-            st = cand_leb(&m->out, k);
+            st = cand_leb(&m->out, variant_index(status_variant, 3, state));
+        } else if (!strcmp(f, "ready_for_migration")) {
+            st = put_u8(m, 0);
+        } else if (!strcmp(f, "version")) {
+            uint8_t v[8];
+            le64_store(v, sv.version);
+            st = put(m, v, 8);
         } else if (!strcmp(f, "settings")) {
-            for (int j = 0; st == ST_OK && j < 4; j++) {
-                if (!strcmp(oset[j], "controllers")) {
-                    st = cand_leb(&m->out, t->ncontrollers);
-                    for (uint32_t c = 0; st == ST_OK && c < t->ncontrollers; c++) {
-                        uint8_t p[PRINCIPAL_MAX];
-                        size_t n = sched_principal_of_controller(t->controllers[c], p);
-                        st = put_principal(m, span_of(p, n));
-                    }
-                } else {
-                    st = cand_leb(&m->out, !strcmp(oset[j], "freezing_threshold")
-                                               ? t->freezing_threshold
-                                               : 0);
-                }
-            }
+            st = put_settings(m, t, order);
         } else if (!strcmp(f, "module_hash")) {
             st = put_u8(m, t->code ? 1 : 0);
             if (st == ST_OK && t->code) {
@@ -302,9 +486,15 @@ static status reply_status(mcall *m, const sched_canister *t)
             }
         } else if (!strcmp(f, "memory_size")) {
             st = cand_leb(&m->out, sv.heap.len + sv.stable_bytes);
+        } else if (!strcmp(f, "memory_metrics")) {
+            st = put_nats(m, status_metrics, BASE_ARRAY_LEN(status_metrics), order, metric, t);
         } else if (!strcmp(f, "cycles")) {
             st = cand_leb128(&m->out, sched_cycles_balance(t));
-        } else {
+        } else if (!strcmp(f, "idle_cycles_burned_per_day")) {
+            st = cand_leb128(&m->out, sched_idle_cycles_per_day(m->rc->s, t));
+        } else if (!strcmp(f, "query_stats")) {
+            st = put_nats(m, status_qstats, BASE_ARRAY_LEN(status_qstats), order, NULL, t);
+        } else { /* reserved_cycles */
             st = cand_leb(&m->out, 0);
         }
     }
@@ -322,12 +512,13 @@ static status create_canister(mcall *m)
         memcmp(m->caller.key, s->genesis.admin_public_key, LEDGER_PUBLIC_KEY_SIZE) != 0)
         return fail(m, ST_NOT_AUTHORIZED, HOST_REJECT_CANISTER_ERROR,
                     "aaaaa-aa: only the admin creates canisters by ingress");
-    uint8_t slots[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
-    uint32_t n;
+    settings_in in;
     const cand_value *settings =
         cand_opt(m->v, m->nv, cand_field(m->v, m->nv, m->arg0, "settings"));
-    if (!read_controllers(m, settings, NULL, slots, &n, &st))
+    if (!read_settings(m, settings, NULL, &in, &st))
         return st;
+    uint32_t n = in.n;
+    uint8_t(*slots)[LEDGER_PUBLIC_KEY_SIZE] = in.slots;
     if (n == UINT32_MAX) { /* the creator becomes the controller */
         caller_slot(&m->caller, slots[0]);
         n = 1;
@@ -350,7 +541,7 @@ static status create_canister(mcall *m)
         return st;
     }
     s->next_canister_id++;
-    c->touched = true;
+    apply_settings(c, &in);
     c->storage_paid_ns = rc->time_ns;
     sched_cycles_credit(c, m->cycles); /* the caller pays: the attached cycles go along */
     sched_cycles_charge(s, c, s->genesis.fee_canister_creation); /* out of what came along */
@@ -500,17 +691,17 @@ static status update_settings(mcall *m)
     sched_canister *t = target(m, true, &st);
     if (!t)
         return st;
-    uint8_t slots[LEDGER_MAX_CONTROLLERS][LEDGER_PUBLIC_KEY_SIZE];
-    uint32_t n;
+    settings_in in;
     const cand_value *settings = cand_field(m->v, m->nv, m->arg0, "settings");
-    if (!read_controllers(m, settings, t, slots, &n, &st))
+    if (!read_settings(m, settings, t, &in, &st))
         return st;
-    if (n != UINT32_MAX) {
-        st = sched_canister_set_controllers(t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])slots, n);
+    if (in.n != UINT32_MAX) {
+        st = sched_canister_set_controllers(t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])in.slots,
+                                            in.n);
         if (st != ST_OK)
             return st;
-        t->touched = true;
     }
+    apply_settings(t, &in);
     return reply_empty(m);
 }
 
@@ -586,8 +777,9 @@ static status delete_canister(mcall *m)
     sched_code_release(rc->s, t->code);
     t->code = NULL;
     t->ncontrollers = 0;
+    t->memory_allocation = 0;
+    t->compute_allocation = 0;
     t->route.deleted = true;
-    t->route.cycles = 0; /* a deleted canister's cycles are gone, as on the IC */
     t->touched = true;
     t->heap_cleared = true;
     return reply_empty(m);

@@ -192,7 +192,7 @@ status scheduler_has_work(scheduler *s, bool *out)
 {
     status st = messages_waiting(s, out);
     if (st == ST_OK && !*out)
-        *out = sched_tasks_pending(s);
+        *out = sched_tasks_pending(s) || route_deadline_pending(s);
     return st;
 }
 
@@ -214,7 +214,7 @@ status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *inf
         return st;
     if (time_ns < info->tip.timestamp_ns)
         time_ns = info->tip.timestamp_ns;
-    if (!work && !sched_tasks_due(s, time_ns))
+    if (!work && !sched_tasks_due(s, time_ns) && !route_deadline_due(s, time_ns))
         return ST_OK;
     pick pk = {0};
     /* A window of a few rounds' worth of messages keeps picking linear and fair enough. */

@@ -214,6 +214,7 @@ static status replica_sync(scheduler_querier *q, ledger_reader *rd, replica *r,
                          .timer = f.timer,
                          .certified_data = span_of(rec->certified_data, rec->certified_data_len)};
         st = host_canister_system_load(r->hc, &sv, f.globals);
+        host_canister_cycles_set(r->hc, f.cycles); /* canister_cycle_balance in queries */
     }
     if (st == ST_OK)
         st = sched_controllers_to_host((const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])rec->controllers,

@@ -665,6 +665,8 @@ status round_start(scheduler *s, uint64_t time_ns, round_ctx *rc)
     st = round_resume_paused(rc);
     if (st == ST_OK)
         st = round_run_tasks(rc);
+    if (st == ST_OK)
+        st = route_expire(rc); /* best-effort calls whose deadline passed (route.c) */
     if (st != ST_OK)
         round_fail(rc);
     return st;

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { ROUTE_STEPS_MAX = 20000, ROUTE_VERSION = 1 };
+enum { ROUTE_STEPS_MAX = 20000, ROUTE_VERSION_1 = 1, ROUTE_VERSION = 2 };
 
 /* ---- cycles (the seam with the canister balance) -------------------------------------------- */
 
@@ -70,8 +70,7 @@ bool route_empty(const sched_canister *c)
 {
     const route_state *r = &c->route;
     return r->head == r->len && r->nctx == 0 && r->ncb == 0 && r->next_ctx == 0 &&
-           r->next_cb == 0 && r->cycles == 0 && r->paused_balance == 0 && r->status == 0 &&
-           !r->deleted && r->nstops == 0;
+           r->next_cb == 0 && r->status == 0 && !r->deleted && r->nstops == 0;
 }
 
 uint32_t route_call_room(const sched_canister *c)
@@ -200,13 +199,27 @@ static answer answer_of(const host_result *res)
     return a;
 }
 
+/* Cycles that reach no one (a response dropped with its refund) are burned in the accounts. */
+static void burn(scheduler *s, u128 n)
+{
+    if (!n)
+        return;
+    s->cycles.burned += n;
+    s->cycles_dirty = true;
+}
+
 /* Puts a response into the queue of canister `to` for its callback cb. A caller that no longer
- * exists gets nothing (its calls died with it). */
+ * exists gets nothing (its calls died with it), nor does a callback that already has its
+ * response (a best-effort call that timed out): the response is dropped, its refund burned. */
 static status respond_to(round_ctx *rc, uint64_t to, uint64_t cb, const answer *a, u128 refund)
 {
     sched_canister *t = sched_canister_find(rc->s, to);
-    if (!sched_canister_live(t))
+    callback *b = sched_canister_live(t) ? cb_find(&t->route, cb) : NULL;
+    if (!b || b->answered) {
+        burn(rc->s, refund);
         return ST_OK;
+    }
+    b->answered = true;
     route_msg m = {
         .kind = ROUTE_RESPONSE, .reject_code = a->reject_code, .callback = cb, .cycles = refund};
     static const char too_large[] = "the response does not fit in the caller's input queue";
@@ -277,7 +290,14 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
     if (st != ST_OK)
         return st;
     uint64_t cb_id = r->next_cb++;
+    uint64_t deadline = 0;
+    if (o->best_effort) { /* block time + the timeout (call.c caps it), never 0 */
+        uint64_t t = (uint64_t)o->timeout_seconds * 1000000000u;
+        deadline = rc->time_ns > UINT64_MAX - t ? UINT64_MAX : rc->time_ns + t;
+        deadline = deadline ? deadline : 1;
+    }
     r->cb[r->ncb++] = (callback){.id = cb_id,
+                                 .deadline = deadline,
                                  .ctx = ctx_id,
                                  .reply_fun = o->reply_fun,
                                  .reply_env = o->reply_env,
@@ -319,6 +339,7 @@ static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_
                        .from = c->id,
                        .callback = cb_id,
                        .cycles = o->cycles,
+                       .deadline = deadline,
                        .method = o->method,
                        .data = o->arg};
         o->method = (buf){0};
@@ -378,6 +399,12 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
     return st == ST_OK ? route_check_stopped(rc, c) : st;
 }
 
+status route_task_done(round_ctx *rc, sched_canister *c, host_result *res)
+{
+    call_ctx init = {.origin = ORIGIN_SYSTEM}; /* no one to answer; callbacks see aaaaa-aa */
+    return incoming_done(rc, c, &init, res);
+}
+
 /* ---- running queued messages ------------------------------------------------------------------
  * A request or a response runs sliced like an ingress update (docs/scheduler.md "Deterministic
  * time slicing"): it moves into c->paused, begins there, and round_run_slice runs its slices,
@@ -405,6 +432,7 @@ status route_paused_start(scheduler *s, sched_canister *c)
     if (p->kind == PAUSED_REQUEST) {
         hm.method = span_of(m->method.ptr, m->method.len);
         hm.cycles_available = m->cycles;
+        hm.deadline = m->deadline;
     } else if (p->kind == PAUSED_CALLBACK) {
         const call_ctx *x = ctx_find(&c->route, p->cb.ctx);
         if (!x)
@@ -416,17 +444,19 @@ status route_paused_start(scheduler *s, sched_canister *c)
         hm.replied = x->responded;
         hm.cycles_available = x->available;
         hm.cycles_refunded = m->cycles;
+        hm.deadline = x->deadline;
     } else if (p->kind == PAUSED_CLEANUP) {
+        const call_ctx *x = ctx_find(&c->route, p->cb.ctx);
         kind = HOST_CALL_CLEANUP;
+        hm.deadline = x ? x->deadline : 0;
         hm.arg = span_of(NULL, 0);
         hm.cb_fun = p->cb.cleanup_fun;
         hm.cb_env = p->cb.cleanup_env;
         hm.reject_code = m->reject_code;
     } else if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
-        /* a task (tasks.c): the management canister calls it, without argument; it sends no
-         * calls */
+        /* a task (tasks.c): the management canister calls it, without argument; its calls go
+         * out in a call context no one awaits (route_task_done) */
         kind = p->kind == PAUSED_HEARTBEAT ? HOST_CALL_HEARTBEAT : HOST_CALL_GLOBAL_TIMER;
-        hm.call_room = 0;
     } else {
         return ST_CORRUPT_LEDGER;
     }
@@ -545,13 +575,14 @@ status route_paused_done(round_ctx *rc, sched_canister *c, host_result *res, boo
     c->touched = true; /* the timer was deactivated, or the task's changes kept */
     status st;
     if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
-        return ST_OK;
+        return route_task_done(rc, c, res); /* its calls, if it made any and did not trap */
     } else if (p->kind == PAUSED_REQUEST) {
         call_ctx init = {.origin = ORIGIN_CANISTER,
                          .caller = p->rm.from,
                          .caller_cb = p->rm.callback,
                          .principal_len = p->caller_len,
-                         .available = p->rm.cycles};
+                         .available = p->rm.cycles,
+                         .deadline = p->rm.deadline};
         memcpy(init.principal, p->caller, p->caller_len);
         st = incoming_done(rc, c, &init, res);
     } else if (p->kind == PAUSED_CALLBACK && status_class_of(res->st) == SC_TRAP &&
@@ -643,6 +674,61 @@ status route_run(round_ctx *rc)
     }
 }
 
+/* ---- best-effort calls ---------------------------------------------------------------------------- */
+
+static bool expired(const callback *b, uint64_t time_ns)
+{
+    return b->deadline && !b->answered && b->deadline < time_ns;
+}
+
+status route_expire(round_ctx *rc)
+{
+    static const char text[] =
+        "timeout: the best-effort call's deadline passed without a response";
+    scheduler *s = rc->s;
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        sched_canister *c = s->canisters[i];
+        for (uint32_t k = 0; k < c->route.ncb; k++) {
+            callback *b = &c->route.cb[k];
+            if (!expired(b, rc->time_ns))
+                continue;
+            /* no refund: the attached cycles stay with the request, and are burned when its
+             * response is dropped (respond_to) */
+            b->answered = true;
+            route_msg m = {
+                .kind = ROUTE_RESPONSE, .reject_code = HOST_REJECT_SYS_UNKNOWN, .callback = b->id};
+            status st = buf_put(&m.data, text, sizeof text - 1);
+            if (st == ST_OK)
+                st = enqueue(c, &m);
+            msg_fini(&m);
+            if (st != ST_OK)
+                return st;
+        }
+    }
+    return ST_OK;
+}
+
+static bool any_callback(const scheduler *s, uint64_t time_ns)
+{
+    for (uint32_t i = 0; i < s->ncanisters; i++) {
+        const route_state *r = &s->canisters[i]->route;
+        for (uint32_t k = 0; k < r->ncb; k++)
+            if (expired(&r->cb[k], time_ns))
+                return true;
+    }
+    return false;
+}
+
+bool route_deadline_due(const scheduler *s, uint64_t time_ns)
+{
+    return any_callback(s, time_ns);
+}
+
+bool route_deadline_pending(const scheduler *s)
+{
+    return any_callback(s, UINT64_MAX);
+}
+
 /* ---- introspection ------------------------------------------------------------------------------ */
 
 status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out)
@@ -689,16 +775,23 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
             if (r->ctx[k].responded && n == 0)
                 return bad(why, why_len, c->id, "an answered context without calls is kept");
         }
-        for (uint32_t j = 0; j < r->ncb; j++)
+        for (uint32_t j = 0; j < r->ncb; j++) {
             if (!ctx_find(r, r->cb[j].ctx))
                 return bad(why, why_len, c->id, "a callback without its context");
+            uint32_t n = 0; /* an answered callback has its one response queued */
+            for (uint32_t q = r->head; q < r->len; q++)
+                n += r->q[q].kind == ROUTE_RESPONSE && r->q[q].callback == r->cb[j].id;
+            if (n != (r->cb[j].answered ? 1u : 0u))
+                return bad(why, why_len, c->id, "a callback's queued responses are wrong");
+        }
         for (uint32_t j = r->head; j < r->len; j++) {
             const route_msg *m = &r->q[j];
             if (m->kind == ROUTE_RESPONSE && !cb_find(r, m->callback))
                 return bad(why, why_len, c->id, "a queued response answers no callback");
             sched_canister *from =
                 m->kind == ROUTE_REQUEST ? sched_canister_find(s, m->from) : NULL;
-            if (from && !cb_find(&from->route, m->callback))
+            /* (a best-effort request may outlive its callback: it timed out) */
+            if (from && !m->deadline && !cb_find(&from->route, m->callback))
                 return bad(why, why_len, c->id, "a queued request has no callback at its caller");
         }
     }
@@ -706,17 +799,18 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
 }
 
 /* ---- encoding ------------------------------------------------------------------------------------
- * u8 version (1) | u128 cycles | u128 paused_balance | u64 next_ctx | u64 next_cb
+ * u8 version (2) | u64 next_ctx | u64 next_cb
  * | u32 n, n contexts: u64 id, u8 origin, 32-byte msg id, u64 caller, u64 caller_cb,
  *     u8 principal length, 29 principal bytes, u8 responded, u32 outstanding, u64 instructions,
- *     u128 available
+ *     u128 available, u64 deadline
  * | u32 n, n callbacks: u64 id, u64 ctx, 6 x u32 (reply fun/env, reject fun/env, cleanup
- *     fun/env), u8 has_cleanup
+ *     fun/env), u8 has_cleanup, u64 deadline, u8 answered
  * | u32 n, n queued messages: u8 kind, u32 reject_code, u64 from, u64 callback, u128 cycles,
- *     u32 length + method, u32 length + data
+ *     u64 deadline, u32 length + method, u32 length + data
  * | u8 status (ledger_canister_status) | u8 deleted
  * | u32 n, n waiting stop_canister calls: u8 origin, 32-byte msg id, u64 caller, u64 caller_cb
- * All integers little-endian; u128 as low then high u64. */
+ * All integers little-endian; u128 as low then high u64. Version 1 (read, never written) had
+ * two u128 after the version (always 0) and no deadlines or answered flags. */
 
 typedef struct wr {
     buf *b;
@@ -784,6 +878,8 @@ static void w_cb(wr *w, const callback *b)
     w32(w, b->cleanup_fun);
     w32(w, b->cleanup_env);
     w8(w, b->has_cleanup);
+    w64(w, b->deadline);
+    w8(w, b->answered);
 }
 
 static void w_msg(wr *w, const route_msg *m)
@@ -793,6 +889,7 @@ static void w_msg(wr *w, const route_msg *m)
     w64(w, m->from);
     w64(w, m->callback);
     w128(w, m->cycles);
+    w64(w, m->deadline);
     wbuf(w, &m->method);
     wbuf(w, &m->data);
 }
@@ -802,8 +899,6 @@ status route_encode(const sched_canister *c, buf *out)
     const route_state *r = &c->route;
     wr w = {out, ST_OK};
     w8(&w, ROUTE_VERSION);
-    w128(&w, r->cycles);
-    w128(&w, r->paused_balance);
     w64(&w, r->next_ctx);
     w64(&w, r->next_cb);
     w32(&w, r->nctx);
@@ -820,6 +915,7 @@ status route_encode(const sched_canister *c, buf *out)
         w32(&w, x->outstanding);
         w64(&w, x->instructions);
         w128(&w, x->available);
+        w64(&w, x->deadline);
     }
     w32(&w, r->ncb);
     for (uint32_t i = 0; i < r->ncb; i++) {
@@ -840,6 +936,7 @@ status route_encode(const sched_canister *c, buf *out)
 typedef struct rd {
     reader r;
     bool bad;
+    bool v1; /* a version-1 routing record: no deadlines */
 } rd;
 
 static uint8_t r8(rd *d)
@@ -911,6 +1008,8 @@ static void r_cb(rd *d, callback *b)
     b->cleanup_fun = r32(d);
     b->cleanup_env = r32(d);
     b->has_cleanup = r8(d) != 0;
+    b->deadline = d->v1 ? 0 : r64(d);
+    b->answered = !d->v1 && r8(d) != 0;
 }
 
 /* A queued message into m (whose bufs it owns from then on). */
@@ -922,6 +1021,7 @@ static status r_msg(rd *d, route_msg *m)
     m->from = r64(d);
     m->callback = r64(d);
     m->cycles = r128(d);
+    m->deadline = d->v1 ? 0 : r64(d);
     status st = rbuf(d, &m->method);
     return st == ST_OK ? rbuf(d, &m->data) : st;
 }
@@ -929,11 +1029,13 @@ static status r_msg(rd *d, route_msg *m)
 status route_decode(span bytes, sched_canister *c)
 {
     route_state *r = &c->route;
-    rd d = {reader_of(bytes), false};
-    if (r8(&d) != ROUTE_VERSION)
+    rd d = {reader_of(bytes), false, false};
+    uint8_t version = r8(&d);
+    if (version != ROUTE_VERSION && version != ROUTE_VERSION_1)
         return ST_CORRUPT_LEDGER;
-    r->cycles = r128(&d);
-    r->paused_balance = r128(&d);
+    d.v1 = version == ROUTE_VERSION_1;
+    if (d.v1) /* two u128 that were always 0 */
+        d.bad |= r128(&d) != 0 || r128(&d) != 0;
     r->next_ctx = r64(&d);
     r->next_cb = r64(&d);
     uint32_t n = r32(&d);
@@ -955,6 +1057,7 @@ status route_decode(span bytes, sched_canister *c)
         x->outstanding = r32(&d);
         x->instructions = r64(&d);
         x->available = r128(&d);
+        x->deadline = d.v1 ? 0 : r64(&d);
         d.bad |= x->principal_len > PRINCIPAL_MAX || (i && x->id <= r->ctx[i - 1].id);
     }
     n = r32(&d);
@@ -1026,7 +1129,7 @@ status route_paused_encode(const paused_msg *p, buf *out)
 
 status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_msg *p)
 {
-    rd d = {reader_of(bytes), false};
+    rd d = {reader_of(bytes), false, false};
     sched_paused_clear(p);
     status st = r_msg(&d, &p->rm);
     r_cb(&d, &p->cb);

@@ -243,21 +243,26 @@ status sched_canister_set_controllers(sched_canister *c,
 }
 
 /* ---- aux: the scheduler's part of a canister record --------------------------------------
- * u8 version (3 or 4) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage
- * paid up to (ns) | u32 n | n bytes of saved globals | u8 paused
+ * u8 version (3 to 6) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage
+ * paid up to (ns) | [ versions 5 and 6: u64 memory allocation | u8 compute allocation ]
+ * | u32 n | n bytes of saved globals | u8 paused
  * [ if paused 1 (ingress): 32-byte message id | u32 slices run | u64 time of the starting block ]
  * [ if paused 2 (a queued message): u8 kind (PAUSED_*) | u32 slices run | u64 time of the
  *   starting block | u32 n | n bytes (route.c's route_paused_encode) ]
- * [ version 4 only: the routing state (route.c's route_encode) ]
- * Version 4 is written while a canister has routing state, 3 otherwise. Versions 1 and 2 (3
- * and 4 without the three cycles fields, from before cycles) are read as zero cycles. */
+ * [ versions 4 and 6: the routing state (route.c's route_encode) ]
+ * Versions 4 and 6 are written while a canister has routing state; 5 and 6 while it has a
+ * memory or compute allocation (so a canister without either encodes as before). Versions 1
+ * and 2 (3 and 4 without the three cycles fields, from before cycles) are read as zero cycles. */
 
 enum {
     AUX_V1 = 1,
     AUX_V1_ROUTE = 2,
     AUX_VERSION = 3,
     AUX_VERSION_ROUTE = 4,
+    AUX_ALLOC = 5,
+    AUX_ALLOC_ROUTE = 6,
     AUX_HEAD = 1 + 8 + 16 + 8 + 8,
+    AUX_ALLOC_BYTES = 8 + 1,
     AUX_PAUSED_QUEUED = 2
 };
 
@@ -266,13 +271,20 @@ status sched_aux_encode(const sched_canister *c, buf *out)
     host_saved sv;
     host_canister_saved(c->hc, &sv);
     uint8_t head[AUX_HEAD];
-    bool routed = !route_empty(c);
-    head[0] = routed ? AUX_VERSION_ROUTE : AUX_VERSION;
+    bool routed = !route_empty(c), alloc = c->memory_allocation || c->compute_allocation;
+    head[0] = (uint8_t)(alloc ? (routed ? AUX_ALLOC_ROUTE : AUX_ALLOC)
+                              : (routed ? AUX_VERSION_ROUTE : AUX_VERSION));
     le64_store(head + 1, sv.timer);
     le128_store(head + 9, host_canister_cycles(c->hc));
     le64_store(head + 25, c->freezing_threshold);
     le64_store(head + 33, c->storage_paid_ns);
     status st = buf_put(out, head, sizeof head);
+    if (st == ST_OK && alloc) {
+        uint8_t a[AUX_ALLOC_BYTES];
+        le64_store(a, c->memory_allocation);
+        a[8] = c->compute_allocation;
+        st = buf_put(out, a, sizeof a);
+    }
     size_t at = out->len;
     if (st == ST_OK)
         st = buf_put(out, "\0\0\0\0", 4);
@@ -320,7 +332,7 @@ status sched_aux_decode(span aux, aux_fields *f)
     uint8_t version, paused;
     uint64_t timer, lo, hi;
     uint32_t n;
-    if (reader_u8(&r, &version) || version < AUX_V1 || version > AUX_VERSION_ROUTE ||
+    if (reader_u8(&r, &version) || version < AUX_V1 || version > AUX_ALLOC_ROUTE ||
         reader_fixed64(&r, &timer))
         return ST_CORRUPT_LEDGER;
     bool cycles = version >= AUX_VERSION;
@@ -332,6 +344,10 @@ status sched_aux_decode(span aux, aux_fields *f)
         f->cycles = (u128)hi << 64 | lo;
     else
         f->freezing_threshold = 2592000; /* the default before thresholds were stored */
+    if (version >= AUX_ALLOC &&
+        (reader_fixed64(&r, &f->memory_allocation) || reader_u8(&r, &f->compute_allocation) ||
+         f->compute_allocation > 100))
+        return ST_CORRUPT_LEDGER;
     if (reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
         return ST_CORRUPT_LEDGER;
     f->timer = timer;
@@ -351,7 +367,7 @@ status sched_aux_decode(span aux, aux_fields *f)
         f->msg_id = id.ptr;
         f->time_ns = t;
     }
-    if (version == AUX_VERSION_ROUTE || version == AUX_V1_ROUTE) {
+    if (version == AUX_VERSION_ROUTE || version == AUX_V1_ROUTE || version == AUX_ALLOC_ROUTE) {
         f->route = span_of(aux.ptr + reader_offset(&r), reader_left(&r));
         return paused <= AUX_PAUSED_QUEUED && f->route.len ? ST_OK : ST_CORRUPT_LEDGER;
     }
@@ -491,6 +507,8 @@ static status load_canister(scheduler *s, ledger_reader *rd, uint64_t id)
     if (st == ST_OK) {
         host_canister_cycles_set(c->hc, f.cycles);
         c->freezing_threshold = f.freezing_threshold;
+        c->memory_allocation = f.memory_allocation;
+        c->compute_allocation = f.compute_allocation;
         c->storage_paid_ns = f.storage_paid_ns;
     }
     if (st == ST_OK && f.route.len)

@@ -40,6 +40,7 @@ typedef struct route_msg {
     uint64_t from;        /* REQUEST: the calling canister */
     uint64_t callback;    /* REQUEST: the caller's callback id; RESPONSE: the one it answers */
     u128 cycles;          /* REQUEST: attached; RESPONSE: refunded */
+    uint64_t deadline;    /* REQUEST: of a best-effort call (ns of block time), else 0 */
     buf method;           /* REQUEST */
     buf data;             /* REQUEST: argument; RESPONSE: reply payload or reject message */
 } route_msg;
@@ -57,13 +58,19 @@ typedef struct call_ctx {
     uint32_t outstanding;  /* callbacks not run yet */
     uint64_t instructions; /* of every message of the context so far */
     u128 available;        /* cycles of the request not accepted yet */
+    uint64_t deadline;     /* the request's deadline (ic0.msg_deadline), 0: guaranteed */
 } call_ctx;
 
-/* The callback of an outstanding call. */
+/* The callback of an outstanding call. A best-effort call's callback has a deadline: when
+ * block time passes it without a response, route_expire queues a SYS_UNKNOWN reject for it;
+ * `answered` says a response is queued for it (the real one or that reject), so a later one
+ * is dropped (docs/canisters.md "Best-effort calls"). */
 typedef struct callback {
     uint64_t id, ctx;
     uint32_t reply_fun, reply_env, reject_fun, reject_env, cleanup_fun, cleanup_env;
     bool has_cleanup;
+    bool answered;
+    uint64_t deadline; /* ns of block time; 0: a guaranteed call */
 } callback;
 
 typedef struct route_state {
@@ -77,11 +84,9 @@ typedef struct route_state {
     callback *cb; /* sorted by id */
     uint32_t ncb, cb_cap;
     uint64_t next_ctx, next_cb;
-    u128 cycles;         /* 0: the balance is the host canister's (cycles.c); kept so */
-    u128 paused_balance; /* the encoding stays as before (both always 0) */
-    uint8_t status;      /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
-    bool deleted;        /* aaaaa-aa delete_canister: gone for calls and messages */
-    call_ctx *stops;     /* stop_canister calls waiting for the canister to stop */
+    uint8_t status;  /* LEDGER_CANISTER_RUNNING, _STOPPING, _STOPPED */
+    bool deleted;    /* aaaaa-aa delete_canister: gone for calls and messages */
+    call_ctx *stops; /* stop_canister calls waiting for the canister to stop */
     uint32_t nstops, stops_cap;
 } route_state;
 
@@ -148,6 +153,9 @@ typedef struct sched_canister {
     paused_msg paused;
     bool resumed; /* this round resumed its paused message: no heartbeat in it (tasks.c) */
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
+    uint64_t memory_allocation;  /* bytes (aaaaa-aa settings; 0: none): storage is charged for
+                                    max(allocation, memory used) */
+    uint8_t compute_allocation;  /* percent, 0..100: stored and reported only */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
     route_state route;
 } sched_canister;
@@ -244,6 +252,8 @@ typedef struct aux_fields {
     uint64_t timer;
     u128 cycles;
     uint64_t freezing_threshold, storage_paid_ns;
+    uint64_t memory_allocation; /* versions 5 and 6; else 0 */
+    uint8_t compute_allocation;
     span globals;
     bool paused;
     const uint8_t *msg_id;
@@ -268,6 +278,8 @@ status sched_controllers_to_host(const uint8_t (*keys)[LEDGER_PUBLIC_KEY_SIZE], 
 u128 sched_fee_execution(const scheduler *s, uint64_t instructions);
 /* The ingress fee of a message of `bytes` bytes. */
 u128 sched_fee_ingress(const scheduler *s, size_t bytes);
+/* The storage fees c burns idle in a day (aaaaa-aa canister_status). */
+u128 sched_idle_cycles_per_day(const scheduler *s, const sched_canister *c);
 /* The freezing reserve: idle storage fees of c's memory over its freezing threshold. */
 u128 sched_freeze_reserve(const scheduler *s, const sched_canister *c);
 /* Takes min(fee, balance) from c as a fee. */
@@ -445,6 +457,9 @@ void sched_cycles_debit(sched_canister *c, u128 n);
 /* An ingress update of c finished with res (its receipt or its call context). */
 status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
                           span caller, host_result *res);
+/* A task (heartbeat, timer) of c finished with res: its calls go out in a system call context,
+ * which no one awaits; their callbacks run as for any call. */
+status route_task_done(round_ctx *rc, sched_canister *c, host_result *res);
 /* Paused queued messages and tasks (PAUSED_*): route_paused_start builds p's host message from
  * c's state and begins it on c's canister (also when a restarted node re-runs its slices);
  * route_paused_done does what its end does once a slice ended it with res (*again: a next
@@ -456,6 +471,14 @@ status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_ms
 /* Runs queued messages, canisters in a rotating order, until the queues are empty or the
  * round's budget is spent. */
 status route_run(round_ctx *rc);
+/* Best-effort calls: queues a SYS_UNKNOWN reject for every callback whose deadline is earlier
+ * than the round's block time and that has no response yet (canisters and callbacks in id
+ * order). round_start calls it after the tasks. */
+status route_expire(round_ctx *rc);
+/* Whether a round at time_ns would expire a callback / whether any callback has a deadline
+ * and no response yet (so the node keeps checking, as for armed timers). */
+bool route_deadline_due(const scheduler *s, uint64_t time_ns);
+bool route_deadline_pending(const scheduler *s);
 /* True if any canister has a queued message. */
 bool route_has_work(const scheduler *s);
 

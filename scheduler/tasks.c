@@ -8,7 +8,8 @@
  * message_instruction_limit and sliced like an update (its paused state is the canister's
  * paused message, route.c's route_paused_start), charged in cycles like a message, and skipped
  * while its canister has a paused message or cannot pay (frozen); it has no receipt: what it
- * did is in the state. */
+ * did is in the state. The calls a task makes go out like a message's, in a call context that
+ * no one awaits (route.c route_task_done). */
 #include "scheduler_int.h"
 
 #include <string.h>

@@ -448,6 +448,7 @@ typedef void (*ic_callback)(uint32_t env);
 #define IC_REJECT_DESTINATION_INVALID 3u
 #define IC_REJECT_CANISTER_REJECT 4u
 #define IC_REJECT_CANISTER_ERROR 5u
+#define IC_REJECT_SYS_UNKNOWN 6u /* a best-effort call timed out (docs/canisters.md) */
 
 /* The principal of tally canister `id` (8 bytes big-endian, then 0x01 0x01): 10 bytes. */
 static inline uint32_t ic_canister_principal(uint64_t id, uint8_t out[10])

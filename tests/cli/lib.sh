@@ -41,6 +41,40 @@ expect_match() {
     grep -Eq -- "$2" <<<"$1" || die "$3: got '$1', want /$2/"
 }
 
+# le64 N: N as 8 bytes little-endian, in hex
+le64() {
+    local h
+    h=$(printf '%016x' "$1")
+    printf '%s' "${h:14:2}${h:12:2}${h:10:2}${h:8:2}${h:6:2}${h:4:2}${h:2:2}${h:0:2}"
+}
+
+# canister_number TEXT: the number of a textual canister id (base32 of the 8-byte big-endian
+# id ++ 0x01 0x01, ledger/codec.c)
+canister_number() {
+    local t
+    t=$(tr -d '-' <<<"$1" | tr a-z A-Z)
+    while [ $((${#t} % 8)) -ne 0 ]; do t="$t="; done
+    printf '%d' "0x$(base32 -d <<<"$t" | od -An -tx1 -v | tr -d ' \n' | cut -c1-16)"
+}
+
+# reply_hex OUTPUT: the hex digits of the reply line of `tally call` / `tally query` output
+reply_hex() { sed -n 's/^reply: 0x\([0-9a-f]*\).*/\1/p' <<<"$1"; }
+
+# cycles_of DIR ID: canister ID's balance as of the last block (tally cycles balance)
+cycles_of() { "$tally" cycles --dir "$1" balance "$2" | sed -n 's/^[^:]*: \([0-9]*\) cycles.*/\1/p'; }
+
+# stop_and_replay DIR: stops the node and checks that `tally replay` verifies every block and
+# reaches the state root the node had
+stop_and_replay() {
+    local height root out
+    height=$("$tally" status --dir "$1" | sed -n 's/^height: //p')
+    root=$("$tally" status --dir "$1" --json | sed -n 's/.*"state_root": "\([0-9a-f]*\)".*/\1/p')
+    stop_node
+    out=$("$tally" replay --dir "$1") || die "replay: $out"
+    expect_match "$out" "^verified $height blocks, state root $root\$" "replay"
+    replayed=$height
+}
+
 # receipt_text DIR ID: `tally receipt` of message ID once it is no longer pending (10 s at most).
 receipt_text() {
     local out

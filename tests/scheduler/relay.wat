@@ -5,13 +5,15 @@
 ;;   u8 method length | method | payload. Calls target.method(payload) with reply callback 0 and
 ;;   reject callback 1 (env = mode). mode bits: 1 cleanup callback 2; 2 the callback traps;
 ;;   4 call_perform twice (traps); 8 call_new twice (the first call is discarded); 16 reply
-;;   "early" before the call (the callbacks then cannot reply). If call_perform fails:
+;;   "early" before the call (the callbacks then cannot reply); 32 a best-effort call with
+;;   timeout 0; 64 a best-effort call with timeout 1000 s (capped at 300); 128 attach 1000
+;;   cycles. If call_perform fails:
 ;;   reply "F" and its code.
 ;; Callbacks: reply cb replies "R" + the reply; reject cb replies "J" + code byte + message.
 ;; cleanup increments the cleanup counter. update "echo" replies its arg; "reject" rejects with
 ;; its arg; "trap" traps; "noreply" returns; "append_only" calls call_data_append without
-;; call_new (traps); "reply_twice" replies twice (traps); query "stats": u32 calls, u32
-;; callbacks, u32 cleanups.
+;; call_new (traps); "reply_twice" replies twice (traps); "deadline" replies ic0.msg_deadline
+;; (u64 LE); query "stats": u32 calls, u32 callbacks, u32 cleanups.
 (module
   (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
   (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
@@ -26,6 +28,9 @@
   (import "ic0" "call_on_cleanup" (func $call_cleanup (param i32 i32)))
   (import "ic0" "call_perform" (func $call_perform (result i32)))
   (import "ic0" "trap" (func $trap (param i32 i32)))
+  (import "ic0" "call_with_best_effort_response" (func $best_effort (param i32)))
+  (import "ic0" "call_cycles_add" (func $cycles_add (param i64)))
+  (import "ic0" "msg_deadline" (func $deadline (result i64)))
   (memory 2)
   (table 4 funcref)
   (elem (i32.const 0) $on_reply $on_reject $on_cleanup)
@@ -71,6 +76,12 @@
                        (i32.sub (local.get $n) (i32.add (i32.const 10) (local.get $mlen))))
     (if (i32.and (local.get $mode) (i32.const 1))
       (then (call $call_cleanup (i32.const 2) (local.get $mode))))
+    (if (i32.and (local.get $mode) (i32.const 32))
+      (then (call $best_effort (i32.const 0))))
+    (if (i32.and (local.get $mode) (i32.const 64))
+      (then (call $best_effort (i32.const 1000))))
+    (if (i32.and (local.get $mode) (i32.const 128))
+      (then (call $cycles_add (i64.const 1000))))
     (local.set $r (call $call_perform))
     (if (i32.and (local.get $mode) (i32.const 4))
       (then (drop (call $call_perform))))
@@ -116,6 +127,10 @@
   (func (export "canister_update noreply"))
   (func (export "canister_update append_only")
     (call $call_append (i32.const 0) (i32.const 1)))
+  (func (export "canister_update deadline")
+    (i64.store (i32.const 128) (call $deadline))
+    (call $append (i32.const 128) (i32.const 8))
+    (call $reply))
   (func (export "canister_update reply_twice")
     (call $reply) (call $reply))
   (func (export "canister_query stats")

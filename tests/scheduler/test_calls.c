@@ -695,6 +695,113 @@ static void test_factory(void **state)
 }
 #endif
 
+static void conserved(fx *f, uint64_t seed);
+
+/* ---- best-effort calls --------------------------------------------------------------------------- */
+
+static uint64_t u64_reply(const buf *r, size_t at)
+{
+    assert_true(r->len >= at + 8);
+    return le64_load(r->ptr + at);
+}
+
+/* The balance of canister cid. */
+static u128 balance(fx *f, uint64_t cid)
+{
+    u128 b = 0;
+    assert_int_equal(scheduler_canister_cycles(f->s, cid, &b), ST_OK);
+    return b;
+}
+
+/* msg_deadline: 0 for ingress and guaranteed calls; block time + min(timeout, 300 s) in the
+ * callee of a best-effort call. A callee that cannot answer in time (its canister is busy with a
+ * sliced message): the caller's reject callback gets SYS_UNKNOWN (6) "timeout" in the first
+ * round whose block time is past the deadline, with no refund; the callee still runs the request
+ * later, and its response is dropped (the callback runs once), the attached cycles burned; the
+ * routing invariants and cycle conservation hold after every round, across a restart, and
+ * replay agrees. */
+static void test_best_effort(void **state)
+{
+    (void)state;
+    fx f;
+    node_fx_init(&f, 9);
+    scheduler_fees_zero(&f.g);
+    f.g.slice_instructions = 20000; /* slow.wat's `slow` spans rounds */
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f);
+    f.wasm.len = 0;
+    test_read_file(SLOW_WASM, &f.wasm);
+    uint64_t slow = node_fx_deploy(&f);
+    uint8_t id[32], sid[32];
+    buf r = {0};
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, b, "deadline", span_of(NULL, 0), id);
+    wait_receipt(&f, id, 1, &r);
+    assert_int_equal(u64_reply(&r, 0), 0); /* ingress */
+    submit_call(&f, a, b, 0, "deadline", "", id);
+    wait_receipt(&f, id, 1, &r);
+    assert_true(reply_is(&r, "R", 1));
+    assert_int_equal(u64_reply(&r, 1), 0); /* a guaranteed call */
+    submit_call(&f, a, b, 64, "deadline", "", id);
+    wait_receipt(&f, id, 1, &r);
+    assert_true(reply_is(&r, "R", 1));
+    assert_int_equal(u64_reply(&r, 1), f.time + 300ull * 1000000000u); /* 1000 s capped */
+    submit_call(&f, a, b, 32, "deadline", "", id);
+    wait_receipt(&f, id, 1, &r);
+    assert_int_equal(u64_reply(&r, 1), f.time); /* timeout 0: the call's block time */
+
+    /* the timeout */
+    u128 a0 = balance(&f, a);
+    scheduler_cycles cy0;
+    scheduler_cycles_get(f.s, &cy0);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, slow, "slow", span_of(NULL, 0), sid);
+    round1(&f); /* slow is paused */
+    ledger_receipt rc;
+    assert_false(node_fx_receipt(&f, sid, &rc, NULL));
+    submit_call(&f, a, slow, 32 | 128, "quick", "", id);
+    round1(&f); /* the request waits in slow's queue; the deadline is this block's time */
+    assert_false(node_fx_receipt(&f, id, &rc, NULL));
+    assert_true(balance(&f, a) == a0 - 1000);
+    bool work = false;
+    assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+    assert_true(work);
+    round1(&f);
+    assert_true(node_fx_receipt(&f, id, &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    static const char want[] = "J\x06timeout";
+    assert_true(rc.reply.len > sizeof want - 1);
+    assert_memory_equal(rc.reply.ptr, want, sizeof want - 1);
+    assert_true(balance(&f, a) == a0 - 1000); /* no refund with the timeout */
+    uint32_t st[3];
+    stats(&f, a, st);
+    uint32_t callbacks = st[1];
+    node_fx_close(&f); /* the expired callback and the queued request survive a restart */
+    node_fx_open(&f);
+    char why[160];
+    for (int i = 0; i < 200 && !node_fx_receipt(&f, sid, &rc, NULL); i++) {
+        round1(&f);
+        if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+            fail_msg("%s", why);
+        conserved(&f, 0);
+    }
+    assert_true(node_fx_receipt(&f, sid, &rc, NULL));
+    for (int i = 0; i < 3; i++)
+        round1(&f);
+    assert_int_equal(node_fx_query_get(&f, slow), 2); /* slow, then the late `quick` */
+    stats(&f, a, st);
+    assert_int_equal(st[1], callbacks); /* the late response was dropped */
+    scheduler_cycles cy;
+    scheduler_cycles_get(f.s, &cy);
+    assert_true(cy.burned == cy0.burned + 1000); /* its refund is burned */
+    assert_true(balance(&f, a) == a0 - 1000);
+    conserved(&f, 0);
+    assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+    assert_false(work);
+    ledger_tip tip = node_fx_tip(&f);
+    replay_equal(&f, &tip);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
 /* ---- a random call graph ------------------------------------------------------------------------ */
 
 static uint64_t rng_next(uint64_t *x)
@@ -706,8 +813,9 @@ static uint64_t rng_next(uint64_t *x)
 }
 
 /* A random relay argument: a call from a canister to a random target (one of n canisters, a
- * missing one, itself) with a random mode and method; `call` nests another one. */
-static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf *out)
+ * missing one, itself) with a random mode and method; `call` nests another one. With `be`,
+ * some calls are best-effort (timeout 0) or carry cycles. */
+static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, bool be, buf *out)
 {
     static const char *const methods[] = {"echo",    "reject", "trap", "noreply",
                                           "missing", "call",   "call", "call"};
@@ -716,9 +824,13 @@ static void random_arg(uint64_t *rng, uint64_t first, uint32_t n, int depth, buf
     uint64_t target = r % 16 == 0 ? first + n + 5 : first + (r >> 8) % n;
     const char *method = methods[(r >> 16) % (depth >= 3 ? 5 : 8)];
     uint8_t mode = modes[(r >> 24) % 8];
+    if (be) {
+        mode |= (r >> 32) % 4 == 0 ? 32 : 0;  /* best-effort, timeout 0: expires next round */
+        mode |= (r >> 40) % 4 == 0 ? 128 : 0; /* 1000 cycles attached */
+    }
     buf payload = {0};
     if (!strcmp(method, "call"))
-        random_arg(rng, first, n, depth + 1, &payload);
+        random_arg(rng, first, n, depth + 1, be, &payload);
     else
         assert_int_equal(buf_put(&payload, "p", 1), ST_OK);
     node_relay_arg(out, target, mode, method, span_of(payload.ptr, payload.len));
@@ -752,7 +864,7 @@ static unsigned paused_kinds(fx *f, uint64_t first, uint32_t n)
 }
 
 static void run_random(uint64_t seed, bool restart, uint64_t slice, ledger_tip *out, buf *outcome,
-                       unsigned *paused)
+                       unsigned *paused, uint32_t *timeouts)
 {
     enum { CANISTERS = 4, MESSAGES = 60 };
     fx f;
@@ -773,7 +885,7 @@ static void run_random(uint64_t seed, bool restart, uint64_t slice, ledger_tip *
     buf arg = {0};
     char why[160];
     for (int m = 0; m < MESSAGES; m++) {
-        random_arg(&rng, first, CANISTERS, 0, &arg);
+        random_arg(&rng, first, CANISTERS, 0, timeouts != NULL, &arg);
         uint64_t from = first + rng_next(&rng) % CANISTERS;
         node_fx_submit(&f, LEDGER_MSG_UPDATE, from, "call", span_of(arg.ptr, arg.len), ids[m]);
         if (m % 7 == 6) {
@@ -806,6 +918,12 @@ static void run_random(uint64_t seed, bool restart, uint64_t slice, ledger_tip *
         ledger_receipt rc;
         if (!node_fx_receipt(&f, ids[m], &rc, NULL))
             fail_msg("seed %llu: message %d has no receipt", (unsigned long long)seed, m);
+        if (timeouts) {
+            buf reply = {0};
+            assert_int_equal(buf_put(&reply, rc.reply.ptr, rc.reply.len), ST_OK);
+            *timeouts += reply_has(&reply, "\x06timeout");
+            buf_fini(&reply);
+        }
         if (outcome) { /* what the message ended with: status, instructions, reply */
             uint8_t head[12];
             le32_store(head, rc.status);
@@ -839,13 +957,16 @@ static void run_random(uint64_t seed, bool restart, uint64_t slice, ledger_tip *
 static void test_random_call_graph(void **state)
 {
     (void)state;
+    uint32_t timeouts = 0;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         ledger_tip t[2];
         unsigned paused = 0;
-        run_random(seed * 0x9e3779b97f4a7c15ull, false, 0, &t[0], NULL, &paused);
-        run_random(seed * 0x9e3779b97f4a7c15ull, true, 0, &t[1], NULL, &paused);
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, 0, &t[0], NULL, &paused, &timeouts);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, 0, &t[1], NULL, &paused, &timeouts);
         node_tip_assert_equal(&t[0], &t[1]);
     }
+    assert_true(timeouts > 0); /* best-effort calls did time out */
+    printf("random call graphs: %u replies carry a best-effort timeout\n", timeouts);
 }
 
 /* The random call graph with a 1-instruction slice: every message, request, callback and
@@ -861,9 +982,10 @@ static void test_random_call_graph_sliced(void **state)
         ledger_tip t[3];
         buf o[2] = {{0}, {0}};
         unsigned paused[2] = {0, 0};
-        run_random(seed * 0x9e3779b97f4a7c15ull, false, UINT64_MAX, &t[0], &o[0], &paused[0]);
-        run_random(seed * 0x9e3779b97f4a7c15ull, false, 1, &t[1], &o[1], &paused[1]);
-        run_random(seed * 0x9e3779b97f4a7c15ull, true, 1, &t[2], NULL, &paused[1]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, UINT64_MAX, &t[0], &o[0], &paused[0],
+                   NULL);
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, 1, &t[1], &o[1], &paused[1], NULL);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, 1, &t[2], NULL, &paused[1], NULL);
         assert_int_equal(paused[0], 1u << SCHEDULER_PAUSED_NONE);
         /* between rounds, canisters were paused in every kind of message */
         assert_int_equal(paused[1],
@@ -1209,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_sliced_request),    cmocka_unit_test(test_install_code_sliced),
         cmocka_unit_test(test_stop_while_paused), cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
+        cmocka_unit_test(test_best_effort),
 #ifdef EXAMPLES_DIR
         cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "candid.h"
 #include "scheduler.h"
 #include "test_util.h"
 #include "node_fixture.h"
@@ -520,6 +521,249 @@ static void test_ticker_example(void **state)
 }
 #endif
 
+/* ---- settings (aaaaa-aa update_settings, create_canister, canister_status) ------------------ */
+
+/* The management canister's types as the IC interface specification's ic.did has them. */
+static const char IC_DID[] =
+    "type log_visibility = variant { controllers; public; allowed_viewers : vec principal };"
+    "type environment_variable = record { name : text; value : text };"
+    "type canister_settings = record { controllers : opt vec principal;"
+    "  compute_allocation : opt nat; memory_allocation : opt nat; freezing_threshold : opt nat;"
+    "  reserved_cycles_limit : opt nat; log_visibility : opt log_visibility;"
+    "  wasm_memory_limit : opt nat; wasm_memory_threshold : opt nat;"
+    "  environment_variables : opt vec environment_variable };"
+    "type definite_canister_settings = record { controllers : vec principal;"
+    "  compute_allocation : nat; memory_allocation : nat; freezing_threshold : nat;"
+    "  reserved_cycles_limit : nat; log_visibility : log_visibility; wasm_memory_limit : nat;"
+    "  wasm_memory_threshold : nat; environment_variables : vec environment_variable };"
+    "type update_settings_args = record { canister_id : principal;"
+    "  settings : canister_settings; sender_canister_version : opt nat64 };"
+    "type create_canister_args = record { settings : opt canister_settings;"
+    "  sender_canister_version : opt nat64 };"
+    "type canister_status_result = record {"
+    "  status : variant { running; stopping; stopped }; ready_for_migration : bool;"
+    "  version : nat64; settings : definite_canister_settings; module_hash : opt blob;"
+    "  memory_size : nat; memory_metrics : record { wasm_memory_size : nat;"
+    "    stable_memory_size : nat; global_memory_size : nat; wasm_binary_size : nat;"
+    "    custom_sections_size : nat; canister_history_size : nat; wasm_chunk_store_size : nat;"
+    "    snapshots_size : nat };"
+    "  cycles : nat; reserved_cycles : nat; idle_cycles_burned_per_day : nat;"
+    "  query_stats : record { num_calls_total : nat; num_instructions_total : nat;"
+    "    request_payload_bytes_total : nat; response_payload_bytes_total : nat } };"
+    /* an older client's view (fewer fields): Candid subtyping must accept the reply too */
+    "type old_status = record { status : variant { running; stopping; stopped };"
+    "  settings : record { controllers : vec principal; compute_allocation : nat;"
+    "  memory_allocation : nat; freezing_threshold : nat }; module_hash : opt blob;"
+    "  memory_size : nat; cycles : nat; idle_cycles_burned_per_day : nat };";
+
+static candid_env *ic_env(void)
+{
+    candid_env *env = candid_env_new();
+    assert_non_null(env);
+    candid_error err;
+    assert_int_equal(candid_did_parse(env, span_of(IC_DID, strlen(IC_DID)), &err), ST_OK);
+    return env;
+}
+
+/* The textual principal of canister cid. */
+static void principal_text(uint64_t cid, char *out, size_t n)
+{
+    uint8_t p[10];
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(cid >> (56 - 8 * i));
+    p[8] = p[9] = 1;
+    buf t = {0};
+    assert_int_equal(candid_principal_print(p, 10, &t), ST_OK);
+    snprintf(out, n, "%.*s", (int)t.len, (const char *)t.ptr);
+    buf_fini(&t);
+}
+
+/* The argument type list `type` (names of IC_DID) in env: its first type. */
+static candid_type ic_type(candid_env *env, const char *type)
+{
+    candid_type t[1];
+    size_t n;
+    candid_error err;
+    assert_int_equal(candid_types_parse(env, span_of(type, strlen(type)), t, 1, &n, &err), ST_OK);
+    return t[0];
+}
+
+/* Candid text `args` at type `type` (of IC_DID), sent by the admin to aaaaa-aa.method. */
+static void mgmt_send(fx *f, const char *method, const char *type, const char *args, outcome *o)
+{
+    candid_env *env = ic_env();
+    candid_type t[1] = {ic_type(env, type)};
+    candid_error err;
+    candid_arena *a = candid_arena_new();
+    candid_value *v;
+    assert_int_equal(candid_text_parse(a, env, t, 1, span_of(args, strlen(args)), &v, &err),
+                     ST_OK);
+    buf msg = {0};
+    assert_int_equal(candid_encode(env, t, 1, v, &msg), ST_OK);
+    send(f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, method, span_of(msg.ptr, msg.len), o);
+    buf_fini(&msg);
+    candid_arena_free(a);
+    candid_env_free(env);
+}
+
+/* canister_status of cid, decoded at `type` and printed as Candid text into *text. */
+static void status_text(fx *f, uint64_t cid, const char *type, buf *text)
+{
+    char p[64], args[128];
+    principal_text(cid, p, sizeof p);
+    snprintf(args, sizeof args, "(record { canister_id = principal \"%s\" })", p);
+    outcome o;
+    mgmt_send(f, "canister_status", "(record { canister_id : principal })", args, &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    candid_env *env = ic_env();
+    candid_type t[1] = {ic_type(env, type)};
+    candid_error err;
+    candid_arena *a = candid_arena_new();
+    candid_value *v;
+    candid_limits lim;
+    candid_limits_default(&lim);
+    status st = candid_decode(a, env, t, 1, span_of(o.reply.ptr, o.reply.len), &lim, &v, &err);
+    if (st != ST_OK)
+        fail_msg("canister_status reply: %s at %zu", err.what, err.offset);
+    text->len = 0;
+    assert_int_equal(candid_text_print(env, t, 1, v, text), ST_OK);
+    assert_int_equal(buf_put(text, "", 1), ST_OK); /* a C string */
+    candid_arena_free(a);
+    candid_env_free(env);
+    buf_fini(&o.reply);
+}
+
+static void expect_in(const buf *text, const char *what)
+{
+    if (!strstr((const char *)text->ptr, what))
+        fail_msg("'%s' not in %s", what, (const char *)text->ptr);
+}
+
+static void update_settings(fx *f, uint64_t cid, const char *settings, outcome *o)
+{
+    char p[64], args[512];
+    principal_text(cid, p, sizeof p);
+    snprintf(args, sizeof args, "(record { canister_id = principal \"%s\"; settings = %s })", p,
+             settings);
+    mgmt_send(f, "update_settings", "(update_settings_args)", args, o);
+}
+
+/* update_settings and create_canister store the freezing threshold (which the freezing check
+ * then uses), the memory allocation (storage and the reserve are charged for max(allocation,
+ * memory used)) and the compute allocation; out-of-range values are rejected and change
+ * nothing; canister_status reports them with the controllers, balance, memory, module hash and
+ * status in the IC's record, which an older, smaller record type also decodes; all of it
+ * survives a restart. */
+static void test_settings(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    f.g.fee_gib_storage_per_second = 1u << 30; /* 1 cycle per byte-second */
+    f.g.fee_canister_creation = 0;
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t cid = deploy_file(&f, CYCLES_WASM, &install);
+    buf text = {0};
+    char want[160];
+    status_text(&f, cid, "(canister_status_result)", &text);
+    expect_in(&text, "status = variant { running }");
+    expect_in(&text, "freezing_threshold = 0 : nat");
+    expect_in(&text, "memory_allocation = 0 : nat");
+    expect_in(&text, "compute_allocation = 0 : nat");
+    expect_in(&text, "memory_size = 65536 : nat");
+    expect_in(&text, "idle_cycles_burned_per_day = 5662310400 : nat"); /* 64 KiB x 1 day */
+    expect_in(&text, "reserved_cycles_limit = 5000000000000 : nat");
+    expect_in(&text, "log_visibility = variant { controllers }");
+    expect_in(&text, "controllers = vec { principal \""); /* the admin, who deployed it */
+    expect_in(&text, "module_hash = opt blob");
+    u128 b = balance(&f, cid);
+    char num[U128_TEXT_SIZE];
+    u128_format(b, num);
+    snprintf(want, sizeof want, "cycles = %s : nat", num);
+    expect_in(&text, want);
+    status_text(&f, cid, "(old_status)", &text); /* an older client's record type */
+    expect_in(&text, "freezing_threshold = 0 : nat");
+
+    /* a threshold whose reserve (64 KiB x 20,000 s) exceeds the balance freezes the canister */
+    outcome o;
+    update_settings(&f, cid, "record { freezing_threshold = opt 20_000 }", &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    u128 b1 = balance(&f, cid);
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_CANISTER_OUT_OF_CYCLES);
+    buf_fini(&o.reply);
+    u128 b2 = balance(&f, cid);
+    assert_true(b2 < b1 && b1 - b2 < 1000); /* storage only: it did not run */
+    status_text(&f, cid, "(canister_status_result)", &text);
+    expect_in(&text, "freezing_threshold = 20000 : nat");
+
+    /* a 1 MiB memory allocation, 10 s threshold, 50 % compute: it runs again, and storage is
+     * charged for the 1 MiB */
+    update_settings(&f, cid,
+                    "record { freezing_threshold = opt 10; memory_allocation = opt 1_048_576;"
+                    " compute_allocation = opt 50 }",
+                    &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    u128 b3 = balance(&f, cid);
+    f.time += 1000000000u; /* 1 s without a block, then a message 1 ms later */
+    send(&f, LEDGER_MSG_UPDATE, cid, "balance", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    u128 storage = (u128)1048576u * 1001000000u / 1000000000u; /* 1 MiB x 1.001 s */
+    u128 paid = storage + (100u + o.env_len) + (1000u + o.rc.instructions);
+    assert_true(balance(&f, cid) == b3 - paid);
+    /* inside, the liquid balance excludes the 1 MiB x 10 s reserve */
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, cid, "liquid", span_of(NULL, 0), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    u128 b4 = balance(&f, cid) + (100u + o.env_len) + (1000u + o.rc.instructions);
+    assert_true(reply128(&o) == b4 - (100u + o.env_len) - (1000u + LIMIT) - 10485760u);
+    buf_fini(&o.reply);
+    status_text(&f, cid, "(canister_status_result)", &text);
+    expect_in(&text, "freezing_threshold = 10 : nat");
+    expect_in(&text, "memory_allocation = 1048576 : nat");
+    expect_in(&text, "compute_allocation = 50 : nat");
+    expect_in(&text, "idle_cycles_burned_per_day = 90596966400 : nat"); /* 1 MiB x 1 day */
+
+    /* out of range: rejected, nothing changed */
+    update_settings(&f, cid, "record { compute_allocation = opt 101; freezing_threshold = opt 7 }",
+                    &o);
+    assert_int_equal(o.rc.status, ST_BAD_ARGUMENT);
+    assert_non_null(memmem(o.reply.ptr, o.reply.len, "compute_allocation", 18));
+    buf_fini(&o.reply);
+    update_settings(&f, cid, "record { memory_allocation = opt 281_474_976_710_657 }", &o);
+    assert_int_equal(o.rc.status, ST_BAD_ARGUMENT); /* past 2^48 */
+    buf_fini(&o.reply);
+    node_fx_close(&f); /* the settings are in the canister's record */
+    node_fx_open(&f);
+    status_text(&f, cid, "(canister_status_result)", &text);
+    expect_in(&text, "freezing_threshold = 10 : nat");
+    expect_in(&text, "memory_allocation = 1048576 : nat");
+    expect_in(&text, "compute_allocation = 50 : nat");
+
+    /* create_canister with settings (the admin, by ingress) */
+    mgmt_send(&f, "create_canister", "(create_canister_args)",
+              "(record { settings = opt record { freezing_threshold = opt 3_600;"
+              " memory_allocation = opt 65_536 } })",
+              &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    uint64_t child = node_fx_tip(&f).next_canister_id - 1;
+    assert_true(child > cid);
+    status_text(&f, child, "(canister_status_result)", &text);
+    expect_in(&text, "freezing_threshold = 3600 : nat");
+    expect_in(&text, "memory_allocation = 65536 : nat");
+    expect_in(&text, "module_hash = null");
+    expect_in(&text, "memory_size = 0 : nat");
+    buf_fini(&text);
+    node_fx_end(&f);
+}
+
 /* ---- sliced tasks (docs/scheduler.md "Deterministic time slicing") ----------------------------- */
 
 typedef struct task_out {
@@ -617,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_mint),           cmocka_unit_test(test_burn),
         cmocka_unit_test(test_ic0_forms),      cmocka_unit_test(test_global_timer),
         cmocka_unit_test(test_heartbeat),      cmocka_unit_test(test_sliced_tasks),
+        cmocka_unit_test(test_settings),
 #ifdef TICKER_WASM
         cmocka_unit_test(test_ticker_example),
 #endif

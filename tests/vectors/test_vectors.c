@@ -184,16 +184,30 @@ static void golden_calls(const char *chain, const call_step *calls, size_t ncall
     node_fx_end(&f);
 }
 
-/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
- * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
- * state roots of the blocks between. */
+/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self, best-effort
+ * with cycles) with a round budget that spreads the call trees over rounds: queues, contexts
+ * and callbacks are in the state roots of the blocks between. */
 static void test_golden_calls(void **state)
 {
     (void)state;
     static const call_step calls[] = {
-        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
-        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
-        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
+        {1, 2, 0, "echo"},
+        {2, 3, 1, "call:1"},
+        {3, 1, 3, "echo"},
+        {1, 99, 0, "echo"},
+        {0, 0, 0, NULL},
+        {2, 2, 16, "reject"},
+        {3, 2, 0, "trap"},
+        {0, 0, 0, NULL},
+        {1, 3, 8, "call:2"},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
+        /* a best-effort call (timeout 0) with 1000 cycles, whose tree spans rounds */
+        {2, 1, 32 | 128, "call:3"},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
+        {0, 0, 0, NULL},
     };
     golden_calls("tally-golden-calls", calls, BASE_ARRAY_LEN(calls), 0, expected_calls,
                  BASE_ARRAY_LEN(expected_calls));
@@ -206,14 +220,16 @@ static const golden expected_sliced_calls[] = {
 /* The call trees in slices of 1 instruction (docs/scheduler.md "Deterministic time slicing"):
  * every ingress message, request, reply and reject callback and cleanup pauses at the function
  * entries it reaches, so paused requests, callbacks and a cleanup (with their aux records) are
- * in the state roots of the blocks between. */
+ * in the state roots of the blocks between; the last call is best-effort and times out. */
 static void test_golden_sliced_calls(void **state)
 {
     (void)state;
-    static const call_step calls[] = {
-        {1, 2, 0, "echo"},  {2, 3, 3, "call:1"}, {3, 1, 0, "reject"},
-        {1, 99, 0, "echo"}, {2, 2, 16, "trap"},  {3, 2, 1, "echo"},
-    };
+    static const call_step calls[] =
+        {
+            {1, 2, 0, "echo"},          {2, 3, 3, "call:1"}, {3, 1, 0, "reject"},
+            {1, 99, 0, "echo"},         {2, 2, 16, "trap"},  {3, 2, 1, "echo"},
+            {1, 2, 32 | 128, "call:3"}, /* best-effort with cycles: times out while sliced */
+        };
     golden_calls("tally-golden-sliced-calls", calls, BASE_ARRAY_LEN(calls), 1,
                  expected_sliced_calls, BASE_ARRAY_LEN(expected_sliced_calls));
 }
