@@ -68,13 +68,17 @@ struct ledger_round {
     size_t subnet_len;
 };
 
-static status vec_push(vec *v, size_t size, const void *item)
+/* Appends item (size bytes) to v. On ST_OUT_OF_MEMORY it frees `owned` (the heap copy the item
+ * points to, or NULL), so that a failed stage leaks nothing. */
+static status vec_push(vec *v, size_t size, const void *item, void *owned)
 {
     if (v->len == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 8;
         void *p = base_realloc(v->ptr, cap * size);
-        if (!p)
+        if (!p) {
+            base_free(owned);
             return ST_OUT_OF_MEMORY;
+        }
         v->ptr = p;
         v->cap = cap;
     }
@@ -152,10 +156,8 @@ status ledger_round_code_put(ledger_round *r, span original, span instrumented,
         memcpy(c.bytes, original.ptr, c.olen);
     if (c.ilen)
         memcpy(c.bytes + c.olen, instrumented.ptr, c.ilen);
-    if (vec_push(&r->codes, sizeof c, &c) != ST_OK) {
-        base_free(c.bytes);
+    if (vec_push(&r->codes, sizeof c, &c, c.bytes) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    }
     memcpy(hash, c.hash, LEDGER_HASH_SIZE);
     return ST_OK;
 }
@@ -174,10 +176,8 @@ status ledger_round_canister_put(ledger_round *r, uint64_t id, const ledger_cani
     s.rec.aux = span_of(s.aux, rec->aux.len);
     memset(s.rec.heap_root, 0, LEDGER_HASH_SIZE);
     memset(s.rec.stable_root, 0, LEDGER_HASH_SIZE);
-    if (vec_push(&r->recs, sizeof s, &s) != ST_OK) {
-        base_free(s.aux);
+    if (vec_push(&r->recs, sizeof s, &s, s.aux) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    }
     return ST_OK;
 }
 
@@ -203,10 +203,8 @@ status ledger_round_page_put(ledger_round *r, uint64_t id, ledger_mem mem, uint3
         if (!p.data)
             return ST_OUT_OF_MEMORY;
     }
-    if (vec_push(&r->pages, sizeof p, &p) != ST_OK) {
-        base_free(p.data);
+    if (vec_push(&r->pages, sizeof p, &p, p.data) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    }
     r->seq++;
     return ST_OK;
 }
@@ -214,7 +212,7 @@ status ledger_round_page_put(ledger_round *r, uint64_t id, ledger_mem mem, uint3
 status ledger_round_memory_clear(ledger_round *r, uint64_t id, ledger_mem mem)
 {
     st_clear c = {id, r->seq + 1, (uint8_t)mem};
-    status st = vec_push(&r->clears, sizeof c, &c);
+    status st = vec_push(&r->clears, sizeof c, &c, NULL);
     if (st == ST_OK)
         r->seq++;
     return st;
@@ -248,10 +246,8 @@ status ledger_round_receipt_put(ledger_round *r, const uint8_t msg_id[LEDGER_HAS
     s.reply = dup_bytes(rc->reply.ptr, rc->reply.len);
     if (!s.reply)
         return ST_OUT_OF_MEMORY;
-    if (vec_push(&r->receipts, sizeof s, &s) != ST_OK) {
-        base_free(s.reply);
+    if (vec_push(&r->receipts, sizeof s, &s, s.reply) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    }
     r->seq++;
     return ST_OK;
 }
@@ -266,10 +262,8 @@ status ledger_round_message_include(ledger_round *r, span envelope, uint8_t *id)
     m.env = dup_bytes(envelope.ptr, envelope.len);
     if (!m.env)
         return ST_OUT_OF_MEMORY;
-    if (vec_push(&r->msgs, sizeof m, &m) != ST_OK) {
-        base_free(m.env);
+    if (vec_push(&r->msgs, sizeof m, &m, m.env) != ST_OK)
         return ST_OUT_OF_MEMORY;
-    }
     if (id)
         memcpy(id, m.id, LEDGER_HASH_SIZE);
     return ST_OK;
@@ -279,7 +273,7 @@ status ledger_round_mempool_drop(ledger_round *r, const uint8_t msg_id[LEDGER_HA
 {
     st_id d;
     memcpy(d.id, msg_id, LEDGER_HASH_SIZE);
-    return vec_push(&r->drops, sizeof d, &d);
+    return vec_push(&r->drops, sizeof d, &d, NULL);
 }
 
 static void round_free(ledger_round *r)

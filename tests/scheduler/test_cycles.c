@@ -493,14 +493,9 @@ static void test_ticker_example(void **state)
     assert_int_equal(
         scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0), span_of(NULL, 0), &res),
         ST_OK);
-    u128 b = balance(&f, cid);
-    char digits[48], *d = digits + sizeof digits;
-    *--d = '\0';
-    do {
-        *--d = (char)('0' + (int)(b % 10));
-        b /= 10;
-    } while (b);
-    snprintf(want, sizeof want, "(%s : nat)", d);
+    char digits[U128_TEXT_SIZE];
+    u128_format(balance(&f, cid), digits);
+    snprintf(want, sizeof want, "(%s : nat)", digits);
     assert_true(candid_is(span_of(res.bytes.ptr, res.bytes.len), want));
     host_result_fini(&res);
     candid_args(&arg, "(777 : nat)");
