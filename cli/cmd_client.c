@@ -105,7 +105,8 @@ static void usage(FILE *out, const char *cmd)
             "ARG: Candid text when it starts with '(' (\"(42 : nat, \\\"hi\\\")\"), typed by the\n"
             "method's parameters (deploy/upgrade: the init arguments) in the interface, else by\n"
             "what the text shows; or raw pieces, concatenated in order: TEXT, 0xHEX, @FILE;\n"
-            "--arg ARG; --u64 N (8 bytes little-endian).\n");
+            "--arg ARG; --u64 N (8 bytes little-endian). No ARG: () when the interface's\n"
+            "method takes no argument, else nothing.\n");
 }
 
 static int fail(const client *c, status st, const char *fmt, const char *what)
@@ -315,9 +316,20 @@ static status load_did(client *c, const char *canister, span module)
     return canister ? canister_info_did(c, canister, &c->did) : ST_OK;
 }
 
-/* Encodes the Candid argument, if there is one, into c->arg. 0 or an exit code. */
+/* Encodes the Candid argument, if there is one, into c->arg. 0 or an exit code. Without any
+ * argument, a method (or init) of the interface that takes none, or only optional ones, gets
+ * `()` encoded (DIDL 00 00, as dfx sends: Candid canisters refuse an empty message); otherwise
+ * nothing is sent. */
 static int candid_arg(client *c, const char *canister, const char *method, span module)
 {
+    if (!c->candid && !c->has_arg) {
+        char why[256];
+        if (load_did(c, canister, module) == ST_OK && c->did.len &&
+            cli_candid_args(span_of(c->did.ptr, c->did.len), method, "()", &c->arg, why,
+                            sizeof why) != ST_OK)
+            c->arg.len = 0;
+        return 0;
+    }
     if (!c->candid)
         return 0;
     status st = load_did(c, canister, module);

@@ -51,6 +51,7 @@ static status put_result(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], cons
 
 void sched_paused_clear(paused_msg *p)
 {
+    host_canister_free(p->hc);
     buf_fini(&p->envelope);
     buf_fini(&p->rm.method);
     buf_fini(&p->rm.data);
@@ -132,7 +133,7 @@ status round_run_slice(round_ctx *rc, sched_canister *c)
         host_result res;
         host_result_init(&res);
         bool paused = false;
-        status st = host_canister_call_run(c->hc, &res, &paused);
+        status st = host_canister_call_run(paused_host(c), &res, &paused);
         if (st != ST_OK) { /* a fault: the message was rolled back; the round will abort */
             host_result_fini(&res);
             return st;
@@ -149,7 +150,9 @@ status round_run_slice(round_ctx *rc, sched_canister *c)
         }
         p->active = false; /* ended: the canister is idle for what its end does (a stop) */
         bool again = false;
-        if (p->kind >= PAUSED_REQUEST) {
+        if (p->kind == PAUSED_INSTALL_CODE) {
+            st = mgmt_install_end(rc, c, &res);
+        } else if (p->kind >= PAUSED_REQUEST) {
             st = route_paused_done(rc, c, &res, &again);
         } else if (p->kind != LEDGER_MSG_UPDATE) {
             st = lifecycle_end(rc, c, &res);
@@ -220,23 +223,35 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
     p->kind = LEDGER_MSG_UPDATE;
     if (la) {
         p->kind = (uint8_t)m->kind;
-        p->hmsg.arg = rebase(la->init, envelope, p->envelope.ptr);
-        p->hmsg.instruction_limit = s->genesis.install_instructions - la->cost;
-        /* nothing prepaid: an install or upgrade pays its execution when it ends */
-        p->hmsg.cycles_prepaid = 0;
-        p->hmsg.cycles_frozen = 0;
-        p->cost = la->cost;
-        st = m->kind == LEDGER_MSG_INSTALL
-                 ? host_canister_install_begin(c->hc, la->code->code, &p->hmsg)
-                 : host_canister_upgrade_begin(c->hc, la->code->code, &p->hmsg);
+        st =
+            sched_life_begin(s, c, c->hc, la->code, m->kind == LEDGER_MSG_UPGRADE, la->cost,
+                             rebase(la->init, envelope, p->envelope.ptr), p->hmsg.caller, time_ns);
     } else {
         st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+        p->active = st == ST_OK;
     }
-    if (st != ST_OK) {
+    if (st != ST_OK)
         sched_paused_clear(p);
+    return st;
+}
+
+status sched_life_begin(scheduler *s, sched_canister *c, host_canister *hc, code_entry *code,
+                        bool upgrade, uint64_t cost, span arg, span caller, uint64_t time_ns)
+{
+    paused_msg *p = &c->paused;
+    /* nothing prepaid: an install or upgrade pays its execution when it ends */
+    p->hmsg = (host_msg){.arg = arg,
+                         .caller = caller,
+                         .time = time_ns,
+                         .instruction_limit = s->genesis.install_instructions - cost,
+                         .slice_limit = s->genesis.slice_instructions};
+    p->cost = cost;
+    p->time_ns = time_ns;
+    status st = upgrade ? host_canister_upgrade_begin(hc, code->code, &p->hmsg)
+                        : host_canister_install_begin(hc, code->code, &p->hmsg);
+    if (st != ST_OK)
         return st;
-    }
-    p->code = la ? la->code : NULL;
+    p->code = code;
     p->active = true;
     return ST_OK;
 }
@@ -246,6 +261,7 @@ status round_resume_paused(round_ctx *rc)
     scheduler *s = rc->s;
     for (uint32_t i = 0; i < s->ncanisters; i++) {
         sched_canister *c = s->canisters[i];
+        c->resumed = c->paused.active;
         if (!c->paused.active)
             continue;
         status st = round_run_slice(rc, c);
@@ -303,8 +319,7 @@ static bool split_install_arg(span arg, span *module, span *init)
     return true;
 }
 
-/* The instructions charged for deploying code_bytes bytes of module code (saturating). */
-static uint64_t deploy_cost(size_t code_bytes, uint64_t per_byte)
+uint64_t sched_deploy_cost(size_t code_bytes, uint64_t per_byte)
 {
     if (per_byte && code_bytes > UINT64_MAX / per_byte)
         return UINT64_MAX;
@@ -321,7 +336,7 @@ static status life_code(scheduler *s, const ledger_message *m, life_args *la, sp
     la->cost = 0;
     if (!split_install_arg(m->arg, module, &la->init))
         return ST_BAD_INSTALL_ARG;
-    la->cost = deploy_cost(module->len, s->genesis.deploy_per_byte);
+    la->cost = sched_deploy_cost(module->len, s->genesis.deploy_per_byte);
     if (la->cost >= s->genesis.install_instructions)
         return ST_INSTRUCTION_LIMIT_EXCEEDED;
     uint8_t hash[LEDGER_HASH_SIZE];

@@ -422,6 +422,11 @@ status route_paused_start(scheduler *s, sched_canister *c)
         hm.cb_fun = p->cb.cleanup_fun;
         hm.cb_env = p->cb.cleanup_env;
         hm.reject_code = m->reject_code;
+    } else if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
+        /* a task (tasks.c): the management canister calls it, without argument; it sends no
+         * calls */
+        kind = p->kind == PAUSED_HEARTBEAT ? HOST_CALL_HEARTBEAT : HOST_CALL_GLOBAL_TIMER;
+        hm.call_room = 0;
     } else {
         return ST_CORRUPT_LEDGER;
     }
@@ -537,9 +542,11 @@ status route_paused_done(round_ctx *rc, sched_canister *c, host_result *res, boo
     paused_msg *p = &c->paused;
     *again = false;
     sched_cycles_settle(rc->s, c, res, res->instructions);
-    c->touched = true;
+    c->touched = true; /* the timer was deactivated, or the task's changes kept */
     status st;
-    if (p->kind == PAUSED_REQUEST) {
+    if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
+        return ST_OK;
+    } else if (p->kind == PAUSED_REQUEST) {
         call_ctx init = {.origin = ORIGIN_CANISTER,
                          .caller = p->rm.from,
                          .caller_cb = p->rm.callback,
@@ -651,7 +658,11 @@ status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_
                                          : p->kind == PAUSED_REQUEST  ? SCHEDULER_PAUSED_REQUEST
                                          : p->kind == PAUSED_CALLBACK ? SCHEDULER_PAUSED_CALLBACK
                                          : p->kind == PAUSED_CLEANUP  ? SCHEDULER_PAUSED_CLEANUP
-                                                                      : SCHEDULER_PAUSED_INGRESS};
+                                         : p->kind == PAUSED_INSTALL_CODE
+                                             ? SCHEDULER_PAUSED_INSTALL_CODE
+                                         : p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER
+                                             ? SCHEDULER_PAUSED_TASK
+                                             : SCHEDULER_PAUSED_INGRESS};
     return ST_OK;
 }
 
@@ -753,6 +764,15 @@ static void wbuf(wr *w, const buf *b)
     w_bytes(w, b->ptr, b->len);
 }
 
+/* Whom a call is answered to: a waiting stop_canister, a paused install_code. */
+static void w_origin(wr *w, const call_ctx *x)
+{
+    w8(w, x->origin);
+    w_bytes(w, x->msg_id, LEDGER_HASH_SIZE);
+    w64(w, x->caller);
+    w64(w, x->caller_cb);
+}
+
 static void w_cb(wr *w, const callback *b)
 {
     w64(w, b->id);
@@ -812,13 +832,8 @@ status route_encode(const sched_canister *c, buf *out)
     w8(&w, r->status);
     w8(&w, r->deleted);
     w32(&w, r->nstops);
-    for (uint32_t i = 0; i < r->nstops; i++) {
-        const call_ctx *x = &r->stops[i];
-        w8(&w, x->origin);
-        w_bytes(&w, x->msg_id, LEDGER_HASH_SIZE);
-        w64(&w, x->caller);
-        w64(&w, x->caller_cb);
-    }
+    for (uint32_t i = 0; i < r->nstops; i++)
+        w_origin(&w, &r->stops[i]);
     return w.st;
 }
 
@@ -874,6 +889,15 @@ static status rbuf(rd *d, buf *out)
         return ST_OK;
     }
     return n ? buf_put(out, s.ptr, n) : ST_OK;
+}
+
+static void r_origin(rd *d, call_ctx *x)
+{
+    memset(x, 0, sizeof *x);
+    x->origin = r8(d);
+    rfixed(d, x->msg_id, LEDGER_HASH_SIZE);
+    x->caller = r64(d);
+    x->caller_cb = r64(d);
 }
 
 static void r_cb(rd *d, callback *b)
@@ -966,12 +990,7 @@ status route_decode(span bytes, sched_canister *c)
     if (st == ST_OK && !d.bad && n)
         st = base_grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
-        call_ctx *x = &r->stops[r->nstops++];
-        memset(x, 0, sizeof *x);
-        x->origin = r8(&d);
-        rfixed(&d, x->msg_id, LEDGER_HASH_SIZE);
-        x->caller = r64(&d);
-        x->caller_cb = r64(&d);
+        r_origin(&d, &r->stops[r->nstops++]);
     }
     if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
         st = ST_CORRUPT_LEDGER;
@@ -980,7 +999,9 @@ status route_decode(span bytes, sched_canister *c)
 
 /* A paused queued message (the aux record's paused part, docs/scheduler.md "Restarts"): its
  * queued message as above | callback as above | u8 caller length, 29 caller bytes | u64 prior
- * used | u32 prior status | u32 length + prior text. */
+ * used | u32 prior status | u32 length + prior text
+ * [ PAUSED_INSTALL_CODE: u8 mode | 32-byte module hash | u64 deploy charge | the call's origin
+ *   as a waiting stop's | u128 its cycles ]. */
 status route_paused_encode(const paused_msg *p, buf *out)
 {
     wr w = {out, ST_OK};
@@ -991,6 +1012,15 @@ status route_paused_encode(const paused_msg *p, buf *out)
     w64(&w, p->prior_used);
     w32(&w, p->prior_st);
     wbuf(&w, &p->prior_text);
+    if (p->kind == PAUSED_INSTALL_CODE) {
+        if (!p->code)
+            return BUG();
+        w8(&w, p->mode);
+        w_bytes(&w, p->code->hash, LEDGER_HASH_SIZE);
+        w64(&w, p->cost);
+        w_origin(&w, &p->origin);
+        w128(&w, p->origin.available);
+    }
     return w.st;
 }
 
@@ -1006,10 +1036,19 @@ status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_ms
     p->prior_st = r32(&d);
     if (st == ST_OK)
         st = rbuf(&d, &p->prior_text);
+    if (kind == PAUSED_INSTALL_CODE) {
+        p->mode = r8(&d);
+        rfixed(&d, p->code_hash, LEDGER_HASH_SIZE);
+        p->cost = r64(&d);
+        r_origin(&d, &p->origin);
+        p->origin.available = r128(&d);
+        d.bad |= p->mode < INSTALL_MODE_INSTALL || p->mode > INSTALL_MODE_UPGRADE;
+    }
     p->kind = kind;
     p->time_ns = time_ns;
-    d.bad |= p->caller_len > PRINCIPAL_MAX || kind > PAUSED_CLEANUP ||
-             (p->rm.kind != ROUTE_REQUEST && p->rm.kind != ROUTE_RESPONSE);
+    d.bad |=
+        p->caller_len > PRINCIPAL_MAX || kind > PAUSED_TIMER ||
+        (kind < PAUSED_HEARTBEAT && p->rm.kind != ROUTE_REQUEST && p->rm.kind != ROUTE_RESPONSE);
     if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
         st = ST_CORRUPT_LEDGER;
     if (st != ST_OK)

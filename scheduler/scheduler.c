@@ -405,7 +405,19 @@ static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c,
                             const aux_fields *f)
 {
     status st;
-    if (f->kind >= PAUSED_REQUEST) { /* a queued message: its copy is in the record */
+    if (f->kind == PAUSED_INSTALL_CODE) { /* its module is in the ledger since it began */
+        span original, instrumented;
+        code_entry *code = NULL;
+        st = route_paused_decode(f->queued, f->kind, f->time_ns, &c->paused);
+        if (st == ST_OK)
+            st = ledger_code_get(rd, c->paused.code_hash, &original, &instrumented);
+        if (st == ST_OK)
+            st = sched_code_get(s, original, c->paused.code_hash, &code, NULL);
+        if (st == ST_OK)
+            st = mgmt_install_start(s, c, code, f->time_ns);
+        if (st != ST_OK)
+            sched_code_release(s, code);
+    } else if (f->kind >= PAUSED_REQUEST) { /* a queued message: its copy is in the record */
         st = route_paused_decode(f->queued, f->kind, f->time_ns, &c->paused);
         if (st == ST_OK)
             st = route_paused_start(s, c);
@@ -421,7 +433,7 @@ static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c,
         host_result res;
         host_result_init(&res);
         bool paused = false;
-        st = host_canister_call_run(c->hc, &res, &paused);
+        st = host_canister_call_run(paused_host(c), &res, &paused);
         if (st == ST_OK && !paused)
             st = ST_CORRUPT_LEDGER; /* it finished earlier than recorded */
         c->paused.used = res.instructions;

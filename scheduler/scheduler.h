@@ -160,6 +160,8 @@ enum {
     SCHEDULER_PAUSED_REQUEST, /* a request from a canister */
     SCHEDULER_PAUSED_CALLBACK,
     SCHEDULER_PAUSED_CLEANUP,
+    SCHEDULER_PAUSED_INSTALL_CODE, /* aaaaa-aa install_code */
+    SCHEDULER_PAUSED_TASK,         /* canister_heartbeat or canister_global_timer */
 };
 
 /* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */

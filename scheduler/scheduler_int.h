@@ -96,10 +96,14 @@ typedef struct route_answer {
  * messages of the input queues, sliced like ingress updates (docs/scheduler.md "Deterministic
  * time slicing"). */
 enum {
-    PAUSED_REQUEST = 0x40,  /* a request from a canister: its method (route.c) */
-    PAUSED_CALLBACK = 0x41, /* a response: the reply or reject callback */
-    PAUSED_CLEANUP = 0x42,  /* the cleanup callback, after that callback trapped */
+    PAUSED_REQUEST = 0x40,      /* a request from a canister: its method (route.c) */
+    PAUSED_CALLBACK = 0x41,     /* a response: the reply or reject callback */
+    PAUSED_CLEANUP = 0x42,      /* the cleanup callback, after that callback trapped */
+    PAUSED_INSTALL_CODE = 0x43, /* aaaaa-aa install_code (mgmt.c) */
+    PAUSED_HEARTBEAT = 0x44,    /* canister_heartbeat (tasks.c) */
+    PAUSED_TIMER = 0x45,        /* canister_global_timer */
 };
+enum { INSTALL_MODE_INSTALL = 1, INSTALL_MODE_REINSTALL, INSTALL_MODE_UPGRADE };
 
 /* A message of a canister that is paused between slices (deterministic time slicing). */
 typedef struct paused_msg {
@@ -122,6 +126,11 @@ typedef struct paused_msg {
     uint64_t prior_used; /* CLEANUP: the instructions of the callback that trapped, */
     uint32_t prior_st;   /* its trap status */
     buf prior_text;      /* and its text */
+    /* PAUSED_INSTALL_CODE: rm.data is the install argument, caller the calling principal */
+    call_ctx origin;                     /* the install_code call, answered when it ends */
+    uint8_t mode;                        /* INSTALL_MODE_* */
+    uint8_t code_hash[LEDGER_HASH_SIZE]; /* its module (restored by route_paused_decode) */
+    host_canister *hc; /* reinstall: the fresh canister it runs on (owned; NULL: the canister's) */
 } paused_msg;
 
 /* Frees what p owns (not its code reference) and clears it. */
@@ -137,10 +146,17 @@ typedef struct sched_canister {
     bool touched;      /* changed in the current round: record and pages to stage */
     bool heap_cleared; /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
+    bool resumed; /* this round resumed its paused message: no heartbeat in it (tasks.c) */
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
     route_state route;
 } sched_canister;
+
+/* The host canister c's paused message runs on. */
+static inline host_canister *paused_host(sched_canister *c)
+{
+    return c->paused.hc ? c->paused.hc : c->hc;
+}
 
 /* What produce.c learnt of a mempool entry by parsing it (an entry's bytes never change and
  * its sequence number is never reused), kept from one round's pick to the next. */
@@ -287,6 +303,15 @@ struct round_ctx {
     void *receipt_user;
 };
 
+/* Begins the install (or with `upgrade` the upgrade) of `code` on hc for c's paused message:
+ * sets its host message (argument `arg` and `caller`, borrowed from p, at time_ns, within
+ * install_instructions less the deploy charge `cost`), takes over the code reference and marks
+ * the message active. Shared by the admin's installs and upgrades and aaaaa-aa install_code.
+ * host_canister_install_begin/upgrade_begin's statuses. */
+status sched_life_begin(scheduler *s, sched_canister *c, host_canister *hc, code_entry *code,
+                        bool upgrade, uint64_t cost, span arg, span caller, uint64_t time_ns);
+/* The instructions charged for deploying code_bytes bytes of module code (saturating). */
+uint64_t sched_deploy_cost(size_t code_bytes, uint64_t per_byte);
 /* Copies the envelope into c->paused and begins its message on c's canister: an update, or
  * an install or upgrade (its code compiled again through the cache; restart only: the deploy
  * charge and the code's storage happened in the round that started it). ST_OK,
@@ -397,6 +422,12 @@ static inline bool sched_canister_live(const sched_canister *c)
  * (at once, or when a stopping canister stops). */
 status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const uint8_t *sender_key,
                  span method, span arg, u128 cycles);
+/* install_code in slices: mgmt_install_start begins c's paused install_code (p set up by
+ * mgmt.c or restored by route_paused_decode, with its code) on c, or on a fresh canister for a
+ * reinstall; mgmt_install_end keeps or drops the new code once res ends it and answers the
+ * call. */
+status mgmt_install_start(scheduler *s, sched_canister *c, code_entry *code, uint64_t time_ns);
+status mgmt_install_end(round_ctx *rc, sched_canister *c, const host_result *res);
 
 /* True if c has no routing state (its aux stays in the version-1 layout). */
 bool route_empty(const sched_canister *c);
@@ -414,8 +445,8 @@ void sched_cycles_debit(sched_canister *c, u128 n);
 /* An ingress update of c finished with res (its receipt or its call context). */
 status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
                           span caller, host_result *res);
-/* Paused queued messages (PAUSED_*): route_paused_start builds p's host message from c's state
- * and begins it on c's canister (also when a restarted node re-runs its slices);
+/* Paused queued messages and tasks (PAUSED_*): route_paused_start builds p's host message from
+ * c's state and begins it on c's canister (also when a restarted node re-runs its slices);
  * route_paused_done does what its end does once a slice ended it with res (*again: a next
  * step, the cleanup callback, began in p). The encoding of p (the aux record) and back. */
 status route_paused_start(scheduler *s, sched_canister *c);

@@ -55,11 +55,7 @@ expect_match "$out" 'cannot be mixed' "Candid and raw pieces"
 out=$("$tally" call --dir "$d" "$tid" echo '(record { name = "j"; n = 1 })' --json) || die "call --json"
 expect_match "$out" '"reply_candid": "\(record \{ n = 1 : nat; name = \\"j\\" \}\)"' "reply_candid in a receipt"
 mid=$("$tally" call --dir "$d" "$tid" echo '(record { name = "r"; n = 4 })' --no-wait) || die "call --no-wait"
-for _ in $(seq 1 200); do
-    out=$("$tally" receipt --dir "$d" "$mid") || die "receipt"
-    [[ $out == pending* ]] || break
-    sleep 0.05
-done
+out=$(receipt_text "$d" "$mid")
 expect_match "$out" '^reply: \(record \{ n = 4 : nat; name = "r" \}\)  \[.*block [0-9]+' "tally receipt with field names"
 out=$("$tally" receipt --dir "$d" "$mid" --json) || die "receipt --json"
 expect_match "$out" '"reply_candid": "\(record \{ n = 4 : nat; name = \\"r\\" \}\)"' "receipt reply_candid with field names"

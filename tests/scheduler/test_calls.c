@@ -1019,17 +1019,140 @@ static void test_sliced_request(void **state)
     }
 }
 
+/* ---- aaaaa-aa install_code in slices ----------------------------------------------------------- */
+
+typedef struct life_out {
+    ledger_tip tip;
+    int rounds[4];    /* to the receipts of install, upgrade, failed reinstall, reinstall */
+    uint32_t v[4][4]; /* lifecycle.wat's `get` after each */
+    uint32_t status[4];
+    bool paused; /* install_code was seen paused */
+} life_out;
+
+/* lifecycle.wat's 16 bytes of `get`, as 4 u32. */
+static void life_get(fx *f, uint64_t cid, uint32_t out[4])
+{
+    host_result res;
+    assert_int_equal(
+        scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 16);
+    for (int i = 0; i < 4; i++)
+        out[i] = le32_load(res.bytes.ptr + 4 * i);
+    host_result_fini(&res);
+}
+
+/* The admin creates a canister through aaaaa-aa by ingress, installs lifecycle.wat into it
+ * (start and init long), upgrades it (pre_upgrade, start, post_upgrade long), reinstalls with
+ * an init that traps (the state stays), and reinstalls; a relay's update runs meanwhile. In
+ * slices of `slice`; the node closed and reopened after every round if `restart`. */
+static void run_life(uint64_t slice, bool restart, life_out *o)
+{
+    fx f;
+    node_fx_init(&f, 14);
+    scheduler_fees_zero(&f.g);
+    f.g.slice_instructions = slice;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f);
+    buf c = {0}, wasm = {0};
+    test_read_file(LIFECYCLE_WASM, &wasm);
+    assert_int_equal(buf_put(&c, "DIDL\x01\x6c\x00\x01\x00", 9), ST_OK); /* record {} */
+    uint8_t id[32], other[32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "create_canister",
+                   span_of(c.ptr, c.len), id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_OK);
+    uint64_t child = a + 1;
+    static const int modes[4] = {2, 1, 0, 0}; /* install, upgrade, reinstall (traps), reinstall */
+    o->paused = false;
+    char why[160];
+    for (int k = 0; k < 4; k++) {
+        cand_install(&c, child, modes[k], span_of(wasm.ptr, wasm.len),
+                     span_of("x", k == 2 ? 1 : 0));
+        node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "install_code",
+                       span_of(c.ptr, c.len), id);
+        submit_call(&f, a, a, 0, "echo", "e", other);
+        for (o->rounds[k] = 1;; o->rounds[k]++) {
+            assert_true(o->rounds[k] < 200);
+            round1(&f);
+            if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+                fail_msg("%s", why);
+            scheduler_routing ro;
+            assert_int_equal(scheduler_canister_routing(f.s, child, &ro), ST_OK);
+            if (ro.paused == SCHEDULER_PAUSED_INSTALL_CODE) {
+                o->paused = true;
+                /* the relay's call ran beside it; a query sees the state before it */
+                assert_true(node_fx_receipt(&f, other, &rc, NULL));
+                host_result res;
+                assert_int_equal(scheduler_query(f.s, child, span_of("get", 3), span_of(NULL, 0),
+                                                 span_of(NULL, 0), &res),
+                                 ST_OK);
+                assert_int_equal(res.st, k == 0 ? ST_CANISTER_EMPTY : ST_OK);
+                host_result_fini(&res);
+            }
+            if (restart) {
+                node_fx_close(&f);
+                node_fx_open(&f);
+            }
+            if (node_fx_receipt(&f, id, &rc, NULL))
+                break;
+        }
+        o->status[k] = rc.status;
+        life_get(&f, child, o->v[k]);
+    }
+    o->tip = node_fx_tip(&f);
+    if (!restart)
+        replay_equal(&f, &o->tip);
+    buf_fini(&c);
+    buf_fini(&wasm);
+    node_fx_end(&f);
+}
+
+/* install_code through aaaaa-aa runs in slices like the admin's installs and upgrades: each
+ * step spans rounds (the target takes nothing else, others run, queries see the state before
+ * it), and ends as in one slice; a node stopped after every round reaches the same chain. */
+static void test_install_code_sliced(void **state)
+{
+    (void)state;
+    life_out whole, sliced, restarted;
+    run_life(UINT64_MAX, false, &whole);
+    run_life(50000, false, &sliced);
+    run_life(50000, true, &restarted);
+    assert_false(whole.paused);
+    assert_true(sliced.paused);
+    node_tip_assert_equal(&sliced.tip, &restarted.tip);
+    assert_memory_equal(whole.tip.state_root, sliced.tip.state_root, LEDGER_HASH_SIZE);
+    static const uint32_t v[4][4] = {
+        {11, 22, 0, 0}, {11, 33, 11, 22}, {11, 33, 11, 22}, {11, 22, 0, 0}};
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(whole.rounds[k], 1);
+        assert_true(sliced.rounds[k] > 5); /* 600,000 to 900,000 instructions */
+        assert_int_equal(whole.status[k], k == 2 ? ST_CANISTER_CALLED_TRAP : ST_OK);
+        assert_int_equal(sliced.status[k], whole.status[k]);
+        assert_memory_equal(whole.v[k], v[k], sizeof v[k]);
+        assert_memory_equal(sliced.v[k], v[k], sizeof v[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_reply),        cmocka_unit_test(test_reject_codes),
-        cmocka_unit_test(test_call_traps),        cmocka_unit_test(test_callback_trap_cleanup),
-        cmocka_unit_test(test_chain_and_self),    cmocka_unit_test(test_restart_mid_tree),
-        cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_random_call_graph_sliced),
-        cmocka_unit_test(test_sliced_request),    cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_call_reply),
+        cmocka_unit_test(test_reject_codes),
+        cmocka_unit_test(test_call_traps),
+        cmocka_unit_test(test_callback_trap_cleanup),
+        cmocka_unit_test(test_chain_and_self),
+        cmocka_unit_test(test_restart_mid_tree),
+        cmocka_unit_test(test_random_call_graph),
+        cmocka_unit_test(test_random_call_graph_sliced),
+        cmocka_unit_test(test_sliced_request),
+        cmocka_unit_test(test_install_code_sliced),
+        cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
 #ifdef EXAMPLES_DIR
-        cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
+        cmocka_unit_test(test_token_exchange),
+        cmocka_unit_test(test_factory),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
