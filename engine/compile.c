@@ -449,18 +449,16 @@ static uint32_t fuse_charge_check(comp *c, cond k)
  * that begins the first function body, if G is a mutable i64 global. */
 static uint32_t find_ctr_global(const engine_module *m)
 {
+    static const opcode decrement[4] = {OP_GLOBAL_GET, OP_I64_CONST, OP_I64_SUB, OP_GLOBAL_SET};
     if (m->nfuncs == m->nfunc_imports)
         return UINT32_MAX;
     reader r = reader_of(m->funcs[0].body);
-    uint8_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-    uint32_t g = 0, g2 = 0;
-    int64_t k;
-    if (reader_u8(&r, &b0) != ST_OK || b0 != 0x23 || reader_u32(&r, &g) != ST_OK ||
-        reader_u8(&r, &b1) != ST_OK || b1 != 0x42 || reader_s64(&r, &k) != ST_OK ||
-        reader_u8(&r, &b2) != ST_OK || b2 != 0x7D || reader_u8(&r, &b3) != ST_OK || b3 != 0x24 ||
-        reader_u32(&r, &g2) != ST_OK || g2 != g || g >= m->nglobals)
-        return UINT32_MAX;
-    if (m->globals[g].type != VT_I64 || !m->globals[g].mut)
+    engine_insn in[4];
+    for (int i = 0; i < 4; i++)
+        if (engine_insn_read(&r, &in[i], NULL) != ST_OK || in[i].op != decrement[i])
+            return UINT32_MAX;
+    uint32_t g = in[0].a;
+    if (in[3].a != g || g >= m->nglobals || m->globals[g].type != VT_I64 || !m->globals[g].mut)
         return UINT32_MAX;
     return g;
 }

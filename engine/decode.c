@@ -263,6 +263,22 @@ static status rd_count(dec *d, reader *r, uint32_t *out, uint32_t limit, const c
     return ST_OK;
 }
 
+/* A vector's length (rd_count) and, when it is not empty, an array of that many zeroed elements
+ * of `size` bytes for it in *arr (the caller owns it; NULL when *n is 0). A failed allocation is
+ * ST_OUT_OF_MEMORY at the length's offset. */
+static status rd_vec(dec *d, reader *r, uint32_t limit, const char *what, size_t size, uint32_t *n,
+                     void **arr)
+{
+    size_t off = reader_offset(r);
+    *arr = NULL;
+    status st = rd_count(d, r, n, limit, what);
+    if (st != ST_OK || *n == 0)
+        return st;
+    if ((*arr = base_calloc(*n, size)) == NULL)
+        return oom(d, off);
+    return ST_OK;
+}
+
 static status rd_valtype(dec *d, reader *r, uint8_t *out)
 {
     size_t off = reader_offset(r);
@@ -535,12 +551,11 @@ static status sec_type(dec *d, reader *r)
     engine_module *m = d->m;
     size_t off = reader_offset(r);
     uint32_t n;
-    status st = rd_count(d, r, &n, d->cfg->max_types, "types");
+    void *arr;
+    status st = rd_vec(d, r, d->cfg->max_types, "types", sizeof(functype), &n, &arr);
     if (st != ST_OK || n == 0)
         return st;
-    functype *types = base_calloc(n, sizeof *types);
-    if (!types)
-        return oom(d, off);
+    functype *types = arr;
     m->types = types;
     /* every value type takes one byte of the section: the pool never overflows */
     uint8_t *pool = base_alloc(reader_left(r));
@@ -574,14 +589,12 @@ static status import_desc_read(dec *d, reader *r, import *im)
 static status sec_import(dec *d, reader *r)
 {
     engine_module *m = d->m;
-    size_t off = reader_offset(r);
     uint32_t n;
-    status st = rd_count(d, r, &n, d->cfg->max_imports, "imports");
+    void *arr;
+    status st = rd_vec(d, r, d->cfg->max_imports, "imports", sizeof(import), &n, &arr);
     if (st != ST_OK || n == 0)
         return st;
-    import *imports = base_calloc(n, sizeof *imports);
-    if (!imports)
-        return oom(d, off);
+    import *imports = arr;
     m->imports = imports;
     m->nimports = n;
     for (uint32_t i = 0; i < n; i++) {
@@ -667,14 +680,12 @@ static status sec_global(dec *d, reader *r)
 static status sec_export(dec *d, reader *r)
 {
     engine_module *m = d->m;
-    size_t off = reader_offset(r);
     uint32_t n;
-    status st = rd_count(d, r, &n, d->cfg->max_exports, "exports");
+    void *arr;
+    status st = rd_vec(d, r, d->cfg->max_exports, "exports", sizeof(export), &n, &arr);
     if (st != ST_OK || n == 0)
         return st;
-    export *exports = base_calloc(n, sizeof *exports);
-    if (!exports)
-        return oom(d, off);
+    export *exports = arr;
     m->exports = exports;
     m->nexports = n;
     for (uint32_t i = 0; i < n; i++) {
@@ -703,14 +714,12 @@ static status sec_start(dec *d, reader *r)
 /* The items of an element segment: function indices (!exprs) or constant expressions. */
 static status elem_items_read(dec *d, reader *r, elem_segment *e, bool exprs)
 {
-    size_t off = reader_offset(r);
     uint32_t n;
-    status st = rd_count(d, r, &n, d->cfg->max_segment_elems, "elements");
+    void *items;
+    status st = rd_vec(d, r, d->cfg->max_segment_elems, "elements",
+                       exprs ? sizeof(span) : sizeof(uint32_t), &n, &items);
     if (st != ST_OK || n == 0)
         return st;
-    void *items = base_calloc(n, exprs ? sizeof(span) : sizeof(uint32_t));
-    if (!items)
-        return oom(d, off);
     e->count = n;
     if (exprs)
         e->exprs = items;
@@ -771,14 +780,13 @@ static status elem_read(dec *d, reader *r, elem_segment *e)
 static status sec_element(dec *d, reader *r)
 {
     engine_module *m = d->m;
-    size_t off = reader_offset(r);
     uint32_t n;
-    status st = rd_count(d, r, &n, d->cfg->max_segments, "element segments");
+    void *arr;
+    status st =
+        rd_vec(d, r, d->cfg->max_segments, "element segments", sizeof(elem_segment), &n, &arr);
     if (st != ST_OK || n == 0)
         return st;
-    elem_segment *elems = base_calloc(n, sizeof *elems);
-    if (!elems)
-        return oom(d, off);
+    elem_segment *elems = arr;
     m->elems = elems;
     m->nelems = n;
     for (uint32_t i = 0; i < n; i++)
