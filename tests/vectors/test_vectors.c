@@ -6,7 +6,13 @@
  * The canisters are tests/scheduler/slow.wat and relay.wat (inter-canister calls, in
  * golden_calls.inc) (wat2wasm output is stable for a wabt version; C
  * canisters are not used because their bytes depend on the clang version). To regenerate after
- * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table. */
+ * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table.
+ *
+ * Every chain runs three times: interpreted, compiled (scheduler tier COMPILED: every module in
+ * the compiled tier from its first message, docs/engine.md) and AUTO (compiled in the
+ * background, attached whenever ready: the tier may change between rounds). The tier is a
+ * node-local choice, so all three must give the same golden hashes, roots and counts. The
+ * compiled runs need a C compiler: without one they fail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +26,42 @@
 
 #include "scheduler.h"
 #include "test_util.h"
+
+/* The tier of the current run (SCHEDULER_TIER_*); compiled runs also check that the tier was
+ * really used. */
+static int tier;
+
+static scheduler *open_sched(ledger *lg)
+{
+    scheduler_options o = {.tier = tier, .tier_log = true};
+    scheduler *s = NULL;
+    assert_int_equal(scheduler_open(lg, &o, &s), ST_OK);
+    return s;
+}
+
+static void check_tier(scheduler *s)
+{
+    uint64_t compiled, failed;
+    scheduler_tier_wait(s, 60000);
+    scheduler_tier_counts(s, &compiled, &failed);
+    assert_int_equal(failed, 0);
+    if (tier != SCHEDULER_TIER_INTERP)
+        assert_true(compiled > 0);
+    else
+        assert_int_equal(compiled, 0);
+}
+
+/* AUTO: after the first round (the install), wait for the background compile, so that the
+ * next round switches the canisters to compiled code in the middle of the chain. */
+static bool switched;
+
+static void switch_tier(scheduler *s)
+{
+    if (tier == SCHEDULER_TIER_AUTO && !switched) {
+        scheduler_tier_wait(s, 60000);
+        switched = true;
+    }
+}
 
 typedef struct step {
     const char *method; /* NULL: a round with no new message */
@@ -62,8 +104,7 @@ static void test_golden_vectors(void **state)
     memcpy(g.admin_public_key, pk, sizeof pk);
     g.slice_instructions = 100000;
     assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
-    scheduler *s;
-    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+    scheduler *s = open_sched(lg);
 
     buf wasm = {0}, arg = {0}, env = {0};
     test_read_file(SLOW_WASM, &wasm);
@@ -92,6 +133,7 @@ static void test_golden_vectors(void **state)
         time += 1000000000ull;
         scheduler_round_info info;
         assert_int_equal(scheduler_round(s, time, &info), ST_OK);
+        switch_tier(s);
         assert_true(info.produced);
         char bh[65], sr[65];
         ledger_hash_hex(info.tip.hash, bh);
@@ -114,6 +156,7 @@ static void test_golden_vectors(void **state)
     buf_fini(&wasm);
     buf_fini(&arg);
     buf_fini(&env);
+    check_tier(s);
     scheduler_close(s);
     ledger_close(lg);
     char cmd[128];
@@ -172,8 +215,7 @@ static void test_golden_calls(void **state)
     g.round_instruction_limit = 30000;
     memcpy(g.admin_public_key, pk, sizeof pk);
     assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
-    scheduler *s;
-    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+    scheduler *s = open_sched(lg);
     buf wasm = {0}, arg = {0}, env = {0}, inner = {0};
     test_read_file(RELAY_WASM, &wasm);
     assert_int_equal(scheduler_install_arg(span_of(wasm.ptr, wasm.len), span_of(NULL, 0), &arg),
@@ -221,6 +263,7 @@ static void test_golden_calls(void **state)
         time += 1000000000ull;
         scheduler_round_info info;
         assert_int_equal(scheduler_round(s, time, &info), ST_OK);
+        switch_tier(s);
         if (!info.produced)
             continue;
         char bh[65], sr[65];
@@ -248,6 +291,7 @@ static void test_golden_calls(void **state)
     buf_fini(&arg);
     buf_fini(&env);
     buf_fini(&inner);
+    check_tier(s);
     scheduler_close(s);
     ledger_close(lg);
     char cmd[128];
@@ -299,8 +343,7 @@ static void test_golden_tasks(void **state)
     g.genesis_time_ns = 1700000000000000000ull;
     memcpy(g.admin_public_key, pk, sizeof pk);
     assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
-    scheduler *s;
-    assert_int_equal(scheduler_open(lg, NULL, &s), ST_OK);
+    scheduler *s = open_sched(lg);
     buf cyc = {0}, hb = {0}, arg = {0};
     test_read_file(CYCLES_WASM, &cyc);
     test_read_file(HEARTBEAT_WASM, &hb);
@@ -328,6 +371,7 @@ static void test_golden_tasks(void **state)
         time += 1000000000ull;
         scheduler_round_info info;
         assert_int_equal(scheduler_round(s, time, &info), ST_OK);
+        switch_tier(s);
         assert_true(info.produced);
         char bh[65], sr[65];
         ledger_hash_hex(info.tip.hash, bh);
@@ -354,6 +398,7 @@ static void test_golden_tasks(void **state)
     buf_fini(&cyc);
     buf_fini(&hb);
     buf_fini(&arg);
+    check_tier(s);
     scheduler_close(s);
     ledger_close(lg);
     char cmd[128];
@@ -361,10 +406,28 @@ static void test_golden_tasks(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int set_tier(void **state)
+{
+    tier = *(const int *)*state;
+    switched = false;
+    return 0;
+}
+
+static const int t_interp = SCHEDULER_TIER_INTERP, t_compiled = SCHEDULER_TIER_COMPILED,
+                 t_auto = SCHEDULER_TIER_AUTO;
+
+#define IN_TIER(f, t) cmocka_unit_test_prestate_setup_teardown(f, set_tier, NULL, (void *)&(t))
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_golden_vectors),
-                                       cmocka_unit_test(test_golden_calls),
-                                       cmocka_unit_test(test_golden_tasks)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        IN_TIER(test_golden_vectors, t_interp), IN_TIER(test_golden_calls, t_interp),
+        IN_TIER(test_golden_tasks, t_interp),   IN_TIER(test_golden_vectors, t_compiled),
+        IN_TIER(test_golden_calls, t_compiled), IN_TIER(test_golden_tasks, t_compiled),
+        IN_TIER(test_golden_vectors, t_auto),   IN_TIER(test_golden_calls, t_auto),
+        IN_TIER(test_golden_tasks, t_auto),
+    };
+    /* printing the tables: once (the interpreter's) */
+    size_t n = getenv("TALLY_VECTORS_PRINT") ? 3 : BASE_ARRAY_LEN(tests);
+    return _cmocka_run_group_tests("test_vectors", tests, n, NULL, NULL);
 }
