@@ -870,10 +870,12 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (R->depth >= R->maxd || fp + %uu > R->nslots || "
-            "(uintptr_t)__builtin_frame_address(0) < R->stack_lo)\n"
+            "(uintptr_t)__builtin_frame_address(0) < R->stack_lo + %lluu)\n"
             "        TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);\n"
             "    if (++R->depth > R->hi)\n        R->hi = R->depth;\n",
-            code->funcs[d].frame_size);
+            code->funcs[d].frame_size,
+            /* the frame below the frame address: a generous bound on what cc makes of it */
+            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
         if (f.has_mem)
             puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n");
         for (uint32_t i = ft->nparams; i < f.nlocals_all; i++)
