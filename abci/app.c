@@ -476,35 +476,20 @@ static json_t *hex_json(const uint8_t *p, size_t n)
     char *h = base_alloc(2 * n + 1);
     if (!h)
         return NULL;
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        h[2 * i] = digits[p[i] >> 4];
-        h[2 * i + 1] = digits[p[i] & 15];
-    }
-    h[2 * n] = 0;
+    base_hex_write(p, n, h);
     json_t *j = json_string(h);
     base_free(h);
     return j;
 }
 
-static bool hex_bytes(const char *s, buf *out)
+/* Appends the bytes of the n hex digits at s to out; false if they are not hex. */
+static bool hex_bytes(const char *s, size_t n, buf *out)
 {
-    size_t n = strlen(s);
-    if (n % 2)
+    if (n == 0)
+        return true;
+    if (n % 2 || buf_reserve(out, n / 2) != ST_OK || !base_hex_read(s, n, out->ptr + out->len))
         return false;
-    for (size_t i = 0; i < n; i += 2) {
-        unsigned v = 0;
-        for (size_t k = 0; k < 2; k++) {
-            char c = s[i + k];
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-            if (d < 0)
-                return false;
-            v = v * 16 + (unsigned)d;
-        }
-        uint8_t b = (uint8_t)v;
-        if (buf_put(out, &b, 1) != ST_OK)
-            return false;
-    }
+    out->len += n / 2;
     return true;
 }
 
@@ -524,11 +509,8 @@ static json_t *query_status(abci_app *a, status *st)
 static json_t *query_receipt(abci_app *a, span data, status *st)
 {
     buf id = {0};
-    char hex[2 * LEDGER_HASH_SIZE + 1];
     if (data.len == 2 * LEDGER_HASH_SIZE) {
-        memcpy(hex, data.ptr, data.len);
-        hex[data.len] = 0;
-        if (!hex_bytes(hex, &id))
+        if (!hex_bytes((const char *)data.ptr, data.len, &id))
             id.len = 0;
     } else if (data.len == LEDGER_HASH_SIZE) {
         *st = buf_put(&id, data.ptr, data.len);
@@ -573,7 +555,7 @@ static json_t *query_canister(abci_app *a, span data, status *st)
         return NULL;
     }
     buf argb = {0};
-    if ((cid ? ledger_canister_id_parse(cid, &id) == ST_OK : num > 0) && hex_bytes(arg, &argb)) {
+    if ((cid ? ledger_canister_id_parse(cid, &id) == ST_OK : num > 0) && hex_bytes(arg, strlen(arg), &argb)) {
         if (!cid)
             id = (uint64_t)num;
         host_result res;

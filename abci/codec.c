@@ -60,23 +60,7 @@ static status bad(char *why, size_t cap, const char *fmt, const char *what)
 
 static bool hex_key(const char *s, uint8_t out[LEDGER_PUBLIC_KEY_SIZE])
 {
-    if (strlen(s) != 2 * LEDGER_PUBLIC_KEY_SIZE)
-        return false;
-    for (size_t i = 0; i < LEDGER_PUBLIC_KEY_SIZE; i++) {
-        unsigned v = 0;
-        for (size_t k = 0; k < 2; k++) {
-            char c = s[2 * i + k];
-            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                                : 16u;
-            if (d > 15)
-                return false;
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return true;
+    return strlen(s) == 2 * LEDGER_PUBLIC_KEY_SIZE && base_hex_read(s, strlen(s), out);
 }
 
 status abci_app_state_parse(span json, const char *chain_id, uint64_t time_ns, ledger_genesis *g,

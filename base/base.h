@@ -193,6 +193,21 @@ status buf_leb_s32(buf *b, int32_t v);
 status buf_leb_s64(buf *b, int64_t v);
 void buf_fini(buf *b);
 
+/* Makes room for `need` elements of `size` bytes in the array *p of *cap elements (base_realloc):
+ * *cap doubles, from `first` when 0, until it holds need. ST_OK, or ST_OUT_OF_MEMORY with *p
+ * and *cap unchanged. The one growth rule of tally's arrays of structs. */
+status base_grow(void **p, uint32_t *cap, uint32_t need, size_t size, uint32_t first);
+
+/* ---- hex text ----------------------------------------------------------------------------- */
+
+/* The value of the hex digit c (0-9, a-f, A-F), or -1. */
+int base_hex_digit(char c);
+/* The n bytes at p as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void base_hex_write(const uint8_t *p, size_t n, char *out);
+/* The len hex digits at s as len / 2 bytes into out; false if len is odd or a character is not
+ * a hex digit (out may be partly written then). */
+bool base_hex_read(const char *s, size_t len, uint8_t *out);
+
 /* Reads the whole file at path into *out (base_alloc'd, free with base_free) and *len. ST_OK,
  * ST_IO_ERROR or ST_OUT_OF_MEMORY. The one file reader of the tools (cli, bench). */
 status base_read_file(const char *path, uint8_t **out, size_t *len);

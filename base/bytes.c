@@ -1,5 +1,6 @@
 /* bytes.c - span comparison, UTF-8 validation (spec 5.2.4 "Names"), the growable byte
- * buffer with LEB128 writers used by every encoder in tally, and reading a file into one. */
+ * buffer with LEB128 writers used by every encoder in tally, the growth of arrays, hex text,
+ * and reading a file into a buffer. */
 #include "base.h"
 
 #include <stdio.h>
@@ -125,6 +126,58 @@ void buf_fini(buf *b)
 {
     base_free(b->ptr);
     *b = (buf){0};
+}
+
+status base_grow(void **p, uint32_t *cap, uint32_t need, size_t size, uint32_t first)
+{
+    if (need <= *cap)
+        return ST_OK;
+    uint32_t n = *cap ? *cap : first ? first : 1;
+    while (n < need) {
+        if (n > UINT32_MAX / 2)
+            return ST_OUT_OF_MEMORY;
+        n *= 2;
+    }
+    void *q = size && n > SIZE_MAX / size ? NULL : base_realloc(*p, (size_t)n * size);
+    if (!q)
+        return ST_OUT_OF_MEMORY;
+    *p = q;
+    *cap = n;
+    return ST_OK;
+}
+
+int base_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void base_hex_write(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+bool base_hex_read(const char *s, size_t len, uint8_t *out)
+{
+    if (len % 2)
+        return false;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = base_hex_digit(s[i]), lo = base_hex_digit(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
 }
 
 status base_read_file(const char *path, uint8_t **out, size_t *len)

@@ -33,17 +33,6 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int hex_val(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static status skip_space(lexer *lx)
 {
     const char *s = lx->src;
@@ -113,7 +102,7 @@ static status unicode_escape(lexer *lx, uint8_t *o, size_t *no)
     for (; lx->pos < lx->len && s[lx->pos] != '}'; lx->pos++) {
         if (s[lx->pos] == '_' && digits > 0)
             continue;
-        int h = hex_val(s[lx->pos]);
+        int h = base_hex_digit(s[lx->pos]);
         if (h < 0 || ++digits > 6)
             return fail_at(lx, at, "bad \\u{...} escape");
         cp = cp << 4 | (uint32_t)h;
@@ -150,7 +139,7 @@ static status text_token(lexer *lx)
         if (lx->pos >= lx->len)
             return fail_at(lx, at, "unclosed text");
         char e = s[lx->pos++];
-        int h1 = hex_val(e), h2 = lx->pos < lx->len ? hex_val(s[lx->pos]) : -1;
+        int h1 = base_hex_digit(e), h2 = lx->pos < lx->len ? base_hex_digit(s[lx->pos]) : -1;
         switch (e) {
         case 'n': o[no++] = '\n'; break;
         case 'r': o[no++] = '\r'; break;
@@ -183,7 +172,7 @@ static void number_token(lexer *lx)
         lx->pos += 2;
 #define DIGITS()                                                                                  \
     while (lx->pos < lx->len &&                                                                   \
-           (s[lx->pos] == '_' || (hex ? hex_val(s[lx->pos]) >= 0 : is_digit(s[lx->pos]))))        \
+           (s[lx->pos] == '_' || (hex ? base_hex_digit(s[lx->pos]) >= 0 : is_digit(s[lx->pos])))) \
     lx->pos++
     DIGITS();
     if (lx->pos < lx->len && s[lx->pos] == '.' &&

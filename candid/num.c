@@ -167,14 +167,10 @@ status num_parse(candid_arena *a, const char *s, size_t len, candid_value *v)
             prev_us = true;
             continue;
         }
-        if (c >= '0' && c <= '9')
-            d = (unsigned)(c - '0');
-        else if (hex && c >= 'a' && c <= 'f')
-            d = (unsigned)(c - 'a' + 10);
-        else if (hex && c >= 'A' && c <= 'F')
-            d = (unsigned)(c - 'A' + 10);
-        else
+        int h = base_hex_digit(c);
+        if (h < 0 || (unsigned)h >= (hex ? 16u : 10u))
             return ST_CANDID_SYNTAX;
+        d = (unsigned)h;
         prev_us = false;
         mul_add(l, &n, hex ? 16 : 10, d);
         digits++;

@@ -4,6 +4,7 @@
 
 #include "base.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 typedef struct cli_command {
@@ -38,6 +39,15 @@ int bench_localnet(int argc, char **argv); /* bench_localnet.c: through validato
  * reply, on fresh ledgers at dir-base and dir-calls. ST_OK or the first failure. */
 status bench_calls(const char *dir, uint32_t messages, bool json);
 int bench_candid(int argc, char **argv); /* bench_candid.c: Candid throughput */
+/* The stop signals of the long-running commands (node, abci; util.c): SIGINT and SIGTERM set
+ * cli_stop and write a byte into the wake pipe cli_wake (read end [0], write end [1], both
+ * non-blocking and close-on-exec), so that a loop polling cli_wake[0] wakes at once; SIGPIPE is
+ * ignored. cli_signals_catch makes the pipe and installs the handlers (false: no pipe);
+ * cli_signals_release closes the pipe. */
+extern volatile sig_atomic_t cli_stop;
+extern int cli_wake[2];
+bool cli_signals_catch(void);
+void cli_signals_release(void);
 /* Makes jansson allocate through base_alloc (encode.c). */
 void cli_json_init(void);
 

@@ -10,9 +10,6 @@
 #include "query_pool.h"
 #include "rpc.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sodium.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,19 +39,6 @@ static void usage(FILE *out)
         "                         committed blocks, which CometBFT then replays)\n"
         "  --test-diverge-at H    TESTS ONLY: perturb this node's state in block H, so that\n"
         "                         its app hash departs from the other validators'\n");
-}
-
-static volatile sig_atomic_t stop_requested;
-static int wake_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-    int saved = errno;
-    ssize_t n = write(wake_pipe[1], "s", 1);
-    (void)n;
-    errno = saved;
 }
 
 typedef struct abci_cmd {
@@ -205,7 +189,7 @@ static void on_ready(void *user, abci_app *app)
     if (st != ST_OK) {
         fprintf(stderr, "tally abci: cannot serve JSON-RPC on %s: %s\n", c->rpc, status_name(st));
         c->failed = 1;
-        stop_requested = 1;
+        cli_stop = 1;
         return;
     }
     write_url(c->dir, rpc_server_port(c->srv), c->rpc);
@@ -276,16 +260,12 @@ int cmd_abci(int argc, char **argv)
                 status_message(st));
         return 1;
     }
-    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (!cli_signals_catch()) {
         abci_app_close(app);
         return 1;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "tally abci: %s, ABCI on %s\n", c.dir, c.listen);
-    st = abci_serve(app, c.listen, &stop_requested, wake_pipe[0], on_ready, &c);
+    st = abci_serve(app, c.listen, &cli_stop, cli_wake[0], on_ready, &c);
     rpc_server_free(c.srv);
     query_pool_free(c.queries); /* after the handlers that wait for it, before the scheduler */
     if (c.srv) {
@@ -294,8 +274,7 @@ int cmd_abci(int argc, char **argv)
             unlink(path);
     }
     abci_app_close(app);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
+    cli_signals_release();
     if (st != ST_OK) {
         fprintf(stderr, "tally abci: %s: %s\n", status_name(st), status_message(st));
         return 1;

@@ -105,7 +105,8 @@ static void usage(FILE *out, const char *cmd)
             "ARG: Candid text when it starts with '(' (\"(42 : nat, \\\"hi\\\")\"), typed by the\n"
             "method's parameters (deploy/upgrade: the init arguments) in the interface, else by\n"
             "what the text shows; or raw pieces, concatenated in order: TEXT, 0xHEX, @FILE;\n"
-            "--arg ARG; --u64 N (8 bytes little-endian).\n");
+            "--arg ARG; --u64 N (8 bytes little-endian). No ARG: () when the interface's\n"
+            "method takes no argument, else nothing.\n");
 }
 
 static int fail(const client *c, status st, const char *fmt, const char *what)
@@ -315,9 +316,20 @@ static status load_did(client *c, const char *canister, span module)
     return canister ? canister_info_did(c, canister, &c->did) : ST_OK;
 }
 
-/* Encodes the Candid argument, if there is one, into c->arg. 0 or an exit code. */
+/* Encodes the Candid argument, if there is one, into c->arg. 0 or an exit code. Without any
+ * argument, a method (or init) of the interface that takes none, or only optional ones, gets
+ * `()` encoded (DIDL 00 00, as dfx sends: Candid canisters refuse an empty message); otherwise
+ * nothing is sent. */
 static int candid_arg(client *c, const char *canister, const char *method, span module)
 {
+    if (!c->candid && !c->has_arg) {
+        char why[256];
+        if (load_did(c, canister, module) == ST_OK && c->did.len &&
+            cli_candid_args(span_of(c->did.ptr, c->did.len), method, "()", &c->arg, why,
+                            sizeof why) != ST_OK)
+            c->arg.len = 0;
+        return 0;
+    }
     if (!c->candid)
         return 0;
     status st = load_did(c, canister, module);
@@ -332,14 +344,19 @@ static int candid_arg(client *c, const char *canister, const char *method, span 
 }
 
 /* A reply for people: Candid text for a Candid message (--output candid: nothing else), hex
- * for --output hex, else text or hex (print_bytes). */
-static void print_reply(client *c, span b, const char *where)
+ * for --output hex, else text or hex (print_bytes). A call or query types it here (--did or
+ * the canister's interface); `receipt` shows the node's reply_candid (node_text), typed by the
+ * interface there. */
+static void print_reply(client *c, span b, const char *where, const char *node_text)
 {
     buf text = {0};
     bool hex = c->output && !strcmp(c->output, "hex");
     bool only = c->output && !strcmp(c->output, "candid");
     const char *method = !strcmp(c->cmd, "call") || !strcmp(c->cmd, "query") ? c->pos[1] : NULL;
-    if (!hex && cli_is_candid(b)) {
+    if (!hex && cli_is_candid(b) && !method && node_text) {
+        if (buf_put(&text, node_text, strlen(node_text)) != ST_OK)
+            text.len = 0;
+    } else if (!hex && cli_is_candid(b)) {
         if (method && load_did(c, c->pos[0], span_of(NULL, 0)) != ST_OK)
             c->did.len = 0;
         if (cli_candid_reply(span_of(c->did.ptr, c->did.len), method, b, &text) != ST_OK)
@@ -398,7 +415,9 @@ static int print_outcome(client *c, json_t *r, bool is_receipt)
                  (unsigned long long)field_u64(r, "reject_code"));
     int rc = 0;
     if (field_bytes(r, "reply", &b)) {
-        print_reply(c, span_of(b.ptr, b.len), where);
+        json_t *node_text = json_object_get(r, "reply_candid");
+        print_reply(c, span_of(b.ptr, b.len), where,
+                    json_is_string(node_text) ? json_string_value(node_text) : NULL);
     } else {
         field_bytes(r, "reject", &b);
         json_t *name = json_object_get(r, "status_name");
@@ -564,9 +583,13 @@ static status tip_height(client *c, uint64_t *height, rpc_error *e)
     return st;
 }
 
-/* The "candid" field of canister_info: the deployed module's interface (docs/rpc.md). */
+/* The "candid" field of canister_info: the deployed module's interface (docs/rpc.md). The
+ * management canister has none here: its arguments are typed as their text shows. */
 static status canister_info_did(client *c, const char *canister, buf *did)
 {
+    uint64_t id;
+    if (cli_canister_parse(canister, &id) == ST_OK && id == LEDGER_CANISTER_NONE)
+        return ST_OK;
     json_t *params = json_pack("{s:s}", "canister", canister), *r = NULL;
     rpc_error e = {0};
     status st = params ? call(c, "canister_info", params, &r, &e) : ST_OUT_OF_MEMORY;

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <stddef.h>
 #include <sys/resource.h>
@@ -90,19 +89,6 @@ static void usage(FILE *out)
         "                             256 MiB or 4 max_message_bytes); warns below twice it\n");
 }
 
-static int wake_pipe[2] = {-1, -1};
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-    int saved = errno;
-    ssize_t n = write(wake_pipe[1], "s", 1);
-    (void)n;
-    errno = saved;
-}
-
 static uint64_t now_ns(int clock)
 {
     struct timespec ts;
@@ -120,9 +106,9 @@ static void drain(int fd)
 /* Waits up to ms for a message or a signal (ms < 0: forever). */
 static void wait_wake(int ms)
 {
-    struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+    struct pollfd p = {.fd = cli_wake[0], .events = POLLIN};
     if (poll(&p, 1, ms) > 0)
-        drain(wake_pipe[0]);
+        drain(cli_wake[0]);
 }
 
 /* ic0.debug_print: "debug: [CANISTER] text" on stderr and in DIR/debug.log (user: its FILE,
@@ -220,7 +206,7 @@ static int round_loop(scheduler *s, pthread_mutex_t *lock, const node_opts *o, u
 {
     uint64_t last_round = 0, retry_at = 0;
     int faults = 0;
-    while (!stop_requested) {
+    while (!cli_stop) {
         uint64_t now = now_ns(CLOCK_MONOTONIC);
         if (retry_at > now) { /* messages arriving meanwhile do not shorten the pause */
             wait_wake((int)((retry_at - now) / 1000000u) + 1);
@@ -357,24 +343,6 @@ static void write_url(const char *dir, uint16_t port, const char *listen)
     fprintf(stderr, "tally node: serving JSON-RPC on %s", url);
 }
 
-static bool setup_signals(void)
-{
-    if (pipe(wake_pipe) != 0)
-        return false;
-    for (int i = 0; i < 2; i++) {
-        fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
-        fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return true;
-}
-
 /* Lets the process hold `connections` sockets and its own files: raises the soft limit of
  * open files up to the hard one if needed (the default 1024 would cap connections first). */
 static void raise_fd_limit(uint64_t connections)
@@ -451,7 +419,7 @@ static int serve(const node_opts *o)
                              .max_body = max_body,
                              .threads = (unsigned)o->threads,
                              .timeout_s = (unsigned)o->timeout_s,
-                             .wake_fd = wake_pipe[1],
+                             .wake_fd = cli_wake[1],
                              .max_response = (size_t)o->max_response,
                              .max_connections = (unsigned)o->max_connections,
                              .max_per_address = (unsigned)o->max_per_address,
@@ -557,7 +525,7 @@ int cmd_node(int argc, char **argv)
         o.interval_ms = cfg.round_interval_ms;
     if (!o.listen)
         o.listen = cfg.listen;
-    if (!setup_signals())
+    if (!cli_signals_catch())
         return fail("signals", ST_IO_ERROR);
     return serve(&o);
 }

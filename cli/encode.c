@@ -14,27 +14,10 @@ void cli_json_init(void)
 
 char *cli_hex_new(const uint8_t *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     char *s = base_alloc(2 * n + 1);
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = digits[p[i] >> 4];
-        s[2 * i + 1] = digits[p[i] & 15];
-    }
-    s[2 * n] = '\0';
+    if (s)
+        base_hex_write(p, n, s);
     return s;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 status cli_hex_decode(const char *s, size_t len, buf *out)
@@ -45,14 +28,14 @@ status cli_hex_decode(const char *s, size_t len, buf *out)
     }
     if (len % 2)
         return ST_BAD_ARGUMENT;
-    for (size_t i = 0; i < len; i++)
-        if (hex_value(s[i]) < 0)
-            return ST_BAD_ARGUMENT;
+    if (len == 0)
+        return ST_OK;
     status st = buf_reserve(out, len / 2);
     if (st != ST_OK)
         return st;
-    for (size_t i = 0; i < len; i += 2)
-        out->ptr[out->len++] = (uint8_t)(hex_value(s[i]) << 4 | hex_value(s[i + 1]));
+    if (!base_hex_read(s, len, out->ptr + out->len))
+        return ST_BAD_ARGUMENT;
+    out->len += len / 2;
     return ST_OK;
 }
 

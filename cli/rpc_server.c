@@ -21,6 +21,7 @@
 #include "rpc_limits.h"
 #include "rpc_views.h"
 #include "scheduler.h"
+#include "candid.h"
 
 #include <arpa/inet.h>
 #include <stdatomic.h>
@@ -744,19 +745,29 @@ static json_t *cycles_json(u128 v)
     return json_string(text);
 }
 
-/* The Candid interface of a canister's module (its candid:service custom section), copied
- * into *did; empty when it has none, has no code or is unknown (whoever asks reports that).
- * ST_OK or ST_OUT_OF_MEMORY (docs/rpc.md "Candid"). */
-static status canister_did(rpc_server *srv, uint64_t cid, buf *did)
+/* The interface of canister cid's code in the reader's snapshot (empty if none), so that
+ * receipts and queries are typed without the round lock. */
+static status snapshot_did(ledger_reader *rd, uint64_t cid, buf *did)
 {
-    const host_code *code = NULL;
-    span text;
-    status st = ST_OK;
-    pthread_mutex_lock(srv->lock);
-    if (scheduler_canister_code(srv->s, cid, &code) == ST_OK && code &&
-        cli_wasm_candid(host_code_instrumented(code), &text))
-        st = buf_put(did, text.ptr, text.len);
-    pthread_mutex_unlock(srv->lock);
+    static const uint8_t zero[LEDGER_HASH_SIZE];
+    ledger_canister rec;
+    span original, instrumented, text;
+    if (ledger_canister_get(rd, cid, &rec) != ST_OK || !memcmp(rec.code_hash, zero, sizeof zero) ||
+        ledger_code_get(rd, rec.code_hash, &original, &instrumented) != ST_OK ||
+        !cli_wasm_candid(original, &text))
+        return ST_OK;
+    return buf_put(did, text.ptr, text.len);
+}
+
+/* snapshot_did on a fresh snapshot of the ledger. */
+static status ledger_did(rpc_server *srv, uint64_t cid, buf *did)
+{
+    ledger_reader *rd = NULL;
+    status st = ledger_read_begin(srv->lg, &rd);
+    if (st == ST_OK) {
+        st = snapshot_did(rd, cid, did);
+        ledger_read_end(rd);
+    }
     return st;
 }
 
@@ -814,6 +825,29 @@ static json_t *pending_json(rpc_server *srv, ledger_reader *rd, const uint8_t id
     return result ? result : no_memory(e);
 }
 
+/* A replied receipt's reply_candid again, typed by the results of its message's method in the
+ * canister's interface (docs/rpc.md "receipt"): record fields get their names. */
+static int receipt_typed(ledger_reader *rd, const uint8_t id[LEDGER_HASH_SIZE],
+                         const ledger_receipt *rc, json_t *result)
+{
+    span envelope;
+    ledger_message m;
+    char method[LEDGER_METHOD_MAX + 1];
+    buf did = {0};
+    if (rc->status != ST_OK || !cli_is_candid(rc->reply) ||
+        ledger_message_get(rd, id, &envelope) != ST_OK ||
+        ledger_message_parse(envelope, &m, NULL) != ST_OK || m.kind != LEDGER_MSG_UPDATE ||
+        m.method.len > LEDGER_METHOD_MAX)
+        return 0;
+    memcpy(method, m.method.ptr, m.method.len);
+    method[m.method.len] = '\0';
+    int rcode = snapshot_did(rd, m.canister_id, &did) != ST_OK ? -1 : 0;
+    if (rcode == 0 && did.len)
+        rcode = set_reply_candid(result, span_of(did.ptr, did.len), method, rc->reply);
+    buf_fini(&did);
+    return rcode;
+}
+
 static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
 {
     uint8_t id[LEDGER_HASH_SIZE];
@@ -841,7 +875,8 @@ static json_t *m_receipt(rpc_server *srv, json_t *params, call_error *e)
             json_decref(result);
             result = NULL;
         }
-        if (!result || set_payload(result, rc.status == ST_OK, rc.reply) != 0) {
+        if (!result || set_payload(result, rc.status == ST_OK, rc.reply) != 0 ||
+            receipt_typed(rd, id, &rc, result) != 0) {
             json_decref(result);
             result = no_memory(e);
         }
@@ -863,9 +898,9 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
         !param_string(params, "args_candid", false, &candid, e) ||
         !param_bytes(params, "sender", false, &sender, e))
         goto out_bufs;
-    /* the interface needs the round lock: only for a Candid argument, so that plain queries
-     * stay off the round thread (the reply then shows its own types) */
-    if (candid && canister_did(srv, cid, &did) != ST_OK) {
+    /* the interface from a ledger snapshot (no round lock): types a Candid argument, and a
+     * Candid reply (read below if there was no Candid argument) */
+    if (candid && ledger_did(srv, cid, &did) != ST_OK) {
         no_memory(e);
         goto out_bufs;
     }
@@ -921,6 +956,8 @@ static json_t *m_query(rpc_server *srv, json_t *params, call_error *e)
             json_object_set_new(result, "reject_code", json_integer(res.reject_code));
         span reply = span_of(res.bytes.ptr, res.bytes.len);
         /* reply_candid at the reply's own types, then typed by the interface if it has one */
+        if (replied && !candid && cli_is_candid(reply) && ledger_did(srv, cid, &did) != ST_OK)
+            did.len = 0;
         if (!result || set_payload(result, replied, reply) ||
             (replied && did.len &&
              set_reply_candid(result, span_of(did.ptr, did.len), method, reply))) {
@@ -1136,13 +1173,25 @@ static json_t *m_canister_info(rpc_server *srv, json_t *params, call_error *e)
         result = tally_error(e, ST_CORRUPT_LEDGER, "canister record");
         goto out_read;
     }
+    uint8_t self[29];
+    buf principal = {0};
+    if (candid_principal_print(self, scheduler_canister_principal(cid, self), &principal) !=
+            ST_OK ||
+        json_object_set_new(result, "principal",
+                            json_stringn((const char *)principal.ptr, principal.len)) != 0) {
+        buf_fini(&principal);
+        json_decref(result);
+        result = no_memory(e);
+        goto out_read;
+    }
+    buf_fini(&principal);
     json_t *methods = methods_json(srv, cid, e);
     if (!methods || json_object_set_new(result, "methods", methods) != 0) {
         json_decref(result);
         result = NULL;
     }
     buf did = {0};
-    if (result && (canister_did(srv, cid, &did) != ST_OK ||
+    if (result && (snapshot_did(rd, cid, &did) != ST_OK ||
                    json_object_set_new(result, "candid",
                                        did.len ? json_stringn((const char *)did.ptr, did.len)
                                                : json_null()) != 0)) {

@@ -190,19 +190,30 @@ static void patch_chain(comp *c, uint32_t chain, uint32_t target)
     }
 }
 
+/* Doubles the growable array `arr` of *cap elements of `size` bytes (`first` when empty): the
+ * new array, *cap updated; or NULL with ST_OUT_OF_MEMORY recorded in c (the compile then fails;
+ * arr and *cap are as before). */
+static void *grow(comp *c, void *arr, uint32_t *cap, size_t size, uint32_t first)
+{
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    void *na = base_realloc(arr, ncap * size);
+    if (!na) {
+        c->st = ST_OUT_OF_MEMORY;
+        return NULL;
+    }
+    *cap = ncap;
+    return na;
+}
+
 /* ---- the operand stack model ------------------------------------------------------------ */
 
 static void vpush(comp *c, uint8_t kind, uint32_t slot, uint64_t val)
 {
     if (c->vh == c->vcap) {
-        uint32_t ncap = c->vcap ? c->vcap * 2 : 64;
-        ventry *nv = base_realloc(c->vs, ncap * sizeof *nv);
-        if (!nv) {
-            c->st = ST_OUT_OF_MEMORY;
+        ventry *nv = grow(c, c->vs, &c->vcap, sizeof *nv, 64);
+        if (!nv)
             return;
-        }
         c->vs = nv;
-        c->vcap = ncap;
     }
     c->vs[c->vh++] = (ventry){kind, slot, val};
     if (c->vh > c->maxh)
@@ -273,11 +284,10 @@ static void meter_forget(comp *c)
 
 /* metered branch op -> plain op (0 for the others). */
 static const uint16_t plain_table[VM_OP_COUNT] = {
-#define V(n)                                                                                      \
+#define VM_CBR(n)                                                                                 \
     [VM_##n##_T] = VM_##n, [VM_##n##_M] = VM_##n, [VM_##n##_TC] = VM_##n, [VM_##n##_MC] = VM_##n,
-    VM_CBR_OPS(V)
-#undef V
-        [VM_BR_T] = VM_BR,
+#include "vm_ops.inc"
+    [VM_BR_T] = VM_BR,
     [VM_BR_M] = VM_BR,
 };
 
@@ -286,11 +296,10 @@ static const uint16_t plain_table[VM_OP_COUNT] = {
 static uint32_t mbr_variant(uint32_t op, int v)
 {
     switch (op) {
-#define V(n)                                                                                      \
+#define VM_CBR(n)                                                                                 \
     case VM_##n:                                                                                  \
         return v == 0 ? VM_##n##_T : v == 1 ? VM_##n##_M : v == 2 ? VM_##n##_TC : VM_##n##_MC;
-        VM_CBR_OPS(V)
-#undef V
+#include "vm_ops.inc"
     case VM_BR: return v == 0 ? VM_BR_T : v == 1 ? VM_BR_M : 0;
     default: return 0;
     }
@@ -314,14 +323,10 @@ static uint32_t mbr_len(uint32_t op)
 static void pc_list_push(comp *c, uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t pc)
 {
     if (*n == *cap) {
-        uint32_t ncap = *cap ? *cap * 2 : 64;
-        uint32_t *nl = base_realloc(*list, ncap * sizeof *nl);
-        if (!nl) {
-            c->st = ST_OUT_OF_MEMORY;
+        uint32_t *nl = grow(c, *list, cap, sizeof *nl, 64);
+        if (!nl)
             return;
-        }
         *list = nl;
-        *cap = ncap;
     }
     (*list)[(*n)++] = pc;
 }
@@ -497,14 +502,13 @@ static cond negate(cond k)
 /* The compare-and-branch form of a compare instruction, or 0. */
 static uint32_t branch_form(uint32_t op)
 {
+    /* clang-format off */
     switch (op) {
-#define CMP(n)                                                                                    \
-    case VM_##n: return VM_BR_##n;                                                                \
-    case VM_##n##_I: return VM_BR_##n##_I;
-        VM_CMP_OPS(CMP)
-#undef CMP
+#define VM_WASM_BR(n) case VM_##n: return VM_BR_##n; case VM_##n##_I: return VM_BR_##n##_I;
+#include "vm_ops.inc"
     default: return 0;
     }
+    /* clang-format on */
 }
 
 /* Pops an i32 condition; fuses it with the compare that just produced it when possible. */
@@ -710,14 +714,10 @@ static void br_table(comp *c, uint32_t n, const uint32_t *depths)
 static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
 {
     if (c->ch == c->ccap) {
-        uint32_t ncap = c->ccap ? c->ccap * 2 : 16;
-        ctrl *nc = base_realloc(c->cs, ncap * sizeof *nc);
-        if (!nc) {
-            c->st = ST_OUT_OF_MEMORY;
+        ctrl *nc = grow(c, c->cs, &c->ccap, sizeof *nc, 16);
+        if (!nc)
             return;
-        }
         c->cs = nc;
-        c->ccap = ncap;
     }
     c->cs[c->ch++] = (ctrl){kind, false, np, nr, c->vh - np, 0, 0, 0};
     c->gg_pc = UINT32_MAX; /* a label may follow: no fusion across it */
@@ -871,57 +871,43 @@ static status read_insn(comp *c, reader *r, opcode *op, imm *im)
     }
 }
 
-enum { K_NONE, K_UN, K_BIN, K_LOAD, K_STORE };
-
-typedef struct op_shape {
-    uint16_t vm;
-    uint8_t kind;
-} op_shape;
-
-static const op_shape shapes[OP_COUNT] = {
-#define SH_UN(n) [OP_##n] = {VM_##n, K_UN},
-#define SH_BIN(n) [OP_##n] = {VM_##n, K_BIN},
-#define SH_LOAD(n) [OP_##n] = {VM_##n, K_LOAD},
-#define SH_STORE(n) [OP_##n] = {VM_##n, K_STORE},
-    VM_UN_OPS(SH_UN) VM_BIN_OPS(SH_BIN) VM_LOAD_OPS(SH_LOAD) VM_STORE_OPS(SH_STORE)
-#undef SH_UN
-#undef SH_BIN
-#undef SH_LOAD
-#undef SH_STORE
+/* The VM op of each instruction compiled by its shape (SH_OWN: none). */
+static const uint16_t shape_op[OP_COUNT] = {
+#define VM_WASM(n) [OP_##n] = VM_##n,
+#include "vm_ops.inc"
 };
 
-/* The immediate-operand form of a binary VM op, or UINT32_MAX; *is64 for the i64 ones. */
-static uint32_t imm_form(uint32_t vm, bool *is64)
+/* The immediate-operand form of instruction op (SH_BINI, SH_CMP), or UINT32_MAX; *is64 if its
+ * operands are i64 (the immediate is then sign-extended from 32 bits). */
+static uint32_t imm_form(opcode op, bool *is64)
 {
-    switch (vm) {
-#define F32I(n)                                                                                   \
-    case VM_##n:                                                                                  \
-        *is64 = false;                                                                            \
-        return VM_##n##_I;
-#define F64I(n)                                                                                   \
-    case VM_##n: *is64 = true; return VM_##n##_I;
-        VM_BINI_OPS(F32I)
-        VM_BINI64_OPS(F64I)
-#undef F32I
-#undef F64I
+    *is64 = engine_opcodes[op].sig[0] == 'I';
+    /* clang-format off */
+    switch (op) {
+#define VM_WASM_I(n) case OP_##n: return VM_##n##_I;
+#include "vm_ops.inc"
     default: return UINT32_MAX;
     }
+    /* clang-format on */
 }
 
-static void emit_numeric(comp *c, op_shape sh, uint32_t off)
+/* An instruction compiled by its shape (opcodes.def); off: a load's or store's memarg offset. */
+static void emit_numeric(comp *c, opcode op, uint32_t off)
 {
-    uint32_t a, b, d, pc;
-    switch (sh.kind) {
-    case K_UN:
+    uint32_t a, b, d, pc, vm = shape_op[op];
+    switch (engine_opcodes[op].shape) {
+    case SH_UN:
         a = pop(c);
         d = push_result(c);
         pc = here(c);
-        emit2(c, sh.vm, d, a);
+        emit2(c, vm, d, a);
         mark_last(c, pc);
         break;
-    case K_BIN: {
+    case SH_BIN:
+    case SH_BINI:
+    case SH_CMP: {
         bool is64 = false;
-        uint32_t vi = imm_form(sh.vm, &is64);
+        uint32_t vi = imm_form(op, &is64);
         const ventry *top = &c->vs[c->vh - 1];
         if (vi != UINT32_MAX && top->kind == V_CONST &&
             (!is64 || (int64_t)top->val == (int64_t)(int32_t)(uint32_t)top->val)) {
@@ -938,22 +924,23 @@ static void emit_numeric(comp *c, op_shape sh, uint32_t off)
         a = pop(c);
         d = push_result(c);
         pc = here(c);
-        emit3(c, sh.vm, d, a, b);
+        emit3(c, vm, d, a, b);
         mark_last(c, pc);
         break;
     }
-    case K_LOAD:
+    case SH_LOAD:
         a = pop(c);
         d = push_result(c);
         pc = here(c);
-        emit3(c, sh.vm, d, a, off);
+        emit3(c, vm, d, a, off);
         mark_last(c, pc);
         break;
-    case K_STORE:
+    case SH_STORE:
         b = pop(c);
         a = pop(c);
-        emit3(c, sh.vm, a, b, off);
+        emit3(c, vm, a, b, off);
         break;
+    case SH_OWN: c->st = BUG(); break;
     }
 }
 
@@ -1150,9 +1137,8 @@ static status compile_insn(comp *c, reader *r, bool *done)
         return st;
     if (c->cs[c->ch - 1].unreachable)
         return skip_insn(c, op, done);
-    op_shape sh = shapes[op];
-    if (sh.kind != K_NONE) {
-        emit_numeric(c, sh, im.b); /* loads and stores: the memarg offset */
+    if (engine_opcodes[op].shape != SH_OWN) {
+        emit_numeric(c, op, im.b); /* loads and stores: the memarg offset */
         return ST_OK;
     }
     switch (op) {

@@ -725,16 +725,26 @@ static status elem_items_read(dec *d, reader *r, elem_segment *e, bool exprs)
     return ST_OK;
 }
 
+/* A segment's flags (spec 5.5.12, 5.5.14): a u32 of at most max, else status `bad`. */
+static status rd_seg_flags(dec *d, reader *r, uint32_t max, status bad, const char *what,
+                           uint32_t *flags)
+{
+    size_t off = reader_offset(r);
+    status st = rd_u32(d, r, flags, what);
+    if (st != ST_OK)
+        return st;
+    if (*flags > max)
+        return fail(d, bad, off, "flags %u", *flags);
+    return ST_OK;
+}
+
 /* One element segment, binary forms 0 to 7 (spec 5.5.12). */
 static status elem_read(dec *d, reader *r, elem_segment *e)
 {
-    size_t off = reader_offset(r);
     uint32_t flags;
-    status st = rd_u32(d, r, &flags, "element segment flags");
+    status st = rd_seg_flags(d, r, 7, ST_MALFORMED_ELEM_KIND, "element segment flags", &flags);
     if (st != ST_OK)
         return st;
-    if (flags > 7)
-        return fail(d, ST_MALFORMED_ELEM_KIND, off, "flags %u", flags);
     bool active = !(flags & 1), exprs = flags & 4;
     e->mode = active ? SEG_ACTIVE : (flags & 2) ? SEG_DECLARATIVE : SEG_PASSIVE;
     e->type = VT_FUNCREF;
@@ -884,13 +894,10 @@ static status sec_code(dec *d, reader *r)
 /* One data segment, binary forms 0 to 2 (spec 5.5.14). */
 static status data_read(dec *d, reader *r, data_segment *s)
 {
-    size_t off = reader_offset(r);
     uint32_t flags;
-    status st = rd_u32(d, r, &flags, "data segment flags");
+    status st = rd_seg_flags(d, r, 2, ST_MALFORMED_DATA_KIND, "data segment flags", &flags);
     if (st != ST_OK)
         return st;
-    if (flags > 2)
-        return fail(d, ST_MALFORMED_DATA_KIND, off, "flags %u", flags);
     s->mode = flags == 1 ? SEG_PASSIVE : SEG_ACTIVE;
     if (flags == 2 && (st = rd_u32(d, r, &s->mem, "memory index")) != ST_OK)
         return st;

@@ -12,7 +12,7 @@
 /* ---- the instruction table (opcodes.def) ------------------------------------------------ */
 
 typedef enum opcode {
-#define OP(pre, code, name, text, imm, sig, w1, w2, flags) OP_##name,
+#define OP(pre, code, name, text, imm, shape, sig, w1, w2, flags) OP_##name,
 #include "opcodes.def"
 #undef OP
     OP_COUNT,
@@ -48,6 +48,18 @@ typedef enum imm_kind {
     IMM_TABLE_TABLE, /* u32 destination table, u32 source table */
 } imm_kind;
 
+/* How the compiler translates an instruction (opcodes.def column `shape`; the operand layouts of
+ * the internal code are in engine_int.h). */
+typedef enum opcode_shape {
+    SH_OWN,   /* compiled by hand (compile.c) */
+    SH_UN,    /* one operand, one result: VM op NAME (d, a) */
+    SH_BIN,   /* two operands, one result: VM op NAME (d, a, b) */
+    SH_BINI,  /* SH_BIN, and NAME_I (d, a, imm) when the right operand is a constant */
+    SH_CMP,   /* an i32 comparison: SH_BINI, and compare-and-branch forms BR_NAME, BR_NAME_I */
+    SH_LOAD,  /* memarg load: NAME (d, a, offset) */
+    SH_STORE, /* memarg store: NAME (a, v, offset) */
+} opcode_shape;
+
 enum opcode_flags {
     F_BB_END = 1u << 0,
     F_BB_LOOP = 1u << 1,
@@ -59,6 +71,8 @@ enum opcode_flags {
     F_FLOAT = 1u << 7,
     F_CANON = 1u << 8,
     F_BULK = 1u << 9,
+    F_CONST = 1u << 10,
+    F_NO_CANISTER = 1u << 11,
 };
 
 /* Weight schedules known to this build (opcodes.def has one column per schedule): v1 = the
@@ -79,6 +93,7 @@ typedef struct opcode_info {
     const char *cname; /* "I32_ADD" */
     const char *text;  /* "i32.add" */
     imm_kind imm;
+    opcode_shape shape;
     const char *sig; /* "ii>i", "" or "*" (see opcodes.def) */
     uint32_t weight_v1;
     uint32_t weight_v2;

@@ -18,66 +18,21 @@
 #error "tally's engine assumes a little-endian host (Wasm memory is little-endian)"
 #endif
 
-/* Wasm instructions executed by a handler of the same name, with a fixed shape:
- *   VM_UN:    (d, a)      d = op a
- *   VM_BIN:   (d, a, b)   d = a op b
- *   VM_LOAD:  (d, a, off) d = load(a + off)
- *   VM_STORE: (a, v, off) store(a + off, v) */
+/* The Wasm instructions of a fixed shape (opcodes.def column `shape`, engine.h enum opcode_shape)
+ * are each executed by a VM op of the same name with these layouts:
+ *   SH_UN:    NAME (d, a)       d = op a
+ *   SH_BIN:   NAME (d, a, b)    d = a op b
+ *   SH_BINI:  SH_BIN, and NAME_I (d, a, imm): the right operand an immediate (for i64 operands
+ *             sign-extended from 32 bits)
+ *   SH_CMP:   SH_BINI (an i32 comparison), and BR_NAME (a, b, off), BR_NAME_I (a, imm, off):
+ *             jump when the comparison holds. The set is closed under negation (for `if`;
+ *             compile.c `negated`).
+ *   SH_LOAD:  NAME (d, a, off)  d = load(a + off)
+ *   SH_STORE: NAME (a, v, off)  store(a + off, v)
+ * They are not listed here: vm_ops.inc expands opcodes.def into the enum vm_op below. */
 /* clang-format off */
-#define VM_UN_OPS(X)                                                                              \
-    X(I32_EQZ) X(I64_EQZ) X(I32_CLZ) X(I32_CTZ) X(I32_POPCNT) X(I64_CLZ) X(I64_CTZ) X(I64_POPCNT)  \
-    X(F32_ABS) X(F32_NEG) X(F32_CEIL) X(F32_FLOOR) X(F32_TRUNC) X(F32_NEAREST) X(F32_SQRT)         \
-    X(F64_ABS) X(F64_NEG) X(F64_CEIL) X(F64_FLOOR) X(F64_TRUNC) X(F64_NEAREST) X(F64_SQRT)         \
-    X(I32_WRAP_I64) X(I32_TRUNC_F32_S) X(I32_TRUNC_F32_U) X(I32_TRUNC_F64_S) X(I32_TRUNC_F64_U)    \
-    X(I64_EXTEND_I32_S) X(I64_EXTEND_I32_U) X(I64_TRUNC_F32_S) X(I64_TRUNC_F32_U)                 \
-    X(I64_TRUNC_F64_S) X(I64_TRUNC_F64_U) X(F32_CONVERT_I32_S) X(F32_CONVERT_I32_U)               \
-    X(F32_CONVERT_I64_S) X(F32_CONVERT_I64_U) X(F32_DEMOTE_F64) X(F64_CONVERT_I32_S)              \
-    X(F64_CONVERT_I32_U) X(F64_CONVERT_I64_S) X(F64_CONVERT_I64_U) X(F64_PROMOTE_F32)             \
-    X(I32_REINTERPRET_F32) X(I64_REINTERPRET_F64) X(F32_REINTERPRET_I32) X(F64_REINTERPRET_I64)   \
-    X(I32_EXTEND8_S) X(I32_EXTEND16_S) X(I64_EXTEND8_S) X(I64_EXTEND16_S) X(I64_EXTEND32_S)       \
-    X(I32_TRUNC_SAT_F32_S) X(I32_TRUNC_SAT_F32_U) X(I32_TRUNC_SAT_F64_S) X(I32_TRUNC_SAT_F64_U)   \
-    X(I64_TRUNC_SAT_F32_S) X(I64_TRUNC_SAT_F32_U) X(I64_TRUNC_SAT_F64_S) X(I64_TRUNC_SAT_F64_U)   \
-    X(REF_IS_NULL)
 
-#define VM_BIN_OPS(X)                                                                             \
-    X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S) X(I32_LE_U)   \
-    X(I32_GE_S) X(I32_GE_U) X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U) X(I64_GT_S) X(I64_GT_U)   \
-    X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U) X(F32_EQ) X(F32_NE) X(F32_LT) X(F32_GT)       \
-    X(F32_LE) X(F32_GE) X(F64_EQ) X(F64_NE) X(F64_LT) X(F64_GT) X(F64_LE) X(F64_GE)               \
-    X(I32_ADD) X(I32_SUB) X(I32_MUL) X(I32_DIV_S) X(I32_DIV_U) X(I32_REM_S) X(I32_REM_U)          \
-    X(I32_AND) X(I32_OR) X(I32_XOR) X(I32_SHL) X(I32_SHR_S) X(I32_SHR_U) X(I32_ROTL) X(I32_ROTR)  \
-    X(I64_ADD) X(I64_SUB) X(I64_MUL) X(I64_DIV_S) X(I64_DIV_U) X(I64_REM_S) X(I64_REM_U)          \
-    X(I64_AND) X(I64_OR) X(I64_XOR) X(I64_SHL) X(I64_SHR_S) X(I64_SHR_U) X(I64_ROTL) X(I64_ROTR)  \
-    X(F32_ADD) X(F32_SUB) X(F32_MUL) X(F32_DIV) X(F32_MIN) X(F32_MAX) X(F32_COPYSIGN)             \
-    X(F64_ADD) X(F64_SUB) X(F64_MUL) X(F64_DIV) X(F64_MIN) X(F64_MAX) X(F64_COPYSIGN)
-
-#define VM_LOAD_OPS(X)                                                                            \
-    X(I32_LOAD) X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) \
-    X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S) \
-    X(I64_LOAD32_U)
-
-#define VM_STORE_OPS(X)                                                                           \
-    X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16)              \
-    X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
-
-/* i32 binary operators that also exist with an immediate right operand: NAME_I (d, a, imm). */
-#define VM_BINI_OPS(X)                                                                            \
-    X(I32_ADD) X(I32_SUB) X(I32_MUL) X(I32_AND) X(I32_OR) X(I32_XOR) X(I32_SHL) X(I32_SHR_S)      \
-    X(I32_SHR_U) X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S)  \
-    X(I32_LE_U) X(I32_GE_S) X(I32_GE_U)
-/* i64 ones, imm = sign-extended 32-bit immediate: NAME_I (d, a, imm). */
-#define VM_BINI64_OPS(X)                                                                          \
-    X(I64_ADD) X(I64_SUB) X(I64_MUL) X(I64_AND) X(I64_OR) X(I64_XOR) X(I64_SHL) X(I64_SHR_S)      \
-    X(I64_SHR_U) X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U) X(I64_GT_S) X(I64_GT_U) X(I64_LE_S)  \
-    X(I64_LE_U) X(I64_GE_S) X(I64_GE_U)
-
-/* i32 comparisons fused with a conditional branch: BR_NAME (a, b, off) and BR_NAME_I
- * (a, imm, off) jump when the comparison holds. The set is closed under negation (for `if`). */
-#define VM_CMP_OPS(X)                                                                             \
-    X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S) X(I32_LE_U)   \
-    X(I32_GE_S) X(I32_GE_U)
-
-/* Everything else, with its layout. */
+/* The VM's own ops (the SH_OWN instructions and fused forms), with their layouts. */
 #define VM_OTHER_OPS(X)                                                                           \
     X(UNREACHABLE)     /* () trap */                                                              \
     X(BR)              /* (off) */                                                                \
@@ -139,28 +94,16 @@
  *   NAME_M   when taken: counter += k, then to off (past a standard check), or 3 words before
  *            off (the out-of-instructions call) if the counter went negative;
  *   NAME_TC, NAME_MC  the same, and when not taken: the CHARGE that follows the branch is
- *            performed and skipped (it stays in place for any other path that reaches it). */
-#define VM_CBR_OPS(X)                                                                             \
-    X(BR_IF) X(BR_IFZ) X(BR_IF64) X(BR_IFZ64)                                                     \
-    X(BR_I32_EQ) X(BR_I32_NE) X(BR_I32_LT_S) X(BR_I32_LT_U) X(BR_I32_GT_S) X(BR_I32_GT_U)         \
-    X(BR_I32_LE_S) X(BR_I32_LE_U) X(BR_I32_GE_S) X(BR_I32_GE_U)                                   \
-    X(BR_I32_EQ_I) X(BR_I32_NE_I) X(BR_I32_LT_S_I) X(BR_I32_LT_U_I) X(BR_I32_GT_S_I)              \
-    X(BR_I32_GT_U_I) X(BR_I32_LE_S_I) X(BR_I32_LE_U_I) X(BR_I32_GE_S_I) X(BR_I32_GE_U_I)
+ *            performed and skipped (it stays in place for any other path that reaches it).
+ * The conditional branches with these forms: the four below, and the compare-and-branch ops of
+ * the SH_CMP instructions (vm_ops.inc). */
+#define VM_CBR_OTHER(X) X(BR_IF) X(BR_IFZ) X(BR_IF64) X(BR_IFZ64)
 /* clang-format on */
 
 typedef enum vm_op {
-#define VM_X(n) VM_##n,
-#define VM_XI(n) VM_##n##_I,
-#define VM_XBR(n) VM_BR_##n, VM_BR_##n##_I,
-    VM_UN_OPS(VM_X) VM_BIN_OPS(VM_X) VM_LOAD_OPS(VM_X) VM_STORE_OPS(VM_X) VM_BINI_OPS(VM_XI)
-        VM_BINI64_OPS(VM_XI) VM_CMP_OPS(VM_XBR) VM_OTHER_OPS(VM_X)
-#define VM_XM(n) VM_##n##_T, VM_##n##_M, VM_##n##_TC, VM_##n##_MC,
-            VM_CBR_OPS(VM_XM)
-#undef VM_X
-#undef VM_XI
-#undef VM_XBR
-#undef VM_XM
-                VM_OP_COUNT
+#define VM_OP(n) VM_##n,
+#include "vm_ops.inc"
+    VM_OP_COUNT
 } vm_op;
 
 /* ---- compiled module -------------------------------------------------------------------- */

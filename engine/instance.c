@@ -165,58 +165,33 @@ static void set_error(engine_error *err, status st, size_t offset, const char *w
 
 /* ---- constant expressions (spec 3.3.10) --------------------------------------------------- */
 
+/* Evaluates a validated constant expression: its one F_CONST instruction (opcodes.def), read
+ * with the decoder's reader and evaluated by its immediate: a t.const's value, ref.null's null,
+ * ref.func's function, global.get's global. */
 static status eval_const(const engine_instance *inst, span expr, uint64_t *out)
 {
     reader r = reader_of(expr);
-    uint8_t op;
-    status st = reader_u8(&r, &op);
-    if (st != ST_OK)
-        return st;
-    switch (op) {
-    case 0x41: {
-        int32_t v;
-        st = reader_s32(&r, &v);
-        *out = (uint32_t)v;
-        break;
-    }
-    case 0x42: {
-        int64_t v;
-        st = reader_s64(&r, &v);
-        *out = (uint64_t)v;
-        break;
-    }
-    case 0x43: {
-        uint32_t v;
-        st = reader_fixed32(&r, &v);
-        *out = v;
-        break;
-    }
-    case 0x44: st = reader_fixed64(&r, out); break;
-    case 0xD0: {
-        uint8_t t;
-        st = reader_u8(&r, &t);
-        *out = 0;
-        break;
-    }
-    case 0xD2: {
-        uint32_t f;
-        st = reader_u32(&r, &f);
-        if (st == ST_OK && f >= inst->m->nfuncs)
+    engine_insn in;
+    if (engine_insn_read(&r, &in, NULL) != ST_OK || !(engine_opcodes[in.op].flags & F_CONST))
+        return BUG();
+    switch (engine_opcodes[in.op].imm) {
+    case IMM_I32:
+    case IMM_I64:
+    case IMM_F32:
+    case IMM_F64: *out = in.value; return ST_OK;
+    case IMM_REFTYPE: *out = 0; return ST_OK;
+    case IMM_FUNC:
+        if (in.a >= inst->m->nfuncs)
             return BUG();
-        *out = (uint64_t)(uintptr_t)inst->funcs[f];
-        break;
-    }
-    case 0x23: {
-        uint32_t g;
-        st = reader_u32(&r, &g);
-        if (st == ST_OK && g >= inst->m->nglobals)
+        *out = (uint64_t)(uintptr_t)inst->funcs[in.a];
+        return ST_OK;
+    case IMM_GLOBAL:
+        if (in.a >= inst->m->nglobals)
             return BUG();
-        *out = inst->globals[g]->value;
-        break;
-    }
+        *out = inst->globals[in.a]->value;
+        return ST_OK;
     default: return BUG();
     }
-    return st == ST_OK ? ST_OK : BUG();
 }
 
 /* ---- instantiation steps -------------------------------------------------------------------- */

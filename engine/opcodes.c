@@ -2,14 +2,14 @@
 #include "engine.h"
 
 const opcode_info engine_opcodes[OP_COUNT] = {
-#define OP(pre, code_, name, text_, imm_, sig_, w1, w2, flags_)                                   \
-    [OP_##name] = {pre, code_, #name, text_, imm_, sig_, w1, w2, flags_},
+#define OP(pre, code_, name, text_, imm_, shape_, sig_, w1, w2, flags_)                           \
+    [OP_##name] = {pre, code_, #name, text_, imm_, shape_, sig_, w1, w2, flags_},
 #include "opcodes.def"
 #undef OP
 };
 
 const uint16_t engine_opcode_by_byte_[256] = {
-#define OP(pre, code_, name, text_, imm_, sig_, w1, w2, flags_) OP_BYTE_##pre(code_, name)
+#define OP(pre, code_, name, text_, imm_, shape_, sig_, w1, w2, flags_) OP_BYTE_##pre(code_, name)
 #define OP_BYTE_0x00(code_, name) [code_] = OP_##name + 1,
 #define OP_BYTE_0xFC(code_, name)
 #include "opcodes.def"
@@ -17,7 +17,7 @@ const uint16_t engine_opcode_by_byte_[256] = {
 };
 
 const uint16_t engine_opcode_by_fc_[ENGINE_FC_COUNT] = {
-#define OP(pre, code_, name, text_, imm_, sig_, w1, w2, flags_) OP_FC_##pre(code_, name)
+#define OP(pre, code_, name, text_, imm_, shape_, sig_, w1, w2, flags_) OP_FC_##pre(code_, name)
 #define OP_FC_0x00(code_, name)
 #define OP_FC_0xFC(code_, name) [code_] = OP_##name + 1,
 #include "opcodes.def"

@@ -212,32 +212,30 @@ static status blocktype_resolve(val *v, const engine_insn *in, const functype **
     return ST_OK;
 }
 
+/* Index idx of a space of n entries named `what`: ST_OK, or status `unknown`. */
+static status need(val *v, uint32_t idx, uint32_t n, status unknown, const char *what)
+{
+    return idx < n ? ST_OK : fail(v, unknown, "%s %u", what, idx);
+}
+
 static status need_memory(val *v, uint32_t idx)
 {
-    if (idx >= v->m->nmems)
-        return fail(v, ST_UNKNOWN_MEMORY, "memory %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->nmems, ST_UNKNOWN_MEMORY, "memory");
 }
 
 static status need_table(val *v, uint32_t idx)
 {
-    if (idx >= v->m->ntables)
-        return fail(v, ST_UNKNOWN_TABLE, "table %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->ntables, ST_UNKNOWN_TABLE, "table");
 }
 
 static status need_elem(val *v, uint32_t idx)
 {
-    if (idx >= v->m->nelems)
-        return fail(v, ST_UNKNOWN_ELEM, "elem segment %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->nelems, ST_UNKNOWN_ELEM, "elem segment");
 }
 
 static status need_data(val *v, uint32_t idx)
 {
-    if (idx >= v->m->datacount)
-        return fail(v, ST_UNKNOWN_DATA, "data segment %u", idx);
-    return ST_OK;
+    return need(v, idx, v->m->datacount, ST_UNKNOWN_DATA, "data segment");
 }
 
 static uint8_t sig_type(char c)
@@ -635,6 +633,8 @@ static status const_expr_check(val *v, span e, uint8_t expect, const char *what)
         status st = engine_insn_read(&r, &in, NULL);
         if (st != ST_OK)
             return fail(v, st, "%s", what);
+        if (in.op != OP_END && !(engine_opcodes[in.op].flags & F_CONST))
+            return fail(v, ST_CONST_EXPR_REQUIRED, "%s: %s", what, engine_opcodes[in.op].text);
         switch (in.op) {
         case OP_I32_CONST: t = VT_I32; break;
         case OP_I64_CONST: t = VT_I64; break;
@@ -658,8 +658,7 @@ static status const_expr_check(val *v, span e, uint8_t expect, const char *what)
             if (count != 1 || top != expect)
                 return fail(v, ST_TYPE_MISMATCH, "%s", what);
             return ST_OK;
-        default:
-            return fail(v, ST_CONST_EXPR_REQUIRED, "%s: %s", what, engine_opcodes[in.op].text);
+        default: return fail(v, BUG(), "%s: %s", what, engine_opcodes[in.op].text);
         }
         count++;
         top = t;

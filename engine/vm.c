@@ -101,6 +101,11 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
+/* Control flow is written out where it happens (docs/style.md "Control flow"): a handler ends in
+ * NEXT() (the dispatch: goto the next handler) or leaves through a labelled exit, `goto trap`
+ * after setting st, `goto out_of_budget`, `goto do_call` or `goto do_return`. No other macro
+ * jumps; the handler templates below (CBR, LOAD, STORE, TRUNC, ...) write their exits out too. */
+
 #ifdef TALLY_DISPATCH_SWITCH
 #define NEXT() goto dispatch
 #define OPL(name) case VM_##name:
@@ -112,11 +117,6 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 #define D fp[pc[1]]
 #define A fp[pc[2]]
 #define B fp[pc[3]]
-#define TRAP(s)                                                                                   \
-    do {                                                                                          \
-        st = (s);                                                                                 \
-        goto trap;                                                                                \
-    } while (0)
 #define CTR_SAVE()                                                                                \
     do {                                                                                          \
         if (inst->ctr)                                                                            \
@@ -128,20 +128,15 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
             ctr = *inst->ctr;                                                                     \
     } while (0)
 #define IMM64(p) ((p)[0] | (uint64_t)(p)[1] << 32)
-/* Taken metered branches (engine_int.h): to t after adding k to the counter; _M: to the
- * out-of-instructions call 3 words before t if the counter went negative. */
-#define TAKE_T(t, k)                                                                              \
+/* A taken metered branch (engine_int.h): to t after adding k to the counter. The _M forms then
+ * leave through `if (OVERDRAWN()) goto out_of_budget;` (to the out-of-instructions call 3 words
+ * before t): a jump, not a cmov, so that pc does not wait for ctr. */
+#define TAKE(t, k)                                                                                \
     do {                                                                                          \
         ctr += (uint64_t)(int64_t)(int32_t)(k);                                                   \
         pc = (t);                                                                                 \
     } while (0)
-#define TAKE_M(t, k)                                                                              \
-    do {                                                                                          \
-        ctr += (uint64_t)(int64_t)(int32_t)(k);                                                   \
-        pc = (t);                                                                                 \
-        if (__builtin_expect((int64_t)ctr < 0, 0))                                                \
-            goto out_of_budget; /* a jump, not a cmov: pc must not wait for ctr */                \
-    } while (0)
+#define OVERDRAWN() __builtin_expect((int64_t)ctr < 0, 0)
 /* Not taken, with the CHARGE that follows a branch of n + 1 words. */
 #define FALL_C(n)                                                                                 \
     do {                                                                                          \
@@ -155,25 +150,30 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
         pc = (cond) ? pc + (n - 1) + (int32_t)pc[n - 1] : pc + n;                                 \
         NEXT();                                                                                   \
     }                                                                                             \
-    CBR_M(name##_T, n, cond, TAKE_T, pc += n + 1)                                                 \
-    CBR_M(name##_M, n, cond, TAKE_M, pc += n + 1)                                                 \
-    CBR_M(name##_TC, n, cond, TAKE_T, FALL_C(n))                                                  \
-    CBR_M(name##_MC, n, cond, TAKE_M, FALL_C(n))
-#define CBR_M(name, n, cond, take, fall)                                                          \
+    CBR_M(name##_T, n, cond, 0, pc += n + 1)                                                      \
+    CBR_M(name##_M, n, cond, 1, pc += n + 1)                                                      \
+    CBR_M(name##_TC, n, cond, 0, FALL_C(n))                                                       \
+    CBR_M(name##_MC, n, cond, 1, FALL_C(n))
+/* check: the _M forms, which leave to the out-of-instructions call when the counter went
+ * negative (a constant: the compiler drops the test from the _T forms) */
+#define CBR_M(name, n, cond, check, fall)                                                         \
     OPL(name)                                                                                     \
     {                                                                                             \
-        if (cond)                                                                                 \
-            take(pc + (n - 1) + (int32_t)pc[n - 1], pc[n]);                                       \
-        else                                                                                      \
+        if (cond) {                                                                               \
+            TAKE(pc + (n - 1) + (int32_t)pc[n - 1], pc[n]);                                       \
+            if ((check) && OVERDRAWN())                                                           \
+                goto out_of_budget;                                                               \
+        } else {                                                                                  \
             fall;                                                                                 \
+        }                                                                                         \
         NEXT();                                                                                   \
     }
-/* Enters defined function f with its frame at nfp (pc: where the caller resumes): the depth
- * and slot checks, the return frame, zeroed locals. The call opcodes' common part. */
+/* Enters defined function f with its frame at nfp (pc: where the caller resumes): the return
+ * frame, zeroed locals. The call opcodes' common part, after the check FRAME_OVERFLOWS() (the
+ * depth and slot limits) has passed. */
+#define FRAME_OVERFLOWS() (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)
 #define PUSH_FRAME()                                                                              \
     do {                                                                                          \
-        if (fr == ex->frames_end || nfp + f->meta->frame_size > ex->slots_end)                    \
-            TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);                                                   \
         fr->ret_pc = pc;                                                                          \
         fr->fp = fp;                                                                              \
         fr->inst = inst;                                                                          \
@@ -302,8 +302,10 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
     OPL(n)                                                                                        \
     {                                                                                             \
         uint64_t ea = (uint64_t)(uint32_t)A + pc[3];                                              \
-        if (ea + sizeof(T) > memlen)                                                              \
-            TRAP(ST_TRAP_MEMORY_OOB);                                                             \
+        if (ea + sizeof(T) > memlen) {                                                            \
+            st = ST_TRAP_MEMORY_OOB;                                                              \
+            goto trap;                                                                            \
+        }                                                                                         \
         T v;                                                                                      \
         memcpy(&v, mem + ea, sizeof(T));                                                          \
         D = (conv);                                                                               \
@@ -322,8 +324,10 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
     OPL(n)                                                                                        \
     {                                                                                             \
         uint64_t ea = (uint64_t)(uint32_t)fp[pc[1]] + pc[3];                                      \
-        if (ea + sizeof(T) > memlen)                                                              \
-            TRAP(ST_TRAP_MEMORY_OOB);                                                             \
+        if (ea + sizeof(T) > memlen) {                                                            \
+            st = ST_TRAP_MEMORY_OOB;                                                              \
+            goto trap;                                                                            \
+        }                                                                                         \
         T v = (T)fp[pc[2]];                                                                       \
         memcpy(mem + ea, &v, sizeof(T));                                                          \
         MARK(ea, sizeof(T));                                                                      \
@@ -342,19 +346,12 @@ status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 status vm_exec_run(engine_instance *entry, bool *paused)
 {
 #ifndef TALLY_DISPATCH_SWITCH
-#define LBL(n) [VM_##n] = &&L_##n,
-#define LBLI(n) [VM_##n##_I] = &&L_##n##_I,
-#define LBLBR(n) [VM_BR_##n] = &&L_BR_##n, [VM_BR_##n##_I] = &&L_BR_##n##_I,
-#define LBLM(n)                                                                                   \
-    [VM_##n##_T] = &&L_##n##_T, [VM_##n##_M] = &&L_##n##_M, [VM_##n##_TC] = &&L_##n##_TC,         \
-    [VM_##n##_MC] = &&L_##n##_MC,
+    /* every VM op, from opcodes.def and engine_int.h (vm_ops.inc): a missing handler is a
+       label used but not defined */
     static const void *const labels[VM_OP_COUNT] = {
-        VM_UN_OPS(LBL) VM_BIN_OPS(LBL) VM_LOAD_OPS(LBL) VM_STORE_OPS(LBL) VM_BINI_OPS(LBLI)
-            VM_BINI64_OPS(LBLI) VM_CMP_OPS(LBLBR) VM_OTHER_OPS(LBL) VM_CBR_OPS(LBLM)};
-#undef LBL
-#undef LBLI
-#undef LBLBR
-#undef LBLM
+#define VM_OP(n) [VM_##n] = &&L_##n,
+#include "vm_ops.inc"
+    };
 #endif
     vm_exec *ex = &entry->ex;
     const uint32_t *pc = ex->pc;
@@ -380,23 +377,29 @@ dispatch:
 #endif
 
     /* ---- control ---- */
-    OPL(UNREACHABLE) TRAP(ST_TRAP_UNREACHABLE);
+    OPL(UNREACHABLE)
+    {
+        st = ST_TRAP_UNREACHABLE;
+        goto trap;
+    }
     OPL(BR)
     {
         pc = pc + 1 + (int32_t)pc[1];
         NEXT();
     }
-out_of_budget: /* a TAKE_M whose check failed: to the out-of-instructions call */
+out_of_budget: /* a taken _M branch that overdrew the counter: to the out-of-instructions call */
     pc -= 3;
     NEXT();
     OPL(BR_T)
     {
-        TAKE_T(pc + 1 + (int32_t)pc[1], pc[2]);
+        TAKE(pc + 1 + (int32_t)pc[1], pc[2]);
         NEXT();
     }
     OPL(BR_M)
     {
-        TAKE_M(pc + 1 + (int32_t)pc[1], pc[2]);
+        TAKE(pc + 1 + (int32_t)pc[1], pc[2]);
+        if (OVERDRAWN())
+            goto out_of_budget;
         NEXT();
     }
     CBR(BR_IF, 3, (uint32_t)fp[pc[1]] != 0)
@@ -440,14 +443,20 @@ out_of_budget: /* a TAKE_M whose check failed: to the out-of-instructions call *
     {
         const engine_table *t = inst->tables[pc[2]];
         uint32_t i = (uint32_t)fp[pc[3]];
-        if (i >= t->size)
-            TRAP(ST_TRAP_UNDEFINED_ELEMENT);
+        if (i >= t->size) {
+            st = ST_TRAP_UNDEFINED_ELEMENT;
+            goto trap;
+        }
         f = (const engine_func *)(uintptr_t)t->elems[i];
-        if (!f)
-            TRAP(ST_TRAP_UNINITIALIZED_ELEMENT);
+        if (!f) {
+            st = ST_TRAP_UNINITIALIZED_ELEMENT;
+            goto trap;
+        }
         const functype *want = &inst->m->types[pc[1]];
-        if (f->type != want && !vm_functype_eq(f->type, want))
-            TRAP(ST_TRAP_INDIRECT_CALL_TYPE);
+        if (f->type != want && !vm_functype_eq(f->type, want)) {
+            st = ST_TRAP_INDIRECT_CALL_TYPE;
+            goto trap;
+        }
         nfp = fp + pc[4];
         pc += 5;
         goto do_call;
@@ -457,12 +466,22 @@ out_of_budget: /* a TAKE_M whose check failed: to the out-of-instructions call *
         f = inst->funcs[pc[1]];
         nfp = fp + pc[2];
         pc += 3;
+        if (FRAME_OVERFLOWS()) {
+            st = ST_TRAP_CALL_STACK_EXHAUSTED;
+            goto trap;
+        }
         PUSH_FRAME();
-        TAKE_M(f->code + 7, f->code[1]);
+        TAKE(f->code + 7, f->code[1]);
+        if (OVERDRAWN())
+            goto out_of_budget;
         NEXT();
     }
 do_call:
     if (f->code) {
+        if (FRAME_OVERFLOWS()) {
+            st = ST_TRAP_CALL_STACK_EXHAUSTED;
+            goto trap;
+        }
         PUSH_FRAME();
         pc = f->code;
         if (f->inst != inst) {
@@ -473,8 +492,10 @@ do_call:
         }
         NEXT();
     }
-    if (nfp + (f->nparams > f->nresults ? f->nparams : f->nresults) > ex->slots_end)
-        TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);
+    if (nfp + (f->nparams > f->nresults ? f->nparams : f->nresults) > ex->slots_end) {
+        st = ST_TRAP_CALL_STACK_EXHAUSTED;
+        goto trap;
+    }
     CTR_SAVE();
     st = f->host(inst, f->user, nfp);
     CTR_LOAD(); /* before `trap`, which saves it again */
@@ -703,8 +724,10 @@ do_return:
     {
         const engine_table *t = inst->tables[pc[2]];
         uint32_t i = (uint32_t)B;
-        if (i >= t->size)
-            TRAP(ST_TRAP_TABLE_OOB);
+        if (i >= t->size) {
+            st = ST_TRAP_TABLE_OOB;
+            goto trap;
+        }
         D = t->elems[i];
         pc += 4;
         NEXT();
@@ -713,8 +736,10 @@ do_return:
     {
         engine_table *t = inst->tables[pc[1]];
         uint32_t i = (uint32_t)A;
-        if (i >= t->size)
-            TRAP(ST_TRAP_TABLE_OOB);
+        if (i >= t->size) {
+            st = ST_TRAP_TABLE_OOB;
+            goto trap;
+        }
         t->elems[i] = B;
         pc += 4;
         NEXT();
@@ -866,10 +891,14 @@ do_return:
     OPL(I32_DIV_S)
     {
         uint32_t a = (uint32_t)A, b = (uint32_t)B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
-        if (a == 0x80000000u && b == UINT32_MAX)
-            TRAP(ST_TRAP_INT_OVERFLOW);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
+        if (a == 0x80000000u && b == UINT32_MAX) {
+            st = ST_TRAP_INT_OVERFLOW;
+            goto trap;
+        }
         D = (uint32_t)(S32(a) / S32(b));
         pc += 4;
         NEXT();
@@ -877,8 +906,10 @@ do_return:
     OPL(I32_DIV_U)
     {
         uint32_t a = (uint32_t)A, b = (uint32_t)B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
         D = a / b;
         pc += 4;
         NEXT();
@@ -886,8 +917,10 @@ do_return:
     OPL(I32_REM_S)
     {
         uint32_t a = (uint32_t)A, b = (uint32_t)B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
         D = b == UINT32_MAX ? 0 : (uint32_t)(S32(a) % S32(b));
         pc += 4;
         NEXT();
@@ -895,8 +928,10 @@ do_return:
     OPL(I32_REM_U)
     {
         uint32_t a = (uint32_t)A, b = (uint32_t)B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
         D = a % b;
         pc += 4;
         NEXT();
@@ -915,10 +950,14 @@ do_return:
     OPL(I64_DIV_S)
     {
         uint64_t a = A, b = B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
-        if (a == (UINT64_C(1) << 63) && b == UINT64_MAX)
-            TRAP(ST_TRAP_INT_OVERFLOW);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
+        if (a == (UINT64_C(1) << 63) && b == UINT64_MAX) {
+            st = ST_TRAP_INT_OVERFLOW;
+            goto trap;
+        }
         D = (uint64_t)(S64(a) / S64(b));
         pc += 4;
         NEXT();
@@ -926,8 +965,10 @@ do_return:
     OPL(I64_DIV_U)
     {
         uint64_t a = A, b = B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
         D = a / b;
         pc += 4;
         NEXT();
@@ -935,8 +976,10 @@ do_return:
     OPL(I64_REM_S)
     {
         uint64_t a = A, b = B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
         D = b == UINT64_MAX ? 0 : (uint64_t)(S64(a) % S64(b));
         pc += 4;
         NEXT();
@@ -944,8 +987,10 @@ do_return:
     OPL(I64_REM_U)
     {
         uint64_t a = A, b = B;
-        if (b == 0)
-            TRAP(ST_TRAP_INT_DIV_ZERO);
+        if (b == 0) {
+            st = ST_TRAP_INT_DIV_ZERO;
+            goto trap;
+        }
         D = a % b;
         pc += 4;
         NEXT();
@@ -974,7 +1019,9 @@ do_return:
     BIN64(F64_COPYSIGN, (a & ~(UINT64_C(1) << 63)) | (b & (UINT64_C(1) << 63)))
 
 #ifdef TALLY_DISPATCH_SWITCH
-    default: TRAP(ST_BUG_INVARIANT);
+    default:
+        st = BUG();
+        goto trap;
     }
 #endif
     /* clang-format on */

@@ -211,14 +211,9 @@ status h_call_perform(exec *x, uint64_t *slots)
         slots[0] = HOST_REJECT_SYS_TRANSIENT;
         return ST_OK;
     }
-    if (x->ncalls == x->calls_cap) {
-        uint32_t cap = x->calls_cap ? 2 * x->calls_cap : 4;
-        host_call_out *p = base_realloc(x->calls, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        x->calls = p;
-        x->calls_cap = cap;
-    }
+    st = base_grow((void **)&x->calls, &x->calls_cap, x->ncalls + 1, sizeof *x->calls, 4);
+    if (st != ST_OK)
+        return st;
     x->calls[x->ncalls++] = x->pending;
     memset(&x->pending, 0, sizeof x->pending);
     x->building = false;

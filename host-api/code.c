@@ -180,9 +180,9 @@ static status build_exports(host_code *code, const engine_module *m, engine_erro
     return ST_OK;
 }
 
-/* Instructions that change a table or drop a segment: their effects are instance state that
- * neither rollback nor the ledger keeps, so tally rejects them at deploy (the IC rejects the
- * table ones too). */
+/* The F_NO_CANISTER instructions (engine/opcodes.def) change a table or drop a segment: their
+ * effects are instance state that neither rollback nor the ledger keeps, so tally rejects them at
+ * deploy (the IC rejects the table ones too; docs/canisters.md). */
 static status check_code(const engine_module *m, engine_error *err)
 {
     for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
@@ -192,22 +192,10 @@ static status check_code(const engine_module *m, engine_error *err)
             status st = engine_insn_read(&r, &in, NULL);
             if (st != ST_OK)
                 return reject(err, st, "function body %.*s", span_of("", 0));
-            switch (in.op) {
-            case OP_TABLE_SET:
-            case OP_TABLE_GROW:
-            case OP_TABLE_FILL:
-            case OP_TABLE_COPY:
-            case OP_TABLE_INIT:
-            case OP_ELEM_DROP:
-            case OP_MEMORY_INIT:
-            case OP_DATA_DROP: {
+            if (engine_opcodes[in.op].flags & F_NO_CANISTER) {
                 const char *t = engine_opcodes[in.op].text;
                 return reject(err, ST_UNSUPPORTED_FEATURE,
-                              "instruction %.*s: not allowed in "
-                              "canisters",
-                              span_of(t, strlen(t)));
-            }
-            default: break;
+                              "instruction %.*s: not allowed in canisters", span_of(t, strlen(t)));
             }
         }
     }

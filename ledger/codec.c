@@ -362,12 +362,7 @@ status dec_message(span in, ledger_message *out, status bad)
 
 void ledger_hash_hex(const uint8_t h[LEDGER_HASH_SIZE], char out[2 * LEDGER_HASH_SIZE + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < LEDGER_HASH_SIZE; i++) {
-        out[2 * i] = digits[h[i] >> 4];
-        out[2 * i + 1] = digits[h[i] & 15];
-    }
-    out[2 * LEDGER_HASH_SIZE] = '\0';
+    base_hex_write(h, LEDGER_HASH_SIZE, out);
 }
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";

@@ -358,6 +358,10 @@ static status create_canister(mcall *m)
     return reply_canister_id(m, id);
 }
 
+/* install_code runs sliced like the admin's installs and upgrades (round.c, docs/scheduler.md
+ * "Install and upgrade"): the target's paused message (PAUSED_INSTALL_CODE) holds the call to
+ * answer, and nothing of it is committed until it ends: a reinstall runs on a fresh canister
+ * that replaces the old one only then. */
 static status install_code(mcall *m)
 {
     round_ctx *rc = m->rc;
@@ -377,7 +381,8 @@ static status install_code(mcall *m)
          upgrade = mode->u == cand_hash("upgrade");
     if (!install && !reinstall && !upgrade)
         return fail(m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: unknown mode");
-    if (t->paused.active || (upgrade && t->route.ncb))
+    /* outstanding callbacks are indices into the table of the running code */
+    if (t->paused.active || (!install && t->route.ncb))
         return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
                     "aaaaa-aa: canister %llu is busy (a sliced message, or outstanding calls)",
                     (unsigned long long)t->id);
@@ -388,8 +393,7 @@ static status install_code(mcall *m)
     if (upgrade && !t->code)
         return fail(m, ST_CANISTER_EMPTY, HOST_REJECT_CANISTER_ERROR,
                     "aaaaa-aa: canister %llu has no code to upgrade", (unsigned long long)t->id);
-    uint64_t per = s->genesis.deploy_per_byte;
-    uint64_t cost = per && module.len > UINT64_MAX / per ? UINT64_MAX : module.len * per;
+    uint64_t cost = sched_deploy_cost(module.len, s->genesis.deploy_per_byte);
     if (cost >= s->genesis.install_instructions) {
         rc->used += s->genesis.install_instructions;
         return fail(m, ST_INSTRUCTION_LIMIT_EXCEEDED, HOST_REJECT_CANISTER_ERROR,
@@ -409,53 +413,85 @@ static status install_code(mcall *m)
         return fail(m, st, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: %s", text);
     }
     st = ledger_round_code_put(rc->r, module, host_code_instrumented(code->code), stored);
-    host_canister *hc = t->hc, *fresh = NULL;
-    if (st == ST_OK && reinstall) { /* a fresh canister, swapped in only if install succeeds */
-        uint8_t self[PRINCIPAL_MAX];
-        size_t n = sched_principal_of_canister(t->id, self);
-        st = host_canister_new(&s->hcfg, span_of(self, n), &fresh);
-        hc = fresh;
-    }
-    uint8_t caller[PRINCIPAL_MAX];
+    paused_msg *p = &t->paused;
+    sched_paused_clear(p);
+    p->kind = PAUSED_INSTALL_CODE;
+    p->mode = install     ? INSTALL_MODE_INSTALL
+              : reinstall ? INSTALL_MODE_REINSTALL
+                          : INSTALL_MODE_UPGRADE;
+    p->origin = m->origin;
+    p->cost = cost;
+    p->rm.kind = ROUTE_REQUEST;
     uint8_t slot[LEDGER_PUBLIC_KEY_SIZE];
     caller_slot(&m->caller, slot);
-    size_t clen = sched_principal_of_controller(slot, caller);
-    host_msg hm = {.arg = init,
-                   .caller = span_of(caller, clen),
-                   .time = rc->time_ns,
-                   .instruction_limit = s->genesis.install_instructions - cost};
-    host_result res;
-    host_result_init(&res);
+    p->caller_len = (uint8_t)sched_principal_of_controller(slot, p->caller);
+    if (st == ST_OK && init.len)
+        st = buf_put(&p->rm.data, init.ptr, init.len);
     if (st == ST_OK)
-        st = upgrade ? host_canister_upgrade(hc, code->code, &hm, &res)
-                     : host_canister_install(hc, code->code, &hm, &res);
-    rc->used += res.instructions;
-    if (st != ST_OK || res.st != ST_OK) {
+        st = mgmt_install_start(s, t, code, rc->time_ns);
+    if (st != ST_OK) {
         sched_code_release(s, code);
-        host_canister_free(fresh);
-        if (st == ST_OK)
-            st = fail(m, res.st, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: install_code: %.*s",
-                      (int)(res.bytes.len < 200 ? res.bytes.len : 200),
-                      (const char *)res.bytes.ptr);
-        host_result_fini(&res);
+        sched_paused_clear(p);
         return st;
     }
-    host_result_fini(&res);
-    if (fresh) {
+    return round_run_slice(rc, t);
+}
+
+status mgmt_install_start(scheduler *s, sched_canister *c, code_entry *code, uint64_t time_ns)
+{
+    paused_msg *p = &c->paused;
+    host_canister *hc = c->hc;
+    if (p->mode == INSTALL_MODE_REINSTALL) { /* swapped in only if the install succeeds */
+        uint8_t self[PRINCIPAL_MAX];
+        size_t n = sched_principal_of_canister(c->id, self);
+        status st = host_canister_new(&s->hcfg, span_of(self, n), &p->hc);
+        if (st != ST_OK)
+            return st;
+        hc = p->hc;
+    }
+    return sched_life_begin(s, c, hc, code, p->mode == INSTALL_MODE_UPGRADE, p->cost,
+                            span_of(p->rm.data.ptr, p->rm.data.len),
+                            span_of(p->caller, p->caller_len), time_ns);
+}
+
+status mgmt_install_end(round_ctx *rc, sched_canister *t, const host_result *res)
+{
+    scheduler *s = rc->s;
+    paused_msg *p = &t->paused;
+    mcall m = {.rc = rc, .origin = p->origin};
+    code_entry *code = p->code;
+    p->code = NULL;
+    status st = ST_OK;
+    if (res->st != ST_OK) {
+        sched_code_release(s, code);
+        st =
+            fail(&m, res->st, HOST_REJECT_CANISTER_ERROR, "aaaaa-aa: install_code: %.*s",
+                 (int)(res->bytes.len < 200 ? res->bytes.len : 200), (const char *)res->bytes.ptr);
+        buf_fini(&m.out);
+        return st;
+    }
+    if (p->hc) { /* reinstall: the fresh canister replaces the old one, keeping its cycles */
+        host_canister_cycles_set(p->hc, host_canister_cycles(t->hc));
+        if (t->route.status != LEDGER_CANISTER_RUNNING)
+            host_canister_set_status(p->hc, t->route.status == LEDGER_CANISTER_STOPPING
+                                                ? HOST_STATUS_STOPPING
+                                                : HOST_STATUS_STOPPED);
         host_canister_free(t->hc);
-        t->hc = fresh;
+        t->hc = p->hc;
+        p->hc = NULL;
         st = sched_canister_set_controllers(
             t, (const uint8_t(*)[LEDGER_PUBLIC_KEY_SIZE])t->controllers, t->ncontrollers);
         if (st == ST_OK)
             st = ledger_round_memory_clear(rc->r, t->id, LEDGER_MEM_STABLE);
-        if (st != ST_OK)
-            return st;
     }
     sched_code_release(s, t->code);
     t->code = code;
     t->touched = true;
     t->heap_cleared = true;
-    return reply_empty(m);
+    if (st == ST_OK)
+        st = reply_empty(&m);
+    buf_fini(&m.out);
+    return st;
 }
 
 static status update_settings(mcall *m)
@@ -512,14 +548,9 @@ static status stop_canister(mcall *m)
     route_state *r = &t->route;
     if (r->status == LEDGER_CANISTER_STOPPED)
         return reply_empty(m);
-    if (r->nstops == r->stops_cap) {
-        uint32_t cap = r->stops_cap ? 2 * r->stops_cap : 4;
-        call_ctx *p = base_realloc(r->stops, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        r->stops = p;
-        r->stops_cap = cap;
-    }
+    st = base_grow((void **)&r->stops, &r->stops_cap, r->nstops + 1, sizeof *r->stops, 4);
+    if (st != ST_OK)
+        return st;
     r->stops[r->nstops++] = m->origin; /* answered when it has stopped */
     r->status = LEDGER_CANISTER_STOPPING;
     host_canister_set_status(t->hc, HOST_STATUS_STOPPING);
@@ -568,6 +599,10 @@ static status deposit_cycles(mcall *m)
     sched_canister *t = target(m, false, &st);
     if (!t)
         return st;
+    if (t->paused.active) /* a paused message sees the balance it began with */
+        return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
+                    "aaaaa-aa: canister %llu is running a sliced message: deposit later",
+                    (unsigned long long)t->id);
     sched_cycles_credit(t, m->cycles);
     t->touched = true;
     m->origin.available = 0;

@@ -121,8 +121,11 @@ static status collect(scheduler *s, pick *pk, uint32_t window)
             continue; /* cannot happen for admitted messages; never picked */
         sched_canister *c =
             e->canister == LEDGER_CANISTER_NONE ? NULL : sched_canister_find(s, e->canister);
-        if (c && c->paused.active)
-            continue; /* waits until its canister's paused message finishes */
+        /* waits until its canister's paused message finishes; a paused task may finish at the
+         * start of this round, which then runs no heartbeat (tasks.c): the message may run */
+        if (c && c->paused.active && c->paused.kind != PAUSED_HEARTBEAT &&
+            c->paused.kind != PAUSED_TIMER)
+            continue;
         cand *k = &pk->c[pk->n++];
         *k = (cand){
             .canister = e->canister, .arrival = arrival, .off = pk->envelopes.len, .len = env.len};

@@ -274,14 +274,9 @@ static status replica_get(scheduler_querier *q, ledger_reader *rd, uint64_t id,
         if (st != ST_NOT_FOUND)
             return st;
     }
-    if (q->nreps == q->cap) {
-        uint32_t cap = q->cap ? 2 * q->cap : 8;
-        replica *p = base_realloc(q->reps, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        q->reps = p;
-        q->cap = cap;
-    }
+    st = base_grow((void **)&q->reps, &q->cap, q->nreps + 1, sizeof *q->reps, 8);
+    if (st != ST_OK)
+        return st;
     r = &q->reps[q->nreps];
     memset(r, 0, sizeof *r);
     st = replica_build(q, rd, id, &rec, tip->height, r);

@@ -49,9 +49,13 @@ static status put_result(round_ctx *rc, const uint8_t id[LEDGER_HASH_SIZE], cons
                        span_of(res->bytes.ptr, res->bytes.len));
 }
 
-static void paused_clear(paused_msg *p)
+void sched_paused_clear(paused_msg *p)
 {
+    host_canister_free(p->hc);
     buf_fini(&p->envelope);
+    buf_fini(&p->rm.method);
+    buf_fini(&p->rm.data);
+    buf_fini(&p->prior_text);
     memset(p, 0, sizeof *p);
 }
 
@@ -122,34 +126,47 @@ static status lifecycle_end(round_ctx *rc, sched_canister *c, const host_result 
                : st;
 }
 
-/* Runs one slice of c's message (begun or paused). On completion writes the receipt. */
-static status run_slice(round_ctx *rc, sched_canister *c)
+status round_run_slice(round_ctx *rc, sched_canister *c)
 {
     paused_msg *p = &c->paused;
-    host_result res;
-    host_result_init(&res);
-    bool paused = false;
-    status st = host_canister_call_run(c->hc, &res, &paused);
-    if (st != ST_OK) { /* a fault: the message was rolled back; the round will abort */
+    for (;;) {
+        host_result res;
+        host_result_init(&res);
+        bool paused = false;
+        status st = host_canister_call_run(paused_host(c), &res, &paused);
+        if (st != ST_OK) { /* a fault: the message was rolled back; the round will abort */
+            host_result_fini(&res);
+            return st;
+        }
+        rc->used += res.instructions - p->used;
+        p->used = res.instructions;
+        p->slices++;
+        c->touched = true; /* the aux record changes either way */
+        if (paused) {
+            if (p->kind == LEDGER_MSG_INSTALL && c->id >= rc->s->next_canister_id)
+                st = install_create(rc, c); /* its record holds the paused install (restarts) */
+            host_result_fini(&res);
+            return st;
+        }
+        p->active = false; /* ended: the canister is idle for what its end does (a stop) */
+        bool again = false;
+        if (p->kind == PAUSED_INSTALL_CODE) {
+            st = mgmt_install_end(rc, c, &res);
+        } else if (p->kind >= PAUSED_REQUEST) {
+            st = route_paused_done(rc, c, &res, &again);
+        } else if (p->kind != LEDGER_MSG_UPDATE) {
+            st = lifecycle_end(rc, c, &res);
+        } else {
+            sched_cycles_settle(rc->s, c, &res, res.instructions);
+            st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
+        }
         host_result_fini(&res);
-        return st;
+        if (st != ST_OK || !again) {
+            sched_paused_clear(p);
+            return st;
+        }
+        /* a next step of the same message began (the cleanup callback): its first slice */
     }
-    rc->used += res.instructions - p->used;
-    p->used = res.instructions;
-    p->slices++;
-    c->touched = true; /* the aux record changes either way */
-    if (paused && p->kind == LEDGER_MSG_INSTALL && c->id >= rc->s->next_canister_id)
-        st = install_create(rc, c); /* its record holds the paused install (restarts) */
-    else if (!paused && p->kind != LEDGER_MSG_UPDATE)
-        st = lifecycle_end(rc, c, &res);
-    else if (!paused) {
-        sched_cycles_settle(rc->s, c, &res, res.instructions);
-        st = route_ingress_done(rc, c, p->id, span_of(p->caller, PRINCIPAL_MAX), &res);
-    }
-    if (!paused)
-        paused_clear(p);
-    host_result_fini(&res);
-    return st;
 }
 
 /* The span s of bytes inside `from`, moved to the same place inside the copy `to`. */
@@ -183,7 +200,7 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
         return ST_CANISTER_BUSY;
     status st = buf_put(&p->envelope, envelope.ptr, envelope.len);
     if (st != ST_OK) {
-        paused_clear(p);
+        sched_paused_clear(p);
         return st;
     }
     p->msg = *m;
@@ -191,6 +208,7 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
     p->msg.arg = rebase(m->arg, envelope, p->envelope.ptr);
     memcpy(p->id, id, LEDGER_HASH_SIZE);
     sched_principal_of_key(p->msg.sender, p->caller);
+    p->caller_len = PRINCIPAL_MAX;
     p->hmsg =
         (host_msg){.method = p->msg.method,
                    .arg = p->msg.arg,
@@ -205,23 +223,35 @@ static status message_begin(scheduler *s, sched_canister *c, span envelope,
     p->kind = LEDGER_MSG_UPDATE;
     if (la) {
         p->kind = (uint8_t)m->kind;
-        p->hmsg.arg = rebase(la->init, envelope, p->envelope.ptr);
-        p->hmsg.instruction_limit = s->genesis.install_instructions - la->cost;
-        /* nothing prepaid: an install or upgrade pays its execution when it ends */
-        p->hmsg.cycles_prepaid = 0;
-        p->hmsg.cycles_frozen = 0;
-        p->cost = la->cost;
-        st = m->kind == LEDGER_MSG_INSTALL
-                 ? host_canister_install_begin(c->hc, la->code->code, &p->hmsg)
-                 : host_canister_upgrade_begin(c->hc, la->code->code, &p->hmsg);
+        st =
+            sched_life_begin(s, c, c->hc, la->code, m->kind == LEDGER_MSG_UPGRADE, la->cost,
+                             rebase(la->init, envelope, p->envelope.ptr), p->hmsg.caller, time_ns);
     } else {
         st = host_canister_call_begin(c->hc, HOST_CALL_UPDATE, &p->hmsg);
+        p->active = st == ST_OK;
     }
-    if (st != ST_OK) {
-        paused_clear(p);
+    if (st != ST_OK)
+        sched_paused_clear(p);
+    return st;
+}
+
+status sched_life_begin(scheduler *s, sched_canister *c, host_canister *hc, code_entry *code,
+                        bool upgrade, uint64_t cost, span arg, span caller, uint64_t time_ns)
+{
+    paused_msg *p = &c->paused;
+    /* nothing prepaid: an install or upgrade pays its execution when it ends */
+    p->hmsg = (host_msg){.arg = arg,
+                         .caller = caller,
+                         .time = time_ns,
+                         .instruction_limit = s->genesis.install_instructions - cost,
+                         .slice_limit = s->genesis.slice_instructions};
+    p->cost = cost;
+    p->time_ns = time_ns;
+    status st = upgrade ? host_canister_upgrade_begin(hc, code->code, &p->hmsg)
+                        : host_canister_install_begin(hc, code->code, &p->hmsg);
+    if (st != ST_OK)
         return st;
-    }
-    p->code = la ? la->code : NULL;
+    p->code = code;
     p->active = true;
     return ST_OK;
 }
@@ -231,9 +261,10 @@ status round_resume_paused(round_ctx *rc)
     scheduler *s = rc->s;
     for (uint32_t i = 0; i < s->ncanisters; i++) {
         sched_canister *c = s->canisters[i];
+        c->resumed = c->paused.active;
         if (!c->paused.active)
             continue;
-        status st = run_slice(rc, c);
+        status st = round_run_slice(rc, c);
         if (st != ST_OK)
             return st;
     }
@@ -272,7 +303,7 @@ static status exec_update(round_ctx *rc, const ledger_message *m,
         return refuse(rc, id, st);
     if (st != ST_OK)
         return st;
-    return run_slice(rc, c);
+    return round_run_slice(rc, c);
 }
 
 /* Splits an install/upgrade argument (scheduler_install_arg) into module and init argument. */
@@ -288,8 +319,7 @@ static bool split_install_arg(span arg, span *module, span *init)
     return true;
 }
 
-/* The instructions charged for deploying code_bytes bytes of module code (saturating). */
-static uint64_t deploy_cost(size_t code_bytes, uint64_t per_byte)
+uint64_t sched_deploy_cost(size_t code_bytes, uint64_t per_byte)
 {
     if (per_byte && code_bytes > UINT64_MAX / per_byte)
         return UINT64_MAX;
@@ -306,7 +336,7 @@ static status life_code(scheduler *s, const ledger_message *m, life_args *la, sp
     la->cost = 0;
     if (!split_install_arg(m->arg, module, &la->init))
         return ST_BAD_INSTALL_ARG;
-    la->cost = deploy_cost(module->len, s->genesis.deploy_per_byte);
+    la->cost = sched_deploy_cost(module->len, s->genesis.deploy_per_byte);
     if (la->cost >= s->genesis.install_instructions)
         return ST_INSTRUCTION_LIMIT_EXCEEDED;
     uint8_t hash[LEDGER_HASH_SIZE];
@@ -391,7 +421,7 @@ static status exec_install(round_ctx *rc, const ledger_message *m,
     if (st != ST_OK)
         sched_code_release(s, la.code);
     else
-        st = run_slice(rc, c);
+        st = round_run_slice(rc, c);
     if (c->id >= s->next_canister_id)
         sched_canister_drop_last(s); /* it failed before its record was made */
     return st;
@@ -439,7 +469,7 @@ static status exec_upgrade(round_ctx *rc, const ledger_message *m,
         sched_code_release(s, la.code);
         return st;
     }
-    return run_slice(rc, c);
+    return round_run_slice(rc, c);
 }
 
 /* Mints cycles into a canister: the admin's, on a local chain (docs/canisters.md "Cycles").

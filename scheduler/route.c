@@ -87,21 +87,6 @@ bool route_has_work(const scheduler *s)
     return false;
 }
 
-static status grow(void **p, uint32_t *cap, uint32_t need, size_t size)
-{
-    if (need <= *cap)
-        return ST_OK;
-    uint32_t n = *cap ? 2 * *cap : 8;
-    while (n < need)
-        n *= 2;
-    void *q = base_realloc(*p, (size_t)n * size);
-    if (!q)
-        return ST_OUT_OF_MEMORY;
-    *p = q;
-    *cap = n;
-    return ST_OK;
-}
-
 /* Appends m (moved) to c's queue. */
 static status enqueue(sched_canister *c, route_msg *m)
 {
@@ -113,7 +98,7 @@ static status enqueue(sched_canister *c, route_msg *m)
         r->len -= r->head;
         r->head = 0;
     }
-    status st = grow((void **)&r->q, &r->cap, r->len + 1, sizeof *r->q);
+    status st = base_grow((void **)&r->q, &r->cap, r->len + 1, sizeof *r->q, 8);
     if (st != ST_OK)
         return st;
     if (m->kind == ROUTE_REQUEST) {
@@ -128,14 +113,19 @@ static status enqueue(sched_canister *c, route_msg *m)
     return ST_OK;
 }
 
-static call_ctx *ctx_find(route_state *r, uint64_t id)
+/* The element of a[0, n) (each `size` bytes, sorted by the uint64_t id at offset `at`) with
+ * this id, or NULL: contexts and callbacks are found by binary search. */
+static void *find_id(void *a, uint32_t n, size_t size, size_t at, uint64_t id)
 {
-    uint32_t lo = 0, hi = r->nctx;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (r->ctx[mid].id == id)
-            return &r->ctx[mid];
-        if (r->ctx[mid].id < id)
+        uint8_t *e = (uint8_t *)a + (size_t)mid * size;
+        uint64_t k;
+        memcpy(&k, e + at, sizeof k);
+        if (k == id)
+            return e;
+        if (k < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -143,19 +133,14 @@ static call_ctx *ctx_find(route_state *r, uint64_t id)
     return NULL;
 }
 
+static call_ctx *ctx_find(route_state *r, uint64_t id)
+{
+    return find_id(r->ctx, r->nctx, sizeof *r->ctx, offsetof(call_ctx, id), id);
+}
+
 static callback *cb_find(route_state *r, uint64_t id)
 {
-    uint32_t lo = 0, hi = r->ncb;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (r->cb[mid].id == id)
-            return &r->cb[mid];
-        if (r->cb[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return find_id(r->cb, r->ncb, sizeof *r->cb, offsetof(callback, id), id);
 }
 
 static void ctx_remove(route_state *r, call_ctx *x)
@@ -177,7 +162,7 @@ static void cb_remove(route_state *r, callback *b)
 static status ctx_new(sched_canister *c, const call_ctx *init, call_ctx **out)
 {
     route_state *r = &c->route;
-    status st = grow((void **)&r->ctx, &r->ctx_cap, r->nctx + 1, sizeof *r->ctx);
+    status st = base_grow((void **)&r->ctx, &r->ctx_cap, r->nctx + 1, sizeof *r->ctx, 8);
     if (st != ST_OK)
         return st;
     call_ctx *x = &r->ctx[r->nctx++];
@@ -288,7 +273,7 @@ static answer reject_answer(status st, uint32_t code, const char *text)
 static status send_call(round_ctx *rc, sched_canister *c, uint64_t ctx_id, host_call_out *o)
 {
     route_state *r = &c->route;
-    status st = grow((void **)&r->cb, &r->cb_cap, r->ncb + 1, sizeof *r->cb);
+    status st = base_grow((void **)&r->cb, &r->cb_cap, r->ncb + 1, sizeof *r->cb, 8);
     if (st != ST_OK)
         return st;
     uint64_t cb_id = r->next_cb++;
@@ -393,27 +378,93 @@ status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LED
     return st == ST_OK ? route_check_stopped(rc, c) : st;
 }
 
-/* ---- running queued messages ------------------------------------------------------------------ */
+/* ---- running queued messages ------------------------------------------------------------------
+ * A request or a response runs sliced like an ingress update (docs/scheduler.md "Deterministic
+ * time slicing"): it moves into c->paused, begins there, and round_run_slice runs its slices,
+ * one per round after the first; route_paused_done does what its end does. Everything its
+ * beginning changed (the queue, the callback it consumes, the refund, storage) is in the
+ * canister's record, and c->paused keeps the rest (route_paused_encode), so a restarted node
+ * begins it again from the record and re-runs its slices. */
 
-/* A queued message's host message; the canister pays for it like for ingress: storage up to
- * now first, then (sched_cycles_settle, after it ran) the execution of what it used, with the
- * prepayment held back from the balance it sees (docs/canisters.md "Cycles"). */
-static host_msg base_msg(const round_ctx *rc, sched_canister *c)
+/* The canister pays for a queued message like for ingress: storage up to now first, then
+ * (sched_cycles_settle, when it ends) the execution of what it used, with the prepayment held
+ * back from the balance it sees (docs/canisters.md "Cycles"). */
+status route_paused_start(scheduler *s, sched_canister *c)
 {
-    scheduler *s = rc->s;
-    sched_cycles_storage(s, c, rc->time_ns);
-    return (host_msg){.time = rc->time_ns,
-                      .instruction_limit = s->genesis.message_instruction_limit,
-                      .call_room = route_call_room(c),
-                      .cycles_prepaid =
-                          sched_fee_execution(s, s->genesis.message_instruction_limit),
-                      .cycles_frozen = sched_freeze_reserve(s, c)};
+    paused_msg *p = &c->paused;
+    const route_msg *m = &p->rm;
+    host_msg hm = {.caller = span_of(p->caller, p->caller_len),
+                   .time = p->time_ns,
+                   .instruction_limit = s->genesis.message_instruction_limit,
+                   .slice_limit = s->genesis.slice_instructions,
+                   .call_room = route_call_room(c),
+                   .cycles_prepaid = sched_fee_execution(s, s->genesis.message_instruction_limit),
+                   .cycles_frozen = sched_freeze_reserve(s, c),
+                   .arg = span_of(m->data.ptr, m->data.len)};
+    host_call_kind kind = HOST_CALL_UPDATE;
+    if (p->kind == PAUSED_REQUEST) {
+        hm.method = span_of(m->method.ptr, m->method.len);
+        hm.cycles_available = m->cycles;
+    } else if (p->kind == PAUSED_CALLBACK) {
+        const call_ctx *x = ctx_find(&c->route, p->cb.ctx);
+        if (!x)
+            return ST_CORRUPT_LEDGER; /* every response answers a callback of a live context */
+        kind = m->reject_code ? HOST_CALL_REJECT : HOST_CALL_REPLY;
+        hm.cb_fun = m->reject_code ? p->cb.reject_fun : p->cb.reply_fun;
+        hm.cb_env = m->reject_code ? p->cb.reject_env : p->cb.reply_env;
+        hm.reject_code = m->reject_code;
+        hm.replied = x->responded;
+        hm.cycles_available = x->available;
+        hm.cycles_refunded = m->cycles;
+    } else if (p->kind == PAUSED_CLEANUP) {
+        kind = HOST_CALL_CLEANUP;
+        hm.arg = span_of(NULL, 0);
+        hm.cb_fun = p->cb.cleanup_fun;
+        hm.cb_env = p->cb.cleanup_env;
+        hm.reject_code = m->reject_code;
+    } else if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
+        /* a task (tasks.c): the management canister calls it, without argument; it sends no
+         * calls */
+        kind = p->kind == PAUSED_HEARTBEAT ? HOST_CALL_HEARTBEAT : HOST_CALL_GLOBAL_TIMER;
+        hm.call_room = 0;
+    } else {
+        return ST_CORRUPT_LEDGER;
+    }
+    p->hmsg = hm;
+    status st = host_canister_call_begin(c->hc, kind, &p->hmsg);
+    if (st == ST_OK)
+        p->active = true;
+    return st;
+}
+
+/* Moves queued message m into c->paused as `kind` (from caller `principal`; a response with
+ * its callback cb), begins it and runs its first slice. */
+static status queued_begin(round_ctx *rc, sched_canister *c, route_msg *m, uint8_t kind,
+                           span principal, const callback *cb)
+{
+    paused_msg *p = &c->paused;
+    if (p->active)
+        return BUG(); /* route_run skips a paused canister */
+    sched_cycles_storage(rc->s, c, rc->time_ns);
+    sched_paused_clear(p);
+    p->kind = kind;
+    p->rm = *m;
+    memset(m, 0, sizeof *m);
+    if (cb)
+        p->cb = *cb;
+    memcpy(p->caller, principal.ptr, principal.len);
+    p->caller_len = (uint8_t)principal.len;
+    p->time_ns = rc->time_ns;
+    status st = route_paused_start(rc->s, c);
+    if (st != ST_OK) {
+        sched_paused_clear(p);
+        return st;
+    }
+    return round_run_slice(rc, c);
 }
 
 static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
 {
-    uint8_t principal[PRINCIPAL_MAX];
-    size_t plen = sched_principal_of_canister(m->from, principal);
     if (c->route.status != LEDGER_CANISTER_RUNNING || c->route.deleted) {
         call_ctx x = {.origin = ORIGIN_CANISTER,
                       .caller = m->from,
@@ -424,27 +475,9 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
                                                   : "the canister is stopping or stopped");
         return ctx_answer(rc, c, &x, &a);
     }
-    host_msg hm = base_msg(rc, c);
-    hm.method = span_of(m->method.ptr, m->method.len);
-    hm.arg = span_of(m->data.ptr, m->data.len);
-    hm.caller = span_of(principal, plen);
-    hm.cycles_available = m->cycles;
-    host_result res;
-    status st = host_canister_call(c->hc, HOST_CALL_UPDATE, &hm, &res);
-    if (st == ST_OK) {
-        rc->used += res.instructions;
-        sched_cycles_settle(rc->s, c, &res, res.instructions);
-        c->touched = true;
-        call_ctx init = {.origin = ORIGIN_CANISTER,
-                         .caller = m->from,
-                         .caller_cb = m->callback,
-                         .principal_len = (uint8_t)plen,
-                         .available = m->cycles};
-        memcpy(init.principal, principal, plen);
-        st = incoming_done(rc, c, &init, &res);
-    }
-    host_result_fini(&res);
-    return st;
+    uint8_t principal[PRINCIPAL_MAX];
+    size_t plen = sched_principal_of_canister(m->from, principal);
+    return queued_begin(rc, c, m, PAUSED_REQUEST, span_of(principal, plen), NULL);
 }
 
 static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
@@ -454,62 +487,45 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
     call_ctx *x = b ? ctx_find(r, b->ctx) : NULL;
     if (!b || !x)
         return ST_CORRUPT_LEDGER; /* every response answers a callback of a live context */
+    uint8_t principal[PRINCIPAL_MAX];
+    span caller = span_of(principal, x->principal_len);
+    memcpy(principal, x->principal, PRINCIPAL_MAX);
     callback cb = *b;
     cb_remove(r, b);
-    x = ctx_find(r, cb.ctx);
     sched_cycles_credit(c, m->cycles); /* the refund reaches the balance, whatever follows */
     c->touched = true;
-    host_msg hm = base_msg(rc, c);
-    hm.arg = span_of(m->data.ptr, m->data.len);
-    hm.caller = span_of(x->principal, x->principal_len);
-    hm.cb_fun = m->reject_code ? cb.reject_fun : cb.reply_fun;
-    hm.cb_env = m->reject_code ? cb.reject_env : cb.reply_env;
-    hm.reject_code = m->reject_code;
-    hm.replied = x->responded;
-    hm.cycles_available = x->available;
-    hm.cycles_refunded = m->cycles;
-    host_result res;
-    status st =
-        host_canister_call(c->hc, m->reject_code ? HOST_CALL_REJECT : HOST_CALL_REPLY, &hm, &res);
-    if (st != ST_OK) {
-        host_result_fini(&res);
-        return st;
-    }
-    rc->used += res.instructions;
-    sched_cycles_settle(rc->s, c, &res, res.instructions);
-    uint64_t used = res.instructions;
-    bool trapped = status_class_of(res.st) == SC_TRAP;
-    if (trapped && cb.has_cleanup) {
-        host_msg cm = base_msg(rc, c);
-        cm.caller = hm.caller;
-        cm.cb_fun = cb.cleanup_fun;
-        cm.cb_env = cb.cleanup_env;
-        cm.reject_code = m->reject_code;
-        host_result cres;
-        st = host_canister_call(c->hc, HOST_CALL_CLEANUP, &cm, &cres);
-        if (st == ST_OK) {
-            rc->used += cres.instructions;
-            used += cres.instructions;
-            sched_cycles_settle(rc->s, c, &cres, cres.instructions);
-        }
-        host_result_fini(&cres);
-    }
-    x = ctx_find(r, cb.ctx);
+    return queued_begin(rc, c, m, PAUSED_CALLBACK, caller, &cb);
+}
+
+/* A response's callback (and cleanup) ended, having used `used` instructions: res is the
+ * callback's result, or NULL if it trapped and a cleanup ran (`trap`: the trap's answer). The
+ * context counts the instructions, takes what the callback accepted, answers, sends its calls,
+ * is rejected if nothing can answer it any more, and goes once answered without calls. */
+static status response_end(round_ctx *rc, sched_canister *c, uint64_t ctx_id, uint64_t used,
+                           host_result *res, const answer *trap)
+{
+    route_state *r = &c->route;
+    call_ctx *x = ctx_find(r, ctx_id);
+    if (!x)
+        return ST_CORRUPT_LEDGER;
+    bool trapped = !res || status_class_of(res->st) == SC_TRAP;
     x->instructions += used;
     x->outstanding--;
-    sched_cycles_credit(c, res.cycles_accepted);
-    x->available -= res.cycles_accepted;
-    if (st == ST_OK && res.kind != HOST_RESPONSE_NONE && !trapped && !x->responded) {
-        answer a = answer_of(&res);
-        st = ctx_answer(rc, c, x, &a);
+    status st = ST_OK;
+    if (res) {
+        sched_cycles_credit(c, res->cycles_accepted);
+        x->available -= res->cycles_accepted;
+        if (res->kind != HOST_RESPONSE_NONE && !trapped && !x->responded) {
+            answer a = answer_of(res);
+            st = ctx_answer(rc, c, x, &a);
+        }
+        if (st == ST_OK && res->committed)
+            st = send_calls(rc, c, ctx_id, res);
     }
-    uint64_t ctx_id = x->id;
-    if (st == ST_OK && res.committed)
-        st = send_calls(rc, c, ctx_id, &res);
     x = ctx_find(r, ctx_id);
     if (st == ST_OK && !x->responded && x->outstanding == 0) {
         /* nothing can answer it any more: reject it (the trap's text if the callback trapped) */
-        answer a = trapped ? answer_of(&res)
+        answer a = trapped ? *trap
                            : reject_answer(ST_NO_REPLY, HOST_REJECT_CANISTER_ERROR,
                                            "NO_REPLY: canister did not reply to the call");
         a.reject_code = HOST_REJECT_CANISTER_ERROR;
@@ -518,8 +534,50 @@ static status run_response(round_ctx *rc, sched_canister *c, route_msg *m)
     x = ctx_find(r, ctx_id);
     if (st == ST_OK && x->responded && x->outstanding == 0)
         ctx_remove(r, x);
-    host_result_fini(&res);
     return st;
+}
+
+status route_paused_done(round_ctx *rc, sched_canister *c, host_result *res, bool *again)
+{
+    paused_msg *p = &c->paused;
+    *again = false;
+    sched_cycles_settle(rc->s, c, res, res->instructions);
+    c->touched = true; /* the timer was deactivated, or the task's changes kept */
+    status st;
+    if (p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER) {
+        return ST_OK;
+    } else if (p->kind == PAUSED_REQUEST) {
+        call_ctx init = {.origin = ORIGIN_CANISTER,
+                         .caller = p->rm.from,
+                         .caller_cb = p->rm.callback,
+                         .principal_len = p->caller_len,
+                         .available = p->rm.cycles};
+        memcpy(init.principal, p->caller, p->caller_len);
+        st = incoming_done(rc, c, &init, res);
+    } else if (p->kind == PAUSED_CALLBACK && status_class_of(res->st) == SC_TRAP &&
+               p->cb.has_cleanup) {
+        /* the trapped callback is undone; its cleanup runs next, in the same message */
+        p->prior_used = res->instructions;
+        p->prior_st = (uint32_t)res->st;
+        p->prior_text.len = 0;
+        st = res->bytes.len ? buf_put(&p->prior_text, res->bytes.ptr, res->bytes.len) : ST_OK;
+        p->kind = PAUSED_CLEANUP;
+        p->slices = 0;
+        p->used = 0;
+        if (st == ST_OK)
+            st = route_paused_start(rc->s, c);
+        *again = st == ST_OK;
+        return st;
+    } else if (p->kind == PAUSED_CALLBACK) {
+        answer trap = answer_of(res);
+        st = response_end(rc, c, p->cb.ctx, res->instructions, res, &trap);
+    } else {
+        answer trap = {.st = (status)p->prior_st,
+                       .reject_code = HOST_REJECT_CANISTER_ERROR,
+                       .bytes = span_of(p->prior_text.ptr, p->prior_text.len)};
+        st = response_end(rc, c, p->cb.ctx, p->prior_used + res->instructions, NULL, &trap);
+    }
+    return st == ST_OK ? route_check_stopped(rc, c) : st;
 }
 
 /* Pops and runs the head of c's queue. */
@@ -537,8 +595,10 @@ static status step(round_ctx *rc, sched_canister *c)
         r->head = r->len = 0;
     c->touched = true;
     status st = m.kind == ROUTE_REQUEST ? run_request(rc, c, &m) : run_response(rc, c, &m);
-    msg_fini(&m);
-    return st == ST_OK ? route_check_stopped(rc, c) : st;
+    msg_fini(&m); /* what queued_begin did not take */
+    if (st == ST_OK && !c->paused.active)
+        st = route_check_stopped(rc, c);
+    return st;
 }
 
 status route_check_stopped(round_ctx *rc, sched_canister *c)
@@ -590,9 +650,19 @@ status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_
     sched_canister *c = sched_canister_find(s, canister_id);
     if (!c)
         return ST_UNKNOWN_CANISTER;
+    const paused_msg *p = &c->paused;
     *out = (scheduler_routing){.queued = c->route.len - c->route.head,
                                .contexts = c->route.nctx,
-                               .callbacks = c->route.ncb};
+                               .callbacks = c->route.ncb,
+                               .paused = !p->active                   ? SCHEDULER_PAUSED_NONE
+                                         : p->kind == PAUSED_REQUEST  ? SCHEDULER_PAUSED_REQUEST
+                                         : p->kind == PAUSED_CALLBACK ? SCHEDULER_PAUSED_CALLBACK
+                                         : p->kind == PAUSED_CLEANUP  ? SCHEDULER_PAUSED_CLEANUP
+                                         : p->kind == PAUSED_INSTALL_CODE
+                                             ? SCHEDULER_PAUSED_INSTALL_CODE
+                                         : p->kind == PAUSED_HEARTBEAT || p->kind == PAUSED_TIMER
+                                             ? SCHEDULER_PAUSED_TASK
+                                             : SCHEDULER_PAUSED_INGRESS};
     return ST_OK;
 }
 
@@ -608,8 +678,10 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
     for (uint32_t i = 0; i < s->ncanisters; i++) {
         sched_canister *c = s->canisters[i];
         route_state *r = &c->route;
+        const paused_msg *p = &c->paused;
+        bool running_cb = p->active && (p->kind == PAUSED_CALLBACK || p->kind == PAUSED_CLEANUP);
         for (uint32_t k = 0; k < r->nctx; k++) {
-            uint32_t n = 0;
+            uint32_t n = running_cb && p->cb.ctx == r->ctx[k].id; /* its callback is running */
             for (uint32_t j = 0; j < r->ncb; j++)
                 n += r->cb[j].ctx == r->ctx[k].id;
             if (n != r->ctx[k].outstanding)
@@ -692,6 +764,39 @@ static void wbuf(wr *w, const buf *b)
     w_bytes(w, b->ptr, b->len);
 }
 
+/* Whom a call is answered to: a waiting stop_canister, a paused install_code. */
+static void w_origin(wr *w, const call_ctx *x)
+{
+    w8(w, x->origin);
+    w_bytes(w, x->msg_id, LEDGER_HASH_SIZE);
+    w64(w, x->caller);
+    w64(w, x->caller_cb);
+}
+
+static void w_cb(wr *w, const callback *b)
+{
+    w64(w, b->id);
+    w64(w, b->ctx);
+    w32(w, b->reply_fun);
+    w32(w, b->reply_env);
+    w32(w, b->reject_fun);
+    w32(w, b->reject_env);
+    w32(w, b->cleanup_fun);
+    w32(w, b->cleanup_env);
+    w8(w, b->has_cleanup);
+}
+
+static void w_msg(wr *w, const route_msg *m)
+{
+    w8(w, m->kind);
+    w32(w, m->reject_code);
+    w64(w, m->from);
+    w64(w, m->callback);
+    w128(w, m->cycles);
+    wbuf(w, &m->method);
+    wbuf(w, &m->data);
+}
+
 status route_encode(const sched_canister *c, buf *out)
 {
     const route_state *r = &c->route;
@@ -718,38 +823,17 @@ status route_encode(const sched_canister *c, buf *out)
     }
     w32(&w, r->ncb);
     for (uint32_t i = 0; i < r->ncb; i++) {
-        const callback *b = &r->cb[i];
-        w64(&w, b->id);
-        w64(&w, b->ctx);
-        w32(&w, b->reply_fun);
-        w32(&w, b->reply_env);
-        w32(&w, b->reject_fun);
-        w32(&w, b->reject_env);
-        w32(&w, b->cleanup_fun);
-        w32(&w, b->cleanup_env);
-        w8(&w, b->has_cleanup);
+        w_cb(&w, &r->cb[i]);
     }
     w32(&w, r->len - r->head);
     for (uint32_t i = r->head; i < r->len; i++) {
-        const route_msg *m = &r->q[i];
-        w8(&w, m->kind);
-        w32(&w, m->reject_code);
-        w64(&w, m->from);
-        w64(&w, m->callback);
-        w128(&w, m->cycles);
-        wbuf(&w, &m->method);
-        wbuf(&w, &m->data);
+        w_msg(&w, &r->q[i]);
     }
     w8(&w, r->status);
     w8(&w, r->deleted);
     w32(&w, r->nstops);
-    for (uint32_t i = 0; i < r->nstops; i++) {
-        const call_ctx *x = &r->stops[i];
-        w8(&w, x->origin);
-        w_bytes(&w, x->msg_id, LEDGER_HASH_SIZE);
-        w64(&w, x->caller);
-        w64(&w, x->caller_cb);
-    }
+    for (uint32_t i = 0; i < r->nstops; i++)
+        w_origin(&w, &r->stops[i]);
     return w.st;
 }
 
@@ -807,6 +891,41 @@ static status rbuf(rd *d, buf *out)
     return n ? buf_put(out, s.ptr, n) : ST_OK;
 }
 
+static void r_origin(rd *d, call_ctx *x)
+{
+    memset(x, 0, sizeof *x);
+    x->origin = r8(d);
+    rfixed(d, x->msg_id, LEDGER_HASH_SIZE);
+    x->caller = r64(d);
+    x->caller_cb = r64(d);
+}
+
+static void r_cb(rd *d, callback *b)
+{
+    b->id = r64(d);
+    b->ctx = r64(d);
+    b->reply_fun = r32(d);
+    b->reply_env = r32(d);
+    b->reject_fun = r32(d);
+    b->reject_env = r32(d);
+    b->cleanup_fun = r32(d);
+    b->cleanup_env = r32(d);
+    b->has_cleanup = r8(d) != 0;
+}
+
+/* A queued message into m (whose bufs it owns from then on). */
+static status r_msg(rd *d, route_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->kind = r8(d);
+    m->reject_code = r32(d);
+    m->from = r64(d);
+    m->callback = r64(d);
+    m->cycles = r128(d);
+    status st = rbuf(d, &m->method);
+    return st == ST_OK ? rbuf(d, &m->data) : st;
+}
+
 status route_decode(span bytes, sched_canister *c)
 {
     route_state *r = &c->route;
@@ -822,7 +941,7 @@ status route_decode(span bytes, sched_canister *c)
     if (!d.bad && n > reader_left(&d.r))
         d.bad = true;
     if (!d.bad)
-        st = grow((void **)&r->ctx, &r->ctx_cap, n, sizeof *r->ctx);
+        st = base_grow((void **)&r->ctx, &r->ctx_cap, n, sizeof *r->ctx, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         call_ctx *x = &r->ctx[r->nctx++];
         x->id = r64(&d);
@@ -842,36 +961,20 @@ status route_decode(span bytes, sched_canister *c)
     if (!d.bad && n > reader_left(&d.r))
         d.bad = true;
     if (st == ST_OK && !d.bad)
-        st = grow((void **)&r->cb, &r->cb_cap, n, sizeof *r->cb);
+        st = base_grow((void **)&r->cb, &r->cb_cap, n, sizeof *r->cb, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         callback *b = &r->cb[r->ncb++];
-        b->id = r64(&d);
-        b->ctx = r64(&d);
-        b->reply_fun = r32(&d);
-        b->reply_env = r32(&d);
-        b->reject_fun = r32(&d);
-        b->reject_env = r32(&d);
-        b->cleanup_fun = r32(&d);
-        b->cleanup_env = r32(&d);
-        b->has_cleanup = r8(&d) != 0;
+        r_cb(&d, b);
         d.bad |= i && b->id <= r->cb[i - 1].id;
     }
     n = r32(&d);
     if (!d.bad && n > reader_left(&d.r))
         d.bad = true;
     if (st == ST_OK && !d.bad)
-        st = grow((void **)&r->q, &r->cap, n, sizeof *r->q);
+        st = base_grow((void **)&r->q, &r->cap, n, sizeof *r->q, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
         route_msg *m = &r->q[r->len++];
-        memset(m, 0, sizeof *m);
-        m->kind = r8(&d);
-        m->reject_code = r32(&d);
-        m->from = r64(&d);
-        m->callback = r64(&d);
-        m->cycles = r128(&d);
-        st = rbuf(&d, &m->method);
-        if (st == ST_OK)
-            st = rbuf(&d, &m->data);
+        st = r_msg(&d, m);
         if (m->kind == ROUTE_REQUEST) {
             r->requests++;
             r->request_bytes += m->method.len + m->data.len;
@@ -885,16 +988,70 @@ status route_decode(span bytes, sched_canister *c)
     n = r32(&d);
     d.bad |= r->status > LEDGER_CANISTER_STOPPED || n > reader_left(&d.r);
     if (st == ST_OK && !d.bad && n)
-        st = grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops);
+        st = base_grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
-        call_ctx *x = &r->stops[r->nstops++];
-        memset(x, 0, sizeof *x);
-        x->origin = r8(&d);
-        rfixed(&d, x->msg_id, LEDGER_HASH_SIZE);
-        x->caller = r64(&d);
-        x->caller_cb = r64(&d);
+        r_origin(&d, &r->stops[r->nstops++]);
     }
     if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
         st = ST_CORRUPT_LEDGER;
+    return st;
+}
+
+/* A paused queued message (the aux record's paused part, docs/scheduler.md "Restarts"): its
+ * queued message as above | callback as above | u8 caller length, 29 caller bytes | u64 prior
+ * used | u32 prior status | u32 length + prior text
+ * [ PAUSED_INSTALL_CODE: u8 mode | 32-byte module hash | u64 deploy charge | the call's origin
+ *   as a waiting stop's | u128 its cycles ]. */
+status route_paused_encode(const paused_msg *p, buf *out)
+{
+    wr w = {out, ST_OK};
+    w_msg(&w, &p->rm);
+    w_cb(&w, &p->cb);
+    w8(&w, p->caller_len);
+    w_bytes(&w, p->caller, PRINCIPAL_MAX);
+    w64(&w, p->prior_used);
+    w32(&w, p->prior_st);
+    wbuf(&w, &p->prior_text);
+    if (p->kind == PAUSED_INSTALL_CODE) {
+        if (!p->code)
+            return BUG();
+        w8(&w, p->mode);
+        w_bytes(&w, p->code->hash, LEDGER_HASH_SIZE);
+        w64(&w, p->cost);
+        w_origin(&w, &p->origin);
+        w128(&w, p->origin.available);
+    }
+    return w.st;
+}
+
+status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_msg *p)
+{
+    rd d = {reader_of(bytes), false};
+    sched_paused_clear(p);
+    status st = r_msg(&d, &p->rm);
+    r_cb(&d, &p->cb);
+    p->caller_len = r8(&d);
+    rfixed(&d, p->caller, PRINCIPAL_MAX);
+    p->prior_used = r64(&d);
+    p->prior_st = r32(&d);
+    if (st == ST_OK)
+        st = rbuf(&d, &p->prior_text);
+    if (kind == PAUSED_INSTALL_CODE) {
+        p->mode = r8(&d);
+        rfixed(&d, p->code_hash, LEDGER_HASH_SIZE);
+        p->cost = r64(&d);
+        r_origin(&d, &p->origin);
+        p->origin.available = r128(&d);
+        d.bad |= p->mode < INSTALL_MODE_INSTALL || p->mode > INSTALL_MODE_UPGRADE;
+    }
+    p->kind = kind;
+    p->time_ns = time_ns;
+    d.bad |=
+        p->caller_len > PRINCIPAL_MAX || kind > PAUSED_TIMER ||
+        (kind < PAUSED_HEARTBEAT && p->rm.kind != ROUTE_REQUEST && p->rm.kind != ROUTE_RESPONSE);
+    if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
+        st = ST_CORRUPT_LEDGER;
+    if (st != ST_OK)
+        sched_paused_clear(p);
     return st;
 }

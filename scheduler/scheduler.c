@@ -77,6 +77,11 @@ size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX])
     return 10;
 }
 
+size_t scheduler_canister_principal(uint64_t id, uint8_t out[PRINCIPAL_MAX])
+{
+    return sched_principal_of_canister(id, out);
+}
+
 /* ---- code cache --------------------------------------------------------------------------- */
 
 status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HASH_SIZE],
@@ -89,18 +94,13 @@ status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HAS
             return ST_OK;
         }
     }
-    if (s->ncodes == s->codes_cap) {
-        uint32_t cap = s->codes_cap ? 2 * s->codes_cap : 8;
-        code_entry **p = base_realloc(s->codes, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        s->codes = p;
-        s->codes_cap = cap;
-    }
+    status st = base_grow((void **)&s->codes, &s->codes_cap, s->ncodes + 1, sizeof *s->codes, 8);
+    if (st != ST_OK)
+        return st;
     code_entry *e = base_calloc(1, sizeof *e);
     if (!e)
         return ST_OUT_OF_MEMORY;
-    status st = host_code_new(&s->hcfg, original, &e->code, err);
+    st = host_code_new(&s->hcfg, original, &e->code, err);
     if (st != ST_OK) {
         base_free(e);
         return st;
@@ -148,20 +148,16 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 {
     if (s->ncanisters && s->canisters[s->ncanisters - 1]->id >= id)
         return BUG(); /* ids only grow */
-    if (s->ncanisters == s->canisters_cap) {
-        uint32_t cap = s->canisters_cap ? 2 * s->canisters_cap : 16;
-        sched_canister **p = base_realloc(s->canisters, cap * sizeof *p);
-        if (!p)
-            return ST_OUT_OF_MEMORY;
-        s->canisters = p;
-        s->canisters_cap = cap;
-    }
+    status st = base_grow((void **)&s->canisters, &s->canisters_cap, s->ncanisters + 1,
+                          sizeof *s->canisters, 16);
+    if (st != ST_OK)
+        return st;
     sched_canister *c = base_calloc(1, sizeof *c);
     if (!c)
         return ST_OUT_OF_MEMORY;
     uint8_t self[PRINCIPAL_MAX];
     size_t n = sched_principal_of_canister(id, self);
-    status st = host_canister_new(&s->hcfg, span_of(self, n), &c->hc);
+    st = host_canister_new(&s->hcfg, span_of(self, n), &c->hc);
     if (st != ST_OK) {
         base_free(c);
         return st;
@@ -175,9 +171,9 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 
 static void canister_free(scheduler *s, sched_canister *c)
 {
-    host_canister_free(c->hc); /* abandons a paused message */
-    buf_fini(&c->paused.envelope);
+    host_canister_free(c->hc);             /* abandons a paused message */
     sched_code_release(s, c->paused.code); /* a paused install's or upgrade's new code */
+    sched_paused_clear(&c->paused);
     route_free(c);
     sched_code_release(s, c->code);
     base_free(c);
@@ -250,7 +246,9 @@ status sched_canister_set_controllers(sched_canister *c,
 /* ---- aux: the scheduler's part of a canister record --------------------------------------
  * u8 version (3 or 4) | u64 timer | u128 cycles | u64 freezing threshold (s) | u64 storage
  * paid up to (ns) | u32 n | n bytes of saved globals | u8 paused
- * [ if paused: 32-byte message id | u32 slices run | u64 time of the starting block ]
+ * [ if paused 1 (ingress): 32-byte message id | u32 slices run | u64 time of the starting block ]
+ * [ if paused 2 (a queued message): u8 kind (PAUSED_*) | u32 slices run | u64 time of the
+ *   starting block | u32 n | n bytes (route.c's route_paused_encode) ]
  * [ version 4 only: the routing state (route.c's route_encode) ]
  * Version 4 is written while a canister has routing state, 3 otherwise. Versions 1 and 2 (3
  * and 4 without the three cycles fields, from before cycles) are read as zero cycles. */
@@ -260,7 +258,8 @@ enum {
     AUX_V1_ROUTE = 2,
     AUX_VERSION = 3,
     AUX_VERSION_ROUTE = 4,
-    AUX_HEAD = 1 + 8 + 16 + 8 + 8
+    AUX_HEAD = 1 + 8 + 16 + 8 + 8,
+    AUX_PAUSED_QUEUED = 2
 };
 
 status sched_aux_encode(const sched_canister *c, buf *out)
@@ -289,6 +288,21 @@ status sched_aux_encode(const sched_canister *c, buf *out)
     uint8_t tail[1 + LEDGER_HASH_SIZE + 4 + 8] = {p->active ? 1 : 0};
     if (!p->active) {
         st = buf_put(out, tail, 1);
+    } else if (p->kind >= PAUSED_REQUEST) {
+        tail[0] = AUX_PAUSED_QUEUED;
+        tail[1] = p->kind;
+        le32_store(tail + 2, p->slices);
+        le64_store(tail + 6, p->time_ns);
+        st = buf_put(out, tail, 14);
+        size_t len_at = out->len;
+        if (st == ST_OK)
+            st = buf_put(out, "\0\0\0\0", 4);
+        if (st == ST_OK)
+            st = route_paused_encode(p, out);
+        if (st == ST_OK && out->len - len_at - 4 > UINT32_MAX)
+            st = ST_LIMIT_EXCEEDED;
+        if (st == ST_OK)
+            le32_store(out->ptr + len_at, (uint32_t)(out->len - len_at - 4));
     } else {
         memcpy(tail + 1, p->id, LEDGER_HASH_SIZE);
         le32_store(tail + 1 + LEDGER_HASH_SIZE, p->slices);
@@ -322,8 +336,14 @@ status sched_aux_decode(span aux, aux_fields *f)
     if (reader_fixed32(&r, &n) || reader_bytes(&r, n, &f->globals) || reader_u8(&r, &paused))
         return ST_CORRUPT_LEDGER;
     f->timer = timer;
-    f->paused = paused == 1;
-    if (f->paused) {
+    f->paused = paused == 1 || paused == AUX_PAUSED_QUEUED;
+    if (paused == AUX_PAUSED_QUEUED) {
+        uint32_t len;
+        if (reader_u8(&r, &f->kind) || f->kind < PAUSED_REQUEST ||
+            reader_fixed32(&r, &f->slices) || reader_fixed64(&r, &f->time_ns) ||
+            reader_fixed32(&r, &len) || reader_bytes(&r, len, &f->queued))
+            return ST_CORRUPT_LEDGER;
+    } else if (f->paused) {
         span id;
         uint64_t t;
         if (reader_bytes(&r, LEDGER_HASH_SIZE, &id) || reader_fixed32(&r, &f->slices) ||
@@ -334,9 +354,9 @@ status sched_aux_decode(span aux, aux_fields *f)
     }
     if (version == AUX_VERSION_ROUTE || version == AUX_V1_ROUTE) {
         f->route = span_of(aux.ptr + reader_offset(&r), reader_left(&r));
-        return paused <= 1 && f->route.len ? ST_OK : ST_CORRUPT_LEDGER;
+        return paused <= AUX_PAUSED_QUEUED && f->route.len ? ST_OK : ST_CORRUPT_LEDGER;
     }
-    return reader_left(&r) == 0 && paused <= 1 ? ST_OK : ST_CORRUPT_LEDGER;
+    return reader_left(&r) == 0 && paused <= AUX_PAUSED_QUEUED ? ST_OK : ST_CORRUPT_LEDGER;
 }
 
 status scheduler_aux_cycles(span aux, u128 *balance, uint64_t *freezing_threshold, uint64_t *timer)
@@ -385,17 +405,36 @@ static status read_memory(ledger_reader *rd, uint64_t id, ledger_mem mem, uint32
 static status resume_paused(scheduler *s, ledger_reader *rd, sched_canister *c,
                             const aux_fields *f)
 {
-    span env;
-    status st = ledger_message_get(rd, f->msg_id, &env);
-    if (st == ST_NOT_FOUND)
-        return ST_CORRUPT_LEDGER;
-    if (st == ST_OK)
-        st = sched_message_begin(s, c, env, f->time_ns);
+    status st;
+    if (f->kind == PAUSED_INSTALL_CODE) { /* its module is in the ledger since it began */
+        span original, instrumented;
+        code_entry *code = NULL;
+        st = route_paused_decode(f->queued, f->kind, f->time_ns, &c->paused);
+        if (st == ST_OK)
+            st = ledger_code_get(rd, c->paused.code_hash, &original, &instrumented);
+        if (st == ST_OK)
+            st = sched_code_get(s, original, c->paused.code_hash, &code, NULL);
+        if (st == ST_OK)
+            st = mgmt_install_start(s, c, code, f->time_ns);
+        if (st != ST_OK)
+            sched_code_release(s, code);
+    } else if (f->kind >= PAUSED_REQUEST) { /* a queued message: its copy is in the record */
+        st = route_paused_decode(f->queued, f->kind, f->time_ns, &c->paused);
+        if (st == ST_OK)
+            st = route_paused_start(s, c);
+    } else {
+        span env;
+        st = ledger_message_get(rd, f->msg_id, &env);
+        if (st == ST_NOT_FOUND)
+            return ST_CORRUPT_LEDGER;
+        if (st == ST_OK)
+            st = sched_message_begin(s, c, env, f->time_ns);
+    }
     for (uint32_t i = 0; st == ST_OK && i < f->slices; i++) {
         host_result res;
         host_result_init(&res);
         bool paused = false;
-        st = host_canister_call_run(c->hc, &res, &paused);
+        st = host_canister_call_run(paused_host(c), &res, &paused);
         if (st == ST_OK && !paused)
             st = ST_CORRUPT_LEDGER; /* it finished earlier than recorded */
         c->paused.used = res.instructions;

@@ -131,6 +131,10 @@ void scheduler_querier_stats_get(const scheduler_querier *q, scheduler_querier_s
  * or ST_OK with *code NULL when it has no code. The pointer is valid until the next round. */
 status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code);
 
+/* The principal of canister `id` as canisters see it (ic0.canister_self, msg_caller): the 8-byte
+ * big-endian id, then 0x01 0x01, as on the IC. Returns its length (10). */
+size_t scheduler_canister_principal(uint64_t id, uint8_t out[29]);
+
 /* ---- cycles ------------------------------------------------------------------------------------ */
 
 /* The chain's cycle accounts (docs/canisters.md "Cycles"). Conservation: after every block
@@ -164,7 +168,18 @@ typedef struct scheduler_routing {
     uint32_t queued;    /* messages in its input queue */
     uint32_t contexts;  /* open call contexts */
     uint32_t callbacks; /* outstanding calls */
+    int paused;         /* its paused message (docs/scheduler.md "Deterministic time slicing"):
+                           a SCHEDULER_PAUSED_* */
 } scheduler_routing;
+enum {
+    SCHEDULER_PAUSED_NONE = 0,
+    SCHEDULER_PAUSED_INGRESS, /* an ingress update, install or upgrade */
+    SCHEDULER_PAUSED_REQUEST, /* a request from a canister */
+    SCHEDULER_PAUSED_CALLBACK,
+    SCHEDULER_PAUSED_CLEANUP,
+    SCHEDULER_PAUSED_INSTALL_CODE, /* aaaaa-aa install_code */
+    SCHEDULER_PAUSED_TASK,         /* canister_heartbeat or canister_global_timer */
+};
 
 /* ST_OK with *out filled, or ST_UNKNOWN_CANISTER. */
 status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_routing *out);

@@ -9,22 +9,6 @@
 
 enum { PRINCIPAL_MAX = 29 };
 
-/* A message of a canister that is paused between slices (deterministic time slicing). */
-typedef struct paused_msg {
-    bool active;
-    uint8_t id[LEDGER_HASH_SIZE];
-    buf envelope; /* owned copy: msg and hmsg borrow from it */
-    ledger_message msg;
-    host_msg hmsg;
-    uint8_t caller[PRINCIPAL_MAX];
-    uint32_t slices;         /* slices run so far */
-    uint64_t used;           /* instructions used by those slices */
-    uint64_t time_ns;        /* the time of the block that started it */
-    uint8_t kind;            /* LEDGER_MSG_UPDATE, _INSTALL or _UPGRADE */
-    struct code_entry *code; /* install/upgrade: the new code (holds a reference) */
-    uint64_t cost;           /* install/upgrade: the deploy charge, part of its receipt */
-} paused_msg;
-
 /* One cached compiled module, shared by the canisters running it. */
 typedef struct code_entry {
     uint8_t hash[LEDGER_HASH_SIZE];
@@ -108,6 +92,50 @@ typedef struct route_answer {
     span bytes;
 } route_answer;
 
+/* Kinds of paused message beyond LEDGER_MSG_UPDATE, _INSTALL and _UPGRADE (ingress): the
+ * messages of the input queues, sliced like ingress updates (docs/scheduler.md "Deterministic
+ * time slicing"). */
+enum {
+    PAUSED_REQUEST = 0x40,      /* a request from a canister: its method (route.c) */
+    PAUSED_CALLBACK = 0x41,     /* a response: the reply or reject callback */
+    PAUSED_CLEANUP = 0x42,      /* the cleanup callback, after that callback trapped */
+    PAUSED_INSTALL_CODE = 0x43, /* aaaaa-aa install_code (mgmt.c) */
+    PAUSED_HEARTBEAT = 0x44,    /* canister_heartbeat (tasks.c) */
+    PAUSED_TIMER = 0x45,        /* canister_global_timer */
+};
+enum { INSTALL_MODE_INSTALL = 1, INSTALL_MODE_REINSTALL, INSTALL_MODE_UPGRADE };
+
+/* A message of a canister that is paused between slices (deterministic time slicing). */
+typedef struct paused_msg {
+    bool active;
+    uint8_t id[LEDGER_HASH_SIZE];
+    buf envelope; /* owned copy: msg and hmsg borrow from it */
+    ledger_message msg;
+    host_msg hmsg;
+    uint8_t caller[PRINCIPAL_MAX];
+    uint8_t caller_len;      /* bytes of caller */
+    uint32_t slices;         /* slices run so far */
+    uint64_t used;           /* instructions used by those slices */
+    uint64_t time_ns;        /* the time of the block that started it */
+    uint8_t kind;            /* LEDGER_MSG_UPDATE, _INSTALL, _UPGRADE or PAUSED_* */
+    struct code_entry *code; /* install/upgrade: the new code (holds a reference) */
+    uint64_t cost;           /* install/upgrade: the deploy charge, part of its receipt */
+    /* PAUSED_*: hmsg borrows from these */
+    route_msg rm;        /* the queued message it runs (owned) */
+    callback cb;         /* CALLBACK, CLEANUP: the callback of the response */
+    uint64_t prior_used; /* CLEANUP: the instructions of the callback that trapped, */
+    uint32_t prior_st;   /* its trap status */
+    buf prior_text;      /* and its text */
+    /* PAUSED_INSTALL_CODE: rm.data is the install argument, caller the calling principal */
+    call_ctx origin;                     /* the install_code call, answered when it ends */
+    uint8_t mode;                        /* INSTALL_MODE_* */
+    uint8_t code_hash[LEDGER_HASH_SIZE]; /* its module (restored by route_paused_decode) */
+    host_canister *hc; /* reinstall: the fresh canister it runs on (owned; NULL: the canister's) */
+} paused_msg;
+
+/* Frees what p owns (not its code reference) and clears it. */
+void sched_paused_clear(paused_msg *p);
+
 /* A canister as the scheduler keeps it: the live host state plus its ledger record fields. */
 typedef struct sched_canister {
     uint64_t id;
@@ -118,10 +146,17 @@ typedef struct sched_canister {
     bool touched;      /* changed in the current round: record and pages to stage */
     bool heap_cleared; /* the current round replaced the heap (install, upgrade) */
     paused_msg paused;
+    bool resumed; /* this round resumed its paused message: no heartbeat in it (tasks.c) */
     uint64_t freezing_threshold; /* seconds (cycles.c); the balance itself is in hc */
     uint64_t storage_paid_ns;    /* storage is charged up to this block time */
     route_state route;
 } sched_canister;
+
+/* The host canister c's paused message runs on. */
+static inline host_canister *paused_host(sched_canister *c)
+{
+    return c->paused.hc ? c->paused.hc : c->hc;
+}
 
 /* What produce.c learnt of a mempool entry by parsing it (an entry's bytes never change and
  * its sequence number is never reused), kept from one round's pick to the next. */
@@ -242,6 +277,8 @@ typedef struct aux_fields {
     const uint8_t *msg_id;
     uint32_t slices;
     uint64_t time_ns;
+    uint8_t kind; /* a paused queued message: PAUSED_*, with its bytes in `queued` */
+    span queued;
     span route; /* versions 2 and 4: the routing state's bytes */
 } aux_fields;
 status sched_aux_decode(span aux, aux_fields *f);
@@ -294,6 +331,15 @@ struct round_ctx {
     void *receipt_user;
 };
 
+/* Begins the install (or with `upgrade` the upgrade) of `code` on hc for c's paused message:
+ * sets its host message (argument `arg` and `caller`, borrowed from p, at time_ns, within
+ * install_instructions less the deploy charge `cost`), takes over the code reference and marks
+ * the message active. Shared by the admin's installs and upgrades and aaaaa-aa install_code.
+ * host_canister_install_begin/upgrade_begin's statuses. */
+status sched_life_begin(scheduler *s, sched_canister *c, host_canister *hc, code_entry *code,
+                        bool upgrade, uint64_t cost, span arg, span caller, uint64_t time_ns);
+/* The instructions charged for deploying code_bytes bytes of module code (saturating). */
+uint64_t sched_deploy_cost(size_t code_bytes, uint64_t per_byte);
 /* Copies the envelope into c->paused and begins its message on c's canister: an update, or
  * an install or upgrade (its code compiled again through the cache; restart only: the deploy
  * charge and the code's storage happened in the round that started it). ST_OK,
@@ -306,6 +352,9 @@ typedef struct round_ctx round_ctx;
 typedef status (*round_next_fn)(void *user, const round_ctx *rc, span *envelope);
 status round_run(scheduler *s, uint64_t time_ns, round_next_fn next, void *user,
                  scheduler_round_info *info);
+/* Runs one slice of c's begun or paused message (c->paused); when the message ends, does
+ * what its end does (receipt, call context, response) and clears c->paused. */
+status round_run_slice(round_ctx *rc, sched_canister *c);
 
 /* The pieces of round_run, which blocks decided by consensus (block.c) run too, so that both
  * stay the same round: round_start opens the round of the next block and resumes the paused
@@ -401,6 +450,12 @@ static inline bool sched_canister_live(const sched_canister *c)
  * (at once, or when a stopping canister stops). */
 status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const uint8_t *sender_key,
                  span method, span arg, u128 cycles);
+/* install_code in slices: mgmt_install_start begins c's paused install_code (p set up by
+ * mgmt.c or restored by route_paused_decode, with its code) on c, or on a fresh canister for a
+ * reinstall; mgmt_install_end keeps or drops the new code once res ends it and answers the
+ * call. */
+status mgmt_install_start(scheduler *s, sched_canister *c, code_entry *code, uint64_t time_ns);
+status mgmt_install_end(round_ctx *rc, sched_canister *c, const host_result *res);
 
 /* True if c has no routing state (its aux stays in the version-1 layout). */
 bool route_empty(const sched_canister *c);
@@ -418,6 +473,14 @@ void sched_cycles_debit(sched_canister *c, u128 n);
 /* An ingress update of c finished with res (its receipt or its call context). */
 status route_ingress_done(round_ctx *rc, sched_canister *c, const uint8_t id[LEDGER_HASH_SIZE],
                           span caller, host_result *res);
+/* Paused queued messages and tasks (PAUSED_*): route_paused_start builds p's host message from
+ * c's state and begins it on c's canister (also when a restarted node re-runs its slices);
+ * route_paused_done does what its end does once a slice ended it with res (*again: a next
+ * step, the cleanup callback, began in p). The encoding of p (the aux record) and back. */
+status route_paused_start(scheduler *s, sched_canister *c);
+status route_paused_done(round_ctx *rc, sched_canister *c, host_result *res, bool *again);
+status route_paused_encode(const paused_msg *p, buf *out);
+status route_paused_decode(span bytes, uint8_t kind, uint64_t time_ns, paused_msg *p);
 /* Runs queued messages, canisters in a rotating order, until the queues are empty or the
  * round's budget is spent. */
 status route_run(round_ctx *rc);

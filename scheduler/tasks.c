@@ -4,21 +4,18 @@
  *
  * Tasks run after the paused messages resume and before new messages, canisters in id order,
  * heartbeat before timer. They depend only on the committed state and the block's time, which
- * the block records, so replay runs the very same tasks. A task is metered and limited (one
- * slice: limits.slice_instructions; tasks are not sliced), charged in cycles like a message,
- * and skipped while its canister has a paused message or cannot pay (frozen); it has no
- * receipt: what it did is in the state. */
+ * the block records, so replay runs the very same tasks. A task is metered, limited by
+ * message_instruction_limit and sliced like an update (its paused state is the canister's
+ * paused message, route.c's route_paused_start), charged in cycles like a message, and skipped
+ * while its canister has a paused message or cannot pay (frozen); it has no receipt: what it
+ * did is in the state. */
 #include "scheduler_int.h"
 
 #include <string.h>
 
-/* The caller tasks see: the management canister aaaaa-aa (the empty principal), as on the IC. */
-static const uint8_t MANAGEMENT[1] = {0};
-
 static uint64_t task_limit(const scheduler *s)
 {
-    uint64_t lim = s->genesis.slice_instructions;
-    return lim < s->genesis.message_instruction_limit ? lim : s->genesis.message_instruction_limit;
+    return s->genesis.message_instruction_limit;
 }
 
 /* What a task's execution must find in the balance: its prepayment and the freezing reserve. */
@@ -56,28 +53,24 @@ bool sched_tasks_pending(const scheduler *s)
     return false;
 }
 
-/* Runs one task of c; a canister that cannot pay for it skips it (the timer stays armed). */
-static status run_task(round_ctx *rc, sched_canister *c, host_call_kind kind)
+/* Begins one task of c and runs its first slice; a canister that cannot pay for it skips it
+ * (the timer stays armed). */
+static status run_task(round_ctx *rc, sched_canister *c, uint8_t kind)
 {
     scheduler *s = rc->s;
-    uint64_t limit = task_limit(s);
-    host_msg hm = {.caller = span_of(MANAGEMENT, 0),
-                   .time = rc->time_ns,
-                   .instruction_limit = limit,
-                   .cycles_prepaid = sched_fee_execution(s, limit),
-                   .cycles_frozen = sched_freeze_reserve(s, c)};
     if (host_canister_cycles(c->hc) < task_need(s, c)) /* the heartbeat spent it */
         return ST_OK;
-    host_result res;
-    status st = host_canister_call(c->hc, kind, &hm, &res);
-    if (st == ST_OK) {
-        rc->used += res.instructions;
-        rc->tasks++;
-        c->touched = true; /* the timer was deactivated, or the task's changes kept */
-        sched_cycles_settle(s, c, &res, res.instructions);
+    paused_msg *p = &c->paused;
+    sched_paused_clear(p);
+    p->kind = kind; /* the caller is the management canister aaaaa-aa: no bytes */
+    p->time_ns = rc->time_ns;
+    status st = route_paused_start(s, c);
+    if (st != ST_OK) {
+        sched_paused_clear(p);
+        return st;
     }
-    host_result_fini(&res);
-    return st;
+    rc->tasks++;
+    return round_run_slice(rc, c);
 }
 
 status round_run_tasks(round_ctx *rc)
@@ -90,10 +83,13 @@ status round_run_tasks(round_ctx *rc)
         if (!t)
             continue;
         sched_cycles_storage(s, c, rc->time_ns);
-        if (t & HOST_TASK_HEARTBEAT)
-            st = run_task(rc, c, HOST_CALL_HEARTBEAT);
-        if (st == ST_OK && (t & HOST_TASK_GLOBAL_TIMER))
-            st = run_task(rc, c, HOST_CALL_GLOBAL_TIMER);
+        /* a canister whose paused message (a long heartbeat) ended in this round's first
+         * phase takes its messages first: the next heartbeat waits for the next round */
+        if ((t & HOST_TASK_HEARTBEAT) && !c->resumed)
+            st = run_task(rc, c, PAUSED_HEARTBEAT);
+        /* a paused heartbeat keeps the canister busy: the timer stays armed until it ends */
+        if (st == ST_OK && (t & HOST_TASK_GLOBAL_TIMER) && !c->paused.active)
+            st = run_task(rc, c, PAUSED_TIMER);
     }
     return st;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - install what is missing, build tally, then the demo (docs/getting-started.md walks
 # through it): a fresh node directory in ./demo-data, a node on a free loopback port, the
-# example canisters deployed over JSON-RPC, updates and queries (counter, token with an
+# example canisters deployed over JSON-RPC, updates and queries in Candid (counter, token with an
 # overdraft, an exchange calling the token, the management canister, key-value store), a trapping call and a runaway loop that hits the instruction
 # limit across several rounds, SIGTERM, then an offline replay that verifies every block.
 # Prints each command and its result; exits non-zero if any step does not do what it should.
@@ -78,56 +78,60 @@ printf '  serving on %s\n' "$(cat .tally/node.url)"
 run tally status
 expect 'height: 0'
 
-section "counter: deploy, two updates, a query"
+section "counter: deploy, two updates, a query (Candid text, as with dfx; its interface is in the module)"
 run tally deploy counter.wasm
 counter=${last%% *}
+run tally canister "$counter" --candid
 run tally call "$counter" inc
+expect 'reply: \(1 : nat\)'
 run tally call "$counter" inc
 run tally query "$counter" get
-expect '\(u64 2\)'
-run tally call "$counter" add --u64 40
-expect '\(u64 42\)'
+expect '\(2 : nat\)'
+run tally call "$counter" add '(40 : nat)'
+expect '\(42 : nat\)'
+run_rejected 'CANDID_TYPE_MISMATCH' tally call "$counter" add '("forty")'
 
 section "token: a transfer to a new user, an overdraft (rejected), balances"
 run tally deploy token.wasm
 token=${last%% *}
 run tally key new --out alice.key
-run tally query "$token" whoami --json
-admin_acct=$(reply_hex)
-run tally query "$token" whoami --key alice.key --json
-alice_acct=$(reply_hex)
-run tally call "$token" transfer "0x$alice_acct" --u64 250
-run_rejected 'insufficient funds' tally call "$token" transfer "0x$admin_acct" --u64 1000 --key alice.key
-run tally query "$token" balance "0x$alice_acct"
-expect '\(u64 250\)'
+run tally query "$token" whoami --key alice.key
+alice=$(printf '%s' "$last" | sed -n 's/.*(principal "\([a-z0-9-]*\)").*/\1/p')
+run tally query "$token" whoami
+admin=$(printf '%s' "$last" | sed -n 's/.*(principal "\([a-z0-9-]*\)").*/\1/p')
+run tally call "$token" transfer "(principal \"$alice\", 250 : nat)"
+run_rejected 'insufficient funds' tally call "$token" transfer "(principal \"$admin\", 1000 : nat)" --key alice.key
+run tally query "$token" balance "(principal \"$alice\")"
+expect '\(250 : nat\)'
 section "inter-canister calls: an exchange pays out of its token account by calling the token"
-run tally status --json
-token_num=$(( $(printf '%s' "$last" | sed -n 's/.*"next_canister_id": \([0-9]*\).*/\1/p') - 1 ))
-run tally deploy exchange.wasm --u64 "$token_num"
+run tally canister "$token"
+token_principal=$(printf '%s' "$last" | sed -n 's/^ *principal: *//p')
+run tally deploy exchange.wasm "(principal \"$token_principal\")"
 exchange=${last%% *}
-run tally status --json
-exchange_num=$(( $(printf '%s' "$last" | sed -n 's/.*"next_canister_id": \([0-9]*\).*/\1/p') - 1 ))
-# token.c's account of a canister: [10] ++ its principal (8-byte big-endian id, 01 01) ++ zeros
-exchange_acct=$(printf '0a%016x0101%042d' "$exchange_num" 0)
-run tally call "$token" transfer "0x$exchange_acct" --u64 500
-run tally call "$exchange" pay "0x$alice_acct" --u64 100
-expect '\(u64 400\)'
-run_rejected 'token: insufficient funds' tally call "$exchange" pay "0x$alice_acct" --u64 9999
-run tally query "$token" balance "0x$alice_acct"
-expect '\(u64 350\)'
+run tally canister "$exchange"
+exchange_principal=$(printf '%s' "$last" | sed -n 's/^ *principal: *//p')
+run tally call "$token" transfer "(principal \"$exchange_principal\", 500 : nat)"
+run tally call "$exchange" pay "(principal \"$alice\", 100 : nat)"
+expect '\(400 : nat\)'
+run_rejected 'token: insufficient funds' tally call "$exchange" pay "(principal \"$alice\", 9999 : nat)"
+run tally query "$token" balance "(principal \"$alice\")"
+expect '\(350 : nat\)'
 run tally query "$exchange" stats
+expect 'record \{ .*paid = 100 : nat'
 section "the management canister aaaaa-aa: 32 random bytes (deterministic: derived from the block)"
-run tally call aaaaa-aa raw_rand 0x4449444c0000
+run tally call aaaaa-aa raw_rand '()'
 expect 'reply: \(blob "'
 
-section "key-value store: put (u32 key length, key, value), get, count"
+section "key-value store: put, get, count (raw bytes still work: --output hex shows the reply's bytes)"
 run tally deploy kv.wasm
 kv=${last%% *}
-run tally call "$kv" put 0x05000000 hello world
-run tally query "$kv" get hello
-expect '"world"'
-run tally query "$kv" count
-expect '\(u64 1\)'
+run tally call "$kv" put '("hello", "world")'
+run tally query "$kv" get '("hello")'
+expect '\(opt "world"\)'
+run tally query "$kv" get '("nobody")'
+expect '\(null\)'
+run tally query "$kv" count --output hex
+expect '^4449444c00017d01$'
 
 section "a trapping call: its receipt says why, and the canister state is untouched"
 run tally deploy loop.wasm
@@ -137,7 +141,7 @@ run_rejected 'CANISTER_CALLED_TRAP' tally call "$loop" trap
 section "a runaway loop: sliced over several rounds, stopped by the message limit (2e8)"
 run_rejected 'INSTRUCTION_LIMIT_EXCEEDED' tally call "$loop" spin
 run tally query "$counter" get
-expect '\(u64 42\)'
+expect '\(42 : nat\)'
 run tally status
 
 section "stop the node (SIGTERM: it finishes the round, closes the ledger, exits 0)"

@@ -82,7 +82,7 @@ if [ -f "$work/acked" ]; then
         case "$out" in reply:*) ok=$((ok + 1)) ;; esac
     done <"$work/acked"
 fi
-value=$("$tally" query --dir "$d" "$cid" get 2>/dev/null | sed -n 's/.*(u64 \([0-9]*\)).*/\1/p')
+value=$("$tally" query --dir "$d" "$cid" get 2>/dev/null | sed -n 's/.*(\([0-9]*\) : nat).*/\1/p')
 # every message included in a block ran exactly once: the counter must equal the number of
 # incs in the blocks (acknowledged or not: a node killed after admitting a message but before
 # its answer reached the client still runs it), i.e. all messages but the deploy

@@ -66,7 +66,8 @@ run() { # name, CC, timeout multiplier, meson options...
     built+=("$dir")
 }
 
-# The determinism fingerprint of one build, on stdout: the golden scenario's blocks
+# The determinism fingerprint of one build, on stdout: the golden scenarios' blocks (among them
+# call trees in 1-instruction slices)
 # (tests/vectors: height, block hash, state root, instructions per round), a chain with a sliced
 # install and upgrade (tests/scheduler/test_install) and diff_tally's
 # script for DET_MODULES random modules (binaryen's wasm-opt -ttf from seeded bytes; the script

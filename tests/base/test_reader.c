@@ -1,5 +1,5 @@
-/* test_reader.c - LEB128 and fixed-width reading per the Wasm spec (5.2.2), and the byte buffer's
- * LEB128 writers (round trips). */
+/* test_reader.c - LEB128 and fixed-width reading per the Wasm spec (5.2.2), the byte buffer's
+ * LEB128 writers (round trips), hex text and the growth of arrays. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +173,57 @@ static void test_utf8(void **state)
     assert_true(span_is_utf8(span_of("", 0)));
 }
 
+static void test_hex(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int want = c >= '0' && c <= '9'   ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+        assert_int_equal(base_hex_digit((char)c), want);
+    }
+    const uint8_t bytes[] = {0x00, 0x7f, 0x80, 0xab, 0xff};
+    char text[11];
+    base_hex_write(bytes, sizeof bytes, text);
+    assert_string_equal(text, "007f80abff");
+    uint8_t back[5] = {0};
+    assert_true(base_hex_read("007F80abFF", 10, back));
+    assert_memory_equal(back, bytes, sizeof bytes);
+    assert_false(base_hex_read("007", 3, back));  /* odd */
+    assert_false(base_hex_read("0g", 2, back));   /* not a digit */
+    assert_false(base_hex_read("0x00", 4, back)); /* no prefix */
+    assert_true(base_hex_read("", 0, back));
+}
+
+static void test_grow(void **state)
+{
+    (void)state;
+    uint64_t *a = NULL;
+    uint32_t cap = 0;
+    assert_int_equal(base_grow((void **)&a, &cap, 0, sizeof *a, 4), ST_OK);
+    assert_int_equal(cap, 0);
+    assert_int_equal(base_grow((void **)&a, &cap, 1, sizeof *a, 4), ST_OK);
+    assert_int_equal(cap, 4);
+    a[3] = 7;
+    assert_int_equal(base_grow((void **)&a, &cap, 4, sizeof *a, 4), ST_OK);
+    assert_int_equal(cap, 4); /* room enough: unchanged */
+    assert_int_equal(base_grow((void **)&a, &cap, 5, sizeof *a, 4), ST_OK);
+    assert_int_equal(cap, 8);
+    assert_int_equal(base_grow((void **)&a, &cap, 100, sizeof *a, 4), ST_OK);
+    assert_int_equal(cap, 128);
+    assert_int_equal(a[3], 7);
+    uint64_t *keep = a;
+    assert_int_equal(base_grow((void **)&a, &cap, UINT32_MAX, sizeof *a, 4), ST_OUT_OF_MEMORY);
+    assert_ptr_equal(a, keep);
+    assert_int_equal(cap, 128);
+    base_alloc_fail_after(0, false);
+    assert_int_equal(base_grow((void **)&a, &cap, 129, sizeof *a, 4), ST_OUT_OF_MEMORY);
+    base_alloc_fail_after(-1, false);
+    assert_int_equal(cap, 128);
+    base_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +234,8 @@ int main(void)
         cmocka_unit_test(test_fixed_and_bytes),
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,19 +2,28 @@
  * aaaaa-aa and installs code in them (wasm32, see ic0.h; docs/canisters.md "The management
  * canister"). The factory is the controller of every child it creates.
  *
- *   canister_update spawn    argument: a Wasm module (at most 64 KiB). Calls
- *                            aaaaa-aa.create_canister(record {}), then in its reply callback
- *                            aaaaa-aa.install_code(record { mode = variant { install };
- *                            canister_id; wasm_module; arg = blob "" }); replies the child's
- *                            10-byte principal when installed, rejects with aaaaa-aa's message
- *                            otherwise. One spawn at a time (others are rejected meanwhile).
- *   canister_query children  the number of children installed (u64)
+ *   service : {
+ *     spawn : (blob) -> (principal);   a Wasm module (at most 64 KiB): calls
+ *                                      aaaaa-aa.create_canister(record {}), then in its reply
+ *                                      callback aaaaa-aa.install_code(record { mode = variant {
+ *                                      install }; canister_id; wasm_module; arg = blob "" });
+ *                                      replies the child when installed, rejects with
+ *                                      aaaaa-aa's message otherwise. One spawn at a time
+ *                                      (others are rejected meanwhile).
+ *     children : () -> (nat) query;    the number of children installed
+ *   }
  *
- * The Candid records are written by hand: field ids are the Candid hashes of the names
- * (arg 4849238, wasm_module 265441191, mode 1214305123, canister_id 1313628723; variant
- * install 2375734555 after reinstall 235052488 and upgrade 1664201884).
+ * The management canister's arguments and replies are Candid, written and read with candid.h.
  */
-#include "ic0.h"
+#include "candid.h"
+
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    spawn : (blob) -> (principal);
+    children : () -> (nat) query;
+});
+// clang-format on
 
 #define MODULE_MAX 65536u
 
@@ -22,19 +31,9 @@ static uint8_t module[MODULE_MAX];
 static uint32_t module_len;
 static uint8_t busy;
 static uint64_t children;
-static uint8_t child[10];
-static uint8_t msg[MODULE_MAX + 128];
-
-static uint32_t put_leb(uint8_t *p, uint64_t v)
-{
-    uint32_t n = 0;
-    do {
-        uint8_t b = v & 0x7f;
-        v >>= 7;
-        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-    } while (v);
-    return n;
-}
+static uint8_t child[29];
+static uint32_t child_len;
+static uint8_t msg[MODULE_MAX + 512];
 
 static void on_failed(uint32_t env)
 {
@@ -56,51 +55,39 @@ static void on_installed(uint32_t env)
     (void)env;
     busy = 0;
     children++;
-    ic_reply_bytes(child, sizeof child);
+    ic_reply_principal(child, child_len);
 }
 
 static void on_created(uint32_t env)
 {
-    /* reply: DIDL, record { canister_id : principal }, then 01 0a and the 10 bytes */
-    uint32_t n = ic0_msg_arg_data_size();
+    /* the reply: (record { canister_id : principal }) */
+    uint8_t reply[256];
+    const uint8_t *id;
+    ic_cr r;
     (void)env;
-    if (n < 10) {
+    if (!ic_cr_arg(&r, reply, sizeof reply) || !ic_cr_field(&r, "canister_id") ||
+        !ic_cr_principal(&r, &id, &child_len) || !ic_cr_done(&r)) {
         ic_trap("create_canister: unexpected reply");
     }
-    ic0_msg_arg_data_copy(child, n - 10, 10);
-    static const uint8_t head[] = {'D', 'I', 'D', 'L', 3, 0x6c, 4};
-    uint32_t k = 0;
-    memcpy(msg, head, sizeof head);
-    k = sizeof head;
-    k += put_leb(msg + k, 4849238u); /* arg : blob */
-    msg[k++] = 1;
-    k += put_leb(msg + k, 265441191u); /* wasm_module : blob */
-    msg[k++] = 1;
-    k += put_leb(msg + k, 1214305123u); /* mode : type 2 */
-    msg[k++] = 2;
-    k += put_leb(msg + k, 1313628723u); /* canister_id : principal */
-    msg[k++] = 0x68;
-    msg[k++] = 0x6d; /* type 1: vec nat8 */
-    msg[k++] = 0x7b;
-    msg[k++] = 0x6b; /* type 2: variant { reinstall; upgrade; install } */
-    msg[k++] = 3;
-    k += put_leb(msg + k, 235052488u);
-    msg[k++] = 0x7f;
-    k += put_leb(msg + k, 1664201884u);
-    msg[k++] = 0x7f;
-    k += put_leb(msg + k, 2375734555u);
-    msg[k++] = 0x7f;
-    msg[k++] = 1; /* one argument, of type 0 */
-    msg[k++] = 0;
-    msg[k++] = 0; /* arg = "" */
-    k += put_leb(msg + k, module_len);
-    memcpy(msg + k, module, module_len);
-    k += module_len;
-    msg[k++] = 2; /* mode = install (index 2 in field-id order) */
-    msg[k++] = 1;
-    msg[k++] = 10;
-    memcpy(msg + k, child, 10);
-    k += 10;
+    memcpy(child, id, child_len);
+
+    /* (record { arg : blob; wasm_module : blob; mode : variant { reinstall; upgrade; install };
+     * canister_id : principal }), fields and cases in hash order */
+    static const char *const fields[] = {"arg", "wasm_module", "mode", "canister_id"};
+    static const char *const modes[] = {"reinstall", "upgrade", "install"};
+    static const int32_t nulls[] = {IC_C_NULL, IC_C_NULL, IC_C_NULL};
+    static uint8_t values[MODULE_MAX + 128];
+    ic_cw w;
+    ic_cw_init(&w, values, sizeof values);
+    int32_t blob = ic_cw_vec(&w, IC_C_NAT8);
+    int32_t mode = ic_cw_variant(&w, 3, modes, nulls);
+    int32_t types[] = {blob, blob, mode, IC_C_PRINCIPAL};
+    ic_cw_arg(&w, ic_cw_record(&w, 4, fields, types));
+    ic_cw_text(&w, "", 0); /* arg = blob "" */
+    ic_cw_text(&w, module, module_len);
+    ic_cw_count(&w, 2); /* mode = install, case 2 */
+    ic_cw_principal(&w, child, child_len);
+    uint32_t k = ic_cw_write(&w, msg, sizeof msg);
     if (ic_call(child, 0, "install_code", msg, k, on_installed, on_failed, on_cleanup, 0)) {
         ic_trap("install_code: the call could not be made");
     }
@@ -109,11 +96,18 @@ static void on_created(uint32_t env)
 IC_UPDATE(spawn)
 {
     static const uint8_t empty_record[] = {'D', 'I', 'D', 'L', 1, 0x6c, 0, 1, 0};
+    const uint8_t *p;
+    ic_cr r;
     if (busy) {
         ic_reject("spawn: another spawn is in progress");
         return;
     }
-    module_len = ic_arg_read(module, sizeof module);
+    if (!ic_cr_arg(&r, msg, sizeof msg) || !ic_cr_blob(&r, &p, &module_len) ||
+        module_len > sizeof module || !ic_cr_done(&r)) {
+        ic_reject("spawn: expected (blob), a module of at most 64 KiB");
+        return;
+    }
+    memcpy(module, p, module_len);
     busy = 1;
     if (ic_call(child, 0, "create_canister", empty_record, sizeof empty_record, on_created,
                 on_failed, on_cleanup, 0)) {
@@ -124,5 +118,5 @@ IC_UPDATE(spawn)
 
 IC_QUERY(children)
 {
-    ic_reply_u64(children);
+    ic_reply_nat(children);
 }

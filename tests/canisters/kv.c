@@ -1,12 +1,14 @@
-/* kv.c - example canister: a key-value store of byte strings, kept across upgrades
- * (wasm32, see ic0.h).
+/* kv.c - example canister: a key-value store of texts, kept across upgrades (wasm32, see ic0.h;
+ * Candid: candid.h).
  *
- *   canister_update put   argument: key_len (u32 LE) ++ key ++ value (the rest); stores or
- *                         replaces; replies empty; rejects "bad argument" when key_len does not
- *                         fit in the argument, "store full" past KV_MAX_ENTRIES keys
- *   canister_query get    argument: the key; replies the value, or rejects "not found"
- *   canister_update del   argument: the key; removes it and replies empty, or rejects "not found"
- *   canister_query count  replies the number of keys (8-byte LE u64)
+ *   service : {
+ *     put : (text, text) -> ();          stores or replaces key -> value; rejects "bad
+ *                                        argument" unless (text, text), "store full" past
+ *                                        KV_MAX_ENTRIES keys
+ *     get : (text) -> (opt text) query;  the value, or null
+ *     del : (text) -> (bool);            removes the key; false if it was not there
+ *     count : () -> (nat) query;         the number of keys
+ *   }
  *   canister_pre_upgrade  writes every entry to stable memory (64-bit API)
  *   canister_post_upgrade restores them; traps when stable memory holds no store
  *
@@ -14,7 +16,17 @@
  * allocator that grows linear memory with memory.grow; an open-addressing index (linear probing,
  * tombstones, FNV-1a) finds them. Everything is a function of the message history only.
  */
-#include "ic0.h"
+#include "candid.h"
+
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    put : (text, text) -> ();
+    get : (text) -> (opt text) query;
+    del : (text) -> (bool);
+    count : () -> (nat) query;
+});
+// clang-format on
 
 #define KV_SLOTS 4096u       /* power of two */
 #define KV_MAX_ENTRIES 3072u /* live + tombstones stay under 3/4 of KV_SLOTS */
@@ -148,33 +160,51 @@ static void index_rebuild(void)
     }
 }
 
-/* Reads the whole argument into a fresh heap block; *n gets its size. */
-static uint8_t *arg_read_heap(uint32_t *n)
+/* Reads the whole argument into a fresh heap block (*buf, to free) and starts reading it. */
+static int arg_read_heap(ic_cr *r, uint8_t **buf)
 {
-    *n = ic0_msg_arg_data_size();
-    uint8_t *p = heap_alloc(*n);
-    ic0_msg_arg_data_copy(p, 0, *n);
-    return p;
+    uint32_t n = ic0_msg_arg_data_size();
+    *buf = heap_alloc(n);
+    ic0_msg_arg_data_copy(*buf, 0, n);
+    return ic_cr_init(r, *buf, n);
+}
+
+/* The live slot of the key given as the argument (text), or NULL; 0 after a reject. */
+static int arg_key_slot(struct slot **out)
+{
+    uint8_t *buf;
+    const uint8_t *key;
+    uint32_t n;
+    ic_cr r;
+    int ok = arg_read_heap(&r, &buf) && ic_cr_text(&r, &key, &n) && ic_cr_done(&r);
+    if (ok) {
+        *out = index_find(key, n, key_hash(key, n));
+    }
+    heap_free(buf);
+    if (!ok) {
+        ic_reject("bad argument: expected (text)");
+    }
+    return ok;
 }
 
 IC_UPDATE(put)
 {
-    uint8_t hdr[4];
-    uint32_t n = ic0_msg_arg_data_size();
-    if (n < 4) {
-        ic_reject("bad argument: put expects key_len[4 LE] ++ key ++ value");
+    uint8_t *buf;
+    const uint8_t *key, *value;
+    uint32_t klen, vlen;
+    ic_cr a;
+    if (!arg_read_heap(&a, &buf) || !ic_cr_text(&a, &key, &klen) ||
+        !ic_cr_text(&a, &value, &vlen) || !ic_cr_done(&a)) {
+        heap_free(buf);
+        ic_reject("bad argument: put expects (text, text)");
         return;
     }
-    ic0_msg_arg_data_copy(hdr, 0, 4);
-    uint32_t klen = ic_load_u32le(hdr);
-    if (klen > n - 4) {
-        ic_reject("bad argument: key_len larger than the argument");
-        return;
-    }
-    struct rec *r = heap_alloc(8 + (n - 4));
+    struct rec *r = heap_alloc(8 + klen + vlen);
     r->klen = klen;
-    r->vlen = n - 4 - klen;
-    ic0_msg_arg_data_copy(r->data, 4, n - 4);
+    r->vlen = vlen;
+    memcpy(r->data, key, klen);
+    memcpy(r->data + klen, value, vlen);
+    heap_free(buf);
     uint32_t h = key_hash(r->data, klen);
     struct slot *s = index_find(r->data, klen, h);
     if (s != NULL) {
@@ -191,43 +221,52 @@ IC_UPDATE(put)
         }
         index_insert(r, h);
     }
-    ic_reply_empty();
+    ic_reply_unit();
 }
 
 IC_QUERY(get)
 {
-    uint32_t n;
-    uint8_t *key = arg_read_heap(&n);
-    const struct slot *s = index_find(key, n, key_hash(key, n));
-    heap_free(key);
-    if (s == NULL) {
-        ic_reject("not found");
+    struct slot *s;
+    if (!arg_key_slot(&s)) {
         return;
     }
-    ic_reply_bytes(s->rec->data + s->rec->klen, s->rec->vlen);
+    uint32_t cap = s != NULL ? 11 + s->rec->vlen : 1;
+    uint8_t *values = heap_alloc(cap);
+    ic_cw w;
+    ic_cw_init(&w, values, cap);
+    ic_cw_arg(&w, ic_cw_opt(&w, IC_C_TEXT));
+    ic_cw_count(&w, s != NULL); /* opt: 1 then the value, or 0 (null) */
+    if (s != NULL) {
+        ic_cw_text(&w, s->rec->data + s->rec->klen, s->rec->vlen);
+    }
+    ic_cw_reply(&w);
+    heap_free(values);
 }
 
 IC_UPDATE(del)
 {
-    uint32_t n;
-    uint8_t *key = arg_read_heap(&n);
-    struct slot *s = index_find(key, n, key_hash(key, n));
-    heap_free(key);
-    if (s == NULL) {
-        ic_reject("not found");
+    struct slot *s;
+    if (!arg_key_slot(&s)) {
         return;
     }
-    heap_free(s->rec);
-    s->rec = NULL;
-    s->state = SLOT_DEAD;
-    live--;
-    dead++;
-    ic_reply_empty();
+    if (s != NULL) {
+        heap_free(s->rec);
+        s->rec = NULL;
+        s->state = SLOT_DEAD;
+        live--;
+        dead++;
+    }
+    uint8_t value[1];
+    ic_cw w;
+    ic_cw_init(&w, value, sizeof value);
+    ic_cw_arg(&w, IC_C_BOOL);
+    ic_cw_bool(&w, s != NULL);
+    ic_cw_reply(&w);
 }
 
 IC_QUERY(count)
 {
-    ic_reply_u64(live);
+    ic_reply_nat(live);
 }
 
 /* Stable image: "KVS1" | u32 count | count x (u32 klen | u32 vlen | key | value), LE, entries in

@@ -2,16 +2,51 @@
  * "Cycles"): counts its heartbeats (one per round) and the runs of a periodic global timer, and
  * shows its cycle balance.
  *
- *   update start(u64 period_ns) -> ()      arms the timer period_ns after this block; each run
- *                                          re-arms it, so it ticks every period
- *   update stop() -> u64                   cancels it; replies the timer it cancelled (0: none)
- *   query  stats() -> u64 beats ++ u64 ticks ++ u64 time of the last tick (ns)
- *   query  balance() -> 16 bytes           the cycle balance (u128 little-endian)
- *   update burn(u64 n) -> 16 bytes         burns up to n cycles; replies how many
+ *   service : {
+ *     start : (nat64) -> ();    arms the timer period ns after this block; each run re-arms
+ *                               it, so it ticks every period
+ *     stop : () -> (nat64);     cancels it; replies the timer it cancelled (0: none)
+ *     stats : () -> (record { beats : nat; ticks : nat; last_tick : nat64 }) query;
+ *                               heartbeats, timer runs, time of the last tick (ns)
+ *     balance : () -> (nat) query;   the cycle balance
+ *     burn : (nat) -> (nat);    burns up to n cycles (n < 2^64); replies how many
+ *   }
  *
- * Integers are little-endian. State lives in the heap (an upgrade resets it).
+ * Candid: candid.h. State lives in the heap (an upgrade resets it).
  */
-#include "ic0.h"
+#include "candid.h"
+
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    start : (nat64) -> ();
+    stop : () -> (nat64);
+    stats : () -> (record { beats : nat; ticks : nat; last_tick : nat64 }) query;
+    balance : () -> (nat) query;
+    burn : (nat) -> (nat);
+});
+// clang-format on
+
+/* Replies one value: (v : nat64), or (v : nat) of up to 128 bits. */
+static void reply_nat64(uint64_t v)
+{
+    uint8_t values[8];
+    ic_cw w;
+    ic_cw_init(&w, values, sizeof values);
+    ic_cw_arg(&w, IC_C_NAT64);
+    ic_cw_nat64(&w, v);
+    ic_cw_reply(&w);
+}
+
+static void reply_cycles(ic_cycles c)
+{
+    uint8_t values[19];
+    ic_cw w;
+    ic_cw_init(&w, values, sizeof values);
+    ic_cw_arg(&w, IC_C_NAT);
+    ic_cw_nat128(&w, c);
+    ic_cw_reply(&w);
+}
 
 static uint64_t beats, ticks, last_tick, period_ns;
 
@@ -30,43 +65,57 @@ IC_GLOBAL_TIMER()
 
 IC_UPDATE(start)
 {
+    uint8_t arg[64];
     uint64_t p;
-    if (!ic_arg_u64(&p))
+    ic_cr r;
+    if (!ic_cr_arg(&r, arg, sizeof arg) || !ic_cr_nat64(&r, &p) || !ic_cr_done(&r)) {
+        ic_reject("start: expected (nat64), the period in ns");
         return;
+    }
     if (p == 0) {
         ic_reject("the period must be above 0 ns");
         return;
     }
     period_ns = p;
     ic_timer_after(p);
-    ic_reply_empty();
+    ic_reply_unit();
 }
 
 IC_UPDATE(stop)
 {
     period_ns = 0;
-    ic_reply_u64(ic_timer_cancel());
+    reply_nat64(ic_timer_cancel());
 }
 
 IC_QUERY(stats)
 {
-    uint8_t b[24];
-    ic_store_u64le(b, beats);
-    ic_store_u64le(b + 8, ticks);
-    ic_store_u64le(b + 16, last_tick);
-    ic_reply_bytes(b, sizeof b);
+    /* record fields in Candid hash order (ic_candid_hash): ticks, beats, last_tick */
+    static const char *const names[] = {"ticks", "beats", "last_tick"};
+    static const int32_t types[] = {IC_C_NAT, IC_C_NAT, IC_C_NAT64};
+    uint8_t values[28];
+    ic_cw w;
+    ic_cw_init(&w, values, sizeof values);
+    ic_cw_arg(&w, ic_cw_record(&w, 3, names, types));
+    ic_cw_nat(&w, ticks);
+    ic_cw_nat(&w, beats);
+    ic_cw_nat64(&w, last_tick);
+    ic_cw_reply(&w);
 }
 
 IC_QUERY(balance)
 {
-    ic_reply_cycles(ic_balance());
+    reply_cycles(ic_balance());
 }
 
 IC_UPDATE(burn)
 {
+    uint8_t arg[64];
     uint64_t n;
-    if (!ic_arg_u64(&n))
+    ic_cr r;
+    if (!ic_cr_arg(&r, arg, sizeof arg) || !ic_cr_nat(&r, &n) || !ic_cr_done(&r)) {
+        ic_reject("burn: expected (nat) below 2^64");
         return;
+    }
     ic_cycles amount = {n, 0};
-    ic_reply_cycles(ic_burn(amount));
+    reply_cycles(ic_burn(amount));
 }

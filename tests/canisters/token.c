@@ -1,20 +1,21 @@
 /* token.c - example canister: a fungible-token ledger whose balances survive upgrades
  * (wasm32, see ic0.h).
  *
- * Accounts are 32 bytes. A principal p (at most 29 bytes) owns the account
- *   [len(p)] ++ p ++ zero bytes up to 32,
- * so a caller's account is a pure function of msg_caller; `whoami` returns it.
+ *   service : {
+ *     transfer : (principal, nat) -> (nat);   moves amount from the caller to `to`, replies
+ *                                             the caller's new balance
+ *     balance : (principal) -> (nat) query;   the balance of a principal (0 if unknown)
+ *     whoami : () -> (principal) query;       the caller
+ *     supply : () -> (nat) query;             the total supply
+ *   }
  *
- *   canister_init            mints TOKEN_SUPPLY to the installer's account (argument ignored)
- *   canister_update transfer argument: to[32] ++ amount (8-byte LE u64); moves amount from the
- *                            caller's account to `to` and replies the caller's new balance (u64);
- *                            rejects "bad argument" unless the argument is exactly 40 bytes,
- *                            "insufficient funds" on an overdraft, "ledger full" when `to` is new
- *                            and the table has no room
- *   canister_query balance   argument: of[32]; replies its balance (u64, 0 if unknown);
- *                            rejects "bad argument" unless the argument is exactly 32 bytes
- *   canister_query whoami    replies the caller's 32-byte account
- *   canister_query supply    replies the total supply (u64)
+ *   canister_init            mints TOKEN_SUPPLY to the installer (argument ignored)
+ *   transfer rejects "bad argument" unless the argument is (principal, nat) with an amount
+ *   below 2^64, "insufficient funds" on an overdraft, "ledger full" when `to` is new and the
+ *   table has no room.
+ *
+ * Accounts are 32 bytes: a principal p (at most 29 bytes) owns [len(p)] ++ p ++ zero bytes up
+ * to 32, so a caller's account is a pure function of msg_caller.
  *   canister_pre_upgrade     writes header + every account with a balance to stable memory
  *   canister_post_upgrade    restores them; traps if stable memory holds no ledger, so an
  *                            upgrade can never silently drop the balances
@@ -24,7 +25,17 @@
  * freed (a zero balance keeps its slot); serialisation walks the slots in index order, so the
  * stable image is a pure function of the history of transfers.
  */
-#include "ic0.h"
+#include "candid.h"
+
+/* The interface (Candid, not C: kept out of the formatter). */
+// clang-format off
+IC_CANDID_SERVICE(service : {
+    transfer : (principal, nat) -> (nat);
+    balance : (principal) -> (nat) query;
+    whoami : () -> (principal) query;
+    supply : () -> (nat) query;
+});
+// clang-format on
 
 #define TOKEN_SUPPLY 1000000000ull
 #define ACCOUNT_SIZE 32u
@@ -104,16 +115,27 @@ IC_INIT()
     supply = TOKEN_SUPPLY;
 }
 
+/* The account of principal p[0..n). */
+static void account_of(uint8_t *account, const uint8_t *p, uint32_t n)
+{
+    memset(account, 0, ACCOUNT_SIZE);
+    account[0] = (uint8_t)n; /* n <= 29: ic_cr_principal checks it */
+    memcpy(account + 1, p, n);
+}
+
 IC_UPDATE(transfer)
 {
-    uint8_t arg[ACCOUNT_SIZE + 8];
-    uint8_t from[ACCOUNT_SIZE];
-    if (ic0_msg_arg_data_size() != sizeof arg) {
-        ic_reject("bad argument: transfer expects to[32] ++ amount[8 LE]");
+    uint8_t arg[128], to[ACCOUNT_SIZE], from[ACCOUNT_SIZE];
+    const uint8_t *p;
+    uint32_t n;
+    uint64_t amount;
+    ic_cr r;
+    if (!ic_cr_arg(&r, arg, sizeof arg) || !ic_cr_principal(&r, &p, &n) ||
+        !ic_cr_nat(&r, &amount) || !ic_cr_done(&r)) {
+        ic_reject("bad argument: transfer expects (principal, nat) below 2^64");
         return;
     }
-    ic0_msg_arg_data_copy(arg, 0, sizeof arg);
-    uint64_t amount = ic_load_u64le(arg + ACCOUNT_SIZE);
+    account_of(to, p, n);
     caller_account(from);
 
     struct slot *src = table_probe(from);
@@ -122,42 +144,45 @@ IC_UPDATE(transfer)
         ic_reject("insufficient funds");
         return;
     }
-    if (amount == 0 || memcmp(from, arg, ACCOUNT_SIZE) == 0) {
-        ic_reply_u64(have); /* nothing moves */
+    if (amount == 0 || memcmp(from, to, ACCOUNT_SIZE) == 0) {
+        ic_reply_nat(have); /* nothing moves */
         return;
     }
-    struct slot *dst = table_get_or_add(arg);
+    struct slot *dst = table_get_or_add(to);
     if (dst == NULL) {
         ic_reject("ledger full");
         return;
     }
     src->balance -= amount; /* src->used holds: have >= amount > 0 */
     dst->balance += amount; /* cannot overflow: the sum of all balances is `supply` */
-    ic_reply_u64(src->balance);
+    ic_reply_nat(src->balance);
 }
 
 IC_QUERY(balance)
 {
-    uint8_t of[ACCOUNT_SIZE];
-    if (ic0_msg_arg_data_size() != ACCOUNT_SIZE) {
-        ic_reject("bad argument: balance expects an account[32]");
+    uint8_t arg[64], of[ACCOUNT_SIZE];
+    const uint8_t *p;
+    uint32_t n;
+    ic_cr r;
+    if (!ic_cr_arg(&r, arg, sizeof arg) || !ic_cr_principal(&r, &p, &n) || !ic_cr_done(&r)) {
+        ic_reject("bad argument: balance expects (principal)");
         return;
     }
-    ic0_msg_arg_data_copy(of, 0, ACCOUNT_SIZE);
+    account_of(of, p, n);
     const struct slot *s = table_probe(of);
-    ic_reply_u64(s->used ? s->balance : 0);
+    ic_reply_nat(s->used ? s->balance : 0);
 }
 
 IC_QUERY(whoami)
 {
     uint8_t account[ACCOUNT_SIZE];
     caller_account(account);
-    ic_reply_bytes(account, ACCOUNT_SIZE);
+    ic_reply_principal(account + 1, account[0]);
 }
 
 IC_QUERY(supply)
 {
-    ic_reply_u64(supply);
+    ic_reply_nat(supply);
 }
 
 /* Stable image: "TOK1" | u32 count | u64 supply | count x (account[32] | u64 balance), LE. */

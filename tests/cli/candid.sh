@@ -50,8 +50,18 @@ if out=$("$tally" call --dir "$d" "$pid" echo '(1)' 0x01 2>&1); then die "Candid
 expect_match "$out" 'cannot be mixed' "Candid and raw pieces"
 
 # JSON-RPC: canister_info has the interface; receipts and queries carry reply_candid.
+# A receipt's reply_candid is typed by the method's results in the canister's interface: field
+# names, in the JSON and in `tally receipt` (the node types it; docs/rpc.md "receipt").
 out=$("$tally" call --dir "$d" "$tid" echo '(record { name = "j"; n = 1 })' --json) || die "call --json"
-expect_match "$out" '"reply_candid": "\(record \{ [0-9]+ = 1 : nat; [0-9]+ = \\"j\\" \}\)"' "reply_candid in a receipt"
+expect_match "$out" '"reply_candid": "\(record \{ n = 1 : nat; name = \\"j\\" \}\)"' "reply_candid in a receipt"
+mid=$("$tally" call --dir "$d" "$tid" echo '(record { name = "r"; n = 4 })' --no-wait) || die "call --no-wait"
+out=$(receipt_text "$d" "$mid")
+expect_match "$out" '^reply: \(record \{ n = 4 : nat; name = "r" \}\)  \[.*block [0-9]+' "tally receipt with field names"
+out=$("$tally" receipt --dir "$d" "$mid" --json) || die "receipt --json"
+expect_match "$out" '"reply_candid": "\(record \{ n = 4 : nat; name = \\"r\\" \}\)"' "receipt reply_candid with field names"
+# Without an interface the receipt keeps the reply's own types (fields by number).
+out=$("$tally" call --dir "$d" "$pid" echo '(record { name = "j"; n = 1 })' --json) || die "call --json (untyped)"
+expect_match "$out" '"reply_candid": "\(record \{ [0-9]+ = 1 : nat; [0-9]+ = \\"j\\" \}\)"' "untyped reply_candid in a receipt"
 out=$(curl -s -X POST -H 'Content-Type: application/json' "$url" \
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"canister_info\",\"params\":{\"canister\":\"$tid\"}}") \
     || die "canister_info"
@@ -66,6 +76,12 @@ out=$(curl -s -X POST -H 'Content-Type: application/json' "$url" \
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"canister\":\"$tid\",\"method\":\"echo_query\",\"args_candid\":\"(7)\"}}") \
     || die "query bad args_candid"
 expect_match "$out" 'args_candid: CANDID_TYPE_MISMATCH' "bad args_candid is an invalid-params error"
+# a raw (hex) argument: the Candid reply is still typed by the interface
+arg=4449444c016c026e7dcbe4fdc704710100060168 # (record { n = 6 : nat; name = "h" })
+out=$(curl -s -X POST -H 'Content-Type: application/json' "$url" \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"query\",\"params\":{\"canister\":\"$tid\",\"method\":\"echo_query\",\"arg\":\"$arg\"}}") \
+    || die "query with a hex argument"
+expect_match "$out" '"reply_candid": ?"\(record \{ n = 6 : nat; name = \\"h\\" \}\)"' "query reply_candid typed without args_candid"
 # tally canister ID --candid: the interface the module carries.
 out=$("$tally" canister --dir "$d" "$tid" --candid) || die "canister --candid"
 [ "$out" = "$did" ] || die "canister --candid: got '$out', want '$did'"

@@ -19,14 +19,21 @@ c=$("$tally" deploy --dir "$d" "$counter") || die "deploy counter"
 cid=${c%% *}
 expect_match "$cid" '^[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]$' "canister id"
 
+# The counter speaks Candid (tests/canisters/counter.c) and carries its interface (a custom
+# section written by sdk/candid.h's IC_CANDID_SERVICE): replies print typed by it.
+out=$("$tally" canister --dir "$d" "$cid" --candid) || die "canister --candid"
+expect_match "$out" '^service : \(nat\) -> \{ inc : \(\) -> \(nat\); add : \(nat\) -> \(nat\); set : \(nat\) -> \(\); get : \(\) -> \(nat\) query; \}$' "the counter's interface"
 out=$("$tally" call --dir "$d" "$cid" inc) || die "call inc (1)"
-expect_match "$out" 'reply: 0x0100000000000000 \(u64 1\)' "first inc"
-out=$("$tally" call --dir "$d" "$cid" inc) || die "call inc (2)"
-expect_match "$out" '\(u64 2\)' "second inc"
-out=$("$tally" query --dir "$d" "$cid" get) || die "query get"
-expect_match "$out" 'reply: 0x0200000000000000 \(u64 2\)' "query get after two inc"
-out=$("$tally" call --dir "$d" "$cid" add --u64 40) || die "call add 40"
-expect_match "$out" '\(u64 42\)' "add 40"
+expect_match "$out" '^reply: \(1 : nat\)  \[' "first inc"
+out=$("$tally" call --dir "$d" "$cid" inc --output hex) || die "call inc (2)"
+expect_match "$out" '^4449444c00017d02$' "second inc, --output hex"
+out=$("$tally" query --dir "$d" "$cid" get '()') || die "query get"
+expect_match "$out" '^reply: \(2 : nat\)  \[' "query get after two inc"
+out=$("$tally" call --dir "$d" "$cid" add '(40 : nat)' --output candid) || die "call add 40"
+expect_match "$out" '^\(42 : nat\)$' "add 40"
+# The argument is typed by the interface: a text where a nat is expected is refused.
+if out=$("$tally" call --dir "$d" "$cid" add '("forty")' 2>&1); then die "add (text) was sent"; fi
+expect_match "$out" '^tally call: CANDID_' "a Candid argument that does not fit the interface"
 
 # A canister reject (bad argument): exit 1, state unchanged.
 if out=$("$tally" call --dir "$d" "$cid" add 0x0102 2>&1); then die "add with a 2-byte arg succeeded"; fi
@@ -46,7 +53,7 @@ root_after=$("$tally" status --dir "$d" --json | sed -n 's/.*"state_root": "\([0
 [ -n "$root_before" ] && [ "$root_before" = "$root_after" ] \
     || die "state root changed by a trapped message ($root_before -> $root_after)"
 out=$("$tally" query --dir "$d" "$cid" get) || die "query get after trap"
-expect_match "$out" '\(u64 42\)' "counter after the trap"
+expect_match "$out" '\(42 : nat\)' "counter after the trap"
 
 # The runaway loop hits the message limit (2e8) after several slices (5e7): a paused message.
 if out=$("$tally" call --dir "$d" "$lid" spin 2>&1); then die "spin succeeded"; fi
@@ -94,6 +101,6 @@ expect_match "$out" "^verified $height blocks, state root [0-9a-f]{64}\$" "repla
 # The node restarts on the same directory and serves the same state.
 start_node "$d"
 out=$("$tally" query --dir "$d" "$cid" get) || die "query after restart"
-expect_match "$out" '\(u64 43\)' "state after restart"
+expect_match "$out" '\(43 : nat\)' "state after restart"
 stop_node
 echo "e2e: ok ($height blocks)"

@@ -40,3 +40,14 @@ stop_node() {
 expect_match() {
     grep -Eq -- "$2" <<<"$1" || die "$3: got '$1', want /$2/"
 }
+
+# receipt_text DIR ID: `tally receipt` of message ID once it is no longer pending (10 s at most).
+receipt_text() {
+    local out
+    for _ in $(seq 1 200); do
+        out=$("$tally" receipt --dir "$1" "$2") || die "receipt $2"
+        [[ $out == pending* ]] || break
+        sleep 0.05
+    done
+    printf '%s' "$out"
+}

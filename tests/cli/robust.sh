@@ -88,7 +88,7 @@ expect_match "$out" 'METHOD_NOT_FOUND' "client error for a missing method"
 # A JSON-RPC batch of submits is admitted in one group: good ones get their id, a replay and a
 # bad signature in the same batch get their own errors, a duplicate inside the batch is a replay.
 e1=$("$tally" call --dir "$d" "$cid" inc --print-envelope) || die "print-envelope e1"
-e2=$("$tally" call --dir "$d" "$cid" add --u64 1 --print-envelope) || die "print-envelope e2"
+e2=$("$tally" call --dir "$d" "$cid" add '(1 : nat)' --print-envelope) || die "print-envelope e2"
 sub() { printf '{"jsonrpc":"2.0","method":"submit","params":{"envelope":"%s"},"id":%s}' "$1" "$2"; }
 bad=${e2%?}$([ "${e2: -1}" = 0 ] && echo 1 || echo 0)
 out=$(rpc "[$(sub "$e1" 1),$(sub "$admitted" 2),$(sub "$bad" 3),$(sub "$e1" 4),$(sub "$e2" 5)]")
@@ -114,7 +114,7 @@ printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-
 out=$(rpc '{"jsonrpc":"2.0","method":"status","id":1}')
 expect_match "$out" '^200 .*"height":[0-9]+' "status while a body stalls"
 out=$("$tally" call --dir "$d" "$cid" inc) || die "call while a body stalls"
-expect_match "$out" '\(u64 4\)' "call while a body stalls"
+expect_match "$out" '\(4 : nat\)' "call while a body stalls"
 rc=0
 timeout $((timeout_s + 7)) cat <&5 >"$work/stalled" || rc=$?
 t1=$(date +%s%N)
@@ -127,7 +127,7 @@ out=$(rpc '{"jsonrpc":"2.0","method":"status","id":1}')
 expect_match "$out" '^200 .*"height":[0-9]+' "status after the stalled connection was closed"
 # The node still serves after all of that.
 out=$("$tally" call --dir "$d" "$cid" inc) || die "call after the abuse"
-expect_match "$out" '\(u64 5\)' "every admitted message ran exactly once"
+expect_match "$out" '\(5 : nat\)' "every admitted message ran exactly once"
 out=$(rpc "{\"jsonrpc\":\"2.0\",\"method\":\"canister_info\",\"params\":{\"canister\":\"$cid\"},\"id\":1}")
 expect_match "$out" '"name":"inc","kind":"update"' "canister_info methods"
 stop_node   # with the stalled connections still open

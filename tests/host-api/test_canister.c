@@ -1,8 +1,10 @@
 /* test_canister.c - the canister lifecycle of host-api/canister.c with the example canisters of
  * tests/canisters (counter, token, kv, loop, hello, echo) and small inline modules: install,
  * calls, upgrade (atomic), rollback, instruction limits, time slicing, dirty pages, and
- * allocation failures. */
+ * allocation failures. The C examples speak Candid (tests/common/candid_util.h). */
 #include "host_fixture.h"
+
+#include "candid_util.h"
 
 static host_config cfg;
 
@@ -11,13 +13,54 @@ static host_result call(host_canister *c, host_call_kind k, const char *m, const
     return fx_call(c, k, m, a, n);
 }
 
-static uint64_t u64_of(host_result r)
+/* The value of a reply (n : nat) below 2^64: DIDL, no types, one argument of type nat, LEB128. */
+static uint64_t nat_of(host_result r)
 {
-    if (r.st != ST_OK)
+    if (r.st != ST_OK || r.kind != HOST_RESPONSE_REPLY)
         fail_msg("%s: %.*s", status_name(r.st), (int)r.bytes.len, (const char *)r.bytes.ptr);
-    uint64_t v = fx_u64(&r);
+    const uint8_t *p = r.bytes.ptr;
+    assert_true(r.bytes.len > 7 && r.bytes.len <= 7 + 10);
+    assert_memory_equal(p, "DIDL\0\1\x7d", 7);
+    uint64_t v = 0;
+    for (size_t i = 7; i < r.bytes.len; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * (i - 7));
+        assert_true((p[i] & 0x80) != 0 || i == r.bytes.len - 1); /* the LEB128 ends the reply */
+    }
     host_result_fini(&r);
     return v;
+}
+
+/* Calls method with the Candid text arg (printf format). */
+static host_result call_c(host_canister *c, host_call_kind k, const char *m, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    buf a = {0};
+    candid_args(&a, "%s", text);
+    host_result r = fx_call(c, k, m, a.ptr, a.len);
+    buf_fini(&a);
+    return r;
+}
+
+static void expect_candid(host_result r, const char *text)
+{
+    if (r.st != ST_OK || r.kind != HOST_RESPONSE_REPLY)
+        fail_msg("%s: %.*s", status_name(r.st), (int)r.bytes.len, (const char *)r.bytes.ptr);
+    assert_true(candid_is(span_of(r.bytes.ptr, r.bytes.len), text));
+    host_result_fini(&r);
+}
+
+/* The text form of principal bytes p[0..n) into out[64]. */
+static const char *principal_text(const void *p, size_t n, char out[64])
+{
+    buf t = {0};
+    assert_int_equal(candid_principal_print(p, n, &t), ST_OK);
+    snprintf(out, 64, "%.*s", (int)t.len, (const char *)t.ptr);
+    buf_fini(&t);
+    return out;
 }
 
 static void expect_reject(host_result r, const char *text)
@@ -44,31 +87,54 @@ static void test_counter(void **state)
     host_code *code = fx_code_file(&cfg, "counter");
     host_canister *c = NULL;
     assert_int_equal(host_canister_new(&cfg, span_of(fx_self, sizeof fx_self), &c), ST_OK);
-    uint8_t five[8];
-    le64_store(five, 5);
-    host_msg m = fx_msg(NULL, five, 8);
+    buf five = {0};
+    candid_args(&five, "(5 : nat)");
+    host_msg m = fx_msg(NULL, five.ptr, five.len);
     host_result r;
     assert_int_equal(host_canister_install(c, code, &m, &r), ST_OK);
     assert_int_equal(r.st, ST_OK);
     assert_true(r.instructions > 0);
     host_result_fini(&r);
     assert_int_equal(host_canister_install(c, code, &m, &r), ST_CANISTER_NOT_EMPTY);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "get", NULL, 0)), 5);
+    buf_fini(&five);
+    assert_int_equal(nat_of(call(c, HOST_CALL_QUERY, "get", NULL, 0)), 5);
     for (uint64_t i = 6; i <= 8; i++)
-        assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), i);
-    uint8_t ten[8];
-    le64_store(ten, 10);
-    assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "add", ten, 8)), 18);
-    r = call(c, HOST_CALL_UPDATE, "add", ten, 7);
-    assert_int_equal(r.kind, HOST_RESPONSE_REJECT);
-    host_result_fini(&r);
+        assert_int_equal(nat_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), i);
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_UPDATE, "add", "(10 : nat)")), 18);
+    /* not the method's types: a text, a nat64, a nat above 2^64, raw bytes, an extra byte */
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "add", "(\"ten\")"), "add: expected (nat)");
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "add", "(10 : nat64)"), "add: expected (nat)");
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "add", "(18446744073709551616 : nat)"),
+                  "below 2^64");
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", "\x0a\0\0\0\0\0\0\0", 8), "add: expected");
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", "DIDL\0\1\x7d\x0a\0", 9), "add: expected");
+    /* malformed messages (sdk/candid.h): magic, a truncated value, a type index out of range,
+     * an extra vec null counting more elements than bytes left, nesting past IC_CR_DEPTH */
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", "DIDX\0\1\x7d\x05", 8), "add: expected");
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", "DIDL\0\1\x7d", 7), "add: expected");
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", "DIDL\0\1\x01\x05", 8), "add: expected");
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", "DIDL\1\x6d\x7f\2\x7d\0\x05\xff\xff\x03", 13),
+                  "add: expected");
+    uint8_t deep[64] = {'D', 'I', 'D', 'L', 1, 0x6e, 0, 2, 0x7d, 0, 5};
+    memset(deep + 11, 1, 40); /* opt opt opt ... (recursive), 40 levels then null */
+    expect_reject(call(c, HOST_CALL_UPDATE, "add", deep, 52), "add: expected");
+    memset(deep + 11, 0, 1); /* the same type, a null at the first level: fine */
+    assert_int_equal(nat_of(call(c, HOST_CALL_UPDATE, "add", deep, 12)), 23);
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_UPDATE, "add", "(18446744073709551611 : nat)")),
+                     18); /* 23 + 2^64 - 5: wraps at 2^64 */
+    /* extra arguments are skipped (spec "Deserialisation"), and the largest nat fits */
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_UPDATE, "add", "(2 : nat, \"x\", opt vec { 1 })")),
+                     20);
+    expect_candid(call_c(c, HOST_CALL_UPDATE, "set", "(18446744073709551615 : nat)"), "()");
+    expect_candid(call(c, HOST_CALL_QUERY, "get", "DIDL\0\0", 6), "(18446744073709551615 : nat)");
+    expect_candid(call_c(c, HOST_CALL_UPDATE, "set", "(18 : nat)"), "()");
     uint64_t v = host_canister_version(c);
     r = upgrade(c, code);
     assert_int_equal(r.st, ST_OK);
     host_result_fini(&r);
     assert_int_equal(host_canister_version(c), v + 1);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "get", NULL, 0)), 18);
-    assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 19);
+    assert_int_equal(nat_of(call(c, HOST_CALL_QUERY, "get", NULL, 0)), 18);
+    assert_int_equal(nat_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 19);
     host_canister_free(c);
     host_code_free(code);
 }
@@ -80,50 +146,47 @@ static void test_token(void **state)
     (void)state;
     host_code *code = fx_code_file(&cfg, "token");
     host_canister *c = fx_canister(&cfg, code);
-    host_result r = call(c, HOST_CALL_QUERY, "whoami", NULL, 0);
-    assert_int_equal(r.bytes.len, 32);
-    assert_memory_equal(r.bytes.ptr, owner_account, 32);
-    host_result_fini(&r);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "balance", owner_account, 32)), 1000000000);
-    uint8_t t[40] = {3, 'b', 'o', 'b'};
-    le64_store(t + 32, 250);
-    assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "transfer", t, 40)), 1000000000 - 250);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "balance", t, 32)), 250);
-    le64_store(t + 32, 2000000000);
-    expect_reject(call(c, HOST_CALL_UPDATE, "transfer", t, 40), "insufficient funds");
-    expect_reject(call(c, HOST_CALL_UPDATE, "transfer", t, 39), "bad argument");
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "balance", t, 32)), 250);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "balance", owner_account, 32)),
-                     1000000000 - 250);
-    r = upgrade(c, code);
+    char owner[64], bob[64], want[128];
+    principal_text(owner_account + 1, owner_account[0], owner);
+    principal_text("bob", 3, bob);
+    snprintf(want, sizeof want, "(principal \"%s\")", owner);
+    expect_candid(call(c, HOST_CALL_QUERY, "whoami", NULL, 0), want);
+    const char *of_owner = want, *of_bob = "(principal \"%s\")";
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_QUERY, "balance", of_owner)), 1000000000);
+    assert_int_equal(
+        nat_of(call_c(c, HOST_CALL_UPDATE, "transfer", "(principal \"%s\", 250 : nat)", bob)),
+        1000000000 - 250);
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_QUERY, "balance", of_bob, bob)), 250);
+    expect_reject(
+        call_c(c, HOST_CALL_UPDATE, "transfer", "(principal \"%s\", 2_000_000_000 : nat)", bob),
+        "insufficient funds");
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "transfer", "(principal \"%s\", 2 : int)", bob),
+                  "bad argument");
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "transfer", "(principal \"%s\")", bob),
+                  "bad argument");
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_QUERY, "balance", of_bob, bob)), 250);
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_QUERY, "balance", of_owner)), 1000000000 - 250);
+    host_result r = upgrade(c, code);
     assert_int_equal(r.st, ST_OK);
     host_result_fini(&r);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "balance", t, 32)), 250);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "balance", owner_account, 32)),
-                     1000000000 - 250);
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "supply", NULL, 0)), 1000000000);
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_QUERY, "balance", of_bob, bob)), 250);
+    assert_int_equal(nat_of(call_c(c, HOST_CALL_QUERY, "balance", of_owner)), 1000000000 - 250);
+    assert_int_equal(nat_of(call(c, HOST_CALL_QUERY, "supply", NULL, 0)), 1000000000);
     host_canister_free(c);
     host_code_free(code);
 }
 
 static host_result kv_put(host_canister *c, const char *k, const char *v)
 {
-    uint8_t a[256];
-    size_t kl = strlen(k), vl = strlen(v);
-    le32_store(a, (uint32_t)kl);
-    memcpy(a + 4, k, kl);
-    memcpy(a + 4 + kl, v, vl);
-    return call(c, HOST_CALL_UPDATE, "put", a, 4 + kl + vl);
+    return call_c(c, HOST_CALL_UPDATE, "put", "(\"%s\", \"%s\")", k, v);
 }
 
+/* get(k) replies (opt "v"), or (null) when v is NULL. */
 static void kv_expect(host_canister *c, const char *k, const char *v)
 {
-    host_result r = call(c, HOST_CALL_QUERY, "get", k, strlen(k));
-    assert_int_equal(r.st, ST_OK);
-    assert_int_equal(r.kind, HOST_RESPONSE_REPLY);
-    assert_int_equal(r.bytes.len, strlen(v));
-    assert_memory_equal(r.bytes.ptr, v, strlen(v));
-    host_result_fini(&r);
+    char want[256];
+    snprintf(want, sizeof want, v ? "(opt \"%s\")" : "(null : opt text)", v);
+    expect_candid(call_c(c, HOST_CALL_QUERY, "get", "(\"%s\")", k), want);
 }
 
 static void test_kv(void **state)
@@ -131,26 +194,26 @@ static void test_kv(void **state)
     (void)state;
     host_code *code = fx_code_file(&cfg, "kv");
     host_canister *c = fx_canister(&cfg, code);
-    host_result r = kv_put(c, "alpha", "one");
-    assert_int_equal(r.kind, HOST_RESPONSE_REPLY);
-    host_result_fini(&r);
-    r = kv_put(c, "beta", "two two");
-    host_result_fini(&r);
-    r = kv_put(c, "alpha", "uno");
-    host_result_fini(&r);
+    expect_candid(kv_put(c, "alpha", "one"), "()");
+    expect_candid(kv_put(c, "beta", "two two"), "()");
+    expect_candid(kv_put(c, "alpha", "uno"), "()");
     kv_expect(c, "alpha", "uno");
     kv_expect(c, "beta", "two two");
-    expect_reject(call(c, HOST_CALL_QUERY, "get", "gamma", 5), "not found");
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "count", NULL, 0)), 2);
-    r = call(c, HOST_CALL_UPDATE, "del", "beta", 4);
-    assert_int_equal(r.kind, HOST_RESPONSE_REPLY);
-    host_result_fini(&r);
-    expect_reject(call(c, HOST_CALL_QUERY, "get", "beta", 4), "not found");
-    r = upgrade(c, code);
+    kv_expect(c, "gamma", NULL);
+    assert_int_equal(nat_of(call(c, HOST_CALL_QUERY, "count", NULL, 0)), 2);
+    expect_candid(call_c(c, HOST_CALL_UPDATE, "del", "(\"beta\")"), "(true)");
+    expect_candid(call_c(c, HOST_CALL_UPDATE, "del", "(\"beta\")"), "(false)");
+    kv_expect(c, "beta", NULL);
+    /* not (text, text): a blob key, one text, text that is not UTF-8 */
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "put", "(blob \"k\", \"v\")"), "bad argument");
+    expect_reject(call_c(c, HOST_CALL_UPDATE, "put", "(\"k\")"), "bad argument");
+    expect_reject(call(c, HOST_CALL_UPDATE, "put", "DIDL\0\2\x71\x71\1\xff\0", 11),
+                  "bad argument");
+    host_result r = upgrade(c, code);
     assert_int_equal(r.st, ST_OK);
     host_result_fini(&r);
     kv_expect(c, "alpha", "uno");
-    assert_int_equal(u64_of(call(c, HOST_CALL_QUERY, "count", NULL, 0)), 1);
+    assert_int_equal(nat_of(call(c, HOST_CALL_QUERY, "count", NULL, 0)), 1);
     host_canister_free(c);
     host_code_free(code);
 }
@@ -305,8 +368,8 @@ static void test_upgrade_is_atomic(void **state)
     host_code *bad = fx_code_wat(&cfg, upgrade_fail_wat);
     host_code *bad_start = fx_code_wat(&cfg, start_trap_wat);
     host_canister *c = fx_canister(&cfg, counter);
-    assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 1);
-    assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 2);
+    assert_int_equal(nat_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 1);
+    assert_int_equal(nat_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 2);
     buf heap = {0};
     span h = host_canister_heap(c);
     assert_int_equal(buf_put(&heap, h.ptr, h.len), ST_OK);
@@ -326,7 +389,7 @@ static void test_upgrade_is_atomic(void **state)
     assert_memory_equal(h.ptr, heap.ptr, h.len); /* pre_upgrade's changes were undone */
     /* pre_upgrade grew stable memory and wrote it: undone too */
     assert_int_equal(host_canister_stable(c).len, 0);
-    assert_int_equal(u64_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 3);
+    assert_int_equal(nat_of(call(c, HOST_CALL_UPDATE, "inc", NULL, 0)), 3);
     buf_fini(&heap);
     host_canister_free(c);
     host_code_free(counter);
@@ -590,16 +653,17 @@ static void test_allocation_failures(void **state)
     host_result_fini(&r);
     ooms = 0;
     /* a value that makes kv grow its memory: the heap shadow and its bitmap grow too */
-    static uint8_t a[4 + 3 + 150000];
-    le32_store(a, 3);
-    memcpy(a + 4, "big", 3);
-    memset(a + 7, 'v', sizeof a - 7);
+    static char big[150001];
+    memset(big, 'v', sizeof big - 1);
+    buf a = {0}; /* ("big", "vvv...") */
+    assert_int_equal(buf_put(&a, "DIDL\0\2\x71\x71\3big\xf0\x93\x09", 15), ST_OK);
+    assert_int_equal(buf_put(&a, big, sizeof big - 1), ST_OK);
     for (long n = 0;; n++) {
         buf before = {0};
         span h = host_canister_heap(c);
         assert_int_equal(buf_put(&before, h.ptr, h.len), ST_OK);
         uint64_t v = host_canister_version(c);
-        host_msg pm = fx_msg("put", a, sizeof a);
+        host_msg pm = fx_msg("put", a.ptr, a.len);
         host_result pr;
         base_alloc_fail_after(n, false);
         status st = host_canister_call(c, HOST_CALL_UPDATE, &pm, &pr);
@@ -622,8 +686,9 @@ static void test_allocation_failures(void **state)
         assert_true(n < 100);
     }
     assert_true(ooms >= 1);
-    host_result g = call(c, HOST_CALL_QUERY, "get", "big", 3);
-    assert_int_equal(g.bytes.len, sizeof a - 7);
+    buf_fini(&a);
+    host_result g = call_c(c, HOST_CALL_QUERY, "get", "(\"big\")");
+    assert_int_equal(g.bytes.len, 9 + 1 + 3 + sizeof big - 1); /* header, opt tag, LEB128, text */
     host_result_fini(&g);
     kv_expect(c, "keep", "me");
     host_canister_free(c);

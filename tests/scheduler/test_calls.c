@@ -18,6 +18,7 @@
 #include "scheduler.h"
 #include "test_util.h"
 #include "node_fixture.h"
+#include "candid_util.h"
 
 typedef node_fx fx;
 
@@ -590,16 +591,6 @@ static uint64_t deploy_file(fx *f, const char *name, span init)
     return node_fx_tip(f).next_canister_id - 1;
 }
 
-/* token.c's account of a canister: [10] ++ its principal ++ zeros. */
-static void canister_account(uint64_t cid, uint8_t out[32])
-{
-    memset(out, 0, 32);
-    out[0] = 10;
-    for (int i = 0; i < 8; i++)
-        out[1 + i] = (uint8_t)(cid >> (56 - 8 * i));
-    out[9] = out[10] = 1;
-}
-
 static ledger_receipt update(fx *f, uint64_t cid, const char *method, const void *arg, size_t n,
                              buf *reply)
 {
@@ -608,79 +599,115 @@ static ledger_receipt update(fx *f, uint64_t cid, const char *method, const void
     return wait_receipt(f, id, 3, reply);
 }
 
-/* An exchange pays from its token account by calling the token: replies, a refusal, and a
- * reply callback that traps (its change undone, cleanup run, the token's transfer kept). */
+/* update with a Candid argument given as text (printf format). */
+static ledger_receipt update_c(fx *f, uint64_t cid, const char *method, buf *reply,
+                               const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    buf a = {0};
+    candid_args(&a, "%s", text);
+    ledger_receipt rc = update(f, cid, method, a.ptr, a.len, reply);
+    buf_fini(&a);
+    return rc;
+}
+
+/* An exchange pays from its token account by calling the token (Candid both ways): replies, a
+ * refusal, and a reply callback that traps (its change undone, cleanup run, the token's
+ * transfer kept). */
 static void test_token_exchange(void **state)
 {
     (void)state;
     fx f;
     start(&f);
     uint64_t token = deploy_file(&f, "token", span_of(NULL, 0));
-    uint8_t tid[8];
-    le64_store(tid, token);
-    uint64_t exchange = deploy_file(&f, "exchange", span_of(tid, 8));
-    uint8_t arg[40];
-    buf r = {0};
-    canister_account(exchange, arg);
-    le64_store(arg + 32, 1000);
-    ledger_receipt rc = update(&f, token, "transfer", arg, 40, &r); /* fund the exchange */
+    char tid[64], xid[64];
+    buf init = {0}, r = {0};
+    candid_args(&init, "(principal \"%s\")", candid_canister_text(token, tid));
+    uint64_t exchange = deploy_file(&f, "exchange", span_of(init.ptr, init.len));
+    candid_canister_text(exchange, xid);
+    ledger_receipt rc = update_c(&f, token, "transfer", &r, "(principal \"%s\", 1000 : nat)",
+                                 xid); /* fund the exchange */
     assert_int_equal(rc.status, ST_OK);
-    memset(arg, 7, 32); /* someone's account */
-    le64_store(arg + 32, 300);
-    rc = update(&f, exchange, "pay", arg, 40, &r);
+    const char *someone = "(principal \"aaaaa-aa\", %d : nat)";
+    rc = update_c(&f, exchange, "pay", &r, someone, 300);
     assert_int_equal(rc.status, ST_OK);
-    assert_int_equal(r.len, 8);
-    assert_int_equal(le64_load(r.ptr), 700); /* the exchange's balance after paying */
-    le64_store(arg + 32, 5000);
-    rc = update(&f, exchange, "pay", arg, 40, &r);
+    assert_true(candid_is(span_of(r.ptr, r.len), "(700 : nat)")); /* the exchange's balance */
+    rc = update_c(&f, exchange, "pay", &r, someone, 5000);
     assert_int_equal(rc.status, ST_CANISTER_REJECTED);
     assert_true(reply_has(&r, "token: insufficient funds"));
-    le64_store(arg + 32, 100);
-    rc = update(&f, exchange, "pay_broken", arg, 40, &r);
+    rc = update_c(&f, exchange, "pay_broken", &r, someone, 100);
     assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
     assert_true(reply_has(&r, "pay_broken: the reply callback traps"));
+    rc = update_c(&f, exchange, "pay", &r, "(principal \"aaaaa-aa\", -1 : int)");
+    assert_int_equal(rc.status, ST_CANISTER_REJECTED);
+    assert_true(reply_has(&r, "pay: expected (principal, nat)"));
     host_result q;
     assert_int_equal(scheduler_query(f.s, exchange, span_of("stats", 5), span_of(NULL, 0),
                                      span_of(NULL, 0), &q),
                      ST_OK);
-    assert_int_equal(q.bytes.len, 32);
-    assert_int_equal(le64_load(q.bytes.ptr), 300);    /* paid: the broken one was undone */
-    assert_int_equal(le64_load(q.bytes.ptr + 8), 1);  /* rejected */
-    assert_int_equal(le64_load(q.bytes.ptr + 16), 0); /* open orders: cleanup freed it */
-    assert_int_equal(le64_load(q.bytes.ptr + 24), 1); /* cleanups */
+    /* paid: the broken one was undone; open orders: cleanup freed it */
+    assert_true(candid_is(span_of(q.bytes.ptr, q.bytes.len),
+                          "(record { paid = 300 : nat; rejected = 1 : nat; open = 0 : nat; "
+                          "cleanups = 1 : nat })"));
     host_result_fini(&q);
-    canister_account(exchange, arg);
-    assert_int_equal(
-        scheduler_query(f.s, token, span_of("balance", 7), span_of(arg, 32), span_of(NULL, 0), &q),
-        ST_OK);
-    assert_int_equal(le64_load(q.bytes.ptr), 600); /* the token kept the third transfer */
+    candid_args(&init, "(principal \"%s\")", xid);
+    assert_int_equal(scheduler_query(f.s, token, span_of("balance", 7),
+                                     span_of(init.ptr, init.len), span_of(NULL, 0), &q),
+                     ST_OK);
+    /* the token kept the third transfer */
+    assert_true(candid_is(span_of(q.bytes.ptr, q.bytes.len), "(600 : nat)"));
     host_result_fini(&q);
+    buf_fini(&init);
     buf_fini(&r);
     node_fx_end(&f);
 }
 
-/* A factory creates a child through aaaaa-aa and installs counter.wasm in it; the child works. */
+/* A factory creates a child through aaaaa-aa (Candid both ways) and installs counter.wasm in
+ * it; the child works. */
 static void test_factory(void **state)
 {
     (void)state;
     fx f;
     start(&f);
     uint64_t factory = deploy_file(&f, "factory", span_of(NULL, 0));
-    buf counter = {0}, r = {0};
-    char path[512];
+    buf counter = {0}, r = {0}, arg = {0};
+    char path[512], cid[64], want[128];
     snprintf(path, sizeof path, "%s/counter.wasm", EXAMPLES_DIR);
     test_read_file(path, &counter);
-    ledger_receipt rc = update(&f, factory, "spawn", counter.ptr, counter.len, &r);
+    /* (blob): DIDL, one type (vec nat8), one argument of type 0, LEB128 length, bytes */
+    assert_int_equal(buf_put(&arg, "DIDL\1\x6d\x7b\1\0", 9), ST_OK);
+    uint8_t leb[10];
+    size_t k = 0;
+    for (size_t n = counter.len;; n >>= 7) {
+        leb[k++] = (uint8_t)((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+        if (n < 0x80)
+            break;
+    }
+    assert_int_equal(buf_put(&arg, leb, k), ST_OK);
+    assert_int_equal(buf_put(&arg, counter.ptr, counter.len), ST_OK);
+    ledger_receipt rc = update(&f, factory, "spawn", arg.ptr, arg.len, &r);
     if (rc.status != ST_OK)
         fail_msg("spawn: %s %.*s", status_name((status)rc.status), (int)r.len,
                  (const char *)r.ptr);
-    assert_int_equal(r.len, 10);
-    uint64_t child = 0;
-    for (int i = 0; i < 8; i++)
-        child = child << 8 | r.ptr[i];
-    assert_int_equal(child, factory + 1);
+    uint64_t child = factory + 1;
+    snprintf(want, sizeof want, "(principal \"%s\")", candid_canister_text(child, cid));
+    assert_true(candid_is(span_of(r.ptr, r.len), want));
     rc = update(&f, child, "inc", NULL, 0, &r);
     assert_int_equal(rc.status, ST_OK);
+    assert_true(candid_is(span_of(r.ptr, r.len), "(1 : nat)"));
+    host_result q;
+    assert_int_equal(scheduler_query(f.s, factory, span_of("children", 8), span_of(NULL, 0),
+                                     span_of(NULL, 0), &q),
+                     ST_OK);
+    assert_true(candid_is(span_of(q.bytes.ptr, q.bytes.len), "(1 : nat)"));
+    host_result_fini(&q);
+    rc = update_c(&f, factory, "spawn", &r, "(\"not a blob\")");
+    assert_int_equal(rc.status, ST_CANISTER_REJECTED);
+    assert_true(reply_has(&r, "spawn: expected (blob)"));
     /* the factory controls the child, the admin does not: its upgrade is refused */
     buf up = {0};
     assert_int_equal(
@@ -690,6 +717,7 @@ static void test_factory(void **state)
     rc = wait_receipt(&f, id, 1, NULL);
     assert_int_equal(rc.status, ST_NOT_AUTHORIZED);
     buf_fini(&up);
+    buf_fini(&arg);
     buf_fini(&counter);
     buf_fini(&r);
     node_fx_end(&f);
@@ -740,12 +768,29 @@ static void conserved(fx *f, uint64_t seed)
  * round budget that spreads trees over rounds: after every round the routing invariants hold;
  * every message gets exactly one receipt and then nothing stays open; a restart after every
  * round changes no block; replay from genesis agrees. */
-static void run_random(uint64_t seed, bool restart, ledger_tip *out)
+/* The kinds of paused message (1 << SCHEDULER_PAUSED_*) canisters first .. first + n - 1 hold. */
+static unsigned paused_kinds(fx *f, uint64_t first, uint32_t n)
+{
+    unsigned mask = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        scheduler_routing ro;
+        assert_int_equal(scheduler_canister_routing(f->s, first + i, &ro), ST_OK);
+        mask |= 1u << ro.paused;
+    }
+    return mask;
+}
+
+static void run_random(uint64_t seed, bool restart, uint64_t slice, ledger_tip *out, buf *outcome,
+                       unsigned *paused)
 {
     enum { CANISTERS = 4, MESSAGES = 60 };
     fx f;
     node_fx_init(&f, 11);
     f.g.round_instruction_limit = 40000; /* trees spread over rounds */
+    if (slice) { /* storage fees would differ with the number of blocks: none */
+        f.g.slice_instructions = slice;
+        scheduler_fees_zero(&f.g);
+    }
     node_fx_start(&f);
     uint64_t first = 0;
     for (int i = 0; i < CANISTERS; i++) {
@@ -762,6 +807,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         node_fx_submit(&f, LEDGER_MSG_UPDATE, from, "call", span_of(arg.ptr, arg.len), ids[m]);
         if (m % 7 == 6) {
             round1(&f);
+            *paused |= paused_kinds(&f, first, CANISTERS);
             if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
                 fail_msg("seed %llu: %s", (unsigned long long)seed, why);
             conserved(&f, seed);
@@ -773,8 +819,9 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
     }
     bool work = true;
     for (int r = 0; work; r++) {
-        assert_true(r < 400);
+        assert_true(r < 2000);
         round1(&f);
+        *paused |= paused_kinds(&f, first, CANISTERS);
         if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
             fail_msg("seed %llu: %s", (unsigned long long)seed, why);
         conserved(&f, seed);
@@ -788,6 +835,13 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         ledger_receipt rc;
         if (!node_fx_receipt(&f, ids[m], &rc, NULL))
             fail_msg("seed %llu: message %d has no receipt", (unsigned long long)seed, m);
+        if (outcome) { /* what the message ended with: status, instructions, reply */
+            uint8_t head[12];
+            le32_store(head, rc.status);
+            le64_store(head + 4, rc.instructions);
+            assert_int_equal(buf_put(outcome, head, sizeof head), ST_OK);
+            assert_int_equal(buf_put(outcome, rc.reply.ptr, rc.reply.len), ST_OK);
+        }
     }
     for (int i = 0; i < CANISTERS; i++) {
         scheduler_routing ro;
@@ -795,6 +849,11 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *out)
         assert_int_equal(ro.queued, 0);
         assert_int_equal(ro.contexts, 0);
         assert_int_equal(ro.callbacks, 0);
+        assert_int_equal(ro.paused, SCHEDULER_PAUSED_NONE);
+        uint32_t st[3];
+        stats(&f, first + (uint64_t)i, st);
+        if (outcome)
+            assert_int_equal(buf_put(outcome, st, sizeof st), ST_OK);
     }
     *out = node_fx_tip(&f);
     const char *bad_chain = node_chain_check(f.lg, out);
@@ -811,22 +870,289 @@ static void test_random_call_graph(void **state)
     (void)state;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         ledger_tip t[2];
-        run_random(seed * 0x9e3779b97f4a7c15ull, false, &t[0]);
-        run_random(seed * 0x9e3779b97f4a7c15ull, true, &t[1]);
+        unsigned paused = 0;
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, 0, &t[0], NULL, &paused);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, 0, &t[1], NULL, &paused);
         node_tip_assert_equal(&t[0], &t[1]);
+    }
+}
+
+/* The random call graph with a 1-instruction slice: every message, request, callback and
+ * cleanup pauses at each function entry it reaches after its first instructions; the
+ * invariants hold after every round, a restart after every round changes no block, replay
+ * agrees, and every message ends as in the unsliced run (a slice of 2^64-1): status,
+ * instructions and reply, and the canisters' counters. (Not the state root: the order in
+ * which a canister's messages run differs, and relay.wat keeps the last argument in memory.) */
+static void test_random_call_graph_sliced(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        ledger_tip t[3];
+        buf o[2] = {{0}, {0}};
+        unsigned paused[2] = {0, 0};
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, UINT64_MAX, &t[0], &o[0], &paused[0]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, 1, &t[1], &o[1], &paused[1]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, 1, &t[2], NULL, &paused[1]);
+        assert_int_equal(paused[0], 1u << SCHEDULER_PAUSED_NONE);
+        /* between rounds, canisters were paused in every kind of message */
+        assert_int_equal(paused[1],
+                         (1u << SCHEDULER_PAUSED_NONE) | (1u << SCHEDULER_PAUSED_INGRESS) |
+                             (1u << SCHEDULER_PAUSED_REQUEST) | (1u << SCHEDULER_PAUSED_CALLBACK) |
+                             (1u << SCHEDULER_PAUSED_CLEANUP));
+        node_tip_assert_equal(&t[1], &t[2]);
+        assert_true(t[1].height > t[0].height + 10);
+        assert_int_equal(o[0].len, o[1].len);
+        assert_memory_equal(o[0].ptr, o[1].ptr, o[0].len);
+        buf_fini(&o[0]);
+        buf_fini(&o[1]);
+    }
+}
+
+/* ---- time slicing of requests and callbacks (docs/scheduler.md) ------------------------------- */
+
+typedef struct slow_out {
+    ledger_tip tip;
+    ledger_receipt rc[4];
+    buf reply[4];
+    uint64_t first; /* the height of the block with the three calls */
+    bool paused_request;
+} slow_out;
+
+static uint64_t deploy_slow(fx *f)
+{
+    f->wasm.len = 0;
+    test_read_file(SLOW_WASM, &f->wasm);
+    return node_fx_deploy(f);
+}
+
+/* Relay a calls slow.wat's `slow` (~700,000 instructions), b its `quick` (queued behind it), c
+ * calls b's echo, all in one block; then an ingress `quick` to the slow canister. In slices of
+ * `slice`, with the node closed and reopened after every round if `restart`. */
+static void run_slow(uint64_t slice, bool restart, slow_out *o)
+{
+    fx f;
+    node_fx_init(&f, 12);
+    scheduler_fees_zero(&f.g); /* storage fees would depend on the number of blocks */
+    f.g.slice_instructions = slice;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f), b = deploy_relay(&f), c = deploy_relay(&f);
+    uint64_t sl = deploy_slow(&f);
+    uint8_t id[4][32];
+    submit_call(&f, a, sl, 0, "slow", "", id[0]);
+    submit_call(&f, b, sl, 0, "quick", "", id[1]);
+    submit_call(&f, c, b, 0, "echo", "z", id[2]);
+    round1(&f);
+    o->first = node_fx_tip(&f).height;
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, sl, "quick", span_of(NULL, 0), id[3]);
+    o->paused_request = false;
+    char why[160];
+    for (int i = 0;; i++) {
+        assert_true(i < 100);
+        scheduler_routing ro;
+        assert_int_equal(scheduler_canister_routing(f.s, sl, &ro), ST_OK);
+        if (ro.paused == SCHEDULER_PAUSED_REQUEST) {
+            o->paused_request = true;
+            assert_int_equal(ro.queued, 1); /* b's request waits behind it */
+        }
+        if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+            fail_msg("%s", why);
+        conserved(&f, slice);
+        bool work = true;
+        assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+        if (!work)
+            break;
+        round1(&f);
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        assert_true(node_fx_receipt(&f, id[k], &o->rc[k], NULL));
+        o->reply[k] = (buf){0};
+        assert_int_equal(buf_put(&o->reply[k], o->rc[k].reply.ptr, o->rc[k].reply.len), ST_OK);
+        o->rc[k].reply = span_of(o->reply[k].ptr, o->reply[k].len);
+    }
+    o->tip = node_fx_tip(&f);
+    if (!restart)
+        replay_equal(&f, &o->tip);
+    node_fx_end(&f);
+}
+
+/* A request whose execution spans rounds: the callee takes no other message meanwhile (the
+ * request queued behind it and an ingress message wait), other canisters' calls complete in
+ * the first round, and everything ends as with one slice: replies, instructions, state root.
+ * A node stopped after every round reaches the same chain; replay agrees. */
+static void test_sliced_request(void **state)
+{
+    (void)state;
+    slow_out whole, sliced, restarted;
+    run_slow(UINT64_MAX, false, &whole);
+    run_slow(50000, false, &sliced);
+    run_slow(50000, true, &restarted);
+    assert_false(whole.paused_request);
+    assert_true(sliced.paused_request);
+    node_tip_assert_equal(&sliced.tip, &restarted.tip);
+    assert_memory_equal(whole.tip.state_root, sliced.tip.state_root, LEDGER_HASH_SIZE);
+    static const uint8_t one[] = {'R', 1, 0, 0, 0}, two[] = {'R', 2, 0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(whole.rc[k].height, whole.first);
+        assert_int_equal(whole.rc[k].status, ST_OK);
+        assert_int_equal(sliced.rc[k].status, ST_OK);
+        assert_int_equal(whole.rc[k].instructions, sliced.rc[k].instructions);
+        assert_int_equal(whole.reply[k].len, sliced.reply[k].len);
+        assert_memory_equal(whole.reply[k].ptr, sliced.reply[k].ptr, whole.reply[k].len);
+    }
+    assert_memory_equal(sliced.reply[0].ptr, one, sizeof one); /* slow ran first, */
+    assert_memory_equal(sliced.reply[1].ptr, two, sizeof two); /* then the request behind it */
+    assert_true(sliced.rc[0].height > sliced.first + 10);      /* ~700,000 / 50,000 slices */
+    assert_int_equal(sliced.rc[1].height, sliced.rc[0].height);
+    assert_int_equal(sliced.rc[2].height, sliced.first); /* the others did not wait */
+    /* the ingress message waited for the paused request: the counter's third increment */
+    assert_true(sliced.rc[3].height >= sliced.rc[0].height);
+    assert_int_equal(sliced.reply[3].len, 4);
+    assert_int_equal(le32_load(sliced.reply[3].ptr), 3);
+    for (int k = 0; k < 4; k++) {
+        buf_fini(&whole.reply[k]);
+        buf_fini(&sliced.reply[k]);
+        buf_fini(&restarted.reply[k]);
+    }
+}
+
+/* ---- aaaaa-aa install_code in slices ----------------------------------------------------------- */
+
+typedef struct life_out {
+    ledger_tip tip;
+    int rounds[4];    /* to the receipts of install, upgrade, failed reinstall, reinstall */
+    uint32_t v[4][4]; /* lifecycle.wat's `get` after each */
+    uint32_t status[4];
+    bool paused; /* install_code was seen paused */
+} life_out;
+
+/* lifecycle.wat's 16 bytes of `get`, as 4 u32. */
+static void life_get(fx *f, uint64_t cid, uint32_t out[4])
+{
+    host_result res;
+    assert_int_equal(
+        scheduler_query(f->s, cid, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
+    assert_int_equal(res.st, ST_OK);
+    assert_int_equal(res.bytes.len, 16);
+    for (int i = 0; i < 4; i++)
+        out[i] = le32_load(res.bytes.ptr + 4 * i);
+    host_result_fini(&res);
+}
+
+/* The admin creates a canister through aaaaa-aa by ingress, installs lifecycle.wat into it
+ * (start and init long), upgrades it (pre_upgrade, start, post_upgrade long), reinstalls with
+ * an init that traps (the state stays), and reinstalls; a relay's update runs meanwhile. In
+ * slices of `slice`; the node closed and reopened after every round if `restart`. */
+static void run_life(uint64_t slice, bool restart, life_out *o)
+{
+    fx f;
+    node_fx_init(&f, 14);
+    scheduler_fees_zero(&f.g);
+    f.g.slice_instructions = slice;
+    node_fx_start(&f);
+    uint64_t a = deploy_relay(&f);
+    buf c = {0}, wasm = {0};
+    test_read_file(LIFECYCLE_WASM, &wasm);
+    assert_int_equal(buf_put(&c, "DIDL\x01\x6c\x00\x01\x00", 9), ST_OK); /* record {} */
+    uint8_t id[32], other[32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "create_canister",
+                   span_of(c.ptr, c.len), id);
+    ledger_receipt rc = wait_receipt(&f, id, 1, NULL);
+    assert_int_equal(rc.status, ST_OK);
+    uint64_t child = a + 1;
+    static const int modes[4] = {2, 1, 0, 0}; /* install, upgrade, reinstall (traps), reinstall */
+    o->paused = false;
+    char why[160];
+    for (int k = 0; k < 4; k++) {
+        cand_install(&c, child, modes[k], span_of(wasm.ptr, wasm.len),
+                     span_of("x", k == 2 ? 1 : 0));
+        node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "install_code",
+                       span_of(c.ptr, c.len), id);
+        submit_call(&f, a, a, 0, "echo", "e", other);
+        for (o->rounds[k] = 1;; o->rounds[k]++) {
+            assert_true(o->rounds[k] < 200);
+            round1(&f);
+            if (scheduler_routing_check(f.s, why, sizeof why) != ST_OK)
+                fail_msg("%s", why);
+            scheduler_routing ro;
+            assert_int_equal(scheduler_canister_routing(f.s, child, &ro), ST_OK);
+            if (ro.paused == SCHEDULER_PAUSED_INSTALL_CODE) {
+                o->paused = true;
+                /* the relay's call ran beside it; a query sees the state before it */
+                assert_true(node_fx_receipt(&f, other, &rc, NULL));
+                host_result res;
+                assert_int_equal(scheduler_query(f.s, child, span_of("get", 3), span_of(NULL, 0),
+                                                 span_of(NULL, 0), &res),
+                                 ST_OK);
+                assert_int_equal(res.st, k == 0 ? ST_CANISTER_EMPTY : ST_OK);
+                host_result_fini(&res);
+            }
+            if (restart) {
+                node_fx_close(&f);
+                node_fx_open(&f);
+            }
+            if (node_fx_receipt(&f, id, &rc, NULL))
+                break;
+        }
+        o->status[k] = rc.status;
+        life_get(&f, child, o->v[k]);
+    }
+    o->tip = node_fx_tip(&f);
+    if (!restart)
+        replay_equal(&f, &o->tip);
+    buf_fini(&c);
+    buf_fini(&wasm);
+    node_fx_end(&f);
+}
+
+/* install_code through aaaaa-aa runs in slices like the admin's installs and upgrades: each
+ * step spans rounds (the target takes nothing else, others run, queries see the state before
+ * it), and ends as in one slice; a node stopped after every round reaches the same chain. */
+static void test_install_code_sliced(void **state)
+{
+    (void)state;
+    life_out whole, sliced, restarted;
+    run_life(UINT64_MAX, false, &whole);
+    run_life(50000, false, &sliced);
+    run_life(50000, true, &restarted);
+    assert_false(whole.paused);
+    assert_true(sliced.paused);
+    node_tip_assert_equal(&sliced.tip, &restarted.tip);
+    assert_memory_equal(whole.tip.state_root, sliced.tip.state_root, LEDGER_HASH_SIZE);
+    static const uint32_t v[4][4] = {
+        {11, 22, 0, 0}, {11, 33, 11, 22}, {11, 33, 11, 22}, {11, 22, 0, 0}};
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(whole.rounds[k], 1);
+        assert_true(sliced.rounds[k] > 5); /* 600,000 to 900,000 instructions */
+        assert_int_equal(whole.status[k], k == 2 ? ST_CANISTER_CALLED_TRAP : ST_OK);
+        assert_int_equal(sliced.status[k], whole.status[k]);
+        assert_memory_equal(whole.v[k], v[k], sizeof v[k]);
+        assert_memory_equal(sliced.v[k], v[k], sizeof v[k]);
     }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_reply),        cmocka_unit_test(test_reject_codes),
-        cmocka_unit_test(test_call_traps),        cmocka_unit_test(test_callback_trap_cleanup),
-        cmocka_unit_test(test_chain_and_self),    cmocka_unit_test(test_restart_mid_tree),
-        cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_management_canister),
+        cmocka_unit_test(test_call_reply),
+        cmocka_unit_test(test_reject_codes),
+        cmocka_unit_test(test_call_traps),
+        cmocka_unit_test(test_callback_trap_cleanup),
+        cmocka_unit_test(test_chain_and_self),
+        cmocka_unit_test(test_restart_mid_tree),
+        cmocka_unit_test(test_random_call_graph),
+        cmocka_unit_test(test_random_call_graph_sliced),
+        cmocka_unit_test(test_sliced_request),
+        cmocka_unit_test(test_install_code_sliced),
+        cmocka_unit_test(test_management_canister),
         cmocka_unit_test(test_stop_waits),
 #ifdef EXAMPLES_DIR
-        cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
+        cmocka_unit_test(test_token_exchange),
+        cmocka_unit_test(test_factory),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "scheduler.h"
 #include "test_util.h"
 #include "node_fixture.h"
+#include "candid_util.h"
 
 typedef node_fx fx;
 
@@ -478,11 +480,12 @@ static void test_ticker_example(void **state)
     node_fx_start(&f);
     uint64_t install = 0;
     uint64_t cid = deploy_file(&f, TICKER_WASM, &install);
-    uint8_t arg[16];
-    le64_store(arg, 1000000000ull); /* every second */
+    buf arg = {0};
+    candid_args(&arg, "(1_000_000_000 : nat64)"); /* every second */
     outcome o;
-    send(&f, LEDGER_MSG_UPDATE, cid, "start", span_of(arg, 8), &o);
+    send(&f, LEDGER_MSG_UPDATE, cid, "start", span_of(arg.ptr, arg.len), &o);
     assert_int_equal(o.rc.status, ST_OK);
+    assert_true(candid_is(span_of(o.reply.ptr, o.reply.len), "()"));
     buf_fini(&o.reply);
     uint64_t started = f.time, rounds = 1; /* the start block ran a heartbeat too */
     for (int i = 0; i < 10; i++) {         /* 5 s in half seconds: a tick every other round */
@@ -492,29 +495,40 @@ static void test_ticker_example(void **state)
         rounds++;
     }
     host_result res;
+    char want[160];
     assert_int_equal(
         scheduler_query(f.s, cid, span_of("stats", 5), span_of(NULL, 0), span_of(NULL, 0), &res),
         ST_OK);
     assert_int_equal(res.st, ST_OK);
-    assert_int_equal(res.bytes.len, 24);
-    assert_int_equal(le64_load(res.bytes.ptr), rounds);
-    assert_int_equal(le64_load(res.bytes.ptr + 8), 5);
-    assert_int_equal(le64_load(res.bytes.ptr + 16), started + 5000000000ull);
+    snprintf(want, sizeof want,
+             "(record { beats = %" PRIu64 " : nat; ticks = 5 : nat; last_tick = %" PRIu64
+             " : nat64 })",
+             rounds, started + (uint64_t)5000000000ull);
+    assert_true(candid_is(span_of(res.bytes.ptr, res.bytes.len), want));
     host_result_fini(&res);
     assert_int_equal(
         scheduler_query(f.s, cid, span_of("balance", 7), span_of(NULL, 0), span_of(NULL, 0), &res),
         ST_OK);
-    assert_int_equal(res.bytes.len, 16);
-    assert_true(le128_load(res.bytes.ptr) == balance(&f, cid));
+    u128 b = balance(&f, cid);
+    char digits[48], *d = digits + sizeof digits;
+    *--d = '\0';
+    do {
+        *--d = (char)('0' + (int)(b % 10));
+        b /= 10;
+    } while (b);
+    snprintf(want, sizeof want, "(%s : nat)", d);
+    assert_true(candid_is(span_of(res.bytes.ptr, res.bytes.len), want));
     host_result_fini(&res);
-    le64_store(arg, 777);
-    send(&f, LEDGER_MSG_UPDATE, cid, "burn", span_of(arg, 8), &o);
-    assert_true(reply128(&o) == 777u);
+    candid_args(&arg, "(777 : nat)");
+    send(&f, LEDGER_MSG_UPDATE, cid, "burn", span_of(arg.ptr, arg.len), &o);
+    assert_true(candid_is(span_of(o.reply.ptr, o.reply.len), "(777 : nat)"));
     buf_fini(&o.reply);
+    buf_fini(&arg);
     send(&f, LEDGER_MSG_UPDATE, cid, "stop", span_of(NULL, 0), &o);
     assert_int_equal(o.rc.status, ST_OK);
-    assert_int_equal(o.reply.len, 8);
-    assert_int_equal(le64_load(o.reply.ptr), started + 6000000000ull); /* the next tick */
+    snprintf(want, sizeof want, "(%" PRIu64 " : nat64)",
+             started + (uint64_t)6000000000u); /* next tick */
+    assert_true(candid_is(span_of(o.reply.ptr, o.reply.len), want));
     buf_fini(&o.reply);
     scheduler_cycles cy;
     scheduler_cycles_get(f.s, &cy);
@@ -523,13 +537,103 @@ static void test_ticker_example(void **state)
 }
 #endif
 
+/* ---- sliced tasks (docs/scheduler.md "Deterministic time slicing") ----------------------------- */
+
+typedef struct task_out {
+    ledger_tip tip;
+    uint64_t get[3];  /* heartbeats, timer runs, bumps */
+    uint64_t bumped;  /* the heartbeats the bump's reply saw */
+    bool paused_task; /* a task was seen paused between rounds */
+} task_out;
+
+/* longtask.wat (a heartbeat and a timer of ~700,000 instructions each) in 50,000-instruction
+ * slices for 60 rounds, with an ingress bump and a timer armed for the next round submitted
+ * after its first round; the node closed and reopened after every round if `restart`. */
+static void run_long_tasks(bool restart, task_out *o)
+{
+    fx f;
+    fx_cycles(&f);
+    f.g.message_instruction_limit = 40000000;
+    f.g.slice_instructions = 50000;
+    node_fx_start(&f);
+    uint64_t install;
+    uint64_t cid = deploy_file(&f, LONGTASK_WASM, &install);
+    uint8_t when[8], id[LEDGER_HASH_SIZE], bump[LEDGER_HASH_SIZE];
+    round_after(&f, 1000000); /* the first heartbeat begins, and pauses */
+    le64_store(when, f.time + 1);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, cid, "arm", span_of(when, 8), id);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, cid, "bump", span_of(NULL, 0), bump);
+    o->paused_task = false;
+    for (int i = 0; i < 60; i++) {
+        scheduler_routing ro;
+        assert_int_equal(scheduler_canister_routing(f.s, cid, &ro), ST_OK);
+        o->paused_task |= ro.paused == SCHEDULER_PAUSED_TASK;
+        round_after(&f, 1000000);
+        if (restart) {
+            node_fx_close(&f);
+            node_fx_open(&f);
+        }
+    }
+    ledger_receipt rc;
+    assert_true(node_fx_receipt(&f, bump, &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(rc.reply.len, 24);
+    o->bumped = le64_load(rc.reply.ptr);
+    host_result res;
+    assert_int_equal(
+        scheduler_query(f.s, cid, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &res),
+        ST_OK);
+    assert_int_equal(res.bytes.len, 24);
+    for (int k = 0; k < 3; k++)
+        o->get[k] = le64_load(res.bytes.ptr + 8 * k);
+    host_result_fini(&res);
+    o->tip = node_fx_tip(&f);
+    assert_null(node_chain_check(f.lg, &o->tip));
+    if (!restart) { /* the auditor's replay reproduces every block */
+        char work[64], cmd[96];
+        snprintf(work, sizeof work, "/tmp/tally-replay-XXXXXX");
+        assert_non_null(mkdtemp(work));
+        node_fx_close(&f);
+        scheduler_divergence div;
+        ledger_tip last;
+        assert_int_equal(scheduler_replay(f.dir, work, NULL, &div, &last), ST_OK);
+        assert_int_equal(div.height, 0);
+        node_tip_assert_equal(&last, &o->tip);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", work);
+        assert_int_equal(system(cmd), 0);
+        node_fx_open(&f);
+    }
+    node_fx_end(&f);
+}
+
+/* A heartbeat and a timer longer than a slice span rounds like a long update: the canister
+ * takes nothing else meanwhile (the bump waits for the first heartbeat to end, and runs in the
+ * round where it ends, before the next heartbeat begins; the timer due meanwhile runs after
+ * the second heartbeat); a node stopped after every round reaches the same chain. */
+static void test_sliced_tasks(void **state)
+{
+    (void)state;
+    task_out a, b;
+    run_long_tasks(false, &a);
+    run_long_tasks(true, &b);
+    node_tip_assert_equal(&a.tip, &b.tip);
+    assert_true(a.paused_task);
+    assert_int_equal(a.bumped, 1); /* after the first heartbeat, before the second */
+    assert_int_equal(a.get[1], 1); /* the timer ran once */
+    assert_int_equal(a.get[2], 1);
+    /* 60 rounds of ~14-slice tasks, a heartbeat-free round after each: 3 heartbeats and the
+     * timer */
+    assert_int_equal(a.get[0], 3);
+    assert_memory_equal(a.get, b.get, sizeof a.get);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fees_exact),     cmocka_unit_test(test_freezing),
         cmocka_unit_test(test_mint),           cmocka_unit_test(test_burn),
         cmocka_unit_test(test_ic0_forms),      cmocka_unit_test(test_global_timer),
-        cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_heartbeat),      cmocka_unit_test(test_sliced_tasks),
 #ifdef TICKER_WASM
         cmocka_unit_test(test_ticker_example),
 #endif

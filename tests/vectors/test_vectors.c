@@ -4,7 +4,7 @@
  * hashing, metering weights or execution semantics shows up here first.
  *
  * The canisters are tests/scheduler/slow.wat and relay.wat (inter-canister calls, in
- * golden_calls.inc) (wat2wasm output is stable for a wabt version; C
+ * golden_calls.inc, and sliced in golden_sliced_calls.inc) (wat2wasm output is stable for a wabt version; C
  * canisters are not used because their bytes depend on the clang version). To regenerate after
  * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table.
  *
@@ -188,17 +188,11 @@ static void relay_arg(buf *b, uint64_t target, uint8_t mode, const char *method,
     assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
 }
 
-/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
- * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
- * state roots of the blocks between. */
-static void test_golden_calls(void **state)
+/* Three relays installed, then the calls of `calls` (one step per round) on chain `chain` with
+ * slices of `slice` instructions (0: the default) must give `expected`. */
+static void golden_calls(const char *chain, const call_step *calls, size_t ncalls, uint64_t slice,
+                         const golden *want, size_t nexpected)
 {
-    (void)state;
-    static const call_step calls[] = {
-        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
-        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
-        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
-    };
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/tally-golden-XXXXXX");
     assert_non_null(mkdtemp(dir));
@@ -210,9 +204,11 @@ static void test_golden_calls(void **state)
     assert_int_equal(ledger_keypair(seed, pk, sk), ST_OK);
     ledger_genesis g;
     ledger_genesis_default(&g);
-    strcpy(g.chain_id, "tally-golden-calls");
+    strcpy(g.chain_id, chain);
     g.genesis_time_ns = 1700000000000000000ull;
     g.round_instruction_limit = 30000;
+    if (slice)
+        g.slice_instructions = slice;
     memcpy(g.admin_public_key, pk, sizeof pk);
     assert_int_equal(ledger_genesis_init(lg, &g), ST_OK);
     scheduler *s = open_sched(lg);
@@ -222,10 +218,14 @@ static void test_golden_calls(void **state)
                      ST_OK);
     bool print = getenv("TALLY_VECTORS_PRINT") != NULL;
     uint64_t nonce = 0, time = g.genesis_time_ns;
-    size_t checked = 0, n = BASE_ARRAY_LEN(calls) + 3;
-    for (size_t i = 0; i < n; i++) {
+    size_t checked = 0, n = ncalls + 3;
+    bool work = false;
+    /* the script, then (sliced) rounds until every tree has finished */
+    for (size_t i = 0; i < n || (slice && work); i++) {
+        assert_true(i < 1000);
         ledger_message m = {.nonce = ++nonce, .expiry_height = 100};
-        const call_step *c = i < 3 ? NULL : &calls[i - 3];
+        static const call_step idle = {0, 0, 0, NULL};
+        const call_step *c = i < 3 ? NULL : i < n ? &calls[i - 3] : &idle;
         if (!c) { /* the three installs, one per round */
             m.canister_id = LEDGER_CANISTER_NONE;
             m.kind = LEDGER_MSG_INSTALL;
@@ -264,6 +264,7 @@ static void test_golden_calls(void **state)
         scheduler_round_info info;
         assert_int_equal(scheduler_round(s, time, &info), ST_OK);
         switch_tier(s);
+        assert_int_equal(scheduler_has_work(s, &work), ST_OK);
         if (!info.produced)
             continue;
         char bh[65], sr[65];
@@ -275,18 +276,16 @@ static void test_golden_calls(void **state)
                    (unsigned long long)info.instructions);
             continue;
         }
-        assert_true(checked < BASE_ARRAY_LEN(expected_calls));
-        const golden *e = &expected_calls[checked++];
+        assert_true(checked < nexpected);
+        const golden *e = &want[checked++];
         assert_int_equal(info.tip.height, e->height);
         assert_string_equal(bh, e->block_hash);
         assert_string_equal(sr, e->state_root);
         assert_int_equal(info.instructions, e->instructions);
     }
     if (!print)
-        assert_int_equal(checked, BASE_ARRAY_LEN(expected_calls));
-    bool work = true;
-    assert_int_equal(scheduler_has_work(s, &work), ST_OK);
-    assert_false(work); /* every tree finished within the script */
+        assert_int_equal(checked, nexpected);
+    assert_false(work); /* every tree finished */
     buf_fini(&wasm);
     buf_fini(&arg);
     buf_fini(&env);
@@ -297,6 +296,40 @@ static void test_golden_calls(void **state)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* Installs, then calls (chain, reject, trap with cleanup, missing callee, self) with a round
+ * budget that spreads the call trees over rounds: queues, contexts and callbacks are in the
+ * state roots of the blocks between. */
+static void test_golden_calls(void **state)
+{
+    (void)state;
+    static const call_step calls[] = {
+        {1, 2, 0, "echo"},   {2, 3, 1, "call:1"},  {3, 1, 3, "echo"}, {1, 99, 0, "echo"},
+        {0, 0, 0, NULL},     {2, 2, 16, "reject"}, {3, 2, 0, "trap"}, {0, 0, 0, NULL},
+        {1, 3, 8, "call:2"}, {0, 0, 0, NULL},      {0, 0, 0, NULL},   {0, 0, 0, NULL},
+    };
+    golden_calls("tally-golden-calls", calls, BASE_ARRAY_LEN(calls), 0, expected_calls,
+                 BASE_ARRAY_LEN(expected_calls));
+}
+
+static const golden expected_sliced_calls[] = {
+#include "golden_sliced_calls.inc"
+};
+
+/* The call trees in slices of 1 instruction (docs/scheduler.md "Deterministic time slicing"):
+ * every ingress message, request, reply and reject callback and cleanup pauses at the function
+ * entries it reaches, so paused requests, callbacks and a cleanup (with their aux records) are
+ * in the state roots of the blocks between. */
+static void test_golden_sliced_calls(void **state)
+{
+    (void)state;
+    static const call_step calls[] = {
+        {1, 2, 0, "echo"},  {2, 3, 3, "call:1"}, {3, 1, 0, "reject"},
+        {1, 99, 0, "echo"}, {2, 2, 16, "trap"},  {3, 2, 1, "echo"},
+    };
+    golden_calls("tally-golden-sliced-calls", calls, BASE_ARRAY_LEN(calls), 1,
+                 expected_sliced_calls, BASE_ARRAY_LEN(expected_sliced_calls));
 }
 
 static const golden expected_tasks[] = {
@@ -421,13 +454,14 @@ static const int t_interp = SCHEDULER_TIER_INTERP, t_compiled = SCHEDULER_TIER_C
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IN_TIER(test_golden_vectors, t_interp), IN_TIER(test_golden_calls, t_interp),
-        IN_TIER(test_golden_tasks, t_interp),   IN_TIER(test_golden_vectors, t_compiled),
-        IN_TIER(test_golden_calls, t_compiled), IN_TIER(test_golden_tasks, t_compiled),
-        IN_TIER(test_golden_vectors, t_auto),   IN_TIER(test_golden_calls, t_auto),
-        IN_TIER(test_golden_tasks, t_auto),
+        IN_TIER(test_golden_vectors, t_interp),        IN_TIER(test_golden_calls, t_interp),
+        IN_TIER(test_golden_sliced_calls, t_interp),   IN_TIER(test_golden_tasks, t_interp),
+        IN_TIER(test_golden_vectors, t_compiled),      IN_TIER(test_golden_calls, t_compiled),
+        IN_TIER(test_golden_sliced_calls, t_compiled), IN_TIER(test_golden_tasks, t_compiled),
+        IN_TIER(test_golden_vectors, t_auto),          IN_TIER(test_golden_calls, t_auto),
+        IN_TIER(test_golden_sliced_calls, t_auto),     IN_TIER(test_golden_tasks, t_auto),
     };
     /* printing the tables: once (the interpreter's) */
-    size_t n = getenv("TALLY_VECTORS_PRINT") ? 3 : BASE_ARRAY_LEN(tests);
+    size_t n = getenv("TALLY_VECTORS_PRINT") ? 4 : BASE_ARRAY_LEN(tests);
     return _cmocka_run_group_tests("test_vectors", tests, n, NULL, NULL);
 }
