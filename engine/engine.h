@@ -518,12 +518,14 @@ uint32_t engine_instance_max_depth(const engine_instance *inst);
 typedef struct engine_native engine_native;
 
 typedef struct engine_native_config {
-    const char *cc;          /* the C compiler: $TALLY_CC, or "cc" */
-    const char *opt;         /* optimization flag: "-O2" */
-    const char *cache_dir;   /* where compiled objects are kept by source hash; NULL: a
+    const char *cc;            /* the C compiler: $TALLY_CC, or "cc" */
+    const char *opt;           /* optimization flag: "-O2" */
+    const char *large_opt;     /* ... for generated sources past large_source_bytes: "-O1" */
+    size_t large_source_bytes; /* 256 KiB */
+    const char *cache_dir;     /* where compiled objects are kept by source hash; NULL: a
                                 temporary directory, removed afterwards */
-    uint32_t timeout_ms;     /* the compiler is killed past this: 60000 */
-    size_t max_source_bytes; /* generated C past this is not compiled: 64 MiB */
+    uint32_t timeout_ms;       /* the compiler is killed past this: 60000 */
+    size_t max_source_bytes;   /* generated C past this is not compiled: 64 MiB */
 } engine_native_config;
 
 void engine_native_config_default(engine_native_config *cfg);

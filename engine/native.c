@@ -351,6 +351,8 @@ void engine_native_config_default(engine_native_config *cfg)
     const char *cc = getenv("TALLY_CC");
     cfg->cc = cc && *cc ? cc : "cc";
     cfg->opt = "-O2";
+    cfg->large_opt = "-O1";
+    cfg->large_source_bytes = 256u << 10;
     cfg->cache_dir = NULL;
     cfg->timeout_ms = 60000;
     cfg->max_source_bytes = 64u << 20;
@@ -393,8 +395,8 @@ static bool write_file(const char *path, const buf *src)
 }
 
 /* Runs cc in a child process, killed past the time bound. */
-static status run_cc(const engine_native_config *cfg, const char *src, const char *so, char *why,
-                     size_t whylen)
+static status run_cc(const engine_native_config *cfg, const char *opt, const char *src,
+                     const char *so, char *why, size_t whylen)
 {
     /* posix_spawn, not fork: safe in a multithreaded node (the background compiler) */
     posix_spawn_file_actions_t fa;
@@ -403,7 +405,7 @@ static status run_cc(const engine_native_config *cfg, const char *src, const cha
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     char *argv[] = {(char *)cfg->cc,
-                    (char *)cfg->opt,
+                    (char *)opt,
                     "-shared",
                     "-fPIC",
                     "-w",
@@ -490,7 +492,9 @@ status engine_native_compile(const engine_code *c, const engine_native_config *c
     }
     uint64_t h = fnv1a(src.ptr, src.len, UINT64_C(0xcbf29ce484222325));
     h = fnv1a((const uint8_t *)cfg->cc, strlen(cfg->cc), h);
-    h = fnv1a((const uint8_t *)cfg->opt, strlen(cfg->opt), h);
+    /* large sources: a cheaper optimization level (gcc -O2 takes seconds per 100 KB of C) */
+    const char *opt = src.len > cfg->large_source_bytes ? cfg->large_opt : cfg->opt;
+    h = fnv1a((const uint8_t *)opt, strlen(opt), h);
     char dir[4096], cpath[4200], sopath[4200], tmp[4300];
     bool temp = !cfg->cache_dir;
     if (temp) {
@@ -519,7 +523,7 @@ status engine_native_compile(const engine_code *c, const engine_native_config *c
     snprintf(tmp, sizeof tmp, "%s/%016llx.%ld.c", dir, (unsigned long long)h, (long)getpid());
     char tmpso[4300];
     snprintf(tmpso, sizeof tmpso, "%s/%016llx.%ld.so", dir, (unsigned long long)h, (long)getpid());
-    st = write_file(tmp, &src) ? run_cc(cfg, tmp, tmpso, why, whylen) : ST_IO_ERROR;
+    st = write_file(tmp, &src) ? run_cc(cfg, opt, tmp, tmpso, why, whylen) : ST_IO_ERROR;
     if (st == ST_OK && (rename(tmpso, sopath) != 0 || rename(tmp, cpath) != 0))
         st = ST_IO_ERROR;
     if (st == ST_OK)
