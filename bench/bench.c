@@ -165,6 +165,7 @@ static status read_named(const bench_opts *o, const char *name, uint8_t **bytes,
 typedef struct prog {
     engine_module *m;
     engine_code *code;
+    engine_native *nat; /* compiled tier attached (prog_compile) */
     bool metered;
     uint8_t result_type;
 } prog;
@@ -172,6 +173,7 @@ typedef struct prog {
 static void prog_fini(prog *p)
 {
     engine_code_free(p->code);
+    engine_native_free(p->nat);
     engine_module_free(p->m);
     memset(p, 0, sizeof *p);
 }
@@ -190,6 +192,35 @@ static status prog_init(prog *p, span wasm)
         return st;
     }
     p->metered = p->m->nimports == 1;
+    return ST_OK;
+}
+
+/* The instrumented (schedule v1) form of wasm, in the compiled tier (docs/engine.md). */
+static status prog_init_compiled(prog *p, span wasm)
+{
+    engine_config cfg;
+    engine_config_default(&cfg);
+    engine_module *m = NULL;
+    status st = engine_module_load(&cfg, wasm, &m, NULL);
+    buf mb = {0};
+    if (st == ST_OK)
+        st = instrument_module(m, ENGINE_SCHEDULE_V1, &mb, NULL);
+    engine_module_free(m);
+    if (st == ST_OK)
+        st = prog_init(p, span_of(mb.ptr, mb.len));
+    buf_fini(&mb);
+    if (st != ST_OK)
+        return st;
+    engine_native_config ncfg;
+    engine_native_config_default(&ncfg);
+    char why[256];
+    st = engine_native_compile(p->code, &ncfg, &p->nat, why, sizeof why);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench: compiled tier: %s: %s\n", status_name(st), why);
+        prog_fini(p);
+        return st;
+    }
+    engine_code_attach_native(p->code, p->nat);
     return ST_OK;
 }
 
@@ -248,8 +279,8 @@ out_free_instance:
 
 typedef struct interp_row {
     const char *name;
-    stats tally, wabt, node;
-    char result[32], wabt_result[32], node_result[32];
+    stats tally, wabt, node, comp, native;
+    char result[32], wabt_result[32], node_result[32], comp_result[32], native_result[32];
     bool agree;
 } interp_row;
 
@@ -262,12 +293,20 @@ static void parse_wabt(const char *out, char *val, size_t n)
     val[strcspn(val, " \r\n")] = '\0';
 }
 
-static void time_external(const bench_opts *o, const char *name, bool node, stats *s, char *val)
+enum { EXT_WABT, EXT_NODE, EXT_NATIVE };
+
+/* Times one program in wasm-interp, node (benches/run.mjs) or its native build (NAME.native,
+ * benches/native_main.c); node and native print "RESULT SECONDS" (the call alone). */
+static void time_external(const bench_opts *o, const char *name, int how, stats *s, char *val)
 {
     char path[PATH_LEN], cmd[3 * PATH_LEN] = "", out[512];
     double t[MAX_RUNS];
-    path_of(o, name, ".wasm", path, sizeof path);
-    if (node) {
+    bool node = how != EXT_WABT;
+    path_of(o, name, how == EXT_NATIVE ? ".native" : ".wasm", path, sizeof path);
+    if (how == EXT_NATIVE) {
+        shell_quote(path, cmd, sizeof cmd);
+        strcat(cmd, " 2>&1");
+    } else if (node) {
         char mjs[PATH_LEN];
         path_of(o, "run", ".mjs", mjs, sizeof mjs);
         strcat(cmd, "node ");
@@ -275,9 +314,11 @@ static void time_external(const bench_opts *o, const char *name, bool node, stat
     } else {
         strcat(cmd, "wasm-interp ");
     }
-    strcat(cmd, " ");
-    shell_quote(path, cmd, sizeof cmd);
-    strcat(cmd, node ? " 2>&1" : " --run-all-exports 2>&1");
+    if (how != EXT_NATIVE) {
+        strcat(cmd, " ");
+        shell_quote(path, cmd, sizeof cmd);
+        strcat(cmd, node ? " 2>&1" : " --run-all-exports 2>&1");
+    }
     strcpy(val, "?");
     for (int r = 0; r < o->runs; r++) {
         double wall;
@@ -285,7 +326,7 @@ static void time_external(const bench_opts *o, const char *name, bool node, stat
             s->min = s->med = NAN;
             return;
         }
-        if (node) { /* "RESULT SECONDS": the call alone */
+        if (node) { /* node, native: "RESULT SECONDS": the call alone */
             char *sp = strchr(out, ' ');
             t[r] = sp ? strtod(sp + 1, NULL) : wall;
             snprintf(val, 32, "%.*s", sp ? (int)(sp - out) : 1, sp ? out : "?");
@@ -311,6 +352,7 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
     uint64_t v = 0, used;
     for (int r = 0; r < o->runs && st == ST_OK; r++)
         st = prog_run(&p, &v, &t[r], &used);
+    bool i32 = p.result_type == VT_I32;
     prog_fini(&p);
     base_free(bytes);
     if (st != ST_OK) {
@@ -320,53 +362,92 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
     row->name = name;
     row->tally = stats_of(t, o->runs);
     snprintf(row->result, sizeof row->result, "%" PRIu64, v);
-    row->wabt = row->node = (stats){NAN, NAN};
+    /* the compiled tier, metered (the instrumented module), same runs */
+    st = read_named(o, name, &bytes, &len);
+    if (st == ST_OK)
+        st = prog_init_compiled(&p, span_of(bytes, len));
+    base_free(bytes);
+    uint64_t cv = 0;
+    for (int r = 0; r < o->runs && st == ST_OK; r++)
+        st = prog_run(&p, &cv, &t[r], &used);
+    if (st == ST_OK)
+        prog_fini(&p);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench: %s (compiled): %s\n", name, status_name(st));
+        return st;
+    }
+    row->comp = stats_of(t, o->runs);
+    snprintf(row->comp_result, sizeof row->comp_result, "%" PRIu64, cv);
+    row->wabt = row->node = row->native = (stats){NAN, NAN};
     if (wabt)
-        time_external(o, name, false, &row->wabt, row->wabt_result);
+        time_external(o, name, EXT_WABT, &row->wabt, row->wabt_result);
     if (node)
-        time_external(o, name, true, &row->node, row->node_result);
-    row->agree = (!wabt || !strcmp(row->result, row->wabt_result)) &&
+        time_external(o, name, EXT_NODE, &row->node, row->node_result);
+    time_external(o, name, EXT_NATIVE, &row->native, row->native_result);
+    bool native_ok = isnan(row->native.min); /* no native build: nothing to compare */
+    if (!native_ok) {
+        uint64_t nv = strtoull(row->native_result, NULL, 10);
+        snprintf(row->native_result, sizeof row->native_result, "%" PRIu64,
+                 i32 ? (uint32_t)nv : nv);
+        native_ok = !strcmp(row->result, row->native_result);
+    }
+    row->agree = native_ok && !strcmp(row->result, row->comp_result) &&
+                 (!wabt || !strcmp(row->result, row->wabt_result)) &&
                  (!node || !strcmp(row->result, row->node_result));
     return ST_OK;
 }
 
 static void interp_print(const bench_opts *o, const interp_row *rows, int n, bool wabt, bool node)
 {
-    double rw[NPROGRAMS], rn[NPROGRAMS];
-    int nw = 0, nn = 0;
+    double rw[NPROGRAMS], rn[NPROGRAMS], rc[NPROGRAMS], rcn[NPROGRAMS];
+    int nw = 0, nn = 0, nc = 0, ncn = 0;
     bool all = true;
     for (int i = 0; i < n; i++) {
         if (wabt && rows[i].wabt.min > 0)
             rw[nw++] = rows[i].tally.min / rows[i].wabt.min;
         if (node && rows[i].node.min > 0)
             rn[nn++] = rows[i].tally.min / rows[i].node.min;
+        if (rows[i].native.min > 0)
+            rc[nc++] = rows[i].comp.min / rows[i].native.min;
+        if (node && rows[i].node.min > 0)
+            rcn[ncn++] = rows[i].comp.min / rows[i].node.min;
         all = all && rows[i].agree;
     }
     if (o->json) {
         printf("{\"bench\":\"interp\",\"runs\":%d,\"programs\":[", o->runs);
         for (int i = 0; i < n; i++)
             printf("%s{\"name\":\"%s\",\"result\":\"%s\",\"agree\":%s,\"tally_s\":%.6f,"
-                   "\"tally_median_s\":%.6f,\"wabt_s\":%.6f,\"node_s\":%.6f}",
+                   "\"tally_median_s\":%.6f,\"compiled_metered_s\":%.6f,\"native_s\":%.6f,"
+                   "\"wabt_s\":%.6f,\"node_s\":%.6f}",
                    i ? "," : "", rows[i].name, rows[i].result, rows[i].agree ? "true" : "false",
-                   rows[i].tally.min, rows[i].tally.med, wabt ? rows[i].wabt.min : -1.0,
+                   rows[i].tally.min, rows[i].tally.med, rows[i].comp.min,
+                   nc ? rows[i].native.min : -1.0, wabt ? rows[i].wabt.min : -1.0,
                    node ? rows[i].node.min : -1.0);
         printf("],\"geomean_tally_over_wabt\":%.4f,\"geomean_tally_over_node\":%.4f,"
-               "\"all_agree\":%s}\n",
-               nw ? geomean(rw, nw) : -1.0, nn ? geomean(rn, nn) : -1.0, all ? "true" : "false");
+               "\"geomean_compiled_over_native\":%.4f,\"all_agree\":%s}\n",
+               nw ? geomean(rw, nw) : -1.0, nn ? geomean(rn, nn) : -1.0,
+               nc ? geomean(rc, nc) : -1.0, all ? "true" : "false");
         return;
     }
-    printf("tally bench interp: min (median) of %d runs, seconds\n\n", o->runs);
-    printf("%-11s %-17s %-17s %-17s %10s %10s  %s\n", "program", "tally", "wasm-interp", "node",
-           "tally/wabt", "tally/node", "result");
+    printf("tally bench interp: min (median) of %d runs, seconds. tally: the interpreter;\n"
+           "compiled: the compiled tier running the instrumented (metered) module; native: the\n"
+           "same C built by clang -O2 for the host (docs/engine.md)\n\n",
+           o->runs);
+    printf("%-11s %-17s %-17s %-17s %-17s %-17s %9s %9s %9s  %s\n", "program", "tally", "compiled",
+           "native", "wasm-interp", "node", "tally/wab", "comp/nat", "tally/nod", "result");
     for (int i = 0; i < n; i++) {
         const interp_row *r = &rows[i];
-        printf("%-11s %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) %9.4fx %9.3fx  %s %s\n", r->name,
-               r->tally.min, r->tally.med, r->wabt.min, r->wabt.med, r->node.min, r->node.med,
-               r->tally.min / r->wabt.min, r->tally.min / r->node.min, r->result,
-               r->agree ? "ok" : "MISMATCH");
+        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) "
+               "%8.4fx %8.3fx %8.3fx  %s %s\n",
+               r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->native.min,
+               r->native.med, r->wabt.min, r->wabt.med, r->node.min, r->node.med,
+               r->tally.min / r->wabt.min, r->comp.min / r->native.min, r->tally.min / r->node.min,
+               r->result, r->agree ? "ok" : "MISMATCH");
     }
-    printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   results %s\n",
-           nw ? geomean(rw, nw) : NAN, nn ? geomean(rn, nn) : NAN, all ? "agree" : "DISAGREE");
+    printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   compiled/native: %.3fx "
+           "(target <= 2.0)   compiled/node: %.3fx   results %s\n",
+           nw ? geomean(rw, nw) : NAN, nn ? geomean(rn, nn) : NAN, nc ? geomean(rc, nc) : NAN,
+           ncn ? geomean(rcn, ncn) : NAN, all ? "agree" : "DISAGREE");
 }
 
 static int bench_interp(const bench_opts *o)

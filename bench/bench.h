@@ -59,9 +59,10 @@ typedef struct bench_chain {
 } bench_chain;
 
 /* Opens a fresh ledger at dir (opt may be NULL) with genesis g, whose admin key becomes k's,
- * and a scheduler over it when with_scheduler. On failure everything opened is closed. */
+ * and a scheduler over it with the options sopt when sopt is not NULL. On failure everything opened is closed. */
 status bench_chain_open(bench_chain *c, const char *dir, const ledger_options *opt,
-                        const ledger_genesis *g, const bench_key *k, bool with_scheduler);
+                        const ledger_genesis *g, const bench_key *k,
+                        const scheduler_options *sopt);
 void bench_chain_close(bench_chain *c);
 /* Signs m as k and admits it into the mempool. */
 status bench_chain_submit(bench_chain *c, const bench_key *k, ledger_message m);

@@ -60,7 +60,7 @@ static status run(const char *dir, uint32_t messages, uint32_t per, double *secs
     ledger_options opt = {.no_sync = true}; /* fsync time is the disk's, the same for both */
     status st = bench_key_new(&k);
     if (st == ST_OK)
-        st = bench_chain_open(&n, dir, &opt, &g, &k, true);
+        st = bench_chain_open(&n, dir, &opt, &g, &k, &(scheduler_options){0});
     if (st != ST_OK)
         return st;
     buf install = {0};

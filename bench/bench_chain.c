@@ -50,7 +50,7 @@ status bench_sign(const bench_key *k, ledger_message m, buf *env, uint8_t id[LED
 }
 
 status bench_chain_open(bench_chain *c, const char *dir, const ledger_options *opt,
-                        const ledger_genesis *g, const bench_key *k, bool with_scheduler)
+                        const ledger_genesis *g, const bench_key *k, const scheduler_options *sopt)
 {
     *c = (bench_chain){.time = 0};
     ledger_genesis gen = *g;
@@ -58,8 +58,8 @@ status bench_chain_open(bench_chain *c, const char *dir, const ledger_options *o
     status st = ledger_open(dir, opt, &c->lg);
     if (st == ST_OK)
         st = ledger_genesis_init(c->lg, &gen);
-    if (st == ST_OK && with_scheduler)
-        st = scheduler_open(c->lg, NULL, &c->s);
+    if (st == ST_OK && sopt)
+        st = scheduler_open(c->lg, sopt, &c->s);
     if (st != ST_OK)
         bench_chain_close(c);
     return st;

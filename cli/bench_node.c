@@ -127,8 +127,18 @@ static status admit_all(ledger *lg, const envelopes *e, uint32_t batch, double *
     return st;
 }
 
+/* --tier: the engine tier of the in-process scheduler and of the node process. */
+static const char *bench_tier;
+
+static int tier_of(const char *t)
+{
+    return !t || !strcmp(t, "interp") ? SCHEDULER_TIER_INTERP
+           : !strcmp(t, "compiled")   ? SCHEDULER_TIER_COMPILED
+                                      : SCHEDULER_TIER_AUTO;
+}
+
 /* A fresh durable ledger at dir with the bench's genesis (admin key k): the IC's fees, or none
- * (no_fees); with a scheduler when with_scheduler. */
+ * (no_fees); with a scheduler (in the --tier tier) when with_scheduler. */
 static status chain_fresh(const char *dir, const keypair *k, bool no_fees, bool with_scheduler,
                           bench_chain *c)
 {
@@ -136,7 +146,8 @@ static status chain_fresh(const char *dir, const keypair *k, bool no_fees, bool 
     ledger_genesis_default(&g);
     if (no_fees)
         scheduler_fees_zero(&g);
-    return bench_chain_open(c, dir, NULL, &g, k, with_scheduler);
+    scheduler_options so = {.tier = tier_of(bench_tier), .tier_log = true};
+    return bench_chain_open(c, dir, NULL, &g, k, with_scheduler ? &so : NULL);
 }
 
 /* Installs the counter (nonce 0) in the chain's first round. */
@@ -289,6 +300,10 @@ static pid_t start_node_with(const char *dir, const char *const *extra, char *ur
         size_t n = 6;
         for (size_t i = 0; extra[i] && n + 1 < BASE_ARRAY_LEN(args); i++)
             args[n++] = extra[i];
+        if (bench_tier && n + 3 < BASE_ARRAY_LEN(args)) {
+            args[n++] = "--tier";
+            args[n++] = bench_tier;
+        }
         execv(node_exe ? node_exe : "/proc/self/exe", (char *const *)args);
         _exit(127);
     }
@@ -808,11 +823,15 @@ int bench_node(int argc, char **argv)
             node_exe = argv[++i];
         else if (!strcmp(argv[i], "--calls"))
             calls = true;
+        else if (!strcmp(argv[i], "--tier") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "interp") || !strcmp(argv[i + 1], "compiled") ||
+                  !strcmp(argv[i + 1], "auto")))
+            bench_tier = argv[++i];
         else {
             fprintf(stderr,
                     "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
                     "                        [--node-threads T] [--queries] [--calls]\n"
-                    "                        [--node-exe TALLY]\n"
+                    "                        [--node-exe TALLY] [--tier interp|compiled|auto]\n"
                     "                        [--json]\n\n"
                     "Small update messages per second: in process (admission one by\n"
                     "one and in batches, execution + durable commit, then the replay\n"
@@ -828,7 +847,9 @@ int bench_node(int argc, char **argv)
                     "no query options and runs idle and one loaded run).\n"
                     "--calls: instead, the node time of one inter-canister request +\n"
                     "reply: N/10 ingress messages making 10 calls each, less the same\n"
-                    "messages making none (in process, durable ledger).\n");
+                    "messages making none (in process, durable ledger).\n"
+                    "--tier: the engine tier of the in-process scheduler and of the node\n"
+                    "(default: interp in process, the node's default, auto, over RPC).\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }

@@ -37,7 +37,8 @@ static void usage(FILE *out)
         "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
         "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
         "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
-        "                  [--query-cache MIB] [--verify] [limits...]\n\n"
+        "                  [--query-cache MIB] [--verify] [--tier interp|compiled|auto]\n"
+        "                  [limits...]\n\n"
         "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
         "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
         "stderr. While it runs, DIR/node.url holds its URL (clients read it). SIGINT or\n"
@@ -68,6 +69,12 @@ static void usage(FILE *out)
         "  --verify           check the whole stored chain first (block links, every state\n"
         "                     tree node, page and record; no re-execution: that is\n"
         "                     `tally replay`), then serve\n"
+        "  --tier T           engine tier of updates (docs/engine.md): auto (default:\n"
+        "                     each module is built into native code by a background\n"
+        "                     thread, interpreted until then and if that fails), compiled\n"
+        "                     (built before its first message), interp. Results, receipts\n"
+        "                     and state roots are the same; objects are cached in\n"
+        "                     DIR/compiled\n"
         "limits (docs/rpc.md \"Limits\"; 0 or absent: the default):\n"
         "  --max-response BYTES       largest answer (default 16 MiB); beyond: an error\n"
         "  --max-connections N        open connections in all (default 1000)\n"
@@ -185,6 +192,7 @@ typedef struct node_opts {
     const char *dir;
     const char *listen;
     bool allow_public, quiet, verify;
+    int tier; /* SCHEDULER_TIER_* */
     uint64_t interval_ms, max_body, threads, timeout_s;
     uint64_t query_threads, query_limit, query_budget, query_cache_mib;
     uint64_t max_response, max_connections, max_per_address, deadline_s, sender_mempool,
@@ -316,6 +324,12 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             o->quiet = true;
         else if (!strcmp(a, "--verify"))
             o->verify = true;
+        else if (!strcmp(a, "--tier") && more && !strcmp(argv[i + 1], "interp"))
+            o->tier = SCHEDULER_TIER_INTERP, i++;
+        else if (!strcmp(a, "--tier") && more && !strcmp(argv[i + 1], "compiled"))
+            o->tier = SCHEDULER_TIER_COMPILED, i++;
+        else if (!strcmp(a, "--tier") && more && !strcmp(argv[i + 1], "auto"))
+            o->tier = SCHEDULER_TIER_AUTO, i++;
         else if (!strcmp(a, "--interval") && more && cli_u64_parse(argv[i + 1], &o->interval_ms))
             i++;
         else if (!strcmp(a, "--max-body") && more && cli_u64_parse(argv[i + 1], &o->max_body))
@@ -473,7 +487,13 @@ static int serve(const node_opts *o)
                                       : " (port in use?)");
         goto out_server;
     }
-    scheduler_options sopt = {.debug_sink = debug_print, .debug_user = &dbg};
+    char tier_dir[4096];
+    snprintf(tier_dir, sizeof tier_dir, "%s/compiled", o->dir);
+    scheduler_options sopt = {.debug_sink = debug_print,
+                              .debug_user = &dbg,
+                              .tier = o->tier,
+                              .tier_cache_dir = tier_dir,
+                              .tier_log = true};
     st = scheduler_open(lg, &sopt, &s);
     if (st != ST_OK) {
         fail("scheduler", st);
@@ -532,6 +552,7 @@ int cmd_node(int argc, char **argv)
                    .threads = 16,
                    .timeout_s = 30,
                    .interval_ms = UINT64_MAX,
+                   .tier = SCHEDULER_TIER_AUTO,
                    .query_threads = qd.threads,
                    .query_budget = qd.client_budget,
                    .query_cache_mib = qd.cache_bytes >> 20};

@@ -16,20 +16,27 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tally run FILE.wasm [--limit N] [--invoke NAME] [ARGS...]\n\n"
-            "Instantiates a WebAssembly module that has no imports (its start function runs),\n"
-            "calls the exported function NAME (default: `_start`, else `run`) with ARGS parsed\n"
-            "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
-            "`nan`, `inf`), and prints each result on its own line: integers as signed decimal,\n"
-            "floats in their shortest round-trip form.\n\n"
-            "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE
-            "." INSTRUMENT_IMPORT_NAME ")\n"
-            "runs metered: its counter starts at N (--limit, also --budget; default 2^62),\n"
-            "running out traps with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to\n"
-            "stderr.\n\n"
-            "Exit status: 0 on success; 1 if the module is invalid, cannot be linked, or traps\n"
-            "(stderr: STATUS_NAME: message); 2 on usage errors.\n");
+    fprintf(
+        out,
+        "usage: tally run FILE.wasm [--limit N] [--tier interp|compiled|auto] [--invoke NAME]\n"
+        "                 [ARGS...]\n\n"
+        "Instantiates a WebAssembly module that has no imports (its start function runs),\n"
+        "calls the exported function NAME (default: `_start`, else `run`) with ARGS parsed\n"
+        "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
+        "`nan`, `inf`), and prints each result on its own line: integers as signed decimal,\n"
+        "floats in their shortest round-trip form.\n\n"
+        "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE
+        "." INSTRUMENT_IMPORT_NAME ")\n"
+        "runs metered: its counter starts at N (--limit, also --budget; default 2^62),\n"
+        "running out traps with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to\n"
+        "stderr.\n\n"
+        "--tier picks the engine (docs/engine.md): interp (the interpreter), compiled (the\n"
+        "module translated to C and built by the system C compiler, $TALLY_CC or cc; fails\n"
+        "if that is impossible), auto (default: compiled when a C compiler is available,\n"
+        "else the interpreter). Both tiers give the same results, traps and instruction\n"
+        "counts. `tier: compiled|interp` goes to stderr.\n\n"
+        "Exit status: 0 on success; 1 if the module is invalid, cannot be linked, or traps\n"
+        "(stderr: STATUS_NAME: message); 2 on usage errors.\n");
 }
 
 static int fail(const char *what, status st)
@@ -199,8 +206,10 @@ static int invoke(engine_instance *inst, engine_func *f, int nargs, char **args)
 }
 
 /* Loads, compiles, instantiates; returns the exit code. */
+enum tier { TIER_AUTO, TIER_INTERP, TIER_COMPILED };
+
 static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_t budget,
-                      int nargs, char **args)
+                      enum tier tier, int nargs, char **args)
 {
     engine_config cfg;
     engine_config_default(&cfg);
@@ -241,6 +250,21 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_
         rc = fail("compile", st);
         goto out_free_module;
     }
+    engine_native *nat = NULL;
+    if (tier != TIER_INTERP) {
+        engine_native_config ncfg;
+        engine_native_config_default(&ncfg);
+        char why[256];
+        st = engine_native_compile(code, &ncfg, &nat, why, sizeof why);
+        if (st != ST_OK && tier == TIER_COMPILED) {
+            fprintf(stderr, "tally run: compiled tier: %s: %s\n", status_name(st), why);
+            engine_code_free(code);
+            goto out_free_module;
+        }
+        if (st == ST_OK)
+            engine_code_attach_native(code, nat);
+    }
+    fprintf(stderr, "tier: %s\n", nat ? "compiled" : "interp");
     engine_run_config rcfg;
     engine_run_config_default(&cfg, &rcfg);
     engine_instance *inst = NULL;
@@ -266,6 +290,7 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_
 out_free_instance:
     engine_instance_free(inst);
     engine_code_free(code);
+    engine_native_free(nat);
 out_free_module:
     engine_module_free(m);
     engine_host_func_free(ooi);
@@ -280,6 +305,7 @@ int cmd_run(int argc, char **argv)
     }
     const char *file = NULL, *name = NULL;
     int64_t budget = INT64_C(1) << 62;
+    enum tier tier = TIER_AUTO;
     int i = 1;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--invoke") || !strcmp(argv[i], "--limit") ||
@@ -299,6 +325,18 @@ int cmd_run(int argc, char **argv)
                 return 2;
             }
             budget = b;
+        } else if (!strcmp(argv[i], "--tier") && i + 1 < argc) {
+            const char *t = argv[++i];
+            if (!strcmp(t, "interp"))
+                tier = TIER_INTERP;
+            else if (!strcmp(t, "compiled"))
+                tier = TIER_COMPILED;
+            else if (!strcmp(t, "auto"))
+                tier = TIER_AUTO;
+            else {
+                fprintf(stderr, "tally run: --tier wants interp, compiled or auto\n");
+                return 2;
+            }
         } else if (!file) {
             file = argv[i];
         } else {
@@ -313,7 +351,7 @@ int cmd_run(int argc, char **argv)
     size_t len = 0;
     if (!cli_read_input("tally run", file, &bytes, &len))
         return 1;
-    int rc = run_module(bytes, len, name, budget, argc - i, argv + i);
+    int rc = run_module(bytes, len, name, budget, tier, argc - i, argv + i);
     base_free(bytes);
     return rc;
 }

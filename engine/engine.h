@@ -507,6 +507,43 @@ void *engine_instance_host(const engine_instance *inst);
 /* Deepest call depth reached by the last run (tests, benchmarks). */
 uint32_t engine_instance_max_depth(const engine_instance *inst);
 
+/* ---- the compiled tier (native.c, emit.c; docs/engine.md "The compiled tier") ----------
+ *
+ * A compiled module can also be translated to C (emit.c) and built by the system C compiler
+ * into a shared object (native.c) that runs the same functions with the same results, traps,
+ * instruction counts, memory, globals and limits as the interpreter. Instances made after
+ * engine_code_attach_native() run their calls compiled (engine_instance_invoke and _run, with
+ * pauses); the interpreter stays the reference and the fallback. */
+
+typedef struct engine_native engine_native;
+
+typedef struct engine_native_config {
+    const char *cc;            /* the C compiler: $TALLY_CC, or "cc" */
+    const char *opt;           /* optimization flag: "-O2" */
+    const char *large_opt;     /* ... for generated sources past large_source_bytes: "-O1" */
+    size_t large_source_bytes; /* 256 KiB */
+    const char *cache_dir;     /* where compiled objects are kept by source hash; NULL: a
+                                temporary directory, removed afterwards */
+    uint32_t timeout_ms;       /* the compiler is killed past this: 60000 */
+    size_t max_source_bytes;   /* generated C past this is not compiled: 64 MiB */
+} engine_native_config;
+
+void engine_native_config_default(engine_native_config *cfg);
+/* Builds (or finds in the cache) the compiled tier of c. ST_OK and *out, or: ST_LIMIT_EXCEEDED
+ * (source or time bound), ST_IO_ERROR (no C compiler, it failed, or the object did not load),
+ * ST_OUT_OF_MEMORY; `why` (if not NULL) says what in words. *out must outlive every code it is
+ * attached to. */
+status engine_native_compile(const engine_code *c, const engine_native_config *cfg,
+                             engine_native **out, char *why, size_t whylen);
+void engine_native_free(engine_native *n);
+/* Instances of c run compiled from now on: new ones from the start, existing ones from their
+ * next call (engine_instance_invoke_begin/_run; a run already under way keeps its tier).
+ * n came from engine_native_compile(c). Safe while other threads instantiate c or run its
+ * instances; attach at most once. */
+void engine_code_attach_native(engine_code *c, engine_native *n);
+/* True if inst's calls run in the compiled tier. */
+bool engine_instance_compiled(const engine_instance *inst);
+
 /* ---- embedder support (embed.c): rollback of a call's effects (host-api) -------- */
 
 /* Number of globals of inst (imports first, as in the module's index space) and global

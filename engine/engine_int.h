@@ -116,9 +116,11 @@ typedef struct vm_code_func {
     uint32_t frame_size; /* slots the frame needs: params + locals + max stack height */
 } vm_code_func;
 
+typedef struct engine_native engine_native;
 struct engine_code {
     const engine_module *m;
-    uint32_t *words; /* all functions' internal code */
+    engine_native *native; /* the compiled tier, if attached (native.c); NULL: interpreter */
+    uint32_t *words;       /* all functions' internal code */
     size_t nwords;
     vm_code_func *funcs;  /* the defined functions (m->nfuncs - m->nfunc_imports) */
     uint32_t *canon_type; /* per type index: the first index of a structurally equal type */
@@ -128,6 +130,10 @@ struct engine_code {
 
 /* ---- run-time objects ------------------------------------------------------------------- */
 
+/* A compiled function's generic entry (native_abi.h nat_generic). */
+struct nat_inst;
+typedef void (*vm_native_fn)(struct nat_inst *ni, uint64_t fp, uint64_t *a);
+
 struct engine_func {
     const functype *type;
     engine_instance *inst;    /* owning instance; NULL for a host function */
@@ -135,6 +141,7 @@ struct engine_func {
     const vm_code_func *meta; /* NULL for a host function */
     engine_host_fn host;
     void *user;
+    vm_native_fn native; /* compiled tier's entry, or NULL */
     uint32_t nparams, nresults;
     bool owns_type; /* host function: type below is a copy */
     functype type_copy;
@@ -211,6 +218,9 @@ struct engine_instance {
     uint64_t *ctr;          /* value of global code->ctr_global, or NULL: while this
                                  instance's code runs, the VM holds it in a register */
     vm_exec ex;
+    struct nat_inst *ni; /* compiled tier: this instance as compiled code sees it, or NULL */
+    struct nat_exec *nx; /* compiled tier: the run's own stack and contexts (native.c) */
+    bool ex_native;      /* the current run (ex) is a compiled one */
 };
 
 /* vm.c */
@@ -218,6 +228,25 @@ struct engine_instance {
 status vm_exec_run(engine_instance *inst, bool *paused);
 /* Sets up inst->ex to call f with args. */
 status vm_exec_begin(engine_instance *inst, const engine_func *f, const uint64_t *args);
+
+/* Bulk memory and table operations (vm.c), shared by both tiers. */
+status vm_op_memory_init(engine_instance *inst, uint32_t seg, uint32_t d, uint32_t s, uint32_t n);
+status vm_op_memory_copy(engine_memory *mem, uint32_t d, uint32_t s, uint32_t n);
+status vm_op_memory_fill(engine_memory *mem, uint32_t d, uint32_t v, uint32_t n);
+status vm_op_table_init(engine_instance *inst, uint32_t ti, uint32_t seg, uint32_t d, uint32_t s,
+                        uint32_t n);
+status vm_op_table_copy(engine_instance *inst, uint32_t dt, uint32_t st_, uint32_t d, uint32_t s,
+                        uint32_t n);
+status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n);
+
+/* native.c: the compiled tier's side of instances and runs. */
+/* Sets up inst->ni when inst's code has a compiled tier attached: ST_OK or ST_OUT_OF_MEMORY. */
+status vm_native_attach(engine_instance *inst);
+void vm_native_free(engine_instance *inst);
+/* Runs or resumes inst->ex's call in compiled code: engine_instance_run's contract. */
+status vm_native_run(engine_instance *inst, bool *paused);
+/* emit.c: the C source of c's compiled tier into out (at most limit bytes: ST_LIMIT_EXCEEDED). */
+status emit_module(const engine_code *c, size_t limit, buf *out);
 
 /* memory.c */
 status vm_memory_init(engine_memory *mem, limits lim, uint32_t max_pages);

@@ -249,7 +249,7 @@ static status init_objects(engine_instance *inst, const engine_extern *imports)
         inst->own_mem->budget = inst->rc.budget;
         inst->mem = inst->own_mem;
     }
-    return ST_OK;
+    return vm_native_attach(inst);
 }
 
 /* Evaluates every element segment's references (spec 4.5.4 step 10). */
@@ -390,6 +390,7 @@ void engine_instance_free(engine_instance *inst)
             base_free(inst->tables[i]->elems);
     if (inst->own_mem)
         vm_memory_fini(inst->own_mem);
+    vm_native_free(inst);
     base_free(inst);
 }
 

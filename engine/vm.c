@@ -20,6 +20,7 @@
  * integer and +/- 2^k arithmetic; float-to-int conversions check exact ranges. No libm call whose
  * result can differ between C libraries (ceil/floor/trunc/sqrt are exact by IEEE). */
 #include "engine_int.h"
+#include "ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -28,190 +29,13 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* ---- value helpers ------------------------------------------------------------------------ */
+/* ---- value helpers (ops.h, shared with the compiled tier) --------------------------------- */
 
-static inline float f32_of(uint64_t s)
-{
-    uint32_t u = (uint32_t)s;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-static inline double f64_of(uint64_t s)
-{
-    double d;
-    memcpy(&d, &s, 8);
-    return d;
-}
-static inline uint64_t bits32(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-static inline uint64_t bits64(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    return u;
-}
-enum { CANON32 = 0x7fc00000u };
-#define CANON64 UINT64_C(0x7ff8000000000000)
-static inline uint64_t canon32(float f)
-{
-    return f != f ? CANON32 : bits32(f);
-}
-static inline uint64_t canon64(double d)
-{
-    return d != d ? CANON64 : bits64(d);
-}
-
-/* Wasm fmin/fmax (spec 4.3.3): NaN if either is NaN; -0 < +0. Equal operands: for min the one
- * with the sign bit (bits OR), for max the one without (bits AND). */
-static inline uint64_t min32(uint64_t x, uint64_t y)
-{
-    float a = f32_of(x), b = f32_of(y);
-    if (a != a || b != b)
-        return CANON32;
-    return a < b ? (uint32_t)x : b < a ? (uint32_t)y : (uint32_t)(x | y);
-}
-static inline uint64_t max32(uint64_t x, uint64_t y)
-{
-    float a = f32_of(x), b = f32_of(y);
-    if (a != a || b != b)
-        return CANON32;
-    return a > b ? (uint32_t)x : b > a ? (uint32_t)y : (uint32_t)(x & y);
-}
-static inline uint64_t min64(uint64_t x, uint64_t y)
-{
-    double a = f64_of(x), b = f64_of(y);
-    if (a != a || b != b)
-        return CANON64;
-    return a < b ? x : b < a ? y : (x | y);
-}
-static inline uint64_t max64(uint64_t x, uint64_t y)
-{
-    double a = f64_of(x), b = f64_of(y);
-    if (a != a || b != b)
-        return CANON64;
-    return a > b ? x : b > a ? y : (x & y);
-}
-
-/* Round to nearest, ties to even, under the default rounding mode: adding and subtracting 2^23
- * (2^52) leaves exactly the integer part rounded by the FPU's own ties-to-even rule. */
-static inline float nearest32(float a)
-{
-    if (!(a < 8388608.0f && a > -8388608.0f) || a == 0)
-        return a; /* already integral (or a zero: keep its sign), infinite or NaN */
-    return a < 0 ? -((-a + 8388608.0f) - 8388608.0f) : (a + 8388608.0f) - 8388608.0f;
-}
-static inline double nearest64(double a)
-{
-    if (!(a < 4503599627370496.0 && a > -4503599627370496.0) || a == 0)
-        return a;
-    return a < 0 ? -((-a + 4503599627370496.0) - 4503599627370496.0)
-                 : (a + 4503599627370496.0) - 4503599627370496.0;
-}
-
-/* Float-to-int truncation (spec 4.3.3 trunc, trunc_sat). Every float fits a double exactly. */
-static inline status trunc_i32_s(double a, uint64_t *out)
-{
-    if (a != a)
-        return ST_TRAP_INVALID_CONVERSION;
-    if (!(a > -2147483649.0 && a < 2147483648.0))
-        return ST_TRAP_INT_OVERFLOW;
-    *out = (uint32_t)(int32_t)a;
-    return ST_OK;
-}
-static inline status trunc_i32_u(double a, uint64_t *out)
-{
-    if (a != a)
-        return ST_TRAP_INVALID_CONVERSION;
-    if (!(a > -1.0 && a < 4294967296.0))
-        return ST_TRAP_INT_OVERFLOW;
-    *out = (uint32_t)a;
-    return ST_OK;
-}
-static inline status trunc_i64_s(double a, uint64_t *out)
-{
-    if (a != a)
-        return ST_TRAP_INVALID_CONVERSION;
-    if (!(a >= -9223372036854775808.0 && a < 9223372036854775808.0))
-        return ST_TRAP_INT_OVERFLOW;
-    *out = (uint64_t)(int64_t)a;
-    return ST_OK;
-}
-static inline status trunc_i64_u(double a, uint64_t *out)
-{
-    if (a != a)
-        return ST_TRAP_INVALID_CONVERSION;
-    if (!(a > -1.0 && a < 18446744073709551616.0))
-        return ST_TRAP_INT_OVERFLOW;
-    *out = (uint64_t)a;
-    return ST_OK;
-}
-static inline uint64_t sat_i32_s(double a)
-{
-    if (a != a)
-        return 0;
-    if (a <= -2147483648.0)
-        return (uint32_t)INT32_MIN;
-    if (a >= 2147483647.0)
-        return INT32_MAX;
-    return (uint32_t)(int32_t)a;
-}
-static inline uint64_t sat_i32_u(double a)
-{
-    if (!(a > 0))
-        return 0;
-    if (a >= 4294967295.0)
-        return UINT32_MAX;
-    return (uint32_t)a;
-}
-static inline uint64_t sat_i64_s(double a)
-{
-    if (a != a)
-        return 0;
-    if (a <= -9223372036854775808.0)
-        return (uint64_t)INT64_MIN;
-    if (a >= 9223372036854775808.0)
-        return INT64_MAX;
-    return (uint64_t)(int64_t)a;
-}
-static inline uint64_t sat_i64_u(double a)
-{
-    if (!(a > 0))
-        return 0;
-    if (a >= 18446744073709551616.0)
-        return UINT64_MAX;
-    return (uint64_t)a;
-}
-
-static inline uint32_t rotl32(uint32_t a, uint32_t b)
-{
-    b &= 31;
-    return (a << b) | (a >> ((32 - b) & 31));
-}
-static inline uint32_t rotr32(uint32_t a, uint32_t b)
-{
-    b &= 31;
-    return (a >> b) | (a << ((32 - b) & 31));
-}
-static inline uint64_t rotl64(uint64_t a, uint64_t b)
-{
-    b &= 63;
-    return (a << b) | (a >> ((64 - b) & 63));
-}
-static inline uint64_t rotr64(uint64_t a, uint64_t b)
-{
-    b &= 63;
-    return (a >> b) | (a << ((64 - b) & 63));
-}
+ENGINE_OPS_SOURCE
 
 /* ---- bulk memory and table instructions (spec 4.4.7, 4.4.6), out of the hot loop ---------- */
 
-static status op_memory_init(engine_instance *inst, uint32_t seg, uint32_t d, uint32_t s,
-                             uint32_t n)
+status vm_op_memory_init(engine_instance *inst, uint32_t seg, uint32_t d, uint32_t s, uint32_t n)
 {
     const data_segment *ds = &inst->m->datas[seg];
     uint64_t seglen = inst->data_dropped[seg] ? 0 : ds->bytes.len;
@@ -224,7 +48,7 @@ static status op_memory_init(engine_instance *inst, uint32_t seg, uint32_t d, ui
     return ST_OK;
 }
 
-static status op_memory_copy(engine_memory *mem, uint32_t d, uint32_t s, uint32_t n)
+status vm_op_memory_copy(engine_memory *mem, uint32_t d, uint32_t s, uint32_t n)
 {
     if ((uint64_t)s + n > mem->len || (uint64_t)d + n > mem->len)
         return ST_TRAP_MEMORY_OOB;
@@ -234,7 +58,7 @@ static status op_memory_copy(engine_memory *mem, uint32_t d, uint32_t s, uint32_
     return ST_OK;
 }
 
-static status op_memory_fill(engine_memory *mem, uint32_t d, uint32_t v, uint32_t n)
+status vm_op_memory_fill(engine_memory *mem, uint32_t d, uint32_t v, uint32_t n)
 {
     if ((uint64_t)d + n > mem->len)
         return ST_TRAP_MEMORY_OOB;
@@ -244,8 +68,8 @@ static status op_memory_fill(engine_memory *mem, uint32_t d, uint32_t v, uint32_
     return ST_OK;
 }
 
-static status op_table_init(engine_instance *inst, uint32_t ti, uint32_t seg, uint32_t d,
-                            uint32_t s, uint32_t n)
+status vm_op_table_init(engine_instance *inst, uint32_t ti, uint32_t seg, uint32_t d, uint32_t s,
+                        uint32_t n)
 {
     engine_table *t = inst->tables[ti];
     if ((uint64_t)s + n > inst->elem_len[seg] || (uint64_t)d + n > t->size)
@@ -255,8 +79,8 @@ static status op_table_init(engine_instance *inst, uint32_t ti, uint32_t seg, ui
     return ST_OK;
 }
 
-static status op_table_copy(engine_instance *inst, uint32_t dt, uint32_t st_, uint32_t d,
-                            uint32_t s, uint32_t n)
+status vm_op_table_copy(engine_instance *inst, uint32_t dt, uint32_t st_, uint32_t d, uint32_t s,
+                        uint32_t n)
 {
     engine_table *td = inst->tables[dt], *ts = inst->tables[st_];
     if ((uint64_t)s + n > ts->size || (uint64_t)d + n > td->size)
@@ -266,7 +90,7 @@ static status op_table_copy(engine_instance *inst, uint32_t dt, uint32_t st_, ui
     return ST_OK;
 }
 
-static status op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
+status vm_op_table_fill(engine_table *t, uint32_t i, uint64_t v, uint32_t n)
 {
     if ((uint64_t)i + n > t->size)
         return ST_TRAP_TABLE_OOB;
@@ -866,7 +690,7 @@ do_return:
     }
     OPL(MEMORY_INIT)
     {
-        st = op_memory_init(inst, pc[1], (uint32_t)A, (uint32_t)B, (uint32_t)fp[pc[4]]);
+        st = vm_op_memory_init(inst, pc[1], (uint32_t)A, (uint32_t)B, (uint32_t)fp[pc[4]]);
         if (st != ST_OK)
             goto trap;
         pc += 5;
@@ -880,7 +704,7 @@ do_return:
     }
     OPL(MEMORY_COPY)
     {
-        st = op_memory_copy(inst->mem, (uint32_t)D, (uint32_t)A, (uint32_t)B);
+        st = vm_op_memory_copy(inst->mem, (uint32_t)D, (uint32_t)A, (uint32_t)B);
         if (st != ST_OK)
             goto trap;
         pc += 4;
@@ -888,7 +712,7 @@ do_return:
     }
     OPL(MEMORY_FILL)
     {
-        st = op_memory_fill(inst->mem, (uint32_t)D, (uint32_t)A, (uint32_t)B);
+        st = vm_op_memory_fill(inst->mem, (uint32_t)D, (uint32_t)A, (uint32_t)B);
         if (st != ST_OK)
             goto trap;
         pc += 4;
@@ -934,7 +758,7 @@ do_return:
     }
     OPL(TABLE_FILL)
     {
-        st = op_table_fill(inst->tables[pc[1]], (uint32_t)A, B, (uint32_t)fp[pc[4]]);
+        st = vm_op_table_fill(inst->tables[pc[1]], (uint32_t)A, B, (uint32_t)fp[pc[4]]);
         if (st != ST_OK)
             goto trap;
         pc += 5;
@@ -942,7 +766,7 @@ do_return:
     }
     OPL(TABLE_COPY)
     {
-        st = op_table_copy(inst, pc[1], pc[2], (uint32_t)B, (uint32_t)fp[pc[4]],
+        st = vm_op_table_copy(inst, pc[1], pc[2], (uint32_t)B, (uint32_t)fp[pc[4]],
                            (uint32_t)fp[pc[5]]);
         if (st != ST_OK)
             goto trap;
@@ -951,7 +775,7 @@ do_return:
     }
     OPL(TABLE_INIT)
     {
-        st = op_table_init(inst, pc[1], pc[2], (uint32_t)B, (uint32_t)fp[pc[4]],
+        st = vm_op_table_init(inst, pc[1], pc[2], (uint32_t)B, (uint32_t)fp[pc[4]],
                            (uint32_t)fp[pc[5]]);
         if (st != ST_OK)
             goto trap;
@@ -1270,6 +1094,10 @@ status engine_instance_run(engine_instance *inst, bool *paused)
         ex->state = st == ST_OK ? VM_DONE : VM_IDLE;
         return st;
     }
+    if (ex->state == VM_READY && f->inst == inst && !inst->ni)
+        (void)vm_native_attach(inst); /* code compiled since: adopt it (out of memory: not) */
+    if (inst->ex_native || (ex->state == VM_READY && f->native && f->inst->ni))
+        return vm_native_run(inst, paused); /* the compiled tier (native.c) */
     return vm_exec_run(inst, paused);
 }
 
@@ -1287,6 +1115,7 @@ void engine_instance_abandon(engine_instance *inst)
 {
     inst->ex.state = VM_IDLE;
     inst->ex.pause_requested = false;
+    inst->ex_native = false;
 }
 
 void engine_instance_pause_request(engine_instance *inst)

@@ -336,8 +336,24 @@ void host_code_free(host_code *code)
     base_free(code->rows);
     base_free(code->methods);
     engine_code_free(code->ecode);
+    engine_native_free(code->native);
     engine_module_free(code->mod);
     base_free(code);
+}
+
+const engine_code *host_code_engine(const host_code *code)
+{
+    return code->ecode;
+}
+
+void host_code_attach_native(host_code *code, engine_native *n)
+{
+    if (code->native) {
+        engine_native_free(n);
+        return;
+    }
+    code->native = n;
+    engine_code_attach_native(code->ecode, n);
 }
 
 span host_code_instrumented(const host_code *code)

@@ -91,6 +91,13 @@ void host_code_free(host_code *code);
 /* The instrumented module binary (what the ledger stores and what the VM runs); valid while
  * code lives. */
 span host_code_instrumented(const host_code *code);
+/* The compiled module every instance of code runs (to build its compiled tier,
+ * engine_native_compile: read-only, safe from another thread). */
+const engine_code *host_code_engine(const host_code *code);
+/* Attaches the compiled tier n (built from host_code_engine(code)) and takes it: code's
+ * canisters run compiled from their next message (docs/engine.md). Results, instruction counts
+ * and state are the same as interpreted. At most once per code; n is freed with code. */
+void host_code_attach_native(host_code *code, engine_native *n);
 /* Exported update and query methods, sorted by name (bytewise): count, and method i's name
  * (after the `canister_update ` / `canister_query ` prefix) and kind (HOST_METHOD_*). */
 uint32_t host_code_method_count(const host_code *code);

@@ -199,6 +199,7 @@ status scheduler_has_work(scheduler *s, bool *out)
 status scheduler_round(scheduler *s, uint64_t time_ns, scheduler_round_info *info)
 {
     memset(info, 0, sizeof *info);
+    sched_tier_drain(s); /* the compiled tier of modules built since the last round */
     status st = s->broken ? sched_reload(s) : ST_OK;
     if (st != ST_OK)
         return st;

@@ -109,6 +109,7 @@ status sched_code_get(scheduler *s, span original, const uint8_t hash[LEDGER_HAS
     e->refs = 1;
     s->codes[s->ncodes++] = e;
     *out = e;
+    sched_tier_loaded(s, e);
     return ST_OK;
 }
 
@@ -596,6 +597,8 @@ status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out)
         s->hcfg.debug_user = opt->debug_user;
     }
     if (st == ST_OK)
+        st = sched_tier_open(s, opt);
+    if (st == ST_OK)
         st = load_all(s);
     if (st != ST_OK) {
         scheduler_close(s);
@@ -609,6 +612,7 @@ void scheduler_close(scheduler *s)
 {
     if (!s)
         return;
+    sched_tier_close(s);
     sched_block_drop(s);
     drop_all(s);
     base_free(s->canisters);

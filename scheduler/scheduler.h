@@ -32,9 +32,21 @@ status scheduler_genesis_check(const ledger_genesis *g);
  * nothing). */
 void scheduler_fees_zero(ledger_genesis *g);
 
+/* The engine tier canisters run in (docs/engine.md): a node-local choice that never changes a
+ * result, an instruction count, a receipt or a state root. */
+enum {
+    SCHEDULER_TIER_INTERP = 0, /* the interpreter (default) */
+    SCHEDULER_TIER_AUTO,       /* compiled by a background thread; interpreted until ready */
+    SCHEDULER_TIER_COMPILED,   /* compiled when the code is loaded, before its first message */
+};
+
 typedef struct scheduler_options {
     host_debug_fn debug_sink; /* ic0.debug_print output (NULL: dropped) */
     void *debug_user;
+    int tier;                   /* SCHEDULER_TIER_* */
+    const char *tier_cache_dir; /* compiled objects by source hash (node dir/compiled); NULL:
+                                   a temporary directory per module */
+    bool tier_log;              /* a module left interpreted: one line on stderr */
 } scheduler_options;
 
 /* Opens a scheduler over lg (which must outlive it): reads genesis and limits, loads every
@@ -46,6 +58,11 @@ typedef struct scheduler_options {
  * ST_OUT_OF_MEMORY. */
 status scheduler_open(ledger *lg, const scheduler_options *opt, scheduler **out);
 void scheduler_close(scheduler *s);
+/* Waits (at most timeout_ms) until the background compiler is idle and attaches what it built
+ * (tests, benchmarks; rounds attach by themselves). */
+void scheduler_tier_wait(scheduler *s, uint32_t timeout_ms);
+/* Modules compiled and attached so far, and modules left interpreted (compile failed). */
+void scheduler_tier_counts(const scheduler *s, uint64_t *compiled, uint64_t *failed);
 
 /* What one round did. */
 typedef struct scheduler_round_info {

@@ -199,6 +199,25 @@ typedef struct sched_journal {
     uint64_t floor;     /* every entry of a height >= floor is still in the ring */
 } sched_journal;
 
+/* tier.c: the compiled tier's background compiler (docs/engine.md "In the node"). */
+enum {
+    SCHED_TIER_TIMEOUT_MS = 30000,     /* a module's C compile is killed past this */
+    SCHED_TIER_MAX_SOURCE = 32u << 20, /* generated C past this is not compiled */
+};
+typedef struct sched_tier {
+    int mode; /* SCHEDULER_TIER_* */
+    bool log;
+    engine_native_config ncfg;
+    char cache_dir[1024];
+    pthread_t th;
+    bool started; /* the worker runs (mode AUTO) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tier_job *todo, *done; /* under mu */
+    bool busy, stop;              /* under mu */
+    uint64_t compiled, failed;    /* modules attached, left interpreted */
+} sched_tier;
+
 struct scheduler {
     ledger *lg;
     ledger_genesis genesis;
@@ -216,7 +235,16 @@ struct scheduler {
     bool cycles_dirty;         /* the round changed them: stage the subnet record */
     sched_journal journal;     /* shared with query threads (under journal.mu) */
     struct sched_block *block; /* block.c: the executed, uncommitted block of consensus */
+    sched_tier tier;           /* tier.c */
 };
+
+/* tier.c */
+status sched_tier_open(scheduler *s, const scheduler_options *opt);
+/* e was just loaded into the code cache: compile it now (COMPILED) or queue it (AUTO). */
+void sched_tier_loaded(scheduler *s, code_entry *e);
+/* Attaches what the worker has built and drops its references (the round's thread). */
+void sched_tier_drain(scheduler *s);
+void sched_tier_close(scheduler *s);
 
 /* scheduler.c */
 sched_canister *sched_canister_find(scheduler *s, uint64_t id);

@@ -18,6 +18,9 @@ if [ ! -d ../shared/wasm-spec/core ]; then
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# The compiled tier's objects for the spec suite (tests/spec/tiers.sh), shared by the builds: the
+# generated C and the system cc are the same for all three, so only the first compiles.
+export TALLY_TIER_CACHE=${TALLY_TIER_CACHE:-$PWD/.tier-cache}
 passed=0 failed=0
 built=()
 # Filters meson test's output: failures and the summary as they come; passed tests only as a
@@ -68,7 +71,11 @@ run() { # name, CC, timeout multiplier, meson options...
 # (tests/vectors: height, block hash, state root, instructions per round), a chain with a sliced
 # install and upgrade (tests/scheduler/test_install) and diff_tally's
 # script for DET_MODULES random modules (binaryen's wasm-opt -ttf from seeded bytes; the script
-# holds every export's results or trap and the instructions it used, metered).
+# holds every export's results or trap and the instructions it used, metered). Each module also
+# runs in the compiled tier (docs/engine.md), its generated C built by the build's own compiler
+# (gcc for build-gcc, clang for the clang builds): its script must be byte for byte the
+# interpreter's ("tiers: same"), so the fingerprints also show gcc- and clang-compiled code
+# agreeing.
 DET_MODULES=${DET_MODULES:-25}
 fingerprint() { # build dir, work dir
     local dir=$1 work=$2 features="--mvp-features --enable-sign-ext --enable-mutable-globals
@@ -90,8 +97,19 @@ fingerprint() { # build dir, work dir
             echo "wasm-opt rejects"; continue; }
         (cd "$work" && "$OLDPWD/$dir/tests/diff/diff_tally" m.wasm helper.wasm t.wast 200000 2>&1)
         echo "exit $?"
+        local tcc=gcc
+        case $dir in *clang*) tcc=clang ;; esac
+        (cd "$work" && TALLY_CC=$tcc "$OLDPWD/$dir/tests/diff/diff_tally" --tier compiled \
+            m.wasm helper.wasm tc.wast 200000 >/dev/null 2>&1)
+        if cmp -s "$work/t.wast" "$work/tc.wast"; then
+            echo "tiers: same"
+        elif [ ! -e "$work/t.wast" ] && [ ! -e "$work/tc.wast" ]; then
+            echo "tiers: same (no script)"
+        else
+            echo "tiers: DIFFER (compiled tier, TALLY_CC=$tcc)"
+        fi
         cat "$work/t.wast" 2>/dev/null
-        rm -f "$work/t.wast"
+        rm -f "$work/t.wast" "$work/tc.wast"
     done
 }
 

@@ -25,13 +25,14 @@ typedef struct node_fx {
     scheduler *s;
     uint8_t pk[LEDGER_PUBLIC_KEY_SIZE], sk[LEDGER_SECRET_KEY_SIZE];
     uint64_t nonce, time;
-    ledger_genesis g;   /* written by node_fx_start */
-    ledger_options opt; /* used by node_fx_start and node_fx_open */
-    buf wasm;           /* the test's module, if it keeps one (freed by node_fx_end) */
+    ledger_genesis g;       /* written by node_fx_start */
+    ledger_options opt;     /* used by node_fx_start and node_fx_open */
+    buf wasm;               /* the test's module, if it keeps one (freed by node_fx_end) */
+    scheduler_options sopt; /* the scheduler's options (zero: the defaults, interpreter tier) */
 } node_fx;
 
 /* Defaults: admin key from seed {key}, the IC-like genesis of ledger_genesis_default, a
- * no_sync ledger, time 1700000000 s. Change f->g, f->opt before node_fx_start. */
+ * no_sync ledger, time 1700000000 s. Change f->g, f->opt, f->sopt before node_fx_start. */
 static inline void node_fx_init(node_fx *f, uint8_t key)
 {
     memset(f, 0, sizeof *f);
@@ -47,7 +48,7 @@ static inline void node_fx_init(node_fx *f, uint8_t key)
 static inline void node_fx_open(node_fx *f)
 {
     assert_int_equal(ledger_open(f->dir, &f->opt, &f->lg), ST_OK);
-    assert_int_equal(scheduler_open(f->lg, NULL, &f->s), ST_OK);
+    assert_int_equal(scheduler_open(f->lg, &f->sopt, &f->s), ST_OK);
 }
 
 /* A fresh node directory under /tmp with the genesis f->g, open. */
@@ -57,7 +58,7 @@ static inline void node_fx_start(node_fx *f)
     assert_non_null(mkdtemp(f->dir));
     assert_int_equal(ledger_open(f->dir, &f->opt, &f->lg), ST_OK);
     assert_int_equal(ledger_genesis_init(f->lg, &f->g), ST_OK);
-    assert_int_equal(scheduler_open(f->lg, NULL, &f->s), ST_OK);
+    assert_int_equal(scheduler_open(f->lg, &f->sopt, &f->s), ST_OK);
 }
 
 static inline void node_fx_close(node_fx *f)

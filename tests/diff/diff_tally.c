@@ -1,6 +1,6 @@
 /* diff_tally.c - tally's half of the differential test against wabt (tests/diff/run.sh).
  *
- *   diff_tally MODULE.wasm HELPER.wasm OUT.wast [BUDGET]
+ *   diff_tally [--tier compiled] MODULE.wasm HELPER.wasm OUT.wast [BUDGET]
  *   diff_tally --bytes SEED SIZE OUT.bin
  *
  * The second form writes SIZE pseudo-random bytes for `wasm-opt -ttf` (splitmix64 seeded by
@@ -16,6 +16,9 @@
  * tests/instrument/test_instrument.c) and the helper's log hash after each call.
  * Inside tally it also checks that the unmetered run gives the same results, traps and logs as
  * the metered one, up to the first call that runs out of instructions.
+ * --tier compiled runs every module (MODULE, metered and plain, and HELPER) in the compiled
+ * tier (docs/engine.md); OUT.wast must then be byte for byte the interpreter's (scripts/test.sh
+ * compares them in the determinism fingerprint). Without a C compiler: exit 2.
  * A call that exhausts the call or value stack ends the script: the engines' depth limits
  * differ, so what follows is not comparable.
  *
@@ -37,6 +40,7 @@ enum { MAX_VALS = 32 };
 typedef struct side {
     engine_module *m, *hm;
     engine_code *c, *hc;
+    engine_native *nc, *nhc; /* --tier compiled */
     engine_instance *helper, *inst;
     engine_func *oo;
     engine_extern *xs;
@@ -86,8 +90,28 @@ static engine_func *export_func(engine_instance *inst, const char *name)
     return x.u.func;
 }
 
+static bool compiled_tier; /* --tier compiled */
+
+/* The compiled tier of c, attached; false (and a message) if it cannot be built. */
+static bool native(engine_code *c, engine_native **out)
+{
+    if (!compiled_tier)
+        return true;
+    engine_native_config cfg;
+    engine_native_config_default(&cfg);
+    char why[256];
+    status st = engine_native_compile(c, &cfg, out, why, sizeof why);
+    if (st != ST_OK) {
+        fprintf(stderr, "diff_tally: compiled tier: %s: %s\n", status_name(st), why);
+        return false;
+    }
+    engine_code_attach_native(c, *out);
+    return true;
+}
+
 /* Loads, compiles and instantiates module (and the helper), resolving imports by name.
- * Returns 0, 3 (tally rejects or traps at instantiation: *st says why) or 4 (out of scope). */
+ * Returns 0, 3 (tally rejects or traps at instantiation: *st says why), 4 (out of scope) or 2
+ * (--tier compiled: no compiled tier). */
 static int side_open(side *s, span module, span helper, status *st)
 {
     engine_config cfg;
@@ -104,6 +128,10 @@ static int side_open(side *s, span module, span helper, status *st)
         (*st = engine_instance_new(s->hc, &rc, NULL, 0, NULL, &s->helper, NULL)) != ST_OK ||
         (*st = engine_host_func_new(&none, out_of_instructions, NULL, &s->oo)) != ST_OK)
         return 3;
+    if (!native(s->c, &s->nc) || !native(s->hc, &s->nhc)) {
+        *st = ST_IO_ERROR;
+        return 2;
+    }
     if (s->m->has_start)
         return 4;
     s->xs = base_calloc(s->m->nimports + 1, sizeof *s->xs);
@@ -140,6 +168,8 @@ static void side_close(side *s)
     engine_host_func_free(s->oo);
     engine_code_free(s->c);
     engine_code_free(s->hc);
+    engine_native_free(s->nc);
+    engine_native_free(s->nhc);
     engine_module_free(s->m);
     engine_module_free(s->hm);
     base_free(s->xs);
@@ -432,8 +462,14 @@ int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "--bytes") == 0)
         return write_bytes(argv[2], argv[3], argv[4]);
+    if (argc > 2 && !strcmp(argv[1], "--tier") && !strcmp(argv[2], "compiled")) {
+        compiled_tier = true;
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 4 || argc > 5) {
-        fprintf(stderr, "usage: diff_tally MODULE.wasm HELPER.wasm OUT.wast [BUDGET]\n");
+        fprintf(stderr,
+                "usage: diff_tally [--tier compiled] MODULE.wasm HELPER.wasm OUT.wast [BUDGET]\n");
         return 2;
     }
     uint64_t budget = argc == 5 ? strtoull(argv[4], NULL, 0) : 1000000;

@@ -8,6 +8,7 @@
  * trapped: their functions may sit in imported tables, spec 2.0) lives until spec_env_free. */
 #include "spec_exec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ typedef struct spec_mod {
     char *name; /* "$M" or NULL */
     engine_module *m;
     engine_code *code;
+    engine_native *native;
     engine_instance *inst;
 } spec_mod;
 
@@ -36,6 +38,9 @@ struct spec_env {
     spec_mod *current;
     spec_reg *regs;
     size_t nregs, capregs;
+    bool native;
+    engine_native_config ncfg;
+    size_t nnative;
 };
 
 bool spec_exec_available(void)
@@ -166,10 +171,22 @@ spec_env *spec_env_new(void)
     return env;
 }
 
+void spec_env_use_native(spec_env *env, const engine_native_config *cfg)
+{
+    env->native = true;
+    env->ncfg = *cfg;
+}
+
+size_t spec_env_native_count(const spec_env *env)
+{
+    return env->nnative;
+}
+
 static void mod_free(spec_mod *sm)
 {
     engine_instance_free(sm->inst);
     engine_code_free(sm->code);
+    engine_native_free(sm->native);
     engine_module_free(sm->m);
     base_free(sm->name);
     base_free(sm);
@@ -255,6 +272,16 @@ status spec_env_instantiate(spec_env *env, engine_module *m, const char *name)
     st = engine_code_compile(m, &sm->code);
     if (st != ST_OK)
         goto out_free_mod;
+    if (env->native) {
+        char why[256];
+        st = engine_native_compile(sm->code, &env->ncfg, &sm->native, why, sizeof why);
+        if (st != ST_OK) {
+            fprintf(stderr, "compiled tier: %s: %s\n", status_name(st), why);
+            goto out_free_mod;
+        }
+        engine_code_attach_native(sm->code, sm->native);
+        env->nnative++;
+    }
     st = engine_instance_new(sm->code, &env->rc, imports, m->nimports, NULL, &sm->inst, NULL);
     if (!sm->inst)
         goto out_free_mod;

@@ -27,6 +27,12 @@ bool spec_exec_available(void);
 /* A fresh environment holding the `spectest` module (registered under that name). */
 spec_env *spec_env_new(void);
 void spec_env_free(spec_env *env);
+/* From now on every module instantiated in env runs in the compiled tier (engine.h), built with
+ * cfg (copied; its strings must outlive env). A module that cannot be compiled fails to
+ * instantiate with the compiler's status (never a silent fallback). */
+void spec_env_use_native(spec_env *env, const engine_native_config *cfg);
+/* Modules compiled so far. */
+size_t spec_env_native_count(const spec_env *env);
 
 /* Instantiates a decoded, validated module (the env takes ownership of m whatever the result)
  * and makes it the current module; `name` ("$M" from the script) may be NULL. Returns ST_OK, a

@@ -1,6 +1,7 @@
 /* spec_runner.c - runs the official WebAssembly core testsuite (wast2json output) against tally.
  *
- *   spec_runner [-v] [--only NAME] [--instrument OUT_DIR] CORE_DIR JSON_DIR
+ *   spec_runner [-v] [--only NAME] [--instrument OUT_DIR] [--tier compiled [--cache DIR]]
+ *               CORE_DIR JSON_DIR
  *
  * CORE_DIR holds the .wast scripts (../shared/wasm-spec/core, see its README); JSON_DIR holds
  * their build-time conversion, JSON_DIR/NAME/NAME.json plus the .wasm files (convert.sh). Every
@@ -30,7 +31,14 @@
  * stacks at different depths). The text-format and NUL-named commands that tally does not run,
  * and assert_malformed/assert_invalid (nothing to instrument), are left out of that script.
  * The output gains a line "metering: N modules instrumented, N counter values recorded ..."
- * before the last line. */
+ * before the last line.
+ *
+ * --tier compiled: every module is also built by the compiled tier (engine.h, docs/engine.md)
+ * and runs there; a module the C compiler cannot build is a failure, never a silent fallback.
+ * --cache DIR keeps the compiled objects by source hash (reruns compile nothing). The output
+ * gains a line "compiled tier: N modules compiled". With --instrument as well, OUT_DIR's scripts
+ * hold every counter value the compiled code reached: tests/spec/tiers.sh compares them with
+ * the interpreter's. */
 #include "engine.h"
 #include "instrument.h"
 #include "spec_exec.h"
@@ -84,7 +92,10 @@ typedef struct meter {
 typedef struct runner {
     engine_config cfg;
     bool verbose;
-    bool exec;            /* spec_exec_available() */
+    bool exec;   /* spec_exec_available() */
+    bool native; /* --tier compiled */
+    engine_native_config ncfg;
+    size_t native_total;  /* modules compiled */
     const char *json_dir; /* JSON_DIR */
     /* the script being run */
     const char *name;
@@ -1062,6 +1073,8 @@ static void script_run(runner *r, const char *name)
     r->env = NULL;
     if (r->exec && !(r->env = spec_env_new()))
         die("spec_env_new failed (out of memory)");
+    if (r->env && r->native)
+        spec_env_use_native(r->env, &r->ncfg);
     if (r->meter.out_dir)
         meter_script_begin(r);
     json_t *cmds = json_array_member(r, root, "commands");
@@ -1072,6 +1085,8 @@ static void script_run(runner *r, const char *name)
                r->t.failed - MAX_PRINTED_FAILURES, name);
     if (r->meter.out_dir)
         meter_script_end(r, root);
+    if (r->env)
+        r->native_total += spec_env_native_count(r->env);
     if (r->env)
         spec_env_free(r->env);
     r->env = NULL;
@@ -1167,21 +1182,25 @@ static void table_print(const file_result *list, size_t n, const char *only, tal
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: spec_runner [-v] [--only NAME] [--instrument OUT_DIR] CORE_DIR JSON_DIR\n"
+    fprintf(out, "usage: spec_runner [-v] [--only NAME] [--instrument OUT_DIR]\n"
+                 "                   [--tier compiled|interp [--cache DIR]] CORE_DIR JSON_DIR\n"
                  "  CORE_DIR  the testsuite's .wast scripts (../shared/wasm-spec/core)\n"
                  "  JSON_DIR  their wast2json conversion (BUILD/tests/spec/json)\n"
                  "  --only NAME  run NAME.wast only\n"
                  "  -v           print every failure, passing rejections and trap notes\n"
                  "  --instrument OUT_DIR  run instrumented modules (metering, schedule v1) and\n"
                  "               write OUT_DIR/NAME/NAME.json: the same script for wabt's\n"
-                 "               spectest-interp, checking every counter value tally saw\n");
+                 "               spectest-interp, checking every counter value tally saw\n"
+                 "  --tier compiled  run every module in the compiled tier (failing if it cannot\n"
+                 "               be built); --tier interp (default) the interpreter\n"
+                 "  --cache DIR  keep compiled objects in DIR by source hash\n");
 }
 
 int main(int argc, char **argv)
 {
     runner r;
     memset(&r, 0, sizeof r);
-    const char *only = NULL, *dirs[2] = {NULL, NULL};
+    const char *only = NULL, *dirs[2] = {NULL, NULL}, *cache = NULL;
     int ndirs = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) {
@@ -1190,6 +1209,15 @@ int main(int argc, char **argv)
             only = argv[++i];
         } else if (!strcmp(argv[i], "--instrument") && i + 1 < argc) {
             r.meter.out_dir = argv[++i];
+        } else if (!strcmp(argv[i], "--tier") && i + 1 < argc) {
+            const char *t = argv[++i];
+            if (strcmp(t, "compiled") && strcmp(t, "interp")) {
+                usage(stderr);
+                return 2;
+            }
+            r.native = !strcmp(t, "compiled");
+        } else if (!strcmp(argv[i], "--cache") && i + 1 < argc) {
+            cache = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
@@ -1208,6 +1236,8 @@ int main(int argc, char **argv)
     file_result *list = scripts_list(dirs[0], &n);
     scripts_check(list, n, dirs[1]);
     runner_config(&r.cfg);
+    engine_native_config_default(&r.ncfg);
+    r.ncfg.cache_dir = cache;
     r.json_dir = dirs[1];
     r.exec = spec_exec_available();
     if (r.meter.out_dir && !r.exec)
@@ -1233,6 +1263,8 @@ int main(int argc, char **argv)
         printf("note: %lu rejected modules and %lu traps have the right class but a message "
                "other than the script's (-v lists them)\n",
                r.text_diffs[0], r.text_diffs[1]);
+    if (r.native)
+        printf("compiled tier: %lu modules compiled\n", (unsigned long)r.native_total);
     if (r.meter.out_dir)
         printf("metering: %lu modules instrumented, %lu counter values recorded in %lu wabt "
                "scripts under %s; %lu instances not followed after assert_exhaustion\n",

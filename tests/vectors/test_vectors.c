@@ -7,7 +7,13 @@
  * golden_calls.inc, and sliced in golden_sliced_calls.inc) (wat2wasm output is stable for a
  * wabt version; C
  * canisters are not used because their bytes depend on the clang version). To regenerate after
- * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table. */
+ * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table.
+ *
+ * Every chain runs three times: interpreted, compiled (scheduler tier COMPILED: every module in
+ * the compiled tier from its first message, docs/engine.md) and AUTO (compiled in the
+ * background, attached whenever ready: the tier may change between rounds). The tier is a
+ * node-local choice, so all three must give the same golden hashes, roots and counts. The
+ * compiled runs need a C compiler: without one they fail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,11 +53,48 @@ static const golden expected[] = {
 
 /* A golden chain: the node fixture with admin seed `seed`, chain id `chain_id` and genesis time
  * 1700000000 s (f->time); change f->g before golden_open. */
+/* The tier of the current run (SCHEDULER_TIER_*); compiled runs also check that the tier was
+ * really used. */
+static int tier;
+
+static void check_tier(scheduler *s)
+{
+    uint64_t compiled, failed;
+    scheduler_tier_wait(s, 60000);
+    scheduler_tier_counts(s, &compiled, &failed);
+    assert_int_equal(failed, 0);
+    if (tier != SCHEDULER_TIER_INTERP)
+        assert_true(compiled > 0);
+    else
+        assert_int_equal(compiled, 0);
+}
+
+/* AUTO: after the first round (the install), wait for the background compile, so that the
+ * next round switches the canisters to compiled code in the middle of the chain. */
+static bool switched;
+
+static void switch_tier(scheduler *s)
+{
+    if (tier == SCHEDULER_TIER_AUTO && !switched) {
+        scheduler_tier_wait(s, 60000);
+        switched = true;
+    }
+}
+
 static void golden_init(node_fx *f, uint8_t seed, const char *chain_id)
 {
     node_fx_init(f, seed);
     strcpy(f->g.chain_id, chain_id);
     f->g.genesis_time_ns = f->time;
+    f->sopt.tier = tier;
+    f->sopt.tier_log = true;
+}
+
+/* Checks the tier really used, then closes and removes the node. */
+static void golden_end(node_fx *f)
+{
+    check_tier(f->s);
+    node_fx_end(f);
 }
 
 /* Signs (expiry height 100, the next nonce) and admits one message. */
@@ -69,6 +112,7 @@ static void golden_submit(node_fx *f, uint8_t kind, uint64_t cid, const char *me
 static bool golden_round(node_fx *f, const golden *rows, size_t n, size_t *checked)
 {
     scheduler_round_info info = node_fx_round_after(f, 1000000000ull);
+    switch_tier(f->s);
     if (!info.produced)
         return false;
     char bh[65], sr[65];
@@ -119,7 +163,7 @@ static void test_golden_vectors(void **state)
     }
     golden_done(checked, BASE_ARRAY_LEN(expected));
     buf_fini(&arg);
-    node_fx_end(&f);
+    golden_end(&f);
 }
 
 /* ---- inter-canister calls: three relays (tests/scheduler/relay.wat) calling each other ---------- */
@@ -181,7 +225,7 @@ static void golden_calls(const char *chain, const call_step *calls, size_t ncall
     buf_fini(&arg);
     buf_fini(&outer);
     buf_fini(&inner);
-    node_fx_end(&f);
+    golden_end(&f);
 }
 
 /* Installs, then calls (chain, reject, trap with cleanup, missing callee, self, best-effort
@@ -280,13 +324,32 @@ static void test_golden_tasks(void **state)
     buf_fini(&cyc);
     buf_fini(&hb);
     buf_fini(&arg);
-    node_fx_end(&f);
+    golden_end(&f);
 }
+
+static int set_tier(void **state)
+{
+    tier = *(const int *)*state;
+    switched = false;
+    return 0;
+}
+
+static const int t_interp = SCHEDULER_TIER_INTERP, t_compiled = SCHEDULER_TIER_COMPILED,
+                 t_auto = SCHEDULER_TIER_AUTO;
+
+#define IN_TIER(f, t) cmocka_unit_test_prestate_setup_teardown(f, set_tier, NULL, (void *)&(t))
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_vectors), cmocka_unit_test(test_golden_calls),
-        cmocka_unit_test(test_golden_sliced_calls), cmocka_unit_test(test_golden_tasks)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+        IN_TIER(test_golden_vectors, t_interp),        IN_TIER(test_golden_calls, t_interp),
+        IN_TIER(test_golden_sliced_calls, t_interp),   IN_TIER(test_golden_tasks, t_interp),
+        IN_TIER(test_golden_vectors, t_compiled),      IN_TIER(test_golden_calls, t_compiled),
+        IN_TIER(test_golden_sliced_calls, t_compiled), IN_TIER(test_golden_tasks, t_compiled),
+        IN_TIER(test_golden_vectors, t_auto),          IN_TIER(test_golden_calls, t_auto),
+        IN_TIER(test_golden_sliced_calls, t_auto),     IN_TIER(test_golden_tasks, t_auto),
+    };
+    /* printing the tables: once (the interpreter's) */
+    size_t n = getenv("TALLY_VECTORS_PRINT") ? 4 : BASE_ARRAY_LEN(tests);
+    return _cmocka_run_group_tests("test_vectors", tests, n, NULL, NULL);
 }

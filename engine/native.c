@@ -1,0 +1,558 @@
+/* native.c - the compiled tier (docs/engine.md "The compiled tier"): turns a compiled module's
+ * C (emit.c) into a shared object with the system C compiler, in a time-bounded subprocess,
+ * caches it by the source's hash, loads it with dlopen, and runs it on the instance's own
+ * execution state.
+ *
+ * A compiled run executes on a stack of its own (ucontext): a trap leaves it with swapcontext
+ * (nothing to unwind: the run's state is all in the instance), and a pause after a host call
+ * swaps back to the embedder and resumes later exactly where it stopped, so compiled runs are
+ * time-sliced like interpreted ones. Depth and value slots are counted as vm.c counts them; the
+ * slow operations call the interpreter's own functions (vm.c, instance.c, memory.c). */
+#include "engine_int.h"
+#include "native_abi.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+extern char **environ;
+
+ENGINE_NATIVE_ABI_SOURCE
+
+_Static_assert(offsetof(engine_memory, base) == offsetof(nat_mem, base), "nat_mem view");
+_Static_assert(offsetof(engine_memory, len) == offsetof(nat_mem, len), "nat_mem view");
+_Static_assert(offsetof(engine_memory, pages) == offsetof(nat_mem, pages), "nat_mem view");
+_Static_assert(offsetof(engine_global, value) == 0, "a global's value is its first field");
+
+struct engine_native {
+    void *dl;
+    const nat_module *mod;
+};
+
+enum {
+    NAT_STACK = 64 << 20,       /* a compiled run's stack (reserved; pages cost once touched) */
+    NAT_STACK_MARGIN = 1 << 20, /* kept free for host functions and the runtime */
+    NAT_GUARD = 1 << 16,
+    NAT_DEEP = 256, /* runs deeper than this many calls release their stack pages afterwards */
+};
+
+/* AddressSanitizer must be told about stack switches (its fake stacks and shadow memory). */
+#if defined(__SANITIZE_ADDRESS__)
+#define NAT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NAT_ASAN 1
+#endif
+#endif
+#ifdef NAT_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+#endif
+
+typedef struct nat_exec {
+    ucontext_t caller, co;
+    void *fake_caller, *fake_co; /* ASan's fake stacks while switched away */
+    const void *caller_bottom;   /* the embedder's stack (ASan) */
+    size_t caller_size;
+    uint8_t *stack; /* NAT_STACK + NAT_GUARD bytes, guard first */
+    nat_run run;
+    engine_instance *entry; /* whose ex holds the run */
+    status st;
+    bool finished, paused;
+} nat_exec;
+
+/* From the run's stack to the embedder's: `forever` when the run is over. */
+static void to_caller(nat_exec *nx, bool forever)
+{
+#ifdef NAT_ASAN
+    __sanitizer_start_switch_fiber(forever ? NULL : &nx->fake_co, nx->caller_bottom,
+                                   nx->caller_size);
+#else
+    (void)forever;
+#endif
+    swapcontext(&nx->co, &nx->caller);
+#ifdef NAT_ASAN
+    __sanitizer_finish_switch_fiber(nx->fake_co, &nx->caller_bottom, &nx->caller_size);
+#endif
+}
+
+/* From the embedder's stack to the run's (start or resume). */
+static void to_run(nat_exec *nx)
+{
+#ifdef NAT_ASAN
+    __sanitizer_start_switch_fiber(&nx->fake_caller, nx->stack + NAT_GUARD, NAT_STACK);
+#endif
+    swapcontext(&nx->caller, &nx->co);
+#ifdef NAT_ASAN
+    __sanitizer_finish_switch_fiber(nx->fake_caller, NULL, NULL);
+#endif
+}
+
+static nat_exec *exec_of(nat_run *r)
+{
+    return (nat_exec *)(void *)((char *)r - offsetof(nat_exec, run));
+}
+
+/* ---- run-time helpers (nat_rt) ------------------------------------------------------------ */
+
+__attribute__((noreturn)) static void rt_trap(nat_inst *I, int st)
+{
+    nat_exec *nx = exec_of(I->run);
+    nx->st = (status)st;
+    nx->finished = true;
+    to_caller(nx, true);
+    abort(); /* a finished run is never resumed */
+}
+
+static void call_func(nat_inst *I, const engine_func *f, uint64_t fp, uint64_t *a)
+{
+    if (f->code) {
+        if (!f->native || !f->inst->ni)
+            rt_trap(I, (int)BUG()); /* an interpreted instance's function: see docs/engine.md */
+        nat_inst *ci = f->inst->ni;
+        nat_run *saved = ci->run;
+        ci->run = I->run;
+        f->native(ci, fp, a);
+        ci->run = saved;
+        return;
+    }
+    nat_exec *nx = exec_of(I->run);
+    engine_instance *inst = I->inst;
+    if (fp + (f->nparams > f->nresults ? f->nparams : f->nresults) > I->run->nslots)
+        rt_trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);
+    status st = f->host(inst, f->user, a);
+    if (st != ST_OK)
+        rt_trap(I, (int)st);
+    engine_instance *e = nx->entry;
+    if (e->ex.pause_requested || inst->ex.pause_requested) {
+        e->ex.pause_requested = false;
+        inst->ex.pause_requested = false;
+        if (!e->ex.pause_ignored) {
+            nx->paused = true;
+            to_caller(nx, false);
+        }
+    }
+}
+
+static void rt_call(nat_inst *I, uint32_t fidx, uint64_t fp, uint64_t *a)
+{
+    engine_instance *inst = I->inst;
+    call_func(I, inst->funcs[fidx], fp, a);
+}
+
+static void rt_call_indirect(nat_inst *I, uint32_t type, uint32_t table, uint32_t i, uint64_t fp,
+                             uint64_t *a)
+{
+    engine_instance *inst = I->inst;
+    const engine_table *t = inst->tables[table];
+    if (i >= t->size)
+        rt_trap(I, ST_TRAP_UNDEFINED_ELEMENT);
+    const engine_func *f = (const engine_func *)(uintptr_t)t->elems[i];
+    if (!f)
+        rt_trap(I, ST_TRAP_UNINITIALIZED_ELEMENT);
+    const functype *want = &inst->m->types[type];
+    if (f->type != want && !vm_functype_eq(f->type, want))
+        rt_trap(I, ST_TRAP_INDIRECT_CALL_TYPE);
+    call_func(I, f, fp, a);
+}
+
+static uint64_t rt_misc(nat_inst *I, uint32_t op, uint32_t x, uint32_t y, uint64_t a, uint64_t b,
+                        uint64_t c)
+{
+    engine_instance *inst = I->inst;
+    status st = ST_OK;
+    uint64_t r = 0;
+    switch ((enum nat_misc)op) {
+    case NAT_MEMORY_GROW: {
+        uint32_t grown;
+        st = vm_memory_grow(inst->mem, (uint32_t)a, &grown);
+        r = grown;
+        break;
+    }
+    case NAT_MEMORY_INIT:
+        st = vm_op_memory_init(inst, x, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+        break;
+    case NAT_DATA_DROP: inst->data_dropped[x] = 1; break;
+    case NAT_MEMORY_COPY:
+        st = vm_op_memory_copy(inst->mem, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+        break;
+    case NAT_MEMORY_FILL:
+        st = vm_op_memory_fill(inst->mem, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+        break;
+    case NAT_TABLE_GET: {
+        const engine_table *t = inst->tables[x];
+        if ((uint32_t)a >= t->size)
+            st = ST_TRAP_TABLE_OOB;
+        else
+            r = t->elems[(uint32_t)a];
+        break;
+    }
+    case NAT_TABLE_SET: {
+        engine_table *t = inst->tables[x];
+        if ((uint32_t)a >= t->size)
+            st = ST_TRAP_TABLE_OOB;
+        else
+            t->elems[(uint32_t)a] = b;
+        break;
+    }
+    case NAT_TABLE_SIZE: r = inst->tables[x]->size; break;
+    case NAT_TABLE_GROW: r = vm_table_grow(inst->tables[x], (uint32_t)b, a); break;
+    case NAT_TABLE_FILL:
+        st = vm_op_table_fill(inst->tables[x], (uint32_t)a, b, (uint32_t)c);
+        break;
+    case NAT_TABLE_COPY:
+        st = vm_op_table_copy(inst, x, y, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+        break;
+    case NAT_TABLE_INIT:
+        st = vm_op_table_init(inst, x, y, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+        break;
+    case NAT_ELEM_DROP: inst->elem_len[x] = 0; break;
+    case NAT_REF_FUNC: r = (uint64_t)(uintptr_t)inst->funcs[x]; break;
+    default: st = BUG();
+    }
+    if (st != ST_OK)
+        rt_trap(I, (int)st);
+    return r;
+}
+
+static const nat_rt rt_table = {rt_trap, rt_call, rt_call_indirect, rt_misc};
+
+/* ---- instances and runs ------------------------------------------------------------------- */
+
+status vm_native_attach(engine_instance *inst)
+{
+    const engine_native *n = __atomic_load_n(&inst->code->native, __ATOMIC_ACQUIRE);
+    if (!n || inst->ni)
+        return ST_OK;
+    nat_inst *ni = base_calloc(1, sizeof *ni);
+    if (!ni)
+        return ST_OUT_OF_MEMORY;
+    ni->rt = &rt_table;
+    ni->mem = (nat_mem *)(void *)inst->mem;
+    ni->globals = (uint64_t **)(void *)inst->globals;
+    ni->inst = inst;
+    inst->ni = ni;
+    const engine_module *m = inst->m;
+    for (uint32_t d = 0; d < n->mod->nfuncs; d++)
+        inst->funcs[m->nfunc_imports + d]->native = (vm_native_fn)n->mod->funcs[d];
+    return ST_OK;
+}
+
+void vm_native_free(engine_instance *inst)
+{
+    if (inst->nx) {
+        munmap(inst->nx->stack, (size_t)NAT_STACK + NAT_GUARD);
+        base_free(inst->nx);
+    }
+    base_free(inst->ni);
+}
+
+static _Thread_local nat_exec *starting;
+
+static void trampoline(void)
+{
+    nat_exec *nx = starting;
+#ifdef NAT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &nx->caller_bottom, &nx->caller_size);
+#endif
+    engine_instance *e = nx->entry;
+    const engine_func *f = e->ex.entry;
+    nat_inst *ni = f->inst->ni;
+    nat_run *saved = ni->run;
+    ni->run = &nx->run;
+    f->native(ni, 0, e->ex.slots);
+    ni->run = saved;
+    nx->st = ST_OK;
+    nx->finished = true;
+    to_caller(nx, true);
+    abort();
+}
+
+/* A fresh context that starts the run in trampoline() on nx's stack. */
+static bool make_co(nat_exec *nx)
+{
+    if (getcontext(&nx->co) != 0)
+        return false;
+    nx->co.uc_stack.ss_sp = nx->stack + NAT_GUARD;
+    nx->co.uc_stack.ss_size = NAT_STACK;
+    nx->co.uc_link = NULL;
+    makecontext(&nx->co, trampoline, 0);
+    starting = nx;
+    return true;
+}
+
+status vm_native_run(engine_instance *inst, bool *paused)
+{
+    vm_exec *ex = &inst->ex;
+    nat_exec *nx = inst->nx;
+    *paused = false;
+    if (ex->state == VM_READY) {
+        if (!nx) {
+            nx = base_calloc(1, sizeof *nx);
+            if (!nx)
+                return ST_OUT_OF_MEMORY;
+            void *p = mmap(NULL, (size_t)NAT_STACK + NAT_GUARD, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (p == MAP_FAILED) {
+                base_free(nx);
+                return ST_OUT_OF_MEMORY;
+            }
+            mprotect(p, NAT_GUARD, PROT_NONE);
+            nx->stack = p;
+            inst->nx = nx;
+        }
+        nx->entry = inst;
+        nx->run = (nat_run){
+            .maxd = (uint32_t)(ex->frames_end - ex->frames),
+            .nslots = (uint64_t)(ex->slots_end - ex->slots),
+            .stack_lo = (uintptr_t)(nx->stack + NAT_GUARD + NAT_STACK_MARGIN),
+        };
+        nx->finished = nx->paused = false;
+        nx->st = ST_OK;
+        if (!make_co(nx))
+            return BUG();
+        inst->ex_native = true;
+    } else if (ex->state != VM_PAUSED || !nx || !inst->ex_native) {
+        return BUG();
+    }
+    to_run(nx);
+    if (nx->paused && !nx->finished) {
+        nx->paused = false;
+        ex->state = VM_PAUSED;
+        *paused = true;
+        return ST_OK;
+    }
+    if (nx->run.hi > ex->max_depth)
+        ex->max_depth = nx->run.hi;
+    if (nx->run.hi > NAT_DEEP) /* give back what a deep recursion touched, but the top */
+        madvise(nx->stack + NAT_GUARD, (size_t)NAT_STACK - NAT_STACK_MARGIN, MADV_DONTNEED);
+    inst->ex_native = false;
+    ex->state = nx->st == ST_OK ? VM_DONE : VM_IDLE;
+    return nx->st;
+}
+
+/* ---- compiling ---------------------------------------------------------------------------- */
+
+void engine_native_config_default(engine_native_config *cfg)
+{
+    const char *cc = getenv("TALLY_CC");
+    cfg->cc = cc && *cc ? cc : "cc";
+    cfg->opt = "-O2";
+    cfg->large_opt = "-O1";
+    cfg->large_source_bytes = 256u << 10;
+    cfg->cache_dir = NULL;
+    cfg->timeout_ms = 60000;
+    cfg->max_source_bytes = 64u << 20;
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+static void say(char *why, size_t len, const char *fmt, const char *a)
+{
+    if (why && len)
+        snprintf(why, len, fmt, a);
+}
+
+static bool same_file(const char *path, const buf *src)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (base_read_file(path, &data, &len) != ST_OK)
+        return false;
+    bool same = len == src->len && memcmp(data, src->ptr, len) == 0;
+    base_free(data);
+    return same;
+}
+
+static bool write_file(const char *path, const buf *src)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return false;
+    bool ok = fwrite(src->ptr, 1, src->len, fp) == src->len;
+    ok = fclose(fp) == 0 && ok;
+    return ok;
+}
+
+/* Runs cc in a child process, killed past the time bound. */
+static status run_cc(const engine_native_config *cfg, const char *opt, const char *src,
+                     const char *so, char *why, size_t whylen)
+{
+    /* posix_spawn, not fork: safe in a multithreaded node (the background compiler) */
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return ST_OUT_OF_MEMORY;
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char *argv[] = {(char *)cfg->cc,
+                    (char *)opt,
+                    "-shared",
+                    "-fPIC",
+                    "-w",
+                    "-std=gnu17",
+                    "-ffp-contract=off",
+                    "-fno-strict-aliasing",
+                    "-fvisibility=hidden",
+                    "-o",
+                    (char *)so,
+                    (char *)src,
+                    "-lm",
+                    NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, cfg->cc, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        say(why, whylen, "cannot run %s (no C compiler?)", cfg->cc);
+        return ST_IO_ERROR;
+    }
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int ws;
+        pid_t r = waitpid(pid, &ws, WNOHANG);
+        if (r == pid) {
+            if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+                return ST_OK;
+            say(why, whylen, "%s failed (missing, or the source did not compile)", cfg->cc);
+            return ST_IO_ERROR;
+        }
+        if (r < 0)
+            return ST_IO_ERROR;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double ms =
+            (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+        if (ms > cfg->timeout_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &ws, 0);
+            say(why, whylen, "%s ran past the time bound", cfg->cc);
+            return ST_LIMIT_EXCEEDED;
+        }
+        struct timespec d = {0, 2000000};
+        nanosleep(&d, NULL);
+    }
+}
+
+static status load(const char *so, size_t ndef, engine_native **out, char *why, size_t whylen)
+{
+    void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        say(why, whylen, "dlopen failed: %s", dlerror());
+        return ST_IO_ERROR;
+    }
+    const nat_module *mod = dlsym(dl, ENGINE_NATIVE_SYMBOL);
+    if (!mod || mod->abi != ENGINE_NATIVE_ABI_VERSION || mod->nfuncs != ndef) {
+        dlclose(dl);
+        say(why, whylen, "%s", "the compiled object does not match");
+        return ST_IO_ERROR;
+    }
+    engine_native *n = base_calloc(1, sizeof *n);
+    if (!n) {
+        dlclose(dl);
+        return ST_OUT_OF_MEMORY;
+    }
+    n->dl = dl;
+    n->mod = mod;
+    *out = n;
+    return ST_OK;
+}
+
+status engine_native_compile(const engine_code *c, const engine_native_config *cfg,
+                             engine_native **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    say(why, whylen, "%s", "");
+    buf src = {0};
+    status st = emit_module(c, cfg->max_source_bytes, &src);
+    if (st != ST_OK) {
+        say(why, whylen, "%s",
+            st == ST_LIMIT_EXCEEDED ? "generated source past the size bound"
+                                    : "code generation failed");
+        buf_fini(&src);
+        return st;
+    }
+    uint64_t h = fnv1a(src.ptr, src.len, UINT64_C(0xcbf29ce484222325));
+    h = fnv1a((const uint8_t *)cfg->cc, strlen(cfg->cc), h);
+    /* large sources: a cheaper optimization level (gcc -O2 takes seconds per 100 KB of C) */
+    const char *opt = src.len > cfg->large_source_bytes ? cfg->large_opt : cfg->opt;
+    h = fnv1a((const uint8_t *)opt, strlen(opt), h);
+    char dir[4096], cpath[4200], sopath[4200], tmp[4300];
+    bool temp = !cfg->cache_dir;
+    if (temp) {
+        const char *t = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/tally-cc-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(dir)) {
+            buf_fini(&src);
+            say(why, whylen, "%s", "cannot create a temporary directory");
+            return ST_IO_ERROR;
+        }
+    } else {
+        snprintf(dir, sizeof dir, "%s", cfg->cache_dir);
+        mkdir(dir, 0700);
+    }
+    snprintf(cpath, sizeof cpath, "%s/%016llx.c", dir, (unsigned long long)h);
+    snprintf(sopath, sizeof sopath, "%s/%016llx.so", dir, (unsigned long long)h);
+    size_t ndef = c->m->nfuncs - c->m->nfunc_imports;
+    /* a cache hit must hold this very source (the hash only names the file) */
+    if (!temp && access(sopath, R_OK) == 0 && same_file(cpath, &src)) {
+        st = load(sopath, ndef, out, why, whylen);
+        if (st == ST_OK) {
+            buf_fini(&src);
+            return ST_OK;
+        }
+    }
+    snprintf(tmp, sizeof tmp, "%s/%016llx.%ld.c", dir, (unsigned long long)h, (long)getpid());
+    char tmpso[4300];
+    snprintf(tmpso, sizeof tmpso, "%s/%016llx.%ld.so", dir, (unsigned long long)h, (long)getpid());
+    st = write_file(tmp, &src) ? run_cc(cfg, opt, tmp, tmpso, why, whylen) : ST_IO_ERROR;
+    if (st == ST_OK && (rename(tmpso, sopath) != 0 || rename(tmp, cpath) != 0))
+        st = ST_IO_ERROR;
+    if (st == ST_OK)
+        st = load(sopath, ndef, out, why, whylen);
+    unlink(tmp);
+    unlink(tmpso);
+    if (temp) {
+        unlink(cpath);
+        unlink(sopath);
+        rmdir(dir);
+    }
+    buf_fini(&src);
+    return st;
+}
+
+void engine_native_free(engine_native *n)
+{
+    if (!n)
+        return;
+    dlclose(n->dl);
+    base_free(n);
+}
+
+void engine_code_attach_native(engine_code *c, engine_native *n)
+{
+    __atomic_store_n(&c->native, n, __ATOMIC_RELEASE); /* instances of other threads may look */
+}
+
+bool engine_instance_compiled(const engine_instance *inst)
+{
+    return inst->ni != NULL;
+}

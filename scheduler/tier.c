@@ -1,0 +1,178 @@
+/* tier.c - the compiled tier in the node (docs/engine.md "In the node"): every module the code
+ * cache loads is built into native code by a background thread while the interpreter serves its
+ * first messages; the round attaches what is ready, and the canisters running it switch at their
+ * next message. The tier is a node-local choice: results, instruction counts and so every state
+ * root and receipt are the same in both tiers; compiled objects live in the node directory (by
+ * source hash), never in the ledger. A module whose compile fails or passes the time or size
+ * bound stays interpreted. */
+#include "scheduler_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct tier_job {
+    struct tier_job *next;
+    code_entry *e; /* holds a reference until the round drains the job */
+    const engine_code *ec;
+    engine_native *n;
+    status st;
+} tier_job;
+
+static void *worker(void *arg)
+{
+    sched_tier *t = arg;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->todo && !t->stop)
+            pthread_cond_wait(&t->cv, &t->mu);
+        if (t->stop)
+            break;
+        tier_job *j = t->todo;
+        t->todo = j->next;
+        t->busy = true;
+        pthread_mutex_unlock(&t->mu);
+        char why[256];
+        j->st = engine_native_compile(j->ec, &t->ncfg, &j->n, why, sizeof why);
+        if (j->st != ST_OK && t->log)
+            fprintf(stderr, "tally: compiled tier: a module stays interpreted: %s: %s\n",
+                    status_name(j->st), why);
+        pthread_mutex_lock(&t->mu);
+        t->busy = false;
+        j->next = t->done;
+        t->done = j;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+status sched_tier_open(scheduler *s, const scheduler_options *opt)
+{
+    sched_tier *t = &s->tier;
+    memset(t, 0, sizeof *t);
+    t->mode = opt ? opt->tier : SCHEDULER_TIER_INTERP;
+    t->log = opt && opt->tier_log;
+    engine_native_config_default(&t->ncfg);
+    t->ncfg.timeout_ms = SCHED_TIER_TIMEOUT_MS;
+    t->ncfg.max_source_bytes = SCHED_TIER_MAX_SOURCE;
+    if (opt && opt->tier_cache_dir)
+        snprintf(t->cache_dir, sizeof t->cache_dir, "%s", opt->tier_cache_dir);
+    t->ncfg.cache_dir = t->cache_dir[0] ? t->cache_dir : NULL;
+    if (t->mode != SCHEDULER_TIER_AUTO)
+        return ST_OK;
+    if (pthread_mutex_init(&t->mu, NULL) != 0)
+        return ST_OUT_OF_MEMORY;
+    if (pthread_cond_init(&t->cv, NULL) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        return ST_OUT_OF_MEMORY;
+    }
+    if (pthread_create(&t->th, NULL, worker, t) != 0) {
+        pthread_cond_destroy(&t->cv);
+        pthread_mutex_destroy(&t->mu);
+        return ST_OUT_OF_MEMORY;
+    }
+    t->started = true;
+    return ST_OK;
+}
+
+void sched_tier_loaded(scheduler *s, code_entry *e)
+{
+    sched_tier *t = &s->tier;
+    if (t->mode == SCHEDULER_TIER_COMPILED) {
+        engine_native *n = NULL;
+        char why[256];
+        status st =
+            engine_native_compile(host_code_engine(e->code), &t->ncfg, &n, why, sizeof why);
+        if (st == ST_OK) {
+            host_code_attach_native(e->code, n);
+            t->compiled++;
+        } else {
+            t->failed++;
+            if (t->log)
+                fprintf(stderr, "tally: compiled tier: a module stays interpreted: %s: %s\n",
+                        status_name(st), why);
+        }
+        return;
+    }
+    if (!t->started)
+        return;
+    tier_job *j = base_calloc(1, sizeof *j);
+    if (!j)
+        return; /* stays interpreted */
+    j->e = e;
+    j->ec = host_code_engine(e->code);
+    e->refs++;
+    pthread_mutex_lock(&t->mu);
+    tier_job **p = &t->todo; /* first loaded, first compiled */
+    while (*p)
+        p = &(*p)->next;
+    *p = j;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void sched_tier_drain(scheduler *s)
+{
+    sched_tier *t = &s->tier;
+    if (!t->started)
+        return;
+    pthread_mutex_lock(&t->mu);
+    tier_job *j = t->done;
+    t->done = NULL;
+    pthread_mutex_unlock(&t->mu);
+    while (j) {
+        tier_job *next = j->next;
+        if (j->st == ST_OK) {
+            host_code_attach_native(j->e->code, j->n);
+            t->compiled++;
+        } else {
+            t->failed++;
+        }
+        sched_code_release(s, j->e);
+        base_free(j);
+        j = next;
+    }
+}
+
+void sched_tier_close(scheduler *s)
+{
+    sched_tier *t = &s->tier;
+    if (!t->started)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->th, NULL);
+    sched_tier_drain(s);
+    for (tier_job *j = t->todo, *next; j; j = next) {
+        next = j->next;
+        sched_code_release(s, j->e);
+        base_free(j);
+    }
+    t->todo = NULL;
+    t->started = false;
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+}
+
+void scheduler_tier_wait(scheduler *s, uint32_t timeout_ms)
+{
+    sched_tier *t = &s->tier;
+    for (uint32_t waited = 0; t->started && waited < timeout_ms; waited += 10) {
+        pthread_mutex_lock(&t->mu);
+        bool busy = t->todo || t->busy;
+        pthread_mutex_unlock(&t->mu);
+        if (!busy)
+            break;
+        struct timespec d = {0, 10000000};
+        nanosleep(&d, NULL);
+    }
+    sched_tier_drain(s);
+}
+
+void scheduler_tier_counts(const scheduler *s, uint64_t *compiled, uint64_t *failed)
+{
+    *compiled = s->tier.compiled;
+    *failed = s->tier.failed;
+}
