@@ -5,9 +5,11 @@
 # an answer means "durably in the mempool"); four other actors have timers armed 0.5 to 6 s
 # ahead, each paying B 1,000,000 cycles through aaaaa-aa when it fires. The node is killed with
 # SIGKILL at random moments and restarted, for KILL_SECONDS (default 12). Then:
-#   - every acknowledged message has its receipt, the reply of a completed call (nothing lost);
-#   - B accepted 500 cycles for every `send` the blocks include, and A lost exactly that: no
-#     call ran twice, no callback ran twice, no cleanup ran;
+#   - every acknowledged message has its receipt, the reply of a completed call (nothing lost),
+#     or 'F' 2: call_perform refused the call because A's queue to B held 500 calls (SYS_TRANSIENT,
+#     as on the IC: a restart leaves a backlog of sends that a round runs at once);
+#   - B accepted 500 cycles for every `send` the blocks include that made its call, and A lost
+#     exactly that: no call ran twice, no callback ran twice, no cleanup ran;
 #   - every timer fired exactly once and paid once; every balance is exact and the chain's
 #     accounts balance (a chain without fees);
 #   - `tally replay` recomputes every block and reaches the node's state root.
@@ -17,7 +19,7 @@ tally=$1 actor=$2 secs=${3:-12}
 . "$(dirname "$0")/lib.sh"
 
 d="$work/node"
-"$tally" init --dir "$d" --interval 20 --no-fees --round-limit 20000 >/dev/null || die "tally init"
+"$tally" init --dir "$d" --interval 20 --no-fees --round-limit 10000 >/dev/null || die "tally init"
 start_node "$d" --quiet
 
 balance() { cycles_of "$d" "$1"; }
@@ -36,9 +38,13 @@ for i in 2 3 4 5; do # timers at 0.5, 2, 3.5 and 5 s (more than one kill apart),
 done
 
 send_arg="0x$(le64 "$bid")$(le64 1000)00"
+# about 12 sends a second: the chain (20 ms rounds of 10,000 instructions; a send alone fills
+# one, so every call tree spans blocks) keeps up on a loaded machine, and no acknowledged send
+# waits past its expiry height in a backlog after a restart
 ( while :; do
       id=$("$tally" call --dir "$d" --no-wait "$a" send "$send_arg" 2>/dev/null) \
           && echo "$id" >>"$work/acked"
+      sleep 0.08
   done ) &
 client_pid=$!
 trap '[ -z "$client_pid" ] || kill "$client_pid" 2>/dev/null || true; cleanup' EXIT
@@ -69,7 +75,8 @@ while read -r id; do
         [[ $out == pending* ]] || break
         sleep 0.1
     done
-    [ "$(reply_hex "$out")" = "$want" ] || die "acknowledged $id: $out"
+    r=$(reply_hex "$out")
+    [ "$r" = "$want" ] || [ "$r" = 4602 ] || die "acknowledged $id: $out"
 done <"$work/acked"
 [ "$acked" -ge 10 ] || die "only $acked messages acknowledged"
 
@@ -90,17 +97,18 @@ sleep 0.5
 # (and how many calls ended in a later block than the one that included them: the trees
 # spanned blocks, so the kills could land in their middle)
 tip=$("$tally" status --dir "$d" | sed -n 's/^height: //p')
-included=0 spanning=0
+included=0 spanning=0 full=0
 for h in $(seq 1 "$tip"); do
     listed=$("$tally" block --dir "$d" --json "$h" | sed -n 's/^ *"\([0-9a-f]\{64\}\)",\{0,1\}$/\1/p')
     for id in $listed; do
         included=$((included + 1))
         r=$("$tally" receipt --dir "$d" "$id" --json | sed -n 's/.*"height": \([0-9]*\).*/\1/p')
         [ "${r:-0}" -gt "$h" ] && spanning=$((spanning + 1))
+        [ "$(reply_hex "$("$tally" receipt --dir "$d" "$id")")" = 4602 ] && full=$((full + 1))
     done
 done
-sends=$((included - 10))
-[ "$sends" -ge "$acked" ] || die "$sends sends in blocks, $acked acknowledged"
+sends=$((included - 10 - full)) # the sends that made their call
+[ $((sends + full)) -ge "$acked" ] || die "$sends sends and $full refused in blocks, $acked acknowledged"
 [ "$spanning" -gt $((sends / 4)) ] || die "only $spanning of $sends calls spanned blocks"
 sa=$(stats "$a") sb=$(stats "$b")
 [ "${sa:32:16}" = "0000000000000000" ] || die "a cleanup ran in A: $sa"
@@ -118,4 +126,4 @@ expect_match "$out" 'burned: 0\b' "burned"
 
 stop_and_replay "$d"
 echo "kill_tree: ok ($kills kills, $acked acknowledged, $sends sends ($spanning spanning" \
-    "blocks), $replayed blocks)"
+    "blocks), $full refused by a full queue, $replayed blocks)"
