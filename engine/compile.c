@@ -482,6 +482,16 @@ static const uint16_t negated[][2] = {
     {VM_BR_I32_GT_U_I, VM_BR_I32_LE_U_I},
 };
 
+/* The SH_CMP instructions of opcodes.def: each has two compare-and-branch ops, and every one of
+ * them must be in a pair above (an `if` on a comparison branches on its negation). */
+enum {
+    N_SH_CMP = 0
+#define VM_WASM_BR(n) +1
+#include "vm_ops.inc"
+};
+_Static_assert(BASE_ARRAY_LEN(negated) == 4 + N_SH_CMP,
+               "a compare-and-branch op of opcodes.def has no negation in `negated`");
+
 static cond negate(cond k)
 {
     for (size_t i = 0; i < BASE_ARRAY_LEN(negated); i++) {
