@@ -1330,8 +1330,7 @@ int main(void)
         cmocka_unit_test(test_random_call_graph), cmocka_unit_test(test_random_call_graph_sliced),
         cmocka_unit_test(test_sliced_request),    cmocka_unit_test(test_install_code_sliced),
         cmocka_unit_test(test_stop_while_paused), cmocka_unit_test(test_management_canister),
-        cmocka_unit_test(test_stop_waits),
-        cmocka_unit_test(test_best_effort),
+        cmocka_unit_test(test_stop_waits),        cmocka_unit_test(test_best_effort),
 #ifdef EXAMPLES_DIR
         cmocka_unit_test(test_token_exchange),    cmocka_unit_test(test_factory),
 #endif
