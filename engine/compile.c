@@ -190,31 +190,22 @@ static void patch_chain(comp *c, uint32_t chain, uint32_t target)
     }
 }
 
-/* Doubles the growable array `arr` of *cap elements of `size` bytes (`first` when empty): the
- * new array, *cap updated; or NULL with ST_OUT_OF_MEMORY recorded in c (the compile then fails;
- * arr and *cap are as before). */
-static void *grow(comp *c, void *arr, uint32_t *cap, size_t size, uint32_t first)
+/* Makes room for one more element in a growable array of the compiler (base_grow); false, with
+ * ST_OUT_OF_MEMORY recorded in c (the compile then fails), if memory runs out. */
+static bool room(comp *c, void **arr, uint32_t n, uint32_t *cap, size_t size, uint32_t first)
 {
-    uint32_t ncap = *cap ? *cap * 2 : first;
-    void *na = base_realloc(arr, ncap * size);
-    if (!na) {
-        c->st = ST_OUT_OF_MEMORY;
-        return NULL;
-    }
-    *cap = ncap;
-    return na;
+    if (base_grow(arr, cap, n + 1, size, first) == ST_OK)
+        return true;
+    c->st = ST_OUT_OF_MEMORY;
+    return false;
 }
 
 /* ---- the operand stack model ------------------------------------------------------------ */
 
 static void vpush(comp *c, uint8_t kind, uint32_t slot, uint64_t val)
 {
-    if (c->vh == c->vcap) {
-        ventry *nv = grow(c, c->vs, &c->vcap, sizeof *nv, 64);
-        if (!nv)
-            return;
-        c->vs = nv;
-    }
+    if (!room(c, (void **)&c->vs, c->vh, &c->vcap, sizeof *c->vs, 64))
+        return;
     c->vs[c->vh++] = (ventry){kind, slot, val};
     if (c->vh > c->maxh)
         c->maxh = c->vh;
@@ -322,12 +313,8 @@ static uint32_t mbr_len(uint32_t op)
  * ST_OUT_OF_MEMORY in c (the compile then fails). */
 static void pc_list_push(comp *c, uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t pc)
 {
-    if (*n == *cap) {
-        uint32_t *nl = grow(c, *list, cap, sizeof *nl, 64);
-        if (!nl)
-            return;
-        *list = nl;
-    }
+    if (!room(c, (void **)list, *n, cap, sizeof **list, 64))
+        return;
     (*list)[(*n)++] = pc;
 }
 
@@ -481,6 +468,16 @@ static const uint16_t negated[][2] = {
     {VM_BR_I32_GT_S_I, VM_BR_I32_LE_S_I},
     {VM_BR_I32_GT_U_I, VM_BR_I32_LE_U_I},
 };
+
+/* The SH_CMP instructions of opcodes.def: each has two compare-and-branch ops, and every one of
+ * them must be in a pair above (an `if` on a comparison branches on its negation). */
+enum {
+    N_SH_CMP = 0
+#define VM_WASM_BR(n) +1
+#include "vm_ops.inc"
+};
+_Static_assert(BASE_ARRAY_LEN(negated) == 4 + N_SH_CMP,
+               "a compare-and-branch op of opcodes.def has no negation in `negated`");
 
 static cond negate(cond k)
 {
@@ -711,12 +708,8 @@ static void br_table(comp *c, uint32_t n, const uint32_t *depths)
 
 static void ctrl_push(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
 {
-    if (c->ch == c->ccap) {
-        ctrl *nc = grow(c, c->cs, &c->ccap, sizeof *nc, 16);
-        if (!nc)
-            return;
-        c->cs = nc;
-    }
+    if (!room(c, (void **)&c->cs, c->ch, &c->ccap, sizeof *c->cs, 16))
+        return;
     c->cs[c->ch++] = (ctrl){kind, false, np, nr, c->vh - np, 0, 0, 0};
     c->gg_pc = UINT32_MAX; /* a label may follow: no fusion across it */
     meter_forget(c);
