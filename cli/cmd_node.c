@@ -20,6 +20,7 @@
 #include <string.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,12 +119,27 @@ static void wait_wake(int ms)
  * shapes"). The round loop flushes them after every round and every wake. */
 typedef struct debug_out {
     FILE *err, *log;
+    char path[4096];     /* DIR/debug.log */
+    uint64_t log_bytes;  /* its size */
+    pthread_mutex_t mu;  /* query workers print too */
 } debug_out;
 
+/* debug.log is bounded: past DEBUG_LOG_MAX bytes it becomes debug.log.1 (replacing the older
+ * one) and a new debug.log starts, so a canister printing in a loop cannot fill the node's disk
+ * (at most twice the bound; docs/cli.md "Node directory"). */
 enum { DEBUG_BUFFER = 1 << 16 };
+#define DEBUG_LOG_MAX (64ull << 20)
 
-static void debug_open(debug_out *d, FILE *log)
+static FILE *open_debug_log(const char *path, uint64_t *size);
+
+static void debug_open(debug_out *d, const char *dir)
 {
+    FILE *log = NULL;
+    pthread_mutex_init(&d->mu, NULL);
+    if (cli_path_join(d->path, sizeof d->path, dir, "debug.log"))
+        log = open_debug_log(d->path, &d->log_bytes);
+    else
+        fprintf(stderr, "tally node: warning: %s/debug.log: path too long\n", dir);
     int fd = dup(STDERR_FILENO);
     d->err = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!d->err && fd >= 0)
@@ -150,7 +166,23 @@ static void debug_close(debug_out *d)
         fclose(d->err);
     if (d->log)
         fclose(d->log);
+    pthread_mutex_destroy(&d->mu);
     *d = (debug_out){0};
+}
+
+/* Moves a full debug.log aside to debug.log.1 and starts a new one (d->mu held). */
+static void debug_rotate(debug_out *d)
+{
+    char old[sizeof d->path + 2];
+    fclose(d->log);
+    d->log = NULL;
+    snprintf(old, sizeof old, "%s.1", d->path);
+    if (rename(d->path, old) != 0)
+        fprintf(stderr, "tally node: warning: cannot move %s aside: %s\n", d->path,
+                strerror(errno));
+    d->log = open_debug_log(d->path, &d->log_bytes);
+    if (d->log)
+        setvbuf(d->log, NULL, _IOFBF, DEBUG_BUFFER);
 }
 
 /* ic0.debug_print: "debug: [CANISTER] text" on stderr and "[CANISTER] text" in DIR/debug.log
@@ -167,21 +199,26 @@ static void debug_print(void *user, span self, span text)
     }
     debug_out *d = user;
     fprintf(d->err, "debug: [%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
-    if (d->log)
-        fprintf(d->log, "[%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+    pthread_mutex_lock(&d->mu);
+    if (d->log) {
+        int n = fprintf(d->log, "[%s] %.*s\n", who, (int)text.len, (const char *)text.ptr);
+        d->log_bytes += n > 0 ? (uint64_t)n : 0;
+        if (d->log_bytes > DEBUG_LOG_MAX)
+            debug_rotate(d);
+    }
+    pthread_mutex_unlock(&d->mu);
 }
 
-/* DIR/debug.log for appending (never through a symlink), or NULL with a warning. */
-static FILE *open_debug_log(const char *dir)
+/* path (DIR/debug.log) for appending (never through a symlink) and its size, or NULL with a
+ * warning. */
+static FILE *open_debug_log(const char *path, uint64_t *size)
 {
-    char path[4096];
-    int fd = cli_path_join(path, sizeof path, dir, "debug.log")
-                 ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)
-                 : -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    struct stat st;
+    *size = f && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     if (!f) {
-        fprintf(stderr, "tally node: warning: cannot open %s/debug.log: %s\n", dir,
-                strerror(errno));
+        fprintf(stderr, "tally node: warning: cannot open %s: %s\n", path, strerror(errno));
         if (fd >= 0)
             close(fd);
     }
@@ -452,7 +489,7 @@ static int serve(const node_opts *o)
     }
     if (!check_ledger(lg, o))
         goto out_ledger;
-    debug_open(&dbg, open_debug_log(o->dir));
+    debug_open(&dbg, o->dir);
     size_t max_body = (size_t)o->max_body;
     if (!max_body) {
         max_body = 8u << 20;

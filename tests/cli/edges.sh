@@ -97,6 +97,28 @@ EOF
     "$tally" call --dir "$d" "$sid" say >/dev/null || die "call say"
     grep -q "^\[$sid\] hello from say$" "$d/debug.log" || die "debug.log: $(cat "$d/debug.log" 2>&1)"
     grep -q "debug: \[$sid\] hello from say" "$work/node.log" || die "node log lacks the debug line"
+    # debug.log is bounded: 4 calls of 18 lines of 1 MiB move a full debug.log aside to debug.log.1
+    cat >"$work/flood.wat" <<'EOF'
+(module
+  (import "ic0" "debug_print" (func $print (param i32 i32)))
+  (import "ic0" "msg_reply" (func $reply))
+  (memory (export "memory") 17)
+  (func (export "canister_update flood") (local $i i32)
+    (memory.fill (i32.const 0) (i32.const 120) (i32.const 1048576))
+    (loop $l (call $print (i32.const 0) (i32.const 1048576))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 18))))
+    (call $reply)))
+EOF
+    "$wat2wasm" "$work/flood.wat" -o "$work/flood.wasm" || die "wat2wasm flood"
+    s=$("$tally" deploy --dir "$d" "$work/flood.wasm") || die "deploy flood"
+    for _ in 1 2 3 4; do "$tally" call --dir "$d" "${s%% *}" flood >/dev/null || die "call flood"; done
+    "$tally" call --dir "$d" "$sid" say >/dev/null || die "call say after flood"
+    old=$(stat -c %s "$d/debug.log.1" 2>/dev/null) || die "no debug.log.1 after 72 MiB of debug_print"
+    new=$(stat -c %s "$d/debug.log")
+    [ "$old" -gt $((64 << 20)) ] && [ "$old" -le $((66 << 20)) ] || die "debug.log.1 holds $old bytes"
+    [ "$new" -le $((9 << 20)) ] || die "debug.log holds $new bytes after the move"
+    grep -q "^\[$sid\] hello from say$" "$d/debug.log" || die "the new debug.log lacks later lines"
+    rm -f "$d/debug.log.1" "$work/node.log"
 fi
 stop_node
 echo ok
