@@ -119,9 +119,9 @@ static void wait_wake(int ms)
  * shapes"). The round loop flushes them after every round and every wake. */
 typedef struct debug_out {
     FILE *err, *log;
-    char path[4096];     /* DIR/debug.log */
-    uint64_t log_bytes;  /* its size */
-    pthread_mutex_t mu;  /* query workers print too */
+    char path[4096];    /* DIR/debug.log */
+    uint64_t log_bytes; /* its size */
+    pthread_mutex_t mu; /* query workers print too */
 } debug_out;
 
 /* debug.log is bounded: past DEBUG_LOG_MAX bytes it becomes debug.log.1 (replacing the older
