@@ -12,7 +12,7 @@ set -eu
 runner=$1 core=$2 json=$3 out=$4
 rm -rf "$out/interp" "$out/compiled"
 cache=${TALLY_TIER_CACHE:-$out/cache}
-mkdir -p "$cache"
+mkdir -p "$out" "$cache"
 cc=${TALLY_CC:-cc}
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "tiers.sh: FAIL: no C compiler ($cc): the compiled tier cannot be tested" >&2
