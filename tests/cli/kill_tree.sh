@@ -102,9 +102,10 @@ for h in $(seq 1 "$tip"); do
     listed=$("$tally" block --dir "$d" --json "$h" | sed -n 's/^ *"\([0-9a-f]\{64\}\)",\{0,1\}$/\1/p')
     for id in $listed; do
         included=$((included + 1))
-        r=$("$tally" receipt --dir "$d" "$id" --json | sed -n 's/.*"height": \([0-9]*\).*/\1/p')
+        out=$("$tally" receipt --dir "$d" "$id") # "... [N instructions, block H, message ...]"
+        r=$(sed -n 's/.*, block \([0-9]*\), message .*/\1/p' <<<"$out")
         [ "${r:-0}" -gt "$h" ] && spanning=$((spanning + 1))
-        [ "$(reply_hex "$("$tally" receipt --dir "$d" "$id")")" = 4602 ] && full=$((full + 1))
+        [ "$(reply_hex "$out")" = 4602 ] && full=$((full + 1))
     done
 done
 sends=$((included - 10 - full)) # the sends that made their call
