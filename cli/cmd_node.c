@@ -130,7 +130,23 @@ typedef struct debug_out {
 enum { DEBUG_BUFFER = 1 << 16 };
 #define DEBUG_LOG_MAX (64ull << 20)
 
-static FILE *open_debug_log(const char *path, uint64_t *size);
+/* path (DIR/debug.log) for appending (never through a symlink), fully buffered, and its size;
+ * or NULL with a warning. */
+static FILE *open_debug_log(const char *path, uint64_t *size)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    struct stat st;
+    *size = f && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (!f) {
+        fprintf(stderr, "tally node: warning: cannot open %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    } else {
+        setvbuf(f, NULL, _IOFBF, DEBUG_BUFFER);
+    }
+    return f;
+}
 
 static void debug_open(debug_out *d, const char *dir)
 {
@@ -149,15 +165,16 @@ static void debug_open(debug_out *d, const char *dir)
     else
         d->err = stderr;
     d->log = log;
-    if (log)
-        setvbuf(log, NULL, _IOFBF, DEBUG_BUFFER);
 }
 
+/* Under d->mu: a query worker's debug_print may be moving debug.log aside meanwhile. */
 static void debug_flush(debug_out *d)
 {
     fflush(d->err);
+    pthread_mutex_lock(&d->mu);
     if (d->log)
         fflush(d->log);
+    pthread_mutex_unlock(&d->mu);
 }
 
 static void debug_close(debug_out *d)
@@ -181,8 +198,6 @@ static void debug_rotate(debug_out *d)
         fprintf(stderr, "tally node: warning: cannot move %s aside: %s\n", d->path,
                 strerror(errno));
     d->log = open_debug_log(d->path, &d->log_bytes);
-    if (d->log)
-        setvbuf(d->log, NULL, _IOFBF, DEBUG_BUFFER);
 }
 
 /* ic0.debug_print: "debug: [CANISTER] text" on stderr and "[CANISTER] text" in DIR/debug.log
@@ -207,22 +222,6 @@ static void debug_print(void *user, span self, span text)
             debug_rotate(d);
     }
     pthread_mutex_unlock(&d->mu);
-}
-
-/* path (DIR/debug.log) for appending (never through a symlink) and its size, or NULL with a
- * warning. */
-static FILE *open_debug_log(const char *path, uint64_t *size)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
-    struct stat st;
-    *size = f && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-    if (!f) {
-        fprintf(stderr, "tally node: warning: cannot open %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    return f;
 }
 
 typedef struct node_opts {
