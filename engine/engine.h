@@ -535,10 +535,15 @@ void engine_native_config_default(engine_native_config *cfg);
  * attached to. */
 status engine_native_compile(const engine_code *c, const engine_native_config *cfg,
                              engine_native **out, char *why, size_t whylen);
+/* Drops one owner of n (the compile's, or one engine_native_share added); the last frees it. */
 void engine_native_free(engine_native *n);
+/* Another owner of n (returned): codes of several threads may run one compiled object (the
+ * node's query replicas run the code cache's), each freeing its share. Thread safe. */
+engine_native *engine_native_share(engine_native *n);
 /* Instances of c run compiled from now on: new ones from the start, existing ones from their
  * next call (engine_instance_invoke_begin/_run; a run already under way keeps its tier).
- * n came from engine_native_compile(c). Safe while other threads instantiate c or run its
+ * n came from engine_native_compile(c), or of a code compiled from the same module bytes
+ * with the same options (a share). Safe while other threads instantiate c or run its
  * instances; attach at most once. */
 void engine_code_attach_native(engine_code *c, engine_native *n);
 /* True if inst's calls run in the compiled tier. */

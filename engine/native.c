@@ -39,6 +39,7 @@ _Static_assert(offsetof(engine_global, value) == 0, "a global's value is its fir
 struct engine_native {
     void *dl;
     const nat_module *mod;
+    uint32_t owners; /* engine_native_share adds one, engine_native_free drops one (atomic) */
 };
 
 enum {
@@ -472,6 +473,7 @@ static status load(const char *so, size_t ndef, engine_native **out, char *why, 
     }
     n->dl = dl;
     n->mod = mod;
+    n->owners = 1;
     *out = n;
     return ST_OK;
 }
@@ -539,9 +541,15 @@ status engine_native_compile(const engine_code *c, const engine_native_config *c
     return st;
 }
 
+engine_native *engine_native_share(engine_native *n)
+{
+    __atomic_add_fetch(&n->owners, 1, __ATOMIC_RELAXED);
+    return n;
+}
+
 void engine_native_free(engine_native *n)
 {
-    if (!n)
+    if (!n || __atomic_sub_fetch(&n->owners, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     dlclose(n->dl);
     base_free(n);

@@ -881,6 +881,11 @@ const host_code *host_canister_code(const host_canister *c)
     return c->code;
 }
 
+bool host_canister_compiled(const host_canister *c)
+{
+    return c->cur.inst && engine_instance_compiled(c->cur.inst);
+}
+
 uint64_t host_canister_version(const host_canister *c)
 {
     return c->version;

@@ -348,6 +348,9 @@ const host_code *host_canister_code(const host_canister *c);
 uint64_t host_canister_version(const host_canister *c);
 uint64_t host_canister_timer(const host_canister *c);
 span host_canister_certified_data(const host_canister *c);
+/* True if c's instance runs its calls in the compiled tier (host_code_attach_native; the last
+ * message ran compiled, or an existing instance switches at its next one). */
+bool host_canister_compiled(const host_canister *c);
 
 /* ---- committed state: persistence and restore (scheduler, ledger) ---------------------------
  * "Saved" = the state as after the last message that finished: while a sliced message is

@@ -11,6 +11,10 @@
  * their replica's height. A replica that cannot follow (its code changed, the heap was
  * replaced, the journal wrapped past it) is rebuilt from the ledger.
  *
+ * A replica runs compiled once the round thread has attached its code's compiled tier: the
+ * code cache's object is shared (tier.c's shelf), checked for whenever something new was
+ * shelved. Each replica instance runs on its own stack (engine/native.c).
+ *
  * The snapshot's state is what a block committed: while a message of the canister is paused,
  * its pages are not in the ledger, so a query sees the state before it. */
 #include "scheduler_int.h"
@@ -24,8 +28,10 @@ typedef struct replica {
     uint8_t code_hash[LEDGER_HASH_SIZE];
     host_code *code; /* NULL: the canister has no code */
     host_canister *hc;
-    uint64_t bytes; /* heap + stable memory, for the cache budget */
-    uint64_t used;  /* querier tick of its last query (least recently used goes first) */
+    uint64_t bytes;      /* heap + stable memory, for the cache budget */
+    uint64_t used;       /* querier tick of its last query (least recently used goes first) */
+    uint64_t shelf_seen; /* sched_tier_generation when the shelf was last looked at */
+    bool compiled;       /* its code has the compiled tier attached */
 } replica;
 
 struct scheduler_querier {
@@ -290,6 +296,22 @@ static status replica_get(scheduler_querier *q, ledger_reader *rd, uint64_t id,
     return ST_OK;
 }
 
+/* Attaches the compiled tier to r's code if the round thread has one for it by now. */
+static void replica_tier(scheduler_querier *q, replica *r)
+{
+    if (!r->code || r->compiled)
+        return;
+    uint64_t gen = sched_tier_generation(q->s);
+    if (gen == r->shelf_seen)
+        return;
+    r->shelf_seen = gen;
+    engine_native *n = sched_tier_shared(q->s, r->code_hash);
+    if (n) {
+        host_code_attach_native(r->code, n);
+        r->compiled = true;
+    }
+}
+
 status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span method, span arg,
                              span caller, uint64_t instruction_limit, host_result *res)
 {
@@ -308,6 +330,7 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
         return st;
     r->used = ++q->tick;
     q->stats.queries++;
+    replica_tier(q, r);
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_caller(caller, principal);
     host_msg hm = {.method = method,
@@ -316,6 +339,8 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
                    .time = tip.timestamp_ns,
                    .instruction_limit = instruction_limit};
     st = host_canister_call(r->hc, HOST_CALL_QUERY, &hm, res);
+    if (host_canister_compiled(r->hc))
+        q->stats.compiled++;
     uint64_t id = r->id; /* r moves if the trim drops another replica */
     cache_trim(q, id);
     return st;

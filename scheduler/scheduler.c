@@ -123,6 +123,7 @@ void sched_code_release(scheduler *s, code_entry *e)
             break;
         }
     }
+    sched_tier_forget(s, e);
     host_code_free(e->code);
     base_free(e);
 }
@@ -622,6 +623,7 @@ void scheduler_close(scheduler *s)
         sched_code_release(s, e);
     }
     base_free(s->codes);
+    sched_tier_shelf_close(s);
     base_free(s->seen);
     pthread_mutex_destroy(&s->journal.mu);
     base_free(s->journal.ring);

@@ -121,9 +121,10 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
 uint64_t scheduler_query_instructions(const scheduler *s);
 
 /* What a querier did: queries run, replicas built from the ledger, replicas brought up to a
- * newer block, and 64 KiB pages loaded for that. */
+ * newer block, and 64 KiB pages loaded for that; `compiled`: queries that ran in the compiled
+ * tier (a replica runs compiled once the scheduler has attached its code's, docs/engine.md). */
 typedef struct scheduler_querier_stats {
-    uint64_t queries, builds, syncs, pages_loaded;
+    uint64_t queries, builds, syncs, pages_loaded, compiled;
 } scheduler_querier_stats;
 void scheduler_querier_stats_get(const scheduler_querier *q, scheduler_querier_stats *out);
 

@@ -216,6 +216,13 @@ typedef struct sched_tier {
     struct tier_job *todo, *done; /* under mu */
     bool busy, stop;              /* under mu */
     uint64_t compiled, failed;    /* modules attached, left interpreted */
+    /* The shelf: the compiled objects attached in the code cache, by code hash, each holding a
+     * share (engine_native_share), for the query threads' replicas (query.c). */
+    pthread_mutex_t shelf_mu;
+    bool shelf_ready;            /* shelf_mu was made */
+    struct sched_shelved *shelf; /* under shelf_mu */
+    uint32_t nshelf, shelf_cap;  /* under shelf_mu */
+    uint64_t shelf_gen;          /* atomic: bumped by every object shelved */
 } sched_tier;
 
 struct scheduler {
@@ -244,7 +251,17 @@ status sched_tier_open(scheduler *s, const scheduler_options *opt);
 void sched_tier_loaded(scheduler *s, code_entry *e);
 /* Attaches what the worker has built and drops its references (the round's thread). */
 void sched_tier_drain(scheduler *s);
+/* Stops the background compiler (scheduler_close, before the code cache is emptied). */
 void sched_tier_close(scheduler *s);
+/* Frees the shelf (scheduler_close, last). */
+void sched_tier_shelf_close(scheduler *s);
+/* The code cache frees e (sched_code_release): its object leaves the shelf. */
+void sched_tier_forget(scheduler *s, const code_entry *e);
+/* For query threads: a number that changes whenever an object is shelved, and a share of the
+ * compiled object of the code with this hash (NULL: none yet); attach it to a host_code built
+ * from the same module (host_code_attach_native takes it). */
+uint64_t sched_tier_generation(scheduler *s);
+engine_native *sched_tier_shared(scheduler *s, const uint8_t hash[LEDGER_HASH_SIZE]);
 
 /* scheduler.c */
 sched_canister *sched_canister_find(scheduler *s, uint64_t id);

@@ -4,12 +4,21 @@
  * next message. The tier is a node-local choice: results, instruction counts and so every state
  * root and receipt are the same in both tiers; compiled objects live in the node directory (by
  * source hash), never in the ledger. A module whose compile fails or passes the time or size
- * bound stays interpreted. */
+ * bound stays interpreted.
+ *
+ * The shelf hands what the round attached to the query threads: their replicas (query.c) build
+ * their own host_code of the same module and attach a share of the same compiled object, so
+ * queries run compiled too without compiling anything again. */
 #include "scheduler_int.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+typedef struct sched_shelved {
+    uint8_t hash[LEDGER_HASH_SIZE];
+    engine_native *n; /* the shelf's share */
+} sched_shelved;
 
 typedef struct tier_job {
     struct tier_job *next;
@@ -46,10 +55,82 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Attaches n to e's code and shelves a share of it for the query threads (without room on the
+ * shelf, queries of that code stay interpreted). */
+static void attach(scheduler *s, code_entry *e, engine_native *n)
+{
+    sched_tier *t = &s->tier;
+    engine_native *share = engine_native_share(n);
+    host_code_attach_native(e->code, n);
+    t->compiled++;
+    pthread_mutex_lock(&t->shelf_mu);
+    status st = base_grow((void **)&t->shelf, &t->shelf_cap, t->nshelf + 1, sizeof *t->shelf, 8);
+    if (st == ST_OK) {
+        memcpy(t->shelf[t->nshelf].hash, e->hash, LEDGER_HASH_SIZE);
+        t->shelf[t->nshelf++].n = share;
+        __atomic_add_fetch(&t->shelf_gen, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&t->shelf_mu);
+    if (st != ST_OK)
+        engine_native_free(share);
+}
+
+void sched_tier_forget(scheduler *s, const code_entry *e)
+{
+    sched_tier *t = &s->tier;
+    if (!t->shelf_ready)
+        return;
+    engine_native *n = NULL;
+    pthread_mutex_lock(&t->shelf_mu);
+    for (uint32_t i = 0; i < t->nshelf; i++) {
+        if (!memcmp(t->shelf[i].hash, e->hash, LEDGER_HASH_SIZE)) {
+            n = t->shelf[i].n;
+            t->shelf[i] = t->shelf[--t->nshelf];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->shelf_mu);
+    engine_native_free(n); /* replicas running it hold shares of their own */
+}
+
+uint64_t sched_tier_generation(scheduler *s)
+{
+    return __atomic_load_n(&s->tier.shelf_gen, __ATOMIC_ACQUIRE);
+}
+
+engine_native *sched_tier_shared(scheduler *s, const uint8_t hash[LEDGER_HASH_SIZE])
+{
+    sched_tier *t = &s->tier;
+    engine_native *n = NULL;
+    pthread_mutex_lock(&t->shelf_mu);
+    for (uint32_t i = 0; i < t->nshelf && !n; i++)
+        if (!memcmp(t->shelf[i].hash, hash, LEDGER_HASH_SIZE))
+            n = engine_native_share(t->shelf[i].n);
+    pthread_mutex_unlock(&t->shelf_mu);
+    return n;
+}
+
+void sched_tier_shelf_close(scheduler *s)
+{
+    sched_tier *t = &s->tier;
+    if (!t->shelf_ready)
+        return;
+    for (uint32_t i = 0; i < t->nshelf; i++)
+        engine_native_free(t->shelf[i].n);
+    base_free(t->shelf);
+    t->shelf = NULL;
+    t->nshelf = t->shelf_cap = 0;
+    pthread_mutex_destroy(&t->shelf_mu);
+    t->shelf_ready = false;
+}
+
 status sched_tier_open(scheduler *s, const scheduler_options *opt)
 {
     sched_tier *t = &s->tier;
     memset(t, 0, sizeof *t);
+    if (pthread_mutex_init(&t->shelf_mu, NULL) != 0)
+        return ST_OUT_OF_MEMORY;
+    t->shelf_ready = true;
     t->mode = opt ? opt->tier : SCHEDULER_TIER_INTERP;
     t->log = opt && opt->tier_log;
     engine_native_config_default(&t->ncfg);
@@ -84,8 +165,7 @@ void sched_tier_loaded(scheduler *s, code_entry *e)
         status st =
             engine_native_compile(host_code_engine(e->code), &t->ncfg, &n, why, sizeof why);
         if (st == ST_OK) {
-            host_code_attach_native(e->code, n);
-            t->compiled++;
+            attach(s, e, n);
         } else {
             t->failed++;
             if (t->log)
@@ -123,8 +203,7 @@ void sched_tier_drain(scheduler *s)
     while (j) {
         tier_job *next = j->next;
         if (j->st == ST_OK) {
-            host_code_attach_native(j->e->code, j->n);
-            t->compiled++;
+            attach(s, j->e, j->n);
         } else {
             t->failed++;
         }

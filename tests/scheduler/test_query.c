@@ -2,7 +2,9 @@
  * answers exactly what the live canister answers after every block (heap pages, a grown heap,
  * stable memory, globals), follows blocks by loading only the changed pages, is rebuilt after
  * an upgrade, sees the state before a paused message, and a round completes while a query is
- * stopped in the middle of its run on another thread (rounds never wait for queries).
+ * stopped in the middle of its run on another thread (rounds never wait for queries); replicas
+ * run in the compiled tier once the scheduler has attached it, with the interpreter's answers
+ * and instruction counts.
  *
  * Canisters: qtest.wat and slow.wat (this folder). */
 #include <setjmp.h>
@@ -207,6 +209,111 @@ static void test_replica_during_pause(void **state)
     node_fx_end(&f);
 }
 
+/* ---- the compiled tier ----------------------------------------------------------------- */
+
+enum { TRACE_MAX = 16 };
+
+/* What the queries of one run answered, in order. */
+typedef struct trace {
+    buf bytes; /* replies and reject messages, concatenated */
+    status st[TRACE_MAX];
+    uint64_t instructions[TRACE_MAX];
+    uint32_t len[TRACE_MAX];
+    uint32_t n;
+} trace;
+
+static void traced(scheduler_querier *q, uint64_t cid, uint64_t limit, trace *t)
+{
+    host_result res;
+    assert_int_equal(scheduler_querier_run(q, cid, span_of("get", 3), span_of(NULL, 0),
+                                           span_of(NULL, 0), limit, &res),
+                     ST_OK);
+    assert_true(t->n < TRACE_MAX);
+    t->st[t->n] = res.st;
+    t->instructions[t->n] = res.instructions;
+    t->len[t->n++] = (uint32_t)res.bytes.len;
+    assert_int_equal(buf_put(&t->bytes, res.bytes.ptr, res.bytes.len), ST_OK);
+    host_result_fini(&res);
+}
+
+static uint64_t queries_compiled(scheduler_querier *q)
+{
+    scheduler_querier_stats st;
+    scheduler_querier_stats_get(q, &st);
+    return st.compiled;
+}
+
+/* Queries through blocks, a grown heap, a query stopped by its instruction limit and an
+ * upgrade (a rebuilt replica), with the scheduler in `tier`: AUTO's first query runs before the
+ * background compile is attached (interpreted), every later one compiled. */
+static void tier_run(int tier, trace *t)
+{
+    node_fx f;
+    node_fx_init(&f, 9);
+    f.sopt.tier = tier;
+    f.sopt.tier_log = true;
+    node_fx_start(&f);
+    uint64_t cid = deploy(&f, QTEST_WASM);
+    scheduler_querier *q;
+    assert_int_equal(scheduler_querier_new(f.s, 1u << 30, &q), ST_OK);
+    traced(q, cid, 5000000000ull, t);
+    if (tier == SCHEDULER_TIER_AUTO) {
+        assert_int_equal(queries_compiled(q), 0);
+        scheduler_tier_wait(f.s, 60000);
+    }
+    for (int i = 0; i < 3; i++) {
+        update(&f, cid, "bump");
+        traced(q, cid, 5000000000ull, t);
+    }
+    update(&f, cid, "grow");
+    traced(q, cid, 5000000000ull, t);
+    traced(q, cid, 40, t); /* stopped by the limit */
+    assert_int_equal(t->st[t->n - 1], ST_INSTRUCTION_LIMIT_EXCEEDED);
+    buf arg = {0};
+    assert_int_equal(
+        scheduler_install_arg(span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0), &arg), ST_OK);
+    uint8_t id[LEDGER_HASH_SIZE];
+    node_fx_submit(&f, LEDGER_MSG_UPGRADE, cid, "", span_of(arg.ptr, arg.len), id);
+    round1(&f);
+    buf_fini(&arg);
+    traced(q, cid, 5000000000ull, t);
+    scheduler_querier_stats st;
+    scheduler_querier_stats_get(q, &st);
+    assert_int_equal(st.queries, t->n);
+    assert_int_equal(st.builds, 2);
+    assert_int_equal(st.compiled, tier == SCHEDULER_TIER_INTERP ? 0
+                                  : tier == SCHEDULER_TIER_AUTO ? t->n - 1
+                                                                : t->n);
+    uint64_t compiled, failed;
+    scheduler_tier_counts(f.s, &compiled, &failed);
+    assert_int_equal(failed, 0);
+    scheduler_querier_free(q);
+    node_fx_end(&f);
+}
+
+/* Replicas in the compiled tier answer what interpreted ones answer, with the same
+ * instruction counts (the limit stop included), in COMPILED and AUTO. */
+static void test_tiers_agree(void **state)
+{
+    (void)state;
+    trace t[3];
+    memset(t, 0, sizeof t);
+    const int tiers[3] = {SCHEDULER_TIER_INTERP, SCHEDULER_TIER_COMPILED, SCHEDULER_TIER_AUTO};
+    for (int i = 0; i < 3; i++)
+        tier_run(tiers[i], &t[i]);
+    assert_int_equal(le32_load(t[0].bytes.ptr + 24 * 4), 3); /* the global after 3 bumps */
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(t[i].n, t[0].n);
+        assert_memory_equal(t[i].st, t[0].st, sizeof t[0].st);
+        assert_memory_equal(t[i].instructions, t[0].instructions, sizeof t[0].instructions);
+        assert_memory_equal(t[i].len, t[0].len, sizeof t[0].len);
+        assert_int_equal(t[i].bytes.len, t[0].bytes.len);
+        assert_memory_equal(t[i].bytes.ptr, t[0].bytes.ptr, t[0].bytes.len);
+    }
+    for (int i = 0; i < 3; i++)
+        buf_fini(&t[i].bytes);
+}
+
 /* ---- a round while a query is stopped in the middle of its run --------------------------- */
 
 typedef struct gate {
@@ -288,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_replica_cache_budget),
         cmocka_unit_test(test_replica_during_pause),
         cmocka_unit_test(test_round_never_waits_for_query),
+        cmocka_unit_test(test_tiers_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
