@@ -18,6 +18,8 @@
  * that is idle, then serving 4 clients that run maximal queries (`spin`, stopped by the 5e9
  * query limit) without a query budget and with the default one: update latency, block rate,
  * and the queries the workers finished meanwhile (docs/scheduler.md "Queries").
+ * --tiers (alone): execution + commit as in part 1, in the interpreter and in the compiled
+ * tier alternately, repeated; wall and CPU time per message.
  * Ratios are against the first run of the same part, measured in the same process.
  * No rate is ever asserted: tests/cli/bench_node.sh only checks that every part runs and
  * reports (docs/benchmarks.md). */
@@ -281,6 +283,113 @@ static status bench_inprocess(const char *dir, uint32_t n, bool json)
                replay / replay1, no_fees, no_fees > 0 ? done / (t2 - t1) / no_fees : 0);
     envelopes_fini(&e);
     return st;
+}
+
+/* ---- --tiers: execution + commit, interpreter against compiled tier, interleaved ------------ */
+
+static double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One execution + commit run of the envelopes on a fresh chain at dir-RUN in `tier` (the
+ * install, which compiles the counter in the compiled tier, and admission are not timed):
+ * *wall and *cpu receive the microseconds per message of the rounds alone (CPU: this process's,
+ * so the fsync wait and other processes' load are not in it). */
+static status tiers_run(const char *dir, int run, const char *tier, const keypair *k,
+                        const envelopes *e, double *wall, double *cpu)
+{
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s-%s%d", dir, tier, run);
+    const char *saved = bench_tier;
+    bench_tier = tier;
+    bench_chain c;
+    double ignored;
+    status st = chain_fresh(sub, k, false, true, &c);
+    bench_tier = saved;
+    if (st != ST_OK)
+        return st;
+    st = chain_install(&c, k);
+    if (st == ST_OK)
+        st = admit_all(c.lg, e, 1000, &ignored);
+    uint64_t compiled = 0, failed = 0;
+    scheduler_tier_counts(c.s, &compiled, &failed);
+    if (st == ST_OK && (compiled > 0) != !strcmp(tier, "compiled")) {
+        fprintf(stderr, "tally bench node: the %s run did not run in its tier\n", tier);
+        st = ST_IO_ERROR;
+    }
+    double t0 = bench_now_s(), c0 = cpu_now_s();
+    uint32_t done = 0;
+    if (st == ST_OK)
+        st = bench_chain_drain(&c, NULL, &done);
+    double t1 = bench_now_s(), c1 = cpu_now_s();
+    if (st == ST_OK && done != e->n)
+        st = BUG();
+    *wall = 1e6 * (t1 - t0) / (done ? done : 1);
+    *cpu = 1e6 * (c1 - c0) / (done ? done : 1);
+    bench_chain_close(&c);
+    return st;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { TIERS_MAX_REPEAT = 20 };
+
+/* --tiers: the same n messages executed and committed `repeat` times in each tier, the tiers
+ * alternating (interp, compiled, compiled, interp, ...: neither always goes first); per run and
+ * median microseconds per message, wall and CPU, and the ratios compiled / interp. */
+static status bench_tiers(const char *dir, uint32_t n, int repeat, bool json)
+{
+    keypair k;
+    envelopes e = {0};
+    status st = bench_key_new(&k);
+    if (st == ST_OK)
+        st = envelopes_make(&e, &k, n);
+    double wall[2][TIERS_MAX_REPEAT], cpu[2][TIERS_MAX_REPEAT];
+    const char *names[2] = {"interp", "compiled"};
+    if (!json && st == ST_OK)
+        printf("execution + commit, %u messages per run, in each tier alternately (us/message):\n"
+               "  %-4s %-9s %10s %10s\n",
+               n, "run", "tier", "wall", "CPU");
+    for (int r = 0; r < repeat && st == ST_OK; r++) {
+        for (int j = 0; j < 2 && st == ST_OK; j++) {
+            int t = r % 2 ? 1 - j : j;
+            st = tiers_run(dir, r, names[t], &k, &e, &wall[t][r], &cpu[t][r]);
+            if (st == ST_OK && !json)
+                printf("  %-4d %-9s %10.2f %10.2f\n", r + 1, names[t], wall[t][r], cpu[t][r]);
+            fflush(stdout);
+        }
+    }
+    envelopes_fini(&e);
+    if (st != ST_OK)
+        return st;
+    double mw[2], mc[2];
+    for (int t = 0; t < 2; t++) {
+        mw[t] = median(wall[t], repeat);
+        mc[t] = median(cpu[t], repeat);
+    }
+    if (json)
+        printf("{\"bench\":\"node\",\"part\":\"tiers\",\"messages\":%u,\"runs\":%d,"
+               "\"interp_us\":%.3f,\"interp_cpu_us\":%.3f,\"compiled_us\":%.3f,"
+               "\"compiled_cpu_us\":%.3f,\"wall_ratio\":%.3f,\"cpu_ratio\":%.3f}\n",
+               n, repeat, mw[0], mc[0], mw[1], mc[1], mw[1] / mw[0], mc[1] / mc[0]);
+    else
+        printf("  median of %d: interp %.2f us wall, %.2f us CPU; compiled %.2f us wall, %.2f us "
+               "CPU\n  compiled / interp: %.3fx wall, %.3fx CPU\n",
+               repeat, mw[0], mc[0], mw[1], mc[1], mw[1] / mw[0], mc[1] / mc[0]);
+    return ST_OK;
 }
 
 /* The tally binary whose `node` the bench starts (--node-exe; NULL: this one). */
@@ -801,7 +910,8 @@ static status bench_queries(const char *dir, uint32_t n, bool json)
 int bench_node(int argc, char **argv)
 {
     uint32_t n = 20000;
-    bool json = false, rpc = true, inproc = true, queries = false, calls = false;
+    bool json = false, rpc = true, inproc = true, queries = false, calls = false, tiers = false;
+    int repeat = 3;
     const char *threads = NULL;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
@@ -823,6 +933,11 @@ int bench_node(int argc, char **argv)
             node_exe = argv[++i];
         else if (!strcmp(argv[i], "--calls"))
             calls = true;
+        else if (!strcmp(argv[i], "--tiers"))
+            tiers = true;
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc && cli_u64_parse(argv[++i], &v) &&
+                 v >= 1 && v <= TIERS_MAX_REPEAT)
+            repeat = (int)v;
         else if (!strcmp(argv[i], "--tier") && i + 1 < argc &&
                  (!strcmp(argv[i + 1], "interp") || !strcmp(argv[i + 1], "compiled") ||
                   !strcmp(argv[i + 1], "auto")))
@@ -832,7 +947,7 @@ int bench_node(int argc, char **argv)
                     "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
                     "                        [--node-threads T] [--queries] [--calls]\n"
                     "                        [--node-exe TALLY] [--tier interp|compiled|auto]\n"
-                    "                        [--json]\n\n"
+                    "                        [--tiers [--repeat R]] [--json]\n\n"
                     "Small update messages per second: in process (admission one by\n"
                     "one and in batches, execution + durable commit, then the replay\n"
                     "of that chain with 1 and with the default signature threads) and over\n"
@@ -849,7 +964,11 @@ int bench_node(int argc, char **argv)
                     "reply: N/10 ingress messages making 10 calls each, less the same\n"
                     "messages making none (in process, durable ledger).\n"
                     "--tier: the engine tier of the in-process scheduler and of the node\n"
-                    "(default: interp in process, the node's default, auto, over RPC).\n");
+                    "(default: interp in process, the node's default, auto, over RPC).\n"
+                    "--tiers: instead, execution + commit of the same N messages in the\n"
+                    "interpreter and in the compiled tier, alternating, R runs each (default\n"
+                    "3, at most 20): wall and CPU microseconds per message, medians and the\n"
+                    "ratios compiled / interp.\n");
             return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
         }
     }
@@ -870,6 +989,11 @@ int bench_node(int argc, char **argv)
     if (calls) {
         snprintf(sub, sizeof sub, "%s/calls", dir);
         st = bench_calls(sub, n / 10 ? n / 10 : 1, json);
+        inproc = rpc = false;
+    }
+    if (tiers) {
+        snprintf(sub, sizeof sub, "%s/tiers", dir);
+        st = bench_tiers(sub, n, repeat, json);
         inproc = rpc = false;
     }
     if (st == ST_OK && inproc)

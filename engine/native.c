@@ -3,7 +3,7 @@
  * caches it by the source's hash, loads it with dlopen, and runs it on the instance's own
  * execution state.
  *
- * A compiled run executes on a stack of its own (ucontext): a trap leaves it with swapcontext
+ * A compiled run executes on a stack of its own (ucontext): a trap switches back to the caller
  * (nothing to unwind: the run's state is all in the instance), and a pause after a host call
  * swaps back to the embedder and resumes later exactly where it stopped, so compiled runs are
  * time-sliced like interpreted ones. Depth and value slots are counted as vm.c counts them; the
@@ -57,6 +57,13 @@ enum {
 #define NAT_ASAN 1
 #endif
 #endif
+/* Switching stacks: makecontext once per execution state, then __builtin_setjmp/longjmp (no
+ * signal-mask system calls: glibc's swapcontext makes one per switch, and a small message
+ * switches three times). AddressSanitizer builds, and other targets, keep swapcontext, whose
+ * stack switches the sanitizer intercepts. */
+#if defined(__x86_64__) && !defined(NAT_ASAN)
+#define NAT_FAST 1
+#endif
 #ifdef NAT_ASAN
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
@@ -69,12 +76,38 @@ typedef struct nat_exec {
     const void *caller_bottom;   /* the embedder's stack (ASan) */
     size_t caller_size;
     uint8_t *stack; /* NAT_STACK + NAT_GUARD bytes, guard first */
+#ifdef NAT_FAST
+    void *caller_jb[5], *co_jb[5]; /* where to_caller and to_run continue */
+    void *top_jb[5];               /* a new run: the top of trampoline() */
+    bool co_made;                  /* the context exists and waits at top_jb */
+#endif
     nat_run run;
     engine_instance *entry; /* whose ex holds the run */
     status st;
     bool finished, paused;
 } nat_exec;
 
+#ifdef NAT_FAST
+/* Not in the function that set jb (a rule of __builtin_longjmp). */
+__attribute__((noinline, noreturn)) static void jump_to(void **jb)
+{
+    __builtin_longjmp(jb, 1);
+}
+
+static void to_caller(nat_exec *nx, bool forever)
+{
+    if (forever)
+        jump_to(nx->caller_jb); /* the next run starts again at top_jb */
+    if (!__builtin_setjmp(nx->co_jb))
+        jump_to(nx->caller_jb);
+}
+
+static void to_run(nat_exec *nx)
+{
+    if (!__builtin_setjmp(nx->caller_jb))
+        jump_to(nx->co_jb);
+}
+#else
 /* From the run's stack to the embedder's: `forever` when the run is over. */
 static void to_caller(nat_exec *nx, bool forever)
 {
@@ -101,6 +134,7 @@ static void to_run(nat_exec *nx)
     __sanitizer_finish_switch_fiber(nx->fake_caller, NULL, NULL);
 #endif
 }
+#endif
 
 static nat_exec *exec_of(nat_run *r)
 {
@@ -265,7 +299,11 @@ static _Thread_local nat_exec *starting;
 
 static void trampoline(void)
 {
-    nat_exec *nx = starting;
+    nat_exec *volatile nx = starting;
+#ifdef NAT_FAST
+    if (!__builtin_setjmp(nx->top_jb)) /* made: back to start_run, which comes back here */
+        jump_to(nx->caller_jb);
+#endif
 #ifdef NAT_ASAN
     __sanitizer_finish_switch_fiber(NULL, &nx->caller_bottom, &nx->caller_size);
 #endif
@@ -292,6 +330,27 @@ static bool make_co(nat_exec *nx)
     nx->co.uc_link = NULL;
     makecontext(&nx->co, trampoline, 0);
     starting = nx;
+    return true;
+}
+
+/* Starts the run set up in nx (to_run resumes a paused one). */
+static bool start_run(nat_exec *nx)
+{
+#ifdef NAT_FAST
+    if (!nx->co_made) {
+        if (!make_co(nx))
+            return false;
+        if (!__builtin_setjmp(nx->caller_jb))
+            setcontext(&nx->co); /* trampoline() comes back from its top */
+        nx->co_made = true;
+    }
+    if (!__builtin_setjmp(nx->caller_jb))
+        jump_to(nx->top_jb);
+#else
+    if (!make_co(nx))
+        return false;
+    to_run(nx);
+#endif
     return true;
 }
 
@@ -323,13 +382,14 @@ status vm_native_run(engine_instance *inst, bool *paused)
         };
         nx->finished = nx->paused = false;
         nx->st = ST_OK;
-        if (!make_co(nx))
-            return BUG();
         inst->ex_native = true;
+        if (!start_run(nx))
+            return BUG();
     } else if (ex->state != VM_PAUSED || !nx || !inst->ex_native) {
         return BUG();
+    } else {
+        to_run(nx);
     }
-    to_run(nx);
     if (nx->paused && !nx->finished) {
         nx->paused = false;
         ex->state = VM_PAUSED;
