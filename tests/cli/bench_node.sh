@@ -51,3 +51,19 @@ PY
 grep -q '"part":"calls","messages":30,"calls":300,"blocks":1,' "$work/calls.json" \
     || { cat "$work/calls.json" >&2; echo "FAIL: bench node --calls output" >&2; exit 1; }
 echo "bench_node --calls: ok"
+
+# --tiers: both tiers run each time (the bench fails if a run was not in its tier, or if any
+# message of a run is left without a receipt) and report positive times; no ratio is asserted.
+"$tally" bench node --tiers --messages 300 --repeat 2 --json > "$work/tiers.json" 2> "$work/err" \
+    || { cat "$work/err" >&2; echo "FAIL: tally bench node --tiers exited" >&2; exit 1; }
+python3 - "$work/tiers.json" <<'PY'
+import json, math, sys
+t = json.loads(open(sys.argv[1]).read())
+ok = t.get("part") == "tiers" and t.get("messages") == 300 and t.get("runs") == 2
+for k in ("interp_us", "interp_cpu_us", "compiled_us", "compiled_cpu_us"):
+    ok = ok and isinstance(t.get(k), (int, float)) and math.isfinite(t[k]) and t[k] > 0
+if not ok:
+    print("FAIL: bench node --tiers output %r" % t, file=sys.stderr)
+    sys.exit(1)
+PY
+echo "bench_node --tiers: ok"
