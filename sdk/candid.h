@@ -26,7 +26,8 @@
  * Composite types are table entries made with ic_cw_opt / ic_cw_vec / ic_cw_record /
  * ic_cw_variant; record and variant fields must be given in increasing order of their Candid
  * hash (ic_candid_hash; the writer traps otherwise), and their values written in that order.
- * ic_reply_nat / ic_reply_unit / ic_reply_text / ic_reply_principal cover single values.
+ * ic_reply_nat / ic_reply_nat64 / ic_reply_nat128 / ic_reply_unit / ic_reply_text /
+ * ic_reply_principal cover single values.
  *
  * Reading (arguments, and replies in callbacks): ic_cr_init parses the header and type table;
  * each getter (ic_cr_nat, ic_cr_text, ...) reads the next argument, checking that its type is the
@@ -306,7 +307,8 @@ static inline void ic_cw_reply(const ic_cw *w)
     ic0_msg_reply();
 }
 
-/* Replies (), (n : nat), ("text"), (principal "..."). */
+/* Replies (), (n : nat), (n : nat64), (n : nat) of up to 128 bits (a cycle amount:
+ * ic_reply_nat128(ic_balance())), ("text"), (principal "..."). */
 static inline void ic_reply_unit(void)
 {
     ic_reply_bytes("DIDL\0\0", 6);
@@ -319,6 +321,26 @@ static inline void ic_reply_nat(uint64_t n)
     ic_cw_init(&w, v, sizeof v);
     ic_cw_arg(&w, IC_C_NAT);
     ic_cw_nat(&w, n);
+    ic_cw_reply(&w);
+}
+
+static inline void ic_reply_nat64(uint64_t n)
+{
+    uint8_t v[8];
+    ic_cw w;
+    ic_cw_init(&w, v, sizeof v);
+    ic_cw_arg(&w, IC_C_NAT64);
+    ic_cw_nat64(&w, n);
+    ic_cw_reply(&w);
+}
+
+static inline void ic_reply_nat128(ic_cycles n)
+{
+    uint8_t v[19];
+    ic_cw w;
+    ic_cw_init(&w, v, sizeof v);
+    ic_cw_arg(&w, IC_C_NAT);
+    ic_cw_nat128(&w, n);
     ic_cw_reply(&w);
 }
 

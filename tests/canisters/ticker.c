@@ -27,27 +27,6 @@ IC_CANDID_SERVICE(service : {
 });
 // clang-format on
 
-/* Replies one value: (v : nat64), or (v : nat) of up to 128 bits. */
-static void reply_nat64(uint64_t v)
-{
-    uint8_t values[8];
-    ic_cw w;
-    ic_cw_init(&w, values, sizeof values);
-    ic_cw_arg(&w, IC_C_NAT64);
-    ic_cw_nat64(&w, v);
-    ic_cw_reply(&w);
-}
-
-static void reply_cycles(ic_cycles c)
-{
-    uint8_t values[19];
-    ic_cw w;
-    ic_cw_init(&w, values, sizeof values);
-    ic_cw_arg(&w, IC_C_NAT);
-    ic_cw_nat128(&w, c);
-    ic_cw_reply(&w);
-}
-
 static uint64_t beats, ticks, last_tick, period_ns;
 
 IC_HEARTBEAT()
@@ -84,7 +63,7 @@ IC_UPDATE(start)
 IC_UPDATE(stop)
 {
     period_ns = 0;
-    reply_nat64(ic_timer_cancel());
+    ic_reply_nat64(ic_timer_cancel());
 }
 
 IC_QUERY(stats)
@@ -104,7 +83,7 @@ IC_QUERY(stats)
 
 IC_QUERY(balance)
 {
-    reply_cycles(ic_balance());
+    ic_reply_nat128(ic_balance());
 }
 
 IC_UPDATE(burn)
@@ -117,5 +96,5 @@ IC_UPDATE(burn)
         return;
     }
     ic_cycles amount = {n, 0};
-    reply_cycles(ic_burn(amount));
+    ic_reply_nat128(ic_burn(amount));
 }
