@@ -80,6 +80,12 @@ static const char *ctype(uint8_t t)
 
 enum { K_BLOCK, K_LOOP, K_IF, K_FUNC };
 
+/* How a function uses a global: each one it touches lives in a C local g<k> (loaded on entry),
+ * so the per-block metering counter stays in a register. Mutable ones are written back (GW)
+ * before anything can look at the instance (calls out, traps, the return) and read again (GR)
+ * after calls out, which may change them. */
+enum { G_READ = 1, G_SET = 2 };
+
 typedef struct ectl {
     uint8_t kind;
     bool dead;     /* the rest of the frame is unreachable */
@@ -103,6 +109,7 @@ typedef struct fstate {
     uint32_t nparams, nlocals_all; /* params + declared locals */
     const uint8_t *ltypes;         /* type of every local, params first */
     uint32_t skip;                 /* nesting depth inside dead code */
+    uint8_t *gused;                /* per global: G_READ, G_SET (bits) */
     bool has_mem;
     status st;
 } fstate;
@@ -433,12 +440,18 @@ static void reload_mem(fstate *f)
     if (f->has_mem)
         puts_(f->o, " mb = I->mem->base; ml = I->mem->len;");
 }
+/* After a call out: memory may have grown, globals may have changed. */
+static void after_call(fstate *f)
+{
+    puts_(f->o, " GR;");
+    reload_mem(f);
+}
 
 /* Args of a generic call into a[], then results back from it. */
 static void generic_args(fstate *f, const functype *ft)
 {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
-    put(f->o, "{ uint64_t a[%u]; ", n ? n : 1);
+    put(f->o, "{ uint64_t a[%u]; GW; ", n ? n : 1);
     for (uint32_t i = 0; i < ft->nparams; i++)
         put(f->o, "a[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
 }
@@ -449,7 +462,7 @@ static void generic_results(fstate *f, const functype *ft)
         push(f, ft->types[ft->nparams + i]);
         put(f->o, "%c%u = (%s)a[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
-    reload_mem(f);
+    after_call(f);
     puts_(f->o, " }\n");
 }
 
@@ -470,7 +483,7 @@ static void emit_call(fstate *f, uint32_t fidx)
     }
     uint32_t d = fidx - m->nfunc_imports;
     uint32_t first = f->h - ft->nparams;
-    put(f->o, "{ ");
+    put(f->o, "{ GW; ");
     if (ft->nresults > 1)
         put(f->o, "uint64_t r[%u]; ", ft->nresults);
     if (ft->nresults == 1) {
@@ -491,7 +504,7 @@ static void emit_call(fstate *f, uint32_t fidx)
         else
             put(f->o, "%c%u = (%s)r[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
-    reload_mem(f);
+    after_call(f);
     puts_(f->o, " }\n");
 }
 
@@ -508,6 +521,7 @@ static void emit_misc(fstate *f, const char *op, uint32_t x, uint32_t y, uint32_
     for (uint32_t i = 0; i < n; i++)
         snprintf(args[i], sizeof args[i], "%c%u", V(b + i));
     f->h = b;
+    puts_(f->o, "GW; "); /* misc never changes a global, but may trap */
     if (rt) {
         push(f, rt);
         put(f->o, "%c%u = (%s)", V(b), ctype(rt));
@@ -692,12 +706,14 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
     case OP_GLOBAL_GET: {
         uint8_t t = f->m->globals[in->a].type;
         push(f, t);
-        put(o, "%c%u = (%s)*I->globals[%u];\n", V(f->h - 1), ctype(t), in->a);
+        f->gused[in->a] |= G_READ;
+        put(o, "%c%u = (%s)g%u;\n", V(f->h - 1), ctype(t), in->a);
         return;
     }
     case OP_GLOBAL_SET: {
         uint32_t a = pop(f);
-        put(o, "*I->globals[%u] = %c%u;\n", in->a, V(a));
+        f->gused[in->a] |= G_SET;
+        put(o, "g%u = %c%u;\n", in->a, V(a));
         return;
     }
     case OP_TABLE_GET:
@@ -841,6 +857,11 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     if (fn->nlocals)
         memcpy(lt + ft->nparams, fn->local_types, fn->nlocals);
     f.ltypes = lt;
+    f.gused = base_calloc(m->nglobals ? m->nglobals : 1, 1);
+    if (!f.gused) {
+        base_free(lt);
+        return ST_OUT_OF_MEMORY;
+    }
     body->len = 0;
     out bo = {.b = body, .st = ST_OK, .limit = o->limit};
     f.o = &bo;
@@ -866,18 +887,31 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     }
     status st = f.st != ST_OK ? f.st : bo.st;
     if (st == ST_OK) {
+        puts_(o, "#define GW");
+        for (uint32_t k = 0; k < m->nglobals; k++)
+            if (f.gused[k] & G_SET)
+                put(o, " *gp%u = g%u;", k, k);
+        puts_(o, "\n#define GR");
+        for (uint32_t k = 0; k < m->nglobals; k++)
+            if (f.gused[k] && m->globals[k].mut)
+                put(o, " g%u = *gp%u;", k, k);
+        puts_(o, "\n");
         prototype(o, m, d);
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (R->depth >= R->maxd || fp + %uu > R->nslots || "
             "(uintptr_t)__builtin_frame_address(0) < R->stack_lo + %lluu)\n"
-            "        TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);\n"
+            "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n"
             "    if (++R->depth > R->hi)\n        R->hi = R->depth;\n",
             code->funcs[d].frame_size,
             /* the frame below the frame address: a generous bound on what cc makes of it */
             16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
         if (f.has_mem)
             puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n");
+        for (uint32_t k = 0; k < m->nglobals; k++)
+            if (f.gused[k])
+                put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
+                    k, k, k, k);
         for (uint32_t i = ft->nparams; i < f.nlocals_all; i++)
             put(o, "    %s v%u = 0;\n", ctype(lt[i]), i);
         for (uint32_t i = 0; i < f.maxi; i++)
@@ -886,12 +920,12 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
             put(o, "    uint64_t l%u = 0;\n", i);
         if (o->st == ST_OK)
             o->st = buf_put(o->b, body->ptr, body->len);
-        puts_(o, "    R->depth--;\n");
+        puts_(o, "    GW;\n    R->depth--;\n");
         if (ft->nresults == 1)
             put(o, "    return %c0;\n", cls(ft->types[ft->nparams]));
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
             put(o, "    ret[%u] = %c%u;\n", i, cls(ft->types[ft->nparams + i]), i);
-        puts_(o, "}\n\n");
+        puts_(o, "}\n#undef GW\n#undef GR\n\n");
         /* the generic entry */
         put(o, "static void g%u(nat_inst *I, uint64_t fp, uint64_t *a)\n{\n    ", d);
         if (ft->nresults == 1)
@@ -905,6 +939,7 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
         st = o->st;
     }
     base_free(lt);
+    base_free(f.gused);
     base_free(f.ts);
     base_free(f.cs);
     return st;
@@ -933,7 +968,7 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
     puts_(&o, ENGINE_OPS_TEXT);
     puts_(&o, "\n");
     puts_(&o, ENGINE_NATIVE_ABI_TEXT);
-    puts_(&o, "\n#define TRAP(s) I->rt->trap(I, (s))\n\n");
+    puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n\n");
     for (uint32_t d = 0; d < ndef; d++) {
         prototype(&o, m, d);
         puts_(&o, ";\n");
