@@ -101,7 +101,8 @@ typedef struct fstate {
     const engine_code *code;
     const engine_module *m;
     out *o;
-    uint8_t *ts; /* type at each height */
+    uint8_t *ts;  /* type at each height */
+    uint8_t *nan; /* per height: a float whose NaN is not yet canonical (see keeps_nan) */
     uint32_t h, cap, maxi, maxl;
     ectl *cs;
     uint32_t ch, ccap;
@@ -128,14 +129,18 @@ static void push(fstate *f, uint8_t t)
     if (f->h == f->cap) {
         uint32_t nc = f->cap ? f->cap * 2 : 64;
         uint8_t *p = base_realloc(f->ts, nc);
-        if (!p) {
+        if (p)
+            f->ts = p;
+        uint8_t *q = p ? base_realloc(f->nan, nc) : NULL;
+        if (!q) {
             f->st = ST_OUT_OF_MEMORY;
             return;
         }
-        f->ts = p;
+        f->nan = q;
         f->cap = nc;
     }
     f->ts[f->h] = t;
+    f->nan[f->h] = 0;
     if (is32(t) && f->h + 1 > f->maxi)
         f->maxi = f->h + 1;
     if (!is32(t) && f->h + 1 > f->maxl)
@@ -370,6 +375,12 @@ static void emit_numeric(fstate *f, opcode op)
         bind(f, tp.mode, "b", base + 1);
     f->h = base;
     push(f, rt);
+    /* float arithmetic: its NaN is canonicalized when something looks at the bits (keeps_nan) */
+    if (!strncmp(tp.expr, "canon", 5) && f->st == ST_OK) {
+        f->nan[base] = 1;
+        put(f->o, "%c%u = (%s)(bits%s); }\n", V(base), ctype(rt), tp.expr + 5);
+        return;
+    }
     put(f->o, "%c%u = (%s)(%s); }\n", V(base), ctype(rt), tp.expr);
 }
 
@@ -429,6 +440,51 @@ static bool memop_of(opcode op, memop *mo)
     }
 }
 
+/* Lazy NaN canonicalization. The interpreter canonicalizes every float arithmetic result; the
+ * compiled code leaves a result raw while only float arithmetic, comparisons, min/max and
+ * conversions to integers consume it: these see the same values and the same NaN-ness whatever
+ * the NaN's bits (an operation on a NaN gives a NaN, its canonical form is one), so their own
+ * results are those of the interpreter once canonical. Everything else (stores, bit operations,
+ * reinterpretations, locals, globals, calls, every branch and block boundary) first canonicalizes
+ * every raw value on the stack, which restores the interpreter's very bits. */
+static bool keeps_nan(opcode op)
+{
+    memop mo;
+    switch (op) {
+    case OP_NOP:
+    case OP_DROP:
+    case OP_LOCAL_GET:
+    case OP_GLOBAL_GET:
+    case OP_I32_CONST:
+    case OP_I64_CONST:
+    case OP_F32_CONST:
+    case OP_F64_CONST:
+    case OP_REF_NULL:
+    case OP_MEMORY_SIZE:
+    case OP_F32_MIN:
+    case OP_F32_MAX:
+    case OP_F64_MIN:
+    case OP_F64_MAX: return true;
+    default: break;
+    }
+    if (trunc_fn(op) || (memop_of(op, &mo) && mo.conv)) /* loads consume an i32 address only */
+        return true;
+    tmpl tp = tmpl_of(op);
+    return tp.expr && tp.mode == 'F';
+}
+
+static void canon_all(fstate *f)
+{
+    for (uint32_t h = 0; h < f->h; h++)
+        if (f->nan[h]) {
+            f->nan[h] = 0;
+            if (f->ts[h] == VT_F32)
+                put(f->o, "i%u = (uint32_t)canon32(f32_of(i%u));\n", h, h);
+            else
+                put(f->o, "l%u = canon64(f64_of(l%u));\n", h, h);
+        }
+}
+
 /* The slot at which a callee's frame starts: the home slot (compile.c) of its first argument. */
 static uint32_t call_base(const fstate *f, uint32_t nparams)
 {
@@ -438,7 +494,7 @@ static uint32_t call_base(const fstate *f, uint32_t nparams)
 static void reload_mem(fstate *f)
 {
     if (f->has_mem)
-        puts_(f->o, " mb = I->mem->base; ml = I->mem->len;");
+        puts_(f->o, " mb = I->mem->base; ml = I->mem->len; mk = mb + ml;");
 }
 /* After a call out: memory may have grown, globals may have changed. */
 static void after_call(fstate *f)
@@ -585,6 +641,8 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         default: return;
         }
     }
+    if (!keeps_nan(op))
+        canon_all(f);
     memop mo;
     switch (op) {
     case OP_UNREACHABLE:
@@ -814,10 +872,14 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
             uint32_t v = pop(f), a = pop(f);
             put(o,
                 "{ uint64_t ea = (uint64_t)i%u + %uu; if (ea + %u > ml) TRAP(ST_TRAP_MEMORY_OOB); "
-                "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mb[ml + (ea >> %d)] = 1;",
+                "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mk[ea >> %d] = 1;",
                 a, in->b, mo.size, mo.ctype, mo.ctype, V(v), mo.size, (int)VM_MARK_SHIFT);
+            /* the mark of the last byte's page: a second store only when the access crosses
+               into the next page (rare: a branch is cheaper than the store) */
             if (mo.size > 1)
-                put(o, " mb[ml + ((ea + %u) >> %d)] = 1;", mo.size - 1, (int)VM_MARK_SHIFT);
+                put(o, " if (__builtin_expect((ea & %uu) > %uu, 0)) mk[(ea + %u) >> %d] = 1;",
+                    (1u << VM_MARK_SHIFT) - 1, (1u << VM_MARK_SHIFT) - mo.size, mo.size - 1,
+                    (int)VM_MARK_SHIFT);
             puts_(o, " }\n");
         }
         return;
@@ -900,14 +962,16 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (R->depth >= R->maxd || fp + %uu > R->nslots || "
-            "(uintptr_t)__builtin_frame_address(0) < R->stack_lo + %lluu)\n"
+            "(uintptr_t)&R < R->stack_lo + %lluu)\n"
             "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n"
             "    if (++R->depth > R->hi)\n        R->hi = R->depth;\n",
             code->funcs[d].frame_size,
-            /* the frame below the frame address: a generous bound on what cc makes of it */
+            /* the frame below a local of it (&R: unlike __builtin_frame_address, taking it leaves
+               cc the frame-pointer register): a generous bound on what cc makes of the frame */
             16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
         if (f.has_mem)
-            puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n");
+            puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n"
+                     "    uint8_t *mk = mb + ml; /* the write marks */\n");
         for (uint32_t k = 0; k < m->nglobals; k++)
             if (f.gused[k])
                 put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
@@ -941,6 +1005,7 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     base_free(lt);
     base_free(f.gused);
     base_free(f.ts);
+    base_free(f.nan);
     base_free(f.cs);
     return st;
 }
