@@ -80,6 +80,12 @@ static const char *ctype(uint8_t t)
 
 enum { K_BLOCK, K_LOOP, K_IF, K_FUNC };
 
+/* How a function uses a global: each one it touches lives in a C local g<k> (loaded on entry),
+ * so the per-block metering counter stays in a register. Mutable ones are written back (GW)
+ * before anything can look at the instance (calls out, traps, the return) and read again (GR)
+ * after calls out, which may change them. */
+enum { G_READ = 1, G_SET = 2 };
+
 typedef struct ectl {
     uint8_t kind;
     bool dead;     /* the rest of the frame is unreachable */
@@ -95,7 +101,8 @@ typedef struct fstate {
     const engine_code *code;
     const engine_module *m;
     out *o;
-    uint8_t *ts; /* type at each height */
+    uint8_t *ts;  /* type at each height */
+    uint8_t *nan; /* per height: a float whose NaN is not yet canonical (see keeps_nan) */
     uint32_t h, cap, maxi, maxl;
     ectl *cs;
     uint32_t ch, ccap;
@@ -103,6 +110,7 @@ typedef struct fstate {
     uint32_t nparams, nlocals_all; /* params + declared locals */
     const uint8_t *ltypes;         /* type of every local, params first */
     uint32_t skip;                 /* nesting depth inside dead code */
+    uint8_t *gused;                /* per global: G_READ, G_SET (bits) */
     bool has_mem;
     status st;
 } fstate;
@@ -121,14 +129,18 @@ static void push(fstate *f, uint8_t t)
     if (f->h == f->cap) {
         uint32_t nc = f->cap ? f->cap * 2 : 64;
         uint8_t *p = base_realloc(f->ts, nc);
-        if (!p) {
+        if (p)
+            f->ts = p;
+        uint8_t *q = p ? base_realloc(f->nan, nc) : NULL;
+        if (!q) {
             f->st = ST_OUT_OF_MEMORY;
             return;
         }
-        f->ts = p;
+        f->nan = q;
         f->cap = nc;
     }
     f->ts[f->h] = t;
+    f->nan[f->h] = 0;
     if (is32(t) && f->h + 1 > f->maxi)
         f->maxi = f->h + 1;
     if (!is32(t) && f->h + 1 > f->maxl)
@@ -363,6 +375,12 @@ static void emit_numeric(fstate *f, opcode op)
         bind(f, tp.mode, "b", base + 1);
     f->h = base;
     push(f, rt);
+    /* float arithmetic: its NaN is canonicalized when something looks at the bits (keeps_nan) */
+    if (!strncmp(tp.expr, "canon", 5) && f->st == ST_OK) {
+        f->nan[base] = 1;
+        put(f->o, "%c%u = (%s)(bits%s); }\n", V(base), ctype(rt), tp.expr + 5);
+        return;
+    }
     put(f->o, "%c%u = (%s)(%s); }\n", V(base), ctype(rt), tp.expr);
 }
 
@@ -422,6 +440,51 @@ static bool memop_of(opcode op, memop *mo)
     }
 }
 
+/* Lazy NaN canonicalization. The interpreter canonicalizes every float arithmetic result; the
+ * compiled code leaves a result raw while only float arithmetic, comparisons, min/max and
+ * conversions to integers consume it: these see the same values and the same NaN-ness whatever
+ * the NaN's bits (an operation on a NaN gives a NaN, its canonical form is one), so their own
+ * results are those of the interpreter once canonical. Everything else (stores, bit operations,
+ * reinterpretations, locals, globals, calls, every branch and block boundary) first canonicalizes
+ * every raw value on the stack, which restores the interpreter's very bits. */
+static bool keeps_nan(opcode op)
+{
+    memop mo;
+    switch (op) {
+    case OP_NOP:
+    case OP_DROP:
+    case OP_LOCAL_GET:
+    case OP_GLOBAL_GET:
+    case OP_I32_CONST:
+    case OP_I64_CONST:
+    case OP_F32_CONST:
+    case OP_F64_CONST:
+    case OP_REF_NULL:
+    case OP_MEMORY_SIZE:
+    case OP_F32_MIN:
+    case OP_F32_MAX:
+    case OP_F64_MIN:
+    case OP_F64_MAX: return true;
+    default: break;
+    }
+    if (trunc_fn(op) || (memop_of(op, &mo) && mo.conv)) /* loads consume an i32 address only */
+        return true;
+    tmpl tp = tmpl_of(op);
+    return tp.expr && tp.mode == 'F';
+}
+
+static void canon_all(fstate *f)
+{
+    for (uint32_t h = 0; h < f->h; h++)
+        if (f->nan[h]) {
+            f->nan[h] = 0;
+            if (f->ts[h] == VT_F32)
+                put(f->o, "i%u = (uint32_t)canon32(f32_of(i%u));\n", h, h);
+            else
+                put(f->o, "l%u = canon64(f64_of(l%u));\n", h, h);
+        }
+}
+
 /* The slot at which a callee's frame starts: the home slot (compile.c) of its first argument. */
 static uint32_t call_base(const fstate *f, uint32_t nparams)
 {
@@ -431,14 +494,20 @@ static uint32_t call_base(const fstate *f, uint32_t nparams)
 static void reload_mem(fstate *f)
 {
     if (f->has_mem)
-        puts_(f->o, " mb = I->mem->base; ml = I->mem->len;");
+        puts_(f->o, " mb = I->mem->base; ml = I->mem->len; mk = mb + ml;");
+}
+/* After a call out: memory may have grown, globals may have changed. */
+static void after_call(fstate *f)
+{
+    puts_(f->o, " GR;");
+    reload_mem(f);
 }
 
 /* Args of a generic call into a[], then results back from it. */
 static void generic_args(fstate *f, const functype *ft)
 {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
-    put(f->o, "{ uint64_t a[%u]; ", n ? n : 1);
+    put(f->o, "{ uint64_t a[%u]; GW; ", n ? n : 1);
     for (uint32_t i = 0; i < ft->nparams; i++)
         put(f->o, "a[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
 }
@@ -449,7 +518,7 @@ static void generic_results(fstate *f, const functype *ft)
         push(f, ft->types[ft->nparams + i]);
         put(f->o, "%c%u = (%s)a[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
-    reload_mem(f);
+    after_call(f);
     puts_(f->o, " }\n");
 }
 
@@ -470,7 +539,7 @@ static void emit_call(fstate *f, uint32_t fidx)
     }
     uint32_t d = fidx - m->nfunc_imports;
     uint32_t first = f->h - ft->nparams;
-    put(f->o, "{ ");
+    put(f->o, "{ GW; ");
     if (ft->nresults > 1)
         put(f->o, "uint64_t r[%u]; ", ft->nresults);
     if (ft->nresults == 1) {
@@ -491,7 +560,7 @@ static void emit_call(fstate *f, uint32_t fidx)
         else
             put(f->o, "%c%u = (%s)r[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
-    reload_mem(f);
+    after_call(f);
     puts_(f->o, " }\n");
 }
 
@@ -508,6 +577,7 @@ static void emit_misc(fstate *f, const char *op, uint32_t x, uint32_t y, uint32_
     for (uint32_t i = 0; i < n; i++)
         snprintf(args[i], sizeof args[i], "%c%u", V(b + i));
     f->h = b;
+    puts_(f->o, "GW; "); /* misc never changes a global, but may trap */
     if (rt) {
         push(f, rt);
         put(f->o, "%c%u = (%s)", V(b), ctype(rt));
@@ -571,6 +641,8 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         default: return;
         }
     }
+    if (!keeps_nan(op))
+        canon_all(f);
     memop mo;
     switch (op) {
     case OP_UNREACHABLE:
@@ -692,12 +764,14 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
     case OP_GLOBAL_GET: {
         uint8_t t = f->m->globals[in->a].type;
         push(f, t);
-        put(o, "%c%u = (%s)*I->globals[%u];\n", V(f->h - 1), ctype(t), in->a);
+        f->gused[in->a] |= G_READ;
+        put(o, "%c%u = (%s)g%u;\n", V(f->h - 1), ctype(t), in->a);
         return;
     }
     case OP_GLOBAL_SET: {
         uint32_t a = pop(f);
-        put(o, "*I->globals[%u] = %c%u;\n", in->a, V(a));
+        f->gused[in->a] |= G_SET;
+        put(o, "g%u = %c%u;\n", in->a, V(a));
         return;
     }
     case OP_TABLE_GET:
@@ -798,10 +872,14 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
             uint32_t v = pop(f), a = pop(f);
             put(o,
                 "{ uint64_t ea = (uint64_t)i%u + %uu; if (ea + %u > ml) TRAP(ST_TRAP_MEMORY_OOB); "
-                "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mb[ml + (ea >> %d)] = 1;",
+                "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mk[ea >> %d] = 1;",
                 a, in->b, mo.size, mo.ctype, mo.ctype, V(v), mo.size, (int)VM_MARK_SHIFT);
+            /* the mark of the last byte's page: a second store only when the access crosses
+               into the next page (rare: a branch is cheaper than the store) */
             if (mo.size > 1)
-                put(o, " mb[ml + ((ea + %u) >> %d)] = 1;", mo.size - 1, (int)VM_MARK_SHIFT);
+                put(o, " if (__builtin_expect((ea & %uu) > %uu, 0)) mk[(ea + %u) >> %d] = 1;",
+                    (1u << VM_MARK_SHIFT) - 1, (1u << VM_MARK_SHIFT) - mo.size, mo.size - 1,
+                    (int)VM_MARK_SHIFT);
             puts_(o, " }\n");
         }
         return;
@@ -841,6 +919,11 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     if (fn->nlocals)
         memcpy(lt + ft->nparams, fn->local_types, fn->nlocals);
     f.ltypes = lt;
+    f.gused = base_calloc(m->nglobals ? m->nglobals : 1, 1);
+    if (!f.gused) {
+        base_free(lt);
+        return ST_OUT_OF_MEMORY;
+    }
     body->len = 0;
     out bo = {.b = body, .st = ST_OK, .limit = o->limit};
     f.o = &bo;
@@ -866,18 +949,33 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     }
     status st = f.st != ST_OK ? f.st : bo.st;
     if (st == ST_OK) {
+        puts_(o, "#define GW");
+        for (uint32_t k = 0; k < m->nglobals; k++)
+            if (f.gused[k] & G_SET)
+                put(o, " *gp%u = g%u;", k, k);
+        puts_(o, "\n#define GR");
+        for (uint32_t k = 0; k < m->nglobals; k++)
+            if (f.gused[k] && m->globals[k].mut)
+                put(o, " g%u = *gp%u;", k, k);
+        puts_(o, "\n");
         prototype(o, m, d);
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (R->depth >= R->maxd || fp + %uu > R->nslots || "
-            "(uintptr_t)__builtin_frame_address(0) < R->stack_lo + %lluu)\n"
-            "        TRAP(ST_TRAP_CALL_STACK_EXHAUSTED);\n"
+            "(uintptr_t)&R < R->stack_lo + %lluu)\n"
+            "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n"
             "    if (++R->depth > R->hi)\n        R->hi = R->depth;\n",
             code->funcs[d].frame_size,
-            /* the frame below the frame address: a generous bound on what cc makes of it */
+            /* the frame below a local of it (&R: unlike __builtin_frame_address, taking it leaves
+               cc the frame-pointer register): a generous bound on what cc makes of the frame */
             16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
         if (f.has_mem)
-            puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n");
+            puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n"
+                     "    uint8_t *mk = mb + ml; /* the write marks */\n");
+        for (uint32_t k = 0; k < m->nglobals; k++)
+            if (f.gused[k])
+                put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
+                    k, k, k, k);
         for (uint32_t i = ft->nparams; i < f.nlocals_all; i++)
             put(o, "    %s v%u = 0;\n", ctype(lt[i]), i);
         for (uint32_t i = 0; i < f.maxi; i++)
@@ -886,12 +984,12 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
             put(o, "    uint64_t l%u = 0;\n", i);
         if (o->st == ST_OK)
             o->st = buf_put(o->b, body->ptr, body->len);
-        puts_(o, "    R->depth--;\n");
+        puts_(o, "    GW;\n    R->depth--;\n");
         if (ft->nresults == 1)
             put(o, "    return %c0;\n", cls(ft->types[ft->nparams]));
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
             put(o, "    ret[%u] = %c%u;\n", i, cls(ft->types[ft->nparams + i]), i);
-        puts_(o, "}\n\n");
+        puts_(o, "}\n#undef GW\n#undef GR\n\n");
         /* the generic entry */
         put(o, "static void g%u(nat_inst *I, uint64_t fp, uint64_t *a)\n{\n    ", d);
         if (ft->nresults == 1)
@@ -905,7 +1003,9 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
         st = o->st;
     }
     base_free(lt);
+    base_free(f.gused);
     base_free(f.ts);
+    base_free(f.nan);
     base_free(f.cs);
     return st;
 }
@@ -933,7 +1033,7 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
     puts_(&o, ENGINE_OPS_TEXT);
     puts_(&o, "\n");
     puts_(&o, ENGINE_NATIVE_ABI_TEXT);
-    puts_(&o, "\n#define TRAP(s) I->rt->trap(I, (s))\n\n");
+    puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n\n");
     for (uint32_t d = 0; d < ndef; d++) {
         prototype(&o, m, d);
         puts_(&o, ";\n");

@@ -7,7 +7,7 @@
 #define TALLY_ENGINE_NATIVE_ABI_H
 
 /* Bumped whenever the ABI or the generated code changes: part of every cache key. */
-#define ENGINE_NATIVE_ABI_VERSION 1
+#define ENGINE_NATIVE_ABI_VERSION 2
 
 /* clang-format off */
 #define ENGINE_NATIVE_ABI_SOURCE                                                                  \

@@ -158,6 +158,9 @@ static void test_same_state_sliced(void **state)
     tier_free(&c);
 }
 
+#define NAN_PAYLOAD UINT64_C(0xfff8000000000001)
+#define ONE UINT64_C(0x3ff0000000000000) /* 1.0 */
+
 static void test_same_traps(void **state)
 {
     (void)state;
@@ -180,6 +183,17 @@ static void test_same_traps(void **state)
         {"oob", {0xffffffffu, 0}, ST_TRAP_MEMORY_OOB, 0},
         {"fdiv", {0, 0}, ST_OK, UINT64_C(0x7ff8000000000000)}, /* canonical NaN */
         {"fdiv", {UINT64_C(0xfff8000000000001), 0}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        /* a NaN result whose bits are looked at: the canonical NaN, whatever the operand's NaN
+           (a NaN with a payload and the sign bit, times 1.0); f64.neg flips its sign bit */
+        {"fneg", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0xfff8000000000000)},
+        {"fstore", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        {"flocal", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        {"fbr", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        {"fcall", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        {"fglobal", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        {"fsel", {NAN_PAYLOAD, ONE}, ST_OK, UINT64_C(0x7ff8000000000000)},
+        {"fneg", {ONE, ONE}, ST_OK, UINT64_C(0xbff0000000000000)},
+        {"f32neg", {0xbf800000u, 0}, ST_OK, 0xffc00000u}, /* -sqrt(-1.0f): -(canonical NaN) */
         {"rec", {1000, 0}, ST_OK, 1000},
         {"rec", {20000, 0}, ST_TRAP_CALL_STACK_EXHAUSTED, 0},
     };
@@ -194,6 +208,12 @@ static void test_same_traps(void **state)
         }
         assert_int_equal(engine_instance_max_depth(a.inst), engine_instance_max_depth(b.inst));
     }
+    /* a global the compiled code keeps in a C local is in the instance when the run traps */
+    uint64_t arg = 65533, r = 0;
+    assert_int_equal(call(&a, "gtrap", &arg, &r), ST_TRAP_MEMORY_OOB);
+    assert_int_equal(call(&b, "gtrap", &arg, &r), ST_TRAP_MEMORY_OOB);
+    assert_int_equal(engine_global_get(export_of(&a, "hg").u.global), 5);
+    assert_int_equal(engine_global_get(export_of(&b, "hg").u.global), 5);
     tier_free(&a);
     tier_free(&b);
 }

@@ -1,10 +1,13 @@
 ;; native.wat - test_native's module: hostile import and export names (they must never reach the
 ;; generated C), a loop that calls a host function (time slicing), recursion (stack limits),
-;; traps and a NaN result.
+;; traps, NaN results (raw float results reaching bit-exact uses: emit.c's lazy canonicalization) and
+;; a global set before a trap.
 (module
   (import "host\"*/ #include <evil.h> /*" "tick\n#define x system(\"rm -rf /\")" (func $tick (param i32)))
   (memory (export "mem */ system(\"rm\"); /*") 1)
   (global $g (export "g\\\" ) { abort(); } //") (mut i64) (i64.const 0))
+  (global $h (export "hg") (mut i64) (i64.const 0))
+  (global $hf (mut f64) (f64.const 0))
   (func $work (export "work\" ) { abort(); } //") (param $n i32) (result i64)
     (local $i i32) (local $acc i64)
     (loop $l
@@ -22,4 +25,29 @@
   (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
   (func (export "oob") (param i32) (result i32) (i32.load (local.get 0)))
   (func (export "fdiv") (param f64 f64) (result f64) (f64.div (local.get 0) (local.get 1)))
+  (func $bits (param f64) (result i64) (i64.reinterpret_f64 (local.get 0)))
+  (func (export "fneg") (param f64 f64) (result i64)
+    (i64.reinterpret_f64 (f64.neg (f64.mul (local.get 0) (local.get 1)))))
+  (func (export "fstore") (param f64 f64) (result i64)
+    (f64.store (i32.const 64) (f64.add (local.get 0) (local.get 1)))
+    (i64.load (i32.const 64)))
+  (func (export "flocal") (param f64 f64) (result i64) (local $x f64)
+    (local.set $x (f64.sub (local.get 0) (local.get 1)))
+    (i64.reinterpret_f64 (local.get $x)))
+  (func (export "fbr") (param f64 f64) (result i64)
+    (i64.reinterpret_f64 (block (result f64) (br 0 (f64.mul (local.get 0) (local.get 1))))))
+  (func (export "fcall") (param f64 f64) (result i64)
+    (call $bits (f64.div (local.get 0) (local.get 1))))
+  (func (export "fglobal") (param f64 f64) (result i64)
+    (global.set $hf (f64.add (local.get 0) (local.get 1)))
+    (i64.reinterpret_f64 (global.get $hf)))
+  (func (export "fsel") (param f64 f64) (result i64)
+    (i64.reinterpret_f64 (f64.abs (select (f64.min (f64.add (local.get 0) (local.get 1))
+                                                   (f64.const 1))
+                                          (f64.const 2) (i32.const 1)))))
+  (func (export "f32neg") (param f32) (result i32)
+    (i32.reinterpret_f32 (f32.neg (f32.sqrt (local.get 0)))))
+  (func (export "gtrap") (param i32) (result i32)
+    (global.set $h (i64.add (global.get $h) (i64.const 5)))
+    (i32.load (local.get 0)))
 )
