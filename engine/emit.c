@@ -86,6 +86,13 @@ enum { K_BLOCK, K_LOOP, K_IF, K_FUNC };
  * after calls out, which may change them. */
 enum { G_READ = 1, G_SET = 2 };
 
+/* The register global: the mutable global set most often in the module (the metering counter
+ * of an instrumented one) is passed to every defined function as an argument and handed back
+ * with its result (nat_r2), so direct calls neither store nor reload it. It is written to the
+ * instance only where something else may look: before calls out and traps (GW). Every function
+ * counts it as read and set, since its callees may change it. */
+#define NO_RG UINT32_MAX
+
 typedef struct ectl {
     uint8_t kind;
     bool dead;     /* the rest of the frame is unreachable */
@@ -111,6 +118,7 @@ typedef struct fstate {
     const uint8_t *ltypes;         /* type of every local, params first */
     uint32_t skip;                 /* nesting depth inside dead code */
     uint8_t *gused;                /* per global: G_READ, G_SET (bits) */
+    uint32_t rg;                   /* the global passed in registers (emit_module), or NO_RG */
     bool has_mem;
     status st;
 } fstate;
@@ -507,7 +515,7 @@ static void after_call(fstate *f)
 static void generic_args(fstate *f, const functype *ft)
 {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
-    put(f->o, "{ uint64_t a[%u]; GW; ", n ? n : 1);
+    put(f->o, "{ uint64_t a[%u]; GW; I->run->depth = dp; ", n ? n : 1);
     for (uint32_t i = 0; i < ft->nparams; i++)
         put(f->o, "a[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
 }
@@ -533,34 +541,35 @@ static void emit_call(fstate *f, uint32_t fidx)
     uint32_t base = call_base(f, ft->nparams);
     if (fidx < m->nfunc_imports) {
         generic_args(f, ft);
-        put(f->o, "I->rt->call(I, %u, fp + %u, a); ", fidx, base);
+        put(f->o, "call_out(I, %u, fp + %u, a); ", fidx, base);
         generic_results(f, ft);
         return;
     }
     uint32_t d = fidx - m->nfunc_imports;
     uint32_t first = f->h - ft->nparams;
-    put(f->o, "{ GW; ");
+    put(f->o, "{ GWD; ");
     if (ft->nresults > 1)
         put(f->o, "uint64_t r[%u]; ", ft->nresults);
-    if (ft->nresults == 1) {
-        uint8_t t = ft->types[ft->nparams];
-        put(f->o, "%s r0 = ", ctype(t));
-    }
-    put(f->o, "f%u(I, fp + %u", d, base);
+    put(f->o, "nat_r2 q = f%u(I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
+    if (f->rg != NO_RG)
+        put(f->o, "g%u", f->rg);
     if (ft->nresults > 1)
         puts_(f->o, ", r");
     for (uint32_t i = 0; i < ft->nparams; i++)
         put(f->o, ", %c%u", V(first + i));
     puts_(f->o, "); ");
+    if (f->rg != NO_RG)
+        put(f->o, "g%u = q.g; ", f->rg);
     f->h = first;
     for (uint32_t i = 0; i < ft->nresults; i++) {
         push(f, ft->types[ft->nparams + i]);
         if (ft->nresults == 1)
-            put(f->o, "%c%u = r0; ", V(f->h - 1));
+            put(f->o, "%c%u = (%s)q.r; ", V(f->h - 1), ctype(ft->types[ft->nparams]));
         else
             put(f->o, "%c%u = (%s)r[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
-    after_call(f);
+    puts_(f->o, " GRD;");
+    reload_mem(f);
     puts_(f->o, " }\n");
 }
 
@@ -889,12 +898,17 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
 
 /* ---- functions ---------------------------------------------------------------------------- */
 
-/* The C prototype of defined function d. */
-static void prototype(out *o, const engine_module *m, uint32_t d)
+/* The C prototype of defined function d: dp is the number of frames in use below it (vm.c's
+ * depth at the call), the register global comes in as an argument and goes back with the result
+ * in a nat_r2 (its field r: a single result). */
+static void prototype(out *o, const engine_module *m, uint32_t d, uint32_t rg)
 {
     const functype *ft = engine_func_type(m, m->nfunc_imports + d);
-    put(o, "static %s f%u(nat_inst *I, uint64_t fp",
-        ft->nresults == 1 ? ctype(ft->types[ft->nparams]) : "void", d);
+    put(o, "static nat_r2 f%u(nat_inst *I, uint64_t fp, uint32_t dp, uint64_t ", d);
+    if (rg == NO_RG)
+        puts_(o, "gx");
+    else
+        put(o, "g%u", rg);
     if (ft->nresults > 1)
         puts_(o, ", uint64_t *ret");
     for (uint32_t i = 0; i < ft->nparams; i++)
@@ -902,7 +916,7 @@ static void prototype(out *o, const engine_module *m, uint32_t d)
     puts_(o, ")");
 }
 
-static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
+static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o, buf *body)
 {
     const engine_module *m = code->m;
     const func *fn = &m->funcs[d];
@@ -924,6 +938,9 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
         base_free(lt);
         return ST_OUT_OF_MEMORY;
     }
+    f.rg = rg;
+    if (rg != NO_RG)
+        f.gused[rg] = G_READ | G_SET;
     body->len = 0;
     out bo = {.b = body, .st = ST_OK, .limit = o->limit};
     f.o = &bo;
@@ -949,33 +966,44 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     }
     status st = f.st != ST_OK ? f.st : bo.st;
     if (st == ST_OK) {
-        puts_(o, "#define GW");
-        for (uint32_t k = 0; k < m->nglobals; k++)
-            if (f.gused[k] & G_SET)
-                put(o, " *gp%u = g%u;", k, k);
-        puts_(o, "\n#define GR");
-        for (uint32_t k = 0; k < m->nglobals; k++)
-            if (f.gused[k] && m->globals[k].mut)
-                put(o, " g%u = *gp%u;", k, k);
-        puts_(o, "\n");
-        prototype(o, m, d);
+        /* GW, GR: every global in a local (before traps and calls out, after calls out); GWD,
+           GRD: but the register global (around direct calls, which pass it) */
+        for (int all = 1; all >= 0; all--) {
+            put(o, "#define GW%s", all ? "" : "D");
+            for (uint32_t k = 0; k < m->nglobals; k++)
+                if ((f.gused[k] & G_SET) && k == rg && all)
+                    put(o, " *I->globals[%u] = g%u;", k, k);
+                else if ((f.gused[k] & G_SET) && k != rg)
+                    put(o, " *gp%u = g%u;", k, k);
+            put(o, "\n#define GR%s", all ? "" : "D");
+            for (uint32_t k = 0; k < m->nglobals; k++)
+                if (f.gused[k] && m->globals[k].mut && k == rg && all)
+                    put(o, " g%u = *I->globals[%u];", k, k);
+                else if (f.gused[k] && m->globals[k].mut && k != rg)
+                    put(o, " g%u = *gp%u;", k, k);
+            puts_(o, "\n");
+        }
+        prototype(o, m, d, rg);
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
-            "    if (R->depth >= R->maxd || fp + %uu > R->nslots || "
-            "(uintptr_t)&R < R->stack_lo + %lluu)\n"
-            "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n"
-            "    if (++R->depth > R->hi)\n        R->hi = R->depth;\n",
+            "    if (__builtin_expect(dp >= R->maxd || fp + %uu > R->nslots || "
+            "SP_OF(R) < R->stack_lo + %lluu, 0)) {\n",
             code->funcs[d].frame_size,
             /* the frame below a local of it (&R: unlike __builtin_frame_address, taking it leaves
                cc the frame-pointer register): a generous bound on what cc makes of the frame */
             16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
+        if (rg != NO_RG)
+            put(o, "        *I->globals[%u] = g%u;\n", rg, rg);
+        puts_(o, "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n    }\n"
+                 "    if (++dp > R->hi)\n        R->hi = dp;\n");
         if (f.has_mem)
             puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n"
                      "    uint8_t *mk = mb + ml; /* the write marks */\n");
-        for (uint32_t k = 0; k < m->nglobals; k++)
-            if (f.gused[k])
+        for (uint32_t k = 0; k < m->nglobals; k++) {
+            if (f.gused[k] && k != rg) /* the register global: through I where written */
                 put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
                     k, k, k, k);
+        }
         for (uint32_t i = ft->nparams; i < f.nlocals_all; i++)
             put(o, "    %s v%u = 0;\n", ctype(lt[i]), i);
         for (uint32_t i = 0; i < f.maxi; i++)
@@ -984,22 +1012,33 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
             put(o, "    uint64_t l%u = 0;\n", i);
         if (o->st == ST_OK)
             o->st = buf_put(o->b, body->ptr, body->len);
-        puts_(o, "    GW;\n    R->depth--;\n");
-        if (ft->nresults == 1)
-            put(o, "    return %c0;\n", cls(ft->types[ft->nparams]));
+        puts_(o, "    GWD;\n");
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
             put(o, "    ret[%u] = %c%u;\n", i, cls(ft->types[ft->nparams + i]), i);
-        puts_(o, "}\n#undef GW\n#undef GR\n\n");
-        /* the generic entry */
+        put(o, "    return (nat_r2){%s%s, ", ft->nresults == 1 ? "" : "0",
+            ft->nresults == 1 ? (is32(ft->types[ft->nparams]) ? "i0" : "l0") : "");
+        if (rg == NO_RG)
+            puts_(o, "gx};\n");
+        else
+            put(o, "g%u};\n", rg);
+        puts_(o, "}\n#undef GW\n#undef GR\n#undef GWD\n#undef GRD\n\n");
+        /* the generic entry: the depth and the register global from the instance */
         put(o, "static void g%u(nat_inst *I, uint64_t fp, uint64_t *a)\n{\n    ", d);
-        if (ft->nresults == 1)
-            puts_(o, "a[0] = ");
-        put(o, "f%u(I, fp", d);
+        if (rg != NO_RG)
+            put(o, "uint64_t *gp = I->globals[%u];\n    ", rg);
+        put(o, "nat_r2 q = f%u(I, fp, I->run->depth, %s", d, rg == NO_RG ? "0" : "*gp");
         if (ft->nresults > 1)
             puts_(o, ", a");
         for (uint32_t i = 0; i < ft->nparams; i++)
             put(o, ", (%s)a[%u]", ctype(ft->types[i]), i);
-        puts_(o, ");\n}\n\n");
+        puts_(o, ");\n");
+        if (rg != NO_RG)
+            puts_(o, "    *gp = q.g;\n");
+        if (ft->nresults == 1)
+            puts_(o, "    a[0] = q.r;\n");
+        else
+            puts_(o, "    (void)q;\n");
+        puts_(o, "}\n\n");
         st = o->st;
     }
     base_free(lt);
@@ -1007,6 +1046,38 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     base_free(f.ts);
     base_free(f.nan);
     base_free(f.cs);
+    return st;
+}
+
+/* The register global: the mutable global with the most global.set in the module's code (the
+ * lowest index among equals), NO_RG when nothing sets one. */
+static status pick_rg(const engine_module *m, uint32_t *rg)
+{
+    *rg = NO_RG;
+    if (!m->nglobals)
+        return ST_OK;
+    uint64_t *n = base_calloc(m->nglobals, sizeof *n);
+    if (!n)
+        return ST_OUT_OF_MEMORY;
+    status st = ST_OK;
+    for (uint32_t d = 0; d < m->nfuncs - m->nfunc_imports && st == ST_OK; d++) {
+        reader r = reader_of(m->funcs[d].body);
+        while (reader_left(&r) > 0) {
+            engine_insn in;
+            st = engine_insn_read(&r, &in, NULL);
+            if (st != ST_OK)
+                break;
+            if (in.op == OP_GLOBAL_SET && in.a < m->nglobals)
+                n[in.a]++;
+        }
+    }
+    uint64_t best = 0;
+    for (uint32_t k = 0; k < m->nglobals; k++)
+        if (m->globals[k].mut && n[k] > best) {
+            best = n[k];
+            *rg = k;
+        }
+    base_free(n);
     return st;
 }
 
@@ -1033,14 +1104,28 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
     puts_(&o, ENGINE_OPS_TEXT);
     puts_(&o, "\n");
     puts_(&o, ENGINE_NATIVE_ABI_TEXT);
-    puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n\n");
+    puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n");
+    /* a function's result and the register global, returned in two registers */
+    puts_(&o, "typedef struct nat_r2 { uint64_t r, g; } nat_r2;\n");
+    /* calls to imports (metered code: out_of_instructions) are the unlikely path: cc lays them
+       out of line and keeps the loop's values in registers around them */
+    puts_(&o, "__attribute__((cold, noinline)) static void call_out(nat_inst *I, uint32_t f, "
+              "uint64_t fp, uint64_t *a) { I->rt->call(I, f, fp, a); }\n");
+    /* the stack pointer for the stack check: read directly where cc allows (no stack slot, no
+       frame pointer), else the address of a local */
+    puts_(&o, "#if defined(__x86_64__)\n#define SP_OF(x) ({ uintptr_t sp_; __asm__(\"mov %%rsp, "
+              "%0\" : \"=r\"(sp_)); sp_; })\n#elif defined(__aarch64__)\n#define SP_OF(x) ({ "
+              "uintptr_t sp_; __asm__(\"mov %0, sp\" : \"=r\"(sp_)); sp_; })\n#else\n"
+              "#define SP_OF(x) ((uintptr_t)&(x))\n#endif\n\n");
+    uint32_t rg = NO_RG;
+    o.st = o.st == ST_OK ? pick_rg(m, &rg) : o.st;
     for (uint32_t d = 0; d < ndef; d++) {
-        prototype(&o, m, d);
+        prototype(&o, m, d, rg);
         puts_(&o, ";\n");
     }
     buf body = {0};
     for (uint32_t d = 0; d < ndef && o.st == ST_OK; d++) {
-        status st = emit_func(code, d, &o, &body);
+        status st = emit_func(code, d, rg, &o, &body);
         if (st != ST_OK && o.st == ST_OK)
             o.st = st;
     }
