@@ -502,7 +502,7 @@ static uint32_t call_base(const fstate *f, uint32_t nparams)
 static void reload_mem(fstate *f)
 {
     if (f->has_mem)
-        puts_(f->o, " mb = I->mem->base; ml = I->mem->len; mk = mb + ml;");
+        puts_(f->o, " MEM_LOAD;");
 }
 /* After a call out: memory may have grown, globals may have changed. */
 static void after_call(fstate *f)
@@ -874,13 +874,15 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
             uint32_t a = pop(f);
             push(f, mo.vt);
             put(o,
-                "{ uint64_t ea = (uint64_t)i%u + %uu; if (ea + %u > ml) TRAP(ST_TRAP_MEMORY_OOB); "
+                "{ uint64_t ea = (uint64_t)i%u + %uu; if ((int64_t)ea > ml%u) "
+                "TRAP(ST_TRAP_MEMORY_OOB); "
                 "%s v; memcpy(&v, mb + ea, %u); %c%u = %s; }\n",
                 a, in->b, mo.size, mo.ctype, mo.size, cls(mo.vt), a, mo.conv);
         } else {
             uint32_t v = pop(f), a = pop(f);
             put(o,
-                "{ uint64_t ea = (uint64_t)i%u + %uu; if (ea + %u > ml) TRAP(ST_TRAP_MEMORY_OOB); "
+                "{ uint64_t ea = (uint64_t)i%u + %uu; if ((int64_t)ea > ml%u) "
+                "TRAP(ST_TRAP_MEMORY_OOB); "
                 "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mk[ea >> %d] = 1;",
                 a, in->b, mo.size, mo.ctype, mo.ctype, V(v), mo.size, (int)VM_MARK_SHIFT);
             /* the mark of the last byte's page: a second store only when the access crosses
@@ -989,16 +991,14 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
             "    if (__builtin_expect(dp >= R->maxd || fp + %uu > R->nslots || "
             "SP_OF(R) < R->stack_lo + %lluu, 0)) {\n",
             code->funcs[d].frame_size,
-            /* the frame below a local of it (&R: unlike __builtin_frame_address, taking it leaves
-               cc the frame-pointer register): a generous bound on what cc makes of the frame */
+            /* the frame below the stack pointer: a generous bound on what cc makes of it */
             16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
         if (rg != NO_RG)
             put(o, "        *I->globals[%u] = g%u;\n", rg, rg);
         puts_(o, "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n    }\n"
                  "    if (++dp > R->hi)\n        R->hi = dp;\n");
         if (f.has_mem)
-            puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n"
-                     "    uint8_t *mk = mb + ml; /* the write marks */\n");
+            puts_(o, "    uint8_t *mb, *mk;\n    int64_t ml1, ml2, ml4, ml8;\n    MEM_LOAD;\n");
         for (uint32_t k = 0; k < m->nglobals; k++) {
             if (f.gused[k] && k != rg) /* the register global: through I where written */
                 put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
@@ -1105,6 +1105,13 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
     puts_(&o, "\n");
     puts_(&o, ENGINE_NATIVE_ABI_TEXT);
     puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n");
+    /* the memory: its base, the write marks after it, and for each access size n the highest
+       address an access may start at, ml<n> = length - n (negative: none; the bounds check is
+       one compare of the effective address, as a signed 64-bit number: it is below 2^33) */
+    puts_(&o,
+          "#define MEM_LOAD do { uint64_t ml_ = I->mem->len; mb = I->mem->base; mk = mb + ml_; "
+          "ml1 = (int64_t)ml_ - 1; ml2 = (int64_t)ml_ - 2; ml4 = (int64_t)ml_ - 4; "
+          "ml8 = (int64_t)ml_ - 8; } while (0)\n");
     /* a function's result and the register global, returned in two registers */
     puts_(&o, "typedef struct nat_r2 { uint64_t r, g; } nat_r2;\n");
     /* calls to imports (metered code: out_of_instructions) are the unlikely path: cc lays them
