@@ -986,13 +986,16 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
             puts_(o, "\n");
         }
         prototype(o, m, d, rg);
+        /* the frame below the stack pointer: a generous bound on what cc makes of it (an
+           immediate of the stack pointer's lea up to 2^30, else subtracted in C) */
+        unsigned long long below =
+            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull;
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (__builtin_expect(dp >= R->maxd || fp + %uu > R->nslots || "
-            "SP_OF(R) < R->stack_lo + %lluu, 0)) {\n",
-            code->funcs[d].frame_size,
-            /* the frame below the stack pointer: a generous bound on what cc makes of it */
-            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
+            "SP_LESS(R, %llu) - %lluull < R->stack_lo, 0)) {\n",
+            code->funcs[d].frame_size, below < (1ull << 30) ? below : 0,
+            below < (1ull << 30) ? 0 : below);
         if (rg != NO_RG)
             put(o, "        *I->globals[%u] = g%u;\n", rg, rg);
         puts_(o, "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n    }\n"
@@ -1120,10 +1123,10 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
               "uint64_t fp, uint64_t *a) { I->rt->call(I, f, fp, a); }\n");
     /* the stack pointer for the stack check: read directly where cc allows (no stack slot, no
        frame pointer), else the address of a local */
-    puts_(&o, "#if defined(__x86_64__)\n#define SP_OF(x) ({ uintptr_t sp_; __asm__(\"mov %%rsp, "
-              "%0\" : \"=r\"(sp_)); sp_; })\n#elif defined(__aarch64__)\n#define SP_OF(x) ({ "
-              "uintptr_t sp_; __asm__(\"mov %0, sp\" : \"=r\"(sp_)); sp_; })\n#else\n"
-              "#define SP_OF(x) ((uintptr_t)&(x))\n#endif\n\n");
+    puts_(&o, "#if defined(__x86_64__)\n#define SP_LESS(x, k) ({ uintptr_t sp_; __asm__(\"lea -\" "
+              "#k \"(%%rsp), %0\" : \"=r\"(sp_)); sp_; })\n#elif defined(__aarch64__)\n"
+              "#define SP_LESS(x, k) ({ uintptr_t sp_; __asm__(\"mov %0, sp\" : \"=r\"(sp_)); "
+              "sp_ - k##u; })\n#else\n#define SP_LESS(x, k) ((uintptr_t)&(x) - k##u)\n#endif\n\n");
     uint32_t rg = NO_RG;
     o.st = o.st == ST_OK ? pick_rg(m, &rg) : o.st;
     for (uint32_t d = 0; d < ndef; d++) {
