@@ -214,6 +214,20 @@ static void test_same_traps(void **state)
     assert_int_equal(call(&b, "gtrap", &arg, &r), ST_TRAP_MEMORY_OOB);
     assert_int_equal(engine_global_get(export_of(&a, "hg").u.global), 5);
     assert_int_equal(engine_global_get(export_of(&b, "hg").u.global), 5);
+    /* the register global (emit.c: passed through direct calls in registers) is in the
+       instance after a call, and when the callee that last set it traps */
+    engine_extern ga = export_of(&a, "g"), gb = export_of(&b, "g");
+    arg = 0;
+    uint64_t r1 = 0, r2 = 0;
+    assert_int_equal(call(&a, "gdeep", &arg, &r1), ST_OK);
+    assert_int_equal(call(&b, "gdeep", &arg, &r2), ST_OK);
+    assert_int_equal(r1, 4); /* memory[0] is 0, g is 4 */
+    assert_int_equal(r2, 4);
+    arg = 65533;
+    assert_int_equal(call(&a, "gdeep", &arg, &r1), ST_TRAP_MEMORY_OOB);
+    assert_int_equal(call(&b, "gdeep", &arg, &r2), ST_TRAP_MEMORY_OOB);
+    assert_int_equal(engine_global_get(ga.u.global), 8);
+    assert_int_equal(engine_global_get(gb.u.global), 8);
     tier_free(&a);
     tier_free(&b);
 }
@@ -230,22 +244,27 @@ static void test_same_stack_limits(void **state)
         tier a, b;
         tier_new(&a, false, &rc);
         tier_new(&b, true, &rc);
-        int first_trap_a = -1, first_trap_b = -1;
-        for (uint64_t n = 0; n < 200; n++) {
-            uint64_t r1 = 0, r2 = 0;
-            status s1 = call(&a, "rec", &n, &r1), s2 = call(&b, "rec", &n, &r2);
-            assert_int_equal(s1, s2);
-            assert_int_equal(r1, r2);
-            assert_int_equal(engine_instance_max_depth(a.inst), engine_instance_max_depth(b.inst));
-            if (s1 != ST_OK && first_trap_a < 0)
-                first_trap_a = (int)n;
-            if (s2 != ST_OK && first_trap_b < 0)
-                first_trap_b = (int)n;
+        /* rec: direct calls; irec: call_indirect (the compiled tier's generic entries) */
+        for (int fn = 0; fn < 2; fn++) {
+            const char *f = fn ? "irec" : "rec";
+            int first_trap_a = -1, first_trap_b = -1;
+            for (uint64_t n = 0; n < 200; n++) {
+                uint64_t r1 = 0, r2 = 0;
+                status s1 = call(&a, f, &n, &r1), s2 = call(&b, f, &n, &r2);
+                assert_int_equal(s1, s2);
+                assert_int_equal(r1, r2);
+                assert_int_equal(engine_instance_max_depth(a.inst),
+                                 engine_instance_max_depth(b.inst));
+                if (s1 != ST_OK && first_trap_a < 0)
+                    first_trap_a = (int)n;
+                if (s2 != ST_OK && first_trap_b < 0)
+                    first_trap_b = (int)n;
+            }
+            assert_true(first_trap_a > 0);
+            assert_int_equal(first_trap_a, first_trap_b);
+            if (!which)
+                assert_int_equal(first_trap_a, 50); /* rec(n) needs n + 1 frames */
         }
-        assert_true(first_trap_a > 0);
-        assert_int_equal(first_trap_a, first_trap_b);
-        if (!which)
-            assert_int_equal(first_trap_a, 50); /* rec(n) needs n + 1 frames */
         tier_free(&a);
         tier_free(&b);
     }
