@@ -550,7 +550,7 @@ static void emit_call(fstate *f, uint32_t fidx)
     put(f->o, "{ GWD; ");
     if (ft->nresults > 1)
         put(f->o, "uint64_t r[%u]; ", ft->nresults);
-    put(f->o, "nat_r2 q = f%u(I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
+    put(f->o, "q = f%u(I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
     if (f->rg != NO_RG)
         put(f->o, "g%u", f->rg);
     if (ft->nresults > 1)
@@ -1007,6 +1007,7 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
                 put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
                     k, k, k, k);
         }
+        puts_(o, "    nat_r2 q; /* a direct call's result */\n");
         for (uint32_t i = ft->nparams; i < f.nlocals_all; i++)
             put(o, "    %s v%u = 0;\n", ctype(lt[i]), i);
         for (uint32_t i = 0; i < f.maxi; i++)
@@ -1110,11 +1111,11 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
     puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n");
     /* the memory: its base, the write marks after it, and for each access size n the highest
        address an access may start at, ml<n> = length - n (negative: none; the bounds check is
-       one compare of the effective address, as a signed 64-bit number: it is below 2^33) */
-    puts_(&o,
-          "#define MEM_LOAD do { uint64_t ml_ = I->mem->len; mb = I->mem->base; mk = mb + ml_; "
-          "ml1 = (int64_t)ml_ - 1; ml2 = (int64_t)ml_ - 2; ml4 = (int64_t)ml_ - 4; "
-          "ml8 = (int64_t)ml_ - 8; } while (0)\n");
+       one compare of the effective address, as a signed 64-bit number: it is below 2^33); no
+       block-scoped temporaries (compilers that give each one a stack slot) */
+    puts_(&o, "#define MEM_LOAD (mb = I->mem->base, mk = mb + I->mem->len, "
+              "ml1 = (int64_t)I->mem->len - 1, ml2 = (int64_t)I->mem->len - 2, "
+              "ml4 = (int64_t)I->mem->len - 4, ml8 = (int64_t)I->mem->len - 8)\n");
     /* a function's result and the register global, returned in two registers */
     puts_(&o, "typedef struct nat_r2 { uint64_t r, g; } nat_r2;\n");
     /* calls to imports (metered code: out_of_instructions) are the unlikely path: cc lays them
