@@ -220,6 +220,7 @@ struct engine_instance {
     vm_exec ex;
     struct nat_inst *ni; /* compiled tier: this instance as compiled code sees it, or NULL */
     struct nat_exec *nx; /* compiled tier: the run's own stack and contexts (native.c) */
+    size_t nat_stack;    /* compiled tier: the stack its attached code needs (native.c) */
     bool ex_native;      /* the current run (ex) is a compiled one */
 };
 
