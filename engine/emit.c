@@ -562,6 +562,7 @@ static void after_call(fstate *f)
 static void generic_args(fstate *f, const functype *ft)
 {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
+    n = n ? n : 1;
     if (n > f->nca)
         f->nca = n;
     puts_(f->o, "{ GW; ");

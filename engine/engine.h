@@ -559,6 +559,9 @@ engine_native *engine_native_share(engine_native *n);
 void engine_code_attach_native(engine_code *c, engine_native *n);
 /* True if n was built by the quick route (ENGINE_NATIVE_QUICK). */
 bool engine_native_is_quick(const engine_native *n);
+/* The quick route: the largest stack frame of n's functions in bytes, as read from the object
+   (the frame rule); 0 for cc's objects. */
+uint32_t engine_native_max_frame(const engine_native *n);
 /* True if inst's calls run in the compiled tier. */
 bool engine_instance_compiled(const engine_instance *inst);
 

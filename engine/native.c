@@ -465,6 +465,11 @@ bool engine_native_is_quick(const engine_native *n)
     return n && n->quick;
 }
 
+uint32_t engine_native_max_frame(const engine_native *n)
+{
+    return n && n->quick ? n->max_frame : 0;
+}
+
 /* What TinyCC lacks of the generated source (GCC's bit-counting builtins), before it. */
 static const char quick_prelude[] =
     "/* tally quick route (TinyCC) */\n#include <stdint.h>\n"
@@ -500,7 +505,11 @@ static status quick_source(const buf *src, uint32_t ndef, buf *q)
     if (st == ST_OK)
         st = buf_put(q, tmp, (size_t)n);
     for (uint32_t d = 0; d < ndef && st == ST_OK; d++) {
-        n = snprintf(tmp, sizeof tmp, "%s(const void *)f%u", d % 8 ? ", " : "\n    ", d);
+        n = snprintf(tmp, sizeof tmp, "%s(const void *)f%u",
+                     d == 0  ? "\n    "
+                     : d % 8 ? ", "
+                             : ",\n    ",
+                     d);
         st = buf_put(q, tmp, (size_t)n);
     }
     if (st == ST_OK)
