@@ -555,7 +555,9 @@ engine_native *engine_native_share(engine_native *n);
  * next call (engine_instance_invoke_begin/_run; a run already under way keeps its tier).
  * n came from engine_native_compile(c), or of a code compiled from the same module bytes
  * with the same options (a share). Safe while other threads instantiate c or run its
- * instances; attach at most once. */
+ * instances. Attaching again replaces the object (the node's upgrade from quick code to cc's):
+ * instances switch when their next run starts; the caller keeps the previous object alive
+ * until c is freed (a paused run, or an instance not yet switched, still runs in it). */
 void engine_code_attach_native(engine_code *c, engine_native *n);
 /* True if n was built by the quick route (ENGINE_NATIVE_QUICK). */
 bool engine_native_is_quick(const engine_native *n);

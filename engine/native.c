@@ -280,11 +280,14 @@ static const nat_rt rt_table = {rt_trap, rt_call, rt_call_indirect, rt_misc};
 status vm_native_attach(engine_instance *inst)
 {
     const engine_native *n = __atomic_load_n(&inst->code->native, __ATOMIC_ACQUIRE);
-    if (!n || inst->ni)
+    if (!n || inst->nat_of == n)
         return ST_OK;
-    nat_inst *ni = base_calloc(1, sizeof *ni);
+    /* a first attach, or an upgrade (quick code, then cc's) between runs: the same view of
+       the instance, the functions of the new object */
+    nat_inst *ni = inst->ni ? inst->ni : base_calloc(1, sizeof *ni);
     if (!ni)
         return ST_OUT_OF_MEMORY;
+    inst->nat_of = n;
     ni->rt = &rt_table;
     ni->mem = (nat_mem *)(void *)inst->mem;
     ni->globals = (uint64_t **)(void *)inst->globals;

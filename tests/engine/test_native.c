@@ -280,6 +280,58 @@ static void test_same_stack_limits(void **state)
     }
 }
 
+/* The node's upgrade: quick code attached, a run paused in it, cc's object attached: the paused
+   run finishes in the quick code, the next run starts in cc's, and both end in the
+   interpreter's state. */
+static void test_upgrade_quick_to_cc(void **state)
+{
+    (void)state;
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    tier a, q;
+    tier_new(&a, INTERP, &rc);
+    tier_new(&q, QUICK, &rc);
+    engine_native_config ncfg;
+    engine_native_config_default(&ncfg);
+    engine_native *cc = NULL;
+    char why[256];
+    assert_int_equal(engine_native_compile(q.code, &ncfg, &cc, why, sizeof why), ST_OK);
+    assert_false(engine_native_is_quick(cc));
+    uint64_t arg = 100, ra = 0, rq = 0;
+    assert_int_equal(call(&a, "work", &arg, &ra), ST_OK);
+    pause_on_tick = true;
+    ticks = 0;
+    assert_int_equal(engine_instance_invoke_begin(q.inst, export_of(&q, "work").u.func, &arg),
+                     ST_OK);
+    bool paused = true;
+    assert_int_equal(engine_instance_run(q.inst, &paused), ST_OK);
+    assert_true(paused);
+    assert_ptr_equal(q.inst->nat_of, q.nat);
+    engine_code_attach_native(q.code, cc); /* the upgrade, in the middle of the run */
+    int pauses = 1;
+    while (paused) {
+        assert_int_equal(engine_instance_run(q.inst, &paused), ST_OK);
+        pauses += paused;
+        assert_ptr_equal(q.inst->nat_of, q.nat); /* the run keeps its code */
+    }
+    engine_instance_results(q.inst, &rq);
+    pause_on_tick = false;
+    assert_int_equal(pauses, 100);
+    assert_int_equal(rq, ra);
+    /* the next run: cc's code, same results */
+    assert_int_equal(call(&q, "work", &arg, &rq), ST_OK);
+    assert_ptr_equal(q.inst->nat_of, cc);
+    assert_int_equal(call(&a, "work", &arg, &ra), ST_OK);
+    assert_int_equal(rq, ra);
+    assert_memory_equal(engine_memory_data(engine_instance_memory(a.inst)),
+                        engine_memory_data(engine_instance_memory(q.inst)), 65536);
+    assert_int_equal(engine_global_get(export_of(&a, "g").u.global),
+                     engine_global_get(export_of(&q, "g").u.global));
+    tier_free(&a);
+    tier_free(&q); /* frees the quick object: no instance runs it any more */
+    engine_native_free(cc);
+}
+
 /* ---- deep recursion through long functions and wide frames --------------------------------- */
 
 static void b8(buf *b, uint8_t v)
@@ -479,9 +531,10 @@ int main(int argc, char **argv)
     }
     wasm_path = argv[1];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_no_name_in_source),  cmocka_unit_test(test_same_state_sliced),
-        cmocka_unit_test(test_same_traps),         cmocka_unit_test(test_same_stack_limits),
-        cmocka_unit_test(test_deep_long_and_wide), cmocka_unit_test(test_quick_frame_rule),
+        cmocka_unit_test(test_no_name_in_source),   cmocka_unit_test(test_same_state_sliced),
+        cmocka_unit_test(test_same_traps),          cmocka_unit_test(test_same_stack_limits),
+        cmocka_unit_test(test_upgrade_quick_to_cc), cmocka_unit_test(test_deep_long_and_wide),
+        cmocka_unit_test(test_quick_frame_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
