@@ -15,6 +15,7 @@
  * here to bench_weights.c. */
 #include "bench.h"
 #include "engine.h"
+#include "engine_int.h" /* emit_module: the size of the generated C */
 #include "host.h"
 #include "instrument.h"
 
@@ -37,6 +38,7 @@ typedef struct bench_opts {
     bool no_wabt, no_node;
     const char *filter;
     long iters;         /* instantiate/host: iterations per run (0: default) */
+    const char *file;   /* compile: the module */
     char dir[PATH_LEN]; /* BUILD/benches */
 } bench_opts;
 
@@ -966,6 +968,103 @@ static int bench_host(const bench_opts *o)
     return 0;
 }
 
+/* ---- tally bench compile -------------------------------------------------------------------- */
+
+/* Compile time of one module in each route: the module instrumented (schedule v1, as the node
+ * runs it), its C generated, and the object built and loaded without a cache; CPU time of this
+ * thread (emitting, loading) plus of the compiler's processes, and wall time. */
+static int bench_compile(const bench_opts *o)
+{
+    char path[PATH_LEN];
+    if (o->file)
+        snprintf(path, sizeof path, "%s", o->file);
+    else
+        path_of(o, "interp", ".wasm", path, sizeof path);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (base_read_file(path, &bytes, &len) != ST_OK)
+        return fprintf(stderr, "tally bench compile: cannot read %s\n", path), 1;
+    engine_config cfg;
+    engine_config_default(&cfg);
+    engine_module *m = NULL, *im = NULL;
+    buf ib = {0};
+    engine_code *code = NULL;
+    status st = engine_module_load(&cfg, span_of(bytes, len), &m, NULL);
+    if (st == ST_OK)
+        st = instrument_module(m, ENGINE_SCHEDULE_V1, &ib, NULL);
+    if (st == ST_OK)
+        st = engine_module_load(&cfg, span_of(ib.ptr, ib.len), &im, NULL);
+    if (st == ST_OK)
+        st = engine_code_compile(im, &code);
+    buf src = {0};
+    if (st == ST_OK)
+        st = emit_module(code, SIZE_MAX, &src);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench compile: %s: %s\n", path, status_name(st));
+        return 1;
+    }
+    int runs = o->runs_given ? o->runs : 1;
+    if (!o->json)
+        printf("tally bench compile: %s (%zu bytes; instrumented %zu bytes; %zu bytes of C)\n"
+               "min (median) of %d runs, seconds; CPU: this thread + the compiler's processes\n\n"
+               "%-10s %-19s %-19s %s\n",
+               path, len, ib.len, src.len, runs, "route", "CPU", "wall", "object");
+    int rc = 0;
+    for (int route = 0; route < 2; route++) {
+        if (o->filter && !strstr(route ? "cc" : "quick", o->filter))
+            continue;
+        engine_native_config ncfg;
+        if (route)
+            engine_native_config_default(&ncfg);
+        else
+            engine_native_config_quick(&ncfg);
+        ncfg.timeout_ms = 600000; /* measured, not bounded */
+        double cpu[MAX_RUNS], wall[MAX_RUNS];
+        uint32_t frame = 0;
+        char why[256] = "";
+        status rst = ST_OK;
+        for (int r = 0; r < runs; r++) {
+            struct timespec w0, w1;
+            clock_gettime(CLOCK_MONOTONIC, &w0);
+            double c0 = now(), k0 = children_cpu();
+            engine_native *n = NULL;
+            rst = engine_native_compile(code, &ncfg, &n, why, sizeof why);
+            cpu[r] = now() - c0 + children_cpu() - k0;
+            clock_gettime(CLOCK_MONOTONIC, &w1);
+            wall[r] = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
+            frame = engine_native_max_frame(n);
+            engine_native_free(n);
+            if (rst != ST_OK)
+                break;
+        }
+        const char *name = route ? "cc" : "quick";
+        if (rst != ST_OK) {
+            fprintf(stderr, "tally bench compile: %s: %s: %s\n", name, status_name(rst), why);
+            rc = 1;
+            continue;
+        }
+        stats c = stats_of(cpu, runs), w = stats_of(wall, runs);
+        if (o->json)
+            printf("{\"bench\":\"compile\",\"route\":\"%s\",\"wasm_bytes\":%zu,"
+                   "\"instrumented_bytes\":%zu,\"c_bytes\":%zu,\"cpu_s\":%.4f,\"wall_s\":%.4f,"
+                   "\"max_frame\":%u}\n",
+                   name, len, ib.len, src.len, c.min, w.min, frame);
+        else if (route)
+            printf("%-10s %7.3f (%7.3f)   %7.3f (%7.3f)   cc %s\n", name, c.min, c.med, w.min,
+                   w.med, src.len > ncfg.large_source_bytes ? ncfg.large_opt : ncfg.opt);
+        else
+            printf("%-10s %7.3f (%7.3f)   %7.3f (%7.3f)   tcc, largest frame %u bytes\n", name,
+                   c.min, c.med, w.min, w.med, frame);
+    }
+    buf_fini(&src);
+    engine_code_free(code);
+    engine_module_free(im);
+    engine_module_free(m);
+    buf_fini(&ib);
+    base_free(bytes);
+    return rc;
+}
+
 /* ---- the command -------------------------------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -977,6 +1076,8 @@ static void usage(FILE *out)
         "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
         "               (when on PATH); check their results agree; ratios and geomean\n"
         "  instantiate  instances per second of benches/small.wat\n"
+        "  compile      compile time of a module (--file F; default benches/interp.wasm),\n"
+        "               instrumented as the node runs it, by the quick route (tcc) and cc\n"
         "  meter        metering overhead (instrumented vs plain, same VM, interleaved) and\n"
         "               instrumentation throughput in MB/s\n"
         "  host         messages per second of a canister making 100 host calls: all imports\n"
@@ -992,8 +1093,10 @@ static void usage(FILE *out)
         "               vs plain code (`tally bench shapes --help`)\n\n"
         "options:\n"
         "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
-        "  --filter S   interp, meter: only programs whose name contains S\n"
+        "  --filter S   interp, meter: only programs whose name contains S; compile: only\n"
+        "               the route (quick, cc) named S\n"
         "  --iters N    instantiate, host: iterations per run (default 20000)\n"
+        "  --file F     compile: the module to build (runs default 1)\n"
         "  --no-wabt    interp: skip wasm-interp;  --no-node: skip node\n"
         "  --dir DIR    the built benches (default: ../benches beside the tally binary,\n"
         "               i.e. BUILD/benches)\n"
@@ -1047,6 +1150,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
                 return fprintf(stderr, "tally bench: --iters wants a positive number\n"), 2;
         } else if (!strcmp(a, "--filter") && more) {
             o->filter = argv[++i];
+        } else if (!strcmp(a, "--file") && more) {
+            o->file = argv[++i];
         } else if (!strcmp(a, "--dir") && more) {
             snprintf(o->dir, sizeof o->dir, "%s", argv[++i]);
         } else {
@@ -1090,6 +1195,8 @@ int bench_main(int argc, char **argv)
         return bench_interp(&o);
     if (!strcmp(sub, "instantiate"))
         return bench_instantiate(&o);
+    if (!strcmp(sub, "compile"))
+        return bench_compile(&o);
     if (!strcmp(sub, "meter"))
         return bench_meter(&o);
     if (!strcmp(sub, "host"))
