@@ -198,7 +198,7 @@ static status prog_init(prog *p, span wasm)
 }
 
 /* The instrumented (schedule v1) form of wasm, in the compiled tier (docs/engine.md). */
-static status prog_init_compiled(prog *p, span wasm)
+static status prog_init_compiled(prog *p, span wasm, bool quick)
 {
     engine_config cfg;
     engine_config_default(&cfg);
@@ -214,11 +214,15 @@ static status prog_init_compiled(prog *p, span wasm)
     if (st != ST_OK)
         return st;
     engine_native_config ncfg;
-    engine_native_config_default(&ncfg);
+    if (quick)
+        engine_native_config_quick(&ncfg);
+    else
+        engine_native_config_default(&ncfg);
     char why[256];
     st = engine_native_compile(p->code, &ncfg, &p->nat, why, sizeof why);
     if (st != ST_OK) {
-        fprintf(stderr, "tally bench: compiled tier: %s: %s\n", status_name(st), why);
+        fprintf(stderr, "tally bench: %s tier: %s: %s\n", quick ? "quick" : "compiled",
+                status_name(st), why);
         prog_fini(p);
         return st;
     }
@@ -281,8 +285,9 @@ out_free_instance:
 
 typedef struct interp_row {
     const char *name;
-    stats tally, wabt, node, comp, native;
-    char result[32], wabt_result[32], node_result[32], comp_result[32], native_result[32];
+    stats tally, wabt, node, comp, quick, native;
+    char result[32], wabt_result[32], node_result[32], comp_result[32], quick_result[32],
+        native_result[32];
     bool agree;
 } interp_row;
 
@@ -364,22 +369,27 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
     row->name = name;
     row->tally = stats_of(t, o->runs);
     snprintf(row->result, sizeof row->result, "%" PRIu64, v);
-    /* the compiled tier, metered (the instrumented module), same runs */
-    st = read_named(o, name, &bytes, &len);
-    if (st == ST_OK)
-        st = prog_init_compiled(&p, span_of(bytes, len));
-    base_free(bytes);
-    uint64_t cv = 0;
-    for (int r = 0; r < o->runs && st == ST_OK; r++)
-        st = prog_run(&p, &cv, &t[r], &used);
-    if (st == ST_OK)
-        prog_fini(&p);
-    if (st != ST_OK) {
-        fprintf(stderr, "tally bench: %s (compiled): %s\n", name, status_name(st));
-        return st;
+    /* the compiled tier, metered (the instrumented module), same runs: cc's code, then the
+       quick route's */
+    for (int quick = 0; quick < 2; quick++) {
+        st = read_named(o, name, &bytes, &len);
+        if (st == ST_OK)
+            st = prog_init_compiled(&p, span_of(bytes, len), quick);
+        base_free(bytes);
+        uint64_t cv = 0;
+        for (int r = 0; r < o->runs && st == ST_OK; r++)
+            st = prog_run(&p, &cv, &t[r], &used);
+        if (st == ST_OK)
+            prog_fini(&p);
+        if (st != ST_OK) {
+            fprintf(stderr, "tally bench: %s (%s): %s\n", name, quick ? "quick" : "compiled",
+                    status_name(st));
+            return st;
+        }
+        *(quick ? &row->quick : &row->comp) = stats_of(t, o->runs);
+        snprintf(quick ? row->quick_result : row->comp_result, sizeof row->comp_result, "%" PRIu64,
+                 cv);
     }
-    row->comp = stats_of(t, o->runs);
-    snprintf(row->comp_result, sizeof row->comp_result, "%" PRIu64, cv);
     row->wabt = row->node = row->native = (stats){NAN, NAN};
     if (wabt)
         time_external(o, name, EXT_WABT, &row->wabt, row->wabt_result);
@@ -394,6 +404,7 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
         native_ok = !strcmp(row->result, row->native_result);
     }
     row->agree = native_ok && !strcmp(row->result, row->comp_result) &&
+                 !strcmp(row->result, row->quick_result) &&
                  (!wabt || !strcmp(row->result, row->wabt_result)) &&
                  (!node || !strcmp(row->result, row->node_result));
     return ST_OK;
@@ -419,10 +430,11 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
         printf("{\"bench\":\"interp\",\"runs\":%d,\"programs\":[", o->runs);
         for (int i = 0; i < n; i++)
             printf("%s{\"name\":\"%s\",\"result\":\"%s\",\"agree\":%s,\"tally_s\":%.6f,"
-                   "\"tally_median_s\":%.6f,\"compiled_metered_s\":%.6f,\"native_s\":%.6f,"
+                   "\"tally_median_s\":%.6f,\"compiled_metered_s\":%.6f,"
+                   "\"quick_metered_s\":%.6f,\"native_s\":%.6f,"
                    "\"wabt_s\":%.6f,\"node_s\":%.6f}",
                    i ? "," : "", rows[i].name, rows[i].result, rows[i].agree ? "true" : "false",
-                   rows[i].tally.min, rows[i].tally.med, rows[i].comp.min,
+                   rows[i].tally.min, rows[i].tally.med, rows[i].comp.min, rows[i].quick.min,
                    nc ? rows[i].native.min : -1.0, wabt ? rows[i].wabt.min : -1.0,
                    node ? rows[i].node.min : -1.0);
         printf("],\"geomean_tally_over_wabt\":%.4f,\"geomean_tally_over_node\":%.4f,"
@@ -432,19 +444,21 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
         return;
     }
     printf("tally bench interp: min (median) of %d runs, seconds. tally: the interpreter;\n"
-           "compiled: the compiled tier running the instrumented (metered) module; native: the\n"
-           "same C built by clang -O2 for the host (docs/engine.md)\n\n",
+           "compiled: the compiled tier running the instrumented (metered) module; quick: the\n"
+           "same built by tcc (the quick route); native: the same C built by clang -O2 for the\n"
+           "host (docs/engine.md)\n\n",
            o->runs);
-    printf("%-11s %-17s %-17s %-17s %-17s %-17s %9s %9s %9s  %s\n", "program", "tally", "compiled",
-           "native", "wasm-interp", "node", "tally/wab", "comp/nat", "tally/nod", "result");
+    printf("%-11s %-17s %-17s %-17s %-17s %-17s %-17s %9s %9s %9s  %s\n", "program", "tally",
+           "compiled", "quick", "native", "wasm-interp", "node", "tally/wab", "comp/nat",
+           "tally/nod", "result");
     for (int i = 0; i < n; i++) {
         const interp_row *r = &rows[i];
-        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) "
-               "%8.4fx %8.3fx %8.3fx  %s %s\n",
-               r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->native.min,
-               r->native.med, r->wabt.min, r->wabt.med, r->node.min, r->node.med,
-               r->tally.min / r->wabt.min, r->comp.min / r->native.min, r->tally.min / r->node.min,
-               r->result, r->agree ? "ok" : "MISMATCH");
+        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.3f (%7.3f) "
+               "%7.4f (%7.4f) %8.4fx %8.3fx %8.3fx  %s %s\n",
+               r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->quick.min,
+               r->quick.med, r->native.min, r->native.med, r->wabt.min, r->wabt.med, r->node.min,
+               r->node.med, r->tally.min / r->wabt.min, r->comp.min / r->native.min,
+               r->tally.min / r->node.min, r->result, r->agree ? "ok" : "MISMATCH");
     }
     printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   compiled/native: %.3fx "
            "(target <= 2.0)   compiled/node: %.3fx   results %s\n",

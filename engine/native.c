@@ -473,9 +473,16 @@ uint32_t engine_native_max_frame(const engine_native *n)
     return n && n->quick ? n->max_frame : 0;
 }
 
-/* What TinyCC lacks of the generated source (GCC's bit-counting builtins), before it. */
+/* What TinyCC lacks of the generated source (GCC's bit-counting builtins), before it; and
+   memcpy of the constant sizes the source copies (1, 2, 4, 8: loads, stores, float bits) as a
+   plain move, which TinyCC would otherwise call the library for. */
 static const char quick_prelude[] =
-    "/* tally quick route (TinyCC) */\n#include <stdint.h>\n"
+    "/* tally quick route (TinyCC) */\n#include <stdint.h>\n#include <string.h>\n"
+    "#define memcpy(d, s, n) q_copy##n((d), (s))\n"
+    "#define q_copy1(d, s) (*(uint8_t *)(void *)(d) = *(const uint8_t *)(const void *)(s))\n"
+    "#define q_copy2(d, s) (*(uint16_t *)(void *)(d) = *(const uint16_t *)(const void *)(s))\n"
+    "#define q_copy4(d, s) (*(uint32_t *)(void *)(d) = *(const uint32_t *)(const void *)(s))\n"
+    "#define q_copy8(d, s) (*(uint64_t *)(void *)(d) = *(const uint64_t *)(const void *)(s))\n"
     "static int q_clz32(uint32_t x) { int n = 0; if (!(x & 0xffff0000u)) { n += 16; x <<= 16; }"
     " if (!(x & 0xff000000u)) { n += 8; x <<= 8; } if (!(x & 0xf0000000u)) { n += 4; x <<= 4; }"
     " if (!(x & 0xc0000000u)) { n += 2; x <<= 2; } if (!(x & 0x80000000u)) n += 1; return n; }\n"
