@@ -9,6 +9,10 @@
 #include "engine_int.h"
 
 #include <setjmp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -523,6 +527,77 @@ static void test_quick_frame_rule(void **state)
     buf_fini(&wasm);
 }
 
+/* The quick route's compiler runs bounded: under `ulimit -v` (2 GiB), killed with its whole
+   process group past the time bound (a stand-in tcc that records its limit, starts a child and
+   sleeps), and the compile fails with ST_LIMIT_EXCEEDED: the module stays interpreted. */
+static void test_quick_bounds(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-quick-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char tcc[64], lim[64], kid[64];
+    snprintf(tcc, sizeof tcc, "%s/tcc", dir);
+    snprintf(lim, sizeof lim, "%s/limit", dir);
+    snprintf(kid, sizeof kid, "%s/child", dir);
+    FILE *fp = fopen(tcc, "w");
+    assert_non_null(fp);
+    fprintf(fp, "#!/bin/sh\nulimit -v > %s\nsleep 30 &\necho $! > %s\nsleep 30\n", lim, kid);
+    fclose(fp);
+    assert_int_equal(chmod(tcc, 0755), 0);
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    tier t;
+    tier_new(&t, INTERP, &rc);
+    engine_native_config ncfg;
+    engine_native_config_quick(&ncfg);
+    assert_int_equal(ncfg.mem_limit_bytes, (size_t)2 << 30);
+    ncfg.cc = tcc;
+    ncfg.timeout_ms = 500;
+    engine_native *n = NULL;
+    char why[256];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(engine_native_compile(t.code, &ncfg, &n, why, sizeof why), ST_LIMIT_EXCEEDED);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(n);
+    assert_true(t1.tv_sec - t0.tv_sec < 10);
+    char text[64] = "";
+    fp = fopen(lim, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(text, sizeof text, fp));
+    fclose(fp);
+    assert_int_equal(strtoull(text, NULL, 10), 2u << 20); /* KiB */
+    fp = fopen(kid, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(text, sizeof text, fp));
+    fclose(fp);
+    /* the compiler's own child died with it (gone, or a zombie waiting for its reaper) */
+    char stat[64];
+    snprintf(stat, sizeof stat, "/proc/%ld/stat", strtol(text, NULL, 10));
+    bool dead = false;
+    for (int i = 0; i < 100 && !dead; i++) {
+        fp = fopen(stat, "r");
+        char st_line[256] = "";
+        if (fp) {
+            if (!fgets(st_line, sizeof st_line, fp))
+                st_line[0] = '\0';
+            fclose(fp);
+        }
+        const char *paren = strrchr(st_line, ')');
+        dead = !fp || (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+        if (!dead) {
+            struct timespec d = {0, 10000000};
+            nanosleep(&d, NULL);
+        }
+    }
+    assert_true(dead);
+    unlink(tcc);
+    unlink(lim);
+    unlink(kid);
+    rmdir(dir);
+    tier_free(&t);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -534,7 +609,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_no_name_in_source),   cmocka_unit_test(test_same_state_sliced),
         cmocka_unit_test(test_same_traps),          cmocka_unit_test(test_same_stack_limits),
         cmocka_unit_test(test_upgrade_quick_to_cc), cmocka_unit_test(test_deep_long_and_wide),
-        cmocka_unit_test(test_quick_frame_rule),
+        cmocka_unit_test(test_quick_frame_rule),    cmocka_unit_test(test_quick_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
