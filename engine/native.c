@@ -10,6 +10,7 @@
  * slow operations call the interpreter's own functions (vm.c, instance.c, memory.c). */
 #include "engine_int.h"
 #include "native_abi.h"
+#include "ops.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -502,13 +503,29 @@ static const char quick_prelude[] =
     "#define __builtin_clzll(x) q_clz64(x)\n#define __builtin_ctzll(x) q_ctz64(x)\n"
     "#define __builtin_popcount(x) q_pop32(x)\n#define __builtin_popcountll(x) q_pop64(x)\n";
 
-/* The quick route's source: the prelude, the module's C, and a table of the direct entries
-   f<d> (static) so that load_quick can read their frames. */
+/* After the value helpers (ENGINE_OPS_TEXT): reading a float operand's bits, which the
+   generated code does on variables only, as a load instead of a call (TinyCC inlines nothing;
+   little-endian: a uint64_t's first four bytes are its low half). */
+static const char quick_after_ops[] = "\n#define f32_of(s) (*(const float *)(const void *)&(s))\n"
+                                      "#define f64_of(s) (*(const double *)(const void *)&(s))\n";
+
+/* The quick route's source: the prelude, the module's C (with quick_after_ops after the value
+   helpers), and a table of the direct entries f<d> (static) so that quick_frames can read
+   their frames. */
 static status quick_source(const buf *src, uint32_t ndef, buf *q)
 {
     status st = buf_put(q, quick_prelude, sizeof quick_prelude - 1);
+    static const char ops[] = ENGINE_OPS_TEXT;
+    const uint8_t *at =
+        memmem(src->ptr, src->len < (64u << 10) ? src->len : 64u << 10, ops, sizeof ops - 1);
+    size_t head = at ? (size_t)(at - src->ptr) + sizeof ops - 1 : 0;
+    if (st == ST_OK && head) {
+        st = buf_put(q, src->ptr, head);
+        if (st == ST_OK)
+            st = buf_put(q, quick_after_ops, sizeof quick_after_ops - 1);
+    }
     if (st == ST_OK)
-        st = buf_put(q, src->ptr, src->len);
+        st = buf_put(q, src->ptr + head, src->len - head);
     char tmp[64];
     int n = snprintf(tmp, sizeof tmp, "const void *const %s[%u] = {", NAT_DIRECT_SYMBOL,
                      ndef ? ndef : 1);
