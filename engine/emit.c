@@ -120,6 +120,14 @@ typedef struct fstate {
     uint8_t *gused;                /* per global: G_READ, G_SET (bits) */
     uint32_t rg;                   /* the global passed in registers (emit_module), or NO_RG */
     bool has_mem;
+    /* Scratch variables, declared once at the top of the function (never in a block: TinyCC
+       gives every block-scoped declaration a stack slot of its own, so frames would grow with
+       the function's length; docs/engine.md "The quick route"): */
+    uint32_t nca;    /* ca_[]: arguments and results of generic and multi-result calls */
+    uint32_t npsave; /* p<depth>_<i>: an `if`'s params, per nesting depth */
+    uint32_t pdepth;
+    uint32_t mv; /* bit per memop C type used (mv_of) */
+    bool trunc;  /* tr_, ts_: a trapping float-to-int conversion */
     status st;
 } fstate;
 
@@ -352,16 +360,47 @@ static uint8_t sig_type(char c)
     }
 }
 
-/* Reads operand variable of height h as the template's `name`. */
-static void bind(fstate *f, char mode, const char *name, uint32_t h)
+/* The operand variable of height h as the template reads it (mode 'F': as float/double). */
+static void bind(const fstate *f, char mode, uint32_t h, char *dst, size_t len)
 {
     uint8_t t = f->ts[h];
     if (mode == 'F' && t == VT_F32)
-        put(f->o, "float %s = f32_of(i%u); ", name, h);
+        snprintf(dst, len, "f32_of(i%u)", h);
     else if (mode == 'F' && t == VT_F64)
-        put(f->o, "double %s = f64_of(l%u); ", name, h);
+        snprintf(dst, len, "f64_of(l%u)", h);
     else
-        put(f->o, "%s %s = %c%u; ", ctype(t), name, V(h));
+        snprintf(dst, len, "%c%u", V(h));
+}
+
+/* expr with every one-letter identifier x (y) replaced by (rx) ((ry)): the operands are read
+   where the template names them, so no block-scoped temporary is declared (operands are
+   variables or pure reads of them). False if the result does not fit. */
+static bool subst(const char *expr, char x, const char *rx, char y, const char *ry, char *dst,
+                  size_t len)
+{
+    size_t n = 0;
+    for (const char *p = expr; *p;) {
+        const char *rep = NULL;
+        size_t id = 0;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
+            while ((p[id] >= 'a' && p[id] <= 'z') || (p[id] >= 'A' && p[id] <= 'Z') ||
+                   (p[id] >= '0' && p[id] <= '9') || p[id] == '_')
+                id++;
+            if (id == 1 && *p == x)
+                rep = rx;
+            else if (id == 1 && *p == y)
+                rep = ry;
+        } else {
+            id = 1;
+        }
+        int w = rep ? snprintf(dst + n, len - n, "(%s)", rep)
+                    : snprintf(dst + n, len - n, "%.*s", (int)id, p);
+        if (w < 0 || (size_t)w >= len - n)
+            return false;
+        n += (size_t)w;
+        p += id;
+    }
+    return true;
 }
 
 static void emit_numeric(fstate *f, opcode op)
@@ -377,19 +416,24 @@ static void emit_numeric(fstate *f, opcode op)
     uint8_t rt = gt ? sig_type(gt[1]) : VT_I32;
     uint32_t base = f->h - nin;
     /* ref.is_null ("*"): its reference operand is read raw */
-    put(f->o, "{ ");
-    bind(f, sig[0] == 'i' || sig[0] == 'I' || !gt ? 'R' : tp.mode, "a", base);
+    char ra[32], rb[32] = "", e[400];
+    bind(f, sig[0] == 'i' || sig[0] == 'I' || !gt ? 'R' : tp.mode, base, ra, sizeof ra);
     if (nin == 2)
-        bind(f, tp.mode, "b", base + 1);
+        bind(f, tp.mode, base + 1, rb, sizeof rb);
     f->h = base;
     push(f, rt);
     /* float arithmetic: its NaN is canonicalized when something looks at the bits (keeps_nan) */
-    if (!strncmp(tp.expr, "canon", 5) && f->st == ST_OK) {
-        f->nan[base] = 1;
-        put(f->o, "%c%u = (%s)(bits%s); }\n", V(base), ctype(rt), tp.expr + 5);
+    bool lazy = !strncmp(tp.expr, "canon", 5);
+    if (!subst(lazy ? tp.expr + 5 : tp.expr, 'a', ra, 'b', rb, e, sizeof e)) {
+        f->st = BUG();
         return;
     }
-    put(f->o, "%c%u = (%s)(%s); }\n", V(base), ctype(rt), tp.expr);
+    if (lazy && f->st == ST_OK) {
+        f->nan[base] = 1;
+        put(f->o, "%c%u = (%s)(bits%s);\n", V(base), ctype(rt), e);
+        return;
+    }
+    put(f->o, "%c%u = (%s)(%s);\n", V(base), ctype(rt), e);
 }
 
 /* ---- the instructions with more to them ---------------------------------------------------- */
@@ -446,6 +490,17 @@ static bool memop_of(opcode op, memop *mo)
     default: return false;
         /* clang-format on */
     }
+}
+
+/* The memory scratch variable mv_<k> of a memop's C type. */
+static const char *const mv_types[] = {"int8_t",  "uint8_t",  "int16_t", "uint16_t",
+                                       "int32_t", "uint32_t", "uint64_t"};
+static int mv_of(const char *ctype)
+{
+    for (int k = 0; k < (int)BASE_ARRAY_LEN(mv_types); k++)
+        if (!strcmp(mv_types[k], ctype))
+            return k;
+    return 0;
 }
 
 /* Lazy NaN canonicalization. The interpreter canonicalizes every float arithmetic result; the
@@ -515,16 +570,19 @@ static void after_call(fstate *f)
 static void generic_args(fstate *f, const functype *ft)
 {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
-    put(f->o, "{ uint64_t a[%u]; GW; I->run->depth = dp; ", n ? n : 1);
+    n = n ? n : 1;
+    if (n > f->nca)
+        f->nca = n;
+    puts_(f->o, "{ GW; I->run->depth = dp; ");
     for (uint32_t i = 0; i < ft->nparams; i++)
-        put(f->o, "a[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
+        put(f->o, "ca_[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
 }
 static void generic_results(fstate *f, const functype *ft)
 {
     f->h -= ft->nparams;
     for (uint32_t i = 0; i < ft->nresults; i++) {
         push(f, ft->types[ft->nparams + i]);
-        put(f->o, "%c%u = (%s)a[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
+        put(f->o, "%c%u = (%s)ca_[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
     after_call(f);
     puts_(f->o, " }\n");
@@ -541,20 +599,20 @@ static void emit_call(fstate *f, uint32_t fidx)
     uint32_t base = call_base(f, ft->nparams);
     if (fidx < m->nfunc_imports) {
         generic_args(f, ft);
-        put(f->o, "call_out(I, %u, fp + %u, a); ", fidx, base);
+        put(f->o, "call_out(I, %u, fp + %u, ca_); ", fidx, base);
         generic_results(f, ft);
         return;
     }
     uint32_t d = fidx - m->nfunc_imports;
     uint32_t first = f->h - ft->nparams;
     put(f->o, "{ GWD; ");
-    if (ft->nresults > 1)
-        put(f->o, "uint64_t r[%u]; ", ft->nresults);
+    if (ft->nresults > f->nca)
+        f->nca = ft->nresults;
     put(f->o, "q = f%u(I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
     if (f->rg != NO_RG)
         put(f->o, "g%u", f->rg);
     if (ft->nresults > 1)
-        puts_(f->o, ", r");
+        puts_(f->o, ", ca_");
     for (uint32_t i = 0; i < ft->nparams; i++)
         put(f->o, ", %c%u", V(first + i));
     puts_(f->o, "); ");
@@ -566,7 +624,7 @@ static void emit_call(fstate *f, uint32_t fidx)
         if (ft->nresults == 1)
             put(f->o, "%c%u = (%s)q.r; ", V(f->h - 1), ctype(ft->types[ft->nparams]));
         else
-            put(f->o, "%c%u = (%s)r[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
+            put(f->o, "%c%u = (%s)ca_[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
     puts_(f->o, " GRD;");
     reload_mem(f);
@@ -618,7 +676,8 @@ static void emit_end(fstate *f)
         /* the false path: the params (saved at `if`) are the results */
         put(f->o, "goto E%u; F%u:;", c->label, c->label);
         for (uint32_t i = 0; i < c->np; i++)
-            put(f->o, " %c%u = p%u_%u;", cls(ctl_pt(c, i)), c->h + i, c->label, i);
+            put(f->o, " %c%u = (%s)p%u_%u;", cls(ctl_pt(c, i)), c->h + i, ctype(ctl_pt(c, i)),
+                f->ch - 1, i);
         puts_(f->o, "\n");
     }
     if (c->kind != K_LOOP)
@@ -671,9 +730,13 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         ectl *c = ctl_push(f, K_IF, in);
         if (!c)
             return;
+        /* the params, for the false path: p<depth>_<i> (a nested `if` has its own depth) */
         for (uint32_t i = 0; i < c->np; i++)
-            put(o, "%s p%u_%u = %c%u; ", ctype(ctl_pt(c, i)), c->label, i, cls(ctl_pt(c, i)),
-                c->h + i);
+            put(o, "p%u_%u = %c%u; ", f->ch - 1, i, cls(ctl_pt(c, i)), c->h + i);
+        if (c->np && f->ch > f->pdepth)
+            f->pdepth = f->ch;
+        if (c->np > f->npsave)
+            f->npsave = c->np;
         put(o, "if (!i%u) goto F%u;\n", cnd, c->label);
         return;
     }
@@ -682,7 +745,8 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         top->dead = false;
         put(o, "goto E%u; F%u:;", top->label, top->label);
         for (uint32_t i = 0; i < top->np; i++)
-            put(o, " %c%u = p%u_%u;", cls(ctl_pt(top, i)), top->h + i, top->label, i);
+            put(o, " %c%u = (%s)p%u_%u;", cls(ctl_pt(top, i)), top->h + i, ctype(ctl_pt(top, i)),
+                f->ch - 1, i);
         puts_(o, "\n");
         set_height(f, top, true);
         return;
@@ -744,7 +808,7 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
             return;
         }
         generic_args(f, ft);
-        put(o, "I->rt->call_indirect(I, %u, %u, i%u, fp + %u, a); ", f->code->canon_type[in->a],
+        put(o, "I->rt->call_indirect(I, %u, %u, i%u, fp + %u, ca_); ", f->code->canon_type[in->a],
             in->b, i, call_base(f, ft->nparams));
         generic_results(f, ft);
         return;
@@ -828,23 +892,26 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         const char *M1 = w ? "UINT64_MAX" : "UINT32_MAX";
         char c = w ? 'l' : 'i';
         push(f, w ? VT_I64 : VT_I32);
-        put(o, "{ %s a = %c%u, b = %c%u; if (b == 0) TRAP(ST_TRAP_INT_DIV_ZERO); ", T, c, a, c, b);
+        (void)T;
+        put(o, "if (%c%u == 0) TRAP(ST_TRAP_INT_DIV_ZERO); ", c, b);
         switch (op) {
         case OP_I32_DIV_S:
         case OP_I64_DIV_S:
             put(o,
-                "if (a == %s && b == %s) TRAP(ST_TRAP_INT_OVERFLOW); %c%u = (%s)((%s)a / (%s)b);",
-                MIN, M1, c, a, T, S, S);
+                "if (%c%u == %s && %c%u == %s) TRAP(ST_TRAP_INT_OVERFLOW); "
+                "%c%u = (%s)((%s)%c%u / (%s)%c%u);",
+                c, a, MIN, c, b, M1, c, a, T, S, c, a, S, c, b);
             break;
         case OP_I32_REM_S:
         case OP_I64_REM_S:
-            put(o, "%c%u = b == %s ? 0 : (%s)((%s)a %% (%s)b);", c, a, M1, T, S, S);
+            put(o, "%c%u = %c%u == %s ? 0 : (%s)((%s)%c%u %% (%s)%c%u);", c, a, c, b, M1, T, S, c,
+                a, S, c, b);
             break;
         case OP_I32_DIV_U:
-        case OP_I64_DIV_U: put(o, "%c%u = a / b;", c, a); break;
-        default: put(o, "%c%u = a %% b;", c, a); break;
+        case OP_I64_DIV_U: put(o, "%c%u = %c%u / %c%u;", c, a, c, a, c, b); break;
+        default: put(o, "%c%u = %c%u %% %c%u;", c, a, c, a, c, b); break;
         }
-        puts_(o, " }\n");
+        puts_(o, "\n");
         return;
     }
     case OP_MEMORY_INIT: emit_misc(f, "NAT_MEMORY_INIT", in->a, 0, 3, 0, false); return;
@@ -865,33 +932,41 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         bool src32 = f->ts[a] == VT_F32;
         uint8_t rt = sig_type(strchr(engine_opcodes[op].sig, '>')[1]);
         push(f, rt);
-        put(o, "{ uint64_t r; int s = %s((double)%s(%c%u), &r); if (s) TRAP(s); %c%u = (%s)r; }\n",
-            tf, src32 ? "f32_of" : "f64_of", src32 ? 'i' : 'l', a, cls(rt), a, ctype(rt));
+        f->trunc = true;
+        put(o, "ts_ = %s((double)%s(%c%u), &tr_); if (ts_) TRAP(ts_); %c%u = (%s)tr_;\n", tf,
+            src32 ? "f32_of" : "f64_of", src32 ? 'i' : 'l', a, cls(rt), a, ctype(rt));
         return;
     }
     if (memop_of(op, &mo)) {
+        /* ea_ and the value's mv_<type> are the function's scratch variables */
+        char mv[16], conv[64];
+        int k = mv_of(mo.ctype);
+        f->mv |= 1u << k;
+        snprintf(mv, sizeof mv, "mv_%d", k);
         if (mo.conv) {
             uint32_t a = pop(f);
             push(f, mo.vt);
+            if (!subst(mo.conv, 'v', mv, 0, NULL, conv, sizeof conv)) {
+                f->st = BUG();
+                return;
+            }
             put(o,
-                "{ uint64_t ea = (uint64_t)i%u + %uu; if ((int64_t)ea > ml%u) "
-                "TRAP(ST_TRAP_MEMORY_OOB); "
-                "%s v; memcpy(&v, mb + ea, %u); %c%u = %s; }\n",
-                a, in->b, mo.size, mo.ctype, mo.size, cls(mo.vt), a, mo.conv);
+                "ea_ = (uint64_t)i%u + %uu; if ((int64_t)ea_ > ml%u) TRAP(ST_TRAP_MEMORY_OOB); "
+                "memcpy(&%s, mb + ea_, %u); %c%u = %s;\n",
+                a, in->b, mo.size, mv, mo.size, cls(mo.vt), a, conv);
         } else {
             uint32_t v = pop(f), a = pop(f);
             put(o,
-                "{ uint64_t ea = (uint64_t)i%u + %uu; if ((int64_t)ea > ml%u) "
-                "TRAP(ST_TRAP_MEMORY_OOB); "
-                "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mk[ea >> %d] = 1;",
-                a, in->b, mo.size, mo.ctype, mo.ctype, V(v), mo.size, (int)VM_MARK_SHIFT);
+                "ea_ = (uint64_t)i%u + %uu; if ((int64_t)ea_ > ml%u) TRAP(ST_TRAP_MEMORY_OOB); "
+                "%s = (%s)%c%u; memcpy(mb + ea_, &%s, %u); mk[ea_ >> %d] = 1;",
+                a, in->b, mo.size, mv, mo.ctype, V(v), mv, mo.size, (int)VM_MARK_SHIFT);
             /* the mark of the last byte's page: a second store only when the access crosses
                into the next page (rare: a branch is cheaper than the store) */
             if (mo.size > 1)
-                put(o, " if (__builtin_expect((ea & %uu) > %uu, 0)) mk[(ea + %u) >> %d] = 1;",
+                put(o, " if (__builtin_expect((ea_ & %uu) > %uu, 0)) mk[(ea_ + %u) >> %d] = 1;",
                     (1u << VM_MARK_SHIFT) - 1, (1u << VM_MARK_SHIFT) - mo.size, mo.size - 1,
                     (int)VM_MARK_SHIFT);
-            puts_(o, " }\n");
+            puts_(o, "\n");
         }
         return;
     }
@@ -989,7 +1064,9 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
         /* the frame below the stack pointer: a generous bound on what cc makes of it (an
            immediate of the stack pointer's lea up to 2^30, else subtracted in C) */
         unsigned long long below =
-            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull;
+            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl + f.nca +
+                     (unsigned long long)f.pdepth * f.npsave) +
+            16384ull;
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (__builtin_expect(dp >= R->maxd || fp + %uu > R->nslots || "
@@ -1014,6 +1091,18 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
             put(o, "    uint32_t i%u = 0;\n", i);
         for (uint32_t i = 0; i < f.maxl; i++)
             put(o, "    uint64_t l%u = 0;\n", i);
+        if (f.nca)
+            put(o, "    uint64_t ca_[%u];\n", f.nca);
+        for (uint32_t k = 0; k < f.pdepth; k++)
+            for (uint32_t i = 0; i < f.npsave; i++)
+                put(o, "    uint64_t p%u_%u;\n", k, i);
+        if (f.trunc)
+            puts_(o, "    uint64_t tr_;\n    int ts_;\n");
+        if (f.mv)
+            puts_(o, "    uint64_t ea_;\n");
+        for (int k = 0; k < (int)BASE_ARRAY_LEN(mv_types); k++)
+            if (f.mv & (1u << k))
+                put(o, "    %s mv_%d;\n", mv_types[k], k);
         if (o->st == ST_OK)
             o->st = buf_put(o->b, body->ptr, body->len);
         puts_(o, "    GWD;\n");
