@@ -1063,10 +1063,9 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
         prototype(o, m, d, rg);
         /* the frame below the stack pointer: a generous bound on what cc makes of it (an
            immediate of the stack pointer's lea up to 2^30, else subtracted in C) */
-        unsigned long long below =
-            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl + f.nca +
-                     (unsigned long long)f.pdepth * f.npsave) +
-            16384ull;
+        unsigned long long below = 16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl +
+                                            f.nca + (unsigned long long)f.pdepth * f.npsave) +
+                                   16384ull;
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
             "    if (__builtin_expect(dp >= R->maxd || fp + %uu > R->nslots || "
