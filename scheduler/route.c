@@ -505,6 +505,21 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
                                                   : "the canister is stopping or stopped");
         return ctx_answer(rc, c, &x, &a);
     }
+    /* A canister that cannot keep its freezing reserve and prepay the request's execution is
+     * not run: the request is rejected as on the IC (CanisterOutOfCycles, reject code 2, the
+     * IC's text) and its cycles go back to the caller; the callee pays nothing but storage. */
+    sched_cycles_storage(rc->s, c, rc->time_ns);
+    u128 need = u128_add_sat(sched_freeze_reserve(rc->s, c),
+                             sched_fee_execution(rc->s, rc->s->genesis.message_instruction_limit));
+    char text[200];
+    if (!sched_cycles_enough(rc->s, c, need, text, sizeof text)) {
+        call_ctx x = {.origin = ORIGIN_CANISTER,
+                      .caller = m->from,
+                      .caller_cb = m->callback,
+                      .available = m->cycles};
+        answer a = reject_answer(ST_CANISTER_OUT_OF_CYCLES, HOST_REJECT_SYS_TRANSIENT, text);
+        return ctx_answer(rc, c, &x, &a);
+    }
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_canister(m->from, principal);
     return queued_begin(rc, c, m, PAUSED_REQUEST, span_of(principal, plen), NULL);
