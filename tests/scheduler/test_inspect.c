@@ -57,7 +57,7 @@ static void verdicts(fx *f, scheduler_querier *q)
     span key = span_of(key_caller, sizeof key_caller);
     expect(inspect(f, q, 1, "inc", "", key), ST_OK, true, NULL);
     expect(inspect(f, q, 1, "blocked", "", key), ST_OK, false, NULL);
-    expect(inspect(f, q, 1, "inc", "no", key), ST_OK, false, NULL);       /* the argument */
+    expect(inspect(f, q, 1, "inc", "no", key), ST_OK, false, NULL);            /* the argument */
     expect(inspect(f, q, 1, "inc", "", span_of(NULL, 0)), ST_OK, false, NULL); /* anonymous */
     expect(inspect(f, q, 1, "trap", "", key), ST_CANISTER_CALLED_TRAP, false, "inspect: trap");
     host_result r = inspect(f, q, 1, "spin", "", key);
@@ -66,11 +66,10 @@ static void verdicts(fx *f, scheduler_querier *q)
     /* a canister without canister_inspect_message accepts everything */
     expect(inspect(f, q, 2, "anything", "no", span_of(NULL, 0)), ST_OK, true, NULL);
     host_result u;
-    assert_int_equal(q ? scheduler_querier_inspect(q, 99, span_of("inc", 3), span_of(NULL, 0),
-                                                   key, &u)
-                       : scheduler_inspect(f->s, 99, span_of("inc", 3), span_of(NULL, 0), key,
-                                           &u),
-                     ST_UNKNOWN_CANISTER);
+    assert_int_equal(
+        q ? scheduler_querier_inspect(q, 99, span_of("inc", 3), span_of(NULL, 0), key, &u)
+          : scheduler_inspect(f->s, 99, span_of("inc", 3), span_of(NULL, 0), key, &u),
+        ST_UNKNOWN_CANISTER);
     host_result_fini(&u);
 }
 
@@ -211,8 +210,7 @@ static void test_stopped_queries(void **state)
     host_result_fini(&r);
     mgmt(&f, "stop_canister", 1);
     assert_int_equal(
-        scheduler_query(f.s, 1, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &r),
-        ST_OK);
+        scheduler_query(f.s, 1, span_of("get", 3), span_of(NULL, 0), span_of(NULL, 0), &r), ST_OK);
     expect_stopped(r);
     assert_int_equal(scheduler_querier_run(q, 1, span_of("get", 3), span_of(NULL, 0),
                                            span_of(NULL, 0), 1000000, &r),
