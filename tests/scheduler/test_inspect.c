@@ -4,8 +4,10 @@
  * canisters (scheduler_inspect) and on a querier's replica (scheduler_querier_inspect), and
  * gives the same verdicts there: accepted only with ic0.accept_message; a return without it,
  * a trap, or the instruction limit refuse. Its writes never stay, it is charged nothing and
- * makes no block. A canister without the export accepts everything. Queries of a stopped
- * canister are rejected with CANISTER_STOPPED and reject code 5 on both paths, and an update
+ * makes no block. A canister without the export accepts everything; blocks and calls from
+ * canisters never run it. Queries of a stopped
+ * (or stopping) canister are rejected with CANISTER_STOPPED and reject code 5 on both paths,
+ * and an update
  * that reaches a block after the stop (it raced it) still gets its CANISTER_STOPPED receipt. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,14 +119,24 @@ static void test_inspect_verdicts(void **state)
             assert_int_equal(le64_load(rc.reply.ptr), 1);
         }
     }
-    /* blocks never run inspection: a message that entered the mempool another way (a peer's
-     * block, another node's admission) runs whatever this node's inspect says */
+    /* blocks never run inspection: a message that entered the mempool another way (another
+     * node's admission in a replicated chain) runs whatever this node's inspect says */
     uint8_t id[LEDGER_HASH_SIZE];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, 1, "blocked", span_of(NULL, 0), id);
     ledger_receipt rc;
     node_fx_run_until(&f, id, 1, &rc);
     assert_int_equal(rc.status, ST_OK);
     assert_memory_equal(rc.reply.ptr, "ran", 3);
+    /* nor do calls from canisters: relay's call of "blocked" runs it */
+    uint64_t relay = node_fx_deploy_file(&f, RELAY_WASM);
+    buf arg = {0};
+    node_relay_arg(&arg, 1, 0, "blocked", span_of(NULL, 0));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, relay, "call", span_of(arg.ptr, arg.len), id);
+    node_fx_run_until(&f, id, 3, &rc);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(rc.reply.len, 4);
+    assert_memory_equal(rc.reply.ptr, "Rran", 4);
+    buf_fini(&arg);
     scheduler_querier_free(q);
     node_fx_end(&f);
 }
@@ -236,12 +248,70 @@ static void test_stopped_queries(void **state)
     node_fx_end(&f);
 }
 
+static uint8_t record_status(fx *f, uint64_t cid)
+{
+    ledger_reader *rd;
+    ledger_canister rec;
+    assert_int_equal(ledger_read_begin(f->lg, &rd), ST_OK);
+    assert_int_equal(ledger_canister_get(rd, cid, &rec), ST_OK);
+    ledger_read_end(rd);
+    return rec.status;
+}
+
+/* A canister with an open call context stays stopping until its call comes back: its queries
+ * meanwhile are rejected too, and say "stopping". */
+static void test_stopping_queries(void **state)
+{
+    (void)state;
+    fx f;
+    node_fx_init(&f, 9);
+    f.g.round_instruction_limit = 1; /* one queued message per round: the stop waits */
+    node_fx_start(&f);
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM), b = node_fx_deploy_file(&f, RELAY_WASM);
+    buf arg = {0}, c = {0};
+    node_relay_arg(&arg, b, 0, "echo", span_of("w", 1));
+    uint8_t call_id[LEDGER_HASH_SIZE], stop_id[LEDGER_HASH_SIZE];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), call_id);
+    node_fx_round(&f); /* a's call is out: a has an open context */
+    cand_id_record(&c, a);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "stop_canister",
+                   span_of(c.ptr, c.len), stop_id);
+    node_fx_round(&f);
+    assert_int_equal(record_status(&f, a), LEDGER_CANISTER_STOPPING);
+    scheduler_querier *q;
+    assert_int_equal(scheduler_querier_new(f.s, 1u << 30, &q), ST_OK);
+    for (int path = 0; path < 2; path++) {
+        host_result r;
+        assert_int_equal(path ? scheduler_querier_run(q, a, span_of("stats", 5), span_of(NULL, 0),
+                                                      span_of(NULL, 0), 1000000, &r)
+                              : scheduler_query(f.s, a, span_of("stats", 5), span_of(NULL, 0),
+                                                span_of(NULL, 0), &r),
+                         ST_OK);
+        assert_int_equal(r.st, ST_CANISTER_STOPPED);
+        assert_int_equal(r.reject_code, HOST_REJECT_CANISTER_ERROR);
+        buf_put(&r.bytes, "", 1);
+        assert_non_null(strstr((const char *)r.bytes.ptr, "is not running: it is stopping"));
+        host_result_fini(&r);
+    }
+    ledger_receipt rc;
+    node_fx_run_until(&f, stop_id, 20, &rc);
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(record_status(&f, a), LEDGER_CANISTER_STOPPED);
+    assert_true(node_fx_receipt(&f, call_id, &rc, NULL)); /* the call came back first */
+    assert_int_equal(rc.status, ST_OK);
+    scheduler_querier_free(q);
+    buf_fini(&arg);
+    buf_fini(&c);
+    node_fx_end(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inspect_verdicts),
         cmocka_unit_test(test_inspect_limit_default),
         cmocka_unit_test(test_stopped_queries),
+        cmocka_unit_test(test_stopping_queries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
