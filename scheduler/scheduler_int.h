@@ -271,6 +271,10 @@ void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t o
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
 /* The principal a query's caller gets: of a 32-byte public key, else anonymous (0x04). */
 size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX]);
+/* The answer to a query of a canister that is not running (canister_status a
+ * ledger_canister_status): ST_CANISTER_STOPPED, reject code 5, "canister <id> is not running"
+ * (query.c). res is initialised. */
+void sched_query_stopped(uint64_t canister_id, uint8_t canister_status, host_result *res);
 /* Controller slots (LEDGER_PUBLIC_KEY_SIZE bytes in the record): a public key, or a canister
  * (sched_controller_of_canister). The canister a slot names (0: a key), and the principal of
  * any slot (its length). */
