@@ -1,0 +1,629 @@
+/* test_paused.c - aaaaa-aa calls that change a canister with a paused message wait for it
+ * (scheduler/mgmt.c, docs/canisters.md "Time slicing"): update_settings, stop_canister,
+ * start_canister, deposit_cycles, install_code and delete_canister made while a message is
+ * paused are applied, and answered, right after it ends, in order of arrival; the message sees
+ * the canister as it began (is_controller, canister_status, balance); canister_status answers
+ * at once with the committed state; the wait list is bounded (500 calls, 8 MiB) with
+ * SYS_TRANSIENT beyond; a node restarted after every round reaches the same chain, and replay
+ * agrees.
+ *
+ * Canisters: watch.wat (what a long message sees), relay.wat (calls from canisters),
+ * lifecycle.wat (a long install). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler.h"
+#include "test_util.h"
+#include "node_fixture.h"
+#include "candid_util.h"
+
+typedef node_fx fx;
+
+enum { SLICE = 50000 }; /* watch's ~700,000 instructions span ~14 rounds */
+
+static void start(fx *f, uint8_t key)
+{
+    node_fx_init(f, key);
+    scheduler_fees_zero(&f->g); /* balances move only by the cycles the tests send */
+    f->g.slice_instructions = SLICE;
+    node_fx_start(f);
+}
+
+static void round_checked(fx *f, bool restart)
+{
+    node_fx_round(f);
+    char why[160];
+    if (scheduler_routing_check(f->s, why, sizeof why) != ST_OK)
+        fail_msg("%s", why);
+    scheduler_cycles cy;
+    scheduler_cycles_get(f->s, &cy);
+    if (cy.minted != cy.balances + cy.in_flight + cy.burned + cy.fees)
+        fail_msg("cycles not conserved");
+    if (restart) {
+        node_fx_close(f);
+        node_fx_open(f);
+    }
+}
+
+static scheduler_routing routing(fx *f, uint64_t cid)
+{
+    scheduler_routing ro;
+    assert_int_equal(scheduler_canister_routing(f->s, cid, &ro), ST_OK);
+    return ro;
+}
+
+static bool receipt(fx *f, const uint8_t id[32], ledger_receipt *rc, buf *reply)
+{
+    if (!node_fx_receipt(f, id, rc, NULL))
+        return false;
+    if (reply) {
+        reply->len = 0;
+        assert_int_equal(buf_put(reply, rc->reply.ptr, rc->reply.len), ST_OK);
+        rc->reply = span_of(reply->ptr, reply->len);
+    }
+    return true;
+}
+
+/* ---- principals and Candid ------------------------------------------------------------------- */
+
+static void text_of(const uint8_t *p, size_t n, char out[80])
+{
+    buf t = {0};
+    assert_int_equal(candid_principal_print(p, n, &t), ST_OK);
+    snprintf(out, 80, "%.*s", (int)t.len, (const char *)t.ptr);
+    buf_fini(&t);
+}
+
+static void canister_bytes(uint64_t cid, uint8_t p[10])
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(cid >> (56 - 8 * i));
+    p[8] = p[9] = 1;
+}
+
+static void canister_text(uint64_t cid, char out[80])
+{
+    uint8_t p[10];
+    canister_bytes(cid, p);
+    text_of(p, 10, out);
+}
+
+/* The admin's principal as the node makes it (scheduler.c sched_principal_of_key). */
+static void admin_text(fx *f, char out[80])
+{
+    uint8_t p[29];
+    crypto_generichash(p, 28, f->pk, sizeof f->pk, NULL, 0);
+    p[28] = 0x02;
+    text_of(p, 29, out);
+}
+
+static void id_arg(buf *b, uint64_t cid)
+{
+    char t[80];
+    canister_text(cid, t);
+    candid_args(b, "(record { canister_id = principal \"%s\" })", t);
+}
+
+/* update_settings' argument: controllers = the n principals (text). */
+static void settings_arg(buf *b, uint64_t cid, int n, const char *const *ctl)
+{
+    char t[80], list[400] = "";
+    canister_text(cid, t);
+    for (int i = 0; i < n; i++) {
+        strcat(list, "principal \"");
+        strcat(list, ctl[i]);
+        strcat(list, "\"; ");
+    }
+    candid_args(b,
+                "(record { canister_id = principal \"%s\"; settings = record { controllers = opt "
+                "vec { %s } } })",
+                t, list);
+}
+
+static uint32_t idl_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (; *s; s++)
+        h = h * 223 + (uint8_t)*s;
+    return h;
+}
+
+static void leb(buf *b, uint64_t v)
+{
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        byte |= v ? 0x80 : 0;
+        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
+    } while (v);
+}
+
+/* (record { canister_id : principal; pad : blob }) with `pad` bytes of padding. */
+static void id_pad_arg(buf *b, uint64_t cid, size_t pad)
+{
+    uint32_t hid = idl_hash("canister_id"), hpad = idl_hash("pad");
+    bool id_first = hid < hpad;
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x02\x6c\x02", 7), ST_OK);
+    leb(b, id_first ? hid : hpad);
+    assert_int_equal(buf_put(b, id_first ? "\x68" : "\x01", 1), ST_OK);
+    leb(b, id_first ? hpad : hid);
+    assert_int_equal(buf_put(b, id_first ? "\x01" : "\x68", 1), ST_OK);
+    assert_int_equal(buf_put(b, "\x6d\x7b\x01\x00", 4), ST_OK);
+    uint8_t p[10];
+    canister_bytes(cid, p);
+    for (int k = 0; k < 2; k++) {
+        if ((k == 0) == id_first) {
+            assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
+            assert_int_equal(buf_put(b, p, 10), ST_OK);
+        } else {
+            leb(b, pad);
+            uint8_t *z = calloc(pad ? pad : 1, 1);
+            assert_non_null(z);
+            assert_int_equal(buf_put(b, z, pad), ST_OK);
+            free(z);
+        }
+    }
+}
+
+/* install_code's argument; mode 0 reinstall, 1 upgrade, 2 install (tests/scheduler/test_calls.c
+ * cand_install). */
+static void install_arg(buf *b, uint64_t cid, int mode, span wasm)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
+    leb(b, idl_hash("arg"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    leb(b, idl_hash("wasm_module"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    leb(b, idl_hash("mode"));
+    assert_int_equal(buf_put(b, "\x02", 1), ST_OK);
+    leb(b, idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x6d\x7b\x6b\x03", 5), ST_OK);
+    const char *labels[] = {"reinstall", "upgrade", "install"};
+    for (int i = 0; i < 3; i++) {
+        leb(b, idl_hash(labels[i]));
+        assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
+    }
+    assert_int_equal(buf_put(b, "\x01\x00\x00", 3), ST_OK); /* no install argument */
+    leb(b, wasm.len);
+    assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
+    leb(b, (uint64_t)mode);
+    uint8_t p[10];
+    canister_bytes(cid, p);
+    assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
+    assert_int_equal(buf_put(b, p, 10), ST_OK);
+}
+
+/* The admin's ingress call to aaaaa-aa. */
+static void mgmt_submit(fx *f, const char *method, const buf *arg, uint8_t id[32])
+{
+    node_fx_submit(f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, method, span_of(arg->ptr, arg->len),
+                   id);
+}
+
+/* relay `from` calls aaaaa-aa.method(arg) (mode 128: with 1000 cycles attached). */
+static void relay_submit(fx *f, uint64_t from, uint8_t mode, const char *method, const buf *arg,
+                         uint8_t id[32])
+{
+    buf a = {0};
+    node_relay_arg(&a, 0, mode, method, span_of(arg->ptr, arg->len));
+    node_fx_submit(f, LEDGER_MSG_UPDATE, from, "call", span_of(a.ptr, a.len), id);
+    buf_fini(&a);
+}
+
+/* canister_status's reply, decoded at a smaller record type (Candid subtyping) and printed. */
+static void status_text(span reply, buf *text)
+{
+    static const char type[] = "(record { status : variant { running; stopping; stopped }; "
+                               "cycles : nat; settings : record { controllers : vec principal } })";
+    candid_env *env = candid_env_new();
+    candid_arena *a = candid_arena_new();
+    candid_type t[1];
+    size_t n;
+    candid_error err;
+    assert_int_equal(candid_types_parse(env, span_of(type, strlen(type)), t, 1, &n, &err), ST_OK);
+    candid_value *v;
+    candid_limits lim;
+    candid_limits_default(&lim);
+    if (candid_decode(a, env, t, 1, reply, &lim, &v, &err) != ST_OK)
+        fail_msg("canister_status reply: %s at %zu", err.what, err.offset);
+    text->len = 0;
+    assert_int_equal(candid_text_print(env, t, 1, v, text), ST_OK);
+    assert_int_equal(buf_put(text, "", 1), ST_OK);
+    candid_arena_free(a);
+    candid_env_free(env);
+}
+
+static void expect_in(const buf *text, const char *what)
+{
+    if (!strstr((const char *)text->ptr, what))
+        fail_msg("'%s' not in %s", what, (const char *)text->ptr);
+}
+
+static u128 balance(fx *f, uint64_t cid)
+{
+    u128 b = 0;
+    assert_int_equal(scheduler_canister_cycles(f->s, cid, &b), ST_OK);
+    return b;
+}
+
+static const uint8_t EMPTY_REPLY[] = {'R', 'D', 'I', 'D', 'L', 0, 0}; /* relay's "R" + reply */
+
+static bool reply_is(const ledger_receipt *rc, const void *want, size_t n)
+{
+    return rc->reply.len >= n && !memcmp(rc->reply.ptr, want, n);
+}
+
+/* One of watch's snapshots (24 bytes at p). */
+typedef struct snap {
+    uint32_t is_controller, status;
+    u128 balance;
+} snap;
+
+static snap snap_at(const uint8_t *p)
+{
+    return (snap){le32_load(p), le32_load(p + 4), le128_load(p + 8)};
+}
+
+/* ---- settings, stop, start and deposits wait ------------------------------------------------- */
+
+typedef struct watch_out {
+    ledger_tip tip;
+    uint64_t watch_end[2];  /* heights of the receipts of the two long messages */
+    snap seen[2][2];        /* what they saw at their start and end */
+    snap look;              /* a short message's view afterwards */
+    u128 before;            /* the balance before the deposit */
+    u128 after;             /* after it */
+    buf status_during;      /* canister_status answered while the first message was paused */
+    buf status_before;      /* and just before it */
+} watch_out;
+
+/* Relay A (a controller of watch W), relay B (not one) and the admin: while W's `watch` is
+ * paused, A adds B to W's controllers, B deposits 1000 cycles, B's own update_settings is
+ * refused at once, the admin stops W and asks its status (answered at once). The message sees
+ * none of it; everything is answered in the round where it ends. Then W is started and
+ * watched again while the admin stops and starts it: the second message sees B as a
+ * controller and the deposit, and the stop then the start apply in that order. */
+static void run_watch(bool restart, watch_out *o)
+{
+    fx f;
+    memset(o, 0, sizeof *o);
+    start(&f, 21);
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM), b = node_fx_deploy_file(&f, RELAY_WASM);
+    uint64_t w = node_fx_deploy_file(&f, WATCH_WASM);
+    char pa[80], pb[80], p0[80];
+    canister_text(a, pa);
+    canister_text(b, pb);
+    admin_text(&f, p0);
+    buf arg = {0}, r = {0}, wa = {0};
+    uint8_t id[8][32];
+    ledger_receipt rc;
+    const char *two[] = {p0, pa}, *three[] = {p0, pa, pb}, *only_b[] = {pb};
+    settings_arg(&arg, w, 2, two);
+    mgmt_submit(&f, "update_settings", &arg, id[0]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, id[0], &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    id_arg(&arg, w);
+    mgmt_submit(&f, "canister_status", &arg, id[0]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, id[0], &rc, &o->status_before));
+    o->before = balance(&f, w);
+
+    uint8_t bp[10];
+    canister_bytes(b, bp);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of(bp, 10), id[1]);
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, w).paused, SCHEDULER_PAUSED_INGRESS);
+    settings_arg(&arg, w, 3, three);
+    relay_submit(&f, a, 128, "update_settings", &arg, id[2]); /* cycles attached: refunded */
+    id_arg(&arg, w);
+    relay_submit(&f, b, 128, "deposit_cycles", &arg, id[3]);
+    settings_arg(&arg, w, 1, only_b);
+    relay_submit(&f, b, 0, "update_settings", &arg, id[4]); /* B controls nothing */
+    id_arg(&arg, w);
+    mgmt_submit(&f, "stop_canister", &arg, id[5]);
+    mgmt_submit(&f, "canister_status", &arg, id[6]);
+    round_checked(&f, restart);
+    scheduler_routing ro = routing(&f, w);
+    assert_int_equal(ro.paused, SCHEDULER_PAUSED_INGRESS);
+    assert_int_equal(ro.waiting, 3);
+    assert_true(receipt(&f, id[4], &rc, NULL)); /* refused at arrival */
+    assert_true(reply_is(&rc, "J\x05", 2));
+    assert_true(receipt(&f, id[6], &rc, &o->status_during)); /* answered at once */
+    assert_int_equal(rc.status, ST_OK);
+    assert_false(receipt(&f, id[2], &rc, NULL));
+    assert_false(receipt(&f, id[3], &rc, NULL));
+    assert_false(receipt(&f, id[5], &rc, NULL));
+    assert_true(balance(&f, w) == o->before);
+    for (int i = 0; !receipt(&f, id[1], &rc, &wa); i++) {
+        assert_true(i < 40);
+        round_checked(&f, restart);
+    }
+    assert_int_equal(rc.status, ST_OK);
+    assert_int_equal(wa.len, 48);
+    o->watch_end[0] = rc.height;
+    o->seen[0][0] = snap_at(wa.ptr);
+    o->seen[0][1] = snap_at(wa.ptr + 24);
+    for (int k = 2; k <= 5; k++) { /* all answered in the round where the message ended */
+        if (k == 4)
+            continue;
+        assert_true(receipt(&f, id[k], &rc, NULL));
+        assert_int_equal(rc.status, ST_OK);
+        assert_int_equal(rc.height, o->watch_end[0]);
+        if (k != 5)
+            assert_true(reply_is(&rc, EMPTY_REPLY, sizeof EMPTY_REPLY));
+    }
+    assert_int_equal(routing(&f, w).waiting, 0);
+    o->after = balance(&f, w);
+    mgmt_submit(&f, "canister_status", &arg, id[0]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, id[0], &rc, &r));
+    buf text = {0};
+    status_text(span_of(r.ptr, r.len), &text);
+    expect_in(&text, "stopped");
+    expect_in(&text, pb); /* A's update_settings applied */
+
+    mgmt_submit(&f, "start_canister", &arg, id[0]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, id[0], &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of(bp, 10), id[1]);
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, w).paused, SCHEDULER_PAUSED_INGRESS);
+    mgmt_submit(&f, "stop_canister", &arg, id[2]);
+    mgmt_submit(&f, "start_canister", &arg, id[3]);
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, w).waiting, 2);
+    for (int i = 0; !receipt(&f, id[1], &rc, &wa); i++) {
+        assert_true(i < 40);
+        round_checked(&f, restart);
+    }
+    assert_int_equal(wa.len, 48);
+    o->watch_end[1] = rc.height;
+    o->seen[1][0] = snap_at(wa.ptr);
+    o->seen[1][1] = snap_at(wa.ptr + 24);
+    for (int k = 2; k <= 3; k++) {
+        assert_true(receipt(&f, id[k], &rc, NULL));
+        assert_int_equal(rc.status, ST_OK);
+        assert_int_equal(rc.height, o->watch_end[1]);
+    }
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "look", span_of(bp, 10), id[4]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, id[4], &rc, &wa));
+    assert_int_equal(rc.status, ST_OK); /* running: the start came after the stop */
+    assert_int_equal(wa.len, 24);
+    o->look = snap_at(wa.ptr);
+    o->tip = node_fx_tip(&f);
+    const char *bad = node_chain_check(f.lg, &o->tip);
+    if (bad)
+        fail_msg("%s", bad);
+    if (!restart) {
+        char work[96];
+        snprintf(work, sizeof work, "%s-replay", f.dir);
+        node_fx_close(&f);
+        scheduler_divergence div;
+        ledger_tip last;
+        assert_int_equal(scheduler_replay(f.dir, work, NULL, &div, &last), ST_OK);
+        if (div.height)
+            fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+        node_tip_assert_equal(&last, &o->tip);
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", work);
+        assert_int_equal(system(cmd), 0);
+        node_fx_open(&f);
+    }
+    buf_fini(&arg);
+    buf_fini(&r);
+    buf_fini(&wa);
+    buf_fini(&text);
+    node_fx_end(&f);
+}
+
+static void test_changes_wait(void **state)
+{
+    (void)state;
+    watch_out o[2];
+    run_watch(false, &o[0]);
+    run_watch(true, &o[1]); /* the node closed and reopened after every round */
+    node_tip_assert_equal(&o[0].tip, &o[1].tip);
+    for (int k = 0; k < 2; k++) {
+        /* the first message saw no change: not B, running, the balance before the deposit */
+        snap s = o[k].seen[0][0], e = o[k].seen[0][1];
+        assert_int_equal(s.is_controller, 0);
+        assert_int_equal(e.is_controller, 0);
+        assert_int_equal(s.status, 1);
+        assert_int_equal(e.status, 1);
+        assert_true(s.balance == o[k].before && e.balance == o[k].before);
+        assert_true(o[k].after == o[k].before + 1000); /* the deposit, after it ended */
+        /* the second one sees them from its start */
+        s = o[k].seen[1][0];
+        e = o[k].seen[1][1];
+        assert_int_equal(s.is_controller, 1);
+        assert_int_equal(e.is_controller, 1);
+        assert_int_equal(s.status, 1);
+        assert_int_equal(e.status, 1);
+        assert_true(s.balance == o[k].after && e.balance == o[k].after);
+        assert_int_equal(o[k].look.is_controller, 1);
+        assert_int_equal(o[k].look.status, 1);
+        assert_true(o[k].watch_end[1] > o[k].watch_end[0]);
+        /* canister_status while paused: the committed state, as just before the message */
+        assert_int_equal(o[k].status_during.len, o[k].status_before.len);
+        assert_memory_equal(o[k].status_during.ptr, o[k].status_before.ptr,
+                            o[k].status_before.len);
+        buf_fini(&o[k].status_during);
+        buf_fini(&o[k].status_before);
+    }
+}
+
+/* ---- the bounds ----------------------------------------------------------------------------------- */
+
+/* 500 calls wait for one canister; the 501st, by ingress or from a canister, is SYS_TRANSIENT;
+ * the 500 survive a restart and are answered when the message ends. Then 8 MiB of arguments:
+ * three deposits of 2.5 MiB wait, the fourth is refused. */
+static void test_wait_bounds(void **state)
+{
+    (void)state;
+    fx f;
+    start(&f, 22);
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM);
+    uint64_t w = node_fx_deploy_file(&f, WATCH_WASM);
+    uint8_t wid[32], extra[32], relay_id[32];
+    uint8_t(*ids)[32] = calloc(501, 32);
+    assert_non_null(ids);
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), wid);
+    round_checked(&f, false);
+    buf arg = {0};
+    id_arg(&arg, w);
+    for (int i = 0; i < 501; i++)
+        mgmt_submit(&f, "deposit_cycles", &arg, ids[i]);
+    round_checked(&f, false);
+    assert_int_equal(routing(&f, w).waiting, 500);
+    ledger_receipt rc;
+    assert_true(receipt(&f, ids[500], &rc, NULL));
+    assert_int_equal(rc.status, ST_CANISTER_BUSY);
+    assert_false(receipt(&f, ids[499], &rc, NULL));
+    relay_submit(&f, a, 128, "deposit_cycles", &arg, relay_id); /* from a canister: code 2 */
+    u128 a_before = balance(&f, a);
+    round_checked(&f, true); /* the 500 are in the record */
+    assert_int_equal(routing(&f, w).waiting, 500);
+    assert_true(receipt(&f, relay_id, &rc, NULL));
+    assert_true(reply_is(&rc, "J\x02", 2));
+    assert_true(balance(&f, a) == a_before); /* its cycles came back */
+    for (int i = 0; !receipt(&f, wid, &rc, NULL); i++) {
+        assert_true(i < 40);
+        round_checked(&f, i % 5 == 0);
+    }
+    uint64_t end = rc.height;
+    for (int i = 0; i < 500; i++) {
+        assert_true(receipt(&f, ids[i], &rc, NULL));
+        assert_int_equal(rc.status, ST_OK);
+        assert_int_equal(rc.height, end);
+    }
+    assert_int_equal(routing(&f, w).waiting, 0);
+    /* the byte bound */
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), wid);
+    round_checked(&f, false);
+    id_pad_arg(&arg, w, (5u << 20) / 2);
+    for (int i = 0; i < 4; i++)
+        mgmt_submit(&f, "deposit_cycles", &arg, ids[i]);
+    for (int i = 0; i < 4 && !receipt(&f, ids[3], &rc, NULL); i++)
+        round_checked(&f, false);
+    assert_int_equal(rc.status, ST_CANISTER_BUSY);
+    assert_int_equal(routing(&f, w).waiting, 3);
+    assert_false(receipt(&f, ids[2], &rc, NULL));
+    round_checked(&f, true);
+    for (int i = 0; !receipt(&f, ids[2], &rc, NULL); i++) {
+        assert_true(i < 40);
+        round_checked(&f, false);
+    }
+    assert_int_equal(rc.status, ST_OK);
+    assert_true(receipt(&f, wid, &rc, NULL));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "deposit_cycles",
+                   span_of(arg.ptr, arg.len), extra); /* no message paused: at once */
+    round_checked(&f, false);
+    assert_true(receipt(&f, extra, &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    ledger_tip tip = node_fx_tip(&f);
+    const char *bad = node_chain_check(f.lg, &tip);
+    if (bad)
+        fail_msg("%s", bad);
+    free(ids);
+    buf_fini(&arg);
+    node_fx_end(&f);
+}
+
+/* ---- install and delete wait ----------------------------------------------------------------------- */
+
+typedef struct life_out {
+    ledger_tip tip;
+    uint64_t h_watch, h_install, h_stop, h_delete;
+    bool install_paused_with_waits;
+} life_out;
+
+/* While W's `watch` is paused, the admin reinstalls W with lifecycle.wat (whose install is
+ * long), stops it and deletes it, and relay A (not a controller) tries to stop it: A is
+ * refused at once; the reinstall begins when `watch` ends and is itself paused with the stop and
+ * the delete still waiting; they run when it ends. */
+static void run_life(bool restart, life_out *o)
+{
+    fx f;
+    start(&f, 23);
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM);
+    uint64_t w = node_fx_deploy_file(&f, WATCH_WASM);
+    buf wasm = {0}, arg = {0};
+    test_read_file(LIFECYCLE_WASM, &wasm);
+    uint8_t id[5][32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), id[0]);
+    round_checked(&f, restart);
+    install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len));
+    mgmt_submit(&f, "install_code", &arg, id[1]);
+    id_arg(&arg, w);
+    mgmt_submit(&f, "stop_canister", &arg, id[2]);
+    mgmt_submit(&f, "delete_canister", &arg, id[3]);
+    relay_submit(&f, a, 0, "stop_canister", &arg, id[4]);
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, w).waiting, 3);
+    ledger_receipt rc;
+    assert_true(receipt(&f, id[4], &rc, NULL));
+    assert_true(reply_is(&rc, "J\x05", 2));
+    o->install_paused_with_waits = false;
+    for (int i = 0; !receipt(&f, id[3], &rc, NULL); i++) {
+        assert_true(i < 100);
+        round_checked(&f, restart);
+        scheduler_routing ro = routing(&f, w);
+        o->install_paused_with_waits |=
+            ro.paused == SCHEDULER_PAUSED_INSTALL_CODE && ro.waiting == 2;
+    }
+    assert_int_equal(rc.status, ST_OK);
+    o->h_delete = rc.height;
+    uint64_t *h[] = {&o->h_watch, &o->h_install, &o->h_stop};
+    for (int k = 0; k < 3; k++) {
+        assert_true(receipt(&f, id[k], &rc, NULL));
+        assert_int_equal(rc.status, ST_OK);
+        *h[k] = rc.height;
+    }
+    /* W is gone */
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "look", span_of("x", 1), id[0]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, id[0], &rc, NULL));
+    assert_int_equal(rc.status, ST_UNKNOWN_CANISTER);
+    o->tip = node_fx_tip(&f);
+    buf_fini(&wasm);
+    buf_fini(&arg);
+    node_fx_end(&f);
+}
+
+static void test_install_delete_wait(void **state)
+{
+    (void)state;
+    life_out o[2];
+    run_life(false, &o[0]);
+    run_life(true, &o[1]);
+    node_tip_assert_equal(&o[0].tip, &o[1].tip);
+    for (int k = 0; k < 2; k++) {
+        assert_true(o[k].install_paused_with_waits);
+        assert_true(o[k].h_install > o[k].h_watch); /* begun when watch ended, then sliced */
+        assert_int_equal(o[k].h_stop, o[k].h_install);
+        assert_int_equal(o[k].h_delete, o[k].h_install);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_changes_wait),
+        cmocka_unit_test(test_wait_bounds),
+        cmocka_unit_test(test_install_delete_wait),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
