@@ -8,7 +8,7 @@
  * agrees.
  *
  * Canisters: watch.wat (what a long message sees), relay.wat (calls from canisters),
- * lifecycle.wat (a long install). */
+ * lifecycle.wat (a long install), longtask.wat (a heartbeat longer than a slice). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,8 +223,9 @@ static void relay_submit(fx *f, uint64_t from, uint8_t mode, const char *method,
 /* canister_status's reply, decoded at a smaller record type (Candid subtyping) and printed. */
 static void status_text(span reply, buf *text)
 {
-    static const char type[] = "(record { status : variant { running; stopping; stopped }; "
-                               "cycles : nat; settings : record { controllers : vec principal } })";
+    static const char type[] =
+        "(record { status : variant { running; stopping; stopped }; "
+        "cycles : nat; settings : record { controllers : vec principal } })";
     candid_env *env = candid_env_new();
     candid_arena *a = candid_arena_new();
     candid_type t[1];
@@ -278,13 +279,13 @@ static snap snap_at(const uint8_t *p)
 
 typedef struct watch_out {
     ledger_tip tip;
-    uint64_t watch_end[2];  /* heights of the receipts of the two long messages */
-    snap seen[2][2];        /* what they saw at their start and end */
-    snap look;              /* a short message's view afterwards */
-    u128 before;            /* the balance before the deposit */
-    u128 after;             /* after it */
-    buf status_during;      /* canister_status answered while the first message was paused */
-    buf status_before;      /* and just before it */
+    uint64_t watch_end[2]; /* heights of the receipts of the two long messages */
+    snap seen[2][2];       /* what they saw at their start and end */
+    snap look;             /* a short message's view afterwards */
+    u128 before;           /* the balance before the deposit */
+    u128 after;            /* after it */
+    buf status_during;     /* canister_status answered while the first message was paused */
+    buf status_before;     /* and just before it */
 } watch_out;
 
 /* Relay A (a controller of watch W), relay B (not one) and the admin: while W's `watch` is
@@ -618,12 +619,66 @@ static void test_install_delete_wait(void **state)
     }
 }
 
+/* ---- a heartbeat longer than a slice does not starve them ------------------------------------------ */
+
+/* longtask.wat's heartbeat (~700,000 instructions) is paused most of the time, and a new one
+ * begins in the round after each ends: calls waiting for it run between two heartbeats, and the
+ * heartbeats go on; the same with a restart after every round. */
+static void run_heartbeat(bool restart, ledger_tip *tip)
+{
+    fx f;
+    start(&f, 24);
+    uint64_t l = node_fx_deploy_file(&f, LONGTASK_WASM);
+    round_checked(&f, restart); /* the first heartbeat begins, and pauses */
+    assert_int_equal(routing(&f, l).paused, SCHEDULER_PAUSED_TASK);
+    char p0[80];
+    admin_text(&f, p0);
+    const char *me[] = {p0};
+    buf arg = {0};
+    uint8_t id[2][32];
+    settings_arg(&arg, l, 1, me);
+    mgmt_submit(&f, "update_settings", &arg, id[0]);
+    id_arg(&arg, l);
+    mgmt_submit(&f, "deposit_cycles", &arg, id[1]);
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, l).waiting, 2);
+    ledger_receipt rc[2];
+    for (int i = 0; !receipt(&f, id[1], &rc[1], NULL); i++) {
+        assert_true(i < 40);
+        round_checked(&f, restart);
+    }
+    assert_true(receipt(&f, id[0], &rc[0], NULL));
+    assert_int_equal(rc[0].status, ST_OK);
+    assert_int_equal(rc[1].status, ST_OK);
+    assert_int_equal(rc[0].height, rc[1].height);
+    uint8_t got[24];
+    node_fx_query_bytes(&f, l, "get", sizeof got, got);
+    assert_int_equal(le64_load(got), 1); /* they ran right after the first heartbeat ended */
+    for (int i = 0; i < 40; i++)
+        round_checked(&f, restart);
+    node_fx_query_bytes(&f, l, "get", sizeof got, got);
+    assert_true(le64_load(got) >= 2); /* and the heartbeats went on */
+    *tip = node_fx_tip(&f);
+    buf_fini(&arg);
+    node_fx_end(&f);
+}
+
+static void test_heartbeat_no_starvation(void **state)
+{
+    (void)state;
+    ledger_tip t[2];
+    run_heartbeat(false, &t[0]);
+    run_heartbeat(true, &t[1]);
+    node_tip_assert_equal(&t[0], &t[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_changes_wait),
         cmocka_unit_test(test_wait_bounds),
         cmocka_unit_test(test_install_delete_wait),
+        cmocka_unit_test(test_heartbeat_no_starvation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
