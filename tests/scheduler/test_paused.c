@@ -619,6 +619,67 @@ static void test_install_delete_wait(void **state)
     }
 }
 
+/* ---- cycles attached to a waiting stop_canister ------------------------------------------------------ */
+
+/* Relay A (a controller of relay B) stops B with 1000 cycles attached while B's call to C is
+ * open (a round budget of 1 instruction spreads the tree over rounds): the stop waits for B's
+ * call context with the cycles in flight (the accounts balance after every round), and their
+ * refund reaches A when B has stopped; the same with a restart after every round (the cycles
+ * are in the record). */
+static void run_stop_cycles(bool restart, ledger_tip *tip)
+{
+    fx f;
+    node_fx_init(&f, 25);
+    scheduler_fees_zero(&f.g);
+    f.g.round_instruction_limit = 1;
+    node_fx_start(&f);
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM), b = node_fx_deploy_file(&f, RELAY_WASM);
+    uint64_t c = node_fx_deploy_file(&f, RELAY_WASM);
+    char pa[80], p0[80];
+    canister_text(a, pa);
+    admin_text(&f, p0);
+    const char *two[] = {p0, pa};
+    buf arg = {0}, call = {0};
+    uint8_t id[3][32];
+    ledger_receipt rc;
+    settings_arg(&arg, b, 2, two);
+    mgmt_submit(&f, "update_settings", &arg, id[0]);
+    for (int i = 0; !receipt(&f, id[0], &rc, NULL); i++) {
+        assert_true(i < 10);
+        round_checked(&f, restart);
+    }
+    node_relay_arg(&call, c, 0, "echo", span_of("x", 1));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, b, "call", span_of(call.ptr, call.len), id[1]);
+    round_checked(&f, restart); /* B's call is out: B has an open call context */
+    assert_true(routing(&f, b).contexts > 0);
+    u128 before = balance(&f, a);
+    id_arg(&arg, b);
+    relay_submit(&f, a, 128, "stop_canister", &arg, id[2]);
+    bool waited = false;
+    for (int i = 0; !receipt(&f, id[2], &rc, NULL); i++) {
+        assert_true(i < 40);
+        round_checked(&f, restart);
+        waited |= !receipt(&f, id[2], &rc, NULL) && balance(&f, a) == before - 1000;
+    }
+    assert_true(waited); /* the cycles were in flight for a round at least */
+    assert_true(reply_is(&rc, EMPTY_REPLY, sizeof EMPTY_REPLY));
+    assert_true(balance(&f, a) == before); /* refunded with the answer */
+    assert_true(receipt(&f, id[1], &rc, NULL));
+    *tip = node_fx_tip(&f);
+    buf_fini(&arg);
+    buf_fini(&call);
+    node_fx_end(&f);
+}
+
+static void test_stop_cycles_in_flight(void **state)
+{
+    (void)state;
+    ledger_tip t[2];
+    run_stop_cycles(false, &t[0]);
+    run_stop_cycles(true, &t[1]);
+    node_tip_assert_equal(&t[0], &t[1]);
+}
+
 /* ---- a heartbeat longer than a slice does not starve them ------------------------------------------ */
 
 /* longtask.wat's heartbeat (~700,000 instructions) is paused most of the time, and a new one
@@ -679,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_wait_bounds),
         cmocka_unit_test(test_install_delete_wait),
         cmocka_unit_test(test_heartbeat_no_starvation),
+        cmocka_unit_test(test_stop_cycles_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
