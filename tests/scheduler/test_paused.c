@@ -552,9 +552,10 @@ typedef struct life_out {
 } life_out;
 
 /* While W's `watch` is paused, the admin reinstalls W with lifecycle.wat (whose install is
- * long), stops it and deletes it, and relay A (not a controller) tries to stop it: A is
- * refused at once; the reinstall begins when `watch` ends and is itself paused with the stop and
- * the delete still waiting; they run when it ends. */
+ * long), stops it and deletes it, and relay A (not a controller) tries to stop it, then
+ * deposits 1000 cycles: the stop is refused at once; the reinstall begins when `watch` ends and
+ * is itself paused with the stop, the delete and the deposit still waiting; they run when it
+ * ends, and the deposit, behind the delete, is DESTINATION_INVALID with its cycles refunded. */
 static void run_life(bool restart, life_out *o)
 {
     fx f;
@@ -563,7 +564,7 @@ static void run_life(bool restart, life_out *o)
     uint64_t w = node_fx_deploy_file(&f, WATCH_WASM);
     buf wasm = {0}, arg = {0};
     test_read_file(LIFECYCLE_WASM, &wasm);
-    uint8_t id[5][32];
+    uint8_t id[6][32];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), id[0]);
     round_checked(&f, restart);
     install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len));
@@ -577,16 +578,25 @@ static void run_life(bool restart, life_out *o)
     ledger_receipt rc;
     assert_true(receipt(&f, id[4], &rc, NULL));
     assert_true(reply_is(&rc, "J\x05", 2));
+    relay_submit(&f, a, 128, "deposit_cycles", &arg, id[5]); /* behind the delete */
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, w).waiting, 4);
+    u128 a_sent = balance(&f, a);
     o->install_paused_with_waits = false;
     for (int i = 0; !receipt(&f, id[3], &rc, NULL); i++) {
         assert_true(i < 100);
         round_checked(&f, restart);
         scheduler_routing ro = routing(&f, w);
         o->install_paused_with_waits |=
-            ro.paused == SCHEDULER_PAUSED_INSTALL_CODE && ro.waiting == 2;
+            ro.paused == SCHEDULER_PAUSED_INSTALL_CODE && ro.waiting == 3;
     }
     assert_int_equal(rc.status, ST_OK);
     o->h_delete = rc.height;
+    /* the deposit behind the delete found no canister: rejected, its cycles back with A */
+    assert_true(receipt(&f, id[5], &rc, NULL));
+    assert_true(reply_is(&rc, "J\x03", 2));
+    assert_int_equal(rc.height, o->h_delete);
+    assert_true(balance(&f, a) == a_sent + 1000);
     uint64_t *h[] = {&o->h_watch, &o->h_install, &o->h_stop};
     for (int k = 0; k < 3; k++) {
         assert_true(receipt(&f, id[k], &rc, NULL));
