@@ -743,6 +743,146 @@ static void test_heartbeat_no_starvation(void **state)
     node_tip_assert_equal(&t[0], &t[1]);
 }
 
+/* ---- random interleavings ------------------------------------------------------------------------ */
+
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+enum { RANDOM_MESSAGES = 90 };
+
+/* Random watch messages on W interleaved with random aaaaa-aa calls about W: A (a controller)
+ * changing the controllers (adding or removing B) and stopping or starting W, B depositing
+ * cycles, the admin stopping, starting and asking the status, by ingress; with a restart after
+ * every round if `restart`. After every round the routing invariants and the accounts hold;
+ * at the end every message has its receipt and every watch that ran saw the same controllers,
+ * status and balance at its start and at its end; *waited counts the rounds that ended with
+ * calls waiting. */
+static void run_random(uint64_t seed, bool restart, ledger_tip *tip, uint32_t *waited,
+                       uint32_t *watched)
+{
+    fx f;
+    start(&f, 26);
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM), b = node_fx_deploy_file(&f, RELAY_WASM);
+    uint64_t w = node_fx_deploy_file(&f, WATCH_WASM);
+    char pa[80], pb[80], p0[80];
+    canister_text(a, pa);
+    canister_text(b, pb);
+    admin_text(&f, p0);
+    const char *two[] = {p0, pa}, *three[] = {p0, pa, pb};
+    buf arg = {0}, r = {0};
+    uint8_t(*ids)[32] = calloc(RANDOM_MESSAGES + 1, 32);
+    bool *is_watch = calloc(RANDOM_MESSAGES + 1, sizeof *is_watch);
+    assert_non_null(ids);
+    assert_non_null(is_watch);
+    ledger_receipt rc;
+    settings_arg(&arg, w, 2, two);
+    mgmt_submit(&f, "update_settings", &arg, ids[RANDOM_MESSAGES]);
+    round_checked(&f, restart);
+    assert_true(receipt(&f, ids[RANDOM_MESSAGES], &rc, NULL));
+    assert_int_equal(rc.status, ST_OK);
+    uint8_t bp[10];
+    canister_bytes(b, bp);
+    uint64_t x = seed;
+    *waited = *watched = 0;
+    for (int m = 0; m < RANDOM_MESSAGES; m++) {
+        uint64_t k = rng_next(&x) % 9;
+        if (k <= 1) {
+            node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of(bp, 10), ids[m]);
+            is_watch[m] = true;
+        } else if (k == 2) {
+            bool add = rng_next(&x) & 1;
+            settings_arg(&arg, w, add ? 3 : 2, add ? three : two);
+            relay_submit(&f, a, 128, "update_settings", &arg, ids[m]);
+        } else if (k == 3) {
+            id_arg(&arg, w);
+            relay_submit(&f, b, 128, "deposit_cycles", &arg, ids[m]);
+        } else if (k == 4) {
+            id_arg(&arg, w);
+            relay_submit(&f, a, 0, rng_next(&x) & 1 ? "stop_canister" : "start_canister", &arg,
+                         ids[m]);
+        } else {
+            static const char *const by_admin[] = {"stop_canister", "start_canister",
+                                                   "start_canister", "canister_status"};
+            id_arg(&arg, w);
+            mgmt_submit(&f, by_admin[k - 5], &arg, ids[m]);
+        }
+        if (rng_next(&x) % 3 == 0) {
+            round_checked(&f, restart);
+            *waited += routing(&f, w).waiting > 0;
+        }
+    }
+    bool work = true;
+    for (int i = 0; work; i++) {
+        assert_true(i < 400);
+        round_checked(&f, restart);
+        *waited += routing(&f, w).waiting > 0;
+        assert_int_equal(scheduler_has_work(f.s, &work), ST_OK);
+    }
+    for (int m = 0; m < RANDOM_MESSAGES; m++) {
+        if (!receipt(&f, ids[m], &rc, &r))
+            fail_msg("seed %llu: message %d has no receipt", (unsigned long long)seed, m);
+        if (!is_watch[m] || rc.status != ST_OK)
+            continue; /* (a watch of a stopped W is refused) */
+        assert_int_equal(r.len, 48);
+        if (memcmp(r.ptr, r.ptr + 24, 24) != 0)
+            fail_msg("seed %llu: watch %d saw a change while paused", (unsigned long long)seed, m);
+        (*watched)++;
+    }
+    scheduler_routing ro = routing(&f, w);
+    assert_int_equal(ro.waiting, 0);
+    assert_int_equal(ro.paused, SCHEDULER_PAUSED_NONE);
+    *tip = node_fx_tip(&f);
+    const char *bad = node_chain_check(f.lg, tip);
+    if (bad)
+        fail_msg("%s", bad);
+    if (!restart) {
+        char work_dir[96], cmd[160];
+        snprintf(work_dir, sizeof work_dir, "%s-replay", f.dir);
+        node_fx_close(&f);
+        scheduler_divergence div;
+        ledger_tip last;
+        assert_int_equal(scheduler_replay(f.dir, work_dir, NULL, &div, &last), ST_OK);
+        if (div.height)
+            fail_msg("replay diverged at %llu: %s", (unsigned long long)div.height, div.what);
+        node_tip_assert_equal(&last, tip);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", work_dir);
+        assert_int_equal(system(cmd), 0);
+        node_fx_open(&f);
+    }
+    free(ids);
+    free(is_watch);
+    buf_fini(&arg);
+    buf_fini(&r);
+    node_fx_end(&f);
+}
+
+/* Three seeds: watches saw no change, calls waited in some rounds, a node restarted after every
+ * round reaches the same chain, replay agrees. */
+static void test_random_interleavings(void **state)
+{
+    (void)state;
+    uint32_t waited_total = 0, watched_total = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        ledger_tip t[2];
+        uint32_t waited[2], watched[2];
+        run_random(seed * 0x9e3779b97f4a7c15ull, false, &t[0], &waited[0], &watched[0]);
+        run_random(seed * 0x9e3779b97f4a7c15ull, true, &t[1], &waited[1], &watched[1]);
+        node_tip_assert_equal(&t[0], &t[1]);
+        assert_int_equal(waited[0], waited[1]);
+        assert_int_equal(watched[0], watched[1]);
+        waited_total += waited[0];
+        watched_total += watched[0];
+    }
+    print_message("%u rounds with calls waiting, %u watches ran\n", waited_total, watched_total);
+    assert_true(waited_total >= 10);
+    assert_true(watched_total >= 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_install_delete_wait),
         cmocka_unit_test(test_heartbeat_no_starvation),
         cmocka_unit_test(test_stop_cycles_in_flight),
+        cmocka_unit_test(test_random_interleavings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
