@@ -5,7 +5,8 @@
  * the canister as it began (is_controller, canister_status, balance); canister_status answers
  * at once with the committed state; the wait list is bounded (500 calls, 8 MiB) with
  * SYS_TRANSIENT beyond; a node restarted after every round reaches the same chain, and replay
- * agrees.
+ * agrees. With TALLY_FINGERPRINT set, the random interleavings print their chains for
+ * scripts/test.sh's cross-build determinism check.
  *
  * Canisters: watch.wat (what a long message sees), relay.wat (calls from canisters),
  * lifecycle.wat (a long install), longtask.wat (a heartbeat longer than a slice). */
@@ -861,6 +862,22 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *tip, uint32_t *w
     node_fx_end(&f);
 }
 
+/* With TALLY_FINGERPRINT set: a seed's chain on one line, for the cross-build determinism
+ * check of scripts/test.sh (on stdout; cmocka's own output goes to stderr there). */
+static void fingerprint_print(uint64_t seed, const ledger_tip *t)
+{
+    if (!getenv("TALLY_FINGERPRINT"))
+        return;
+    printf("{\"paused seed\": %llu, \"height\": %llu, \"block\": \"", (unsigned long long)seed,
+           (unsigned long long)t->height);
+    for (int i = 0; i < LEDGER_HASH_SIZE; i++)
+        printf("%02x", t->hash[i]);
+    printf("\", \"state_root\": \"");
+    for (int i = 0; i < LEDGER_HASH_SIZE; i++)
+        printf("%02x", t->state_root[i]);
+    printf("\"}\n");
+}
+
 /* Three seeds: watches saw no change, calls waited in some rounds, a node restarted after every
  * round reaches the same chain, replay agrees. */
 static void test_random_interleavings(void **state)
@@ -873,6 +890,7 @@ static void test_random_interleavings(void **state)
         run_random(seed * 0x9e3779b97f4a7c15ull, false, &t[0], &waited[0], &watched[0]);
         run_random(seed * 0x9e3779b97f4a7c15ull, true, &t[1], &waited[1], &watched[1]);
         node_tip_assert_equal(&t[0], &t[1]);
+        fingerprint_print(seed, &t[0]);
         assert_int_equal(waited[0], waited[1]);
         assert_int_equal(watched[0], watched[1]);
         waited_total += waited[0];
