@@ -623,8 +623,8 @@ static status install_code(mcall *m)
     if (st == ST_OK)
         st = mgmt_install_start(s, t, code, rc->time_ns);
     if (st != ST_OK) {
+        sched_paused_clear(p); /* a reinstall's fresh canister first, then the code */
         sched_code_release(s, code);
-        sched_paused_clear(p);
         return st;
     }
     return round_run_slice(rc, t);

@@ -177,7 +177,7 @@ static void id_pad_arg(buf *b, uint64_t cid, size_t pad)
 
 /* install_code's argument; mode 0 reinstall, 1 upgrade, 2 install (tests/scheduler/test_calls.c
  * cand_install). */
-static void install_arg(buf *b, uint64_t cid, int mode, span wasm)
+static void install_arg(buf *b, uint64_t cid, int mode, span wasm, span init)
 {
     b->len = 0;
     assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
@@ -194,7 +194,10 @@ static void install_arg(buf *b, uint64_t cid, int mode, span wasm)
         leb(b, idl_hash(labels[i]));
         assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
     }
-    assert_int_equal(buf_put(b, "\x01\x00\x00", 3), ST_OK); /* no install argument */
+    assert_int_equal(buf_put(b, "\x01\x00", 2), ST_OK);
+    leb(b, init.len);
+    if (init.len)
+        assert_int_equal(buf_put(b, init.ptr, init.len), ST_OK);
     leb(b, wasm.len);
     assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
     leb(b, (uint64_t)mode);
@@ -568,7 +571,7 @@ static void run_life(bool restart, life_out *o)
     uint8_t id[6][32];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), id[0]);
     round_checked(&f, restart);
-    install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len));
+    install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
     mgmt_submit(&f, "install_code", &arg, id[1]);
     id_arg(&arg, w);
     mgmt_submit(&f, "stop_canister", &arg, id[2]);
@@ -688,6 +691,55 @@ static void test_stop_cycles_in_flight(void **state)
     ledger_tip t[2];
     run_stop_cycles(false, &t[0]);
     run_stop_cycles(true, &t[1]);
+    node_tip_assert_equal(&t[0], &t[1]);
+}
+
+/* A reinstall that waited for a paused message and whose init traps after pausing (lifecycle.wat
+ * with the argument "x"; its module used by no other canister): the canister keeps its code and
+ * state (watch still answers); the same with a restart after every round (a node closed while
+ * the reinstall is paused frees its fresh canister before the module it runs: builds with ASan
+ * check that order). */
+static void run_failed_reinstall(bool restart, ledger_tip *tip)
+{
+    fx f;
+    start(&f, 27);
+    uint64_t w = node_fx_deploy_file(&f, WATCH_WASM);
+    buf wasm = {0}, arg = {0};
+    test_read_file(LIFECYCLE_WASM, &wasm);
+    uint8_t id[3][32];
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), id[0]);
+    round_checked(&f, restart);
+    install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len), span_of("x", 1));
+    mgmt_submit(&f, "install_code", &arg, id[1]);
+    round_checked(&f, restart);
+    assert_int_equal(routing(&f, w).waiting, 1);
+    ledger_receipt rc;
+    bool install_paused = false;
+    for (int i = 0; !receipt(&f, id[1], &rc, NULL); i++) {
+        assert_true(i < 100);
+        round_checked(&f, restart);
+        install_paused |= routing(&f, w).paused == SCHEDULER_PAUSED_INSTALL_CODE;
+    }
+    assert_true(install_paused);
+    assert_int_equal(rc.status, ST_CANISTER_CALLED_TRAP);
+    uint64_t failed = rc.height;
+    assert_true(receipt(&f, id[0], &rc, NULL));
+    assert_true(rc.height < failed);
+    uint8_t count[4];
+    node_fx_query_bytes(&f, w, "get", sizeof count, count);
+    assert_int_equal(le32_load(count), 1); /* watch's code and state stayed */
+    *tip = node_fx_tip(&f);
+    buf_fini(&wasm);
+    buf_fini(&arg);
+    node_fx_end(&f);
+}
+
+static void test_failed_reinstall(void **state)
+{
+    (void)state;
+    ledger_tip t[2];
+    run_failed_reinstall(false, &t[0]);
+    run_failed_reinstall(true, &t[1]);
     node_tip_assert_equal(&t[0], &t[1]);
 }
 
@@ -907,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_changes_wait),
         cmocka_unit_test(test_wait_bounds),
         cmocka_unit_test(test_install_delete_wait),
+        cmocka_unit_test(test_failed_reinstall),
         cmocka_unit_test(test_heartbeat_no_starvation),
         cmocka_unit_test(test_stop_cycles_in_flight),
         cmocka_unit_test(test_random_interleavings),
