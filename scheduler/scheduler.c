@@ -172,9 +172,10 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 
 static void canister_free(scheduler *s, sched_canister *c)
 {
-    host_canister_free(c->hc);             /* abandons a paused message */
-    sched_code_release(s, c->paused.code); /* a paused install's or upgrade's new code */
-    sched_paused_clear(&c->paused);
+    host_canister_free(c->hc);         /* abandons a paused message */
+    code_entry *code = c->paused.code; /* a paused install's or upgrade's new code, released */
+    sched_paused_clear(&c->paused);    /* after a reinstall's fresh canister that runs it */
+    sched_code_release(s, code);
     route_free(c);
     sched_code_release(s, c->code);
     base_free(c);

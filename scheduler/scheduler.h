@@ -192,6 +192,7 @@ typedef struct scheduler_routing {
     uint32_t queued;    /* messages in its input queue */
     uint32_t contexts;  /* open call contexts */
     uint32_t callbacks; /* outstanding calls */
+    uint32_t waiting;   /* aaaaa-aa calls waiting for its paused message (docs/canisters.md) */
     int paused;         /* its paused message (docs/scheduler.md "Deterministic time slicing"):
                            a SCHEDULER_PAUSED_* */
 } scheduler_routing;
