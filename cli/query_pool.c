@@ -21,6 +21,7 @@ typedef struct query_job {
     uint64_t canister_id;
     span method, arg, caller;
     host_result *res;
+    bool inspect; /* canister_inspect_message for an ingress update, not a query */
     status st;
     bool done;
     struct query_job *next;
@@ -82,9 +83,13 @@ static void *worker_main(void *arg)
             p->tail = &p->head;
         p->waiting--;
         pthread_mutex_unlock(&p->mu);
-        status st = qst != ST_OK ? qst
-                                 : scheduler_querier_run(q, j->canister_id, j->method, j->arg,
-                                                         j->caller, p->limit, j->res);
+        status st = qst;
+        if (st == ST_OK && j->inspect)
+            st =
+                scheduler_querier_inspect(q, j->canister_id, j->method, j->arg, j->caller, j->res);
+        else if (st == ST_OK)
+            st = scheduler_querier_run(q, j->canister_id, j->method, j->arg, j->caller, p->limit,
+                                       j->res);
         pthread_mutex_lock(&p->mu);
         j->st = st;
         j->done = true;
@@ -177,15 +182,15 @@ static client *client_get(query_pool *p, const uint8_t addr[16], uint64_t now)
     return c;
 }
 
-status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t canister_id,
-                      span method, span arg, span caller, host_result *res, uint64_t *retry_ms)
+/* Queues job j (its result initialised) for a worker within the client's budget, reserving
+ * `limit` instructions, and waits for it. */
+static status pool_run(query_pool *p, const uint8_t client_addr[16], query_job *j, uint64_t limit,
+                       uint64_t *retry_ms)
 {
-    host_result_init(res);
+    host_result *res = j->res;
     *retry_ms = 0;
-    query_job j = {
-        .canister_id = canister_id, .method = method, .arg = arg, .caller = caller, .res = res};
     pthread_mutex_lock(&p->mu);
-    int64_t reserve = p->limit > (uint64_t)INT64_MAX / 4 ? INT64_MAX / 4 : (int64_t)p->limit;
+    int64_t reserve = limit > (uint64_t)INT64_MAX / 4 ? INT64_MAX / 4 : (int64_t)limit;
     if (p->waiting >= p->o.queue) {
         p->busy++;
         pthread_mutex_unlock(&p->mu);
@@ -201,11 +206,11 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
         }
         c->tokens -= reserve;
     }
-    *p->tail = &j;
-    p->tail = &j.next;
+    *p->tail = j;
+    p->tail = &j->next;
     p->waiting++;
     pthread_cond_signal(&p->queued);
-    while (!j.done)
+    while (!j->done)
         pthread_cond_wait(&p->finished, &p->mu);
     if (p->o.client_budget) { /* give back what the query did not use of its reservation */
         client *c = client_get(p, client_addr, mono_ns());
@@ -217,7 +222,29 @@ status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t can
             c->tokens = cap;
     }
     pthread_mutex_unlock(&p->mu);
-    return j.st;
+    return j->st;
+}
+
+status query_pool_run(query_pool *p, const uint8_t client_addr[16], uint64_t canister_id,
+                      span method, span arg, span caller, host_result *res, uint64_t *retry_ms)
+{
+    host_result_init(res);
+    query_job j = {
+        .canister_id = canister_id, .method = method, .arg = arg, .caller = caller, .res = res};
+    return pool_run(p, client_addr, &j, p->limit, retry_ms);
+}
+
+status query_pool_inspect(query_pool *p, const uint8_t client_addr[16], uint64_t canister_id,
+                          span method, span arg, span caller, host_result *res, uint64_t *retry_ms)
+{
+    host_result_init(res);
+    query_job j = {.canister_id = canister_id,
+                   .method = method,
+                   .arg = arg,
+                   .caller = caller,
+                   .res = res,
+                   .inspect = true};
+    return pool_run(p, client_addr, &j, scheduler_inspect_instructions(p->s), retry_ms);
 }
 
 void query_pool_stats(query_pool *p, uint64_t *run, uint64_t *over_budget, uint64_t *busy)

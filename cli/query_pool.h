@@ -45,6 +45,12 @@ uint64_t query_pool_budget(const query_pool *p);
 status query_pool_run(query_pool *p, const uint8_t client[16], uint64_t canister_id, span method,
                       span arg, span caller, host_result *res, uint64_t *retry_ms);
 
+/* Runs canister_inspect_message for an ingress update on a worker (scheduler_querier_inspect),
+ * within the client's budget as a query with the inspect limit; the same statuses. */
+status query_pool_inspect(query_pool *p, const uint8_t client[16], uint64_t canister_id,
+                          span method, span arg, span caller, host_result *res,
+                          uint64_t *retry_ms);
+
 /* Counters since query_pool_new: queries run, refused for the budget, refused as busy. */
 void query_pool_stats(query_pool *p, uint64_t *run, uint64_t *over_budget, uint64_t *busy);
 

@@ -54,10 +54,12 @@ typedef struct forwarded {
     size_t n;
 } forwarded;
 
-/* The method names of one module, for admission: u32 length || bytes, repeated. */
+/* The method names of one module, for admission: u32 length || bytes, repeated; and whether
+ * it exports canister_inspect_message. */
 typedef struct method_entry {
     uint8_t code_hash[LEDGER_HASH_SIZE];
     buf names;
+    bool inspect;
 } method_entry;
 
 /* Method names by code hash, so that admitting an update needs the scheduler lock (held by the
@@ -427,10 +429,11 @@ void rpc_server_admit_stats(rpc_server *srv, uint64_t *commits, uint64_t *admitt
 
 /* ---- methods: messages ----------------------------------------------------------------------- */
 
-/* The code hash of canister id in the last committed state (*has_code false: no code).
- * ST_OK, ST_UNKNOWN_CANISTER, or a ledger fault. */
+/* The code hash of canister id in the last committed state (*has_code false: no code) and its
+ * status (a ledger_canister_status; run_status may be NULL). ST_OK, ST_UNKNOWN_CANISTER, or a
+ * ledger fault. */
 static status code_hash_get(rpc_server *srv, uint64_t id, uint8_t hash[LEDGER_HASH_SIZE],
-                            bool *has_code)
+                            bool *has_code, uint8_t *run_status)
 {
     static const uint8_t zero[LEDGER_HASH_SIZE];
     ledger_reader *rd = NULL;
@@ -441,6 +444,8 @@ static status code_hash_get(rpc_server *srv, uint64_t id, uint8_t hash[LEDGER_HA
     if (st == ST_OK) {
         memcpy(hash, rec.code_hash, LEDGER_HASH_SIZE);
         *has_code = memcmp(hash, zero, LEDGER_HASH_SIZE) != 0;
+        if (run_status)
+            *run_status = rec.status;
     }
     ledger_read_end(rd);
     return st;
@@ -458,16 +463,17 @@ static bool names_have(const method_entry *e, span method)
     return false;
 }
 
-/* Looks code_hash up; on ST_OK *found tells whether its module exports method. ST_NOT_FOUND:
- * not cached. */
+/* Looks code_hash up; on ST_OK *found tells whether its module exports method, *inspect
+ * whether it exports canister_inspect_message. ST_NOT_FOUND: not cached. */
 static status cache_lookup(method_cache *mc, const uint8_t hash[LEDGER_HASH_SIZE], span method,
-                           bool *found)
+                           bool *found, bool *inspect)
 {
     status st = ST_NOT_FOUND;
     pthread_mutex_lock(&mc->mu);
     for (size_t i = 0; i < mc->n && st == ST_NOT_FOUND; i++)
         if (!memcmp(mc->e[i].code_hash, hash, LEDGER_HASH_SIZE)) {
             *found = names_have(&mc->e[i], method);
+            *inspect = mc->e[i].inspect;
             st = ST_OK;
         }
     pthread_mutex_unlock(&mc->mu);
@@ -500,24 +506,26 @@ static status cache_insert(method_cache *mc, const uint8_t hash[LEDGER_HASH_SIZE
         mc->n = 0;
     }
     memcpy(mc->e[mc->n].code_hash, hash, LEDGER_HASH_SIZE);
+    mc->e[mc->n].inspect = host_code_inspects(code);
     mc->e[mc->n++].names = names;
     pthread_mutex_unlock(&mc->mu);
     return ST_OK;
 }
 
-/* Whether canister id's code exports method, from the cache or, on a miss, from the scheduler
- * (under its lock, where the ledger's committed state is the scheduler's: the hash read there
- * belongs to the code the scheduler returns). */
+/* Whether canister id's code exports method (and canister_inspect_message), from the cache
+ * or, on a miss, from the scheduler (under its lock, where the ledger's committed state is the
+ * scheduler's: the hash read there belongs to the code the scheduler returns). */
 static status method_check(rpc_server *srv, uint64_t id, const uint8_t hash[LEDGER_HASH_SIZE],
-                           span method, bool *found)
+                           span method, bool *found, bool *inspect)
 {
-    if (cache_lookup(&srv->mc, hash, method, found) == ST_OK)
+    *inspect = false;
+    if (cache_lookup(&srv->mc, hash, method, found, inspect) == ST_OK)
         return ST_OK;
     uint8_t now[LEDGER_HASH_SIZE];
     bool has_code = false;
     const host_code *code = NULL;
     pthread_mutex_lock(srv->lock);
-    status st = code_hash_get(srv, id, now, &has_code);
+    status st = code_hash_get(srv, id, now, &has_code, NULL);
     if (st == ST_OK)
         st = scheduler_canister_code(srv->s, id, &code);
     if (st == ST_OK && code && has_code)
@@ -529,7 +537,7 @@ static status method_check(rpc_server *srv, uint64_t id, const uint8_t hash[LEDG
         *found = true;
         return ST_OK;
     }
-    return cache_lookup(&srv->mc, now, method, found) == ST_OK ? ST_OK : ST_OUT_OF_MEMORY;
+    return cache_lookup(&srv->mc, now, method, found, inspect) == ST_OK ? ST_OK : ST_OUT_OF_MEMORY;
 }
 
 /* Install and upgrade: what would make the message fail whatever the state does, refused
@@ -574,10 +582,73 @@ static bool admit_install(rpc_server *srv, const ledger_message *m, call_error *
     return false;
 }
 
+/* An ingress update to a canister that is stopping or stopped: refused at submission, as the
+ * IC refuses it at induction (IC0509 CanisterStopping, IC0508 CanisterStopped). */
+static bool refuse_stopped(const ledger_message *m, uint8_t run_status, call_error *e)
+{
+    char text[LEDGER_CANISTER_TEXT_SIZE];
+    ledger_canister_id_text(m->canister_id, text);
+    tally_error(e, ST_CANISTER_STOPPED, "");
+    snprintf(e->message, sizeof e->message,
+             "canister %s is %s: it takes no ingress updates until a controller starts it "
+             "(aaaaa-aa start_canister)",
+             text, run_status == LEDGER_CANISTER_STOPPING ? "stopping" : "stopped");
+    return false;
+}
+
+/* Runs the target's canister_inspect_message for update m (docs/canisters.md "Ingress
+ * inspection") on a query worker, or under the scheduler lock without workers; admits m only
+ * if the canister called ic0.accept_message. Nothing it does reaches state. */
+static bool admit_inspect(rpc_server *srv, const ledger_message *m, call_error *e)
+{
+    host_result res;
+    host_result_init(&res);
+    status st;
+    uint64_t retry_ms = 0;
+    span caller = span_of(m->sender, LEDGER_PUBLIC_KEY_SIZE);
+    if (srv->opt.queries) {
+        st = query_pool_inspect(srv->opt.queries, e->client, m->canister_id, m->method, m->arg,
+                                caller, &res, &retry_ms);
+    } else {
+        pthread_mutex_lock(srv->lock);
+        st = scheduler_inspect(srv->s, m->canister_id, m->method, m->arg, caller, &res);
+        pthread_mutex_unlock(srv->lock);
+    }
+    bool ok = st == ST_OK && res.st == ST_OK && res.accepted;
+    if (st == ST_QUERY_BUDGET_EXCEEDED) {
+        tally_error(e, st, "canister_inspect_message");
+        size_t n = strlen(e->message);
+        snprintf(e->message + n, sizeof e->message - n, " (retry in %llu ms)",
+                 (unsigned long long)retry_ms);
+    } else if (st != ST_OK) {
+        tally_error(e, st, "canister_inspect_message");
+    } else if (!ok) {
+        char id[LEDGER_CANISTER_TEXT_SIZE];
+        ledger_canister_id_text(m->canister_id, id);
+        int mlen = m->method.len < 64 ? (int)m->method.len : 64;
+        tally_error(e, ST_MESSAGE_NOT_ACCEPTED, "");
+        if (res.st == ST_OK) /* returned without ic0.accept_message */
+            snprintf(e->message, sizeof e->message,
+                     "Requested canister rejected the message: canister %s's "
+                     "canister_inspect_message did not accept update '%.*s'",
+                     id, mlen, (const char *)m->method.ptr);
+        else /* it trapped: the trap's text says why */
+            snprintf(e->message, sizeof e->message,
+                     "Requested canister rejected the message: canister %s's "
+                     "canister_inspect_message trapped on update '%.*s': %.*s",
+                     id, mlen, (const char *)m->method.ptr,
+                     (int)(res.bytes.len < 120 ? res.bytes.len : 120),
+                     res.bytes.ptr ? (const char *)res.bytes.ptr : "");
+    }
+    host_result_fini(&res);
+    return ok;
+}
+
 /* Node-level admission beyond the ledger's: an update or upgrade must name a canister that
- * exists, and an update a method it exports (the IC rejects such ingress too); installs and
- * upgrades as admit_install. Reads the last committed state; takes the scheduler lock only for
- * code not seen before. */
+ * exists, and an update a method it exports (the IC rejects such ingress too), to a canister
+ * that is running, and be accepted by its canister_inspect_message if it exports one; installs
+ * and upgrades as admit_install. Reads the last committed state; takes the scheduler lock only
+ * for code not seen before (and for inspection when the node has no query workers). */
 static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e)
 {
     if ((m->kind == LEDGER_MSG_INSTALL || m->kind == LEDGER_MSG_UPGRADE) &&
@@ -588,11 +659,13 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
         return true;
     if (m->kind == LEDGER_MSG_UPDATE && m->canister_id == LEDGER_CANISTER_NONE)
         return true; /* the management canister aaaaa-aa: it answers for itself */
-    uint8_t hash[LEDGER_HASH_SIZE];
-    bool has_code = false, found = true;
-    status st = code_hash_get(srv, m->canister_id, hash, &has_code);
+    uint8_t hash[LEDGER_HASH_SIZE], run_status = LEDGER_CANISTER_RUNNING;
+    bool has_code = false, found = true, inspect = false;
+    status st = code_hash_get(srv, m->canister_id, hash, &has_code, &run_status);
+    if (st == ST_OK && m->kind == LEDGER_MSG_UPDATE && run_status != LEDGER_CANISTER_RUNNING)
+        return refuse_stopped(m, run_status, e);
     if (st == ST_OK && m->kind == LEDGER_MSG_UPDATE && has_code)
-        st = method_check(srv, m->canister_id, hash, m->method, &found);
+        st = method_check(srv, m->canister_id, hash, m->method, &found, &inspect);
     if (st != ST_OK)
         return tally_error(e, st, "canister"), false;
     if (!found) {
@@ -601,7 +674,7 @@ static bool admit_target(rpc_server *srv, const ledger_message *m, call_error *e
                  (int)(m->method.len < 64 ? m->method.len : 64), (const char *)m->method.ptr);
         return tally_error(e, ST_METHOD_NOT_FOUND, what), false;
     }
-    return true;
+    return !inspect || admit_inspect(srv, m, e);
 }
 
 static uint64_t mono_ns(void)

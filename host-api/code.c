@@ -404,6 +404,11 @@ int host_code_method_find(const host_code *code, span name)
     return -1;
 }
 
+bool host_code_inspects(const host_code *code)
+{
+    return code->entries[ENTRY_INSPECT].len != 0;
+}
+
 unsigned host_code_tasks(const host_code *code)
 {
     return (code->entries[ENTRY_HEARTBEAT].len ? HOST_TASK_HEARTBEAT : 0u) |

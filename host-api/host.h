@@ -109,6 +109,9 @@ span host_code_method(const host_code *code, uint32_t i, int *kind);
  * canister_global_timer). */
 enum { HOST_TASK_HEARTBEAT = 1, HOST_TASK_GLOBAL_TIMER = 2 };
 unsigned host_code_tasks(const host_code *code);
+/* Whether the code exports canister_inspect_message (the node then runs it before it admits
+ * an ingress update, HOST_CALL_INSPECT). */
+bool host_code_inspects(const host_code *code);
 /* The ic0.def row index import `i` of the ORIGINAL module resolved to (tests, bench); -1 if i
  * is out of range. */
 int host_code_import_row(const host_code *code, uint32_t i);

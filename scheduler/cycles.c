@@ -176,6 +176,10 @@ void scheduler_cycles_get(const scheduler *s, scheduler_cycles *out)
             out->in_flight += r->q[k].cycles;
         for (uint32_t k = 0; k < r->nctx; k++) /* received, not accepted nor refunded yet */
             out->in_flight += r->ctx[k].available;
+        for (uint32_t k = 0; k < r->nstops; k++) /* attached to a waiting stop_canister */
+            out->in_flight += r->stops[k].available;
+        for (uint32_t k = 0; k < r->nwaits; k++) /* attached to an aaaaa-aa call waiting */
+            out->in_flight += r->waits[k].origin.available;
         if (c->paused.active && c->paused.kind == PAUSED_REQUEST) /* a request being run */
             out->in_flight += c->paused.rm.cycles;
         if (c->paused.active && c->paused.kind == PAUSED_INSTALL_CODE) /* refunded at its end */

@@ -5,7 +5,9 @@
  * install_code (install, reinstall, upgrade), update_settings, canister_status,
  * start_canister, stop_canister (answered when the canister has stopped), delete_canister,
  * deposit_cycles, raw_rand. Every call is answered within the round that made it, except
- * stop_canister, which waits (in the target's routing state) for its open call contexts. */
+ * stop_canister, which waits (in the target's routing state) for its open call contexts, and
+ * the calls that change a canister with a paused message, which wait for that message to end
+ * ("calls that wait for a paused message" below). */
 #include "scheduler_int.h"
 
 #include <sodium.h>
@@ -621,8 +623,8 @@ static status install_code(mcall *m)
     if (st == ST_OK)
         st = mgmt_install_start(s, t, code, rc->time_ns);
     if (st != ST_OK) {
+        sched_paused_clear(p); /* a reinstall's fresh canister first, then the code */
         sched_code_release(s, code);
-        sched_paused_clear(p);
         return st;
     }
     return round_run_slice(rc, t);
@@ -791,10 +793,6 @@ static status deposit_cycles(mcall *m)
     sched_canister *t = target(m, false, &st);
     if (!t)
         return st;
-    if (t->paused.active) /* a paused message sees the balance it began with */
-        return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
-                    "aaaaa-aa: canister %llu is running a sliced message: deposit later",
-                    (unsigned long long)t->id);
     sched_cycles_credit(t, m->cycles);
     t->touched = true;
     m->origin.available = 0;
@@ -820,27 +818,97 @@ static status raw_rand(mcall *m)
     return st == ST_OK ? reply_bytes(m, span_of(m->out.ptr, m->out.len)) : st;
 }
 
+/* How a method treats a target with a paused message. */
+enum {
+    AT_ONCE = 0,     /* runs at once (no target, or one it only reads: canister_status) */
+    WAITS = 1,       /* changes its target: waits for its paused message, controllers only */
+    WAITS_ANYONE = 2 /* the same, callable by anyone (deposit_cycles) */
+};
+
 typedef struct method_row {
     const char *name;
     status (*run)(mcall *m);
     bool needs_arg;
+    uint8_t waits; /* AT_ONCE, WAITS, WAITS_ANYONE */
 } method_row;
 
 static const method_row methods[] = {
-    {"create_canister", create_canister, false},
-    {"provisional_create_canister_with_cycles", create_canister, false},
-    {"install_code", install_code, true},
-    {"update_settings", update_settings, true},
-    {"canister_status", canister_status, true},
-    {"start_canister", start_canister, true},
-    {"stop_canister", stop_canister, true},
-    {"delete_canister", delete_canister, true},
-    {"deposit_cycles", deposit_cycles, true},
-    {"raw_rand", raw_rand, false},
+    {"create_canister", create_canister, false, AT_ONCE},
+    {"provisional_create_canister_with_cycles", create_canister, false, AT_ONCE},
+    {"install_code", install_code, true, WAITS},
+    {"update_settings", update_settings, true, WAITS},
+    {"canister_status", canister_status, true, AT_ONCE},
+    {"start_canister", start_canister, true, WAITS},
+    {"stop_canister", stop_canister, true, WAITS},
+    {"delete_canister", delete_canister, true, WAITS},
+    {"deposit_cycles", deposit_cycles, true, WAITS_ANYONE},
+    {"raw_rand", raw_rand, false, AT_ONCE},
 };
 
-status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const uint8_t *sender_key,
-                 span method, span arg, u128 cycles)
+/* ---- calls that wait for a paused message ------------------------------------------------------
+ * A paused message must see the canister as it began: its controllers (ic0.is_controller), its
+ * status (ic0.canister_status), its balance and freezing reserve, its code. A node restarted in
+ * the middle re-runs the earlier slices from the committed record, so a change applied in
+ * between would make the re-run differ from the first run. Calls that change the target
+ * therefore wait in its routing state (in the state root: restarts and replay see the same
+ * list) and run, in order of arrival, right after the paused message ends, in the round where it
+ * ends; each is checked again then (its controllers may have changed meanwhile). Arrival checks
+ * only what cannot wait: the argument, the target's existence, and that the caller controls it
+ * (so only controllers, and depositors, can fill the list). */
+
+/* The live target of the argument's canister_id with a paused message or calls already
+ * waiting (NULL: none: the method runs at once and answers any error itself). */
+static sched_canister *busy_target(mcall *m)
+{
+    span p;
+    if (!cand_principal(cand_field(m->v, m->nv, m->arg0, "canister_id"), &p))
+        return NULL;
+    uint64_t cid = sched_canister_of_principal(p);
+    sched_canister *t = cid ? sched_canister_find(m->rc->s, cid) : NULL;
+    if (!sched_canister_live(t) || (!t->paused.active && t->route.nwaits == 0))
+        return NULL;
+    return t;
+}
+
+/* Queues the call behind t's paused message, or rejects it SYS_TRANSIENT past the bounds. */
+static status wait_for(mcall *m, sched_canister *t, const method_row *row, span method, span arg)
+{
+    route_state *r = &t->route;
+    if (row->waits == WAITS && !controls(t, &m->caller))
+        return fail(m, ST_NOT_AUTHORIZED, HOST_REJECT_CANISTER_ERROR,
+                    "aaaaa-aa: the caller is not a controller of canister %llu",
+                    (unsigned long long)t->id);
+    if (r->nwaits >= MGMT_WAIT_MAX || method.len + arg.len > MGMT_WAIT_BYTES - r->wait_bytes)
+        return fail(m, ST_CANISTER_BUSY, HOST_REJECT_SYS_TRANSIENT,
+                    "aaaaa-aa: canister %llu is running a sliced message and %u calls (%llu "
+                    "bytes) already wait for it: try again later",
+                    (unsigned long long)t->id, r->nwaits, (unsigned long long)r->wait_bytes);
+    status st = base_grow((void **)&r->waits, &r->waits_cap, r->nwaits + 1, sizeof *r->waits, 4);
+    if (st != ST_OK)
+        return st;
+    mgmt_wait w = {.origin = m->origin, .caller = m->caller.canister};
+    w.origin.available = m->cycles; /* the same for canisters; 0 for ingress */
+    if (!w.caller)
+        memcpy(w.key, m->caller.key, LEDGER_PUBLIC_KEY_SIZE);
+    st = buf_put(&w.method, method.ptr, method.len);
+    if (st == ST_OK && arg.len)
+        st = buf_put(&w.arg, arg.ptr, arg.len);
+    if (st != ST_OK) {
+        buf_fini(&w.method);
+        buf_fini(&w.arg);
+        return st;
+    }
+    r->waits[r->nwaits++] = w;
+    r->wait_bytes += method.len + arg.len;
+    t->touched = true;
+    return ST_OK;
+}
+
+/* Runs a call to aaaaa-aa; with `may_wait`, a call that changes a canister with a paused
+ * message (or with calls waiting already) waits for it instead. */
+static status dispatch(round_ctx *rc, const call_ctx *origin, uint64_t caller,
+                       const uint8_t *sender_key, span method, span arg, u128 cycles,
+                       bool may_wait)
 {
     mcall m = {.rc = rc, .origin = *origin, .caller = {caller, sender_key}, .cycles = cycles};
     const method_row *row = NULL;
@@ -861,8 +929,38 @@ status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const u
         return fail(&m, ST_BAD_ARGUMENT, HOST_REJECT_CANISTER_ERROR,
                     "aaaaa-aa: %s: the argument is not the Candid record it takes", row->name);
     }
-    st = row->run(&m);
+    sched_canister *t = may_wait && row->waits != AT_ONCE ? busy_target(&m) : NULL;
+    st = t ? wait_for(&m, t, row, method, arg) : row->run(&m);
     base_free(m.v);
     buf_fini(&m.out);
+    return st;
+}
+
+status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const uint8_t *sender_key,
+                 span method, span arg, u128 cycles)
+{
+    return dispatch(rc, origin, caller, sender_key, method, arg, cycles, true);
+}
+
+status mgmt_wait_drain(round_ctx *rc, sched_canister *c)
+{
+    route_state *r = &c->route;
+    if (r->draining) /* an install_code it ran ended in its first slice: the loop goes on */
+        return ST_OK;
+    r->draining = true;
+    status st = ST_OK;
+    while (st == ST_OK && r->nwaits && !c->paused.active) {
+        mgmt_wait w = r->waits[0];
+        memmove(r->waits, r->waits + 1, (size_t)(r->nwaits - 1) * sizeof *r->waits);
+        r->nwaits--;
+        r->wait_bytes -= w.method.len + w.arg.len;
+        c->touched = true;
+        st = dispatch(rc, &w.origin, w.caller, w.caller ? NULL : w.key,
+                      span_of(w.method.ptr, w.method.len), span_of(w.arg.ptr, w.arg.len),
+                      w.origin.available, false);
+        buf_fini(&w.method);
+        buf_fini(&w.arg);
+    }
+    r->draining = false;
     return st;
 }

@@ -19,6 +19,7 @@
  * its pages are not in the ledger, so a query sees the state before it. */
 #include "scheduler_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ typedef struct replica {
     uint64_t shelf_seen; /* sched_tier_generation when the shelf was last looked at */
     bool compiled;       /* its code has the compiled tier attached */
     bool quick;          /* ... quick code, which cc's replaces when the shelf has it */
+    uint8_t status;      /* ledger_canister_status of the record at `height` */
 } replica;
 
 struct scheduler_querier {
@@ -50,6 +52,12 @@ struct scheduler_querier {
 uint64_t scheduler_query_instructions(const scheduler *s)
 {
     return s->genesis.query_instructions;
+}
+
+uint64_t scheduler_inspect_instructions(const scheduler *s)
+{
+    uint64_t g = s->genesis.query_instructions;
+    return g < SCHEDULER_INSPECT_INSTRUCTIONS ? g : SCHEDULER_INSPECT_INSTRUCTIONS;
 }
 
 status scheduler_querier_new(scheduler *s, uint64_t cache_bytes, scheduler_querier **out)
@@ -275,6 +283,7 @@ static status replica_get(scheduler_querier *q, ledger_reader *rd, uint64_t id,
     if (r) {
         st = replica_sync(q, rd, r, &rec, tip->height);
         if (st == ST_OK) {
+            r->status = rec.status;
             *out = r;
             return ST_OK;
         }
@@ -292,6 +301,7 @@ static status replica_get(scheduler_querier *q, ledger_reader *rd, uint64_t id,
         replica_fini(r);
         return st;
     }
+    r->status = rec.status;
     q->nreps++;
     *out = r;
     return ST_OK;
@@ -319,8 +329,28 @@ static void replica_tier(scheduler_querier *q, replica *r)
     }
 }
 
-status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span method, span arg,
-                             span caller, uint64_t instruction_limit, host_result *res)
+/* A query of a canister that is not running: rejected with CANISTER_ERROR (5) as on the IC
+ * ("Canister <id> is not running", IC0508 stopped / IC0509 stopping), without running it. */
+void sched_query_stopped(uint64_t canister_id, uint8_t canister_status, host_result *res)
+{
+    char id[LEDGER_CANISTER_TEXT_SIZE], text[160];
+    ledger_canister_id_text(canister_id, id);
+    int n = snprintf(text, sizeof text, "canister %s is not running: it is %s", id,
+                     canister_status == LEDGER_CANISTER_STOPPING ? "stopping" : "stopped");
+    res->st = ST_CANISTER_STOPPED;
+    res->kind = HOST_RESPONSE_REJECT;
+    res->reject_code = HOST_REJECT_CANISTER_ERROR;
+    res->instructions = 0;
+    res->bytes.len = 0;
+    if (buf_put(&res->bytes, text, (size_t)n) != ST_OK)
+        res->bytes.len = 0; /* the status still says it */
+}
+
+/* Runs entry `kind` (a query, or canister_inspect_message) on the replica of canister_id at the
+ * last committed block. */
+static status querier_call(scheduler_querier *q, host_call_kind kind, uint64_t canister_id,
+                           span method, span arg, span caller, uint64_t instruction_limit,
+                           host_result *res)
 {
     host_result_init(res);
     ledger_reader *rd;
@@ -337,6 +367,10 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
         return st;
     r->used = ++q->tick;
     q->stats.queries++;
+    if (kind == HOST_CALL_QUERY && r->status != LEDGER_CANISTER_RUNNING) {
+        sched_query_stopped(canister_id, r->status, res);
+        return ST_OK;
+    }
     replica_tier(q, r);
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_caller(caller, principal);
@@ -345,10 +379,24 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
                    .caller = span_of(principal, plen),
                    .time = tip.timestamp_ns,
                    .instruction_limit = instruction_limit};
-    st = host_canister_call(r->hc, HOST_CALL_QUERY, &hm, res);
+    st = host_canister_call(r->hc, kind, &hm, res);
     if (host_canister_compiled(r->hc))
         q->stats.compiled++;
     uint64_t id = r->id; /* r moves if the trim drops another replica */
     cache_trim(q, id);
     return st;
+}
+
+status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span method, span arg,
+                             span caller, uint64_t instruction_limit, host_result *res)
+{
+    return querier_call(q, HOST_CALL_QUERY, canister_id, method, arg, caller, instruction_limit,
+                        res);
+}
+
+status scheduler_querier_inspect(scheduler_querier *q, uint64_t canister_id, span method, span arg,
+                                 span caller, host_result *res)
+{
+    uint64_t limit = scheduler_inspect_instructions(q->s);
+    return querier_call(q, HOST_CALL_INSPECT, canister_id, method, arg, caller, limit, res);
 }

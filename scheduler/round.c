@@ -163,7 +163,8 @@ status round_run_slice(round_ctx *rc, sched_canister *c)
         host_result_fini(&res);
         if (st != ST_OK || !again) {
             sched_paused_clear(p);
-            return st;
+            /* the aaaaa-aa calls that waited for it run now, before anything else of c */
+            return st == ST_OK ? mgmt_wait_drain(rc, c) : st;
         }
         /* a next step of the same message began (the cleanup callback): its first slice */
     }

@@ -22,7 +22,12 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { ROUTE_STEPS_MAX = 20000, ROUTE_VERSION_1 = 1, ROUTE_VERSION = 2 };
+enum {
+    ROUTE_STEPS_MAX = 20000,
+    ROUTE_VERSION_1 = 1,
+    ROUTE_VERSION = 2,
+    ROUTE_VERSION_WAITS = 3 /* written only while aaaaa-aa calls wait (or carry cycles) */
+};
 
 /* ---- cycles (the seam with the canister balance) -------------------------------------------- */
 
@@ -63,6 +68,11 @@ void route_free(sched_canister *c)
     base_free(r->ctx);
     base_free(r->cb);
     base_free(r->stops);
+    for (uint32_t i = 0; i < r->nwaits; i++) {
+        buf_fini(&r->waits[i].method);
+        buf_fini(&r->waits[i].arg);
+    }
+    base_free(r->waits);
     memset(r, 0, sizeof *r);
 }
 
@@ -70,7 +80,7 @@ bool route_empty(const sched_canister *c)
 {
     const route_state *r = &c->route;
     return r->head == r->len && r->nctx == 0 && r->ncb == 0 && r->next_ctx == 0 &&
-           r->next_cb == 0 && r->status == 0 && !r->deleted && r->nstops == 0;
+           r->next_cb == 0 && r->status == 0 && !r->deleted && r->nstops == 0 && r->nwaits == 0;
 }
 
 uint32_t route_call_room(const sched_canister *c)
@@ -505,6 +515,21 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
                                                   : "the canister is stopping or stopped");
         return ctx_answer(rc, c, &x, &a);
     }
+    /* A canister that cannot keep its freezing reserve and prepay the request's execution is
+     * not run: the request is rejected as on the IC (CanisterOutOfCycles, reject code 2, the
+     * IC's text) and its cycles go back to the caller; the callee pays nothing but storage. */
+    sched_cycles_storage(rc->s, c, rc->time_ns);
+    u128 need = u128_add_sat(sched_freeze_reserve(rc->s, c),
+                             sched_fee_execution(rc->s, rc->s->genesis.message_instruction_limit));
+    char text[200];
+    if (!sched_cycles_enough(rc->s, c, need, text, sizeof text)) {
+        call_ctx x = {.origin = ORIGIN_CANISTER,
+                      .caller = m->from,
+                      .caller_cb = m->callback,
+                      .available = m->cycles};
+        answer a = reject_answer(ST_CANISTER_OUT_OF_CYCLES, HOST_REJECT_SYS_TRANSIENT, text);
+        return ctx_answer(rc, c, &x, &a);
+    }
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_canister(m->from, principal);
     return queued_begin(rc, c, m, PAUSED_REQUEST, span_of(principal, plen), NULL);
@@ -740,6 +765,7 @@ status scheduler_canister_routing(scheduler *s, uint64_t canister_id, scheduler_
     *out = (scheduler_routing){.queued = c->route.len - c->route.head,
                                .contexts = c->route.nctx,
                                .callbacks = c->route.ncb,
+                               .waiting = c->route.nwaits,
                                .paused = !p->active                   ? SCHEDULER_PAUSED_NONE
                                          : p->kind == PAUSED_REQUEST  ? SCHEDULER_PAUSED_REQUEST
                                          : p->kind == PAUSED_CALLBACK ? SCHEDULER_PAUSED_CALLBACK
@@ -784,6 +810,14 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
             if (n != (r->cb[j].answered ? 1u : 0u))
                 return bad(why, why_len, c->id, "a callback's queued responses are wrong");
         }
+        uint64_t wait_bytes = 0;
+        for (uint32_t j = 0; j < r->nwaits; j++)
+            wait_bytes += r->waits[j].method.len + r->waits[j].arg.len;
+        if (r->nwaits && !p->active) /* they run when it ends, in the round where it ends */
+            return bad(why, why_len, c->id, "aaaaa-aa calls wait without a paused message");
+        if (wait_bytes != r->wait_bytes || r->nwaits > MGMT_WAIT_MAX ||
+            wait_bytes > MGMT_WAIT_BYTES)
+            return bad(why, why_len, c->id, "the waiting aaaaa-aa calls' bounds are wrong");
         for (uint32_t j = r->head; j < r->len; j++) {
             const route_msg *m = &r->q[j];
             if (m->kind == ROUTE_RESPONSE && !cb_find(r, m->callback))
@@ -809,8 +843,14 @@ status scheduler_routing_check(scheduler *s, char *why, size_t why_len)
  *     u64 deadline, u32 length + method, u32 length + data
  * | u8 status (ledger_canister_status) | u8 deleted
  * | u32 n, n waiting stop_canister calls: u8 origin, 32-byte msg id, u64 caller, u64 caller_cb
- * All integers little-endian; u128 as low then high u64. Version 1 (read, never written) had
- * two u128 after the version (always 0) and no deadlines or answered flags. */
+ *   [ version 3: u128 the cycles attached (refunded with the answer) ]
+ * [ version 3: u32 n, n aaaaa-aa calls waiting for the paused message (mgmt.c), oldest first:
+ *   their origin as a waiting stop's | u128 cycles attached | u64 calling canister (0: ingress)
+ *   | 32-byte sender key (ingress; else zero) | u32 length + method | u32 length + argument ]
+ * All integers little-endian; u128 as low then high u64. Version 3 is written only while calls
+ * wait for a paused message or a waiting stop_canister carries cycles, so every other state
+ * encodes as in version 2. Version 1 (read, never written) had two u128 after the version
+ * (always 0) and no deadlines or answered flags. */
 
 typedef struct wr {
     buf *b;
@@ -898,7 +938,10 @@ status route_encode(const sched_canister *c, buf *out)
 {
     const route_state *r = &c->route;
     wr w = {out, ST_OK};
-    w8(&w, ROUTE_VERSION);
+    bool v3 = r->nwaits > 0;
+    for (uint32_t i = 0; i < r->nstops; i++)
+        v3 |= r->stops[i].available != 0;
+    w8(&w, v3 ? ROUTE_VERSION_WAITS : ROUTE_VERSION);
     w64(&w, r->next_ctx);
     w64(&w, r->next_cb);
     w32(&w, r->nctx);
@@ -928,8 +971,23 @@ status route_encode(const sched_canister *c, buf *out)
     w8(&w, r->status);
     w8(&w, r->deleted);
     w32(&w, r->nstops);
-    for (uint32_t i = 0; i < r->nstops; i++)
+    for (uint32_t i = 0; i < r->nstops; i++) {
         w_origin(&w, &r->stops[i]);
+        if (v3)
+            w128(&w, r->stops[i].available);
+    }
+    if (!v3)
+        return w.st;
+    w32(&w, r->nwaits);
+    for (uint32_t i = 0; i < r->nwaits; i++) {
+        const mgmt_wait *x = &r->waits[i];
+        w_origin(&w, &x->origin);
+        w128(&w, x->origin.available);
+        w64(&w, x->caller);
+        w_bytes(&w, x->key, LEDGER_PUBLIC_KEY_SIZE);
+        wbuf(&w, &x->method);
+        wbuf(&w, &x->arg);
+    }
     return w.st;
 }
 
@@ -1031,8 +1089,9 @@ status route_decode(span bytes, sched_canister *c)
     route_state *r = &c->route;
     rd d = {reader_of(bytes), false, false};
     uint8_t version = r8(&d);
-    if (version != ROUTE_VERSION && version != ROUTE_VERSION_1)
+    if (version != ROUTE_VERSION && version != ROUTE_VERSION_1 && version != ROUTE_VERSION_WAITS)
         return ST_CORRUPT_LEDGER;
+    bool v3 = version == ROUTE_VERSION_WAITS;
     d.v1 = version == ROUTE_VERSION_1;
     if (d.v1) /* two u128 that were always 0 */
         d.bad |= r128(&d) != 0 || r128(&d) != 0;
@@ -1093,8 +1152,32 @@ status route_decode(span bytes, sched_canister *c)
     if (st == ST_OK && !d.bad && n)
         st = base_grow((void **)&r->stops, &r->stops_cap, n, sizeof *r->stops, 8);
     for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
-        r_origin(&d, &r->stops[r->nstops++]);
+        call_ctx *x = &r->stops[r->nstops++];
+        r_origin(&d, x);
+        if (v3)
+            x->available = r128(&d);
     }
+    n = v3 ? r32(&d) : 0;
+    if (!d.bad && (n > reader_left(&d.r) || n > MGMT_WAIT_MAX))
+        d.bad = true;
+    if (st == ST_OK && !d.bad && n)
+        st = base_grow((void **)&r->waits, &r->waits_cap, n, sizeof *r->waits, 4);
+    for (uint32_t i = 0; st == ST_OK && !d.bad && i < n; i++) {
+        mgmt_wait *x = &r->waits[r->nwaits++];
+        memset(x, 0, sizeof *x);
+        r_origin(&d, &x->origin);
+        x->origin.available = r128(&d);
+        x->caller = r64(&d);
+        rfixed(&d, x->key, LEDGER_PUBLIC_KEY_SIZE);
+        st = rbuf(&d, &x->method);
+        if (st == ST_OK)
+            st = rbuf(&d, &x->arg);
+        r->wait_bytes += x->method.len + x->arg.len;
+    }
+    bool carried = false; /* version 3 is written only for waits or stops with cycles */
+    for (uint32_t i = 0; i < r->nstops; i++)
+        carried |= r->stops[i].available != 0;
+    d.bad |= v3 && r->nwaits == 0 && !carried;
     if (st == ST_OK && (d.bad || reader_left(&d.r) != 0))
         st = ST_CORRUPT_LEDGER;
     return st;

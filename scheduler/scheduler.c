@@ -172,9 +172,10 @@ status sched_canister_add(scheduler *s, uint64_t id, sched_canister **out)
 
 static void canister_free(scheduler *s, sched_canister *c)
 {
-    host_canister_free(c->hc);             /* abandons a paused message */
-    sched_code_release(s, c->paused.code); /* a paused install's or upgrade's new code */
-    sched_paused_clear(&c->paused);
+    host_canister_free(c->hc);         /* abandons a paused message */
+    code_entry *code = c->paused.code; /* a paused install's or upgrade's new code, released */
+    sched_paused_clear(&c->paused);    /* after a reinstall's fresh canister that runs it */
+    sched_code_release(s, code);
     route_free(c);
     sched_code_release(s, c->code);
     base_free(c);
@@ -665,8 +666,9 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
     return ST_OK;
 }
 
-status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
-                       host_result *res)
+/* Runs entry `kind` (a query, or canister_inspect_message) on the state of the last block. */
+static status committed_call(scheduler *s, host_call_kind kind, uint64_t canister_id, span method,
+                             span arg, span caller, uint64_t instruction_limit, host_result *res)
 {
     if (s->broken) { /* a failed round left uncommitted state in memory */
         status rs = sched_reload(s);
@@ -676,22 +678,41 @@ status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg
     sched_canister *c = sched_canister_find(s, canister_id);
     if (!c)
         return ST_UNKNOWN_CANISTER;
+    if (kind == HOST_CALL_QUERY && c->route.status != LEDGER_CANISTER_RUNNING) {
+        host_result_init(res);
+        sched_query_stopped(canister_id, c->route.status, res);
+        return ST_OK;
+    }
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_caller(caller, principal);
     host_msg hm = {.method = method,
                    .arg = arg,
                    .caller = span_of(principal, plen),
                    .time = s->last_time_ns,
-                   .instruction_limit = s->genesis.query_instructions};
+                   .instruction_limit = instruction_limit};
     if (!c->paused.active)
-        return host_canister_call(c->hc, HOST_CALL_QUERY, &hm, res);
+        return host_canister_call(c->hc, kind, &hm, res);
     host_canister *tmp;
     status st = committed_copy(s, c, &tmp);
     if (st != ST_OK)
         return st;
-    st = host_canister_call(tmp, HOST_CALL_QUERY, &hm, res);
+    st = host_canister_call(tmp, kind, &hm, res);
     host_canister_free(tmp);
     return st;
+}
+
+status scheduler_query(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
+                       host_result *res)
+{
+    return committed_call(s, HOST_CALL_QUERY, canister_id, method, arg, caller,
+                          s->genesis.query_instructions, res);
+}
+
+status scheduler_inspect(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
+                         host_result *res)
+{
+    return committed_call(s, HOST_CALL_INSPECT, canister_id, method, arg, caller,
+                          scheduler_inspect_instructions(s), res);
 }
 
 status scheduler_canister_code(scheduler *s, uint64_t canister_id, const host_code **code)

@@ -126,6 +126,29 @@ status scheduler_querier_run(scheduler_querier *q, uint64_t canister_id, span me
 /* The genesis limit of one query's instructions (genesis query_instructions). */
 uint64_t scheduler_query_instructions(const scheduler *s);
 
+/* ---- ingress inspection (docs/canisters.md "Ingress inspection") ----------------------------
+ * Before the node admits an ingress update to a canister, it runs the canister's
+ * `canister_inspect_message` (if exported) on the state of the last committed block, read-only,
+ * uncharged, within SCHEDULER_INSPECT_INSTRUCTIONS (the IC's limit for it; at most the genesis
+ * query limit). The message is admitted only if res->accepted (ic0.accept_message was called,
+ * or the canister exports no canister_inspect_message): a trap (res->st a TRAP status) or a
+ * return without accept_message refuses it. A node-local decision about admission, never
+ * state: blocks and replay never run it. Queries of a canister that is stopping or stopped
+ * get res->st ST_CANISTER_STOPPED, reject code 5 (CANISTER_ERROR), as on the IC. */
+enum { SCHEDULER_INSPECT_INSTRUCTIONS = 200000000 };
+uint64_t scheduler_inspect_instructions(const scheduler *s);
+
+/* Runs canister_inspect_message for an ingress update (method, arg, caller: the sender's
+ * public key) on q's replica of canister_id. Returns ST_OK (see res->accepted and res->st),
+ * ST_UNKNOWN_CANISTER, ST_CORRUPT_LEDGER, ledger read faults, ST_OUT_OF_MEMORY. */
+status scheduler_querier_inspect(scheduler_querier *q, uint64_t canister_id, span method, span arg,
+                                 span caller, host_result *res);
+
+/* The same on the scheduler's own canisters (the caller holds the scheduler, as for
+ * scheduler_query): the state of the last block, never changing it. */
+status scheduler_inspect(scheduler *s, uint64_t canister_id, span method, span arg, span caller,
+                         host_result *res);
+
 /* What a querier did: queries run, replicas built from the ledger, replicas brought up to a
  * newer block, and 64 KiB pages loaded for that; `compiled`: queries that ran in the compiled
  * tier (a replica runs compiled once the scheduler has attached its code's, docs/engine.md). */
@@ -175,6 +198,7 @@ typedef struct scheduler_routing {
     uint32_t queued;    /* messages in its input queue */
     uint32_t contexts;  /* open call contexts */
     uint32_t callbacks; /* outstanding calls */
+    uint32_t waiting;   /* aaaaa-aa calls waiting for its paused message (docs/canisters.md) */
     int paused;         /* its paused message (docs/scheduler.md "Deterministic time slicing"):
                            a SCHEDULER_PAUSED_* */
 } scheduler_routing;

@@ -73,6 +73,23 @@ typedef struct callback {
     uint64_t deadline; /* ns of block time; 0: a guaranteed call */
 } callback;
 
+/* A call to aaaaa-aa that changes a canister (update_settings, stop_canister, start_canister,
+ * deposit_cycles, install_code, delete_canister) made while that canister has a paused message
+ * or earlier such calls waiting: it waits in the canister's routing state, in order of
+ * arrival, and runs when the message ends (mgmt.c, docs/canisters.md "Time slicing"), as the
+ * IC's scheduler defers subnet messages to a canister with a paused execution. */
+enum {
+    MGMT_WAIT_MAX = 500,        /* calls waiting for one canister (the IC's queue of 500) */
+    MGMT_WAIT_BYTES = 8u << 20, /* bytes of their methods and arguments */
+};
+typedef struct mgmt_wait {
+    call_ctx origin; /* whom it answers: origin, msg_id, caller, caller_cb, and in `available`
+                        the cycles attached */
+    uint64_t caller; /* the calling canister; 0: an ingress sender, `key` */
+    uint8_t key[LEDGER_PUBLIC_KEY_SIZE];
+    buf method, arg;
+} mgmt_wait;
+
 typedef struct route_state {
     route_msg *q; /* input queue: q[head .. len) */
     uint32_t head, len, cap;
@@ -88,6 +105,10 @@ typedef struct route_state {
     bool deleted;    /* aaaaa-aa delete_canister: gone for calls and messages */
     call_ctx *stops; /* stop_canister calls waiting for the canister to stop */
     uint32_t nstops, stops_cap;
+    mgmt_wait *waits; /* aaaaa-aa calls waiting for the paused message to end, oldest first */
+    uint32_t nwaits, waits_cap;
+    uint64_t wait_bytes; /* their methods' and arguments' bytes */
+    bool draining;       /* mgmt_wait_drain runs (not state) */
 } route_state;
 
 /* The outcome of an answered call context. */
@@ -273,6 +294,10 @@ void sched_principal_of_key(const uint8_t key[LEDGER_PUBLIC_KEY_SIZE], uint8_t o
 size_t sched_principal_of_canister(uint64_t id, uint8_t out[PRINCIPAL_MAX]);
 /* The principal a query's caller gets: of a 32-byte public key, else anonymous (0x04). */
 size_t sched_principal_of_caller(span caller, uint8_t out[PRINCIPAL_MAX]);
+/* The answer to a query of a canister that is not running (canister_status a
+ * ledger_canister_status): ST_CANISTER_STOPPED, reject code 5, "canister <id> is not running"
+ * (query.c). res is initialised. */
+void sched_query_stopped(uint64_t canister_id, uint8_t canister_status, host_result *res);
 /* Controller slots (LEDGER_PUBLIC_KEY_SIZE bytes in the record): a public key, or a canister
  * (sched_controller_of_canister). The canister a slot names (0: a key), and the principal of
  * any slot (its length). */
@@ -487,6 +512,9 @@ status mgmt_call(round_ctx *rc, const call_ctx *origin, uint64_t caller, const u
  * call. */
 status mgmt_install_start(scheduler *s, sched_canister *c, code_entry *code, uint64_t time_ns);
 status mgmt_install_end(round_ctx *rc, sched_canister *c, const host_result *res);
+/* c's paused message has ended: runs the aaaaa-aa calls waiting for it, oldest first, until
+ * none is left or one (install_code) begins a new paused message on c. */
+status mgmt_wait_drain(round_ctx *rc, sched_canister *c);
 
 /* True if c has no routing state (its aux stays in the version-1 layout). */
 bool route_empty(const sched_canister *c);

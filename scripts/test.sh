@@ -69,7 +69,8 @@ run() { # name, CC, timeout multiplier, meson options...
 # The determinism fingerprint of one build, on stdout: the golden scenarios' blocks (among them
 # call trees in 1-instruction slices)
 # (tests/vectors: height, block hash, state root, instructions per round), a chain with a sliced
-# install and upgrade (tests/scheduler/test_install) and diff_tally's
+# install and upgrade (tests/scheduler/test_install), random calls waiting for paused messages
+# (tests/scheduler/test_paused) and diff_tally's
 # script for DET_MODULES random modules (binaryen's wasm-opt -ttf from seeded bytes; the script
 # holds every export's results or trap and the instructions it used, metered). Each module also
 # runs in the compiled tier (docs/engine.md), its generated C built by the build's own compiler
@@ -88,6 +89,8 @@ fingerprint() { # build dir, work dir
         grep '^ *[{"]' || echo "test_vectors failed"
     echo "# sliced install and upgrade"
     TALLY_FINGERPRINT=1 "$dir/tests/scheduler/test_install" 2>/dev/null | grep '^{' || echo "test_install failed"
+    echo "# aaaaa-aa calls waiting for paused messages"
+    TALLY_FINGERPRINT=1 "$dir/tests/scheduler/test_paused" 2>/dev/null | grep '^{' || echo "test_paused failed"
     wat2wasm tests/diff/fuzzing-support.wat -o "$work/helper.wasm" || return 1
     for ((i = 1; i <= DET_MODULES; i++)); do
         echo "# module $i"

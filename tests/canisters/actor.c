@@ -11,9 +11,9 @@
  * variables do. Arguments and replies are raw little-endian bytes.
  *
  *   canister_init            grows stable memory, certifies "actor"
- *   canister_inspect_message accepts every ingress message but for method "blocked" (there is
- *                            none: a client's check; tally's node does not run it, see
- *                            docs/canisters.md "Motoko canisters")
+ *   canister_inspect_message accepts every ingress message but for method "blocked": the node
+ *                            refuses that one at submission (docs/canisters.md "Ingress
+ *                            inspection")
  *   canister_update send     target id (u64) ++ amount (u64) ++ flags (u8; 1: best-effort call,
  *                            timeout 60 s): calls target.receive with `amount` cycles attached
  *                            (and a cleanup callback); replies the callee's reply (accepted
@@ -27,6 +27,7 @@
  *                            aaaaa-aa deposit_cycles
  *   canister_update burn     amount (u64): burns it; replies what was burned (u128)
  *   canister_update refuse   rejects (code 4) "refused by the actor"
+ *   canister_update blocked  replies "blocked ran" (ingress never reaches it: see above)
  *   canister_query stats     fires, deposits, cleanups, received (low 64 bits) (4 x u64),
  *                            balance, liquid balance (2 x u128), status (u32), version (u64),
  *                            instructions so far (u64), caller is a controller (u32),
@@ -217,6 +218,12 @@ IC_UPDATE(burn)
 IC_UPDATE(refuse)
 {
     ic_reject("refused by the actor");
+}
+
+/* Refused at submission by canister_inspect_message: an ingress call never gets here. */
+IC_UPDATE(blocked)
+{
+    ic_reply_bytes("blocked ran", 11);
 }
 
 IC_QUERY(stats)

@@ -4,13 +4,16 @@
  * (allocation failure) is a -32603 error, never nothing; admission refuses what cannot succeed
  * (deploy by a non-admin, upgrade by a non-controller, an argument that is no Wasm module)
  * and what is over a sender's mempool share or rate or the disk reserve, before anything is
- * stored. */
+ * stored; an update its canister's canister_inspect_message does not accept, and an update to
+ * a stopped canister, are refused and never reach a block; a query of a stopped canister is
+ * rejected with reject code 5. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "node_fixture.h"
+#include "query_pool.h"
 #include "rpc.h"
 #include "rpc_limits.h"
 
@@ -393,14 +396,158 @@ static void t_sender_table_bounded(void **state)
     rpc_senders_free(t);
 }
 
+/* A submit request for update `method` (arg) to cid from the admin key (seed 7); *id gets
+ * the message id. */
+static char *update_body(rpc_fx *x, uint64_t cid, const char *method, const char *arg,
+                         uint8_t id[LEDGER_HASH_SIZE])
+{
+    buf env = {0};
+    node_fx_sign(&x->f, LEDGER_MSG_UPDATE, cid, method, span_of(arg, strlen(arg)), 1000, &env, id);
+    char *hex = cli_hex_new(env.ptr, env.len);
+    assert_non_null(hex);
+    buf_fini(&env);
+    size_t n = strlen(hex) + 128;
+    char *body = malloc(n);
+    snprintf(body, n,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
+             "\"id\":1}",
+             hex);
+    base_free(hex);
+    return body;
+}
+
+static const char *error_message(json_t *r)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+    return s ? s : "";
+}
+
+/* Submits update `method` (arg) to canister 1 and expects the status `want` ("" admitted) and,
+ * if refused, `says` in the message. */
+static void submit_expect(rpc_fx *x, const char *method, const char *arg, const char *want,
+                          const char *says, uint8_t id[LEDGER_HASH_SIZE])
+{
+    char *body = update_body(x, 1, method, arg, id);
+    json_t *r = ask(x, body);
+    free(body);
+    if (!*want) {
+        assert_non_null(json_object_get(r, "result"));
+    } else {
+        assert_string_equal(error_status(r), want);
+        if (!strstr(error_message(r), says))
+            fail_msg("'%s' does not say '%s'", error_message(r), says);
+    }
+    json_decref(r);
+}
+
+static bool has_receipt(rpc_fx *x, const uint8_t id[LEDGER_HASH_SIZE])
+{
+    ledger_receipt rc;
+    return node_fx_receipt(&x->f, id, &rc, NULL);
+}
+
+/* Candid (record { canister_id : principal }) of canister 1, for aaaaa-aa. */
+static const char stop_arg[] = "DIDL\x01\x6c\x01\xb3\xc4\xb1\xf2\x04\x68\x01\x00\x01\x0a"
+                               "\0\0\0\0\0\0\0\x01\x01\x01";
+
+static void mgmt(rpc_fx *x, const char *method)
+{
+    uint8_t id[LEDGER_HASH_SIZE];
+    node_fx_submit(&x->f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, method,
+                   span_of(stop_arg, sizeof stop_arg - 1), id);
+    ledger_receipt rc;
+    node_fx_run_until(&x->f, id, 3, &rc);
+    assert_int_equal(rc.status, ST_OK);
+}
+
+/* inspect.wat's canister_inspect_message through `submit`, with and without query workers:
+ * "inc" is admitted; "blocked" (no accept_message), "trap" (a trap) and the argument "no" are
+ * MESSAGE_NOT_ACCEPTED with the IC's wording, nothing enters the mempool and no block holds
+ * them. Stopped: updates are CANISTER_STOPPED at submission, queries a reject with code 5;
+ * started again, both work. */
+static void t_inspect_and_stopped(void **state)
+{
+    (void)state;
+    for (int pooled = 0; pooled < 2; pooled++) {
+        rpc_fx x;
+        query_pool *pool = NULL;
+        rpc_server_options so = {0};
+        fx_start(&x, &so);
+        if (pooled) {
+            query_pool_options qo;
+            query_pool_defaults(&qo);
+            qo.threads = 1;
+            assert_int_equal(query_pool_new(x.f.s, &qo, &pool), ST_OK);
+            rpc_server_attach(x.srv, x.f.s, pool);
+        }
+        assert_int_equal(node_fx_deploy_file(&x.f, INSPECT_WASM), 1);
+        uint8_t ok_id[LEDGER_HASH_SIZE], refused[3][LEDGER_HASH_SIZE];
+        submit_expect(&x, "blocked", "", "MESSAGE_NOT_ACCEPTED",
+                      "Requested canister rejected the message", refused[0]);
+        submit_expect(&x, "blocked", "", "MESSAGE_NOT_ACCEPTED", "did not accept update 'blocked'",
+                      refused[0]);
+        submit_expect(&x, "trap", "", "MESSAGE_NOT_ACCEPTED", "inspect: trap", refused[1]);
+        submit_expect(&x, "inc", "no", "MESSAGE_NOT_ACCEPTED", "did not accept", refused[2]);
+        assert_int_equal(mempool_count(&x), 0);
+        submit_expect(&x, "inc", "", "", NULL, ok_id);
+        assert_int_equal(mempool_count(&x), 1);
+        ledger_tip before = node_fx_tip(&x.f);
+        ledger_receipt rc;
+        node_fx_run_until(&x.f, ok_id, 1, &rc);
+        assert_int_equal(rc.status, ST_OK);
+        assert_int_equal(le64_load(rc.reply.ptr), 1); /* inspect's own writes never stayed */
+        ledger_tip after = node_fx_tip(&x.f);
+        assert_int_equal(after.height, before.height + 1);
+        ledger_reader *rd;
+        ledger_block b;
+        assert_int_equal(ledger_read_begin(x.f.lg, &rd), ST_OK);
+        assert_int_equal(ledger_block_get(rd, after.height, &b), ST_OK);
+        assert_int_equal(b.message_count, 1);
+        assert_memory_equal(b.message_ids, ok_id, LEDGER_HASH_SIZE);
+        ledger_read_end(rd);
+        for (int i = 0; i < 3; i++)
+            assert_false(has_receipt(&x, refused[i]));
+
+        /* stopped: refused at submission; queries rejected */
+        mgmt(&x, "stop_canister");
+        uint8_t id[LEDGER_HASH_SIZE];
+        submit_expect(&x, "inc", "", "CANISTER_STOPPED", "is stopped", id);
+        assert_int_equal(mempool_count(&x), 0);
+        static const char query[] = "{\"jsonrpc\":\"2.0\",\"method\":\"query\",\"params\":{"
+                                    "\"canister\":1,\"method\":\"get\"},\"id\":1}";
+        json_t *r = ask(&x, query);
+        json_t *res = json_object_get(r, "result");
+        assert_string_equal(json_string_value(json_object_get(res, "status_name")),
+                            "CANISTER_STOPPED");
+        assert_int_equal(json_integer_value(json_object_get(res, "reject_code")), 5);
+        json_decref(r);
+        mgmt(&x, "start_canister");
+        submit_expect(&x, "inc", "", "", NULL, id);
+        node_fx_run_until(&x.f, id, 1, &rc);
+        assert_int_equal(le64_load(rc.reply.ptr), 2);
+        r = ask(&x, query);
+        res = json_object_get(r, "result");
+        assert_string_equal(json_string_value(json_object_get(res, "status_name")), "OK");
+        json_decref(r);
+        rpc_server_free(x.srv);
+        query_pool_free(pool);
+        node_fx_end(&x.f);
+    }
+}
+
 int main(void)
 {
     cli_json_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_hex_prefix),     cmocka_unit_test(t_response_limit),
-        cmocka_unit_test(t_internal_error), cmocka_unit_test(t_admission),
-        cmocka_unit_test(t_sender_share),   cmocka_unit_test(t_rate_and_disk),
-        cmocka_unit_test(t_resuming),       cmocka_unit_test(t_sender_table_bounded),
+        cmocka_unit_test(t_hex_prefix),
+        cmocka_unit_test(t_response_limit),
+        cmocka_unit_test(t_internal_error),
+        cmocka_unit_test(t_admission),
+        cmocka_unit_test(t_sender_share),
+        cmocka_unit_test(t_rate_and_disk),
+        cmocka_unit_test(t_resuming),
+        cmocka_unit_test(t_sender_table_bounded),
+        cmocka_unit_test(t_inspect_and_stopped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1112,8 +1112,10 @@ static void test_sliced_request(void **state)
     }
 }
 
-/* While a canister runs a paused request: a deposit to it is refused (SYS_TRANSIENT), and
- * stop_canister stops it, and is answered, in the round where the request ends. */
+/* While a canister runs a paused request, a deposit to it (with cycles) and stop_canister
+ * wait for the request (the request sees the balance it began with; the deposit's cycles are in
+ * flight meanwhile): both are answered, the deposit first, in the round where the request ends,
+ * and the canister is then stopped. */
 static void test_stop_while_paused(void **state)
 {
     (void)state;
@@ -1123,27 +1125,38 @@ static void test_stop_while_paused(void **state)
     f.g.slice_instructions = 50000;
     node_fx_start(&f);
     uint64_t a = deploy_relay(&f), sl = deploy_slow(&f);
-    uint8_t call[32], stop[32];
+    uint8_t call[32], stop[32], dep[32];
     submit_call(&f, a, sl, 0, "slow", "", call);
     round1(&f);
     buf c = {0}, arg = {0}, r = {0};
     cand_id_record(&c, sl);
-    /* a deposit to the paused canister is SYS_TRANSIENT (the message sees its first balance) */
-    node_relay_arg(&arg, 0, 0, "deposit_cycles", span_of(c.ptr, c.len));
-    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), stop);
-    wait_receipt(&f, stop, 1, &r);
-    assert_true(r.len > 2 && r.ptr[0] == 'J' && r.ptr[1] == HOST_REJECT_SYS_TRANSIENT);
+    u128 before = balance(&f, sl);
+    node_relay_arg(&arg, 0, 128, "deposit_cycles", span_of(c.ptr, c.len));
+    node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), dep);
     node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "stop_canister",
                    span_of(c.ptr, c.len), stop);
-    ledger_receipt rs = wait_receipt(&f, stop, 30, NULL), rc;
+    round1(&f);
+    scheduler_routing ro;
+    assert_int_equal(scheduler_canister_routing(f.s, sl, &ro), ST_OK);
+    assert_int_equal(ro.paused, SCHEDULER_PAUSED_REQUEST);
+    assert_int_equal(ro.waiting, 2);
+    assert_true(balance(&f, sl) == before);
+    conserved(&f, 0);
+    ledger_receipt rs = wait_receipt(&f, stop, 30, NULL), rc, rd;
     assert_int_equal(rs.status, ST_OK);
     assert_true(node_fx_receipt(&f, call, &rc, NULL));
     assert_int_equal(rc.status, ST_OK);
     assert_int_equal(rs.height, rc.height);
     assert_true(rc.height > 5); /* the request spanned rounds */
-    scheduler_routing ro;
+    assert_true(node_fx_receipt(&f, dep, &rd, NULL));
+    assert_int_equal(rd.height, rc.height);
+    assert_int_equal(rd.reply.len, 7);
+    assert_memory_equal(rd.reply.ptr, "RDIDL\x00\x00", 7);
+    assert_true(balance(&f, sl) == before + 1000);
+    conserved(&f, 0);
     assert_int_equal(scheduler_canister_routing(f.s, sl, &ro), ST_OK);
     assert_int_equal(ro.paused, SCHEDULER_PAUSED_NONE);
+    assert_int_equal(ro.waiting, 0);
     node_fx_submit(&f, LEDGER_MSG_UPDATE, sl, "quick", span_of(NULL, 0), call);
     rc = wait_receipt(&f, call, 1, NULL);
     assert_int_equal(rc.status, ST_CANISTER_STOPPED);

@@ -274,6 +274,60 @@ static void test_burn(void **state)
     node_fx_end(&f);
 }
 
+/* A request to a canister that cannot keep its freezing reserve and prepay the request's
+ * execution is not run: the caller's reject callback sees SYS_TRANSIENT and the IC's text, the
+ * cycles it attached come back (none in flight, none burned), the callee's balance does not
+ * move. Once minted to, the callee runs the request. */
+static void test_request_out_of_cycles(void **state)
+{
+    (void)state;
+    fx f;
+    fx_cycles(&f);
+    node_fx_start(&f);
+    uint64_t install = 0;
+    uint64_t a = node_fx_deploy_file(&f, RELAY_WASM);
+    uint64_t b = deploy_file(&f, CYCLES_WASM, &install);
+    uint8_t arg[16];
+    outcome o;
+    send(&f, LEDGER_MSG_UPDATE, b, "burn", amount_arg(U128_MAX, arg), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    u128 b0 = balance(&f, b);
+    assert_true(b0 < 1000u + LIMIT); /* less than the prepayment */
+    scheduler_cycles cy0, cy1;
+    scheduler_cycles_get(f.s, &cy0);
+    buf call = {0};
+    node_relay_arg(&call, b, 128, "balance", span_of(NULL, 0)); /* 128: attach 1000 cycles */
+    send(&f, LEDGER_MSG_UPDATE, a, "call", span_of(call.ptr, call.len), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    char expect[200], id[LEDGER_CANISTER_TEXT_SIZE], more[U128_TEXT_SIZE];
+    ledger_canister_id_text(b, id);
+    u128_format(1000u + LIMIT - b0, more);
+    snprintf(expect, sizeof expect,
+             "JXCanister %s is out of cycles: please top up the canister "
+             "with at least %s additional cycles",
+             id, more);
+    expect[1] = 2; /* SYS_TRANSIENT */
+    assert_int_equal(o.reply.len, strlen(expect));
+    assert_memory_equal(o.reply.ptr, expect, strlen(expect));
+    buf_fini(&o.reply);
+    assert_true(balance(&f, b) == b0);
+    scheduler_cycles_get(f.s, &cy1);
+    assert_true(cy1.in_flight == 0 && cy1.burned == cy0.burned);
+    /* topped up, the callee runs it and replies its balance, the 1000 cycles not accepted */
+    send(&f, LEDGER_MSG_MINT, b, "", amount_arg(2000000, arg), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    buf_fini(&o.reply);
+    send(&f, LEDGER_MSG_UPDATE, a, "call", span_of(call.ptr, call.len), &o);
+    assert_int_equal(o.rc.status, ST_OK);
+    assert_int_equal(o.reply.len, 1 + 16);
+    assert_int_equal(o.reply.ptr[0], 'R');
+    assert_true(le128_load(o.reply.ptr + 1) == b0 + 2000000u - (1000u + LIMIT));
+    buf_fini(&o.reply);
+    buf_fini(&call);
+    node_fx_end(&f);
+}
+
 /* The ingress forms: nothing available, nothing to accept; the 64-bit balance traps past 2^64;
  * a query may read the balance but not accept. */
 static void test_ic0_forms(void **state)
@@ -856,7 +910,7 @@ int main(void)
         cmocka_unit_test(test_mint),           cmocka_unit_test(test_burn),
         cmocka_unit_test(test_ic0_forms),      cmocka_unit_test(test_global_timer),
         cmocka_unit_test(test_heartbeat),      cmocka_unit_test(test_sliced_tasks),
-        cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_settings),       cmocka_unit_test(test_request_out_of_cycles),
 #ifdef TICKER_WASM
         cmocka_unit_test(test_ticker_example),
 #endif
