@@ -15,6 +15,7 @@
  * here to bench_weights.c. */
 #include "bench.h"
 #include "engine.h"
+#include "engine_int.h" /* emit_module: the size of the generated C */
 #include "host.h"
 #include "instrument.h"
 
@@ -37,6 +38,7 @@ typedef struct bench_opts {
     bool no_wabt, no_node;
     const char *filter;
     long iters;         /* instantiate/host: iterations per run (0: default) */
+    const char *file;   /* compile: the module */
     char dir[PATH_LEN]; /* BUILD/benches */
 } bench_opts;
 
@@ -196,7 +198,7 @@ static status prog_init(prog *p, span wasm)
 }
 
 /* The instrumented (schedule v1) form of wasm, in the compiled tier (docs/engine.md). */
-static status prog_init_compiled(prog *p, span wasm)
+static status prog_init_compiled(prog *p, span wasm, bool quick)
 {
     engine_config cfg;
     engine_config_default(&cfg);
@@ -212,11 +214,15 @@ static status prog_init_compiled(prog *p, span wasm)
     if (st != ST_OK)
         return st;
     engine_native_config ncfg;
-    engine_native_config_default(&ncfg);
+    if (quick)
+        engine_native_config_quick(&ncfg);
+    else
+        engine_native_config_default(&ncfg);
     char why[256];
     st = engine_native_compile(p->code, &ncfg, &p->nat, why, sizeof why);
     if (st != ST_OK) {
-        fprintf(stderr, "tally bench: compiled tier: %s: %s\n", status_name(st), why);
+        fprintf(stderr, "tally bench: %s tier: %s: %s\n", quick ? "quick" : "compiled",
+                status_name(st), why);
         prog_fini(p);
         return st;
     }
@@ -279,8 +285,9 @@ out_free_instance:
 
 typedef struct interp_row {
     const char *name;
-    stats tally, wabt, node, comp, native;
-    char result[32], wabt_result[32], node_result[32], comp_result[32], native_result[32];
+    stats tally, wabt, node, comp, quick, native;
+    char result[32], wabt_result[32], node_result[32], comp_result[32], quick_result[32],
+        native_result[32];
     bool agree;
 } interp_row;
 
@@ -362,22 +369,27 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
     row->name = name;
     row->tally = stats_of(t, o->runs);
     snprintf(row->result, sizeof row->result, "%" PRIu64, v);
-    /* the compiled tier, metered (the instrumented module), same runs */
-    st = read_named(o, name, &bytes, &len);
-    if (st == ST_OK)
-        st = prog_init_compiled(&p, span_of(bytes, len));
-    base_free(bytes);
-    uint64_t cv = 0;
-    for (int r = 0; r < o->runs && st == ST_OK; r++)
-        st = prog_run(&p, &cv, &t[r], &used);
-    if (st == ST_OK)
-        prog_fini(&p);
-    if (st != ST_OK) {
-        fprintf(stderr, "tally bench: %s (compiled): %s\n", name, status_name(st));
-        return st;
+    /* the compiled tier, metered (the instrumented module), same runs: cc's code, then the
+       quick route's */
+    for (int quick = 0; quick < 2; quick++) {
+        st = read_named(o, name, &bytes, &len);
+        if (st == ST_OK)
+            st = prog_init_compiled(&p, span_of(bytes, len), quick);
+        base_free(bytes);
+        uint64_t cv = 0;
+        for (int r = 0; r < o->runs && st == ST_OK; r++)
+            st = prog_run(&p, &cv, &t[r], &used);
+        if (st == ST_OK)
+            prog_fini(&p);
+        if (st != ST_OK) {
+            fprintf(stderr, "tally bench: %s (%s): %s\n", name, quick ? "quick" : "compiled",
+                    status_name(st));
+            return st;
+        }
+        *(quick ? &row->quick : &row->comp) = stats_of(t, o->runs);
+        snprintf(quick ? row->quick_result : row->comp_result, sizeof row->comp_result, "%" PRIu64,
+                 cv);
     }
-    row->comp = stats_of(t, o->runs);
-    snprintf(row->comp_result, sizeof row->comp_result, "%" PRIu64, cv);
     row->wabt = row->node = row->native = (stats){NAN, NAN};
     if (wabt)
         time_external(o, name, EXT_WABT, &row->wabt, row->wabt_result);
@@ -392,6 +404,7 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
         native_ok = !strcmp(row->result, row->native_result);
     }
     row->agree = native_ok && !strcmp(row->result, row->comp_result) &&
+                 !strcmp(row->result, row->quick_result) &&
                  (!wabt || !strcmp(row->result, row->wabt_result)) &&
                  (!node || !strcmp(row->result, row->node_result));
     return ST_OK;
@@ -417,10 +430,11 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
         printf("{\"bench\":\"interp\",\"runs\":%d,\"programs\":[", o->runs);
         for (int i = 0; i < n; i++)
             printf("%s{\"name\":\"%s\",\"result\":\"%s\",\"agree\":%s,\"tally_s\":%.6f,"
-                   "\"tally_median_s\":%.6f,\"compiled_metered_s\":%.6f,\"native_s\":%.6f,"
+                   "\"tally_median_s\":%.6f,\"compiled_metered_s\":%.6f,"
+                   "\"quick_metered_s\":%.6f,\"native_s\":%.6f,"
                    "\"wabt_s\":%.6f,\"node_s\":%.6f}",
                    i ? "," : "", rows[i].name, rows[i].result, rows[i].agree ? "true" : "false",
-                   rows[i].tally.min, rows[i].tally.med, rows[i].comp.min,
+                   rows[i].tally.min, rows[i].tally.med, rows[i].comp.min, rows[i].quick.min,
                    nc ? rows[i].native.min : -1.0, wabt ? rows[i].wabt.min : -1.0,
                    node ? rows[i].node.min : -1.0);
         printf("],\"geomean_tally_over_wabt\":%.4f,\"geomean_tally_over_node\":%.4f,"
@@ -430,19 +444,21 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
         return;
     }
     printf("tally bench interp: min (median) of %d runs, seconds. tally: the interpreter;\n"
-           "compiled: the compiled tier running the instrumented (metered) module; native: the\n"
-           "same C built by clang -O2 for the host (docs/engine.md)\n\n",
+           "compiled: the compiled tier running the instrumented (metered) module; quick: the\n"
+           "same built by tcc (the quick route); native: the same C built by clang -O2 for the\n"
+           "host (docs/engine.md)\n\n",
            o->runs);
-    printf("%-11s %-17s %-17s %-17s %-17s %-17s %9s %9s %9s  %s\n", "program", "tally", "compiled",
-           "native", "wasm-interp", "node", "tally/wab", "comp/nat", "tally/nod", "result");
+    printf("%-11s %-17s %-17s %-17s %-17s %-17s %-17s %9s %9s %9s  %s\n", "program", "tally",
+           "compiled", "quick", "native", "wasm-interp", "node", "tally/wab", "comp/nat",
+           "tally/nod", "result");
     for (int i = 0; i < n; i++) {
         const interp_row *r = &rows[i];
-        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.3f (%7.3f) %7.4f (%7.4f) "
-               "%8.4fx %8.3fx %8.3fx  %s %s\n",
-               r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->native.min,
-               r->native.med, r->wabt.min, r->wabt.med, r->node.min, r->node.med,
-               r->tally.min / r->wabt.min, r->comp.min / r->native.min, r->tally.min / r->node.min,
-               r->result, r->agree ? "ok" : "MISMATCH");
+        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.3f (%7.3f) "
+               "%7.4f (%7.4f) %8.4fx %8.3fx %8.3fx  %s %s\n",
+               r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->quick.min,
+               r->quick.med, r->native.min, r->native.med, r->wabt.min, r->wabt.med, r->node.min,
+               r->node.med, r->tally.min / r->wabt.min, r->comp.min / r->native.min,
+               r->tally.min / r->node.min, r->result, r->agree ? "ok" : "MISMATCH");
     }
     printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   compiled/native: %.3fx "
            "(target <= 2.0)   compiled/node: %.3fx   results %s\n",
@@ -482,39 +498,72 @@ static int bench_instantiate(const bench_opts *o)
     size_t len = 0;
     if (read_named(o, "small", &bytes, &len) != ST_OK)
         return 1;
-    prog p;
-    status st = prog_init(&p, span_of(bytes, len));
     engine_run_config rc;
     engine_run_config_default(NULL, &rc);
     long iters = o->iters ? o->iters : 20000;
-    double t[MAX_RUNS];
-    for (int r = 0; r < o->runs && st == ST_OK; r++) {
-        double t0 = now();
-        for (long i = 0; i < iters && st == ST_OK; i++) {
-            engine_instance *inst = NULL;
-            st = engine_instance_new(p.code, &rc, NULL, 0, NULL, &inst, NULL);
-            engine_instance_free(inst);
+    /* per tier: the interpreter, cc's object attached, the quick route's attached (an object
+       that cannot be built leaves its tier out) */
+    static const char *const tiers[] = {"interp", "compiled", "quick"};
+    stats s[3];
+    bool have[3] = {false, false, false};
+    status st = ST_OK;
+    for (int k = 0; k < 3 && st == ST_OK; k++) {
+        prog p;
+        st = prog_init(&p, span_of(bytes, len));
+        if (st != ST_OK)
+            break;
+        if (k) {
+            engine_native_config ncfg;
+            if (k == 2)
+                engine_native_config_quick(&ncfg);
+            else
+                engine_native_config_default(&ncfg);
+            char why[256];
+            if (engine_native_compile(p.code, &ncfg, &p.nat, why, sizeof why) != ST_OK) {
+                fprintf(stderr, "tally bench instantiate: no %s tier: %s\n", tiers[k], why);
+                prog_fini(&p);
+                continue;
+            }
+            engine_code_attach_native(p.code, p.nat);
         }
-        t[r] = (now() - t0) / (double)iters;
+        double t[MAX_RUNS];
+        for (int r = 0; r < o->runs && st == ST_OK; r++) {
+            double t0 = now();
+            for (long i = 0; i < iters && st == ST_OK; i++) {
+                engine_instance *inst = NULL;
+                st = engine_instance_new(p.code, &rc, NULL, 0, NULL, &inst, NULL);
+                engine_instance_free(inst);
+            }
+            t[r] = (now() - t0) / (double)iters;
+        }
+        prog_fini(&p);
+        if (st == ST_OK) {
+            s[k] = stats_of(t, o->runs);
+            have[k] = true;
+        }
     }
-    prog_fini(&p);
     base_free(bytes);
     if (st != ST_OK) {
         fprintf(stderr, "tally bench instantiate: %s\n", status_name(st));
         return 1;
     }
-    stats s = stats_of(t, o->runs);
     if (o->json) {
         printf("{\"bench\":\"instantiate\",\"runs\":%d,\"iterations\":%ld,\"module_bytes\":%zu,"
-               "\"us_per_instance\":%.3f,\"us_median\":%.3f,\"instances_per_s\":%.0f}\n",
-               o->runs, iters, len, s.min * 1e6, s.med * 1e6, 1 / s.min);
+               "\"us_per_instance\":%.3f,\"us_median\":%.3f,\"instances_per_s\":%.0f,"
+               "\"compiled_us\":%.3f,\"quick_us\":%.3f}\n",
+               o->runs, iters, len, s[0].min * 1e6, s[0].med * 1e6, 1 / s[0].min,
+               have[1] ? s[1].min * 1e6 : -1.0, have[2] ? s[2].min * 1e6 : -1.0);
         return 0;
     }
-    printf("tally bench instantiate: benches/small.wat (%zu bytes: 1 memory page, 4 KiB data, "
-           "table, global, 5 functions)\n%ld instantiate+free per run, min (median) of %d runs\n\n"
-           "%.3f us per instance (%.3f), %.0f instances/s   target < 5 us: %s\n",
-           len, iters, o->runs, s.min * 1e6, s.med * 1e6, 1 / s.min,
-           s.min < 5e-6 ? "met" : "NOT MET");
+    printf(
+        "tally bench instantiate: benches/small.wat (%zu bytes: 1 memory page, 4 KiB data, "
+        "table, global, 5 functions)\n%ld instantiate+free per run, min (median) of %d runs\n\n",
+        len, iters, o->runs);
+    for (int k = 0; k < 3; k++)
+        if (have[k])
+            printf("%-9s %.3f us per instance (%.3f), %.0f instances/s   target < %s: %s\n",
+                   tiers[k], s[k].min * 1e6, s[k].med * 1e6, 1 / s[k].min, k ? "2 us" : "5 us",
+                   s[k].min < (k ? 2e-6 : 5e-6) ? "met" : "NOT MET");
     return 0;
 }
 
@@ -966,6 +1015,103 @@ static int bench_host(const bench_opts *o)
     return 0;
 }
 
+/* ---- tally bench compile -------------------------------------------------------------------- */
+
+/* Compile time of one module in each route: the module instrumented (schedule v1, as the node
+ * runs it), its C generated, and the object built and loaded without a cache; CPU time of this
+ * thread (emitting, loading) plus of the compiler's processes, and wall time. */
+static int bench_compile(const bench_opts *o)
+{
+    char path[PATH_LEN];
+    if (o->file)
+        snprintf(path, sizeof path, "%s", o->file);
+    else
+        path_of(o, "interp", ".wasm", path, sizeof path);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (base_read_file(path, &bytes, &len) != ST_OK)
+        return fprintf(stderr, "tally bench compile: cannot read %s\n", path), 1;
+    engine_config cfg;
+    engine_config_default(&cfg);
+    engine_module *m = NULL, *im = NULL;
+    buf ib = {0};
+    engine_code *code = NULL;
+    status st = engine_module_load(&cfg, span_of(bytes, len), &m, NULL);
+    if (st == ST_OK)
+        st = instrument_module(m, ENGINE_SCHEDULE_V1, &ib, NULL);
+    if (st == ST_OK)
+        st = engine_module_load(&cfg, span_of(ib.ptr, ib.len), &im, NULL);
+    if (st == ST_OK)
+        st = engine_code_compile(im, &code);
+    buf src = {0};
+    if (st == ST_OK)
+        st = emit_module(code, SIZE_MAX, &src);
+    if (st != ST_OK) {
+        fprintf(stderr, "tally bench compile: %s: %s\n", path, status_name(st));
+        return 1;
+    }
+    int runs = o->runs_given ? o->runs : 1;
+    if (!o->json)
+        printf("tally bench compile: %s (%zu bytes; instrumented %zu bytes; %zu bytes of C)\n"
+               "min (median) of %d runs, seconds; CPU: this thread + the compiler's processes\n\n"
+               "%-10s %-19s %-19s %s\n",
+               path, len, ib.len, src.len, runs, "route", "CPU", "wall", "object");
+    int rc = 0;
+    for (int route = 0; route < 2; route++) {
+        if (o->filter && !strstr(route ? "cc" : "quick", o->filter))
+            continue;
+        engine_native_config ncfg;
+        if (route)
+            engine_native_config_default(&ncfg);
+        else
+            engine_native_config_quick(&ncfg);
+        ncfg.timeout_ms = 600000; /* measured, not bounded */
+        double cpu[MAX_RUNS], wall[MAX_RUNS];
+        uint32_t frame = 0;
+        char why[256] = "";
+        status rst = ST_OK;
+        for (int r = 0; r < runs; r++) {
+            struct timespec w0, w1;
+            clock_gettime(CLOCK_MONOTONIC, &w0);
+            double c0 = now(), k0 = children_cpu();
+            engine_native *n = NULL;
+            rst = engine_native_compile(code, &ncfg, &n, why, sizeof why);
+            cpu[r] = now() - c0 + children_cpu() - k0;
+            clock_gettime(CLOCK_MONOTONIC, &w1);
+            wall[r] = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
+            frame = engine_native_max_frame(n);
+            engine_native_free(n);
+            if (rst != ST_OK)
+                break;
+        }
+        const char *name = route ? "cc" : "quick";
+        if (rst != ST_OK) {
+            fprintf(stderr, "tally bench compile: %s: %s: %s\n", name, status_name(rst), why);
+            rc = 1;
+            continue;
+        }
+        stats c = stats_of(cpu, runs), w = stats_of(wall, runs);
+        if (o->json)
+            printf("{\"bench\":\"compile\",\"route\":\"%s\",\"wasm_bytes\":%zu,"
+                   "\"instrumented_bytes\":%zu,\"c_bytes\":%zu,\"cpu_s\":%.4f,\"wall_s\":%.4f,"
+                   "\"max_frame\":%u}\n",
+                   name, len, ib.len, src.len, c.min, w.min, frame);
+        else if (route)
+            printf("%-10s %7.3f (%7.3f)   %7.3f (%7.3f)   cc %s\n", name, c.min, c.med, w.min,
+                   w.med, src.len > ncfg.large_source_bytes ? ncfg.large_opt : ncfg.opt);
+        else
+            printf("%-10s %7.3f (%7.3f)   %7.3f (%7.3f)   tcc, largest frame %u bytes\n", name,
+                   c.min, c.med, w.min, w.med, frame);
+    }
+    buf_fini(&src);
+    engine_code_free(code);
+    engine_module_free(im);
+    engine_module_free(m);
+    buf_fini(&ib);
+    base_free(bytes);
+    return rc;
+}
+
 /* ---- the command -------------------------------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -977,6 +1123,8 @@ static void usage(FILE *out)
         "  interp       time the programs of benches/ in tally, wabt's wasm-interp and node\n"
         "               (when on PATH); check their results agree; ratios and geomean\n"
         "  instantiate  instances per second of benches/small.wat\n"
+        "  compile      compile time of a module (--file F; default benches/interp.wasm),\n"
+        "               instrumented as the node runs it, by the quick route (tcc) and cc\n"
         "  meter        metering overhead (instrumented vs plain, same VM, interleaved) and\n"
         "               instrumentation throughput in MB/s\n"
         "  host         messages per second of a canister making 100 host calls: all imports\n"
@@ -992,8 +1140,10 @@ static void usage(FILE *out)
         "               vs plain code (`tally bench shapes --help`)\n\n"
         "options:\n"
         "  --runs N     runs per measurement (default 3, meter 15; min and median reported)\n"
-        "  --filter S   interp, meter: only programs whose name contains S\n"
+        "  --filter S   interp, meter: only programs whose name contains S; compile: only\n"
+        "               the route (quick, cc) named S\n"
         "  --iters N    instantiate, host: iterations per run (default 20000)\n"
+        "  --file F     compile: the module to build (runs default 1)\n"
         "  --no-wabt    interp: skip wasm-interp;  --no-node: skip node\n"
         "  --dir DIR    the built benches (default: ../benches beside the tally binary,\n"
         "               i.e. BUILD/benches)\n"
@@ -1047,6 +1197,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
                 return fprintf(stderr, "tally bench: --iters wants a positive number\n"), 2;
         } else if (!strcmp(a, "--filter") && more) {
             o->filter = argv[++i];
+        } else if (!strcmp(a, "--file") && more) {
+            o->file = argv[++i];
         } else if (!strcmp(a, "--dir") && more) {
             snprintf(o->dir, sizeof o->dir, "%s", argv[++i]);
         } else {
@@ -1090,6 +1242,8 @@ int bench_main(int argc, char **argv)
         return bench_interp(&o);
     if (!strcmp(sub, "instantiate"))
         return bench_instantiate(&o);
+    if (!strcmp(sub, "compile"))
+        return bench_compile(&o);
     if (!strcmp(sub, "meter"))
         return bench_meter(&o);
     if (!strcmp(sub, "host"))

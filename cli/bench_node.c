@@ -136,6 +136,7 @@ static int tier_of(const char *t)
 {
     return !t || !strcmp(t, "interp") ? SCHEDULER_TIER_INTERP
            : !strcmp(t, "compiled")   ? SCHEDULER_TIER_COMPILED
+           : !strcmp(t, "quick")      ? SCHEDULER_TIER_QUICK
                                       : SCHEDULER_TIER_AUTO;
 }
 
@@ -940,13 +941,14 @@ int bench_node(int argc, char **argv)
             repeat = (int)v;
         else if (!strcmp(argv[i], "--tier") && i + 1 < argc &&
                  (!strcmp(argv[i + 1], "interp") || !strcmp(argv[i + 1], "compiled") ||
-                  !strcmp(argv[i + 1], "auto")))
+                  !strcmp(argv[i + 1], "quick") || !strcmp(argv[i + 1], "auto")))
             bench_tier = argv[++i];
         else {
             fprintf(stderr,
                     "usage: tally bench node [--messages N] [--no-rpc] [--no-inprocess]\n"
                     "                        [--node-threads T] [--queries] [--calls]\n"
-                    "                        [--node-exe TALLY] [--tier interp|compiled|auto]\n"
+                    "                        [--node-exe TALLY]\n"
+                    "                        [--tier interp|compiled|quick|auto]\n"
                     "                        [--tiers [--repeat R]] [--json]\n\n"
                     "Small update messages per second: in process (admission one by\n"
                     "one and in batches, execution + durable commit, then the replay\n"

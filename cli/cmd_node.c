@@ -38,7 +38,7 @@ static void usage(FILE *out)
         "usage: tally node [--dir DIR] [--listen HOST:PORT] [--public] [--interval MS]\n"
         "                  [--max-body BYTES] [--threads N] [--timeout S] [--quiet]\n"
         "                  [--query-threads N] [--query-limit INSTR] [--query-budget INSTR]\n"
-        "                  [--query-cache MIB] [--verify] [--tier interp|compiled|auto]\n"
+        "                  [--query-cache MIB] [--verify] [--tier interp|compiled|quick|auto]\n"
         "                  [limits...]\n\n"
         "Runs the node of DIR (made by `tally init`): produces blocks from the mempool and\n"
         "serves JSON-RPC 2.0 over HTTP POST / (docs/rpc.md). Logs one line per block to\n"
@@ -72,10 +72,11 @@ static void usage(FILE *out)
         "                     `tally replay`), then serve\n"
         "  --tier T           engine tier of updates (docs/engine.md): auto (default:\n"
         "                     each module is built into native code by a background\n"
-        "                     thread, interpreted until then and if that fails), compiled\n"
-        "                     (built before its first message), interp. Results, receipts\n"
-        "                     and state roots are the same; objects are cached in\n"
-        "                     DIR/compiled\n"
+        "                     thread, by tcc first and then by cc -O2, interpreted until\n"
+        "                     then and if that fails), compiled (cc, built before its\n"
+        "                     first message), quick (tcc, before its first message),\n"
+        "                     interp. Results, receipts and state roots are the same;\n"
+        "                     objects are cached in DIR/compiled\n"
         "limits (docs/rpc.md \"Limits\"; 0 or absent: the default):\n"
         "  --max-response BYTES       largest answer (default 16 MiB); beyond: an error\n"
         "  --max-connections N        open connections in all (default 1000)\n"
@@ -366,6 +367,8 @@ static bool parse_opts(int argc, char **argv, node_opts *o)
             o->tier = SCHEDULER_TIER_COMPILED, i++;
         else if (!strcmp(a, "--tier") && more && !strcmp(argv[i + 1], "auto"))
             o->tier = SCHEDULER_TIER_AUTO, i++;
+        else if (!strcmp(a, "--tier") && more && !strcmp(argv[i + 1], "quick"))
+            o->tier = SCHEDULER_TIER_QUICK, i++;
         else if (!strcmp(a, "--interval") && more && cli_u64_parse(argv[i + 1], &o->interval_ms))
             i++;
         else if (!strcmp(a, "--max-body") && more && cli_u64_parse(argv[i + 1], &o->max_body))

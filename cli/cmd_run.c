@@ -16,27 +16,27 @@
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: tally run FILE.wasm [--limit N] [--tier interp|compiled|auto] [--invoke NAME]\n"
-        "                 [ARGS...]\n\n"
-        "Instantiates a WebAssembly module that has no imports (its start function runs),\n"
-        "calls the exported function NAME (default: `_start`, else `run`) with ARGS parsed\n"
-        "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
-        "`nan`, `inf`), and prints each result on its own line: integers as signed decimal,\n"
-        "floats in their shortest round-trip form.\n\n"
-        "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE
-        "." INSTRUMENT_IMPORT_NAME ")\n"
-        "runs metered: its counter starts at N (--limit, also --budget; default 2^62),\n"
-        "running out traps with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to\n"
-        "stderr.\n\n"
-        "--tier picks the engine (docs/engine.md): interp (the interpreter), compiled (the\n"
-        "module translated to C and built by the system C compiler, $TALLY_CC or cc; fails\n"
-        "if that is impossible), auto (default: compiled when a C compiler is available,\n"
-        "else the interpreter). Both tiers give the same results, traps and instruction\n"
-        "counts. `tier: compiled|interp` goes to stderr.\n\n"
-        "Exit status: 0 on success; 1 if the module is invalid, cannot be linked, or traps\n"
-        "(stderr: STATUS_NAME: message); 2 on usage errors.\n");
+    fprintf(out,
+            "usage: tally run FILE.wasm [--limit N] [--tier interp|compiled|quick|auto]\n"
+            "                 [--invoke NAME] [ARGS...]\n\n"
+            "Instantiates a WebAssembly module that has no imports (its start function runs),\n"
+            "calls the exported function NAME (default: `_start`, else `run`) with ARGS parsed\n"
+            "by the parameter types (integers in decimal or 0x-hex, floats as C float syntax,\n"
+            "`nan`, `inf`), and prints each result on its own line: integers as signed decimal,\n"
+            "floats in their shortest round-trip form.\n\n"
+            "A module written by `tally instrument` (importing only " INSTRUMENT_IMPORT_MODULE
+            "." INSTRUMENT_IMPORT_NAME ")\n"
+            "runs metered: its counter starts at N (--limit, also --budget; default 2^62),\n"
+            "running out traps with INSTRUCTION_LIMIT_EXCEEDED, and `instructions: USED` goes to\n"
+            "stderr.\n\n"
+            "--tier picks the engine (docs/engine.md): interp (the interpreter), compiled (the\n"
+            "module translated to C and built by the system C compiler, $TALLY_CC or cc; fails\n"
+            "if that is impossible), quick (the same built by TinyCC, $TALLY_TCC or tcc: built\n"
+            "about 20x faster, runs slower; fails if impossible), auto (default: compiled when a\n"
+            "C compiler is available, else the interpreter). All tiers give the same results,\n"
+            "traps and instruction counts. `tier: compiled|quick|interp` goes to stderr.\n\n"
+            "Exit status: 0 on success; 1 if the module is invalid, cannot be linked, or traps\n"
+            "(stderr: STATUS_NAME: message); 2 on usage errors.\n");
 }
 
 static int fail(const char *what, status st)
@@ -206,7 +206,7 @@ static int invoke(engine_instance *inst, engine_func *f, int nargs, char **args)
 }
 
 /* Loads, compiles, instantiates; returns the exit code. */
-enum tier { TIER_AUTO, TIER_INTERP, TIER_COMPILED };
+enum tier { TIER_AUTO, TIER_INTERP, TIER_COMPILED, TIER_QUICK };
 
 static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_t budget,
                       enum tier tier, int nargs, char **args)
@@ -253,18 +253,25 @@ static int run_module(const uint8_t *bytes, size_t len, const char *name, int64_
     engine_native *nat = NULL;
     if (tier != TIER_INTERP) {
         engine_native_config ncfg;
-        engine_native_config_default(&ncfg);
+        if (tier == TIER_QUICK)
+            engine_native_config_quick(&ncfg);
+        else
+            engine_native_config_default(&ncfg);
         char why[256];
         st = engine_native_compile(code, &ncfg, &nat, why, sizeof why);
-        if (st != ST_OK && tier == TIER_COMPILED) {
-            fprintf(stderr, "tally run: compiled tier: %s: %s\n", status_name(st), why);
+        if (st != ST_OK && tier != TIER_AUTO) {
+            fprintf(stderr, "tally run: %s tier: %s: %s\n",
+                    tier == TIER_QUICK ? "quick" : "compiled", status_name(st), why);
             engine_code_free(code);
             goto out_free_module;
         }
         if (st == ST_OK)
             engine_code_attach_native(code, nat);
     }
-    fprintf(stderr, "tier: %s\n", nat ? "compiled" : "interp");
+    fprintf(stderr, "tier: %s\n",
+            !nat                          ? "interp"
+            : engine_native_is_quick(nat) ? "quick"
+                                          : "compiled");
     engine_run_config rcfg;
     engine_run_config_default(&cfg, &rcfg);
     engine_instance *inst = NULL;
@@ -331,10 +338,12 @@ int cmd_run(int argc, char **argv)
                 tier = TIER_INTERP;
             else if (!strcmp(t, "compiled"))
                 tier = TIER_COMPILED;
+            else if (!strcmp(t, "quick"))
+                tier = TIER_QUICK;
             else if (!strcmp(t, "auto"))
                 tier = TIER_AUTO;
             else {
-                fprintf(stderr, "tally run: --tier wants interp, compiled or auto\n");
+                fprintf(stderr, "tally run: --tier wants interp, compiled, quick or auto\n");
                 return 2;
             }
         } else if (!file) {

@@ -86,6 +86,13 @@ enum { K_BLOCK, K_LOOP, K_IF, K_FUNC };
  * after calls out, which may change them. */
 enum { G_READ = 1, G_SET = 2 };
 
+/* The register global: the mutable global set most often in the module (the metering counter
+ * of an instrumented one) is passed to every defined function as an argument and handed back
+ * with its result (nat_r2), so direct calls neither store nor reload it. It is written to the
+ * instance only where something else may look: before calls out and traps (GW). Every function
+ * counts it as read and set, since its callees may change it. */
+#define NO_RG UINT32_MAX
+
 typedef struct ectl {
     uint8_t kind;
     bool dead;     /* the rest of the frame is unreachable */
@@ -111,7 +118,16 @@ typedef struct fstate {
     const uint8_t *ltypes;         /* type of every local, params first */
     uint32_t skip;                 /* nesting depth inside dead code */
     uint8_t *gused;                /* per global: G_READ, G_SET (bits) */
+    uint32_t rg;                   /* the global passed in registers (emit_module), or NO_RG */
     bool has_mem;
+    /* Scratch variables, declared once at the top of the function (never in a block: TinyCC
+       gives every block-scoped declaration a stack slot of its own, so frames would grow with
+       the function's length; docs/engine.md "The quick route"): */
+    uint32_t nca;    /* ca_[]: arguments and results of generic and multi-result calls */
+    uint32_t npsave; /* p<depth>_<i>: an `if`'s params, per nesting depth */
+    uint32_t pdepth;
+    uint32_t mv; /* bit per memop C type used (mv_of) */
+    bool trunc;  /* tr_, ts_: a trapping float-to-int conversion */
     status st;
 } fstate;
 
@@ -344,16 +360,47 @@ static uint8_t sig_type(char c)
     }
 }
 
-/* Reads operand variable of height h as the template's `name`. */
-static void bind(fstate *f, char mode, const char *name, uint32_t h)
+/* The operand variable of height h as the template reads it (mode 'F': as float/double). */
+static void bind(const fstate *f, char mode, uint32_t h, char *dst, size_t len)
 {
     uint8_t t = f->ts[h];
     if (mode == 'F' && t == VT_F32)
-        put(f->o, "float %s = f32_of(i%u); ", name, h);
+        snprintf(dst, len, "f32_of(i%u)", h);
     else if (mode == 'F' && t == VT_F64)
-        put(f->o, "double %s = f64_of(l%u); ", name, h);
+        snprintf(dst, len, "f64_of(l%u)", h);
     else
-        put(f->o, "%s %s = %c%u; ", ctype(t), name, V(h));
+        snprintf(dst, len, "%c%u", V(h));
+}
+
+/* expr with every one-letter identifier x (y) replaced by (rx) ((ry)): the operands are read
+   where the template names them, so no block-scoped temporary is declared (operands are
+   variables or pure reads of them). False if the result does not fit. */
+static bool subst(const char *expr, char x, const char *rx, char y, const char *ry, char *dst,
+                  size_t len)
+{
+    size_t n = 0;
+    for (const char *p = expr; *p;) {
+        const char *rep = NULL;
+        size_t id = 0;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
+            while ((p[id] >= 'a' && p[id] <= 'z') || (p[id] >= 'A' && p[id] <= 'Z') ||
+                   (p[id] >= '0' && p[id] <= '9') || p[id] == '_')
+                id++;
+            if (id == 1 && *p == x)
+                rep = rx;
+            else if (id == 1 && *p == y)
+                rep = ry;
+        } else {
+            id = 1;
+        }
+        int w = rep ? snprintf(dst + n, len - n, "(%s)", rep)
+                    : snprintf(dst + n, len - n, "%.*s", (int)id, p);
+        if (w < 0 || (size_t)w >= len - n)
+            return false;
+        n += (size_t)w;
+        p += id;
+    }
+    return true;
 }
 
 static void emit_numeric(fstate *f, opcode op)
@@ -369,19 +416,24 @@ static void emit_numeric(fstate *f, opcode op)
     uint8_t rt = gt ? sig_type(gt[1]) : VT_I32;
     uint32_t base = f->h - nin;
     /* ref.is_null ("*"): its reference operand is read raw */
-    put(f->o, "{ ");
-    bind(f, sig[0] == 'i' || sig[0] == 'I' || !gt ? 'R' : tp.mode, "a", base);
+    char ra[32], rb[32] = "", e[400];
+    bind(f, sig[0] == 'i' || sig[0] == 'I' || !gt ? 'R' : tp.mode, base, ra, sizeof ra);
     if (nin == 2)
-        bind(f, tp.mode, "b", base + 1);
+        bind(f, tp.mode, base + 1, rb, sizeof rb);
     f->h = base;
     push(f, rt);
     /* float arithmetic: its NaN is canonicalized when something looks at the bits (keeps_nan) */
-    if (!strncmp(tp.expr, "canon", 5) && f->st == ST_OK) {
-        f->nan[base] = 1;
-        put(f->o, "%c%u = (%s)(bits%s); }\n", V(base), ctype(rt), tp.expr + 5);
+    bool lazy = !strncmp(tp.expr, "canon", 5);
+    if (!subst(lazy ? tp.expr + 5 : tp.expr, 'a', ra, 'b', rb, e, sizeof e)) {
+        f->st = BUG();
         return;
     }
-    put(f->o, "%c%u = (%s)(%s); }\n", V(base), ctype(rt), tp.expr);
+    if (lazy && f->st == ST_OK) {
+        f->nan[base] = 1;
+        put(f->o, "%c%u = (%s)(bits%s);\n", V(base), ctype(rt), e);
+        return;
+    }
+    put(f->o, "%c%u = (%s)(%s);\n", V(base), ctype(rt), e);
 }
 
 /* ---- the instructions with more to them ---------------------------------------------------- */
@@ -440,6 +492,17 @@ static bool memop_of(opcode op, memop *mo)
     }
 }
 
+/* The memory scratch variable mv_<k> of a memop's C type. */
+static const char *const mv_types[] = {"int8_t",  "uint8_t",  "int16_t", "uint16_t",
+                                       "int32_t", "uint32_t", "uint64_t"};
+static int mv_of(const char *ctype)
+{
+    for (int k = 0; k < (int)BASE_ARRAY_LEN(mv_types); k++)
+        if (!strcmp(mv_types[k], ctype))
+            return k;
+    return 0;
+}
+
 /* Lazy NaN canonicalization. The interpreter canonicalizes every float arithmetic result; the
  * compiled code leaves a result raw while only float arithmetic, comparisons, min/max and
  * conversions to integers consume it: these see the same values and the same NaN-ness whatever
@@ -494,7 +557,7 @@ static uint32_t call_base(const fstate *f, uint32_t nparams)
 static void reload_mem(fstate *f)
 {
     if (f->has_mem)
-        puts_(f->o, " mb = I->mem->base; ml = I->mem->len; mk = mb + ml;");
+        puts_(f->o, " MEM_LOAD;");
 }
 /* After a call out: memory may have grown, globals may have changed. */
 static void after_call(fstate *f)
@@ -507,16 +570,19 @@ static void after_call(fstate *f)
 static void generic_args(fstate *f, const functype *ft)
 {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
-    put(f->o, "{ uint64_t a[%u]; GW; ", n ? n : 1);
+    n = n ? n : 1;
+    if (n > f->nca)
+        f->nca = n;
+    puts_(f->o, "{ GW; I->run->depth = dp; ");
     for (uint32_t i = 0; i < ft->nparams; i++)
-        put(f->o, "a[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
+        put(f->o, "ca_[%u] = %c%u; ", i, V(f->h - ft->nparams + i));
 }
 static void generic_results(fstate *f, const functype *ft)
 {
     f->h -= ft->nparams;
     for (uint32_t i = 0; i < ft->nresults; i++) {
         push(f, ft->types[ft->nparams + i]);
-        put(f->o, "%c%u = (%s)a[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
+        put(f->o, "%c%u = (%s)ca_[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
     after_call(f);
     puts_(f->o, " }\n");
@@ -533,34 +599,35 @@ static void emit_call(fstate *f, uint32_t fidx)
     uint32_t base = call_base(f, ft->nparams);
     if (fidx < m->nfunc_imports) {
         generic_args(f, ft);
-        put(f->o, "I->rt->call(I, %u, fp + %u, a); ", fidx, base);
+        put(f->o, "call_out(I, %u, fp + %u, ca_); ", fidx, base);
         generic_results(f, ft);
         return;
     }
     uint32_t d = fidx - m->nfunc_imports;
     uint32_t first = f->h - ft->nparams;
-    put(f->o, "{ GW; ");
+    put(f->o, "{ GWD; ");
+    if (ft->nresults > f->nca)
+        f->nca = ft->nresults;
+    put(f->o, "q = f%u(I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
+    if (f->rg != NO_RG)
+        put(f->o, "g%u", f->rg);
     if (ft->nresults > 1)
-        put(f->o, "uint64_t r[%u]; ", ft->nresults);
-    if (ft->nresults == 1) {
-        uint8_t t = ft->types[ft->nparams];
-        put(f->o, "%s r0 = ", ctype(t));
-    }
-    put(f->o, "f%u(I, fp + %u", d, base);
-    if (ft->nresults > 1)
-        puts_(f->o, ", r");
+        puts_(f->o, ", ca_");
     for (uint32_t i = 0; i < ft->nparams; i++)
         put(f->o, ", %c%u", V(first + i));
     puts_(f->o, "); ");
+    if (f->rg != NO_RG)
+        put(f->o, "g%u = q.g; ", f->rg);
     f->h = first;
     for (uint32_t i = 0; i < ft->nresults; i++) {
         push(f, ft->types[ft->nparams + i]);
         if (ft->nresults == 1)
-            put(f->o, "%c%u = r0; ", V(f->h - 1));
+            put(f->o, "%c%u = (%s)q.r; ", V(f->h - 1), ctype(ft->types[ft->nparams]));
         else
-            put(f->o, "%c%u = (%s)r[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
+            put(f->o, "%c%u = (%s)ca_[%u]; ", V(f->h - 1), ctype(ft->types[ft->nparams + i]), i);
     }
-    after_call(f);
+    puts_(f->o, " GRD;");
+    reload_mem(f);
     puts_(f->o, " }\n");
 }
 
@@ -609,7 +676,8 @@ static void emit_end(fstate *f)
         /* the false path: the params (saved at `if`) are the results */
         put(f->o, "goto E%u; F%u:;", c->label, c->label);
         for (uint32_t i = 0; i < c->np; i++)
-            put(f->o, " %c%u = p%u_%u;", cls(ctl_pt(c, i)), c->h + i, c->label, i);
+            put(f->o, " %c%u = (%s)p%u_%u;", cls(ctl_pt(c, i)), c->h + i, ctype(ctl_pt(c, i)),
+                f->ch - 1, i);
         puts_(f->o, "\n");
     }
     if (c->kind != K_LOOP)
@@ -662,9 +730,13 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         ectl *c = ctl_push(f, K_IF, in);
         if (!c)
             return;
+        /* the params, for the false path: p<depth>_<i> (a nested `if` has its own depth) */
         for (uint32_t i = 0; i < c->np; i++)
-            put(o, "%s p%u_%u = %c%u; ", ctype(ctl_pt(c, i)), c->label, i, cls(ctl_pt(c, i)),
-                c->h + i);
+            put(o, "p%u_%u = %c%u; ", f->ch - 1, i, cls(ctl_pt(c, i)), c->h + i);
+        if (c->np && f->ch > f->pdepth)
+            f->pdepth = f->ch;
+        if (c->np > f->npsave)
+            f->npsave = c->np;
         put(o, "if (!i%u) goto F%u;\n", cnd, c->label);
         return;
     }
@@ -673,7 +745,8 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         top->dead = false;
         put(o, "goto E%u; F%u:;", top->label, top->label);
         for (uint32_t i = 0; i < top->np; i++)
-            put(o, " %c%u = p%u_%u;", cls(ctl_pt(top, i)), top->h + i, top->label, i);
+            put(o, " %c%u = (%s)p%u_%u;", cls(ctl_pt(top, i)), top->h + i, ctype(ctl_pt(top, i)),
+                f->ch - 1, i);
         puts_(o, "\n");
         set_height(f, top, true);
         return;
@@ -735,7 +808,7 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
             return;
         }
         generic_args(f, ft);
-        put(o, "I->rt->call_indirect(I, %u, %u, i%u, fp + %u, a); ", f->code->canon_type[in->a],
+        put(o, "I->rt->call_indirect(I, %u, %u, i%u, fp + %u, ca_); ", f->code->canon_type[in->a],
             in->b, i, call_base(f, ft->nparams));
         generic_results(f, ft);
         return;
@@ -819,23 +892,26 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         const char *M1 = w ? "UINT64_MAX" : "UINT32_MAX";
         char c = w ? 'l' : 'i';
         push(f, w ? VT_I64 : VT_I32);
-        put(o, "{ %s a = %c%u, b = %c%u; if (b == 0) TRAP(ST_TRAP_INT_DIV_ZERO); ", T, c, a, c, b);
+        (void)T;
+        put(o, "if (%c%u == 0) TRAP(ST_TRAP_INT_DIV_ZERO); ", c, b);
         switch (op) {
         case OP_I32_DIV_S:
         case OP_I64_DIV_S:
             put(o,
-                "if (a == %s && b == %s) TRAP(ST_TRAP_INT_OVERFLOW); %c%u = (%s)((%s)a / (%s)b);",
-                MIN, M1, c, a, T, S, S);
+                "if (%c%u == %s && %c%u == %s) TRAP(ST_TRAP_INT_OVERFLOW); "
+                "%c%u = (%s)((%s)%c%u / (%s)%c%u);",
+                c, a, MIN, c, b, M1, c, a, T, S, c, a, S, c, b);
             break;
         case OP_I32_REM_S:
         case OP_I64_REM_S:
-            put(o, "%c%u = b == %s ? 0 : (%s)((%s)a %% (%s)b);", c, a, M1, T, S, S);
+            put(o, "%c%u = %c%u == %s ? 0 : (%s)((%s)%c%u %% (%s)%c%u);", c, a, c, b, M1, T, S, c,
+                a, S, c, b);
             break;
         case OP_I32_DIV_U:
-        case OP_I64_DIV_U: put(o, "%c%u = a / b;", c, a); break;
-        default: put(o, "%c%u = a %% b;", c, a); break;
+        case OP_I64_DIV_U: put(o, "%c%u = %c%u / %c%u;", c, a, c, a, c, b); break;
+        default: put(o, "%c%u = %c%u %% %c%u;", c, a, c, a, c, b); break;
         }
-        puts_(o, " }\n");
+        puts_(o, "\n");
         return;
     }
     case OP_MEMORY_INIT: emit_misc(f, "NAT_MEMORY_INIT", in->a, 0, 3, 0, false); return;
@@ -856,31 +932,41 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
         bool src32 = f->ts[a] == VT_F32;
         uint8_t rt = sig_type(strchr(engine_opcodes[op].sig, '>')[1]);
         push(f, rt);
-        put(o, "{ uint64_t r; int s = %s((double)%s(%c%u), &r); if (s) TRAP(s); %c%u = (%s)r; }\n",
-            tf, src32 ? "f32_of" : "f64_of", src32 ? 'i' : 'l', a, cls(rt), a, ctype(rt));
+        f->trunc = true;
+        put(o, "ts_ = %s((double)%s(%c%u), &tr_); if (ts_) TRAP(ts_); %c%u = (%s)tr_;\n", tf,
+            src32 ? "f32_of" : "f64_of", src32 ? 'i' : 'l', a, cls(rt), a, ctype(rt));
         return;
     }
     if (memop_of(op, &mo)) {
+        /* ea_ and the value's mv_<type> are the function's scratch variables */
+        char mv[16], conv[64];
+        int k = mv_of(mo.ctype);
+        f->mv |= 1u << k;
+        snprintf(mv, sizeof mv, "mv_%d", k);
         if (mo.conv) {
             uint32_t a = pop(f);
             push(f, mo.vt);
+            if (!subst(mo.conv, 'v', mv, 0, NULL, conv, sizeof conv)) {
+                f->st = BUG();
+                return;
+            }
             put(o,
-                "{ uint64_t ea = (uint64_t)i%u + %uu; if (ea + %u > ml) TRAP(ST_TRAP_MEMORY_OOB); "
-                "%s v; memcpy(&v, mb + ea, %u); %c%u = %s; }\n",
-                a, in->b, mo.size, mo.ctype, mo.size, cls(mo.vt), a, mo.conv);
+                "ea_ = (uint64_t)i%u + %uu; if ((int64_t)ea_ > ml%u) TRAP(ST_TRAP_MEMORY_OOB); "
+                "memcpy(&%s, mb + ea_, %u); %c%u = %s;\n",
+                a, in->b, mo.size, mv, mo.size, cls(mo.vt), a, conv);
         } else {
             uint32_t v = pop(f), a = pop(f);
             put(o,
-                "{ uint64_t ea = (uint64_t)i%u + %uu; if (ea + %u > ml) TRAP(ST_TRAP_MEMORY_OOB); "
-                "%s v = (%s)%c%u; memcpy(mb + ea, &v, %u); mk[ea >> %d] = 1;",
-                a, in->b, mo.size, mo.ctype, mo.ctype, V(v), mo.size, (int)VM_MARK_SHIFT);
+                "ea_ = (uint64_t)i%u + %uu; if ((int64_t)ea_ > ml%u) TRAP(ST_TRAP_MEMORY_OOB); "
+                "%s = (%s)%c%u; memcpy(mb + ea_, &%s, %u); mk[ea_ >> %d] = 1;",
+                a, in->b, mo.size, mv, mo.ctype, V(v), mv, mo.size, (int)VM_MARK_SHIFT);
             /* the mark of the last byte's page: a second store only when the access crosses
                into the next page (rare: a branch is cheaper than the store) */
             if (mo.size > 1)
-                put(o, " if (__builtin_expect((ea & %uu) > %uu, 0)) mk[(ea + %u) >> %d] = 1;",
+                put(o, " if (__builtin_expect((ea_ & %uu) > %uu, 0)) mk[(ea_ + %u) >> %d] = 1;",
                     (1u << VM_MARK_SHIFT) - 1, (1u << VM_MARK_SHIFT) - mo.size, mo.size - 1,
                     (int)VM_MARK_SHIFT);
-            puts_(o, " }\n");
+            puts_(o, "\n");
         }
         return;
     }
@@ -889,12 +975,17 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
 
 /* ---- functions ---------------------------------------------------------------------------- */
 
-/* The C prototype of defined function d. */
-static void prototype(out *o, const engine_module *m, uint32_t d)
+/* The C prototype of defined function d: dp is the number of frames in use below it (vm.c's
+ * depth at the call), the register global comes in as an argument and goes back with the result
+ * in a nat_r2 (its field r: a single result). */
+static void prototype(out *o, const engine_module *m, uint32_t d, uint32_t rg)
 {
     const functype *ft = engine_func_type(m, m->nfunc_imports + d);
-    put(o, "static %s f%u(nat_inst *I, uint64_t fp",
-        ft->nresults == 1 ? ctype(ft->types[ft->nparams]) : "void", d);
+    put(o, "static nat_r2 f%u(nat_inst *I, uint64_t fp, uint32_t dp, uint64_t ", d);
+    if (rg == NO_RG)
+        puts_(o, "gx");
+    else
+        put(o, "g%u", rg);
     if (ft->nresults > 1)
         puts_(o, ", uint64_t *ret");
     for (uint32_t i = 0; i < ft->nparams; i++)
@@ -902,7 +993,7 @@ static void prototype(out *o, const engine_module *m, uint32_t d)
     puts_(o, ")");
 }
 
-static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
+static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o, buf *body)
 {
     const engine_module *m = code->m;
     const func *fn = &m->funcs[d];
@@ -924,6 +1015,9 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
         base_free(lt);
         return ST_OUT_OF_MEMORY;
     }
+    f.rg = rg;
+    if (rg != NO_RG)
+        f.gused[rg] = G_READ | G_SET;
     body->len = 0;
     out bo = {.b = body, .st = ST_OK, .limit = o->limit};
     f.o = &bo;
@@ -949,57 +1043,94 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     }
     status st = f.st != ST_OK ? f.st : bo.st;
     if (st == ST_OK) {
-        puts_(o, "#define GW");
-        for (uint32_t k = 0; k < m->nglobals; k++)
-            if (f.gused[k] & G_SET)
-                put(o, " *gp%u = g%u;", k, k);
-        puts_(o, "\n#define GR");
-        for (uint32_t k = 0; k < m->nglobals; k++)
-            if (f.gused[k] && m->globals[k].mut)
-                put(o, " g%u = *gp%u;", k, k);
-        puts_(o, "\n");
-        prototype(o, m, d);
+        /* GW, GR: every global in a local (before traps and calls out, after calls out); GWD,
+           GRD: but the register global (around direct calls, which pass it) */
+        for (int all = 1; all >= 0; all--) {
+            put(o, "#define GW%s", all ? "" : "D");
+            for (uint32_t k = 0; k < m->nglobals; k++)
+                if ((f.gused[k] & G_SET) && k == rg && all)
+                    put(o, " *I->globals[%u] = g%u;", k, k);
+                else if ((f.gused[k] & G_SET) && k != rg)
+                    put(o, " *gp%u = g%u;", k, k);
+            put(o, "\n#define GR%s", all ? "" : "D");
+            for (uint32_t k = 0; k < m->nglobals; k++)
+                if (f.gused[k] && m->globals[k].mut && k == rg && all)
+                    put(o, " g%u = *I->globals[%u];", k, k);
+                else if (f.gused[k] && m->globals[k].mut && k != rg)
+                    put(o, " g%u = *gp%u;", k, k);
+            puts_(o, "\n");
+        }
+        prototype(o, m, d, rg);
+        /* the frame below the stack pointer: a generous bound on what cc makes of it (an
+           immediate of the stack pointer's lea up to 2^30, else subtracted in C) */
+        unsigned long long below = 16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl +
+                                            f.nca + (unsigned long long)f.pdepth * f.npsave) +
+                                   16384ull;
         put(o,
             "\n{\n    nat_run *const R = I->run;\n"
-            "    if (R->depth >= R->maxd || fp + %uu > R->nslots || "
-            "(uintptr_t)&R < R->stack_lo + %lluu)\n"
-            "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n"
-            "    if (++R->depth > R->hi)\n        R->hi = R->depth;\n",
-            code->funcs[d].frame_size,
-            /* the frame below a local of it (&R: unlike __builtin_frame_address, taking it leaves
-               cc the frame-pointer register): a generous bound on what cc makes of the frame */
-            16ull * ((unsigned long long)f.nlocals_all + f.maxi + f.maxl) + 16384ull);
+            "    if (__builtin_expect(dp >= R->maxd || fp + %uu > R->nslots || "
+            "SP_LESS(R, %llu) - %lluull < R->stack_lo, 0)) {\n",
+            code->funcs[d].frame_size, below < (1ull << 30) ? below : 0,
+            below < (1ull << 30) ? 0 : below);
+        if (rg != NO_RG)
+            put(o, "        *I->globals[%u] = g%u;\n", rg, rg);
+        puts_(o, "        I->rt->trap(I, ST_TRAP_CALL_STACK_EXHAUSTED);\n    }\n"
+                 "    if (++dp > R->hi)\n        R->hi = dp;\n");
         if (f.has_mem)
-            puts_(o, "    uint8_t *mb = I->mem->base;\n    uint64_t ml = I->mem->len;\n"
-                     "    uint8_t *mk = mb + ml; /* the write marks */\n");
-        for (uint32_t k = 0; k < m->nglobals; k++)
-            if (f.gused[k])
+            puts_(o, "    uint8_t *mb, *mk;\n    int64_t ml1, ml2, ml4, ml8;\n    MEM_LOAD;\n");
+        for (uint32_t k = 0; k < m->nglobals; k++) {
+            if (f.gused[k] && k != rg) /* the register global: through I where written */
                 put(o, "    uint64_t *const gp%u = I->globals[%u];\n    uint64_t g%u = *gp%u;\n",
                     k, k, k, k);
+        }
+        puts_(o, "    nat_r2 q; /* a direct call's result */\n");
         for (uint32_t i = ft->nparams; i < f.nlocals_all; i++)
             put(o, "    %s v%u = 0;\n", ctype(lt[i]), i);
         for (uint32_t i = 0; i < f.maxi; i++)
             put(o, "    uint32_t i%u = 0;\n", i);
         for (uint32_t i = 0; i < f.maxl; i++)
             put(o, "    uint64_t l%u = 0;\n", i);
+        if (f.nca)
+            put(o, "    uint64_t ca_[%u];\n", f.nca);
+        for (uint32_t k = 0; k < f.pdepth; k++)
+            for (uint32_t i = 0; i < f.npsave; i++)
+                put(o, "    uint64_t p%u_%u;\n", k, i);
+        if (f.trunc)
+            puts_(o, "    uint64_t tr_;\n    int ts_;\n");
+        if (f.mv)
+            puts_(o, "    uint64_t ea_;\n");
+        for (int k = 0; k < (int)BASE_ARRAY_LEN(mv_types); k++)
+            if (f.mv & (1u << k))
+                put(o, "    %s mv_%d;\n", mv_types[k], k);
         if (o->st == ST_OK)
             o->st = buf_put(o->b, body->ptr, body->len);
-        puts_(o, "    GW;\n    R->depth--;\n");
-        if (ft->nresults == 1)
-            put(o, "    return %c0;\n", cls(ft->types[ft->nparams]));
+        puts_(o, "    GWD;\n");
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
             put(o, "    ret[%u] = %c%u;\n", i, cls(ft->types[ft->nparams + i]), i);
-        puts_(o, "}\n#undef GW\n#undef GR\n\n");
-        /* the generic entry */
+        put(o, "    return (nat_r2){%s%s, ", ft->nresults == 1 ? "" : "0",
+            ft->nresults == 1 ? (is32(ft->types[ft->nparams]) ? "i0" : "l0") : "");
+        if (rg == NO_RG)
+            puts_(o, "gx};\n");
+        else
+            put(o, "g%u};\n", rg);
+        puts_(o, "}\n#undef GW\n#undef GR\n#undef GWD\n#undef GRD\n\n");
+        /* the generic entry: the depth and the register global from the instance */
         put(o, "static void g%u(nat_inst *I, uint64_t fp, uint64_t *a)\n{\n    ", d);
-        if (ft->nresults == 1)
-            puts_(o, "a[0] = ");
-        put(o, "f%u(I, fp", d);
+        if (rg != NO_RG)
+            put(o, "uint64_t *gp = I->globals[%u];\n    ", rg);
+        put(o, "nat_r2 q = f%u(I, fp, I->run->depth, %s", d, rg == NO_RG ? "0" : "*gp");
         if (ft->nresults > 1)
             puts_(o, ", a");
         for (uint32_t i = 0; i < ft->nparams; i++)
             put(o, ", (%s)a[%u]", ctype(ft->types[i]), i);
-        puts_(o, ");\n}\n\n");
+        puts_(o, ");\n");
+        if (rg != NO_RG)
+            puts_(o, "    *gp = q.g;\n");
+        if (ft->nresults == 1)
+            puts_(o, "    a[0] = q.r;\n");
+        else
+            puts_(o, "    (void)q;\n");
+        puts_(o, "}\n\n");
         st = o->st;
     }
     base_free(lt);
@@ -1007,6 +1138,38 @@ static status emit_func(const engine_code *code, uint32_t d, out *o, buf *body)
     base_free(f.ts);
     base_free(f.nan);
     base_free(f.cs);
+    return st;
+}
+
+/* The register global: the mutable global with the most global.set in the module's code (the
+ * lowest index among equals), NO_RG when nothing sets one. */
+static status pick_rg(const engine_module *m, uint32_t *rg)
+{
+    *rg = NO_RG;
+    if (!m->nglobals)
+        return ST_OK;
+    uint64_t *n = base_calloc(m->nglobals, sizeof *n);
+    if (!n)
+        return ST_OUT_OF_MEMORY;
+    status st = ST_OK;
+    for (uint32_t d = 0; d < m->nfuncs - m->nfunc_imports && st == ST_OK; d++) {
+        reader r = reader_of(m->funcs[d].body);
+        while (reader_left(&r) > 0) {
+            engine_insn in;
+            st = engine_insn_read(&r, &in, NULL);
+            if (st != ST_OK)
+                break;
+            if (in.op == OP_GLOBAL_SET && in.a < m->nglobals)
+                n[in.a]++;
+        }
+    }
+    uint64_t best = 0;
+    for (uint32_t k = 0; k < m->nglobals; k++)
+        if (m->globals[k].mut && n[k] > best) {
+            best = n[k];
+            *rg = k;
+        }
+    base_free(n);
     return st;
 }
 
@@ -1033,14 +1196,35 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
     puts_(&o, ENGINE_OPS_TEXT);
     puts_(&o, "\n");
     puts_(&o, ENGINE_NATIVE_ABI_TEXT);
-    puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n\n");
+    puts_(&o, "\n#define TRAP(s) do { GW; I->rt->trap(I, (s)); } while (0)\n");
+    /* the memory: its base, the write marks after it, and for each access size n the highest
+       address an access may start at, ml<n> = length - n (negative: none; the bounds check is
+       one compare of the effective address, as a signed 64-bit number: it is below 2^33); no
+       block-scoped temporaries (compilers that give each one a stack slot) */
+    puts_(&o, "#define MEM_LOAD (mb = I->mem->base, mk = mb + I->mem->len, "
+              "ml1 = (int64_t)I->mem->len - 1, ml2 = (int64_t)I->mem->len - 2, "
+              "ml4 = (int64_t)I->mem->len - 4, ml8 = (int64_t)I->mem->len - 8)\n");
+    /* a function's result and the register global, returned in two registers */
+    puts_(&o, "typedef struct nat_r2 { uint64_t r, g; } nat_r2;\n");
+    /* calls to imports (metered code: out_of_instructions) are the unlikely path: cc lays them
+       out of line and keeps the loop's values in registers around them */
+    puts_(&o, "__attribute__((cold, noinline)) static void call_out(nat_inst *I, uint32_t f, "
+              "uint64_t fp, uint64_t *a) { I->rt->call(I, f, fp, a); }\n");
+    /* the stack pointer for the stack check: read directly where cc allows (no stack slot, no
+       frame pointer), else the address of a local */
+    puts_(&o, "#if defined(__x86_64__)\n#define SP_LESS(x, k) ({ uintptr_t sp_; __asm__(\"lea -\" "
+              "#k \"(%%rsp), %0\" : \"=r\"(sp_)); sp_; })\n#elif defined(__aarch64__)\n"
+              "#define SP_LESS(x, k) ({ uintptr_t sp_; __asm__(\"mov %0, sp\" : \"=r\"(sp_)); "
+              "sp_ - k##u; })\n#else\n#define SP_LESS(x, k) ((uintptr_t)&(x) - k##u)\n#endif\n\n");
+    uint32_t rg = NO_RG;
+    o.st = o.st == ST_OK ? pick_rg(m, &rg) : o.st;
     for (uint32_t d = 0; d < ndef; d++) {
-        prototype(&o, m, d);
+        prototype(&o, m, d, rg);
         puts_(&o, ";\n");
     }
     buf body = {0};
     for (uint32_t d = 0; d < ndef && o.st == ST_OK; d++) {
-        status st = emit_func(code, d, &o, &body);
+        status st = emit_func(code, d, rg, &o, &body);
         if (st != ST_OK && o.st == ST_OK)
             o.st = st;
     }

@@ -517,8 +517,16 @@ uint32_t engine_instance_max_depth(const engine_instance *inst);
 
 typedef struct engine_native engine_native;
 
+/* How the C is built (docs/engine.md "The quick route"). */
+typedef enum engine_native_route {
+    ENGINE_NATIVE_CC,    /* the system C compiler, optimizing: fast code, seconds per 100 KB */
+    ENGINE_NATIVE_QUICK, /* TinyCC (tcc): about 1 s per MB of Wasm, slower code; objects whose
+                            stack frames break the frame rule are refused */
+} engine_native_route;
+
 typedef struct engine_native_config {
-    const char *cc;            /* the C compiler: $TALLY_CC, or "cc" */
+    engine_native_route route; /* ENGINE_NATIVE_CC */
+    const char *cc;            /* the C compiler: $TALLY_CC, or "cc" (quick: $TALLY_TCC, "tcc") */
     const char *opt;           /* optimization flag: "-O2" */
     const char *large_opt;     /* ... for generated sources past large_source_bytes: "-O1" */
     size_t large_source_bytes; /* 256 KiB */
@@ -526,9 +534,12 @@ typedef struct engine_native_config {
                                 temporary directory, removed afterwards */
     uint32_t timeout_ms;       /* the compiler is killed past this: 60000 */
     size_t max_source_bytes;   /* generated C past this is not compiled: 64 MiB */
+    size_t mem_limit_bytes;    /* the compiler's address space (ulimit -v); 0: unbounded */
 } engine_native_config;
 
 void engine_native_config_default(engine_native_config *cfg);
+/* The quick route: tcc ($TALLY_TCC), 10 s, 2 GiB of address space, no cache directory. */
+void engine_native_config_quick(engine_native_config *cfg);
 /* Builds (or finds in the cache) the compiled tier of c. ST_OK and *out, or: ST_LIMIT_EXCEEDED
  * (source or time bound), ST_IO_ERROR (no C compiler, it failed, or the object did not load),
  * ST_OUT_OF_MEMORY; `why` (if not NULL) says what in words. *out must outlive every code it is
@@ -544,8 +555,15 @@ engine_native *engine_native_share(engine_native *n);
  * next call (engine_instance_invoke_begin/_run; a run already under way keeps its tier).
  * n came from engine_native_compile(c), or of a code compiled from the same module bytes
  * with the same options (a share). Safe while other threads instantiate c or run its
- * instances; attach at most once. */
+ * instances. Attaching again replaces the object (the node's upgrade from quick code to cc's):
+ * instances switch when their next run starts; the caller keeps the previous object alive
+ * until c is freed (a paused run, or an instance not yet switched, still runs in it). */
 void engine_code_attach_native(engine_code *c, engine_native *n);
+/* True if n was built by the quick route (ENGINE_NATIVE_QUICK). */
+bool engine_native_is_quick(const engine_native *n);
+/* The quick route: the largest stack frame of n's functions in bytes, as read from the object
+   (the frame rule); 0 for cc's objects. */
+uint32_t engine_native_max_frame(const engine_native *n);
 /* True if inst's calls run in the compiled tier. */
 bool engine_instance_compiled(const engine_instance *inst);
 

@@ -220,7 +220,9 @@ struct engine_instance {
     vm_exec ex;
     struct nat_inst *ni; /* compiled tier: this instance as compiled code sees it, or NULL */
     struct nat_exec *nx; /* compiled tier: the run's own stack and contexts (native.c) */
-    bool ex_native;      /* the current run (ex) is a compiled one */
+    size_t nat_stack;    /* compiled tier: the stack its attached code needs (native.c) */
+    const engine_native *nat_of; /* compiled tier: the object its functions run (native.c) */
+    bool ex_native;              /* the current run (ex) is a compiled one */
 };
 
 /* vm.c */

@@ -1094,8 +1094,9 @@ status engine_instance_run(engine_instance *inst, bool *paused)
         ex->state = st == ST_OK ? VM_DONE : VM_IDLE;
         return st;
     }
-    if (ex->state == VM_READY && f->inst == inst && !inst->ni)
-        (void)vm_native_attach(inst); /* code compiled since: adopt it (out of memory: not) */
+    if (ex->state == VM_READY && f->inst == inst &&
+        __atomic_load_n(&inst->code->native, __ATOMIC_ACQUIRE) != inst->nat_of)
+        (void)vm_native_attach(inst); /* code compiled (or upgraded) since: adopt it */
     if (inst->ex_native || (ex->state == VM_READY && f->native && f->inst->ni))
         return vm_native_run(inst, paused); /* the compiled tier (native.c) */
     return vm_exec_run(inst, paused);

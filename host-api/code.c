@@ -337,6 +337,7 @@ void host_code_free(host_code *code)
     base_free(code->methods);
     engine_code_free(code->ecode);
     engine_native_free(code->native);
+    engine_native_free(code->quick);
     engine_module_free(code->mod);
     base_free(code);
 }
@@ -349,8 +350,11 @@ const engine_code *host_code_engine(const host_code *code)
 void host_code_attach_native(host_code *code, engine_native *n)
 {
     if (code->native) {
-        engine_native_free(n);
-        return;
+        if (code->quick || !engine_native_is_quick(code->native) || engine_native_is_quick(n)) {
+            engine_native_free(n);
+            return;
+        }
+        code->quick = code->native; /* the upgrade: quick code, then cc's */
     }
     code->native = n;
     engine_code_attach_native(code->ecode, n);

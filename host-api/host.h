@@ -96,7 +96,10 @@ span host_code_instrumented(const host_code *code);
 const engine_code *host_code_engine(const host_code *code);
 /* Attaches the compiled tier n (built from host_code_engine(code)) and takes it: code's
  * canisters run compiled from their next message (docs/engine.md). Results, instruction counts
- * and state are the same as interpreted. At most once per code; n is freed with code. */
+ * and state are the same as interpreted. Once per code, or twice to upgrade quick code
+ * (engine_native_is_quick) to cc's: the canisters switch at their next message, and the quick
+ * object stays loaded until code is freed (a message paused across rounds finishes in it);
+ * anything else is freed at once. n is freed with code. */
 void host_code_attach_native(host_code *code, engine_native *n);
 /* Exported update and query methods, sorted by name (bytewise): count, and method i's name
  * (after the `canister_update ` / `canister_query ` prefix) and kind (HOST_METHOD_*). */

@@ -92,6 +92,7 @@ struct host_code {
     engine_module *mod; /* the instrumented module (owns the instrumented bytes) */
     engine_code *ecode;
     engine_native *native;  /* its compiled tier, or NULL (host_code_attach_native) */
+    engine_native *quick;   /* the quick object `native` upgraded, kept until code is freed */
     uint32_t nimports;      /* of the instrumented module: [0] is out_of_instructions */
     engine_func **funcs;    /* the host function of each import, made here once */
     engine_extern *imports; /* what every instantiation passes: built here once */

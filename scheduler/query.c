@@ -33,6 +33,7 @@ typedef struct replica {
     uint64_t used;       /* querier tick of its last query (least recently used goes first) */
     uint64_t shelf_seen; /* sched_tier_generation when the shelf was last looked at */
     bool compiled;       /* its code has the compiled tier attached */
+    bool quick;          /* ... quick code, which cc's replaces when the shelf has it */
     uint8_t status;      /* ledger_canister_status of the record at `height` */
 } replica;
 
@@ -309,7 +310,7 @@ static status replica_get(scheduler_querier *q, ledger_reader *rd, uint64_t id,
 /* Attaches the compiled tier to r's code if the round thread has one for it by now. */
 static void replica_tier(scheduler_querier *q, replica *r)
 {
-    if (!r->code || r->compiled)
+    if (!r->code || (r->compiled && !r->quick))
         return;
     uint64_t gen = sched_tier_generation(q->s);
     if (gen == r->shelf_seen)
@@ -317,8 +318,14 @@ static void replica_tier(scheduler_querier *q, replica *r)
     r->shelf_seen = gen;
     engine_native *n = sched_tier_shared(q->s, r->code_hash);
     if (n) {
+        bool quick = engine_native_is_quick(n);
+        if (r->compiled && quick) { /* the same quick object: no upgrade yet */
+            engine_native_free(n);
+            return;
+        }
         host_code_attach_native(r->code, n);
         r->compiled = true;
+        r->quick = quick;
     }
 }
 

@@ -36,8 +36,10 @@ void scheduler_fees_zero(ledger_genesis *g);
  * result, an instruction count, a receipt or a state root. */
 enum {
     SCHEDULER_TIER_INTERP = 0, /* the interpreter (default) */
-    SCHEDULER_TIER_AUTO,       /* compiled by a background thread; interpreted until ready */
+    SCHEDULER_TIER_AUTO,       /* compiled by a background thread (the quick route first, then
+                                  cc -O2, attached in that order); interpreted until ready */
     SCHEDULER_TIER_COMPILED,   /* compiled when the code is loaded, before its first message */
+    SCHEDULER_TIER_QUICK,      /* the quick route (tcc) when loaded, before its first message */
 };
 
 typedef struct scheduler_options {
@@ -61,8 +63,12 @@ void scheduler_close(scheduler *s);
 /* Waits (at most timeout_ms) until the background compiler is idle and attaches what it built
  * (tests, benchmarks; rounds attach by themselves). */
 void scheduler_tier_wait(scheduler *s, uint32_t timeout_ms);
-/* Modules compiled and attached so far, and modules left interpreted (compile failed). */
+/* Modules compiled and attached so far, and modules left interpreted (compile failed). Quick
+ * objects count in `compiled` in the QUICK tier; in AUTO, where cc's object follows, they
+ * count only in scheduler_tier_quick_count. */
 void scheduler_tier_counts(const scheduler *s, uint64_t *compiled, uint64_t *failed);
+/* AUTO: quick objects attached before cc's. */
+uint64_t scheduler_tier_quick_count(const scheduler *s);
 
 /* What one round did. */
 typedef struct scheduler_round_info {

@@ -229,6 +229,7 @@ typedef struct sched_tier {
     int mode; /* SCHEDULER_TIER_* */
     bool log;
     engine_native_config ncfg;
+    engine_native_config qcfg; /* AUTO: the quick route, built before ncfg's */
     char cache_dir[1024];
     pthread_t th;
     bool started; /* the worker runs (mode AUTO) */
@@ -236,7 +237,8 @@ typedef struct sched_tier {
     pthread_cond_t cv;
     struct tier_job *todo, *done; /* under mu */
     bool busy, stop;              /* under mu */
-    uint64_t compiled, failed;    /* modules attached, left interpreted */
+    uint64_t compiled, failed;    /* modules attached (cc), left interpreted */
+    uint64_t quick;               /* AUTO: quick objects attached before cc's */
     /* The shelf: the compiled objects attached in the code cache, by code hash, each holding a
      * share (engine_native_share), for the query threads' replicas (query.c). */
     pthread_mutex_t shelf_mu;

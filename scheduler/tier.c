@@ -1,7 +1,8 @@
 /* tier.c - the compiled tier in the node (docs/engine.md "In the node"): every module the code
  * cache loads is built into native code by a background thread while the interpreter serves its
- * first messages; the round attaches what is ready, and the canisters running it switch at their
- * next message. The tier is a node-local choice: results, instruction counts and so every state
+ * first messages, first by the quick route (tcc, about 1 s per MB of Wasm), then by cc -O2;
+ * the round attaches what is ready (quick code, then the upgrade to cc's), and the canisters
+ * running it switch at their next message. The tier is a node-local choice: results, instruction counts and so every state
  * root and receipt are the same in both tiers; compiled objects live in the node directory (by
  * source hash), never in the ledger. A module whose compile fails or passes the time or size
  * bound stays interpreted.
@@ -26,6 +27,7 @@ typedef struct tier_job {
     const engine_code *ec;
     engine_native *n;
     status st;
+    bool quick; /* the quick route's build; the cc build follows */
 } tier_job;
 
 static void *worker(void *arg)
@@ -42,9 +44,12 @@ static void *worker(void *arg)
         t->busy = true;
         pthread_mutex_unlock(&t->mu);
         char why[256];
-        j->st = engine_native_compile(j->ec, &t->ncfg, &j->n, why, sizeof why);
+        j->st =
+            engine_native_compile(j->ec, j->quick ? &t->qcfg : &t->ncfg, &j->n, why, sizeof why);
         if (j->st != ST_OK && t->log)
-            fprintf(stderr, "tally: compiled tier: a module stays interpreted: %s: %s\n",
+            fprintf(stderr, "tally: compiled tier: %s: %s: %s\n",
+                    j->quick ? "no quick code, the module waits for cc"
+                             : "a module stays interpreted",
                     status_name(j->st), why);
         pthread_mutex_lock(&t->mu);
         t->busy = false;
@@ -61,16 +66,31 @@ static void attach(scheduler *s, code_entry *e, engine_native *n)
 {
     sched_tier *t = &s->tier;
     engine_native *share = engine_native_share(n);
+    if (t->mode == SCHEDULER_TIER_AUTO && engine_native_is_quick(n))
+        t->quick++;
+    else
+        t->compiled++;
     host_code_attach_native(e->code, n);
-    t->compiled++;
     pthread_mutex_lock(&t->shelf_mu);
-    status st = base_grow((void **)&t->shelf, &t->shelf_cap, t->nshelf + 1, sizeof *t->shelf, 8);
-    if (st == ST_OK) {
-        memcpy(t->shelf[t->nshelf].hash, e->hash, LEDGER_HASH_SIZE);
-        t->shelf[t->nshelf++].n = share;
-        __atomic_add_fetch(&t->shelf_gen, 1, __ATOMIC_RELEASE);
+    engine_native *old = NULL;
+    status st = ST_OK;
+    uint32_t i = 0;
+    while (i < t->nshelf && memcmp(t->shelf[i].hash, e->hash, LEDGER_HASH_SIZE))
+        i++;
+    if (i < t->nshelf) { /* the upgrade: cc's object replaces the quick one */
+        old = t->shelf[i].n;
+        t->shelf[i].n = share;
+    } else {
+        st = base_grow((void **)&t->shelf, &t->shelf_cap, t->nshelf + 1, sizeof *t->shelf, 8);
+        if (st == ST_OK) {
+            memcpy(t->shelf[t->nshelf].hash, e->hash, LEDGER_HASH_SIZE);
+            t->shelf[t->nshelf++].n = share;
+        }
     }
+    if (st == ST_OK)
+        __atomic_add_fetch(&t->shelf_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&t->shelf_mu);
+    engine_native_free(old); /* replicas running it hold shares of their own */
     if (st != ST_OK)
         engine_native_free(share);
 }
@@ -139,6 +159,9 @@ status sched_tier_open(scheduler *s, const scheduler_options *opt)
     if (opt && opt->tier_cache_dir)
         snprintf(t->cache_dir, sizeof t->cache_dir, "%s", opt->tier_cache_dir);
     t->ncfg.cache_dir = t->cache_dir[0] ? t->cache_dir : NULL;
+    engine_native_config_quick(&t->qcfg);
+    t->qcfg.max_source_bytes = SCHED_TIER_MAX_SOURCE;
+    t->qcfg.cache_dir = t->ncfg.cache_dir;
     if (t->mode != SCHEDULER_TIER_AUTO)
         return ST_OK;
     if (pthread_mutex_init(&t->mu, NULL) != 0)
@@ -159,11 +182,12 @@ status sched_tier_open(scheduler *s, const scheduler_options *opt)
 void sched_tier_loaded(scheduler *s, code_entry *e)
 {
     sched_tier *t = &s->tier;
-    if (t->mode == SCHEDULER_TIER_COMPILED) {
+    if (t->mode == SCHEDULER_TIER_COMPILED || t->mode == SCHEDULER_TIER_QUICK) {
         engine_native *n = NULL;
         char why[256];
-        status st =
-            engine_native_compile(host_code_engine(e->code), &t->ncfg, &n, why, sizeof why);
+        status st = engine_native_compile(host_code_engine(e->code),
+                                          t->mode == SCHEDULER_TIER_QUICK ? &t->qcfg : &t->ncfg,
+                                          &n, why, sizeof why);
         if (st == ST_OK) {
             attach(s, e, n);
         } else {
@@ -181,6 +205,7 @@ void sched_tier_loaded(scheduler *s, code_entry *e)
         return; /* stays interpreted */
     j->e = e;
     j->ec = host_code_engine(e->code);
+    j->quick = true;
     e->refs++;
     pthread_mutex_lock(&t->mu);
     tier_job **p = &t->todo; /* first loaded, first compiled */
@@ -202,13 +227,26 @@ void sched_tier_drain(scheduler *s)
     pthread_mutex_unlock(&t->mu);
     while (j) {
         tier_job *next = j->next;
-        if (j->st == ST_OK) {
+        if (j->st == ST_OK)
             attach(s, j->e, j->n);
+        else if (!j->quick)
+            t->failed++; /* no quick code only means waiting for cc */
+        if (j->quick && !t->stop) {
+            /* the cc build, after every quick one queued before it */
+            j->quick = false;
+            j->n = NULL;
+            j->next = NULL;
+            pthread_mutex_lock(&t->mu);
+            tier_job **p = &t->todo;
+            while (*p)
+                p = &(*p)->next;
+            *p = j;
+            pthread_cond_signal(&t->cv);
+            pthread_mutex_unlock(&t->mu);
         } else {
-            t->failed++;
+            sched_code_release(s, j->e);
+            base_free(j);
         }
-        sched_code_release(s, j->e);
-        base_free(j);
         j = next;
     }
 }
@@ -240,10 +278,11 @@ void scheduler_tier_wait(scheduler *s, uint32_t timeout_ms)
     sched_tier *t = &s->tier;
     for (uint32_t waited = 0; t->started && waited < timeout_ms; waited += 10) {
         pthread_mutex_lock(&t->mu);
-        bool busy = t->todo || t->busy;
+        bool busy = t->todo || t->busy || t->done;
         pthread_mutex_unlock(&t->mu);
         if (!busy)
             break;
+        sched_tier_drain(s); /* quick builds done queue their cc builds */
         struct timespec d = {0, 10000000};
         nanosleep(&d, NULL);
     }
@@ -254,4 +293,9 @@ void scheduler_tier_counts(const scheduler *s, uint64_t *compiled, uint64_t *fai
 {
     *compiled = s->tier.compiled;
     *failed = s->tier.failed;
+}
+
+uint64_t scheduler_tier_quick_count(const scheduler *s)
+{
+    return s->tier.quick;
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang lld wabt binaryen
       clang-format libclang-rt-14-dev libcmocka-dev liblmdb-dev libsodium-dev libjansson-dev libmicrohttpd-dev curl python3
-      libprotobuf-c-dev protobuf-c-compiler)
+      libprotobuf-c-dev protobuf-c-compiler tcc)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

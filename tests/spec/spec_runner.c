@@ -38,7 +38,8 @@
  * --cache DIR keeps the compiled objects by source hash (reruns compile nothing). The output
  * gains a line "compiled tier: N modules compiled". With --instrument as well, OUT_DIR's scripts
  * hold every counter value the compiled code reached: tests/spec/tiers.sh compares them with
- * the interpreter's. */
+ * the interpreter's. --tier quick: the same, built by the quick route (tcc, engine.h
+ * ENGINE_NATIVE_QUICK). */
 #include "engine.h"
 #include "instrument.h"
 #include "spec_exec.h"
@@ -1182,18 +1183,20 @@ static void table_print(const file_result *list, size_t n, const char *only, tal
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: spec_runner [-v] [--only NAME] [--instrument OUT_DIR]\n"
-                 "                   [--tier compiled|interp [--cache DIR]] CORE_DIR JSON_DIR\n"
-                 "  CORE_DIR  the testsuite's .wast scripts (../shared/wasm-spec/core)\n"
-                 "  JSON_DIR  their wast2json conversion (BUILD/tests/spec/json)\n"
-                 "  --only NAME  run NAME.wast only\n"
-                 "  -v           print every failure, passing rejections and trap notes\n"
-                 "  --instrument OUT_DIR  run instrumented modules (metering, schedule v1) and\n"
-                 "               write OUT_DIR/NAME/NAME.json: the same script for wabt's\n"
-                 "               spectest-interp, checking every counter value tally saw\n"
-                 "  --tier compiled  run every module in the compiled tier (failing if it cannot\n"
-                 "               be built); --tier interp (default) the interpreter\n"
-                 "  --cache DIR  keep compiled objects in DIR by source hash\n");
+    fprintf(out,
+            "usage: spec_runner [-v] [--only NAME] [--instrument OUT_DIR]\n"
+            "                   [--tier compiled|quick|interp [--cache DIR]] CORE_DIR JSON_DIR\n"
+            "  CORE_DIR  the testsuite's .wast scripts (../shared/wasm-spec/core)\n"
+            "  JSON_DIR  their wast2json conversion (BUILD/tests/spec/json)\n"
+            "  --only NAME  run NAME.wast only\n"
+            "  -v           print every failure, passing rejections and trap notes\n"
+            "  --instrument OUT_DIR  run instrumented modules (metering, schedule v1) and\n"
+            "               write OUT_DIR/NAME/NAME.json: the same script for wabt's\n"
+            "               spectest-interp, checking every counter value tally saw\n"
+            "  --tier compiled  run every module in the compiled tier (failing if it cannot\n"
+            "               be built); --tier quick the same built by tcc (the quick\n"
+            "               route); --tier interp (default) the interpreter\n"
+            "  --cache DIR  keep compiled objects in DIR by source hash\n");
 }
 
 int main(int argc, char **argv)
@@ -1202,6 +1205,7 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     const char *only = NULL, *dirs[2] = {NULL, NULL}, *cache = NULL;
     int ndirs = 0;
+    bool quick = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) {
             r.verbose = true;
@@ -1211,11 +1215,12 @@ int main(int argc, char **argv)
             r.meter.out_dir = argv[++i];
         } else if (!strcmp(argv[i], "--tier") && i + 1 < argc) {
             const char *t = argv[++i];
-            if (strcmp(t, "compiled") && strcmp(t, "interp")) {
+            if (strcmp(t, "compiled") && strcmp(t, "interp") && strcmp(t, "quick")) {
                 usage(stderr);
                 return 2;
             }
-            r.native = !strcmp(t, "compiled");
+            r.native = strcmp(t, "interp") != 0;
+            quick = !strcmp(t, "quick");
         } else if (!strcmp(argv[i], "--cache") && i + 1 < argc) {
             cache = argv[++i];
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -1236,7 +1241,10 @@ int main(int argc, char **argv)
     file_result *list = scripts_list(dirs[0], &n);
     scripts_check(list, n, dirs[1]);
     runner_config(&r.cfg);
-    engine_native_config_default(&r.ncfg);
+    if (quick)
+        engine_native_config_quick(&r.ncfg);
+    else
+        engine_native_config_default(&r.ncfg);
     r.ncfg.cache_dir = cache;
     r.json_dir = dirs[1];
     r.exec = spec_exec_available();

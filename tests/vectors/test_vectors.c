@@ -9,11 +9,12 @@
  * canisters are not used because their bytes depend on the clang version). To regenerate after
  * an intended change: run with TALLY_VECTORS_PRINT=1 and paste the printed table.
  *
- * Every chain runs three times: interpreted, compiled (scheduler tier COMPILED: every module in
- * the compiled tier from its first message, docs/engine.md) and AUTO (compiled in the
- * background, attached whenever ready: the tier may change between rounds). The tier is a
- * node-local choice, so all three must give the same golden hashes, roots and counts. The
- * compiled runs need a C compiler: without one they fail. */
+ * Every chain runs four times: interpreted, compiled (scheduler tier COMPILED: every module in
+ * the compiled tier from its first message, docs/engine.md), AUTO (compiled in the background,
+ * quick code then cc's, attached whenever ready: the tier may change between rounds) and QUICK
+ * (tcc's code from the first message). The tier is a node-local choice, so all four must give
+ * the same golden hashes, roots and counts. The compiled runs need a C compiler and tcc:
+ * without them they fail. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,6 +68,12 @@ static void check_tier(scheduler *s)
         assert_true(compiled > 0);
     else
         assert_int_equal(compiled, 0);
+    /* AUTO: every module had quick code before cc's (attached together here, where the round
+       waits for both; test_native switches a paused run's instance from one to the other) */
+    if (tier == SCHEDULER_TIER_AUTO)
+        assert_int_equal(scheduler_tier_quick_count(s), compiled);
+    else
+        assert_int_equal(scheduler_tier_quick_count(s), 0);
 }
 
 /* AUTO: after the first round (the install), wait for the background compile, so that the
@@ -335,7 +342,7 @@ static int set_tier(void **state)
 }
 
 static const int t_interp = SCHEDULER_TIER_INTERP, t_compiled = SCHEDULER_TIER_COMPILED,
-                 t_auto = SCHEDULER_TIER_AUTO;
+                 t_auto = SCHEDULER_TIER_AUTO, t_quick = SCHEDULER_TIER_QUICK;
 
 #define IN_TIER(f, t) cmocka_unit_test_prestate_setup_teardown(f, set_tier, NULL, (void *)&(t))
 
@@ -348,6 +355,8 @@ int main(void)
         IN_TIER(test_golden_sliced_calls, t_compiled), IN_TIER(test_golden_tasks, t_compiled),
         IN_TIER(test_golden_vectors, t_auto),          IN_TIER(test_golden_calls, t_auto),
         IN_TIER(test_golden_sliced_calls, t_auto),     IN_TIER(test_golden_tasks, t_auto),
+        IN_TIER(test_golden_vectors, t_quick),         IN_TIER(test_golden_calls, t_quick),
+        IN_TIER(test_golden_sliced_calls, t_quick),    IN_TIER(test_golden_tasks, t_quick),
     };
     /* printing the tables: once (the interpreter's) */
     size_t n = getenv("TALLY_VECTORS_PRINT") ? 4 : BASE_ARRAY_LEN(tests);

@@ -1,7 +1,9 @@
 ;; native.wat - test_native's module: hostile import and export names (they must never reach the
 ;; generated C), a loop that calls a host function (time slicing), recursion (stack limits),
 ;; traps, NaN results (raw float results reaching bit-exact uses: emit.c's lazy canonicalization) and
-;; a global set before a trap.
+;; a global set before a trap, also in a callee ($g is the register global of emit.c: the
+;; mutable global set most often, passed through direct calls), and recursion through
+;; call_indirect (the call depth of a generic entry).
 (module
   (import "host\"*/ #include <evil.h> /*" "tick\n#define x system(\"rm -rf /\")" (func $tick (param i32)))
   (memory (export "mem */ system(\"rm\"); /*") 1)
@@ -50,4 +52,19 @@
   (func (export "gtrap") (param i32) (result i32)
     (global.set $h (i64.add (global.get $h) (i64.const 5)))
     (i32.load (local.get 0)))
+  (func $gbump (param i32) (result i32)
+    (global.set $g (i64.add (global.get $g) (i64.const 3)))
+    (i32.load (local.get 0)))
+  (func (export "gdeep") (param i32) (result i32)
+    (global.set $g (i64.add (global.get $g) (i64.const 1)))
+    (i32.add (call $gbump (local.get 0)) (i32.wrap_i64 (global.get $g))))
+  (type $rect (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $irec)
+  (func $irec (export "irec") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (i32.add (call_indirect (type $rect) (i32.sub (local.get 0) (i32.const 1))
+                                    (i32.const 0))
+                     (i32.const 1)))))
 )
