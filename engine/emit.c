@@ -608,7 +608,7 @@ static void emit_call(fstate *f, uint32_t fidx)
     put(f->o, "{ GWD; ");
     if (ft->nresults > f->nca)
         f->nca = ft->nresults;
-    put(f->o, "q = f%u(I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
+    put(f->o, "NAT_CALL(q, f%u, I, fp + %u, dp, %s", d, base, f->rg == NO_RG ? "0" : "");
     if (f->rg != NO_RG)
         put(f->o, "g%u", f->rg);
     if (ft->nresults > 1)
@@ -981,7 +981,7 @@ static void emit_insn(fstate *f, const engine_insn *in, bool *done)
 static void prototype(out *o, const engine_module *m, uint32_t d, uint32_t rg)
 {
     const functype *ft = engine_func_type(m, m->nfunc_imports + d);
-    put(o, "static nat_r2 f%u(nat_inst *I, uint64_t fp, uint32_t dp, uint64_t ", d);
+    put(o, "static NAT_RET f%u(NAT_QP nat_inst *I, uint64_t fp, uint32_t dp, uint64_t ", d);
     if (rg == NO_RG)
         puts_(o, "gx");
     else
@@ -1107,18 +1107,19 @@ static status emit_func(const engine_code *code, uint32_t d, uint32_t rg, out *o
         puts_(o, "    GWD;\n");
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
             put(o, "    ret[%u] = %c%u;\n", i, cls(ft->types[ft->nparams + i]), i);
-        put(o, "    return (nat_r2){%s%s, ", ft->nresults == 1 ? "" : "0",
+        put(o, "    NAT_RETURN(%s%s, ", ft->nresults == 1 ? "" : "0",
             ft->nresults == 1 ? (is32(ft->types[ft->nparams]) ? "i0" : "l0") : "");
         if (rg == NO_RG)
-            puts_(o, "gx};\n");
+            puts_(o, "gx);\n");
         else
-            put(o, "g%u};\n", rg);
+            put(o, "g%u);\n", rg);
         puts_(o, "}\n#undef GW\n#undef GR\n#undef GWD\n#undef GRD\n\n");
         /* the generic entry: the depth and the register global from the instance */
         put(o, "static void g%u(nat_inst *I, uint64_t fp, uint64_t *a)\n{\n    ", d);
         if (rg != NO_RG)
             put(o, "uint64_t *gp = I->globals[%u];\n    ", rg);
-        put(o, "nat_r2 q = f%u(I, fp, I->run->depth, %s", d, rg == NO_RG ? "0" : "*gp");
+        put(o, "nat_r2 q;\n    NAT_CALL(q, f%u, I, fp, I->run->depth, %s", d,
+            rg == NO_RG ? "0" : "*gp");
         if (ft->nresults > 1)
             puts_(o, ", a");
         for (uint32_t i = 0; i < ft->nparams; i++)
@@ -1206,6 +1207,15 @@ status emit_module(const engine_code *code, size_t limit, buf *out_src)
               "ml4 = (int64_t)I->mem->len - 4, ml8 = (int64_t)I->mem->len - 8)\n");
     /* a function's result and the register global, returned in two registers */
     puts_(&o, "typedef struct nat_r2 { uint64_t r, g; } nat_r2;\n");
+    /* TinyCC (the quick route) gives every call that returns a struct a stack slot of its own,
+       so a function making thousands of calls had a frame past the frame rule: there the
+       result goes through a pointer to the caller's one q instead (same values, same order) */
+    puts_(&o, "#ifdef __TINYC__\n#define NAT_RET void\n#define NAT_QP nat_r2 *qo_,\n"
+              "#define NAT_RETURN(rv_, gv_) do { qo_->r = (rv_); qo_->g = (gv_); return; } "
+              "while (0)\n#define NAT_CALL(q_, f_, ...) f_(&(q_), __VA_ARGS__)\n#else\n"
+              "#define NAT_RET nat_r2\n#define NAT_QP\n"
+              "#define NAT_RETURN(rv_, gv_) return (nat_r2){(rv_), (gv_)}\n"
+              "#define NAT_CALL(q_, f_, ...) ((q_) = f_(__VA_ARGS__))\n#endif\n");
     /* calls to imports (metered code: out_of_instructions) are the unlikely path: cc lays them
        out of line and keeps the loop's values in registers around them */
     puts_(&o, "__attribute__((cold, noinline)) static void call_out(nat_inst *I, uint32_t f, "

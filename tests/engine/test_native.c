@@ -388,7 +388,9 @@ static void body_base_case(buf *c)
 }
 
 /* A module of (i32) -> i32 functions, exported as "f0", "f1", ...: `long` (blocks of loads,
-   stores, divisions, float conversions that each declared block-scoped C temporaries) repeated
+   stores, divisions, float conversions that each declared block-scoped C temporaries, and a
+   direct call f0(0), whose result TinyCC kept in a stack slot per call when it was a struct)
+   repeated
    `reps` times before it calls itself with n - 1 and adds 1; `wide` with `width` i64 locals
    (a wide frame in every tier), which calls itself and adds its last local (n). */
 static void deep_module(buf *m, uint32_t reps, uint32_t width)
@@ -418,6 +420,7 @@ static void deep_module(buf *m, uint32_t reps, uint32_t width)
             B(&fn, 0x41, 8, 0x41, 8, 0x28, 2, 0, 0x20, 0, 0x6a, 0x36, 2, 0);
             B(&fn, 0x20, 0, 0x41, 3, 0x6e, 0x1a);
             B(&fn, 0x44, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0x20, 0, 0xb8, 0xa0, 0xb0, 0x21, 1);
+            B(&fn, 0x41, 0, 0x10, (uint8_t)f, 0x1a); /* drop f(0): a direct call */
         }
         B(&fn, 0x20, 0, 0x41, 1, 0x6b, 0x10, (uint8_t)f, 0x41, 1, 0x6a, 0x0b);
         bleb(&c, (uint32_t)fn.len);
@@ -467,6 +470,15 @@ static void test_deep_long_and_wide(void **state)
        40 bytes each) */
     uint32_t frame = engine_native_max_frame(t[QUICK].nat);
     assert_true(frame >= 1500 * 8 && frame < 1500 * 8 + 1024);
+    /* the long function alone: 600 blocks and 600 direct calls in a frame under 1 KB (16 bytes
+       per call when calls returned a struct: a function of thousands of calls was refused) */
+    buf only_long = {0};
+    deep_module(&only_long, 600, 0);
+    tier q;
+    tier_new_of(&q, &only_long, QUICK, &rc);
+    assert_true(engine_native_max_frame(q.nat) > 0 && engine_native_max_frame(q.nat) < 1024);
+    tier_free(&q);
+    buf_fini(&only_long);
     struct {
         const char *f;
         uint64_t n;
