@@ -251,6 +251,84 @@ static inline void node_relay_arg(buf *b, uint64_t target, uint8_t mode, const c
     assert_int_equal(buf_put(b, payload.ptr, payload.len), ST_OK);
 }
 
+/* ---- Candid of aaaaa-aa's arguments, built by hand (for tests without the candid library) ---- */
+
+/* Appends v as unsigned LEB128. */
+static inline void node_leb(buf *b, uint64_t v)
+{
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        byte |= v ? 0x80 : 0;
+        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
+    } while (v);
+}
+
+/* A Candid field id: the label's hash (Candid.md, "Records"). */
+static inline uint32_t node_idl_hash(const char *s)
+{
+    uint32_t h = 0;
+    for (; *s; s++)
+        h = h * 223 + (uint8_t)*s;
+    return h;
+}
+
+/* The principal of canister cid: its 8-byte id big-endian, then 0x01 0x01. */
+static inline void node_canister_bytes(uint64_t cid, uint8_t p[10])
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(cid >> (56 - 8 * i));
+    p[8] = p[9] = 1;
+}
+
+/* Appends a Candid principal value (the reference flag 1, the length, the bytes) of cid. */
+static inline void node_put_canister(buf *b, uint64_t cid)
+{
+    uint8_t p[10];
+    node_canister_bytes(cid, p);
+    assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
+    assert_int_equal(buf_put(b, p, 10), ST_OK);
+}
+
+/* Sets *b to the Candid (record { canister_id : principal }) of cid. */
+static inline void node_id_record(buf *b, uint64_t cid)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x01\x6c\x01", 7), ST_OK);
+    node_leb(b, node_idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x01\x00", 3), ST_OK);
+    node_put_canister(b, cid);
+}
+
+/* Sets *b to install_code's Candid argument; mode 0 reinstall, 1 upgrade, 2 install (variant
+ * order by field id). Fields by id: arg, wasm_module, mode, canister_id. */
+static inline void node_install_arg(buf *b, uint64_t cid, int mode, span wasm, span arg)
+{
+    b->len = 0;
+    assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
+    node_leb(b, node_idl_hash("arg"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    node_leb(b, node_idl_hash("wasm_module"));
+    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
+    node_leb(b, node_idl_hash("mode"));
+    assert_int_equal(buf_put(b, "\x02", 1), ST_OK);
+    node_leb(b, node_idl_hash("canister_id"));
+    assert_int_equal(buf_put(b, "\x68\x6d\x7b\x6b\x03", 5), ST_OK);
+    const char *labels[] = {"reinstall", "upgrade", "install"};
+    for (int i = 0; i < 3; i++) {
+        node_leb(b, node_idl_hash(labels[i]));
+        assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
+    }
+    assert_int_equal(buf_put(b, "\x01\x00", 2), ST_OK);
+    node_leb(b, arg.len);
+    if (arg.len)
+        assert_int_equal(buf_put(b, arg.ptr, arg.len), ST_OK);
+    node_leb(b, wasm.len);
+    assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
+    node_leb(b, (uint64_t)mode);
+    node_put_canister(b, cid);
+}
+
 #ifdef WAT2WASM
 /* Compiles WAT text with wabt's wat2wasm; appends the module to *out. */
 static inline void node_wat_compile(const char *text, buf *out)

@@ -336,73 +336,6 @@ static void test_restart_mid_tree(void **state)
 
 /* ---- the management canister ------------------------------------------------------------------ */
 
-static void leb(buf *b, uint64_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        byte |= v ? 0x80 : 0;
-        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
-    } while (v);
-}
-
-static uint32_t idl_hash(const char *s)
-{
-    uint32_t h = 0;
-    for (; *s; s++)
-        h = h * 223 + (uint8_t)*s;
-    return h;
-}
-
-static void put_principal_of(buf *b, uint64_t cid)
-{
-    uint8_t p[10] = {0};
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(cid >> (56 - 8 * i));
-    p[8] = p[9] = 1;
-    assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
-    assert_int_equal(buf_put(b, p, 10), ST_OK);
-}
-
-/* Candid (record { canister_id : principal }). */
-static void cand_id_record(buf *b, uint64_t cid)
-{
-    b->len = 0;
-    assert_int_equal(buf_put(b, "DIDL\x01\x6c\x01", 7), ST_OK);
-    leb(b, idl_hash("canister_id"));
-    assert_int_equal(buf_put(b, "\x68\x01\x00", 3), ST_OK);
-    put_principal_of(b, cid);
-}
-
-/* Candid install_code argument; mode 0 reinstall, 1 upgrade, 2 install (variant order by
- * field id). Fields by id: arg, wasm_module, mode, canister_id. */
-static void cand_install(buf *b, uint64_t cid, int mode, span wasm, span arg)
-{
-    b->len = 0;
-    assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
-    leb(b, idl_hash("arg"));
-    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
-    leb(b, idl_hash("wasm_module"));
-    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
-    leb(b, idl_hash("mode"));
-    assert_int_equal(buf_put(b, "\x02", 1), ST_OK);
-    leb(b, idl_hash("canister_id"));
-    assert_int_equal(buf_put(b, "\x68\x6d\x7b\x6b\x03", 5), ST_OK);
-    const char *labels[] = {"reinstall", "upgrade", "install"};
-    for (int i = 0; i < 3; i++) {
-        leb(b, idl_hash(labels[i]));
-        assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
-    }
-    assert_int_equal(buf_put(b, "\x01\x00", 2), ST_OK);
-    leb(b, arg.len);
-    if (arg.len)
-        assert_int_equal(buf_put(b, arg.ptr, arg.len), ST_OK);
-    leb(b, wasm.len);
-    assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
-    leb(b, (uint64_t)mode);
-    put_principal_of(b, cid);
-}
-
 /* relay `from` calls aaaaa-aa.method(candid); returns the receipt's reply ("R"... or "J"...). */
 static void mgmt_via(fx *f, uint64_t from, const char *method, const buf *candid, buf *reply)
 {
@@ -441,7 +374,7 @@ static void test_management_canister(void **state)
     uint64_t child = created_id(&r);
     assert_int_equal(child, b + 1);
     /* install relay into the child: A controls it, B does not */
-    cand_install(&c, child, 2, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    node_install_arg(&c, child, 2, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
     mgmt_via(&f, b, "install_code", &c, &r);
     assert_true(reply_is(&r, "J\x05", 2) && reply_has(&r, "not a controller"));
     mgmt_via(&f, a, "install_code", &c, &r);
@@ -454,14 +387,14 @@ static void test_management_canister(void **state)
     wait_receipt(&f, id, 2, &r);
     assert_true(reply_is(&r, "Rkid", 4));
     /* upgrade and reinstall keep working through the same path */
-    cand_install(&c, child, 1, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    node_install_arg(&c, child, 1, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
     mgmt_via(&f, a, "install_code", &c, &r);
     assert_true(reply_is(&r, "RDIDL", 5));
-    cand_install(&c, child, 0, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
+    node_install_arg(&c, child, 0, span_of(f.wasm.ptr, f.wasm.len), span_of(NULL, 0));
     mgmt_via(&f, a, "install_code", &c, &r);
     assert_true(reply_is(&r, "RDIDL", 5));
     /* status: running, A among the controllers */
-    cand_id_record(&c, child);
+    node_id_record(&c, child);
     mgmt_via(&f, a, "canister_status", &c, &r);
     assert_true(reply_is(&r, "RDIDL", 5));
     node_fx_close(&f); /* a restart in between changes nothing */
@@ -526,7 +459,7 @@ static void test_stop_waits(void **state)
     submit_call(&f, a, b, 0, "echo", "w", call_id);
     round1(&f); /* a's call is out: a has an open context */
     buf c = {0};
-    cand_id_record(&c, a);
+    node_id_record(&c, a);
     node_fx_submit(&f, LEDGER_MSG_UPDATE, 0, "stop_canister", span_of(c.ptr, c.len), stop_id);
     ledger_receipt rc;
     int rounds = 0;
@@ -1129,7 +1062,7 @@ static void test_stop_while_paused(void **state)
     submit_call(&f, a, sl, 0, "slow", "", call);
     round1(&f);
     buf c = {0}, arg = {0}, r = {0};
-    cand_id_record(&c, sl);
+    node_id_record(&c, sl);
     u128 before = balance(&f, sl);
     node_relay_arg(&arg, 0, 128, "deposit_cycles", span_of(c.ptr, c.len));
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), dep);
@@ -1222,8 +1155,8 @@ static void run_life(uint64_t slice, bool restart, life_out *o)
     o->paused = false;
     char why[160];
     for (int k = 0; k < 4; k++) {
-        cand_install(&c, child, modes[k], span_of(wasm.ptr, wasm.len),
-                     span_of("x", k == 2 ? 1 : 0));
+        node_install_arg(&c, child, modes[k], span_of(wasm.ptr, wasm.len),
+                         span_of("x", k == 2 ? 1 : 0));
         node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "install_code",
                        span_of(c.ptr, c.len), id);
         submit_call(&f, a, a, 0, "echo", "e", other);
@@ -1258,7 +1191,7 @@ static void run_life(uint64_t slice, bool restart, life_out *o)
     /* the relay installs into the canister it created: its callback gets the answer when the
      * sliced install ends */
     buf a_arg = {0};
-    cand_install(&c, grand, 2, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
+    node_install_arg(&c, grand, 2, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
     node_relay_arg(&a_arg, 0, 0, "install_code", span_of(c.ptr, c.len));
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(a_arg.ptr, a_arg.len), id);
     o->caller_waited = false;

@@ -155,37 +155,10 @@ static void test_inspect_limit_default(void **state)
 
 /* ---- stopped canisters ------------------------------------------------------------------- */
 
-static void leb(buf *b, uint64_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        byte |= v ? 0x80 : 0;
-        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
-    } while (v);
-}
-
-/* Candid (record { canister_id : principal }) for canister cid. */
-static void cand_id_record(buf *b, uint64_t cid)
-{
-    uint32_t h = 0;
-    for (const char *s = "canister_id"; *s; s++)
-        h = h * 223 + (uint8_t)*s;
-    b->len = 0;
-    assert_int_equal(buf_put(b, "DIDL\x01\x6c\x01", 7), ST_OK);
-    leb(b, h);
-    assert_int_equal(buf_put(b, "\x68\x01\x00\x01\x0a", 5), ST_OK);
-    uint8_t p[10] = {0};
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(cid >> (56 - 8 * i));
-    p[8] = p[9] = 1;
-    assert_int_equal(buf_put(b, p, 10), ST_OK);
-}
-
 static void mgmt(fx *f, const char *method, uint64_t cid)
 {
     buf c = {0};
-    cand_id_record(&c, cid);
+    node_id_record(&c, cid);
     uint8_t id[LEDGER_HASH_SIZE];
     node_fx_submit(f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, method, span_of(c.ptr, c.len), id);
     ledger_receipt rc;
@@ -273,7 +246,7 @@ static void test_stopping_queries(void **state)
     uint8_t call_id[LEDGER_HASH_SIZE], stop_id[LEDGER_HASH_SIZE];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, a, "call", span_of(arg.ptr, arg.len), call_id);
     node_fx_round(&f); /* a's call is out: a has an open context */
-    cand_id_record(&c, a);
+    node_id_record(&c, a);
     node_fx_submit(&f, LEDGER_MSG_UPDATE, LEDGER_CANISTER_NONE, "stop_canister",
                    span_of(c.ptr, c.len), stop_id);
     node_fx_round(&f);

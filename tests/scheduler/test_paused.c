@@ -83,17 +83,10 @@ static void text_of(const uint8_t *p, size_t n, char out[80])
     buf_fini(&t);
 }
 
-static void canister_bytes(uint64_t cid, uint8_t p[10])
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(cid >> (56 - 8 * i));
-    p[8] = p[9] = 1;
-}
-
 static void canister_text(uint64_t cid, char out[80])
 {
     uint8_t p[10];
-    canister_bytes(cid, p);
+    node_canister_bytes(cid, p);
     text_of(p, 10, out);
 }
 
@@ -129,82 +122,32 @@ static void settings_arg(buf *b, uint64_t cid, int n, const char *const *ctl)
                 t, list);
 }
 
-static uint32_t idl_hash(const char *s)
-{
-    uint32_t h = 0;
-    for (; *s; s++)
-        h = h * 223 + (uint8_t)*s;
-    return h;
-}
-
-static void leb(buf *b, uint64_t v)
-{
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        byte |= v ? 0x80 : 0;
-        assert_int_equal(buf_put(b, &byte, 1), ST_OK);
-    } while (v);
-}
-
 /* (record { canister_id : principal; pad : blob }) with `pad` bytes of padding. */
 static void id_pad_arg(buf *b, uint64_t cid, size_t pad)
 {
-    uint32_t hid = idl_hash("canister_id"), hpad = idl_hash("pad");
+    uint32_t hid = node_idl_hash("canister_id"), hpad = node_idl_hash("pad");
     bool id_first = hid < hpad;
     b->len = 0;
     assert_int_equal(buf_put(b, "DIDL\x02\x6c\x02", 7), ST_OK);
-    leb(b, id_first ? hid : hpad);
+    node_leb(b, id_first ? hid : hpad);
     assert_int_equal(buf_put(b, id_first ? "\x68" : "\x01", 1), ST_OK);
-    leb(b, id_first ? hpad : hid);
+    node_leb(b, id_first ? hpad : hid);
     assert_int_equal(buf_put(b, id_first ? "\x01" : "\x68", 1), ST_OK);
     assert_int_equal(buf_put(b, "\x6d\x7b\x01\x00", 4), ST_OK);
     uint8_t p[10];
-    canister_bytes(cid, p);
+    node_canister_bytes(cid, p);
     for (int k = 0; k < 2; k++) {
         if ((k == 0) == id_first) {
             assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
             assert_int_equal(buf_put(b, p, 10), ST_OK);
         } else {
-            leb(b, pad);
+            node_leb(b, pad);
             uint8_t *z = calloc(pad ? pad : 1, 1);
             assert_non_null(z);
             assert_int_equal(buf_put(b, z, pad), ST_OK);
             free(z);
         }
     }
-}
-
-/* install_code's argument; mode 0 reinstall, 1 upgrade, 2 install (tests/scheduler/test_calls.c
- * cand_install). */
-static void install_arg(buf *b, uint64_t cid, int mode, span wasm, span init)
-{
-    b->len = 0;
-    assert_int_equal(buf_put(b, "DIDL\x03\x6c\x04", 7), ST_OK);
-    leb(b, idl_hash("arg"));
-    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
-    leb(b, idl_hash("wasm_module"));
-    assert_int_equal(buf_put(b, "\x01", 1), ST_OK);
-    leb(b, idl_hash("mode"));
-    assert_int_equal(buf_put(b, "\x02", 1), ST_OK);
-    leb(b, idl_hash("canister_id"));
-    assert_int_equal(buf_put(b, "\x68\x6d\x7b\x6b\x03", 5), ST_OK);
-    const char *labels[] = {"reinstall", "upgrade", "install"};
-    for (int i = 0; i < 3; i++) {
-        leb(b, idl_hash(labels[i]));
-        assert_int_equal(buf_put(b, "\x7f", 1), ST_OK);
-    }
-    assert_int_equal(buf_put(b, "\x01\x00", 2), ST_OK);
-    leb(b, init.len);
-    if (init.len)
-        assert_int_equal(buf_put(b, init.ptr, init.len), ST_OK);
-    leb(b, wasm.len);
-    assert_int_equal(buf_put(b, wasm.ptr, wasm.len), ST_OK);
-    leb(b, (uint64_t)mode);
-    uint8_t p[10];
-    canister_bytes(cid, p);
-    assert_int_equal(buf_put(b, "\x01\x0a", 2), ST_OK);
-    assert_int_equal(buf_put(b, p, 10), ST_OK);
 }
 
 /* The admin's ingress call to aaaaa-aa. */
@@ -325,7 +268,7 @@ static void run_watch(bool restart, watch_out *o)
     o->before = balance(&f, w);
 
     uint8_t bp[10];
-    canister_bytes(b, bp);
+    node_canister_bytes(b, bp);
     node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of(bp, 10), id[1]);
     round_checked(&f, restart);
     assert_int_equal(routing(&f, w).paused, SCHEDULER_PAUSED_INGRESS);
@@ -571,7 +514,7 @@ static void run_life(bool restart, life_out *o)
     uint8_t id[6][32];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), id[0]);
     round_checked(&f, restart);
-    install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
+    node_install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len), span_of(NULL, 0));
     mgmt_submit(&f, "install_code", &arg, id[1]);
     id_arg(&arg, w);
     mgmt_submit(&f, "stop_canister", &arg, id[2]);
@@ -709,7 +652,7 @@ static void run_failed_reinstall(bool restart, ledger_tip *tip)
     uint8_t id[3][32];
     node_fx_submit(&f, LEDGER_MSG_UPDATE, w, "watch", span_of("x", 1), id[0]);
     round_checked(&f, restart);
-    install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len), span_of("x", 1));
+    node_install_arg(&arg, w, 0, span_of(wasm.ptr, wasm.len), span_of("x", 1));
     mgmt_submit(&f, "install_code", &arg, id[1]);
     round_checked(&f, restart);
     assert_int_equal(routing(&f, w).waiting, 1);
@@ -839,7 +782,7 @@ static void run_random(uint64_t seed, bool restart, ledger_tip *tip, uint32_t *w
     assert_true(receipt(&f, ids[RANDOM_MESSAGES], &rc, NULL));
     assert_int_equal(rc.status, ST_OK);
     uint8_t bp[10];
-    canister_bytes(b, bp);
+    node_canister_bytes(b, bp);
     uint64_t x = seed;
     *waited = *watched = 0;
     for (int m = 0; m < RANDOM_MESSAGES; m++) {
