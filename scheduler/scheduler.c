@@ -671,7 +671,7 @@ static status committed_call(scheduler *s, host_call_kind kind, uint64_t caniste
                              span arg, span caller, uint64_t instruction_limit, host_result *res)
 {
     host_result_init(res); /* valid on every return, as querier_call leaves it */
-    if (s->broken) { /* a failed round left uncommitted state in memory */
+    if (s->broken) {       /* a failed round left uncommitted state in memory */
         status rs = sched_reload(s);
         if (rs != ST_OK)
             return rs;
