@@ -670,7 +670,8 @@ static status committed_copy(scheduler *s, sched_canister *c, host_canister **ou
 static status committed_call(scheduler *s, host_call_kind kind, uint64_t canister_id, span method,
                              span arg, span caller, uint64_t instruction_limit, host_result *res)
 {
-    if (s->broken) { /* a failed round left uncommitted state in memory */
+    host_result_init(res); /* valid on every return, as querier_call leaves it */
+    if (s->broken) {       /* a failed round left uncommitted state in memory */
         status rs = sched_reload(s);
         if (rs != ST_OK)
             return rs;
@@ -679,7 +680,6 @@ static status committed_call(scheduler *s, host_call_kind kind, uint64_t caniste
     if (!c)
         return ST_UNKNOWN_CANISTER;
     if (kind == HOST_CALL_QUERY && c->route.status != LEDGER_CANISTER_RUNNING) {
-        host_result_init(res);
         sched_query_stopped(canister_id, c->route.status, res);
         return ST_OK;
     }
