@@ -503,18 +503,25 @@ static status queued_begin(round_ctx *rc, sched_canister *c, route_msg *m, uint8
     return round_run_slice(rc, c);
 }
 
+/* Answers request m without running it: the reject goes to its caller with the request's
+ * cycles. */
+static status reject_request(round_ctx *rc, sched_canister *c, const route_msg *m, status st,
+                             uint32_t code, const char *text)
+{
+    call_ctx x = {.origin = ORIGIN_CANISTER,
+                  .caller = m->from,
+                  .caller_cb = m->callback,
+                  .available = m->cycles};
+    answer a = reject_answer(st, code, text);
+    return ctx_answer(rc, c, &x, &a);
+}
+
 static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
 {
-    if (c->route.status != LEDGER_CANISTER_RUNNING || c->route.deleted) {
-        call_ctx x = {.origin = ORIGIN_CANISTER,
-                      .caller = m->from,
-                      .caller_cb = m->callback,
-                      .available = m->cycles};
-        answer a = reject_answer(ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
-                                 c->route.deleted ? "the canister was deleted"
-                                                  : "the canister is stopping or stopped");
-        return ctx_answer(rc, c, &x, &a);
-    }
+    if (c->route.status != LEDGER_CANISTER_RUNNING || c->route.deleted)
+        return reject_request(rc, c, m, ST_CANISTER_STOPPED, HOST_REJECT_CANISTER_ERROR,
+                              c->route.deleted ? "the canister was deleted"
+                                               : "the canister is stopping or stopped");
     /* A canister that cannot keep its freezing reserve and prepay the request's execution is
      * not run: the request is rejected as on the IC (CanisterOutOfCycles, reject code 2, the
      * IC's text) and its cycles go back to the caller; the callee pays nothing but storage. */
@@ -522,14 +529,9 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
     u128 need = u128_add_sat(sched_freeze_reserve(rc->s, c),
                              sched_fee_execution(rc->s, rc->s->genesis.message_instruction_limit));
     char text[200];
-    if (!sched_cycles_enough(rc->s, c, need, text, sizeof text)) {
-        call_ctx x = {.origin = ORIGIN_CANISTER,
-                      .caller = m->from,
-                      .caller_cb = m->callback,
-                      .available = m->cycles};
-        answer a = reject_answer(ST_CANISTER_OUT_OF_CYCLES, HOST_REJECT_SYS_TRANSIENT, text);
-        return ctx_answer(rc, c, &x, &a);
-    }
+    if (!sched_cycles_enough(rc->s, c, need, text, sizeof text))
+        return reject_request(rc, c, m, ST_CANISTER_OUT_OF_CYCLES, HOST_REJECT_SYS_TRANSIENT,
+                              text);
     uint8_t principal[PRINCIPAL_MAX];
     size_t plen = sched_principal_of_canister(m->from, principal);
     return queued_begin(rc, c, m, PAUSED_REQUEST, span_of(principal, plen), NULL);

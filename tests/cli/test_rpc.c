@@ -71,6 +71,23 @@ static const char *error_status(json_t *r)
     return s ? s : "";
 }
 
+/* The submit request carrying envelope *env (freed). */
+static char *envelope_body(buf *env)
+{
+    char *hex = cli_hex_new(env->ptr, env->len);
+    assert_non_null(hex);
+    buf_fini(env);
+    size_t n = strlen(hex) + 128;
+    char *body = malloc(n);
+    assert_non_null(body);
+    snprintf(body, n,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
+             "\"id\":1}",
+             hex);
+    base_free(hex);
+    return body;
+}
+
 /* A submit request carrying a signed envelope from key `key` (seed {key}). */
 static char *submit_body(rpc_fx *x, uint8_t key, uint8_t kind, uint64_t cid, span arg)
 {
@@ -86,17 +103,7 @@ static char *submit_body(rpc_fx *x, uint8_t key, uint8_t kind, uint64_t cid, spa
     memcpy(m.sender, pk, sizeof pk);
     buf env = {0};
     assert_int_equal(ledger_message_sign(&m, sk, &env, id), ST_OK);
-    char *hex = cli_hex_new(env.ptr, env.len);
-    assert_non_null(hex);
-    buf_fini(&env);
-    size_t n = strlen(hex) + 128;
-    char *body = malloc(n);
-    snprintf(body, n,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
-             "\"id\":1}",
-             hex);
-    base_free(hex);
-    return body;
+    return envelope_body(&env);
 }
 
 /* The install argument of an empty module (8 bytes) and `extra` init bytes. */
@@ -403,17 +410,7 @@ static char *update_body(rpc_fx *x, uint64_t cid, const char *method, const char
 {
     buf env = {0};
     node_fx_sign(&x->f, LEDGER_MSG_UPDATE, cid, method, span_of(arg, strlen(arg)), 1000, &env, id);
-    char *hex = cli_hex_new(env.ptr, env.len);
-    assert_non_null(hex);
-    buf_fini(&env);
-    size_t n = strlen(hex) + 128;
-    char *body = malloc(n);
-    snprintf(body, n,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"submit\",\"params\":{\"envelope\":\"%s\"},"
-             "\"id\":1}",
-             hex);
-    base_free(hex);
-    return body;
+    return envelope_body(&env);
 }
 
 static const char *error_message(json_t *r)
