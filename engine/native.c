@@ -76,6 +76,7 @@ enum {
 #endif
 #ifdef NAT_ASAN
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
 #endif
@@ -312,12 +313,22 @@ status vm_native_attach(engine_instance *inst)
     return ST_OK;
 }
 
+/* Unmaps an execution's stack and frees it. Under ASan the stack's shadow is cleared first:
+   frames left on it stay poisoned in the shadow after munmap, and a later mapping at the same
+   addresses (a memory's reservation) was then reported as a stack-buffer-underflow. */
+static void nx_free(nat_exec *nx)
+{
+#ifdef NAT_ASAN
+    __asan_unpoison_memory_region(nx->stack, nx->size + NAT_GUARD);
+#endif
+    munmap(nx->stack, nx->size + NAT_GUARD);
+    base_free(nx);
+}
+
 void vm_native_free(engine_instance *inst)
 {
-    if (inst->nx) {
-        munmap(inst->nx->stack, inst->nx->size + NAT_GUARD);
-        base_free(inst->nx);
-    }
+    if (inst->nx)
+        nx_free(inst->nx);
     base_free(inst->ni);
 }
 
@@ -387,8 +398,7 @@ status vm_native_run(engine_instance *inst, bool *paused)
     *paused = false;
     if (ex->state == VM_READY) {
         if (nx && nx->size < inst->nat_stack) { /* code attached since needs a larger stack */
-            munmap(nx->stack, nx->size + NAT_GUARD);
-            base_free(nx);
+            nx_free(nx);
             inst->nx = nx = NULL;
         }
         if (!nx) {
