@@ -302,44 +302,62 @@ static void parse_wabt(const char *out, char *val, size_t n)
 
 enum { EXT_WABT, EXT_NODE, EXT_NATIVE };
 
-/* Times one program in wasm-interp, node (benches/run.mjs) or its native build (NAME.native,
- * benches/native_main.c); node and native print "RESULT SECONDS" (the call alone). */
-static void time_external(const bench_opts *o, const char *name, int how, stats *s, char *val)
+/* The command that runs one program in wasm-interp, node (benches/run.mjs) or its native build
+ * (NAME.native, benches/native_main.c). */
+static void external_cmd(const bench_opts *o, const char *name, int how, char *cmd, size_t n)
 {
-    char path[PATH_LEN], cmd[3 * PATH_LEN] = "", out[512];
-    double t[MAX_RUNS];
+    char path[PATH_LEN];
     bool node = how != EXT_WABT;
     path_of(o, name, how == EXT_NATIVE ? ".native" : ".wasm", path, sizeof path);
+    cmd[0] = '\0';
     if (how == EXT_NATIVE) {
-        shell_quote(path, cmd, sizeof cmd);
+        shell_quote(path, cmd, n);
         strcat(cmd, " 2>&1");
-    } else if (node) {
+        return;
+    }
+    if (node) {
         char mjs[PATH_LEN];
         path_of(o, "run", ".mjs", mjs, sizeof mjs);
         strcat(cmd, "node ");
-        shell_quote(mjs, cmd, sizeof cmd);
+        shell_quote(mjs, cmd, n);
     } else {
         strcat(cmd, "wasm-interp ");
     }
-    if (how != EXT_NATIVE) {
-        strcat(cmd, " ");
-        shell_quote(path, cmd, sizeof cmd);
-        strcat(cmd, node ? " 2>&1" : " --run-all-exports 2>&1");
+    strcat(cmd, " ");
+    shell_quote(path, cmd, n);
+    strcat(cmd, node ? " 2>&1" : " --run-all-exports 2>&1");
+}
+
+/* Runs cmd once: *t the seconds (node and native print "RESULT SECONDS", the call alone;
+ * wasm-interp: the process's wall time), val its result. False if it failed. */
+static bool external_once(const char *cmd, int how, double *t, char *val)
+{
+    char out[512];
+    double wall;
+    if (run_cmd(cmd, out, sizeof out, &wall) != 0)
+        return false;
+    if (how != EXT_WABT) {
+        char *sp = strchr(out, ' ');
+        *t = sp ? strtod(sp + 1, NULL) : wall;
+        snprintf(val, 32, "%.*s", sp ? (int)(sp - out) : 1, sp ? out : "?");
+    } else {
+        *t = wall;
+        parse_wabt(out, val, 32);
     }
+    return true;
+}
+
+/* Times one program o->runs times in wasm-interp or node. */
+static void time_external(const bench_opts *o, const char *name, int how, stats *s, char *val)
+{
+    char cmd[3 * PATH_LEN];
+    double t[MAX_RUNS];
+    external_cmd(o, name, how, cmd, sizeof cmd);
     strcpy(val, "?");
     for (int r = 0; r < o->runs; r++) {
-        double wall;
-        if (run_cmd(cmd, out, sizeof out, &wall) != 0) {
+        if (!external_once(cmd, how, &t[r], val)) {
             s->min = s->med = NAN;
             return;
-        }
-        if (node) { /* node, native: "RESULT SECONDS": the call alone */
-            char *sp = strchr(out, ' ');
-            t[r] = sp ? strtod(sp + 1, NULL) : wall;
-            snprintf(val, 32, "%.*s", sp ? (int)(sp - out) : 1, sp ? out : "?");
-        } else {
-            t[r] = wall;
-            parse_wabt(out, val, 32);
         }
     }
     *s = stats_of(t, o->runs);
@@ -376,9 +394,22 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
         if (st == ST_OK)
             st = prog_init_compiled(&p, span_of(bytes, len), quick);
         base_free(bytes);
+        /* cc's code and the native build take turns, run by run: a slow spell of this
+           shared machine falls on both sides of the comp/nat ratio */
         uint64_t cv = 0;
-        for (int r = 0; r < o->runs && st == ST_OK; r++)
+        char ncmd[3 * PATH_LEN];
+        double tn[MAX_RUNS];
+        bool native_ran = !quick;
+        external_cmd(o, name, EXT_NATIVE, ncmd, sizeof ncmd);
+        if (!quick)
+            strcpy(row->native_result, "?");
+        for (int r = 0; r < o->runs && st == ST_OK; r++) {
             st = prog_run(&p, &cv, &t[r], &used);
+            if (native_ran && !external_once(ncmd, EXT_NATIVE, &tn[r], row->native_result))
+                native_ran = false;
+        }
+        if (!quick)
+            row->native = native_ran ? stats_of(tn, o->runs) : (stats){NAN, NAN};
         if (st == ST_OK)
             prog_fini(&p);
         if (st != ST_OK) {
@@ -390,12 +421,11 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
         snprintf(quick ? row->quick_result : row->comp_result, sizeof row->comp_result, "%" PRIu64,
                  cv);
     }
-    row->wabt = row->node = row->native = (stats){NAN, NAN};
+    row->wabt = row->node = (stats){NAN, NAN};
     if (wabt)
         time_external(o, name, EXT_WABT, &row->wabt, row->wabt_result);
     if (node)
         time_external(o, name, EXT_NODE, &row->node, row->node_result);
-    time_external(o, name, EXT_NATIVE, &row->native, row->native_result);
     bool native_ok = isnan(row->native.min); /* no native build: nothing to compare */
     if (!native_ok) {
         uint64_t nv = strtoull(row->native_result, NULL, 10);
@@ -408,6 +438,24 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
                  (!wabt || !strcmp(row->result, row->wabt_result)) &&
                  (!node || !strcmp(row->result, row->node_result));
     return ST_OK;
+}
+
+/* A column of the interp table: "min (median)", or "-" for an engine that did not run. */
+static void col_pair(char *b, size_t n, stats s, int prec)
+{
+    if (isnan(s.min))
+        snprintf(b, n, "%s", "-");
+    else
+        snprintf(b, n, "%7.*f (%7.*f)", prec, s.min, prec, s.med);
+}
+
+/* a ratio column: "1.234x", or "-" when either side did not run */
+static void col_ratio(char *b, size_t n, double a, double d, int prec)
+{
+    if (isnan(a) || isnan(d) || d <= 0)
+        snprintf(b, n, "%s", "-");
+    else
+        snprintf(b, n, "%.*fx", prec, a / d);
 }
 
 static void interp_print(const bench_opts *o, const interp_row *rows, int n, bool wabt, bool node)
@@ -453,17 +501,26 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
            "tally/nod", "result");
     for (int i = 0; i < n; i++) {
         const interp_row *r = &rows[i];
-        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.3f (%7.3f) "
-               "%7.4f (%7.4f) %8.4fx %8.3fx %8.3fx  %s %s\n",
+        char cw[24], cn[24], rtw[16], rtc[16], rtn[16];
+        col_pair(cw, sizeof cw, r->wabt, 3);
+        col_pair(cn, sizeof cn, r->node, 4);
+        col_ratio(rtw, sizeof rtw, r->tally.min, r->wabt.min, 4);
+        col_ratio(rtc, sizeof rtc, r->comp.min, r->native.min, 3);
+        col_ratio(rtn, sizeof rtn, r->tally.min, r->node.min, 3);
+        printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %-17s %-17s %9s "
+               "%9s %9s  %s %s\n",
                r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->quick.min,
-               r->quick.med, r->native.min, r->native.med, r->wabt.min, r->wabt.med, r->node.min,
-               r->node.med, r->tally.min / r->wabt.min, r->comp.min / r->native.min,
-               r->tally.min / r->node.min, r->result, r->agree ? "ok" : "MISMATCH");
+               r->quick.med, r->native.min, r->native.med, cw, cn, rtw, rtc, rtn, r->result,
+               r->agree ? "ok" : "MISMATCH");
     }
-    printf("\ngeomean tally/wasm-interp: %.4fx   tally/node: %.3fx   compiled/native: %.3fx "
-           "(target <= 2.0)   compiled/node: %.3fx   results %s\n",
-           nw ? geomean(rw, nw) : NAN, nn ? geomean(rn, nn) : NAN, nc ? geomean(rc, nc) : NAN,
-           ncn ? geomean(rcn, ncn) : NAN, all ? "agree" : "DISAGREE");
+    char gw[16], gn[16], gc[16], gcn[16];
+    col_ratio(gw, sizeof gw, nw ? geomean(rw, nw) : NAN, 1, 4);
+    col_ratio(gn, sizeof gn, nn ? geomean(rn, nn) : NAN, 1, 3);
+    col_ratio(gc, sizeof gc, nc ? geomean(rc, nc) : NAN, 1, 3);
+    col_ratio(gcn, sizeof gcn, ncn ? geomean(rcn, ncn) : NAN, 1, 3);
+    printf("\ngeomean tally/wasm-interp: %s   tally/node: %s   compiled/native: %s "
+           "(target <= 2.0)   compiled/node: %s   results %s\n",
+           gw, gn, gc, gcn, all ? "agree" : "DISAGREE");
 }
 
 static int bench_interp(const bench_opts *o)

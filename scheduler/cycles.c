@@ -124,6 +124,15 @@ bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char 
     return false;
 }
 
+bool sched_cycles_can_run(scheduler *s, sched_canister *c, uint64_t time_ns, u128 fee, char *text,
+                          size_t size)
+{
+    sched_cycles_storage(s, c, time_ns);
+    u128 need = u128_add_sat(u128_add_sat(sched_freeze_reserve(s, c), fee),
+                             sched_fee_execution(s, s->genesis.message_instruction_limit));
+    return sched_cycles_enough(s, c, need, text, size);
+}
+
 /* ---- the subnet record: the chain's accounts ---------------------------------------------------
  * u8 version (1) | u128 minted | u128 burned | u128 fees, each 16 bytes little-endian. Empty
  * (never staged) means all zero. */

@@ -291,12 +291,9 @@ static status exec_update(round_ctx *rc, const ledger_message *m,
         return refuse(rc, id, ST_CANISTER_BUSY);
     /* Ingress induction (docs/canisters.md "Cycles"): the canister pays the ingress fee if it
      * can keep its freezing reserve and the prepayment of the message's execution. */
-    sched_cycles_storage(s, c, rc->time_ns);
     u128 ingress = sched_fee_ingress(s, envelope.len);
-    u128 need = u128_add_sat(u128_add_sat(sched_freeze_reserve(s, c), ingress),
-                             sched_fee_execution(s, s->genesis.message_instruction_limit));
     char text[200];
-    if (!sched_cycles_enough(s, c, need, text, sizeof text))
+    if (!sched_cycles_can_run(s, c, rc->time_ns, ingress, text, sizeof text))
         return put_receipt(rc, id, ST_CANISTER_OUT_OF_CYCLES, 0, span_of(text, strlen(text)));
     sched_cycles_charge(s, c, ingress);
     status st = message_begin(s, c, envelope, m, id, rc->time_ns, NULL);

@@ -525,11 +525,8 @@ static status run_request(round_ctx *rc, sched_canister *c, route_msg *m)
     /* A canister that cannot keep its freezing reserve and prepay the request's execution is
      * not run: the request is rejected as on the IC (CanisterOutOfCycles, reject code 2, the
      * IC's text) and its cycles go back to the caller; the callee pays nothing but storage. */
-    sched_cycles_storage(rc->s, c, rc->time_ns);
-    u128 need = u128_add_sat(sched_freeze_reserve(rc->s, c),
-                             sched_fee_execution(rc->s, rc->s->genesis.message_instruction_limit));
     char text[200];
-    if (!sched_cycles_enough(rc->s, c, need, text, sizeof text))
+    if (!sched_cycles_can_run(rc->s, c, rc->time_ns, 0, text, sizeof text))
         return reject_request(rc, c, m, ST_CANISTER_OUT_OF_CYCLES, HOST_REJECT_SYS_TRANSIENT,
                               text);
     uint8_t principal[PRINCIPAL_MAX];

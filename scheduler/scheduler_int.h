@@ -367,6 +367,11 @@ void sched_cycles_settle(scheduler *s, sched_canister *c, const host_result *res
 /* True if c holds at least `need`; else false with the IC's out-of-cycles text in text. */
 bool sched_cycles_enough(scheduler *s, const sched_canister *c, u128 need, char *text,
                          size_t size);
+/* Whether c may run a message (an ingress message or a request) at time_ns: charges its storage
+ * up to then, then true if it can keep its freezing reserve and pay `fee` (the ingress fee, or
+ * 0) plus the prepayment of a whole message's execution; else false with the IC's text. */
+bool sched_cycles_can_run(scheduler *s, sched_canister *c, uint64_t time_ns, u128 fee, char *text,
+                          size_t size);
 /* The accounts from the ledger's subnet record / staged into a round if they changed. */
 status sched_cycles_load(scheduler *s, ledger_reader *rd);
 status sched_cycles_stage(scheduler *s, ledger_round *r);

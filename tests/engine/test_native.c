@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-static const char *wasm_path;
+static const char *wasm_path, *charge_path;
 
 typedef struct tier {
     engine_module *m;
@@ -629,18 +629,92 @@ static void test_quick_bounds(void **state)
     tier_free(&t);
 }
 
+/* How many times s occurs in b. */
+static size_t count_in(const buf *b, const char *s)
+{
+    size_t n = 0, len = strlen(s);
+    for (size_t at = 0; at + len <= b->len; at++)
+        n += !memcmp(b->ptr + at, s, len);
+    return n;
+}
+
+/* The metering charge written as one statement (emit.c emit_charge) and its near misses
+ * (data/charge.wat): every tier ends each run with the same status, result, globals and count
+ * of calls, and the interpreter's are the ones worked out by hand. */
+static void test_charge_shapes(void **state)
+{
+    (void)state;
+    engine_run_config rc;
+    engine_run_config_default(NULL, &rc);
+    buf wasm = {0};
+    assert_int_equal(base_read_file(charge_path, &wasm.ptr, &wasm.len), ST_OK);
+    tier t[3];
+    for (int k = 0; k < 3; k++)
+        tier_new_of(&t[k], &wasm, k, &rc);
+    struct {
+        const char *f;
+        uint64_t n, c0;
+        status st;
+        uint64_t res, c, other, hits;
+    } cases[] = {
+        {"exact", 3, 100, ST_OK, 85, 85, 0, 0},
+        {"exact", 3, 12, ST_TRAP_UNREACHABLE, 0, (uint64_t)-3, 0, 0}, /* 7, 2, -3: trap */
+        {"exact", 3, 15, ST_OK, 0, 0, 0, 0},                          /* 0 is not below 0 */
+        {"nocheck", 4, 10, ST_OK, (uint64_t)-18, (uint64_t)-18, 0, 0},
+        {"against1", 3, 11, ST_OK, (uint64_t)-4, (uint64_t)-4, 0, 1}, /* 6, 1, -4 */
+        {"le", 3, 10, ST_OK, (uint64_t)-5, (uint64_t)-5, 0, 2},       /* 5, 0, -5 */
+        {"counted", 4, 12, ST_OK, (uint64_t)-8, (uint64_t)-8, 0, 2},  /* 7, 2, -3, -8 */
+        {"more", 4, 12, ST_OK, (uint64_t)-4, (uint64_t)-4, 0, 2},     /* 7, 2, -3+2, -6+2 */
+        {"add", 3, 0, ST_OK, 15, 15, 0, 0},
+        {"add", 3, (uint64_t)-100, ST_TRAP_UNREACHABLE, 0, (uint64_t)-95, 0, 0},
+        {"elsewhere", 2, 9, ST_OK, 3, 3, 3, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int k = 0; k < 3; k++) {
+            uint64_t r = 0, hits = 0;
+            assert_int_equal(call(&t[k], "reset", &cases[i].c0, &r), ST_OK);
+            status st = call(&t[k], cases[i].f, &cases[i].n, &r);
+            if (st != cases[i].st)
+                fail_msg("%s(%llu) from %lld in the %s tier: %s", cases[i].f,
+                         (unsigned long long)cases[i].n, (long long)cases[i].c0, tier_names[k],
+                         status_name(st));
+            if (st == ST_OK)
+                assert_int_equal(r, cases[i].res);
+            assert_int_equal(engine_global_get(export_of(&t[k], "c").u.global), cases[i].c);
+            assert_int_equal(engine_global_get(export_of(&t[k], "other").u.global),
+                             cases[i].other);
+            assert_int_equal(call(&t[k], "hits", NULL, &hits), ST_OK);
+            assert_int_equal(hits, cases[i].hits);
+        }
+    /* the source: the charges of exact, counted (5), nocheck (7) and the near misses of the
+       check (5 again) as one statement; two checks as one `if` (exact, counted); the charge of
+       elsewhere (3, set into another global) and the add not */
+    buf src = {0};
+    assert_int_equal(emit_module(t[0].code, 1u << 26, &src), ST_OK);
+    assert_int_equal(count_in(&src, "g0 -= 5ull;"), 5);
+    assert_int_equal(count_in(&src, "if (__builtin_expect((int64_t)g0 < 0, 0))"), 2);
+    assert_non_null(memmem(src.ptr, src.len, "g0 -= 7ull;", 11));
+    assert_null(memmem(src.ptr, src.len, "g0 -= 3ull;", 11));
+    buf_fini(&src);
+    for (int k = 0; k < 3; k++)
+        tier_free(&t[k]);
+    buf_fini(&wasm);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test_native NATIVE.wasm\n");
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_native NATIVE.wasm CHARGE.wasm\n");
         return 2;
     }
     wasm_path = argv[1];
+    charge_path = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_name_in_source),   cmocka_unit_test(test_same_state_sliced),
         cmocka_unit_test(test_same_traps),          cmocka_unit_test(test_same_stack_limits),
         cmocka_unit_test(test_upgrade_quick_to_cc), cmocka_unit_test(test_deep_long_and_wide),
         cmocka_unit_test(test_quick_frame_rule),    cmocka_unit_test(test_quick_bounds),
+        cmocka_unit_test(test_charge_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
