@@ -1,6 +1,6 @@
 /* diff_tally.c - tally's half of the differential test against wabt (tests/diff/run.sh).
  *
- *   diff_tally [--tier compiled] MODULE.wasm HELPER.wasm OUT.wast [BUDGET]
+ *   diff_tally [--tier compiled|quick] MODULE.wasm HELPER.wasm OUT.wast [BUDGET]
  *   diff_tally --bytes SEED SIZE OUT.bin
  *
  * The second form writes SIZE pseudo-random bytes for `wasm-opt -ttf` (splitmix64 seeded by
@@ -18,7 +18,8 @@
  * the metered one, up to the first call that runs out of instructions.
  * --tier compiled runs every module (MODULE, metered and plain, and HELPER) in the compiled
  * tier (docs/engine.md); OUT.wast must then be byte for byte the interpreter's (scripts/test.sh
- * compares them in the determinism fingerprint). Without a C compiler: exit 2.
+ * compares them in the determinism fingerprint). --tier quick: the same, built by the quick route
+ * (tcc). Without the compiler: exit 2.
  * A call that exhausts the call or value stack ends the script: the engines' depth limits
  * differ, so what follows is not comparable.
  *
@@ -90,7 +91,7 @@ static engine_func *export_func(engine_instance *inst, const char *name)
     return x.u.func;
 }
 
-static bool compiled_tier; /* --tier compiled */
+static int compiled_tier; /* --tier compiled (1) or quick (2) */
 
 /* The compiled tier of c, attached; false (and a message) if it cannot be built. */
 static bool native(engine_code *c, engine_native **out)
@@ -98,7 +99,10 @@ static bool native(engine_code *c, engine_native **out)
     if (!compiled_tier)
         return true;
     engine_native_config cfg;
-    engine_native_config_default(&cfg);
+    if (compiled_tier == 2)
+        engine_native_config_quick(&cfg);
+    else
+        engine_native_config_default(&cfg);
     char why[256];
     status st = engine_native_compile(c, &cfg, out, why, sizeof why);
     if (st != ST_OK) {
@@ -462,14 +466,16 @@ int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "--bytes") == 0)
         return write_bytes(argv[2], argv[3], argv[4]);
-    if (argc > 2 && !strcmp(argv[1], "--tier") && !strcmp(argv[2], "compiled")) {
-        compiled_tier = true;
+    if (argc > 2 && !strcmp(argv[1], "--tier") &&
+        (!strcmp(argv[2], "compiled") || !strcmp(argv[2], "quick"))) {
+        compiled_tier = !strcmp(argv[2], "quick") ? 2 : 1;
         argc -= 2;
         argv += 2;
     }
     if (argc < 4 || argc > 5) {
         fprintf(stderr,
-                "usage: diff_tally [--tier compiled] MODULE.wasm HELPER.wasm OUT.wast [BUDGET]\n");
+                "usage: diff_tally [--tier compiled|quick] MODULE.wasm HELPER.wasm OUT.wast "
+                "[BUDGET]\n");
         return 2;
     }
     uint64_t budget = argc == 5 ? strtoull(argv[4], NULL, 0) : 1000000;
