@@ -388,21 +388,19 @@ static status interp_one(const bench_opts *o, const char *name, bool wabt, bool 
     row->tally = stats_of(t, o->runs);
     snprintf(row->result, sizeof row->result, "%" PRIu64, v);
     /* the compiled tier, metered (the instrumented module), same runs: cc's code, then the
-       quick route's */
+       quick route's. cc's code and the native build take turns, run by run: a slow spell of
+       this shared machine falls on both sides of the comp/nat ratio */
+    char ncmd[3 * PATH_LEN];
+    external_cmd(o, name, EXT_NATIVE, ncmd, sizeof ncmd);
+    strcpy(row->native_result, "?");
     for (int quick = 0; quick < 2; quick++) {
         st = read_named(o, name, &bytes, &len);
         if (st == ST_OK)
             st = prog_init_compiled(&p, span_of(bytes, len), quick);
         base_free(bytes);
-        /* cc's code and the native build take turns, run by run: a slow spell of this
-           shared machine falls on both sides of the comp/nat ratio */
         uint64_t cv = 0;
-        char ncmd[3 * PATH_LEN];
         double tn[MAX_RUNS];
         bool native_ran = !quick;
-        external_cmd(o, name, EXT_NATIVE, ncmd, sizeof ncmd);
-        if (!quick)
-            strcpy(row->native_result, "?");
         for (int r = 0; r < o->runs && st == ST_OK; r++) {
             st = prog_run(&p, &cv, &t[r], &used);
             if (native_ran && !external_once(ncmd, EXT_NATIVE, &tn[r], row->native_result))
@@ -449,13 +447,13 @@ static void col_pair(char *b, size_t n, stats s, int prec)
         snprintf(b, n, "%7.*f (%7.*f)", prec, s.min, prec, s.med);
 }
 
-/* a ratio column: "1.234x", or "-" when either side did not run */
-static void col_ratio(char *b, size_t n, double a, double d, int prec)
+/* a ratio column: "1.234x", or "-" when a side did not run (NaN) or a time was 0 (inf) */
+static void col_ratio(char *b, size_t n, double x, int prec)
 {
-    if (isnan(a) || isnan(d) || d <= 0)
-        snprintf(b, n, "%s", "-");
+    if (isfinite(x))
+        snprintf(b, n, "%.*fx", prec, x);
     else
-        snprintf(b, n, "%.*fx", prec, a / d);
+        snprintf(b, n, "%s", "-");
 }
 
 static void interp_print(const bench_opts *o, const interp_row *rows, int n, bool wabt, bool node)
@@ -504,9 +502,9 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
         char cw[24], cn[24], rtw[16], rtc[16], rtn[16];
         col_pair(cw, sizeof cw, r->wabt, 3);
         col_pair(cn, sizeof cn, r->node, 4);
-        col_ratio(rtw, sizeof rtw, r->tally.min, r->wabt.min, 4);
-        col_ratio(rtc, sizeof rtc, r->comp.min, r->native.min, 3);
-        col_ratio(rtn, sizeof rtn, r->tally.min, r->node.min, 3);
+        col_ratio(rtw, sizeof rtw, r->tally.min / r->wabt.min, 4);
+        col_ratio(rtc, sizeof rtc, r->comp.min / r->native.min, 3);
+        col_ratio(rtn, sizeof rtn, r->tally.min / r->node.min, 3);
         printf("%-11s %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %7.4f (%7.4f) %-17s %-17s %9s "
                "%9s %9s  %s %s\n",
                r->name, r->tally.min, r->tally.med, r->comp.min, r->comp.med, r->quick.min,
@@ -514,10 +512,10 @@ static void interp_print(const bench_opts *o, const interp_row *rows, int n, boo
                r->agree ? "ok" : "MISMATCH");
     }
     char gw[16], gn[16], gc[16], gcn[16];
-    col_ratio(gw, sizeof gw, nw ? geomean(rw, nw) : NAN, 1, 4);
-    col_ratio(gn, sizeof gn, nn ? geomean(rn, nn) : NAN, 1, 3);
-    col_ratio(gc, sizeof gc, nc ? geomean(rc, nc) : NAN, 1, 3);
-    col_ratio(gcn, sizeof gcn, ncn ? geomean(rcn, ncn) : NAN, 1, 3);
+    col_ratio(gw, sizeof gw, nw ? geomean(rw, nw) : NAN, 4);
+    col_ratio(gn, sizeof gn, nn ? geomean(rn, nn) : NAN, 3);
+    col_ratio(gc, sizeof gc, nc ? geomean(rc, nc) : NAN, 3);
+    col_ratio(gcn, sizeof gcn, ncn ? geomean(rcn, ncn) : NAN, 3);
     printf("\ngeomean tally/wasm-interp: %s   tally/node: %s   compiled/native: %s "
            "(target <= 2.0)   compiled/node: %s   results %s\n",
            gw, gn, gc, gcn, all ? "agree" : "DISAGREE");

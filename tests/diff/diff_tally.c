@@ -91,15 +91,15 @@ static engine_func *export_func(engine_instance *inst, const char *name)
     return x.u.func;
 }
 
-static int compiled_tier; /* --tier compiled (1) or quick (2) */
+static enum { INTERP, COMPILED, QUICK } compiled_tier; /* --tier */
 
 /* The compiled tier of c, attached; false (and a message) if it cannot be built. */
 static bool native(engine_code *c, engine_native **out)
 {
-    if (!compiled_tier)
+    if (compiled_tier == INTERP)
         return true;
     engine_native_config cfg;
-    if (compiled_tier == 2)
+    if (compiled_tier == QUICK)
         engine_native_config_quick(&cfg);
     else
         engine_native_config_default(&cfg);
@@ -468,7 +468,7 @@ int main(int argc, char **argv)
         return write_bytes(argv[2], argv[3], argv[4]);
     if (argc > 2 && !strcmp(argv[1], "--tier") &&
         (!strcmp(argv[2], "compiled") || !strcmp(argv[2], "quick"))) {
-        compiled_tier = !strcmp(argv[2], "quick") ? 2 : 1;
+        compiled_tier = !strcmp(argv[2], "quick") ? QUICK : COMPILED;
         argc -= 2;
         argv += 2;
     }
